@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "HotDesk",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hotdesk", targets: ["hotdesk"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .target(name: "HotDeskCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "LibXML", dependencies: ["CLibXML2"]),
+        .target(name: "PhoneXML", dependencies: [
+            "HotDeskCore", "LibXML",
+            .product(name: "Mustache", package: "swift-mustache"),
+        ]),
+        .target(name: "Provisioning", dependencies: [
+            "HotDeskCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Mustache", package: "swift-mustache"),
+        ]),
+        .target(name: "HotDeskStore", dependencies: [
+            "HotDeskCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "HotDeskServer", dependencies: [
+            "HotDeskCore", "PhoneXML", "Provisioning", "HotDeskStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "hotdesk", dependencies: [
+            "HotDeskServer", "HotDeskStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HotDeskTests", dependencies: [
+            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "HotDeskStore", "HotDeskServer",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

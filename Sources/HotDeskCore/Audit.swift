@@ -1,0 +1,46 @@
+import Foundation
+
+/// One line of the audit log: who did what, on which device, when, from where, and how it ended.
+public struct AuditEntry: Hashable, Sendable {
+    public enum Action: String, Sendable, Codable, CaseIterable {
+        case login
+        case loginFailed = "login_failed"
+        case logout
+        case lockout
+        case enrol
+        case unknownDeviceRefused = "unknown_device_refused"
+        case directoryImport = "directory_import"
+    }
+
+    public enum Outcome: String, Sendable, Codable {
+        case success
+        case failure
+        case refused
+    }
+
+    public var at: Date
+    /// Who acted: an extension number, `admin-password`, `system`, `cli`, …
+    public var actor: String
+    public var action: Action
+    public var mac: MACAddress?
+    public var extensionNumber: String?
+    /// The address the request came from.
+    public var source: String?
+    public var outcome: Outcome
+    /// Free text for people; never a secret.
+    public var detail: String
+
+    public init(
+        at: Date, actor: String, action: Action, mac: MACAddress? = nil, extensionNumber: String? = nil,
+        source: String? = nil, outcome: Outcome, detail: String = ""
+    ) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.mac = mac
+        self.extensionNumber = extensionNumber
+        self.source = source
+        self.outcome = outcome
+        self.detail = detail
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// A person's extension: the line a phone becomes when they log in.
+public struct Extension: Hashable, Sendable {
+    /// 2–6 digits.
+    public var number: String
+    public var name: String
+    /// The voicemail PIN's hash; `nil` means the extension has no voicemail box.
+    public var voicemailPIN: SecretHash?
+    /// Recoverable: phones need it in clear in their config. Encrypted at rest by the store.
+    public var sipPassword: String
+
+    public init(number: String, name: String, voicemailPIN: SecretHash?, sipPassword: String) {
+        self.number = number
+        self.name = name
+        self.voicemailPIN = voicemailPIN
+        self.sipPassword = sipPassword
+    }
+
+    public var hasVoicemail: Bool { voicemailPIN != nil }
+
+    /// Whether `text` is a valid extension number (2–6 ASCII digits).
+    public static func isValidNumber(_ text: some StringProtocol) -> Bool {
+        (2...6).contains(text.utf8.count) && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+}
+
+/// A desk phone HotDesk knows.
+public struct Device: Hashable, Sendable {
+    public var mac: MACAddress
+    public var model: PhoneModel
+    /// The per-device secret in the phone's Login/Logout key URL (`/app/<token>`). Never the MAC.
+    public var token: String
+
+    public init(mac: MACAddress, model: PhoneModel, token: String) {
+        self.mac = mac
+        self.model = model
+        self.token = token
+    }
+}
+
+/// A provisioning config template for one brand.
+public struct Template: Hashable, Sendable {
+    public var name: String
+    public var brand: Brand
+    public var isDefault: Bool
+    public var body: String
+
+    public init(name: String, brand: Brand, isDefault: Bool, body: String) {
+        self.name = name
+        self.brand = brand
+        self.isDefault = isDefault
+        self.body = body
+    }
+}
+
+/// Extension → template, optionally narrowed to a phone model and a MAC.
+public struct Mapping: Hashable, Sendable {
+    public var extensionNumber: String
+    public var templateName: String
+    public var model: String?
+    public var mac: MACAddress?
+
+    public init(extensionNumber: String, templateName: String, model: String? = nil, mac: MACAddress? = nil) {
+        self.extensionNumber = extensionNumber
+        self.templateName = templateName
+        self.model = model
+        self.mac = mac
+    }
+}
+
+/// Where phones reach HotDesk: `host:port`, optionally with a scheme (`https://host`). Port 443
+/// without a scheme means HTTPS.
+public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
+    public let scheme: String
+    public let host: String
+    public let port: Int
+
+    public init?(_ text: String) {
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var scheme: String?
+        if let range = rest.range(of: "://") {
+            scheme = rest[..<range.lowerBound].lowercased()
+            rest = rest[range.upperBound...]
+            guard scheme == "http" || scheme == "https" else { return nil }
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        var host = rest
+        var port: Int?
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { return nil }
+            port = p
+            host = rest[..<colon]
+        }
+        let hostAllowed = host.allSatisfy { $0.isLetter || $0.isNumber || "-.[]:".contains($0) }
+        guard !host.isEmpty, hostAllowed, host.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
+        let resolvedScheme = scheme ?? (port == 443 ? "https" : "http")
+        self.scheme = resolvedScheme
+        self.host = String(host)
+        self.port = port ?? (resolvedScheme == "https" ? 443 : 80)
+    }
+
+    /// `http://host:port` (the port left out when it is the scheme's default).
+    public var baseURL: String {
+        let defaultPort = scheme == "https" ? 443 : 80
+        return port == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\(port)"
+    }
+
+    public var description: String { baseURL }
+}
+
+/// Which of the two server addresses a person chose at login.
+public enum Network: String, Sendable, Codable, CaseIterable {
+    /// "Login Int": the phone is on the office network.
+    case `internal` = "int"
+    /// "Login Extl": the phone is remote.
+    case external = "ext"
+}
+
+/// Limits on wrong passwords.
+public struct LockoutPolicy: Hashable, Sendable {
+    /// Failures of one extension (on any phone) within `window` that lock the extension.
+    public var extensionFailures: Int
+    /// Failures on one phone (for any extension) within `window` that lock the phone.
+    public var deviceFailures: Int
+    /// Seconds over which failures are counted.
+    public var window: TimeInterval
+    /// Seconds a lock lasts.
+    public var duration: TimeInterval
+
+    public init(extensionFailures: Int = 5, deviceFailures: Int = 10, window: TimeInterval = 900, duration: TimeInterval = 900) {
+        self.extensionFailures = extensionFailures
+        self.deviceFailures = deviceFailures
+        self.window = window
+        self.duration = duration
+    }
+
+    public static let standard = LockoutPolicy()
+}
+
+/// Global settings from the directory's `settings:` block.
+public struct Settings: Hashable, Sendable {
+    /// Enrol unknown phones and offer them the Login app.
+    public var defaultLogin: Bool
+    public var internalAddress: ServerAddress?
+    public var externalAddress: ServerAddress?
+    /// For extensions without a voicemail box.
+    public var userPassword: SecretHash?
+    /// Logs any extension into any phone.
+    public var adminPassword: SecretHash?
+    /// Caller ID a logged-out phone sends for emergency calls.
+    public var emergencyCallerID: String?
+    public var lockout: LockoutPolicy
+
+    public init(
+        defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
+        userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
+        lockout: LockoutPolicy = .standard
+    ) {
+        self.defaultLogin = defaultLogin
+        self.internalAddress = internalAddress
+        self.externalAddress = externalAddress
+        self.userPassword = userPassword
+        self.adminPassword = adminPassword
+        self.emergencyCallerID = emergencyCallerID
+        self.lockout = lockout
+    }
+
+    public func address(for network: Network) -> ServerAddress? {
+        switch network {
+        case .internal: internalAddress
+        case .external: externalAddress
+        }
+    }
+}
+
+/// A person logged into a phone.
+public struct Session: Hashable, Sendable {
+    public var mac: MACAddress
+    public var extensionNumber: String
+    public var network: Network
+    public var credential: Credential
+    public var startedAt: Date
+    /// The address the login came from.
+    public var source: String?
+
+    public init(mac: MACAddress, extensionNumber: String, network: Network, credential: Credential, startedAt: Date, source: String?) {
+        self.mac = mac
+        self.extensionNumber = extensionNumber
+        self.network = network
+        self.credential = credential
+        self.startedAt = startedAt
+        self.source = source
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// What a locked login looks like to the person at the phone.
+public enum LockReason: Hashable, Sendable {
+    /// Too many wrong passwords for this extension, on any phone.
+    case extensionLocked(number: String, until: Date)
+    /// Too many wrong passwords on this phone, for any extension.
+    case deviceLocked(until: Date)
+
+    public var until: Date {
+        switch self {
+        case .extensionLocked(_, let until), .deviceLocked(let until): until
+        }
+    }
+}
+
+/// Decides locks from the recent failures the store counted. Pure: the store supplies the
+/// failure times, this type supplies the rule.
+public struct LockoutRule: Sendable {
+    public let policy: LockoutPolicy
+
+    public init(policy: LockoutPolicy) { self.policy = policy }
+
+    /// The earliest time a failure still counts at `now`.
+    public func windowStart(now: Date) -> Date { now.addingTimeInterval(-max(policy.window, policy.duration)) }
+
+    /// A lock is in force if, at some failure within the lookback, `limit` failures fell inside
+    /// one window ending at that failure, and that failure was less than `duration` ago.
+    public func lockedUntil(failures: [Date], limit: Int, now: Date) -> Date? {
+        guard limit > 0, failures.count >= limit else { return nil }
+        let sorted = failures.sorted()
+        var until: Date?
+        for end in (limit - 1)..<sorted.count {
+            let first = sorted[end - limit + 1]
+            if sorted[end].timeIntervalSince(first) <= policy.window {
+                let lockEnd = sorted[end].addingTimeInterval(policy.duration)
+                if lockEnd > now { until = max(until ?? lockEnd, lockEnd) }
+            }
+        }
+        return until
+    }
+
+    /// The lock that stops a login now, if any: the phone's first (it blocks every extension),
+    /// then the extension's.
+    public func lock(extensionNumber: String?, extensionFailures: [Date], deviceFailures: [Date], now: Date) -> LockReason? {
+        if let until = lockedUntil(failures: deviceFailures, limit: policy.deviceFailures, now: now) {
+            return .deviceLocked(until: until)
+        }
+        if let number = extensionNumber,
+            let until = lockedUntil(failures: extensionFailures, limit: policy.extensionFailures, now: now)
+        {
+            return .extensionLocked(number: number, until: until)
+        }
+        return nil
+    }
+
+    /// How many more wrong passwords this extension may have before it is locked.
+    public func triesLeft(extensionFailures: [Date], now: Date) -> Int {
+        let recent = extensionFailures.filter { now.timeIntervalSince($0) <= policy.window }
+        return max(0, policy.extensionFailures - recent.count)
+    }
+}

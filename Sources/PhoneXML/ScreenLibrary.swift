@@ -1,0 +1,115 @@
+import Foundation
+
+/// Why `Screens/` could not be loaded. Each case names the file.
+public struct ScreenLibraryError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// The app's words and markup, loaded from a `Screens/` folder:
+/// - `locales/<lang>.json`: the texts, `{name}` placeholders filled in by the app;
+/// - `dialects/<vendor>.json`: a vendor's dialect facts (`DialectSpec`);
+/// - `dialects/<templates>/{menu,input,text}.mustache`: the documents, shared by vendors
+///   whose documents have the same shape.
+public struct ScreenLibrary: Sendable {
+    public let dialects: [String: any Dialect]
+    public let locales: [String: Texts]
+
+    public init(dialects: [String: any Dialect], locales: [String: Texts]) {
+        self.dialects = dialects
+        self.locales = locales
+    }
+
+    public init(directory: URL) throws {
+        let fm = FileManager.default
+        let localeDir = directory.appendingPathComponent("locales")
+        let dialectDir = directory.appendingPathComponent("dialects")
+        var locales: [String: Texts] = [:]
+        for file in try Self.list(localeDir, suffix: ".json") {
+            let url = localeDir.appendingPathComponent(file)
+            do {
+                let table = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
+                locales[String(file.dropLast(5))] = Texts(table)
+            } catch {
+                throw ScreenLibraryError(file: url.path, reason: "not a JSON object of strings: \(error)")
+            }
+        }
+        guard let english = locales["en"] else {
+            throw ScreenLibraryError(file: localeDir.path, reason: "en.json is required")
+        }
+        let missing = Texts.requiredKeys.filter { english.table[$0] == nil }
+        guard missing.isEmpty else {
+            throw ScreenLibraryError(file: localeDir.appendingPathComponent("en.json").path, reason: "missing keys: \(missing.sorted().joined(separator: ", "))")
+        }
+        var dialects: [String: any Dialect] = [:]
+        for file in try Self.list(dialectDir, suffix: ".json") {
+            let url = dialectDir.appendingPathComponent(file)
+            let spec: DialectSpec
+            do {
+                let decoder = JSONDecoder()
+                decoder.keyDecodingStrategy = .convertFromSnakeCase
+                spec = try decoder.decode(DialectSpec.self, from: Data(contentsOf: url))
+            } catch {
+                throw ScreenLibraryError(file: url.path, reason: "not a dialect description: \(error)")
+            }
+            var templates: [Screen.Kind: String] = [:]
+            for kind in Screen.Kind.allCases {
+                let path = dialectDir.appendingPathComponent(spec.templates).appendingPathComponent("\(kind.rawValue).mustache")
+                if fm.fileExists(atPath: path.path) {
+                    templates[kind] = try String(contentsOf: path, encoding: .utf8)
+                }
+            }
+            do {
+                dialects[spec.name] = try TemplateDialect(spec: spec, templates: templates)
+            } catch {
+                throw ScreenLibraryError(file: url.path, reason: "\(error)")
+            }
+        }
+        self.init(dialects: dialects, locales: locales.mapValues { $0.fallingBack(to: english) })
+    }
+
+    /// The texts for `language`, else English.
+    public func texts(_ language: String) -> Texts { locales[language] ?? locales["en"] ?? Texts([:]) }
+
+    private static func list(_ directory: URL, suffix: String) throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(suffix) }.sorted()
+        } catch {
+            throw ScreenLibraryError(file: directory.path, reason: "cannot read the folder")
+        }
+    }
+}
+
+/// The app's texts in one language. `{name}` placeholders are filled from the arguments.
+public struct Texts: Sendable {
+    public let table: [String: String]
+    private let fallback: [String: String]
+
+    public init(_ table: [String: String], fallback: [String: String] = [:]) {
+        self.table = table
+        self.fallback = fallback
+    }
+
+    func fallingBack(to other: Texts) -> Texts { Texts(table, fallback: other.table) }
+
+    public subscript(_ key: String, _ arguments: KeyValuePairs<String, String> = [:]) -> String {
+        var text = table[key] ?? fallback[key] ?? key
+        for (name, value) in arguments {
+            text = text.replacingOccurrences(of: "{\(name)}", with: value)
+        }
+        return text
+    }
+
+    /// Every key the app uses; `en.json` must have them all.
+    public static let requiredKeys: Set<String> = [
+        "app.title", "menu.login_int", "menu.login_extl", "menu.login", "menu.logout", "menu.logged_in_as",
+        "login.title", "login.extension", "login.password", "softkey.done", "softkey.back", "softkey.exit",
+        "softkey.select", "softkey.try_again", "login.ok.title", "login.ok.reload", "login.ok.reboot",
+        "error.title", "error.no_extension", "error.bad_extension", "error.unknown_extension", "error.no_password",
+        "error.wrong_password", "error.wrong_password_last", "error.extension_locked", "error.device_locked",
+        "error.no_address", "error.too_long", "error.unknown_device", "error.internal",
+        "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",
+        "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "logout.not_logged_in",
+    ]
+}
