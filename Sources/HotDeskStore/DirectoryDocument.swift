@@ -1,0 +1,383 @@
+import Foundation
+import HotDeskCore
+import Provisioning
+import Yams
+
+/// A directory file, read and checked, ready to import. Secrets are still in clear here; the
+/// store hashes or encrypts them.
+public struct DirectoryDocument: Sendable {
+    public struct SettingsPatch: Sendable {
+        public var defaultLogin: Bool?
+        public var internalAddress: ServerAddress?
+        public var externalAddress: ServerAddress?
+        public var userPassword: String?
+        public var adminPassword: String?
+        public var emergencyCallerID: String?
+        public var lockoutExtensionFailures: Int?
+        public var lockoutDeviceFailures: Int?
+        public var lockoutWindowMinutes: Int?
+        public var lockoutDurationMinutes: Int?
+    }
+
+    public struct ExtensionEntry: Sendable {
+        public var number: String
+        public var name: String
+        public var voicemailPIN: String?
+        public var sipPassword: String
+    }
+
+    public struct DeviceEntry: Sendable {
+        public var mac: MACAddress
+        public var model: PhoneModel
+    }
+
+    public var settings = SettingsPatch()
+    public var extensions: [ExtensionEntry] = []
+    public var devices: [DeviceEntry] = []
+    public var templates: [Template] = []
+    public var mappings: [Mapping] = []
+}
+
+/// One problem in a directory file, with where it is.
+public struct DirectoryProblem: Hashable, Sendable, CustomStringConvertible {
+    /// `extensions[2].voicemail_pin`
+    public var path: String
+    public var line: Int?
+    public var message: String
+
+    public var description: String {
+        let place = line.map { "line \($0): " } ?? ""
+        return "\(place)\(path): \(message)"
+    }
+}
+
+public struct DirectoryError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var problems: [DirectoryProblem]
+
+    public var description: String {
+        (["\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"), nothing imported"]
+            + problems.map { "  \(file): \($0)" }).joined(separator: "\n")
+    }
+}
+
+extension DirectoryDocument {
+    /// Reads a directory file. Every problem is collected (not just the first); any problem
+    /// means no document. `file:` paths of templates are read relative to `baseDirectory`.
+    /// Names that must exist (extensions and templates in mappings) may also exist already in
+    /// the store: pass them as `knownExtensions` and `knownTemplates`.
+    public static func parse(
+        yaml: String, file: String, baseDirectory: URL,
+        knownExtensions: Set<String> = [], knownTemplates: [String: Brand] = [:]
+    ) throws(DirectoryError) -> DirectoryDocument {
+        var reader = Reader()
+        let document = reader.read(yaml: yaml, baseDirectory: baseDirectory, knownExtensions: knownExtensions, knownTemplates: knownTemplates)
+        if let document, reader.problems.isEmpty { return document }
+        throw DirectoryError(file: file, problems: reader.problems)
+    }
+}
+
+/// Walks the YAML node tree, checking each field and remembering where problems are.
+private struct Reader {
+    var problems: [DirectoryProblem] = []
+
+    mutating func problem(_ path: String, _ node: Node?, _ message: String) {
+        problems.append(DirectoryProblem(path: path, line: node?.mark.map { $0.line }, message: message))
+    }
+
+    mutating func read(yaml: String, baseDirectory: URL, knownExtensions: Set<String>, knownTemplates: [String: Brand]) -> DirectoryDocument? {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            problem("(file)", nil, "not valid YAML: \(error)")
+            return nil
+        } catch {
+            problem("(file)", nil, "not valid YAML: \(error)")
+            return nil
+        }
+        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "devices", "templates", "mappings"]) else {
+            if root == nil { problem("(file)", nil, "the file is empty") }
+            return nil
+        }
+        var doc = DirectoryDocument()
+        if let node = top["settings"] { doc.settings = readSettings(node) }
+        doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path) }
+        doc.devices = list(top["devices"], path: "devices").compactMap { readDevice($0.node, path: $0.path) }
+        doc.templates = list(top["templates"], path: "templates").compactMap { readTemplate($0.node, path: $0.path, base: baseDirectory) }
+        checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
+        checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
+        checkUnique(doc.templates.map(\.name), what: "template name", list: "templates", nodes: top["templates"])
+        for brand in Brand.allCases {
+            let defaults = doc.templates.filter { $0.brand == brand && $0.isDefault }.map(\.name)
+            if defaults.count > 1 {
+                problem("templates", top["templates"], "\(defaults.count) default templates for \(brand.rawValue) (\(defaults.joined(separator: ", "))); at most one")
+            }
+        }
+        let extensions = knownExtensions.union(doc.extensions.map(\.number))
+        var templates = knownTemplates
+        for t in doc.templates { templates[t.name] = t.brand }
+        doc.mappings = list(top["mappings"], path: "mappings").compactMap {
+            readMapping($0.node, path: $0.path, extensions: extensions, templates: templates)
+        }
+        let mappingKeys = doc.mappings.map { "\($0.extensionNumber)/\($0.model ?? "-")/\($0.mac?.canonical ?? "-")" }
+        checkUnique(mappingKeys, what: "mapping (extension, model, mac)", list: "mappings", nodes: top["mappings"])
+        return doc
+    }
+
+    // MARK: sections
+
+    mutating func readSettings(_ node: Node) -> DirectoryDocument.SettingsPatch {
+        var s = DirectoryDocument.SettingsPatch()
+        let allowed: Set<String> = [
+            "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
+        ]
+        guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
+        if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
+        s.internalAddress = address(map["internal_address"], path: "settings.internal_address")
+        s.externalAddress = address(map["external_address"], path: "settings.external_address")
+        if let n = map["user_password"] { s.userPassword = secret(n, path: "settings.user_password", minLength: 4) }
+        if let n = map["admin_password"] { s.adminPassword = secret(n, path: "settings.admin_password", minLength: 6) }
+        if let n = map["emergency_caller_id"] {
+            if let v = string(n, path: "settings.emergency_caller_id") {
+                if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
+                    s.emergencyCallerID = v
+                } else {
+                    problem("settings.emergency_caller_id", n, "\"\(v)\" is not a phone number (digits, optional +)")
+                }
+            }
+        }
+        if let n = map["lockout"],
+            let lock = mapping(n, path: "settings.lockout", allowed: ["extension_failures", "device_failures", "window_minutes", "duration_minutes"])
+        {
+            s.lockoutExtensionFailures = int(lock["extension_failures"], path: "settings.lockout.extension_failures", range: 1...1000)
+            s.lockoutDeviceFailures = int(lock["device_failures"], path: "settings.lockout.device_failures", range: 1...1000)
+            s.lockoutWindowMinutes = int(lock["window_minutes"], path: "settings.lockout.window_minutes", range: 1...10080)
+            s.lockoutDurationMinutes = int(lock["duration_minutes"], path: "settings.lockout.duration_minutes", range: 1...10080)
+        }
+        return s
+    }
+
+    mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "sip_password"]) else { return nil }
+        let number = required(map, "number", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).number") else { return nil }
+            guard Extension.isValidNumber(v) else {
+                problem("\(path).number", n, "\"\(v)\" is not 2-6 digits")
+                return nil
+            }
+            return v
+        }
+        let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
+        var pin: String?
+        if let n = map["voicemail_pin"] {
+            if let v = string(n, path: "\(path).voicemail_pin") {
+                if (4...12).contains(v.count), v.allSatisfy(\.isASCIIDigit) {
+                    pin = v
+                } else {
+                    problem("\(path).voicemail_pin", n, "a voicemail PIN is 4-12 digits")
+                }
+            }
+        }
+        let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
+        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil else { return nil }
+        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip)
+    }
+
+    mutating func readDevice(_ node: Node, path: String) -> DirectoryDocument.DeviceEntry? {
+        guard let map = mapping(node, path: path, allowed: ["mac", "model"]) else { return nil }
+        let mac = required(map, "mac", path: path).flatMap { self.mac($0, path: "\(path).mac") }
+        let model = required(map, "model", path: path).flatMap { self.model($0, path: "\(path).model") }
+        guard let mac, let model else { return nil }
+        return .init(mac: mac, model: model)
+    }
+
+    mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {
+        guard let map = mapping(node, path: path, allowed: ["name", "brand", "default", "body", "file"]) else { return nil }
+        let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
+        let brand = required(map, "brand", path: path).flatMap { n -> Brand? in
+            guard let v = string(n, path: "\(path).brand") else { return nil }
+            guard let b = Brand(rawValue: v.lowercased()) else {
+                problem("\(path).brand", n, "unknown brand \"\(v)\"; one of \(Brand.allCases.map(\.rawValue).joined(separator: ", "))")
+                return nil
+            }
+            return b
+        }
+        let isDefault = map["default"].flatMap { bool($0, path: "\(path).default") } ?? false
+        var body: String?
+        switch (map["body"], map["file"]) {
+        case (let b?, nil):
+            body = string(b, path: "\(path).body", maxLength: 256 * 1024)
+        case (nil, let f?):
+            if let relative = string(f, path: "\(path).file") {
+                let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : base.appendingPathComponent(relative)
+                if let text = try? String(contentsOf: url, encoding: .utf8) {
+                    body = text
+                } else {
+                    problem("\(path).file", f, "cannot read \(url.path)")
+                }
+            }
+        case (.some, .some):
+            problem(path, node, "give either body or file, not both")
+        case (nil, nil):
+            problem(path, node, "missing body (or file)")
+        }
+        guard let name, let brand, let body else { return nil }
+        do {
+            try ConfigRenderer.validate(body, format: Vendors.forBrand(brand).format, name: name)
+        } catch {
+            problem("\(path).body", map["body"] ?? map["file"], "not a valid template: \(error.reason)")
+            return nil
+        }
+        return Template(name: name, brand: brand, isDefault: isDefault, body: body)
+    }
+
+    mutating func readMapping(_ node: Node, path: String, extensions: Set<String>, templates: [String: Brand]) -> Mapping? {
+        guard let map = mapping(node, path: path, allowed: ["extension", "template", "model", "mac"]) else { return nil }
+        let number = required(map, "extension", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).extension") else { return nil }
+            guard extensions.contains(v) else {
+                problem("\(path).extension", n, "no extension \(v) in this file or the store")
+                return nil
+            }
+            return v
+        }
+        let template = required(map, "template", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).template") else { return nil }
+            guard templates[v] != nil else {
+                problem("\(path).template", n, "no template \"\(v)\" in this file or the store")
+                return nil
+            }
+            return v
+        }
+        let model = map["model"].flatMap { self.model($0, path: "\(path).model") }
+        let mac = map["mac"].flatMap { self.mac($0, path: "\(path).mac") }
+        if let model, let template, let brand = templates[template], model.brand != brand {
+            problem("\(path).model", map["model"], "\(model.name) is a \(model.brand.rawValue) phone but template \"\(template)\" is for \(brand.rawValue)")
+            return nil
+        }
+        guard let number, let template, map["model"] == nil || model != nil, map["mac"] == nil || mac != nil else { return nil }
+        return Mapping(extensionNumber: number, templateName: template, model: model?.name, mac: mac)
+    }
+
+    // MARK: field readers
+
+    mutating func mapping(_ node: Node, path: String, allowed: Set<String>) -> [String: Node]? {
+        guard let map = node.mapping else {
+            problem(path, node, "expected a mapping of keys to values")
+            return nil
+        }
+        var result: [String: Node] = [:]
+        for (key, value) in map {
+            guard let k = key.scalar?.string else {
+                problem(path, key, "keys must be plain names")
+                continue
+            }
+            guard allowed.contains(k) else {
+                problem("\(path).\(k)", key, "unknown key; expected one of \(allowed.sorted().joined(separator: ", "))")
+                continue
+            }
+            if value.scalar != nil, value.null != nil { continue }  // `key:` with nothing after it counts as absent
+            result[k] = value
+        }
+        return result
+    }
+
+    mutating func list(_ node: Node?, path: String) -> [(node: Node, path: String)] {
+        guard let node else { return [] }
+        if node.null != nil { return [] }
+        guard let seq = node.sequence else {
+            problem(path, node, "expected a list")
+            return []
+        }
+        return seq.enumerated().map { ($0.element, "\(path)[\($0.offset)]") }
+    }
+
+    mutating func required(_ map: [String: Node], _ key: String, path: String) -> Node? {
+        if let n = map[key] { return n }
+        problem("\(path).\(key)", nil, "missing")
+        return nil
+    }
+
+    mutating func string(_ node: Node, path: String, maxLength: Int = 255) -> String? {
+        guard let s = node.scalar?.string else {
+            problem(path, node, "expected a single value")
+            return nil
+        }
+        guard s.count <= maxLength else {
+            problem(path, node, "longer than \(maxLength) characters")
+            return nil
+        }
+        return s
+    }
+
+    mutating func secret(_ node: Node, path: String, minLength: Int) -> String? {
+        guard let s = string(node, path: path, maxLength: 128) else { return nil }
+        guard s.count >= minLength else {
+            problem(path, node, "at least \(minLength) characters")  // never echo a secret
+            return nil
+        }
+        return s
+    }
+
+    mutating func bool(_ node: Node, path: String) -> Bool? {
+        guard let s = node.scalar?.string else {
+            problem(path, node, "expected true or false")
+            return nil
+        }
+        switch s.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            problem(path, node, "\"\(s)\" is not true or false")
+            return nil
+        }
+    }
+
+    mutating func int(_ node: Node?, path: String, range: ClosedRange<Int>) -> Int? {
+        guard let node else { return nil }
+        guard let s = node.scalar?.string, let v = Int(s), range.contains(v) else {
+            problem(path, node, "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return v
+    }
+
+    mutating func address(_ node: Node?, path: String) -> ServerAddress? {
+        guard let node, let s = string(node, path: path) else { return nil }
+        guard let a = ServerAddress(s) else {
+            problem(path, node, "\"\(s)\" is not host:port or an http(s) URL")
+            return nil
+        }
+        return a
+    }
+
+    mutating func mac(_ node: Node, path: String) -> MACAddress? {
+        guard let s = string(node, path: path) else { return nil }
+        guard let m = MACAddress(s) else {
+            problem(path, node, "\"\(s)\" is not a MAC address (12 hex digits, e.g. 00:15:65:aa:bb:cc)")
+            return nil
+        }
+        return m
+    }
+
+    mutating func model(_ node: Node, path: String) -> PhoneModel? {
+        guard let s = string(node, path: path) else { return nil }
+        guard let m = PhoneModel.named(s) else {
+            problem(path, node, "unknown model \"\(s)\"; one of \(PhoneModel.catalog.map(\.name).joined(separator: ", "))")
+            return nil
+        }
+        return m
+    }
+
+    mutating func checkUnique(_ keys: [String], what: String, list: String, nodes: Node?) {
+        var seen: Set<String> = []
+        for key in keys where !seen.insert(key).inserted {
+            problem(list, nodes, "\(what) \(key) appears more than once")
+        }
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}

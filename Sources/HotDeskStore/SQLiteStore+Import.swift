@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+extension SQLiteStore {
+    public func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand]) {
+        try await reader.read { db in
+            let extensions = try String.fetchAll(db, sql: "SELECT number FROM extensions")
+            let templates = try Row.fetchAll(db, sql: "SELECT name, brand FROM templates").compactMap { row -> (String, Brand)? in
+                Brand(rawValue: row["brand"]).map { (row["name"], $0) }
+            }
+            return (Set(extensions), Dictionary(templates, uniquingKeysWith: { a, _ in a }))
+        }
+    }
+
+    /// Upserts by natural key (extension number, device MAC, template name, mapping
+    /// extension+model+MAC). Entries in the store but not in the file are kept. Importing the
+    /// same file twice changes nothing: secrets are re-hashed or re-sealed only when they differ.
+    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
+        let secrets = self.secretBox
+        return try await writer.write { db in
+            var summary = ImportSummary()
+            func count(_ changed: Bool?) {
+                switch changed {
+                case nil: summary.created += 1
+                case true?: summary.updated += 1
+                case false?: summary.unchanged += 1
+                }
+            }
+            if let changed = try Self.apply(directory.settings, db) { count(changed) }
+            for e in directory.extensions { count(try Self.upsert(e, db, secrets: secrets)) }
+            for d in directory.devices { count(try Self.upsert(d, db, at: at)) }
+            for t in directory.templates { count(try Self.upsert(t, db)) }
+            for m in directory.mappings { count(try Self.upsert(m, db)) }
+            try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryImport, outcome: .success, detail: summary.description), db)
+            return summary
+        }
+    }
+
+    /// `nil` when nothing in the patch; else whether anything changed.
+    private static func apply(_ patch: DirectoryDocument.SettingsPatch, _ db: Database) throws -> Bool? {
+        let current = try readSettings(db)
+        var assignments: [(String, (any DatabaseValueConvertible)?)] = []
+        var mentioned = false
+        func set<T: Equatable>(_ column: String, _ new: T?, _ old: T?, _ value: (T) -> (any DatabaseValueConvertible)?) {
+            guard let new else { return }
+            mentioned = true
+            if new != old { assignments.append((column, value(new))) }
+        }
+        set("default_login", patch.defaultLogin, current.defaultLogin) { $0 }
+        set("internal_address", patch.internalAddress, current.internalAddress) { "\($0.scheme)://\($0.host):\($0.port)" }
+        set("external_address", patch.externalAddress, current.externalAddress) { "\($0.scheme)://\($0.host):\($0.port)" }
+        set("emergency_caller_id", patch.emergencyCallerID, current.emergencyCallerID) { $0 }
+        set("lockout_extension_failures", patch.lockoutExtensionFailures, current.lockout.extensionFailures) { $0 }
+        set("lockout_device_failures", patch.lockoutDeviceFailures, current.lockout.deviceFailures) { $0 }
+        set("lockout_window_seconds", patch.lockoutWindowMinutes.map { $0 * 60 }, Int(current.lockout.window)) { $0 }
+        set("lockout_duration_seconds", patch.lockoutDurationMinutes.map { $0 * 60 }, Int(current.lockout.duration)) { $0 }
+        for (column, password, hash) in [
+            ("user_password_hash", patch.userPassword, current.userPassword), ("admin_password_hash", patch.adminPassword, current.adminPassword),
+        ] {
+            guard let password else { continue }
+            mentioned = true
+            if hash?.matches(password) != true { assignments.append((column, SecretHash(hashing: password).encoded)) }
+        }
+        guard mentioned else { return nil }
+        guard !assignments.isEmpty else { return false }
+        let sql = "UPDATE settings SET " + assignments.map { "\($0.0) = ?" }.joined(separator: ", ") + " WHERE id = 1"
+        try db.execute(sql: sql, arguments: StatementArguments(assignments.map { $0.1 }))
+        return true
+    }
+
+    private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, secrets: SecretBox) throws -> Bool? {
+        guard let old = try readExtension(db, e.number, secrets: secrets) else {
+            try db.execute(
+                sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed) VALUES (?, ?, ?, ?)",
+                arguments: [e.number, e.name, e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, try secrets.seal(e.sipPassword)])
+            return nil
+        }
+        var changed = false
+        if old.name != e.name {
+            try db.execute(sql: "UPDATE extensions SET name = ? WHERE number = ?", arguments: [e.name, e.number])
+            changed = true
+        }
+        let pinSame: Bool = switch (old.voicemailPIN, e.voicemailPIN) {
+        case (nil, nil): true
+        case (let hash?, let pin?): hash.matches(pin)
+        default: false
+        }
+        if !pinSame {
+            try db.execute(
+                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?",
+                arguments: [e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, e.number])
+            changed = true
+        }
+        if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
+            try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [try secrets.seal(e.sipPassword), e.number])
+            changed = true
+        }
+        return changed
+    }
+
+    private static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date) throws -> Bool? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
+            try db.execute(
+                sql: "INSERT INTO devices (mac, model, token, enrolled_at) VALUES (?, ?, ?, ?)",
+                arguments: [d.mac.canonical, d.model.name, RandomToken.make(), at.timeIntervalSince1970])
+            return nil
+        }
+        guard device(row).model != d.model else { return false }
+        try db.execute(sql: "UPDATE devices SET model = ? WHERE mac = ?", arguments: [d.model.name, d.mac.canonical])
+        return true
+    }
+
+    private static func upsert(_ t: Template, _ db: Database) throws -> Bool? {
+        if t.isDefault {
+            // The file names the brand's default: any other default of that brand steps down.
+            try db.execute(sql: "UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default", arguments: [t.brand.rawValue, t.name])
+        }
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM templates WHERE name = ?", arguments: [t.name]) else {
+            try db.execute(
+                sql: "INSERT INTO templates (name, brand, is_default, body) VALUES (?, ?, ?, ?)", arguments: [t.name, t.brand.rawValue, t.isDefault, t.body])
+            return nil
+        }
+        guard template(row) != t else { return false }
+        try db.execute(
+            sql: "UPDATE templates SET brand = ?, is_default = ?, body = ? WHERE name = ?", arguments: [t.brand.rawValue, t.isDefault, t.body, t.name])
+        return true
+    }
+
+    private static func upsert(_ m: Mapping, _ db: Database) throws -> Bool? {
+        let key: StatementArguments = [m.extensionNumber, m.model ?? "", m.mac?.canonical ?? ""]
+        guard let current = try String.fetchOne(db, sql: "SELECT template FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: key) else {
+            try db.execute(sql: "INSERT INTO mappings (template, extension, model, mac) VALUES (?, ?, ?, ?)", arguments: [m.templateName] + key)
+            return nil
+        }
+        guard current != m.templateName else { return false }
+        try db.execute(sql: "UPDATE mappings SET template = ? WHERE extension = ? AND model = ? AND mac = ?", arguments: [m.templateName] + key)
+        return true
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+/// The embedded store: one SQLite file in WAL mode, reads in parallel, writes serialised, every
+/// multi-row change in one transaction.
+public final class SQLiteStore: Store {
+    private let pool: DatabasePool
+    private let secrets: SecretBox
+
+    var reader: any DatabaseReader { pool }
+    var writer: any DatabaseWriter { pool }
+    var secretBox: SecretBox { secrets }
+
+    /// Opens (and creates or migrates) the database at `path`.
+    public init(path: String, secrets: SecretBox) throws {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: config)
+        self.secrets = secrets
+        try Self.migrator.migrate(pool)
+    }
+
+    // MARK: schema
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: directory, sessions, audit") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE settings (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        default_login BOOLEAN NOT NULL DEFAULT 0,
+                        internal_address TEXT,
+                        external_address TEXT,
+                        user_password_hash TEXT,
+                        admin_password_hash TEXT,
+                        emergency_caller_id TEXT,
+                        lockout_extension_failures INTEGER NOT NULL DEFAULT 5,
+                        lockout_device_failures INTEGER NOT NULL DEFAULT 10,
+                        lockout_window_seconds INTEGER NOT NULL DEFAULT 900,
+                        lockout_duration_seconds INTEGER NOT NULL DEFAULT 900
+                    );
+                    INSERT INTO settings (id) VALUES (1);
+                    CREATE TABLE extensions (
+                        number TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        voicemail_pin_hash TEXT,
+                        sip_password_sealed BLOB NOT NULL
+                    );
+                    CREATE TABLE devices (
+                        mac TEXT PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        token TEXT NOT NULL UNIQUE,
+                        enrolled_at DOUBLE NOT NULL,
+                        last_address TEXT,
+                        last_fetch_at DOUBLE,
+                        last_config_hash TEXT
+                    );
+                    CREATE TABLE templates (
+                        name TEXT PRIMARY KEY,
+                        brand TEXT NOT NULL,
+                        is_default BOOLEAN NOT NULL DEFAULT 0,
+                        body TEXT NOT NULL
+                    );
+                    CREATE UNIQUE INDEX templates_one_default_per_brand ON templates(brand) WHERE is_default;
+                    CREATE TABLE mappings (
+                        extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+                        template TEXT NOT NULL REFERENCES templates(name) ON DELETE CASCADE,
+                        model TEXT NOT NULL DEFAULT '',
+                        mac TEXT NOT NULL DEFAULT '',
+                        PRIMARY KEY (extension, model, mac)
+                    );
+                    CREATE TABLE sessions (
+                        mac TEXT PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,
+                        extension TEXT NOT NULL UNIQUE REFERENCES extensions(number) ON DELETE CASCADE,
+                        network TEXT NOT NULL,
+                        credential TEXT NOT NULL,
+                        started_at DOUBLE NOT NULL,
+                        source TEXT
+                    );
+                    CREATE TABLE login_failures (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at DOUBLE NOT NULL,
+                        mac TEXT NOT NULL,
+                        extension TEXT
+                    );
+                    CREATE INDEX login_failures_mac ON login_failures(mac, at);
+                    CREATE INDEX login_failures_extension ON login_failures(extension, at);
+                    CREATE TABLE audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at DOUBLE NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        mac TEXT,
+                        extension TEXT,
+                        source TEXT,
+                        outcome TEXT NOT NULL,
+                        detail TEXT NOT NULL DEFAULT ''
+                    );
+                    CREATE INDEX audit_at ON audit(at);
+                    """)
+        }
+        return m
+    }
+
+    // MARK: reads
+
+    public func settings() async throws -> Settings {
+        try await pool.read { db in try Self.readSettings(db) }
+    }
+
+    public func device(mac: MACAddress) async throws -> Device? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map(Self.device)
+        }
+    }
+
+    public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
+        let secrets = self.secrets
+        return try await pool.read { db -> DeviceConfigState? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return nil }
+            let device = Self.device(row)
+            let settings = try Self.readSettings(db)
+            let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical)
+            var line: Extension?
+            var mappings: [Mapping] = []
+            if let session {
+                line = try Self.readExtension(db, session.extensionNumber, secrets: secrets)
+                mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(Self.mapping)
+            }
+            let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
+            return DeviceConfigState(settings: settings, device: device, session: session, line: line, templates: templates, mappings: mappings)
+        }
+    }
+
+    public func appState(token: String) async throws -> AppState? {
+        let secrets = self.secrets
+        return try await pool.read { db -> AppState? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token = ?", arguments: [token]) else { return nil }
+            let device = Self.device(row)
+            let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
+            let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
+            return AppState(settings: try Self.readSettings(db), device: device, session: session, sessionExtension: ext)
+        }
+    }
+
+    public func findExtension(_ number: String) async throws -> Extension? {
+        let secrets = self.secrets
+        return try await pool.read { db in try Self.readExtension(db, number, secrets: secrets) }
+    }
+
+    public func session(mac: MACAddress) async throws -> Session? {
+        try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
+    }
+
+    public func sessions() async throws -> [Session] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions ORDER BY started_at").compactMap(Self.session)
+        }
+    }
+
+    public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
+        try await pool.read { db in
+            let device = try Double.fetchAll(db, sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?", arguments: [mac.canonical, since.timeIntervalSince1970])
+            let ext = try extensionNumber.map {
+                try Double.fetchAll(db, sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?", arguments: [$0, since.timeIntervalSince1970])
+            } ?? []
+            return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).compactMap(Self.auditEntry)
+        }
+    }
+
+    // MARK: writes
+
+    public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
+        try await pool.write { db in
+            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
+                return Self.device(existing)
+            }
+            try db.execute(
+                sql: "INSERT INTO devices (mac, model, token, enrolled_at) VALUES (?, ?, ?, ?)",
+                arguments: [device.mac.canonical, device.model.name, device.token, audit.at.timeIntervalSince1970])
+            try Self.insert(audit, db)
+            return device
+        }
+    }
+
+    public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE devices SET model = ? WHERE mac = ?", arguments: [model.name, mac.canonical])
+        }
+    }
+
+    public func recordFetch(mac: MACAddress, address: String?, configHash: String, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE devices SET last_address = ?, last_fetch_at = ?, last_config_hash = ? WHERE mac = ?",
+                arguments: [address, at.timeIntervalSince1970, configHash, mac.canonical])
+        }
+    }
+
+    public func login(_ session: Session, actor: String) async throws -> LoginResult {
+        try await pool.write { db in
+            let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
+            let ofExtension = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE extension = ?", session.extensionNumber)
+            let plan = LoginPlan(device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionOfExtension: ofExtension)
+            let reason = "replaced by \(session.extensionNumber) logging in"
+            for ended in [plan.replacedOnDevice, plan.movedFromDevice].compactMap({ $0 }) {
+                try db.execute(sql: "DELETE FROM sessions WHERE mac = ?", arguments: [ended.mac.canonical])
+                let detail = ended.mac == session.mac ? reason : "\(reason) on \(session.mac)"
+                try Self.insert(
+                    AuditEntry(
+                        at: session.startedAt, actor: actor, action: .logout, mac: ended.mac, extensionNumber: ended.extensionNumber,
+                        source: session.source, outcome: .success, detail: detail), db)
+            }
+            try db.execute(
+                sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
+                    session.startedAt.timeIntervalSince1970, session.source,
+                ])
+            try Self.insert(
+                AuditEntry(
+                    at: session.startedAt, actor: actor, action: .login, mac: session.mac, extensionNumber: session.extensionNumber,
+                    source: session.source, outcome: .success,
+                    detail: "network=\(session.network.rawValue) credential=\(session.credential.rawValue)"), db)
+            return LoginResult(session: session, plan: plan)
+        }
+    }
+
+    public func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session? {
+        try await pool.write { db in
+            guard let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) else { return nil }
+            try db.execute(sql: "DELETE FROM sessions WHERE mac = ?", arguments: [mac.canonical])
+            try Self.insert(
+                AuditEntry(at: at, actor: actor, action: .logout, mac: mac, extensionNumber: session.extensionNumber, source: source, outcome: .success, detail: reason),
+                db)
+            return session
+        }
+    }
+
+    public func recordFailure(_ audit: AuditEntry) async throws {
+        guard let mac = audit.mac else { return try await self.audit(audit) }
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)",
+                arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
+            // Old failures no longer count for anything: keep the table small.
+            try db.execute(sql: "DELETE FROM login_failures WHERE at < ?", arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
+            try Self.insert(audit, db)
+        }
+    }
+
+    public func audit(_ entry: AuditEntry) async throws {
+        try await pool.write { db in try Self.insert(entry, db) }
+    }
+
+    // MARK: row mapping
+
+    static func readSettings(_ db: Database) throws -> Settings {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settings WHERE id = 1") else { return Settings() }
+        return Settings(
+            defaultLogin: row["default_login"],
+            internalAddress: (row["internal_address"] as String?).flatMap(ServerAddress.init),
+            externalAddress: (row["external_address"] as String?).flatMap(ServerAddress.init),
+            userPassword: (row["user_password_hash"] as String?).flatMap { SecretHash(encoded: $0) },
+            adminPassword: (row["admin_password_hash"] as String?).flatMap { SecretHash(encoded: $0) },
+            emergencyCallerID: row["emergency_caller_id"],
+            lockout: LockoutPolicy(
+                extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
+                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)))
+    }
+
+    static func device(_ row: Row) -> Device {
+        let mac = MACAddress(row["mac"] as String)!
+        let modelName: String = row["model"]
+        let model = PhoneModel.named(modelName) ?? PhoneModel.generic(Brand(rawValue: String(modelName.prefix { $0 != "-" })) ?? .yealink)
+        return Device(mac: mac, model: model, token: row["token"])
+    }
+
+    static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM extensions WHERE number = ?", arguments: [number]) else { return nil }
+        return Extension(
+            number: row["number"], name: row["name"],
+            voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0) },
+            sipPassword: try secrets.open(row["sip_password_sealed"]))
+    }
+
+    static func readSession(_ db: Database, sql: String, _ key: String) throws -> Session? {
+        try Row.fetchOne(db, sql: sql, arguments: [key]).flatMap(session)
+    }
+
+    static func session(_ row: Row) -> Session? {
+        guard let mac = MACAddress(row["mac"] as String), let network = Network(rawValue: row["network"]),
+            let credential = Credential(rawValue: row["credential"])
+        else { return nil }
+        return Session(
+            mac: mac, extensionNumber: row["extension"], network: network, credential: credential,
+            startedAt: Date(timeIntervalSince1970: row["started_at"]), source: row["source"])
+    }
+
+    static func template(_ row: Row) -> Template {
+        Template(name: row["name"], brand: Brand(rawValue: row["brand"]) ?? .yealink, isDefault: row["is_default"], body: row["body"])
+    }
+
+    static func mapping(_ row: Row) -> Mapping {
+        let model: String = row["model"]
+        let mac: String = row["mac"]
+        return Mapping(extensionNumber: row["extension"], templateName: row["template"], model: model.isEmpty ? nil : model, mac: MACAddress(mac))
+    }
+
+    static func auditEntry(_ row: Row) -> AuditEntry? {
+        guard let action = AuditEntry.Action(rawValue: row["action"]), let outcome = AuditEntry.Outcome(rawValue: row["outcome"]) else { return nil }
+        return AuditEntry(
+            at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"], action: action, mac: (row["mac"] as String?).flatMap { MACAddress($0) },
+            extensionNumber: row["extension"], source: row["source"], outcome: outcome, detail: row["detail"])
+    }
+
+    static func insert(_ entry: AuditEntry, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                entry.at.timeIntervalSince1970, entry.actor, entry.action.rawValue, entry.mac?.canonical, entry.extensionNumber, entry.source,
+                entry.outcome.rawValue, entry.detail,
+            ])
+    }
+}

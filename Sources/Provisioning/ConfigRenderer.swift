@@ -1,0 +1,133 @@
+import Crypto
+import Foundation
+import HotDeskCore
+import Mustache
+
+/// Everything a config template may use. See `docs/templates.md`.
+public struct ConfigContext: Sendable {
+    public struct Line: Sendable {
+        public var number: String
+        public var name: String
+        public var sipPassword: String
+
+        public init(number: String, name: String, sipPassword: String) {
+            self.number = number
+            self.name = name
+            self.sipPassword = sipPassword
+        }
+    }
+
+    public var device: Device
+    /// `nil` when nobody is logged in.
+    public var line: Line?
+    /// The address the phone uses: the one chosen at login, or the one it reached HotDesk at.
+    public var server: ServerAddress
+    public var network: Network?
+    public var emergencyCallerID: String?
+
+    public init(device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?) {
+        self.device = device
+        self.line = line
+        self.server = server
+        self.network = network
+        self.emergencyCallerID = emergencyCallerID
+    }
+
+    /// The Login/Logout key's URL: the per-device app entry.
+    public var appURL: String { "\(server.baseURL)/app/\(device.token)" }
+    public var provisionURL: String { "\(server.baseURL)/provision/" }
+
+    var values: [String: Any] {
+        var values: [String: Any] = [
+            "mac": device.mac.canonical,
+            "mac_colon": device.mac.colonSeparated,
+            "model": device.model.name,
+            "brand": device.model.brand.rawValue,
+            "logged_in": line != nil,
+            "server": ["host": server.host, "port": server.port, "url": server.baseURL],
+            "app_url": appURL,
+            "provision_url": provisionURL,
+        ]
+        if let line {
+            values["line"] = ["number": line.number, "name": line.name, "sip_password": line.sipPassword]
+        }
+        if let network { values["network"] = network.rawValue }
+        if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
+        return values
+    }
+}
+
+/// A rendered config and its hash.
+public struct RenderedConfig: Hashable, Sendable {
+    public let body: String
+    public let contentType: String
+    /// SHA-256 of the body, hex: the ETag, and how HotDesk knows which config a phone has.
+    public let hash: String
+
+    public init(body: String, contentType: String) {
+        self.body = body
+        self.contentType = contentType
+        self.hash = SHA256.hash(data: Data(body.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public struct TemplateError: Error, CustomStringConvertible, Sendable {
+    public let template: String
+    public let reason: String
+    public var description: String { "template \(template): \(reason)" }
+}
+
+/// Renders config templates with the vendor's escaping: XML-escaped values for XML formats,
+/// line breaks removed for `key = value` formats (a display name cannot inject a setting).
+public enum ConfigRenderer {
+    private static let registered: Void = {
+        MustacheContentTypes.register(KeyValueContent(), named: "HOTDESK_KEYVALUE")
+        MustacheContentTypes.register(XMLContent(), named: "HOTDESK_XML")
+    }()
+
+    /// Checks that a template parses (used when a directory is imported).
+    public static func validate(_ body: String, format: ConfigFormat, name: String) throws(TemplateError) {
+        _ = try compile(body, format: format, name: name)
+    }
+
+    public static func render(_ body: String, name: String, vendor: any VendorProvisioning, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
+        let template = try compile(body, format: vendor.format, name: name)
+        return RenderedConfig(body: template.render(context.values), contentType: vendor.format.contentType)
+    }
+
+    private static func compile(_ body: String, format: ConfigFormat, name: String) throws(TemplateError) -> MustacheTemplate {
+        _ = registered
+        let pragma = format == .xml ? "{{% CONTENT_TYPE: HOTDESK_XML}}" : "{{% CONTENT_TYPE: HOTDESK_KEYVALUE}}"
+        do {
+            return try MustacheTemplate(string: pragma + body)
+        } catch {
+            throw TemplateError(template: name, reason: "\(error)")
+        }
+    }
+}
+
+private struct KeyValueContent: MustacheContentType {
+    func escapeText(_ text: String) -> String {
+        String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) })
+    }
+}
+
+private struct XMLContent: MustacheContentType {
+    func escapeText(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                // Control characters other than tab/newline are not allowed in XML 1.0.
+                if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" { out += " " } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
+    }
+}
