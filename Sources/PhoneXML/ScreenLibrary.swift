@@ -47,9 +47,7 @@ public struct ScreenLibrary: Sendable {
             let url = dialectDir.appendingPathComponent(file)
             let spec: DialectSpec
             do {
-                let decoder = JSONDecoder()
-                decoder.keyDecodingStrategy = .convertFromSnakeCase
-                spec = try decoder.decode(DialectSpec.self, from: Data(contentsOf: url))
+                spec = try JSONDecoder().decode(DialectSpec.self, from: Data(contentsOf: url))
             } catch {
                 throw ScreenLibraryError(file: url.path, reason: "not a dialect description: \(error)")
             }

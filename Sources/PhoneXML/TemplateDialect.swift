@@ -21,6 +21,14 @@ public struct DialectSpec: Decodable, Hashable, Sendable {
     public var softKeyURIs: [String: String]
     /// Where the facts come from and how sure they are.
     public var source: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, templates, roots, source
+        case maxBytes = "max_bytes"
+        case contentType = "content_type"
+        case maxInputFields = "max_input_fields"
+        case softKeyURIs = "soft_key_uris"
+    }
 }
 
 /// A dialect whose documents are Mustache templates filled from a `Screen`.

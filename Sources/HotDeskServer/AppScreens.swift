@@ -1,0 +1,109 @@
+import Foundation
+import HotDeskCore
+import PhoneXML
+
+/// Builds the Login/Logout app's screens (vendor-neutral) from the locale's texts.
+struct AppScreens: Sendable {
+    let texts: Texts
+    /// `http://host:port/app/<token>`: every URL on the screens starts here.
+    let appURL: String
+    let timeZone: TimeZone
+
+    func url(_ path: String, _ query: [(String, String)] = []) -> String {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let q = query.isEmpty ? "" : "?" + (components.percentEncodedQuery ?? "")
+        return appURL + path + q
+    }
+
+    private var done: Screen.SoftKey { .init(label: texts["softkey.done"], action: .submit) }
+    private var back: Screen.SoftKey { .init(label: texts["softkey.back"], action: .back) }
+    private var exit: Screen.SoftKey { .init(label: texts["softkey.exit"], action: .exit) }
+    private var select: Screen.SoftKey { .init(label: texts["softkey.select"], action: .select) }
+
+    /// Logged out: "Login Int" / "Login Extl".
+    func chooseNetwork(title: String? = nil) -> Screen {
+        .menu(.init(
+            title: title ?? texts["app.title"],
+            items: [
+                .init(label: texts["menu.login_int"], url: url("/login", [("net", Network.internal.rawValue)])),
+                .init(label: texts["menu.login_extl"], url: url("/login", [("net", Network.external.rawValue)])),
+            ],
+            softKeys: [select, exit]))
+    }
+
+    /// Logged in: who, then "Login" / "Logout".
+    func loggedInMenu(number: String, name: String) -> Screen {
+        .menu(.init(
+            title: texts["menu.logged_in_as", ["ext": number, "name": name]],
+            items: [.init(label: texts["menu.login"], url: url("/choose")), .init(label: texts["menu.logout"], url: url("/logout"))],
+            softKeys: [select, exit]))
+    }
+
+    /// Extension and password on one screen, the password masked.
+    func loginForm(network: Network, extensionValue: String = "") -> Screen {
+        .input(.init(
+            title: texts["login.title"] + (network == .external ? " (Extl)" : " (Int)"),
+            url: url("/submit", [("net", network.rawValue)]),
+            fields: [
+                .init(prompt: texts["login.extension"], parameter: "ext", kind: .number, masked: false, defaultValue: extensionValue),
+                .init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true),
+            ],
+            softKeys: [done, back, exit]))
+    }
+
+    func loggedIn(number: String, method: ApplyMethod) -> Screen {
+        .text(.init(
+            title: texts["login.ok.title"], text: texts[method == .reload ? "login.ok.reload" : "login.ok.reboot", ["ext": number]],
+            softKeys: [exit]))
+    }
+
+    /// An error that offers to try again (back to the form, the extension kept).
+    func loginError(_ message: String, network: Network, extensionValue: String) -> Screen {
+        .text(.init(
+            title: texts["error.title"], text: message,
+            softKeys: [.init(label: texts["softkey.try_again"], action: .url(url("/login", [("net", network.rawValue), ("ext", extensionValue)]))), exit]))
+    }
+
+    func message(_ message: String, title: String? = nil) -> Screen {
+        .text(.init(title: title ?? texts["app.title"], text: message, softKeys: [.init(label: texts["softkey.back"], action: .url(url(""))), exit]))
+    }
+
+    func confirmLogout(number: String, name: String) -> Screen {
+        .menu(.init(
+            title: texts["logout.confirm.title", ["ext": number, "name": name]],
+            items: [.init(label: texts["logout.confirm.yes"], url: url("/logout/confirm")), .init(label: texts["logout.confirm.no"], url: url(""))],
+            softKeys: [select, exit]))
+    }
+
+    func loggedOut(number: String, method: ApplyMethod) -> Screen {
+        .text(.init(
+            title: texts["logout.ok.title"], text: texts[method == .reload ? "logout.ok.reload" : "logout.ok.reboot", ["ext": number]],
+            softKeys: [exit]))
+    }
+
+    /// The text for a failed "Done".
+    func describe(_ outcome: LoginOutcome) -> String {
+        switch outcome {
+        case .loggedIn: ""
+        case .noExtension: texts["error.no_extension"]
+        case .badExtension: texts["error.bad_extension"]
+        case .tooLong: texts["error.too_long"]
+        case .noPassword: texts["error.no_password"]
+        case .unknownExtension(let n): texts["error.unknown_extension", ["ext": n]]
+        case .wrongPassword(let n, let left):
+            left == 1 ? texts["error.wrong_password_last", ["ext": n]] : texts["error.wrong_password", ["ext": n, "left": "\(left)"]]
+        case .locked(.extensionLocked(let n, let until)): texts["error.extension_locked", ["ext": n, "until": time(until)]]
+        case .locked(.deviceLocked(let until)): texts["error.device_locked", ["until": time(until)]]
+        case .noAddress(let net): texts["error.no_address", ["net": net == .internal ? texts["menu.login_int"] : texts["menu.login_extl"]]]
+        }
+    }
+
+    private func time(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let c = calendar.dateComponents([.hour, .minute], from: date)
+        let zone = timeZone.abbreviation(for: date) ?? timeZone.identifier
+        return String(format: "%02d:%02d %@", c.hour ?? 0, c.minute ?? 0, zone)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import Hummingbird
+import Logging
+import PhoneXML
+
+/// The on-phone Login/Logout app under `/app/<device token>`. The token is the per-device
+/// secret written into the phone's config; the MAC is never an identity here.
+struct PhoneAppController: Sendable {
+    let store: any Store
+    let screens: ScreenLibrary
+    let login: LoginService
+    let language: String
+    let timeZone: TimeZone
+    let clock: @Sendable () -> Date
+
+    /// Longer query strings are refused before anything is parsed.
+    static let maxQueryBytes = 2048
+
+    func register(with router: Router<HotDeskRequestContext>) {
+        let group = router.group("/app/{token}")
+        group.get { request, context in try await self.handle(request, context, .menu) }
+        group.get("choose") { request, context in try await self.handle(request, context, .choose) }
+        group.get("login") { request, context in try await self.handle(request, context, .form) }
+        group.get("submit") { request, context in try await self.handle(request, context, .submit) }
+        group.get("logout") { request, context in try await self.handle(request, context, .confirmLogout) }
+        group.get("logout/confirm") { request, context in try await self.handle(request, context, .logout) }
+    }
+
+    enum Step {
+        case menu, choose, form, submit, confirmLogout, logout
+    }
+
+    func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
+        let token = context.parameters.get("token") ?? ""
+        let state: AppState? = RandomToken.isWellFormed(token) ? try await store.appState(token: token) : nil
+        guard let state else {
+            context.logger.notice("unknown app token", metadata: ["peer": "\(context.peerAddress ?? "?")"])
+            let dialect = dialectForUnknownPhone(request)
+            let texts = screens.texts(language)
+            let screen = Screen.text(.init(title: texts["error.title"], text: texts["error.unknown_device"]))
+            return try render(screen, dialect: dialect, context: context)
+        }
+        guard let dialect = screens.dialects[state.device.model.brand.rawValue] else {
+            return .text(.notImplemented, "no XML browser dialect for \(state.device.model.brand.rawValue)\n")
+        }
+        let base = request.hostHeader.map { "http://\($0)" } ?? state.settings.internalAddress?.baseURL ?? ""
+        let app = AppScreens(texts: screens.texts(language), appURL: "\(base)/app/\(token)", timeZone: timeZone)
+        let texts = screens.texts(language)
+        if let query = request.uri.query, query.utf8.count > Self.maxQueryBytes {
+            return try render(app.message(texts["error.too_long"], title: texts["error.title"]), dialect: dialect, context: context)
+        }
+        let params = request.uri.queryParameters
+        let network = params.get("net").flatMap { Network(rawValue: $0) } ?? .internal
+        let screen: Screen
+        switch step {
+        case .menu:
+            if let session = state.session {
+                screen = app.loggedInMenu(number: session.extensionNumber, name: state.sessionExtension?.name ?? "")
+            } else {
+                screen = app.chooseNetwork()
+            }
+        case .choose:
+            screen = app.chooseNetwork()
+        case .form:
+            let ext = params.get("ext").flatMap { Extension.isValidNumber($0) ? $0 : nil } ?? ""
+            screen = app.loginForm(network: network, extensionValue: ext)
+        case .submit:
+            let ext = params.get("ext") ?? ""
+            let outcome = try await login.login(
+                device: state.device, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
+                source: context.peerAddress, now: clock())
+            if case .loggedIn(let result) = outcome {
+                screen = app.loggedIn(number: result.session.extensionNumber, method: state.device.model.applyMethod)
+            } else {
+                let kept = Extension.isValidNumber(ext) ? ext : ""
+                screen = app.loginError(app.describe(outcome), network: network, extensionValue: kept)
+            }
+        case .confirmLogout:
+            if let session = state.session {
+                screen = app.confirmLogout(number: session.extensionNumber, name: state.sessionExtension?.name ?? "")
+            } else {
+                screen = app.message(texts["logout.not_logged_in"])
+            }
+        case .logout:
+            let ended = try await store.logout(
+                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: context.peerAddress, at: clock(),
+                reason: "logout from the phone")
+            if let ended {
+                screen = app.loggedOut(number: ended.extensionNumber, method: state.device.model.applyMethod)
+            } else {
+                screen = app.message(texts["logout.not_logged_in"])
+            }
+        }
+        return try render(screen, dialect: dialect, context: context)
+    }
+
+    /// Renders in the phone's dialect; a screen too big for the phone becomes a short error.
+    func render(_ screen: Screen, dialect: any Dialect, context: HotDeskRequestContext) throws -> Response {
+        do {
+            return .document(try dialect.render(screen))
+        } catch {
+            context.logger.error("screen did not render", metadata: ["dialect": "\(dialect.name)", "error": "\(error)"])
+            let texts = screens.texts(language)
+            return .document(try dialect.render(.text(.init(title: texts["error.title"], text: texts["error.internal"]))))
+        }
+    }
+
+    /// A phone with an unknown token still gets its own dialect when its User-Agent says which.
+    func dialectForUnknownPhone(_ request: Request) -> any Dialect {
+        let agent = (request.headers[.userAgent] ?? "").lowercased()
+        let brand = Brand.allCases.first { agent.contains($0.rawValue) } ?? .yealink
+        return screens.dialects[brand.rawValue] ?? screens.dialects.values.first!
+    }
+}

@@ -1,0 +1,30 @@
+import Hummingbird
+import NIOCore
+
+/// The per-request context: Hummingbird's core context plus the peer's address, from which
+/// HotDesk learns where each phone is.
+public struct HotDeskRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The peer's IP address as text (`127.0.0.5`).
+    public var peerAddress: String? { remoteAddress?.ipAddress }
+
+    /// Phone routes never take bodies.
+    public var maxUploadSize: Int { 64 * 1024 }
+}
+
+extension Request {
+    /// The `Host` the client used, if it is a plausible `host[:port]`.
+    var hostHeader: String? {
+        guard let authority = head.authority, !authority.isEmpty, authority.utf8.count <= 255,
+            authority.allSatisfy({ $0.isLetter || $0.isNumber || "-.:[]".contains($0) })
+        else { return nil }
+        return authority
+    }
+}

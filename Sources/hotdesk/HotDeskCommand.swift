@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import HotDeskCore
+import HotDeskServer
+import HotDeskStore
+import Hummingbird
+import Logging
+import PhoneXML
+
+@main
+struct HotDeskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hotdesk",
+        abstract: "Hot desking server for IP desk phones.",
+        subcommands: [Serve.self, Import.self, Audit.self])
+}
+
+/// Options every command that opens the store shares.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "SQLite database file (created if missing).")
+    var db: String = ProcessInfo.processInfo.environment["HOTDESK_DB"] ?? "./hotdesk.sqlite"
+
+    @Option(help: "File holding the key that encrypts SIP passwords (created if missing; HOTDESK_SECRET_KEY overrides). Default: <db>.key")
+    var keyFile: String?
+
+    func open() throws -> SQLiteStore {
+        let secrets = try SecretBox.load(keyFile: keyFile ?? db + ".key")
+        return try SQLiteStore(path: db, secrets: secrets)
+    }
+}
+
+/// Prints one clear line and exits non-zero.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+func fail(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("hotdesk: \(message)\n".utf8))
+    return ExitCode.failure
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HotDesk server.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Address to listen on.")
+    var host: String = "0.0.0.0"
+
+    @Option(help: "Port to listen on.")
+    var port: Int = 8080
+
+    @Option(help: "The Screens folder (screen texts and per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens.")
+    var screens: String?
+
+    @Option(help: "Language of the phone screens (a file in Screens/locales).")
+    var language: String = "en"
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = {
+            var logger = Logger(label: "hotdesk")
+            logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return logger
+        }()
+        let screensPath = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] ?? "./Screens"
+        let library: ScreenLibrary
+        let sqlite: SQLiteStore
+        do {
+            library = try ScreenLibrary(directory: URL(fileURLWithPath: screensPath))
+            sqlite = try store.open()
+        } catch {
+            throw fail("\(error)")
+        }
+        logger.info("HotDesk starting", metadata: ["db": "\(store.db)", "screens": "\(screensPath)", "dialects": "\(library.dialects.keys.sorted())"])
+        let app = makeApplication(
+            store: sqlite, screens: library, configuration: ServerConfiguration(host: host, port: port, language: language), logger: logger,
+            onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
+        try await app.runService()
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a YAML directory (settings, extensions, devices, templates, mappings) in one transaction.",
+        discussion: "On any problem every problem is printed with its place and nothing is written. Importing the same file again changes nothing.")
+
+    @Argument(help: "The directory file (YAML).")
+    var file: String
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let url = URL(fileURLWithPath: file)
+        guard let yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
+        let sqlite: SQLiteStore
+        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        let known = try await sqlite.directoryNames()
+        let document: DirectoryDocument
+        do {
+            document = try DirectoryDocument.parse(
+                yaml: yaml, file: file, baseDirectory: url.deletingLastPathComponent(), knownExtensions: known.extensions, knownTemplates: known.templates)
+        } catch {
+            FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+        let summary = try await sqlite.importDirectory(document, actor: "cli", at: Date())
+        print("imported \(file): \(summary)")
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the latest audit entries, newest first.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "How many entries.")
+    var limit: Int = 50
+
+    func run() async throws {
+        let sqlite: SQLiteStore
+        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        for e in try await sqlite.auditLog(limit: limit) {
+            let fields = [
+                e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" }, e.extensionNumber.map { "ext=\($0)" },
+                e.source.map { "from=\($0)" }, e.detail.isEmpty ? nil : e.detail,
+            ]
+            print(fields.compactMap { $0 }.joined(separator: "  "))
+        }
+    }
+}
