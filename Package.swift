@@ -50,6 +50,8 @@ let package = Package(
         ]),
         .testTarget(name: "HotDeskTests", dependencies: [
             "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "HotDeskStore", "HotDeskServer",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ],
     swiftLanguageModes: [.v6]

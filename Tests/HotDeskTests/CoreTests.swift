@@ -1,0 +1,192 @@
+import Foundation
+import HotDeskCore
+import Provisioning
+import Testing
+
+@Suite("Core rules")
+struct CoreTests {
+    @Test("MAC addresses: every common spelling, nothing else", arguments: [
+        ("00:15:65:aa:bb:cc", "001565aabbcc"), ("00-15-65-AA-BB-CC", "001565aabbcc"), ("0015.65aa.bbcc", "001565aabbcc"),
+        ("001565AABBCC", "001565aabbcc"),
+    ])
+    func macValid(text: String, canonical: String) {
+        #expect(MACAddress(text)?.canonical == canonical)
+    }
+
+    @Test("malformed MACs are refused", arguments: ["", "00:15:65:aa:bb", "00:15:65:aa:bb:cg", "00:15-65:aa:bb:cc", "0:015:65:aa:bb:cc", "001565aabbccdd", "../etc/passwd"])
+    func macInvalid(text: String) {
+        #expect(MACAddress(text) == nil)
+    }
+
+    @Test("config file names", arguments: [
+        ("001565aabbcc.cfg", ConfigRequest.device(MACAddress("001565aabbcc")!, .yealink)),
+        ("001565AABBCC.cfg", .device(MACAddress("001565aabbcc")!, .yealink)),
+        ("y000000000000.cfg", .common(.yealink)),
+        ("y000000000028.cfg", .common(.yealink)),
+        ("cfg001565aabbcc.xml", .device(MACAddress("001565aabbcc")!, .sangoma)),
+    ])
+    func fileNames(name: String, expected: ConfigRequest) {
+        #expect(Vendors.parse(fileName: name) == expected)
+    }
+
+    @Test("bad file names", arguments: ["", "000000000000.cfg", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz.cfg"])
+    func badFileNames(name: String) {
+        #expect(Vendors.parse(fileName: name) == nil)
+    }
+
+    @Test("models from User-Agents")
+    func userAgents() {
+        #expect(PhoneModel.fromUserAgent("Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cc", brand: .yealink)?.name == "yealink-t46u")
+        #expect(PhoneModel.fromUserAgent("Sangoma S700 2.0.4.67 00:15:65:aa:bb:cc", brand: .sangoma)?.name == "sangoma-s700")
+        #expect(PhoneModel.fromUserAgent("curl/8.0", brand: .yealink) == nil)
+        #expect(PhoneModel.named("sangoma-s500")?.applyMethod == .reload)
+        #expect(PhoneModel.named("sangoma-s300")?.applyMethod == .reboot)
+    }
+
+    @Test("server addresses")
+    func addresses() {
+        #expect(ServerAddress("192.0.2.10:8080")?.baseURL == "http://192.0.2.10:8080")
+        #expect(ServerAddress("hotdesk.example.com:443")?.baseURL == "https://hotdesk.example.com")
+        #expect(ServerAddress("https://pbx.example.com:8443/")?.baseURL == "https://pbx.example.com:8443")
+        #expect(ServerAddress("pbx")?.port == 80)
+        #expect(ServerAddress("pbx:0") == nil)
+        #expect(ServerAddress("ftp://pbx") == nil)
+        #expect(ServerAddress("a b:80") == nil)
+    }
+
+    // MARK: password rules
+
+    static let pinExt = Extension(number: "5501", name: "A", voicemailPIN: SecretHash(hashing: "1234"), sipPassword: "x")
+    static let noBoxExt = Extension(number: "5502", name: "B", voicemailPIN: nil, sipPassword: "x")
+    static let settings = Settings(userPassword: SecretHash(hashing: "7777"), adminPassword: SecretHash(hashing: "master"))
+
+    @Test("password rules: PIN, user password only without a box, admin password for anyone")
+    func passwordRules() {
+        #expect(PasswordRules.check("1234", for: Self.pinExt, settings: Self.settings) == .voicemailPIN)
+        #expect(PasswordRules.check("7777", for: Self.pinExt, settings: Self.settings) == nil)
+        #expect(PasswordRules.check("7777", for: Self.noBoxExt, settings: Self.settings) == .userPassword)
+        #expect(PasswordRules.check("1234", for: Self.noBoxExt, settings: Self.settings) == nil)
+        #expect(PasswordRules.check("master", for: Self.pinExt, settings: Self.settings) == .adminPassword)
+        #expect(PasswordRules.check("master", for: Self.noBoxExt, settings: Self.settings) == .adminPassword)
+        #expect(PasswordRules.check("", for: Self.noBoxExt, settings: Settings()) == nil)
+        #expect(PasswordRules.check("7777", for: Self.noBoxExt, settings: Settings()) == nil)
+    }
+
+    @Test("secret hashes and constant-time comparison")
+    func secrets() {
+        let hash = SecretHash(hashing: "1234")
+        #expect(hash.matches("1234"))
+        #expect(!hash.matches("1235"))
+        #expect(!hash.matches(""))
+        #expect(SecretHash(encoded: hash.encoded) == hash)
+        #expect(SecretHash(encoded: "plain") == nil)
+        #expect(!"\(hash)".contains(hash.encoded))
+        #expect(ConstantTime.equal("abc", "abc"))
+        #expect(!ConstantTime.equal("abc", "abd"))
+        #expect(!ConstantTime.equal("abc", "abcd"))
+        let token = RandomToken.make()
+        #expect(token.count == 32)
+        #expect(RandomToken.isWellFormed(token))
+        #expect(!RandomToken.isWellFormed("001565aabbcc"))
+        #expect(RandomToken.make() != token)
+    }
+
+    // MARK: lockouts
+
+    @Test("lockouts: limit within the window locks for the duration")
+    func lockout() {
+        let rule = LockoutRule(policy: LockoutPolicy(extensionFailures: 3, deviceFailures: 5, window: 900, duration: 900))
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        let three = [t0, t0 + 60, t0 + 120]
+        #expect(rule.lock(extensionNumber: "5501", extensionFailures: Array(three.prefix(2)), deviceFailures: [], now: t0 + 130) == nil)
+        #expect(rule.lock(extensionNumber: "5501", extensionFailures: three, deviceFailures: [], now: t0 + 130) == .extensionLocked(number: "5501", until: t0 + 1020))
+        #expect(rule.lock(extensionNumber: "5501", extensionFailures: three, deviceFailures: [], now: t0 + 1021) == nil)
+        // Spread wider than the window: no lock.
+        #expect(rule.lock(extensionNumber: "5501", extensionFailures: [t0, t0 + 600, t0 + 1200], deviceFailures: [], now: t0 + 1201) == nil)
+        let five = (0..<5).map { t0 + Double($0) }
+        #expect(rule.lock(extensionNumber: "5501", extensionFailures: [], deviceFailures: five, now: t0 + 10) == .deviceLocked(until: t0 + 904))
+        #expect(rule.triesLeft(extensionFailures: Array(three.prefix(1)), now: t0 + 1) == 2)
+    }
+
+    // MARK: template resolution
+
+    static let s500 = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("sangoma-s500")!, token: "t")
+    static let templates = [
+        Template(name: "by-mac", brand: .sangoma, isDefault: false, body: ""),
+        Template(name: "by-model", brand: .sangoma, isDefault: false, body: ""),
+        Template(name: "by-brand", brand: .sangoma, isDefault: false, body: ""),
+        Template(name: "yealink-only", brand: .yealink, isDefault: false, body: ""),
+        Template(name: "sangoma-default", brand: .sangoma, isDefault: true, body: ""),
+    ]
+    static let allMappings = [
+        Mapping(extensionNumber: "5501", templateName: "by-mac", model: "sangoma-s500", mac: MACAddress("001565aabbcc")),
+        Mapping(extensionNumber: "5501", templateName: "by-model", model: "sangoma-s500"),
+        Mapping(extensionNumber: "5501", templateName: "by-brand"),
+    ]
+
+    func resolve(_ mappings: [Mapping], ext: String? = "5501", templates: [Template] = CoreTests.templates, device: Device = CoreTests.s500) -> (String?, TemplateResolver.Source) {
+        let r = TemplateResolver.resolve(extensionNumber: ext, device: device, mappings: mappings, templates: templates)
+        return (r.template?.name, r.source)
+    }
+
+    @Test("template resolution: extension+model+MAC")
+    func resolveMAC() {
+        #expect(resolve(Self.allMappings) == ("by-mac", .mappingModelAndMAC))
+        // A mapping for another phone's MAC does not apply here.
+        let other = Device(mac: MACAddress("001565aabbdd")!, model: Self.s500.model, token: "u")
+        #expect(resolve(Self.allMappings, device: other) == ("by-model", .mappingModel))
+    }
+
+    @Test("template resolution: extension+model")
+    func resolveModel() {
+        #expect(resolve(Array(Self.allMappings.dropFirst())) == ("by-model", .mappingModel))
+        let s700 = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("sangoma-s700")!, token: "t")
+        #expect(resolve(Array(Self.allMappings.dropFirst()), device: s700) == ("by-brand", .mappingBrand))
+    }
+
+    @Test("template resolution: extension with brand only")
+    func resolveBrand() {
+        #expect(resolve([Self.allMappings[2]]) == ("by-brand", .mappingBrand))
+        // A brand-only mapping to another brand's template does not apply.
+        #expect(resolve([Mapping(extensionNumber: "5501", templateName: "yealink-only")]) == ("sangoma-default", .brandDefault))
+    }
+
+    @Test("template resolution: brand default, then built-in")
+    func resolveDefaults() {
+        #expect(resolve([]) == ("sangoma-default", .brandDefault))
+        #expect(resolve(Self.allMappings, ext: "5502") == ("sangoma-default", .brandDefault))
+        #expect(resolve(Self.allMappings, ext: nil) == ("sangoma-default", .brandDefault))
+        #expect(resolve([], templates: Array(Self.templates.dropLast())) == (nil, .builtIn))
+    }
+
+    @Test("login plan: who is logged out first")
+    func loginPlan() {
+        let a = MACAddress("001565aabb01")!, b = MACAddress("001565aabb02")!
+        let s = { (mac: MACAddress, ext: String) in Session(mac: mac, extensionNumber: ext, network: .internal, credential: .voicemailPIN, startedAt: Date(), source: nil) }
+        let over = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5502"), sessionOfExtension: nil)
+        #expect(over.replacedOnDevice?.extensionNumber == "5502")
+        #expect(over.movedFromDevice == nil)
+        let move = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionOfExtension: s(b, "5501"))
+        #expect(move.movedFromDevice?.mac == b)
+        #expect(move.affectedDevices(a) == [a, b])
+        let again = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionOfExtension: s(a, "5501"))
+        #expect(again.movedFromDevice == nil)
+    }
+
+    @Test("config values cannot break out of their line or element")
+    func configEscaping() throws {
+        let device = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("yealink-t46u")!, token: "tok")
+        let context = ConfigContext(
+            device: device, line: .init(number: "5501", name: "Eve\naccount.1.password = stolen", sipPassword: "p<&>"), server: ServerAddress("pbx:80")!,
+            network: .internal, emergencyCallerID: nil)
+        let yealink = try ConfigRenderer.render(YealinkProvisioning().builtInTemplate, name: "y", vendor: YealinkProvisioning(), context: context)
+        #expect(!yealink.body.contains("\naccount.1.password = stolen"))
+        #expect(yealink.body.contains("account.1.password = p<&>"))
+        let sangomaDevice = Device(mac: device.mac, model: PhoneModel.named("sangoma-s500")!, token: "tok")
+        let s = try ConfigRenderer.render(
+            SangomaProvisioning().builtInTemplate, name: "s", vendor: SangomaProvisioning(),
+            context: ConfigContext(device: sangomaDevice, line: context.line, server: context.server, network: .internal, emergencyCallerID: nil))
+        #expect(s.body.contains("p&lt;&amp;&gt;"))
+        #expect(s.hash.count == 64)
+    }
+}

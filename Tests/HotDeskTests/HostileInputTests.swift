@@ -1,0 +1,78 @@
+import Foundation
+import HotDeskCore
+import Testing
+
+@Suite("Hostile and malformed input gets a clear error and loses nothing")
+struct HostileInputTests {
+    @Test("config file names: traversal, non-hex MACs, junk, huge names")
+    func badFileNames() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let names = [
+                "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2fhotdesk.sqlite", "001565zzbbcc.cfg", "cfg001565aabbc.xml", "000000000000.cfg",
+                "cfg001565aabbcc.cfg", "hotdesk.sqlite", String(repeating: "a", count: 5000) + ".cfg", "001565aabbcc.cfg%00.xml",
+            ]
+            for name in names {
+                let r = try await HTTP.get("\(server.baseURL)/provision/\(name)")
+                #expect([400, 404].contains(r.status), "\(name.prefix(40)) -> \(r.status)")
+                #expect(!r.body.contains("SQLite"))
+            }
+            let traversal = try await HTTP.get("\(server.baseURL)/provision/../../etc/passwd")
+            #expect([400, 404].contains(traversal.status))
+            #expect(try await server.store.sessions().isEmpty)
+            let health = try await HTTP.get("\(server.baseURL)/health")
+            #expect(health.status == 200)
+        }
+    }
+
+    @Test("common file and any MAC spelling in the file name")
+    func commonFile() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let common = try await HTTP.get("\(server.baseURL)/provision/y000000000000.cfg")
+            #expect(common.status == 200)
+            #expect(common.body.hasPrefix("#!version:1.0.0.1"))
+            let upper = try await HTTP.get("\(server.baseURL)/provision/001565AABBDD.cfg")
+            #expect(upper.status == 200)
+            #expect(try await server.store.device(mac: MACAddress("00:15:65:aa:bb:dd")!) != nil)
+        }
+    }
+
+    @Test("unknown and malformed tokens get an error screen in the phone's dialect")
+    func unknownTokens() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let phone = TestPhone(.sangomaS500, mac: "001565aabb10", server: server.baseURL)
+            for token in ["nope", RandomToken.make(), "001565aabb10", String(repeating: "x", count: 3000)] {
+                let r = try await HTTP.get("\(server.baseURL)/app/\(token)", headers: ["User-Agent": phone.userAgent])
+                #expect(r.status == 200)
+                let display = try phone.parse(r.body)
+                #expect(display.kind == "text")
+                #expect(display.text.contains("not set up for Hot Desk"))
+            }
+        }
+    }
+
+    @Test("10 KB query strings, huge and non-digit extensions, empty fields")
+    func hostileSubmits() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            var phone = TestPhone(.yealinkT46U, mac: "001565aabb11", server: server.baseURL)
+            try await phone.fetchConfig()
+            try await phone.pressHotDeskKey()
+            try await phone.select("Login Int")
+            let form = try #require(phone.display?.formURL)
+
+            try await phone.open(form + "&ext=5501&pw=" + String(repeating: "9", count: 10_000))
+            #expect(phone.display?.text.contains("too long") == true)
+            try await phone.open(form + "&junk=" + String(repeating: "%26", count: 3000))
+            #expect(phone.display?.text.contains("too long") == true)
+            try await phone.open(form + "&ext=55%27%3B%20DROP%20TABLE%20sessions&pw=1234")
+            #expect(phone.display?.text.contains("2 to 6 digits") == true)
+            try await phone.open(form + "&ext=&pw=1234")
+            #expect(phone.display?.text.contains("Enter your extension") == true)
+            try await phone.open(form + "&ext=5501&pw=")
+            #expect(phone.display?.text.contains("Enter your password") == true)
+            try await phone.open(form.replacingOccurrences(of: "net=int", with: "net=%3Cscript%3E") + "&ext=5501&pw=1234")
+            #expect(phone.display?.title == "Logged in", "an unknown network falls back to internal")
+            // Nothing else happened: one session, and the sessions table is intact.
+            #expect(try await server.store.sessions().count == 1)
+        }
+    }
+}

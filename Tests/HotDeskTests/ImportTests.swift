@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+import HotDeskCore
+import HotDeskStore
+import Testing
+
+let fullDirectory = """
+    settings:
+      default_login: true
+      internal_address: 192.0.2.10:8080
+      external_address: hotdesk.example.com:443
+      user_password: "7777"
+      admin_password: "master-4242"
+      emergency_caller_id: "+15551230000"
+    extensions:
+      - number: "5501"
+        name: Ada Lovelace
+        voicemail_pin: "1234"
+        sip_password: "sip-secret-5501"
+      - number: "0042"
+        name: Leading Zero
+        sip_password: "sip-secret-0042"
+    devices:
+      - mac: 00:15:65:aa:bb:cc
+        model: yealink-t46u
+      - mac: 0015.65aa.bbdd
+        model: sangoma-s500
+    templates:
+      - name: standard
+        brand: sangoma
+        default: true
+        body: "<hl_provision version=\\"1\\"><config version=\\"1\\"><P271 para=\\"Account1.Active\\">{{#logged_in}}1{{/logged_in}}</P271></config></hl_provision>"
+      - name: yealink-file
+        brand: yealink
+        file: yealink.cfg
+    mappings:
+      - extension: "5501"
+        template: standard
+        model: sangoma-s500
+        mac: 00:15:65:aa:bb:dd
+      - extension: "0042"
+        template: yealink-file
+    """
+
+@Suite("hotdesk import")
+struct ImportTests {
+    func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
+        let dir = try TempDir()
+        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+        try await body(store, dir.url)
+    }
+
+    func snapshot(_ path: String) throws -> String {
+        let queue = try DatabaseQueue(path: path)
+        return try queue.read { db in
+            try ["settings", "extensions", "devices", "templates", "mappings"].map { table in
+                try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1").map(\.description).joined(separator: "\n")
+            }.joined(separator: "\n--\n")
+        }
+    }
+
+    @Test("a valid file imports everything; importing it again changes nothing")
+    func validAndIdempotent() async throws {
+        try await withStore { store, dir in
+            let first = try await importDirectory(fullDirectory, into: store, base: dir)
+            #expect(first.created == 8)
+            let ext = try #require(try await store.findExtension("0042"))
+            #expect(ext.name == "Leading Zero")
+            #expect(ext.voicemailPIN == nil)
+            #expect(ext.sipPassword == "sip-secret-0042")
+            #expect(try await store.findExtension("5501")?.voicemailPIN?.matches("1234") == true)
+            #expect(try await store.device(mac: MACAddress("00-15-65-AA-BB-DD")!)?.model.name == "sangoma-s500")
+            let settings = try await store.settings()
+            #expect(settings.externalAddress?.baseURL == "https://hotdesk.example.com")
+            #expect(settings.adminPassword?.matches("master-4242") == true)
+
+            let path = dir.appendingPathComponent("db.sqlite").path
+            let before = try snapshot(path)
+            let second = try await importDirectory(fullDirectory, into: store, base: dir)
+            #expect(second.created == 0 && second.updated == 0)
+            #expect(try snapshot(path) == before)
+        }
+    }
+
+    @Test("secrets are not stored in clear")
+    func secretsAtRest() async throws {
+        try await withStore { store, dir in
+            _ = try await importDirectory(fullDirectory, into: store, base: dir)
+            let bytes = try Data(contentsOf: dir.appendingPathComponent("db.sqlite"))
+            let wal = (try? Data(contentsOf: dir.appendingPathComponent("db.sqlite-wal"))) ?? Data()
+            for secret in ["sip-secret-5501", "master-4242", "1234\""] {
+                #expect(bytes.range(of: Data(secret.utf8)) == nil && wal.range(of: Data(secret.utf8)) == nil, "\(secret) found in the database")
+            }
+        }
+    }
+
+    @Test(
+        "every kind of invalid file is refused whole, with the place of each problem",
+        arguments: [
+            ("extensions:\n  - number: \"55a\"\n    name: X\n    sip_password: \"long-enough\"\n", "extensions[0].number"),
+            ("extensions:\n  - number: \"5501\"\n    name: X\n", "extensions[0].sip_password: missing"),
+            ("extensions:\n  - number: \"5501\"\n    name: X\n    voicemail_pin: \"12\"\n    sip_password: \"long-enough\"\n", "voicemail_pin"),
+            ("devices:\n  - mac: 00:15:65:zz:bb:cc\n    model: yealink-t46u\n", "devices[0].mac"),
+            ("devices:\n  - mac: 00:15:65:aa:bb:cc\n    model: nokia-3310\n", "unknown model"),
+            ("settings:\n  defualt_login: true\n", "settings.defualt_login: unknown key"),
+            ("settings:\n  internal_address: \"not an address:99999\"\n", "settings.internal_address"),
+            ("templates:\n  - {name: a, brand: yealink, default: true, body: x}\n  - {name: b, brand: yealink, default: true, body: y}\n", "default templates"),
+            ("templates:\n  - {name: a, brand: nokia, body: x}\n", "unknown brand"),
+            ("templates:\n  - {name: a, brand: yealink, body: \"{{#broken}}\"}\n", "not a valid template"),
+            ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
+            ("extensions: [1, 2\n", "not valid YAML"),
+            ("- just a list\n", "expected a mapping"),
+        ])
+    func invalid(yaml: String, expected: String) async throws {
+        try await withStore { store, dir in
+            let good = "extensions:\n  - {number: \"7001\", name: Fine, sip_password: \"long-enough\"}\n"
+            // The good part of an otherwise bad file must not be written either.
+            let text = yaml.hasPrefix("extensions") || yaml.hasPrefix("-") || !yaml.contains(":") ? yaml : good + yaml
+            do {
+                _ = try await importDirectory(text, into: store, base: dir)
+                Issue.record("import of a bad file succeeded")
+            } catch let error as DirectoryError {
+                #expect(error.description.contains(expected), "\(error.description)")
+                #expect(error.problems.allSatisfy { !$0.path.isEmpty })
+            }
+            #expect(try await store.findExtension("7001") == nil)
+            #expect(try await store.directoryNames().extensions.isEmpty)
+        }
+    }
+
+    @Test("problems carry line numbers and all of them are reported")
+    func allProblems() async throws {
+        try await withStore { store, dir in
+            let yaml = "extensions:\n  - number: \"1\"\n    name: A\n    sip_password: short\ndevices:\n  - mac: nope\n    model: yealink-t46u\n"
+            do {
+                _ = try await importDirectory(yaml, into: store, base: dir)
+                Issue.record("import succeeded")
+            } catch let error as DirectoryError {
+                #expect(error.problems.count == 3)
+                #expect(error.problems.contains { $0.path == "devices[0].mac" && $0.line == 6 })
+                #expect(!error.description.contains("short"), "a secret is never echoed")
+            }
+        }
+    }
+}
