@@ -67,19 +67,17 @@ struct ProvisioningController: Sendable {
     /// logged-out one (no line, at the address the phone reached HotDesk at).
     func render(_ state: DeviceConfigState, vendor: any VendorProvisioning, request: Request) throws -> RenderedConfig {
         let reached = request.hostHeader.flatMap(ServerAddress.init) ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
+        var line: ConfigContext.Line?
+        var server = reached
         if let session = state.session, let ext = state.line {
-            let server = state.settings.address(for: session.network) ?? reached
-            let resolved = TemplateResolver.resolve(
-                extensionNumber: ext.number, device: state.device, mappings: state.mappings, templates: state.templates)
-            let context = ConfigContext(
-                device: state.device, line: .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword), server: server,
-                network: session.network, emergencyCallerID: state.settings.emergencyCallerID)
-            return try ConfigRenderer.render(
-                resolved.template?.body ?? vendor.builtInTemplate, name: resolved.template?.name ?? "built-in \(vendor.brand.rawValue)", vendor: vendor,
-                context: context)
+            line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
+            server = state.settings.address(for: session.network) ?? reached
         }
-        let resolved = TemplateResolver.resolve(extensionNumber: nil, device: state.device, mappings: [], templates: state.templates)
-        let context = ConfigContext(device: state.device, line: nil, server: reached, network: nil, emergencyCallerID: state.settings.emergencyCallerID)
+        let resolved = TemplateResolver.resolve(
+            extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
+        let context = ConfigContext(
+            device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
+            emergencyCallerID: state.settings.emergencyCallerID)
         return try ConfigRenderer.render(
             resolved.template?.body ?? vendor.builtInTemplate, name: resolved.template?.name ?? "built-in \(vendor.brand.rawValue)", vendor: vendor,
             context: context)

@@ -223,6 +223,10 @@ private struct Reader {
             problem(path, node, "missing body (or file)")
         }
         guard let name, let brand, let body else { return nil }
+        guard body.contains("app_url") else {
+            problem("\(path).body", map["body"] ?? map["file"], "does not use {{app_url}}: phones would lose their Login/Logout key")
+            return nil
+        }
         do {
             try ConfigRenderer.validate(body, format: Vendors.forBrand(brand).format, name: name)
         } catch {

@@ -226,3 +226,38 @@ struct FlowTests {
         }
     }
 }
+
+@Suite("Templates through real HTTP")
+struct TemplateFlowTests {
+    @Test("a mapped template is served when its extension logs in; others get the brand default")
+    func mappedTemplate() async throws {
+        let yaml = flowDirectory + """
+
+            templates:
+              - name: office-default
+                brand: yealink
+                default: true
+                body: "#!version:1.0.0.1\\nhotdesk.template = office-default\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}linekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\n"
+              - name: ada-t46u
+                brand: yealink
+                body: "#!version:1.0.0.1\\nhotdesk.template = ada-t46u\\naccount.1.enable = 1\\naccount.1.user_name = {{line.number}}\\nlinekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\n"
+            mappings:
+              - extension: "5501"
+                template: ada-t46u
+                model: yealink-t46u
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            var phone = TestPhone(.yealinkT46U, mac: "001565aabb20", server: server.baseURL)
+            try await phone.fetchConfig()
+            #expect(try phone.setting("hotdesk.template") == "office-default")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await phone.fetchConfig()
+            #expect(try phone.setting("hotdesk.template") == "ada-t46u")
+            #expect(try phone.registeredLine()?.user == "5501")
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            try await phone.fetchConfig()
+            #expect(try phone.setting("hotdesk.template") == "office-default")
+            #expect(try phone.registeredLine()?.user == "5502")
+        }
+    }
+}
