@@ -1,3 +1,5 @@
+import Foundation
+
 /// A device's Ethernet address, stored canonically as 12 lower-case hex digits.
 ///
 /// Accepts the spellings admins and phones use: `00:15:65:aa:bb:cc`, `00-15-65-AA-BB-CC`,
@@ -52,5 +54,3 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         try container.encode(canonical)
     }
 }
-
-import Foundation

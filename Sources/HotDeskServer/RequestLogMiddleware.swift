@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 
@@ -32,5 +33,3 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         return String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
     }
 }
-
-import Foundation

@@ -48,8 +48,8 @@ extension SQLiteStore {
             if new != old { assignments.append((column, value(new))) }
         }
         set("default_login", patch.defaultLogin, current.defaultLogin) { $0 }
-        set("internal_address", patch.internalAddress, current.internalAddress) { "\($0.scheme)://\($0.host):\($0.port)" }
-        set("external_address", patch.externalAddress, current.externalAddress) { "\($0.scheme)://\($0.host):\($0.port)" }
+        set("internal_address", patch.internalAddress, current.internalAddress) { $0.baseURL }
+        set("external_address", patch.externalAddress, current.externalAddress) { $0.baseURL }
         set("emergency_caller_id", patch.emergencyCallerID, current.emergencyCallerID) { $0 }
         set("lockout_extension_failures", patch.lockoutExtensionFailures, current.lockout.extensionFailures) { $0 }
         set("lockout_device_failures", patch.lockoutDeviceFailures, current.lockout.deviceFailures) { $0 }
