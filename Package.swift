@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "HotDesk",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hotdesk", targets: ["hotdesk"]),
     ],
@@ -15,9 +15,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "Curl", dependencies: ["CCurl"]),
         .target(name: "HotDeskCore", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -32,6 +35,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
+        .target(name: "PhonePush", dependencies: ["HotDeskCore", "Curl"]),
         .target(name: "HotDeskStore", dependencies: [
             "HotDeskCore", "Provisioning",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -39,12 +43,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "HotDeskServer", dependencies: [
-            "HotDeskCore", "PhoneXML", "Provisioning", "HotDeskStore",
+            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hotdesk", dependencies: [
-            "HotDeskServer", "HotDeskStore",
+            "HotDeskServer", "HotDeskStore", "PhonePush", "Curl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -10,6 +10,11 @@ public struct AuditEntry: Hashable, Sendable {
         case enrol
         case unknownDeviceRefused = "unknown_device_refused"
         case directoryImport = "directory_import"
+        /// A push (reload or reboot) asked of a phone, and how it ended.
+        case push
+        case apiKeyCreated = "api_key_created"
+        /// An admin API call was refused (missing or wrong key).
+        case apiRefused = "api_refused"
     }
 
     public enum Outcome: String, Sendable, Codable {

@@ -31,12 +31,37 @@ public struct Device: Hashable, Sendable {
     public var model: PhoneModel
     /// The per-device secret in the phone's Login/Logout key URL (`/app/<token>`). Never the MAC.
     public var token: String
+    /// The phone's web port, when it is not `Settings.pushPort`.
+    public var pushPort: Int?
+    /// The phone's web login, when it is not the brand's from `Settings.phoneCredentials`.
+    public var credentials: PhoneCredentials?
+    /// The address the phone last reached HotDesk from (learned, never configured).
+    public var lastAddress: String?
 
-    public init(mac: MACAddress, model: PhoneModel, token: String) {
+    public init(
+        mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil
+    ) {
         self.mac = mac
         self.model = model
         self.token = token
+        self.pushPort = pushPort
+        self.credentials = credentials
+        self.lastAddress = lastAddress
     }
+}
+
+/// The login of a phone's own web server: HotDesk sets it in the configs it serves and uses it
+/// for pushes, so the two always agree. The password is sealed at rest and never logged.
+public struct PhoneCredentials: Hashable, Sendable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "\(username):•••" }
 }
 
 /// A provisioning config template for one brand.
@@ -151,12 +176,18 @@ public struct Settings: Hashable, Sendable {
     /// Caller ID a logged-out phone sends for emergency calls.
     public var emergencyCallerID: String?
     public var lockout: LockoutPolicy
+    /// The phones' web port for pushes, unless a device says otherwise.
+    public var pushPort: Int
+    /// The phones' web login per brand, unless a device says otherwise.
+    public var phoneCredentials: [Brand: PhoneCredentials]
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
-        lockout: LockoutPolicy = .standard
+        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:]
     ) {
+        self.pushPort = pushPort
+        self.phoneCredentials = phoneCredentials
         self.defaultLogin = defaultLogin
         self.internalAddress = internalAddress
         self.externalAddress = externalAddress
@@ -165,6 +196,14 @@ public struct Settings: Hashable, Sendable {
         self.emergencyCallerID = emergencyCallerID
         self.lockout = lockout
     }
+
+    /// The web login HotDesk sets on (and uses for) this phone, if any is configured.
+    public func credentials(for device: Device) -> PhoneCredentials? {
+        device.credentials ?? phoneCredentials[device.model.brand]
+    }
+
+    /// The port the phone's web server listens on.
+    public func pushPort(for device: Device) -> Int { device.pushPort ?? pushPort }
 
     public func address(for network: Network) -> ServerAddress? {
         switch network {

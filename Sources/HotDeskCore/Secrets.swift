@@ -87,3 +87,20 @@ public enum RandomToken {
             && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
     }
 }
+
+/// Admin API keys: `hdk_` plus 256 random bits. Only the SHA-256 of a key is stored (a key has
+/// full entropy, so a slow hash adds nothing); the key itself is shown once, at creation.
+public enum APIKey {
+    public static let prefix = "hdk_"
+
+    public static func make() -> String { prefix + RandomToken.make(bytes: 32) }
+
+    /// Whether `text` has the shape of a key (checked before any lookup).
+    public static func isWellFormed(_ text: some StringProtocol) -> Bool {
+        text.hasPrefix(prefix) && RandomToken.isWellFormed(text.dropFirst(prefix.count), bytes: 32)
+    }
+
+    public static func hash(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -4,6 +4,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import NIOCore
+import PhonePush
 import PhoneXML
 
 /// How to run the server.
@@ -14,35 +15,49 @@ public struct ServerConfiguration: Sendable {
     public var language: String
     /// The zone lock times are shown in.
     public var timeZone: TimeZone
+    /// Timeouts, retries and limits for pushes to phones.
+    public var push: PushPolicy
+    /// Proxies whose `X-Forwarded-For` is believed when learning a phone's address.
+    public var trustedProxies: Set<String>
 
-    public init(host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current) {
+    public init(
+        host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current, push: PushPolicy = .standard,
+        trustedProxies: Set<String> = []
+    ) {
         self.host = host
         self.port = port
         self.language = language
         self.timeZone = timeZone
+        self.push = push
+        self.trustedProxies = trustedProxies
     }
 }
 
-/// Builds the HotDesk HTTP application: phone routes (`/provision`, `/app`) and `/health`.
+/// Builds the HotDesk HTTP application: phone routes (`/provision`, `/app`), the admin API
+/// (`/api/v1`), `/health`, and the push worker that runs beside them.
 public func makeApplication(
-    store: any Store, screens: ScreenLibrary, configuration: ServerConfiguration, logger: Logger,
+    store: any Store, screens: ScreenLibrary, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let pushes = PushService(store: store, pusher: pusher, policy: configuration.push, logger: logger, clock: clock)
+    let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let router = Router(context: HotDeskRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.get("/health") { _, _ -> Response in
         _ = try await store.settings()
         return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json")
     }
-    ProvisioningController(store: store, clock: clock).register(with: router)
+    ProvisioningController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
     PhoneAppController(
-        store: store, screens: screens, login: LoginService(store: store), language: configuration.language, timeZone: configuration.timeZone,
-        clock: clock
+        store: store, screens: screens, login: LoginService(store: store), pushes: pushes, addresses: addresses, language: configuration.language,
+        timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
+    AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
+        services: [pushes],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }

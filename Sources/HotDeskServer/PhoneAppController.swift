@@ -11,6 +11,8 @@ struct PhoneAppController: Sendable {
     let store: any Store
     let screens: ScreenLibrary
     let login: LoginService
+    let pushes: PushService
+    let addresses: PhoneAddressResolver
     let language: String
     let timeZone: TimeZone
     let clock: @Sendable () -> Date
@@ -42,6 +44,10 @@ struct PhoneAppController: Sendable {
             let screen = Screen.text(.init(title: texts["error.title"], text: texts["error.unknown_device"]))
             return try render(screen, dialect: dialect, context: context)
         }
+        let phoneAddress = addresses.address(of: request, context: context)
+        if let phoneAddress, phoneAddress != state.device.lastAddress {
+            try await store.recordAddress(mac: state.device.mac, address: phoneAddress)
+        }
         guard let dialect = screens.dialects[state.device.model.brand.rawValue] else {
             return .text(.notImplemented, "no XML browser dialect for \(state.device.model.brand.rawValue)\n")
         }
@@ -70,8 +76,11 @@ struct PhoneAppController: Sendable {
             let ext = params.get("ext") ?? ""
             let outcome = try await login.login(
                 device: state.device, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
-                source: context.peerAddress, now: clock())
+                source: phoneAddress, now: clock())
             if case .loggedIn(let result) = outcome {
+                for mac in result.plan.affectedDevices(state.device.mac) {
+                    await schedulePush(mac: mac, reason: mac == state.device.mac ? .login : .logout, actor: result.session.extensionNumber, context: context)
+                }
                 screen = app.loggedIn(number: result.session.extensionNumber, method: state.device.model.applyMethod)
             } else {
                 let kept = Extension.isValidNumber(ext) ? ext : ""
@@ -85,15 +94,27 @@ struct PhoneAppController: Sendable {
             }
         case .logout:
             let ended = try await store.logout(
-                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: context.peerAddress, at: clock(),
+                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: phoneAddress, at: clock(),
                 reason: "logout from the phone")
             if let ended {
+                await schedulePush(mac: state.device.mac, reason: .logout, actor: ended.extensionNumber, context: context)
                 screen = app.loggedOut(number: ended.extensionNumber, method: state.device.model.applyMethod)
             } else {
                 screen = app.message(texts["logout.not_logged_in"])
             }
         }
         return try render(screen, dialect: dialect, context: context)
+    }
+
+    /// Queues the push that makes a phone apply its new config, sent after this answer (the
+    /// phone shows the Done screen first). A failure here never fails the login: it is logged,
+    /// and the phone still gets its new config on its next fetch.
+    func schedulePush(mac: MACAddress, reason: PushReason, actor: String, context: HotDeskRequestContext) async {
+        do {
+            try await pushes.schedule(mac: mac, reason: reason, actor: actor, delay: pushes.policy.delayAfterDone)
+        } catch {
+            context.logger.error("push not queued", metadata: ["mac": "\(mac)", "error": "\(error)"])
+        }
     }
 
     /// Renders in the phone's dialect; a screen too big for the phone becomes a short error.

@@ -8,6 +8,8 @@ import Provisioning
 /// `GET /provision/<file>`: the phones' config files, logged in or out, from templates.
 struct ProvisioningController: Sendable {
     let store: any Store
+    let pushes: PushService
+    let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
@@ -25,13 +27,14 @@ struct ProvisioningController: Sendable {
         }
         let userAgent = request.headers[.userAgent] ?? ""
         let now = clock()
+        let phoneAddress = addresses.address(of: request, context: context)
         var state = try await store.deviceConfigState(mac: mac)
         if state == nil {
             let settings = try await store.settings()
             guard settings.defaultLogin else {
                 try await store.audit(
                     AuditEntry(
-                        at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: context.peerAddress, outcome: .refused,
+                        at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: phoneAddress, outcome: .refused,
                         detail: "default login is off; file \(file)"))
                 return .text(.notFound, "unknown device\n")
             }
@@ -40,7 +43,7 @@ struct ProvisioningController: Sendable {
             _ = try await store.enrol(
                 device,
                 audit: AuditEntry(
-                    at: now, actor: "system", action: .enrol, mac: mac, source: context.peerAddress, outcome: .success,
+                    at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success,
                     detail: "model \(model.name) from \(userAgent.isEmpty ? "file name" : "User-Agent")"))
             state = try await store.deviceConfigState(mac: mac)
         } else if let current = state, current.device.model.brand != brand {
@@ -54,33 +57,17 @@ struct ProvisioningController: Sendable {
         guard let state else { return .text(.notFound, "unknown device\n") }
         let config: RenderedConfig
         do {
-            config = try render(state, vendor: vendor, request: request)
+            config = try ConfigBuilder.render(state, reached: request.hostHeader.flatMap(ServerAddress.init))
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
             return .text(.internalServerError, "config template failed; see the server log\n")
         }
-        try await store.recordFetch(mac: mac, address: context.peerAddress, configHash: config.hash, at: now)
-        return conditional(config, request)
-    }
-
-    /// The logged-in config (the extension's line, at the address chosen at login) or the
-    /// logged-out one (no line, at the address the phone reached HotDesk at).
-    func render(_ state: DeviceConfigState, vendor: any VendorProvisioning, request: Request) throws -> RenderedConfig {
-        let reached = request.hostHeader.flatMap(ServerAddress.init) ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
-        var line: ConfigContext.Line?
-        var server = reached
-        if let session = state.session, let ext = state.line {
-            line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
-            server = state.settings.address(for: session.network) ?? reached
+        let applied = try await store.recordFetch(mac: mac, address: phoneAddress, host: request.hostHeader, configHash: config.hash, at: now)
+        for job in applied {
+            context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
         }
-        let resolved = TemplateResolver.resolve(
-            extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
-        let context = ConfigContext(
-            device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
-            emergencyCallerID: state.settings.emergencyCallerID)
-        return try ConfigRenderer.render(
-            resolved.template?.body ?? vendor.builtInTemplate, name: resolved.template?.name ?? "built-in \(vendor.brand.rawValue)", vendor: vendor,
-            context: context)
+        if !applied.isEmpty { pushes.wake() }
+        return conditional(config, request)
     }
 
     /// 304 when the phone already has this config (its `If-None-Match` names our hash).

@@ -6,6 +6,8 @@ import NIOCore
 public struct HotDeskRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Who is calling the admin API (`api:<key name>`), set by the key check.
+    public var apiActor = "api"
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -17,6 +17,9 @@ public struct DirectoryDocument: Sendable {
         public var lockoutDeviceFailures: Int?
         public var lockoutWindowMinutes: Int?
         public var lockoutDurationMinutes: Int?
+        public var pushPort: Int?
+        /// Per brand; a brand not named keeps what the store has.
+        public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
 
     public struct ExtensionEntry: Sendable {
@@ -29,6 +32,8 @@ public struct DirectoryDocument: Sendable {
     public struct DeviceEntry: Sendable {
         public var mac: MACAddress
         public var model: PhoneModel
+        public var pushPort: Int?
+        public var phoneCredentials: PhoneCredentials?
     }
 
     public var settings = SettingsPatch()
@@ -131,6 +136,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
+            "push_port", "phone_credentials",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -154,6 +160,13 @@ private struct Reader {
             s.lockoutDeviceFailures = int(lock["device_failures"], path: "settings.lockout.device_failures", range: 1...1000)
             s.lockoutWindowMinutes = int(lock["window_minutes"], path: "settings.lockout.window_minutes", range: 1...10080)
             s.lockoutDurationMinutes = int(lock["duration_minutes"], path: "settings.lockout.duration_minutes", range: 1...10080)
+        }
+        s.pushPort = int(map["push_port"], path: "settings.push_port", range: 1...65535)
+        if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(Brand.allCases.map(\.rawValue))) {
+            for (name, node) in brands {
+                guard let brand = Brand(rawValue: name), let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }
+                s.phoneCredentials[brand] = login
+            }
         }
         return s
     }
@@ -185,11 +198,13 @@ private struct Reader {
     }
 
     mutating func readDevice(_ node: Node, path: String) -> DirectoryDocument.DeviceEntry? {
-        guard let map = mapping(node, path: path, allowed: ["mac", "model"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials"]) else { return nil }
         let mac = required(map, "mac", path: path).flatMap { self.mac($0, path: "\(path).mac") }
         let model = required(map, "model", path: path).flatMap { self.model($0, path: "\(path).model") }
-        guard let mac, let model else { return nil }
-        return .init(mac: mac, model: model)
+        let port = int(map["push_port"], path: "\(path).push_port", range: 1...65535)
+        let login = map["phone_credentials"].flatMap { credentials($0, path: "\(path).phone_credentials") }
+        guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil else { return nil }
+        return .init(mac: mac, model: model, pushPort: port, phoneCredentials: login)
     }
 
     mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {
@@ -322,6 +337,22 @@ private struct Reader {
             return nil
         }
         return s
+    }
+
+    /// `{username: admin, password: "..."}`: a phone's web login.
+    mutating func credentials(_ node: Node, path: String) -> PhoneCredentials? {
+        guard let map = mapping(node, path: path, allowed: ["username", "password"]) else { return nil }
+        let username = required(map, "username", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).username", maxLength: 64) else { return nil }
+            guard !v.isEmpty, !v.contains(":"), v.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                problem("\(path).username", n, "a phone login is ASCII without spaces or ':'")
+                return nil
+            }
+            return v
+        }
+        let password = required(map, "password", path: path).flatMap { secret($0, path: "\(path).password", minLength: 4) }
+        guard let username, let password else { return nil }
+        return PhoneCredentials(username: username, password: password)
     }
 
     mutating func bool(_ node: Node, path: String) -> Bool? {

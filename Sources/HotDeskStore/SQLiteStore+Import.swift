@@ -27,9 +27,9 @@ extension SQLiteStore {
                 case false?: summary.unchanged += 1
                 }
             }
-            if let changed = try Self.apply(directory.settings, db) { count(changed) }
+            if let changed = try Self.apply(directory.settings, db, secrets: secrets) { count(changed) }
             for e in directory.extensions { count(try Self.upsert(e, db, secrets: secrets)) }
-            for d in directory.devices { count(try Self.upsert(d, db, at: at)) }
+            for d in directory.devices { count(try Self.upsert(d, db, at: at, secrets: secrets)) }
             for t in directory.templates { count(try Self.upsert(t, db)) }
             for m in directory.mappings { count(try Self.upsert(m, db)) }
             try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryImport, outcome: .success, detail: summary.description), db)
@@ -38,8 +38,8 @@ extension SQLiteStore {
     }
 
     /// `nil` when nothing in the patch; else whether anything changed.
-    private static func apply(_ patch: DirectoryDocument.SettingsPatch, _ db: Database) throws -> Bool? {
-        let current = try readSettings(db)
+    private static func apply(_ patch: DirectoryDocument.SettingsPatch, _ db: Database, secrets: SecretBox) throws -> Bool? {
+        let current = try readSettings(db, secrets: secrets)
         var assignments: [(String, (any DatabaseValueConvertible)?)] = []
         var mentioned = false
         func set<T: Equatable>(_ column: String, _ new: T?, _ old: T?, _ value: (T) -> (any DatabaseValueConvertible)?) {
@@ -55,6 +55,16 @@ extension SQLiteStore {
         set("lockout_device_failures", patch.lockoutDeviceFailures, current.lockout.deviceFailures) { $0 }
         set("lockout_window_seconds", patch.lockoutWindowMinutes.map { $0 * 60 }, Int(current.lockout.window)) { $0 }
         set("lockout_duration_seconds", patch.lockoutDurationMinutes.map { $0 * 60 }, Int(current.lockout.duration)) { $0 }
+        set("push_port", patch.pushPort, current.pushPort) { $0 }
+        var credentialsChanged = false
+        for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
+            mentioned = true
+            if let old = current.phoneCredentials[brand], old.username == login.username, ConstantTime.equal(old.password, login.password) { continue }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)",
+                arguments: [brand.rawValue, login.username, try secrets.seal(login.password)])
+            credentialsChanged = true
+        }
         for (column, password, hash) in [
             ("user_password_hash", patch.userPassword, current.userPassword), ("admin_password_hash", patch.adminPassword, current.adminPassword),
         ] {
@@ -63,7 +73,7 @@ extension SQLiteStore {
             if hash?.matches(password) != true { assignments.append((column, SecretHash(hashing: password).encoded)) }
         }
         guard mentioned else { return nil }
-        guard !assignments.isEmpty else { return false }
+        guard !assignments.isEmpty else { return credentialsChanged }
         let sql = "UPDATE settings SET " + assignments.map { "\($0.0) = ?" }.joined(separator: ", ") + " WHERE id = 1"
         try db.execute(sql: sql, arguments: StatementArguments(assignments.map { $0.1 }))
         return true
@@ -99,15 +109,29 @@ extension SQLiteStore {
         return changed
     }
 
-    private static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date) throws -> Bool? {
+    private static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool? {
+        let sealed = try d.phoneCredentials.map { try secrets.seal($0.password) }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
             try db.execute(
-                sql: "INSERT INTO devices (mac, model, token, enrolled_at) VALUES (?, ?, ?, ?)",
-                arguments: [d.mac.canonical, d.model.name, RandomToken.make(), at.timeIntervalSince1970])
+                sql: "INSERT INTO devices (mac, model, token, enrolled_at, push_port, phone_username, phone_password_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    d.mac.canonical, d.model.name, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
+                ])
             return nil
         }
-        guard device(row).model != d.model else { return false }
-        try db.execute(sql: "UPDATE devices SET model = ? WHERE mac = ?", arguments: [d.model.name, d.mac.canonical])
+        let old = try device(row, secrets: secrets)
+        let sameLogin: Bool = switch (old.credentials, d.phoneCredentials) {
+        case (nil, nil): true
+        case (let a?, let b?): a.username == b.username && ConstantTime.equal(a.password, b.password)
+        default: false
+        }
+        guard old.model != d.model || old.pushPort != d.pushPort || !sameLogin else { return false }
+        try db.execute(sql: "UPDATE devices SET model = ?, push_port = ? WHERE mac = ?", arguments: [d.model.name, d.pushPort, d.mac.canonical])
+        if !sameLogin {
+            try db.execute(
+                sql: "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",
+                arguments: [d.phoneCredentials?.username, sealed, d.mac.canonical])
+        }
         return true
     }
 

@@ -102,18 +102,60 @@ public final class SQLiteStore: Store {
                     CREATE INDEX audit_at ON audit(at);
                     """)
         }
+        m.registerMigration("v2: pushes, phone web logins, API keys") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN push_port INTEGER NOT NULL DEFAULT 80;
+                    CREATE TABLE phone_credentials (
+                        brand TEXT PRIMARY KEY,
+                        username TEXT NOT NULL,
+                        password_sealed BLOB NOT NULL
+                    );
+                    ALTER TABLE devices ADD COLUMN push_port INTEGER;
+                    ALTER TABLE devices ADD COLUMN phone_username TEXT;
+                    ALTER TABLE devices ADD COLUMN phone_password_sealed BLOB;
+                    ALTER TABLE devices ADD COLUMN last_host TEXT;
+                    CREATE TABLE push_jobs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        mac TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+                        action TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        config_hash TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        created_at DOUBLE NOT NULL,
+                        updated_at DOUBLE NOT NULL,
+                        due_at DOUBLE NOT NULL,
+                        sent_at DOUBLE,
+                        applied_at DOUBLE
+                    );
+                    CREATE INDEX push_jobs_pending ON push_jobs(state, due_at);
+                    CREATE INDEX push_jobs_mac ON push_jobs(mac, id);
+                    CREATE TABLE api_keys (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL UNIQUE,
+                        key_hash TEXT NOT NULL UNIQUE,
+                        created_at DOUBLE NOT NULL,
+                        last_used_at DOUBLE
+                    );
+                    """)
+        }
         return m
     }
 
     // MARK: reads
 
     public func settings() async throws -> Settings {
-        try await pool.read { db in try Self.readSettings(db) }
+        let secrets = self.secrets
+        return try await pool.read { db in try Self.readSettings(db, secrets: secrets) }
     }
 
     public func device(mac: MACAddress) async throws -> Device? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map(Self.device)
+        let secrets = self.secrets
+        return try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map { try Self.device($0, secrets: secrets) }
         }
     }
 
@@ -121,8 +163,8 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         return try await pool.read { db -> DeviceConfigState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return nil }
-            let device = Self.device(row)
-            let settings = try Self.readSettings(db)
+            let device = try Self.device(row, secrets: secrets)
+            let settings = try Self.readSettings(db, secrets: secrets)
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical)
             var line: Extension?
             var mappings: [Mapping] = []
@@ -131,7 +173,9 @@ public final class SQLiteStore: Store {
                 mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(Self.mapping)
             }
             let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
-            return DeviceConfigState(settings: settings, device: device, session: session, line: line, templates: templates, mappings: mappings)
+            return DeviceConfigState(
+                settings: settings, device: device, session: session, line: line, templates: templates, mappings: mappings,
+                lastHost: row["last_host"])
         }
     }
 
@@ -139,10 +183,10 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         return try await pool.read { db -> AppState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token = ?", arguments: [token]) else { return nil }
-            let device = Self.device(row)
+            let device = try Self.device(row, secrets: secrets)
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
-            return AppState(settings: try Self.readSettings(db), device: device, session: session, sessionExtension: ext)
+            return AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext)
         }
     }
 
@@ -180,9 +224,10 @@ public final class SQLiteStore: Store {
     // MARK: writes
 
     public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
-        try await pool.write { db in
+        let secrets = self.secrets
+        return try await pool.write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
-                return Self.device(existing)
+                return try Self.device(existing, secrets: secrets)
             }
             try db.execute(
                 sql: "INSERT INTO devices (mac, model, token, enrolled_at) VALUES (?, ?, ?, ?)",
@@ -198,11 +243,33 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func recordFetch(mac: MACAddress, address: String?, configHash: String, at: Date) async throws {
+    public func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob] {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE devices SET last_address = ?, last_fetch_at = ?, last_config_hash = ? WHERE mac = ?",
-                arguments: [address, at.timeIntervalSince1970, configHash, mac.canonical])
+                sql: "UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ? WHERE mac = ?",
+                arguments: [address, host, at.timeIntervalSince1970, configHash, mac.canonical])
+            // The phone now has this config: every pending push for it is done.
+            let applied = try Row.fetchAll(
+                db, sql: "SELECT * FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent') AND config_hash = ?",
+                arguments: [mac.canonical, configHash]
+            ).compactMap(Self.pushJob)
+            for var job in applied {
+                job.state = .applied
+                job.appliedAt = at
+                job.updatedAt = at
+                try Self.write(job, db)
+                try Self.insert(
+                    AuditEntry(
+                        at: at, actor: "system", action: .push, mac: mac, source: address, outcome: .success,
+                        detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) applied: the phone fetched its new config"), db)
+            }
+            return applied.map { var j = $0; j.state = .applied; j.appliedAt = at; j.updatedAt = at; return j }
+        }
+    }
+
+    public func recordAddress(mac: MACAddress, address: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?", arguments: [address, mac.canonical, address])
         }
     }
 
@@ -264,8 +331,13 @@ public final class SQLiteStore: Store {
 
     // MARK: row mapping
 
-    static func readSettings(_ db: Database) throws -> Settings {
+    static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settings WHERE id = 1") else { return Settings() }
+        var credentials: [Brand: PhoneCredentials] = [:]
+        for c in try Row.fetchAll(db, sql: "SELECT * FROM phone_credentials") {
+            guard let brand = Brand(rawValue: c["brand"]) else { continue }
+            credentials[brand] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
+        }
         return Settings(
             defaultLogin: row["default_login"],
             internalAddress: (row["internal_address"] as String?).flatMap(ServerAddress.init),
@@ -275,14 +347,19 @@ public final class SQLiteStore: Store {
             emergencyCallerID: row["emergency_caller_id"],
             lockout: LockoutPolicy(
                 extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
-                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)))
+                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)),
+            pushPort: row["push_port"], phoneCredentials: credentials)
     }
 
-    static func device(_ row: Row) -> Device {
+    static func device(_ row: Row, secrets: SecretBox) throws -> Device {
         let mac = MACAddress(row["mac"] as String)!
         let modelName: String = row["model"]
         let model = PhoneModel.named(modelName) ?? PhoneModel.generic(Brand(rawValue: String(modelName.prefix { $0 != "-" })) ?? .yealink)
-        return Device(mac: mac, model: model, token: row["token"])
+        var credentials: PhoneCredentials?
+        if let username = row["phone_username"] as String?, let sealed = row["phone_password_sealed"] as Data? {
+            credentials = PhoneCredentials(username: username, password: try secrets.open(sealed))
+        }
+        return Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
     }
 
     static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {

@@ -10,6 +10,8 @@ public struct DeviceConfigState: Sendable {
     /// The brand's templates and the logged-in extension's mappings, for `TemplateResolver`.
     public var templates: [Template]
     public var mappings: [Mapping]
+    /// The `Host` the phone last fetched its config with (the logged-out config names it).
+    public var lastHost: String?
 }
 
 /// What a phone app request needs, read in one go.
@@ -18,6 +20,22 @@ public struct AppState: Sendable {
     public var device: Device
     public var session: Session?
     public var sessionExtension: Extension?
+}
+
+/// A session with what an admin wants to see beside it.
+public struct SessionOverview: Sendable {
+    public var session: Session
+    public var extensionName: String
+    public var device: Device
+    /// The device's newest push job, if any.
+    public var lastPush: PushJob?
+
+    public init(session: Session, extensionName: String, device: Device, lastPush: PushJob?) {
+        self.session = session
+        self.extensionName = extensionName
+        self.device = device
+        self.lastPush = lastPush
+    }
 }
 
 /// The result of a login: the new session and the sessions it ended.
@@ -49,13 +67,18 @@ public protocol Store: Sendable {
     func enrol(_ device: Device, audit: AuditEntry) async throws -> Device
     /// Learns a better model for a device (e.g. from its User-Agent).
     func updateModel(mac: MACAddress, model: PhoneModel) async throws
-    /// Remembers the phone's address and the config it was last served.
-    func recordFetch(mac: MACAddress, address: String?, configHash: String, at: Date) async throws
+    /// Remembers the phone's address and the config it was last served; the pending pushes
+    /// for exactly that config become `applied` (returned).
+    func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob]
+    /// Remembers the address a phone's app request came from.
+    func recordAddress(mac: MACAddress, address: String) async throws
     func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?
     func appState(token: String) async throws -> AppState?
     func findExtension(_ number: String) async throws -> Extension?
     func session(mac: MACAddress) async throws -> Session?
     func sessions() async throws -> [Session]
+    /// Every session with its extension's name, its device and the device's last push.
+    func sessionOverview() async throws -> [SessionOverview]
     /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current
     /// session and the extension's session elsewhere; all audited, all in one transaction.
     func login(_ session: Session, actor: String) async throws -> LoginResult
@@ -69,6 +92,30 @@ public protocol Store: Sendable {
     func auditLog(limit: Int) async throws -> [AuditEntry]
     /// Extension numbers and template names already stored (a directory file may refer to them).
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
+    // MARK: pushes
+
+    /// Stores a new job; older pending jobs of the same device fail as superseded.
+    func addPushJob(_ job: PushJob) async throws -> PushJob
+    func pushJob(id: Int64) async throws -> PushJob?
+    /// Newest first.
+    func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob]
+    /// Queued jobs due by `now`, oldest first, leased until `leaseUntil` so a crash mid-push
+    /// leaves them to be tried again.
+    func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob]
+    /// Sent jobs whose phone did not fetch the config by their due time.
+    func overdueSentPushJobs(now: Date) async throws -> [PushJob]
+    /// Writes a job's new state, unless it was applied or superseded meanwhile; audits the
+    /// final states. Returns whether it was written.
+    func updatePushJob(_ job: PushJob) async throws -> Bool
+    /// When the next queued or sent job falls due, if any.
+    func nextPushDue() async throws -> Date?
+
+    // MARK: admin API
+
+    func addAPIKey(name: String, keyHash: String, at: Date) async throws
+    /// The key's name, if a key with this hash exists (and notes its use).
+    func apiKeyName(hash: String, at: Date) async throws -> String?
+
     /// Loads a validated directory in one transaction.
     func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary
 }

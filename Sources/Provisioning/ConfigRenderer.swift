@@ -24,13 +24,18 @@ public struct ConfigContext: Sendable {
     public var server: ServerAddress
     public var network: Network?
     public var emergencyCallerID: String?
+    /// The phone's web login, set by the config so that HotDesk's pushes are accepted.
+    public var phoneLogin: PhoneCredentials?
 
-    public init(device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?) {
+    public init(
+        device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil
+    ) {
         self.device = device
         self.line = line
         self.server = server
         self.network = network
         self.emergencyCallerID = emergencyCallerID
+        self.phoneLogin = phoneLogin
     }
 
     /// The Login/Logout key's URL: the per-device app entry.
@@ -53,6 +58,7 @@ public struct ConfigContext: Sendable {
         }
         if let network { values["network"] = network.rawValue }
         if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
+        if let phoneLogin { values["phone_login"] = ["username": phoneLogin.username, "password": phoneLogin.password] }
         return values
     }
 }

@@ -2,7 +2,8 @@ import HotDeskCore
 
 /// Sangoma s-series: `cfg<mac>.xml` in Htek's `hl_provision` XML (phone-dialects.md §7,
 /// verified in FreePBX's OSS endpoint templates). The P-codes other than `P271
-/// Account1.Active` are INFERRED from Htek's numbering; correct them here.
+/// Account1.Active` (including the web login `P196`/`P2`) are INFERRED from Htek's numbering;
+/// correct them here.
 public struct SangomaProvisioning: VendorProvisioning {
     public init() {}
 
@@ -41,6 +42,10 @@ public struct SangomaProvisioning: VendorProvisioning {
         <P36 para="Account1.AuthId"></P36>
         <P34 para="Account1.AuthPassword"></P34>
         {{/logged_in}}
+        {{#phone_login}}
+        <P196 para="Security.AdminUser">{{phone_login.username}}</P196>
+        <P2 para="Security.AdminPassword">{{phone_login.password}}</P2>
+        {{/phone_login}}
         <P237 para="Autoprovision.ServerURL">{{provision_url}}</P237>
         <P41200 para="LineKey2.Type">XMLBrowser</P41200>
         <P41300 para="LineKey2.Label">Login/Logout</P41300>

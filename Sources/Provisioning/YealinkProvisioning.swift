@@ -23,6 +23,8 @@ public struct YealinkProvisioning: VendorProvisioning {
         "#!version:1.0.0.1\n## HotDesk: settings common to every Yealink phone live in each phone's own file.\n"
     }
 
+    /// The web login keys (`static.security.user_name.admin`, `static.security.user_password =
+    /// user:password`) follow Yealink's admin guides [third-party; correct here if a firmware differs].
     /// Linekey type 27 is the XML Browser key on T4x/T5x [inferred from Yealink admin guides;
     /// correct here if a model differs]. The key's URL is the per-device app entry.
     public var builtInTemplate: String {
@@ -46,6 +48,10 @@ public struct YealinkProvisioning: VendorProvisioning {
         account.1.user_name =
         account.1.password =
         {{/logged_in}}
+        {{#phone_login}}
+        static.security.user_name.admin = {{phone_login.username}}
+        static.security.user_password = {{phone_login.username}}:{{phone_login.password}}
+        {{/phone_login}}
         static.auto_provision.server.url = {{provision_url}}
         linekey.2.type = 27
         linekey.2.label = Login/Logout

@@ -5,6 +5,7 @@ import HotDeskServer
 import HotDeskStore
 import Hummingbird
 import Logging
+import PhonePush
 import PhoneXML
 
 @main
@@ -12,7 +13,7 @@ struct HotDeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotdesk",
         abstract: "Hot desking server for IP desk phones.",
-        subcommands: [Serve.self, Import.self, Audit.self])
+        subcommands: [Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, Jobs.self])
 }
 
 /// Options every command that opens the store shares.
@@ -56,6 +57,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Language of the phone screens (a file in Screens/locales).")
     var language: String = "en"
 
+    @Option(name: .customLong("trusted-proxy"), help: "A proxy whose X-Forwarded-For is believed (repeatable).")
+    var trustedProxies: [String] = []
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = {
@@ -65,16 +69,19 @@ struct Serve: AsyncParsableCommand {
         }()
         let screensPath = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] ?? "./Screens"
         let library: ScreenLibrary
+        let recipes: PushRecipeBook
         let sqlite: SQLiteStore
         do {
             library = try ScreenLibrary(directory: URL(fileURLWithPath: screensPath))
+            recipes = try PushRecipeBook(screensDirectory: URL(fileURLWithPath: screensPath))
             sqlite = try store.open()
         } catch {
             throw fail("\(error)")
         }
         logger.info("HotDesk starting", metadata: ["db": "\(store.db)", "screens": "\(screensPath)", "dialects": "\(library.dialects.keys.sorted())"])
         let app = makeApplication(
-            store: sqlite, screens: library, configuration: ServerConfiguration(host: host, port: port, language: language), logger: logger,
+            store: sqlite, screens: library, pusher: PhonePusher(recipes: recipes),
+            configuration: ServerConfiguration(host: host, port: port, language: language, trustedProxies: Set(trustedProxies)), logger: logger,
             onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
         try await app.runService()
     }

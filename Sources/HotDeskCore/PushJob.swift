@@ -1,0 +1,147 @@
+import Foundation
+
+/// What a push asks a phone to do.
+public enum PushAction: String, Sendable, Codable, CaseIterable {
+    /// Re-read the config and apply it without restarting.
+    case reload
+    /// Restart, fetching the config on the way up.
+    case reboot
+
+    public init(_ method: ApplyMethod) {
+        self = method == .reload ? .reload : .reboot
+    }
+}
+
+/// Why a push was made.
+public enum PushReason: String, Sendable, Codable, CaseIterable {
+    case login
+    case logout
+    /// An admin asked for it (forced logout, or a push from the API or CLI).
+    case admin
+    /// A policy ended a session (e.g. a logout time).
+    case policy
+}
+
+/// Where a push job is.
+///
+/// `queued` → `sent` (the phone answered 2xx) → `applied` (the phone then fetched exactly the
+/// config the job was for) — or `failed`, with the reason in `lastError`.
+public enum PushState: String, Sendable, Codable, CaseIterable {
+    case queued
+    case sent
+    case applied
+    case failed
+
+    public var isPending: Bool { self == .queued || self == .sent }
+}
+
+/// One push to one phone, as stored.
+public struct PushJob: Hashable, Sendable {
+    public var id: Int64
+    public var mac: MACAddress
+    public var action: PushAction
+    public var reason: PushReason
+    public var state: PushState
+    /// Transfers tried so far (including the one that was sent).
+    public var attempts: Int
+    /// Why the last attempt did not work, e.g. `refused: …`, `http_401: wrong phone credentials`.
+    public var lastError: String?
+    /// The hash of the config the phone must fetch for this job to be `applied`.
+    public var configHash: String
+    /// Who asked: `system`, an extension number, `api:<key name>`.
+    public var actor: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// When a queued job is next tried, or when a sent job stops waiting for the phone.
+    public var dueAt: Date
+    public var sentAt: Date?
+    public var appliedAt: Date?
+
+    public init(
+        id: Int64 = 0, mac: MACAddress, action: PushAction, reason: PushReason, state: PushState = .queued, attempts: Int = 0,
+        lastError: String? = nil, configHash: String, actor: String, createdAt: Date, updatedAt: Date? = nil, dueAt: Date,
+        sentAt: Date? = nil, appliedAt: Date? = nil
+    ) {
+        self.id = id
+        self.mac = mac
+        self.action = action
+        self.reason = reason
+        self.state = state
+        self.attempts = attempts
+        self.lastError = lastError
+        self.configHash = configHash
+        self.actor = actor
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.dueAt = dueAt
+        self.sentAt = sentAt
+        self.appliedAt = appliedAt
+    }
+}
+
+/// Timeouts and retries for pushes. Pure: `PushPolicy` decides, the push worker acts.
+public struct PushPolicy: Hashable, Sendable {
+    /// Transfers tried per job before it fails.
+    public var maxAttempts: Int
+    /// First retry delay, doubled each attempt up to `maxBackoff`, with jitter.
+    public var backoff: TimeInterval
+    public var maxBackoff: TimeInterval
+    /// Seconds to wait for the TCP connection to the phone.
+    public var connectTimeout: TimeInterval
+    /// Seconds for the whole push request.
+    public var transferTimeout: TimeInterval
+    /// Seconds a phone has to fetch its new config after a reload it accepted.
+    public var reloadApplyTimeout: TimeInterval
+    /// … and after a reboot (boot time included).
+    public var rebootApplyTimeout: TimeInterval
+    /// Seconds between answering the phone's "Done" and pushing, so it shows the Done screen first.
+    public var delayAfterDone: TimeInterval
+    /// Pushes in flight at once.
+    public var maxConcurrent: Int
+
+    public init(
+        maxAttempts: Int = 4, backoff: TimeInterval = 2, maxBackoff: TimeInterval = 120, connectTimeout: TimeInterval = 3,
+        transferTimeout: TimeInterval = 10, reloadApplyTimeout: TimeInterval = 60, rebootApplyTimeout: TimeInterval = 240,
+        delayAfterDone: TimeInterval = 1, maxConcurrent: Int = 32
+    ) {
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.maxBackoff = maxBackoff
+        self.connectTimeout = connectTimeout
+        self.transferTimeout = transferTimeout
+        self.reloadApplyTimeout = reloadApplyTimeout
+        self.rebootApplyTimeout = rebootApplyTimeout
+        self.delayAfterDone = delayAfterDone
+        self.maxConcurrent = maxConcurrent
+    }
+
+    public static let standard = PushPolicy()
+
+    /// "Equal jitter": half the exponential delay fixed, half random (`random` in 0..<1), so a
+    /// fleet of phones that failed together does not retry together.
+    public func retryDelay(afterAttempt attempt: Int, random: Double) -> TimeInterval {
+        let exponential = min(maxBackoff, backoff * pow(2, Double(max(0, attempt - 1))))
+        return exponential / 2 + exponential / 2 * min(max(random, 0), 1)
+    }
+
+    public func applyTimeout(_ action: PushAction) -> TimeInterval {
+        action == .reload ? reloadApplyTimeout : rebootApplyTimeout
+    }
+
+    /// What happens to a job after an attempt.
+    public enum Decision: Hashable, Sendable {
+        /// Try again at `at`, with `action` (a reload that did not take becomes a reboot).
+        case retry(action: PushAction, at: Date)
+        case fail
+    }
+
+    /// After a transfer that got no 2xx (refused, timed out, 401, 500, …).
+    public func afterFailedAttempt(_ job: PushJob, now: Date, random: Double) -> Decision {
+        job.attempts >= maxAttempts ? .fail : .retry(action: job.action, at: now + retryDelay(afterAttempt: job.attempts, random: random))
+    }
+
+    /// After a phone accepted the push but did not fetch its new config in time.
+    public func afterApplyTimeout(_ job: PushJob, now: Date) -> Decision {
+        job.attempts >= maxAttempts ? .fail : .retry(action: .reboot, at: now)
+    }
+}

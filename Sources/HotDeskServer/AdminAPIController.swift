@@ -1,0 +1,244 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import Hummingbird
+import Logging
+
+/// The admin API under `/api/v1`: JSON, bearer API key (`hotdesk apikey create`). See
+/// `docs/api.md`. Every change is audited with the key's name as actor (`api:<name>`).
+struct AdminAPIController: Sendable {
+    let store: any Store
+    let pushes: PushService
+    let addresses: PhoneAddressResolver
+    let clock: @Sendable () -> Date
+
+    func register(with router: Router<HotDeskRequestContext>) {
+        let api = router.group("/api/v1").add(middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock))
+        api.get("sessions") { _, _ in try await self.listSessions() }
+        api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
+        api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
+        api.get("push-jobs") { request, _ in try await self.listJobs(request) }
+        api.get("push-jobs/{id}") { _, context in try await self.job(context) }
+        api.post("devices/{mac}/push") { request, context in try await self.push(request, context) }
+    }
+
+    // MARK: sessions
+
+    func listSessions() async throws -> Response {
+        let sessions = try await store.sessionOverview().map { overview in
+            SessionJSON(
+                mac: overview.session.mac.colonSeparated, extension: overview.session.extensionNumber, name: overview.extensionName,
+                network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
+                address: overview.device.lastAddress, lastPush: overview.lastPush.map(JobJSON.init))
+        }
+        return try .json(.ok, ["sessions": sessions])
+    }
+
+    func forceLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
+        return try await logout(mac: mac, request, context)
+    }
+
+    func logoutExtension(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let number = context.parameters.get("number") ?? ""
+        guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_extension", "an extension number is 2-6 digits") }
+        guard try await store.findExtension(number) != nil else { throw APIError(.notFound, "unknown_extension", "there is no extension \(number)") }
+        guard let session = try await store.sessions().first(where: { $0.extensionNumber == number }) else {
+            throw APIError(.notFound, "not_logged_in", "extension \(number) is not logged in anywhere")
+        }
+        return try await logout(mac: session.mac, request, context)
+    }
+
+    /// Ends the session, queues the push of the logged-out config, answers 202 with the job.
+    private func logout(mac: MACAddress, _ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let actor = context.apiActor
+        guard
+            let ended = try await store.logout(
+                mac: mac, actor: actor, source: addresses.address(of: request, context: context), at: clock(), reason: "forced by admin (\(actor))")
+        else { throw APIError(.notFound, "not_logged_in", "nobody is logged in on \(mac.colonSeparated)") }
+        let job = try await pushes.schedule(mac: mac, reason: .admin, actor: actor)
+        return try .json(.accepted, LogoutJSON(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(JobJSON.init)))
+    }
+
+    // MARK: push jobs
+
+    func listJobs(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        var state: PushState?
+        if let text = params.get("state") {
+            guard let s = PushState(rawValue: text) else {
+                throw APIError(.badRequest, "bad_state", "state is one of \(PushState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = s
+        }
+        var mac: MACAddress?
+        if let text = params.get("mac") {
+            guard let m = MACAddress(text) else { throw APIError.badMAC }
+            mac = m
+        }
+        var limit = 100
+        if let text = params.get("limit") {
+            guard let n = Int(text), (1...1000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-1000") }
+            limit = n
+        }
+        let jobs = try await store.pushJobs(state: state, mac: mac, limit: limit).map(JobJSON.init)
+        return try .json(.ok, ["jobs": jobs])
+    }
+
+    func job(_ context: HotDeskRequestContext) async throws -> Response {
+        guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+            throw APIError(.badRequest, "bad_id", "a job id is a positive whole number")
+        }
+        guard let job = try await store.pushJob(id: id) else { throw APIError(.notFound, "unknown_job", "there is no push job \(id)") }
+        return try .json(.ok, JobJSON(job))
+    }
+
+    func push(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        struct Body: Decodable { var action: PushAction }
+        let body: Body
+        do {
+            let buffer = try await request.body.collect(upTo: 4096)
+            body = try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON {\"action\": \"reload\"} or {\"action\": \"reboot\"}")
+        }
+        guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
+        try await store.audit(
+            AuditEntry(
+                at: clock(), actor: context.apiActor, action: .push, mac: mac, source: addresses.address(of: request, context: context), outcome: .success,
+                detail: "\(body.action.rawValue) requested"))
+        guard let job = try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor) else {
+            throw APIError.unknownDevice(mac)
+        }
+        return try .json(.accepted, JobJSON(job))
+    }
+
+    private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {
+        guard let mac = context.parameters.get("mac").flatMap(MACAddress.init) else { throw APIError.badMAC }
+        return mac
+    }
+}
+
+/// Checks `Authorization: Bearer <key>` against the stored key hashes; refusals are audited.
+/// Also turns any `APIError` a handler throws into its JSON answer.
+struct APIKeyMiddleware: RouterMiddleware {
+    let store: any Store
+    let addresses: PhoneAddressResolver
+    let clock: @Sendable () -> Date
+
+    func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
+        var context = context
+        do {
+            let header = request.headers[.authorization] ?? ""
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw APIError(.unauthorized, "unauthorized", "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)")
+            }
+            let key = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            guard APIKey.isWellFormed(key), let name = try await store.apiKeyName(hash: APIKey.hash(key), at: clock()) else {
+                try await store.audit(
+                    AuditEntry(
+                        at: clock(), actor: "unknown", action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
+                        detail: "\(request.method) \(request.uri.path): wrong API key"))
+                throw APIError(.unauthorized, "unauthorized", "the API key is not valid")
+            }
+            context.apiActor = "api:\(name)"
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response
+        }
+    }
+}
+
+/// An admin API error: `{"error": {"code", "message"}}` with its status.
+struct APIError: Error {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    static let badMAC = APIError(.badRequest, "bad_mac", "not a MAC address (12 hex digits, e.g. 00:15:65:aa:bb:cc)")
+
+    static func unknownDevice(_ mac: MACAddress) -> APIError {
+        APIError(.notFound, "unknown_device", "there is no device \(mac.colonSeparated)")
+    }
+
+    var response: Response {
+        var headers = HTTPFields()
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
+        let body = (try? Response.encoder.encode(["error": ["code": code, "message": message]])) ?? Data()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: .init(bytes: body)))
+    }
+}
+
+// MARK: JSON shapes
+
+struct JobJSON: Encodable {
+    var id: Int64
+    var mac: String
+    var action: String
+    var reason: String
+    var state: String
+    var attempts: Int
+    var lastError: String?
+    var actor: String
+    var createdAt: Date
+    var updatedAt: Date
+    var sentAt: Date?
+    var appliedAt: Date?
+
+    init(_ job: PushJob) {
+        id = job.id
+        mac = job.mac.colonSeparated
+        action = job.action.rawValue
+        reason = job.reason.rawValue
+        state = job.state.rawValue
+        attempts = job.attempts
+        lastError = job.lastError
+        actor = job.actor
+        createdAt = job.createdAt
+        updatedAt = job.updatedAt
+        sentAt = job.sentAt
+        appliedAt = job.appliedAt
+    }
+}
+
+struct SessionJSON: Encodable {
+    var mac: String
+    var `extension`: String
+    var name: String
+    var network: String
+    var since: Date
+    var model: String
+    var address: String?
+    var lastPush: JobJSON?
+}
+
+struct LogoutJSON: Encodable {
+    var mac: String
+    var `extension`: String
+    var job: JobJSON?
+}
+
+extension Response {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import Logging
+import PhonePush
+import ServiceLifecycle
+import Synchronization
+
+/// Turns "this phone's config changed" into push jobs, and works them: sends each through
+/// `PhonePusher`, retries with backoff, escalates a reload that did not take to a reboot, and
+/// fails a job with a specific reason. Jobs live in the store, so a restart resumes them.
+///
+/// A job is `applied` only when the phone fetches the very config the job was for (the store
+/// does that in `recordFetch`); a 2xx from the phone only makes it `sent`.
+final class PushService: Service, Sendable {
+    let store: any Store
+    let pusher: PhonePusher
+    let policy: PushPolicy
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    private let signal = WakeSignal()
+    private let inFlight = Mutex(0)
+
+    init(store: any Store, pusher: PhonePusher, policy: PushPolicy, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.pusher = pusher
+        self.policy = policy
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Something changed (a new job, a job applied): look at the queue now.
+    func wake() { signal.signal() }
+
+    /// Queues a push of the phone's current config. `action` defaults to what the model does to
+    /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
+    @discardableResult
+    func schedule(mac: MACAddress, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0) async throws -> PushJob? {
+        guard let state = try await store.deviceConfigState(mac: mac) else { return nil }
+        let expected = try ConfigBuilder.expected(state)
+        let now = clock()
+        let job = try await store.addPushJob(
+            PushJob(
+                mac: mac, action: action ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected.hash, actor: actor,
+                createdAt: now, dueAt: now + delay))
+        logger.info("push queued", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)", "reason": "\(reason.rawValue)"])
+        wake()
+        return job
+    }
+
+    // MARK: the worker
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                while !Task.isCancelled {
+                    let wait = await self.tick { job in
+                        group.addTask { await self.attempt(job) }
+                    }
+                    await self.signal.wait(upTo: wait)
+                }
+            }
+        }
+    }
+
+    /// One pass: start due jobs (up to the limit), time out sent jobs that were never applied.
+    /// Returns how long to sleep unless woken.
+    func tick(start: (PushJob) -> Void) async -> TimeInterval {
+        let now = clock()
+        do {
+            for job in try await store.overdueSentPushJobs(now: now) {
+                await notApplied(job, now: now)
+            }
+            let free = policy.maxConcurrent - inFlight.withLock { $0 }
+            // A claimed job is leased until its transfer surely ended, so a crash retries it.
+            let lease = now + policy.connectTimeout + policy.transferTimeout + 30
+            for job in try await store.claimDuePushJobs(now: now, leaseUntil: lease, limit: free) {
+                inFlight.withLock { $0 += 1 }
+                start(job)
+            }
+            guard free > 0, let next = try await store.nextPushDue() else { return 30 }
+            return min(30, max(0.02, next.timeIntervalSince(clock())))
+        } catch {
+            logger.error("push queue unreadable", metadata: ["error": "\(error)"])
+            return 5
+        }
+    }
+
+    /// Sends one job's request and records what came of it.
+    func attempt(_ claimed: PushJob) async {
+        defer {
+            inFlight.withLock { $0 -= 1 }
+            wake()
+        }
+        var job = claimed
+        job.attempts += 1
+        let outcome: PushOutcome
+        do {
+            outcome = try await send(job)
+        } catch {
+            outcome = .failed(code: "internal", message: "\(error)")
+        }
+        let now = clock()
+        job.updatedAt = now
+        switch outcome {
+        case .accepted(let status):
+            job.state = .sent
+            job.sentAt = now
+            job.lastError = nil
+            job.dueAt = now + policy.applyTimeout(job.action)
+            logger.info("push sent", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "status": "\(status)"])
+        case .failed:
+            job.lastError = outcome.errorText
+            apply(policy.afterFailedAttempt(job, now: now, random: Double.random(in: 0..<1)), to: &job)
+            logger.warning(
+                "push attempt failed",
+                metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "attempt": "\(job.attempts)", "error": "\(job.lastError ?? "")", "state": "\(job.state.rawValue)"])
+        }
+        await save(job)
+    }
+
+    private func send(_ job: PushJob) async throws -> PushOutcome {
+        guard let device = try await store.device(mac: job.mac) else {
+            return .failed(code: "unknown_device", message: "device \(job.mac) is no longer in the directory")
+        }
+        guard let address = device.lastAddress else {
+            return .failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown")
+        }
+        let settings = try await store.settings()
+        let target = PushTarget(brand: device.model.brand, address: address, port: settings.pushPort(for: device), credentials: settings.credentials(for: device))
+        return await pusher.push(job.action, to: target, policy: policy)
+    }
+
+    /// A phone took the push but never fetched its new config: try a reboot, or give up.
+    private func notApplied(_ claimed: PushJob, now: Date) async {
+        var job = claimed
+        let waited = Int(policy.applyTimeout(job.action))
+        job.lastError = "not_applied: the phone accepted the \(job.action.rawValue) but did not fetch its new config within \(waited) s"
+        job.updatedAt = now
+        apply(policy.afterApplyTimeout(job, now: now), to: &job)
+        logger.warning("push not applied", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "state": "\(job.state.rawValue)", "next": "\(job.action.rawValue)"])
+        await save(job)
+    }
+
+    private func apply(_ decision: PushPolicy.Decision, to job: inout PushJob) {
+        switch decision {
+        case .retry(let action, let at):
+            job.state = .queued
+            job.action = action
+            job.dueAt = at
+        case .fail:
+            job.state = .failed
+            job.dueAt = job.updatedAt
+        }
+    }
+
+    private func save(_ job: PushJob) async {
+        do {
+            _ = try await store.updatePushJob(job)
+        } catch {
+            logger.error("push job not saved", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Wakes the push worker early. A wake with nobody waiting is remembered once.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when signalled, after `seconds`, or when the task is cancelled.
+    func wait(upTo seconds: TimeInterval) async {
+        let timer = Task { [self] in
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            signal()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            signal()
+        }
+        timer.cancel()
+    }
+}

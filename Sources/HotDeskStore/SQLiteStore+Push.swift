@@ -1,0 +1,165 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+extension SQLiteStore {
+    public func addPushJob(_ job: PushJob) async throws -> PushJob {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO push_jobs (mac, action, reason, state, attempts, last_error, config_hash, actor, created_at, updated_at, due_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
+                    job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970, job.dueAt.timeIntervalSince1970,
+                ])
+            var stored = job
+            stored.id = db.lastInsertedRowID
+            try db.execute(
+                sql: """
+                    UPDATE push_jobs SET state = 'failed', last_error = ?, updated_at = ?
+                    WHERE mac = ? AND id < ? AND state IN ('queued', 'sent')
+                    """,
+                arguments: ["superseded: job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
+            return stored
+        }
+    }
+
+    public func sessionOverview() async throws -> [SessionOverview] {
+        let secrets = secretBox
+        return try await reader.read { db in
+            let lastJobs = try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)")
+                .compactMap(Self.pushJob)
+            let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.*, e.name AS extension_name, d.model, d.token, d.push_port, d.phone_username, d.phone_password_sealed,
+                           d.last_address
+                    FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
+                    ORDER BY s.started_at
+                    """)
+            return try rows.compactMap { row -> SessionOverview? in
+                guard let session = Self.session(row) else { return nil }
+                let device = try Self.device(row, secrets: secrets)
+                return SessionOverview(session: session, extensionName: row["extension_name"], device: device, lastPush: jobByMac[session.mac])
+            }
+        }
+    }
+
+    public func pushJob(id: Int64) async throws -> PushJob? {
+        try await reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [id]).flatMap(Self.pushJob) }
+    }
+
+    public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
+        try await reader.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            if let mac {
+                conditions.append("mac = ?")
+                arguments += [mac.canonical]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: "SELECT * FROM push_jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).compactMap(Self.pushJob)
+        }
+    }
+
+    public func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob] {
+        guard limit > 0 else { return [] }
+        return try await writer.write { db in
+            let due = try Row.fetchAll(
+                db, sql: "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+                arguments: [now.timeIntervalSince1970, limit]
+            ).compactMap(Self.pushJob)
+            for job in due {
+                try db.execute(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?", arguments: [leaseUntil.timeIntervalSince1970, job.id])
+            }
+            return due
+        }
+    }
+
+    public func overdueSentPushJobs(now: Date) async throws -> [PushJob] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id", arguments: [now.timeIntervalSince1970])
+                .compactMap(Self.pushJob)
+        }
+    }
+
+    public func updatePushJob(_ job: PushJob) async throws -> Bool {
+        try await writer.write { db in
+            // A job the phone applied meanwhile (or that a newer job superseded) stays as it is.
+            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [job.id]).flatMap(Self.pushJob),
+                current.state.isPending
+            else { return false }
+            try Self.write(job, db)
+            if job.state == .failed {
+                try Self.insert(
+                    AuditEntry(
+                        at: job.updatedAt, actor: "system", action: .push, mac: job.mac, outcome: .failure,
+                        detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) failed after \(job.attempts) attempt(s): \(job.lastError ?? "?")"),
+                    db)
+            }
+            return true
+        }
+    }
+
+    public func nextPushDue() async throws -> Date? {
+        try await reader.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')").map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO api_keys (name, key_hash, created_at) VALUES (?, ?, ?)", arguments: [name, keyHash, at.timeIntervalSince1970])
+            try Self.insert(AuditEntry(at: at, actor: "cli", action: .apiKeyCreated, outcome: .success, detail: "API key \"\(name)\""), db)
+        }
+    }
+
+    public func apiKeyName(hash: String, at: Date) async throws -> String? {
+        // Every stored hash is compared in constant time: no early exit tells how close a guess was.
+        let keys = try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, key_hash FROM api_keys").map { ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String) }
+        }
+        var found: (Int64, String)?
+        for (id, name, stored) in keys where ConstantTime.equal(stored, hash) { found = (id, name) }
+        guard let (id, name) = found else { return nil }
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+        }
+        return name
+    }
+
+    // MARK: rows
+
+    static func pushJob(_ row: Row) -> PushJob? {
+        guard let mac = MACAddress(row["mac"] as String), let action = PushAction(rawValue: row["action"]),
+            let reason = PushReason(rawValue: row["reason"]), let state = PushState(rawValue: row["state"])
+        else { return nil }
+        return PushJob(
+            id: row["id"], mac: mac, action: action, reason: reason, state: state, attempts: row["attempts"], lastError: row["last_error"],
+            configHash: row["config_hash"], actor: row["actor"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"]), dueAt: Date(timeIntervalSince1970: row["due_at"]),
+            sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    static func write(_ job: PushJob, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE push_jobs SET action = ?, state = ?, attempts = ?, last_error = ?, updated_at = ?, due_at = ?, sent_at = ?, applied_at = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                job.action.rawValue, job.state.rawValue, job.attempts, job.lastError, job.updatedAt.timeIntervalSince1970,
+                job.dueAt.timeIntervalSince1970, job.sentAt?.timeIntervalSince1970, job.appliedAt?.timeIntervalSince1970, job.id,
+            ])
+    }
+}

@@ -1,0 +1,200 @@
+import ArgumentParser
+import Curl
+import Foundation
+import HotDeskCore
+import HotDeskStore
+
+struct APIKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apikey", abstract: "Manage admin API keys.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an admin API key and print it, alone, on stdout. It is shown once; only its hash is stored.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "A name for the key (who or what uses it); audit entries name it as api:<name>.")
+        var name: String = "admin-\(Int(Date().timeIntervalSince1970))"
+
+        func run() async throws {
+            guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+                throw fail("a key name is 1-64 letters, digits, - _ . @")
+            }
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let key = APIKey.make()
+            do {
+                try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), at: Date())
+            } catch {
+                throw fail("cannot store the key (is the name \"\(name)\" taken?)")
+            }
+            print(key)
+        }
+    }
+}
+
+/// Where the running server is and the key to reach its admin API.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "The HotDesk server. Default: $HOTDESK_SERVER, else http://127.0.0.1:8080")
+    var server: String = ProcessInfo.processInfo.environment["HOTDESK_SERVER"] ?? "http://127.0.0.1:8080"
+
+    /// Calls the admin API; prints one clear line and exits non-zero on any failure.
+    func call<Answer: Decodable>(_ method: String, _ path: String, json: [String: String]? = nil, as: Answer.Type) async throws -> Answer {
+        guard let key = ProcessInfo.processInfo.environment["HOTDESK_API_KEY"], !key.isEmpty else {
+            throw fail("set HOTDESK_API_KEY to an admin API key (hotdesk apikey create)")
+        }
+        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(key)"), ("Accept", "application/json")]
+        var body: [UInt8]?
+        if let json {
+            headers.append(("Content-Type", "application/json"))
+            body = Array(try JSONEncoder().encode(json))
+        }
+        let response: HTTPResponse
+        do {
+            response = try await CurlEngine.shared.perform(
+                HTTPRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15))
+        } catch {
+            throw fail("cannot reach HotDesk at \(base): \(error.message)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard (200..<300).contains(response.status) else {
+            let message = (try? decoder.decode(ErrorView.self, from: Data(response.body)))?.error.message ?? "HTTP \(response.status)"
+            if response.status == 401 { throw fail("the server refused the API key: \(message)") }
+            throw fail(message)
+        }
+        do {
+            return try decoder.decode(Answer.self, from: Data(response.body))
+        } catch {
+            throw fail("unexpected answer from \(base) (is it HotDesk?)")
+        }
+    }
+}
+
+/// The admin API's JSON, as the CLI reads it.
+struct ErrorView: Decodable {
+    struct Detail: Decodable {
+        var code: String
+        var message: String
+    }
+
+    var error: Detail
+}
+
+struct JobView: Decodable, CustomStringConvertible {
+    var id: Int64
+    var mac: String
+    var action: String
+    var reason: String
+    var state: String
+    var attempts: Int
+    var lastError: String?
+    var updatedAt: String
+
+    var description: String {
+        "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt)" + (lastError.map { "  \($0)" } ?? "")
+    }
+}
+
+struct SessionView: Decodable {
+    var mac: String
+    var `extension`: String
+    var name: String
+    var network: String
+    var since: String
+    var model: String
+    var address: String?
+    var lastPush: JobView?
+}
+
+/// `hotdesk logout --device MAC` / `--extension N`.
+struct Logout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Force a logout: the phone gets its logged-out config and is told to reload or reboot.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "The phone's MAC address.")
+    var device: String?
+
+    @Option(name: .customLong("extension"), help: "The extension, wherever it is logged in.")
+    var extensionNumber: String?
+
+    func validate() throws {
+        guard (device == nil) != (extensionNumber == nil) else { throw ValidationError("give exactly one of --device or --extension") }
+    }
+
+    func run() async throws {
+        struct Answer: Decodable {
+            var mac: String
+            var `extension`: String
+            var job: JobView?
+        }
+        let answer: Answer
+        if let device {
+            guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
+            answer = try await server.call("DELETE", "/sessions/\(mac.canonical)", as: Answer.self)
+        } else {
+            answer = try await server.call("POST", "/extensions/\(extensionNumber ?? "")/logout", as: Answer.self)
+        }
+        print("logged out \(answer.extension) on \(answer.mac)" + (answer.job.map { "; push \($0)" } ?? ""))
+    }
+}
+
+/// `hotdesk push --device MAC reboot`.
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Tell a phone to reload its config or reboot.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "The phone's MAC address.")
+    var device: String
+
+    @Argument(help: "reload or reboot")
+    var action: PushAction
+
+    func run() async throws {
+        guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
+        print(try await server.call("POST", "/devices/\(mac.canonical)/push", json: ["action": action.rawValue], as: JobView.self))
+    }
+}
+
+extension PushAction: ExpressibleByArgument {}
+
+/// `hotdesk sessions`: who is logged in where.
+struct Sessions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List who is logged in on which phone.")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        struct Answer: Decodable { var sessions: [SessionView] }
+        let sessions = try await server.call("GET", "/sessions", as: Answer.self).sessions
+        if sessions.isEmpty { print("nobody is logged in") }
+        for s in sessions {
+            let push = s.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
+            print([s.extension, s.name, s.mac, s.model, s.network, s.since, s.address ?? "-", push].joined(separator: "  "))
+        }
+    }
+}
+
+/// `hotdesk jobs [--state failed]`.
+struct Jobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List push jobs, newest first.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "Only jobs in this state: queued, sent, applied, failed.")
+    var state: String?
+
+    @Option(help: "How many.")
+    var limit: Int = 50
+
+    func run() async throws {
+        let query = "?limit=\(limit)" + (state.map { "&state=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" } ?? "")
+        struct Answer: Decodable { var jobs: [JobView] }
+        for job in try await server.call("GET", "/push-jobs\(query)", as: Answer.self).jobs { print(job) }
+    }
+}
