@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hotdesk", targets: ["hotdesk"]),
+        .executable(name: "phonesim", targets: ["phonesim"]),
+        .library(name: "PhoneSimulator", targets: ["PhoneSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -16,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
@@ -53,8 +56,26 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
+        .target(
+            name: "PhoneSimulator",
+            dependencies: [
+                "LibXML", "Curl",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/Sources/PhoneSimulator"),
+        .executableTarget(
+            name: "phonesim",
+            dependencies: [
+                "PhoneSimulator", "Curl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Simulator/Sources/phonesim"),
         .testTarget(name: "HotDeskTests", dependencies: [
-            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "HotDeskStore", "HotDeskServer",
+            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

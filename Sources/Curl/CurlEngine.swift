@@ -33,9 +33,9 @@ public final class CurlEngine: Sendable {
 
     /// Sends `request` and returns the answer, whatever its status. Throws only when there was
     /// no HTTP answer (refused, timed out, DNS, too large, …).
-    public func perform(_ request: HTTPRequest) async throws(TransferError) -> HTTPResponse {
+    public func perform(_ request: CurlRequest) async throws(TransferError) -> CurlResponse {
         let transfer = Transfer(request)
-        let result: Result<HTTPResponse, TransferError> = await withCheckedContinuation { continuation in
+        let result: Result<CurlResponse, TransferError> = await withCheckedContinuation { continuation in
             transfer.continuation = continuation
             let start = state.withLock { state -> Bool in
                 state.waiting.append(transfer)
@@ -101,18 +101,18 @@ private final class MultiHandle: @unchecked Sendable {
 /// One transfer's request, buffers and continuation. Touched by the caller until it is queued,
 /// then only by the engine thread.
 private final class Transfer: @unchecked Sendable {
-    let request: HTTPRequest
-    var continuation: CheckedContinuation<Result<HTTPResponse, TransferError>, Never>?
+    let request: CurlRequest
+    var continuation: CheckedContinuation<Result<CurlResponse, TransferError>, Never>?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: [UInt8] = []
     var headers: [String: String] = [:]
     var overflow = false
 
-    init(_ request: HTTPRequest) {
+    init(_ request: CurlRequest) {
         self.request = request
     }
 
-    func finish(_ result: Result<HTTPResponse, TransferError>) {
+    func finish(_ result: Result<CurlResponse, TransferError>) {
         continuation?.resume(returning: result)
         continuation = nil
     }
@@ -138,9 +138,11 @@ private final class Transfer: @unchecked Sendable {
         if let body = request.body ?? (request.method == "POST" ? [] : nil) {
             ccurl_setopt_long(easy, CURLOPT_POST, 1)
             ccurl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-            // COPYPOSTFIELDS copies the bytes: the array need not outlive this call.
-            body.withUnsafeBufferPointer { buffer in
-                ccurl_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer([UInt8(0)])))
+            // COPYPOSTFIELDS copies the bytes: the array need not outlive this call. (An empty
+            // body still needs a valid pointer.)
+            let bytes = body.isEmpty ? [0] : body
+            _ = bytes.withUnsafeBufferPointer { buffer in
+                ccurl_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
             }
         }
         if let credentials = request.credentials {
@@ -161,11 +163,11 @@ private final class Transfer: @unchecked Sendable {
         return .success(easy)
     }
 
-    func outcome(code: CURLcode, easy: UnsafeMutableRawPointer) -> Result<HTTPResponse, TransferError> {
+    func outcome(code: CURLcode, easy: UnsafeMutableRawPointer) -> Result<CurlResponse, TransferError> {
         if code == CURLE_OK {
             var status = 0
             ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-            return .success(HTTPResponse(status: status, headers: headers, body: body))
+            return .success(CurlResponse(status: status, headers: headers, body: body))
         }
         var osErrno = 0
         ccurl_getinfo_long(easy, CURLINFO_OS_ERRNO, &osErrno)

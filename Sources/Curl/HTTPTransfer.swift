@@ -21,7 +21,7 @@ public struct HTTPCredentials: Hashable, Sendable {
 }
 
 /// One HTTP request, as libcurl will send it.
-public struct HTTPRequest: Sendable {
+public struct CurlRequest: Sendable {
     public var method: String
     public var url: String
     /// `Name: value` pairs, sent in order.
@@ -55,7 +55,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// What the server answered.
-public struct HTTPResponse: Sendable {
+public struct CurlResponse: Sendable {
     public var status: Int
     /// Header names in lower case; a repeated header keeps its last value.
     public var headers: [String: String]

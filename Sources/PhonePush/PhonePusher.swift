@@ -45,14 +45,14 @@ public struct PhonePusher: Sendable {
     }
 
     /// The exact request a push sends (exposed for tests and `--dry-run` style tooling).
-    public func request(_ action: PushAction, to target: PushTarget, policy: PushPolicy) -> HTTPRequest? {
+    public func request(_ action: PushAction, to target: PushTarget, policy: PushPolicy) -> CurlRequest? {
         guard let vendor = recipes.vendors[target.brand] else { return nil }
         let recipe = vendor.recipe(action)
         let host = target.address.contains(":") ? "[\(target.address)]" : target.address
         let login = target.credentials.map { ($0.username, $0.password) } ?? (vendor.factoryCredentials.username, vendor.factoryCredentials.password)
         var headers: [(name: String, value: String)] = []
         if let type = recipe.contentType { headers.append(("Content-Type", type)) }
-        return HTTPRequest(
+        return CurlRequest(
             method: recipe.method, url: "http://\(host):\(target.port)\(recipe.path)", headers: headers, body: recipe.body.map { Array($0.utf8) },
             credentials: HTTPCredentials(username: login.0, password: login.1, scheme: recipe.auth),
             connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, maxResponseBytes: 64 * 1024)

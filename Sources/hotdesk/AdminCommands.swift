@@ -51,10 +51,10 @@ struct ServerOptions: ParsableArguments {
             headers.append(("Content-Type", "application/json"))
             body = Array(try JSONEncoder().encode(json))
         }
-        let response: HTTPResponse
+        let response: CurlResponse
         do {
             response = try await CurlEngine.shared.perform(
-                HTTPRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15))
+                CurlRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15))
         } catch {
             throw fail("cannot reach HotDesk at \(base): \(error.message)")
         }

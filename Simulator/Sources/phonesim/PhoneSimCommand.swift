@@ -1,0 +1,255 @@
+import ArgumentParser
+import Curl
+import Foundation
+import Histogram
+import PhoneSimulator
+
+@main
+struct PhoneSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "phonesim",
+        abstract: "A desk phone simulator for HotDesk: boots, fetches its config, browses the Login/Logout app, takes pushes.",
+        subcommands: [Interactive.self, Run.self, Fleet.self],
+        defaultSubcommand: Interactive.self)
+}
+
+/// What identifies one simulated phone.
+struct PhoneOptions: ParsableArguments {
+    @Option(help: "HotDesk's base URL, e.g. http://127.0.0.1:8080")
+    var server: String
+
+    @Option(help: "The phone's MAC address.")
+    var mac: String
+
+    @Option(help: "The model: \(SimModel.all.map(\.name).joined(separator: ", ")).")
+    var model: String
+
+    @Option(help: "The phone's own loopback address (any of 127.0.0.0/8): it listens and sends from there.")
+    var address: String = "127.0.0.1"
+
+    @Option(help: "The phone's web port for pushes (0: no web server).")
+    var pushPort: Int = 80
+
+    @Option(help: "Multiply the model's boot time by this (e.g. 0.05 for quick tests).")
+    var bootTimeScale: Double = 1
+
+    func makePhone() throws -> SimulatedPhone {
+        guard let simModel = SimModel.named(model) else {
+            throw ValidationError("unknown model \"\(model)\"; one of \(SimModel.all.map(\.name).joined(separator: ", "))")
+        }
+        let hex = mac.lowercased().filter(\.isHexDigit)
+        guard hex.count == 12 else { throw ValidationError("\"\(mac)\" is not a MAC address") }
+        return SimulatedPhone(
+            model: simModel, mac: hex,
+            options: .init(server: server.hasSuffix("/") ? String(server.dropLast()) : server, address: address,
+                           pushPort: pushPort == 0 ? nil : pushPort, bootTimeScale: bootTimeScale))
+    }
+}
+
+func printErr(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// `phonesim --server URL --mac MAC --model M`: shows the screen and reads script steps.
+struct Interactive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interactive",
+        abstract: "Boot a phone and drive it by hand: type script steps (key hotdesk, select 1, type 5501, next, press Done, …).")
+
+    @OptionGroup var phone: PhoneOptions
+
+    func run() async throws {
+        let sim = try phone.makePhone()
+        do { try await sim.boot() } catch { throw ExitCodeError("phone did not boot: \(error)") }
+        await show(sim)
+        print("keys: key hotdesk|up|down|ok|back|exit, select N|LABEL, type TEXT, next, press LABEL, events, quit")
+        while let line = readLine() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed == "quit" || trimmed == "q" { break }
+            if trimmed == "events" {
+                for e in await sim.events { print("  \(e)") }
+                continue
+            }
+            do {
+                let script = try PhoneScript(trimmed)
+                try await ScriptRunner(expectTimeout: 2).run(script, on: sim)
+            } catch {
+                print("! \(error)")
+            }
+            await show(sim)
+        }
+        await sim.shutdown()
+    }
+
+    func show(_ sim: SimulatedPhone) async {
+        let model = sim.model
+        let border = "+" + String(repeating: "-", count: model.columns) + "+"
+        print(border)
+        for line in await sim.display { print("|" + line.padding(toLength: model.columns, withPad: " ", startingAt: 0) + "|") }
+        print(border)
+    }
+}
+
+/// `phonesim run … --script FILE`: exit 0 when every step held.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Boot a phone, run a script, exit 0 when every step held (else print the transcript).")
+
+    @OptionGroup var phone: PhoneOptions
+
+    @Option(help: "The script file (one step per line, # comments).")
+    var script: String
+
+    @Flag(help: "Print the transcript even when every step held.")
+    var verbose = false
+
+    func run() async throws {
+        guard let text = try? String(contentsOfFile: script, encoding: .utf8) else { throw ExitCodeError("cannot read \(script)") }
+        let parsed: PhoneScript
+        do { parsed = try PhoneScript(text) } catch { throw ExitCodeError("\(script): \(error)") }
+        let sim = try phone.makePhone()
+        do { try await sim.boot() } catch { throw ExitCodeError("phone did not boot: \(error)") }
+        defer { Task { await sim.shutdown() } }
+        do {
+            let transcript = try await ScriptRunner().run(parsed, on: sim)
+            if verbose { print(transcript.joined(separator: "\n")) }
+            print("ok: \(parsed.lines.count) steps held")
+        } catch {
+            printErr(error.description)
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct ExitCodeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `phonesim fleet`: many phones, concurrent login/logout cycles, latency percentiles.
+struct Fleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot N phones on N loopback addresses and run login/logout cycles at once; print throughput and latency percentiles.",
+        discussion: """
+            Phone i (from 0) has MAC <mac-prefix><i as 6 hex digits>, address 127.1.x.y, and logs in extension first-extension+i with \
+            --password (a voicemail PIN or the user password). The directory must hold those extensions.
+            """)
+
+    @Option(help: "HotDesk's base URL.")
+    var server: String
+
+    @Option(help: "How many phones.")
+    var phones: Int = 10
+
+    @Option(help: "The model of every phone.")
+    var model: String = "sangoma-s500"
+
+    @Option(help: "Login/logout cycles per phone.")
+    var logins: Int = 5
+
+    @Option(help: "The first extension number.")
+    var firstExtension: Int = 7000
+
+    @Option(help: "The password every phone types.")
+    var password: String = "1234"
+
+    @Option(help: "First 6 hex digits of the phones' MACs.")
+    var macPrefix: String = "0015aa"
+
+    @Option(help: "The phones' web port for pushes (0: no web servers, pushes to them fail).")
+    var pushPort: Int = 0
+
+    func run() async throws {
+        guard let simModel = SimModel.named(model) else { throw ValidationError("unknown model \(model)") }
+        guard (1...5000).contains(phones), (1...10000).contains(logins) else { throw ValidationError("phones 1-5000, logins 1-10000") }
+        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        let fleet = (0..<phones).map { i in
+            SimulatedPhone(
+                model: simModel, mac: macPrefix + String(format: "%06x", i),
+                options: .init(server: base, address: "127.1.\(i / 250).\(i % 250 + 1)", pushPort: pushPort == 0 ? nil : pushPort, bootTimeScale: 0))
+        }
+        let bootStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for phone in fleet { group.addTask { try await phone.boot() } }
+            try await group.waitForAll()
+        }
+        let bootTime = ContinuousClock.now - bootStart
+
+        // Reference, same run, same client: a plain GET /health.
+        var reference = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for _ in 0..<200 {
+            let t = ContinuousClock.now
+            _ = try? await CurlEngine.shared.perform(CurlRequest(url: base + "/health"))
+            reference.record(Self.micros(ContinuousClock.now - t))
+        }
+
+        let start = ContinuousClock.now
+        let results = await withTaskGroup(of: (Histogram<UInt64>, Histogram<UInt64>, Int).self) { group in
+            for (i, phone) in fleet.enumerated() {
+                let ext = String(firstExtension + i)
+                group.addTask { await Self.cycles(phone, extensionNumber: ext, password: password, count: logins) }
+            }
+            var login = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            var logout = login
+            var failures = 0
+            for await (a, b, f) in group {
+                login.add(a)
+                logout.add(b)
+                failures += f
+            }
+            return (login, logout, failures)
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let (login, logout, failures) = results
+        print("phones \(phones) (\(model)), \(logins) cycles each, booted in \(bootTime)")
+        print(String(format: "cycles %d in %.2f s: %.1f login+logout cycles/s, %d failed", login.totalCount, seconds, Double(login.totalCount) / seconds, failures))
+        for (name, h) in [("health (reference)", reference), ("login (key → Done screen)", login), ("logout (key → Logged out)", logout)] {
+            print(
+                "\(name): p50 \(Self.ms(h.valueAtPercentile(50))) p90 \(Self.ms(h.valueAtPercentile(90))) p99 \(Self.ms(h.valueAtPercentile(99))) max \(Self.ms(h.max))")
+        }
+        let ref = max(1, Double(reference.valueAtPercentile(50)))
+        print(String(format: "ratios to health p50: login p50 %.1fx, logout p50 %.1fx", Double(login.valueAtPercentile(50)) / ref, Double(logout.valueAtPercentile(50)) / ref))
+        await withTaskGroup(of: Void.self) { group in
+            for phone in fleet { group.addTask { await phone.shutdown() } }
+        }
+        if failures > 0 { throw ExitCode.failure }
+    }
+
+    static func cycles(_ phone: SimulatedPhone, extensionNumber: String, password: String, count: Int) async -> (Histogram<UInt64>, Histogram<UInt64>, Int) {
+        var login = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var logout = login
+        var failures = 0
+        for _ in 0..<count {
+            do {
+                var t = ContinuousClock.now
+                try await phone.key("hotdesk")
+                try await phone.select("Login Int")
+                try await phone.type(extensionNumber)
+                try await phone.next()
+                try await phone.type(password)
+                try await phone.press("Done")
+                guard await phone.displayText.contains("Logged in") else { throw ExitCodeError(await phone.displayText) }
+                login.record(micros(ContinuousClock.now - t))
+                try await phone.key("exit")
+                t = ContinuousClock.now
+                try await phone.key("hotdesk")
+                try await phone.select("Logout")
+                try await phone.select("1")
+                guard await phone.displayText.contains("Logged out") else { throw ExitCodeError(await phone.displayText) }
+                logout.record(micros(ContinuousClock.now - t))
+                try await phone.key("exit")
+            } catch {
+                failures += 1
+                printErr("\(phone.mac): \(error)")
+                try? await phone.key("exit")
+            }
+        }
+        return (login, logout, failures)
+    }
+
+    static func micros(_ d: Duration) -> UInt64 {
+        UInt64(max(0, d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000))
+    }
+
+    static func ms(_ micros: UInt64) -> String { String(format: "%.2f ms", Double(micros) / 1000) }
+}
