@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import PhoneSimulator
 import Testing
 
 let flowDirectory = """
@@ -9,6 +10,7 @@ let flowDirectory = """
       external_address: localhost:{PORT}
       user_password: "7777"
       admin_password: "master-4242"
+      push_port: {PUSH_PORT}
     extensions:
       - number: "5501"
         name: Ada Lovelace
@@ -19,43 +21,46 @@ let flowDirectory = """
         sip_password: "sip-secret-5502"
     """
 
-@Suite("Login and logout flows through real HTTP")
+@Suite("Login and logout flows: simulated phones against the real server")
 struct FlowTests {
-    @Test("enrol an unknown phone, wrong PIN, right PIN, logged-in config with the internal address", arguments: [TestPhone.Kind.yealinkT46U, .sangomaS500])
-    func enrolAndLoginInternal(kind: TestPhone.Kind) async throws {
+    @Test("enrol an unknown phone, wrong PIN, right PIN, reload, logged-in config with the internal address", arguments: ["yealink-t46u", "sangoma-s500"])
+    func enrolAndLoginInternal(model: String) async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(kind, mac: "001565aabb01", server: server.baseURL)
-            #expect(try await phone.fetchConfig() == 200)
-            #expect(try phone.registeredLine() == nil)
-            let keyURL = try #require(try phone.hotdeskKeyURL())
+            let phone = try await server.phone(model, mac: "001565aabb01")
+            #expect(await phone.config.lineActive == false)
+            let keyURL = try #require(await phone.config.browserKeyURL)
             #expect(!keyURL.lowercased().contains("001565aabb01"), "the app URL must not carry the MAC")
 
-            try await phone.pressHotDeskKey()
-            #expect(phone.display?.items.map(\.label) == ["Login Int", "Login Extl"])
+            try await phone.key("hotdesk")
+            #expect(await phone.menuLabels == ["Login Int", "Login Extl"])
             try await phone.select("Login Int")
-            #expect(phone.display?.kind == "input")
-            #expect(phone.display?.fields.map(\.masked) == [false, true], "the password field is masked")
-            phone.type(["ext": "5501", "pw": "0000"])
-            try await phone.submit()
-            #expect(phone.display?.title == "Login failed")
-            #expect(phone.display?.text.contains("Wrong password") == true)
+            guard case .input(_, _, let fields, _)? = await phone.screen else { Issue.record("not an input screen"); return }
+            #expect(fields.map(\.masked) == [false, true], "the password field is masked")
+            try await phone.type("5501")
+            try await phone.next()
+            try await phone.type("0000")
+            try await phone.press("Done")
+            #expect(await phone.title == "Login failed")
+            #expect(await phone.displayText.contains("Wrong password"))
 
-            try await phone.pressSoftKey("Try again")
-            #expect(phone.display?.fields.first?.value == "5501", "the extension is kept for the retry")
-            phone.type(["pw": "1234"])
-            try await phone.submit()
-            #expect(phone.display?.text.contains("Logged in as 5501") == true)
+            try await phone.press("Try again")
+            guard case .input(_, _, let retry, _)? = await phone.screen else { Issue.record("not an input screen"); return }
+            #expect(retry.first?.value == "5501", "the extension is kept for the retry")
+            let mark = await phone.events.count
+            try await phone.next()
+            try await phone.type("1234")
+            try await phone.press("Done")
+            #expect(await phone.displayText.contains("Logged in as 5501 - reloading"))
 
-            try await phone.fetchConfig()
-            let line = try #require(try phone.registeredLine())
-            #expect(line.user == "5501")
-            #expect(line.server == "127.0.0.1")
-            #expect(phone.config.contains("sip-secret-5501"))
-            #expect(try phone.hotdeskKeyURL()?.hasPrefix("http://127.0.0.1:\(server.port)/app/") == true, "the key survives login")
+            #expect(await phone.waitForApply(since: mark), "the phone was told to reload and fetched its config")
+            #expect(await !phone.events.dropFirst(mark).contains(.rebootStarted))
+            let config = await phone.config
+            #expect(config.lineActive && config.lineUser == "5501" && config.sipServer == "127.0.0.1" && config.hasSIPPassword)
+            #expect(config.browserKeyURL?.hasPrefix("http://127.0.0.1:\(server.port)/app/") == true, "the key survives login")
 
             let audit = try await server.store.auditLog(limit: 20)
             #expect(audit.contains { $0.action == .enrol && $0.mac?.canonical == "001565aabb01" })
-            #expect(audit.contains { $0.action == .loginFailed && $0.extensionNumber == "5501" && $0.source == "127.0.0.1" })
+            #expect(audit.contains { $0.action == .loginFailed && $0.extensionNumber == "5501" && $0.source == phone.options.address })
             #expect(audit.contains { $0.action == .login && $0.extensionNumber == "5501" && $0.outcome == .success })
         }
     }
@@ -63,13 +68,13 @@ struct FlowTests {
     @Test("Login Extl gives the external address")
     func loginExternal() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb02", server: server.baseURL)
-            try await phone.fetchConfig()
+            let phone = try await server.phone("yealink-t46u", mac: "001565aabb02")
+            let mark = await phone.events.count
             try await phone.login("Login Extl", ext: "5501", password: "1234")
-            #expect(phone.display?.title == "Logged in")
-            try await phone.fetchConfig()
-            #expect(try phone.registeredLine()?.server == "localhost")
-            #expect(try phone.setting("static.auto_provision.server.url") == "http://localhost:\(server.port)/provision/")
+            #expect(await phone.title == "Logged in")
+            #expect(await phone.waitForApply(since: mark))
+            #expect(await phone.config.sipServer == "localhost")
+            #expect(await phone.config.provisionURL == "http://localhost:\(server.port)/provision/")
             #expect(try await server.store.sessions().first?.network == .external)
         }
     }
@@ -77,13 +82,12 @@ struct FlowTests {
     @Test("an extension without voicemail logs in with the user password, and only then")
     func userPassword() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.sangomaS500, mac: "001565aabb03", server: server.baseURL)
-            try await phone.fetchConfig()
+            let phone = try await server.phone("sangoma-s500", mac: "001565aabb03")
             // 5501 has a voicemail box: the user password does not work for it.
             try await phone.login("Login Int", ext: "5501", password: "7777")
-            #expect(phone.display?.title == "Login failed")
+            #expect(await phone.title == "Login failed")
             try await phone.login("Login Int", ext: "5502", password: "7777")
-            #expect(phone.display?.text.contains("Logged in as 5502") == true)
+            #expect(await phone.displayText.contains("Logged in as 5502"))
             #expect(try await server.store.session(mac: MACAddress("001565aabb03")!)?.credential == .userPassword)
         }
     }
@@ -91,56 +95,55 @@ struct FlowTests {
     @Test("the admin password logs any extension into any phone, and the audit says so")
     func adminPassword() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb04", server: server.baseURL)
-            try await phone.fetchConfig()
+            let phone = try await server.phone("yealink-t46u", mac: "001565aabb04")
             try await phone.login("Login Int", ext: "5501", password: "master-4242")
-            #expect(phone.display?.title == "Logged in")
+            #expect(await phone.title == "Logged in")
             let entry = try #require(try await server.store.auditLog(limit: 5).first { $0.action == .login })
             #expect(entry.actor == "admin-password")
             #expect(entry.detail.contains("admin_password"))
         }
     }
 
-    @Test("logout from the menu gives the logged-out config back")
+    @Test("logout from the phone: logged-out config pushed and applied, the same as before login")
     func logoutFromMenu() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.sangomaS500, mac: "001565aabb05", server: server.baseURL)
-            try await phone.fetchConfig()
-            let loggedOutETag = phone.configETag
+            let phone = try await server.phone("sangoma-s500", mac: "001565aabb05")
+            let loggedOut = await phone.configFiles["cfg001565aabb05.xml"]
+            var mark = await phone.events.count
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            try await phone.fetchConfig()
-            #expect(try phone.registeredLine()?.user == "5501")
+            #expect(await phone.waitForApply(since: mark))
+            #expect(await phone.config.lineUser == "5501")
 
-            try await phone.pressHotDeskKey()
-            #expect(phone.display?.title.contains("5501") == true)
-            #expect(phone.display?.items.map(\.label) == ["Login", "Logout"])
+            try await phone.key("hotdesk")
+            #expect(await phone.title.contains("5501"))
+            #expect(await phone.menuLabels == ["Login", "Logout"])
+            mark = await phone.events.count
             try await phone.select("Logout")
             try await phone.select("Yes, log out")
-            #expect(phone.display?.title == "Logged out")
-            #expect(try await phone.fetchConfig() == 200)
-            #expect(try phone.registeredLine() == nil)
-            #expect(phone.configETag == loggedOutETag, "the logged-out config is the same as before login")
+            #expect(await phone.title == "Logged out")
+            #expect(await phone.waitForApply(since: mark))
+            #expect(await phone.config.lineActive == false)
+            #expect(await phone.configFiles["cfg001565aabb05.xml"] == loggedOut, "the logged-out config is the same as before login")
             #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .logout && $0.extensionNumber == "5501" })
         }
     }
 
-    @Test("login over another person logs them out; the same extension on a second phone leaves the first")
+    @Test("login over another person logs them out; the same extension on a second phone leaves the first, which is pushed too")
     func loginOverAndMove() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var a = TestPhone(.yealinkT46U, mac: "001565aabb06", server: server.baseURL)
-            var b = TestPhone(.yealinkT46U, mac: "001565aabb07", server: server.baseURL)
-            try await a.fetchConfig()
-            try await b.fetchConfig()
+            let a = try await server.phone("yealink-t46u", mac: "001565aabb06")
+            let b = try await server.phone("yealink-t46u", mac: "001565aabb07")
             try await a.login("Login Int", ext: "5501", password: "1234")
             try await a.login("Login Int", ext: "5502", password: "7777")  // over 5501 on the same phone
             var sessions = try await server.store.sessions()
             #expect(sessions.map(\.extensionNumber) == ["5502"])
+            let mark = await a.events.count
             try await b.login("Login Int", ext: "5502", password: "7777")  // 5502 moves to phone b
             sessions = try await server.store.sessions()
             #expect(sessions.count == 1)
             #expect(sessions.first?.mac.canonical == "001565aabb07")
-            try await a.fetchConfig()
-            #expect(try a.registeredLine() == nil)
+            #expect(await a.waitForApply(since: mark), "the phone left behind is told to reload")
+            #expect(await eventually { await a.config.lineActive == false }, "… and comes back logged out")
             let logouts = try await server.store.auditLog(limit: 20).filter { $0.action == .logout }
             #expect(logouts.count == 2)
         }
@@ -150,8 +153,10 @@ struct FlowTests {
     func defaultLoginOff() async throws {
         let yaml = flowDirectory.replacingOccurrences(of: "default_login: true", with: "default_login: false")
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb08", server: server.baseURL)
-            #expect(try await phone.fetchConfig() == 404)
+            let phone = SimulatedPhone(
+                model: SimModel.named("yealink-t46u")!, mac: "001565aabb08", options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil))
+            #expect(try await phone.boot() == 404)
+            #expect(await phone.config.browserKeyURL == nil)
             let entry = try #require(try await server.store.auditLog(limit: 5).first)
             #expect(entry.action == .unknownDeviceRefused)
             #expect(entry.mac?.canonical == "001565aabb08")
@@ -164,21 +169,32 @@ struct FlowTests {
         let yaml = flowDirectory.replacingOccurrences(of: "default_login: true", with: "default_login: false")
             + "\ndevices:\n  - mac: 00-15-65-AA-BB-09\n    model: sangoma-s500\n"
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            var phone = TestPhone(.sangomaS500, mac: "001565aabb09", server: server.baseURL)
-            #expect(try await phone.fetchConfig() == 200)
-            #expect(try phone.hotdeskKeyURL() != nil)
+            let phone = try await server.phone("sangoma-s500", mac: "001565aabb09")
+            #expect(await phone.config.browserKeyURL != nil)
         }
     }
 
     @Test("ETag and If-None-Match: 304 while the config is unchanged, 200 after login")
     func etag() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb0a", server: server.baseURL)
-            #expect(try await phone.fetchConfig() == 200)
-            #expect(phone.configETag != nil)
+            let phone = try await server.phone("yealink-t46u", mac: "001565aabb0a", pushes: false)
             #expect(try await phone.fetchConfig() == 304)
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(try await phone.fetchConfig() == 200)
+            #expect(try await phone.fetchConfig() == 304)
+        }
+    }
+
+    @Test("a model that must reboot is rebooted after login (s300), and comes back logged in")
+    func rebootOnLogin() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s300", mac: "001565aabb0d")
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.displayText.contains("restarting"))
+            #expect(await phone.waitForEvents(timeout: 8) { $0.dropFirst(mark).contains(.booted) })
+            #expect(await phone.events.dropFirst(mark).contains(.rebootStarted))
+            #expect(await phone.config.lineUser == "5501")
         }
     }
 
@@ -196,30 +212,28 @@ struct FlowTests {
               - {number: "5503", name: Cy, voicemail_pin: "5503", sip_password: "sip-secret-5503"}
             """
         try await TestServer.with(yaml: file) { (server: TestServer) async throws in
-            var a = TestPhone(.yealinkT46U, mac: "001565aabb0b", server: server.baseURL)
-            var b = TestPhone(.sangomaS500, mac: "001565aabb0c", server: server.baseURL)
-            try await a.fetchConfig()
-            try await b.fetchConfig()
+            let a = try await server.phone("yealink-t46u", mac: "001565aabb0b", pushes: false)
+            let b = try await server.phone("sangoma-s500", mac: "001565aabb0c", pushes: false)
             try await a.login("Login Int", ext: "5501", password: "1111")
-            #expect(a.display?.text.contains("2 tries left") == true)
+            #expect(await a.displayText.contains("2 tries left"))
             try await a.login("Login Int", ext: "5501", password: "1111")
-            #expect(a.display?.text.contains("One more wrong try") == true)
+            #expect(await a.displayText.contains("One more wrong try"))
             try await a.login("Login Int", ext: "5501", password: "1111")
-            #expect(a.display?.text.contains("5501 is locked until") == true)
+            #expect(await a.displayText.contains("5501 is locked until"))
             // Locked on every phone, even with the right PIN.
             try await b.login("Login Int", ext: "5501", password: "1234")
-            #expect(b.display?.text.contains("5501 is locked until") == true)
+            #expect(await b.displayText.contains("5501 is locked until"))
             #expect(try await server.store.sessions().isEmpty)
             // Other extensions still work on phone b.
             try await b.login("Login Int", ext: "5502", password: "7777")
-            #expect(b.display?.title == "Logged in")
+            #expect(await b.title == "Logged in")
             // Phone a: two more failures (unknown extension counts for the phone) lock the phone.
             try await a.login("Login Int", ext: "5599", password: "1111")
-            #expect(a.display?.text.contains("5599 does not exist") == true)
+            #expect(await a.displayText.contains("5599 does not exist"))
             try await a.login("Login Int", ext: "5503", password: "0000")
-            #expect(a.display?.text.contains("this phone is locked until") == true)
+            #expect(await a.displayText.contains("this phone is locked until"))
             try await a.login("Login Int", ext: "5503", password: "5503")
-            #expect(a.display?.text.contains("this phone is locked") == true)
+            #expect(await a.displayText.contains("this phone is locked"))
             let audit = try await server.store.auditLog(limit: 50)
             #expect(audit.filter { $0.action == .lockout }.count == 2)
             #expect(audit.contains { $0.action == .loginFailed && $0.outcome == .refused })
@@ -247,17 +261,16 @@ struct TemplateFlowTests {
                 model: yealink-t46u
             """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb20", server: server.baseURL)
-            try await phone.fetchConfig()
-            #expect(try phone.setting("hotdesk.template") == "office-default")
+            let phone = try await server.phone("yealink-t46u", mac: "001565aabb20", pushes: false)
+            #expect(await phone.setting("hotdesk.template") == "office-default")
             try await phone.login("Login Int", ext: "5501", password: "1234")
             try await phone.fetchConfig()
-            #expect(try phone.setting("hotdesk.template") == "ada-t46u")
-            #expect(try phone.registeredLine()?.user == "5501")
+            #expect(await phone.setting("hotdesk.template") == "ada-t46u")
+            #expect(await phone.config.lineUser == "5501")
             try await phone.login("Login Int", ext: "5502", password: "7777")
             try await phone.fetchConfig()
-            #expect(try phone.setting("hotdesk.template") == "office-default")
-            #expect(try phone.registeredLine()?.user == "5502")
+            #expect(await phone.setting("hotdesk.template") == "office-default")
+            #expect(await phone.config.lineUser == "5502")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import PhoneSimulator
 import Testing
 
 @Suite("Hostile and malformed input gets a clear error and loses nothing")
@@ -39,13 +40,15 @@ struct HostileInputTests {
     @Test("unknown and malformed tokens get an error screen in the phone's dialect")
     func unknownTokens() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            let phone = TestPhone(.sangomaS500, mac: "001565aabb10", server: server.baseURL)
+            let model = try #require(SimModel.named("sangoma-s500"))
             for token in ["nope", RandomToken.make(), "001565aabb10", String(repeating: "x", count: 3000)] {
-                let r = try await HTTP.get("\(server.baseURL)/app/\(token)", headers: ["User-Agent": phone.userAgent])
+                let r = try await HTTP.get("\(server.baseURL)/app/\(token)", headers: ["User-Agent": model.userAgent(mac: "001565aabb10")])
                 #expect(r.status == 200)
-                let display = try phone.parse(r.body)
-                #expect(display.kind == "text")
-                #expect(display.text.contains("not set up for Hot Desk"))
+                guard case .text(_, let text, _) = try model.dialect.read(Array(r.body.utf8)) else {
+                    Issue.record("not a text screen")
+                    continue
+                }
+                #expect(text.contains("not set up for Hot Desk"))
             }
         }
     }
@@ -53,24 +56,27 @@ struct HostileInputTests {
     @Test("10 KB query strings, huge and non-digit extensions, empty fields")
     func hostileSubmits() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            var phone = TestPhone(.yealinkT46U, mac: "001565aabb11", server: server.baseURL)
-            try await phone.fetchConfig()
-            try await phone.pressHotDeskKey()
+            let phone = try await server.phone("yealink-t46u", mac: "001565aabb11", pushes: false)
+            try await phone.key("hotdesk")
             try await phone.select("Login Int")
-            let form = try #require(phone.display?.formURL)
-
-            try await phone.open(form + "&ext=5501&pw=" + String(repeating: "9", count: 10_000))
-            #expect(phone.display?.text.contains("too long") == true)
-            try await phone.open(form + "&junk=" + String(repeating: "%26", count: 3000))
-            #expect(phone.display?.text.contains("too long") == true)
-            try await phone.open(form + "&ext=55%27%3B%20DROP%20TABLE%20sessions&pw=1234")
-            #expect(phone.display?.text.contains("2 to 6 digits") == true)
-            try await phone.open(form + "&ext=&pw=1234")
-            #expect(phone.display?.text.contains("Enter your extension") == true)
-            try await phone.open(form + "&ext=5501&pw=")
-            #expect(phone.display?.text.contains("Enter your password") == true)
-            try await phone.open(form.replacingOccurrences(of: "net=int", with: "net=%3Cscript%3E") + "&ext=5501&pw=1234")
-            #expect(phone.display?.title == "Logged in", "an unknown network falls back to internal")
+            guard case .input(_, let form, _, _)? = await phone.screen else {
+                Issue.record("no login form")
+                return
+            }
+            /// What the phone would show for `url`, read strictly in its dialect.
+            func screen(_ url: String) async throws -> (title: String, text: String) {
+                let r = try await HTTP.get(url, headers: ["User-Agent": phone.model.userAgent(mac: phone.mac)])
+                let screen = try phone.model.dialect.read(Array(r.body.utf8))
+                guard case .text(let title, let text, _) = screen else { return (screen.title, "") }
+                return (title, text)
+            }
+            #expect(try await screen(form + "&ext=5501&pw=" + String(repeating: "9", count: 10_000)).text.contains("too long"))
+            #expect(try await screen(form + "&junk=" + String(repeating: "%26", count: 3000)).text.contains("too long"))
+            #expect(try await screen(form + "&ext=55%27%3B%20DROP%20TABLE%20sessions&pw=1234").text.contains("2 to 6 digits"))
+            #expect(try await screen(form + "&ext=&pw=1234").text.contains("Enter your extension"))
+            #expect(try await screen(form + "&ext=5501&pw=").text.contains("Enter your password"))
+            let fallback = try await screen(form.replacingOccurrences(of: "net=int", with: "net=%3Cscript%3E") + "&ext=5501&pw=1234")
+            #expect(fallback.title == "Logged in", "an unknown network falls back to internal")
             // Nothing else happened: one session, and the sessions table is intact.
             #expect(try await server.store.sessions().count == 1)
         }

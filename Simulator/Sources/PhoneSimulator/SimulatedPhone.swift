@@ -90,6 +90,8 @@ public actor SimulatedPhone {
     public private(set) var screen: BrowserScreen?
     public private(set) var events: [PhoneEvent] = []
     public private(set) var lastRefusal: DocumentRefusal?
+    /// The body of each config file as last fetched (for tests that read a raw setting).
+    public private(set) var configFiles: [String: String] = [:]
     private var history: [BrowserScreen] = []
     private var selected = 0
     private var focused = 0
@@ -107,14 +109,25 @@ public actor SimulatedPhone {
 
     // MARK: power
 
-    /// Power on: start the web server, fetch and apply the config, show the idle screen.
-    public func boot() async throws {
+    /// Power on: start the web server, fetch and apply the config, show the idle screen. A
+    /// phone whose config fetch fails still comes up (with what it had); the status of its own
+    /// config file is returned (0: no answer) and the failure is in `events`.
+    @discardableResult
+    public func boot() async throws -> Int {
         try await startListener()
-        try await fetchConfig()
+        var status = 0
+        do {
+            status = try await fetchConfig()
+        } catch PhoneError.http(let code, _) {
+            status = code
+        } catch {
+            record(.configRefused(file: "(boot)", reason: "\(error)"))
+        }
         online = true
         screen = nil
         history = []
         record(.booted)
+        return status
     }
 
     /// Power off: stop answering on the network.
@@ -133,6 +146,7 @@ public actor SimulatedPhone {
             try await boot()
         } catch {
             record(.configRefused(file: "(boot)", reason: "\(error)"))
+            online = true
         }
     }
 
@@ -144,7 +158,10 @@ public actor SimulatedPhone {
     }
 
     /// Fetches the model's config files in order and applies them (304 keeps what it has).
-    public func fetchConfig() async throws {
+    /// Returns the status of the phone's own file (the last one).
+    @discardableResult
+    public func fetchConfig() async throws -> Int {
+        var last = 0
         for file in model.configFiles(mac: mac) {
             var headers: [(name: String, value: String)] = [("User-Agent", model.userAgent(mac: mac))]
             if let etag = etags[file] { headers.append(("If-None-Match", etag)) }
@@ -155,11 +172,13 @@ public actor SimulatedPhone {
                 throw PhoneError.transfer(error.description)
             }
             record(.configFetched(file: file, status: response.status))
+            last = response.status
             switch response.status {
             case 200:
                 do {
                     try config.apply(response.body, vendor: model.vendor)
                     etags[file] = response.headers["etag"]
+                    configFiles[file] = response.text
                 } catch {
                     record(.configRefused(file: file, reason: error.reason))
                 }
@@ -168,6 +187,7 @@ public actor SimulatedPhone {
             default: throw PhoneError.http(response.status, provisionBase + file)
             }
         }
+        return last
     }
 
     // MARK: keys

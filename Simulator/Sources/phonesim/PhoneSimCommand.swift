@@ -60,7 +60,10 @@ struct Interactive: AsyncParsableCommand {
 
     func run() async throws {
         let sim = try phone.makePhone()
-        do { try await sim.boot() } catch { throw ExitCodeError("phone did not boot: \(error)") }
+        do {
+            let status = try await sim.boot()
+            if status != 200 { print("! config fetch: \(status == 0 ? "no answer from \(phone.server)" : "HTTP \(status)")") }
+        } catch { throw ExitCodeError("phone did not boot: \(error)") }
         await show(sim)
         print("keys: key hotdesk|up|down|ok|back|exit, select N|LABEL, type TEXT, next, press LABEL, events, quit")
         while let line = readLine() {
@@ -107,14 +110,18 @@ struct Run: AsyncParsableCommand {
         let parsed: PhoneScript
         do { parsed = try PhoneScript(text) } catch { throw ExitCodeError("\(script): \(error)") }
         let sim = try phone.makePhone()
-        do { try await sim.boot() } catch { throw ExitCodeError("phone did not boot: \(error)") }
-        defer { Task { await sim.shutdown() } }
+        do {
+            let status = try await sim.boot()
+            if status != 200 { printErr("phonesim: config fetch: \(status == 0 ? "no answer from \(phone.server)" : "HTTP \(status)")") }
+        } catch { throw ExitCodeError("phone did not boot: \(error)") }
         do {
             let transcript = try await ScriptRunner().run(parsed, on: sim)
             if verbose { print(transcript.joined(separator: "\n")) }
             print("ok: \(parsed.lines.count) steps held")
+            await sim.shutdown()
         } catch {
             printErr(error.description)
+            await sim.shutdown()
             throw ExitCode.failure
         }
     }

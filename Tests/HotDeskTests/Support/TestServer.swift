@@ -1,8 +1,13 @@
 import Foundation
+import Curl
+import HotDeskCore
 import HotDeskServer
 import HotDeskStore
 import Logging
+import PhonePush
+import PhoneSimulator
 import PhoneXML
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -31,36 +36,47 @@ func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async t
     return try await store.importDirectory(doc, actor: "test", at: Date())
 }
 
+/// Short timeouts so that fault tests end in seconds.
+let testPushPolicy = PushPolicy(
+    maxAttempts: 3, backoff: 0.1, maxBackoff: 0.4, connectTimeout: 1, transferTimeout: 1.5, reloadApplyTimeout: 2, rebootApplyTimeout: 4,
+    delayAfterDone: 0.05, maxConcurrent: 16)
+
 /// The real HotDesk server on 127.0.0.1 with a temporary SQLite file, for one test.
 final class TestServer: Sendable {
     let store: SQLiteStore
     let port: Int
     let dbPath: String
+    let directory: URL
     private let task: Task<Void, any Error>
-    private let directory: URL
 
-    /// `yaml` may use `{PORT}`; it is replaced by the port the server listens on (the internal
-    /// address is `127.0.0.1:{PORT}`, the external `localhost:{PORT}` so the two can be told apart).
-    static func start(yaml: String) async throws -> TestServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
+    /// `yaml` may use `{PORT}` (the server's port; the internal address is `127.0.0.1:{PORT}`,
+    /// the external `localhost:{PORT}` so the two can be told apart) and `{PUSH_PORT}` (the
+    /// port the test phones' web servers listen on).
+    static func start(yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy) async throws -> TestServer {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
         let store = try SQLiteStore(path: dbPath, secrets: SecretBox.load(keyFile: dbPath + ".key", environment: [:]))
         let screens = try ScreenLibrary(directory: screensDirectory)
+        let pusher = PhonePusher(recipes: try PushRecipeBook(screensDirectory: screensDirectory))
         var logger = Logger(label: "test-server")
         logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = makeApplication(
-            store: store, screens: screens, configuration: .init(host: "127.0.0.1", port: 0, timeZone: TimeZone(identifier: "UTC")!), logger: logger,
+            store: store, screens: screens, pusher: pusher,
+            configuration: .init(host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy), logger: logger,
             onServerRunning: { port in continuation.yield(port) })
         let task = Task { try await app.runService() }
-        var port = 0
+        var bound = 0
         for await p in stream {
-            port = p
+            bound = p
             break
         }
-        _ = try await importDirectory(yaml.replacingOccurrences(of: "{PORT}", with: "\(port)"), into: store, base: directory)
-        return TestServer(store: store, port: port, dbPath: dbPath, task: task, directory: directory)
+        if let yaml {
+            let text = yaml.replacingOccurrences(of: "{PORT}", with: "\(bound)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+            _ = try await importDirectory(text, into: store, base: directory)
+        }
+        return TestServer(store: store, port: bound, dbPath: dbPath, task: task, directory: directory)
     }
 
     private init(store: SQLiteStore, port: Int, dbPath: String, task: Task<Void, any Error>, directory: URL) {
@@ -73,10 +89,17 @@ final class TestServer: Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    func stop() async {
+    /// Stops the server; `keepFiles` leaves the database for a restart.
+    func stop(keepFiles: Bool = false) async {
         task.cancel()
         _ = await task.result
-        try? FileManager.default.removeItem(at: directory)
+        if !keepFiles { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// Stops this server and starts a new one on the same database and port.
+    func restart() async throws -> TestServer {
+        await stop(keepFiles: true)
+        return try await TestServer.start(yaml: nil, directory: directory, port: port)
     }
 
     /// Runs `body` with a started server and always stops it.
@@ -90,7 +113,33 @@ final class TestServer: Sendable {
             throw error
         }
     }
+
+    /// A simulated phone on its own loopback address, booted (it fetched its config).
+    func phone(_ model: String, mac: String, pushes: Bool = true) async throws -> SimulatedPhone {
+        let phone = SimulatedPhone(
+            model: try #require(SimModel.named(model)), mac: mac,
+            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02))
+        try await phone.boot()
+        return phone
+    }
 }
+
+/// Each test phone gets its own 127.x address, as phones on a LAN have their own IPs.
+enum Loopback {
+    private static let counter = Mutex(0)
+
+    static func next() -> String {
+        let n = counter.withLock { n in
+            n += 1
+            return n
+        }
+        return "127.0.\(10 + n / 250).\(n % 250 + 2)"
+    }
+}
+
+/// The port every test phone's web server listens on (each on its own address), chosen once
+/// per run from a quiet range.
+let testPushPort = Int.random(in: 20000..<40000)
 
 /// A plain HTTP exchange.
 struct HTTPResult: Sendable {
@@ -113,8 +162,14 @@ enum HTTP {
     }()
 
     static func get(_ url: String, headers: [String: String] = [:]) async throws -> HTTPResult {
+        try await request("GET", url, headers: headers)
+    }
+
+    static func request(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> HTTPResult {
         guard let u = URL(string: url) else { throw URLError(.badURL) }
         var request = URLRequest(url: u)
+        request.httpMethod = method
+        request.httpBody = body.map { Data($0.utf8) }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         let (data, response) = try await session.data(for: request)
         let http = response as! HTTPURLResponse
