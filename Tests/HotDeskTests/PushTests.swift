@@ -1,0 +1,155 @@
+import Foundation
+import HotDeskCore
+import PhoneSimulator
+import Testing
+
+let pushDirectory = flowDirectory.replacingOccurrences(
+    of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  phone_credentials:\n    yealink: {username: admin, password: \"desk-9911\"}\n")
+
+@Suite("Pushes: the vendor's request, confirmed by the phone's config fetch")
+struct PushTests {
+    /// The pending or finished job of a phone, newest first.
+    func job(_ server: TestServer, _ mac: String) async throws -> PushJob? {
+        try await server.store.pushJobs(state: nil, mac: MACAddress(mac), limit: 1).first
+    }
+
+    func waitForJob(_ server: TestServer, _ mac: String, timeout: Double = 10, _ done: @escaping (PushJob) -> Bool) async throws -> PushJob? {
+        _ = try await eventually(timeout: timeout) { try await job(server, mac).map(done) ?? false }
+        return try await job(server, mac)
+    }
+
+    @Test("login on an s500: reload (Sangoma request, Basic auth), no reboot, applied after the fetch")
+    func sangomaReload() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc01")
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc01") { $0.state == .applied })
+            #expect(job.state == .applied && job.action == .reload && job.reason == .login && job.attempts == 1)
+            let events = await phone.events.dropFirst(mark)
+            #expect(events.contains(.pushAccepted(.reload, path: "/Phone_ActionURL&key=AutoP")))
+            #expect(!events.contains(.rebootStarted))
+            #expect(await phone.config.lineUser == "5501")
+        }
+    }
+
+    @Test("login on a T46U: the Yealink AutoP request with Digest and the login the config set")
+    func yealinkReload() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc02")
+            #expect(await phone.config.webPassword == "desk-9911", "the config sets the phone's web login")
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc02") { $0.state == .applied })
+            #expect(job.attempts == 1)
+            let events = await phone.events.dropFirst(mark)
+            #expect(events.contains(.pushAccepted(.reload, path: "/servlet?key=AutoP")))
+            #expect(!events.contains { if case .pushRefused = $0 { true } else { false } })
+        }
+    }
+
+    @Test("wrong phone credentials: 401, retried, then failed with that reason; the login itself stands")
+    func wrongCredentials() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc03")
+            // The admin changes the login in the directory; the phone still has the old one.
+            _ = try await importDirectory(
+                "settings:\n  phone_credentials:\n    yealink: {username: admin, password: \"changed-1234\"}\n", into: server.store, base: server.directory)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.title == "Logged in")
+            let job = try #require(try await waitForJob(server, "001565aacc03") { $0.state == .failed })
+            #expect(job.state == .failed && job.attempts == 3)
+            #expect(job.lastError?.hasPrefix("http_401") == true, "\(job.lastError ?? "")")
+            #expect(await phone.events.contains(.pushRefused(status: 401, path: "/servlet", reason: "wrong login")))
+            #expect(try await server.store.sessions().count == 1)
+            #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .push && $0.outcome == .failure })
+        }
+    }
+
+    @Test("connection refused: retried with backoff, then failed as refused")
+    func refused() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc04", pushes: false)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc04") { $0.state == .failed })
+            #expect(job.attempts == 3)
+            #expect(job.lastError?.hasPrefix("refused") == true, "\(job.lastError ?? "")")
+        }
+    }
+
+    @Test("a phone that accepts the connection and never answers: timed out; the server stays responsive")
+    func silent() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc05", pushes: false)
+            let silent = try SilentListener(address: phone.options.address, port: testPushPort)
+            defer { silent.close() }
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await Task.sleep(for: .milliseconds(300))
+            let start = ContinuousClock.now
+            #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
+            #expect(ContinuousClock.now - start < .seconds(1), "a hanging phone does not hold up requests")
+            let job = try #require(try await waitForJob(server, "001565aacc05", timeout: 15) { $0.state == .failed })
+            #expect(job.lastError?.hasPrefix("timed_out") == true, "\(job.lastError ?? "")")
+        }
+    }
+
+    @Test("a phone that answers 500: failed as http_500")
+    func serverError() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc06", pushes: false)
+            let web = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 500)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc06") { $0.state == .failed })
+            await web.stop()
+            #expect(job.lastError?.hasPrefix("http_500") == true, "\(job.lastError ?? "")")
+            #expect(web.targets.count == 3)
+        }
+    }
+
+    @Test("a phone that says OK but never fetches: the reload becomes a reboot, then the job fails as not applied")
+    func acknowledgedNotApplied() async throws {
+        var policy = testPushPolicy
+        policy.maxAttempts = 2
+        policy.reloadApplyTimeout = 0.5
+        policy.rebootApplyTimeout = 0.5
+        let server = try await TestServer.start(yaml: pushDirectory, policy: policy)
+        do {
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc07", pushes: false)
+            let web = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 200)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc07") { $0.state == .failed })
+            await web.stop()
+            #expect(job.action == .reboot)
+            #expect(job.lastError?.hasPrefix("not_applied") == true, "\(job.lastError ?? "")")
+            #expect(web.targets == ["/Phone_ActionURL&key=AutoP", "/Phone_ActionURL&key=Reboot"])
+        }
+        await server.stop()
+    }
+
+    @Test("jobs pending at a restart resume and are applied")
+    func resumeAfterRestart() async throws {
+        var policy = testPushPolicy
+        policy.delayAfterDone = 1.5
+        let first = try await TestServer.start(yaml: pushDirectory, policy: policy)
+        let phone = try await first.phone("sangoma-s500", mac: "001565aacc08")
+        try await phone.login("Login Int", ext: "5501", password: "1234")
+        #expect(try await job(first, "001565aacc08")?.state == .queued)
+        let second = try await first.restart()
+        let job = try #require(try await waitForJob(second, "001565aacc08") { $0.state == .applied })
+        #expect(job.attempts == 1)
+        #expect(await phone.config.lineUser == "5501")
+        await second.stop()
+    }
+
+    @Test("per-device push port and web login override the settings")
+    func deviceOverrides() async throws {
+        let yaml = pushDirectory.replacingOccurrences(of: "push_port: {PUSH_PORT}\n  phone", with: "push_port: 9\n  phone")
+            + "\ndevices:\n  - mac: 00:15:65:aa:cc:09\n    model: yealink-t46u\n    push_port: {PUSH_PORT}\n    phone_credentials: {username: deskadmin, password: \"own-5555\"}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc09")
+            #expect(await phone.config.webUsername == "deskadmin")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await waitForJob(server, "001565aacc09") { $0.state == .applied }?.state == .applied)
+        }
+    }
+}

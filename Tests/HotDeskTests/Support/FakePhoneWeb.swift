@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A misbehaving phone web server for fault tests: answers every request with `status`, and
+/// never fetches a config. Records the request targets it got.
+final class FakePhoneWeb: Sendable {
+    private let task: Task<Void, any Error>
+    private final class Received: Sendable {
+        let list = Mutex<[String]>([])
+    }
+
+    private let received = Received()
+
+    var targets: [String] { received.list.withLock { $0 } }
+
+    init(address: String, port: Int, status: Int) async throws {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        var logger = Logger(label: "fake-phone")
+        logger.logLevel = .critical
+        let box = received
+        let router = Router()
+        router.get("**") { request, _ -> Response in
+            box.list.withLock { $0.append(request.head.path ?? "") }
+            return Response(status: .init(code: status))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(address, port: port)), onServerRunning: { _ in continuation.yield() },
+            logger: logger)
+        task = Task { try await app.run() }
+        for await _ in stream { break }
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// A port that accepts connections (the kernel completes them) but never answers.
+final class SilentListener: Sendable {
+    let fd: Int32
+
+    init(address: String, port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, address, &addr.sin_addr)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
