@@ -1,0 +1,130 @@
+import Foundation
+import HotDeskCore
+import PhoneSimulator
+import Testing
+
+@Suite("Admin API: see and force")
+struct AdminAPITests {
+    struct Client {
+        let server: TestServer
+        let key: String
+
+        func call(_ method: String, _ path: String, body: String? = nil, key: String? = nil) async throws -> (status: Int, json: [String: Any]) {
+            var headers = ["Content-Type": "application/json"]
+            if let k = key ?? (self.key.isEmpty ? nil : self.key) { headers["Authorization"] = "Bearer \(k)" }
+            let r = try await HTTP.request(method, server.baseURL + "/api/v1" + path, headers: headers, body: body)
+            let json = (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:]
+            return (r.status, json)
+        }
+
+        func errorCode(_ result: (status: Int, json: [String: Any])) -> String? {
+            (result.json["error"] as? [String: Any])?["code"] as? String
+        }
+    }
+
+    func client(_ server: TestServer) async throws -> Client {
+        let key = APIKey.make()
+        try await server.store.addAPIKey(name: "test", keyHash: APIKey.hash(key), at: Date())
+        return Client(server: server, key: key)
+    }
+
+    @Test("no key, a wrong key, a malformed header: 401 JSON, audited")
+    func authentication() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let anonymous = Client(server: server, key: "")
+            let none = try await anonymous.call("GET", "/sessions")
+            #expect(none.status == 401 && anonymous.errorCode(none) == "unauthorized")
+            let wrong = try await api.call("GET", "/sessions", key: APIKey.make())
+            #expect(wrong.status == 401)
+            let junk = try await api.call("GET", "/sessions", key: "' OR 1=1 --")
+            #expect(junk.status == 401)
+            let forced = try await anonymous.call("DELETE", "/sessions/001565aabbcc")
+            #expect(forced.status == 401, "changes need a key too")
+            #expect(try await server.store.auditLog(limit: 10).filter { $0.action == .apiRefused }.count >= 2)
+            let ok = try await api.call("GET", "/sessions")
+            #expect(ok.status == 200 && (ok.json["sessions"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("bad inputs are 400, unknown things 404, each with a code")
+    func badInputs() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            _ = try await server.phone("sangoma-s500", mac: "001565aadd01", pushes: false)
+            let cases: [(String, String, String?, Int, String)] = [
+                ("DELETE", "/sessions/not-a-mac", nil, 400, "bad_mac"),
+                ("DELETE", "/sessions/001565ffffff", nil, 404, "unknown_device"),
+                ("DELETE", "/sessions/001565aadd01", nil, 404, "not_logged_in"),
+                ("POST", "/extensions/x1/logout", nil, 400, "bad_extension"),
+                ("POST", "/extensions/4444/logout", nil, 404, "unknown_extension"),
+                ("POST", "/extensions/5501/logout", nil, 404, "not_logged_in"),
+                ("GET", "/push-jobs?state=exploded", nil, 400, "bad_state"),
+                ("GET", "/push-jobs?limit=0", nil, 400, "bad_limit"),
+                ("GET", "/push-jobs/abc", nil, 400, "bad_id"),
+                ("GET", "/push-jobs/999", nil, 404, "unknown_job"),
+                ("POST", "/devices/001565aadd01/push", "{not json", 400, "bad_body"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"explode\"}", 400, "bad_body"),
+                ("POST", "/devices/001565aadd01/push", String(repeating: "x", count: 100_000), 400, "bad_body"),
+                ("POST", "/devices/001565ffffff/push", "{\"action\": \"reload\"}", 404, "unknown_device"),
+            ]
+            for (method, path, body, status, code) in cases {
+                let r = try await api.call(method, path, body: body)
+                #expect(r.status == status && api.errorCode(r) == code, "\(method) \(path.prefix(40)): \(r.status) \(api.errorCode(r) ?? "-")")
+            }
+            #expect(try await server.store.pushJobs(state: nil, mac: nil, limit: 10).isEmpty, "nothing was queued")
+        }
+    }
+
+    @Test("forced logout: 202 with the job, logged-out config pushed, applied after the phone fetches it, audited")
+    func forcedLogout() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let phone = try await server.phone("sangoma-s500", mac: "001565aadd02")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await eventually { await phone.config.lineUser == "5501" })
+
+            let sessions = try await api.call("GET", "/sessions")
+            let first = try #require((sessions.json["sessions"] as? [[String: Any]])?.first)
+            #expect(first["extension"] as? String == "5501" && first["mac"] as? String == "00:15:65:aa:dd:02" && first["network"] as? String == "int")
+            #expect(first["address"] as? String == phone.options.address)
+            #expect(await eventually { ((try? await api.call("GET", "/sessions").json["sessions"] as? [[String: Any]])?.first?["last_push"] as? [String: Any])?["state"] as? String == "applied" })
+
+            let forced = try await api.call("DELETE", "/sessions/00-15-65-AA-DD-02")
+            #expect(forced.status == 202)
+            let id = try #require((forced.json["job"] as? [String: Any])?["id"] as? Int)
+            #expect(try await eventually { try await api.call("GET", "/push-jobs/\(id)").json["state"] as? String == "applied" })
+            #expect(await phone.config.lineActive == false)
+            #expect(try await server.store.sessions().isEmpty)
+            let entry = try #require(try await server.store.auditLog(limit: 10).first { $0.action == .logout })
+            #expect(entry.actor == "api:test" && entry.extensionNumber == "5501")
+        }
+    }
+
+    @Test("log an extension out wherever it is; push a reboot to a T46U; list failed jobs")
+    func extensionLogoutAndPush() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565aadd03")
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            let out = try await api.call("POST", "/extensions/5502/logout")
+            #expect(out.status == 202 && out.json["mac"] as? String == "00:15:65:aa:dd:03")
+            #expect(await eventually { await phone.config.lineActive == false })
+
+            let mark = await phone.events.count
+            let push = try await api.call("POST", "/devices/001565aadd03/push", body: "{\"action\": \"reboot\"}")
+            #expect(push.status == 202 && push.json["action"] as? String == "reboot" && push.json["reason"] as? String == "admin")
+            let script = try PhoneScript("expect-reboot 10\nkey hotdesk\nexpect Login Int\n")
+            try await ScriptRunner().run(script, on: phone)
+            #expect(await phone.events.dropFirst(mark).contains(.rebootStarted))
+
+            let unreachable = try await server.phone("sangoma-s500", mac: "001565aadd04", pushes: false)
+            _ = try await api.call("POST", "/devices/\(unreachable.mac)/push", body: "{\"action\": \"reload\"}")
+            let failed = { () async throws -> [[String: Any]] in
+                try await api.call("GET", "/push-jobs?state=failed&mac=001565aadd04").json["jobs"] as? [[String: Any]] ?? []
+            }
+            #expect(try await eventually { try await failed().count == 1 })
+            #expect((try await failed().first?["last_error"] as? String)?.hasPrefix("refused") == true)
+        }
+    }
+}
