@@ -189,4 +189,28 @@ struct CoreTests {
         #expect(s.body.contains("p&lt;&amp;&gt;"))
         #expect(s.hash.count == 64)
     }
+
+    @Test("push policy: exponential backoff with jitter, capped; a reload that did not take becomes a reboot")
+    func pushPolicy() {
+        let policy = PushPolicy(maxAttempts: 4, backoff: 2, maxBackoff: 10)
+        #expect(policy.retryDelay(afterAttempt: 1, random: 0) == 1 && policy.retryDelay(afterAttempt: 1, random: 1) == 2)
+        #expect(policy.retryDelay(afterAttempt: 3, random: 0.5) == 6)
+        #expect(policy.retryDelay(afterAttempt: 30, random: 1) == 10, "capped at maxBackoff")
+        let now = Date(timeIntervalSince1970: 1000)
+        var job = PushJob(mac: MACAddress("001565aabbcc")!, action: .reload, reason: .login, attempts: 1, configHash: "h", actor: "t", createdAt: now, dueAt: now)
+        #expect(policy.afterFailedAttempt(job, now: now, random: 0) == .retry(action: .reload, at: now + 1))
+        #expect(policy.afterApplyTimeout(job, now: now) == .retry(action: .reboot, at: now))
+        job.attempts = 4
+        #expect(policy.afterFailedAttempt(job, now: now, random: 0) == .fail)
+        #expect(policy.afterApplyTimeout(job, now: now) == .fail)
+        #expect(PushAction(ApplyMethod.reload) == .reload && PushAction(ApplyMethod.reboot) == .reboot)
+    }
+
+    @Test("API keys: shape, hash, never the key itself")
+    func apiKeys() {
+        let key = APIKey.make()
+        #expect(APIKey.isWellFormed(key) && key.hasPrefix("hdk_"))
+        #expect(!APIKey.isWellFormed("hdk_short") && !APIKey.isWellFormed(RandomToken.make(bytes: 32)))
+        #expect(APIKey.hash(key).count == 64 && APIKey.hash(key) != APIKey.hash(APIKey.make()))
+    }
 }

@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 import PhoneSimulator
@@ -80,5 +81,23 @@ struct HostileInputTests {
             // Nothing else happened: one session, and the sessions table is intact.
             #expect(try await server.store.sessions().count == 1)
         }
+    }
+
+    @Test("X-Forwarded-For counts only from a trusted proxy")
+    func forwardedFor() async throws {
+        let proxy = Loopback.next()
+        let server = try await TestServer.start(yaml: flowDirectory, trustedProxies: [proxy])
+        do {
+            func fetch(_ mac: String, from address: String) async throws -> String? {
+                let r = try await CurlEngine.shared.perform(
+                    CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: [("X-Forwarded-For", "10.9.8.7, 192.0.2.1")], localAddress: address))
+                #expect(r.status == 200)
+                return try await server.store.device(mac: MACAddress(mac)!)?.lastAddress
+            }
+            #expect(try await fetch("001565aaff01", from: proxy) == "192.0.2.1", "the nearest hop before our proxy")
+            let phone = Loopback.next()
+            #expect(try await fetch("001565aaff02", from: phone) == phone, "anyone else's header is ignored")
+        }
+        await server.stop()
     }
 }

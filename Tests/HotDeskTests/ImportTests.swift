@@ -12,6 +12,10 @@ let fullDirectory = """
       user_password: "7777"
       admin_password: "master-4242"
       emergency_caller_id: "+15551230000"
+      push_port: 8081
+      phone_credentials:
+        yealink: {username: admin, password: "web-pass-1"}
+        sangoma: {username: admin, password: "web-pass-2"}
     extensions:
       - number: "5501"
         name: Ada Lovelace
@@ -25,6 +29,8 @@ let fullDirectory = """
         model: yealink-t46u
       - mac: 0015.65aa.bbdd
         model: sangoma-s500
+        push_port: 8080
+        phone_credentials: {username: desk, password: "web-pass-3"}
     templates:
       - name: standard
         brand: sangoma
@@ -74,6 +80,10 @@ struct ImportTests {
             let settings = try await store.settings()
             #expect(settings.externalAddress?.baseURL == "https://hotdesk.example.com")
             #expect(settings.adminPassword?.matches("master-4242") == true)
+            #expect(settings.pushPort == 8081 && settings.phoneCredentials[.sangoma]?.password == "web-pass-2")
+            let device = try #require(try await store.device(mac: MACAddress("0015.65aa.bbdd")!))
+            #expect(device.pushPort == 8080 && device.credentials == PhoneCredentials(username: "desk", password: "web-pass-3"))
+            #expect(settings.pushPort(for: device) == 8080 && settings.credentials(for: device)?.username == "desk")
 
             let path = dir.appendingPathComponent("db.sqlite").path
             let before = try snapshot(path)
@@ -89,7 +99,7 @@ struct ImportTests {
             _ = try await importDirectory(fullDirectory, into: store, base: dir)
             let bytes = try Data(contentsOf: dir.appendingPathComponent("db.sqlite"))
             let wal = (try? Data(contentsOf: dir.appendingPathComponent("db.sqlite-wal"))) ?? Data()
-            for secret in ["sip-secret-5501", "master-4242", "1234\""] {
+            for secret in ["sip-secret-5501", "master-4242", "1234\"", "web-pass-1", "web-pass-3"] {
                 #expect(bytes.range(of: Data(secret.utf8)) == nil && wal.range(of: Data(secret.utf8)) == nil, "\(secret) found in the database")
             }
         }
@@ -110,6 +120,10 @@ struct ImportTests {
             ("templates:\n  - {name: a, brand: yealink, body: \"{{#broken}} {{app_url}}\"}\n", "not a valid template"),
             ("templates:\n  - {name: a, brand: yealink, body: \"account.1.enable = 1\"}\n", "does not use {{app_url}}"),
             ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
+            ("settings:\n  push_port: 70000\n", "settings.push_port"),
+            ("settings:\n  phone_credentials:\n    nokia: {username: a, password: \"long\"}\n", "settings.phone_credentials.nokia: unknown key"),
+            ("settings:\n  phone_credentials:\n    yealink: {username: \"a:b\", password: \"long\"}\n", "phone_credentials.yealink.username"),
+            ("devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n", "devices[0].phone_credentials.password: missing"),
             ("extensions: [1, 2\n", "not valid YAML"),
             ("- just a list\n", "expected a mapping"),
         ])

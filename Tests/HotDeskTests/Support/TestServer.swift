@@ -52,7 +52,9 @@ final class TestServer: Sendable {
     /// `yaml` may use `{PORT}` (the server's port; the internal address is `127.0.0.1:{PORT}`,
     /// the external `localhost:{PORT}` so the two can be told apart) and `{PUSH_PORT}` (the
     /// port the test phones' web servers listen on).
-    static func start(yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy) async throws -> TestServer {
+    static func start(
+        yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy, trustedProxies: Set<String> = []
+    ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
@@ -64,7 +66,7 @@ final class TestServer: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = makeApplication(
             store: store, screens: screens, pusher: pusher,
-            configuration: .init(host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy), logger: logger,
+            configuration: .init(host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies), logger: logger,
             onServerRunning: { port in continuation.yield(port) })
         let task = Task { try await app.runService() }
         var bound = 0
