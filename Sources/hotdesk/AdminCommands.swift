@@ -56,7 +56,8 @@ struct ServerOptions: ParsableArguments {
             response = try await CurlEngine.shared.perform(
                 CurlRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15))
         } catch {
-            throw fail("cannot reach HotDesk at \(base): \(error.message)")
+            let why = error.kind == .refused ? "connection refused (is hotdesk serve running there?)" : error.description
+            throw fail("cannot reach HotDesk at \(base): \(why)")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
