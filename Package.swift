@@ -39,6 +39,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .target(name: "PhonePush", dependencies: ["HotDeskCore", "Curl"]),
+        .target(name: "HotDeskAPI", dependencies: ["HotDeskCore"]),
         .target(name: "HotDeskStore", dependencies: [
             "HotDeskCore", "Provisioning",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -46,13 +47,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "HotDeskServer", dependencies: [
-            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore",
+            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore", "HotDeskAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hotdesk", dependencies: [
-            "HotDeskServer", "HotDeskStore", "PhonePush", "Curl",
+            "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "Curl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

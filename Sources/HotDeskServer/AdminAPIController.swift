@@ -1,4 +1,5 @@
 import Foundation
+import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
 import Hummingbird
@@ -26,12 +27,12 @@ struct AdminAPIController: Sendable {
 
     func listSessions() async throws -> Response {
         let sessions = try await store.sessionOverview().map { overview in
-            SessionJSON(
+            SessionView(
                 mac: overview.session.mac.colonSeparated, extension: overview.session.extensionNumber, name: overview.extensionName,
                 network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
-                address: overview.device.lastAddress, lastPush: overview.lastPush.map(JobJSON.init))
+                address: overview.device.lastAddress, lastPush: overview.lastPush.map(PushJobView.init))
         }
-        return try .json(.ok, ["sessions": sessions])
+        return try .json(.ok, SessionList(sessions: sessions))
     }
 
     func forceLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
@@ -58,7 +59,7 @@ struct AdminAPIController: Sendable {
                 mac: mac, actor: actor, source: addresses.address(of: request, context: context), at: clock(), reason: "forced by admin (\(actor))")
         else { throw APIError(.notFound, "not_logged_in", "nobody is logged in on \(mac.colonSeparated)") }
         let job = try await pushes.schedule(mac: mac, reason: .admin, actor: actor)
-        return try .json(.accepted, LogoutJSON(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(JobJSON.init)))
+        return try .json(.accepted, LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init)))
     }
 
     // MARK: push jobs
@@ -82,8 +83,8 @@ struct AdminAPIController: Sendable {
             guard let n = Int(text), (1...1000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-1000") }
             limit = n
         }
-        let jobs = try await store.pushJobs(state: state, mac: mac, limit: limit).map(JobJSON.init)
-        return try .json(.ok, ["jobs": jobs])
+        let jobs = try await store.pushJobs(state: state, mac: mac, limit: limit).map(PushJobView.init)
+        return try .json(.ok, PushJobList(jobs: jobs))
     }
 
     func job(_ context: HotDeskRequestContext) async throws -> Response {
@@ -91,16 +92,15 @@ struct AdminAPIController: Sendable {
             throw APIError(.badRequest, "bad_id", "a job id is a positive whole number")
         }
         guard let job = try await store.pushJob(id: id) else { throw APIError(.notFound, "unknown_job", "there is no push job \(id)") }
-        return try .json(.ok, JobJSON(job))
+        return try .json(.ok, PushJobView(job))
     }
 
     func push(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
-        struct Body: Decodable { var action: PushAction }
-        let body: Body
+        let body: PushRequest
         do {
             let buffer = try await request.body.collect(upTo: 4096)
-            body = try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+            body = try JSONDecoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
         } catch {
             throw APIError(.badRequest, "bad_body", "expected JSON {\"action\": \"reload\"} or {\"action\": \"reboot\"}")
         }
@@ -112,7 +112,7 @@ struct AdminAPIController: Sendable {
         guard let job = try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor) else {
             throw APIError.unknownDevice(mac)
         }
-        return try .json(.accepted, JobJSON(job))
+        return try .json(.accepted, PushJobView(job))
     }
 
     private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {
@@ -172,69 +172,14 @@ struct APIError: Error {
     var response: Response {
         var headers = HTTPFields()
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
-        let body = (try? Response.encoder.encode(["error": ["code": code, "message": message]])) ?? Data()
+        let body = (try? Response.encoder.encode(ErrorView(code: code, message: message))) ?? Data()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: .init(bytes: body)))
     }
 }
 
-// MARK: JSON shapes
-
-struct JobJSON: Encodable {
-    var id: Int64
-    var mac: String
-    var action: String
-    var reason: String
-    var state: String
-    var attempts: Int
-    var lastError: String?
-    var actor: String
-    var createdAt: Date
-    var updatedAt: Date
-    var sentAt: Date?
-    var appliedAt: Date?
-
-    init(_ job: PushJob) {
-        id = job.id
-        mac = job.mac.colonSeparated
-        action = job.action.rawValue
-        reason = job.reason.rawValue
-        state = job.state.rawValue
-        attempts = job.attempts
-        lastError = job.lastError
-        actor = job.actor
-        createdAt = job.createdAt
-        updatedAt = job.updatedAt
-        sentAt = job.sentAt
-        appliedAt = job.appliedAt
-    }
-}
-
-struct SessionJSON: Encodable {
-    var mac: String
-    var `extension`: String
-    var name: String
-    var network: String
-    var since: Date
-    var model: String
-    var address: String?
-    var lastPush: JobJSON?
-}
-
-struct LogoutJSON: Encodable {
-    var mac: String
-    var `extension`: String
-    var job: JobJSON?
-}
-
 extension Response {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return encoder
-    }()
+    static let encoder = APICoding.encoder()
 
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
         var data = try encoder.encode(value)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Curl
 import Foundation
+import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
 
@@ -40,7 +41,7 @@ struct ServerOptions: ParsableArguments {
     var server: String = ProcessInfo.processInfo.environment["HOTDESK_SERVER"] ?? "http://127.0.0.1:8080"
 
     /// Calls the admin API; prints one clear line and exits non-zero on any failure.
-    func call<Answer: Decodable>(_ method: String, _ path: String, json: [String: String]? = nil, as: Answer.Type) async throws -> Answer {
+    func call<Answer: Decodable>(_ method: String, _ path: String, json: (any Encodable)? = nil, as: Answer.Type) async throws -> Answer {
         guard let key = ProcessInfo.processInfo.environment["HOTDESK_API_KEY"], !key.isEmpty else {
             throw fail("set HOTDESK_API_KEY to an admin API key (hotdesk apikey create)")
         }
@@ -49,7 +50,7 @@ struct ServerOptions: ParsableArguments {
         var body: [UInt8]?
         if let json {
             headers.append(("Content-Type", "application/json"))
-            body = Array(try JSONEncoder().encode(json))
+            body = Array(try APICoding.encoder().encode(json))
         }
         let response: CurlResponse
         do {
@@ -59,8 +60,7 @@ struct ServerOptions: ParsableArguments {
             let why = error.kind == .refused ? "connection refused (is hotdesk serve running there?)" : error.description
             throw fail("cannot reach HotDesk at \(base): \(why)")
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = APICoding.decoder()
         guard (200..<300).contains(response.status) else {
             let message = (try? decoder.decode(ErrorView.self, from: Data(response.body)))?.error.message ?? "HTTP \(response.status)"
             if response.status == 401 { throw fail("the server refused the API key: \(message)") }
@@ -72,42 +72,6 @@ struct ServerOptions: ParsableArguments {
             throw fail("unexpected answer from \(base) (is it HotDesk?)")
         }
     }
-}
-
-/// The admin API's JSON, as the CLI reads it.
-struct ErrorView: Decodable {
-    struct Detail: Decodable {
-        var code: String
-        var message: String
-    }
-
-    var error: Detail
-}
-
-struct JobView: Decodable, CustomStringConvertible {
-    var id: Int64
-    var mac: String
-    var action: String
-    var reason: String
-    var state: String
-    var attempts: Int
-    var lastError: String?
-    var updatedAt: String
-
-    var description: String {
-        "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt)" + (lastError.map { "  \($0)" } ?? "")
-    }
-}
-
-struct SessionView: Decodable {
-    var mac: String
-    var `extension`: String
-    var name: String
-    var network: String
-    var since: String
-    var model: String
-    var address: String?
-    var lastPush: JobView?
 }
 
 /// `hotdesk logout --device MAC` / `--extension N`.
@@ -128,17 +92,12 @@ struct Logout: AsyncParsableCommand {
     }
 
     func run() async throws {
-        struct Answer: Decodable {
-            var mac: String
-            var `extension`: String
-            var job: JobView?
-        }
-        let answer: Answer
+        let answer: LogoutView
         if let device {
             guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
-            answer = try await server.call("DELETE", "/sessions/\(mac.canonical)", as: Answer.self)
+            answer = try await server.call("DELETE", "/sessions/\(mac.canonical)", as: LogoutView.self)
         } else {
-            answer = try await server.call("POST", "/extensions/\(extensionNumber ?? "")/logout", as: Answer.self)
+            answer = try await server.call("POST", "/extensions/\(extensionNumber ?? "")/logout", as: LogoutView.self)
         }
         print("logged out \(answer.extension) on \(answer.mac)" + (answer.job.map { "; push \($0)" } ?? ""))
     }
@@ -158,7 +117,7 @@ struct Push: AsyncParsableCommand {
 
     func run() async throws {
         guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
-        print(try await server.call("POST", "/devices/\(mac.canonical)/push", json: ["action": action.rawValue], as: JobView.self))
+        print(try await server.call("POST", "/devices/\(mac.canonical)/push", json: PushRequest(action: action), as: PushJobView.self))
     }
 }
 
@@ -171,12 +130,11 @@ struct Sessions: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        struct Answer: Decodable { var sessions: [SessionView] }
-        let sessions = try await server.call("GET", "/sessions", as: Answer.self).sessions
+        let sessions = try await server.call("GET", "/sessions", as: SessionList.self).sessions
         if sessions.isEmpty { print("nobody is logged in") }
         for s in sessions {
             let push = s.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
-            print([s.extension, s.name, s.mac, s.model, s.network, s.since, s.address ?? "-", push].joined(separator: "  "))
+            print([s.extension, s.name, s.mac, s.model, s.network, s.since.formatted(.iso8601), s.address ?? "-", push].joined(separator: "  "))
         }
     }
 }
@@ -195,7 +153,6 @@ struct Jobs: AsyncParsableCommand {
 
     func run() async throws {
         let query = "?limit=\(limit)" + (state.map { "&state=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" } ?? "")
-        struct Answer: Decodable { var jobs: [JobView] }
-        for job in try await server.call("GET", "/push-jobs\(query)", as: Answer.self).jobs { print(job) }
+        for job in try await server.call("GET", "/push-jobs\(query)", as: PushJobList.self).jobs { print(job) }
     }
 }

@@ -115,7 +115,7 @@ struct AdminAPITests {
             let push = try await api.call("POST", "/devices/001565aadd03/push", body: "{\"action\": \"reboot\"}")
             #expect(push.status == 202 && push.json["action"] as? String == "reboot" && push.json["reason"] as? String == "admin")
             let script = try PhoneScript("expect-reboot 10\nkey hotdesk\nexpect Login Int\n")
-            try await ScriptRunner().run(script, on: phone)
+            try await ScriptRunner().run(script, on: phone, sinceEvent: mark)
             #expect(await phone.events.dropFirst(mark).contains(.rebootStarted))
 
             let unreachable = try await server.phone("sangoma-s500", mac: "001565aadd04", pushes: false)

@@ -86,12 +86,14 @@ public struct ScriptRunner: Sendable {
         self.expectTimeout = expectTimeout
     }
 
-    /// Runs every step; returns the transcript, or throws with the failed step.
+    /// Runs every step; returns the transcript, or throws with the failed step. The first
+    /// `expect-reload`/`expect-reboot` looks at events from `sinceEvent` (default: the script's
+    /// start), each later one at events after the previous one.
     @discardableResult
-    public func run(_ script: PhoneScript, on phone: SimulatedPhone) async throws(Failure) -> [String] {
+    public func run(_ script: PhoneScript, on phone: SimulatedPhone, sinceEvent: Int? = nil) async throws(Failure) -> [String] {
         var transcript: [String] = []
-        // Push expectations look at events after the previous one (or after boot).
-        var mark = await phone.events.count
+        var mark: Int
+        if let sinceEvent { mark = sinceEvent } else { mark = await phone.events.count }
         for line in script.lines {
             transcript.append("> \(line.text)")
             do {

@@ -1,0 +1,124 @@
+import Foundation
+import HotDeskCore
+
+// The admin API's JSON, defined once: the server encodes these, the CLI decodes them. Keys are
+// snake_case on the wire (`APICoding`), times ISO 8601.
+
+/// A push job.
+public struct PushJobView: Codable, Sendable, CustomStringConvertible {
+    public var id: Int64
+    public var mac: String
+    public var action: String
+    public var reason: String
+    public var state: String
+    public var attempts: Int
+    public var lastError: String?
+    public var actor: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var sentAt: Date?
+    public var appliedAt: Date?
+
+    public init(_ job: PushJob) {
+        id = job.id
+        mac = job.mac.colonSeparated
+        action = job.action.rawValue
+        reason = job.reason.rawValue
+        state = job.state.rawValue
+        attempts = job.attempts
+        lastError = job.lastError
+        actor = job.actor
+        createdAt = job.createdAt
+        updatedAt = job.updatedAt
+        sentAt = job.sentAt
+        appliedAt = job.appliedAt
+    }
+
+    public var description: String {
+        "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt.formatted(.iso8601))" + (lastError.map { "  \($0)" } ?? "")
+    }
+}
+
+/// Who is logged in on which phone.
+public struct SessionView: Codable, Sendable {
+    public var mac: String
+    public var `extension`: String
+    public var name: String
+    public var network: String
+    public var since: Date
+    public var model: String
+    public var address: String?
+    public var lastPush: PushJobView?
+
+    public init(
+        mac: String, extension: String, name: String, network: String, since: Date, model: String, address: String?, lastPush: PushJobView?
+    ) {
+        self.mac = mac
+        self.extension = `extension`
+        self.name = name
+        self.network = network
+        self.since = since
+        self.model = model
+        self.address = address
+        self.lastPush = lastPush
+    }
+}
+
+public struct SessionList: Codable, Sendable {
+    public var sessions: [SessionView]
+    public init(sessions: [SessionView]) { self.sessions = sessions }
+}
+
+public struct PushJobList: Codable, Sendable {
+    public var jobs: [PushJobView]
+    public init(jobs: [PushJobView]) { self.jobs = jobs }
+}
+
+/// The answer to a forced logout.
+public struct LogoutView: Codable, Sendable {
+    public var mac: String
+    public var `extension`: String
+    public var job: PushJobView?
+
+    public init(mac: String, extension: String, job: PushJobView?) {
+        self.mac = mac
+        self.extension = `extension`
+        self.job = job
+    }
+}
+
+/// `POST /devices/{mac}/push`.
+public struct PushRequest: Codable, Sendable {
+    public var action: PushAction
+    public init(action: PushAction) { self.action = action }
+}
+
+/// `{"error": {"code", "message"}}`.
+public struct ErrorView: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: String, message: String) { error = Detail(code: code, message: message) }
+}
+
+/// The wire format: snake_case keys, ISO 8601 times.
+public enum APICoding {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
