@@ -25,12 +25,15 @@ public enum PushReason: String, Sendable, Codable, CaseIterable {
 /// Where a push job is.
 ///
 /// `queued` → `sent` (the phone answered 2xx) → `applied` (the phone then fetched exactly the
-/// config the job was for) — or `failed`, with the reason in `lastError`.
+/// config the job was for) — or `failed`, with the reason in `lastError`; or `superseded` when a
+/// newer job for the same phone took over before it finished (a login then a logout in quick
+/// succession), which is not a failure.
 public enum PushState: String, Sendable, Codable, CaseIterable {
     case queued
     case sent
     case applied
     case failed
+    case superseded
 
     public var isPending: Bool { self == .queued || self == .sent }
 }

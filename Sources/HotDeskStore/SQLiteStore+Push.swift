@@ -18,10 +18,10 @@ extension SQLiteStore {
             stored.id = db.lastInsertedRowID
             try db.execute(
                 sql: """
-                    UPDATE push_jobs SET state = 'failed', last_error = ?, updated_at = ?
+                    UPDATE push_jobs SET state = 'superseded', last_error = ?, updated_at = ?
                     WHERE mac = ? AND id < ? AND state IN ('queued', 'sent')
                     """,
-                arguments: ["superseded: job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
+                arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
             return stored
         }
     }

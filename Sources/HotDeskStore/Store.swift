@@ -94,7 +94,7 @@ public protocol Store: Sendable {
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
     // MARK: pushes
 
-    /// Stores a new job; older pending jobs of the same device fail as superseded.
+    /// Stores a new job; older pending jobs of the same device become `superseded`.
     func addPushJob(_ job: PushJob) async throws -> PushJob
     func pushJob(id: Int64) async throws -> PushJob?
     /// Newest first.

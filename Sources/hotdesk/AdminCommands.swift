@@ -145,7 +145,7 @@ struct Jobs: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOptions
 
-    @Option(help: "Only jobs in this state: queued, sent, applied, failed.")
+    @Option(help: "Only jobs in this state: queued, sent, applied, failed, superseded.")
     var state: String?
 
     @Option(help: "How many.")

@@ -141,6 +141,26 @@ struct PushTests {
         await second.stop()
     }
 
+    @Test("a logout right after a login supersedes the login's push; only the last one is sent")
+    func superseded() async throws {
+        var policy = testPushPolicy
+        policy.delayAfterDone = 0.8
+        let server = try await TestServer.start(yaml: pushDirectory, policy: policy)
+        do {
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc0a")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await phone.logout()
+            let last = try #require(try await waitForJob(server, "001565aacc0a") { $0.state == .applied })
+            #expect(last.reason == .logout)
+            let jobs = try await server.store.pushJobs(state: nil, mac: MACAddress("001565aacc0a"), limit: 10)
+            #expect(jobs.map(\.state) == [.applied, .superseded])
+            #expect(try await server.store.pushJobs(state: .failed, mac: nil, limit: 10).isEmpty, "superseded is not a failure")
+            #expect(await phone.events.filter { if case .pushAccepted = $0 { true } else { false } }.count == 1)
+            #expect(await phone.config.lineActive == false)
+        }
+        await server.stop()
+    }
+
     @Test("per-device push port and web login override the settings")
     func deviceOverrides() async throws {
         let yaml = pushDirectory.replacingOccurrences(of: "push_port: {PUSH_PORT}\n  phone", with: "push_port: 9\n  phone")
