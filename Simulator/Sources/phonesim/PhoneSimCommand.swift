@@ -165,6 +165,9 @@ struct Fleet: AsyncParsableCommand {
     @Option(help: "The phones' web port for pushes (0: no web servers, pushes to them fail).")
     var pushPort: Int = 0
 
+    @Flag(inversion: .prefixedNo, help: "After each Done, wait until the phone was pushed and fetched its new config (needs --push-port).")
+    var waitApply = true
+
     func run() async throws {
         guard let simModel = SimModel.named(model) else { throw ValidationError("unknown model \(model)") }
         guard (1...5000).contains(phones), (1...10000).contains(logins) else { throw ValidationError("phones 1-5000, logins 1-10000") }
@@ -190,27 +193,25 @@ struct Fleet: AsyncParsableCommand {
         }
 
         let start = ContinuousClock.now
-        let results = await withTaskGroup(of: (Histogram<UInt64>, Histogram<UInt64>, Int).self) { group in
+        let wait = waitApply && pushPort != 0
+        let results = await withTaskGroup(of: Cycles.self) { group in
             for (i, phone) in fleet.enumerated() {
                 let ext = String(firstExtension + i)
-                group.addTask { await Self.cycles(phone, extensionNumber: ext, password: password, count: logins) }
+                group.addTask { await Self.cycles(phone, extensionNumber: ext, password: password, count: logins, waitApply: wait) }
             }
-            var login = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-            var logout = login
-            var failures = 0
-            for await (a, b, f) in group {
-                login.add(a)
-                logout.add(b)
-                failures += f
-            }
-            return (login, logout, failures)
+            var total = Cycles()
+            for await c in group { total.add(c) }
+            return total
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let (login, logout, failures) = results
+        let (login, logout, applied, failures) = (results.login, results.logout, results.applied, results.failures)
         print("phones \(phones) (\(model)), \(logins) cycles each, booted in \(bootTime)")
         print(String(format: "cycles %d in %.2f s: %.1f login+logout cycles/s, %d failed", login.totalCount, seconds, Double(login.totalCount) / seconds, failures))
-        for (name, h) in [("health (reference)", reference), ("login (key → Done screen)", login), ("logout (key → Logged out)", logout)] {
+        if wait { print("(each Done waits for its push and config fetch; the server waits 1 s after Done so the phone shows it first)") }
+        var rows = [("health (reference)", reference), ("login (key → Done screen)", login), ("logout (key → Logged out)", logout)]
+        if wait { rows.append(("Done → new config applied (push + fetch)", applied)) }
+        for (name, h) in rows where h.totalCount > 0 {
             print(
                 "\(name): p50 \(Self.ms(h.valueAtPercentile(50))) p90 \(Self.ms(h.valueAtPercentile(90))) p99 \(Self.ms(h.valueAtPercentile(99))) max \(Self.ms(h.max))")
         }
@@ -222,10 +223,34 @@ struct Fleet: AsyncParsableCommand {
         if failures > 0 { throw ExitCode.failure }
     }
 
-    static func cycles(_ phone: SimulatedPhone, extensionNumber: String, password: String, count: Int) async -> (Histogram<UInt64>, Histogram<UInt64>, Int) {
+    /// Latencies (µs) and failures of one phone's cycles, or of all of them.
+    struct Cycles: Sendable {
         var login = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var logout = login
+        var logout = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var applied = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         var failures = 0
+
+        mutating func add(_ other: Cycles) {
+            login.add(other.login)
+            logout.add(other.logout)
+            applied.add(other.applied)
+            failures += other.failures
+        }
+    }
+
+    /// Waits for the push that follows a Done and the config fetch it causes.
+    static func waitForApply(_ phone: SimulatedPhone, since mark: Int, into histogram: inout Histogram<UInt64>) async throws {
+        let start = ContinuousClock.now
+        let done = await phone.waitForEvents(timeout: 15) { events in
+            let since = events.dropFirst(mark)
+            return since.contains(.reloaded) || since.contains(.booted)
+        }
+        guard done else { throw ExitCodeError("no push applied within 15 s") }
+        histogram.record(micros(ContinuousClock.now - start))
+    }
+
+    static func cycles(_ phone: SimulatedPhone, extensionNumber: String, password: String, count: Int, waitApply: Bool) async -> Cycles {
+        var result = Cycles()
         for _ in 0..<count {
             do {
                 var t = ContinuousClock.now
@@ -234,24 +259,28 @@ struct Fleet: AsyncParsableCommand {
                 try await phone.type(extensionNumber)
                 try await phone.next()
                 try await phone.type(password)
+                var mark = await phone.events.count
                 try await phone.press("Done")
                 guard await phone.displayText.contains("Logged in") else { throw ExitCodeError(await phone.displayText) }
-                login.record(micros(ContinuousClock.now - t))
+                result.login.record(micros(ContinuousClock.now - t))
+                if waitApply { try await waitForApply(phone, since: mark, into: &result.applied) }
                 try await phone.key("exit")
                 t = ContinuousClock.now
                 try await phone.key("hotdesk")
                 try await phone.select("Logout")
+                mark = await phone.events.count
                 try await phone.select("1")
                 guard await phone.displayText.contains("Logged out") else { throw ExitCodeError(await phone.displayText) }
-                logout.record(micros(ContinuousClock.now - t))
+                result.logout.record(micros(ContinuousClock.now - t))
+                if waitApply { try await waitForApply(phone, since: mark, into: &result.applied) }
                 try await phone.key("exit")
             } catch {
-                failures += 1
+                result.failures += 1
                 printErr("\(phone.mac): \(error)")
                 try? await phone.key("exit")
             }
         }
-        return (login, logout, failures)
+        return result
     }
 
     static func micros(_ d: Duration) -> UInt64 {
