@@ -32,7 +32,7 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 "$BIN/hotdesk" import "$WORK/directory.yaml" --db "$WORK/db.sqlite" >&2
 LOG_LEVEL=warning "$BIN/hotdesk" serve --db "$WORK/db.sqlite" --host 127.0.0.1 --port "$PORT" 2> "$WORK/server.log" &
 SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 "$BIN/phonesim" fleet --server "http://127.0.0.1:$PORT" --phones "$PHONES" --model "$MODEL" --logins "$CYCLES" --push-port "$PUSH_PORT"
 echo "push jobs by state:"
