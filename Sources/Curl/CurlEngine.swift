@@ -130,11 +130,7 @@ private final class Transfer: @unchecked Sendable {
         ccurl_setopt_write(easy, CURLOPT_HEADERFUNCTION, onHeader)
         ccurl_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
         if let local = request.localAddress { ccurl_setopt_string(easy, CURLOPT_INTERFACE, local) }
-        switch request.method {
-        case "GET": break
-        case "POST": break
-        default: ccurl_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
-        }
+        if request.method != "GET", request.method != "POST" { ccurl_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
         if let body = request.body ?? (request.method == "POST" ? [] : nil) {
             ccurl_setopt_long(easy, CURLOPT_POST, 1)
             ccurl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))

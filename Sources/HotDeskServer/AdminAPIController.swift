@@ -32,7 +32,7 @@ struct AdminAPIController: Sendable {
                 network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
                 address: overview.device.lastAddress, lastPush: overview.lastPush.map(PushJobView.init))
         }
-        return try .json(.ok, SessionList(sessions: sessions))
+        return .json(.ok, SessionList(sessions: sessions))
     }
 
     func forceLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
@@ -45,7 +45,7 @@ struct AdminAPIController: Sendable {
         let number = context.parameters.get("number") ?? ""
         guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_extension", "an extension number is 2-6 digits") }
         guard try await store.findExtension(number) != nil else { throw APIError(.notFound, "unknown_extension", "there is no extension \(number)") }
-        guard let session = try await store.sessions().first(where: { $0.extensionNumber == number }) else {
+        guard let session = try await store.session(extensionNumber: number) else {
             throw APIError(.notFound, "not_logged_in", "extension \(number) is not logged in anywhere")
         }
         return try await logout(mac: session.mac, request, context)
@@ -59,7 +59,7 @@ struct AdminAPIController: Sendable {
                 mac: mac, actor: actor, source: addresses.address(of: request, context: context), at: clock(), reason: "forced by admin (\(actor))")
         else { throw APIError(.notFound, "not_logged_in", "nobody is logged in on \(mac.colonSeparated)") }
         let job = try await pushes.schedule(mac: mac, reason: .admin, actor: actor)
-        return try .json(.accepted, LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init)))
+        return .json(.accepted, LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init)))
     }
 
     // MARK: push jobs
@@ -84,7 +84,7 @@ struct AdminAPIController: Sendable {
             limit = n
         }
         let jobs = try await store.pushJobs(state: state, mac: mac, limit: limit).map(PushJobView.init)
-        return try .json(.ok, PushJobList(jobs: jobs))
+        return .json(.ok, PushJobList(jobs: jobs))
     }
 
     func job(_ context: HotDeskRequestContext) async throws -> Response {
@@ -92,7 +92,7 @@ struct AdminAPIController: Sendable {
             throw APIError(.badRequest, "bad_id", "a job id is a positive whole number")
         }
         guard let job = try await store.pushJob(id: id) else { throw APIError(.notFound, "unknown_job", "there is no push job \(id)") }
-        return try .json(.ok, PushJobView(job))
+        return .json(.ok, PushJobView(job))
     }
 
     func push(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
@@ -112,7 +112,7 @@ struct AdminAPIController: Sendable {
         guard let job = try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor) else {
             throw APIError.unknownDevice(mac)
         }
-        return try .json(.accepted, PushJobView(job))
+        return .json(.accepted, PushJobView(job))
     }
 
     private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {
@@ -170,19 +170,18 @@ struct APIError: Error {
     }
 
     var response: Response {
-        var headers = HTTPFields()
-        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
-        let body = (try? Response.encoder.encode(ErrorView(code: code, message: message))) ?? Data()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: .init(bytes: body)))
+        var response = Response.json(status, ErrorView(code: code, message: message))
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
+        return response
     }
 }
 
 extension Response {
     static let encoder = APICoding.encoder()
 
-    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
-        var data = try encoder.encode(value)
+    /// Our API types always encode; a failure would be a programming error, answered as `{}`.
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         data.append(0x0A)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
     }

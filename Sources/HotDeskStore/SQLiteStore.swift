@@ -199,6 +199,10 @@ public final class SQLiteStore: Store {
         try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
     }
 
+    public func session(extensionNumber: String) async throws -> Session? {
+        try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE extension = ?", extensionNumber) }
+    }
+
     public func sessions() async throws -> [Session] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM sessions ORDER BY started_at").compactMap(Self.session)
@@ -252,18 +256,21 @@ public final class SQLiteStore: Store {
             let applied = try Row.fetchAll(
                 db, sql: "SELECT * FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent') AND config_hash = ?",
                 arguments: [mac.canonical, configHash]
-            ).compactMap(Self.pushJob)
-            for var job in applied {
+            ).compactMap(Self.pushJob).map { job in
+                var job = job
                 job.state = .applied
                 job.appliedAt = at
                 job.updatedAt = at
+                return job
+            }
+            for job in applied {
                 try Self.write(job, db)
                 try Self.insert(
                     AuditEntry(
                         at: at, actor: "system", action: .push, mac: mac, source: address, outcome: .success,
                         detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) applied: the phone fetched its new config"), db)
             }
-            return applied.map { var j = $0; j.state = .applied; j.appliedAt = at; j.updatedAt = at; return j }
+            return applied
         }
     }
 

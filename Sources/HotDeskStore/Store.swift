@@ -76,6 +76,8 @@ public protocol Store: Sendable {
     func appState(token: String) async throws -> AppState?
     func findExtension(_ number: String) async throws -> Extension?
     func session(mac: MACAddress) async throws -> Session?
+    /// Where this extension is logged in, if anywhere.
+    func session(extensionNumber: String) async throws -> Session?
     func sessions() async throws -> [Session]
     /// Every session with its extension's name, its device and the device's last push.
     func sessionOverview() async throws -> [SessionOverview]

@@ -74,7 +74,7 @@ extension BrowserDialect {
     public func read(_ bytes: [UInt8]) throws(DocumentRefusal) -> BrowserScreen {
         guard bytes.count <= maxBytes else { throw DocumentRefusal(reason: "\(bytes.count) bytes; the \(name) limit is \(maxBytes)") }
         // No vendor documents a DTD; a document carrying one (entities, XXE) is refused [I].
-        if bytes.count >= 9, String(decoding: bytes.prefix(512), as: UTF8.self).contains("<!DOCTYPE") {
+        if String(decoding: bytes.prefix(512), as: UTF8.self).contains("<!DOCTYPE") {
             throw DocumentRefusal(reason: "a DOCTYPE is not allowed")
         }
         let root: XMLElement

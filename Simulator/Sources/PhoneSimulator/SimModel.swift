@@ -77,6 +77,9 @@ public struct SimModel: Sendable, Hashable {
     /// `curl http://admin:admin@IP/…`, which is Basic) [I for Digest support].
     public var webAuth: WebAuth { vendor == .yealink ? .digest : .basic }
 
+    /// The realm the phone's web server names in its challenge [I].
+    public var webRealm: String { vendor == .yealink ? "Yealink" : "Sangoma" }
+
     /// The web login before any config set one.
     public var factoryLogin: (username: String, password: String) { ("admin", "admin") }
 

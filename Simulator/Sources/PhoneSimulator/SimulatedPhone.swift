@@ -366,9 +366,7 @@ public actor SimulatedPhone {
 
     private func record(_ event: PhoneEvent) {
         events.append(event)
-        let waiters = eventWaiters
-        eventWaiters = []
-        for waiter in waiters { waiter.resume() }
+        poke()
     }
 
     /// Waits until `condition` holds on the events (checked at once and after each new event),
@@ -387,6 +385,7 @@ public actor SimulatedPhone {
         return true
     }
 
+    /// Wakes everyone in `waitForEvents` to look again.
     private func poke() {
         let waiters = eventWaiters
         eventWaiters = []
@@ -432,7 +431,7 @@ public actor SimulatedPhone {
     func handleWeb(method: String, target: String, authorization: String?) -> (status: Int, challenge: String?, then: PushCommand.Action?) {
         let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
         let query = target.contains("?") ? String(target.split(separator: "?", maxSplits: 1)[1]) : nil
-        let checker = WebAuthChecker(scheme: model.webAuth, realm: model.vendor == .yealink ? "Yealink" : "Sangoma")
+        let checker = WebAuthChecker(scheme: model.webAuth, realm: model.webRealm)
         let login = (config.webUsername ?? model.factoryLogin.username, config.webPassword ?? model.factoryLogin.password)
         guard checker.accepts(authorization, method: method, uri: target, username: login.0, password: login.1) else {
             if authorization != nil { record(.pushRefused(status: 401, path: path, reason: "wrong login")) }

@@ -185,7 +185,7 @@ struct Fleet: AsyncParsableCommand {
         let bootTime = ContinuousClock.now - bootStart
 
         // Reference, same run, same client: a plain GET /health.
-        var reference = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var reference = Histogram<UInt64>.latency()
         for _ in 0..<200 {
             let t = ContinuousClock.now
             _ = try? await CurlEngine.shared.perform(CurlRequest(url: base + "/health"))
@@ -225,9 +225,9 @@ struct Fleet: AsyncParsableCommand {
 
     /// Latencies (µs) and failures of one phone's cycles, or of all of them.
     struct Cycles: Sendable {
-        var login = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var logout = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var applied = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var login = Histogram<UInt64>.latency()
+        var logout = Histogram<UInt64>.latency()
+        var applied = Histogram<UInt64>.latency()
         var failures = 0
 
         mutating func add(_ other: Cycles) {
@@ -288,4 +288,9 @@ struct Fleet: AsyncParsableCommand {
     }
 
     static func ms(_ micros: UInt64) -> String { String(format: "%.2f ms", Double(micros) / 1000) }
+}
+
+extension Histogram<UInt64> {
+    /// Microseconds up to a minute, three significant digits.
+    static func latency() -> Self { Histogram(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three) }
 }
