@@ -187,7 +187,8 @@ final class WakeSignal: Sendable {
     /// Returns when signalled, after `seconds`, or when the task is cancelled.
     func wait(upTo seconds: TimeInterval) async {
         let timer = Task { [self] in
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            // A timer cancelled because the wait ended early must not leave a wake behind.
+            guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
             signal()
         }
         await withTaskCancellationHandler {

@@ -249,13 +249,18 @@ public final class SQLiteStore: Store {
 
     public func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob] {
         try await pool.write { db in
+            let previousHash = try String.fetchOne(db, sql: "SELECT last_config_hash FROM devices WHERE mac = ?", arguments: [mac.canonical])
             try db.execute(
                 sql: "UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ? WHERE mac = ?",
                 arguments: [address, host, at.timeIntervalSince1970, configHash, mac.canonical])
-            // The phone now has this config: every pending push for it is done.
+            // A fetch proves a pending push for this config done when it shows the phone acted:
+            // the push was sent before it, or the phone took a config new to it. A fetch of the
+            // config the phone already had proves nothing about a job not yet sent (an admin's
+            // reboot of an unchanged phone must still happen).
+            let isNewToPhone = previousHash != configHash
             let applied = try Row.fetchAll(
-                db, sql: "SELECT * FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent') AND config_hash = ?",
-                arguments: [mac.canonical, configHash]
+                db, sql: "SELECT * FROM push_jobs WHERE mac = ? AND config_hash = ? AND (state = 'sent' OR (state = 'queued' AND ?))",
+                arguments: [mac.canonical, configHash, isNewToPhone]
             ).compactMap(Self.pushJob).map { job in
                 var job = job
                 job.state = .applied

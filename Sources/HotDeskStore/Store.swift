@@ -68,7 +68,8 @@ public protocol Store: Sendable {
     /// Learns a better model for a device (e.g. from its User-Agent).
     func updateModel(mac: MACAddress, model: PhoneModel) async throws
     /// Remembers the phone's address and the config it was last served; the pending pushes
-    /// for exactly that config become `applied` (returned).
+    /// for exactly that config become `applied` (returned) — those already sent, and queued ones
+    /// too when the config is new to the phone (a refetch of the same config proves no push).
     func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob]
     /// Remembers the address a phone's app request came from.
     func recordAddress(mac: MACAddress, address: String) async throws

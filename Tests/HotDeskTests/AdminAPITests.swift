@@ -94,7 +94,7 @@ struct AdminAPITests {
             #expect(forced.status == 202)
             let id = try #require((forced.json["job"] as? [String: Any])?["id"] as? Int)
             #expect(try await eventually { try await api.call("GET", "/push-jobs/\(id)").json["state"] as? String == "applied" })
-            #expect(await phone.config.lineActive == false)
+            #expect(await eventually { await phone.config.lineActive == false })
             #expect(try await server.store.sessions().isEmpty)
             let entry = try #require(try await server.store.auditLog(limit: 10).first { $0.action == .logout })
             #expect(entry.actor == "api:test" && entry.extensionNumber == "5501")
@@ -107,8 +107,11 @@ struct AdminAPITests {
             let api = try await client(server)
             let phone = try await server.phone("yealink-t46u", mac: "001565aadd03")
             try await phone.login("Login Int", ext: "5502", password: "7777")
+            #expect(await eventually { await phone.config.lineUser == "5502" })
             let out = try await api.call("POST", "/extensions/5502/logout")
             #expect(out.status == 202 && out.json["mac"] as? String == "00:15:65:aa:dd:03")
+            let logoutJob = try #require((out.json["job"] as? [String: Any])?["id"] as? Int)
+            #expect(try await eventually { try await api.call("GET", "/push-jobs/\(logoutJob)").json["state"] as? String == "applied" })
             #expect(await eventually { await phone.config.lineActive == false })
 
             let mark = await phone.events.count

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import PhoneSimulator
 import Testing
 
@@ -29,7 +30,7 @@ struct PushTests {
             let events = await phone.events.dropFirst(mark)
             #expect(events.contains(.pushAccepted(.reload, path: "/Phone_ActionURL&key=AutoP")))
             #expect(!events.contains(.rebootStarted))
-            #expect(await phone.config.lineUser == "5501")
+            #expect(await eventually { await phone.config.lineUser == "5501" })
         }
     }
 
@@ -137,7 +138,7 @@ struct PushTests {
         let second = try await first.restart()
         let job = try #require(try await waitForJob(second, "001565aacc08") { $0.state == .applied })
         #expect(job.attempts == 1)
-        #expect(await phone.config.lineUser == "5501")
+        #expect(await eventually { await phone.config.lineUser == "5501" })
         await second.stop()
     }
 
@@ -156,7 +157,7 @@ struct PushTests {
             #expect(jobs.map(\.state) == [.applied, .superseded])
             #expect(try await server.store.pushJobs(state: .failed, mac: nil, limit: 10).isEmpty, "superseded is not a failure")
             #expect(await phone.events.filter { if case .pushAccepted = $0 { true } else { false } }.count == 1)
-            #expect(await phone.config.lineActive == false)
+            #expect(await eventually { await phone.config.lineActive == false })
         }
         await server.stop()
     }
@@ -171,5 +172,38 @@ struct PushTests {
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(try await waitForJob(server, "001565aacc09") { $0.state == .applied }?.state == .applied)
         }
+    }
+}
+
+@Suite("Push jobs in the store: what a config fetch proves")
+struct PushConfirmationTests {
+    @Test("a fetch of the config the phone already had does not confirm a push not yet sent; after sending, it does")
+    func fetchProvesOnlyWhatThePhoneDid() async throws {
+        let dir = try TempDir()
+        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\n".write(
+            to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+        _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
+        let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
+        let now = Date()
+        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "old", at: now).isEmpty)
+
+        // A login's push (a config new to the phone) is done by any fetch of that config, sent or not.
+        let login = try await store.addPushJob(
+            PushJob(mac: mac, action: .reload, reason: .login, configHash: "new", actor: "5501", createdAt: now, dueAt: now + 60))
+        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 1).map(\.id) == [login.id])
+
+        // An admin's reboot of the unchanged phone: a fetch of the same config is not the reboot.
+        var reboot = try await store.addPushJob(
+            PushJob(mac: mac, action: .reboot, reason: .admin, configHash: "new", actor: "api:test", createdAt: now + 2, dueAt: now + 60))
+        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 3).isEmpty)
+        #expect(try await store.pushJob(id: reboot.id)?.state == .queued)
+
+        reboot.state = .sent
+        reboot.sentAt = now + 4
+        #expect(try await store.updatePushJob(reboot))
+        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 5).map(\.id) == [reboot.id])
+        #expect(try await store.pushJob(id: reboot.id)?.state == .applied)
     }
 }
