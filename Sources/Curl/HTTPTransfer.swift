@@ -33,6 +33,8 @@ public struct CurlRequest: Sendable {
     /// Seconds for the whole transfer.
     public var timeout: Double
     /// Send from this local address (e.g. `127.0.0.5`), as a phone on its own address would.
+    /// `nil` lets the route choose — and lets libcurl reuse a kept-alive connection that was
+    /// bound to some address: name the address whenever the source matters.
     public var localAddress: String?
     /// Answers longer than this fail with `.tooLarge` instead of filling memory.
     public var maxResponseBytes: Int

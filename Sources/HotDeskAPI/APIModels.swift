@@ -18,8 +18,11 @@ public struct PushJobView: Codable, Sendable, CustomStringConvertible {
     public var updatedAt: Date
     public var sentAt: Date?
     public var appliedAt: Date?
+    /// The text of an `xml` push.
+    public var message: String?
 
     public init(_ job: PushJob) {
+        message = job.message
         id = job.id
         mac = job.mac.colonSeparated
         action = job.action.rawValue
@@ -90,7 +93,13 @@ public struct LogoutView: Codable, Sendable {
 /// `POST /devices/{mac}/push`.
 public struct PushRequest: Codable, Sendable {
     public var action: PushAction
-    public init(action: PushAction) { self.action = action }
+    /// The message an `xml` push shows on the phone's screen.
+    public var text: String?
+
+    public init(action: PushAction, text: String? = nil) {
+        self.action = action
+        self.text = text
+    }
 }
 
 /// `{"error": {"code", "message"}}`.

@@ -180,13 +180,18 @@ public struct Settings: Hashable, Sendable {
     public var pushPort: Int
     /// The phones' web login per brand, unless a device says otherwise.
     public var phoneCredentials: [Brand: PhoneCredentials]
+    /// The IP address HotDesk sends pushes from. Configs tell phones to take remote commands
+    /// from it (Yealink `features.action_uri_limit_ip`); `nil`: the address the phone reached
+    /// HotDesk at, when that is an IP address.
+    public var pushFrom: String?
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
-        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:]
+        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil
     ) {
         self.pushPort = pushPort
+        self.pushFrom = pushFrom
         self.phoneCredentials = phoneCredentials
         self.defaultLogin = defaultLogin
         self.internalAddress = internalAddress
@@ -230,5 +235,15 @@ public struct Session: Hashable, Sendable {
         self.credential = credential
         self.startedAt = startedAt
         self.source = source
+    }
+}
+
+/// IP address literals (`192.0.2.10`, `2001:db8::1`), as phones take them in address lists.
+public enum IPAddressLiteral {
+    public static func isValid(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 45 else { return false }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 }

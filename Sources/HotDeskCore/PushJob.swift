@@ -6,6 +6,12 @@ public enum PushAction: String, Sendable, Codable, CaseIterable {
     case reload
     /// Restart, fetching the config on the way up.
     case reboot
+    /// Show a message on the phone's screen (the vendor's XML push). No config is involved:
+    /// the job is done when the phone takes the document.
+    case xml
+
+    /// Whether the job is about the phone's config (and so confirmed by its next fetch).
+    public var appliesConfig: Bool { self != .xml }
 
     public init(_ method: ApplyMethod) {
         self = method == .reload ? .reload : .reboot
@@ -49,8 +55,10 @@ public struct PushJob: Hashable, Sendable {
     public var attempts: Int
     /// Why the last attempt did not work, e.g. `refused: …`, `http_401: wrong phone credentials`.
     public var lastError: String?
-    /// The hash of the config the phone must fetch for this job to be `applied`.
+    /// The hash of the config the phone must fetch for this job to be `applied` (empty for `xml`).
     public var configHash: String
+    /// The text an `xml` job shows on the phone.
+    public var message: String?
     /// Who asked: `system`, an extension number, `api:<key name>`.
     public var actor: String
     public var createdAt: Date
@@ -63,8 +71,9 @@ public struct PushJob: Hashable, Sendable {
     public init(
         id: Int64 = 0, mac: MACAddress, action: PushAction, reason: PushReason, state: PushState = .queued, attempts: Int = 0,
         lastError: String? = nil, configHash: String, actor: String, createdAt: Date, updatedAt: Date? = nil, dueAt: Date,
-        sentAt: Date? = nil, appliedAt: Date? = nil
+        sentAt: Date? = nil, appliedAt: Date? = nil, message: String? = nil
     ) {
+        self.message = message
         self.id = id
         self.mac = mac
         self.action = action
@@ -146,5 +155,21 @@ public struct PushPolicy: Hashable, Sendable {
     /// After a phone accepted the push but did not fetch its new config in time.
     public func afterApplyTimeout(_ job: PushJob, now: Date) -> Decision {
         job.attempts >= maxAttempts ? .fail : .retry(action: .reboot, at: now)
+    }
+}
+
+/// The text of a message pushed to a phone's screen: short enough for a desk phone's display,
+/// printable, at most a few lines.
+public enum PushMessage {
+    public static let maxCharacters = 240
+
+    /// Why `text` cannot be shown, or `nil` when it can.
+    public static func problem(_ text: String?) -> String? {
+        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return "an xml push needs a non-empty \"text\"" }
+        if text.count > maxCharacters { return "\"text\" is \(text.count) characters; at most \(maxCharacters) fit a phone's screen" }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) {
+            return "\"text\" holds control characters"
+        }
+        return nil
     }
 }

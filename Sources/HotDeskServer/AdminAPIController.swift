@@ -102,16 +102,23 @@ struct AdminAPIController: Sendable {
             let buffer = try await request.body.collect(upTo: 4096)
             body = try JSONDecoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw APIError(.badRequest, "bad_body", "expected JSON {\"action\": \"reload\"} or {\"action\": \"reboot\"}")
+            throw APIError(
+                .badRequest, "bad_body", "expected JSON {\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}")
         }
-        guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
+        if body.action == .xml, let problem = PushMessage.problem(body.text) { throw APIError(.badRequest, "bad_text", problem) }
+        guard let device = try await store.device(mac: mac) else { throw APIError.unknownDevice(mac) }
+        guard pushes.pusher.recipes.supports(body.action, brand: device.model.brand) else {
+            throw APIError(.badRequest, "unsupported_action", "\(device.model.brand.rawValue) phones take no \(body.action.rawValue) push")
+        }
         try await store.audit(
             AuditEntry(
                 at: clock(), actor: context.apiActor, action: .push, mac: mac, source: addresses.address(of: request, context: context), outcome: .success,
-                detail: "\(body.action.rawValue) requested"))
-        guard let job = try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor) else {
-            throw APIError.unknownDevice(mac)
-        }
+                detail: body.action == .xml ? "message requested (\(body.text?.count ?? 0) characters)" : "\(body.action.rawValue) requested"))
+        let scheduled =
+            body.action == .xml
+            ? try await pushes.scheduleMessage(mac: mac, text: body.text ?? "", actor: context.apiActor)
+            : try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor)
+        guard let job = scheduled else { throw APIError.unknownDevice(mac) }
         return .json(.accepted, PushJobView(job))
     }
 

@@ -20,7 +20,8 @@ struct ConfigBuilder: Sendable {
             extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
         let context = ConfigContext(
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
-            emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device))
+            emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
+            pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
         return try ConfigRenderer.render(
             resolved.template?.body ?? vendor.builtInTemplate, name: resolved.template?.name ?? "built-in \(vendor.brand.rawValue)", vendor: vendor,
             context: context)

@@ -40,7 +40,8 @@ public func makeApplication(
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let pushes = PushService(store: store, pusher: pusher, policy: configuration.push, logger: logger, clock: clock)
+    let pushes = PushService(
+        store: store, pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let router = Router(context: HotDeskRequestContext.self)
     router.add(middleware: RequestLogMiddleware())

@@ -3,6 +3,7 @@ import HotDeskCore
 import HotDeskStore
 import Logging
 import PhonePush
+import PhoneXML
 import ServiceLifecycle
 import Synchronization
 
@@ -10,21 +11,30 @@ import Synchronization
 /// `PhonePusher`, retries with backoff, escalates a reload that did not take to a reboot, and
 /// fails a job with a specific reason. Jobs live in the store, so a restart resumes them.
 ///
-/// A job is `applied` only when the phone fetches the very config the job was for (the store
-/// does that in `recordFetch`); a 2xx from the phone only makes it `sent`.
+/// A config job (reload, reboot) is `applied` only when the phone fetches the very config the
+/// job was for (the store does that in `recordFetch`); a 2xx from the phone only makes it
+/// `sent`. A message (`xml`) involves no config: the phone taking the document is the effect.
 final class PushService: Service, Sendable {
     let store: any Store
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Renders the messages of `xml` pushes in each phone's dialect.
+    let screens: ScreenLibrary
+    let language: String
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
 
-    init(store: any Store, pusher: PhonePusher, policy: PushPolicy, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    init(
+        store: any Store, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
+        clock: @escaping @Sendable () -> Date
+    ) {
         self.store = store
         self.pusher = pusher
         self.policy = policy
+        self.screens = screens
+        self.language = language
         self.logger = logger
         self.clock = clock
     }
@@ -34,16 +44,29 @@ final class PushService: Service, Sendable {
 
     /// Queues a push of the phone's current config. `action` defaults to what the model does to
     /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
+    /// Returns `nil` for an unknown device.
     @discardableResult
     func schedule(mac: MACAddress, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0) async throws -> PushJob? {
         guard let state = try await store.deviceConfigState(mac: mac) else { return nil }
         let expected = try ConfigBuilder.expected(state)
         let now = clock()
-        let job = try await store.addPushJob(
+        return try await add(
             PushJob(
                 mac: mac, action: action ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected.hash, actor: actor,
                 createdAt: now, dueAt: now + delay))
-        logger.info("push queued", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)", "reason": "\(reason.rawValue)"])
+    }
+
+    /// Queues a message for the phone's screen (the vendor's XML push). Returns `nil` for an
+    /// unknown device.
+    func scheduleMessage(mac: MACAddress, text: String, actor: String) async throws -> PushJob? {
+        guard try await store.device(mac: mac) != nil else { return nil }
+        let now = clock()
+        return try await add(PushJob(mac: mac, action: .xml, reason: .admin, configHash: "", actor: actor, createdAt: now, dueAt: now, message: text))
+    }
+
+    private func add(_ new: PushJob) async throws -> PushJob {
+        let job = try await store.addPushJob(new)
+        logger.info("push queued", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "reason": "\(job.reason.rawValue)"])
         wake()
         return job
     }
@@ -103,6 +126,12 @@ final class PushService: Service, Sendable {
         let now = clock()
         job.updatedAt = now
         switch outcome {
+        case .accepted(let status) where !job.action.appliesConfig:
+            job.state = .applied
+            job.sentAt = now
+            job.appliedAt = now
+            job.lastError = nil
+            logger.info("message shown", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "status": "\(status)"])
         case .accepted(let status):
             job.state = .sent
             job.sentAt = now
@@ -127,8 +156,19 @@ final class PushService: Service, Sendable {
             return .failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown")
         }
         let settings = try await store.settings()
-        let target = PushTarget(brand: device.model.brand, address: address, port: settings.pushPort(for: device), credentials: settings.credentials(for: device))
-        return await pusher.push(job.action, to: target, policy: policy)
+        let target = PushTarget(
+            brand: device.model.brand, address: address, port: settings.pushPort(for: device), credentials: settings.credentials(for: device),
+            from: settings.pushFrom)
+        var document: String?
+        if job.action == .xml {
+            guard let dialect = screens.dialects[device.model.brand.rawValue] else {
+                return .failed(code: "no_dialect", message: "no screen dialect for \(device.model.brand.rawValue) phones")
+            }
+            let texts = screens.texts(language)
+            let exit = Screen.SoftKey(label: texts["softkey.exit"], action: .exit)
+            document = try dialect.render(.text(.init(title: texts["message.title"], text: job.message ?? "", softKeys: [exit]))).body
+        }
+        return await pusher.push(job.action, to: target, document: document, policy: policy)
     }
 
     /// A phone took the push but never fetched its new config: try a reboot, or give up.

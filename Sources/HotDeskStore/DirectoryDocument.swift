@@ -18,6 +18,7 @@ public struct DirectoryDocument: Sendable {
         public var lockoutWindowMinutes: Int?
         public var lockoutDurationMinutes: Int?
         public var pushPort: Int?
+        public var pushFrom: String?
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -136,7 +137,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "phone_credentials",
+            "push_port", "push_from", "phone_credentials",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -162,6 +163,13 @@ private struct Reader {
             s.lockoutDurationMinutes = int(lock["duration_minutes"], path: "settings.lockout.duration_minutes", range: 1...10080)
         }
         s.pushPort = int(map["push_port"], path: "settings.push_port", range: 1...65535)
+        if let n = map["push_from"], let v = string(n, path: "settings.push_from") {
+            if IPAddressLiteral.isValid(v) {
+                s.pushFrom = v
+            } else {
+                problem("settings.push_from", n, "\"\(v.prefix(60))\" is not an IP address (HotDesk sends pushes from it; phones take remote commands only from it)")
+            }
+        }
         if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(Brand.allCases.map(\.rawValue))) {
             for (name, node) in brands {
                 guard let brand = Brand(rawValue: name), let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }

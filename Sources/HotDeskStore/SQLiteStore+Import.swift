@@ -56,6 +56,7 @@ extension SQLiteStore {
         set("lockout_window_seconds", patch.lockoutWindowMinutes.map { $0 * 60 }, Int(current.lockout.window)) { $0 }
         set("lockout_duration_seconds", patch.lockoutDurationMinutes.map { $0 * 60 }, Int(current.lockout.duration)) { $0 }
         set("push_port", patch.pushPort, current.pushPort) { $0 }
+        set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         var credentialsChanged = false
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true

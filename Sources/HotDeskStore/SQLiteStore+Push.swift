@@ -7,19 +7,21 @@ extension SQLiteStore {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO push_jobs (mac, action, reason, state, attempts, last_error, config_hash, actor, created_at, updated_at, due_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO push_jobs (mac, action, reason, state, attempts, last_error, config_hash, actor, created_at, updated_at, due_at, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
-                    job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970, job.dueAt.timeIntervalSince1970,
+                    job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970, job.dueAt.timeIntervalSince1970, job.message,
                 ])
             var stored = job
             stored.id = db.lastInsertedRowID
+            // Only config pushes replace each other; a message neither replaces nor is replaced.
+            guard job.action.appliesConfig else { return stored }
             try db.execute(
                 sql: """
                     UPDATE push_jobs SET state = 'superseded', last_error = ?, updated_at = ?
-                    WHERE mac = ? AND id < ? AND state IN ('queued', 'sent')
+                    WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
                     """,
                 arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
             return stored
@@ -148,7 +150,7 @@ extension SQLiteStore {
             configHash: row["config_hash"], actor: row["actor"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             updatedAt: Date(timeIntervalSince1970: row["updated_at"]), dueAt: Date(timeIntervalSince1970: row["due_at"]),
             sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"])
     }
 
     static func write(_ job: PushJob, _ db: Database) throws {

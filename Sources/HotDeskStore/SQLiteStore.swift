@@ -142,6 +142,13 @@ public final class SQLiteStore: Store {
                     );
                     """)
         }
+        m.registerMigration("v3: messages pushed to phones, the push source address") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE push_jobs ADD COLUMN message TEXT;
+                    ALTER TABLE settings ADD COLUMN push_from TEXT;
+                    """)
+        }
         return m
     }
 
@@ -259,7 +266,10 @@ public final class SQLiteStore: Store {
             // reboot of an unchanged phone must still happen).
             let isNewToPhone = previousHash != configHash
             let applied = try Row.fetchAll(
-                db, sql: "SELECT * FROM push_jobs WHERE mac = ? AND config_hash = ? AND (state = 'sent' OR (state = 'queued' AND ?))",
+                db,
+                sql: """
+                    SELECT * FROM push_jobs WHERE mac = ? AND config_hash = ? AND action != 'xml' AND (state = 'sent' OR (state = 'queued' AND ?))
+                    """,
                 arguments: [mac.canonical, configHash, isNewToPhone]
             ).compactMap(Self.pushJob).map { job in
                 var job = job
@@ -360,7 +370,7 @@ public final class SQLiteStore: Store {
             lockout: LockoutPolicy(
                 extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
                 window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)),
-            pushPort: row["push_port"], phoneCredentials: credentials)
+            pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"])
     }
 
     static func device(_ row: Row, secrets: SecretBox) throws -> Device {

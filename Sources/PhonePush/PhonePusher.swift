@@ -10,12 +10,15 @@ public struct PushTarget: Hashable, Sendable {
     public var port: Int
     /// `nil`: the brand's factory login.
     public var credentials: PhoneCredentials?
+    /// The local address to send from (`Settings.pushFrom`); `nil`: whatever the route picks.
+    public var from: String?
 
-    public init(brand: Brand, address: String, port: Int, credentials: PhoneCredentials?) {
+    public init(brand: Brand, address: String, port: Int, credentials: PhoneCredentials?, from: String? = nil) {
         self.brand = brand
         self.address = address
         self.port = port
         self.credentials = credentials
+        self.from = from
     }
 }
 
@@ -45,22 +48,23 @@ public struct PhonePusher: Sendable {
     }
 
     /// The exact request a push sends (exposed for tests and `--dry-run` style tooling).
-    public func request(_ action: PushAction, to target: PushTarget, policy: PushPolicy) -> CurlRequest? {
-        guard let vendor = recipes.vendors[target.brand] else { return nil }
-        let recipe = vendor.recipe(action)
+    /// `document` is the XML an `xml` push carries.
+    public func request(_ action: PushAction, to target: PushTarget, document: String? = nil, policy: PushPolicy) -> CurlRequest? {
+        guard let vendor = recipes.vendors[target.brand], let recipe = vendor.recipe(action) else { return nil }
+        let body = recipe.body.map { $0.replacingOccurrences(of: VendorPushRecipes.documentSlot, with: document ?? "") }
         let host = target.address.contains(":") ? "[\(target.address)]" : target.address
         let login = target.credentials.map { ($0.username, $0.password) } ?? (vendor.factoryCredentials.username, vendor.factoryCredentials.password)
         var headers: [(name: String, value: String)] = []
         if let type = recipe.contentType { headers.append(("Content-Type", type)) }
         return CurlRequest(
-            method: recipe.method, url: "http://\(host):\(target.port)\(recipe.path)", headers: headers, body: recipe.body.map { Array($0.utf8) },
+            method: recipe.method, url: "http://\(host):\(target.port)\(recipe.path)", headers: headers, body: body.map { Array($0.utf8) },
             credentials: HTTPCredentials(username: login.0, password: login.1, scheme: recipe.auth),
-            connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, maxResponseBytes: 64 * 1024)
+            connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, localAddress: target.from, maxResponseBytes: 64 * 1024)
     }
 
-    public func push(_ action: PushAction, to target: PushTarget, policy: PushPolicy) async -> PushOutcome {
-        guard let request = request(action, to: target, policy: policy) else {
-            return .failed(code: "no_recipe", message: "no push recipe for \(target.brand.rawValue)")
+    public func push(_ action: PushAction, to target: PushTarget, document: String? = nil, policy: PushPolicy) async -> PushOutcome {
+        guard let request = request(action, to: target, document: document, policy: policy) else {
+            return .failed(code: "no_recipe", message: "\(target.brand.rawValue) phones have no known \(action.rawValue) push")
         }
         do {
             let response = try await engine.perform(request)

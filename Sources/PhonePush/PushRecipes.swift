@@ -10,7 +10,8 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         public var method: String
         /// Path and query as the phone expects them, e.g. `/servlet?key=Reboot`.
         public var path: String
-        /// A literal body, if the request has one.
+        /// The body, if the request has one; `{document}` stands for the XML document an `xml`
+        /// push carries, inserted raw (Yealink: `xml={document}`).
         public var body: String?
         public var contentType: String?
         /// Which HTTP authentication the phone takes: `any` (whichever it asks for), `basic`, `digest`.
@@ -33,15 +34,26 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
     public var factoryCredentials: Credentials
     public var reload: Recipe
     public var reboot: Recipe
+    /// Shows a document on the phone's screen; `nil` when the vendor has no known XML push.
+    public var xml: Recipe?
 
     enum CodingKeys: String, CodingKey {
-        case reload, reboot
+        case reload, reboot, xml
         case factoryCredentials = "factory_credentials"
     }
 
-    public func recipe(_ action: PushAction) -> Recipe {
-        action == .reload ? reload : reboot
+    public func recipe(_ action: PushAction) -> Recipe? {
+        switch action {
+        case .reload: reload
+        case .reboot: reboot
+        case .xml: xml
+        }
     }
+}
+
+extension VendorPushRecipes {
+    /// Where an `xml` push's document goes in the recipe's body.
+    public static let documentSlot = "{document}"
 }
 
 /// Every vendor's push recipes, by brand.
@@ -74,11 +86,19 @@ public struct PushRecipeBook: Sendable {
                 throw LoadError(file: url.path, reason: "cannot read push recipes: \(error)")
             }
             guard let push = file.push else { throw LoadError(file: url.path, reason: "no \"push\" block (reload and reboot recipes)") }
-            for recipe in [push.reload, push.reboot] where !recipe.path.hasPrefix("/") {
+            for recipe in [push.reload, push.reboot, push.xml].compactMap({ $0 }) where !recipe.path.hasPrefix("/") {
                 throw LoadError(file: url.path, reason: "push path \"\(recipe.path)\" must start with /")
+            }
+            if let xml = push.xml, xml.body?.contains(VendorPushRecipes.documentSlot) != true {
+                throw LoadError(file: url.path, reason: "the xml push body must hold \(VendorPushRecipes.documentSlot)")
             }
             vendors[brand] = push
         }
         self.vendors = vendors
+    }
+
+    /// Whether phones of `brand` take `action` at all.
+    public func supports(_ action: PushAction, brand: Brand) -> Bool {
+        vendors[brand]?.recipe(action) != nil
     }
 }

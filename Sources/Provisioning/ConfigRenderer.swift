@@ -26,10 +26,15 @@ public struct ConfigContext: Sendable {
     public var emergencyCallerID: String?
     /// The phone's web login, set by the config so that HotDesk's pushes are accepted.
     public var phoneLogin: PhoneCredentials?
+    /// The IP address HotDesk's pushes come from: the phone should take remote commands from
+    /// it and from nowhere else.
+    public var pushFrom: String?
 
     public init(
-        device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil
+        device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil,
+        pushFrom: String? = nil
     ) {
+        self.pushFrom = pushFrom
         self.device = device
         self.line = line
         self.server = server
@@ -58,6 +63,7 @@ public struct ConfigContext: Sendable {
         }
         if let network { values["network"] = network.rawValue }
         if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
+        if let pushFrom { values["push_from"] = pushFrom }
         if let phoneLogin { values["phone_login"] = ["username": phoneLogin.username, "password": phoneLogin.password] }
         return values
     }

@@ -27,6 +27,9 @@ public struct YealinkProvisioning: VendorProvisioning {
     /// user:password`) follow Yealink's admin guides [third-party; correct here if a firmware differs].
     /// Linekey type 27 is the XML Browser key on T4x/T5x [inferred from Yealink admin guides;
     /// correct here if a model differs]. The key's URL is the per-device app entry.
+    /// Remote commands: action URIs are taken only from `features.action_uri_limit_ip`
+    /// [verified, Yealink admin guides], XML pushes only from the "Push XML Server IP Address",
+    /// `push_xml.server` [the key name is inferred; correct here if a firmware differs].
     public var builtInTemplate: String {
         """
         #!version:1.0.0.1
@@ -52,6 +55,10 @@ public struct YealinkProvisioning: VendorProvisioning {
         static.security.user_name.admin = {{phone_login.username}}
         static.security.user_password = {{phone_login.username}}:{{phone_login.password}}
         {{/phone_login}}
+        {{#push_from}}
+        features.action_uri_limit_ip = {{push_from}}
+        push_xml.server = {{push_from}}
+        {{/push_from}}
         static.auto_provision.server.url = {{provision_url}}
         linekey.2.type = 27
         linekey.2.label = Login/Logout

@@ -103,21 +103,29 @@ struct Logout: AsyncParsableCommand {
     }
 }
 
-/// `hotdesk push --device MAC reboot`.
+/// `hotdesk push --device MAC reboot`, `hotdesk push --device MAC xml --text "…"`.
 struct Push: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Tell a phone to reload its config or reboot.")
+    static let configuration = CommandConfiguration(abstract: "Tell a phone to reload its config or reboot, or show it a message (xml).")
 
     @OptionGroup var server: ServerOptions
 
     @Option(help: "The phone's MAC address.")
     var device: String
 
-    @Argument(help: "reload or reboot")
+    @Argument(help: "reload, reboot or xml")
     var action: PushAction
+
+    @Option(help: "The message an xml push shows on the phone's screen.")
+    var text: String?
+
+    func validate() throws {
+        if action == .xml, let problem = PushMessage.problem(text) { throw ValidationError(problem) }
+        if action != .xml, text != nil { throw ValidationError("--text goes with xml only") }
+    }
 
     func run() async throws {
         guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
-        print(try await server.call("POST", "/devices/\(mac.canonical)/push", json: PushRequest(action: action), as: PushJobView.self))
+        print(try await server.call("POST", "/devices/\(mac.canonical)/push", json: PushRequest(action: action, text: text), as: PushJobView.self))
     }
 }
 

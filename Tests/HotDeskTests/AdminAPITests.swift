@@ -67,6 +67,11 @@ struct AdminAPITests {
                 ("POST", "/devices/001565aadd01/push", "{\"action\": \"explode\"}", 400, "bad_body"),
                 ("POST", "/devices/001565aadd01/push", String(repeating: "x", count: 100_000), 400, "bad_body"),
                 ("POST", "/devices/001565ffffff/push", "{\"action\": \"reload\"}", 404, "unknown_device"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"xml\"}", 400, "bad_text"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"xml\", \"text\": \"  \"}", 400, "bad_text"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"xml\", \"text\": \"\(String(repeating: "x", count: 241))\"}", 400, "bad_text"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"xml\", \"text\": \"bell\\u0007\"}", 400, "bad_text"),
+                ("POST", "/devices/001565aadd01/push", "{\"action\": \"xml\", \"text\": \"Fire drill\"}", 400, "unsupported_action"),
             ]
             for (method, path, body, status, code) in cases {
                 let r = try await api.call(method, path, body: body)
@@ -98,6 +103,29 @@ struct AdminAPITests {
             #expect(try await server.store.sessions().isEmpty)
             let entry = try #require(try await server.store.auditLog(limit: 10).first { $0.action == .logout })
             #expect(entry.actor == "api:test" && entry.extensionNumber == "5501")
+        }
+    }
+
+    @Test("a message (xml push) shows on a T46U at once, from the address its config allows, and leaves the login's push alone")
+    func message() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565aadd05")
+            #expect(await phone.setting("push_xml.server") == "127.0.0.1", "the config names the address pushes come from")
+            #expect(await phone.setting("features.action_uri_limit_ip") == "127.0.0.1")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let sent = try await api.call("POST", "/devices/00:15:65:AA:DD:05/push", body: "{\"action\": \"xml\", \"text\": \"Fire drill at 3 pm & leave by the stairs\"}")
+            #expect(sent.status == 202 && sent.json["action"] as? String == "xml" && sent.json["message"] as? String == "Fire drill at 3 pm & leave by the stairs")
+            let id = try #require(sent.json["id"] as? Int)
+            #expect(try await eventually { try await api.call("GET", "/push-jobs/\(id)").json["state"] as? String == "applied" })
+            #expect(await phone.title == "Message")
+            #expect(await phone.displayText.contains("Fire drill at 3 pm & leave by the"))
+            #expect(await phone.events.contains(.pushAccepted(.xml, path: "/servlet?push=xml")))
+            // The login's reload was not replaced by the message.
+            let jobs = try await server.store.pushJobs(state: nil, mac: MACAddress("001565aadd05"), limit: 10)
+            #expect(await eventually { await phone.config.lineUser == "5501" })
+            #expect(jobs.contains { $0.action == .reload && $0.reason == .login && $0.state != .superseded })
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .push && $0.detail.hasPrefix("message requested") })
         }
     }
 

@@ -121,6 +121,7 @@ struct ImportTests {
             ("templates:\n  - {name: a, brand: yealink, body: \"account.1.enable = 1\"}\n", "does not use {{app_url}}"),
             ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
             ("settings:\n  push_port: 70000\n", "settings.push_port"),
+            ("settings:\n  push_from: pbx.example.com\n", "settings.push_from: \"pbx.example.com\" is not an IP address"),
             ("settings:\n  phone_credentials:\n    nokia: {username: a, password: \"long\"}\n", "settings.phone_credentials.nokia: unknown key"),
             ("settings:\n  phone_credentials:\n    yealink: {username: \"a:b\", password: \"long\"}\n", "phone_credentials.yealink.username"),
             ("devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n", "devices[0].phone_credentials.password: missing"),

@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 import HotDeskStore
@@ -160,6 +161,71 @@ struct PushTests {
             #expect(await eventually { await phone.config.lineActive == false })
         }
         await server.stop()
+    }
+
+    @Test("settings.push_from: pushes leave from that address, and the config tells Yealink phones to take commands from it only")
+    func pushFrom() async throws {
+        let yaml = pushDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  push_from: 127.0.0.2\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc0b")
+            let config = await phone.config
+            #expect(config.actionURIFrom == ["127.0.0.2"] && config.pushXMLServer == "127.0.0.2")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc0b") { $0.state == .applied })
+            #expect(job.attempts == 1)
+
+            // Anyone else is refused, as the phone would.
+            let base = "http://\(phone.options.address):\(testPushPort)"
+            let login = HTTPCredentials(username: "admin", password: "desk-9911", scheme: .digest)
+            let other = try await CurlEngine.shared.perform(CurlRequest(url: base + "/servlet?key=Reboot", credentials: login, localAddress: "127.0.0.3"))
+            #expect(other.status == 403)
+            #expect(await phone.events.contains { if case .pushRefused(403, "/servlet", _) = $0 { true } else { false } })
+            #expect(await phone.online, "the refused reboot did not happen")
+        }
+    }
+
+    @Test("a phone that takes commands only from another address: failed as http_403, the reason says so")
+    func refusedSource() async throws {
+        let yaml = pushDirectory + """
+
+            templates:
+              - name: locked-down
+                brand: yealink
+                default: true
+                body: "#!version:1.0.0.1\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}static.security.user_name.admin = admin\\nstatic.security.user_password = admin:desk-9911\\nfeatures.action_uri_limit_ip = 192.0.2.1\\nlinekey.2.type = 27\\nlinekey.2.value = {{app_url}}\\n"
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc0c")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc0c") { $0.state == .failed })
+            #expect(job.lastError?.hasPrefix("http_403") == true, "\(job.lastError ?? "-")")
+            #expect(try await server.store.sessions().count == 1, "the login stands")
+        }
+    }
+
+    @Test("the phone's XML push: strict like its browser, only from push_xml.server")
+    func xmlPushStrictness() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc0d")
+            let url = "http://\(phone.options.address):\(testPushPort)/servlet?push=xml"
+            let login = HTTPCredentials(username: "admin", password: "desk-9911", scheme: .digest)
+            // Always name the source: libcurl may reuse a connection bound to another one otherwise.
+            func push(_ body: String, from: String = "127.0.0.1") async throws -> Int {
+                try await CurlEngine.shared.perform(
+                    CurlRequest(
+                        method: "POST", url: url, headers: [("Content-Type", "text/xml")], body: Array(body.utf8), credentials: login, localAddress: from)
+                ).status
+            }
+            let good = "<YealinkIPPhoneTextScreen><Title>Note</Title><Text>Hello</Text></YealinkIPPhoneTextScreen>"
+            #expect(try await push("xml=" + good, from: "127.0.0.4") == 403, "not the push server")
+            #expect(try await push(good) == 400, "no xml= prefix")
+            #expect(try await push("xml=<YealinkIPPhoneTextScreen><Title>a & b</Title></YealinkIPPhoneTextScreen>") == 400, "unescaped &")
+            #expect(try await push("xml=<CiscoIPPhoneText><Text>x</Text></CiscoIPPhoneText>") == 400, "foreign root")
+            #expect(try await push("xml=<YealinkIPPhoneTextScreen><Title>x</Title><Text>\(String(repeating: "y", count: 10_001))</Text></YealinkIPPhoneTextScreen>") == 400)
+            #expect(await phone.title == "", "nothing refused was shown")
+            #expect(try await push("xml=" + good) == 200)
+            #expect(await phone.title == "Note")
+        }
     }
 
     @Test("per-device push port and web login override the settings")

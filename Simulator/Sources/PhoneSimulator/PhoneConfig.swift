@@ -16,6 +16,12 @@ public struct PhoneConfig: Sendable, Hashable {
     /// The web login the config set (pushes must use it).
     public var webUsername: String?
     public var webPassword: String?
+    /// Yealink `features.action_uri_limit_ip`: action URIs are taken only from these addresses;
+    /// empty: from anyone (a real phone may first ask "Allow remote control?").
+    public var actionURIFrom: [String] = []
+    /// Yealink "Push XML Server IP Address" (`push_xml.server`, key name [I]): XML pushes are
+    /// taken only from it; `nil`: from nobody.
+    public var pushXMLServer: String?
 
     public init() {}
 }
@@ -55,6 +61,10 @@ extension PhoneConfig {
         if let v = keys["static.security.user_password"], let colon = v.firstIndex(of: ":") {
             webPassword = String(v[v.index(after: colon)...])
         }
+        if let v = keys["features.action_uri_limit_ip"] {
+            actionURIFrom = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let v = keys["push_xml.server"] { pushXMLServer = v.isEmpty ? nil : v }
         // Line key type 27 is the XML browser key [I].
         for n in 1...30 where keys["linekey.\(n).type"] == "27" {
             browserKeyURL = keys["linekey.\(n).value"]

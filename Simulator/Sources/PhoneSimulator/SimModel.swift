@@ -63,6 +63,8 @@ public struct SimModel: Sendable, Hashable {
                 PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=AutoP", action: .reload),
                 PushCommand(method: "GET", path: "/servlet", query: "key=Reboot", action: .reboot),
                 PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=Reboot", action: .reboot),
+                // XML push: `POST /servlet?push=xml`, body `xml=` + the raw document [3P].
+                PushCommand(method: "POST", path: "/servlet", query: "push=xml", action: .xml),
             ]
         case .sangoma:
             // Reboot verified in FreePBX endpoint code; the AutoP reload form is [I].
@@ -93,7 +95,7 @@ public struct SimModel: Sendable, Hashable {
 
 /// A command a phone's web server takes.
 public struct PushCommand: Sendable, Hashable {
-    public enum Action: String, Sendable { case reload, reboot }
+    public enum Action: String, Sendable { case reload, reboot, xml }
     public let method: String
     public let path: String
     /// The exact query string, or `nil` for none.
