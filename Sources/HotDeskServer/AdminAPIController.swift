@@ -14,7 +14,7 @@ struct AdminAPIController: Sendable {
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
-        let api = router.group("/api/v1").add(middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock))
+        let api = router.group("/api/v1").add(middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle()))
         api.get("sessions") { _, _ in try await self.listSessions() }
         api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
         api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
@@ -134,6 +134,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     let store: any Store
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
+    let throttle: RefusalThrottle
 
     func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
         var context = context
@@ -144,17 +145,33 @@ struct APIKeyMiddleware: RouterMiddleware {
             }
             let key = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
             guard APIKey.isWellFormed(key), let name = try await store.apiKeyName(hash: APIKey.hash(key), at: clock()) else {
-                try await store.audit(
-                    AuditEntry(
-                        at: clock(), actor: "unknown", action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
-                        detail: "\(request.method) \(request.uri.path): wrong API key"))
-                throw APIError(.unauthorized, "unauthorized", "the API key is not valid")
+                throw try await refused(request, context, "wrong API key")
             }
             context.apiActor = "api:\(name)"
             return try await next(request, context)
         } catch let error as APIError {
             return error.response
         }
+    }
+
+    /// Audits a refusal (or, past the throttle's limit, only the first one) and says what to answer.
+    private func refused(_ request: Request, _ context: HotDeskRequestContext, _ why: String) async throws -> APIError {
+        let now = clock()
+        let source = addresses.address(of: request, context: context)
+        let verdict = throttle.refuse(source: source ?? "unknown", now: now)
+        let detail: String = switch verdict {
+        case .withinLimit: "\(request.method) \(request.uri.path): \(why)"
+        case .limitReached, .overLimit:
+            "\(request.method) \(request.uri.path): \(why); \(throttle.limit) refusals within \(Int(throttle.window)) s, the next ones from this address are answered 429 and not audited"
+        }
+        if verdict != .overLimit {
+            try await store.audit(AuditEntry(at: now, actor: "unknown", action: .apiRefused, source: source, outcome: .refused, detail: detail))
+        }
+        guard verdict == .withinLimit else {
+            let wait = throttle.retryAfter(source: source ?? "unknown", now: now)
+            return APIError(.tooManyRequests, "too_many_attempts", "too many refused API keys from this address; try again in \(wait) s", retryAfter: wait)
+        }
+        return APIError(.unauthorized, "unauthorized", "the API key is not valid")
     }
 }
 
@@ -163,11 +180,14 @@ struct APIError: Error {
     let status: HTTPResponse.Status
     let code: String
     let message: String
+    /// Seconds, for `Retry-After` on 429.
+    var retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     static let badMAC = APIError(.badRequest, "bad_mac", "not a MAC address (12 hex digits, e.g. 00:15:65:aa:bb:cc)")
@@ -179,6 +199,7 @@ struct APIError: Error {
     var response: Response {
         var response = Response.json(status, ErrorView(code: code, message: message))
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
+        if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
         return response
     }
 }

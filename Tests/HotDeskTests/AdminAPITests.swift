@@ -47,6 +47,25 @@ struct AdminAPITests {
         }
     }
 
+    @Test("wrong keys in a loop: 401 ten times, then 429 with Retry-After and one audit entry; the right key still works")
+    func wrongKeysThrottled() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            var statuses: [Int] = []
+            for _ in 0..<15 {
+                statuses.append(try await api.call("GET", "/sessions", key: APIKey.make()).status)
+            }
+            #expect(statuses == Array(repeating: 401, count: 10) + Array(repeating: 429, count: 5))
+            let throttled = try await HTTP.request("GET", server.baseURL + "/api/v1/sessions", headers: ["Authorization": "Bearer \(APIKey.make())"])
+            #expect(throttled.status == 429 && Int(throttled.header("Retry-After") ?? "") ?? 0 > 0)
+            #expect(throttled.body.contains("too_many_attempts"))
+            let refusals = try await server.store.auditLog(limit: 100).filter { $0.action == .apiRefused }
+            #expect(refusals.count == 11, "ten refusals and one summary; the rest are not audited")
+            #expect(refusals.contains { $0.detail.contains("answered 429") })
+            #expect(try await api.call("GET", "/sessions").status == 200, "a valid key is never throttled")
+        }
+    }
+
     @Test("bad inputs are 400, unknown things 404, each with a code")
     func badInputs() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
