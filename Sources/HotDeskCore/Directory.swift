@@ -184,12 +184,16 @@ public struct Settings: Hashable, Sendable {
     /// from it (Yealink `features.action_uri_limit_ip`); `nil`: the address the phone reached
     /// HotDesk at, when that is an IP address.
     public var pushFrom: String?
+    /// Sessions that end by themselves (off by default).
+    public var autoLogout: AutoLogoutPolicy
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
-        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil
+        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil,
+        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy()
     ) {
+        self.autoLogout = autoLogout
         self.pushPort = pushPort
         self.pushFrom = pushFrom
         self.phoneCredentials = phoneCredentials

@@ -13,17 +13,20 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The language of the app's screens (`Screens/locales/<language>.json`).
     public var language: String
-    /// The zone lock times are shown in.
+    /// The zone lock times are shown in and `settings.auto_logout.daily_at` is read in.
     public var timeZone: TimeZone
     /// Timeouts, retries and limits for pushes to phones.
     public var push: PushPolicy
     /// Proxies whose `X-Forwarded-For` is believed when learning a phone's address.
     public var trustedProxies: Set<String>
+    /// Seconds between checks of the auto-logout policy.
+    public var autoLogoutInterval: TimeInterval
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current, push: PushPolicy = .standard,
-        trustedProxies: Set<String> = []
+        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30
     ) {
+        self.autoLogoutInterval = autoLogoutInterval
         self.host = host
         self.port = port
         self.language = language
@@ -58,7 +61,11 @@ public func makeApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
-        services: [pushes],
+        services: [
+            pushes,
+            AutoLogoutService(
+                store: store, pushes: pushes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
+        ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }

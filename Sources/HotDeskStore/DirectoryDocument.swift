@@ -19,6 +19,10 @@ public struct DirectoryDocument: Sendable {
         public var lockoutDurationMinutes: Int?
         public var pushPort: Int?
         public var pushFrom: String?
+        /// 0: off.
+        public var autoLogoutAfterHours: Int?
+        /// `.some(nil)`: off.
+        public var autoLogoutDailyAt: DailyTime??
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -137,7 +141,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "push_from", "phone_credentials",
+            "push_port", "push_from", "phone_credentials", "auto_logout",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -163,6 +167,18 @@ private struct Reader {
             s.lockoutDurationMinutes = int(lock["duration_minutes"], path: "settings.lockout.duration_minutes", range: 1...10080)
         }
         s.pushPort = int(map["push_port"], path: "settings.push_port", range: 1...65535)
+        if let n = map["auto_logout"], let auto = mapping(n, path: "settings.auto_logout", allowed: ["after_hours", "daily_at"]) {
+            s.autoLogoutAfterHours = int(auto["after_hours"], path: "settings.auto_logout.after_hours", range: 0...168)
+            if let d = auto["daily_at"], let v = string(d, path: "settings.auto_logout.daily_at") {
+                if v.isEmpty || v == "none" {
+                    s.autoLogoutDailyAt = .some(nil)
+                } else if let time = DailyTime(v) {
+                    s.autoLogoutDailyAt = time
+                } else {
+                    problem("settings.auto_logout.daily_at", d, "\"\(v.prefix(20))\" is not a time of day HH:MM (24-hour), or none")
+                }
+            }
+        }
         if let n = map["push_from"], let v = string(n, path: "settings.push_from") {
             if IPAddressLiteral.isValid(v) {
                 s.pushFrom = v

@@ -57,6 +57,8 @@ extension SQLiteStore {
         set("lockout_duration_seconds", patch.lockoutDurationMinutes.map { $0 * 60 }, Int(current.lockout.duration)) { $0 }
         set("push_port", patch.pushPort, current.pushPort) { $0 }
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
+        set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
+        set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
         var credentialsChanged = false
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true

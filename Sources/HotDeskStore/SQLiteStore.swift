@@ -142,11 +142,13 @@ public final class SQLiteStore: Store {
                     );
                     """)
         }
-        m.registerMigration("v3: messages pushed to phones, the push source address") { db in
+        m.registerMigration("v3: messages pushed to phones, the push source address, auto logout") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE push_jobs ADD COLUMN message TEXT;
                     ALTER TABLE settings ADD COLUMN push_from TEXT;
+                    ALTER TABLE settings ADD COLUMN auto_logout_after_minutes INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE settings ADD COLUMN auto_logout_daily_at TEXT;
                     """)
         }
         return m
@@ -335,6 +337,19 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?",
+                arguments: [session.mac.canonical, session.extensionNumber, session.startedAt.timeIntervalSince1970])
+            guard db.changesCount > 0 else { return false }
+            try Self.insert(
+                AuditEntry(at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success, detail: reason),
+                db)
+            return true
+        }
+    }
+
     public func recordFailure(_ audit: AuditEntry) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
         try await pool.write { db in
@@ -370,8 +385,14 @@ public final class SQLiteStore: Store {
             lockout: LockoutPolicy(
                 extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
                 window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)),
-            pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"])
+            pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"],
+            autoLogout: AutoLogoutPolicy(
+                maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
+                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)))
     }
+
+    /// Minutes as seconds; 0 (off) as `nil`.
+    static func minutes(_ value: Int) -> TimeInterval? { value > 0 ? TimeInterval(value * 60) : nil }
 
     static func device(_ row: Row, secrets: SecretBox) throws -> Device {
         let mac = MACAddress(row["mac"] as String)!

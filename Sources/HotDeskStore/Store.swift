@@ -87,6 +87,9 @@ public protocol Store: Sendable {
     func login(_ session: Session, actor: String) async throws -> LoginResult
     /// Ends the session on `mac`, if any; audited. Returns the ended session.
     func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session?
+    /// Ends exactly this session (not a newer one on the same phone), audited; `false` when it
+    /// had already ended.
+    func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool
     /// A wrong password (or unknown extension): audited and counted for lockouts.
     func recordFailure(_ audit: AuditEntry) async throws
     /// Failure times since `since`, for this extension (any phone) and this phone (any extension).

@@ -214,3 +214,41 @@ struct CoreTests {
         #expect(APIKey.hash(key).count == 64 && APIKey.hash(key) != APIKey.hash(APIKey.make()))
     }
 }
+
+@Suite("Auto logout rules")
+struct AutoLogoutTests {
+    let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    func at(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+
+    func session(since text: String) -> Session {
+        Session(mac: MACAddress("001565aabbcc")!, extensionNumber: "5501", network: .internal, credential: .voicemailPIN, startedAt: at(text), source: nil)
+    }
+
+    @Test("daily times are HH:MM, 24-hour")
+    func dailyTimes() {
+        #expect(DailyTime("19:00")?.description == "19:00")
+        #expect(DailyTime("7:05")?.description == "07:05")
+        for bad in ["24:00", "19:60", "ab:cd", "19", "1900", "", "19:00:00", "-1:00", "１９:００"] {
+            #expect(DailyTime(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("a session ends after the maximum duration, or once it has run through the daily time")
+    func reasons() {
+        let maxDuration = AutoLogoutPolicy(maxDuration: 12 * 3600)
+        #expect(maxDuration.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T19:59:00Z"), calendar: utc) == nil)
+        #expect(maxDuration.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T20:00:00Z"), calendar: utc)?.contains("12 h") == true)
+
+        let daily = AutoLogoutPolicy(dailyAt: DailyTime("19:00"))
+        #expect(daily.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T18:59:59Z"), calendar: utc) == nil)
+        #expect(daily.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T19:00:00Z"), calendar: utc)?.contains("19:00") == true)
+        #expect(daily.reason(toEnd: session(since: "2026-11-20T19:30:00Z"), now: at("2026-11-21T08:00:00Z"), calendar: utc) == nil, "logged in after 19:00")
+        #expect(daily.reason(toEnd: session(since: "2026-11-19T08:00:00Z"), now: at("2026-11-20T08:00:00Z"), calendar: utc) != nil, "missed while down")
+        #expect(AutoLogoutPolicy().isOff && !daily.isOff)
+    }
+}

@@ -274,3 +274,56 @@ struct TemplateFlowTests {
         }
     }
 }
+
+@Suite("Auto logout: sessions that end by themselves")
+struct AutoLogoutFlowTests {
+    func directory(_ autoLogout: String) -> String {
+        flowDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  auto_logout: \(autoLogout)\n")
+    }
+
+    /// Logs 5501 in on a new T46U and waits until the phone has its line.
+    func loggedIn(_ server: TestServer, mac: String) async throws -> SimulatedPhone {
+        let phone = try await server.phone("yealink-t46u", mac: mac)
+        try await phone.login("Login Int", ext: "5501", password: "1234")
+        #expect(await eventually { await phone.config.lineUser == "5501" })
+        return phone
+    }
+
+    /// Waits until the phone is logged out by policy: audited, pushed with reason `policy`, applied.
+    func expectPolicyLogout(_ server: TestServer, _ phone: SimulatedPhone, reason: String) async throws {
+        #expect(try await eventually { try await server.store.sessions().isEmpty })
+        let entry = try #require(try await server.store.auditLog(limit: 20).first { $0.action == .logout })
+        #expect(entry.actor == "policy" && entry.extensionNumber == "5501" && entry.detail.contains(reason), "\(entry.detail)")
+        #expect(try await eventually {
+            try await server.store.pushJobs(state: .applied, mac: MACAddress(phone.mac), limit: 5).contains { $0.reason == .policy }
+        })
+        #expect(await eventually { await phone.config.lineActive == false })
+    }
+
+    @Test("after_hours: a session older than the limit is logged out and the phone pushed; a younger one stays")
+    func maxDuration() async throws {
+        try await TestServer.with(yaml: directory("{after_hours: 12}")) { (server: TestServer) async throws in
+            let phone = try await loggedIn(server, mac: "001565aaff01")
+            server.clock.advance(by: 11 * 3600)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await server.store.sessions().count == 1, "11 h is within the limit")
+            server.clock.advance(by: 3600)
+            try await expectPolicyLogout(server, phone, reason: "more than 12 h")
+        }
+    }
+
+    @Test("daily_at: every session running at that time of day is logged out")
+    func daily() async throws {
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let soon = utc.dateComponents([.hour, .minute], from: Date() + 120)
+        let time = String(format: "%02d:%02d", soon.hour!, soon.minute!)
+        try await TestServer.with(yaml: directory("{daily_at: \"\(time)\"}")) { (server: TestServer) async throws in
+            let phone = try await loggedIn(server, mac: "001565aaff02")
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await server.store.sessions().count == 1, "\(time) has not come yet")
+            server.clock.advance(by: 180)
+            try await expectPolicyLogout(server, phone, reason: "daily logout at \(time)")
+        }
+    }
+}

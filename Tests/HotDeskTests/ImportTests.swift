@@ -66,6 +66,21 @@ struct ImportTests {
         }
     }
 
+    @Test("auto_logout and push_from: set, kept when not mentioned, turned off with 0 and none")
+    func autoLogoutSettings() async throws {
+        try await withStore { store, dir in
+            _ = try await importDirectory("settings:\n  push_from: 192.0.2.10\n  auto_logout: {after_hours: 12, daily_at: 19:00}\n", into: store, base: dir)
+            var settings = try await store.settings()
+            #expect(settings.pushFrom == "192.0.2.10")
+            #expect(settings.autoLogout == AutoLogoutPolicy(maxDuration: 12 * 3600, dailyAt: DailyTime("19:00")))
+            _ = try await importDirectory("settings:\n  default_login: true\n", into: store, base: dir)
+            #expect(try await store.settings().autoLogout == settings.autoLogout, "not mentioned: kept")
+            _ = try await importDirectory("settings:\n  auto_logout: {after_hours: 0, daily_at: none}\n", into: store, base: dir)
+            settings = try await store.settings()
+            #expect(settings.autoLogout.isOff)
+        }
+    }
+
     @Test("a valid file imports everything; importing it again changes nothing")
     func validAndIdempotent() async throws {
         try await withStore { store, dir in
@@ -122,6 +137,9 @@ struct ImportTests {
             ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
             ("settings:\n  push_port: 70000\n", "settings.push_port"),
             ("settings:\n  push_from: pbx.example.com\n", "settings.push_from: \"pbx.example.com\" is not an IP address"),
+            ("settings:\n  auto_logout: {after_hours: 500}\n", "settings.auto_logout.after_hours"),
+            ("settings:\n  auto_logout: {daily_at: \"25:00\"}\n", "settings.auto_logout.daily_at: \"25:00\" is not a time of day"),
+            ("settings:\n  auto_logout: {at: \"19:00\"}\n", "settings.auto_logout.at: unknown key"),
             ("settings:\n  phone_credentials:\n    nokia: {username: a, password: \"long\"}\n", "settings.phone_credentials.nokia: unknown key"),
             ("settings:\n  phone_credentials:\n    yealink: {username: \"a:b\", password: \"long\"}\n", "phone_credentials.yealink.username"),
             ("devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n", "devices[0].phone_credentials.password: missing"),

@@ -41,9 +41,18 @@ let testPushPolicy = PushPolicy(
     maxAttempts: 3, backoff: 0.1, maxBackoff: 0.4, connectTimeout: 1, transferTimeout: 1.5, reloadApplyTimeout: 2, rebootApplyTimeout: 4,
     delayAfterDone: 0.05, maxConcurrent: 16)
 
+/// The server's clock: the real time, moved forward when a test says so.
+final class TestClock: Sendable {
+    private let offset = Mutex<TimeInterval>(0)
+
+    func now() -> Date { Date() + offset.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+}
+
 /// The real HotDesk server on 127.0.0.1 with a temporary SQLite file, for one test.
 final class TestServer: Sendable {
     let store: SQLiteStore
+    let clock: TestClock
     let port: Int
     let dbPath: String
     let directory: URL
@@ -64,9 +73,13 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test-server")
         logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let clock = TestClock()
         let app = makeApplication(
             store: store, screens: screens, pusher: pusher,
-            configuration: .init(host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies), logger: logger,
+            configuration: .init(
+                host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies,
+                autoLogoutInterval: 0.1),
+            logger: logger, clock: { clock.now() },
             onServerRunning: { port in continuation.yield(port) })
         let task = Task { try await app.runService() }
         var bound = 0
@@ -78,11 +91,12 @@ final class TestServer: Sendable {
             let text = yaml.replacingOccurrences(of: "{PORT}", with: "\(bound)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
             _ = try await importDirectory(text, into: store, base: directory)
         }
-        return TestServer(store: store, port: bound, dbPath: dbPath, task: task, directory: directory)
+        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, directory: directory)
     }
 
-    private init(store: SQLiteStore, port: Int, dbPath: String, task: Task<Void, any Error>, directory: URL) {
+    private init(store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, directory: URL) {
         self.store = store
+        self.clock = clock
         self.port = port
         self.dbPath = dbPath
         self.task = task

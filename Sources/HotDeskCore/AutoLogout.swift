@@ -1,0 +1,58 @@
+import Foundation
+
+/// A time of day, `HH:MM` (24-hour), in the server's time zone.
+public struct DailyTime: Hashable, Sendable, CustomStringConvertible {
+    public let hour: Int
+    public let minute: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ (1...2).contains($0.count) && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let hour = Int(parts[0]), let minute = Int(parts[1]), (0...23).contains(hour), (0...59).contains(minute)
+        else { return nil }
+        self.hour = hour
+        self.minute = minute
+    }
+
+    public var description: String { String(format: "%02d:%02d", hour, minute) }
+
+    /// The latest moment at or before `now` when the clock showed this time.
+    public func latest(atOrBefore now: Date, calendar: Calendar) -> Date? {
+        guard let today = calendar.date(bySettingHour: hour, minute: minute, second: 0, of: now) else { return nil }
+        return today <= now ? today : calendar.date(byAdding: .day, value: -1, to: today)
+    }
+}
+
+/// When sessions end by themselves, so that a forgotten logout does not block the next person
+/// at the desk (hot-desking-systems.md: auto-logout after a maximum duration, and at a fixed
+/// daily time). Both off by default.
+public struct AutoLogoutPolicy: Hashable, Sendable {
+    /// A session older than this ends; `nil`: never.
+    public var maxDuration: TimeInterval?
+    /// Every session that was running at this time of day ends (also when the server was down
+    /// then: it is caught up at start); `nil`: never.
+    public var dailyAt: DailyTime?
+
+    public init(maxDuration: TimeInterval? = nil, dailyAt: DailyTime? = nil) {
+        self.maxDuration = maxDuration
+        self.dailyAt = dailyAt
+    }
+
+    public var isOff: Bool { maxDuration == nil && dailyAt == nil }
+
+    /// Why `session` should end at `now` (for the audit log), or `nil` when it should not.
+    public func reason(toEnd session: Session, now: Date, calendar: Calendar) -> String? {
+        if let maxDuration, now.timeIntervalSince(session.startedAt) >= maxDuration {
+            return "auto logout: logged in for more than \(Self.hours(maxDuration))"
+        }
+        if let dailyAt, let boundary = dailyAt.latest(atOrBefore: now, calendar: calendar), session.startedAt < boundary {
+            return "auto logout: daily logout at \(dailyAt)"
+        }
+        return nil
+    }
+
+    static func hours(_ seconds: TimeInterval) -> String {
+        let minutes = Int(seconds / 60)
+        return minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes) min"
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import Logging
+import ServiceLifecycle
+
+/// Ends sessions by the directory's auto-logout policy (`settings.auto_logout`): each one is
+/// audited as a logout by actor `policy`, and the phone gets its logged-out config pushed with
+/// reason `policy`. Runs beside the HTTP server; a daily logout missed while the server was down
+/// is caught up at start.
+final class AutoLogoutService: Service, Sendable {
+    let store: any Store
+    let pushes: PushService
+    /// Seconds between sweeps.
+    let interval: TimeInterval
+    /// The server's time zone, for the daily logout time.
+    let calendar: Calendar
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    init(store: any Store, pushes: PushService, interval: TimeInterval, timeZone: TimeZone, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.pushes = pushes
+        self.interval = interval
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        self.calendar = calendar
+        self.logger = logger
+        self.clock = clock
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.sweep()
+                try? await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
+            }
+        }
+    }
+
+    /// One pass over the sessions; returns those it ended.
+    @discardableResult
+    func sweep() async -> [Session] {
+        do {
+            let policy = try await store.settings().autoLogout
+            guard !policy.isOff else { return [] }
+            let now = clock()
+            var ended: [Session] = []
+            for session in try await store.sessions() {
+                guard let reason = policy.reason(toEnd: session, now: now, calendar: calendar),
+                    try await store.endSession(session, actor: "policy", at: now, reason: reason)
+                else { continue }
+                logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(reason)"])
+                try await pushes.schedule(mac: session.mac, reason: .policy, actor: "policy")
+                ended.append(session)
+            }
+            return ended
+        } catch {
+            logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+}
