@@ -60,6 +60,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("trusted-proxy"), help: "A proxy whose X-Forwarded-For is believed (repeatable).")
     var trustedProxies: [String] = []
 
+    @Option(help: "Time zone of lock times and of the daily auto logout, e.g. Europe/Paris. Default: the machine's.")
+    var timeZone: String?
+
+    func validate() throws {
+        if let timeZone, TimeZone(identifier: timeZone) == nil {
+            throw ValidationError("unknown time zone \"\(timeZone)\" (use a name such as Europe/Paris or America/New_York)")
+        }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = {
@@ -78,10 +87,18 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        logger.info("HotDesk starting", metadata: ["db": "\(store.db)", "screens": "\(screensPath)", "dialects": "\(library.dialects.keys.sorted())"])
+        logger.info(
+            "HotDesk starting",
+            metadata: [
+                "db": "\(store.db)", "screens": "\(screensPath)", "dialects": "\(library.dialects.keys.sorted())",
+                "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
+            ])
         let app = makeApplication(
             store: sqlite, screens: library, pusher: PhonePusher(recipes: recipes),
-            configuration: ServerConfiguration(host: host, port: port, language: language, trustedProxies: Set(trustedProxies)), logger: logger,
+            configuration: ServerConfiguration(
+                host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
+                trustedProxies: Set(trustedProxies)),
+            logger: logger,
             onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
         try await app.runService()
     }
