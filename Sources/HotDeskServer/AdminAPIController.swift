@@ -113,7 +113,7 @@ struct AdminAPIController: Sendable {
         try await store.audit(
             AuditEntry(
                 at: clock(), actor: context.apiActor, action: .push, mac: mac, source: addresses.address(of: request, context: context), outcome: .success,
-                detail: body.action == .xml ? "message requested (\(body.text?.count ?? 0) characters)" : "\(body.action.rawValue) requested"))
+                detail: body.action == .xml ? "message requested: \"\(body.text ?? "")\"" : "\(body.action.rawValue) requested"))
         let scheduled =
             body.action == .xml
             ? try await pushes.scheduleMessage(mac: mac, text: body.text ?? "", actor: context.apiActor)
