@@ -174,6 +174,7 @@ private final class Transfer: @unchecked Sendable {
             kind = (osErrno == Int(EHOSTUNREACH) || osErrno == Int(ENETUNREACH)) ? .unreachable : .refused
         case CURLE_OPERATION_TIMEDOUT: kind = .timedOut
         case CURLE_COULDNT_RESOLVE_HOST: kind = .dns
+        case CURLE_INTERFACE_FAILED: kind = .localAddress
         case CURLE_WRITE_ERROR where overflow: kind = .tooLarge
         default: kind = .other
         }

@@ -85,6 +85,8 @@ public struct TransferError: Error, Hashable, Sendable, CustomStringConvertible 
         case unreachable
         /// The answer was longer than the request allowed.
         case tooLarge = "too_large"
+        /// The request's `localAddress` is not an address of this machine.
+        case localAddress = "local_address"
         /// Anything else curl reports.
         case other
     }

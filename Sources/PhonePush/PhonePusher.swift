@@ -81,6 +81,7 @@ public struct PhonePusher: Sendable {
             case .timedOut: "no answer from \(target.address):\(target.port) in time"
             case .dns: "cannot resolve \(target.address)"
             case .unreachable: "no route to \(target.address)"
+            case .localAddress: "cannot send from \(target.from ?? "?"): not an address of this server (settings.push_from)"
             case .tooLarge, .other: error.message
             }
             return .failed(code: error.kind.rawValue, message: what)

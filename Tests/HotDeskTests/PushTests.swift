@@ -184,6 +184,17 @@ struct PushTests {
         }
     }
 
+    @Test("push_from that is not this server's address: failed as local_address, the reason says so")
+    func pushFromNotOurs() async throws {
+        let yaml = pushDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  push_from: 192.0.2.77\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aacc0e")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await waitForJob(server, "001565aacc0e") { $0.state == .failed })
+            #expect(job.lastError?.hasPrefix("local_address: cannot send from 192.0.2.77") == true, "\(job.lastError ?? "-")")
+        }
+    }
+
     @Test("a phone that takes commands only from another address: failed as http_403, the reason says so")
     func refusedSource() async throws {
         let yaml = pushDirectory + """
