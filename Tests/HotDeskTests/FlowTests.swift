@@ -275,6 +275,25 @@ struct TemplateFlowTests {
     }
 }
 
+@Suite("phonesim interactive: keypad-style lines")
+struct KeypadTests {
+    @Test("h, a menu number, digits, n, digits, Done: a login by hand; lines that mean nothing are refused")
+    func loginByHand() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565aaee10", pushes: false)
+            #expect(await phone.keypadStep("") == nil)
+            #expect(await phone.keypadStep("1234") == nil, "nothing on the idle screen takes digits")
+            for line in ["h", "1", "5501", "n", "1234", "Done"] {
+                let step = try #require(await phone.keypadStep(line), "\(line)")
+                try await ScriptRunner().run(PhoneScript(lines: [.init(number: 1, text: line, step: step)]), on: phone)
+            }
+            #expect(await phone.displayText.contains("Logged in as 5501"))
+            #expect(await phone.keypadStep("select 2") == .select("2"), "script steps work as they are")
+            #expect(await phone.keypadStep("exit") == .key("exit"))
+        }
+    }
+}
+
 @Suite("Auto logout: sessions that end by themselves")
 struct AutoLogoutFlowTests {
     func directory(_ autoLogout: String) -> String {

@@ -19,6 +19,12 @@ public struct PhoneScript: Sendable {
         public var number: Int
         public var text: String
         public var step: Step
+
+        public init(number: Int, text: String, step: Step) {
+            self.number = number
+            self.text = text
+            self.step = step
+        }
     }
 
     public struct ParseError: Error, CustomStringConvertible, Sendable {
@@ -28,6 +34,10 @@ public struct PhoneScript: Sendable {
     }
 
     public var lines: [Line]
+
+    public init(lines: [Line]) {
+        self.lines = lines
+    }
 
     public init(_ text: String) throws(ParseError) {
         var lines: [Line] = []
@@ -158,5 +168,29 @@ public struct ScriptRunner: Sendable {
 
     private func screenDump(_ phone: SimulatedPhone) async -> [String] {
         await phone.display.map { "  | \($0)" }
+    }
+}
+
+extension SimulatedPhone {
+    /// What a line typed at the interactive prompt means on the current screen, the way a person
+    /// at a keypad thinks of it: a script step as is (`select 2`, `press Done`); else `h` for the
+    /// Login/Logout key, `n` for the next field, a softkey's label, a menu item's number or label,
+    /// and on an input screen anything else is typed into the field. `nil`: nothing to do.
+    public func keypadStep(_ line: String) -> PhoneScript.Step? {
+        let text = line.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return nil }
+        if let step = (try? PhoneScript(text))?.lines.first?.step { return step }
+        switch text.lowercased() {
+        case "h", "hotdesk": return .key("hotdesk")
+        case "n": return .next
+        case "up", "down", "ok", "back", "exit": return .key(text.lowercased())
+        default: break
+        }
+        if softKeys.contains(where: { $0.label.caseInsensitiveCompare(text) == .orderedSame }) { return .press(text) }
+        switch screen {
+        case .menu?: return .select(text)
+        case .input?: return .type(text)
+        default: return nil
+        }
     }
 }

@@ -50,11 +50,11 @@ func printErr(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// `phonesim --server URL --mac MAC --model M`: shows the screen and reads script steps.
+/// `phonesim --server URL --mac MAC --model M`: shows the screen and reads keypad-style lines.
 struct Interactive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "interactive",
-        abstract: "Boot a phone and drive it by hand: type script steps (key hotdesk, select 1, type 5501, next, press Done, …).")
+        abstract: "Boot a phone and drive it by hand: h (Login/Logout key), a menu number, digits for a field, n (next field), a softkey label; or script steps.")
 
     @OptionGroup var phone: PhoneOptions
 
@@ -65,7 +65,8 @@ struct Interactive: AsyncParsableCommand {
             if status != 200 { print("! config fetch: \(status == 0 ? "no answer from \(phone.server)" : "HTTP \(status)")") }
         } catch { throw ExitCodeError("phone did not boot: \(error)") }
         await show(sim)
-        print("keys: key hotdesk|up|down|ok|back|exit, select N|LABEL, type TEXT, next, press LABEL, events, quit")
+        print("h = Login/Logout key, 1-9 = menu item, digits = into the field, n = next field, Done/Back/Exit = softkey,")
+        print("Enter = look again, events = what happened, q = quit; script steps (select 2, press Done, …) work too")
         while let line = readLine() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed == "quit" || trimmed == "q" { break }
@@ -74,8 +75,11 @@ struct Interactive: AsyncParsableCommand {
                 continue
             }
             do {
-                let script = try PhoneScript(trimmed)
-                try await ScriptRunner(expectTimeout: 2).run(script, on: sim)
+                if let step = await sim.keypadStep(trimmed) {
+                    try await ScriptRunner(expectTimeout: 2).run(PhoneScript(lines: [.init(number: 1, text: trimmed, step: step)]), on: sim)
+                } else if !trimmed.isEmpty {
+                    print("! nothing on this screen answers \"\(trimmed)\"")
+                }
             } catch {
                 print("! \(error)")
             }
