@@ -59,6 +59,9 @@ public struct PushJob: Hashable, Sendable {
     public var configHash: String
     /// The text an `xml` job shows on the phone.
     public var message: String?
+    /// The same config as the phone would get asking by another address (see
+    /// `ConfigBuilder.expected`): a fetch of either confirms the job.
+    public var altConfigHash: String?
     /// Who asked: `system`, an extension number, `api:<key name>`.
     public var actor: String
     public var createdAt: Date
@@ -71,9 +74,10 @@ public struct PushJob: Hashable, Sendable {
     public init(
         id: Int64 = 0, mac: MACAddress, action: PushAction, reason: PushReason, state: PushState = .queued, attempts: Int = 0,
         lastError: String? = nil, configHash: String, actor: String, createdAt: Date, updatedAt: Date? = nil, dueAt: Date,
-        sentAt: Date? = nil, appliedAt: Date? = nil, message: String? = nil
+        sentAt: Date? = nil, appliedAt: Date? = nil, message: String? = nil, altConfigHash: String? = nil
     ) {
         self.message = message
+        self.altConfigHash = altConfigHash
         self.id = id
         self.mac = mac
         self.action = action

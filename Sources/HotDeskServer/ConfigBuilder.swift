@@ -11,11 +11,10 @@ struct ConfigBuilder: Sendable {
         let vendor = Vendors.forBrand(state.device.model.brand)
         let reached = reached ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
         var line: ConfigContext.Line?
-        var server = reached
-        if let session = state.session, let ext = state.line {
+        if let ext = state.line, state.session != nil {
             line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
-            server = state.settings.address(for: session.network) ?? reached
         }
+        let server = address(state, reached: reached)
         let resolved = TemplateResolver.resolve(
             extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
         let context = ConfigContext(
@@ -27,8 +26,23 @@ struct ConfigBuilder: Sendable {
             context: context)
     }
 
-    /// The config the phone will get on its next fetch, assuming it asks the way it last did.
-    static func expected(_ state: DeviceConfigState) throws -> RenderedConfig {
-        try render(state, reached: state.lastHost.flatMap(ServerAddress.init))
+    /// The address a config points the phone to (its provisioning URL and app key): the one
+    /// chosen at login, else the one the phone reached HotDesk at.
+    static func address(_ state: DeviceConfigState, reached: ServerAddress) -> ServerAddress {
+        guard let session = state.session, state.line != nil else { return reached }
+        return state.settings.address(for: session.network) ?? reached
+    }
+
+    /// The config the phone will get on its next fetch: asking at the address its last config
+    /// pointed it to, or — when its template sets no provisioning URL — the way it last asked.
+    /// One or two renderings (the first is the likelier); a fetch of either confirms a push.
+    static func expected(_ state: DeviceConfigState) throws -> [RenderedConfig] {
+        var configs: [RenderedConfig] = []
+        for text in [state.lastConfigAddress, state.lastHost] {
+            guard let address = text.flatMap(ServerAddress.init) else { continue }
+            let config = try render(state, reached: address)
+            if !configs.contains(where: { $0.hash == config.hash }) { configs.append(config) }
+        }
+        return configs.isEmpty ? [try render(state, reached: nil)] : configs
     }
 }

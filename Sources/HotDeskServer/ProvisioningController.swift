@@ -56,13 +56,16 @@ struct ProvisioningController: Sendable {
         }
         guard let state else { return .text(.notFound, "unknown device\n") }
         let config: RenderedConfig
+        let reached = request.hostHeader.flatMap(ServerAddress.init)
         do {
-            config = try ConfigBuilder.render(state, reached: request.hostHeader.flatMap(ServerAddress.init))
+            config = try ConfigBuilder.render(state, reached: reached)
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
             return .text(.internalServerError, "config template failed; see the server log\n")
         }
-        let applied = try await store.recordFetch(mac: mac, address: phoneAddress, host: request.hostHeader, configHash: config.hash, at: now)
+        let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
+        let applied = try await store.recordFetch(
+            mac: mac, address: phoneAddress, host: request.hostHeader, configHash: config.hash, configAddress: pointsTo, at: now)
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
         }

@@ -52,8 +52,8 @@ final class PushService: Service, Sendable {
         let now = clock()
         return try await add(
             PushJob(
-                mac: mac, action: action ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected.hash, actor: actor,
-                createdAt: now, dueAt: now + delay))
+                mac: mac, action: action ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected[0].hash, actor: actor,
+                createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash))
     }
 
     /// Queues a message for the phone's screen (the vendor's XML push). Returns `nil` for an

@@ -7,12 +7,14 @@ extension SQLiteStore {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO push_jobs (mac, action, reason, state, attempts, last_error, config_hash, actor, created_at, updated_at, due_at, message)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO push_jobs (
+                        mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
-                    job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970, job.dueAt.timeIntervalSince1970, job.message,
+                    job.altConfigHash, job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970,
+                    job.dueAt.timeIntervalSince1970, job.message,
                 ])
             var stored = job
             stored.id = db.lastInsertedRowID
@@ -150,7 +152,8 @@ extension SQLiteStore {
             configHash: row["config_hash"], actor: row["actor"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             updatedAt: Date(timeIntervalSince1970: row["updated_at"]), dueAt: Date(timeIntervalSince1970: row["due_at"]),
             sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"])
+            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
+            altConfigHash: row["alt_config_hash"])
     }
 
     static func write(_ job: PushJob, _ db: Database) throws {

@@ -149,6 +149,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN push_from TEXT;
                     ALTER TABLE settings ADD COLUMN auto_logout_after_minutes INTEGER NOT NULL DEFAULT 0;
                     ALTER TABLE settings ADD COLUMN auto_logout_daily_at TEXT;
+                    ALTER TABLE devices ADD COLUMN last_config_address TEXT;
+                    ALTER TABLE push_jobs ADD COLUMN alt_config_hash TEXT;
                     """)
         }
         return m
@@ -184,7 +186,7 @@ public final class SQLiteStore: Store {
             let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
             return DeviceConfigState(
                 settings: settings, device: device, session: session, line: line, templates: templates, mappings: mappings,
-                lastHost: row["last_host"])
+                lastHost: row["last_host"], lastConfigAddress: row["last_config_address"])
         }
     }
 
@@ -256,12 +258,17 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob] {
+    public func recordFetch(
+        mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date
+    ) async throws -> [PushJob] {
         try await pool.write { db in
             let previousHash = try String.fetchOne(db, sql: "SELECT last_config_hash FROM devices WHERE mac = ?", arguments: [mac.canonical])
             try db.execute(
-                sql: "UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ? WHERE mac = ?",
-                arguments: [address, host, at.timeIntervalSince1970, configHash, mac.canonical])
+                sql: """
+                    UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ?, last_config_address = ?
+                    WHERE mac = ?
+                    """,
+                arguments: [address, host, at.timeIntervalSince1970, configHash, configAddress, mac.canonical])
             // A fetch proves a pending push for this config done when it shows the phone acted:
             // the push was sent before it, or the phone took a config new to it. A fetch of the
             // config the phone already had proves nothing about a job not yet sent (an admin's
@@ -270,9 +277,10 @@ public final class SQLiteStore: Store {
             let applied = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM push_jobs WHERE mac = ? AND config_hash = ? AND action != 'xml' AND (state = 'sent' OR (state = 'queued' AND ?))
+                    SELECT * FROM push_jobs
+                    WHERE mac = ? AND (config_hash = ? OR alt_config_hash = ?) AND action != 'xml' AND (state = 'sent' OR (state = 'queued' AND ?))
                     """,
-                arguments: [mac.canonical, configHash, isNewToPhone]
+                arguments: [mac.canonical, configHash, configHash, isNewToPhone]
             ).compactMap(Self.pushJob).map { job in
                 var job = job
                 job.state = .applied

@@ -12,6 +12,9 @@ public struct DeviceConfigState: Sendable {
     public var mappings: [Mapping]
     /// The `Host` the phone last fetched its config with (the logged-out config names it).
     public var lastHost: String?
+    /// The address the config last served to the phone points it to (its provisioning URL, when
+    /// the template sets one): where its next fetch most likely comes to.
+    public var lastConfigAddress: String?
 }
 
 /// What a phone app request needs, read in one go.
@@ -70,7 +73,7 @@ public protocol Store: Sendable {
     /// Remembers the phone's address and the config it was last served; the pending pushes
     /// for exactly that config become `applied` (returned) — those already sent, and queued ones
     /// too when the config is new to the phone (a refetch of the same config proves no push).
-    func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, at: Date) async throws -> [PushJob]
+    func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date) async throws -> [PushJob]
     /// Remembers the address a phone's app request came from.
     func recordAddress(mac: MACAddress, address: String) async throws
     func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?

@@ -76,6 +76,15 @@ struct FlowTests {
             #expect(await phone.config.sipServer == "localhost")
             #expect(await phone.config.provisionURL == "http://localhost:\(server.port)/provision/")
             #expect(try await server.store.sessions().first?.network == .external)
+
+            // The logged-in config moved the phone to the external address: the logout's push
+            // is confirmed by the fetch from there, not from the address it used before.
+            try await phone.logout()
+            let job = try #require(try await eventually(timeout: 10) {
+                try await server.store.pushJobs(state: nil, mac: MACAddress("001565aabb02"), limit: 1).first.map { !$0.state.isPending } ?? false
+            } ? server.store.pushJobs(state: nil, mac: MACAddress("001565aabb02"), limit: 1).first : nil)
+            #expect(job.reason == .logout && job.state == .applied && job.action == .reload, "\(job.state) \(job.lastError ?? "")")
+            #expect(await phone.config.lineActive == false)
         }
     }
 

@@ -264,23 +264,31 @@ struct PushConfirmationTests {
         _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
         let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
         let now = Date()
-        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "old", at: now).isEmpty)
+        func fetch(_ hash: String, _ at: Date) async throws -> [PushJob] {
+            try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: hash, configAddress: nil, at: at)
+        }
+        #expect(try await fetch("old", now).isEmpty)
 
         // A login's push (a config new to the phone) is done by any fetch of that config, sent or not.
         let login = try await store.addPushJob(
             PushJob(mac: mac, action: .reload, reason: .login, configHash: "new", actor: "5501", createdAt: now, dueAt: now + 60))
-        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 1).map(\.id) == [login.id])
+        #expect(try await fetch("new", now + 1).map(\.id) == [login.id])
 
         // An admin's reboot of the unchanged phone: a fetch of the same config is not the reboot.
         var reboot = try await store.addPushJob(
             PushJob(mac: mac, action: .reboot, reason: .admin, configHash: "new", actor: "api:test", createdAt: now + 2, dueAt: now + 60))
-        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 3).isEmpty)
+        #expect(try await fetch("new", now + 3).isEmpty)
         #expect(try await store.pushJob(id: reboot.id)?.state == .queued)
 
         reboot.state = .sent
         reboot.sentAt = now + 4
         #expect(try await store.updatePushJob(reboot))
-        #expect(try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", at: now + 5).map(\.id) == [reboot.id])
+        #expect(try await fetch("new", now + 5).map(\.id) == [reboot.id])
         #expect(try await store.pushJob(id: reboot.id)?.state == .applied)
+
+        // A job for a config the phone may ask for at either of two addresses: either fetch confirms it.
+        let logout = try await store.addPushJob(
+            PushJob(mac: mac, action: .reload, reason: .logout, configHash: "via-a", actor: "5501", createdAt: now + 6, dueAt: now + 60, altConfigHash: "via-b"))
+        #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
     }
 }
