@@ -39,6 +39,7 @@ public struct PushJobView: Codable, Sendable, CustomStringConvertible {
 
     public var description: String {
         "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt.formatted(.iso8601))" + (lastError.map { "  \($0)" } ?? "")
+            + (message.map { "  \"\($0)\"" } ?? "")
     }
 }
 
