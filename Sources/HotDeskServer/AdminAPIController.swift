@@ -21,6 +21,7 @@ struct AdminAPIController: Sendable {
         api.get("push-jobs") { request, _ in try await self.listJobs(request) }
         api.get("push-jobs/{id}") { _, context in try await self.job(context) }
         api.post("devices/{mac}/push") { request, context in try await self.push(request, context) }
+        api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
     }
 
     // MARK: sessions
@@ -120,6 +121,16 @@ struct AdminAPIController: Sendable {
             : try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor)
         guard let job = scheduled else { throw APIError.unknownDevice(mac) }
         return .json(.accepted, PushJobView(job))
+    }
+
+    /// Pushes every phone whose config changed since it last fetched it; 202 with the jobs.
+    func pushChanged(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let jobs = try await pushes.scheduleChanged(actor: context.apiActor)
+        try await store.audit(
+            AuditEntry(
+                at: clock(), actor: context.apiActor, action: .push, source: addresses.address(of: request, context: context), outcome: .success,
+                detail: "push of changed configs requested: \(jobs.count) phone(s)"))
+        return .json(.accepted, PushJobList(jobs: jobs.map(PushJobView.init)))
     }
 
     private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {

@@ -56,6 +56,21 @@ final class PushService: Service, Sendable {
                 createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash))
     }
 
+    /// Queues a push for every phone whose config changed since it last fetched it (a directory
+    /// import changed a password, a template, a setting): the config it would get now is not the
+    /// one it was served. Returns the jobs.
+    func scheduleChanged(actor: String) async throws -> [PushJob] {
+        var jobs: [PushJob] = []
+        for (mac, served) in try await store.lastServedConfigs() {
+            guard let state = try await store.deviceConfigState(mac: mac),
+                try !ConfigBuilder.expected(state).contains(where: { $0.hash == served }),
+                let job = try await schedule(mac: mac, reason: .admin, actor: actor)
+            else { continue }
+            jobs.append(job)
+        }
+        return jobs
+    }
+
     /// Queues a message for the phone's screen (the vendor's XML push). Returns `nil` for an
     /// unknown device.
     func scheduleMessage(mac: MACAddress, text: String, actor: String) async throws -> PushJob? {

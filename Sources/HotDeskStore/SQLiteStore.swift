@@ -170,6 +170,14 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT mac, last_config_hash FROM devices WHERE last_config_hash IS NOT NULL ORDER BY mac").compactMap { row in
+                MACAddress(row["mac"] as String).map { ($0, row["last_config_hash"] as String) }
+            }
+        }
+    }
+
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
         return try await pool.read { db -> DeviceConfigState? in

@@ -66,6 +66,8 @@ public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
 public protocol Store: Sendable {
     func settings() async throws -> Settings
     func device(mac: MACAddress) async throws -> Device?
+    /// Every device that has fetched a config, with the hash of the config it was last served.
+    func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)]
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited.
     func enrol(_ device: Device, audit: AuditEntry) async throws -> Device
     /// Learns a better model for a device (e.g. from its User-Agent).

@@ -164,3 +164,18 @@ struct Jobs: AsyncParsableCommand {
         for job in try await server.call("GET", "/push-jobs\(query)", as: PushJobList.self).jobs { print(job) }
     }
 }
+
+/// `hotdesk push-changed`: after an import, bring every phone up to date.
+struct PushChanged: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push-changed",
+        abstract: "Push every phone whose config changed since it last fetched it (after an import changed passwords, templates or settings).")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let jobs = try await server.call("POST", "/devices/push-changed", as: PushJobList.self).jobs
+        print(jobs.isEmpty ? "every phone has its current config" : "\(jobs.count) phone(s) to update:")
+        for job in jobs { print(job) }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import PhoneSimulator
 import Testing
 
@@ -145,6 +146,35 @@ struct AdminAPITests {
             #expect(await eventually { await phone.config.lineUser == "5501" })
             #expect(jobs.contains { $0.action == .reload && $0.reason == .login && $0.state != .superseded })
             #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .push && $0.detail.hasPrefix("message requested") })
+        }
+    }
+
+    @Test("after an import rotates a logged-in extension's SIP password, push-changed pushes that phone only; then nothing")
+    func pushChanged() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let loggedIn = try await server.phone("sangoma-s500", mac: "001565aadd06")
+            _ = try await server.phone("sangoma-s500", mac: "001565aadd07")
+            try await loggedIn.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await eventually {
+                try await server.store.pushJobs(state: .applied, mac: MACAddress("001565aadd06"), limit: 1).count == 1
+            })
+            func changed() async throws -> (status: Int, macs: [String]) {
+                let r = try await api.call("POST", "/devices/push-changed")
+                return (r.status, (r.json["jobs"] as? [[String: Any]] ?? []).compactMap { $0["mac"] as? String })
+            }
+            #expect(try await changed().macs.isEmpty, "nothing changed yet")
+
+            _ = try await importDirectory(
+                "extensions:\n  - {number: \"5501\", name: Ada Lovelace, voicemail_pin: \"1234\", sip_password: \"rotated-secret-5501\"}\n",
+                into: server.store, base: server.directory)
+            let first = try await changed()
+            #expect(first.status == 202 && first.macs == ["00:15:65:aa:dd:06"])
+            #expect(try await eventually {
+                try await server.store.pushJobs(state: nil, mac: MACAddress("001565aadd06"), limit: 1).first?.state == .applied
+            })
+            #expect(try await changed().macs.isEmpty, "the phone has its new config")
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.detail.hasPrefix("push of changed configs requested: 1") })
         }
     }
 
