@@ -156,9 +156,7 @@ struct AdminAPITests {
             let loggedIn = try await server.phone("sangoma-s500", mac: "001565aadd06")
             _ = try await server.phone("sangoma-s500", mac: "001565aadd07")
             try await loggedIn.login("Login Int", ext: "5501", password: "1234")
-            #expect(try await eventually {
-                try await server.store.pushJobs(state: .applied, mac: MACAddress("001565aadd06"), limit: 1).count == 1
-            })
+            #expect(try await server.waitForJob("001565aadd06") { $0.state == .applied }?.state == .applied)
             func changed() async throws -> (status: Int, macs: [String]) {
                 let r = try await api.call("POST", "/devices/push-changed")
                 return (r.status, (r.json["jobs"] as? [[String: Any]] ?? []).compactMap { $0["mac"] as? String })
@@ -170,9 +168,7 @@ struct AdminAPITests {
                 into: server.store, base: server.directory)
             let first = try await changed()
             #expect(first.status == 202 && first.macs == ["00:15:65:aa:dd:06"])
-            #expect(try await eventually {
-                try await server.store.pushJobs(state: nil, mac: MACAddress("001565aadd06"), limit: 1).first?.state == .applied
-            })
+            #expect(try await server.waitForJob("001565aadd06") { $0.state == .applied }?.state == .applied)
             #expect(try await changed().macs.isEmpty, "the phone has its new config")
             #expect(try await server.store.auditLog(limit: 10).contains { $0.detail.hasPrefix("push of changed configs requested: 1") })
         }

@@ -80,9 +80,7 @@ struct FlowTests {
             // The logged-in config moved the phone to the external address: the logout's push
             // is confirmed by the fetch from there, not from the address it used before.
             try await phone.logout()
-            let job = try #require(try await eventually(timeout: 10) {
-                try await server.store.pushJobs(state: nil, mac: MACAddress("001565aabb02"), limit: 1).first.map { !$0.state.isPending } ?? false
-            } ? server.store.pushJobs(state: nil, mac: MACAddress("001565aabb02"), limit: 1).first : nil)
+            let job = try #require(try await server.waitForJob("001565aabb02") { !$0.state.isPending })
             #expect(job.reason == .logout && job.state == .applied && job.action == .reload, "\(job.state) \(job.lastError ?? "")")
             #expect(await phone.config.lineActive == false)
         }
@@ -306,7 +304,7 @@ struct KeypadTests {
 @Suite("Auto logout: sessions that end by themselves")
 struct AutoLogoutFlowTests {
     func directory(_ autoLogout: String) -> String {
-        flowDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  auto_logout: \(autoLogout)\n")
+        withSettings(flowDirectory, "  auto_logout: \(autoLogout)\n")
     }
 
     /// Logs 5501 in on a new T46U and waits until the phone has its line.

@@ -5,28 +5,17 @@ import HotDeskStore
 import PhoneSimulator
 import Testing
 
-let pushDirectory = flowDirectory.replacingOccurrences(
-    of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  phone_credentials:\n    yealink: {username: admin, password: \"desk-9911\"}\n")
+let pushDirectory = withSettings(flowDirectory, "  phone_credentials:\n    yealink: {username: admin, password: \"desk-9911\"}\n")
 
 @Suite("Pushes: the vendor's request, confirmed by the phone's config fetch")
 struct PushTests {
-    /// The pending or finished job of a phone, newest first.
-    func job(_ server: TestServer, _ mac: String) async throws -> PushJob? {
-        try await server.store.pushJobs(state: nil, mac: MACAddress(mac), limit: 1).first
-    }
-
-    func waitForJob(_ server: TestServer, _ mac: String, timeout: Double = 10, _ done: @escaping (PushJob) -> Bool) async throws -> PushJob? {
-        _ = try await eventually(timeout: timeout) { try await job(server, mac).map(done) ?? false }
-        return try await job(server, mac)
-    }
-
     @Test("login on an s500: reload (Sangoma request, Basic auth), no reboot, applied after the fetch")
     func sangomaReload() async throws {
         try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc01")
             let mark = await phone.events.count
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc01") { $0.state == .applied })
+            let job = try #require(try await server.waitForJob("001565aacc01") { $0.state == .applied })
             #expect(job.state == .applied && job.action == .reload && job.reason == .login && job.attempts == 1)
             let events = await phone.events.dropFirst(mark)
             #expect(events.contains(.pushAccepted(.reload, path: "/Phone_ActionURL&key=AutoP")))
@@ -42,7 +31,7 @@ struct PushTests {
             #expect(await phone.config.webPassword == "desk-9911", "the config sets the phone's web login")
             let mark = await phone.events.count
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc02") { $0.state == .applied })
+            let job = try #require(try await server.waitForJob("001565aacc02") { $0.state == .applied })
             #expect(job.attempts == 1)
             let events = await phone.events.dropFirst(mark)
             #expect(events.contains(.pushAccepted(.reload, path: "/servlet?key=AutoP")))
@@ -59,7 +48,7 @@ struct PushTests {
                 "settings:\n  phone_credentials:\n    yealink: {username: admin, password: \"changed-1234\"}\n", into: server.store, base: server.directory)
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(await phone.title == "Logged in")
-            let job = try #require(try await waitForJob(server, "001565aacc03") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc03") { $0.state == .failed })
             #expect(job.state == .failed && job.attempts == 3)
             #expect(job.lastError?.hasPrefix("http_401") == true, "\(job.lastError ?? "")")
             #expect(await phone.events.contains(.pushRefused(status: 401, path: "/servlet", reason: "wrong login")))
@@ -73,7 +62,7 @@ struct PushTests {
         try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc04", pushes: false)
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc04") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc04") { $0.state == .failed })
             #expect(job.attempts == 3)
             #expect(job.lastError?.hasPrefix("refused") == true, "\(job.lastError ?? "")")
         }
@@ -90,7 +79,7 @@ struct PushTests {
             let start = ContinuousClock.now
             #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
             #expect(ContinuousClock.now - start < .seconds(2), "a hanging phone does not hold up requests")
-            let job = try #require(try await waitForJob(server, "001565aacc05", timeout: 15) { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc05", timeout: 15) { $0.state == .failed })
             #expect(job.lastError?.hasPrefix("timed_out") == true, "\(job.lastError ?? "")")
         }
     }
@@ -101,7 +90,7 @@ struct PushTests {
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc06", pushes: false)
             let web = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 500)
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc06") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc06") { $0.state == .failed })
             await web.stop()
             #expect(job.lastError?.hasPrefix("http_500") == true, "\(job.lastError ?? "")")
             #expect(web.targets.count == 3)
@@ -119,7 +108,7 @@ struct PushTests {
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc07", pushes: false)
             let web = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 200)
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc07") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc07") { $0.state == .failed })
             await web.stop()
             #expect(job.action == .reboot)
             #expect(job.lastError?.hasPrefix("not_applied") == true, "\(job.lastError ?? "")")
@@ -135,9 +124,9 @@ struct PushTests {
         let first = try await TestServer.start(yaml: pushDirectory, policy: policy)
         let phone = try await first.phone("sangoma-s500", mac: "001565aacc08")
         try await phone.login("Login Int", ext: "5501", password: "1234")
-        #expect(try await job(first, "001565aacc08")?.state == .queued)
+        #expect(try await first.job("001565aacc08")?.state == .queued)
         let second = try await first.restart()
-        let job = try #require(try await waitForJob(second, "001565aacc08") { $0.state == .applied })
+        let job = try #require(try await second.waitForJob("001565aacc08") { $0.state == .applied })
         #expect(job.attempts == 1)
         #expect(await eventually { await phone.config.lineUser == "5501" })
         await second.stop()
@@ -152,7 +141,7 @@ struct PushTests {
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc0a")
             try await phone.login("Login Int", ext: "5501", password: "1234")
             try await phone.logout()
-            let last = try #require(try await waitForJob(server, "001565aacc0a") { $0.state == .applied })
+            let last = try #require(try await server.waitForJob("001565aacc0a") { $0.state == .applied })
             #expect(last.reason == .logout)
             let jobs = try await server.store.pushJobs(state: nil, mac: MACAddress("001565aacc0a"), limit: 10)
             #expect(jobs.map(\.state) == [.applied, .superseded])
@@ -165,13 +154,13 @@ struct PushTests {
 
     @Test("settings.push_from: pushes leave from that address, and the config tells Yealink phones to take commands from it only")
     func pushFrom() async throws {
-        let yaml = pushDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  push_from: 127.0.0.2\n")
+        let yaml = withSettings(pushDirectory, "  push_from: 127.0.0.2\n")
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc0b")
             let config = await phone.config
             #expect(config.actionURIFrom == ["127.0.0.2"] && config.pushXMLServer == "127.0.0.2")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc0b") { $0.state == .applied })
+            let job = try #require(try await server.waitForJob("001565aacc0b") { $0.state == .applied })
             #expect(job.attempts == 1)
 
             // Anyone else is refused, as the phone would.
@@ -186,11 +175,11 @@ struct PushTests {
 
     @Test("push_from that is not this server's address: failed as local_address, the reason says so")
     func pushFromNotOurs() async throws {
-        let yaml = pushDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  push_from: 192.0.2.77\n")
+        let yaml = withSettings(pushDirectory, "  push_from: 192.0.2.77\n")
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("sangoma-s500", mac: "001565aacc0e")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc0e") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc0e") { $0.state == .failed })
             #expect(job.lastError?.hasPrefix("local_address: cannot send from 192.0.2.77") == true, "\(job.lastError ?? "-")")
         }
     }
@@ -208,7 +197,7 @@ struct PushTests {
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc0c")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let job = try #require(try await waitForJob(server, "001565aacc0c") { $0.state == .failed })
+            let job = try #require(try await server.waitForJob("001565aacc0c") { $0.state == .failed })
             #expect(job.lastError?.hasPrefix("http_403") == true, "\(job.lastError ?? "-")")
             #expect(try await server.store.sessions().count == 1, "the login stands")
         }
@@ -247,7 +236,7 @@ struct PushTests {
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc09")
             #expect(await phone.config.webUsername == "deskadmin")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            #expect(try await waitForJob(server, "001565aacc09") { $0.state == .applied }?.state == .applied)
+            #expect(try await server.waitForJob("001565aacc09") { $0.state == .applied }?.state == .applied)
         }
     }
 }

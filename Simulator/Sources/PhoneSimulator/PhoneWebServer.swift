@@ -47,7 +47,8 @@ extension SimulatedPhone {
     ) -> (status: Int, challenge: String?, then: PushCommand.Action?) {
         let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
         let query = target.contains("?") ? String(target.split(separator: "?", maxSplits: 1)[1]) : nil
-        if let refusal = sourceRefusal(path: path, query: query, source: source) {
+        let command = model.pushCommands.first { $0.path == path && $0.query == query }
+        if let command, let refusal = sourceRefusal(command.from, source: source) {
             record(.pushRefused(status: 403, path: path, reason: refusal))
             return (403, nil, nil)
         }
@@ -57,7 +58,7 @@ extension SimulatedPhone {
             if authorization != nil { record(.pushRefused(status: 401, path: path, reason: "wrong login")) }
             return (401, checker.challenge(), nil)
         }
-        guard let command = model.pushCommands.first(where: { $0.path == path && $0.query == query }) else {
+        guard let command else {
             record(.pushRefused(status: 404, path: path, reason: "no such command"))
             return (404, nil, nil)
         }
@@ -88,20 +89,21 @@ extension SimulatedPhone {
         return (200, nil, command.action)
     }
 
-    /// Why the phone will not take a command from `source`, if it will not. Yealink takes action
-    /// URIs only from `features.action_uri_limit_ip` when set [V], XML pushes only from the Push
-    /// XML Server IP [V]; that it answers 403 is [I]. Sangoma/Htek limits are not known.
-    private func sourceRefusal(path: String, query: String?, source: String?) -> String? {
-        guard model.vendor == .yealink else { return nil }
+    /// Why the phone will not take a command from `source` under the command's rule, if it will not.
+    private func sourceRefusal(_ rule: PushCommand.Sources, source: String?) -> String? {
         let from = source ?? "?"
-        if path == "/servlet", query == "push=xml" {
+        switch rule {
+        case .anyone:
+            return nil
+        case .actionURIList:
+            guard config.actionURIFrom.isEmpty || config.actionURIFrom.contains(from) else {
+                return "command from \(from), features.action_uri_limit_ip allows \(config.actionURIFrom.joined(separator: ","))"
+            }
+            return nil
+        case .pushXMLServer:
             guard let server = config.pushXMLServer else { return "XML push from \(from): no push_xml.server is set" }
             return server == source ? nil : "XML push from \(from), only \(server) may push"
         }
-        guard config.actionURIFrom.isEmpty || config.actionURIFrom.contains(from) else {
-            return "command from \(from), features.action_uri_limit_ip allows \(config.actionURIFrom.joined(separator: ","))"
-        }
-        return nil
     }
 
     /// What the phone does after answering a command.

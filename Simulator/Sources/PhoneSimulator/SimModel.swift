@@ -59,18 +59,21 @@ public struct SimModel: Sendable, Hashable {
         switch vendor {
         case .yealink:
             [
-                PushCommand(method: "GET", path: "/servlet", query: "key=AutoP", action: .reload),
-                PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=AutoP", action: .reload),
-                PushCommand(method: "GET", path: "/servlet", query: "key=Reboot", action: .reboot),
-                PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=Reboot", action: .reboot),
-                // XML push: `POST /servlet?push=xml`, body `xml=` + the raw document [3P].
-                PushCommand(method: "POST", path: "/servlet", query: "push=xml", action: .xml),
+                // Action URIs only from `features.action_uri_limit_ip` when set [V].
+                PushCommand(method: "GET", path: "/servlet", query: "key=AutoP", action: .reload, from: .actionURIList),
+                PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=AutoP", action: .reload, from: .actionURIList),
+                PushCommand(method: "GET", path: "/servlet", query: "key=Reboot", action: .reboot, from: .actionURIList),
+                PushCommand(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=Reboot", action: .reboot, from: .actionURIList),
+                // XML push: `POST /servlet?push=xml`, body `xml=` + the raw document [3P], only
+                // from the Push XML Server IP [V].
+                PushCommand(method: "POST", path: "/servlet", query: "push=xml", action: .xml, from: .pushXMLServer),
             ]
         case .sangoma:
-            // Reboot verified in FreePBX endpoint code; the AutoP reload form is [I].
+            // Reboot verified in FreePBX endpoint code; the AutoP reload form is [I]. No limit on
+            // who may send them is known.
             [
-                PushCommand(method: "GET", path: "/Phone_ActionURL&key=Reboot", query: nil, action: .reboot),
-                PushCommand(method: "GET", path: "/Phone_ActionURL&key=AutoP", query: nil, action: .reload),
+                PushCommand(method: "GET", path: "/Phone_ActionURL&key=Reboot", query: nil, action: .reboot, from: .anyone),
+                PushCommand(method: "GET", path: "/Phone_ActionURL&key=AutoP", query: nil, action: .reload, from: .anyone),
             ]
         }
     }
@@ -96,11 +99,22 @@ public struct SimModel: Sendable, Hashable {
 /// A command a phone's web server takes.
 public struct PushCommand: Sendable, Hashable {
     public enum Action: String, Sendable { case reload, reboot, xml }
+
+    /// Whom the phone takes the command from. That a refusal is answered 403 is [I].
+    public enum Sources: Sendable, Hashable {
+        case anyone
+        /// The config's action URI list (Yealink `features.action_uri_limit_ip`); anyone when empty.
+        case actionURIList
+        /// Only the config's push server (Yealink `push_xml.server`); nobody when unset.
+        case pushXMLServer
+    }
+
     public let method: String
     public let path: String
     /// The exact query string, or `nil` for none.
     public let query: String?
     public let action: Action
+    public let from: Sources
 }
 
 public enum WebAuth: String, Sendable {

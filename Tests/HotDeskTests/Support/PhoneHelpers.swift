@@ -1,4 +1,5 @@
 import Foundation
+import HotDeskCore
 import PhoneSimulator
 import Testing
 
@@ -58,4 +59,22 @@ func eventually(timeout: Double = 8, _ condition: () async throws -> Bool) async
         try? await Task.sleep(for: .milliseconds(50))
     }
     return try await condition()
+}
+
+extension TestServer {
+    /// A phone's newest push job.
+    func job(_ mac: String) async throws -> PushJob? {
+        try await store.pushJobs(state: nil, mac: MACAddress(mac), limit: 1).first
+    }
+
+    /// Waits (up to `timeout` s) until the phone's newest job satisfies `done`; returns that job.
+    func waitForJob(_ mac: String, timeout: Double = 10, _ done: @escaping (PushJob) -> Bool) async throws -> PushJob? {
+        _ = try await eventually(timeout: timeout) { try await job(mac).map(done) ?? false }
+        return try await job(mac)
+    }
+}
+
+/// `directory` with `lines` added to its settings (after `push_port`), e.g. `"  push_from: 127.0.0.2\n"`.
+func withSettings(_ directory: String, _ lines: String) -> String {
+    directory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n" + lines)
 }
