@@ -39,6 +39,8 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .target(name: "PhonePush", dependencies: ["HotDeskCore", "Curl"]),
+        // Every phone family as data: loads and checks Screens/families/*.json.
+        .target(name: "PhoneFamilies", dependencies: ["HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush"]),
         .target(name: "HotDeskAPI", dependencies: ["HotDeskCore"]),
         .target(name: "HotDeskStore", dependencies: [
             "HotDeskCore", "Provisioning",
@@ -47,13 +49,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "HotDeskServer", dependencies: [
-            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore", "HotDeskAPI",
+            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "hotdesk", dependencies: [
-            "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "Curl",
+            "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,7 +78,7 @@ let package = Package(
             ],
             path: "Simulator/Sources/phonesim"),
         .testTarget(name: "HotDeskTests", dependencies: [
-            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl",
+            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

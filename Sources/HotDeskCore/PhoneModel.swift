@@ -1,9 +1,23 @@
-/// A phone vendor whose phones HotDesk serves. Each brand has one config format, one XML
-/// browser dialect and one default template.
-public enum Brand: String, Sendable, CaseIterable, Codable, Comparable {
-    case sangoma
-    case yealink
+/// A family of phones HotDesk serves (`yealink`, `cisco`, …). Which families exist is data: one
+/// descriptor per family under `Screens/families/`, loaded at start-up into a `PhoneCatalog`.
+/// Code never names a family.
+public struct Brand: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let rawValue: String
 
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
     public static func < (lhs: Brand, rhs: Brand) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
@@ -16,16 +30,13 @@ public enum ApplyMethod: String, Sendable, Codable {
 }
 
 /// One phone model: what HotDesk needs to know to serve it.
-///
-/// The model table is data: to add or correct a model, edit `PhoneModel.catalog`.
 public struct PhoneModel: Hashable, Sendable, CustomStringConvertible {
-    /// The directory name, e.g. `sangoma-s500`, `yealink-t46u`.
+    /// The directory name, e.g. `sangoma-s500`, `cisco-8841`.
     public let name: String
     public let brand: Brand
-    /// How this model applies a new config (Sangoma primer: only s500/s700 reload in place;
-    /// Yealink applies a pushed Configuration object or an AutoP trigger without rebooting).
+    /// How this model applies a new config (from its family descriptor).
     public let applyMethod: ApplyMethod
-    /// The model as the phone spells it in its User-Agent, upper-case (`S500`, `T46U`).
+    /// The model as the phone spells it in its User-Agent, upper-case (`S500`, `T46U`, `CP-8841`).
     public let userAgentModel: String
 
     public var description: String { name }
@@ -37,40 +48,72 @@ public struct PhoneModel: Hashable, Sendable, CustomStringConvertible {
         self.userAgentModel = userAgentModel
     }
 
-    public static let catalog: [PhoneModel] = [
-        PhoneModel(name: "sangoma-s300", brand: .sangoma, applyMethod: .reboot, userAgentModel: "S300"),
-        PhoneModel(name: "sangoma-s400", brand: .sangoma, applyMethod: .reboot, userAgentModel: "S400"),
-        PhoneModel(name: "sangoma-s500", brand: .sangoma, applyMethod: .reload, userAgentModel: "S500"),
-        PhoneModel(name: "sangoma-s700", brand: .sangoma, applyMethod: .reload, userAgentModel: "S700"),
-        PhoneModel(name: "yealink-t33g", brand: .yealink, applyMethod: .reload, userAgentModel: "T33G"),
-        PhoneModel(name: "yealink-t46u", brand: .yealink, applyMethod: .reload, userAgentModel: "T46U"),
-        PhoneModel(name: "yealink-t48u", brand: .yealink, applyMethod: .reload, userAgentModel: "T48U"),
-        PhoneModel(name: "yealink-t54w", brand: .yealink, applyMethod: .reload, userAgentModel: "T54W"),
-        PhoneModel(name: "yealink-t57w", brand: .yealink, applyMethod: .reload, userAgentModel: "T57W"),
-    ]
-
-    private static let byName: [String: PhoneModel] = Dictionary(uniqueKeysWithValues: catalog.map { ($0.name, $0) })
-
-    /// The model with this directory name, if HotDesk knows it.
-    public static func named(_ name: String) -> PhoneModel? { byName[name.lowercased()] }
-
-    /// A placeholder for a phone of a known brand whose exact model is not known yet (it asked
+    /// A placeholder for a phone of a known family whose exact model is not known yet (it asked
     /// for a config file without a recognisable User-Agent). It reboots to be safe.
     public static func generic(_ brand: Brand) -> PhoneModel {
         PhoneModel(name: "\(brand.rawValue)-generic", brand: brand, applyMethod: .reboot, userAgentModel: "")
     }
 
-    /// Reads a model out of a phone's User-Agent header, e.g. `Yealink SIP-T46U 108.86.0.45
-    /// 00:15:65:aa:bb:cc` or `Sangoma S500 2.0.4.67 00:15:65:aa:bb:cc` (the Sangoma spelling is
-    /// inferred from Htek firmware; correct it here if a real phone says otherwise).
-    public static func fromUserAgent(_ userAgent: String, brand: Brand) -> PhoneModel? {
-        let words = userAgent.uppercased().split(whereSeparator: { $0 == " " || $0 == "/" || $0 == ";" })
-        for word in words.prefix(4) {
+    public var isGeneric: Bool { userAgentModel.isEmpty }
+}
+
+/// Every phone family and model HotDesk knows, as loaded from the family descriptors.
+public struct PhoneCatalog: Sendable {
+    public struct Family: Sendable, Hashable {
+        public var brand: Brand
+        /// `Cisco`, `Aastra/Mitel`: for people.
+        public var displayName: String
+        /// Words that, found in a User-Agent (case-insensitive), say a phone is of this family
+        /// (`Yealink`, `PolycomVVX`).
+        public var userAgentMarks: [String]
+        public var models: [PhoneModel]
+
+        public init(brand: Brand, displayName: String, userAgentMarks: [String], models: [PhoneModel]) {
+            self.brand = brand
+            self.displayName = displayName
+            self.userAgentMarks = userAgentMarks
+            self.models = models
+        }
+    }
+
+    public let families: [Brand: Family]
+    private let byName: [String: PhoneModel]
+
+    public init(families: [Family]) {
+        self.families = Dictionary(families.map { ($0.brand, $0) }, uniquingKeysWith: { first, _ in first })
+        byName = Dictionary(families.flatMap(\.models).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// No families: a store opened only to read its audit log or keys needs none.
+    public static let empty = PhoneCatalog(families: [])
+
+    public var brands: [Brand] { families.keys.sorted() }
+    public var models: [PhoneModel] { families.values.flatMap(\.models).sorted { $0.name < $1.name } }
+
+    /// The model with this directory name, if HotDesk knows it.
+    public func model(named name: String) -> PhoneModel? { byName[name.lowercased()] }
+
+    /// The families whose marks appear in a User-Agent (usually one; none for `curl/8.0`).
+    public func brands(inUserAgent userAgent: String) -> [Brand] {
+        let agent = userAgent.lowercased()
+        guard !agent.isEmpty else { return [] }
+        return brands.filter { brand in families[brand]!.userAgentMarks.contains { agent.contains($0.lowercased()) } }
+    }
+
+    /// Reads a model of `brand` out of a phone's User-Agent: a word (split at spaces, `/`, `;`,
+    /// `_`, `-UA`) equal to the model's User-Agent spelling, with or without a `SIP-` prefix,
+    /// e.g. `Yealink SIP-T46U 108.86.0.45 …`, `FileTransport PolycomVVX-VVX_411-UA/6.4.3`.
+    public func model(fromUserAgent userAgent: String, brand: Brand) -> PhoneModel? {
+        guard let family = families[brand] else { return nil }
+        let agent = userAgent.uppercased()
+        let words = agent.split(whereSeparator: { $0 == " " || $0 == "/" || $0 == ";" || $0 == "(" || $0 == ")" || $0 == "," })
+        for word in words.prefix(6) {
             let token = word.hasPrefix("SIP-") ? word.dropFirst(4) : word[...]
-            if let model = catalog.first(where: { $0.brand == brand && $0.userAgentModel == token }) {
+            if let model = family.models.first(where: { !$0.userAgentModel.isEmpty && $0.userAgentModel == token }) {
                 return model
             }
         }
-        return nil
+        // Spellings that embed the model inside a longer word (`PolycomVVX-VVX_411-UA`).
+        return family.models.first { !$0.userAgentModel.isEmpty && agent.contains($0.userAgentModel) }
     }
 }

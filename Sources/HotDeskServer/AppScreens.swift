@@ -40,22 +40,41 @@ struct AppScreens: Sendable {
             softKeys: [select, exit]))
     }
 
-    /// Extension and password on one screen, the password masked.
-    func loginForm(network: Network, extensionValue: String = "") -> Screen {
-        .input(.init(
-            title: texts["login.title"] + (network == .external ? " (Extl)" : " (Int)"),
-            url: url("/submit", [("net", network.rawValue)]),
-            fields: [
-                .init(prompt: texts["login.extension"], parameter: "ext", kind: .number, masked: false, defaultValue: extensionValue),
-                .init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true),
-            ],
+    /// Extension and password on one screen, the password masked; on phones that take one
+    /// field per screen (`maxInputFields` 1), the extension first, its URL leading to the password.
+    func loginForm(network: Network, extensionValue: String = "", maxInputFields: Int = 2) -> Screen {
+        let title = texts["login.title"] + (network == .external ? " (Extl)" : " (Int)")
+        let ext = Screen.InputField(prompt: texts["login.extension"], parameter: "ext", kind: .number, masked: false, defaultValue: extensionValue)
+        guard maxInputFields >= 2 else {
+            return .input(.init(title: title, url: url("/password", [("net", network.rawValue)]), fields: [ext], softKeys: [done, back, exit]))
+        }
+        return .input(.init(
+            title: title, url: url("/submit", [("net", network.rawValue)]),
+            fields: [ext, .init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
             softKeys: [done, back, exit]))
     }
 
-    func loggedIn(number: String, method: ApplyMethod) -> Screen {
-        .text(.init(
-            title: texts["login.ok.title"], text: texts[method == .reload ? "login.ok.reload" : "login.ok.reboot", ["ext": number]],
-            softKeys: [exit]))
+    /// The second of two chained screens: the password for the extension typed on the first.
+    func passwordForm(network: Network, extensionValue: String) -> Screen {
+        .input(.init(
+            title: texts["login.password_title", ["ext": extensionValue]],
+            url: url("/submit", [("net", network.rawValue), ("ext", extensionValue)]),
+            fields: [.init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
+            softKeys: [done, back, exit]))
+    }
+
+    /// "Logged in as 5501 - reloading" (or restarting; or, for a phone HotDesk cannot make apply
+    /// its config, "restart the phone").
+    func loggedIn(number: String, action: PushAction?) -> Screen {
+        .text(.init(title: texts["login.ok.title"], text: texts[Self.key("login.ok", action), ["ext": number]], softKeys: [exit]))
+    }
+
+    static func key(_ prefix: String, _ action: PushAction?) -> String {
+        switch action {
+        case .reload?: "\(prefix).reload"
+        case .reboot?: "\(prefix).reboot"
+        default: "\(prefix).manual"
+        }
     }
 
     /// An error that offers to try again (back to the form, the extension kept).
@@ -76,10 +95,8 @@ struct AppScreens: Sendable {
             softKeys: [select, exit]))
     }
 
-    func loggedOut(number: String, method: ApplyMethod) -> Screen {
-        .text(.init(
-            title: texts["logout.ok.title"], text: texts[method == .reload ? "logout.ok.reload" : "logout.ok.reboot", ["ext": number]],
-            softKeys: [exit]))
+    func loggedOut(number: String, action: PushAction?) -> Screen {
+        .text(.init(title: texts["logout.ok.title"], text: texts[Self.key("logout.ok", action), ["ext": number]], softKeys: [exit]))
     }
 
     /// The text for a failed "Done".

@@ -2,28 +2,44 @@ import HotDeskCore
 import HotDeskStore
 import Provisioning
 
-/// Renders a phone's current config (logged in or out) from what the store holds. The same
+/// Renders a phone's current config files (logged in or out) from what the store holds. The same
 /// rendering serves `/provision` and tells a push job which config hash to wait for.
 struct ConfigBuilder: Sendable {
-    /// The logged-in config (the extension's line, at the address chosen at login) or the
-    /// logged-out one (no line, at `reached`: the address the phone reaches HotDesk at).
-    static func render(_ state: DeviceConfigState, reached: ServerAddress?) throws -> RenderedConfig {
-        let vendor = Vendors.forBrand(state.device.model.brand)
+    let configs: ConfigFamilies
+
+    struct NoFamily: Error, CustomStringConvertible {
+        let brand: Brand
+        var description: String { "no config family \(brand.rawValue) (is Screens/families/\(brand.rawValue).json gone?)" }
+    }
+
+    /// One of the phone's files — by default the one that carries the line: the logged-in config
+    /// (the extension's line, at the address chosen at login) or the logged-out one (no line, at
+    /// `reached`: the address the phone reaches HotDesk at). An admin's template (mapped or the
+    /// brand's default) replaces the built-in one of the line's file.
+    func render(_ state: DeviceConfigState, reached: ServerAddress?, file: ConfigFamily.DeviceFile? = nil) throws -> RenderedConfig {
+        guard let family = configs[state.device.model.brand] else { throw NoFamily(brand: state.device.model.brand) }
+        let file = file ?? family.primaryFile
         let reached = reached ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
         var line: ConfigContext.Line?
         if let ext = state.line, state.session != nil {
             line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
         }
-        let server = address(state, reached: reached)
-        let resolved = TemplateResolver.resolve(
-            extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
+        let server = Self.address(state, reached: reached)
         let context = ConfigContext(
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
             emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
-        return try ConfigRenderer.render(
-            resolved.template?.body ?? vendor.builtInTemplate, name: resolved.template?.name ?? "built-in \(vendor.brand.rawValue)", vendor: vendor,
-            context: context)
+        var body = file.template
+        var name = file.templateName
+        if file.primary {
+            let resolved = TemplateResolver.resolve(
+                extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
+            if let template = resolved.template {
+                body = template.body
+                name = template.name
+            }
+        }
+        return try ConfigRenderer.render(body, name: name, format: family.format, context: context)
     }
 
     /// The address a config points the phone to (its provisioning URL and app key): the one
@@ -36,7 +52,7 @@ struct ConfigBuilder: Sendable {
     /// The config the phone will get on its next fetch: asking at the address its last config
     /// pointed it to, or — when its template sets no provisioning URL — the way it last asked.
     /// One or two renderings (the first is the likelier); a fetch of either confirms a push.
-    static func expected(_ state: DeviceConfigState) throws -> [RenderedConfig] {
+    func expected(_ state: DeviceConfigState) throws -> [RenderedConfig] {
         var configs: [RenderedConfig] = []
         for text in [state.lastConfigAddress, state.lastHost] {
             guard let address = text.flatMap(ServerAddress.init) else { continue }

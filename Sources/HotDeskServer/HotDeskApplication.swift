@@ -4,6 +4,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import NIOCore
+import PhoneFamilies
 import PhonePush
 import PhoneXML
 
@@ -39,12 +40,13 @@ public struct ServerConfiguration: Sendable {
 /// Builds the HotDesk HTTP application: phone routes (`/provision`, `/app`), the admin API
 /// (`/api/v1`), `/health`, and the push worker that runs beside them.
 public func makeApplication(
-    store: any Store, screens: ScreenLibrary, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
+    store: any Store, families: FamilyBook, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let screens = families.screens
     let pushes = PushService(
-        store: store, pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
+        store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let router = Router(context: HotDeskRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
@@ -52,9 +54,12 @@ public func makeApplication(
         _ = try await store.settings()
         return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json")
     }
-    ProvisioningController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
+    ProvisioningController(
+        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, clock: clock
+    ).register(with: router)
+    PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(
-        store: store, screens: screens, login: LoginService(store: store), pushes: pushes, addresses: addresses, language: configuration.language,
+        store: store, catalog: families.catalog, screens: screens, login: LoginService(store: store), pushes: pushes, addresses: addresses, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)

@@ -9,6 +9,7 @@ import PhoneXML
 /// secret written into the phone's config; the MAC is never an identity here.
 struct PhoneAppController: Sendable {
     let store: any Store
+    let catalog: PhoneCatalog
     let screens: ScreenLibrary
     let login: LoginService
     let pushes: PushService
@@ -25,13 +26,14 @@ struct PhoneAppController: Sendable {
         group.get { request, context in try await self.handle(request, context, .menu) }
         group.get("choose") { request, context in try await self.handle(request, context, .choose) }
         group.get("login") { request, context in try await self.handle(request, context, .form) }
+        group.get("password") { request, context in try await self.handle(request, context, .password) }
         group.get("submit") { request, context in try await self.handle(request, context, .submit) }
         group.get("logout") { request, context in try await self.handle(request, context, .confirmLogout) }
         group.get("logout/confirm") { request, context in try await self.handle(request, context, .logout) }
     }
 
     enum Step {
-        case menu, choose, form, submit, confirmLogout, logout
+        case menu, choose, form, password, submit, confirmLogout, logout
     }
 
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
@@ -71,7 +73,11 @@ struct PhoneAppController: Sendable {
             screen = app.chooseNetwork()
         case .form:
             let ext = params.get("ext").flatMap { Extension.isValidNumber($0) ? $0 : nil } ?? ""
-            screen = app.loginForm(network: network, extensionValue: ext)
+            screen = app.loginForm(network: network, extensionValue: ext, maxInputFields: dialect.maxInputFields)
+        case .password:
+            // The second chained screen: the extension is only carried here, checked on "Done".
+            let ext = (params.get("ext") ?? "").prefix(LoginService.maxInput)
+            screen = app.passwordForm(network: network, extensionValue: String(ext.filter(\.isNumber)))
         case .submit:
             let ext = params.get("ext") ?? ""
             let outcome = try await login.login(
@@ -81,7 +87,7 @@ struct PhoneAppController: Sendable {
                 for mac in result.plan.affectedDevices(state.device.mac) {
                     await schedulePush(mac: mac, reason: mac == state.device.mac ? .login : .logout, actor: result.session.extensionNumber, context: context)
                 }
-                screen = app.loggedIn(number: result.session.extensionNumber, method: state.device.model.applyMethod)
+                screen = app.loggedIn(number: result.session.extensionNumber, action: pushes.configAction(for: state.device.model))
             } else {
                 let kept = Extension.isValidNumber(ext) ? ext : ""
                 screen = app.loginError(app.describe(outcome), network: network, extensionValue: kept)
@@ -98,7 +104,7 @@ struct PhoneAppController: Sendable {
                 reason: "logout from the phone")
             if let ended {
                 await schedulePush(mac: state.device.mac, reason: .logout, actor: ended.extensionNumber, context: context)
-                screen = app.loggedOut(number: ended.extensionNumber, method: state.device.model.applyMethod)
+                screen = app.loggedOut(number: ended.extensionNumber, action: pushes.configAction(for: state.device.model))
             } else {
                 screen = app.message(texts["logout.not_logged_in"])
             }
@@ -128,10 +134,10 @@ struct PhoneAppController: Sendable {
         }
     }
 
-    /// A phone with an unknown token still gets its own dialect when its User-Agent says which.
+    /// A phone with an unknown token still gets its own dialect when its User-Agent says which
+    /// (else the first family's, by name).
     func dialectForUnknownPhone(_ request: Request) -> any Dialect {
-        let agent = (request.headers[.userAgent] ?? "").lowercased()
-        let brand = Brand.allCases.first { agent.contains($0.rawValue) } ?? .yealink
-        return screens.dialects[brand.rawValue] ?? screens.dialects.values.first!
+        let brand = catalog.brands(inUserAgent: request.headers[.userAgent] ?? "").first
+        return brand.flatMap { screens.dialects[$0.rawValue] } ?? screens.dialects[screens.dialects.keys.sorted()[0]]!
     }
 }

@@ -8,9 +8,13 @@ import Provisioning
 /// `GET /provision/<file>`: the phones' config files, logged in or out, from templates.
 struct ProvisioningController: Sendable {
     let store: any Store
+    let catalog: PhoneCatalog
+    let configs: ConfigFamilies
     let pushes: PushService
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
+
+    var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
 
     func register(with router: Router<HotDeskRequestContext>) {
         router.get("/provision/{file}") { request, context in try await self.serve(request, context: context) }
@@ -18,17 +22,43 @@ struct ProvisioningController: Sendable {
 
     func serve(_ request: Request, context: HotDeskRequestContext) async throws -> Response {
         let file = context.parameters.get("file") ?? ""
-        guard let configRequest = Vendors.parse(fileName: file) else {
+        let matches = configs.matches(fileName: file)
+        guard let mac = matches.lazy.compactMap(\.mac).first ?? (matches.isEmpty ? nil : MACAddress("000000000000")) else {
             return .text(.notFound, "no such config file\n")
-        }
-        let vendor = Vendors.forBrand(configRequest.brand)
-        guard case .device(let mac, let brand) = configRequest else {
-            return conditional(RenderedConfig(body: vendor.commonFile ?? "", contentType: vendor.format.contentType), request)
         }
         let userAgent = request.headers[.userAgent] ?? ""
         let now = clock()
         let phoneAddress = addresses.address(of: request, context: context)
-        var state = try await store.deviceConfigState(mac: mac)
+        var state = matches.contains { $0.mac != nil } ? try await store.deviceConfigState(mac: mac) : nil
+        let agentBrands = catalog.brands(inUserAgent: userAgent)
+        let identification = FileIdentification.decide(matches, knownBrand: state?.device.model.brand, userAgentBrands: agentBrands)
+        let refuse = { (detail: String) async throws -> Response in
+            try await store.audit(
+                AuditEntry(at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: phoneAddress, outcome: .refused, detail: detail))
+            return .text(.notFound, detail + "\n")
+        }
+        let match: ConfigFileMatch
+        switch identification {
+        case .common(let common)?:
+            guard case .common(let spec) = common.kind else { return .text(.notFound, "no such config file\n") }
+            return conditional(RenderedConfig(body: spec.body, contentType: configs[common.brand]?.format.contentType ?? "text/plain"), request)
+        case nil:
+            return .text(.notFound, "no such config file\n")
+        case .otherFamily(let known, let fileFamilies)?:
+            return try await refuse("device \(mac) is a \(known.rawValue) phone; \(file) is a file of \(list(fileFamilies)) phones")
+        case .ambiguous(let fileFamilies)?:
+            return try await refuse(
+                "\(file) is asked for by \(list(fileFamilies)) phones and the User-Agent \"\(printable(userAgent))\" does not say which; "
+                    + "add the device to the directory with its model")
+        case .userAgentMismatch(let agentFamilies, let fileFamilies)?:
+            return try await refuse("the User-Agent names a \(list(agentFamilies)) phone but \(file) is a file of \(list(fileFamilies)) phones")
+        case .device(let found)?:
+            match = found
+        }
+        guard case .device(_, let spec) = match.kind else { return .text(.notFound, "no such config file\n") }
+        let brand = match.brand
+        let fromAgent = catalog.model(fromUserAgent: userAgent, brand: brand)
+        let learned = fromAgent ?? match.modelInName.flatMap { catalog.model(fromUserAgent: $0, brand: brand) }
         if state == nil {
             let settings = try await store.settings()
             guard settings.defaultLogin else {
@@ -38,19 +68,16 @@ struct ProvisioningController: Sendable {
                         detail: "default login is off; file \(file)"))
                 return .text(.notFound, "unknown device\n")
             }
-            let model = PhoneModel.fromUserAgent(userAgent, brand: brand) ?? .generic(brand)
+            let model = learned ?? .generic(brand)
+            let how = fromAgent != nil ? "User-Agent" : "file name"
             let device = Device(mac: mac, model: model, token: RandomToken.make())
             _ = try await store.enrol(
                 device,
                 audit: AuditEntry(
                     at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success,
-                    detail: "model \(model.name) from \(userAgent.isEmpty ? "file name" : "User-Agent")"))
+                    detail: "\(brand.rawValue) model \(model.name) from \(how); file \(file)"))
             state = try await store.deviceConfigState(mac: mac)
-        } else if let current = state, current.device.model.brand != brand {
-            return .text(.notFound, "device \(mac) is a \(current.device.model.brand.rawValue) phone\n")
-        } else if let current = state, PhoneModel.named(current.device.model.name) == nil,
-            let learned = PhoneModel.fromUserAgent(userAgent, brand: brand)
-        {
+        } else if let current = state, current.device.model.isGeneric, let learned {
             try await store.updateModel(mac: mac, model: learned)
             state = try await store.deviceConfigState(mac: mac)
         }
@@ -58,10 +85,15 @@ struct ProvisioningController: Sendable {
         let config: RenderedConfig
         let reached = request.hostHeader.flatMap(ServerAddress.init)
         do {
-            config = try ConfigBuilder.render(state, reached: reached)
+            config = try builder.render(state, reached: reached, file: spec)
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
             return .text(.internalServerError, "config template failed; see the server log\n")
+        }
+        guard spec.primary else {
+            // A file around the line's (Polycom's master file): it tells where the phone is, no more.
+            if let phoneAddress, phoneAddress != state.device.lastAddress { try await store.recordAddress(mac: mac, address: phoneAddress) }
+            return conditional(config, request)
         }
         let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
         let applied = try await store.recordFetch(
@@ -71,6 +103,13 @@ struct ProvisioningController: Sendable {
         }
         if !applied.isEmpty { pushes.wake() }
         return conditional(config, request)
+    }
+
+    private func list(_ brands: [Brand]) -> String { brands.map(\.rawValue).joined(separator: "/") }
+
+    /// A header as it may go into the audit log: printable ASCII, at most 80 characters.
+    private func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(80).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f ? $0 : "?" }))
     }
 
     /// 304 when the phone already has this config (its `If-None-Match` names our hash).

@@ -16,6 +16,7 @@ import Synchronization
 /// `sent`. A message (`xml`) involves no config: the phone taking the document is the effect.
 final class PushService: Service, Sendable {
     let store: any Store
+    let builder: ConfigBuilder
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
@@ -27,10 +28,11 @@ final class PushService: Service, Sendable {
     private let inFlight = Mutex(0)
 
     init(
-        store: any Store, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
+        store: any Store, builder: ConfigBuilder, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
         self.store = store
+        self.builder = builder
         self.pusher = pusher
         self.policy = policy
         self.screens = screens
@@ -42,17 +44,21 @@ final class PushService: Service, Sendable {
     /// Something changed (a new job, a job applied): look at the queue now.
     func wake() { signal.signal() }
 
+    /// What a phone is sent to apply a new config: its model's way, else a reboot, else `nil`
+    /// (its family has no known push: the phone applies its config when restarted).
+    func configAction(for model: PhoneModel) -> PushAction? { pusher.recipes.configAction(for: model) }
+
     /// Queues a push of the phone's current config. `action` defaults to what the model does to
     /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
     /// Returns `nil` for an unknown device.
     @discardableResult
     func schedule(mac: MACAddress, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0) async throws -> PushJob? {
         guard let state = try await store.deviceConfigState(mac: mac) else { return nil }
-        let expected = try ConfigBuilder.expected(state)
+        let expected = try builder.expected(state)
         let now = clock()
         return try await add(
             PushJob(
-                mac: mac, action: action ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected[0].hash, actor: actor,
+                mac: mac, action: action ?? configAction(for: state.device.model) ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected[0].hash, actor: actor,
                 createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash))
     }
 
@@ -63,7 +69,7 @@ final class PushService: Service, Sendable {
         var jobs: [PushJob] = []
         for (mac, served) in try await store.lastServedConfigs() {
             guard let state = try await store.deviceConfigState(mac: mac),
-                try !ConfigBuilder.expected(state).contains(where: { $0.hash == served }),
+                try !builder.expected(state).contains(where: { $0.hash == served }),
                 let job = try await schedule(mac: mac, reason: .admin, actor: actor)
             else { continue }
             jobs.append(job)
@@ -155,7 +161,8 @@ final class PushService: Service, Sendable {
             logger.info("push sent", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "status": "\(status)"])
         case .failed:
             job.lastError = outcome.errorText
-            apply(policy.afterFailedAttempt(job, now: now, random: Double.random(in: 0..<1)), to: &job)
+            // An action the family does not have fails at once: trying again cannot help.
+            apply(outcome.isFinal ? .fail : policy.afterFailedAttempt(job, now: now, random: Double.random(in: 0..<1)), to: &job)
             logger.warning(
                 "push attempt failed",
                 metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "attempt": "\(job.attempts)", "error": "\(job.lastError ?? "")", "state": "\(job.state.rawValue)"])

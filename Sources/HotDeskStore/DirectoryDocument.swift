@@ -76,11 +76,13 @@ extension DirectoryDocument {
     /// means no document. `file:` paths of templates are read relative to `baseDirectory`.
     /// Names that must exist (extensions and templates in mappings) may also exist already in
     /// the store: pass them as `knownExtensions` and `knownTemplates`.
+    /// `catalog` and `configs` say which families, models and config formats exist (the phone
+    /// family descriptors).
     public static func parse(
-        yaml: String, file: String, baseDirectory: URL,
+        yaml: String, file: String, baseDirectory: URL, catalog: PhoneCatalog, configs: ConfigFamilies,
         knownExtensions: Set<String> = [], knownTemplates: [String: Brand] = [:]
     ) throws(DirectoryError) -> DirectoryDocument {
-        var reader = Reader()
+        var reader = Reader(catalog: catalog, configs: configs)
         let document = reader.read(yaml: yaml, baseDirectory: baseDirectory, knownExtensions: knownExtensions, knownTemplates: knownTemplates)
         if let document, reader.problems.isEmpty { return document }
         throw DirectoryError(file: file, problems: reader.problems)
@@ -89,7 +91,16 @@ extension DirectoryDocument {
 
 /// Walks the YAML node tree, checking each field and remembering where problems are.
 private struct Reader {
+    let catalog: PhoneCatalog
+    let configs: ConfigFamilies
     var problems: [DirectoryProblem] = []
+
+    init(catalog: PhoneCatalog, configs: ConfigFamilies) {
+        self.catalog = catalog
+        self.configs = configs
+    }
+
+    var brandList: String { catalog.brands.map(\.rawValue).joined(separator: ", ") }
 
     mutating func problem(_ path: String, _ node: Node?, _ message: String) {
         problems.append(DirectoryProblem(path: path, line: node?.mark.map { $0.line }, message: message))
@@ -118,7 +129,7 @@ private struct Reader {
         checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
         checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
         checkUnique(doc.templates.map(\.name), what: "template name", list: "templates", nodes: top["templates"])
-        for brand in Brand.allCases {
+        for brand in catalog.brands {
             let defaults = doc.templates.filter { $0.brand == brand && $0.isDefault }.map(\.name)
             if defaults.count > 1 {
                 problem("templates", top["templates"], "\(defaults.count) default templates for \(brand.rawValue) (\(defaults.joined(separator: ", "))); at most one")
@@ -186,9 +197,10 @@ private struct Reader {
                 problem("settings.push_from", n, "\"\(v.prefix(60))\" is not an IP address (HotDesk sends pushes from it; phones take remote commands only from it)")
             }
         }
-        if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(Brand.allCases.map(\.rawValue))) {
+        if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(catalog.brands.map(\.rawValue))) {
             for (name, node) in brands {
-                guard let brand = Brand(rawValue: name), let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }
+                let brand = Brand(name)
+                guard let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }
                 s.phoneCredentials[brand] = login
             }
         }
@@ -236,8 +248,9 @@ private struct Reader {
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let brand = required(map, "brand", path: path).flatMap { n -> Brand? in
             guard let v = string(n, path: "\(path).brand") else { return nil }
-            guard let b = Brand(rawValue: v.lowercased()) else {
-                problem("\(path).brand", n, "unknown brand \"\(v)\"; one of \(Brand.allCases.map(\.rawValue).joined(separator: ", "))")
+            let b = Brand(v.lowercased())
+            guard catalog.families[b] != nil else {
+                problem("\(path).brand", n, "unknown brand \"\(v)\"; one of \(brandList)")
                 return nil
             }
             return b
@@ -267,7 +280,7 @@ private struct Reader {
             return nil
         }
         do {
-            try ConfigRenderer.validate(body, format: Vendors.forBrand(brand).format, name: name)
+            try ConfigRenderer.validate(body, format: configs[brand]?.format ?? .keyValue, name: name)
         } catch {
             problem("\(path).body", map["body"] ?? map["file"], "not a valid template: \(error.reason)")
             return nil
@@ -422,8 +435,8 @@ private struct Reader {
 
     mutating func model(_ node: Node, path: String) -> PhoneModel? {
         guard let s = string(node, path: path) else { return nil }
-        guard let m = PhoneModel.named(s) else {
-            problem(path, node, "unknown model \"\(s)\"; one of \(PhoneModel.catalog.map(\.name).joined(separator: ", "))")
+        guard let m = catalog.model(named: s) else {
+            problem(path, node, "unknown model \"\(s)\"; one of \(catalog.models.map(\.name).joined(separator: ", "))")
             return nil
         }
         return m

@@ -6,8 +6,8 @@ extension SQLiteStore {
     public func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand]) {
         try await reader.read { db in
             let extensions = try String.fetchAll(db, sql: "SELECT number FROM extensions")
-            let templates = try Row.fetchAll(db, sql: "SELECT name, brand FROM templates").compactMap { row -> (String, Brand)? in
-                Brand(rawValue: row["brand"]).map { (row["name"], $0) }
+            let templates = try Row.fetchAll(db, sql: "SELECT name, brand FROM templates").map { row -> (String, Brand) in
+                (row["name"], Brand(rawValue: row["brand"]))
             }
             return (Set(extensions), Dictionary(templates, uniquingKeysWith: { a, _ in a }))
         }
@@ -116,20 +116,26 @@ extension SQLiteStore {
         let sealed = try d.phoneCredentials.map { try secrets.seal($0.password) }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
             try db.execute(
-                sql: "INSERT INTO devices (mac, model, token, enrolled_at, push_port, phone_username, phone_password_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                sql: """
+                    INSERT INTO devices (mac, model, brand, token, enrolled_at, push_port, phone_username, phone_password_sealed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: [
-                    d.mac.canonical, d.model.name, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
+                    d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
                 ])
             return nil
         }
-        let old = try device(row, secrets: secrets)
+        let old = try device(row, secrets: secrets, catalog: .empty)
         let sameLogin: Bool = switch (old.credentials, d.phoneCredentials) {
         case (nil, nil): true
         case (let a?, let b?): a.username == b.username && ConstantTime.equal(a.password, b.password)
         default: false
         }
-        guard old.model != d.model || old.pushPort != d.pushPort || !sameLogin else { return false }
-        try db.execute(sql: "UPDATE devices SET model = ?, push_port = ? WHERE mac = ?", arguments: [d.model.name, d.pushPort, d.mac.canonical])
+        let oldModel: String = row["model"]
+        guard oldModel != d.model.name || old.model.brand != d.model.brand || old.pushPort != d.pushPort || !sameLogin else { return false }
+        try db.execute(
+            sql: "UPDATE devices SET model = ?, brand = ?, push_port = ? WHERE mac = ?",
+            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.mac.canonical])
         if !sameLogin {
             try db.execute(
                 sql: "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",

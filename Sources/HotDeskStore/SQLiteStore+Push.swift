@@ -39,14 +39,14 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.*, e.name AS extension_name, d.model, d.token, d.push_port, d.phone_username, d.phone_password_sealed,
+                    SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token, d.push_port, d.phone_username, d.phone_password_sealed,
                            d.last_address
                     FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
                     ORDER BY s.started_at
                     """)
             return try rows.compactMap { row -> SessionOverview? in
                 guard let session = Self.session(row) else { return nil }
-                let device = try Self.device(row, secrets: secrets)
+                let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 return SessionOverview(session: session, extensionName: row["extension_name"], device: device, lastPush: jobByMac[session.mac])
             }
         }

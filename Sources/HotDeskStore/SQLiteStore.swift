@@ -7,13 +7,17 @@ import HotDeskCore
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
     private let secrets: SecretBox
+    /// Turns stored model names into models; a name it does not know (a family removed from
+    /// `Screens/families/`) reads as the generic model of the device's stored brand.
+    let catalog: PhoneCatalog
 
     var reader: any DatabaseReader { pool }
     var writer: any DatabaseWriter { pool }
     var secretBox: SecretBox { secrets }
 
     /// Opens (and creates or migrates) the database at `path`.
-    public init(path: String, secrets: SecretBox) throws {
+    public init(path: String, secrets: SecretBox, catalog: PhoneCatalog = .empty) throws {
+        self.catalog = catalog
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(5)
@@ -153,6 +157,13 @@ public final class SQLiteStore: Store {
                     ALTER TABLE push_jobs ADD COLUMN alt_config_hash TEXT;
                     """)
         }
+        m.registerMigration("v4: every family as data: a device's brand is stored, not read off its model's name") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE devices ADD COLUMN brand TEXT NOT NULL DEFAULT '';
+                    UPDATE devices SET brand = substr(model, 1, instr(model, '-') - 1) WHERE instr(model, '-') > 0;
+                    """)
+        }
         return m
     }
 
@@ -165,8 +176,11 @@ public final class SQLiteStore: Store {
 
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
+        let catalog = self.catalog
         return try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map { try Self.device($0, secrets: secrets) }
+            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map {
+                try Self.device($0, secrets: secrets, catalog: catalog)
+            }
         }
     }
 
@@ -180,9 +194,10 @@ public final class SQLiteStore: Store {
 
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
+        let catalog = self.catalog
         return try await pool.read { db -> DeviceConfigState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return nil }
-            let device = try Self.device(row, secrets: secrets)
+            let device = try Self.device(row, secrets: secrets, catalog: catalog)
             let settings = try Self.readSettings(db, secrets: secrets)
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical)
             var line: Extension?
@@ -200,9 +215,10 @@ public final class SQLiteStore: Store {
 
     public func appState(token: String) async throws -> AppState? {
         let secrets = self.secrets
+        let catalog = self.catalog
         return try await pool.read { db -> AppState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token = ?", arguments: [token]) else { return nil }
-            let device = try Self.device(row, secrets: secrets)
+            let device = try Self.device(row, secrets: secrets, catalog: catalog)
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
             return AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext)
@@ -248,13 +264,14 @@ public final class SQLiteStore: Store {
 
     public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
         let secrets = self.secrets
+        let catalog = self.catalog
         return try await pool.write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
-                return try Self.device(existing, secrets: secrets)
+                return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
             try db.execute(
-                sql: "INSERT INTO devices (mac, model, token, enrolled_at) VALUES (?, ?, ?, ?)",
-                arguments: [device.mac.canonical, device.model.name, device.token, audit.at.timeIntervalSince1970])
+                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970])
             try Self.insert(audit, db)
             return device
         }
@@ -262,7 +279,7 @@ public final class SQLiteStore: Store {
 
     public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE devices SET model = ? WHERE mac = ?", arguments: [model.name, mac.canonical])
+            try db.execute(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?", arguments: [model.name, model.brand.rawValue, mac.canonical])
         }
     }
 
@@ -388,8 +405,7 @@ public final class SQLiteStore: Store {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settings WHERE id = 1") else { return Settings() }
         var credentials: [Brand: PhoneCredentials] = [:]
         for c in try Row.fetchAll(db, sql: "SELECT * FROM phone_credentials") {
-            guard let brand = Brand(rawValue: c["brand"]) else { continue }
-            credentials[brand] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
+            credentials[Brand(rawValue: c["brand"])] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
         }
         return Settings(
             defaultLogin: row["default_login"],
@@ -410,10 +426,11 @@ public final class SQLiteStore: Store {
     /// Minutes as seconds; 0 (off) as `nil`.
     static func minutes(_ value: Int) -> TimeInterval? { value > 0 ? TimeInterval(value * 60) : nil }
 
-    static func device(_ row: Row, secrets: SecretBox) throws -> Device {
+    static func device(_ row: Row, secrets: SecretBox, catalog: PhoneCatalog) throws -> Device {
         let mac = MACAddress(row["mac"] as String)!
         let modelName: String = row["model"]
-        let model = PhoneModel.named(modelName) ?? PhoneModel.generic(Brand(rawValue: String(modelName.prefix { $0 != "-" })) ?? .yealink)
+        let brand = Brand(rawValue: row["brand"])
+        let model = catalog.model(named: modelName).flatMap { $0.brand == brand ? $0 : nil } ?? PhoneModel.generic(brand)
         var credentials: PhoneCredentials?
         if let username = row["phone_username"] as String?, let sealed = row["phone_password_sealed"] as Data? {
             credentials = PhoneCredentials(username: username, password: try secrets.open(sealed))
@@ -443,7 +460,7 @@ public final class SQLiteStore: Store {
     }
 
     static func template(_ row: Row) -> Template {
-        Template(name: row["name"], brand: Brand(rawValue: row["brand"]) ?? .yealink, isDefault: row["is_default"], body: row["body"])
+        Template(name: row["name"], brand: Brand(rawValue: row["brand"]), isDefault: row["is_default"], body: row["body"])
     }
 
     static func mapping(_ row: Row) -> Mapping {

@@ -8,7 +8,7 @@ public struct PushTarget: Hashable, Sendable {
     /// The phone's IP address, as learned from its own requests.
     public var address: String
     public var port: Int
-    /// `nil`: the brand's factory login.
+    /// `nil`: the family's factory login.
     public var credentials: PhoneCredentials?
     /// The local address to send from (`Settings.pushFrom`); `nil`: whatever the route picks.
     public var from: String?
@@ -34,26 +34,65 @@ public enum PushOutcome: Hashable, Sendable {
         if case .failed(let code, let message) = self { return "\(code): \(message)" }
         return nil
     }
+
+    /// The family has no way to do this at all: trying again cannot help.
+    public var isFinal: Bool {
+        if case .failed(let code, _) = self { return code == PhonePusher.unsupportedAction || code == "too_large" }
+        return false
+    }
 }
 
-/// Sends reload and reboot commands to phones over HTTP, through libcurl, following each
-/// vendor's recipe.
+/// One way of carrying a push to a phone (`http`: the phone's web server). Families name the
+/// transport of each recipe; a SIP NOTIFY through the PBX would be another one.
+public protocol PushTransport: Sendable {
+    func send(_ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy)
+        async -> PushOutcome
+}
+
+/// Sends pushes to phones following each family's recipe, through the recipe's transport.
 public struct PhonePusher: Sendable {
+    public static let unsupportedAction = "unsupported_action"
+
     public let recipes: PushRecipeBook
-    let engine: CurlEngine
+    let transports: [String: any PushTransport]
 
     public init(recipes: PushRecipeBook, engine: CurlEngine = .shared) {
         self.recipes = recipes
-        self.engine = engine
+        self.transports = ["http": HTTPPushTransport(engine: engine)]
     }
 
-    /// The exact request a push sends (exposed for tests and `--dry-run` style tooling).
-    /// `document` is the XML an `xml` push carries.
+    /// The exact HTTP request a push sends (exposed for tests and tooling); `nil` when the family
+    /// has no such push or it does not travel over HTTP.
     public func request(_ action: PushAction, to target: PushTarget, document: String? = nil, policy: PushPolicy) -> CurlRequest? {
-        guard let vendor = recipes.vendors[target.brand], let recipe = vendor.recipe(action) else { return nil }
-        let body = recipe.body.map { $0.replacingOccurrences(of: VendorPushRecipes.documentSlot, with: document ?? "") }
+        guard let vendor = recipes.vendors[target.brand], let recipe = vendor.recipe(action), recipe.transport == "http" else { return nil }
+        return HTTPPushTransport.request(recipe, factory: vendor.factoryCredentials, to: target, document: document, policy: policy)
+    }
+
+    public func push(_ action: PushAction, to target: PushTarget, document: String? = nil, policy: PushPolicy) async -> PushOutcome {
+        guard let vendor = recipes.vendors[target.brand], let recipe = vendor.recipe(action) else {
+            return .failed(code: Self.unsupportedAction, message: "\(target.brand.rawValue) phones have no known \(action.rawValue) push")
+        }
+        guard let transport = transports[recipe.transport] else {
+            return .failed(code: Self.unsupportedAction, message: "no \(recipe.transport) transport for \(target.brand.rawValue) \(action.rawValue) pushes")
+        }
+        return await transport.send(recipe, factory: vendor.factoryCredentials, to: target, document: document, policy: policy)
+    }
+}
+
+/// Pushes over the phone's own web server, through libcurl.
+struct HTTPPushTransport: PushTransport {
+    let engine: CurlEngine
+
+    static func request(
+        _ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy
+    ) -> CurlRequest {
+        let encoded = (document ?? "").addingPercentEncoding(withAllowedCharacters: formSafe) ?? ""
+        let body = recipe.body.map {
+            $0.replacingOccurrences(of: VendorPushRecipes.encodedDocumentSlot, with: encoded)
+                .replacingOccurrences(of: VendorPushRecipes.documentSlot, with: document ?? "")
+        }
         let host = target.address.contains(":") ? "[\(target.address)]" : target.address
-        let login = target.credentials.map { ($0.username, $0.password) } ?? (vendor.factoryCredentials.username, vendor.factoryCredentials.password)
+        let login = target.credentials.map { ($0.username, $0.password) } ?? (factory.username, factory.password)
         var headers: [(name: String, value: String)] = []
         if let type = recipe.contentType { headers.append(("Content-Type", type)) }
         return CurlRequest(
@@ -62,9 +101,15 @@ public struct PhonePusher: Sendable {
             connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, localAddress: target.from, maxResponseBytes: 64 * 1024)
     }
 
-    public func push(_ action: PushAction, to target: PushTarget, document: String? = nil, policy: PushPolicy) async -> PushOutcome {
-        guard let request = request(action, to: target, document: document, policy: policy) else {
-            return .failed(code: "no_recipe", message: "\(target.brand.rawValue) phones have no known \(action.rawValue) push")
+    /// What a form value may hold unencoded.
+    static let formSafe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._*"))
+
+    func send(_ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy)
+        async -> PushOutcome
+    {
+        let request = Self.request(recipe, factory: factory, to: target, document: document, policy: policy)
+        if let limit = recipe.maxBodyBytes, let size = request.body?.count, size > limit {
+            return .failed(code: "too_large", message: "the request is \(size) bytes; \(target.brand.rawValue) phones take at most \(limit)")
         }
         do {
             let response = try await engine.perform(request)
@@ -72,7 +117,7 @@ public struct PhonePusher: Sendable {
             case 200..<300: return .accepted(status: response.status)
             case 401: return .failed(code: "http_401", message: "the phone refused its web login (wrong phone credentials)")
             case 403: return .failed(code: "http_403", message: "the phone refused the command (not allowed from this server?)")
-            case 404: return .failed(code: "http_404", message: "the phone does not know \(request.method) \(Self.pathOf(request.url))")
+            case 404: return .failed(code: "http_404", message: "the phone does not know \(request.method) \(recipe.path)")
             default: return .failed(code: "http_\(response.status)", message: "the phone answered HTTP \(response.status)")
             }
         } catch {
@@ -86,10 +131,5 @@ public struct PhonePusher: Sendable {
             }
             return .failed(code: error.kind.rawValue, message: what)
         }
-    }
-
-    static func pathOf(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return url }
-        return String(url[slash...])
     }
 }

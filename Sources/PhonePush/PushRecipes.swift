@@ -2,26 +2,45 @@ import Curl
 import Foundation
 import HotDeskCore
 
-/// How one vendor's phones are told to reload or reboot: data, read from the `push` block of
-/// the vendor's dialect file (`Screens/dialects/<vendor>.json`), next to its screen facts.
+/// How one family's phones are told to reload, reboot or show a message: data, read from the
+/// `push` block of the family's descriptor (`Screens/families/<brand>.json`).
 public struct VendorPushRecipes: Decodable, Hashable, Sendable {
-    /// One HTTP request to the phone's web server.
+    /// One request to the phone.
     public struct Recipe: Decodable, Hashable, Sendable {
+        /// How the request travels: `http` (the phone's web server). A SIP NOTIFY sent through
+        /// the PBX is another transport, added beside it without touching the families.
+        public var transport: String
         public var method: String
         /// Path and query as the phone expects them, e.g. `/servlet?key=Reboot`.
         public var path: String
-        /// The body, if the request has one; `{document}` stands for the XML document an `xml`
-        /// push carries, inserted raw (Yealink: `xml={document}`).
+        /// The body, if the request has one. `{document}` stands for the document an `xml` push
+        /// carries, inserted raw (Yealink: `xml={document}`); `{document_urlencoded}` for the same,
+        /// form-encoded (Cisco: `XML={document_urlencoded}`).
         public var body: String?
         public var contentType: String?
         /// Which HTTP authentication the phone takes: `any` (whichever it asks for), `basic`, `digest`.
         public var auth: HTTPCredentials.Scheme
+        /// The largest body the phone takes (Aastra 2150 bytes, Polycom 2 KB), if it has a limit.
+        public var maxBodyBytes: Int?
         /// Where the fact comes from and how sure it is.
         public var source: String?
 
         enum CodingKeys: String, CodingKey {
-            case method, path, body, auth, source
+            case transport, method, path, body, auth, source
             case contentType = "content_type"
+            case maxBodyBytes = "max_body_bytes"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            transport = try c.decodeIfPresent(String.self, forKey: .transport) ?? "http"
+            method = try c.decode(String.self, forKey: .method)
+            path = try c.decode(String.self, forKey: .path)
+            body = try c.decodeIfPresent(String.self, forKey: .body)
+            contentType = try c.decodeIfPresent(String.self, forKey: .contentType)
+            auth = try c.decode(HTTPCredentials.Scheme.self, forKey: .auth)
+            maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes)
+            source = try c.decodeIfPresent(String.self, forKey: .source)
         }
     }
 
@@ -32,9 +51,12 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
 
     /// The web login a phone has before HotDesk's config set one.
     public var factoryCredentials: Credentials
-    public var reload: Recipe
-    public var reboot: Recipe
-    /// Shows a document on the phone's screen; `nil` when the vendor has no known XML push.
+    /// `nil` when no way to make the family's phones re-read their config in place is known.
+    public var reload: Recipe?
+    /// `nil` when no remote restart is known (the phone applies its config when restarted by hand
+    /// or by the PBX).
+    public var reboot: Recipe?
+    /// Shows a document on the phone's screen; `nil` when the family has no known XML push.
     public var xml: Recipe?
 
     enum CodingKeys: String, CodingKey {
@@ -49,14 +71,31 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         case .xml: xml
         }
     }
-}
 
-extension VendorPushRecipes {
-    /// Where an `xml` push's document goes in the recipe's body.
+    /// Where an `xml` push's document goes in the recipe's body, raw or form-encoded.
     public static let documentSlot = "{document}"
+    public static let encodedDocumentSlot = "{document_urlencoded}"
+
+    /// The transports HotDesk has.
+    public static let transports: Set<String> = ["http"]
+
+    /// Why these recipes cannot be used, if they cannot (checked when the descriptor is loaded).
+    public func problem() -> String? {
+        for (name, recipe) in [("reload", reload), ("reboot", reboot), ("xml", xml)] {
+            guard let recipe else { continue }
+            guard Self.transports.contains(recipe.transport) else {
+                return "push.\(name).transport \"\(recipe.transport)\" is not one HotDesk has (\(Self.transports.sorted().joined(separator: ", ")))"
+            }
+            guard recipe.path.hasPrefix("/") else { return "push.\(name).path \"\(recipe.path)\" must start with /" }
+        }
+        if let xml, xml.body?.contains(Self.documentSlot) != true, xml.body?.contains(Self.encodedDocumentSlot) != true {
+            return "push.xml.body must hold \(Self.documentSlot) or \(Self.encodedDocumentSlot)"
+        }
+        return nil
+    }
 }
 
-/// Every vendor's push recipes, by brand.
+/// Every family's push recipes, by brand.
 public struct PushRecipeBook: Sendable {
     public let vendors: [Brand: VendorPushRecipes]
 
@@ -64,41 +103,16 @@ public struct PushRecipeBook: Sendable {
         self.vendors = vendors
     }
 
-    public struct LoadError: Error, CustomStringConvertible, Sendable {
-        public var file: String
-        public var reason: String
-        public var description: String { "\(file): \(reason)" }
-    }
-
-    /// Reads the `push` block of each `dialects/<brand>.json` under `screensDirectory`. Every
-    /// brand HotDesk serves must have one.
-    public init(screensDirectory: URL) throws(LoadError) {
-        struct File: Decodable {
-            var push: VendorPushRecipes?
-        }
-        var vendors: [Brand: VendorPushRecipes] = [:]
-        for brand in Brand.allCases {
-            let url = screensDirectory.appendingPathComponent("dialects/\(brand.rawValue).json")
-            let file: File
-            do {
-                file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
-            } catch {
-                throw LoadError(file: url.path, reason: "cannot read push recipes: \(error)")
-            }
-            guard let push = file.push else { throw LoadError(file: url.path, reason: "no \"push\" block (reload and reboot recipes)") }
-            for recipe in [push.reload, push.reboot, push.xml].compactMap({ $0 }) where !recipe.path.hasPrefix("/") {
-                throw LoadError(file: url.path, reason: "push path \"\(recipe.path)\" must start with /")
-            }
-            if let xml = push.xml, xml.body?.contains(VendorPushRecipes.documentSlot) != true {
-                throw LoadError(file: url.path, reason: "the xml push body must hold \(VendorPushRecipes.documentSlot)")
-            }
-            vendors[brand] = push
-        }
-        self.vendors = vendors
-    }
-
     /// Whether phones of `brand` take `action` at all.
     public func supports(_ action: PushAction, brand: Brand) -> Bool {
         vendors[brand]?.recipe(action) != nil
+    }
+
+    /// What a phone of `brand` is sent to apply a new config: its model's way when the family has
+    /// it, else the other way (a family with no reload reboots), else `nil` (nothing is known).
+    public func configAction(for model: PhoneModel) -> PushAction? {
+        let preferred = PushAction(model.applyMethod)
+        if supports(preferred, brand: model.brand) { return preferred }
+        return supports(.reboot, brand: model.brand) ? .reboot : nil
     }
 }

@@ -7,11 +7,11 @@ public struct ScreenLibraryError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(file): \(reason)" }
 }
 
-/// The app's words and markup, loaded from a `Screens/` folder:
-/// - `locales/<lang>.json`: the texts, `{name}` placeholders filled in by the app;
-/// - `dialects/<vendor>.json`: a vendor's dialect facts (`DialectSpec`);
-/// - `dialects/<templates>/{menu,input,text}.mustache`: the documents, shared by vendors
-///   whose documents have the same shape.
+/// The app's words and markup: the texts of each language and the XML browser dialect of each
+/// phone family (by brand).
+/// - `locales/<lang>.json` under `Screens/`: the texts, `{name}` placeholders filled in by the app;
+/// - the dialects are built from the family descriptors (`Screens/families/`) and the document
+///   templates they name (`Screens/dialects/<template family>/{menu,input,text}.mustache`).
 public struct ScreenLibrary: Sendable {
     public let dialects: [String: any Dialect]
     public let locales: [String: Texts]
@@ -21,10 +21,9 @@ public struct ScreenLibrary: Sendable {
         self.locales = locales
     }
 
-    public init(directory: URL) throws {
-        let fm = FileManager.default
+    /// Reads `locales/*.json` under `directory`; `en.json` must hold every key the app uses.
+    public static func loadLocales(_ directory: URL) throws -> [String: Texts] {
         let localeDir = directory.appendingPathComponent("locales")
-        let dialectDir = directory.appendingPathComponent("dialects")
         var locales: [String: Texts] = [:]
         for file in try Self.list(localeDir, suffix: ".json") {
             let url = localeDir.appendingPathComponent(file)
@@ -42,35 +41,25 @@ public struct ScreenLibrary: Sendable {
         guard missing.isEmpty else {
             throw ScreenLibraryError(file: localeDir.appendingPathComponent("en.json").path, reason: "missing keys: \(missing.sorted().joined(separator: ", "))")
         }
-        var dialects: [String: any Dialect] = [:]
-        for file in try Self.list(dialectDir, suffix: ".json") {
-            let url = dialectDir.appendingPathComponent(file)
-            let spec: DialectSpec
-            do {
-                spec = try JSONDecoder().decode(DialectSpec.self, from: Data(contentsOf: url))
-            } catch {
-                throw ScreenLibraryError(file: url.path, reason: "not a dialect description: \(error)")
-            }
-            var templates: [Screen.Kind: String] = [:]
-            for kind in Screen.Kind.allCases {
-                let path = dialectDir.appendingPathComponent(spec.templates).appendingPathComponent("\(kind.rawValue).mustache")
-                if fm.fileExists(atPath: path.path) {
-                    templates[kind] = try String(contentsOf: path, encoding: .utf8)
-                }
-            }
-            do {
-                dialects[spec.name] = try TemplateDialect(spec: spec, templates: templates)
-            } catch {
-                throw ScreenLibraryError(file: url.path, reason: "\(error)")
+        return locales.mapValues { $0.fallingBack(to: english) }
+    }
+
+    /// Reads a template family's documents (`menu`, `input`, `text`) from `Screens/dialects/<name>/`.
+    public static func loadTemplates(_ directory: URL, family: String) throws -> [Screen.Kind: String] {
+        var templates: [Screen.Kind: String] = [:]
+        for kind in Screen.Kind.allCases {
+            let path = directory.appendingPathComponent("dialects").appendingPathComponent(family).appendingPathComponent("\(kind.rawValue).mustache")
+            if FileManager.default.fileExists(atPath: path.path) {
+                templates[kind] = try String(contentsOf: path, encoding: .utf8)
             }
         }
-        self.init(dialects: dialects, locales: locales.mapValues { $0.fallingBack(to: english) })
+        return templates
     }
 
     /// The texts for `language`, else English.
     public func texts(_ language: String) -> Texts { locales[language] ?? locales["en"] ?? Texts([:]) }
 
-    private static func list(_ directory: URL, suffix: String) throws -> [String] {
+    static func list(_ directory: URL, suffix: String) throws -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(suffix) }.sorted()
         } catch {
@@ -108,6 +97,6 @@ public struct Texts: Sendable {
         "error.wrong_password", "error.wrong_password_last", "error.extension_locked", "error.device_locked",
         "error.no_address", "error.too_long", "error.unknown_device", "error.internal",
         "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",
-        "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "logout.not_logged_in", "message.title",
+        "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "login.ok.manual", "logout.ok.manual", "login.password_title", "logout.not_logged_in", "message.title",
     ]
 }

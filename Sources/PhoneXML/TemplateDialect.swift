@@ -3,39 +3,85 @@ import Mustache
 
 import Foundation
 
-/// What a dialect file (`Screens/dialects/<name>.json`) says about a vendor's XML browser.
-/// Every fact here comes from `reference/phone-dialects.md`; the ones marked inferred there
-/// are corrected by editing the JSON, not the code.
+/// What a family descriptor (`Screens/families/<brand>.json`, its `dialect` block) says about the
+/// family's XML browser. Every fact comes from `reference/phone-dialects.md`; the ones marked
+/// inferred there are corrected by editing the descriptor, not the code.
 public struct DialectSpec: Decodable, Hashable, Sendable {
-    /// `yealink`, `sangoma`, …
+    /// Field lengths and counts the phone enforces (Cisco's XSD); texts longer than a limit are
+    /// shortened, URLs and counts over a limit refuse the document.
+    public struct Limits: Decodable, Hashable, Sendable {
+        public var title: Int?
+        public var label: Int?
+        public var prompt: Int?
+        public var softKeyLabel: Int?
+        public var text: Int?
+        public var url: Int?
+        public var items: Int?
+        public var softKeys: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case title, label, prompt, text, url, items
+            case softKeyLabel = "soft_key_label"
+            case softKeys = "soft_keys"
+        }
+
+        public init() {}
+    }
+
+    /// The family's brand (`yealink`, `cisco`, …): set from the descriptor.
     public var name: String
-    /// The template folder under `Screens/dialects/` (vendors with the same document shape share one).
+    /// The template folder under `Screens/dialects/` (families with the same document shape share one).
     public var templates: String
     /// Root element per screen kind (`menu`, `input`, `text`).
     public var roots: [String: String]
     /// The largest document the phone accepts, in bytes.
     public var maxBytes: Int
     public var contentType: String
+    /// Input fields on one screen; 1 means the extension and the password are asked on two
+    /// chained screens (Snom).
     public var maxInputFields: Int
+    /// What a masked (password) field carries in the rendered document (`password="yes"`,
+    /// `<InputFlags>NP</InputFlags>`): checked when the dialect is loaded.
+    public var passwordMarker: String
     /// The phone's internal URIs for soft key actions: `submit`, `select`, `back`, `exit`.
     public var softKeyURIs: [String: String]
+    public var limits: Limits
     /// Where the facts come from and how sure they are.
     public var source: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, templates, roots, source
+        case name, templates, roots, source, limits
         case maxBytes = "max_bytes"
         case contentType = "content_type"
         case maxInputFields = "max_input_fields"
+        case passwordMarker = "password_marker"
         case softKeyURIs = "soft_key_uris"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        templates = try c.decode(String.self, forKey: .templates)
+        roots = try c.decode([String: String].self, forKey: .roots)
+        maxBytes = try c.decode(Int.self, forKey: .maxBytes)
+        contentType = try c.decode(String.self, forKey: .contentType)
+        maxInputFields = try c.decode(Int.self, forKey: .maxInputFields)
+        passwordMarker = try c.decode(String.self, forKey: .passwordMarker)
+        softKeyURIs = try c.decodeIfPresent([String: String].self, forKey: .softKeyURIs) ?? [:]
+        limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
+        source = try c.decodeIfPresent(String.self, forKey: .source)
     }
 }
 
 /// A dialect whose documents are Mustache templates filled from a `Screen`.
 ///
-/// Template variables: `root`, `title`, and per kind `items` (`index`, `label`, `url`), `url`
-/// and `fields` (`index`, `prompt`, `parameter`, `kind`, `masked`, `default`), `text`; every
-/// kind has `softkeys` (`index`, `label`, `uri`). Values are XML-escaped by the template engine.
+/// Template variables: `root`, `title`, and per kind `items` (`index`, `label`, `url`); `url`,
+/// `action` (the URL without its query), `query` (its parameters: `name`, `value`),
+/// `url_with_tokens` (the URL with each field as `parameter=token`, for phones that substitute
+/// the typed value for a token, Snom) and `fields` (`index`, `prompt`, `parameter`, `kind`,
+/// `masked`, `default`, `token`); `text`; every kind has `softkeys` (`index`, `label`, `uri`, and
+/// `url` when the key opens a URL, `action` otherwise: `submit`, `select`, `back`, `exit`).
+/// Values are XML-escaped by the template engine.
 public struct TemplateDialect: Dialect {
     public let spec: DialectSpec
     private let library: MustacheLibrary
@@ -77,34 +123,82 @@ public struct TemplateDialect: Dialect {
         let softKeys: [Screen.SoftKey]
         switch screen {
         case .menu(let menu):
-            context["title"] = menu.title
-            context["items"] = menu.items.enumerated().map { ["index": $0.offset + 1, "label": $0.element.label, "url": $0.element.url] }
+            if let most = spec.limits.items, menu.items.count > most {
+                throw .unsupported(dialect: spec.name, reason: "\(menu.items.count) menu items, at most \(most)")
+            }
+            context["title"] = cut(menu.title, spec.limits.title)
+            context["items"] = try menu.items.enumerated().map { offset, item throws(RenderError) -> [String: Any] in
+                ["index": offset + 1, "label": cut(item.label, spec.limits.label), "url": try checked(item.url)]
+            }
             softKeys = menu.softKeys
         case .input(let input):
             guard input.fields.count <= spec.maxInputFields else {
                 throw .unsupported(dialect: spec.name, reason: "\(input.fields.count) input fields, at most \(spec.maxInputFields)")
             }
-            context["title"] = input.title
-            context["url"] = input.url
+            context["title"] = cut(input.title, spec.limits.title)
+            context["url"] = try checked(input.url)
+            let (action, query) = Self.split(input.url)
+            context["action"] = action
+            context["query"] = query.map { ["name": $0.name, "value": $0.value] }
+            let tokens = input.fields.map { "__\($0.parameter.uppercased())__" }
+            let separator = input.url.contains("?") ? "&" : "?"
+            context["url_with_tokens"] = try checked(
+                input.url + separator + zip(input.fields, tokens).map { "\($0.0.parameter)=\($0.1)" }.joined(separator: "&"))
             context["fields"] = input.fields.enumerated().map { offset, field -> [String: Any] in
                 [
-                    "index": offset + 1, "prompt": field.prompt, "parameter": field.parameter, "kind": field.kind.rawValue,
-                    "masked": field.masked, "default": field.defaultValue,
+                    "index": offset + 1, "prompt": cut(field.prompt, spec.limits.prompt), "parameter": field.parameter, "kind": field.kind.rawValue,
+                    "masked": field.masked, "default": field.defaultValue, "token": tokens[offset],
                 ]
             }
             softKeys = input.softKeys
         case .text(let text):
-            context["title"] = text.title
-            context["text"] = text.text
+            context["title"] = cut(text.title, spec.limits.title)
+            context["text"] = cut(text.text, spec.limits.text)
             softKeys = text.softKeys
         }
-        context["softkeys"] = softKeys.enumerated().map { offset, key -> [String: Any] in
-            ["index": offset + 1, "label": key.label, "uri": uri(for: key.action)]
+        if let most = spec.limits.softKeys, softKeys.count > most {
+            throw .unsupported(dialect: spec.name, reason: "\(softKeys.count) soft keys, at most \(most)")
+        }
+        context["softkeys"] = try softKeys.enumerated().map { offset, key throws(RenderError) -> [String: Any] in
+            var values: [String: Any] = ["index": offset + 1, "label": cut(key.label, spec.limits.softKeyLabel), "uri": try checked(uri(for: key.action))]
+            switch key.action {
+            case .url(let url): values["url"] = url
+            case .submit: values["action"] = "submit"
+            case .select: values["action"] = "select"
+            case .back: values["action"] = "back"
+            case .exit: values["action"] = "exit"
+            }
+            return values
         }
         guard let body = library.render(context, withTemplate: screen.kind.rawValue) else {
             throw .badTemplate(dialect: spec.name, kind: screen.kind, reason: "template not loaded")
         }
         return body
+    }
+
+    /// A text shortened to the phone's limit (an ellipsis marks the cut).
+    private func cut(_ text: String, _ limit: Int?) -> String {
+        guard let limit, text.count > limit else { return text }
+        return String(text.prefix(max(0, limit - 1))) + "…"
+    }
+
+    /// A URL the phone can take: one over its limit cannot be shortened, so the screen is refused.
+    private func checked(_ url: String) throws(RenderError) -> String {
+        if let limit = spec.limits.url, url.count > limit {
+            throw .unsupported(dialect: spec.name, reason: "a URL of \(url.count) characters, the phone takes \(limit)")
+        }
+        return url
+    }
+
+    /// `http://h/p?a=1&b=2` → (`http://h/p`, [a=1, b=2]), the query decoded.
+    static func split(_ url: String) -> (String, [(name: String, value: String)]) {
+        guard let mark = url.firstIndex(of: "?") else { return (url, []) }
+        let query = url[url.index(after: mark)...].split(separator: "&").map { pair -> (name: String, value: String) in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (text: Substring) in String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text) }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+        return (String(url[..<mark]), query)
     }
 
     private func uri(for action: Screen.SoftKey.Action) -> String {
@@ -115,6 +209,12 @@ public struct TemplateDialect: Dialect {
         case .back: spec.softKeyURIs["back"] ?? "SoftKey:Back"
         case .exit: spec.softKeyURIs["exit"] ?? "SoftKey:Exit"
         }
+    }
+
+    /// How an attribute value holding `text` is written (for templates that show texts as attributes).
+    static func escapedAttribute(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&apos;")
     }
 
     private func selfCheck() throws {
@@ -141,9 +241,16 @@ public struct TemplateDialect: Dialect {
                 throw RenderError.badTemplate(
                     dialect: spec.name, kind: sample.kind, reason: "root is <\(root.name)>, expected <\(spec.roots[sample.kind.rawValue] ?? "")>")
             }
-            guard body.contains(hostile) == false, root.text.contains(hostile) else {
+            guard body.contains(hostile) == false, root.text.contains(hostile) || body.contains(Self.escapedAttribute(hostile)) else {
                 throw RenderError.badTemplate(dialect: spec.name, kind: sample.kind, reason: "text is not escaped or not shown")
             }
+        }
+        // The password marker appears for a masked field, and only for it.
+        let masked = try renderUnchecked(.input(.init(title: "T", url: url, fields: [.init(prompt: "P", parameter: "pw", masked: true)], softKeys: [])))
+        let plain = try renderUnchecked(.input(.init(title: "T", url: url, fields: [.init(prompt: "E", parameter: "ext")], softKeys: [])))
+        guard masked.contains(spec.passwordMarker), !plain.contains(spec.passwordMarker) else {
+            throw RenderError.badTemplate(
+                dialect: spec.name, kind: .input, reason: "a masked field must carry the password marker \(spec.passwordMarker), and only a masked one")
         }
     }
 }

@@ -46,17 +46,21 @@ public struct ConfigContext: Sendable {
     /// The Login/Logout key's URL: the per-device app entry.
     public var appURL: String { "\(server.baseURL)/app/\(device.token)" }
     public var provisionURL: String { "\(server.baseURL)/provision/" }
+    /// Where a phone asks whether a push's login is HotDesk's own (Cisco `authenticationURL`).
+    public var pushAuthURL: String { "\(server.baseURL)/push-auth" }
 
     var values: [String: Any] {
         var values: [String: Any] = [
             "mac": device.mac.canonical,
             "mac_colon": device.mac.colonSeparated,
+            "mac_upper": device.mac.upperCased,
             "model": device.model.name,
             "brand": device.model.brand.rawValue,
             "logged_in": line != nil,
             "server": ["host": server.host, "port": server.port, "url": server.baseURL],
             "app_url": appURL,
             "provision_url": provisionURL,
+            "push_auth_url": pushAuthURL,
         ]
         if let line {
             values["line"] = ["number": line.number, "name": line.name, "sip_password": line.sipPassword]
@@ -86,6 +90,12 @@ public struct RenderedConfig: Hashable, Sendable {
 public struct TemplateError: Error, CustomStringConvertible, Sendable {
     public let template: String
     public let reason: String
+
+    public init(template: String, reason: String) {
+        self.template = template
+        self.reason = reason
+    }
+
     public var description: String { "template \(template): \(reason)" }
 }
 
@@ -102,9 +112,9 @@ public enum ConfigRenderer {
         _ = try compile(body, format: format, name: name)
     }
 
-    public static func render(_ body: String, name: String, vendor: any VendorProvisioning, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
-        let template = try compile(body, format: vendor.format, name: name)
-        return RenderedConfig(body: template.render(context.values), contentType: vendor.format.contentType)
+    public static func render(_ body: String, name: String, format: ConfigFormat, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
+        let template = try compile(body, format: format, name: name)
+        return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
     }
 
     private static func compile(_ body: String, format: ConfigFormat, name: String) throws(TemplateError) -> MustacheTemplate {

@@ -5,6 +5,7 @@ import HotDeskServer
 import HotDeskStore
 import Hummingbird
 import Logging
+import PhoneFamilies
 import PhonePush
 import PhoneXML
 
@@ -24,9 +25,23 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "File holding the key that encrypts SIP passwords (created if missing; HOTDESK_SECRET_KEY overrides). Default: <db>.key")
     var keyFile: String?
 
-    func open() throws -> SQLiteStore {
+    func open(catalog: PhoneCatalog = .empty) throws -> SQLiteStore {
         let secrets = try SecretBox.load(keyFile: keyFile ?? db + ".key")
-        return try SQLiteStore(path: db, secrets: secrets)
+        return try SQLiteStore(path: db, secrets: secrets, catalog: catalog)
+    }
+}
+
+/// Where the phone families, dialects and texts are: every command that needs to know the
+/// families (serving, importing a directory) reads them from here.
+struct ScreensOptions: ParsableArguments {
+    @Option(help: "The Screens folder (phone families, screen texts, per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens.")
+    var screens: String?
+
+    var path: String { screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] ?? "./Screens" }
+
+    /// Loads and checks every family descriptor; the error names the file and the field.
+    func load() throws -> FamilyBook {
+        try FamilyBook(screens: URL(fileURLWithPath: path))
     }
 }
 
@@ -51,8 +66,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port: Int = 8080
 
-    @Option(help: "The Screens folder (screen texts and per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens.")
-    var screens: String?
+    @OptionGroup var screens: ScreensOptions
 
     @Option(help: "Language of the phone screens (a file in Screens/locales).")
     var language: String = "en"
@@ -76,25 +90,23 @@ struct Serve: AsyncParsableCommand {
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return logger
         }()
-        let screensPath = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] ?? "./Screens"
-        let library: ScreenLibrary
-        let recipes: PushRecipeBook
+        let screensPath = screens.path
+        let families: FamilyBook
         let sqlite: SQLiteStore
         do {
-            library = try ScreenLibrary(directory: URL(fileURLWithPath: screensPath))
-            recipes = try PushRecipeBook(screensDirectory: URL(fileURLWithPath: screensPath))
-            sqlite = try store.open()
+            families = try screens.load()
+            sqlite = try store.open(catalog: families.catalog)
         } catch {
             throw fail("\(error)")
         }
         logger.info(
             "HotDesk starting",
             metadata: [
-                "db": "\(store.db)", "screens": "\(screensPath)", "dialects": "\(library.dialects.keys.sorted())",
+                "db": "\(store.db)", "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
             ])
         let app = makeApplication(
-            store: sqlite, screens: library, pusher: PhonePusher(recipes: recipes),
+            store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes),
             configuration: ServerConfiguration(
                 host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
                 trustedProxies: Set(trustedProxies)),
@@ -113,17 +125,23 @@ struct Import: AsyncParsableCommand {
     var file: String
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var screens: ScreensOptions
 
     func run() async throws {
         let url = URL(fileURLWithPath: file)
         guard let yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
         let sqlite: SQLiteStore
-        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        let families: FamilyBook
+        do {
+            families = try screens.load()
+            sqlite = try store.open(catalog: families.catalog)
+        } catch { throw fail("\(error)") }
         let known = try await sqlite.directoryNames()
         let document: DirectoryDocument
         do {
             document = try DirectoryDocument.parse(
-                yaml: yaml, file: file, baseDirectory: url.deletingLastPathComponent(), knownExtensions: known.extensions, knownTemplates: known.templates)
+                yaml: yaml, file: file, baseDirectory: url.deletingLastPathComponent(), catalog: families.catalog, configs: families.configs,
+                knownExtensions: known.extensions, knownTemplates: known.templates)
         } catch {
             FileHandle.standardError.write(Data("\(error.description)\n".utf8))
             throw ExitCode.failure

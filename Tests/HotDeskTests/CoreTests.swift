@@ -18,29 +18,40 @@ struct CoreTests {
         #expect(MACAddress(text) == nil)
     }
 
-    @Test("config file names", arguments: [
-        ("001565aabbcc.cfg", ConfigRequest.device(MACAddress("001565aabbcc")!, .yealink)),
-        ("001565AABBCC.cfg", .device(MACAddress("001565aabbcc")!, .yealink)),
-        ("y000000000000.cfg", .common(.yealink)),
-        ("y000000000028.cfg", .common(.yealink)),
-        ("cfg001565aabbcc.xml", .device(MACAddress("001565aabbcc")!, .sangoma)),
-    ])
-    func fileNames(name: String, expected: ConfigRequest) {
-        #expect(Vendors.parse(fileName: name) == expected)
+    /// Which family a file name is, when nothing else (no User-Agent, no known device) says.
+    func family(_ name: String) -> String? {
+        switch FileIdentification.decide(testFamilies.configs.matches(fileName: name), knownBrand: nil, userAgentBrands: []) {
+        case .device(let m)?: "device \(m.brand.rawValue) \(m.mac!.canonical)"
+        case .common(let m)?: "common \(m.brand.rawValue)"
+        case .ambiguous(let brands)?: "ambiguous \(brands.map(\.rawValue).joined(separator: ","))"
+        default: nil
+        }
     }
 
-    @Test("bad file names", arguments: ["", "000000000000.cfg", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz.cfg"])
+    @Test("config file names", arguments: [
+        ("y000000000000.cfg", "common yealink"),
+        ("y000000000028.cfg", "common yealink"),
+        ("cfg001565aabbcc.xml", "device sangoma 001565aabbcc"),
+    ])
+    func fileNames(name: String, expected: String) {
+        #expect(family(name) == expected)
+    }
+
+    @Test("bad file names", arguments: ["", "000000000000.xml", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz!.cfg", "cfg000000000000.xml"])
     func badFileNames(name: String) {
-        #expect(Vendors.parse(fileName: name) == nil)
+        #expect(family(name) == nil)
     }
 
     @Test("models from User-Agents")
     func userAgents() {
-        #expect(PhoneModel.fromUserAgent("Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cc", brand: .yealink)?.name == "yealink-t46u")
-        #expect(PhoneModel.fromUserAgent("Sangoma S700 2.0.4.67 00:15:65:aa:bb:cc", brand: .sangoma)?.name == "sangoma-s700")
-        #expect(PhoneModel.fromUserAgent("curl/8.0", brand: .yealink) == nil)
-        #expect(PhoneModel.named("sangoma-s500")?.applyMethod == .reload)
-        #expect(PhoneModel.named("sangoma-s300")?.applyMethod == .reboot)
+        let catalog = testFamilies.catalog
+        #expect(catalog.model(fromUserAgent: "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:bb:cc", brand: "yealink")?.name == "yealink-t46u")
+        #expect(catalog.model(fromUserAgent: "Sangoma S700 2.0.4.67 00:15:65:aa:bb:cc", brand: "sangoma")?.name == "sangoma-s700")
+        #expect(catalog.model(fromUserAgent: "curl/8.0", brand: "yealink") == nil)
+        #expect(catalog.brands(inUserAgent: "Yealink SIP-T46U 108.86.0.45") == ["yealink"])
+        #expect(catalog.brands(inUserAgent: "curl/8.0").isEmpty)
+        #expect(catalog.model(named: "sangoma-s500")?.applyMethod == .reload)
+        #expect(catalog.model(named: "sangoma-s300")?.applyMethod == .reboot)
     }
 
     @Test("server addresses")
@@ -110,13 +121,13 @@ struct CoreTests {
 
     // MARK: template resolution
 
-    static let s500 = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("sangoma-s500")!, token: "t")
+    static let s500 = Device(mac: MACAddress("001565aabbcc")!, model: testFamilies.catalog.model(named: "sangoma-s500")!, token: "t")
     static let templates = [
-        Template(name: "by-mac", brand: .sangoma, isDefault: false, body: ""),
-        Template(name: "by-model", brand: .sangoma, isDefault: false, body: ""),
-        Template(name: "by-brand", brand: .sangoma, isDefault: false, body: ""),
-        Template(name: "yealink-only", brand: .yealink, isDefault: false, body: ""),
-        Template(name: "sangoma-default", brand: .sangoma, isDefault: true, body: ""),
+        Template(name: "by-mac", brand: "sangoma", isDefault: false, body: ""),
+        Template(name: "by-model", brand: "sangoma", isDefault: false, body: ""),
+        Template(name: "by-brand", brand: "sangoma", isDefault: false, body: ""),
+        Template(name: "yealink-only", brand: "yealink", isDefault: false, body: ""),
+        Template(name: "sangoma-default", brand: "sangoma", isDefault: true, body: ""),
     ]
     static let allMappings = [
         Mapping(extensionNumber: "5501", templateName: "by-mac", model: "sangoma-s500", mac: MACAddress("001565aabbcc")),
@@ -140,7 +151,7 @@ struct CoreTests {
     @Test("template resolution: extension+model")
     func resolveModel() {
         #expect(resolve(Array(Self.allMappings.dropFirst())) == ("by-model", .mappingModel))
-        let s700 = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("sangoma-s700")!, token: "t")
+        let s700 = Device(mac: MACAddress("001565aabbcc")!, model: testFamilies.catalog.model(named: "sangoma-s700")!, token: "t")
         #expect(resolve(Array(Self.allMappings.dropFirst()), device: s700) == ("by-brand", .mappingBrand))
     }
 
@@ -175,16 +186,18 @@ struct CoreTests {
 
     @Test("config values cannot break out of their line or element")
     func configEscaping() throws {
-        let device = Device(mac: MACAddress("001565aabbcc")!, model: PhoneModel.named("yealink-t46u")!, token: "tok")
+        let device = Device(mac: MACAddress("001565aabbcc")!, model: testFamilies.catalog.model(named: "yealink-t46u")!, token: "tok")
         let context = ConfigContext(
             device: device, line: .init(number: "5501", name: "Eve\naccount.1.password = stolen", sipPassword: "p<&>"), server: ServerAddress("pbx:80")!,
             network: .internal, emergencyCallerID: nil)
-        let yealink = try ConfigRenderer.render(YealinkProvisioning().builtInTemplate, name: "y", vendor: YealinkProvisioning(), context: context)
+        let y = try #require(testFamilies.configs["yealink"])
+        let yealink = try ConfigRenderer.render(y.primaryFile.template, name: "y", format: y.format, context: context)
         #expect(!yealink.body.contains("\naccount.1.password = stolen"))
         #expect(yealink.body.contains("account.1.password = p<&>"))
-        let sangomaDevice = Device(mac: device.mac, model: PhoneModel.named("sangoma-s500")!, token: "tok")
+        let sangomaDevice = Device(mac: device.mac, model: testFamilies.catalog.model(named: "sangoma-s500")!, token: "tok")
+        let sangoma = try #require(testFamilies.configs["sangoma"])
         let s = try ConfigRenderer.render(
-            SangomaProvisioning().builtInTemplate, name: "s", vendor: SangomaProvisioning(),
+            sangoma.primaryFile.template, name: "s", format: sangoma.format,
             context: ConfigContext(device: sangomaDevice, line: context.line, server: context.server, network: .internal, emergencyCallerID: nil))
         #expect(s.body.contains("p&lt;&amp;&gt;"))
         #expect(s.hash.count == 64)

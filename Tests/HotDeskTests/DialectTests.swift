@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Phone XML dialects")
 struct DialectTests {
-    static let library = try! ScreenLibrary(directory: screensDirectory)
+    static let library = testFamilies.screens
     static let expectations: [(dialect: String, roots: [Screen.Kind: String])] = [
         ("yealink", [.menu: "YealinkIPPhoneTextMenu", .input: "YealinkIPPhoneInputScreen", .text: "YealinkIPPhoneTextScreen"]),
         ("sangoma", [.menu: "TextMenu", .input: "InputScreen", .text: "TextScreen"]),

@@ -53,7 +53,7 @@ struct ImportTests {
     func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
         let dir = try TempDir()
         try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
-        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]), catalog: testFamilies.catalog)
         try await body(store, dir.url)
     }
 
@@ -95,7 +95,7 @@ struct ImportTests {
             let settings = try await store.settings()
             #expect(settings.externalAddress?.baseURL == "https://hotdesk.example.com")
             #expect(settings.adminPassword?.matches("master-4242") == true)
-            #expect(settings.pushPort == 8081 && settings.phoneCredentials[.sangoma]?.password == "web-pass-2")
+            #expect(settings.pushPort == 8081 && settings.phoneCredentials["sangoma"]?.password == "web-pass-2")
             let device = try #require(try await store.device(mac: MACAddress("0015.65aa.bbdd")!))
             #expect(device.pushPort == 8080 && device.credentials == PhoneCredentials(username: "desk", password: "web-pass-3"))
             #expect(settings.pushPort(for: device) == 8080 && settings.credentials(for: device)?.username == "desk")

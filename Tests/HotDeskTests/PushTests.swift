@@ -249,7 +249,8 @@ struct PushConfirmationTests {
         try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\n".write(
             to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
         let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
+            catalog: testFamilies.catalog)
         _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
         let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
         let now = Date()

@@ -4,6 +4,7 @@ import HotDeskCore
 import HotDeskServer
 import HotDeskStore
 import Logging
+import PhoneFamilies
 import PhonePush
 import PhoneSimulator
 import PhoneXML
@@ -17,6 +18,11 @@ import FoundationNetworking
 /// The repository's `Screens/` folder.
 let screensDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Screens")
+
+/// Every phone family, loaded once from the repository's `Screens/` as the server loads them.
+let testFamilies: FamilyBook = {
+    do { return try FamilyBook(screens: screensDirectory) } catch { fatalError("Screens/ does not load: \(error)") }
+}()
 
 /// A temporary folder removed when the test ends.
 struct TempDir: ~Copyable {
@@ -32,7 +38,8 @@ struct TempDir: ~Copyable {
 func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async throws -> ImportSummary {
     let known = try await store.directoryNames()
     let doc = try DirectoryDocument.parse(
-        yaml: yaml, file: "directory.yaml", baseDirectory: base, knownExtensions: known.extensions, knownTemplates: known.templates)
+        yaml: yaml, file: "directory.yaml", baseDirectory: base, catalog: testFamilies.catalog, configs: testFamilies.configs,
+        knownExtensions: known.extensions, knownTemplates: known.templates)
     return try await store.importDirectory(doc, actor: "test", at: Date())
 }
 
@@ -67,15 +74,14 @@ final class TestServer: Sendable {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
-        let store = try SQLiteStore(path: dbPath, secrets: SecretBox.load(keyFile: dbPath + ".key", environment: [:]))
-        let screens = try ScreenLibrary(directory: screensDirectory)
-        let pusher = PhonePusher(recipes: try PushRecipeBook(screensDirectory: screensDirectory))
+        let store = try SQLiteStore(path: dbPath, secrets: SecretBox.load(keyFile: dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
+        let pusher = PhonePusher(recipes: testFamilies.pushes)
         var logger = Logger(label: "test-server")
         logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let clock = TestClock()
         let app = makeApplication(
-            store: store, screens: screens, pusher: pusher,
+            store: store, families: testFamilies, pusher: pusher,
             configuration: .init(
                 host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies,
                 autoLogoutInterval: 0.1),
