@@ -78,7 +78,7 @@ let package = Package(
             ],
             path: "Simulator/Sources/phonesim"),
         .testTarget(name: "HotDeskTests", dependencies: [
-            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl",
+            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -114,6 +114,8 @@ public struct PhoneCatalog: Sendable {
             }
         }
         // Spellings that embed the model inside a longer word (`PolycomVVX-VVX_411-UA`).
-        return family.models.first { !$0.userAgentModel.isEmpty && agent.contains($0.userAgentModel) }
+        // The longest spelling first, so that `VVX_411` is not taken for `VVX_41`.
+        return family.models.sorted { $0.userAgentModel.count > $1.userAgentModel.count }
+            .first { !$0.userAgentModel.isEmpty && agent.contains($0.userAgentModel) }
     }
 }

@@ -55,6 +55,7 @@ public struct ConfigContext: Sendable {
             "mac_colon": device.mac.colonSeparated,
             "mac_upper": device.mac.upperCased,
             "model": device.model.name,
+            "model_code": device.model.userAgentModel,
             "brand": device.model.brand.rawValue,
             "logged_in": line != nil,
             "server": ["host": server.host, "port": server.port, "url": server.baseURL],

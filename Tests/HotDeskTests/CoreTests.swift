@@ -28,13 +28,45 @@ struct CoreTests {
         }
     }
 
-    @Test("config file names", arguments: [
+    @Test("config file names: each family's own, and the ones families share", arguments: [
         ("y000000000000.cfg", "common yealink"),
         ("y000000000028.cfg", "common yealink"),
-        ("cfg001565aabbcc.xml", "device sangoma 001565aabbcc"),
+        ("000000000000.cfg", "common polycom"),
+        ("aastra.cfg", "common mitel"),
+        ("snomD735.htm", "common snom"),
+        ("SEP001565AABBCC.cnf.xml", "device cisco 001565aabbcc"),
+        ("snomD735-001565AABBCC.htm", "device snom 001565aabbcc"),
+        ("001565aabbcc-hotdesk.cfg", "device polycom 001565aabbcc"),
+        ("001565aabbcc.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
+        ("001565AABBCC.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
+        ("cfg001565aabbcc.xml", "ambiguous grandstream,sangoma"),
     ])
     func fileNames(name: String, expected: String) {
         #expect(family(name) == expected)
+    }
+
+    @Test("a shared file name: the stored brand decides, else the User-Agent; a known phone asking for another family's file is refused")
+    func sharedFileNames() {
+        let matches = testFamilies.configs.matches(fileName: "001565aabbcc.cfg")
+        func decide(known: Brand?, agent: String) -> String {
+            let brands = testFamilies.catalog.brands(inUserAgent: agent)
+            switch FileIdentification.decide(matches, knownBrand: known, userAgentBrands: brands) {
+            case .device(let m)?: return "device \(m.brand.rawValue)"
+            case .otherFamily(let known, _)?: return "other \(known.rawValue)"
+            case .userAgentMismatch(let agent, _)?: return "mismatch \(agent.map(\.rawValue).joined())"
+            case .ambiguous(let b)?: return "ambiguous \(b.count)"
+            default: return "none"
+            }
+        }
+        #expect(decide(known: "polycom", agent: "") == "device polycom")
+        #expect(decide(known: "polycom", agent: "Yealink SIP-T46U") == "device polycom", "the stored brand wins over a User-Agent")
+        #expect(decide(known: "cisco", agent: "") == "other cisco")
+        #expect(decide(known: nil, agent: "FileTransport PolycomVVX-VVX_411-UA/6.4.3.5018") == "device polycom")
+        #expect(decide(known: nil, agent: "Fanvil X4U 2.12.2") == "device fanvil")
+        #expect(decide(known: nil, agent: "Mitel6867i/5.1.0.2036") == "device mitel")
+        #expect(decide(known: nil, agent: "Yealink SIP-T46U 108.86.0.45") == "device yealink")
+        #expect(decide(known: nil, agent: "Grandstream GRP2614") == "mismatch grandstream")
+        #expect(decide(known: nil, agent: "curl/8.0") == "ambiguous 4")
     }
 
     @Test("bad file names", arguments: ["", "000000000000.xml", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz!.cfg", "cfg000000000000.xml"])
@@ -52,6 +84,9 @@ struct CoreTests {
         #expect(catalog.brands(inUserAgent: "curl/8.0").isEmpty)
         #expect(catalog.model(named: "sangoma-s500")?.applyMethod == .reload)
         #expect(catalog.model(named: "sangoma-s300")?.applyMethod == .reboot)
+        #expect(catalog.model(fromUserAgent: "FileTransport PolycomVVX-VVX_411-UA/6.4.3.5018 Type/Application", brand: "polycom")?.name == "polycom-vvx411")
+        #expect(catalog.model(fromUserAgent: "Cisco-CP8841/14.2.1", brand: "cisco")?.name == "cisco-8841")
+        #expect(catalog.model(fromUserAgent: "D735", brand: "snom")?.name == "snom-d735", "the model a Snom file name holds")
     }
 
     @Test("server addresses")

@@ -10,7 +10,7 @@ struct HostileInputTests {
     func badFileNames() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let names = [
-                "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2fhotdesk.sqlite", "001565zzbbcc.cfg", "cfg001565aabbc.xml", "000000000000.cfg",
+                "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2fhotdesk.sqlite", "001565zzbbcc.cfg", "cfg001565aabbc.xml", "000000000000.xml",
                 "cfg001565aabbcc.cfg", "hotdesk.sqlite", String(repeating: "a", count: 5000) + ".cfg", "001565aabbcc.cfg%00.xml",
             ]
             for name in names {
@@ -32,7 +32,7 @@ struct HostileInputTests {
             let common = try await HTTP.get("\(server.baseURL)/provision/y000000000000.cfg")
             #expect(common.status == 200)
             #expect(common.body.hasPrefix("#!version:1.0.0.1"))
-            let upper = try await HTTP.get("\(server.baseURL)/provision/001565AABBDD.cfg")
+            let upper = try await HTTP.get("\(server.baseURL)/provision/001565AABBDD.cfg", headers: ["User-Agent": "Yealink SIP-T46U 108.86.0.45"])
             #expect(upper.status == 200)
             #expect(try await server.store.device(mac: MACAddress("00:15:65:aa:bb:dd")!) != nil)
         }
@@ -90,7 +90,9 @@ struct HostileInputTests {
         do {
             func fetch(_ mac: String, from address: String) async throws -> String? {
                 let r = try await CurlEngine.shared.perform(
-                    CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: [("X-Forwarded-For", "10.9.8.7, 192.0.2.1")], localAddress: address))
+                    CurlRequest(
+                        url: "\(server.baseURL)/provision/\(mac).cfg",
+                        headers: [("X-Forwarded-For", "10.9.8.7, 192.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")], localAddress: address))
                 #expect(r.status == 200)
                 return try await server.store.device(mac: MACAddress(mac)!)?.lastAddress
             }
