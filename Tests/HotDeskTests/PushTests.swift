@@ -158,7 +158,7 @@ struct PushTests {
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc0b")
             let config = await phone.config
-            #expect(config.actionURIFrom == ["127.0.0.2"] && config.pushXMLServer == "127.0.0.2")
+            #expect(config.actionURIFrom == ["127.0.0.2"] && config.pushServers == ["127.0.0.2"])
             try await phone.login("Login Int", ext: "5501", password: "1234")
             let job = try #require(try await server.waitForJob("001565aacc0b") { $0.state == .applied })
             #expect(job.attempts == 1)

@@ -52,10 +52,10 @@ struct SimulatorTests {
     @Test("config files: broken ones are refused, Yealink keys and Htek paras are read")
     func configs() throws {
         var config = PhoneConfig()
-        #expect(throws: ConfigRefusal.self) { try config.apply(Array("account.1.enable = 1\n".utf8), vendor: .yealink) }
-        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<hl_provision><config>".utf8), vendor: .sangoma) }
-        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<other/>".utf8), vendor: .sangoma) }
-        try config.apply(Array("#!version:1.0.0.1\naccount.1.enable = 1\naccount.1.user_name = 5501\nlinekey.2.type = 27\nlinekey.2.value = http://h/app/t\n".utf8), vendor: .yealink)
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("account.1.enable = 1\n".utf8), format: .yealink) }
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<hl_provision><config>".utf8), format: .hlProvision) }
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<other/>".utf8), format: .hlProvision) }
+        try config.apply(Array("#!version:1.0.0.1\naccount.1.enable = 1\naccount.1.user_name = 5501\nlinekey.2.type = 27\nlinekey.2.value = http://h/app/t\n".utf8), format: .yealink)
         #expect(config.lineActive && config.lineUser == "5501" && config.browserKeyURL == "http://h/app/t")
     }
 

@@ -19,9 +19,18 @@ public struct PhoneConfig: Sendable, Hashable {
     /// Yealink `features.action_uri_limit_ip`: action URIs are taken only from these addresses;
     /// empty: from anyone (a real phone may first ask "Allow remote control?").
     public var actionURIFrom: [String] = []
-    /// Yealink "Push XML Server IP Address" (`push_xml.server`, key name [I]): XML pushes are
-    /// taken only from it; `nil`: from nobody.
-    public var pushXMLServer: String?
+    /// The addresses XML pushes are taken from (Yealink `push_xml.server` [I key name], Fanvil
+    /// "PUSH XML Server IP", Aastra "xml application post list"); empty: from nobody.
+    public var pushServers: [String] = []
+    /// Cisco `authenticationURL`: where the phone checks a command's login.
+    public var pushAuthURL: String?
+    /// Polycom `apps.push.username`/`password`: the Digest login of `/push`; unset: no pushes.
+    public var pushUsername: String?
+    public var pushPassword: String?
+    /// Polycom `apps.restapi.enabled`.
+    public var restAPIEnabled = false
+    /// Further files a master file names (Polycom `CONFIG_FILES`), fetched after it.
+    public var moreFiles: [String] = []
 
     public init() {}
 }
@@ -31,26 +40,72 @@ public struct ConfigRefusal: Error, Hashable, Sendable, CustomStringConvertible 
     public var description: String { "config refused: \(reason)" }
 }
 
+/// How a family writes its config files (phone-dialects.md §0–§8).
+public enum SimConfigFormat: String, Sendable, Hashable {
+    /// Yealink `key = value` after `#!version:` [V].
+    case yealink
+    /// Htek/Sangoma `hl_provision` with `para` names [V form, I names].
+    case hlProvision
+    /// Cisco `SEP<MAC>.cnf.xml` `<device>` [V file, 3P elements].
+    case ciscoDevice
+    /// Polycom master `<APPLICATION CONFIG_FILES>` and `<polycomConfig>` attributes [V].
+    case polycom
+    /// Snom XML settings `<settings><phone-settings>` [3P].
+    case snomSettings
+    /// Fanvil `key = value` with the HTTP API's dotted names [I].
+    case fanvil
+    /// Aastra `key: value` [3P].
+    case aastra
+    /// Grandstream `gs_provision` P-values [3P].
+    case gsProvision
+}
+
 extension PhoneConfig {
     /// Applies one config file on top of what the phone has (later files win).
-    public mutating func apply(_ body: [UInt8], vendor: SimModel.Vendor) throws(ConfigRefusal) {
-        switch vendor {
+    public mutating func apply(_ body: [UInt8], format: SimConfigFormat) throws(ConfigRefusal) {
+        switch format {
         case .yealink: try applyYealink(String(decoding: body, as: UTF8.self))
-        case .sangoma: try applyHlProvision(body)
+        case .hlProvision: try applyHlProvision(body)
+        case .ciscoDevice: try applyCisco(body)
+        case .polycom: try applyPolycom(body)
+        case .snomSettings: try applySnom(body)
+        case .fanvil: try applyFanvil(String(decoding: body, as: UTF8.self))
+        case .aastra: try applyAastra(String(decoding: body, as: UTF8.self))
+        case .gsProvision: try applyGrandstream(body)
         }
+    }
+
+    static func xml(_ body: [UInt8], root expected: String) throws(ConfigRefusal) -> XMLElement {
+        let root: XMLElement
+        do {
+            root = try XMLParser.parse(body)
+        } catch {
+            throw ConfigRefusal(reason: "not well-formed XML (\(error))")
+        }
+        guard root.name == expected else { throw ConfigRefusal(reason: "expected <\(expected)>, got <\(root.name)>") }
+        return root
+    }
+
+    /// `key <separator> value` lines; `#` starts a comment. A line without the separator is refused.
+    static func lines(_ text: String, separator: Character) throws(ConfigRefusal) -> [String: String] {
+        var keys: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let at = trimmed.firstIndex(of: separator) else { throw ConfigRefusal(reason: "not key \(separator) value: \(trimmed.prefix(40))") }
+            keys[trimmed[..<at].trimmingCharacters(in: .whitespaces)] = trimmed[trimmed.index(after: at)...].trimmingCharacters(in: .whitespaces)
+        }
+        return keys
+    }
+
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Yealink `key = value` lines after `#!version:1.0.0.1` (§1) [V for file form].
     mutating func applyYealink(_ text: String) throws(ConfigRefusal) {
-        let lines = text.split(whereSeparator: \.isNewline)
-        guard lines.first?.hasPrefix("#!version:") == true else { throw ConfigRefusal(reason: "a Yealink config starts with #!version:") }
-        var keys: [String: String] = [:]
-        for line in lines.dropFirst() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            guard let eq = trimmed.firstIndex(of: "=") else { throw ConfigRefusal(reason: "not key = value: \(trimmed.prefix(40))") }
-            keys[trimmed[..<eq].trimmingCharacters(in: .whitespaces)] = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-        }
+        guard text.hasPrefix("#!version:") else { throw ConfigRefusal(reason: "a Yealink config starts with #!version:") }
+        let keys = try Self.lines(text, separator: "=")
         if let v = keys["account.1.enable"] { lineActive = v == "1" }
         if let v = keys["account.1.user_name"] { lineUser = v.isEmpty ? nil : v }
         if let v = keys["account.1.label"] { lineLabel = v }
@@ -61,10 +116,8 @@ extension PhoneConfig {
         if let v = keys["static.security.user_password"], let colon = v.firstIndex(of: ":") {
             webPassword = String(v[v.index(after: colon)...])
         }
-        if let v = keys["features.action_uri_limit_ip"] {
-            actionURIFrom = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        if let v = keys["push_xml.server"] { pushXMLServer = v.isEmpty ? nil : v }
+        if let v = keys["features.action_uri_limit_ip"] { actionURIFrom = Self.list(v) }
+        if let v = keys["push_xml.server"] { pushServers = Self.list(v) }
         // Line key type 27 is the XML browser key [I].
         for n in 1...30 where keys["linekey.\(n).type"] == "27" {
             browserKeyURL = keys["linekey.\(n).value"]
@@ -75,15 +128,8 @@ extension PhoneConfig {
     /// Htek `hl_provision` XML, read by each element's `para` name (§7) [V for the form and
     /// `Account1.Active`; the other `para` names are I].
     mutating func applyHlProvision(_ body: [UInt8]) throws(ConfigRefusal) {
-        let root: XMLElement
-        do {
-            root = try XMLParser.parse(body)
-        } catch {
-            throw ConfigRefusal(reason: "not well-formed XML (\(error))")
-        }
-        guard root.name == "hl_provision", let config = root.child("config") else {
-            throw ConfigRefusal(reason: "expected <hl_provision><config>, got <\(root.name)>")
-        }
+        let root = try Self.xml(body, root: "hl_provision")
+        guard let config = root.child("config") else { throw ConfigRefusal(reason: "expected <hl_provision><config>") }
         var paras: [String: String] = [:]
         for element in config.children {
             guard let para = element.attributes["para"] else { continue }
@@ -100,6 +146,137 @@ extension PhoneConfig {
         for n in 1...30 where paras["LineKey\(n).Type"] == "XMLBrowser" {
             browserKeyURL = paras["LineKey\(n).Value"]
             browserKeyLabel = paras["LineKey\(n).Label"]
+        }
+    }
+
+    /// Cisco `SEP<MAC>.cnf.xml`: `<device>` with `sipProfile/sipLines/line`, `servicesURL` (the
+    /// Services key) and `authenticationURL` (§2). The config names no provisioning URL: the phone
+    /// keeps asking its TFTP/HTTP server.
+    mutating func applyCisco(_ body: [UInt8]) throws(ConfigRefusal) {
+        let root = try Self.xml(body, root: "device")
+        let profile = root.child("sipProfile")
+        let line = profile?.child("sipLines")?.children("line").first { $0.attributes["button"] == "1" }
+        let name = line?.child("name")?.text ?? ""
+        lineActive = !name.isEmpty
+        lineUser = name.isEmpty ? nil : name
+        lineLabel = line?.child("featureLabel")?.text ?? profile?.child("phoneLabel")?.text
+        sipServer = line?.child("proxy")?.text
+        hasSIPPassword = !(line?.child("authPassword")?.text ?? "").isEmpty
+        browserKeyURL = root.child("servicesURL")?.text
+        browserKeyLabel = browserKeyURL == nil ? nil : "Services"
+        pushAuthURL = root.child("authenticationURL")?.text
+    }
+
+    /// Polycom: a master file (`<APPLICATION CONFIG_FILES="a, b">`) names the files to read next;
+    /// a config file is `<polycomConfig>` whose elements carry the settings as attributes (§3).
+    mutating func applyPolycom(_ body: [UInt8]) throws(ConfigRefusal) {
+        let root: XMLElement
+        do { root = try XMLParser.parse(body) } catch { throw ConfigRefusal(reason: "not well-formed XML (\(error))") }
+        if root.name == "APPLICATION" {
+            moreFiles = Self.list(root.attributes["CONFIG_FILES"] ?? "")
+            return
+        }
+        guard root.name == "polycomConfig" else { throw ConfigRefusal(reason: "expected <APPLICATION> or <polycomConfig>, got <\(root.name)>") }
+        var values: [String: String] = [:]
+        func collect(_ element: XMLElement) {
+            for (k, v) in element.attributes { values[k] = v }
+            element.children.forEach(collect)
+        }
+        collect(root)
+        if let v = values["reg.1.address"] {
+            lineActive = !v.isEmpty
+            lineUser = v.isEmpty ? nil : v
+        }
+        if let v = values["reg.1.label"] { lineLabel = v }
+        if let v = values["reg.1.server.1.address"] { sipServer = v }
+        if let v = values["reg.1.auth.password"] { hasSIPPassword = !v.isEmpty }
+        if let v = values["mb.main.home"], !v.isEmpty {
+            browserKeyURL = v
+            browserKeyLabel = "Applications"
+        }
+        if let v = values["device.prov.serverName"], !v.isEmpty { provisionURL = v }
+        if let v = values["apps.push.username"] { pushUsername = v }
+        if let v = values["apps.push.password"] { pushPassword = v }
+        if let v = values["device.auth.localAdminPassword"] { webPassword = v }
+        if let v = values["apps.restapi.enabled"] { restAPIEnabled = v == "1" }
+    }
+
+    /// Snom XML settings: `<settings><phone-settings>` (`user_*` with `idx`, `http_user`,
+    /// `setting_server`) and `<functionKeys><fkey>` [3P].
+    mutating func applySnom(_ body: [UInt8]) throws(ConfigRefusal) {
+        let root = try Self.xml(body, root: "settings")
+        var values: [String: String] = [:]
+        for element in root.child("phone-settings")?.children ?? [] {
+            values[element.name + (element.attributes["idx"].map { "#\($0)" } ?? "")] = element.text
+        }
+        if let v = values["user_active#1"] { lineActive = v == "on" }
+        if let v = values["user_name#1"] { lineUser = v.isEmpty ? nil : v }
+        if let v = values["user_idle_text#1"] { lineLabel = v }
+        if let v = values["user_host#1"] { sipServer = v }
+        if let v = values["user_pass#1"] { hasSIPPassword = !v.isEmpty }
+        if let v = values["http_user"], !v.isEmpty { webUsername = v }
+        if let v = values["http_pass"], !v.isEmpty { webPassword = v }
+        // setting_server is the settings file's own URL: the phone asks the same folder next time.
+        if let v = values["setting_server"], let slash = v.lastIndex(of: "/") { provisionURL = String(v[...slash]) }
+        for key in root.child("functionKeys")?.children("fkey") ?? [] where key.text.hasPrefix("url ") {
+            browserKeyURL = String(key.text.dropFirst(4))
+            browserKeyLabel = key.attributes["label"]
+        }
+    }
+
+    /// Fanvil `key = value` lines with the HTTP API's dotted names [V sip.line.*, I the rest].
+    mutating func applyFanvil(_ text: String) throws(ConfigRefusal) {
+        let keys = try Self.lines(text, separator: "=")
+        if let v = keys["sip.line.1.EnableReg"] { lineActive = v == "1" }
+        if let v = keys["sip.line.1.RegisterUser"] { lineUser = v.isEmpty ? nil : v }
+        if let v = keys["sip.line.1.Label"] { lineLabel = v }
+        if let v = keys["sip.line.1.RegisterAddr"] { sipServer = v }
+        if let v = keys["sip.line.1.RegisterPswd"] { hasSIPPassword = !v.isEmpty }
+        if let v = keys["web.user"], !v.isEmpty { webUsername = v }
+        if let v = keys["web.password"], !v.isEmpty { webPassword = v }
+        if let v = keys["xml.push_server"] { pushServers = Self.list(v) }
+        if let v = keys["autoprovision.url"], !v.isEmpty { provisionURL = v }
+        for n in 1...30 where keys["fkey.\(n).Type"] == "xml" {
+            browserKeyURL = keys["fkey.\(n).Value"]
+            browserKeyLabel = keys["fkey.\(n).Title"]
+        }
+    }
+
+    /// Aastra `key: value` lines [3P]; `xml application post list` is the XML Push Server List [V].
+    mutating func applyAastra(_ text: String) throws(ConfigRefusal) {
+        let keys = try Self.lines(text, separator: ":")
+        if let v = keys["sip line1 user name"] {
+            lineActive = !v.isEmpty
+            lineUser = v.isEmpty ? nil : v
+        }
+        if let v = keys["sip line1 screen name"] { lineLabel = v }
+        if let v = keys["sip line1 proxy ip"] { sipServer = v }
+        if let v = keys["sip line1 password"] { hasSIPPassword = !v.isEmpty }
+        if let v = keys["admin password"], !v.isEmpty { webPassword = v }
+        if let v = keys["xml application post list"] { pushServers = Self.list(v) }
+        if let v = keys["config server path"], !v.isEmpty { provisionURL = v }
+        for n in 1...20 where keys["softkey\(n) type"] == "xml" {
+            browserKeyURL = keys["softkey\(n) value"]
+            browserKeyLabel = keys["softkey\(n) label"]
+        }
+    }
+
+    /// Grandstream `gs_provision` P-values [3P]; the XML application key P1363–P1365 is [I].
+    mutating func applyGrandstream(_ body: [UInt8]) throws(ConfigRefusal) {
+        let root = try Self.xml(body, root: "gs_provision")
+        guard let config = root.child("config") else { throw ConfigRefusal(reason: "expected <gs_provision><config>") }
+        var p: [String: String] = [:]
+        for element in config.children { p[element.name] = element.text }
+        if let v = p["P271"] { lineActive = v == "1" }
+        if let v = p["P35"] { lineUser = v.isEmpty ? nil : v }
+        if let v = p["P270"] { lineLabel = v }
+        if let v = p["P47"] { sipServer = v }
+        if let v = p["P34"] { hasSIPPassword = !v.isEmpty }
+        if let v = p["P2"], !v.isEmpty { webPassword = v }
+        if let v = p["P237"], !v.isEmpty { provisionURL = v }
+        if p["P1363"] == "XMLApp" {
+            browserKeyURL = p["P1365"]
+            browserKeyLabel = p["P1364"]
         }
     }
 }

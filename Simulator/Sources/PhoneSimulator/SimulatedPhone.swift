@@ -94,9 +94,11 @@ public actor SimulatedPhone {
     var selected = 0
     var focused = 0
     private var etags: [String: String] = [:]
+    /// The files each master file named, for when it comes back unchanged (304).
+    private var named: [String: [String]] = [:]
     var listener: Task<Void, any Error>?
     private var eventWaiters: [CheckedContinuation<Void, Never>] = []
-    private let engine: CurlEngine
+    let engine: CurlEngine
 
     public init(model: SimModel, mac: String, options: Options, engine: CurlEngine = .shared) {
         self.model = model
@@ -155,12 +157,17 @@ public actor SimulatedPhone {
         return options.server + "/provision/"
     }
 
-    /// Fetches the model's config files in order and applies them (304 keeps what it has).
-    /// Returns the status of the phone's own file (the last one).
+    /// Fetches the model's config files in order and applies them (304 keeps what it has); a
+    /// master file may name more files (Polycom `CONFIG_FILES`), fetched after it. Returns the
+    /// status of the phone's own file (the last one).
     @discardableResult
     public func fetchConfig() async throws -> Int {
         var last = 0
-        for file in model.configFiles(mac: mac) {
+        var queue = model.configFiles(mac: mac)
+        var fetched = 0
+        while !queue.isEmpty, fetched < 8 {
+            let file = queue.removeFirst()
+            fetched += 1
             var headers: [(name: String, value: String)] = [("User-Agent", model.userAgent(mac: mac))]
             if let etag = etags[file] { headers.append(("If-None-Match", etag)) }
             let response: CurlResponse
@@ -174,14 +181,19 @@ public actor SimulatedPhone {
             switch response.status {
             case 200:
                 do {
-                    try config.apply(response.body, vendor: model.vendor)
+                    config.moreFiles = []
+                    try config.apply(response.body, format: model.family.configFormat)
                     etags[file] = response.headers["etag"]
                     configFiles[file] = response.text
+                    named[file] = config.moreFiles
                 } catch {
                     record(.configRefused(file: file, reason: error.reason))
                 }
-            case 304: break
-            case 404 where file != model.configFiles(mac: mac).last: break  // a missing family file is fine
+                queue += config.moreFiles
+            case 304:
+                queue += named[file] ?? []
+            case 404 where !queue.isEmpty:
+                break  // a missing family file is fine; only the phone's own file (the last) must exist
             default: throw PhoneError.http(response.status, provisionBase + file)
             }
         }
@@ -201,7 +213,9 @@ public actor SimulatedPhone {
         case "up": selected = max(0, selected - 1)
         case "down":
             if case .menu(_, let items, _) = screen { selected = min(items.count - 1, selected + 1) }
-        case "ok", "select": try await activate("SoftKey:Select")
+        case "ok", "select":
+            // OK sends a form, or opens the highlighted menu item.
+            if case .input? = screen { try await activate("SoftKey:Submit") } else { try await activate("SoftKey:Select") }
         case "back": try await activate("SoftKey:Back")
         case "exit", "cancel": try await activate("SoftKey:Exit")
         default: throw PhoneError.noSuchSoftKey(name, available: ["hotdesk", "up", "down", "ok", "back", "exit"])
@@ -259,9 +273,14 @@ public actor SimulatedPhone {
             try await open(items[selected].uri)
         case "SoftKey:Submit":
             guard case .input(_, let url, let fields, _) = screen else { throw PhoneError.notAnInputScreen }
-            // The phone GETs the URL with the fields appended as a query (§1).
-            let query = fields.map { "\(Self.encode($0.parameter))=\(Self.encode($0.value))" }.joined(separator: "&")
-            try await open(url + (url.contains("?") ? "&" : "?") + query)
+            // The phone GETs the URL with the fields appended as a query (§1), or — Snom — with
+            // each field's token in the URL replaced by the typed value (§4).
+            var target = url
+            for field in fields {
+                if let token = field.token { target = target.replacingOccurrences(of: token, with: Self.encode(field.value)) }
+            }
+            let query = fields.filter { $0.token == nil }.map { "\(Self.encode($0.parameter))=\(Self.encode($0.value))" }.joined(separator: "&")
+            try await open(query.isEmpty ? target : target + (target.contains("?") ? "&" : "?") + query)
         case "SoftKey:Back":
             screen = history.popLast()
             selected = 0
@@ -275,7 +294,7 @@ public actor SimulatedPhone {
     }
 
     /// Fetches a document and shows it, or keeps the screen and remembers why it refused it.
-    private func open(_ url: String) async throws {
+    func open(_ url: String) async throws {
         let response: CurlResponse
         do {
             response = try await engine.perform(
