@@ -114,7 +114,12 @@ struct HTTPPushTransport: PushTransport {
         do {
             let response = try await engine.perform(request)
             switch response.status {
-            case 200..<300: return .accepted(status: response.status)
+            case 200..<300:
+                if let marker = recipe.failureMarker, response.text.contains(marker) {
+                    let said = String(response.text.prefix(120)).filter { !$0.isNewline }
+                    return .failed(code: "refused_by_phone", message: "the phone answered \(response.status) but refused: \(said)")
+                }
+                return .accepted(status: response.status)
             case 401: return .failed(code: "http_401", message: "the phone refused its web login (wrong phone credentials)")
             case 403: return .failed(code: "http_403", message: "the phone refused the command (not allowed from this server?)")
             case 404: return .failed(code: "http_404", message: "the phone does not know \(request.method) \(recipe.path)")

@@ -22,6 +22,9 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         public var auth: HTTPCredentials.Scheme
         /// The largest body the phone takes (Aastra 2150 bytes, Polycom 2 KB), if it has a limit.
         public var maxBodyBytes: Int?
+        /// Text in a 2xx answer that means the phone refused after all (Cisco answers 200 with
+        /// `CiscoIPPhoneError`).
+        public var failureMarker: String?
         /// Where the fact comes from and how sure it is.
         public var source: String?
 
@@ -29,6 +32,7 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
             case transport, method, path, body, auth, source
             case contentType = "content_type"
             case maxBodyBytes = "max_body_bytes"
+            case failureMarker = "failure_marker"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -40,6 +44,7 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
             contentType = try c.decodeIfPresent(String.self, forKey: .contentType)
             auth = try c.decode(HTTPCredentials.Scheme.self, forKey: .auth)
             maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes)
+            failureMarker = try c.decodeIfPresent(String.self, forKey: .failureMarker)
             source = try c.decodeIfPresent(String.self, forKey: .source)
         }
     }

@@ -80,7 +80,7 @@ public struct DialectSpec: Decodable, Hashable, Sendable {
 /// `url_with_tokens` (the URL with each field as `parameter=token`, for phones that substitute
 /// the typed value for a token, Snom) and `fields` (`index`, `prompt`, `parameter`, `kind`,
 /// `masked`, `number`, `default`, `token`); `text`; every kind has `softkeys` (`index`, `label`,
-/// `uri`, and `url` when the key opens a URL, else one of `submit`, `select`, `back`, `exit` true).
+/// `uri`, and `link` when the key opens a URL, else one of `submit`, `select`, `back`, `exit` true).
 /// Values are XML-escaped by the template engine.
 public struct TemplateDialect: Dialect {
     public let spec: DialectSpec
@@ -162,7 +162,8 @@ public struct TemplateDialect: Dialect {
         context["softkeys"] = try softKeys.enumerated().map { offset, key throws(RenderError) -> [String: Any] in
             var values: [String: Any] = ["index": offset + 1, "label": cut(key.label, spec.limits.softKeyLabel), "uri": try checked(uri(for: key.action))]
             switch key.action {
-            case .url(let url): values["url"] = url
+            // `link`, not `url`: Mustache would find a screen's own `url` for keys without one.
+            case .url(let url): values["link"] = url
             case .submit: values["submit"] = true
             case .select: values["select"] = true
             case .back: values["back"] = true

@@ -85,6 +85,8 @@ struct DialectTests {
             #expect(!doc.body.contains(Self.hostile), "names are escaped")
             #expect(DialectTests.shows(Self.hostile, root) || screen.kind == .input, "… and still shown")
             if screen.kind == .input {
+                // Only the form goes to the form's URL: a soft key without one (Exit) must not.
+                #expect(doc.body.components(separatedBy: "net=int&amp;ext=5501").count - 1 <= 1, "\(facts.family): the form URL appears once")
                 #expect(facts.masking(root) == fields.map(\.masked), "\(facts.family): the password field, and only it, is masked")
                 #expect(facts.parameters(root) == fields.map(\.parameter), "\(facts.family): the phone sends ext and pw")
             }

@@ -17,11 +17,14 @@ extension SimulatedPhone {
             responder: PhoneWebResponder(phone: self),
             configuration: .init(address: .hostname(options.address, port: port), serverName: model.userAgent(mac: mac)),
             onServerRunning: { _ in continuation.yield(.success(())) }, logger: logger)
-        listener = Task {
+        // Detached: a web server started while answering a request (a reboot pushed to the phone)
+        // must not inherit that request's task-locals, among them the old server's graceful
+        // shutdown, which would stop the new one as soon as it is up.
+        listener = Task.detached {
             do {
                 try await app.run()
             } catch {
-                continuation.yield(.failure(.listener("\(options.address):\(port): \(error)")))
+                continuation.yield(.failure(.listener("\(self.options.address):\(port): \(error)")))
                 throw error
             }
         }
@@ -277,7 +280,7 @@ struct PhoneWebResponder: HTTPResponder {
         var headers = HTTPFields()
         if let challenge = answer.challenge { headers[.wwwAuthenticate] = challenge }
         if let action = answer.then {
-            Task { await phone.carryOut(action) }
+            Task.detached { await phone.carryOut(action) }
         }
         let body = answer.body ?? (answer.status == 200 ? "OK\n" : "\(answer.status)\n")
         return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: .init(string: body)))

@@ -136,6 +136,10 @@ public actor SimulatedPhone {
         await stopListener()
     }
 
+    /// The person at the desk power-cycles the phone: off for its boot time, then it boots and
+    /// fetches its config.
+    public func restart() async { await reboot() }
+
     func reboot() async {
         record(.rebootStarted)
         online = false
@@ -256,7 +260,7 @@ public actor SimulatedPhone {
     }
 
     /// The softkeys on screen: the document's, or the firmware's defaults for the screen kind.
-    var softKeys: [BrowserScreen.SoftKey] {
+    public var softKeys: [BrowserScreen.SoftKey] {
         guard let screen else { return [] }
         if !screen.softKeys.isEmpty { return screen.softKeys }
         switch screen {
