@@ -4,40 +4,6 @@ import PhoneSimulator
 import Testing
 
 extension SimulatedPhone {
-    /// Login/Logout key → (Login, if someone is logged in) → Int/Extl → extension, password → Done.
-    /// On a phone that asks one field per screen (Snom): extension, OK, then password, OK.
-    func login(_ choice: String, ext: String, password: String) async throws {
-        try await key("hotdesk")
-        if case .menu(_, let items, _)? = screen, items.contains(where: { $0.prompt == "Logout" }) {
-            try await select("Login")
-        }
-        try await select(choice)
-        guard case .input(_, _, let fields, _)? = screen else { return }
-        try type(ext)
-        if fields.count >= 2 {
-            try next()
-            try type(password)
-            try await submit()
-        } else {
-            try await submit()
-            guard case .input? = screen else { return }
-            try type(password)
-            try await submit()
-        }
-    }
-
-    /// Sends the form: its "Done" soft key where the document has one, else the OK key.
-    func submit() async throws {
-        if softKeys.contains(where: { $0.label == "Done" }) { try await press("Done") } else { try await key("ok") }
-    }
-
-    /// Login/Logout key → Logout → Yes.
-    func logout() async throws {
-        try await key("hotdesk")
-        try await select("Logout")
-        try await select("Yes, log out")
-    }
-
     /// A `key = value` setting from the phone's own Yealink config file.
     func setting(_ key: String) -> String? {
         guard let body = configFiles["\(mac).cfg"] else { return nil }
