@@ -93,3 +93,111 @@ struct SimulatorTests {
         }
     }
 }
+
+/// Each document shape read as strictly as its phones do: a good document of each kind is shown,
+/// and what the firmware would refuse is refused.
+@Suite("The simulator reads every family's documents strictly")
+struct SimulatorShapeTests {
+    static let u = "http://127.0.0.1/app/t?net=int&amp;x=1"
+
+    struct Case: Sendable, CustomStringConvertible {
+        let dialect: BrowserDialect
+        let good: [String]
+        let bad: [(String, String)]
+        var description: String { dialect.name }
+    }
+
+    static func cisco(_ d: BrowserDialect) -> Case {
+        let item = "<MenuItem><Name>Login Int</Name><URL>\(u)</URL></MenuItem>"
+        let input = { (flags: String) in
+            "<\(d.inputRoot)><Title>Login</Title><URL>\(u)</URL><InputItem><DisplayName>Extension</DisplayName><QueryStringParam>ext</QueryStringParam><InputFlags>N</InputFlags></InputItem><InputItem><DisplayName>Password</DisplayName><QueryStringParam>pw</QueryStringParam><InputFlags>\(flags)</InputFlags></InputItem></\(d.inputRoot)>"
+        }
+        return Case(
+            dialect: d,
+            good: [
+                "<\(d.menuRoot)><Title>Hot Desk</Title><SoftKeyItem><Name>Select</Name><Position>1</Position><URL>SoftKey:Select</URL></SoftKeyItem>\(item)</\(d.menuRoot)>",
+                "<\(d.menuRoot)><Title>Any order</Title>\(item)<SoftKeyItem><Name>Exit</Name><Position>3</Position><URL>SoftKey:Exit</URL></SoftKeyItem></\(d.menuRoot)>",
+                input("NP"), "<\(d.textRoot)><Title>T</Title><Text>Hello</Text></\(d.textRoot)>",
+            ],
+            bad: [
+                ("an element the object does not have", "<\(d.menuRoot)><Title>x</Title><Foo/>\(item)</\(d.menuRoot)>"),
+                ("a Title over 32 characters", "<\(d.menuRoot)><Title>\(String(repeating: "T", count: 33))</Title>\(item)</\(d.menuRoot)>"),
+                ("101 menu items", "<\(d.menuRoot)>\(String(repeating: item, count: 101))</\(d.menuRoot)>"),
+                ("a URL over 256", "<\(d.menuRoot)><MenuItem><Name>a</Name><URL>http://h/\(String(repeating: "a", count: 260))</URL></MenuItem></\(d.menuRoot)>"),
+                ("nine soft keys", "<\(d.textRoot)><Text>x</Text>\(String(repeating: "<SoftKeyItem><Name>K</Name><Position>1</Position><URL>SoftKey:Exit</URL></SoftKeyItem>", count: 9))</\(d.textRoot)>"),
+                ("a password without the P flag", input("N")), ("unknown InputFlags", input("ZZ")),
+                ("an unescaped &", "<\(d.menuRoot)><MenuItem><Name>a</Name><URL>http://h/?a=1&b=2</URL></MenuItem></\(d.menuRoot)>"),
+            ])
+    }
+
+    static let cases: [Case] = [
+        cisco(.cisco), cisco(.fanvil),
+        Case(
+            dialect: .snom,
+            good: [
+                "<SnomIPPhoneMenu><Title>Hot Desk</Title><MenuItem name=\"Login Int\"><Url>\(u)</Url></MenuItem></SnomIPPhoneMenu>",
+                "<SnomIPPhoneInput><Title>PIN</Title><Url>\(u)&amp;pw=__PW__</Url><InputItem><DisplayName>Password</DisplayName><InputToken>__PW__</InputToken><InputFlags>pn</InputFlags></InputItem></SnomIPPhoneInput>",
+                "<SnomIPPhoneText><Title>T</Title><Text>Hello</Text><SoftKeyItem><Name>F1</Name><Label>Again</Label><Url>\(u)</Url></SoftKeyItem></SnomIPPhoneText>",
+            ],
+            bad: [
+                ("a MenuItem without a name", "<SnomIPPhoneMenu><MenuItem><Url>\(u)</Url></MenuItem></SnomIPPhoneMenu>"),
+                ("two InputItems", "<SnomIPPhoneInput><Url>\(u)&amp;a=__A__&amp;b=__B__</Url><InputItem><InputToken>__A__</InputToken></InputItem><InputItem><InputToken>__B__</InputToken></InputItem></SnomIPPhoneInput>"),
+                ("a token missing from the Url", "<SnomIPPhoneInput><Url>\(u)</Url><InputItem><InputToken>__PW__</InputToken></InputItem></SnomIPPhoneInput>"),
+                ("a password shown in clear", "<SnomIPPhoneInput><Url>\(u)&amp;pw=__PW__</Url><InputItem><DisplayName>Password</DisplayName><InputToken>__PW__</InputToken><InputFlags>n</InputFlags></InputItem></SnomIPPhoneInput>"),
+                ("an element the object does not have", "<SnomIPPhoneText><Text>x</Text><Script/></SnomIPPhoneText>"),
+            ]),
+        Case(
+            dialect: .polycom,
+            good: [
+                "<html><head><title>Hot Desk</title></head><body><a href=\"\(u)\">Login Int</a><br/></body></html>",
+                "<html><head><title>Login</title></head><body><form action=\"http://h/s\" method=\"get\"><input type=\"hidden\" name=\"net\" value=\"int\"/>Extension: <input type=\"text\" name=\"ext\"/><br/>Password: <input type=\"password\" name=\"pw\"/><input type=\"submit\" value=\"Done\"/></form></body></html>",
+                "<html><head><title>T</title></head><body><p>Hello</p><a href=\"\(u)\">Back</a></body></html>",
+            ],
+            bad: [
+                ("a tag the microbrowser does not know", "<html><body><script>x</script><a href=\"\(u)\">a</a></body></html>"),
+                ("a form sent by POST", "<html><body><form action=\"http://h/s\" method=\"post\"><input type=\"text\" name=\"ext\"/></form></body></html>"),
+                ("an unclosed tag", "<html><body><a href=\"\(u)\">a</a><br></body></html>"),
+                ("a password shown in clear", "<html><body><form action=\"http://h/s\" method=\"get\">Password: <input type=\"text\" name=\"pw\"/></form></body></html>"),
+                ("another root", "<PolycomIPPhone><Data>x</Data></PolycomIPPhone>"),
+            ]),
+        Case(
+            dialect: .grandstream,
+            good: [
+                "<xmlapp title=\"Hot Desk\"><view><section><item label=\"Login Int\" action=\"UseURL\" commandArgs=\"\(u)\"/></section></view><SoftKeys><Softkey label=\"Exit\" action=\"QuitApp\"/></SoftKeys></xmlapp>",
+                "<xmlapp title=\"Login\"><view><form action=\"\(u)\"><input label=\"Extension\" name=\"ext\" type=\"number\"/><input label=\"Password\" name=\"pw\" type=\"password\"/></form></view></xmlapp>",
+                "<xmlapp title=\"T\"><view><section><text label=\"Hello\"/></section></view></xmlapp>",
+            ],
+            bad: [
+                ("an unknown soft key action", "<xmlapp><view><section><text label=\"x\"/></section></view><Softkeys><Softkey label=\"x\" action=\"Explode\"/></Softkeys></xmlapp>"),
+                ("an item without commandArgs", "<xmlapp><view><section><item label=\"a\" action=\"UseURL\"/></section></view></xmlapp>"),
+                ("a password shown in clear", "<xmlapp><view><form action=\"\(u)\"><input label=\"Password\" name=\"pw\" type=\"number\"/></form></view></xmlapp>"),
+                ("no view", "<xmlapp title=\"x\"/>"),
+            ]),
+    ]
+
+    @Test("good documents of each kind are shown; what the firmware refuses is refused", arguments: cases)
+    func strict(c: Case) {
+        for (i, document) in c.good.enumerated() {
+            #expect(throws: Never.self, "\(c.dialect.name) good document \(i)") { try c.dialect.read(Array(document.utf8)) }
+        }
+        let oversize = "<\(c.dialect.textRoot)>" + String(repeating: "<!-- padding -->", count: c.dialect.maxBytes / 16 + 1) + "</\(c.dialect.textRoot)>"
+        for (what, document) in c.bad + [("over the size limit", oversize)] {
+            #expect(throws: DocumentRefusal.self, "\(c.dialect.name): \(what)") { try c.dialect.read(Array(document.utf8)) }
+        }
+    }
+
+    @Test("config files of each family are read; broken ones refused")
+    func configs() throws {
+        var config = PhoneConfig()
+        try config.apply(Array("<device><sipProfile><sipLines><line button=\"1\"><name>5501</name><proxy>pbx</proxy><authPassword>x</authPassword></line></sipLines></sipProfile><servicesURL>http://h/app/t</servicesURL></device>".utf8), format: .ciscoDevice)
+        #expect(config.lineUser == "5501" && config.browserKeyURL == "http://h/app/t" && config.hasSIPPassword)
+        try config.apply(Array("<APPLICATION CONFIG_FILES=\"a.cfg, b.cfg\"/>".utf8), format: .polycom)
+        #expect(config.moreFiles == ["a.cfg", "b.cfg"])
+        try config.apply(Array("sip line1 user name: 5502\nsoftkey1 type: xml\nsoftkey1 value: http://h/app/u\n".utf8), format: .aastra)
+        #expect(config.lineUser == "5502" && config.browserKeyURL == "http://h/app/u")
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<settings>".utf8), format: .snomSettings) }
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("<other/>".utf8), format: .gsProvision) }
+        #expect(throws: ConfigRefusal.self) { try config.apply(Array("no separator here\n".utf8), format: .fanvil) }
+        #expect(SimModel.named("nokia-3310") == nil, "an unknown model is no model, not a default one")
+    }
+}

@@ -348,7 +348,10 @@ extension BrowserDialect {
             var fields: [BrowserScreen.Field] = []
             var submit = "Submit"
             // The prompt of a field is the text just before it in the form.
-            var prompts = form.text.components(separatedBy: .newlines).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.makeIterator()
+            // (libxml2's copy keeps an element's text, not where it sits between children: each
+            // "Label:" in the form's text is taken for the next field.)
+            var prompts = form.text.split(separator: ":").dropLast().map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + ":" }
+                .filter { $0.count > 1 }.makeIterator()
             for input in inputs {
                 let type = input.attributes["type"]?.lowercased() ?? "text"
                 switch type {
