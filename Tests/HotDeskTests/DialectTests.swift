@@ -3,6 +3,7 @@ import HotDeskCore
 import LibXML
 import PhoneFamilies
 import PhoneXML
+import Provisioning
 import Testing
 
 /// What each family's documents must look like, written from `reference/phone-dialects.md`
@@ -175,5 +176,38 @@ struct FamilyLoadTests {
         } catch {
             #expect("\(error)".contains(expected), "\(error)")
         }
+    }
+}
+
+extension FamilyLoadTests {
+    @Test("a ninth family is one data file and its template: loaded, its phones identified, its config and screens rendered")
+    func ninthFamily() throws {
+        let dir = try TempDir()
+        let screens = dir.url.appendingPathComponent("Screens")
+        try FileManager.default.copyItem(at: screensDirectory, to: screens)
+        let families = screens.appendingPathComponent("families")
+        try FileManager.default.createDirectory(at: families.appendingPathComponent("htek"), withIntermediateDirectories: true)
+        try "<?xml version=\"1.0\"?>\n<hl_provision><config><P271>{{#logged_in}}1{{/logged_in}}{{^logged_in}}0{{/logged_in}}</P271><K>{{app_url}}</K></config></hl_provision>\n"
+            .write(to: families.appendingPathComponent("htek/config.xml.mustache"), atomically: true, encoding: .utf8)
+        try """
+            {"brand": "htek", "name": "Htek", "user_agent_marks": ["Htek"],
+             "models": [{"name": "htek-uc926", "user_agent": "UC926", "applies_config": "reboot"}],
+             "config": {"format": "xml", "files": [{"name": "htek{mac}.xml", "template": "htek/config.xml.mustache"}]},
+             "dialect": {"templates": "xmlbrowser", "roots": {"menu": "TextMenu", "input": "InputScreen", "text": "TextScreen"}, "max_bytes": 10000,
+                         "content_type": "text/xml", "max_input_fields": 6, "password_marker": "password=\\"yes\\""},
+             "push": {"factory_credentials": {"username": "admin", "password": "admin"},
+                      "reboot": {"method": "GET", "path": "/Phone_ActionURL&key=Reboot", "auth": "any"}}}
+            """.write(to: families.appendingPathComponent("htek.json"), atomically: true, encoding: .utf8)
+        let book = try FamilyBook(screens: screens)
+        #expect(book.catalog.brands.count == 9)
+        let matches = book.configs.matches(fileName: "htek001565aabbcc.xml")
+        guard case .device(let m)? = FileIdentification.decide(matches, knownBrand: nil, userAgentBrands: book.catalog.brands(inUserAgent: "Htek UC926 2.0")) else {
+            Issue.record("htek001565aabbcc.xml is not a device file")
+            return
+        }
+        #expect(m.brand == "htek" && book.catalog.model(fromUserAgent: "Htek UC926 2.0", brand: "htek")?.name == "htek-uc926")
+        #expect(book.pushes.configAction(for: book.catalog.model(named: "htek-uc926")!) == .reboot)
+        let menu = try #require(book.screens.dialects["htek"]).render(.menu(.init(title: "Hot Desk", items: [.init(label: "Login Int", url: "http://h/a")])))
+        #expect(menu.body.contains("<TextMenu"))
     }
 }
