@@ -38,7 +38,8 @@ public struct FamilyBook: Sendable {
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
         } catch {
-            throw FamilyError(file: folder.path, field: nil, reason: "cannot read the folder")
+            throw FamilyError(
+                file: folder.path, field: nil, reason: "cannot read the folder (the phone families: pass --screens DIR or set HOTDESK_SCREENS)")
         }
         guard !files.isEmpty else { throw FamilyError(file: folder.path, field: nil, reason: "no family descriptors (*.json)") }
         var families: [PhoneCatalog.Family] = []
