@@ -77,7 +77,14 @@ public struct FamilyBook: Sendable {
         func fail(_ field: String?, _ reason: String) -> FamilyError { FamilyError(file: path, field: field, reason: reason) }
         let descriptor: FamilyDescriptor
         do {
-            descriptor = try JSONDecoder().decode(FamilyDescriptor.self, from: Data(contentsOf: url))
+            let data = try Data(contentsOf: url)
+            // A misspelt key would otherwise pass unseen (an optional fact silently missing).
+            if let object = try? JSONSerialization.jsonObject(with: data), let stray = FamilyDescriptor.unknownKey(in: object) {
+                throw fail(stray, "unknown key (see docs/vendors.md for the descriptor's keys)")
+            }
+            descriptor = try JSONDecoder().decode(FamilyDescriptor.self, from: data)
+        } catch let error as FamilyError {
+            throw error
         } catch let error as DecodingError {
             throw Self.describe(error, file: path)
         } catch {

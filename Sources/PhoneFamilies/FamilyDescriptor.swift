@@ -62,4 +62,38 @@ struct FamilyDescriptor: Decodable {
         case brand, name, models, config, dialect, push, source
         case userAgentMarks = "user_agent_marks"
     }
+
+    /// The keys each object of a descriptor may have (`source` and `note`, for people, anywhere).
+    static let keys: [String: Set<String>] = [
+        "": ["brand", "name", "user_agent_marks", "models", "config", "dialect", "push"],
+        "models[]": ["name", "user_agent", "applies_config"],
+        "config": ["format", "files", "common_files"],
+        "config.files[]": ["name", "template", "primary"],
+        "config.common_files[]": ["name", "body"],
+        "dialect": ["templates", "roots", "max_bytes", "content_type", "max_input_fields", "password_marker", "soft_key_uris", "limits"],
+        "dialect.roots": ["menu", "input", "text"],
+        "dialect.soft_key_uris": ["submit", "select", "back", "exit"],
+        "dialect.limits": ["title", "label", "prompt", "soft_key_label", "text", "url", "items", "soft_keys"],
+        "push": ["factory_credentials", "reload", "reboot", "xml"],
+        "push.factory_credentials": ["username", "password"],
+        "push.reload": recipeKeys, "push.reboot": recipeKeys, "push.xml": recipeKeys,
+    ]
+    static let recipeKeys: Set<String> = ["transport", "method", "path", "body", "content_type", "auth", "max_body_bytes", "failure_marker"]
+
+    /// The path of the first key no descriptor has (`dialect.max_byte`), if any.
+    static func unknownKey(in object: Any, at path: String = "", shape: String = "") -> String? {
+        if let list = object as? [Any] {
+            for (i, item) in list.enumerated() {
+                if let stray = unknownKey(in: item, at: "\(path)[\(i)]", shape: shape + "[]") { return stray }
+            }
+            return nil
+        }
+        guard let map = object as? [String: Any], let allowed = keys[shape] else { return nil }
+        for key in map.keys.sorted() where key != "source" && key != "note" {
+            let here = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else { return here }
+            if let stray = unknownKey(in: map[key]!, at: here, shape: shape.isEmpty ? key : "\(shape).\(key)") { return stray }
+        }
+        return nil
+    }
 }

@@ -163,6 +163,8 @@ struct FamilyLoadTests {
         ("families/mitel.json", "\"brand\": \"mitel\"", "\"brand\": \"aastra\"", "mitel.json: brand"),
         ("families/grandstream/config.xml.mustache", "</gs_provision>", "", "grandstream.json: config.files[0].template"),
         ("families/yealink.json", "\"yealink-t46u\"", "\"sangoma-s500\"", "yealink.json: models"),
+        ("families/snom.json", "\"max_input_fields\"", "\"max_inputs_fields\"", "snom.json: dialect.max_inputs_fields: unknown key"),
+        ("families/polycom.json", "\"max_body_bytes\"", "\"max_body_byte\"", "polycom.json: push.xml.max_body_byte: unknown key"),
     ])
     func brokenDescriptor(file: String, from: String, to: String, expected: String) throws {
         let dir = try TempDir()
