@@ -15,6 +15,8 @@ public struct AuditEntry: Hashable, Sendable {
         case apiKeyCreated = "api_key_created"
         /// An admin API call was refused (missing or wrong key).
         case apiRefused = "api_refused"
+        /// A shared line a logged-in member's phone cannot carry (no such key, or the key taken).
+        case lineLeftOff = "line_left_off"
     }
 
     public enum Outcome: String, Sendable, Codable {

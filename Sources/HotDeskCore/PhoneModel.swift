@@ -38,20 +38,24 @@ public struct PhoneModel: Hashable, Sendable, CustomStringConvertible {
     public let applyMethod: ApplyMethod
     /// The model as the phone spells it in its User-Agent, upper-case (`S500`, `T46U`, `CP-8841`).
     public let userAgentModel: String
+    /// Line keys: key 1 carries the user's own line, the last one the Login/Logout key (where the
+    /// family puts it on a line key), those between shared lines.
+    public let lineKeys: Int
 
     public var description: String { name }
 
-    public init(name: String, brand: Brand, applyMethod: ApplyMethod, userAgentModel: String) {
+    public init(name: String, brand: Brand, applyMethod: ApplyMethod, userAgentModel: String, lineKeys: Int = 2) {
         self.name = name
         self.brand = brand
         self.applyMethod = applyMethod
         self.userAgentModel = userAgentModel
+        self.lineKeys = lineKeys
     }
 
     /// A placeholder for a phone of a known family whose exact model is not known yet (it asked
     /// for a config file without a recognisable User-Agent). It reboots to be safe.
     public static func generic(_ brand: Brand) -> PhoneModel {
-        PhoneModel(name: "\(brand.rawValue)-generic", brand: brand, applyMethod: .reboot, userAgentModel: "")
+        PhoneModel(name: "\(brand.rawValue)-generic", brand: brand, applyMethod: .reboot, userAgentModel: "", lineKeys: 2)
     }
 
     public var isGeneric: Bool { userAgentModel.isEmpty }
@@ -88,6 +92,9 @@ public struct PhoneCatalog: Sendable {
     public static let empty = PhoneCatalog(families: [])
 
     public var brands: [Brand] { families.keys.sorted() }
+
+    /// The most line keys any model has (a shared line's button must fit one model at least).
+    public var mostLineKeys: Int { families.values.flatMap(\.models).map(\.lineKeys).max() ?? 2 }
     public var models: [PhoneModel] { families.values.flatMap(\.models).sorted { $0.name < $1.name } }
 
     /// The model with this directory name, if HotDesk knows it.

@@ -25,10 +25,18 @@ struct ConfigBuilder: Sendable {
             line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
         }
         let server = Self.address(state, reached: reached)
-        let context = ConfigContext(
+        var context = ConfigContext(
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
             emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
+        if line != nil {
+            for (i, m) in LineLayout.place(state.memberships, model: state.device.model).placed.enumerated() {
+                context.accounts.append(
+                    .init(
+                        index: i + 2, number: m.line.number, name: m.line.name, sipPassword: m.line.sipPassword, callerID: m.line.callerID, button: m.button,
+                        shared: true, ring: m.ring))
+            }
+        }
         var body = file.template
         var name = file.templateName
         if file.primary {

@@ -84,6 +84,7 @@ struct PhoneAppController: Sendable {
                 device: state.device, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
                 source: phoneAddress, now: clock())
             if case .loggedIn(let result) = outcome {
+                await auditLeftOffLines(state.device, extensionNumber: result.session.extensionNumber, source: phoneAddress, context: context)
                 for mac in result.plan.affectedDevices(state.device.mac) {
                     await schedulePush(mac: mac, reason: mac == state.device.mac ? .login : .logout, actor: result.session.extensionNumber, context: context)
                 }
@@ -110,6 +111,22 @@ struct PhoneAppController: Sendable {
             }
         }
         return try render(screen, dialect: dialect, context: context)
+    }
+
+    /// Shared lines of the user that this phone cannot carry (its model has no such key, or
+    /// another line took it) are left off; the audit says which and why.
+    func auditLeftOffLines(_ device: Device, extensionNumber: String, source: String?, context: HotDeskRequestContext) async {
+        do {
+            guard let state = try await store.deviceConfigState(mac: device.mac) else { return }
+            for left in LineLayout.place(state.memberships, model: device.model).leftOff {
+                try await store.audit(
+                    AuditEntry(
+                        at: clock(), actor: "system", action: .lineLeftOff, mac: device.mac, extensionNumber: extensionNumber, source: source,
+                        outcome: .refused, detail: "shared line \(left.number) left off this phone: \(left.reason)"))
+            }
+        } catch {
+            context.logger.error("shared lines not checked", metadata: ["mac": "\(device.mac)", "error": "\(error)"])
+        }
     }
 
     /// Queues the push that makes a phone apply its new config, sent after this answer (the

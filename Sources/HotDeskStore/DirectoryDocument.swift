@@ -43,6 +43,8 @@ public struct DirectoryDocument: Sendable {
 
     public var settings = SettingsPatch()
     public var extensions: [ExtensionEntry] = []
+    /// Each line named here gets exactly the members listed (lines not named keep theirs).
+    public var sharedLines: [SharedLine] = []
     public var devices: [DeviceEntry] = []
     public var templates: [Template] = []
     public var mappings: [Mapping] = []
@@ -117,7 +119,7 @@ private struct Reader {
             problem("(file)", nil, "not valid YAML: \(error)")
             return nil
         }
-        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "devices", "templates", "mappings"]) else {
+        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "shared_lines", "devices", "templates", "mappings"]) else {
             if root == nil { problem("(file)", nil, "the file is empty") }
             return nil
         }
@@ -136,6 +138,11 @@ private struct Reader {
             }
         }
         let extensions = knownExtensions.union(doc.extensions.map(\.number))
+        doc.sharedLines = list(top["shared_lines"], path: "shared_lines").compactMap {
+            readSharedLine($0.node, path: $0.path, extensions: extensions)
+        }
+        checkUnique(doc.sharedLines.map(\.number), what: "shared line number", list: "shared_lines", nodes: top["shared_lines"])
+        checkButtons(doc.sharedLines, nodes: top["shared_lines"])
         var templates = knownTemplates
         for t in doc.templates { templates[t.name] = t.brand }
         doc.mappings = list(top["mappings"], path: "mappings").compactMap {
@@ -205,6 +212,87 @@ private struct Reader {
             }
         }
         return s
+    }
+
+    /// A shared line: number (not an extension's), name, SIP password, caller ID, members with
+    /// their key (2 up to the largest model's last key but one) and ring option.
+    mutating func readSharedLine(_ node: Node, path: String, extensions: Set<String>) -> SharedLine? {
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members"]) else { return nil }
+        let number = required(map, "number", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).number") else { return nil }
+            guard Extension.isValidNumber(v) else {
+                problem("\(path).number", n, "\"\(v)\" is not 2-6 digits")
+                return nil
+            }
+            guard !extensions.contains(v) else {
+                problem("\(path).number", n, "\(v) is an extension's number; a shared line has its own")
+                return nil
+            }
+            return v
+        }
+        let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
+        let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
+        var callerID: String?
+        if let n = map["caller_id"], let v = string(n, path: "\(path).caller_id") {
+            if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
+                callerID = v
+            } else {
+                problem("\(path).caller_id", n, "\"\(v)\" is not a phone number (digits, optional +)")
+            }
+        }
+        let highest = catalog.mostLineKeys - 1
+        let members = list(map["members"], path: "\(path).members").compactMap { item -> SharedLine.Member? in
+            guard let m = mapping(item.node, path: item.path, allowed: ["extension", "button", "ring"]) else { return nil }
+            let ext = required(m, "extension", path: item.path).flatMap { n -> String? in
+                guard let v = string(n, path: "\(item.path).extension") else { return nil }
+                guard extensions.contains(v) else {
+                    problem("\(item.path).extension", n, "no extension \(v) (in this file or already imported)")
+                    return nil
+                }
+                return v
+            }
+            var button: Int?
+            if let n = required(m, "button", path: item.path) {
+                if let v = n.scalar?.string, let b = Int(v), b == 1 {
+                    problem("\(item.path).button", n, "key 1 is the member's own line; a shared line takes key 2 or higher")
+                } else {
+                    button = int(n, path: "\(item.path).button", range: 2...max(2, highest))
+                }
+            }
+            let ring = readRing(m["ring"], path: "\(item.path).ring")
+            guard let ext, let button, m["ring"] == nil || ring != nil else { return nil }
+            return .init(extensionNumber: ext, button: button, ring: ring ?? .ring)
+        }
+        checkUnique(members.map(\.extensionNumber), what: "member extension", list: "\(path).members", nodes: map["members"])
+        guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil else { return nil }
+        return SharedLine(number: number, name: name, sipPassword: sip, callerID: callerID, members: members)
+    }
+
+    /// `ring`, `no_ring` or `{after_seconds: N}`.
+    mutating func readRing(_ node: Node?, path: String) -> RingOption? {
+        guard let node else { return nil }
+        if let v = node.scalar?.string {
+            if v == "ring" { return .ring }
+            if v == "no_ring" { return .noRing }
+        } else if let m = mapping(node, path: path, allowed: ["after_seconds"]), let s = int(m["after_seconds"], path: "\(path).after_seconds", range: 1...120) {
+            return .after(seconds: s)
+        }
+        problem(path, node, "ring, no_ring or {after_seconds: N}")
+        return nil
+    }
+
+    /// Two lines on one key of the same member clash.
+    mutating func checkButtons(_ lines: [SharedLine], nodes: Node?) {
+        var seen: [String: String] = [:]
+        for line in lines {
+            for m in line.members {
+                let key = "\(m.extensionNumber)/\(m.button)"
+                if let other = seen[key] {
+                    problem("shared_lines", nodes, "extension \(m.extensionNumber) has shared lines \(other) and \(line.number) on key \(m.button)")
+                }
+                seen[key] = line.number
+            }
+        }
     }
 
     mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {

@@ -29,6 +29,7 @@ extension SQLiteStore {
             }
             if let changed = try Self.apply(directory.settings, db, secrets: secrets) { count(changed) }
             for e in directory.extensions { count(try Self.upsert(e, db, secrets: secrets)) }
+            for l in directory.sharedLines { count(try Self.upsert(l, db, secrets: secrets)) }
             for d in directory.devices { count(try Self.upsert(d, db, at: at, secrets: secrets)) }
             for t in directory.templates { count(try Self.upsert(t, db)) }
             for m in directory.mappings { count(try Self.upsert(m, db)) }
@@ -110,6 +111,34 @@ extension SQLiteStore {
             changed = true
         }
         return changed
+    }
+
+    /// A shared line and exactly the members the file lists for it.
+    private static func upsert(_ l: SharedLine, _ db: Database, secrets: SecretBox) throws -> Bool? {
+        let members = l.members.map { "\($0.extensionNumber)/\($0.button)/\($0.ring)" }.sorted()
+        let old = try Row.fetchOne(db, sql: "SELECT * FROM shared_lines WHERE number = ?", arguments: [l.number])
+        let oldMembers = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members WHERE line = ?", arguments: [l.number])
+            .map { "\($0["extension"] as String)/\($0["button"] as Int)/\($0["ring"] as String)" }.sorted()
+        if let old {
+            let oldPassword = try secrets.open(old["sip_password_sealed"])
+            let same = (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID
+                && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
+            if same { return false }
+            try db.execute(
+                sql: "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ? WHERE number = ?",
+                arguments: [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number])
+        } else {
+            try db.execute(
+                sql: "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id) VALUES (?, ?, ?, ?)",
+                arguments: [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID])
+        }
+        try db.execute(sql: "DELETE FROM shared_line_members WHERE line = ?", arguments: [l.number])
+        for m in l.members {
+            try db.execute(
+                sql: "INSERT INTO shared_line_members (line, extension, button, ring) VALUES (?, ?, ?, ?)",
+                arguments: [l.number, m.extensionNumber, m.button, m.ring.description])
+        }
+        return old == nil ? nil : true
     }
 
     private static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool? {

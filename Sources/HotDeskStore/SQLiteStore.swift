@@ -164,6 +164,25 @@ public final class SQLiteStore: Store {
                     UPDATE devices SET brand = substr(model, 1, instr(model, '-') - 1) WHERE instr(model, '-') > 0;
                     """)
         }
+        m.registerMigration("v5: shared lines and their members") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE shared_lines (
+                        number TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        sip_password_sealed BLOB NOT NULL,
+                        caller_id TEXT
+                    );
+                    CREATE TABLE shared_line_members (
+                        line TEXT NOT NULL REFERENCES shared_lines(number) ON DELETE CASCADE,
+                        extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+                        button INTEGER NOT NULL,
+                        ring TEXT NOT NULL,
+                        PRIMARY KEY (line, extension)
+                    );
+                    CREATE INDEX shared_line_members_extension ON shared_line_members(extension);
+                    """)
+        }
         return m
     }
 
@@ -202,13 +221,15 @@ public final class SQLiteStore: Store {
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical)
             var line: Extension?
             var mappings: [Mapping] = []
+            var memberships: [LineMembership] = []
             if let session {
                 line = try Self.readExtension(db, session.extensionNumber, secrets: secrets)
                 mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(Self.mapping)
+                memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
             }
             let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
             return DeviceConfigState(
-                settings: settings, device: device, session: session, line: line, templates: templates, mappings: mappings,
+                settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
                 lastHost: row["last_host"], lastConfigAddress: row["last_config_address"])
         }
     }
@@ -444,6 +465,23 @@ public final class SQLiteStore: Store {
             number: row["number"], name: row["name"],
             voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0) },
             sipPassword: try secrets.open(row["sip_password_sealed"]))
+    }
+
+    /// The shared lines an extension is a member of, with its key and ring option.
+    static func memberships(_ db: Database, of extensionNumber: String, secrets: SecretBox) throws -> [LineMembership] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
+                WHERE m.extension = ? ORDER BY m.button, l.number
+                """,
+            arguments: [extensionNumber]
+        ).map { row in
+            let line = SharedLine(
+                number: row["number"], name: row["name"], sipPassword: try secrets.open(row["sip_password_sealed"]), callerID: row["caller_id"],
+                members: [])
+            return LineMembership(line: line, button: row["button"], ring: RingOption(row["ring"] as String) ?? .ring)
+        }
     }
 
     static func readSession(_ db: Database, sql: String, _ key: String) throws -> Session? {

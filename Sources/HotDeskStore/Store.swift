@@ -7,6 +7,8 @@ public struct DeviceConfigState: Sendable {
     public var device: Device
     public var session: Session?
     public var line: Extension?
+    /// The shared lines the logged-in extension is a member of (none when logged out).
+    public var memberships: [LineMembership] = []
     /// The brand's templates and the logged-in extension's mappings, for `TemplateResolver`.
     public var templates: [Template]
     public var mappings: [Mapping]

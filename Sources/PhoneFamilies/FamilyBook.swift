@@ -105,7 +105,9 @@ public struct FamilyBook: Sendable {
                 throw fail("models[\(i)].name", "\"\(m.name)\" must be lower-case without spaces")
             }
             guard !m.userAgent.isEmpty else { throw fail("models[\(i)].user_agent", "empty") }
-            models.append(PhoneModel(name: m.name, brand: brand, applyMethod: m.appliesConfig, userAgentModel: m.userAgent.uppercased()))
+            guard (2...64).contains(m.lineKeys) else { throw fail("models[\(i)].line_keys", "2 to 64 (the own line and the Login/Logout key at least)") }
+            models.append(
+                PhoneModel(name: m.name, brand: brand, applyMethod: m.appliesConfig, userAgentModel: m.userAgent.uppercased(), lineKeys: m.lineKeys))
         }
 
         // Config files and their built-in templates.

@@ -13,11 +13,14 @@ struct FamilyDescriptor: Decodable {
         var userAgent: String
         /// `reload` (applies a new config in place) or `reboot`.
         var appliesConfig: ApplyMethod
+        /// Programmable line keys (own line, shared lines, the Login/Logout key).
+        var lineKeys: Int
 
         enum CodingKeys: String, CodingKey {
             case name
             case userAgent = "user_agent"
             case appliesConfig = "applies_config"
+            case lineKeys = "line_keys"
         }
     }
 
@@ -66,7 +69,7 @@ struct FamilyDescriptor: Decodable {
     /// The keys each object of a descriptor may have (`source` and `note`, for people, anywhere).
     static let keys: [String: Set<String>] = [
         "": ["brand", "name", "user_agent_marks", "models", "config", "dialect", "push"],
-        "models[]": ["name", "user_agent", "applies_config"],
+        "models[]": ["name", "user_agent", "applies_config", "line_keys"],
         "config": ["format", "files", "common_files"],
         "config.files[]": ["name", "template", "primary"],
         "config.common_files[]": ["name", "body"],

@@ -17,9 +17,38 @@ public struct ConfigContext: Sendable {
         }
     }
 
+    /// One SIP account the config carries: the user's own line (index 1, key 1) or a shared line
+    /// (index 2…, on its key).
+    public struct Account: Sendable {
+        public var index: Int
+        public var number: String
+        public var name: String
+        public var sipPassword: String
+        public var callerID: String?
+        public var button: Int
+        public var shared: Bool
+        public var ring: RingOption
+
+        public init(index: Int, number: String, name: String, sipPassword: String, callerID: String?, button: Int, shared: Bool, ring: RingOption) {
+            self.index = index
+            self.number = number
+            self.name = name
+            self.sipPassword = sipPassword
+            self.callerID = callerID
+            self.button = button
+            self.shared = shared
+            self.ring = ring
+        }
+    }
+
+    /// Account slots a template clears when unused (a phone keeps a setting its config no longer names).
+    public static let accountSlots = 8
+
     public var device: Device
     /// `nil` when nobody is logged in.
     public var line: Line?
+    /// The own line first, then the shared lines placed on this phone; empty when logged out.
+    public var accounts: [Account] = []
     /// The address the phone uses: the one chosen at login, or the one it reached HotDesk at.
     public var server: ServerAddress
     public var network: Network?
@@ -41,6 +70,8 @@ public struct ConfigContext: Sendable {
         self.network = network
         self.emergencyCallerID = emergencyCallerID
         self.phoneLogin = phoneLogin
+        // The own line on key 1; shared lines are added by whoever knows the memberships.
+        self.accounts = line.map { [Account(index: 1, number: $0.number, name: $0.name, sipPassword: $0.sipPassword, callerID: nil, button: 1, shared: false, ring: .ring)] } ?? []
     }
 
     /// The Login/Logout key's URL: the per-device app entry.
@@ -66,6 +97,27 @@ public struct ConfigContext: Sendable {
         if let line {
             values["line"] = ["number": line.number, "name": line.name, "sip_password": line.sipPassword]
         }
+        let accountValues = accounts.map { a -> [String: Any] in
+            var v: [String: Any] = [
+                "index": a.index, "number": a.number, "name": a.name, "auth_name": a.number, "sip_password": a.sipPassword, "button": a.button,
+                "shared": a.shared, "label": a.shared ? a.name : a.number,
+            ]
+            if let callerID = a.callerID { v["caller_id"] = callerID }
+            switch a.ring {
+            case .ring: v["ring"] = true
+            case .noRing: v["no_ring"] = true
+            case .after(let seconds): v["ring_after"] = seconds
+            }
+            return v
+        }
+        values["accounts"] = accountValues
+        values["shared_accounts"] = Array(accountValues.dropFirst())
+        let firstUnused = max(2, accounts.count + 1)
+        values["unused_accounts"] = firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { ["index": $0] } : []
+        let taken = Set(accounts.map(\.button))
+        let lastKey = max(2, device.model.lineKeys)
+        values["unused_keys"] = (2..<lastKey).filter { !taken.contains($0) }.map { ["position": $0] }
+        values["login_key"] = lastKey
         if let network { values["network"] = network.rawValue }
         if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
         if let pushFrom { values["push_from"] = pushFrom }

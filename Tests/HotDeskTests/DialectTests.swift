@@ -159,7 +159,7 @@ struct FamilyLoadTests {
         ("families/cisco.json", "\"max_input_fields\": 5,", "", "cisco.json: dialect.max_input_fields: missing"),
         ("families/snom.json", "\"templates\": \"snom\"", "\"templates\": \"nosuch\"", "snom.json: dialect"),
         ("families/fanvil.json", "{mac}.cfg", "{mac.cfg", "fanvil.json: config.files[0].name"),
-        ("families/polycom.json", ", \"primary\": true", "", "polycom.json: config.files"),
+        ("families/polycom.json", "\"primary\": true", "\"primary\": false", "polycom.json: config.files"),
         ("families/mitel.json", "\"brand\": \"mitel\"", "\"brand\": \"aastra\"", "mitel.json: brand"),
         ("families/grandstream/config.xml.mustache", "</gs_provision>", "", "grandstream.json: config.files[0].template"),
         ("families/yealink.json", "\"yealink-t46u\"", "\"sangoma-s500\"", "yealink.json: models"),
@@ -193,7 +193,7 @@ extension FamilyLoadTests {
             .write(to: families.appendingPathComponent("htek/config.xml.mustache"), atomically: true, encoding: .utf8)
         try """
             {"brand": "htek", "name": "Htek", "user_agent_marks": ["Htek"],
-             "models": [{"name": "htek-uc926", "user_agent": "UC926", "applies_config": "reboot"}],
+             "models": [{"name": "htek-uc926", "user_agent": "UC926", "applies_config": "reboot", "line_keys": 6}],
              "config": {"format": "xml", "files": [{"name": "htek{mac}.xml", "template": "htek/config.xml.mustache"}]},
              "dialect": {"templates": "xmlbrowser", "roots": {"menu": "TextMenu", "input": "InputScreen", "text": "TextScreen"}, "max_bytes": 10000,
                          "content_type": "text/xml", "max_input_fields": 6, "password_marker": "password=\\"yes\\""},

@@ -143,6 +143,12 @@ struct ImportTests {
             ("settings:\n  phone_credentials:\n    nokia: {username: a, password: \"long\"}\n", "settings.phone_credentials.nokia: unknown key"),
             ("settings:\n  phone_credentials:\n    yealink: {username: \"a:b\", password: \"long\"}\n", "phone_credentials.yealink.username"),
             ("devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n", "devices[0].phone_credentials.password: missing"),
+            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 1}]}\n", "key 1 is the member's own line"),
+            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 99}]}\n", "shared_lines[0].members[0].button: expected a whole number from 2 to"),
+            ("shared_lines:\n  - {number: \"7001\", name: S, sip_password: \"long-enough\"}\n", "7001 is an extension's number"),
+            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7002\", button: 2}]}\n", "no extension 7002"),
+            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2, ring: loud}]}\n", "ring, no_ring or {after_seconds: N}"),
+            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n  - {number: \"556\", name: T, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n", "extension 7001 has shared lines 555 and 556 on key 2"),
             ("extensions: [1, 2\n", "not valid YAML"),
             ("- just a list\n", "expected a mapping"),
         ])

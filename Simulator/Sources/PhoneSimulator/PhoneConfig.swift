@@ -1,8 +1,24 @@
 import Foundation
 import LibXML
 
+/// One SIP account the phone registers (line 1 is the user's own).
+public struct SimAccount: Sendable, Hashable {
+    public var active = false
+    public var user: String?
+    /// Marked as a shared line the vendor's way (Yealink `shared_line = 1`, Polycom `type="shared"`).
+    public var shared = false
+    /// The account does not ring (Yealink Silent.wav, Polycom ringer0) [I].
+    public var silent = false
+
+    public init() {}
+}
+
 /// What the phone took from its config files.
 public struct PhoneConfig: Sendable, Hashable {
+    /// Accounts by index (1…).
+    public var accounts: [Int: SimAccount] = [:]
+    /// Line keys showing a line: key position → account index.
+    public var lineKeys: [Int: Int] = [:]
     public var lineActive = false
     public var lineUser: String?
     public var lineLabel: String?
@@ -118,6 +134,22 @@ extension PhoneConfig {
         }
         if let v = keys["features.action_uri_limit_ip"] { actionURIFrom = Self.list(v) }
         if let v = keys["push_xml.server"] { pushServers = Self.list(v) }
+        for n in 1...16 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = keys["account.\(n).enable"] { a.active = v == "1" }
+            if let v = keys["account.\(n).user_name"] { a.user = v.isEmpty ? nil : v }
+            if let v = keys["account.\(n).shared_line"] { a.shared = v == "1" }
+            if let v = keys["account.\(n).ringtone.ring_type"] { a.silent = v == "Silent.wav" }
+            accounts[n] = a
+        }
+        // Line key type 15 shows a line (linekey.N.line = the account) [I]; 0 is nothing.
+        for n in 1...30 {
+            switch keys["linekey.\(n).type"] {
+            case "15"?: lineKeys[n] = keys["linekey.\(n).line"].flatMap { Int($0) }
+            case "0"?, "27"?: lineKeys[n] = nil
+            default: break
+            }
+        }
         // Line key type 27 is the XML browser key [I].
         for n in 1...30 where keys["linekey.\(n).type"] == "27" {
             browserKeyURL = keys["linekey.\(n).value"]
@@ -199,6 +231,23 @@ extension PhoneConfig {
         if let v = values["apps.push.password"] { pushPassword = v }
         if let v = values["device.auth.localAdminPassword"] { webPassword = v }
         if let v = values["apps.restapi.enabled"] { restAPIEnabled = v == "1" }
+        for n in 1...16 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = values["reg.\(n).address"] {
+                a.active = !v.isEmpty
+                a.user = v.isEmpty ? nil : v
+            }
+            if let v = values["reg.\(n).type"] { a.shared = v == "shared" }
+            if let v = values["reg.\(n).ringType"] { a.silent = v == "ringer0" }
+            accounts[n] = a
+        }
+        for n in 1...48 {
+            switch values["lineKey.\(n).category"] {
+            case "Line"?: lineKeys[n] = values["lineKey.\(n).index"].flatMap { Int($0) }
+            case "Unassigned"?: lineKeys[n] = nil
+            default: break
+            }
+        }
     }
 
     /// Snom XML settings: `<settings><phone-settings>` (`user_*` with `idx`, `http_user`,

@@ -330,6 +330,10 @@ public actor SimulatedPhone {
         case nil:
             let label = config.lineLabel.flatMap { $0.isEmpty ? nil : $0 } ?? (config.lineActive ? config.lineUser ?? "" : "No line")
             lines = [label, config.lineActive ? "Line 1: \(config.lineUser ?? "?")" : "Line 1: not registered"]
+            for key in config.lineKeys.keys.sorted() where key > 1 {
+                guard let index = config.lineKeys[key], let account = config.accounts[index], account.active else { continue }
+                lines.append("L\(key): \(account.user ?? "?")\(account.shared ? " (shared)" : "")\(account.silent ? " (silent)" : "")")
+            }
             if config.browserKeyURL != nil { lines.append("L2: \(config.browserKeyLabel ?? "XML Browser")") }
             if !online { lines = ["Booting..."] }
         case .menu(let title, let items, _)?:
