@@ -100,6 +100,7 @@ public struct ConfigContext: Sendable {
         let accountValues = accounts.map { a -> [String: Any] in
             var v: [String: Any] = [
                 "index": a.index, "number": a.number, "name": a.name, "auth_name": a.number, "sip_password": a.sipPassword, "button": a.button,
+                "button0": a.button - 1,
                 "shared": a.shared, "label": a.shared ? a.name : a.number,
             ]
             if let callerID = a.callerID { v["caller_id"] = callerID }
@@ -116,8 +117,9 @@ public struct ConfigContext: Sendable {
         values["unused_accounts"] = firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { ["index": $0] } : []
         let taken = Set(accounts.map(\.button))
         let lastKey = max(2, device.model.lineKeys)
-        values["unused_keys"] = (2..<lastKey).filter { !taken.contains($0) }.map { ["position": $0] }
+        values["unused_keys"] = (2..<lastKey).filter { !taken.contains($0) }.map { ["position": $0, "position0": $0 - 1] }
         values["login_key"] = lastKey
+        values["login_key0"] = lastKey - 1
         if let network { values["network"] = network.rawValue }
         if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
         if let pushFrom { values["push_from"] = pushFrom }

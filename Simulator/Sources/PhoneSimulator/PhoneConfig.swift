@@ -187,13 +187,27 @@ extension PhoneConfig {
     mutating func applyCisco(_ body: [UInt8]) throws(ConfigRefusal) {
         let root = try Self.xml(body, root: "device")
         let profile = root.child("sipProfile")
-        let line = profile?.child("sipLines")?.children("line").first { $0.attributes["button"] == "1" }
-        let name = line?.child("name")?.text ?? ""
+        let lines = profile?.child("sipLines")?.children("line") ?? []
+        // Each <line button="B"> is an account on key B, in order [3P; sharedLine and
+        // ringSettingIdle are I]. A line the file no longer names is gone.
+        accounts = [:]
+        lineKeys = [:]
+        for (i, line) in lines.enumerated() {
+            var a = SimAccount()
+            a.user = line.child("name")?.text
+            a.active = !(a.user ?? "").isEmpty
+            a.shared = line.child("sharedLine")?.text == "true"
+            a.silent = line.child("ringSettingIdle")?.text == "1"
+            accounts[i + 1] = a
+            if let button = line.attributes["button"].flatMap({ Int($0) }) { lineKeys[button] = i + 1 }
+        }
+        let first = lines.first { $0.attributes["button"] == "1" }
+        let name = first?.child("name")?.text ?? ""
         lineActive = !name.isEmpty
         lineUser = name.isEmpty ? nil : name
-        lineLabel = line?.child("featureLabel")?.text ?? profile?.child("phoneLabel")?.text
-        sipServer = line?.child("proxy")?.text
-        hasSIPPassword = !(line?.child("authPassword")?.text ?? "").isEmpty
+        lineLabel = first?.child("featureLabel")?.text ?? profile?.child("phoneLabel")?.text
+        sipServer = first?.child("proxy")?.text
+        hasSIPPassword = !(first?.child("authPassword")?.text ?? "").isEmpty
         browserKeyURL = root.child("servicesURL")?.text
         browserKeyLabel = browserKeyURL == nil ? nil : "Services"
         pushAuthURL = root.child("authenticationURL")?.text
@@ -267,9 +281,26 @@ extension PhoneConfig {
         if let v = values["http_pass"], !v.isEmpty { webPassword = v }
         // setting_server is the settings file's own URL: the phone asks the same folder next time.
         if let v = values["setting_server"], let slash = v.lastIndex(of: "/") { provisionURL = String(v[...slash]) }
-        for key in root.child("functionKeys")?.children("fkey") ?? [] where key.text.hasPrefix("url ") {
-            browserKeyURL = String(key.text.dropFirst(4))
-            browserKeyLabel = key.attributes["label"]
+        for n in 1...12 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = values["user_active#\(n)"] { a.active = v == "on" }
+            if let v = values["user_name#\(n)"] { a.user = v.isEmpty ? nil : v }
+            if let v = values["user_shared_line#\(n)"] { a.shared = v == "on" }
+            if let v = values["user_ringer#\(n)"] { a.silent = v == "Silent" }
+            accounts[n] = a
+        }
+        // fkey idx counts from 0; "line" shows the identity named by context [I].
+        for key in root.child("functionKeys")?.children("fkey") ?? [] {
+            guard let idx = key.attributes["idx"].flatMap({ Int($0) }) else { continue }
+            if key.text.hasPrefix("url ") {
+                browserKeyURL = String(key.text.dropFirst(4))
+                browserKeyLabel = key.attributes["label"]
+                lineKeys[idx + 1] = nil
+            } else if key.text == "line" {
+                lineKeys[idx + 1] = key.attributes["context"].flatMap { Int($0) }
+            } else {
+                lineKeys[idx + 1] = nil
+            }
         }
     }
 
@@ -285,9 +316,24 @@ extension PhoneConfig {
         if let v = keys["web.password"], !v.isEmpty { webPassword = v }
         if let v = keys["xml.push_server"] { pushServers = Self.list(v) }
         if let v = keys["autoprovision.url"], !v.isEmpty { provisionURL = v }
-        for n in 1...30 where keys["fkey.\(n).Type"] == "xml" {
-            browserKeyURL = keys["fkey.\(n).Value"]
-            browserKeyLabel = keys["fkey.\(n).Title"]
+        for n in 1...12 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = keys["sip.line.\(n).EnableReg"] { a.active = v == "1" }
+            if let v = keys["sip.line.\(n).RegisterUser"] { a.user = v.isEmpty ? nil : v }
+            if let v = keys["sip.line.\(n).SharedLine"] { a.shared = v == "1" }
+            if let v = keys["sip.line.\(n).RingType"] { a.silent = v == "Silent" }
+            accounts[n] = a
+        }
+        for n in 1...30 {
+            switch keys["fkey.\(n).Type"] {
+            case "xml"?:
+                browserKeyURL = keys["fkey.\(n).Value"]
+                browserKeyLabel = keys["fkey.\(n).Title"]
+                lineKeys[n] = nil
+            case "line"?: lineKeys[n] = keys["fkey.\(n).Value"].flatMap { Int($0.dropFirst(3)) }
+            case nil: break
+            default: lineKeys[n] = nil
+            }
         }
     }
 
@@ -304,9 +350,26 @@ extension PhoneConfig {
         if let v = keys["admin password"], !v.isEmpty { webPassword = v }
         if let v = keys["xml application post list"] { pushServers = Self.list(v) }
         if let v = keys["config server path"], !v.isEmpty { provisionURL = v }
-        for n in 1...20 where keys["softkey\(n) type"] == "xml" {
-            browserKeyURL = keys["softkey\(n) value"]
-            browserKeyLabel = keys["softkey\(n) label"]
+        for n in 1...12 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = keys["sip line\(n) user name"] {
+                a.active = !v.isEmpty
+                a.user = v.isEmpty ? nil : v
+            }
+            if let v = keys["sip line\(n) mode"] { a.shared = v == "1" }
+            if let v = keys["sip line\(n) ring tone"] { a.silent = v == "silent" }
+            accounts[n] = a
+        }
+        for n in 1...30 {
+            switch keys["softkey\(n) type"] {
+            case "xml"?:
+                browserKeyURL = keys["softkey\(n) value"]
+                browserKeyLabel = keys["softkey\(n) label"]
+                lineKeys[n] = nil
+            case "line"?: lineKeys[n] = keys["softkey\(n) line"].flatMap { Int($0) }
+            case nil: break
+            default: lineKeys[n] = nil
+            }
         }
     }
 
