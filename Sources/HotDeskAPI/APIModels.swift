@@ -132,3 +132,20 @@ public enum APICoding {
         return decoder
     }
 }
+
+/// The answer to a SIP password reset: the only place the new password is ever shown.
+public struct SIPPasswordView: Codable, Sendable {
+    /// `extension` or `shared_line`.
+    public var line: String
+    public var number: String
+    public var sipPassword: String
+    /// The pushes of the phones whose config carries the line.
+    public var jobs: [PushJobView]
+
+    public init(line: String, number: String, sipPassword: String, jobs: [PushJobView]) {
+        self.line = line
+        self.number = number
+        self.sipPassword = sipPassword
+        self.jobs = jobs
+    }
+}

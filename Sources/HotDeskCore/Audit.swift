@@ -17,6 +17,8 @@ public struct AuditEntry: Hashable, Sendable {
         case apiRefused = "api_refused"
         /// A shared line a logged-in member's phone cannot carry (no such key, or the key taken).
         case lineLeftOff = "line_left_off"
+        /// A line's SIP password was replaced (the audit never holds the password).
+        case sipPasswordReset = "sip_password_reset"
     }
 
     public enum Outcome: String, Sendable, Codable {

@@ -88,6 +88,17 @@ public enum RandomToken {
     }
 }
 
+/// New SIP passwords: 20 letters and digits (about 119 bits), easy to type on a keypad-less
+/// admin screen and accepted by every PBX.
+public enum SIPPassword {
+    static let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+
+    public static func make(length: Int = 20) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+}
+
 /// Admin API keys: `hdk_` plus 256 random bits. Only the SHA-256 of a key is stored (a key has
 /// full entropy, so a slow hash adds nothing); the key itself is shown once, at creation.
 public enum APIKey {

@@ -22,6 +22,34 @@ struct AdminAPIController: Sendable {
         api.get("push-jobs/{id}") { _, context in try await self.job(context) }
         api.post("devices/{mac}/push") { request, context in try await self.push(request, context) }
         api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
+        api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
+        api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
+    }
+
+    // MARK: SIP passwords
+
+    /// A new strong SIP password for an extension's line or a shared line, shown in this answer
+    /// and never again; every phone whose config carries the line is pushed.
+    func resetSIPPassword(_ request: Request, _ context: HotDeskRequestContext, shared: Bool) async throws -> Response {
+        let number = context.parameters.get("number") ?? ""
+        guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_number", "a line number is 2-6 digits") }
+        let password = SIPPassword.make()
+        let line: LineReference = shared ? .sharedLine(number: number) : .ownLine(extensionNumber: number)
+        guard
+            let macs = try await store.resetSIPPassword(
+                line, to: password, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+        else {
+            throw shared
+                ? APIError(.notFound, "unknown_shared_line", "there is no shared line \(number)")
+                : APIError(.notFound, "unknown_extension", "there is no extension \(number)")
+        }
+        var jobs: [PushJobView] = []
+        for mac in macs {
+            if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
+        }
+        var response = Response.json(.ok, SIPPasswordView(line: shared ? "shared_line" : "extension", number: number, sipPassword: password, jobs: jobs))
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     // MARK: sessions

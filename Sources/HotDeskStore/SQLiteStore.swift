@@ -416,6 +416,32 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]? {
+        let sealed = try secrets.seal(password)
+        return try await pool.write { db -> [MACAddress]? in
+            let macs: [String]
+            var extensionNumber: String?
+            switch line {
+            case .ownLine(let number):
+                try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
+                guard db.changesCount > 0 else { return nil }
+                extensionNumber = number
+                macs = try String.fetchAll(db, sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac", arguments: [number])
+            case .sharedLine(let number):
+                try db.execute(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
+                guard db.changesCount > 0 else { return nil }
+                macs = try String.fetchAll(
+                    db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
+                    arguments: [number])
+            }
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .sipPasswordReset, extensionNumber: extensionNumber, source: source, outcome: .success,
+                    detail: "SIP password of \(line) replaced; \(macs.count) phone(s) to update"), db)
+            return macs.compactMap { MACAddress($0) }
+        }
+    }
+
     public func audit(_ entry: AuditEntry) async throws {
         try await pool.write { db in try Self.insert(entry, db) }
     }

@@ -64,6 +64,19 @@ public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(created) created, \(updated) updated, \(unchanged) unchanged" }
 }
 
+/// A line that has its own SIP credentials.
+public enum LineReference: Hashable, Sendable, CustomStringConvertible {
+    case ownLine(extensionNumber: String)
+    case sharedLine(number: String)
+
+    public var description: String {
+        switch self {
+        case .ownLine(let n): "extension \(n)"
+        case .sharedLine(let n): "shared line \(n)"
+        }
+    }
+}
+
 /// Persistence for HotDesk. `SQLiteStore` is the embedded default.
 public protocol Store: Sendable {
     func settings() async throws -> Settings
@@ -122,6 +135,13 @@ public protocol Store: Sendable {
     func updatePushJob(_ job: PushJob) async throws -> Bool
     /// When the next queued or sent job falls due, if any.
     func nextPushDue() async throws -> Date?
+
+    // MARK: lines
+
+    /// Replaces the SIP password of an extension's own line or of a shared line, sealed, and
+    /// audits it (without the password). Returns the phones whose config carries that line now
+    /// (the extension's, or every logged-in member's), or `nil` when there is no such line.
+    func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]?
 
     // MARK: admin API
 

@@ -179,3 +179,34 @@ struct PushChanged: AsyncParsableCommand {
         for job in jobs { print(job) }
     }
 }
+
+/// `hotdesk sip-password reset 5501` (or `--shared-line 555`): a new SIP password, printed once.
+struct SIPPasswordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sip-password", abstract: "Replace a line's SIP password.", subcommands: [Reset.self])
+
+    struct Reset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a line a new strong SIP password and push the phones that carry it. The password is printed once, alone on stdout; no command shows it again.")
+
+        @OptionGroup var server: ServerOptions
+
+        @Argument(help: "The extension (or, with --shared-line, the shared line) number.")
+        var number: String
+
+        @Flag(help: "The number is a shared line's.")
+        var sharedLine = false
+
+        func validate() throws {
+            guard Extension.isValidNumber(number) else { throw ValidationError("\"\(number)\" is not 2-6 digits") }
+        }
+
+        func run() async throws {
+            let path = sharedLine ? "/shared-lines/\(number)/sip-password" : "/extensions/\(number)/sip-password"
+            let answer = try await server.call("POST", path, as: SIPPasswordView.self)
+            print(answer.sipPassword)
+            let what = sharedLine ? "shared line" : "extension"
+            FileHandle.standardError.write(Data("\(what) \(answer.number): new SIP password set; \(answer.jobs.count) phone(s) pushed\n".utf8))
+        }
+    }
+}

@@ -14,7 +14,10 @@ struct HotDeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotdesk",
         abstract: "Hot desking server for IP desk phones.",
-        subcommands: [Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self])
+        subcommands: [
+            Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
+            SIPPasswordCommand.self,
+        ])
 }
 
 /// Options every command that opens the store shares.

@@ -99,3 +99,62 @@ struct SharedLineTests {
         }
     }
 }
+
+@Suite("SIP password reset: shown once, pushed to every phone that carries the line")
+struct SIPPasswordResetTests {
+    @Test("an extension's reset: the answer holds the password, nothing later does; the phone's next config carries it")
+    func extensionReset() async throws {
+        try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565af0010")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            _ = try await server.waitForJob("001565af0010") { $0.state == .applied }
+
+            let r = try await HTTP.request("POST", "\(server.baseURL)/api/v1/extensions/5501/sip-password", headers: ["Authorization": "Bearer \(api.key)"])
+            #expect(r.status == 200 && r.header("Cache-Control") == "no-store")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])
+            let password = try #require(answer["sip_password"] as? String)
+            #expect(password.count == 20 && password != "sip-secret-5501")
+            #expect((answer["jobs"] as? [Any])?.count == 1)
+
+            let job = try #require(try await server.waitForJob("001565af0010") { $0.reason == .admin && !$0.state.isPending })
+            #expect(job.state == .applied, "\(job.state) \(job.lastError ?? "")")
+            #expect(await phone.setting("account.1.password") == password, "the phone's config carries the new password")
+            #expect(try await server.store.findExtension("5501")?.sipPassword == password)
+
+            for path in ["/sessions", "/push-jobs"] {
+                let later = try await api.call("GET", path)
+                #expect(!"\(later.json)".contains(password), "\(path) never shows it")
+            }
+            let audit = try await server.store.auditLog(limit: 50)
+            #expect(audit.contains { $0.action == .sipPasswordReset && $0.actor == "api:test" && $0.extensionNumber == "5501" })
+            #expect(!audit.contains { $0.detail.contains(password) }, "the audit never holds it")
+
+            #expect(try await api.call("POST", "/extensions/5599/sip-password").status == 404)
+            #expect(try await api.call("POST", "/extensions/55a/sip-password").status == 400)
+            #expect(try await api.call("POST", "/shared-lines/999/sip-password").status == 404)
+        }
+    }
+
+    @Test("a shared line's reset pushes every logged-in member's phone")
+    func sharedLineReset() async throws {
+        try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let a = try await server.phone("yealink-t46u", mac: "001565af0011")
+            let b = try await server.phone("polycom-vvx411", mac: "001565af0012")
+            try await a.login("Login Int", ext: "5501", password: "1234")
+            try await b.login("Login Int", ext: "5502", password: "7777")
+            _ = try await server.waitForJob("001565af0011") { $0.state == .applied }
+            _ = try await server.waitForJob("001565af0012") { $0.state == .applied }
+            let reset = try await api.call("POST", "/shared-lines/555/sip-password")
+            #expect(reset.status == 200 && (reset.json["jobs"] as? [Any])?.count == 2, "\(reset.json)")
+            let password = try #require(reset.json["sip_password"] as? String)
+            for mac in ["001565af0011", "001565af0012"] {
+                let job = try #require(try await server.waitForJob(mac) { $0.reason == .admin && !$0.state.isPending })
+                #expect(job.state == .applied, "\(mac): \(job.state) \(job.lastError ?? "")")
+            }
+            // The Yealink carries 555 as account 2.
+            #expect(await a.setting("account.2.password") == password)
+        }
+    }
+}
