@@ -83,11 +83,14 @@ public struct LogoutView: Codable, Sendable {
     public var mac: String
     public var `extension`: String
     public var job: PushJobView?
+    /// A logout by extension under `multi_login: allow`: the other phones it was logged out of.
+    public var others: [LogoutView]?
 
-    public init(mac: String, extension: String, job: PushJobView?) {
+    public init(mac: String, extension: String, job: PushJobView?, others: [LogoutView]? = nil) {
         self.mac = mac
         self.extension = `extension`
         self.job = job
+        self.others = others
     }
 }
 

@@ -186,13 +186,16 @@ public struct Settings: Hashable, Sendable {
     public var pushFrom: String?
     /// Sessions that end by themselves (off by default).
     public var autoLogout: AutoLogoutPolicy
+    /// An extension already logged in elsewhere: move, deny, or allow up to N phones.
+    public var multiLogin: MultiLoginPolicy = .move
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
         lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil,
-        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy()
+        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move
     ) {
+        self.multiLogin = multiLogin
         self.autoLogout = autoLogout
         self.pushPort = pushPort
         self.pushFrom = pushFrom

@@ -74,21 +74,32 @@ struct AdminAPIController: Sendable {
         let number = context.parameters.get("number") ?? ""
         guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_extension", "an extension number is 2-6 digits") }
         guard try await store.findExtension(number) != nil else { throw APIError(.notFound, "unknown_extension", "there is no extension \(number)") }
-        guard let session = try await store.session(extensionNumber: number) else {
-            throw APIError(.notFound, "not_logged_in", "extension \(number) is not logged in anywhere")
+        // Every phone it is logged in on (several under multi_login: allow).
+        var views: [LogoutView] = []
+        for session in try await store.sessions(extensionNumber: number) {
+            if let view = try await endSession(mac: session.mac, request, context) { views.append(view) }
         }
-        return try await logout(mac: session.mac, request, context)
+        guard var first = views.first else { throw APIError(.notFound, "not_logged_in", "extension \(number) is not logged in anywhere") }
+        if views.count > 1 { first.others = Array(views.dropFirst()) }
+        return .json(.accepted, first)
     }
 
     /// Ends the session, queues the push of the logged-out config, answers 202 with the job.
     private func logout(mac: MACAddress, _ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        guard let view = try await endSession(mac: mac, request, context) else {
+            throw APIError(.notFound, "not_logged_in", "nobody is logged in on \(mac.colonSeparated)")
+        }
+        return .json(.accepted, view)
+    }
+
+    private func endSession(mac: MACAddress, _ request: Request, _ context: HotDeskRequestContext) async throws -> LogoutView? {
         let actor = context.apiActor
         guard
             let ended = try await store.logout(
                 mac: mac, actor: actor, source: addresses.address(of: request, context: context), at: clock(), reason: "forced by admin (\(actor))")
-        else { throw APIError(.notFound, "not_logged_in", "nobody is logged in on \(mac.colonSeparated)") }
+        else { return nil }
         let job = try await pushes.schedule(mac: mac, reason: .admin, actor: actor)
-        return .json(.accepted, LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init)))
+        return LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init))
     }
 
     // MARK: push jobs

@@ -112,6 +112,8 @@ struct AppScreens: Sendable {
             left == 1 ? texts["error.wrong_password_last", ["ext": n]] : texts["error.wrong_password", ["ext": n, "left": "\(left)"]]
         case .locked(.extensionLocked(let n, let until)): texts["error.extension_locked", ["ext": n, "until": time(until)]]
         case .locked(.deviceLocked(let until)): texts["error.device_locked", ["until": time(until)]]
+        case .loggedInElsewhere(let n, let places): texts["error.logged_in_elsewhere", ["ext": n, "where": places.joined(separator: ", ")]]
+        case .tooManyPhones(let n, let count, let max): texts["error.too_many_phones", ["ext": n, "count": "\(count)", "max": "\(max)"]]
         case .noAddress(let net): texts["error.no_address", ["net": net == .internal ? texts["menu.login_int"] : texts["menu.login_extl"]]]
         }
     }

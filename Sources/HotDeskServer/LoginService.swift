@@ -13,6 +13,9 @@ enum LoginOutcome: Sendable {
     case wrongPassword(String, triesLeft: Int)
     case locked(LockReason)
     case noAddress(Network)
+    /// `multi_login` refused it: where the extension is logged in (MAC and model).
+    case loggedInElsewhere(String, places: [String])
+    case tooManyPhones(String, count: Int, max: Int)
 }
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
@@ -62,7 +65,22 @@ struct LoginService: Sendable {
 
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         let actor = credential == .adminPassword ? "admin-password" : number
-        return .loggedIn(try await store.login(session, actor: actor))
+        let result = try await store.login(session, actor: actor, policy: settings.multiLogin)
+        guard let refusal = result.plan.refusal else { return .loggedIn(result) }
+        let outcome: LoginOutcome
+        switch refusal {
+        case .loggedInElsewhere(let macs):
+            var places: [String] = []
+            for mac in macs { places.append("\(mac.colonSeparated)" + ((try await store.device(mac: mac)).map { " (\($0.model.name))" } ?? "")) }
+            outcome = .loggedInElsewhere(number, places: places)
+        case .tooManyPhones(let count, let max):
+            outcome = .tooManyPhones(number, count: count, max: max)
+        }
+        try await store.audit(
+            AuditEntry(
+                at: now, actor: actor, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
+                detail: "multi_login \(settings.multiLogin): \(refusal)"))
+        return outcome
     }
 
     /// After a failure: if it tipped a limit, audit the new lock and report it.

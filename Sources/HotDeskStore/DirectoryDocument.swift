@@ -23,6 +23,7 @@ public struct DirectoryDocument: Sendable {
         public var autoLogoutAfterHours: Int?
         /// `.some(nil)`: off.
         public var autoLogoutDailyAt: DailyTime??
+        public var multiLogin: MultiLoginPolicy?
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -159,7 +160,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "push_from", "phone_credentials", "auto_logout",
+            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -195,6 +196,23 @@ private struct Reader {
                 } else {
                     problem("settings.auto_logout.daily_at", d, "\"\(v.prefix(20))\" is not a time of day HH:MM (24-hour), or none")
                 }
+            }
+        }
+        if let n = map["multi_login"], let m = mapping(n, path: "settings.multi_login", allowed: ["policy", "max_phones"]) {
+            let policy = required(m, "policy", path: "settings.multi_login").flatMap { string($0, path: "settings.multi_login.policy") }
+            let max = int(m["max_phones"], path: "settings.multi_login.max_phones", range: 1...50)
+            switch policy {
+            case "move"?, "deny"?:
+                if m["max_phones"] != nil { problem("settings.multi_login.max_phones", m["max_phones"], "goes with policy allow only") }
+                s.multiLogin = policy == "move" ? .move : .deny
+            case "allow"?:
+                if let max { s.multiLogin = .allow(maxPhones: max) } else if m["max_phones"] == nil {
+                    problem("settings.multi_login.max_phones", n, "missing: allow says how many phones at most")
+                }
+            case let other?:
+                problem("settings.multi_login.policy", m["policy"], "\"\(other.prefix(20))\" is not move, deny or allow")
+            case nil:
+                break
             }
         }
         if let n = map["push_from"], let v = string(n, path: "settings.push_from") {

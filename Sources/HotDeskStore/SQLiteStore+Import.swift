@@ -60,6 +60,7 @@ extension SQLiteStore {
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
+        set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }
         var credentialsChanged = false
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true

@@ -183,6 +183,24 @@ public final class SQLiteStore: Store {
                     CREATE INDEX shared_line_members_extension ON shared_line_members(extension);
                     """)
         }
+        m.registerMigration("v6: an extension may be logged in on several phones (settings.multi_login)") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN multi_login TEXT NOT NULL DEFAULT 'move';
+                    CREATE TABLE sessions_new (
+                        mac TEXT PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,
+                        extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+                        network TEXT NOT NULL,
+                        credential TEXT NOT NULL,
+                        started_at DOUBLE NOT NULL,
+                        source TEXT
+                    );
+                    INSERT INTO sessions_new SELECT mac, extension, network, credential, started_at, source FROM sessions;
+                    DROP TABLE sessions;
+                    ALTER TABLE sessions_new RENAME TO sessions;
+                    CREATE INDEX sessions_extension ON sessions(extension);
+                    """)
+        }
         return m
     }
 
@@ -255,8 +273,10 @@ public final class SQLiteStore: Store {
         try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
     }
 
-    public func session(extensionNumber: String) async throws -> Session? {
-        try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE extension = ?", extensionNumber) }
+    public func sessions(extensionNumber: String) async throws -> [Session] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", arguments: [extensionNumber]).compactMap(Self.session)
+        }
     }
 
     public func sessions() async throws -> [Session] {
@@ -351,13 +371,17 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func login(_ session: Session, actor: String) async throws -> LoginResult {
+    public func login(_ session: Session, actor: String, policy: MultiLoginPolicy) async throws -> LoginResult {
         try await pool.write { db in
             let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
-            let ofExtension = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE extension = ?", session.extensionNumber)
-            let plan = LoginPlan(device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionOfExtension: ofExtension)
+            let ofExtension = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", arguments: [session.extensionNumber])
+                .compactMap(Self.session)
+            let plan = LoginPlan(
+                device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionsOfExtension: ofExtension, policy: policy)
+            // Decided inside the write, so two phones cannot both pass the check.
+            if plan.refusal != nil { return LoginResult(session: session, plan: plan) }
             let reason = "replaced by \(session.extensionNumber) logging in"
-            for ended in [plan.replacedOnDevice, plan.movedFromDevice].compactMap({ $0 }) {
+            for ended in ([plan.replacedOnDevice].compactMap({ $0 }) + plan.endedElsewhere) {
                 try db.execute(sql: "DELETE FROM sessions WHERE mac = ?", arguments: [ended.mac.canonical])
                 let detail = ended.mac == session.mac ? reason : "\(reason) on \(session.mac)"
                 try Self.insert(
@@ -467,7 +491,8 @@ public final class SQLiteStore: Store {
             pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"],
             autoLogout: AutoLogoutPolicy(
                 maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
-                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)))
+                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)),
+            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move)
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.

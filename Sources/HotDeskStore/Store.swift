@@ -97,14 +97,15 @@ public protocol Store: Sendable {
     func appState(token: String) async throws -> AppState?
     func findExtension(_ number: String) async throws -> Extension?
     func session(mac: MACAddress) async throws -> Session?
-    /// Where this extension is logged in, if anywhere.
-    func session(extensionNumber: String) async throws -> Session?
+    /// Every phone this extension is logged in on, oldest login first.
+    func sessions(extensionNumber: String) async throws -> [Session]
     func sessions() async throws -> [Session]
     /// Every session with its extension's name, its device and the device's last push.
     func sessionOverview() async throws -> [SessionOverview]
-    /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current
-    /// session and the extension's session elsewhere; all audited, all in one transaction.
-    func login(_ session: Session, actor: String) async throws -> LoginResult
+    /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current session
+    /// and — under `move` — the extension's sessions elsewhere; all audited, all in one
+    /// transaction. Under `deny`/`allow` a refused login writes nothing: the plan says why.
+    func login(_ session: Session, actor: String, policy: MultiLoginPolicy) async throws -> LoginResult
     /// Ends the session on `mac`, if any; audited. Returns the ended session.
     func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session?
     /// Ends exactly this session (not a newer one on the same phone), audited; `false` when it

@@ -209,14 +209,28 @@ struct CoreTests {
     func loginPlan() {
         let a = MACAddress("001565aabb01")!, b = MACAddress("001565aabb02")!
         let s = { (mac: MACAddress, ext: String) in Session(mac: mac, extensionNumber: ext, network: .internal, credential: .voicemailPIN, startedAt: Date(), source: nil) }
-        let over = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5502"), sessionOfExtension: nil)
+        let over = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5502"), sessionsOfExtension: [])
         #expect(over.replacedOnDevice?.extensionNumber == "5502")
         #expect(over.movedFromDevice == nil)
-        let move = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionOfExtension: s(b, "5501"))
+        let move = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501")])
         #expect(move.movedFromDevice?.mac == b)
         #expect(move.affectedDevices(a) == [a, b])
-        let again = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionOfExtension: s(a, "5501"))
+        let again = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionsOfExtension: [s(a, "5501")])
         #expect(again.movedFromDevice == nil)
+
+        // multi_login: deny refuses while it is logged in elsewhere; allow counts the phones.
+        let c = MACAddress("001565aabb03")!
+        let denied = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501")], policy: .deny)
+        #expect(denied.refusal == .loggedInElsewhere([b]) && denied.endedElsewhere.isEmpty)
+        #expect(LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionsOfExtension: [s(a, "5501")], policy: .deny).refusal == nil,
+            "logging in again on the same phone is not a second phone")
+        let two = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501")], policy: .allow(maxPhones: 2))
+        #expect(two.refusal == nil && two.affectedDevices(a) == [a], "the other phone keeps its session")
+        let three = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501"), s(c, "5501")], policy: .allow(maxPhones: 2))
+        #expect(three.refusal == .tooManyPhones(count: 2, max: 2))
+        let moveAll = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501"), s(c, "5501")])
+        #expect(moveAll.affectedDevices(a) == [a, b, c])
+        #expect(MultiLoginPolicy("allow:3") == .allow(maxPhones: 3) && MultiLoginPolicy("allow:0") == nil && MultiLoginPolicy("deny") == .deny)
     }
 
     @Test("config values cannot break out of their line or element")

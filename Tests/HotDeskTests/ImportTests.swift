@@ -149,6 +149,9 @@ struct ImportTests {
             ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7002\", button: 2}]}\n", "no extension 7002"),
             ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2, ring: loud}]}\n", "ring, no_ring or {after_seconds: N}"),
             ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n  - {number: \"556\", name: T, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n", "extension 7001 has shared lines 555 and 556 on key 2"),
+            ("settings:\n  multi_login: {policy: allow}\n", "settings.multi_login.max_phones: missing"),
+            ("settings:\n  multi_login: {policy: sometimes}\n", "is not move, deny or allow"),
+            ("settings:\n  multi_login: {policy: deny, max_phones: 2}\n", "goes with policy allow only"),
             ("extensions: [1, 2\n", "not valid YAML"),
             ("- just a list\n", "expected a mapping"),
         ])
