@@ -152,3 +152,33 @@ public struct SIPPasswordView: Codable, Sendable {
         self.jobs = jobs
     }
 }
+
+/// A workspace with its device count and the most its licence allows.
+public struct WorkspaceView: Codable, Sendable {
+    public var name: String
+    public var licence: String
+    public var hotDesking: Bool
+    public var devices: Int
+    public var maxDevices: Int
+
+    public init(name: String, licence: String, hotDesking: Bool, devices: Int, maxDevices: Int) {
+        self.name = name
+        self.licence = licence
+        self.hotDesking = hotDesking
+        self.devices = devices
+        self.maxDevices = maxDevices
+    }
+}
+
+public struct WorkspaceList: Codable, Sendable {
+    public var workspaces: [WorkspaceView]
+
+    public init(workspaces: [WorkspaceView]) { self.workspaces = workspaces }
+}
+
+/// `PUT /devices/{mac}/workspace`: `{"workspace": "Room 4.12"}`, or `null` to take it out.
+public struct WorkspaceAssignmentRequest: Codable, Sendable {
+    public var workspace: String?
+
+    public init(workspace: String?) { self.workspace = workspace }
+}

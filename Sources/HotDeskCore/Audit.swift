@@ -19,6 +19,8 @@ public struct AuditEntry: Hashable, Sendable {
         case lineLeftOff = "line_left_off"
         /// A line's SIP password was replaced (the audit never holds the password).
         case sipPasswordReset = "sip_password_reset"
+        /// An admin changed a device (its workspace, its users).
+        case deviceChanged = "device_changed"
     }
 
     public enum Outcome: String, Sendable, Codable {

@@ -37,6 +37,10 @@ public struct Device: Hashable, Sendable {
     public var credentials: PhoneCredentials?
     /// The address the phone last reached HotDesk from (learned, never configured).
     public var lastAddress: String?
+    /// The workspace the phone is in, if any.
+    public var workspace: String?
+    /// A personal device: only these extensions (and the admin password) may log in. Empty: anyone.
+    public var assignedUsers: [String] = []
 
     public init(
         mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil

@@ -24,6 +24,43 @@ struct AdminAPIController: Sendable {
         api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
         api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
+        api.get("workspaces") { _, _ in try await self.listWorkspaces() }
+        api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
+    }
+
+    // MARK: workspaces
+
+    func listWorkspaces() async throws -> Response {
+        let list = try await store.workspaces().map {
+            WorkspaceView(
+                name: $0.workspace.name, licence: $0.workspace.licence.rawValue, hotDesking: $0.workspace.hotDesking, devices: $0.devices,
+                maxDevices: $0.workspace.licence.maxDevices)
+        }
+        return .json(.ok, WorkspaceList(workspaces: list))
+    }
+
+    /// Puts a device in a workspace (or takes it out), within the workspace's licence.
+    func assignWorkspace(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        let body: WorkspaceAssignmentRequest
+        do {
+            let buffer = try await request.body.collect(upTo: 4096)
+            body = try APICoding.decoder().decode(WorkspaceAssignmentRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON {\"workspace\": \"name\"} or {\"workspace\": null}")
+        }
+        switch try await store.assignWorkspace(mac: mac, workspace: body.workspace, actor: context.apiActor, at: clock()) {
+        case .done:
+            return .json(.ok, WorkspaceAssignmentRequest(workspace: body.workspace))
+        case .unknownDevice:
+            throw APIError.unknownDevice(mac)
+        case .unknownWorkspace:
+            throw APIError(.notFound, "unknown_workspace", "there is no workspace \"\(body.workspace ?? "")\"")
+        case .full(let devices, let licence):
+            throw APIError(
+                .conflict, "workspace_full",
+                "workspace \"\(body.workspace ?? "")\" holds \(devices) device(s); a \(licence.rawValue) licence allows \(licence.maxDevices)")
+        }
     }
 
     // MARK: SIP passwords

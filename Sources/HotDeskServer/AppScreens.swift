@@ -114,6 +114,7 @@ struct AppScreens: Sendable {
         case .locked(.deviceLocked(let until)): texts["error.device_locked", ["until": time(until)]]
         case .loggedInElsewhere(let n, let places): texts["error.logged_in_elsewhere", ["ext": n, "where": places.joined(separator: ", ")]]
         case .tooManyPhones(let n, let count, let max): texts["error.too_many_phones", ["ext": n, "count": "\(count)", "max": "\(max)"]]
+        case .notAssigned(let n): texts["error.not_assigned", ["ext": n]]
         case .noAddress(let net): texts["error.no_address", ["net": net == .internal ? texts["menu.login_int"] : texts["menu.login_extl"]]]
         }
     }

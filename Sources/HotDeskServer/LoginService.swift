@@ -16,6 +16,8 @@ enum LoginOutcome: Sendable {
     /// `multi_login` refused it: where the extension is logged in (MAC and model).
     case loggedInElsewhere(String, places: [String])
     case tooManyPhones(String, count: Int, max: Int)
+    /// A personal device: the extension is not one of its users.
+    case notAssigned(String)
 }
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
@@ -63,6 +65,14 @@ struct LoginService: Sendable {
             return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
         }
 
+        // A personal device takes its own users only (and the admin password, which logs anyone in anywhere).
+        if !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword {
+            try await store.audit(
+                AuditEntry(
+                    at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
+                    detail: "personal device of \(device.assignedUsers.joined(separator: ", "))"))
+            return .notAssigned(number)
+        }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         let actor = credential == .adminPassword ? "admin-password" : number
         let result = try await store.login(session, actor: actor, policy: settings.multiLogin)
@@ -71,7 +81,11 @@ struct LoginService: Sendable {
         switch refusal {
         case .loggedInElsewhere(let macs):
             var places: [String] = []
-            for mac in macs { places.append("\(mac.colonSeparated)" + ((try await store.device(mac: mac)).map { " (\($0.model.name))" } ?? "")) }
+            for mac in macs {
+                // The workspace's name where the phone is in one, else the phone itself.
+                let other = try await store.device(mac: mac)
+                places.append(other?.workspace ?? ("\(mac.colonSeparated)" + (other.map { " (\($0.model.name))" } ?? "")))
+            }
             outcome = .loggedInElsewhere(number, places: places)
         case .tooManyPhones(let count, let max):
             outcome = .tooManyPhones(number, count: count, max: max)

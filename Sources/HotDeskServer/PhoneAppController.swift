@@ -61,6 +61,10 @@ struct PhoneAppController: Sendable {
         }
         let params = request.uri.queryParameters
         let network = params.get("net").flatMap { Network(rawValue: $0) } ?? .internal
+        // A workspace phone with hot desking off offers no login (a crafted URL gets no further).
+        if state.workspace?.hotDesking == false, step != .confirmLogout, step != .logout, !(step == .menu && state.session != nil) {
+            return try render(app.message(texts["error.hot_desking_off"]), dialect: dialect, context: context)
+        }
         let screen: Screen
         switch step {
         case .menu:

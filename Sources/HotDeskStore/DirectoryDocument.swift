@@ -40,12 +40,18 @@ public struct DirectoryDocument: Sendable {
         public var model: PhoneModel
         public var pushPort: Int?
         public var phoneCredentials: PhoneCredentials?
+        public var workspace: String?
+        public var users: [String] = []
+        /// Where it stands in the file (`devices[3]`, line 42), for problems found against the store.
+        public var path = ""
+        public var line: Int?
     }
 
     public var settings = SettingsPatch()
     public var extensions: [ExtensionEntry] = []
     /// Each line named here gets exactly the members listed (lines not named keep theirs).
     public var sharedLines: [SharedLine] = []
+    public var workspaces: [Workspace] = []
     public var devices: [DeviceEntry] = []
     public var templates: [Template] = []
     public var mappings: [Mapping] = []
@@ -58,6 +64,12 @@ public struct DirectoryProblem: Hashable, Sendable, CustomStringConvertible {
     public var line: Int?
     public var message: String
 
+    public init(path: String, line: Int?, message: String) {
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
     public var description: String {
         let place = line.map { "line \($0): " } ?? ""
         return "\(place)\(path): \(message)"
@@ -67,6 +79,11 @@ public struct DirectoryProblem: Hashable, Sendable, CustomStringConvertible {
 public struct DirectoryError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var problems: [DirectoryProblem]
+
+    public init(file: String, problems: [DirectoryProblem]) {
+        self.file = file
+        self.problems = problems
+    }
 
     public var description: String {
         (["\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"), nothing imported"]
@@ -83,10 +100,11 @@ extension DirectoryDocument {
     /// family descriptors).
     public static func parse(
         yaml: String, file: String, baseDirectory: URL, catalog: PhoneCatalog, configs: ConfigFamilies,
-        knownExtensions: Set<String> = [], knownTemplates: [String: Brand] = [:]
+        knownExtensions: Set<String> = [], knownTemplates: [String: Brand] = [:], knownWorkspaces: Set<String> = []
     ) throws(DirectoryError) -> DirectoryDocument {
         var reader = Reader(catalog: catalog, configs: configs)
-        let document = reader.read(yaml: yaml, baseDirectory: baseDirectory, knownExtensions: knownExtensions, knownTemplates: knownTemplates)
+        let document = reader.read(
+            yaml: yaml, baseDirectory: baseDirectory, knownExtensions: knownExtensions, knownTemplates: knownTemplates, knownWorkspaces: knownWorkspaces)
         if let document, reader.problems.isEmpty { return document }
         throw DirectoryError(file: file, problems: reader.problems)
     }
@@ -109,7 +127,9 @@ private struct Reader {
         problems.append(DirectoryProblem(path: path, line: node?.mark.map { $0.line }, message: message))
     }
 
-    mutating func read(yaml: String, baseDirectory: URL, knownExtensions: Set<String>, knownTemplates: [String: Brand]) -> DirectoryDocument? {
+    mutating func read(
+        yaml: String, baseDirectory: URL, knownExtensions: Set<String>, knownTemplates: [String: Brand], knownWorkspaces: Set<String>
+    ) -> DirectoryDocument? {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -120,14 +140,20 @@ private struct Reader {
             problem("(file)", nil, "not valid YAML: \(error)")
             return nil
         }
-        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "shared_lines", "devices", "templates", "mappings"]) else {
+        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings"]) else {
             if root == nil { problem("(file)", nil, "the file is empty") }
             return nil
         }
         var doc = DirectoryDocument()
         if let node = top["settings"] { doc.settings = readSettings(node) }
         doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path) }
-        doc.devices = list(top["devices"], path: "devices").compactMap { readDevice($0.node, path: $0.path) }
+        doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path) }
+        checkUnique(doc.workspaces.map(\.name), what: "workspace name", list: "workspaces", nodes: top["workspaces"])
+        let knownExtensionsNow = knownExtensions.union(doc.extensions.map(\.number))
+        let workspaceNames = knownWorkspaces.union(doc.workspaces.map(\.name))
+        doc.devices = list(top["devices"], path: "devices").compactMap {
+            readDevice($0.node, path: $0.path, extensions: knownExtensionsNow, workspaces: workspaceNames)
+        }
         doc.templates = list(top["templates"], path: "templates").compactMap { readTemplate($0.node, path: $0.path, base: baseDirectory) }
         checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
         checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
@@ -339,14 +365,59 @@ private struct Reader {
         return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip)
     }
 
-    mutating func readDevice(_ node: Node, path: String) -> DirectoryDocument.DeviceEntry? {
-        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials"]) else { return nil }
+    /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
+    mutating func readWorkspace(_ node: Node, path: String) -> Workspace? {
+        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking"]) else { return nil }
+        let name = required(map, "name", path: path).flatMap { n -> String? in
+            guard let v = string(n, path: "\(path).name") else { return nil }
+            if let why = Workspace.nameProblem(v) {
+                problem("\(path).name", n, why)
+                return nil
+            }
+            return v
+        }
+        let licence = required(map, "licence", path: path).flatMap { n -> Workspace.Licence? in
+            guard let v = string(n, path: "\(path).licence") else { return nil }
+            guard let l = Workspace.Licence(rawValue: v) else {
+                problem("\(path).licence", n, "\"\(v.prefix(20))\" is not professional (up to 5 devices) or common_area (1 device)")
+                return nil
+            }
+            return l
+        }
+        var hotDesking: Bool? = true
+        if let n = map["hot_desking"] { hotDesking = bool(n, path: "\(path).hot_desking") }
+        guard let name, let licence, let hotDesking else { return nil }
+        return Workspace(name: name, licence: licence, hotDesking: hotDesking)
+    }
+
+    mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
+        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users"]) else { return nil }
+        var workspace: String?
+        if let n = map["workspace"], let v = string(n, path: "\(path).workspace") {
+            if workspaces.contains(v) { workspace = v } else { problem("\(path).workspace", n, "no workspace \"\(v.prefix(30))\" (in this file or already imported)") }
+        }
+        var users: [String] = []
+        var usersOK = true
+        for item in list(map["users"], path: "\(path).users") {
+            guard let v = string(item.node, path: item.path) else {
+                usersOK = false
+                continue
+            }
+            if extensions.contains(v) { users.append(v) } else {
+                problem(item.path, item.node, "no extension \(v) (in this file or already imported)")
+                usersOK = false
+            }
+        }
         let mac = required(map, "mac", path: path).flatMap { self.mac($0, path: "\(path).mac") }
         let model = required(map, "model", path: path).flatMap { self.model($0, path: "\(path).model") }
         let port = int(map["push_port"], path: "\(path).push_port", range: 1...65535)
         let login = map["phone_credentials"].flatMap { credentials($0, path: "\(path).phone_credentials") }
-        guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil else { return nil }
-        return .init(mac: mac, model: model, pushPort: port, phoneCredentials: login)
+        guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil,
+            map["workspace"] == nil || workspace != nil, usersOK
+        else { return nil }
+        return .init(
+            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, path: path,
+            line: node.mark.map { $0.line })
     }
 
     mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {

@@ -3,6 +3,39 @@ import GRDB
 import HotDeskCore
 
 extension SQLiteStore {
+    public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
+        try await reader.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name"
+            ).compactMap { row in
+                Workspace.Licence(rawValue: row["licence"]).map { (Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]), row["devices"]) }
+            }
+        }
+    }
+
+    public func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment {
+        try await writer.write { db in
+            guard let current = try Row.fetchOne(db, sql: "SELECT workspace FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return .unknownDevice }
+            let old: String? = current["workspace"]
+            if let workspace {
+                guard let w = try Self.readWorkspace(db, workspace) else { return .unknownWorkspace }
+                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE workspace = ? AND mac != ?", arguments: [workspace, mac.canonical]) ?? 0
+                guard count < w.licence.maxDevices else { return .full(devices: count, licence: w.licence) }
+            }
+            guard old != workspace else { return .done }
+            try db.execute(sql: "UPDATE devices SET workspace = ? WHERE mac = ?", arguments: [workspace, mac.canonical])
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .deviceChanged, mac: mac, outcome: .success,
+                    detail: workspace.map { "put in workspace \"\($0)\"" } ?? "taken out of workspace \"\(old ?? "")\""), db)
+            return .done
+        }
+    }
+
+    public func workspaceNames() async throws -> Set<String> {
+        try await reader.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM workspaces")) }
+    }
+
     public func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand]) {
         try await reader.read { db in
             let extensions = try String.fetchAll(db, sql: "SELECT number FROM extensions")
@@ -30,7 +63,9 @@ extension SQLiteStore {
             if let changed = try Self.apply(directory.settings, db, secrets: secrets) { count(changed) }
             for e in directory.extensions { count(try Self.upsert(e, db, secrets: secrets)) }
             for l in directory.sharedLines { count(try Self.upsert(l, db, secrets: secrets)) }
+            for w in directory.workspaces { count(try Self.upsert(w, db)) }
             for d in directory.devices { count(try Self.upsert(d, db, at: at, secrets: secrets)) }
+            try Self.checkWorkspaceLimits(directory, db)
             for t in directory.templates { count(try Self.upsert(t, db)) }
             for m in directory.mappings { count(try Self.upsert(m, db)) }
             try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryImport, outcome: .success, detail: summary.description), db)
@@ -114,6 +149,42 @@ extension SQLiteStore {
         return changed
     }
 
+    private static func setUsers(_ d: DirectoryDocument.DeviceEntry, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM device_users WHERE mac = ?", arguments: [d.mac.canonical])
+        for user in Set(d.users) {
+            try db.execute(sql: "INSERT INTO device_users (mac, extension) VALUES (?, ?)", arguments: [d.mac.canonical, user])
+        }
+    }
+
+    private static func upsert(_ w: Workspace, _ db: Database) throws -> Bool? {
+        guard let old = try readWorkspace(db, w.name) else {
+            try db.execute(
+                sql: "INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)", arguments: [w.name, w.licence.rawValue, w.hotDesking])
+            return nil
+        }
+        guard old != w else { return false }
+        try db.execute(sql: "UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?", arguments: [w.licence.rawValue, w.hotDesking, w.name])
+        return true
+    }
+
+    /// After the import's writes (in its transaction): no workspace holds more devices than its
+    /// licence allows. A problem names the file's device that went over, so nothing is written.
+    static func checkWorkspaceLimits(_ directory: DirectoryDocument, _ db: Database) throws {
+        var problems: [DirectoryProblem] = []
+        for row in try Row.fetchAll(
+            db, sql: "SELECT w.name, w.licence, COUNT(d.mac) AS devices FROM workspaces w JOIN devices d ON d.workspace = w.name GROUP BY w.name")
+        {
+            guard let licence = Workspace.Licence(rawValue: row["licence"]), (row["devices"] as Int) > licence.maxDevices else { continue }
+            let name: String = row["name"]
+            let entry = directory.devices.last { $0.workspace == name }
+            problems.append(
+                DirectoryProblem(
+                    path: entry.map { "\($0.path).workspace" } ?? "workspaces", line: entry?.line,
+                    message: "workspace \"\(name)\" would hold \(row["devices"] as Int) devices; a \(licence.rawValue) licence allows \(licence.maxDevices) (workspace_full)"))
+        }
+        if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
+    }
+
     /// A shared line and exactly the members the file lists for it.
     private static func upsert(_ l: SharedLine, _ db: Database, secrets: SecretBox) throws -> Bool? {
         let members = l.members.map { "\($0.extensionNumber)/\($0.button)/\($0.ring)" }.sorted()
@@ -153,6 +224,8 @@ extension SQLiteStore {
                 arguments: [
                     d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
                 ])
+            try db.execute(sql: "UPDATE devices SET workspace = ? WHERE mac = ?", arguments: [d.workspace, d.mac.canonical])
+            try setUsers(d, db)
             return nil
         }
         let old = try device(row, secrets: secrets, catalog: .empty)
@@ -162,10 +235,15 @@ extension SQLiteStore {
         default: false
         }
         let oldModel: String = row["model"]
-        guard oldModel != d.model.name || old.model.brand != d.model.brand || old.pushPort != d.pushPort || !sameLogin else { return false }
+        let oldUsers = try String.fetchAll(db, sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", arguments: [d.mac.canonical])
+        let usersSame = oldUsers == Array(Set(d.users)).sorted()
+        let workspaceSame = (row["workspace"] as String?) == d.workspace
+        let deviceSame = oldModel == d.model.name && old.model.brand == d.model.brand && old.pushPort == d.pushPort && sameLogin
+        guard !(usersSame && workspaceSame && deviceSame) else { return false }
+        if !usersSame { try setUsers(d, db) }
         try db.execute(
-            sql: "UPDATE devices SET model = ?, brand = ?, push_port = ? WHERE mac = ?",
-            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.mac.canonical])
+            sql: "UPDATE devices SET model = ?, brand = ?, push_port = ?, workspace = ? WHERE mac = ?",
+            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.workspace, d.mac.canonical])
         if !sameLogin {
             try db.execute(
                 sql: "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",

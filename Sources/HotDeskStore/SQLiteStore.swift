@@ -201,6 +201,23 @@ public final class SQLiteStore: Store {
                     CREATE INDEX sessions_extension ON sessions(extension);
                     """)
         }
+        m.registerMigration("v7: workspaces and personal devices") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE workspaces (
+                        name TEXT PRIMARY KEY,
+                        licence TEXT NOT NULL,
+                        hot_desking BOOLEAN NOT NULL DEFAULT 1
+                    );
+                    ALTER TABLE devices ADD COLUMN workspace TEXT REFERENCES workspaces(name) ON DELETE SET NULL;
+                    CREATE INDEX devices_workspace ON devices(workspace);
+                    CREATE TABLE device_users (
+                        mac TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+                        extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
+                        PRIMARY KEY (mac, extension)
+                    );
+                    """)
+        }
         return m
     }
 
@@ -257,10 +274,12 @@ public final class SQLiteStore: Store {
         let catalog = self.catalog
         return try await pool.read { db -> AppState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token = ?", arguments: [token]) else { return nil }
-            let device = try Self.device(row, secrets: secrets, catalog: catalog)
+            var device = try Self.device(row, secrets: secrets, catalog: catalog)
+            device.assignedUsers = try String.fetchAll(db, sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", arguments: [device.mac.canonical])
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
-            return AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext)
+            let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
+            return AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace)
         }
     }
 
@@ -507,7 +526,9 @@ public final class SQLiteStore: Store {
         if let username = row["phone_username"] as String?, let sealed = row["phone_password_sealed"] as Data? {
             credentials = PhoneCredentials(username: username, password: try secrets.open(sealed))
         }
-        return Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
+        var device = Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
+        device.workspace = row["workspace"]
+        return device
     }
 
     static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
@@ -516,6 +537,12 @@ public final class SQLiteStore: Store {
             number: row["number"], name: row["name"],
             voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0) },
             sipPassword: try secrets.open(row["sip_password_sealed"]))
+    }
+
+    static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
+        try Row.fetchOne(db, sql: "SELECT * FROM workspaces WHERE name = ?", arguments: [name]).flatMap { row in
+            Workspace.Licence(rawValue: row["licence"]).map { Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]) }
+        }
     }
 
     /// The shared lines an extension is a member of, with its key and ring option.

@@ -25,6 +25,8 @@ public struct AppState: Sendable {
     public var device: Device
     public var session: Session?
     public var sessionExtension: Extension?
+    /// The device's workspace, if it is in one.
+    public var workspace: Workspace?
 }
 
 /// A session with what an admin wants to see beside it.
@@ -62,6 +64,15 @@ public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(created) created, \(updated) updated, \(unchanged) unchanged" }
+}
+
+/// How putting a device in a workspace ended.
+public enum WorkspaceAssignment: Hashable, Sendable {
+    case done
+    case unknownDevice
+    case unknownWorkspace
+    /// The workspace already holds `devices`, the most its licence allows.
+    case full(devices: Int, licence: Workspace.Licence)
 }
 
 /// A line that has its own SIP credentials.
@@ -143,6 +154,13 @@ public protocol Store: Sendable {
     /// audits it (without the password). Returns the phones whose config carries that line now
     /// (the extension's, or every logged-in member's), or `nil` when there is no such line.
     func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]?
+
+    // MARK: workspaces
+
+    /// Every workspace with how many devices it holds.
+    func workspaces() async throws -> [(workspace: Workspace, devices: Int)]
+    /// Puts a device in a workspace (`nil`: out of any), within the licence, audited.
+    func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment
 
     // MARK: admin API
 

@@ -140,16 +140,25 @@ struct Import: AsyncParsableCommand {
             sqlite = try store.open(catalog: families.catalog)
         } catch { throw fail("\(error)") }
         let known = try await sqlite.directoryNames()
+        let knownWorkspaces = try await sqlite.workspaceNames()
         let document: DirectoryDocument
         do {
             document = try DirectoryDocument.parse(
                 yaml: yaml, file: file, baseDirectory: url.deletingLastPathComponent(), catalog: families.catalog, configs: families.configs,
-                knownExtensions: known.extensions, knownTemplates: known.templates)
+                knownExtensions: known.extensions, knownTemplates: known.templates,
+                knownWorkspaces: knownWorkspaces)
         } catch {
             FileHandle.standardError.write(Data("\(error.description)\n".utf8))
             throw ExitCode.failure
         }
-        let summary = try await sqlite.importDirectory(document, actor: "cli", at: Date())
+        let summary: ImportSummary
+        do {
+            summary = try await sqlite.importDirectory(document, actor: "cli", at: Date())
+        } catch let error as DirectoryError {
+            // Problems found against what is stored (a workspace over its licence): nothing written.
+            FileHandle.standardError.write(Data("\(DirectoryError(file: file, problems: error.problems).description)\n".utf8))
+            throw ExitCode.failure
+        }
         print("imported \(file): \(summary)")
     }
 }

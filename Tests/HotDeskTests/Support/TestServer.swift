@@ -39,7 +39,7 @@ func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async t
     let known = try await store.directoryNames()
     let doc = try DirectoryDocument.parse(
         yaml: yaml, file: "directory.yaml", baseDirectory: base, catalog: testFamilies.catalog, configs: testFamilies.configs,
-        knownExtensions: known.extensions, knownTemplates: known.templates)
+        knownExtensions: known.extensions, knownTemplates: known.templates, knownWorkspaces: try await store.workspaceNames())
     return try await store.importDirectory(doc, actor: "test", at: Date())
 }
 

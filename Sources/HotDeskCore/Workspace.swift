@@ -1,0 +1,40 @@
+/// A shared space whose phones a partner manages (Webex document): a name, a licence that caps
+/// how many devices it holds, and whether its phones offer hot desking.
+public struct Workspace: Hashable, Sendable {
+    public enum Licence: String, Hashable, Sendable, CaseIterable {
+        /// Up to 5 devices.
+        case professional
+        /// One device.
+        case commonArea = "common_area"
+
+        public var maxDevices: Int {
+            switch self {
+            case .professional: 5
+            case .commonArea: 1
+            }
+        }
+    }
+
+    public var name: String
+    public var licence: Licence
+    public var hotDesking: Bool
+
+    public init(name: String, licence: Licence, hotDesking: Bool) {
+        self.name = name
+        self.licence = licence
+        self.hotDesking = hotDesking
+    }
+
+    /// Characters a workspace name may not hold.
+    public static let forbiddenCharacters: Set<Character> = ["%", "#", "<", ">", ",", "\\", "\""]
+    public static let maxNameLength = 30
+
+    /// Why `name` cannot name a workspace, or `nil`.
+    public static func nameProblem(_ name: String) -> String? {
+        if name.trimmingCharacters(in: .whitespaces).isEmpty { return "a workspace name is not empty" }
+        if name.count > maxNameLength { return "\(name.count) characters; at most \(maxNameLength)" }
+        if let bad = name.first(where: { forbiddenCharacters.contains($0) }) { return "\"\(bad)\" is not allowed (none of % # < > , \\ \")" }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "control characters are not allowed" }
+        return nil
+    }
+}

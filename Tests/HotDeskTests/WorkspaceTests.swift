@@ -1,0 +1,102 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import PhoneSimulator
+import Testing
+
+@Suite("Workspaces and personal devices")
+struct WorkspaceTests {
+    static func devices(_ n: Int, in workspace: String, from first: Int = 1) -> String {
+        (first..<(first + n)).map { "  - {mac: \"00:15:65:c0:00:\(String(format: "%02x", $0))\", model: yealink-t46u, workspace: \"\(workspace)\"}" }
+            .joined(separator: "\n")
+    }
+
+    static let directory = flowDirectory + """
+
+        workspaces:
+          - {name: "Room 4.12", licence: professional}
+          - {name: "Lobby", licence: common_area, hot_desking: false}
+          - {name: "Kitchen", licence: common_area}
+        devices:
+        \(devices(5, in: "Room 4.12"))
+          - {mac: "00:15:65:c0:01:01", model: yealink-t46u, workspace: Lobby}
+          - {mac: "00:15:65:c0:02:01", model: sangoma-s500, users: ["5501"]}
+        """
+
+    @Test("licence limits: a 6th device in a professional workspace and a 2nd in a common-area one are refused, nothing written")
+    func limits() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let before = try await server.store.workspaces().map(\.devices)
+            #expect(before == [0, 1, 5], "Kitchen 0, Lobby 1, Room 4.12 5")
+            for (extra, expected) in [
+                (Self.devices(1, in: "Room 4.12", from: 9), "a professional licence allows 5"), (Self.devices(1, in: "Lobby", from: 9), "a common_area licence allows 1"),
+            ] {
+                do {
+                    _ = try await importDirectory("devices:\n" + extra + "\n  - {mac: \"00:15:65:c0:09:09\", model: yealink-t46u}\n", into: server.store, base: server.directory)
+                    Issue.record("an import over the licence went through")
+                } catch let error as DirectoryError {
+                    #expect(error.description.contains(expected) && error.description.contains("devices[0].workspace"), "\(error.description)")
+                }
+                #expect(try await server.store.device(mac: MACAddress("00:15:65:c0:09:09")!) == nil, "nothing written")
+            }
+            #expect(try await server.store.workspaces().map(\.devices) == before)
+
+            let api = try await AdminAPITests().client(server)
+            let full = try await api.call("PUT", "/devices/001565c00101/workspace", body: #"{"workspace": "Room 4.12"}"#)
+            #expect(full.status == 409 && api.errorCode(full) == "workspace_full", "\(full.json)")
+            let moved = try await api.call("PUT", "/devices/001565c00101/workspace", body: #"{"workspace": "Kitchen"}"#)
+            #expect(moved.status == 200)
+            let list = try await api.call("GET", "/workspaces")
+            let kitchen = (list.json["workspaces"] as? [[String: Any]])?.first { $0["name"] as? String == "Kitchen" }
+            #expect(kitchen?["devices"] as? Int == 1 && kitchen?["max_devices"] as? Int == 1, "\(list.json)")
+            #expect(try await api.call("PUT", "/devices/001565c00101/workspace", body: #"{"workspace": "Nowhere"}"#).status == 404)
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .deviceChanged && $0.detail.contains("Kitchen") })
+        }
+    }
+
+    @Test("workspace names: at most 30 characters, none of % # < > , \\ \"", arguments: ["%", "#", "<", ">", ",", "\\\\", "\\\""])
+    func names(bad: String) async throws {
+        let dir = try TempDir()
+        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+        for name in ["Room \(bad) 1", String(repeating: "R", count: 31)] {
+            do {
+                _ = try await importDirectory("workspaces:\n  - {name: \"\(name)\", licence: professional}\n", into: store, base: dir.url)
+                Issue.record("\(name) accepted")
+            } catch let error as DirectoryError {
+                #expect(error.description.contains("workspaces[0].name"), "\(error.description)")
+            }
+        }
+        #expect(try await store.workspaces().isEmpty)
+        _ = try await importDirectory("workspaces:\n  - {name: \"\(String(repeating: "R", count: 30))\", licence: common_area}\n", into: store, base: dir.url)
+        #expect(try await store.workspaces().count == 1, "30 characters are fine")
+    }
+
+    @Test("a common-area phone with hot desking off offers no login, even to a crafted URL")
+    func hotDeskingOff() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565c00101")
+            try await phone.key("hotdesk")
+            #expect(await phone.displayText.contains("Hot desking is off"))
+            #expect(await phone.menuLabels.isEmpty)
+            let key = try #require(await phone.config.browserKeyURL)
+            let crafted = try await HTTP.get(key + "/submit?net=int&ext=5501&pw=1234", headers: ["User-Agent": "Yealink SIP-T46U"])
+            #expect(crafted.body.contains("Hot desking is off") && !crafted.body.contains("Logged in"))
+            #expect(try await server.store.sessions().isEmpty)
+        }
+    }
+
+    @Test("a personal device: its user logs in, another is refused with the screen and audited, the admin password works")
+    func personal() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565c00201")
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            let refused = await phone.displayText
+            #expect(refused.contains("belongs to its own users"), "\(refused)")
+            #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .loginFailed && $0.detail.contains("personal device of 5501") })
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.title == "Logged in")
+            try await phone.login("Login Int", ext: "5502", password: "master-4242")
+            #expect(await phone.title == "Logged in", "the admin password logs anyone in anywhere")
+        }
+    }
+}
