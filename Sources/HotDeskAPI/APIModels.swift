@@ -182,3 +182,88 @@ public struct WorkspaceAssignmentRequest: Codable, Sendable {
 
     public init(workspace: String?) { self.workspace = workspace }
 }
+
+/// One phone, as `GET /devices` lists it.
+public struct DeviceView: Codable, Sendable {
+    public struct LoggedIn: Codable, Sendable {
+        public var `extension`: String
+        public var name: String
+        public var since: Date
+
+        public init(extension: String, name: String, since: Date) {
+            self.extension = `extension`
+            self.name = name
+            self.since = since
+        }
+    }
+
+    public var mac: String
+    public var brand: String
+    public var model: String
+    public var workspace: String?
+    /// A personal device's users; empty: open to all.
+    public var users: [String]
+    public var address: String?
+    public var lastFetch: Date?
+    /// `current` (it has the config it would get now), `changed` (it would get another one: a push
+    /// is due), `never_fetched`.
+    public var config: String
+    public var loggedIn: LoggedIn?
+    public var lastPush: PushJobView?
+
+    public init(
+        mac: String, brand: String, model: String, workspace: String?, users: [String], address: String?, lastFetch: Date?, config: String,
+        loggedIn: LoggedIn?, lastPush: PushJobView?
+    ) {
+        self.mac = mac
+        self.brand = brand
+        self.model = model
+        self.workspace = workspace
+        self.users = users
+        self.address = address
+        self.lastFetch = lastFetch
+        self.config = config
+        self.loggedIn = loggedIn
+        self.lastPush = lastPush
+    }
+}
+
+public struct DeviceList: Codable, Sendable {
+    public var devices: [DeviceView]
+
+    public init(devices: [DeviceView]) { self.devices = devices }
+}
+
+/// A shared line and its members (never its password).
+public struct SharedLineView: Codable, Sendable {
+    public struct Member: Codable, Sendable {
+        public var `extension`: String
+        public var button: Int
+        /// `ring`, `no_ring`, `after:10`.
+        public var ring: String
+
+        public init(extension: String, button: Int, ring: String) {
+            self.extension = `extension`
+            self.button = button
+            self.ring = ring
+        }
+    }
+
+    public var number: String
+    public var name: String
+    public var callerId: String?
+    public var members: [Member]
+
+    public init(number: String, name: String, callerId: String?, members: [Member]) {
+        self.number = number
+        self.name = name
+        self.callerId = callerId
+        self.members = members
+    }
+}
+
+public struct SharedLineList: Codable, Sendable {
+    public var sharedLines: [SharedLineView]
+
+    public init(sharedLines: [SharedLineView]) { self.sharedLines = sharedLines }
+}

@@ -25,7 +25,39 @@ struct AdminAPIController: Sendable {
         api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
         api.get("workspaces") { _, _ in try await self.listWorkspaces() }
+        api.get("devices") { _, _ in try await self.listDevices() }
+        api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
+    }
+
+    // MARK: devices and lines
+
+    /// Every phone: family, model, workspace, users, address, last fetch, whether its config is
+    /// current, who is logged in, its newest push.
+    func listDevices() async throws -> Response {
+        var views: [DeviceView] = []
+        for o in try await store.deviceOverview() {
+            var config = "never_fetched"
+            if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {
+                config = (try? pushes.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
+            }
+            views.append(
+                DeviceView(
+                    mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
+                    users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
+                    loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
+                    lastPush: o.lastPush.map(PushJobView.init)))
+        }
+        return .json(.ok, DeviceList(devices: views))
+    }
+
+    func listSharedLines() async throws -> Response {
+        let lines = try await store.sharedLines().map { line in
+            SharedLineView(
+                number: line.number, name: line.name, callerId: line.callerID,
+                members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) })
+        }
+        return .json(.ok, SharedLineList(sharedLines: lines))
     }
 
     // MARK: workspaces

@@ -52,6 +52,45 @@ extension SQLiteStore {
         }
     }
 
+    public func deviceOverview() async throws -> [DeviceOverview] {
+        let secrets = secretBox
+        let catalog = self.catalog
+        return try await reader.read { db in
+            let lastJobs = try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)").compactMap(Self.pushJob)
+            let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
+            var users: [String: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension") {
+                users[row["mac"], default: []].append(row["extension"])
+            }
+            var sessions: [String: (Session, String)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension") {
+                if let s = Self.session(row) { sessions[s.mac.canonical] = (s, row["extension_name"]) }
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac").map { row in
+                var device = try Self.device(row, secrets: secrets, catalog: catalog)
+                device.assignedUsers = users[device.mac.canonical] ?? []
+                let session = sessions[device.mac.canonical]
+                return DeviceOverview(
+                    device: device, lastFetchAt: (row["last_fetch_at"] as Double?).map(Date.init(timeIntervalSince1970:)), lastConfigHash: row["last_config_hash"],
+                    session: session?.0, sessionName: session?.1, lastPush: jobByMac[device.mac])
+            }
+        }
+    }
+
+    public func sharedLines() async throws -> [SharedLine] {
+        try await reader.read { db in
+            let members = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members ORDER BY button, extension")
+            return try Row.fetchAll(db, sql: "SELECT number, name, caller_id FROM shared_lines ORDER BY number").map { row in
+                let number: String = row["number"]
+                return SharedLine(
+                    number: number, name: row["name"], sipPassword: "", callerID: row["caller_id"],
+                    members: members.filter { ($0["line"] as String) == number }.map {
+                        SharedLine.Member(extensionNumber: $0["extension"], button: $0["button"], ring: RingOption($0["ring"] as String) ?? .ring)
+                    })
+            }
+        }
+    }
+
     public func pushJob(id: Int64) async throws -> PushJob? {
         try await reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [id]).flatMap(Self.pushJob) }
     }

@@ -45,6 +45,18 @@ public struct SessionOverview: Sendable {
     }
 }
 
+/// A device with what an admin wants to see beside it.
+public struct DeviceOverview: Sendable {
+    public var device: Device
+    public var lastFetchAt: Date?
+    /// The hash of the config it was last served.
+    public var lastConfigHash: String?
+    public var session: Session?
+    public var sessionName: String?
+    /// Its newest push job, if any.
+    public var lastPush: PushJob?
+}
+
 /// The result of a login: the new session and the sessions it ended.
 public struct LoginResult: Sendable {
     public var session: Session
@@ -154,6 +166,11 @@ public protocol Store: Sendable {
     /// audits it (without the password). Returns the phones whose config carries that line now
     /// (the extension's, or every logged-in member's), or `nil` when there is no such line.
     func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]?
+
+    /// Every device with its last fetch, session and newest push, by MAC.
+    func deviceOverview() async throws -> [DeviceOverview]
+    /// Every shared line with its members (no password).
+    func sharedLines() async throws -> [SharedLine]
 
     // MARK: workspaces
 

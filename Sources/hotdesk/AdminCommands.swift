@@ -210,3 +210,54 @@ struct SIPPasswordCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `hotdesk devices`: every phone, its family, where it is, whether its config is current.
+struct Devices: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every phone: family, model, workspace, address, last fetch, config current or changed, who is logged in, last push.")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let devices = try await server.call("GET", "/devices", as: DeviceList.self).devices
+        if devices.isEmpty { print("no devices") }
+        for d in devices {
+            let who = d.loggedIn.map { "\($0.extension) \($0.name)" } ?? "-"
+            let push = d.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
+            print(
+                [d.mac, d.brand, d.model, d.workspace ?? "-", d.address ?? "-", d.lastFetch?.formatted(.iso8601) ?? "never", "config \(d.config)", who, push]
+                    .joined(separator: "  ") + (d.users.isEmpty ? "" : "  users \(d.users.joined(separator: ","))"))
+        }
+    }
+}
+
+/// `hotdesk workspaces`: each workspace with its devices and its licence's limit.
+struct Workspaces: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List workspaces with their device counts and licence limits.")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let list = try await server.call("GET", "/workspaces", as: WorkspaceList.self).workspaces
+        if list.isEmpty { print("no workspaces") }
+        for w in list {
+            print("\(w.name)  \(w.licence)  \(w.devices)/\(w.maxDevices) devices  hot desking \(w.hotDesking ? "on" : "off")")
+        }
+    }
+}
+
+/// `hotdesk shared-lines`: each shared line and its members.
+struct SharedLines: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "shared-lines", abstract: "List shared lines and their members (key, ring option).")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let lines = try await server.call("GET", "/shared-lines", as: SharedLineList.self).sharedLines
+        if lines.isEmpty { print("no shared lines") }
+        for l in lines {
+            let members = l.members.map { "\($0.extension) key \($0.button) \($0.ring)" }.joined(separator: ", ")
+            print("\(l.number)  \(l.name)  \(l.callerId ?? "-")  \(members.isEmpty ? "no members" : members)")
+        }
+    }
+}

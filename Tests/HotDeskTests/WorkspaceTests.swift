@@ -100,3 +100,34 @@ struct WorkspaceTests {
         }
     }
 }
+
+@Suite("Admin API: devices and shared lines")
+struct DeviceListTests {
+    @Test("GET /devices: family, model, workspace, users, address, config current or changed, who is logged in; GET /shared-lines never shows a password")
+    func devices() async throws {
+        try await TestServer.with(yaml: WorkspaceTests.directory + "\nshared_lines:\n  - {number: \"555\", name: Sales, sip_password: \"sales-sip-secret\", members: [{extension: \"5501\", button: 2}]}\n") {
+            (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let phone = try await server.phone("sangoma-s500", mac: "001565c00201")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            _ = try await server.waitForJob("001565c00201") { $0.state == .applied }
+            let list = try await api.call("GET", "/devices")
+            let devices = try #require(list.json["devices"] as? [[String: Any]])
+            #expect(devices.count == 7)
+            let mine = try #require(devices.first { $0["mac"] as? String == "00:15:65:c0:02:01" })
+            #expect(mine["brand"] as? String == "sangoma" && mine["model"] as? String == "sangoma-s500" && mine["config"] as? String == "current")
+            #expect((mine["logged_in"] as? [String: Any])?["extension"] as? String == "5501" && mine["users"] as? [String] == ["5501"])
+            #expect(mine["address"] as? String == phone.options.address)
+            let idle = try #require(devices.first { $0["mac"] as? String == "00:15:65:c0:00:01" })
+            #expect(idle["workspace"] as? String == "Room 4.12" && idle["config"] as? String == "never_fetched")
+
+            // A new SIP password: the phone's config is no longer the one it has until it fetches it.
+            _ = try await server.store.resetSIPPassword(.ownLine(extensionNumber: "5501"), to: "brand-new-secret", actor: "test", source: nil, at: Date())
+            let after = try #require((try await api.call("GET", "/devices").json["devices"] as? [[String: Any]])?.first { $0["mac"] as? String == "00:15:65:c0:02:01" })
+            #expect(after["config"] as? String == "changed")
+
+            let lines = try await api.call("GET", "/shared-lines")
+            #expect(lines.status == 200 && "\(lines.json)".contains("Sales") && !"\(lines.json)".contains("sales-sip-secret"), "\(lines.json)")
+        }
+    }
+}
