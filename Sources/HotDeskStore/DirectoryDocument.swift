@@ -52,6 +52,9 @@ public struct DirectoryDocument: Sendable {
     /// Each line named here gets exactly the members listed (lines not named keep theirs).
     public var sharedLines: [SharedLine] = []
     public var workspaces: [Workspace] = []
+    /// The sections the file has (`extensions`, `devices`, …): `--prune` removes what a section
+    /// the file has no longer lists, and leaves alone the kinds the file does not mention.
+    public var sections: Set<String> = []
     public var devices: [DeviceEntry] = []
     public var templates: [Template] = []
     public var mappings: [Mapping] = []
@@ -145,6 +148,7 @@ private struct Reader {
             return nil
         }
         var doc = DirectoryDocument()
+        doc.sections = Set(top.keys)
         if let node = top["settings"] { doc.settings = readSettings(node) }
         doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path) }
         doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path) }

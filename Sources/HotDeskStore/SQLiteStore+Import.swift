@@ -49,27 +49,108 @@ extension SQLiteStore {
     /// Upserts by natural key (extension number, device MAC, template name, mapping
     /// extension+model+MAC). Entries in the store but not in the file are kept. Importing the
     /// same file twice changes nothing: secrets are re-hashed or re-sealed only when they differ.
-    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
+    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions) async throws -> ImportSummary {
         let secrets = self.secretBox
-        return try await writer.write { db in
+        return try await writer.writeWithoutTransaction { db in
             var summary = ImportSummary()
-            func count(_ changed: Bool?) {
-                switch changed {
-                case nil: summary.created += 1
-                case true?: summary.updated += 1
-                case false?: summary.unchanged += 1
-                }
+            try db.inTransaction {
+                summary = try Self.importDirectory(directory, db, actor: actor, at: at, options: options, secrets: secrets)
+                // A dry run did it all (so that it met every check) and keeps none of it.
+                return options.dryRun ? .rollback : .commit
             }
-            if let changed = try Self.apply(directory.settings, db, secrets: secrets) { count(changed) }
-            for e in directory.extensions { count(try Self.upsert(e, db, secrets: secrets)) }
-            for l in directory.sharedLines { count(try Self.upsert(l, db, secrets: secrets)) }
-            for w in directory.workspaces { count(try Self.upsert(w, db)) }
-            for d in directory.devices { count(try Self.upsert(d, db, at: at, secrets: secrets)) }
-            try Self.checkWorkspaceLimits(directory, db)
-            for t in directory.templates { count(try Self.upsert(t, db)) }
-            for m in directory.mappings { count(try Self.upsert(m, db)) }
-            try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryImport, outcome: .success, detail: summary.description), db)
             return summary
+        }
+    }
+
+    private static func importDirectory(
+        _ directory: DirectoryDocument, _ db: Database, actor: String, at: Date, options: ImportOptions, secrets: SecretBox
+    ) throws -> ImportSummary {
+        var summary = ImportSummary()
+        func count(_ changed: Bool?) {
+            switch changed {
+            case nil: summary.created += 1
+            case true?: summary.updated += 1
+            case false?: summary.unchanged += 1
+            }
+        }
+        if let changed = try apply(directory.settings, db, secrets: secrets) { count(changed) }
+        for e in directory.extensions { count(try upsert(e, db, secrets: secrets)) }
+        for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
+        for w in directory.workspaces { count(try upsert(w, db)) }
+        for d in directory.devices { count(try upsert(d, db, at: at, secrets: secrets)) }
+        for t in directory.templates { count(try upsert(t, db)) }
+        for m in directory.mappings { count(try upsert(m, db)) }
+        if options.prune { try prune(directory, db, actor: actor, at: at, into: &summary) }
+        try checkWorkspaceLimits(directory, db)
+        try insert(
+            AuditEntry(
+                at: at, actor: actor, action: .directoryImport, outcome: .success,
+                detail: summary.description + (options.prune ? " (prune)" : "") + (summary.removed.isEmpty ? "" : ": removed \(summary.removed.joined(separator: ", "))")),
+            db)
+        return summary
+    }
+
+    /// Removes what the file's sections no longer list. A removed extension or device is logged
+    /// out first (audited); a template a remaining mapping still names is refused.
+    private static func prune(_ d: DirectoryDocument, _ db: Database, actor: String, at: Date, into summary: inout ImportSummary) throws {
+        func remove(_ what: String, table: String, key: String, keep: [String], ending sessionsSQL: String?) throws {
+            let keepSet = Set(keep)
+            for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) ORDER BY \(key)") where !keepSet.contains(value) {
+                if let sessionsSQL {
+                    for row in try Row.fetchAll(db, sql: sessionsSQL, arguments: [value]) {
+                        guard let session = session(row) else { continue }
+                        summary.endedSessions.append(session)
+                        try insert(
+                            AuditEntry(
+                                at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success,
+                                detail: "\(what) \(value) removed from the directory"), db)
+                    }
+                }
+                try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [value])
+                summary.deleted += 1
+                summary.removed.append("\(what) \(what == "device" ? MACAddress(value)?.colonSeparated ?? value : value)")
+            }
+        }
+        if d.sections.contains("mappings") {
+            let keep = Set(d.mappings.map { "\($0.extensionNumber)/\($0.model ?? "")/\($0.mac?.canonical ?? "")" })
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM mappings") {
+                let key = "\(row["extension"] as String)/\(row["model"] as String)/\(row["mac"] as String)"
+                guard !keep.contains(key) else { continue }
+                try db.execute(
+                    sql: "DELETE FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: [row["extension"], row["model"], row["mac"]] as StatementArguments)
+                summary.deleted += 1
+                summary.removed.append("mapping \(key)")
+            }
+        }
+        if d.sections.contains("extensions") {
+            try remove("extension", table: "extensions", key: "number", keep: d.extensions.map(\.number), ending: "SELECT * FROM sessions WHERE extension = ?")
+        }
+        if d.sections.contains("devices") {
+            try remove("device", table: "devices", key: "mac", keep: d.devices.map(\.mac.canonical), ending: "SELECT * FROM sessions WHERE mac = ?")
+        }
+        if d.sections.contains("shared_lines") {
+            try remove("shared line", table: "shared_lines", key: "number", keep: d.sharedLines.map(\.number), ending: nil)
+        }
+        if d.sections.contains("workspaces") {
+            try remove("workspace", table: "workspaces", key: "name", keep: d.workspaces.map(\.name), ending: nil)
+        }
+        if d.sections.contains("templates") {
+            let keep = Set(d.templates.map(\.name))
+            var problems: [DirectoryProblem] = []
+            for name in try String.fetchAll(db, sql: "SELECT name FROM templates ORDER BY name") where !keep.contains(name) {
+                let users = try String.fetchAll(db, sql: "SELECT extension FROM mappings WHERE template = ?", arguments: [name])
+                guard users.isEmpty else {
+                    problems.append(
+                        DirectoryProblem(
+                            path: "templates", line: nil,
+                            message: "template \"\(name)\" is not in the file but still mapped (extensions \(users.joined(separator: ", "))): remove those mappings too"))
+                    continue
+                }
+                try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
+                summary.deleted += 1
+                summary.removed.append("template \(name)")
+            }
+            if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
         }
     }
 

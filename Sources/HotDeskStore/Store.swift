@@ -63,11 +63,16 @@ public struct LoginResult: Sendable {
     public var plan: LoginPlan
 }
 
-/// Counts of what an import did.
+/// Counts of what an import did (or, in a dry run, would do).
 public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
     public var created = 0
     public var updated = 0
     public var unchanged = 0
+    public var deleted = 0
+    /// What was removed, for people: `extension 5503`, `device 00:15:65:…`.
+    public var removed: [String] = []
+    /// Sessions the import ended (a removed extension or device): those phones need a push.
+    public var endedSessions: [Session] = []
 
     public init(created: Int = 0, updated: Int = 0, unchanged: Int = 0) {
         self.created = created
@@ -75,7 +80,22 @@ public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
         self.unchanged = unchanged
     }
 
-    public var description: String { "\(created) created, \(updated) updated, \(unchanged) unchanged" }
+    public var description: String {
+        "\(created) created, \(updated) updated, \(unchanged) unchanged" + (deleted > 0 ? ", \(deleted) deleted" : "")
+    }
+}
+
+/// How an import treats what the file does not list.
+public struct ImportOptions: Hashable, Sendable {
+    /// Remove what a section of the file no longer lists (a removed extension is logged out first).
+    public var prune: Bool
+    /// Do everything, report it, write nothing.
+    public var dryRun: Bool
+
+    public init(prune: Bool = false, dryRun: Bool = false) {
+        self.prune = prune
+        self.dryRun = dryRun
+    }
 }
 
 /// How putting a device in a workspace ended.
@@ -185,6 +205,12 @@ public protocol Store: Sendable {
     /// The key's name, if a key with this hash exists (and notes its use).
     func apiKeyName(hash: String, at: Date) async throws -> String?
 
-    /// Loads a validated directory in one transaction.
-    func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary
+    /// Loads a validated directory in one transaction (rolled back in a dry run).
+    func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions) async throws -> ImportSummary
+}
+
+extension Store {
+    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
+        try await importDirectory(directory, actor: actor, at: at, options: ImportOptions())
+    }
 }

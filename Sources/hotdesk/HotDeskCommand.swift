@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HotDeskAPI
 import HotDeskCore
 import HotDeskServer
 import HotDeskStore
@@ -121,14 +122,32 @@ struct Serve: AsyncParsableCommand {
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a YAML directory (settings, extensions, devices, templates, mappings) in one transaction.",
-        discussion: "On any problem every problem is printed with its place and nothing is written. Importing the same file again changes nothing.")
+        abstract: "Load a YAML directory (settings, extensions, shared lines, workspaces, devices, templates, mappings) in one transaction.",
+        discussion: """
+            On any problem every problem is printed with its place and nothing is written. Importing the same file again changes nothing. \
+            With --prune, what a section of the file no longer lists is removed (a removed extension or device is logged out first); \
+            --dry-run shows what would happen and writes nothing; --push then tells the running server to push every phone whose config changed.
+            """)
 
     @Argument(help: "The directory file (YAML).")
     var file: String
 
+    @Flag(help: "Remove the extensions, devices, shared lines, workspaces, templates and mappings the file's sections no longer list.")
+    var prune = false
+
+    @Flag(help: "Show what would be created, updated and deleted, and which phones would be logged out; write nothing.")
+    var dryRun = false
+
+    @Flag(help: "After the import, ask the running server (HOTDESK_SERVER, HOTDESK_API_KEY) to push every phone whose config changed.")
+    var push = false
+
     @OptionGroup var store: StoreOptions
     @OptionGroup var screens: ScreensOptions
+    @OptionGroup var server: ServerOptions
+
+    func validate() throws {
+        if dryRun && push { throw ValidationError("--dry-run writes nothing, so there is nothing to --push") }
+    }
 
     func run() async throws {
         let url = URL(fileURLWithPath: file)
@@ -153,13 +172,25 @@ struct Import: AsyncParsableCommand {
         }
         let summary: ImportSummary
         do {
-            summary = try await sqlite.importDirectory(document, actor: "cli", at: Date())
+            summary = try await sqlite.importDirectory(document, actor: "cli", at: Date(), options: ImportOptions(prune: prune, dryRun: dryRun))
         } catch let error as DirectoryError {
             // Problems found against what is stored (a workspace over its licence): nothing written.
             FileHandle.standardError.write(Data("\(DirectoryError(file: file, problems: error.problems).description)\n".utf8))
             throw ExitCode.failure
         }
-        print("imported \(file): \(summary)")
+        print("\(dryRun ? "would import" : "imported") \(file): \(summary)")
+        for removed in summary.removed { print("  \(dryRun ? "would remove" : "removed") \(removed)") }
+        for session in summary.endedSessions {
+            print("  \(dryRun ? "would log out" : "logged out") \(session.extensionNumber) on \(session.mac) (its phone needs a push)")
+        }
+        if dryRun {
+            print("nothing written (dry run)")
+        } else if push {
+            let jobs = try await server.call("POST", "/devices/push-changed", as: PushJobList.self).jobs
+            print(jobs.isEmpty ? "every phone has its current config" : "pushed \(jobs.count) phone(s) whose config changed")
+        } else if !summary.endedSessions.isEmpty || summary.updated > 0 || summary.deleted > 0 {
+            print("phones pick the change up at their next fetch; `hotdesk push-changed` (or --push) tells them now")
+        }
     }
 }
 

@@ -1,0 +1,85 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import PhoneSimulator
+import Testing
+
+@Suite("Directory deletions: import --prune, and a dry run first")
+struct PruneTests {
+    /// The file after 5502 left: only 5501 in `extensions`.
+    static let after = """
+        extensions:
+          - number: "5501"
+            name: Ada Lovelace
+            voicemail_pin: "1234"
+            sip_password: "sip-secret-5501"
+        """
+
+    func load(_ yaml: String, _ server: TestServer, _ options: ImportOptions) async throws -> ImportSummary {
+        let known = try await server.store.directoryNames()
+        let doc = try DirectoryDocument.parse(
+            yaml: yaml, file: "directory.yaml", baseDirectory: server.directory, catalog: testFamilies.catalog, configs: testFamilies.configs,
+            knownExtensions: known.extensions, knownTemplates: known.templates)
+        return try await server.store.importDirectory(doc, actor: "test", at: Date(), options: options)
+    }
+
+    @Test("a removed extension is logged out, audited, and its phone pushed and applied; the dry run before writes nothing")
+    func removedExtension() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565d00001")
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            _ = try await server.waitForJob("001565d00001") { $0.state == .applied }
+            let auditBefore = try await server.store.auditLog(limit: 100).count
+
+            let dry = try await load(Self.after, server, ImportOptions(prune: true, dryRun: true))
+            #expect(dry.deleted == 1 && dry.removed == ["extension 5502"] && dry.endedSessions.map(\.extensionNumber) == ["5502"])
+            let still = try await server.store.findExtension("5502")
+            let sessions = try await server.store.sessions()
+            #expect(still != nil && sessions.count == 1, "the dry run wrote nothing")
+            #expect(try await server.store.auditLog(limit: 100).count == auditBefore, "not even an audit entry")
+
+            let real = try await load(Self.after, server, ImportOptions(prune: true))
+            #expect(real.deleted == 1 && real.endedSessions.first?.mac.canonical == "001565d00001")
+            let gone = try await server.store.findExtension("5502")
+            let none = try await server.store.sessions()
+            #expect(gone == nil && none.isEmpty)
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .logout && $0.detail.contains("extension 5502 removed from the directory") })
+
+            let pushed = try await api.call("POST", "/devices/push-changed")
+            #expect((pushed.json["jobs"] as? [Any])?.count == 1, "\(pushed.json)")
+            let job = try #require(try await server.waitForJob("001565d00001") { $0.reason == .admin && !$0.state.isPending })
+            #expect(job.state == .applied)
+            #expect(await phone.config.lineActive == false, "the phone is back to its logged-out config")
+        }
+    }
+
+    @Test("without --prune nothing is removed; a section the file does not have is left alone; a template still mapped is refused")
+    func limits() async throws {
+        let yaml = flowDirectory + """
+
+            devices:
+              - {mac: "00:15:65:d0:00:02", model: yealink-t46u}
+            templates:
+              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\n"}
+            mappings:
+              - {extension: "5501", template: ada}
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let plain = try await load(Self.after, server, ImportOptions())
+            let kept = try await server.store.findExtension("5502")
+            #expect(plain.deleted == 0 && kept != nil)
+            // The file has no devices section: the device stays, though pruned.
+            let pruned = try await load(Self.after, server, ImportOptions(prune: true))
+            let device = try await server.store.device(mac: MACAddress("001565d00002")!)
+            #expect(pruned.removed == ["extension 5502"] && device != nil)
+            do {
+                _ = try await load("templates: []\n", server, ImportOptions(prune: true))
+                Issue.record("a mapped template was pruned")
+            } catch let error as DirectoryError {
+                #expect(error.description.contains("template \"ada\" is not in the file but still mapped"), "\(error.description)")
+            }
+            #expect(try await server.store.directoryNames().templates["ada"] != nil)
+        }
+    }
+}
