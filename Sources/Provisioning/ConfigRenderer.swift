@@ -112,6 +112,8 @@ public struct ConfigContext: Sendable {
             return v
         }
         values["accounts"] = accountValues
+        // By slot, for formats that name each account's settings apart (P-codes): `{{#slot.2}}…{{/slot.2}}`.
+        values["slot"] = Dictionary(accountValues.map { ("\($0["index"]!)", $0) }, uniquingKeysWith: { a, _ in a })
         values["shared_accounts"] = Array(accountValues.dropFirst())
         let firstUnused = max(2, accounts.count + 1)
         values["unused_accounts"] = firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { ["index": $0] } : []

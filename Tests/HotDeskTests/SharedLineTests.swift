@@ -79,6 +79,23 @@ struct SharedLineTests {
         }
     }
 
+    @Test("P-code families (Sangoma, Grandstream) carry the shared lines as accounts 2, 3…", arguments: ["sangoma-s500", "grandstream-grp2614"])
+    func pCodeFamilies(model: String) async throws {
+        try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone(model, mac: model.hasPrefix("sangoma") ? "001565af0021" : "001565af0022")
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            if model.hasPrefix("sangoma") { #expect(await phone.waitForApply(since: mark)) } else { await phone.restart() }
+            var config = await phone.config
+            #expect(config.accounts[1]?.user == "5501" && config.accounts[2]?.user == "555" && config.accounts[3]?.user == "556", "\(model): \(config.accounts)")
+            try await phone.logout()
+            if !model.hasPrefix("sangoma") { await phone.restart() }
+            #expect(await eventually { await phone.config.accounts.values.allSatisfy { !$0.active } })
+            config = await phone.config
+            #expect(config.accounts[2]?.user == nil, "\(model): the shared lines are cleared at logout")
+        }
+    }
+
     @Test("another member gets the same line on their own key; a line on a key the model lacks is left off and audited")
     func otherMemberAndSmallModel() async throws {
         try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in

@@ -179,6 +179,13 @@ extension PhoneConfig {
             browserKeyURL = paras["LineKey\(n).Value"]
             browserKeyLabel = paras["LineKey\(n).Label"]
         }
+        // Accounts by para name; the phone shows them on its line keys in order [I].
+        for n in 1...6 {
+            var a = accounts[n] ?? SimAccount()
+            if let v = paras["Account\(n).Active"] { a.active = v == "1" }
+            if let v = paras["Account\(n).UserId"] { a.user = v.isEmpty ? nil : v }
+            accounts[n] = a
+        }
     }
 
     /// Cisco `SEP<MAC>.cnf.xml`: `<device>` with `sipProfile/sipLines/line`, `servicesURL` (the
@@ -389,6 +396,14 @@ extension PhoneConfig {
         if p["P1363"] == "XMLApp" {
             browserKeyURL = p["P1365"]
             browserKeyLabel = p["P1364"]
+        }
+        // Accounts 2-4: P401/P404, P501/P504, P601/P604 (active, user ID) [3P numbering].
+        accounts[1] = { var a = SimAccount(); a.active = lineActive; a.user = lineUser; return a }()
+        for (n, base) in [(2, 400), (3, 500), (4, 600)] {
+            var a = accounts[n] ?? SimAccount()
+            if let v = p["P\(base + 1)"] { a.active = v == "1" }
+            if let v = p["P\(base + 4)"] { a.user = v.isEmpty ? nil : v }
+            accounts[n] = a
         }
     }
 }
