@@ -267,3 +267,16 @@ public struct SharedLineList: Codable, Sendable {
 
     public init(sharedLines: [SharedLineView]) { self.sharedLines = sharedLines }
 }
+
+/// The answer to a deletion: what went, whose sessions it ended, the pushes it queued.
+public struct DeletionView: Codable, Sendable {
+    public var deleted: String
+    public var loggedOut: [LogoutView]
+    public var jobs: [PushJobView]
+
+    public init(deleted: String, loggedOut: [LogoutView], jobs: [PushJobView]) {
+        self.deleted = deleted
+        self.loggedOut = loggedOut
+        self.jobs = jobs
+    }
+}

@@ -21,6 +21,8 @@ public struct AuditEntry: Hashable, Sendable {
         case sipPasswordReset = "sip_password_reset"
         /// An admin changed a device (its workspace, its users).
         case deviceChanged = "device_changed"
+        /// An admin removed something from the directory through the API.
+        case directoryDelete = "directory_delete"
     }
 
     public enum Outcome: String, Sendable, Codable {

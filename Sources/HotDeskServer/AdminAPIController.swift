@@ -28,6 +28,40 @@ struct AdminAPIController: Sendable {
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
+        api.delete("extensions/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil } }
+        api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
+        api.delete("shared-lines/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil } }
+        api.delete("workspaces/{name}") { _, context in try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil } }
+        api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
+    }
+
+    // MARK: deletions
+
+    /// Removes one directory entry; the phones whose config changed are pushed. 200 with the
+    /// sessions ended and the jobs; 404 when there is no such entry; 409 when a template is still mapped.
+    func delete(_ context: HotDeskRequestContext, _ parameter: String, _ parse: (String) -> DirectoryItem?) async throws -> Response {
+        let key = (context.parameters.get(parameter) ?? "").removingPercentEncoding ?? ""
+        guard let item = parse(key) else { throw APIError(.badRequest, "bad_key", "\"\(key.prefix(40))\" is not a key of that kind") }
+        switch try await store.delete(item, actor: context.apiActor, at: clock()) {
+        case .notFound:
+            throw APIError(.notFound, "not_found", "there is no \(item)")
+        case .inUse(let why):
+            throw APIError(.conflict, "in_use", why)
+        case .deleted(let loggedOut, let toPush):
+            var jobs: [PushJobView] = []
+            for mac in toPush {
+                if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
+            }
+            if case .template = item {
+                // The brand's phones may fall back to another template: push those whose config changed.
+                jobs += try await pushes.scheduleChanged(actor: context.apiActor).map(PushJobView.init)
+            }
+            return .json(
+                .ok,
+                DeletionView(
+                    deleted: item.description, loggedOut: loggedOut.map { LogoutView(mac: $0.mac.colonSeparated, extension: $0.extensionNumber, job: nil) },
+                    jobs: jobs))
+        }
     }
 
     // MARK: devices and lines

@@ -32,6 +32,46 @@ extension SQLiteStore {
         }
     }
 
+    public func delete(_ item: DirectoryItem, actor: String, at: Date) async throws -> DeletionResult {
+        try await writer.write { db in
+            var loggedOut: [Session] = []
+            var toPush: [MACAddress] = []
+            func endSessions(_ sql: String, _ key: String) throws {
+                for row in try Row.fetchAll(db, sql: sql, arguments: [key]) {
+                    guard let session = Self.session(row) else { continue }
+                    loggedOut.append(session)
+                    try Self.insert(
+                        AuditEntry(
+                            at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success,
+                            detail: "\(item) removed from the directory"), db)
+                }
+            }
+            switch item {
+            case .extension(let number):
+                try endSessions("SELECT * FROM sessions WHERE extension = ?", number)
+                toPush = loggedOut.map(\.mac)
+                try db.execute(sql: "DELETE FROM extensions WHERE number = ?", arguments: [number])
+            case .device(let mac):
+                try endSessions("SELECT * FROM sessions WHERE mac = ?", mac.canonical)
+                try db.execute(sql: "DELETE FROM devices WHERE mac = ?", arguments: [mac.canonical])
+            case .sharedLine(let number):
+                toPush = try String.fetchAll(
+                    db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?", arguments: [number]
+                ).compactMap { MACAddress($0) }
+                try db.execute(sql: "DELETE FROM shared_lines WHERE number = ?", arguments: [number])
+            case .workspace(let name):
+                try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name])
+            case .template(let name):
+                let users = try String.fetchAll(db, sql: "SELECT DISTINCT extension FROM mappings WHERE template = ? ORDER BY extension", arguments: [name])
+                if !users.isEmpty { return .inUse("\(item) is still mapped for extension(s) \(users.joined(separator: ", "))") }
+                try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
+            }
+            guard db.changesCount > 0 else { return .notFound }
+            try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryDelete, outcome: .success, detail: "\(item) removed"), db)
+            return .deleted(loggedOut: loggedOut, toPush: toPush)
+        }
+    }
+
     public func workspaceNames() async throws -> Set<String> {
         try await reader.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM workspaces")) }
     }

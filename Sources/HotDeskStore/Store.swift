@@ -98,6 +98,34 @@ public struct ImportOptions: Hashable, Sendable {
     }
 }
 
+/// Something the directory holds, by its key.
+public enum DirectoryItem: Hashable, Sendable, CustomStringConvertible {
+    case `extension`(String)
+    case device(MACAddress)
+    case sharedLine(String)
+    case workspace(String)
+    case template(String)
+
+    public var description: String {
+        switch self {
+        case .extension(let n): "extension \(n)"
+        case .device(let mac): "device \(mac)"
+        case .sharedLine(let n): "shared line \(n)"
+        case .workspace(let name): "workspace \"\(name)\""
+        case .template(let name): "template \"\(name)\""
+        }
+    }
+}
+
+/// How a deletion ended.
+public enum DeletionResult: Hashable, Sendable {
+    /// Deleted. `loggedOut`: sessions it ended; `toPush`: phones whose config changed.
+    case deleted(loggedOut: [Session], toPush: [MACAddress])
+    case notFound
+    /// Still used (a template a mapping names): nothing deleted.
+    case inUse(String)
+}
+
 /// How putting a device in a workspace ended.
 public enum WorkspaceAssignment: Hashable, Sendable {
     case done
@@ -191,6 +219,10 @@ public protocol Store: Sendable {
     func deviceOverview() async throws -> [DeviceOverview]
     /// Every shared line with its members (no password).
     func sharedLines() async throws -> [SharedLine]
+
+    /// Removes one directory entry in one transaction: an extension or device is logged out first
+    /// (audited), a template a mapping names is refused.
+    func delete(_ item: DirectoryItem, actor: String, at: Date) async throws -> DeletionResult
 
     // MARK: workspaces
 

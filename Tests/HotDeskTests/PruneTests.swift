@@ -83,3 +83,43 @@ struct PruneTests {
         }
     }
 }
+
+@Suite("Directory deletions through the API")
+struct APIDeletionTests {
+    @Test("DELETE an extension: logged out everywhere, its phone pushed and applied; a mapped template is 409; unknown 404, bad key 400")
+    func deletions() async throws {
+        let yaml = sharedLineDirectory + """
+
+            templates:
+              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\n"}
+            mappings:
+              - {extension: "5501", template: ada}
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let a = try await server.phone("yealink-t46u", mac: "001565d10001")
+            let b = try await server.phone("yealink-t46u", mac: "001565d10002")
+            try await a.login("Login Int", ext: "5502", password: "7777")
+            try await b.login("Login Int", ext: "5501", password: "1234")
+            _ = try await server.waitForJob("001565d10001") { $0.state == .applied }
+            _ = try await server.waitForJob("001565d10002") { $0.state == .applied }
+
+            let gone = try await api.call("DELETE", "/extensions/5502")
+            #expect(gone.status == 200 && (gone.json["logged_out"] as? [Any])?.count == 1 && (gone.json["jobs"] as? [Any])?.count == 1, "\(gone.json)")
+            let job = try #require(try await server.waitForJob("001565d10001") { $0.reason == .admin && !$0.state.isPending })
+            #expect(job.state == .applied)
+            #expect(await a.config.lineActive == false)
+            #expect(try await server.store.findExtension("5502") == nil)
+
+            // 555 loses a member's phone's line: b (5501, a member) is pushed.
+            let line = try await api.call("DELETE", "/shared-lines/555")
+            #expect(line.status == 200 && (line.json["jobs"] as? [Any])?.count == 1, "\(line.json)")
+
+            let mapped = try await api.call("DELETE", "/templates/ada")
+            #expect(mapped.status == 409 && api.errorCode(mapped) == "in_use", "\(mapped.json)")
+            #expect(try await api.call("DELETE", "/extensions/5599").status == 404)
+            #expect(try await api.call("DELETE", "/devices/not-a-mac").status == 400)
+            #expect(try await server.store.auditLog(limit: 30).contains { $0.action == .directoryDelete && $0.detail.contains("extension 5502") })
+        }
+    }
+}
