@@ -82,7 +82,7 @@ struct FlowTests {
             try await phone.logout()
             let job = try #require(try await server.waitForJob("001565aabb02") { !$0.state.isPending })
             #expect(job.reason == .logout && job.state == .applied && job.action == .reload, "\(job.state) \(job.lastError ?? "")")
-            #expect(await phone.config.lineActive == false)
+            #expect(await eventually { await phone.config.lineActive == false }, "the phone applies what it fetched")
         }
     }
 

@@ -50,7 +50,7 @@ struct PruneTests {
             #expect((pushed.json["jobs"] as? [Any])?.count == 1, "\(pushed.json)")
             let job = try #require(try await server.waitForJob("001565d00001") { $0.reason == .admin && !$0.state.isPending })
             #expect(job.state == .applied)
-            #expect(await phone.config.lineActive == false, "the phone is back to its logged-out config")
+            #expect(await eventually { await phone.config.lineActive == false }, "the phone is back to its logged-out config")
         }
     }
 
@@ -108,7 +108,7 @@ struct APIDeletionTests {
             #expect(gone.status == 200 && (gone.json["logged_out"] as? [Any])?.count == 1 && (gone.json["jobs"] as? [Any])?.count == 1, "\(gone.json)")
             let job = try #require(try await server.waitForJob("001565d10001") { $0.reason == .admin && !$0.state.isPending })
             #expect(job.state == .applied)
-            #expect(await a.config.lineActive == false)
+            #expect(await eventually { await a.config.lineActive == false })
             #expect(try await server.store.findExtension("5502") == nil)
 
             // 555 loses a member's phone's line: b (5501, a member) is pushed.

@@ -136,7 +136,7 @@ struct SIPPasswordResetTests {
 
             let job = try #require(try await server.waitForJob("001565af0010") { $0.reason == .admin && !$0.state.isPending })
             #expect(job.state == .applied, "\(job.state) \(job.lastError ?? "")")
-            #expect(await phone.setting("account.1.password") == password, "the phone's config carries the new password")
+            #expect(await eventually { await phone.setting("account.1.password") == password }, "the phone's config carries the new password")
             #expect(try await server.store.findExtension("5501")?.sipPassword == password)
 
             for path in ["/sessions", "/push-jobs"] {
@@ -171,7 +171,7 @@ struct SIPPasswordResetTests {
                 #expect(job.state == .applied, "\(mac): \(job.state) \(job.lastError ?? "")")
             }
             // The Yealink carries 555 as account 2.
-            #expect(await a.setting("account.2.password") == password)
+            #expect(await eventually { await a.setting("account.2.password") == password })
         }
     }
 }
