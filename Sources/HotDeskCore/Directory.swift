@@ -25,6 +25,21 @@ public struct Extension: Hashable, Sendable {
     }
 }
 
+/// A phone's own line, registered while nobody is logged in (a restricted line: emergency calls
+/// and whatever the PBX lets it call).
+public struct DeviceLine: Hashable, Sendable {
+    public var number: String
+    public var name: String
+    /// Recoverable: sealed at rest by the store.
+    public var sipPassword: String
+
+    public init(number: String, name: String, sipPassword: String) {
+        self.number = number
+        self.name = name
+        self.sipPassword = sipPassword
+    }
+}
+
 /// A desk phone HotDesk knows.
 public struct Device: Hashable, Sendable {
     public var mac: MACAddress
@@ -41,6 +56,8 @@ public struct Device: Hashable, Sendable {
     public var workspace: String?
     /// A personal device: only these extensions (and the admin password) may log in. Empty: anyone.
     public var assignedUsers: [String] = []
+    /// The phone's own line while nobody is logged in, if it has one.
+    public var ownLine: DeviceLine?
 
     public init(
         mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil

@@ -24,6 +24,7 @@ struct AdminAPIController: Sendable {
         api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
         api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
+        api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
         api.get("workspaces") { _, _ in try await self.listWorkspaces() }
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
@@ -92,6 +93,23 @@ struct AdminAPIController: Sendable {
                 members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) })
         }
         return .json(.ok, SharedLineList(sharedLines: lines))
+    }
+
+    /// A new SIP password for a device's own line (used while nobody is logged in on it).
+    func resetDeviceLinePassword(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        let password = SIPPassword.make()
+        guard
+            let macs = try await store.resetSIPPassword(
+                .deviceLine(mac), to: password, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+        else { throw APIError(.notFound, "no_device_line", "device \(mac.colonSeparated) is unknown or has no line of its own") }
+        var jobs: [PushJobView] = []
+        for mac in macs {
+            if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
+        }
+        var response = Response.json(.ok, SIPPasswordView(line: "device", number: mac.colonSeparated, sipPassword: password, jobs: jobs))
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     // MARK: workspaces

@@ -29,6 +29,14 @@ struct ConfigBuilder: Sendable {
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
             emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
+        if line == nil, let own = state.device.ownLine {
+            // Nobody logged in: the phone's own (restricted) line, on key 1.
+            context.accounts = [
+                .init(
+                    index: 1, number: own.number, name: own.name, sipPassword: own.sipPassword, callerID: state.settings.emergencyCallerID, button: 1,
+                    shared: false, ring: .ring)
+            ]
+        }
         if line != nil {
             for (i, m) in LineLayout.place(state.memberships, model: state.device.model).placed.enumerated() {
                 context.accounts.append(

@@ -42,9 +42,10 @@ public struct DirectoryDocument: Sendable {
         public var phoneCredentials: PhoneCredentials?
         public var workspace: String?
         public var users: [String] = []
+        public var line: DeviceLine?
         /// Where it stands in the file (`devices[3]`, line 42), for problems found against the store.
         public var path = ""
-        public var line: Int?
+        public var fileLine: Int?
     }
 
     public var settings = SettingsPatch()
@@ -161,6 +162,7 @@ private struct Reader {
         doc.templates = list(top["templates"], path: "templates").compactMap { readTemplate($0.node, path: $0.path, base: baseDirectory) }
         checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
         checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
+        checkUnique(doc.devices.compactMap(\.line?.number), what: "device line number", list: "devices", nodes: top["devices"])
         checkUnique(doc.templates.map(\.name), what: "template name", list: "templates", nodes: top["templates"])
         for brand in catalog.brands {
             let defaults = doc.templates.filter { $0.brand == brand && $0.isDefault }.map(\.name)
@@ -395,7 +397,25 @@ private struct Reader {
     }
 
     mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
-        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users", "line"]) else { return nil }
+        var line: DeviceLine?
+        if let n = map["line"], let l = mapping(n, path: "\(path).line", allowed: ["number", "name", "sip_password"]) {
+            let number = required(l, "number", path: "\(path).line").flatMap { n -> String? in
+                guard let v = string(n, path: "\(path).line.number") else { return nil }
+                guard Extension.isValidNumber(v) else {
+                    problem("\(path).line.number", n, "\"\(v)\" is not 2-6 digits")
+                    return nil
+                }
+                guard !extensions.contains(v) else {
+                    problem("\(path).line.number", n, "\(v) is an extension's number; a device's line has its own")
+                    return nil
+                }
+                return v
+            }
+            let name = l["name"].flatMap { string($0, path: "\(path).line.name", maxLength: 64) }
+            let sip = required(l, "sip_password", path: "\(path).line").flatMap { secret($0, path: "\(path).line.sip_password", minLength: 8) }
+            if let number, let sip { line = DeviceLine(number: number, name: name ?? number, sipPassword: sip) }
+        }
         var workspace: String?
         if let n = map["workspace"], let v = string(n, path: "\(path).workspace") {
             if workspaces.contains(v) { workspace = v } else { problem("\(path).workspace", n, "no workspace \"\(v.prefix(30))\" (in this file or already imported)") }
@@ -417,11 +437,11 @@ private struct Reader {
         let port = int(map["push_port"], path: "\(path).push_port", range: 1...65535)
         let login = map["phone_credentials"].flatMap { credentials($0, path: "\(path).phone_credentials") }
         guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil,
-            map["workspace"] == nil || workspace != nil, usersOK
+            map["workspace"] == nil || workspace != nil, usersOK, map["line"] == nil || line != nil
         else { return nil }
         return .init(
-            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, path: path,
-            line: node.mark.map { $0.line })
+            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, line: line, path: path,
+            fileLine: node.mark.map { $0.line })
     }
 
     mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {

@@ -270,6 +270,12 @@ extension SQLiteStore {
         return changed
     }
 
+    private static func setLine(_ d: DirectoryDocument.DeviceEntry, _ db: Database, secrets: SecretBox) throws {
+        try db.execute(
+            sql: "UPDATE devices SET line_number = ?, line_name = ?, line_sip_password_sealed = ? WHERE mac = ?",
+            arguments: [d.line?.number, d.line?.name, try d.line.map { try secrets.seal($0.sipPassword) }, d.mac.canonical])
+    }
+
     private static func setUsers(_ d: DirectoryDocument.DeviceEntry, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM device_users WHERE mac = ?", arguments: [d.mac.canonical])
         for user in Set(d.users) {
@@ -300,7 +306,7 @@ extension SQLiteStore {
             let entry = directory.devices.last { $0.workspace == name }
             problems.append(
                 DirectoryProblem(
-                    path: entry.map { "\($0.path).workspace" } ?? "workspaces", line: entry?.line,
+                    path: entry.map { "\($0.path).workspace" } ?? "workspaces", line: entry?.fileLine,
                     message: "workspace \"\(name)\" would hold \(row["devices"] as Int) devices; a \(licence.rawValue) licence allows \(licence.maxDevices) (workspace_full)"))
         }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
@@ -347,6 +353,7 @@ extension SQLiteStore {
                 ])
             try db.execute(sql: "UPDATE devices SET workspace = ? WHERE mac = ?", arguments: [d.workspace, d.mac.canonical])
             try setUsers(d, db)
+            try setLine(d, db, secrets: secrets)
             return nil
         }
         let old = try device(row, secrets: secrets, catalog: .empty)
@@ -360,7 +367,11 @@ extension SQLiteStore {
         let usersSame = oldUsers == Array(Set(d.users)).sorted()
         let workspaceSame = (row["workspace"] as String?) == d.workspace
         let deviceSame = oldModel == d.model.name && old.model.brand == d.model.brand && old.pushPort == d.pushPort && sameLogin
-        guard !(usersSame && workspaceSame && deviceSame) else { return false }
+        let oldLine = try device(row, secrets: secrets, catalog: .empty).ownLine
+        let lineSame = oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
+            && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
+        guard !(usersSame && workspaceSame && deviceSame && lineSame) else { return false }
+        if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }
         try db.execute(
             sql: "UPDATE devices SET model = ?, brand = ?, push_port = ?, workspace = ? WHERE mac = ?",

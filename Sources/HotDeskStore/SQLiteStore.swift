@@ -211,6 +211,9 @@ public final class SQLiteStore: Store {
                     );
                     ALTER TABLE devices ADD COLUMN workspace TEXT REFERENCES workspaces(name) ON DELETE SET NULL;
                     CREATE INDEX devices_workspace ON devices(workspace);
+                    ALTER TABLE devices ADD COLUMN line_number TEXT;
+                    ALTER TABLE devices ADD COLUMN line_name TEXT;
+                    ALTER TABLE devices ADD COLUMN line_sip_password_sealed BLOB;
                     CREATE TABLE device_users (
                         mac TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
                         extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
@@ -470,6 +473,13 @@ public final class SQLiteStore: Store {
                 guard db.changesCount > 0 else { return nil }
                 extensionNumber = number
                 macs = try String.fetchAll(db, sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac", arguments: [number])
+            case .deviceLine(let mac):
+                try db.execute(
+                    sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL", arguments: [sealed, mac.canonical])
+                guard db.changesCount > 0 else { return nil }
+                // The config carries the device's line only while nobody is logged in.
+                let loggedIn = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", arguments: [mac.canonical]) ?? false
+                macs = loggedIn ? [] : [mac.canonical]
             case .sharedLine(let number):
                 try db.execute(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
@@ -528,6 +538,9 @@ public final class SQLiteStore: Store {
         }
         var device = Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
         device.workspace = row["workspace"]
+        if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
+            device.ownLine = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))
+        }
         return device
     }
 

@@ -139,11 +139,13 @@ public enum WorkspaceAssignment: Hashable, Sendable {
 public enum LineReference: Hashable, Sendable, CustomStringConvertible {
     case ownLine(extensionNumber: String)
     case sharedLine(number: String)
+    case deviceLine(MACAddress)
 
     public var description: String {
         switch self {
         case .ownLine(let n): "extension \(n)"
         case .sharedLine(let n): "shared line \(n)"
+        case .deviceLine(let mac): "the line of device \(mac)"
         }
     }
 }

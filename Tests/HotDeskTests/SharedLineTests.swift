@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import PhoneSimulator
 import Testing
 
@@ -172,6 +173,57 @@ struct SIPPasswordResetTests {
             }
             // The Yealink carries 555 as account 2.
             #expect(await eventually { await a.setting("account.2.password") == password })
+        }
+    }
+}
+
+@Suite("A device's own line: registered while nobody is logged in")
+struct DeviceLineTests {
+    static let directory = withSettings(flowDirectory, "  emergency_caller_id: \"+15551230000\"\n") + """
+
+        devices:
+          - mac: 00:15:65:af:00:30
+            model: yealink-t46u
+            line: {number: "9030", name: Lobby phone, sip_password: "lobby-sip-secret"}
+        """
+
+    @Test("logged out: the device's line on key 1; a login replaces it, a logout brings it back; its SIP password reset pushes the idle phone")
+    func ownLine() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565af0030")
+            let idle = await phone.config
+            #expect(idle.lineActive && idle.lineUser == "9030", "the idle phone registers its own line")
+            var mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.waitForApply(since: mark))
+            #expect(await phone.config.lineUser == "5501")
+            mark = await phone.events.count
+            try await phone.logout()
+            #expect(await phone.waitForApply(since: mark))
+            #expect(await phone.config.lineUser == "9030")
+
+            let reset = try await api.call("POST", "/devices/001565af0030/sip-password")
+            #expect(reset.status == 200 && (reset.json["jobs"] as? [Any])?.count == 1, "\(reset.json)")
+            let password = try #require(reset.json["sip_password"] as? String)
+            #expect(await eventually { await phone.setting("account.1.password") == password })
+            #expect(try await api.call("POST", "/devices/001565af0099/sip-password").status == 404)
+        }
+    }
+
+    @Test("a device line may not take an extension's number")
+    func numberClash() async throws {
+        let dir = try TempDir()
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
+            catalog: testFamilies.catalog)
+        do {
+            _ = try await importDirectory(
+                flowDirectory + "\ndevices:\n  - {mac: 00:15:65:af:00:31, model: yealink-t46u, line: {number: \"5501\", sip_password: \"long-enough\"}}\n",
+                into: store, base: dir.url)
+            Issue.record("imported")
+        } catch let error as DirectoryError {
+            #expect(error.description.contains("devices[0].line.number") && error.description.contains("an extension's number"), "\(error.description)")
         }
     }
 }
