@@ -191,21 +191,31 @@ struct SIPPasswordCommand: AsyncParsableCommand {
 
         @OptionGroup var server: ServerOptions
 
-        @Argument(help: "The extension (or, with --shared-line, the shared line) number.")
+        @Argument(help: "The extension number (with --shared-line, the shared line's; with --device, the phone's MAC).")
         var number: String
 
         @Flag(help: "The number is a shared line's.")
         var sharedLine = false
 
+        @Flag(help: "The argument is a phone's MAC: its own line.")
+        var device = false
+
         func validate() throws {
-            guard Extension.isValidNumber(number) else { throw ValidationError("\"\(number)\" is not 2-6 digits") }
+            if sharedLine && device { throw ValidationError("give at most one of --shared-line and --device") }
+            if device {
+                guard MACAddress(number) != nil else { throw ValidationError("\"\(number)\" is not a MAC address") }
+            } else {
+                guard Extension.isValidNumber(number) else { throw ValidationError("\"\(number)\" is not 2-6 digits") }
+            }
         }
 
         func run() async throws {
-            let path = sharedLine ? "/shared-lines/\(number)/sip-password" : "/extensions/\(number)/sip-password"
+            let path = device
+                ? "/devices/\(MACAddress(number)!.canonical)/sip-password"
+                : sharedLine ? "/shared-lines/\(number)/sip-password" : "/extensions/\(number)/sip-password"
             let answer = try await server.call("POST", path, as: SIPPasswordView.self)
             print(answer.sipPassword)
-            let what = sharedLine ? "shared line" : "extension"
+            let what = device ? "device" : sharedLine ? "shared line" : "extension"
             FileHandle.standardError.write(Data("\(what) \(answer.number): new SIP password set; \(answer.jobs.count) phone(s) pushed\n".utf8))
         }
     }
