@@ -268,18 +268,7 @@ private struct Reader {
     /// their key (2 up to the largest model's last key but one) and ring option.
     mutating func readSharedLine(_ node: Node, path: String, extensions: Set<String>) -> SharedLine? {
         guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members"]) else { return nil }
-        let number = required(map, "number", path: path).flatMap { n -> String? in
-            guard let v = string(n, path: "\(path).number") else { return nil }
-            guard Extension.isValidNumber(v) else {
-                problem("\(path).number", n, "\"\(v)\" is not 2-6 digits")
-                return nil
-            }
-            guard !extensions.contains(v) else {
-                problem("\(path).number", n, "\(v) is an extension's number; a shared line has its own")
-                return nil
-            }
-            return v
-        }
+        let number = required(map, "number", path: path).flatMap { lineNumber($0, path: "\(path).number", extensions: extensions, what: "a shared line") }
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         var callerID: String?
@@ -316,6 +305,21 @@ private struct Reader {
         checkUnique(members.map(\.extensionNumber), what: "member extension", list: "\(path).members", nodes: map["members"])
         guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil else { return nil }
         return SharedLine(number: number, name: name, sipPassword: sip, callerID: callerID, members: members)
+    }
+
+    /// The number of a line that is not an extension's own (a shared line, a device's line): 2-6
+    /// digits, not an extension's number.
+    mutating func lineNumber(_ node: Node, path: String, extensions: Set<String>, what: String) -> String? {
+        guard let v = string(node, path: path) else { return nil }
+        guard Extension.isValidNumber(v) else {
+            problem(path, node, "\"\(v)\" is not 2-6 digits")
+            return nil
+        }
+        guard !extensions.contains(v) else {
+            problem(path, node, "\(v) is an extension's number; \(what) has its own")
+            return nil
+        }
+        return v
     }
 
     /// `ring`, `no_ring` or `{after_seconds: N}`.
@@ -400,17 +404,8 @@ private struct Reader {
         guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users", "line"]) else { return nil }
         var line: DeviceLine?
         if let n = map["line"], let l = mapping(n, path: "\(path).line", allowed: ["number", "name", "sip_password"]) {
-            let number = required(l, "number", path: "\(path).line").flatMap { n -> String? in
-                guard let v = string(n, path: "\(path).line.number") else { return nil }
-                guard Extension.isValidNumber(v) else {
-                    problem("\(path).line.number", n, "\"\(v)\" is not 2-6 digits")
-                    return nil
-                }
-                guard !extensions.contains(v) else {
-                    problem("\(path).line.number", n, "\(v) is an extension's number; a device's line has its own")
-                    return nil
-                }
-                return v
+            let number = required(l, "number", path: "\(path).line").flatMap {
+                lineNumber($0, path: "\(path).line.number", extensions: extensions, what: "a device's line")
             }
             let name = l["name"].flatMap { string($0, path: "\(path).line.name", maxLength: 64) }
             let sip = required(l, "sip_password", path: "\(path).line").flatMap { secret($0, path: "\(path).line.sip_password", minLength: 8) }
