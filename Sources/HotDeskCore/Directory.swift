@@ -163,6 +163,47 @@ public enum Network: String, Sendable, Codable, CaseIterable {
     case external = "ext"
 }
 
+/// Where the phones' SIP accounts register: the PBX's registrar/proxy (`settings.sip`).
+public struct SIPSettings: Hashable, Sendable {
+    public enum Transport: String, Hashable, Sendable, CaseIterable {
+        case udp, tcp, tls
+    }
+
+    /// `host` or `host:port` of the registrar.
+    public var host: String
+    public var port: Int?
+    public var transport: Transport
+    /// The digest realm the PBX challenges with (for `/pbx/v1/credentials`), if not the host.
+    public var realm: String?
+    /// `host[:port]` of an outbound proxy, if the phones must use one.
+    public var outboundProxy: String?
+
+    public init(host: String, port: Int? = nil, transport: Transport = .udp, realm: String? = nil, outboundProxy: String? = nil) {
+        self.host = host
+        self.port = port
+        self.transport = transport
+        self.realm = realm
+        self.outboundProxy = outboundProxy
+    }
+
+    /// `host[:port]`, as the directory writes it; `nil` for anything else.
+    public init?(server text: String, transport: Transport = .udp) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let host = parts.first, !host.isEmpty, host.utf8.count <= 253,
+            host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") })
+        else { return nil }
+        var port: Int?
+        if parts.count == 2 {
+            guard let p = Int(parts[1]), (1...65535).contains(p) else { return nil }
+            port = p
+        }
+        self.init(host: String(host), port: port, transport: transport)
+    }
+
+    /// The port phones use: the one set, else SIP's default for the transport.
+    public var effectivePort: Int { port ?? (transport == .tls ? 5061 : 5060) }
+}
+
 /// Limits on wrong passwords.
 public struct LockoutPolicy: Hashable, Sendable {
     /// Failures of one extension (on any phone) within `window` that lock the extension.
@@ -209,13 +250,17 @@ public struct Settings: Hashable, Sendable {
     public var autoLogout: AutoLogoutPolicy
     /// An extension already logged in elsewhere: move, deny, or allow up to N phones.
     public var multiLogin: MultiLoginPolicy = .move
+    /// The PBX the phones register with; `nil`: the host phones reach HotDesk at (HotDesk beside
+    /// the PBX on one host).
+    public var sip: SIPSettings?
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
         lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil,
-        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move
+        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move, sip: SIPSettings? = nil
     ) {
+        self.sip = sip
         self.multiLogin = multiLogin
         self.autoLogout = autoLogout
         self.pushPort = pushPort

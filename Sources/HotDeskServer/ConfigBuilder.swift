@@ -29,6 +29,7 @@ struct ConfigBuilder: Sendable {
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
             emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
+        context.sip = state.settings.sip
         if line == nil, let own = state.device.ownLine {
             // Nobody logged in: the phone's own (restricted) line, on key 1.
             context.accounts = [

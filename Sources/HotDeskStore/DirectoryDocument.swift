@@ -24,6 +24,7 @@ public struct DirectoryDocument: Sendable {
         /// `.some(nil)`: off.
         public var autoLogoutDailyAt: DailyTime??
         public var multiLogin: MultiLoginPolicy?
+        public var sip: SIPSettings?
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -192,7 +193,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login",
+            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -245,6 +246,25 @@ private struct Reader {
                 problem("settings.multi_login.policy", m["policy"], "\"\(other.prefix(20))\" is not move, deny or allow")
             case nil:
                 break
+            }
+        }
+        if let n = map["sip"], let m = mapping(n, path: "settings.sip", allowed: ["server", "transport", "realm", "outbound_proxy"]) {
+            var transport = SIPSettings.Transport.udp
+            if let t = m["transport"], let v = string(t, path: "settings.sip.transport") {
+                if let known = SIPSettings.Transport(rawValue: v.lowercased()) { transport = known } else {
+                    problem("settings.sip.transport", t, "\"\(v.prefix(10))\" is not udp, tcp or tls")
+                }
+            }
+            if let server = required(m, "server", path: "settings.sip").flatMap({ string($0, path: "settings.sip.server") }) {
+                if var sip = SIPSettings(server: server, transport: transport) {
+                    sip.realm = m["realm"].flatMap { string($0, path: "settings.sip.realm", maxLength: 253) }
+                    if let p = m["outbound_proxy"], let v = string(p, path: "settings.sip.outbound_proxy") {
+                        if SIPSettings(server: v) != nil { sip.outboundProxy = v } else { problem("settings.sip.outbound_proxy", p, "not host[:port]") }
+                    }
+                    s.sip = sip
+                } else {
+                    problem("settings.sip.server", m["server"], "\"\(server.prefix(60))\" is not host[:port] (a name or an IP address, port 1-65535)")
+                }
             }
         }
         if let n = map["push_from"], let v = string(n, path: "settings.push_from") {

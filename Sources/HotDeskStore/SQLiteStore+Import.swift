@@ -217,6 +217,15 @@ extension SQLiteStore {
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
         set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }
+        if let sip = patch.sip, sip != current.sip {
+            mentioned = true
+            assignments += [
+                ("sip_server", sip.port.map { "\(sip.host):\($0)" } ?? sip.host), ("sip_transport", sip.transport.rawValue), ("sip_realm", sip.realm),
+                ("sip_outbound_proxy", sip.outboundProxy),
+            ]
+        } else if patch.sip != nil {
+            mentioned = true
+        }
         var credentialsChanged = false
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true

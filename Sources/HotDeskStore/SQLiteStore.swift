@@ -221,6 +221,15 @@ public final class SQLiteStore: Store {
                     );
                     """)
         }
+        m.registerMigration("v8: the PBX phones register with (settings.sip)") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN sip_server TEXT;
+                    ALTER TABLE settings ADD COLUMN sip_transport TEXT NOT NULL DEFAULT 'udp';
+                    ALTER TABLE settings ADD COLUMN sip_realm TEXT;
+                    ALTER TABLE settings ADD COLUMN sip_outbound_proxy TEXT;
+                    """)
+        }
         return m
     }
 
@@ -521,7 +530,13 @@ public final class SQLiteStore: Store {
             autoLogout: AutoLogoutPolicy(
                 maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
                 dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)),
-            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move)
+            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move,
+            sip: (row["sip_server"] as String?).flatMap { server -> SIPSettings? in
+                guard var sip = SIPSettings(server: server, transport: SIPSettings.Transport(rawValue: row["sip_transport"]) ?? .udp) else { return nil }
+                sip.realm = row["sip_realm"]
+                sip.outboundProxy = row["sip_outbound_proxy"]
+                return sip
+            })
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.

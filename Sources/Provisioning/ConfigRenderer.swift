@@ -58,6 +58,8 @@ public struct ConfigContext: Sendable {
     /// The IP address HotDesk's pushes come from: the phone should take remote commands from
     /// it and from nowhere else.
     public var pushFrom: String?
+    /// Where the accounts register; `nil`: the host the phone reaches HotDesk at.
+    public var sip: SIPSettings?
 
     public init(
         device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil,
@@ -94,6 +96,14 @@ public struct ConfigContext: Sendable {
             "provision_url": provisionURL,
             "push_auth_url": pushAuthURL,
         ]
+        let registrar = sip ?? SIPSettings(host: server.host)
+        var sipValues: [String: Any] = [
+            "host": registrar.host, "port": registrar.effectivePort, "transport": registrar.transport.rawValue,
+            "realm": registrar.realm ?? registrar.host,
+        ]
+        sipValues[registrar.transport.rawValue] = true
+        if let proxy = registrar.outboundProxy { sipValues["outbound_proxy"] = proxy }
+        values["sip"] = sipValues
         if let line {
             values["line"] = ["number": line.number, "name": line.name, "sip_password": line.sipPassword]
         }

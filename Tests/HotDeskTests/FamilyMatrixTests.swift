@@ -177,3 +177,25 @@ struct FileNameCollisionTests {
         }
     }
 }
+
+@Suite("settings.sip: the PBX the phones register with")
+struct SIPSettingsTests {
+    static let directory = withSettings(matrixDirectory, "  sip: {server: \"127.0.0.2:5070\", transport: tcp, realm: pbx.test}\n")
+
+    @Test("every family's logged-in config names the PBX, not HotDesk's host", arguments: FamilyCase.all)
+    func registrar(c: FamilyCase) async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let phone = try await server.phone(c.model, mac: c.mac)
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            if c.applies == nil { await phone.restart() } else { #expect(await phone.waitForApply(since: mark), "\(c)") }
+            let config = await phone.config
+            #expect(config.lineUser == "5501" && config.sipServer == "127.0.0.2", "\(c): \(config.sipServer ?? "none")")
+            #expect(config.browserKeyURL?.hasPrefix("http://127.0.0.1:\(server.port)/app/") == true, "\(c): the app stays on HotDesk")
+            if c.brand == "yealink" {
+                #expect(await phone.setting("account.1.sip_server.1.port") == "5070")
+                #expect(await phone.setting("account.1.sip_server.1.transport_type") == "1", "tcp")
+            }
+        }
+    }
+}

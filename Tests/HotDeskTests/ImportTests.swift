@@ -152,6 +152,9 @@ struct ImportTests {
             ("settings:\n  multi_login: {policy: allow}\n", "settings.multi_login.max_phones: missing"),
             ("settings:\n  multi_login: {policy: sometimes}\n", "is not move, deny or allow"),
             ("settings:\n  multi_login: {policy: deny, max_phones: 2}\n", "goes with policy allow only"),
+            ("settings:\n  sip: {server: \"pbx example:5060\"}\n", "settings.sip.server"),
+            ("settings:\n  sip: {server: pbx.example.com, transport: sctp}\n", "settings.sip.transport: \"sctp\" is not udp, tcp or tls"),
+            ("settings:\n  sip: {transport: udp}\n", "settings.sip.server: missing"),
             ("extensions: [1, 2\n", "not valid YAML"),
             ("- just a list\n", "expected a mapping"),
         ])
