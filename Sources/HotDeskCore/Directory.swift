@@ -9,6 +9,8 @@ public struct Extension: Hashable, Sendable {
     public var voicemailPIN: SecretHash?
     /// Recoverable: phones need it in clear in their config. Encrypted at rest by the store.
     public var sipPassword: String
+    /// The class of service that decides the calls of this user's phone while logged in.
+    public var cos: String?
 
     public init(number: String, name: String, voicemailPIN: SecretHash?, sipPassword: String) {
         self.number = number
@@ -58,6 +60,9 @@ public struct Device: Hashable, Sendable {
     public var assignedUsers: [String] = []
     /// The phone's own line while nobody is logged in, if it has one.
     public var ownLine: DeviceLine?
+    /// The class of service of the device, and the one while nobody is logged in on it.
+    public var cos: String?
+    public var cosIfNotLogged: String?
 
     public init(
         mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil
@@ -253,14 +258,17 @@ public struct Settings: Hashable, Sendable {
     /// The PBX the phones register with; `nil`: the host phones reach HotDesk at (HotDesk beside
     /// the PBX on one host).
     public var sip: SIPSettings?
+    /// Always allowed, whatever any class of service says.
+    public var emergencyNumbers: [String] = []
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
         userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
         lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil,
-        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move, sip: SIPSettings? = nil
+        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move, emergencyNumbers: [String] = [], sip: SIPSettings? = nil
     ) {
         self.sip = sip
+        self.emergencyNumbers = emergencyNumbers
         self.multiLogin = multiLogin
         self.autoLogout = autoLogout
         self.pushPort = pushPort

@@ -25,6 +25,10 @@ public struct DirectoryDocument: Sendable {
         public var autoLogoutDailyAt: DailyTime??
         public var multiLogin: MultiLoginPolicy?
         public var sip: SIPSettings?
+        /// Always allowed, whatever any class of service says.
+        public var emergencyNumbers: [String]?
+        /// Named classes of numbers (`international`), each a regular expression.
+        public var numberClasses: [String: String]?
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -34,6 +38,7 @@ public struct DirectoryDocument: Sendable {
         public var name: String
         public var voicemailPIN: String?
         public var sipPassword: String
+        public var cos: String?
     }
 
     public struct DeviceEntry: Sendable {
@@ -44,6 +49,8 @@ public struct DirectoryDocument: Sendable {
         public var workspace: String?
         public var users: [String] = []
         public var line: DeviceLine?
+        public var cos: String?
+        public var cosIfNotLogged: String?
         /// Where it stands in the file (`devices[3]`, line 42), for problems found against the store.
         public var path = ""
         public var fileLine: Int?
@@ -54,6 +61,8 @@ public struct DirectoryDocument: Sendable {
     /// Each line named here gets exactly the members listed (lines not named keep theirs).
     public var sharedLines: [SharedLine] = []
     public var workspaces: [Workspace] = []
+    public var classesOfService: [ClassOfService] = []
+    public var schedules: [Schedule] = []
     /// The sections the file has (`extensions`, `devices`, …): `--prune` removes what a section
     /// the file has no longer lists, and leaves alone the kinds the file does not mention.
     public var sections: Set<String> = []
@@ -145,7 +154,10 @@ private struct Reader {
             problem("(file)", nil, "not valid YAML: \(error)")
             return nil
         }
-        guard let root, let top = mapping(root, path: "(top)", allowed: ["settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings"]) else {
+        guard let root, let top = mapping(root, path: "(top)", allowed: [
+                "settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings", "classes_of_service", "schedules",
+            ])
+        else {
             if root == nil { problem("(file)", nil, "the file is empty") }
             return nil
         }
@@ -153,6 +165,10 @@ private struct Reader {
         doc.sections = Set(top.keys)
         if let node = top["settings"] { doc.settings = readSettings(node) }
         doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path) }
+        doc.schedules = list(top["schedules"], path: "schedules").compactMap { readSchedule($0.node, path: $0.path) }
+        checkUnique(doc.schedules.map(\.name), what: "schedule name", list: "schedules", nodes: top["schedules"])
+        doc.classesOfService = list(top["classes_of_service"], path: "classes_of_service").compactMap { readCoS($0.node, path: $0.path) }
+        checkUnique(doc.classesOfService.map(\.name), what: "class of service name", list: "classes_of_service", nodes: top["classes_of_service"])
         doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path) }
         checkUnique(doc.workspaces.map(\.name), what: "workspace name", list: "workspaces", nodes: top["workspaces"])
         let knownExtensionsNow = knownExtensions.union(doc.extensions.map(\.number))
@@ -193,7 +209,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip",
+            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -247,6 +263,29 @@ private struct Reader {
             case nil:
                 break
             }
+        }
+        if let n = map["emergency_numbers"] {
+            let numbers = list(n, path: "settings.emergency_numbers").compactMap { item -> String? in
+                guard let v = string(item.node, path: item.path) else { return nil }
+                guard (2...15).contains(v.count), v.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+") }) else {
+                    problem(item.path, item.node, "\"\(v.prefix(20))\" is not a number to dial")
+                    return nil
+                }
+                return v
+            }
+            s.emergencyNumbers = numbers
+        }
+        if let n = map["number_classes"], let classes = freeMapping(n, path: "settings.number_classes") {
+            var result: [String: String] = [:]
+            for (name, value) in classes {
+                guard let v = string(value, path: "settings.number_classes.\(name)") else { continue }
+                if (try? NSRegularExpression(pattern: v)) == nil {
+                    problem("settings.number_classes.\(name)", value, "not a regular expression")
+                } else {
+                    result[name] = v
+                }
+            }
+            s.numberClasses = result
         }
         if let n = map["sip"], let m = mapping(n, path: "settings.sip", allowed: ["server", "transport", "realm", "outbound_proxy"]) {
             var transport = SIPSettings.Transport.udp
@@ -342,6 +381,155 @@ private struct Reader {
         return v
     }
 
+    /// A mapping of free keys (names the admin chooses).
+    mutating func freeMapping(_ node: Node, path: String) -> [String: Node]? {
+        guard let map = node.mapping else {
+            problem(path, node, "expected a mapping of names to values")
+            return nil
+        }
+        var result: [String: Node] = [:]
+        for (k, v) in map { if let key = k.scalar?.string { result[key] = v } }
+        return result
+    }
+
+    /// A class of service: name, default, ordered rules (pattern or class, action, schedule),
+    /// feature codes, includes (cos, schedule), schedule. Names it uses are checked against the
+    /// whole directory when it is stored.
+    mutating func readCoS(_ node: Node, path: String) -> ClassOfService? {
+        guard let map = mapping(node, path: path, allowed: ["name", "default", "rules", "feature_codes", "includes", "schedule"]) else { return nil }
+        let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
+        let defaultAction = required(map, "default", path: path).flatMap { action($0, "\(path).default") }
+        var ok = true
+        let rules = list(map["rules"], path: "\(path).rules").compactMap { item -> ClassOfService.Rule? in
+            guard let r = mapping(item.node, path: item.path, allowed: ["pattern", "class", "action", "schedule"]) else {
+                ok = false
+                return nil
+            }
+            let act = required(r, "action", path: item.path).flatMap { action($0, "\(item.path).action") }
+            let schedule = r["schedule"].flatMap { string($0, path: "\(item.path).schedule") }
+            var match: ClassOfService.Rule.Match?
+            switch (r["pattern"], r["class"]) {
+            case (let p?, nil):
+                if let v = string(p, path: "\(item.path).pattern") {
+                    if let pattern = DialPattern(v) { match = .pattern(pattern) } else {
+                        problem("\(item.path).pattern", p, "\"\(v.prefix(30))\" is not a dial pattern (digits * # + X Z N . ! [1-5])")
+                    }
+                }
+            case (nil, let c?):
+                match = string(c, path: "\(item.path).class").map { .numberClass($0) }
+            default:
+                problem(item.path, item.node, "a rule has a pattern or a class (one of them)")
+            }
+            guard let act, let match else {
+                ok = false
+                return nil
+            }
+            return .init(match: match, action: act, schedule: schedule)
+        }
+        let codes = list(map["feature_codes"], path: "\(path).feature_codes").compactMap { item -> String? in
+            guard let v = string(item.node, path: item.path) else { return nil }
+            guard v.hasPrefix("*") || v.hasPrefix("#"), v.count <= 12 else {
+                problem(item.path, item.node, "a feature code starts with * or #")
+                return nil
+            }
+            return v
+        }
+        let includes = list(map["includes"], path: "\(path).includes").compactMap { item -> ClassOfService.Include? in
+            if let v = item.node.scalar?.string { return .init(cos: v) }
+            guard let m = mapping(item.node, path: item.path, allowed: ["cos", "schedule"]),
+                let cos = required(m, "cos", path: item.path).flatMap({ string($0, path: "\(item.path).cos") })
+            else {
+                ok = false
+                return nil
+            }
+            return .init(cos: cos, schedule: m["schedule"].flatMap { string($0, path: "\(item.path).schedule") })
+        }
+        let schedule = map["schedule"].flatMap { string($0, path: "\(path).schedule") }
+        guard let name, let defaultAction, ok else { return nil }
+        return ClassOfService(name: name, defaultAction: defaultAction, rules: rules, featureCodes: codes, includes: includes, schedule: schedule)
+    }
+
+    mutating func action(_ n: Node, _ p: String) -> ClassOfService.Action? {
+        guard let v = string(n, path: p) else { return nil }
+        guard let a = ClassOfService.Action(rawValue: v) else {
+            problem(p, n, "allow or deny")
+            return nil
+        }
+        return a
+    }
+
+    /// `HH:MM` as minutes after midnight; `24:00` is the end of the day.
+    mutating func minutes(_ n: Node?, _ p: String) -> Int? {
+        guard let n else { return nil }
+        guard let v = string(n, path: p) else { return nil }
+        if v == "24:00" { return 24 * 60 }
+        guard let t = DailyTime(v) else {
+            problem(p, n, "HH:MM (24-hour)")
+            return nil
+        }
+        return t.hour * 60 + t.minute
+    }
+
+    static let weekdays = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
+
+    /// A schedule: name, IANA time zone, open periods (days, from–to, month days, months),
+    /// exception dates.
+    mutating func readSchedule(_ node: Node, path: String) -> Schedule? {
+        guard let map = mapping(node, path: path, allowed: ["name", "time_zone", "open", "exceptions"]) else { return nil }
+        let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
+        let zone = required(map, "time_zone", path: path).flatMap { n -> TimeZone? in
+            guard let v = string(n, path: "\(path).time_zone") else { return nil }
+            guard let z = TimeZone(identifier: v) else {
+                problem("\(path).time_zone", n, "\"\(v.prefix(40))\" is not an IANA time zone (Europe/Paris, America/New_York)")
+                return nil
+            }
+            return z
+        }
+        var ok = true
+        let open = list(map["open"], path: "\(path).open").compactMap { item -> Schedule.Period? in
+            guard let m = mapping(item.node, path: item.path, allowed: ["days", "from", "to", "month_days", "months"]) else {
+                ok = false
+                return nil
+            }
+            var days: Set<Int> = []
+            for d in list(m["days"], path: "\(item.path).days") {
+                guard let v = string(d.node, path: d.path), let day = Self.weekdays[v.lowercased()] else {
+                    problem(d.path, d.node, "mon, tue, wed, thu, fri, sat or sun")
+                    ok = false
+                    continue
+                }
+                days.insert(day)
+            }
+            let from = minutes(m["from"], "\(item.path).from") ?? (m["from"] == nil ? 0 : nil)
+            let to = minutes(m["to"], "\(item.path).to") ?? (m["to"] == nil ? 24 * 60 : nil)
+            let monthDays = Set(list(m["month_days"], path: "\(item.path).month_days").compactMap { int($0.node, path: $0.path, range: 1...31) })
+            let months = Set(list(m["months"], path: "\(item.path).months").compactMap { int($0.node, path: $0.path, range: 1...12) })
+            guard let from, let to else {
+                ok = false
+                return nil
+            }
+            if from == to && m["from"] != nil {
+                problem(item.path, item.node, "an empty period (from and to are the same time)")
+                ok = false
+            }
+            return .init(weekdays: days, from: from, to: to, monthDays: monthDays, months: months)
+        }
+        if map["open"] != nil && open.isEmpty && ok { problem("\(path).open", map["open"], "at least one open period") }
+        var exceptions: Set<DateComponents> = []
+        for item in list(map["exceptions"], path: "\(path).exceptions") {
+            guard let m = mapping(item.node, path: item.path, allowed: ["date"]), let v = required(m, "date", path: item.path).flatMap({ string($0, path: "\(item.path).date") }),
+                let date = StoredSchedule.date(v)
+            else {
+                problem(item.path, item.node, "{date: YYYY-MM-DD}")
+                ok = false
+                continue
+            }
+            exceptions.insert(date)
+        }
+        guard let name, let zone, ok else { return nil }
+        return Schedule(name: name, timeZone: zone, open: open, exceptions: exceptions)
+    }
+
     /// `ring`, `no_ring` or `{after_seconds: N}`.
     mutating func readRing(_ node: Node?, path: String) -> RingOption? {
         guard let node else { return nil }
@@ -370,7 +558,8 @@ private struct Reader {
     }
 
     mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "sip_password"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "sip_password", "cos"]) else { return nil }
+        let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
             guard Extension.isValidNumber(v) else {
@@ -392,7 +581,7 @@ private struct Reader {
         }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil else { return nil }
-        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip)
+        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip, cos: cos)
     }
 
     /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
@@ -421,7 +610,9 @@ private struct Reader {
     }
 
     mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
-        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users", "line"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged"]) else { return nil }
+        let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
+        let cosIfNotLogged = map["cos_if_not_logged"].flatMap { string($0, path: "\(path).cos_if_not_logged", maxLength: 64) }
         var line: DeviceLine?
         if let n = map["line"], let l = mapping(n, path: "\(path).line", allowed: ["number", "name", "sip_password"]) {
             let number = required(l, "number", path: "\(path).line").flatMap {
@@ -455,7 +646,8 @@ private struct Reader {
             map["workspace"] == nil || workspace != nil, usersOK, map["line"] == nil || line != nil
         else { return nil }
         return .init(
-            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, line: line, path: path,
+            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, line: line, cos: cos,
+            cosIfNotLogged: cosIfNotLogged, path: path,
             fileLine: node.mark.map { $0.line })
     }
 

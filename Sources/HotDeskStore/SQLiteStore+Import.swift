@@ -117,11 +117,14 @@ extension SQLiteStore {
         for e in directory.extensions { count(try upsert(e, db, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
         for w in directory.workspaces { count(try upsert(w, db)) }
+        for sch in directory.schedules { count(try upsertDefinition("schedules", sch.name, StoredSchedule(sch), db)) }
+        for c in directory.classesOfService { count(try upsertDefinition("classes_of_service", c.name, StoredCoS(c), db)) }
         for d in directory.devices { count(try upsert(d, db, at: at, secrets: secrets)) }
         for t in directory.templates { count(try upsert(t, db)) }
         for m in directory.mappings { count(try upsert(m, db)) }
         if options.prune { try prune(directory, db, actor: actor, at: at, into: &summary) }
         try checkWorkspaceLimits(directory, db)
+        try checkClassesOfService(db)
         try insert(
             AuditEntry(
                 at: at, actor: actor, action: .directoryImport, outcome: .success,
@@ -217,6 +220,16 @@ extension SQLiteStore {
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
         set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }
+        if let numbers = patch.emergencyNumbers {
+            mentioned = true
+            if numbers != current.emergencyNumbers { assignments.append(("emergency_numbers", try JSONText.encode(numbers))) }
+        }
+        if let classes = patch.numberClasses {
+            mentioned = true
+            let old = try String.fetchOne(db, sql: "SELECT number_classes FROM settings WHERE id = 1")
+            let new = try JSONText.encode(classes)
+            if old != new { assignments.append(("number_classes", new)) }
+        }
         if let sip = patch.sip, sip != current.sip {
             mentioned = true
             assignments += [
@@ -252,8 +265,8 @@ extension SQLiteStore {
     private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
-                sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed) VALUES (?, ?, ?, ?)",
-                arguments: [e.number, e.name, e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, try secrets.seal(e.sipPassword)])
+                sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
+                arguments: [e.number, e.name, e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, try secrets.seal(e.sipPassword), e.cos])
             return nil
         }
         var changed = false
@@ -272,11 +285,48 @@ extension SQLiteStore {
                 arguments: [e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, e.number])
             changed = true
         }
+        if old.cos != e.cos {
+            try db.execute(sql: "UPDATE extensions SET cos = ? WHERE number = ?", arguments: [e.cos, e.number])
+            changed = true
+        }
         if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
             try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [try secrets.seal(e.sipPassword), e.number])
             changed = true
         }
         return changed
+    }
+
+    /// A definition kept as JSON (a class of service, a schedule), by name.
+    private static func upsertDefinition(_ table: String, _ name: String, _ value: some Encodable, _ db: Database) throws -> Bool? {
+        let json = try JSONText.encode(value)
+        guard let old = try String.fetchOne(db, sql: "SELECT definition FROM \(table) WHERE name = ?", arguments: [name]) else {
+            try db.execute(sql: "INSERT INTO \(table) (name, definition) VALUES (?, ?)", arguments: [name, json])
+            return nil
+        }
+        guard old != json else { return false }
+        try db.execute(sql: "UPDATE \(table) SET definition = ? WHERE name = ?", arguments: [json, name])
+        return true
+    }
+
+    /// After the import's writes: every name a class of service, an extension or a device uses
+    /// exists, and no class includes itself; else nothing is written.
+    static func checkClassesOfService(_ db: Database) throws {
+        let book = try readCoSBook(db)
+        var problems = book.problems().map { DirectoryProblem(path: "classes_of_service", line: nil, message: $0) }
+        for row in try Row.fetchAll(db, sql: "SELECT number, cos FROM extensions WHERE cos IS NOT NULL") where book.classes[row["cos"]] == nil {
+            problems.append(DirectoryProblem(path: "extensions", line: nil, message: "extension \(row["number"] as String): unknown class of service \"\(row["cos"] as String)\""))
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT mac, cos, cos_if_not_logged FROM devices WHERE cos IS NOT NULL OR cos_if_not_logged IS NOT NULL") {
+            for key in ["cos", "cos_if_not_logged"] {
+                if let name = row[key] as String?, book.classes[name] == nil {
+                    problems.append(
+                        DirectoryProblem(
+                            path: "devices", line: nil,
+                            message: "device \(MACAddress(row["mac"] as String)?.colonSeparated ?? ""): \(key): unknown class of service \"\(name)\""))
+                }
+            }
+        }
+        if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 
     private static func setLine(_ d: DirectoryDocument.DeviceEntry, _ db: Database, secrets: SecretBox) throws {
@@ -360,7 +410,9 @@ extension SQLiteStore {
                 arguments: [
                     d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
                 ])
-            try db.execute(sql: "UPDATE devices SET workspace = ? WHERE mac = ?", arguments: [d.workspace, d.mac.canonical])
+            try db.execute(
+                sql: "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
+                arguments: [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical])
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
             return nil
@@ -379,7 +431,12 @@ extension SQLiteStore {
         let oldLine = try device(row, secrets: secrets, catalog: .empty).ownLine
         let lineSame = oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
             && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
-        guard !(usersSame && workspaceSame && deviceSame && lineSame) else { return false }
+        let cosSame = (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
+        guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) else { return false }
+        if !cosSame {
+            try db.execute(
+                sql: "UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?", arguments: [d.cos, d.cosIfNotLogged, d.mac.canonical])
+        }
         if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }
         try db.execute(

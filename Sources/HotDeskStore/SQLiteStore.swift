@@ -230,6 +230,18 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN sip_outbound_proxy TEXT;
                     """)
         }
+        m.registerMigration("v9: classes of service, schedules, emergency numbers") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE classes_of_service (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+                    CREATE TABLE schedules (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+                    ALTER TABLE settings ADD COLUMN emergency_numbers TEXT NOT NULL DEFAULT '[]';
+                    ALTER TABLE settings ADD COLUMN number_classes TEXT NOT NULL DEFAULT '{}';
+                    ALTER TABLE extensions ADD COLUMN cos TEXT;
+                    ALTER TABLE devices ADD COLUMN cos TEXT;
+                    ALTER TABLE devices ADD COLUMN cos_if_not_logged TEXT;
+                    """)
+        }
         return m
     }
 
@@ -530,7 +542,7 @@ public final class SQLiteStore: Store {
             autoLogout: AutoLogoutPolicy(
                 maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
                 dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)),
-            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move,
+            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move, emergencyNumbers: JSONText.decode([String].self, row["emergency_numbers"]) ?? [],
             sip: (row["sip_server"] as String?).flatMap { server -> SIPSettings? in
                 guard var sip = SIPSettings(server: server, transport: SIPSettings.Transport(rawValue: row["sip_transport"]) ?? .udp) else { return nil }
                 sip.realm = row["sip_realm"]
@@ -553,6 +565,8 @@ public final class SQLiteStore: Store {
         }
         var device = Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
         device.workspace = row["workspace"]
+        device.cos = row["cos"]
+        device.cosIfNotLogged = row["cos_if_not_logged"]
         if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
             device.ownLine = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))
         }
@@ -561,10 +575,29 @@ public final class SQLiteStore: Store {
 
     static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM extensions WHERE number = ?", arguments: [number]) else { return nil }
-        return Extension(
+        var ext = Extension(
             number: row["number"], name: row["name"],
             voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0) },
             sipPassword: try secrets.open(row["sip_password_sealed"]))
+        ext.cos = row["cos"]
+        return ext
+    }
+
+    /// Every class of service with the schedules, number classes and emergency numbers they use.
+    static func readCoSBook(_ db: Database) throws -> CoSBook {
+        let classes = try String.fetchAll(db, sql: "SELECT definition FROM classes_of_service").compactMap { JSONText.decode(StoredCoS.self, $0)?.cos }
+        let schedules = try String.fetchAll(db, sql: "SELECT definition FROM schedules").compactMap { JSONText.decode(StoredSchedule.self, $0)?.schedule }
+        let settings = try Row.fetchOne(db, sql: "SELECT emergency_numbers, number_classes FROM settings WHERE id = 1")
+        let numberClasses = (settings.flatMap { JSONText.decode([String: String].self, $0["number_classes"]) } ?? [:])
+            .compactMapValues { try? NSRegularExpression(pattern: $0) }
+        return CoSBook(
+            classes: Dictionary(classes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), numberClasses: numberClasses,
+            schedules: Dictionary(schedules.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+            emergencyNumbers: Set(settings.flatMap { JSONText.decode([String].self, $0["emergency_numbers"]) } ?? []))
+    }
+
+    public func cosBook() async throws -> CoSBook {
+        try await pool.read { db in try Self.readCoSBook(db) }
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import Testing
 
 @Suite("Class of Service: pure evaluation, rule by rule")
@@ -94,5 +95,79 @@ struct ClassOfServiceTests {
             && problems.contains("c includes unknown class of service \"zz\""), "\(problems)")
         // A cycle never loops forever at evaluation either.
         #expect(book.decide(cosName: "a", number: "5501", at: Date()).action == .deny)
+    }
+}
+
+/// The Class of Service document's directory shape.
+let cosDirectory = withSettings(flowDirectory, """
+      emergency_numbers: ["112", "911"]
+      number_classes: {international: "^(00|011)[0-9]+$", premium: "^(0900|1900)[0-9]+$"}
+
+    """) + """
+
+    classes_of_service:
+      - name: hotdesk-phone
+        default: deny
+        feature_codes: ["*22"]
+      - name: staff
+        default: deny
+        rules: [{pattern: "XXXX", action: allow}, {class: international, action: deny}]
+        includes: [{cos: after-hours-intl, schedule: office-hours}]
+      - name: after-hours-intl
+        default: deny
+        rules: [{pattern: "0044.", action: allow}]
+    schedules:
+      - name: office-hours
+        time_zone: Europe/Paris
+        open: [{days: [mon, tue, wed, thu, fri], from: "08:00", to: "18:00"}]
+        exceptions: [{date: "2026-12-25"}]
+    """
+
+@Suite("Classes of service in the directory")
+struct CoSImportTests {
+    @Test("the document's shape imports, reads back and decides; importing it again changes nothing")
+    func shape() async throws {
+        let dir = try TempDir()
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
+            catalog: testFamilies.catalog)
+        let yaml = cosDirectory.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081")
+            .replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff")
+        _ = try await importDirectory(yaml, into: store, base: dir.url)
+        let book = try await store.cosBook()
+        #expect(book.classes.count == 3 && book.emergencyNumbers == ["112", "911"] && book.schedules["office-hours"] != nil)
+        let wednesday10 = ClassOfServiceTests.at(25, 10)
+        #expect(book.decide(cosName: "staff", number: "0044207", at: wednesday10).action == .deny, "its own rule denies international first")
+        #expect(try await store.findExtension("5501")?.cos == "staff")
+        let again = try await importDirectory(yaml, into: store, base: dir.url)
+        #expect(again.created == 0 && again.updated == 0)
+    }
+
+    @Test("unknown names, cycles, bad patterns, bad time zones, empty periods: refused with place, nothing written", arguments: [
+        ("classes_of_service:\n  - {name: a, default: deny, includes: [nope]}\n", "a includes unknown class of service \"nope\""),
+        ("classes_of_service:\n  - {name: a, default: deny, includes: [b]}\n  - {name: b, default: deny, includes: [a]}\n", "include cycle"),
+        ("classes_of_service:\n  - {name: a, default: deny, rules: [{pattern: \"12a\", action: allow}]}\n", "classes_of_service[0].rules[0].pattern"),
+        ("classes_of_service:\n  - {name: a, default: maybe}\n", "classes_of_service[0].default: allow or deny"),
+        ("classes_of_service:\n  - {name: a, default: deny, rules: [{class: mobile, action: allow}]}\n", "unknown number class \"mobile\""),
+        ("schedules:\n  - {name: s, time_zone: Mars/Olympus, open: [{from: \"08:00\", to: \"18:00\"}]}\n", "schedules[0].time_zone"),
+        ("schedules:\n  - {name: s, time_zone: UTC, open: [{from: \"08:00\", to: \"08:00\"}]}\n", "an empty period"),
+        ("schedules:\n  - {name: s, time_zone: UTC, open: [{days: [someday]}]}\n", "schedules[0].open[0].days[0]"),
+        ("extensions:\n  - {number: \"7001\", name: A, sip_password: \"long-enough\", cos: ghost}\n", "extension 7001: unknown class of service \"ghost\""),
+        ("settings:\n  number_classes: {bad: \"([\"}\n", "settings.number_classes.bad: not a regular expression"),
+    ])
+    func refused(yaml: String, expected: String) async throws {
+        let dir = try TempDir()
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
+            catalog: testFamilies.catalog)
+        do {
+            _ = try await importDirectory(yaml, into: store, base: dir.url)
+            Issue.record("imported")
+        } catch let error as DirectoryError {
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+        let classes = try await store.cosBook().classes
+        let ext = try await store.findExtension("7001")
+        #expect(classes.isEmpty && ext == nil, "nothing written")
     }
 }
