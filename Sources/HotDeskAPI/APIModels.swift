@@ -280,3 +280,39 @@ public struct DeletionView: Codable, Sendable {
         self.jobs = jobs
     }
 }
+
+/// `POST /pbx/v1/authorize`: may this SIP user call that number now.
+public struct AuthorizeView: Codable, Sendable {
+    /// `allow` or `deny`.
+    public var decision: String
+    /// The SIP answer for a PBX to send: 200 (go on) or 403.
+    public var sipCode: Int
+    public var reason: String
+    /// The class of service and the rule that decided.
+    public var cos: String
+    public var rule: String
+    /// Seconds the PBX may cache the answer.
+    public var ttl: Int
+
+    public init(decision: String, sipCode: Int, reason: String, cos: String, rule: String, ttl: Int) {
+        self.decision = decision
+        self.sipCode = sipCode
+        self.reason = reason
+        self.cos = cos
+        self.rule = rule
+        self.ttl = ttl
+    }
+}
+
+/// `GET /pbx/v1/credentials/{user}`: what a PBX's digest check needs, never the password.
+public struct CredentialsView: Codable, Sendable {
+    public var authUser: String
+    public var realm: String
+    public var ha1: String
+
+    public init(authUser: String, realm: String, ha1: String) {
+        self.authUser = authUser
+        self.realm = realm
+        self.ha1 = ha1
+    }
+}

@@ -196,6 +196,13 @@ public struct CoSBook: Sendable {
         /// `rule 2 (pattern XXXX allow)`, `feature code *22`, `emergency number`, `default`.
         public var rule: String
         public var reason: String
+
+        public init(action: ClassOfService.Action, cos: String, rule: String, reason: String) {
+            self.action = action
+            self.cos = cos
+            self.rule = rule
+            self.reason = reason
+        }
     }
 
     public var classes: [String: ClassOfService]

@@ -99,6 +99,12 @@ public enum SIPPassword {
     }
 }
 
+/// What a key opens: the admin API (`/api/v1`) or the PBX API (`/pbx/v1`), never both.
+public enum APIKeyKind: String, Hashable, Sendable {
+    case admin
+    case pbx
+}
+
 /// Admin API keys: `hdk_` plus 256 random bits. Only the SHA-256 of a key is stored (a key has
 /// full entropy, so a slow hash adds nothing); the key itself is shown once, at creation.
 public enum APIKey {

@@ -306,19 +306,34 @@ struct APIKeyMiddleware: RouterMiddleware {
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
     let throttle: RefusalThrottle
+    /// Which keys open this group: admin keys `/api/v1`, PBX keys `/pbx/v1`.
+    var kind: APIKeyKind = .admin
+
+    /// The key sent as a bearer token, or — for a PBX, whose HTTP clients put credentials in a
+    /// URL (`http://user:KEY@host/…`) — as the password of HTTP Basic with any user name.
+    func key(_ header: String) -> String? {
+        if header.lowercased().hasPrefix("bearer ") { return header.dropFirst(7).trimmingCharacters(in: .whitespaces) }
+        guard kind == .pbx, header.lowercased().hasPrefix("basic "),
+            let data = Data(base64Encoded: header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
+            let pair = String(data: data, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+        else { return nil }
+        return String(pair[pair.index(after: colon)...])
+    }
 
     func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
         var context = context
         do {
-            let header = request.headers[.authorization] ?? ""
-            guard header.lowercased().hasPrefix("bearer ") else {
-                throw APIError(.unauthorized, "unauthorized", "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)")
+            guard let key = key(request.headers[.authorization] ?? "") else {
+                throw APIError(
+                    .unauthorized, "unauthorized",
+                    kind == .pbx
+                        ? "send the PBX key as 'Authorization: Bearer <key>' or as the Basic password (hotdesk pbxkey create)"
+                        : "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)")
             }
-            let key = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-            guard APIKey.isWellFormed(key), let name = try await store.apiKeyName(hash: APIKey.hash(key), at: clock()) else {
-                throw try await refused(request, context, "wrong API key")
+            guard APIKey.isWellFormed(key), let name = try await store.apiKeyName(hash: APIKey.hash(key), kind: kind, at: clock()) else {
+                throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
             }
-            context.apiActor = "api:\(name)"
+            context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(name)"
             return try await next(request, context)
         } catch let error as APIError {
             return error.response

@@ -158,18 +158,22 @@ extension SQLiteStore {
         }
     }
 
-    public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "INSERT INTO api_keys (name, key_hash, created_at) VALUES (?, ?, ?)", arguments: [name, keyHash, at.timeIntervalSince1970])
-            try Self.insert(AuditEntry(at: at, actor: "cli", action: .apiKeyCreated, outcome: .success, detail: "API key \"\(name)\""), db)
+                sql: "INSERT INTO api_keys (name, key_hash, created_at, kind) VALUES (?, ?, ?, ?)",
+                arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue])
+            try Self.insert(
+                AuditEntry(at: at, actor: "cli", action: .apiKeyCreated, outcome: .success, detail: "\(kind == .pbx ? "PBX" : "API") key \"\(name)\""), db)
         }
     }
 
-    public func apiKeyName(hash: String, at: Date) async throws -> String? {
+    public func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String? {
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         let keys = try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, key_hash FROM api_keys").map { ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String) }
+            try Row.fetchAll(db, sql: "SELECT id, name, key_hash FROM api_keys WHERE kind = ?", arguments: [kind.rawValue]).map {
+                ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String)
+            }
         }
         var found: (Int64, String)?
         for (id, name, stored) in keys where ConstantTime.equal(stored, hash) { found = (id, name) }
@@ -178,6 +182,31 @@ extension SQLiteStore {
             try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
         }
         return name
+    }
+
+    public func sipUser(_ authUser: String) async throws -> SIPUser? {
+        let secrets = secretBox
+        let catalog = self.catalog
+        return try await reader.read { db -> SIPUser? in
+            if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
+                let devices = try Row.fetchAll(db, sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at", arguments: [authUser])
+                    .map { try Self.device($0, secrets: secrets, catalog: catalog) }
+                return .extension(ext, devices: devices)
+            }
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE line_number = ?", arguments: [authUser]) {
+                let device = try Self.device(row, secrets: secrets, catalog: catalog)
+                let busy = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", arguments: [device.mac.canonical]) ?? false
+                return .deviceLine(device, inUse: !busy)
+            }
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM shared_lines WHERE number = ?", arguments: [authUser]) {
+                let line = SharedLine(number: row["number"], name: row["name"], sipPassword: try secrets.open(row["sip_password_sealed"]), callerID: row["caller_id"], members: [])
+                let inUse = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
+                    arguments: [authUser]) ?? false
+                return .sharedLine(line, inUse: inUse)
+            }
+            return nil
+        }
     }
 
     // MARK: rows

@@ -242,6 +242,9 @@ public final class SQLiteStore: Store {
                     ALTER TABLE devices ADD COLUMN cos_if_not_logged TEXT;
                     """)
         }
+        m.registerMigration("v10: PBX keys beside admin API keys") { db in
+            try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'admin'")
+        }
         return m
     }
 

@@ -126,6 +126,16 @@ public enum DeletionResult: Hashable, Sendable {
     case inUse(String)
 }
 
+/// A SIP user as the PBX sees it, with what decides its calls and whether its line is provisioned now.
+public enum SIPUser: Sendable {
+    /// An extension and the phones it is logged in on (none: its credentials are not in use).
+    case `extension`(Extension, devices: [Device])
+    /// A device's own line; `inUse` while nobody is logged in on it.
+    case deviceLine(Device, inUse: Bool)
+    /// A shared line; `inUse` while a member is logged in somewhere.
+    case sharedLine(SharedLine, inUse: Bool)
+}
+
 /// How putting a device in a workspace ended.
 public enum WorkspaceAssignment: Hashable, Sendable {
     case done
@@ -235,15 +245,23 @@ public protocol Store: Sendable {
 
     // MARK: admin API
 
-    func addAPIKey(name: String, keyHash: String, at: Date) async throws
+    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws
     /// The key's name, if a key with this hash exists (and notes its use).
-    func apiKeyName(hash: String, at: Date) async throws -> String?
+    func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String?
+    /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.
+    func sipUser(_ authUser: String) async throws -> SIPUser?
+    /// Every class of service with its schedules, number classes and the emergency numbers.
+    func cosBook() async throws -> CoSBook
 
     /// Loads a validated directory in one transaction (rolled back in a dry run).
     func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions) async throws -> ImportSummary
 }
 
 extension Store {
+    public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
+        try await addAPIKey(name: name, keyHash: keyHash, kind: .admin, at: at)
+    }
+
     public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
         try await importDirectory(directory, actor: actor, at: at, options: ImportOptions())
     }

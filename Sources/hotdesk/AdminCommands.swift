@@ -271,3 +271,96 @@ struct SharedLines: AsyncParsableCommand {
         }
     }
 }
+
+/// `hotdesk pbxkey create --name kamailio`: a key for `/pbx/v1` only.
+struct PBXKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pbxkey", abstract: "Manage PBX keys (for /pbx/v1).", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a PBX key and print it, alone, on stdout. It opens /pbx/v1 only (an admin key does not, and it does not open /api/v1).")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "A name for the PBX (audit entries name it as pbx:<name>).")
+        var name: String = "pbx-\(Int(Date().timeIntervalSince1970))"
+
+        func run() async throws {
+            guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+                throw fail("a key name is 1-64 letters, digits, - _ . @")
+            }
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let key = APIKey.make()
+            do {
+                try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            } catch {
+                throw fail("cannot store the key (is the name \"\(name)\" taken?)")
+            }
+            print(key)
+        }
+    }
+}
+
+/// `hotdesk cos list`, `hotdesk cos check --extension 5501 --number 0044…`.
+struct CoSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cos", abstract: "Classes of service: list them, or check which one and which rule decide a call.", subcommands: [List.self, Check.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the classes of service with their rules and includes.")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let book = try await sqlite.cosBook()
+            if book.classes.isEmpty { print("no classes of service") }
+            for cos in book.classes.values.sorted(by: { $0.name < $1.name }) {
+                print("\(cos.name)  default \(cos.defaultAction.rawValue)" + (cos.schedule.map { "  while \($0)" } ?? ""))
+                for (i, rule) in cos.rules.enumerated() { print("  rule \(i + 1): \(rule)") }
+                if !cos.featureCodes.isEmpty { print("  feature codes: \(cos.featureCodes.joined(separator: ", "))") }
+                for include in cos.includes { print("  includes \(include.cos)" + (include.schedule.map { " while \($0)" } ?? "")) }
+            }
+            if !book.emergencyNumbers.isEmpty { print("emergency numbers (always allowed): \(book.emergencyNumbers.sorted().joined(separator: ", "))") }
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Say whether a class of service (or an extension's) lets a number be called, and why.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(name: .customLong("extension"), help: "The extension whose class of service decides.")
+        var extensionNumber: String?
+
+        @Option(help: "The class of service by name.")
+        var cos: String?
+
+        @Option(help: "The number dialled.")
+        var number: String
+
+        @Option(help: "When (ISO 8601, e.g. 2026-12-25T10:00:00Z). Default: now.")
+        var at: String?
+
+        func validate() throws {
+            guard (extensionNumber == nil) != (cos == nil) else { throw ValidationError("give exactly one of --extension or --cos") }
+            if let at, (try? Date(at, strategy: .iso8601)) == nil { throw ValidationError("\"\(at)\" is not an ISO 8601 time") }
+        }
+
+        func run() async throws {
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            var name = cos
+            if let extensionNumber {
+                guard let ext = try await sqlite.findExtension(extensionNumber) else { throw fail("there is no extension \(extensionNumber)") }
+                guard let c = ext.cos else { throw fail("extension \(extensionNumber) has no class of service (its calls are not restricted)") }
+                name = c
+            }
+            let when = try at.map { try Date($0, strategy: .iso8601) } ?? Date()
+            let d = try await sqlite.cosBook().decide(cosName: name ?? "", number: number, at: when)
+            print("\(d.action.rawValue): \(d.reason) [class \(d.cos), \(d.rule)]")
+        }
+    }
+}

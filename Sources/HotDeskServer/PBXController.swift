@@ -1,0 +1,115 @@
+import Crypto
+import Foundation
+import HotDeskAPI
+import HotDeskCore
+import HotDeskStore
+import Hummingbird
+
+/// The PBX-facing API under `/pbx/v1` (PBX keys only): may this SIP user call that number now
+/// (Class of Service), and the credentials of the lines HotDesk has provisioned now. See `docs/pbx.md`.
+struct PBXController: Sendable {
+    let store: any Store
+    let addresses: PhoneAddressResolver
+    let clock: @Sendable () -> Date
+
+    /// How long a PBX may cache an answer, in seconds.
+    static let ttl = 60
+
+    func register(with router: Router<HotDeskRequestContext>) {
+        let pbx = router.group("/pbx/v1").add(
+            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), kind: .pbx))
+        pbx.post("authorize") { request, _ in try await self.authorize(request, form: false) }
+        pbx.get("authorize") { request, _ in try await self.authorize(request, form: true) }
+        pbx.get("credentials/{user}") { _, context in try await self.credentials(context) }
+    }
+
+    struct AuthorizeRequest: Decodable {
+        var authUser: String
+        var callee: String
+        var caller: String?
+        var sourceIp: String?
+    }
+
+    /// `POST {auth_user, callee}` → JSON; `GET ?auth_user=&callee=` → `decision=allow&sip_code=200&…`
+    /// for PBXs that read key=value bodies.
+    func authorize(_ request: Request, form: Bool) async throws -> Response {
+        let asked: AuthorizeRequest
+        if form {
+            let q = request.uri.queryParameters
+            guard let user = q.get("auth_user"), let callee = q.get("callee") else {
+                throw APIError(.badRequest, "bad_query", "expected ?auth_user=…&callee=…")
+            }
+            asked = AuthorizeRequest(authUser: user, callee: callee, caller: q.get("caller"), sourceIp: q.get("source_ip"))
+        } else {
+            do {
+                let body = try await request.body.collect(upTo: 4096)
+                asked = try APICoding.decoder().decode(AuthorizeRequest.self, from: Data(body.readableBytesView))
+            } catch {
+                throw APIError(.badRequest, "bad_body", "expected JSON {\"auth_user\": \"5501\", \"callee\": \"0044…\"}")
+            }
+        }
+        guard (1...32).contains(asked.authUser.count), (1...64).contains(asked.callee.count),
+            asked.callee.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) })
+        else { throw APIError(.badRequest, "bad_number", "auth_user 1-32 characters; callee 1-64 of digits * # +") }
+        guard let user = try await store.sipUser(asked.authUser) else {
+            throw APIError(.notFound, "unknown_sip_user", "no SIP user \(asked.authUser)")
+        }
+        let book = try await store.cosBook()
+        let now = clock()
+        let decision: CoSBook.Decision
+        // Whose class of service decides: the logged-in user's, else the device's "if not logged".
+        let cosName: String?
+        var notProvisioned: String?
+        switch user {
+        case .extension(let ext, let devices):
+            cosName = ext.cos ?? devices.first?.cos
+            if devices.isEmpty { notProvisioned = "\(ext.number) is not logged in on any phone" }
+        case .deviceLine(let device, let inUse):
+            cosName = device.cosIfNotLogged ?? device.cos
+            if !inUse { notProvisioned = "the line of \(device.mac) is not in use while someone is logged in on it" }
+        case .sharedLine(let line, let inUse):
+            cosName = nil
+            if !inUse { notProvisioned = "no member of shared line \(line.number) is logged in" }
+        }
+        if book.emergencyNumbers.contains(asked.callee) {
+            decision = book.decide(cosName: cosName ?? "", number: asked.callee, at: now)
+        } else if let notProvisioned {
+            decision = .init(action: .deny, cos: cosName ?? "", rule: "not provisioned", reason: notProvisioned)
+        } else if let cosName {
+            decision = book.decide(cosName: cosName, number: asked.callee, at: now)
+        } else {
+            decision = .init(action: .allow, cos: "", rule: "no class of service", reason: "no class of service is assigned to \(asked.authUser)")
+        }
+        let answer = AuthorizeView(
+            decision: decision.action.rawValue, sipCode: decision.action == .allow ? 200 : 403, reason: decision.reason, cos: decision.cos,
+            rule: decision.rule, ttl: Self.ttl)
+        guard form else { return .json(.ok, answer) }
+        let pairs = [
+            ("decision", answer.decision), ("sip_code", "\(answer.sipCode)"), ("reason", answer.reason), ("cos", answer.cos), ("rule", answer.rule),
+            ("ttl", "\(answer.ttl)"),
+        ]
+        let text = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return Response(status: .ok, headers: [.contentType: "application/x-www-form-urlencoded"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `{"ha1": md5(user:realm:password)}` for a line provisioned now; 404 otherwise, so a
+    /// logged-out user's credentials stop working on the PBX at once.
+    func credentials(_ context: HotDeskRequestContext) async throws -> Response {
+        let name = context.parameters.get("user") ?? ""
+        guard (1...32).contains(name.count) else { throw APIError(.badRequest, "bad_user", "a SIP user is 1-32 characters") }
+        let password: String?
+        switch try await store.sipUser(name) {
+        case .extension(let ext, let devices)?: password = devices.isEmpty ? nil : ext.sipPassword
+        case .deviceLine(let device, let inUse)?: password = inUse ? device.ownLine?.sipPassword : nil
+        case .sharedLine(let line, let inUse)?: password = inUse ? line.sipPassword : nil
+        case nil: password = nil
+        }
+        guard let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
+        let settings = try await store.settings()
+        let realm = settings.sip?.realm ?? settings.sip?.host ?? "hotdesk"
+        let ha1 = Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)).map { String(format: "%02x", $0) }.joined()
+        var response = Response.json(.ok, CredentialsView(authUser: name, realm: realm, ha1: ha1))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}

@@ -1,0 +1,102 @@
+import Crypto
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import PhoneSimulator
+import Testing
+
+@Suite("The PBX API: call authorisation and credentials")
+struct PBXTests {
+    static let directory = cosDirectory.replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff")
+        .replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  sip: {server: \"127.0.0.2:5060\", realm: pbx.test}\n")
+        + """
+
+        devices:
+          - mac: 00:15:65:e0:00:01
+            model: yealink-t46u
+            cos_if_not_logged: hotdesk-phone
+            line: {number: "8001", name: Lobby, sip_password: "lobby-sip-secret"}
+        """
+
+    struct PBX {
+        let server: TestServer
+        let key: String
+
+        func call(_ method: String, _ path: String, body: String? = nil, headers: [String: String]? = nil) async throws -> (status: Int, json: [String: Any], text: String) {
+            var h = headers ?? ["Authorization": "Bearer \(key)"]
+            h["Content-Type"] = "application/json"
+            let r = try await HTTP.request(method, server.baseURL + "/pbx/v1" + path, headers: h, body: body)
+            return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:], r.body)
+        }
+
+        func authorize(_ user: String, _ callee: String) async throws -> [String: Any] {
+            try await call("POST", "/authorize", body: #"{"auth_user": "\#(user)", "callee": "\#(callee)"}"#).json
+        }
+    }
+
+    func pbx(_ server: TestServer) async throws -> PBX {
+        let key = APIKey.make()
+        try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+        return PBX(server: server, key: key)
+    }
+
+    @Test("a logged-in user's class of service decides; logged out, the device's 'if not logged'; emergency numbers always; unknown users 404")
+    func authorize() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            // The idle phone's own line: its "CoS if not logged" lets through the hot desk code only.
+            var a = try await pbx.authorize("8001", "5502")
+            #expect(a["decision"] as? String == "deny" && a["sip_code"] as? Int == 403 && a["cos"] as? String == "hotdesk-phone", "\(a)")
+            #expect(try await pbx.authorize("8001", "*22*5501*1234")["decision"] as? String == "allow")
+            #expect(try await pbx.authorize("8001", "112")["rule"] as? String == "emergency number")
+            a = try await pbx.authorize("5501", "5502")
+            #expect(a["decision"] as? String == "deny" && (a["reason"] as? String)?.contains("not logged in") == true, "not provisioned: \(a)")
+
+            let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            a = try await pbx.authorize("5501", "5502")
+            #expect(a["decision"] as? String == "allow" && a["cos"] as? String == "staff" && (a["rule"] as? String)?.hasPrefix("rule 1") == true, "\(a)")
+            a = try await pbx.authorize("5501", "0044207946")
+            #expect(a["decision"] as? String == "deny" && (a["rule"] as? String)?.contains("international") == true, "\(a)")
+            #expect(try await pbx.authorize("8001", "5502")["decision"] as? String == "deny", "the device's line is not in use while someone is logged in")
+            #expect(try await pbx.call("POST", "/authorize", body: #"{"auth_user": "9999", "callee": "5502"}"#).status == 404, "unknown: 404, never allow")
+            #expect(try await pbx.call("POST", "/authorize", body: "{not json").status == 400)
+
+            // The key=value form, for PBXs that read such bodies.
+            let form = try await pbx.call("GET", "/authorize?auth_user=5501&callee=5502")
+            #expect(form.text.hasPrefix("decision=allow&sip_code=200"), "\(form.text)")
+        }
+    }
+
+    @Test("credentials: only for lines a phone carries now; a logged-out user's stop at once")
+    func credentials() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            let idle = try await pbx.call("GET", "/credentials/8001")
+            let expected = Insecure.MD5.hash(data: Data("8001:pbx.test:lobby-sip-secret".utf8)).map { String(format: "%02x", $0) }.joined()
+            #expect(idle.status == 200 && idle.json["ha1"] as? String == expected && !idle.text.contains("lobby-sip-secret"))
+            #expect(try await pbx.call("GET", "/credentials/5501").status == 404, "not logged in")
+            let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await pbx.call("GET", "/credentials/5501").status == 200)
+            #expect(try await pbx.call("GET", "/credentials/8001").status == 404, "the device's line is off while someone is logged in")
+            try await phone.logout()
+            #expect(try await pbx.call("GET", "/credentials/5501").status == 404, "logged out: refused at once")
+        }
+    }
+
+    @Test("a PBX key opens /pbx/v1 only, an admin key /api/v1 only; Basic with the key as password works; wrong keys 401, audited")
+    func keys() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            let admin = try await AdminAPITests().client(server)
+            #expect(try await pbx.call("GET", "/credentials/8001").status == 200)
+            #expect(try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": "Bearer \(admin.key)"]).status == 401, "an admin key is not a PBX key")
+            #expect(try await admin.call("GET", "/sessions", key: pbx.key).status == 401, "a PBX key is not an admin key")
+            let basic = "Basic " + Data("kamailio:\(pbx.key)".utf8).base64EncodedString()
+            #expect(try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": basic]).status == 200)
+            #expect(try await pbx.call("GET", "/credentials/8001", headers: [:]).status == 401)
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .apiRefused && $0.detail.contains("wrong PBX key") })
+        }
+    }
+}
