@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "LibXML", "Curl",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -81,6 +82,7 @@ let package = Package(
             "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ],
     swiftLanguageModes: [.v6]

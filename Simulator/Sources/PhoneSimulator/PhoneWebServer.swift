@@ -4,6 +4,7 @@ import Hummingbird
 import LibXML
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The phone's web server: the push commands of its model, from the addresses its config
 /// allows, with its login (phone-dialects.md §1, §7, §11).
@@ -17,12 +18,17 @@ extension SimulatedPhone {
             responder: PhoneWebResponder(phone: self),
             configuration: .init(address: .hostname(options.address, port: port), serverName: model.userAgent(mac: mac)),
             onServerRunning: { _ in continuation.yield(.success(())) }, logger: logger)
+        // Stopped by a graceful shutdown, never by cancelling its task: cancelling a server with a
+        // connection just accepted traps in NIO ("Deinited NIOAsyncWriter without calling
+        // finish()", apple/swift-nio#3481).
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        listenerGroup = group
         // Detached: a web server started while answering a request (a reboot pushed to the phone)
         // must not inherit that request's task-locals, among them the old server's graceful
         // shutdown, which would stop the new one as soon as it is up.
         listener = Task.detached {
             do {
-                try await app.run()
+                try await group.run()
             } catch {
                 continuation.yield(.failure(.listener("\(self.options.address):\(port): \(error)")))
                 throw error
@@ -31,6 +37,7 @@ extension SimulatedPhone {
         for await result in stream {
             if case .failure(let error) = result {
                 listener = nil
+                listenerGroup = nil
                 throw error
             }
             break
@@ -40,7 +47,8 @@ extension SimulatedPhone {
     func stopListener() async {
         guard let listener else { return }
         self.listener = nil
-        listener.cancel()
+        await listenerGroup?.triggerGracefulShutdown()
+        listenerGroup = nil
         _ = await listener.result
     }
 

@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import ServiceLifecycle
 
 /// Something the phone did or had done to it, in order.
 public enum PhoneEvent: Sendable, Hashable, CustomStringConvertible {
@@ -97,6 +98,7 @@ public actor SimulatedPhone {
     /// The files each master file named, for when it comes back unchanged (304).
     private var named: [String: [String]] = [:]
     var listener: Task<Void, any Error>?
+    var listenerGroup: ServiceGroup?
     private var eventWaiters: [CheckedContinuation<Void, Never>] = []
     let engine: CurlEngine
 

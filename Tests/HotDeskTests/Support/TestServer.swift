@@ -8,6 +8,7 @@ import PhoneFamilies
 import PhonePush
 import PhoneSimulator
 import PhoneXML
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -64,6 +65,7 @@ final class TestServer: Sendable {
     let dbPath: String
     let directory: URL
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
     /// `yaml` may use `{PORT}` (the server's port; the internal address is `127.0.0.1:{PORT}`,
     /// the external `localhost:{PORT}` so the two can be told apart) and `{PUSH_PORT}` (the
@@ -87,7 +89,9 @@ final class TestServer: Sendable {
                 autoLogoutInterval: 0.1),
             logger: logger, clock: { clock.now() },
             onServerRunning: { port in continuation.yield(port) })
-        let task = Task { try await app.runService() }
+        // Stopped by a graceful shutdown, not by cancelling the task (apple/swift-nio#3481).
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let task = Task { try await group.run() }
         var bound = 0
         for await p in stream {
             bound = p
@@ -95,12 +99,20 @@ final class TestServer: Sendable {
         }
         if let yaml {
             let text = yaml.replacingOccurrences(of: "{PORT}", with: "\(bound)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
-            _ = try await importDirectory(text, into: store, base: directory)
+            do {
+                _ = try await importDirectory(text, into: store, base: directory)
+            } catch {
+                // A directory that does not import: the server must not outlive the test.
+                await group.triggerGracefulShutdown()
+                _ = await task.result
+                throw error
+            }
         }
-        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, directory: directory)
+        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory)
     }
 
-    private init(store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, directory: URL) {
+    private init(store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL) {
+        self.group = group
         self.store = store
         self.clock = clock
         self.port = port
@@ -113,7 +125,7 @@ final class TestServer: Sendable {
 
     /// Stops the server; `keepFiles` leaves the database for a restart.
     func stop(keepFiles: Bool = false) async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = await task.result
         if !keepFiles { try? FileManager.default.removeItem(at: directory) }
     }
