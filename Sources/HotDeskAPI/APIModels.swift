@@ -316,3 +316,17 @@ public struct CredentialsView: Codable, Sendable {
         self.ha1 = ha1
     }
 }
+
+/// The answer to a star-code login or logout, for a PBX to turn into a SIP reply.
+public struct StarCodeView: Codable, Sendable {
+    /// `logged_in`, `logged_out`, `rejected`, `locked`.
+    public var result: String
+    public var sipCode: Int
+    public var reason: String
+
+    public init(result: String, sipCode: Int, reason: String) {
+        self.result = result
+        self.sipCode = sipCode
+        self.reason = reason
+    }
+}

@@ -63,7 +63,7 @@ public func makeApplication(
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
-    PBXController(store: store, addresses: addresses, clock: clock).register(with: router)
+    PBXController(store: store, addresses: addresses, pushes: pushes, clock: clock).register(with: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),

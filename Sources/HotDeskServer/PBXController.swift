@@ -10,6 +10,7 @@ import Hummingbird
 struct PBXController: Sendable {
     let store: any Store
     let addresses: PhoneAddressResolver
+    let pushes: PushService
     let clock: @Sendable () -> Date
 
     /// How long a PBX may cache an answer, in seconds.
@@ -21,6 +22,81 @@ struct PBXController: Sendable {
         pbx.post("authorize") { request, _ in try await self.authorize(request, form: false) }
         pbx.get("authorize") { request, _ in try await self.authorize(request, form: true) }
         pbx.get("credentials/{user}") { _, context in try await self.credentials(context) }
+        pbx.post("hotdesk/login") { request, context in try await self.starCodeLogin(request, context) }
+        pbx.post("hotdesk/logout") { request, context in try await self.starCodeLogout(request, context) }
+    }
+
+    struct StarCodeRequest: Decodable {
+        /// The phone's own SIP user (its device line), which dialled the code.
+        var authUser: String
+        var `extension`: String?
+        var pin: String?
+        var sourceIp: String?
+    }
+
+    /// The device a star code was dialled from: the phone whose own line is `authUser`.
+    private func device(_ request: Request) async throws -> (Device, StarCodeRequest) {
+        let asked: StarCodeRequest
+        do {
+            let body = try await request.body.collect(upTo: 4096)
+            asked = try APICoding.decoder().decode(StarCodeRequest.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON {\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}")
+        }
+        guard case .deviceLine(let device, _)? = try await store.sipUser(asked.authUser) else {
+            throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
+        }
+        return (device, asked)
+    }
+
+    /// `*22*ext*pin` from a phone's own line: the same password rules, lockouts, audit and push as
+    /// the on-phone app; an answer the PBX turns into a SIP reply.
+    func starCodeLogin(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let (device, asked) = try await device(request)
+        let settings = try await store.settings()
+        let outcome = try await LoginService(store: store).login(
+            device: device, settings: settings, network: .internal, extensionInput: asked.extension ?? "", password: asked.pin ?? "",
+            source: asked.sourceIp ?? addresses.address(of: request, context: context), now: clock())
+        let answer: StarCodeView
+        switch outcome {
+        case .loggedIn(let result):
+            for mac in result.plan.affectedDevices(device.mac) {
+                _ = try? await pushes.schedule(mac: mac, reason: mac == device.mac ? .login : .logout, actor: result.session.extensionNumber)
+            }
+            answer = StarCodeView(result: "logged_in", sipCode: 200, reason: "\(result.session.extensionNumber) logged in on \(device.mac)")
+        case .locked:
+            answer = StarCodeView(result: "locked", sipCode: 403, reason: "too many wrong passwords: locked")
+        default:
+            answer = StarCodeView(result: "rejected", sipCode: 403, reason: Self.why(outcome))
+        }
+        return .json(.ok, answer)
+    }
+
+    /// A refused login in a few words (no secret, no enumeration beyond the phone's own screens).
+    static func why(_ outcome: LoginOutcome) -> String {
+        switch outcome {
+        case .noExtension, .badExtension, .tooLong: "the extension is 2 to 6 digits"
+        case .noPassword: "no PIN"
+        case .unknownExtension(let n): "no extension \(n)"
+        case .wrongPassword(let n, let left): "wrong PIN for \(n), \(left) tries left"
+        case .loggedInElsewhere(let n, _): "\(n) is logged in elsewhere"
+        case .tooManyPhones(let n, _, let max): "\(n) is on \(max) phones already"
+        case .notAssigned(let n): "this phone does not take \(n)"
+        case .noAddress: "no server address is set up"
+        case .locked: "locked"
+        case .loggedIn: "logged in"
+        }
+    }
+
+    func starCodeLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let (device, asked) = try await device(request)
+        guard
+            let ended = try await store.logout(
+                mac: device.mac, actor: "pbx", source: asked.sourceIp ?? addresses.address(of: request, context: context), at: clock(),
+                reason: "star code from the phone")
+        else { return .json(.ok, StarCodeView(result: "rejected", sipCode: 404, reason: "nobody is logged in on \(device.mac)")) }
+        _ = try? await pushes.schedule(mac: device.mac, reason: .logout, actor: ended.extensionNumber)
+        return .json(.ok, StarCodeView(result: "logged_out", sipCode: 200, reason: "\(ended.extensionNumber) logged out of \(device.mac)"))
     }
 
     struct AuthorizeRequest: Decodable {

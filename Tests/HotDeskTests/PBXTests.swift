@@ -100,3 +100,33 @@ struct PBXTests {
         }
     }
 }
+
+@Suite("Star-code login through the PBX")
+struct StarCodeTests {
+    @Test("*22*ext*pin from the phone's own line logs the user in (session, audit, push); a wrong PIN counts toward the lockout; *22 logs out")
+    func starCode() async throws {
+        let directory = PBXTests.directory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 2}\n")
+        try await TestServer.with(yaml: directory) { (server: TestServer) async throws in
+            let pbx = try await PBXTests().pbx(server)
+            let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
+            #expect(await phone.config.lineUser == "8001")
+            var r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "1234"}"#)
+            #expect(r.json["result"] as? String == "logged_in" && r.json["sip_code"] as? Int == 200, "\(r.json)")
+            #expect(try await server.store.session(mac: MACAddress("001565e00001")!)?.extensionNumber == "5501")
+            let job = try #require(try await server.waitForJob("001565e00001") { !$0.state.isPending })
+            #expect(job.reason == .login && job.state == .applied)
+            #expect(await eventually { await phone.config.lineUser == "5501" }, "the phone gets the user's line")
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .login && $0.extensionNumber == "5501" })
+
+            r = try await pbx.call("POST", "/hotdesk/logout", body: #"{"auth_user": "8001"}"#)
+            #expect(r.json["result"] as? String == "logged_out")
+            r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "0000"}"#)
+            #expect(r.json["result"] as? String == "rejected" && (r.json["reason"] as? String)?.contains("wrong PIN") == true, "\(r.json)")
+            r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "0000"}"#)
+            r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "1234"}"#)
+            #expect(r.json["result"] as? String == "locked", "two wrong PINs lock 5501, even for the right one: \(r.json)")
+            #expect(try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "5501", "extension": "5501", "pin": "1234"}"#).status == 404,
+                "only a phone's own line dials the code")
+        }
+    }
+}
