@@ -330,3 +330,73 @@ public struct StarCodeView: Codable, Sendable {
         self.reason = reason
     }
 }
+
+/// A class of service as the admin API shows it.
+public struct CoSView: Codable, Sendable {
+    public struct Rule: Codable, Sendable {
+        public var pattern: String?
+        public var `class`: String?
+        public var action: String
+        public var schedule: String?
+
+        public init(pattern: String?, class: String?, action: String, schedule: String?) {
+            self.pattern = pattern
+            self.class = `class`
+            self.action = action
+            self.schedule = schedule
+        }
+    }
+
+    public struct Include: Codable, Sendable {
+        public var cos: String
+        public var schedule: String?
+
+        public init(cos: String, schedule: String?) {
+            self.cos = cos
+            self.schedule = schedule
+        }
+    }
+
+    public var name: String
+    public var `default`: String
+    public var rules: [Rule]
+    public var featureCodes: [String]
+    public var includes: [Include]
+    public var schedule: String?
+
+    public init(name: String, default: String, rules: [Rule], featureCodes: [String], includes: [Include], schedule: String?) {
+        self.name = name
+        self.default = `default`
+        self.rules = rules
+        self.featureCodes = featureCodes
+        self.includes = includes
+        self.schedule = schedule
+    }
+}
+
+public struct CoSList: Codable, Sendable {
+    public var classesOfService: [CoSView]
+    public var emergencyNumbers: [String]
+
+    public init(classesOfService: [CoSView], emergencyNumbers: [String]) {
+        self.classesOfService = classesOfService
+        self.emergencyNumbers = emergencyNumbers
+    }
+}
+
+/// `GET /cos/check`: what decides a call, and how.
+public struct CoSCheckView: Codable, Sendable {
+    public var decision: String
+    public var cos: String
+    public var rule: String
+    public var reason: String
+    public var at: Date
+
+    public init(decision: String, cos: String, rule: String, reason: String, at: Date) {
+        self.decision = decision
+        self.cos = cos
+        self.rule = rule
+        self.reason = reason
+        self.at = at
+    }
+}

@@ -26,6 +26,8 @@ struct AdminAPIController: Sendable {
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
         api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
         api.get("workspaces") { _, _ in try await self.listWorkspaces() }
+        api.get("cos") { _, _ in try await self.listCoS() }
+        api.get("cos/check") { request, _ in try await self.checkCoS(request) }
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
@@ -34,6 +36,53 @@ struct AdminAPIController: Sendable {
         api.delete("shared-lines/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil } }
         api.delete("workspaces/{name}") { _, context in try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil } }
         api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
+    }
+
+    // MARK: classes of service
+
+    func listCoS() async throws -> Response {
+        let book = try await store.cosBook()
+        let views = book.classes.values.sorted { $0.name < $1.name }.map { cos in
+            CoSView(
+                name: cos.name, default: cos.defaultAction.rawValue,
+                rules: cos.rules.map { r in
+                    switch r.match {
+                    case .pattern(let p): .init(pattern: p.description, class: nil, action: r.action.rawValue, schedule: r.schedule)
+                    case .numberClass(let c): .init(pattern: nil, class: c, action: r.action.rawValue, schedule: r.schedule)
+                    }
+                },
+                featureCodes: cos.featureCodes, includes: cos.includes.map { .init(cos: $0.cos, schedule: $0.schedule) }, schedule: cos.schedule)
+        }
+        return .json(.ok, CoSList(classesOfService: views, emergencyNumbers: book.emergencyNumbers.sorted()))
+    }
+
+    /// `?extension=5501&number=0044…[&at=ISO8601]` or `?cos=staff&number=…`: which class and rule decide.
+    func checkCoS(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        guard let number = q.get("number"), (1...64).contains(number.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) }) else {
+            throw APIError(.badRequest, "bad_number", "number: 1-64 of digits * # +")
+        }
+        var at = clock()
+        if let text = q.get("at") {
+            guard let date = try? Date(text, strategy: .iso8601) else { throw APIError(.badRequest, "bad_time", "at: an ISO 8601 time, e.g. 2026-12-25T10:00:00Z") }
+            at = date
+        }
+        let name: String
+        if let cos = q.get("cos") {
+            name = cos
+        } else if let ext = q.get("extension") {
+            guard let found = try await store.findExtension(ext) else { throw APIError(.notFound, "unknown_extension", "there is no extension \(ext)") }
+            guard let cos = found.cos else { throw APIError(.notFound, "no_cos", "extension \(ext) has no class of service (its calls are not restricted)") }
+            name = cos
+        } else {
+            throw APIError(.badRequest, "bad_query", "give extension= or cos=, and number=")
+        }
+        let book = try await store.cosBook()
+        guard book.classes[name] != nil || book.emergencyNumbers.contains(number) else {
+            throw APIError(.notFound, "unknown_cos", "there is no class of service \(name)")
+        }
+        let d = book.decide(cosName: name, number: number, at: at)
+        return .json(.ok, CoSCheckView(decision: d.action.rawValue, cos: d.cos, rule: d.rule, reason: d.reason, at: at))
     }
 
     // MARK: deletions

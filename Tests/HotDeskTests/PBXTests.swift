@@ -130,3 +130,21 @@ struct StarCodeTests {
         }
     }
 }
+
+@Suite("Classes of service in the admin API")
+struct CoSAPITests {
+    @Test("GET /cos lists them; GET /cos/check says which class and rule decide, now or at a given time")
+    func api() async throws {
+        try await TestServer.with(yaml: PBXTests.directory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let list = try await api.call("GET", "/cos")
+            let names = (list.json["classes_of_service"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["after-hours-intl", "hotdesk-phone", "staff"] && list.json["emergency_numbers"] as? [String] == ["112", "911"], "\(list.json)")
+            let check = try await api.call("GET", "/cos/check?extension=5501&number=0044207946&at=2026-11-25T09:00:00Z")
+            #expect(check.json["decision"] as? String == "deny" && (check.json["rule"] as? String)?.contains("international") == true, "\(check.json)")
+            #expect(try await api.call("GET", "/cos/check?cos=ghost&number=5502").status == 404)
+            #expect(try await api.call("GET", "/cos/check?cos=staff&number=abc").status == 400)
+            #expect(try await api.call("GET", "/cos/check?cos=staff&number=5502&at=yesterday").status == 400)
+        }
+    }
+}
