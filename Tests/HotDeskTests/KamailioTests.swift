@@ -1,0 +1,86 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import PhoneSimulator
+import Testing
+
+/// The PBX side proven on a real SIP stack: Kamailio 5.6 with `examples/pbx/kamailio.cfg`, and
+/// baresip as the SIP phone, on loopback, against the real HotDesk server.
+@Suite("Kamailio + baresip against HotDesk", .serialized, .enabled(if: SIPStack.available))
+struct KamailioTests {
+    static func directory(_ sipPort: Int) -> String {
+        withSettings(flowDirectory, """
+              sip: {server: "127.0.0.2:\(sipPort)", realm: "127.0.0.2"}
+              emergency_numbers: ["112"]
+
+            """).replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff") + """
+
+            classes_of_service:
+              - {name: staff, default: deny, rules: [{pattern: "55XX", action: allow}, {pattern: "00.", action: deny}]}
+              - {name: lobby, default: deny, feature_codes: ["*22"]}
+            devices:
+              - {mac: "00:15:65:ab:cd:01", model: yealink-t46u, cos_if_not_logged: lobby, line: {number: "8001", sip_password: "lobby-sip-secret"}}
+            """
+    }
+
+    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin logs the user in; the logged-in config's line registers and the old password does not; CoS decides calls; HotDesk down: 503, emergency still routed")
+    func stack() async throws {
+        let sipPort = SIPStack.port()
+        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            // The PBX listens where settings.sip says (the port given to Kamailio here).
+            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
+            do {
+                let registrar = "127.0.0.2:\(kamailio.port)"
+                let dir = server.directory
+
+                // The idle phone's own line registers with the credentials HotDesk gives the PBX.
+                var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))")
+                // Its "CoS if not logged" allows the hot desk code only.
+                out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 403, "lobby refuses an ordinary call:\n\(out.suffix(600))")
+                // 5501 is not logged in: its credentials are refused.
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, directory: dir)
+                #expect(out.contains("403") && !out.contains("1 binding"), "a logged-out user cannot register:\n\(out.suffix(600))")
+
+                // *22*5501*1234 from the device's line: logged in, audited, pushed.
+                out = try await Baresip.run(
+                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5501*1234@\(registrar)"], directory: dir)
+                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5501", "star code:\n\(out.suffix(600))")
+                #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .login && $0.extensionNumber == "5501" })
+
+                // A phone logged in through the simulator: its config names the line and the server baresip uses.
+                let phone = try await server.phone("yealink-t46u", mac: "001565abcd02")
+                try await phone.login("Login Int", ext: "5502", password: "7777")
+                #expect(await eventually { await phone.setting("account.1.user_name") == "5502" })
+                let line = try #require(await phone.setting("account.1.user_name"))
+                let password = try #require(await phone.setting("account.1.password"))
+                let host = try #require(await phone.setting("account.1.sip_server.1.address"))
+                #expect("\(host):\(await phone.setting("account.1.sip_server.1.port") ?? "")" == "127.0.0.2:\(sipPort)", "the config names settings.sip")
+                out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
+                #expect(out.contains("200 OK") && out.contains("1 binding"), "the logged-in line registers:\n\(out.suffix(600))")
+                out = try await Baresip.run(user: line, password: "not-the-password", registrar: registrar, directory: dir)
+                #expect(!out.contains("1 binding"), "another password is refused")
+
+                // 5501's class: 55XX allowed (the callee is not registered: 404 from the PBX, not 403), 00… denied with the reason.
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5599@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:0044207946@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
+
+                // HotDesk stops: ordinary calls get 503, emergency numbers are still routed (404 here: no emergency gateway registered).
+                await server.stop(keepFiles: true)
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5599@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 503, "HotDesk down: 503:\n\(out.suffix(600))")
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:112@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 404, "emergency routed without HotDesk:\n\(out.suffix(600))")
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Synchronization
+
+/// Kamailio and baresip from Debian's packages, run by the tests on loopback only.
+enum SIPStack {
+    static let kamailio = "/usr/sbin/kamailio"
+    static let modules = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+    static let baresip = "/usr/bin/baresip"
+    static let baresipModules = "/usr/lib/baresip/modules"
+
+    /// Whether the packages are installed (CI installs them; see `.ci/run`).
+    static let available: Bool = {
+        let fm = FileManager.default
+        let ok = fm.isExecutableFile(atPath: kamailio) && fm.isExecutableFile(atPath: baresip)
+            && fm.fileExists(atPath: modules + "/http_client.so") && fm.fileExists(atPath: modules + "/json.so")
+        // CI sets HOTDESK_REQUIRE_SIP: there a missing package fails the suite instead of skipping it.
+        if !ok && ProcessInfo.processInfo.environment["HOTDESK_REQUIRE_SIP"] != nil { return true }
+        if !ok {
+            print("""
+                ⚠️  SKIPPING the Kamailio + baresip suite: install kamailio, kamailio-utils-modules, kamailio-json-modules and \
+                baresip-core (apt) to run it. CI installs them.
+                """)
+        }
+        return ok
+    }()
+
+    /// The repository's `examples/pbx/kamailio.cfg`.
+    static let config = screensDirectory.deletingLastPathComponent().appendingPathComponent("examples/pbx/kamailio.cfg").path
+
+    private static let ports = Mutex(Int.random(in: 41000..<45000))
+    static func port() -> Int { ports.withLock { $0 += 2; return $0 } }
+}
+
+/// A running Kamailio on 127.0.0.2:<port>, asking HotDesk at `hotdeskURL`.
+final class KamailioProcess: Sendable {
+    let port: Int
+    private let process: Process
+    let log: URL
+
+    init(port: Int, hotdeskURL: String, directory: URL) throws {
+        self.port = port
+        log = directory.appendingPathComponent("kamailio-\(port).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SIPStack.kamailio)
+        process.arguments = ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"]
+        process.environment = ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin"]
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+        // Ready when it says it listens.
+        for _ in 0..<50 {
+            if (try? String(contentsOf: log, encoding: .utf8))?.contains("SO_RCVBUF is finally") == true { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// Kills Kamailio's processes (they do not always stop on SIGTERM): every process whose
+    /// command line names this instance's listen address, which no other instance shares.
+    func stop() async {
+        let marker = "udp:127.0.0.2:\(port)"
+        let fm = FileManager.default
+        for _ in 0..<50 {
+            let pids = ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+                guard let cmdline = fm.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                return String(decoding: cmdline, as: UTF8.self).contains(marker)
+            }
+            if pids.isEmpty && !process.isRunning { return }
+            for pid in pids { kill(pid, SIGKILL) }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+/// One baresip run: an account, commands at start, a few seconds; returns what it printed.
+enum Baresip {
+    /// The final SIP status of the call baresip placed ("… session closed: 404 Not registered").
+    static func callStatus(_ output: String) -> Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("session closed: ") }),
+              let range = line.range(of: "session closed: ") else { return nil }
+        return Int(line[range.upperBound...].prefix(3))
+    }
+
+    /// Waits off the concurrency pool: baresip waits on Kamailio, which waits on HotDesk, which
+    /// needs the pool's threads to answer.
+    static func run(user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, directory: URL) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    try runBlocking(user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, directory: directory)
+                })
+            }
+        }
+    }
+
+    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, directory: URL) throws -> String {
+        let dir = directory.appendingPathComponent("baresip-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let listen = "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
+        try """
+            sip_listen \(listen)
+            module_path \(SIPStack.baresipModules)
+            module g711.so
+            module account.so
+            module menu.so
+            module aufile.so
+            audio_player aufile,/dev/null
+            audio_source aufile,/dev/null
+            """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=60\n".write(
+            to: dir.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SIPStack.baresip)
+        process.arguments = ["-f", dir.path, "-t", "\(seconds)"] + commands.flatMap { ["-e", $0] }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
