@@ -8,6 +8,14 @@ import Testing
 /// baresip as the SIP phone, on loopback, against the real HotDesk server.
 @Suite("Kamailio + baresip against HotDesk", .serialized, .enabled(if: SIPStack.available))
 struct KamailioTests {
+    /// The UTC date three days from now: the test moves the server's clock into it.
+    static let holiday: String = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: Date() + 3 * 86400)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }()
+
     static func directory(_ sipPort: Int) -> String {
         withSettings(flowDirectory, """
               sip: {server: "127.0.0.2:\(sipPort)", realm: "127.0.0.2"}
@@ -15,15 +23,17 @@ struct KamailioTests {
 
             """).replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff") + """
 
+            schedules:
+              - {name: until-holiday, time_zone: UTC, open: [{}], exceptions: [{date: "\(holiday)"}]}
             classes_of_service:
-              - {name: staff, default: deny, rules: [{pattern: "55XX", action: allow}, {pattern: "00.", action: deny}]}
+              - {name: staff, default: deny, rules: [{pattern: "77XX", action: allow, schedule: until-holiday}, {pattern: "55XX", action: allow}, {pattern: "00.", action: deny}]}
               - {name: lobby, default: deny, feature_codes: ["*22"]}
             devices:
               - {mac: "00:15:65:ab:cd:01", model: yealink-t46u, cos_if_not_logged: lobby, line: {number: "8001", sip_password: "lobby-sip-secret"}}
             """
     }
 
-    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin logs the user in; the logged-in config's line registers and the old password does not; CoS decides calls; HotDesk down: 503, emergency still routed")
+    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin: a wrong PIN is refused and counted, the right one logs in; the logged-in line registers, another password does not; CoS and its schedule decide calls; logged out, the line stops registering; HotDesk down: 503, emergency still routed")
     func stack() async throws {
         let sipPort = SIPStack.port()
         try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
@@ -44,6 +54,13 @@ struct KamailioTests {
                 // 5501 is not logged in: its credentials are refused.
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, directory: dir)
                 #expect(out.contains("403") && !out.contains("1 binding"), "a logged-out user cannot register:\n\(out.suffix(600))")
+
+                // A wrong PIN by star code: refused, and it counts as a failed login.
+                out = try await Baresip.run(
+                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5501*0000@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 403, "wrong PIN:\n\(out.suffix(600))")
+                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil)
+                #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .loginFailed && $0.extensionNumber == "5501" })
 
                 // *22*5501*1234 from the device's line: logged in, audited, pushed.
                 out = try await Baresip.run(
@@ -69,6 +86,19 @@ struct KamailioTests {
                 #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:0044207946@\(registrar)"], directory: dir)
                 #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
+
+                // The scheduled rule: 77XX allowed today (404: nobody there), denied on the holiday.
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:7701@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 404, "77XX while the schedule is open:\n\(out.suffix(600))")
+                server.clock.advance(by: 3 * 86400)
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:7701@\(registrar)"], directory: dir)
+                #expect(Baresip.callStatus(out) == 403, "77XX on the holiday:\n\(out.suffix(600))")
+
+                // Logged out from the phone: the line's password stops working at the next REGISTER.
+                try await phone.logout()
+                #expect(await eventually { await phone.setting("account.1.user_name") != line })
+                out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
+                #expect(!out.contains("1 binding"), "a logged-out line cannot register:\n\(out.suffix(600))")
 
                 // HotDesk stops: ordinary calls get 503, emergency numbers are still routed (404 here: no emergency gateway registered).
                 await server.stop(keepFiles: true)
