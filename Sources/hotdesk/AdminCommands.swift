@@ -302,10 +302,10 @@ struct PBXKeyCommand: AsyncParsableCommand {
     }
 }
 
-/// `hotdesk cos list`, `hotdesk cos check --extension 5501 --number 0044…`.
+/// `hotdesk cos list`, `hotdesk cos show NAME`, `hotdesk cos check --extension 5501 --number 0044…`.
 struct CoSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cos", abstract: "Classes of service: list them, or check which one and which rule decide a call.", subcommands: [List.self, Check.self])
+        commandName: "cos", abstract: "Classes of service: list them, or check which one and which rule decide a call.", subcommands: [List.self, Show.self, Check.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the classes of service with their rules and includes.")
@@ -317,14 +317,36 @@ struct CoSCommand: AsyncParsableCommand {
             do { sqlite = try store.open() } catch { throw fail("\(error)") }
             let book = try await sqlite.cosBook()
             if book.classes.isEmpty { print("no classes of service") }
-            for cos in book.classes.values.sorted(by: { $0.name < $1.name }) {
-                print("\(cos.name)  default \(cos.defaultAction.rawValue)" + (cos.schedule.map { "  while \($0)" } ?? ""))
-                for (i, rule) in cos.rules.enumerated() { print("  rule \(i + 1): \(rule)") }
-                if !cos.featureCodes.isEmpty { print("  feature codes: \(cos.featureCodes.joined(separator: ", "))") }
-                for include in cos.includes { print("  includes \(include.cos)" + (include.schedule.map { " while \($0)" } ?? "")) }
-            }
-            if !book.emergencyNumbers.isEmpty { print("emergency numbers (always allowed): \(book.emergencyNumbers.sorted().joined(separator: ", "))") }
+            for cos in book.classes.values.sorted(by: { $0.name < $1.name }) { CoSCommand.describe(cos) }
+            if !book.emergencyNumbers.isEmpty { Swift.print("emergency numbers (always allowed): \(book.emergencyNumbers.sorted().joined(separator: ", "))") }
         }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one class of service: its rules, feature codes, includes and schedules.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The class of service's name.")
+        var name: String
+
+        func run() async throws {
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let book = try await sqlite.cosBook()
+            guard let cos = book.classes[name] else {
+                let known = book.classes.keys.sorted().joined(separator: ", ")
+                throw fail("there is no class of service \"\(name)\"" + (known.isEmpty ? "" : " (there are: \(known))"))
+            }
+            CoSCommand.describe(cos)
+        }
+    }
+
+    static func describe(_ cos: ClassOfService) {
+        Swift.print("\(cos.name)  default \(cos.defaultAction.rawValue)" + (cos.schedule.map { "  while \($0)" } ?? ""))
+        for (i, rule) in cos.rules.enumerated() { Swift.print("  rule \(i + 1): \(rule)") }
+        if !cos.featureCodes.isEmpty { Swift.print("  feature codes: \(cos.featureCodes.joined(separator: ", "))") }
+        for include in cos.includes { Swift.print("  includes \(include.cos)" + (include.schedule.map { " while \($0)" } ?? "")) }
     }
 
     struct Check: AsyncParsableCommand {
