@@ -171,18 +171,25 @@ extension SQLiteStore {
     public func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String? {
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         let keys = try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, key_hash FROM api_keys WHERE kind = ?", arguments: [kind.rawValue]).map {
-                ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String)
+            try Row.fetchAll(db, sql: "SELECT id, name, key_hash, last_used_at FROM api_keys WHERE kind = ?", arguments: [kind.rawValue]).map {
+                ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String, $0["last_used_at"] as Double?)
             }
         }
-        var found: (Int64, String)?
-        for (id, name, stored) in keys where ConstantTime.equal(stored, hash) { found = (id, name) }
-        guard let (id, name) = found else { return nil }
-        try await writer.write { db in
-            try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+        var found: (Int64, String, Double?)?
+        for (id, name, stored, lastUsed) in keys where ConstantTime.equal(stored, hash) { found = (id, name, lastUsed) }
+        guard let (id, name, lastUsed) = found else { return nil }
+        // `last_used_at` is kept to the minute: a PBX asks on every call, and a write per request
+        // would serialise them all on SQLite's one writer.
+        if lastUsed.map({ at.timeIntervalSince1970 - $0 >= Self.keyUsePrecision }) ?? true {
+            try await writer.write { db in
+                try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+            }
         }
         return name
     }
+
+    /// How stale an API key's `last_used_at` may be.
+    static let keyUsePrecision: TimeInterval = 60
 
     public func sipUser(_ authUser: String) async throws -> SIPUser? {
         let secrets = secretBox
