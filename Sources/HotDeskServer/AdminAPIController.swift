@@ -28,6 +28,7 @@ struct AdminAPIController: Sendable {
         api.get("workspaces") { _, _ in try await self.listWorkspaces() }
         api.get("cos") { _, _ in try await self.listCoS() }
         api.get("cos/check") { request, _ in try await self.checkCoS(request) }
+        api.get("cos/{name}") { _, context in try await self.showCoS(context) }
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
@@ -42,18 +43,29 @@ struct AdminAPIController: Sendable {
 
     func listCoS() async throws -> Response {
         let book = try await store.cosBook()
-        let views = book.classes.values.sorted { $0.name < $1.name }.map { cos in
-            CoSView(
-                name: cos.name, default: cos.defaultAction.rawValue,
-                rules: cos.rules.map { r in
-                    switch r.match {
-                    case .pattern(let p): .init(pattern: p.description, class: nil, action: r.action.rawValue, schedule: r.schedule)
-                    case .numberClass(let c): .init(pattern: nil, class: c, action: r.action.rawValue, schedule: r.schedule)
-                    }
-                },
-                featureCodes: cos.featureCodes, includes: cos.includes.map { .init(cos: $0.cos, schedule: $0.schedule) }, schedule: cos.schedule)
-        }
+        let views = book.classes.values.sorted { $0.name < $1.name }.map(Self.view)
         return .json(.ok, CoSList(classesOfService: views, emergencyNumbers: book.emergencyNumbers.sorted()))
+    }
+
+    /// One class of service (`/cos/check` is the check, so a class named "check" shows in the list only).
+    func showCoS(_ context: HotDeskRequestContext) async throws -> Response {
+        let name = context.parameters.get("name") ?? ""
+        guard let cos = try await store.cosBook().classes[name] else {
+            throw APIError(.notFound, "unknown_cos", "there is no class of service \(name)")
+        }
+        return .json(.ok, Self.view(cos))
+    }
+
+    static func view(_ cos: ClassOfService) -> CoSView {
+        CoSView(
+            name: cos.name, default: cos.defaultAction.rawValue,
+            rules: cos.rules.map { r in
+                switch r.match {
+                case .pattern(let p): .init(pattern: p.description, class: nil, action: r.action.rawValue, schedule: r.schedule)
+                case .numberClass(let c): .init(pattern: nil, class: c, action: r.action.rawValue, schedule: r.schedule)
+                }
+            },
+            featureCodes: cos.featureCodes, includes: cos.includes.map { .init(cos: $0.cos, schedule: $0.schedule) }, schedule: cos.schedule)
     }
 
     /// `?extension=5501&number=0044…[&at=ISO8601]` or `?cos=staff&number=…`: which class and rule decide.

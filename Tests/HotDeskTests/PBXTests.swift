@@ -133,13 +133,20 @@ struct StarCodeTests {
 
 @Suite("Classes of service in the admin API")
 struct CoSAPITests {
-    @Test("GET /cos lists them; GET /cos/check says which class and rule decide, now or at a given time")
+    @Test("GET /cos lists them; GET /cos/{name} shows one (404 unknown_cos); GET /cos/check says which class and rule decide, now or at a given time")
     func api() async throws {
         try await TestServer.with(yaml: PBXTests.directory) { (server: TestServer) async throws in
             let api = try await AdminAPITests().client(server)
             let list = try await api.call("GET", "/cos")
             let names = (list.json["classes_of_service"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
             #expect(names == ["after-hours-intl", "hotdesk-phone", "staff"] && list.json["emergency_numbers"] as? [String] == ["112", "911"], "\(list.json)")
+            let staff = try await api.call("GET", "/cos/staff")
+            let rules = (staff.json["rules"] as? [[String: Any]])?.map { ($0["pattern"] as? String ?? $0["class"] as? String ?? "?") + " " + ($0["action"] as? String ?? "?") }
+            let includes = staff.json["includes"] as? [[String: Any]]
+            #expect(staff.status == 200 && rules == ["XXXX allow", "international deny"], "\(staff.json)")
+            #expect(includes?.first?["cos"] as? String == "after-hours-intl" && includes?.first?["schedule"] as? String == "office-hours", "\(staff.json)")
+            let ghost = try await api.call("GET", "/cos/ghost")
+            #expect(ghost.status == 404 && (ghost.json["error"] as? [String: Any])?["code"] as? String == "unknown_cos", "\(ghost.json)")
             let check = try await api.call("GET", "/cos/check?extension=5501&number=0044207946&at=2026-11-25T09:00:00Z")
             #expect(check.json["decision"] as? String == "deny" && (check.json["rule"] as? String)?.contains("international") == true, "\(check.json)")
             #expect(try await api.call("GET", "/cos/check?cos=ghost&number=5502").status == 404)
