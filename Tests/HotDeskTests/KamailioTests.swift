@@ -33,7 +33,7 @@ struct KamailioTests {
             """
     }
 
-    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin: a wrong PIN is refused and counted, the right one logs in; the logged-in line registers, another password does not; CoS and its schedule decide calls; logged out, the line stops registering; HotDesk down: 503, emergency still routed")
+    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin: a wrong PIN is refused and counted, the right one logs in; the logged-in line registers, another password does not; an allowed call connects, CoS and its schedule decide calls; logged out, the line stops registering; HotDesk down: 503, emergency still routed")
     func stack() async throws {
         let sipPort = SIPStack.port()
         try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
@@ -86,6 +86,13 @@ struct KamailioTests {
                 #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:0044207946@\(registrar)"], directory: dir)
                 #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
+
+                // An allowed call to someone registered connects: 5502 (the logged-in line) answers.
+                async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 6, answer: true, directory: dir)
+                try await Task.sleep(for: .seconds(1.5))
+                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], seconds: 4, directory: dir)
+                let answered = try await callee
+                #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))\ncallee:\n\(answered.suffix(600))")
 
                 // The scheduled rule: 77XX allowed today (404: nobody there), denied on the holiday.
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:7701@\(registrar)"], directory: dir)

@@ -76,6 +76,9 @@ final class KamailioProcess: Sendable {
 
 /// One baresip run: an account, commands at start, a few seconds; returns what it printed.
 enum Baresip {
+    /// Whether the call baresip placed was answered.
+    static func connected(_ output: String) -> Bool { output.contains("Call established") }
+
     /// The final SIP status of the call baresip placed ("… session closed: 404 Not registered").
     static func callStatus(_ output: String) -> Int? {
         guard let line = output.split(separator: "\n").first(where: { $0.contains("session closed: ") }),
@@ -85,17 +88,20 @@ enum Baresip {
 
     /// Waits off the concurrency pool: baresip waits on Kamailio, which waits on HotDesk, which
     /// needs the pool's threads to answer.
-    static func run(user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, directory: URL) async throws -> String {
+    /// `answer`: this one answers calls by itself (the callee of a test call).
+    static func run(
+        user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false, directory: URL
+    ) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result {
-                    try runBlocking(user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, directory: directory)
+                    try runBlocking(user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, answer: answer, directory: directory)
                 })
             }
         }
     }
 
-    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, directory: URL) throws -> String {
+    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, answer: Bool, directory: URL) throws -> String {
         let dir = directory.appendingPathComponent("baresip-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let listen = "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
@@ -106,10 +112,15 @@ enum Baresip {
             module account.so
             module menu.so
             module aufile.so
+            module ausine.so
             audio_player aufile,/dev/null
-            audio_source aufile,/dev/null
+            audio_alert aufile,/dev/null
+            audio_source ausine,440
+            ausrc_srate 48000
+            ausrc_channels 2
+            auplay_srate 48000
             """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=60\n".write(
+        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=60\(answer ? ";answermode=auto" : "")\n".write(
             to: dir.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SIPStack.baresip)
