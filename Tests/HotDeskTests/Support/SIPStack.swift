@@ -37,14 +37,15 @@ final class KamailioProcess: Sendable {
     private let process: Process
     let log: URL
 
-    init(port: Int, hotdeskURL: String, directory: URL) throws {
+    /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
+    init(port: Int, hotdeskURL: String, emergencyGateway: String? = nil, directory: URL) throws {
         self.port = port
         log = directory.appendingPathComponent("kamailio-\(port).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SIPStack.kamailio)
         process.arguments = ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"]
-        process.environment = ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin"]
+        process.environment = ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""]
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
@@ -88,23 +89,26 @@ enum Baresip {
 
     /// Waits off the concurrency pool: baresip waits on Kamailio, which waits on HotDesk, which
     /// needs the pool's threads to answer.
-    /// `answer`: this one answers calls by itself (the callee of a test call).
+    /// `answer`: this one answers calls by itself (the callee of a test call). `listen` equal to
+    /// `registrar`: a gateway that registers nowhere and answers what is sent to it.
     static func run(
-        user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false, directory: URL
+        user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false,
+        listen: String? = nil, directory: URL
     ) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result {
-                    try runBlocking(user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, answer: answer, directory: directory)
+                    try runBlocking(
+                        user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, answer: answer, listen: listen, directory: directory)
                 })
             }
         }
     }
 
-    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, answer: Bool, directory: URL) throws -> String {
+    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, answer: Bool, listen: String?, directory: URL) throws -> String {
         let dir = directory.appendingPathComponent("baresip-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let listen = "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
+        let listen = listen ?? "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
         try """
             sip_listen \(listen)
             module_path \(SIPStack.baresipModules)
@@ -120,7 +124,7 @@ enum Baresip {
             ausrc_channels 2
             auplay_srate 48000
             """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=60\(answer ? ";answermode=auto" : "")\n".write(
+        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=\(listen == registrar ? 0 : 60)\(answer ? ";answermode=auto" : "")\n".write(
             to: dir.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SIPStack.baresip)
