@@ -9,6 +9,22 @@ struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apikey", abstract: "Manage admin API keys.", subcommands: [Create.self])
 
+    /// Stores a new key of `kind` under `name` and returns it (only its hash is kept).
+    static func create(name: String, kind: APIKeyKind, store: StoreOptions) async throws -> String {
+        guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+            throw fail("a key name is 1-64 letters, digits, - _ . @")
+        }
+        let sqlite: SQLiteStore
+        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        let key = APIKey.make()
+        do {
+            try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, at: Date())
+        } catch {
+            throw fail("cannot store the key (is the name \"\(name)\" taken?)")
+        }
+        return key
+    }
+
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an admin API key and print it, alone, on stdout. It is shown once; only its hash is stored.")
@@ -18,20 +34,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(help: "A name for the key (who or what uses it); audit entries name it as api:<name>.")
         var name: String = "admin-\(Int(Date().timeIntervalSince1970))"
 
-        func run() async throws {
-            guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
-                throw fail("a key name is 1-64 letters, digits, - _ . @")
-            }
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
-            let key = APIKey.make()
-            do {
-                try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), at: Date())
-            } catch {
-                throw fail("cannot store the key (is the name \"\(name)\" taken?)")
-            }
-            print(key)
-        }
+        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, store: store)) }
     }
 }
 
@@ -285,20 +288,7 @@ struct PBXKeyCommand: AsyncParsableCommand {
         @Option(help: "A name for the PBX (audit entries name it as pbx:<name>).")
         var name: String = "pbx-\(Int(Date().timeIntervalSince1970))"
 
-        func run() async throws {
-            guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
-                throw fail("a key name is 1-64 letters, digits, - _ . @")
-            }
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
-            let key = APIKey.make()
-            do {
-                try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            } catch {
-                throw fail("cannot store the key (is the name \"\(name)\" taken?)")
-            }
-            print(key)
-        }
+        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .pbx, store: store)) }
     }
 }
 
