@@ -219,8 +219,20 @@ public struct LockoutPolicy: Hashable, Sendable {
     public var window: TimeInterval
     /// Seconds a lock lasts.
     public var duration: TimeInterval
+    /// Failures from one source address (any phone, any extension) within `window` that lock
+    /// the address out of the Login app.
+    public var sourceFailures: Int
+    /// Failures within `window`, over every phone and extension, that could have matched a global
+    /// password (the admin or the user password): past it, global passwords stop working for
+    /// `duration` while voicemail PINs still do.
+    public var globalFailures: Int
 
-    public init(extensionFailures: Int = 5, deviceFailures: Int = 10, window: TimeInterval = 900, duration: TimeInterval = 900) {
+    public init(
+        extensionFailures: Int = 5, deviceFailures: Int = 10, window: TimeInterval = 900, duration: TimeInterval = 900, sourceFailures: Int = 30,
+        globalFailures: Int = 20
+    ) {
+        self.sourceFailures = sourceFailures
+        self.globalFailures = globalFailures
         self.extensionFailures = extensionFailures
         self.deviceFailures = deviceFailures
         self.window = window

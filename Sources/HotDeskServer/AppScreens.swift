@@ -107,7 +107,6 @@ struct AppScreens: Sendable {
         case .badExtension: texts["error.bad_extension"]
         case .tooLong: texts["error.too_long"]
         case .noPassword: texts["error.no_password"]
-        case .unknownExtension(let n): texts["error.unknown_extension", ["ext": n]]
         case .wrongPassword(let n, let left):
             left == 1 ? texts["error.wrong_password_last", ["ext": n]] : texts["error.wrong_password", ["ext": n, "left": "\(left)"]]
         case .locked(.extensionLocked(let n, let until)): texts["error.extension_locked", ["ext": n, "until": time(until)]]

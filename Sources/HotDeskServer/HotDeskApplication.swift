@@ -48,6 +48,8 @@ public func makeApplication(
     let pushes = PushService(
         store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
+    let security = SecurityLog(logger: logger)
+    let login = LoginService(store: store, limits: LoginGuard(), security: security)
     let router = Router(context: HotDeskRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.get("/health") { _, _ -> Response in
@@ -59,11 +61,11 @@ public func makeApplication(
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(
-        store: store, catalog: families.catalog, screens: screens, login: LoginService(store: store), pushes: pushes, addresses: addresses, language: configuration.language,
+        store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
-    PBXController(store: store, addresses: addresses, pushes: pushes, clock: clock).register(with: router)
+    PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),

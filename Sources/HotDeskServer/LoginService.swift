@@ -9,7 +9,6 @@ enum LoginOutcome: Sendable {
     case badExtension
     case tooLong
     case noPassword
-    case unknownExtension(String)
     case wrongPassword(String, triesLeft: Int)
     case locked(LockReason)
     case noAddress(Network)
@@ -21,11 +20,21 @@ enum LoginOutcome: Sendable {
 }
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
+///
+/// For one extension and one phone, count → check → record runs as one step (`LoginGuard.gate`),
+/// so concurrent guesses never evaluate more than the limit. An unknown extension is answered
+/// exactly like a wrong password (same screen, same work, its own failure count), so the app
+/// does not tell which extensions exist.
 struct LoginService: Sendable {
     let store: any Store
+    let limits: LoginGuard
+    let security: SecurityLog
 
     /// The longest extension or password input looked at; anything longer is refused unread.
     static let maxInput = 64
+
+    /// Checked for an extension that does not exist, so that it costs what a real one costs.
+    private static let decoyPIN = SecretHash(hashing: RandomToken.make())
 
     func login(
         device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
@@ -36,32 +45,70 @@ struct LoginService: Sendable {
         guard Extension.isValidNumber(number) else { return .badExtension }
         guard !password.isEmpty else { return .noPassword }
         if network == .external, settings.externalAddress == nil { return .noAddress(.external) }
+        try await writeLockSummaries(now: now)
 
-        let rule = LockoutRule(policy: settings.lockout)
+        // A lock already decided is answered from memory: no read, no audit row (counted).
+        let keys = [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (source.map { [LoginGuard.key(source: $0)] } ?? [])
+        if let lock = limits.lockInForce(keys, now: now) {
+            security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: "locked until \(lock.until.formatted(.iso8601))")
+            return .locked(lock)
+        }
+        return try await limits.gate.withKeys(Array(keys.prefix(2))) {
+            try await check(device: device, settings: settings, network: network, number: number, password: password, source: source, now: now)
+        }
+    }
+
+    /// The serialised part: count, check, record.
+    private func check(
+        device: Device, settings: Settings, network: Network, number: String, password: String, source: String?, now: Date
+    ) async throws -> LoginOutcome {
+        let policy = settings.lockout
+        let rule = LockoutRule(policy: policy)
         let recent = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
         if let lock = rule.lock(extensionNumber: number, extensionFailures: recent.extension, deviceFailures: recent.device, now: now) {
-            try await store.audit(
-                AuditEntry(
-                    at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
-                    detail: "locked until \(lock.until.formatted(.iso8601))"))
+            // Decided from the store (a lock from before a restart, or another step's): remembered from now on.
+            try await remember(lock, device: device, number: number, source: source, now: now, new: false)
             return .locked(lock)
         }
 
-        guard let ext = try await store.findExtension(number) else {
-            try await store.recordFailure(
-                AuditEntry(
-                    at: now, actor: number, action: .loginFailed, mac: device.mac, source: source, outcome: .failure,
-                    detail: "unknown extension \(number)"))
-            return try await lockAfterFailure(rule: rule, device: device, number: nil, source: source, now: now) ?? .unknownExtension(number)
+        let ext = try await store.findExtension(number)
+        // Global passwords are checked only within the global budget.
+        let globalApplies = settings.adminPassword != nil || (ext?.voicemailPIN == nil && settings.userPassword != nil)
+        let reserved = globalApplies && limits.reserveGlobal(policy: policy, now: now)
+        var checked = settings
+        if !reserved {
+            checked.adminPassword = nil
+            checked.userPassword = nil
         }
-
-        guard let credential = PasswordRules.check(password, for: ext, settings: settings) else {
+        let decoy = Extension(number: number, name: "", voicemailPIN: Self.decoyPIN, sipPassword: "")
+        let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
+        let matched = ext == nil ? nil : candidate
+        if reserved, let until = limits.settleGlobal(failed: matched == nil, policy: policy, now: now) {
+            let detail = "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
+                + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
+            try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
+            security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+        }
+        guard let ext, let credential = matched else {
+            var detail = ext == nil ? "unknown extension" : "wrong password"
+            if globalApplies, !reserved, let until = limits.globalBlockedUntil(now: now) {
+                detail += "; global passwords blocked until \(until.formatted(.iso8601))"
+            }
             try await store.recordFailure(
                 AuditEntry(
                     at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .failure,
-                    detail: "wrong password"))
-            if let locked = try await lockAfterFailure(rule: rule, device: device, number: number, source: source, now: now) { return locked }
+                    detail: detail))
+            security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+            if let source, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
+                let lock = LockReason.deviceLocked(until: until)
+                try await remember(lock, device: device, number: number, source: source, now: now, new: true, sourceLock: true)
+                return .locked(lock)
+            }
             let after = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
+            if let lock = rule.lock(extensionNumber: number, extensionFailures: after.extension, deviceFailures: after.device, now: now) {
+                try await remember(lock, device: device, number: number, source: source, now: now, new: true)
+                return .locked(lock)
+            }
             return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
         }
 
@@ -97,20 +144,42 @@ struct LoginService: Sendable {
         return outcome
     }
 
-    /// After a failure: if it tipped a limit, audit the new lock and report it.
-    private func lockAfterFailure(rule: LockoutRule, device: Device, number: String?, source: String?, now: Date) async throws -> LoginOutcome? {
-        let after = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
-        guard let lock = rule.lock(extensionNumber: number, extensionFailures: after.extension, deviceFailures: after.device, now: now) else {
-            return nil
+    /// Remembers a lock in memory (later attempts are answered from there) and audits it once:
+    /// `new` when this failure tipped it, else as found in the store.
+    private func remember(
+        _ lock: LockReason, device: Device, number: String, source: String?, now: Date, new: Bool, sourceLock: Bool = false
+    ) async throws {
+        let what: String
+        let key: String
+        switch lock {
+        case _ where sourceLock:
+            what = "source address \(source ?? "?") locked for every phone and extension"
+            key = LoginGuard.key(source: source ?? "?")
+        case .deviceLocked:
+            what = "phone \(device.mac) locked for every extension"
+            key = LoginGuard.key(device: device.mac)
+        case .extensionLocked(let n, _):
+            what = "extension \(n) locked on every phone"
+            key = LoginGuard.key(extension: n)
         }
-        let what: String = switch lock {
-        case .deviceLocked: "phone \(device.mac) locked for every extension"
-        case .extensionLocked(let n, _): "extension \(n) locked on every phone"
-        }
+        limits.remember(
+            LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what), key: key)
+        let detail = "\(what) until \(lock.until.formatted(.iso8601))" + (new ? "" : " (refused; further attempts are counted, not listed)")
         try await store.audit(
             AuditEntry(
-                at: now, actor: "system", action: .lockout, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
-                detail: "\(what) until \(lock.until.formatted(.iso8601))"))
-        return .locked(lock)
+                at: now, actor: new ? "system" : number, action: new ? .lockout : .loginFailed, mac: device.mac, extensionNumber: number, source: source,
+                outcome: .refused, detail: detail))
+        security.record(.lock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+    }
+
+    /// One audit row per expired lock that refused attempts, with their count.
+    func writeLockSummaries(now: Date) async throws {
+        for lock in limits.expiredSummaries(now: now) {
+            try await store.audit(
+                AuditEntry(
+                    at: now, actor: "system", action: .loginFailed, mac: lock.mac, extensionNumber: lock.extensionNumber, source: lock.source,
+                    outcome: .refused,
+                    detail: "\(lock.refused) attempt\(lock.refused == 1 ? "" : "s") refused while \(lock.what) (until \(lock.reason.until.formatted(.iso8601)))"))
+        }
     }
 }

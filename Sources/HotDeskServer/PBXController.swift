@@ -11,6 +11,7 @@ struct PBXController: Sendable {
     let store: any Store
     let addresses: PhoneAddressResolver
     let pushes: PushService
+    let login: LoginService
     let clock: @Sendable () -> Date
 
     /// How long a PBX may cache an answer, in seconds.
@@ -54,7 +55,7 @@ struct PBXController: Sendable {
     func starCodeLogin(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let (device, asked) = try await device(request)
         let settings = try await store.settings()
-        let outcome = try await LoginService(store: store).login(
+        let outcome = try await login.login(
             device: device, settings: settings, network: .internal, extensionInput: asked.extension ?? "", password: asked.pin ?? "",
             source: asked.sourceIp ?? addresses.address(of: request, context: context), now: clock())
         let answer: StarCodeView
@@ -77,7 +78,6 @@ struct PBXController: Sendable {
         switch outcome {
         case .noExtension, .badExtension, .tooLong: "the extension is 2 to 6 digits"
         case .noPassword: "no PIN"
-        case .unknownExtension(let n): "no extension \(n)"
         case .wrongPassword(let n, let left): "wrong PIN for \(n), \(left) tries left"
         case .loggedInElsewhere(let n, _): "\(n) is logged in elsewhere"
         case .tooManyPhones(let n, _, let max): "\(n) is on \(max) phones already"

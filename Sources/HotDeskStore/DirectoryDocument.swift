@@ -17,6 +17,8 @@ public struct DirectoryDocument: Sendable {
         public var lockoutDeviceFailures: Int?
         public var lockoutWindowMinutes: Int?
         public var lockoutDurationMinutes: Int?
+        public var lockoutSourceFailures: Int?
+        public var lockoutGlobalFailures: Int?
         public var pushPort: Int?
         public var pushFrom: String?
         /// 0: off.
@@ -227,12 +229,16 @@ private struct Reader {
             }
         }
         if let n = map["lockout"],
-            let lock = mapping(n, path: "settings.lockout", allowed: ["extension_failures", "device_failures", "window_minutes", "duration_minutes"])
+            let lock = mapping(n, path: "settings.lockout", allowed: [
+                "extension_failures", "device_failures", "window_minutes", "duration_minutes", "source_failures", "global_failures",
+            ])
         {
             s.lockoutExtensionFailures = int(lock["extension_failures"], path: "settings.lockout.extension_failures", range: 1...1000)
             s.lockoutDeviceFailures = int(lock["device_failures"], path: "settings.lockout.device_failures", range: 1...1000)
             s.lockoutWindowMinutes = int(lock["window_minutes"], path: "settings.lockout.window_minutes", range: 1...10080)
             s.lockoutDurationMinutes = int(lock["duration_minutes"], path: "settings.lockout.duration_minutes", range: 1...10080)
+            s.lockoutSourceFailures = int(lock["source_failures"], path: "settings.lockout.source_failures", range: 1...100_000)
+            s.lockoutGlobalFailures = int(lock["global_failures"], path: "settings.lockout.global_failures", range: 1...100_000)
         }
         s.pushPort = int(map["push_port"], path: "settings.push_port", range: 1...65535)
         if let n = map["auto_logout"], let auto = mapping(n, path: "settings.auto_logout", allowed: ["after_hours", "daily_at"]) {

@@ -215,6 +215,8 @@ extension SQLiteStore {
         set("lockout_device_failures", patch.lockoutDeviceFailures, current.lockout.deviceFailures) { $0 }
         set("lockout_window_seconds", patch.lockoutWindowMinutes.map { $0 * 60 }, Int(current.lockout.window)) { $0 }
         set("lockout_duration_seconds", patch.lockoutDurationMinutes.map { $0 * 60 }, Int(current.lockout.duration)) { $0 }
+        set("lockout_source_failures", patch.lockoutSourceFailures, current.lockout.sourceFailures) { $0 }
+        set("lockout_global_failures", patch.lockoutGlobalFailures, current.lockout.globalFailures) { $0 }
         set("push_port", patch.pushPort, current.pushPort) { $0 }
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }

@@ -245,6 +245,13 @@ public final class SQLiteStore: Store {
         m.registerMigration("v10: PBX keys beside admin API keys") { db in
             try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'admin'")
         }
+        m.registerMigration("v11: limits per source address and on global passwords (settings.lockout)") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN lockout_source_failures INTEGER NOT NULL DEFAULT 30;
+                    ALTER TABLE settings ADD COLUMN lockout_global_failures INTEGER NOT NULL DEFAULT 20;
+                    """)
+        }
         return m
     }
 
@@ -540,7 +547,8 @@ public final class SQLiteStore: Store {
             emergencyCallerID: row["emergency_caller_id"],
             lockout: LockoutPolicy(
                 extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
-                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int)),
+                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int),
+                sourceFailures: row["lockout_source_failures"], globalFailures: row["lockout_global_failures"]),
             pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"],
             autoLogout: AutoLogoutPolicy(
                 maxDuration: Self.minutes(row["auto_logout_after_minutes"]),

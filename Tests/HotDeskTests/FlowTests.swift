@@ -234,16 +234,25 @@ struct FlowTests {
             // Other extensions still work on phone b.
             try await b.login("Login Int", ext: "5502", password: "7777")
             #expect(await b.title == "Logged in")
-            // Phone a: two more failures (unknown extension counts for the phone) lock the phone.
+            // Phone a: two more failures (an unknown extension counts for the phone, and is answered
+            // exactly like a wrong password: the app does not tell which extensions exist) lock the phone.
             try await a.login("Login Int", ext: "5599", password: "1111")
-            #expect(await a.displayText.contains("5599 does not exist"))
+            #expect(await a.displayText.contains("Wrong password for 5599. 2 tries left"))
             try await a.login("Login Int", ext: "5503", password: "0000")
             #expect(await a.displayText.contains("this phone is locked until"))
             try await a.login("Login Int", ext: "5503", password: "5503")
             #expect(await a.displayText.contains("this phone is locked"))
-            let audit = try await server.store.auditLog(limit: 50)
+            var audit = try await server.store.auditLog(limit: 50)
             #expect(audit.filter { $0.action == .lockout }.count == 2)
-            #expect(audit.contains { $0.action == .loginFailed && $0.outcome == .refused })
+            #expect(audit.contains { $0.detail == "unknown extension" && $0.extensionNumber == "5599" })
+            // Attempts under a lock are counted, not listed: after the lock, one row each with the count.
+            #expect(!audit.contains { $0.action == .loginFailed && $0.outcome == .refused })
+            server.clock.advance(by: 16 * 60)
+            try await b.login("Login Int", ext: "5503", password: "0000")
+            audit = try await server.store.auditLog(limit: 50)
+            let summaries = audit.filter { $0.action == .loginFailed && $0.outcome == .refused }.map(\.detail)
+            #expect(summaries.contains { $0.hasPrefix("1 attempt refused while extension 5501 locked on every phone") })
+            #expect(summaries.contains { $0.hasPrefix("1 attempt refused while phone 00:15:65:aa:bb:0b locked for every extension") })
         }
     }
 }
