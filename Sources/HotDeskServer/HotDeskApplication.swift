@@ -22,11 +22,15 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: Set<String>
     /// Seconds between checks of the auto-logout policy.
     public var autoLogoutInterval: TimeInterval
+    /// Host names phones may reach HotDesk by besides the directory's internal and external
+    /// addresses (any other `Host` is answered as if it were the internal address).
+    public var acceptedHosts: Set<String> = []
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current, push: PushPolicy = .standard,
-        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30
+        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30, acceptedHosts: Set<String> = []
     ) {
+        self.acceptedHosts = acceptedHosts
         self.autoLogoutInterval = autoLogoutInterval
         self.host = host
         self.port = port
@@ -48,6 +52,7 @@ public func makeApplication(
     let pushes = PushService(
         store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
+    let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
     let security = SecurityLog(logger: logger)
     let login = LoginService(store: store, limits: LoginGuard(), security: security)
     let router = Router(context: HotDeskRequestContext.self)
@@ -57,11 +62,11 @@ public func makeApplication(
         return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json")
     }
     ProvisioningController(
-        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, clock: clock
+        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, clock: clock
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(
-        store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, language: configuration.language,
+        store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, hosts: hosts, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)

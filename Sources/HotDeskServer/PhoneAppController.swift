@@ -14,6 +14,7 @@ struct PhoneAppController: Sendable {
     let login: LoginService
     let pushes: PushService
     let addresses: PhoneAddressResolver
+    let hosts: HostPolicy
     let language: String
     let timeZone: TimeZone
     let clock: @Sendable () -> Date
@@ -53,7 +54,7 @@ struct PhoneAppController: Sendable {
         guard let dialect = screens.dialects[state.device.model.brand.rawValue] else {
             return .text(.notImplemented, "no XML browser dialect for \(state.device.model.brand.rawValue)\n")
         }
-        let base = request.hostHeader.map { "http://\($0)" } ?? state.settings.internalAddress?.baseURL ?? ""
+        let base = hosts.address(request, settings: state.settings)?.baseURL ?? ""
         let app = AppScreens(texts: screens.texts(language), appURL: "\(base)/app/\(token)", timeZone: timeZone)
         let texts = screens.texts(language)
         if let query = request.uri.query, query.utf8.count > Self.maxQueryBytes {

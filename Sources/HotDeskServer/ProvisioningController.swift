@@ -12,6 +12,7 @@ struct ProvisioningController: Sendable {
     let configs: ConfigFamilies
     let pushes: PushService
     let addresses: PhoneAddressResolver
+    let hosts: HostPolicy
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
@@ -83,7 +84,7 @@ struct ProvisioningController: Sendable {
         }
         guard let state else { return .text(.notFound, "unknown device\n") }
         let config: RenderedConfig
-        let reached = request.hostHeader.flatMap(ServerAddress.init)
+        let reached = hosts.address(request, settings: state.settings)
         do {
             config = try builder.render(state, reached: reached, file: spec)
         } catch {
@@ -97,7 +98,7 @@ struct ProvisioningController: Sendable {
         }
         let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
         let applied = try await store.recordFetch(
-            mac: mac, address: phoneAddress, host: request.hostHeader, configHash: config.hash, configAddress: pointsTo, at: now)
+            mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo, at: now)
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
         }

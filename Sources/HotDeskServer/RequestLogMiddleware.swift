@@ -1,11 +1,14 @@
 import Foundation
+import HotDeskCore
 import Hummingbird
 import Logging
 
 /// Logs one line per request: method, path with secrets blanked, status, duration. Query strings
 /// are never logged (phones send passwords in them) and app tokens in paths are replaced by `…`.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let path = Self.redact(request.uri.path)
         do {
@@ -21,11 +24,15 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// `/app/<token>/submit` → `/app/…/submit`
-    static func redact(_ path: String) -> String {
+    /// `/app/<token>/submit` → `/app/…/submit`, however the slashes are doubled (`//app/<token>`,
+    /// `/app//<token>` reach the same route): the first segment after `app` is blanked, and so is
+    /// any segment shaped like a token (a per-device key in a provisioning path).
+    public static func redact(_ path: String) -> String {
         var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if parts.count > 2, parts[1] == "app" { parts[2] = "…" }
-        return String(parts.joined(separator: "/").prefix(200))
+        let named = parts.indices.filter { !parts[$0].isEmpty }
+        if let first = named.first, parts[first].lowercased() == "app", named.count > 1 { parts[named[1]] = "…" }
+        for i in named where RandomToken.isWellFormed(parts[i]) || RandomToken.isWellFormed(parts[i].prefix(32)) { parts[i] = "…" }
+        return TextSafety.printable(String(parts.joined(separator: "/").prefix(200)))
     }
 
     private static func ms(since start: ContinuousClock.Instant) -> String {

@@ -218,7 +218,7 @@ private struct Reader {
         s.internalAddress = address(map["internal_address"], path: "settings.internal_address")
         s.externalAddress = address(map["external_address"], path: "settings.external_address")
         if let n = map["user_password"] { s.userPassword = secret(n, path: "settings.user_password", minLength: 4) }
-        if let n = map["admin_password"] { s.adminPassword = secret(n, path: "settings.admin_password", minLength: 6) }
+        if let n = map["admin_password"] { s.adminPassword = secret(n, path: "settings.admin_password", minLength: 12) }
         if let n = map["emergency_caller_id"] {
             if let v = string(n, path: "settings.emergency_caller_id") {
                 if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
@@ -673,7 +673,7 @@ private struct Reader {
         var body: String?
         switch (map["body"], map["file"]) {
         case (let b?, nil):
-            body = string(b, path: "\(path).body", maxLength: 256 * 1024)
+            body = string(b, path: "\(path).body", maxLength: 256 * 1024, multiline: true)
         case (nil, let f?):
             if let relative = string(f, path: "\(path).file") {
                 let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : base.appendingPathComponent(relative)
@@ -769,13 +769,20 @@ private struct Reader {
         return nil
     }
 
-    mutating func string(_ node: Node, path: String, maxLength: Int = 255) -> String? {
+    /// A single value. Control characters (C0 and C1, DEL, NUL, the Unicode line and paragraph
+    /// separators and the bidirectional overrides) are refused: they break phone XML, forge lines
+    /// in logs and terminals, or truncate. `multiline` (template bodies) allows tab, LF and CR.
+    mutating func string(_ node: Node, path: String, maxLength: Int = 255, multiline: Bool = false) -> String? {
         guard let s = node.scalar?.string else {
             problem(path, node, "expected a single value")
             return nil
         }
         guard s.count <= maxLength else {
             problem(path, node, "longer than \(maxLength) characters")
+            return nil
+        }
+        if let (offset, scalar) = s.unicodeScalars.enumerated().first(where: { TextSafety.isUnsafe($0.element, multiline: multiline) }) {
+            problem(path, node, "control character \(TextSafety.name(scalar)) at character \(offset + 1): not allowed in names, labels and texts")
             return nil
         }
         return s

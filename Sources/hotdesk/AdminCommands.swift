@@ -219,7 +219,7 @@ struct SIPPasswordCommand: AsyncParsableCommand {
             let answer = try await server.call("POST", path, as: SIPPasswordView.self)
             print(answer.sipPassword)
             let what = device ? "device" : sharedLine ? "shared line" : "extension"
-            FileHandle.standardError.write(Data("\(what) \(answer.number): new SIP password set; \(answer.jobs.count) phone(s) pushed\n".utf8))
+            printError("\(what) \(answer.number): new SIP password set; \(answer.jobs.count) phone(s) pushed")
         }
     }
 }

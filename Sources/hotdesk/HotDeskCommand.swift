@@ -55,7 +55,7 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 func fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("hotdesk: \(message)\n".utf8))
+    printError("hotdesk: \(message)")
     return ExitCode.failure
 }
 
@@ -77,6 +77,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("trusted-proxy"), help: "A proxy whose X-Forwarded-For is believed (repeatable).")
     var trustedProxies: [String] = []
+
+    @Option(name: .customLong("accept-host"), help: "A host name phones may reach HotDesk by besides internal_address and external_address (repeatable); any other Host header is treated as the internal address.")
+    var acceptedHosts: [String] = []
 
     @Option(help: "Time zone of lock times and of the daily auto logout, e.g. Europe/Paris. Default: the machine's.")
     var timeZone: String?
@@ -113,7 +116,7 @@ struct Serve: AsyncParsableCommand {
             store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes),
             configuration: ServerConfiguration(
                 host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
-                trustedProxies: Set(trustedProxies)),
+                trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts)),
             logger: logger,
             onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
         try await app.runService()
@@ -167,7 +170,7 @@ struct Import: AsyncParsableCommand {
                 knownExtensions: known.extensions, knownTemplates: known.templates,
                 knownWorkspaces: knownWorkspaces)
         } catch {
-            FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+            printError("\(error.description)")
             throw ExitCode.failure
         }
         let summary: ImportSummary
@@ -175,7 +178,7 @@ struct Import: AsyncParsableCommand {
             summary = try await sqlite.importDirectory(document, actor: "cli", at: Date(), options: ImportOptions(prune: prune, dryRun: dryRun))
         } catch let error as DirectoryError {
             // Problems found against what is stored (a workspace over its licence): nothing written.
-            FileHandle.standardError.write(Data("\(DirectoryError(file: file, problems: error.problems).description)\n".utf8))
+            printError("\(DirectoryError(file: file, problems: error.problems).description)")
             throw ExitCode.failure
         }
         print("\(dryRun ? "would import" : "imported") \(file): \(summary)")

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import PhoneSimulator
 import Testing
 
@@ -144,4 +145,45 @@ struct LoginAttackTests {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+@Suite("Attacks: hostile Host headers and paths that dodge the log redaction")
+struct RequestAttackTests {
+    @Test("a hostile Host is never reflected into app URLs, the stored host or the Yealink push allow list")
+    func hostileHost() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:cc:01"]
+            for host in ["evil.example", "evil.example:8080", "10.66.6.6:80", "127.0.0.1.evil.example"] {
+                let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc01.cfg", headers: agent.merging(["Host": host]) { a, _ in a })
+                #expect(config.status == 200)
+                #expect(!config.body.contains("evil") && !config.body.contains("10.66.6.6"), "\(host) reflected in the config")
+                #expect(config.body.contains("127.0.0.1:\(server.port)/app/"), "an unknown Host gets the internal address")
+            }
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc02", pushes: false)
+            let key = try #require(await phone.config.browserKeyURL)
+            let path = "/app/" + (key.split(separator: "/").last.map(String.init) ?? "")
+            let menu = try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "evil.example"])
+            #expect(!menu.body.contains("evil.example"))
+            #expect(menu.body.contains("http://127.0.0.1:\(server.port)/app/"))
+            // The external address is believed (a Login Extl phone asks by that name).
+            let external = try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "localhost:\(server.port)"])
+            #expect(external.body.contains("http://localhost:\(server.port)/app/"))
+        }
+    }
+
+    @Test("//app/<token> and /app//<token> reach the app, and the request log blanks the token in every spelling")
+    func redaction() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565aacc03", pushes: false)
+            let token = try #require(await phone.config.browserKeyURL?.split(separator: "/").last.map(String.init))
+            for path in ["/app/\(token)", "//app/\(token)", "/app//\(token)", "//app//\(token)/login", "///app///\(token)/submit"] {
+                let r = try await HTTP.get("\(server.baseURL)\(path)")
+                #expect(r.status == 200, "\(path)")
+                let logged = RequestLogMiddleware<HotDeskRequestContext>.redact(path)
+                #expect(!logged.contains(token), "\(path) logged as \(logged)")
+                #expect(!logged.contains(String(token.prefix(8))))
+            }
+            #expect(!RequestLogMiddleware<HotDeskRequestContext>.redact("/app/x\u{1b}[2J").contains("\u{1b}"))
+        }
+    }
 }

@@ -9,7 +9,7 @@ let flowDirectory = """
       internal_address: 127.0.0.1:{PORT}
       external_address: localhost:{PORT}
       user_password: "7777"
-      admin_password: "master-4242"
+      admin_password: "master-4242-admin"
       push_port: {PUSH_PORT}
     extensions:
       - number: "5501"
@@ -103,7 +103,7 @@ struct FlowTests {
     func adminPassword() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aabb04")
-            try await phone.login("Login Int", ext: "5501", password: "master-4242")
+            try await phone.login("Login Int", ext: "5501", password: "master-4242-admin")
             #expect(await phone.title == "Logged in")
             let entry = try #require(try await server.store.auditLog(limit: 5).first { $0.action == .login })
             #expect(entry.actor == "admin-password")

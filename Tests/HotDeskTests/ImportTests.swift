@@ -10,7 +10,7 @@ let fullDirectory = """
       internal_address: 192.0.2.10:8080
       external_address: hotdesk.example.com:443
       user_password: "7777"
-      admin_password: "master-4242"
+      admin_password: "master-4242-admin"
       emergency_caller_id: "+15551230000"
       push_port: 8081
       phone_credentials:
@@ -94,7 +94,7 @@ struct ImportTests {
             #expect(try await store.device(mac: MACAddress("00-15-65-AA-BB-DD")!)?.model.name == "sangoma-s500")
             let settings = try await store.settings()
             #expect(settings.externalAddress?.baseURL == "https://hotdesk.example.com")
-            #expect(settings.adminPassword?.matches("master-4242") == true)
+            #expect(settings.adminPassword?.matches("master-4242-admin") == true)
             #expect(settings.pushPort == 8081 && settings.phoneCredentials["sangoma"]?.password == "web-pass-2")
             let device = try #require(try await store.device(mac: MACAddress("0015.65aa.bbdd")!))
             #expect(device.pushPort == 8080 && device.credentials == PhoneCredentials(username: "desk", password: "web-pass-3"))
@@ -114,7 +114,7 @@ struct ImportTests {
             _ = try await importDirectory(fullDirectory, into: store, base: dir)
             let bytes = try Data(contentsOf: dir.appendingPathComponent("db.sqlite"))
             let wal = (try? Data(contentsOf: dir.appendingPathComponent("db.sqlite-wal"))) ?? Data()
-            for secret in ["sip-secret-5501", "master-4242", "1234\"", "web-pass-1", "web-pass-3"] {
+            for secret in ["sip-secret-5501", "master-4242-admin", "1234\"", "web-pass-1", "web-pass-3"] {
                 #expect(bytes.range(of: Data(secret.utf8)) == nil && wal.range(of: Data(secret.utf8)) == nil, "\(secret) found in the database")
             }
         }
@@ -156,6 +156,16 @@ struct ImportTests {
             ("settings:\n  sip: {server: pbx.example.com, transport: sctp}\n", "settings.sip.transport: \"sctp\" is not udp, tcp or tls"),
             ("settings:\n  sip: {transport: udp}\n", "settings.sip.server: missing"),
             ("extensions: [1, 2\n", "not valid YAML"),
+            ("settings:\n  admin_password: \"eleven-char\"\n", "settings.admin_password: at least 12 characters"),
+            ("extensions:\n  - {number: \"5501\", name: \"Ada\\e[2J\", sip_password: \"long-enough\"}\n", "extensions[0].name: control character U+001B at character 4"),
+            ("extensions:\n  - {number: \"5501\", name: \"A\\vB\", sip_password: \"long-enough\"}\n", "extensions[0].name: control character U+000B"),
+            ("extensions:\n  - {number: \"5501\", name: \"A\\fB\", sip_password: \"long-enough\"}\n", "extensions[0].name: control character U+000C"),
+            ("extensions:\n  - {number: \"5501\", name: \"Ada\\0Evil\", sip_password: \"long-enough\"}\n", "extensions[0].name: control character U+0000"),
+            ("extensions:\n  - {number: \"5501\", name: \"Ada\\r\\n2026 login ok\", sip_password: \"long-enough\"}\n", "control character U+000D"),
+            ("extensions:\n  - {number: \"5501\", name: \"Ada\\L\", sip_password: \"long-enough\"}\n", "control character U+2028"),
+            ("extensions:\n  - {number: \"5501\", name: \"\\u202Eecila\", sip_password: \"long-enough\"}\n", "control character U+202E at character 1"),
+            ("shared_lines:\n  - {number: \"555\", name: \"S\\x85\", sip_password: \"long-enough\"}\n", "shared_lines[0].name: control character U+0085"),
+            ("workspaces:\n  - {name: \"Desk\\e1\", licence: professional}\n", "workspaces[0].name: control character U+001B"),
             ("- just a list\n", "expected a mapping"),
         ])
     func invalid(yaml: String, expected: String) async throws {
