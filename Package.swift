@@ -53,6 +53,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "hotdesk", dependencies: [
             "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",

@@ -8,6 +8,12 @@ public struct AuditEntry: Hashable, Sendable {
         case logout
         case lockout
         case enrol
+        /// A phone's first fetch with its provisioning secret; from then on its configs need it.
+        case deviceClaimed = "device_claimed"
+        /// An admin released a claimed phone (factory reset, replaced): a new secret, unclaimed.
+        case deviceReleased = "device_released"
+        /// A config fetch without (or with a wrong) provisioning secret for a claimed phone.
+        case configRefused = "config_refused"
         case unknownDeviceRefused = "unknown_device_refused"
         case directoryImport = "directory_import"
         /// A push (reload or reboot) asked of a phone, and how it ended.

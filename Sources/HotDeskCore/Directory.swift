@@ -63,6 +63,18 @@ public struct Device: Hashable, Sendable {
     /// The class of service of the device, and the one while nobody is logged in on it.
     public var cos: String?
     public var cosIfNotLogged: String?
+    /// The phone's own provisioning secret: its HTTP Digest password (user `provisioningUsername`),
+    /// or the key in its provisioning path for families that cannot send credentials. Written
+    /// into its configs; sealed at rest.
+    public var provisioningSecret: String?
+    /// When the phone first fetched a config with its secret: from then on its configs are served
+    /// only with it (until an admin releases it).
+    public var claimedAt: Date?
+    /// When an unproven config first carried the secret (a Digest phone is challenged from then on).
+    public var secretIssuedAt: Date?
+
+    /// The Digest user name of the phone's provisioning secret.
+    public var provisioningUsername: String { "hd" + mac.canonical }
 
     public init(
         mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil

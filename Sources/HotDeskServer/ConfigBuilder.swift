@@ -16,12 +16,16 @@ struct ConfigBuilder: Sendable {
     /// (the extension's line, at the address chosen at login) or the logged-out one (no line, at
     /// `reached`: the address the phone reaches HotDesk at). An admin's template (mapped or the
     /// brand's default) replaces the built-in one of the line's file.
-    func render(_ state: DeviceConfigState, reached: ServerAddress?, file: ConfigFamily.DeviceFile? = nil) throws -> RenderedConfig {
+    ///
+    /// `proven`: the phone fetched with its provisioning secret. Otherwise (a phone that has not
+    /// claimed its device yet) the config holds no secret but that provisioning secret: no line,
+    /// no app token.
+    func render(_ state: DeviceConfigState, reached: ServerAddress?, file: ConfigFamily.DeviceFile? = nil, proven: Bool = true) throws -> RenderedConfig {
         guard let family = configs[state.device.model.brand] else { throw NoFamily(brand: state.device.model.brand) }
         let file = file ?? family.primaryFile
         let reached = reached ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
         var line: ConfigContext.Line?
-        if let ext = state.line, state.session != nil {
+        if proven, let ext = state.line, state.session != nil {
             line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
         }
         let server = Self.address(state, reached: reached)
@@ -30,7 +34,12 @@ struct ConfigBuilder: Sendable {
             emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
         context.sip = state.settings.sip
-        if line == nil, let own = state.device.ownLine {
+        if let secret = state.device.provisioningSecret {
+            context.provisioning = PhoneCredentials(username: state.device.provisioningUsername, password: secret)
+            if family.provisioningAuth == .urlKey { context.provisioningPathKey = secret }
+        }
+        if !proven { context.appToken = nil }
+        if proven, line == nil, let own = state.device.ownLine {
             // Nobody logged in: the phone's own (restricted) line, on key 1.
             context.accounts = [
                 .init(

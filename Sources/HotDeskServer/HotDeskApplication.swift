@@ -62,7 +62,8 @@ public func makeApplication(
         return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json")
     }
     ProvisioningController(
-        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, clock: clock
+        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, digest: DigestAuth(), security: security,
+        refusals: RefusalThrottle(), clock: clock
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(

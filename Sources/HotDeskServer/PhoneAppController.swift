@@ -47,10 +47,9 @@ struct PhoneAppController: Sendable {
             let screen = Screen.text(.init(title: texts["error.title"], text: texts["error.unknown_device"]))
             return try render(screen, dialect: dialect, context: context)
         }
+        // Where the request came from, for the audit. The phone's address for pushes is learned only
+        // from its authenticated config fetches, never from here.
         let phoneAddress = addresses.address(of: request, context: context)
-        if let phoneAddress, phoneAddress != state.device.lastAddress {
-            try await store.recordAddress(mac: state.device.mac, address: phoneAddress)
-        }
         guard let dialect = screens.dialects[state.device.model.brand.rawValue] else {
             return .text(.notImplemented, "no XML browser dialect for \(state.device.model.brand.rawValue)\n")
         }

@@ -3,6 +3,7 @@ import HotDeskCore
 import HotDeskStore
 import Hummingbird
 import Logging
+import NIOCore
 import Provisioning
 
 /// `GET /provision/<file>`: the phones' config files, logged in or out, from templates.
@@ -13,16 +14,24 @@ struct ProvisioningController: Sendable {
     let pushes: PushService
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
+    let digest: DigestAuth
+    let security: SecurityLog
+    /// Refused fetches are audited at most this often per source address (the security log has each).
+    let refusals: RefusalThrottle
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
 
     func register(with router: Router<HotDeskRequestContext>) {
-        router.get("/provision/{file}") { request, context in try await self.serve(request, context: context) }
+        router.get("/provision/{first}") { request, context in try await self.serve(request, context: context) }
+        // The per-device key form (`ProvisioningAuth.urlKey`): `/provision/<secret>/<file>`.
+        router.get("/provision/{first}/{second}") { request, context in try await self.serve(request, context: context) }
     }
 
     func serve(_ request: Request, context: HotDeskRequestContext) async throws -> Response {
-        let file = context.parameters.get("file") ?? ""
+        let second = context.parameters.get("second")
+        let file = second ?? context.parameters.get("first") ?? ""
+        let pathKey = second == nil ? nil : context.parameters.get("first")
         let matches = configs.matches(fileName: file)
         guard let mac = matches.lazy.compactMap(\.mac).first ?? (matches.isEmpty ? nil : MACAddress("000000000000")) else {
             return .text(.notFound, "no such config file\n")
@@ -82,15 +91,64 @@ struct ProvisioningController: Sendable {
             try await store.updateModel(mac: mac, model: learned)
             state = try await store.deviceConfigState(mac: mac)
         }
-        guard let state else { return .text(.notFound, "unknown device\n") }
+        if state?.device.provisioningSecret == nil {
+            try await store.ensureProvisioningSecret(mac: mac)
+            state = try await store.deviceConfigState(mac: mac)
+        }
+        guard let state, let secret = state.device.provisioningSecret else { return .text(.notFound, "unknown device\n") }
+
+        // Who is asking: the phone itself (its secret), or anyone who knows its MAC.
+        let auth = configs[brand]?.provisioningAuth ?? .urlKey
+        var proven = false
+        var refusal: String?
+        if let pathKey {
+            if ConstantTime.equal(pathKey, secret) { proven = true } else { refusal = "wrong key in the provisioning path" }
+        }
+        switch digest.verify(
+            header: request.headers[.authorization], method: "GET", uri: request.uri.description, username: state.device.provisioningUsername,
+            secret: secret, now: now)
+        {
+        case .valid: proven = true
+        case .invalid(let why): refusal = why
+        case .stale: refusal = "stale nonce"
+        case .none: break
+        }
+        if auth == .address, !proven, pathKey == nil {
+            // Cisco SEP files: the phone cannot send a secret; it is bound to the address it claimed from.
+            proven = state.device.claimedAt == nil || (phoneAddress != nil && phoneAddress == state.device.lastAddress)
+        }
+        // A Digest phone sends its credentials only when challenged: once its secret went out, a
+        // fetch without them is challenged even before the claim.
+        let challenged = auth == .digest && pathKey == nil && state.device.secretIssuedAt != nil
+        if !proven, state.device.claimedAt != nil || (challenged && request.headers[.authorization] == nil) || refusal != nil {
+            let why = refusal ?? (auth == .address ? "not from the address the phone claimed from" : "no provisioning credential")
+            security.record(.deviceRefused, source: phoneAddress, mac: mac, detail: "config \(file) refused: \(why)")
+            if refusals.refuse(source: phoneAddress ?? "-", now: now) != .overLimit {
+                try await store.audit(
+                    AuditEntry(
+                        at: now, actor: "system", action: .configRefused, mac: mac, source: phoneAddress, outcome: .refused,
+                        detail: "config \(file) refused: \(why) (the phone is claimed; `hotdesk device release` if it was replaced or reset)"))
+            }
+            var headers = HTTPFields()
+            if auth == .digest { for challenge in digest.challenges(now: now, stale: refusal == "stale nonce") { headers.append(.init(name: .wwwAuthenticate, value: challenge)) } }
+            return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "this phone's config needs its provisioning credential\n")))
+        }
+
         let config: RenderedConfig
         let reached = hosts.address(request, settings: state.settings)
         do {
-            config = try builder.render(state, reached: reached, file: spec)
+            config = try builder.render(state, reached: reached, file: spec, proven: proven)
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
             return .text(.internalServerError, "config template failed; see the server log\n")
         }
+        // Not proven (a phone that has not claimed its device yet, or anyone knowing the MAC): the
+        // config holds nothing but the provisioning secret; nothing is learned, no push confirmed.
+        guard proven else {
+            if spec.primary, state.device.secretIssuedAt == nil { try await store.secretIssued(mac: mac, at: now) }
+            return conditional(config, request)
+        }
+        if state.device.claimedAt == nil { _ = try await store.claim(mac: mac, address: phoneAddress, at: now) }
         guard spec.primary else {
             // A file around the line's (Polycom's master file): it tells where the phone is, no more.
             if let phoneAddress, phoneAddress != state.device.lastAddress { try await store.recordAddress(mac: mac, address: phoneAddress) }

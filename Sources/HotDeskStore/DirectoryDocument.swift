@@ -693,6 +693,20 @@ private struct Reader {
             problem("\(path).body", map["body"] ?? map["file"], "does not use {{app_url}}: phones would lose their Login/Logout key")
             return nil
         }
+        // The phone's own provisioning secret must reach it, or it can never fetch its logged-in config.
+        switch configs[brand]?.provisioningAuth {
+        case .digest? where !(body.contains("provisioning.username") && body.contains("provisioning.password")):
+            problem(
+                "\(path).body", map["body"] ?? map["file"],
+                "does not use {{provisioning.username}} and {{provisioning.password}}: \(brand.rawValue) phones fetch their configs with them (docs/security.md)")
+            return nil
+        case .urlKey? where !body.contains("provision_url"):
+            problem(
+                "\(path).body", map["body"] ?? map["file"],
+                "does not use {{provision_url}}: \(brand.rawValue) phones fetch their configs at the per-device address it holds (docs/security.md)")
+            return nil
+        default: break
+        }
         do {
             try ConfigRenderer.validate(body, format: configs[brand]?.format ?? .keyValue, name: name)
         } catch {

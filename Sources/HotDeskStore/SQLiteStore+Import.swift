@@ -406,11 +406,12 @@ extension SQLiteStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
             try db.execute(
                 sql: """
-                    INSERT INTO devices (mac, model, brand, token, enrolled_at, push_port, phone_username, phone_password_sealed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO devices (mac, model, brand, token, enrolled_at, push_port, phone_username, phone_password_sealed, provisioning_secret_sealed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
+                    try secrets.seal(RandomToken.make()),
                 ])
             try db.execute(
                 sql: "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",

@@ -252,6 +252,15 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN lockout_global_failures INTEGER NOT NULL DEFAULT 20;
                     """)
         }
+        m.registerMigration("v12: per-device provisioning secrets and claims") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE devices ADD COLUMN provisioning_secret_sealed BLOB;
+                    ALTER TABLE devices ADD COLUMN claimed_at DOUBLE;
+                    ALTER TABLE devices ADD COLUMN claimed_from TEXT;
+                    ALTER TABLE devices ADD COLUMN secret_issued_at DOUBLE;
+                    """)
+        }
         return m
     }
 
@@ -363,11 +372,63 @@ public final class SQLiteStore: Store {
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
+            var device = device
+            device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
             try db.execute(
-                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970])
+                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
+                    try secrets.seal(device.provisioningSecret!),
+                ])
             try Self.insert(audit, db)
             return device
+        }
+    }
+
+    public func ensureProvisioningSecret(mac: MACAddress) async throws {
+        let sealed = try secrets.seal(RandomToken.make())
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL", arguments: [sealed, mac.canonical])
+        }
+    }
+
+    public func secretIssued(mac: MACAddress, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL", arguments: [at.timeIntervalSince1970, mac.canonical])
+        }
+    }
+
+    public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE devices SET claimed_at = ?, claimed_from = ? WHERE mac = ? AND claimed_at IS NULL",
+                arguments: [at.timeIntervalSince1970, address, mac.canonical])
+            guard db.changesCount > 0 else { return false }
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: "system", action: .deviceClaimed, mac: mac, source: address, outcome: .success,
+                    detail: "first config fetch with the phone's provisioning secret: its configs now need it"), db)
+            return true
+        }
+    }
+
+    public func release(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> Bool {
+        let sealed = try secrets.seal(RandomToken.make())
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL
+                    WHERE mac = ?
+                    """,
+                arguments: [sealed, mac.canonical])
+            guard db.changesCount > 0 else { return false }
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .deviceReleased, mac: mac, source: source, outcome: .success,
+                    detail: "released: a new provisioning secret; the next phone to fetch this MAC's config claims it"), db)
+            return true
         }
     }
 
@@ -578,6 +639,9 @@ public final class SQLiteStore: Store {
         device.workspace = row["workspace"]
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]
+        if let sealed = row["provisioning_secret_sealed"] as Data? { device.provisioningSecret = try secrets.open(sealed) }
+        device.claimedAt = (row["claimed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        device.secretIssuedAt = (row["secret_issued_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
             device.ownLine = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))
         }

@@ -168,6 +168,16 @@ public protocol Store: Sendable {
     func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)]
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited.
     func enrol(_ device: Device, audit: AuditEntry) async throws -> Device
+    /// Gives a device a provisioning secret if it has none (devices from before secrets existed).
+    func ensureProvisioningSecret(mac: MACAddress) async throws
+    /// Notes that an unproven config carried the device's secret: from now on a fetch without
+    /// credentials is challenged (a phone sends Digest only when asked).
+    func secretIssued(mac: MACAddress, at: Date) async throws
+    /// Marks the device claimed by its first fetch with its secret (audited); `false` if it already was.
+    func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool
+    /// Unclaims a device and gives it a new secret (factory reset, replaced phone); audited.
+    /// `false` when there is no such device.
+    func release(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> Bool
     /// Learns a better model for a device (e.g. from its User-Agent).
     func updateModel(mac: MACAddress, model: PhoneModel) async throws
     /// Remembers the phone's address and the config it was last served; the pending pushes

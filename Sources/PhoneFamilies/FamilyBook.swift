@@ -158,7 +158,9 @@ public struct FamilyBook: Sendable {
         if let problem = descriptor.push.problem() { throw fail(nil, problem) }
         return (
             PhoneCatalog.Family(brand: brand, displayName: descriptor.name, userAgentMarks: descriptor.userAgentMarks, models: models),
-            ConfigFamily(brand: brand, format: descriptor.config.format, deviceFiles: deviceFiles, commonFiles: commonFiles),
+            ConfigFamily(
+                brand: brand, format: descriptor.config.format, deviceFiles: deviceFiles, commonFiles: commonFiles,
+                provisioningAuth: descriptor.config.provisioningAuth ?? .urlKey),
             dialect, descriptor.push
         )
     }

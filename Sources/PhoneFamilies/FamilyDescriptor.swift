@@ -42,11 +42,13 @@ struct FamilyDescriptor: Decodable {
         var format: ConfigFormat
         var files: [ConfigFile]
         var commonFiles: [CommonFile]?
+        var provisioningAuth: ProvisioningAuth?
         var source: String?
 
         enum CodingKeys: String, CodingKey {
             case format, files, source
             case commonFiles = "common_files"
+            case provisioningAuth = "provisioning_auth"
         }
     }
 
@@ -70,7 +72,7 @@ struct FamilyDescriptor: Decodable {
     static let keys: [String: Set<String>] = [
         "": ["brand", "name", "user_agent_marks", "models", "config", "dialect", "push"],
         "models[]": ["name", "user_agent", "applies_config", "line_keys"],
-        "config": ["format", "files", "common_files"],
+        "config": ["format", "files", "common_files", "provisioning_auth"],
         "config.files[]": ["name", "template", "primary"],
         "config.common_files[]": ["name", "body"],
         "dialect": ["templates", "roots", "max_bytes", "content_type", "max_input_fields", "password_marker", "soft_key_uris", "limits"],

@@ -51,8 +51,11 @@ public struct ConfigFamily: Sendable {
     public var format: ConfigFormat
     public var deviceFiles: [DeviceFile]
     public var commonFiles: [CommonFile]
+    /// How the family's phones prove who they are when they fetch their config.
+    public var provisioningAuth: ProvisioningAuth
 
-    public init(brand: Brand, format: ConfigFormat, deviceFiles: [DeviceFile], commonFiles: [CommonFile]) {
+    public init(brand: Brand, format: ConfigFormat, deviceFiles: [DeviceFile], commonFiles: [CommonFile], provisioningAuth: ProvisioningAuth = .urlKey) {
+        self.provisioningAuth = provisioningAuth
         self.brand = brand
         self.format = format
         self.deviceFiles = deviceFiles
@@ -61,6 +64,19 @@ public struct ConfigFamily: Sendable {
 
     /// The file that carries the line.
     public var primaryFile: DeviceFile { deviceFiles.first(where: \.primary) ?? deviceFiles[0] }
+}
+
+/// How a family's phones authenticate their config fetches with their per-device secret.
+public enum ProvisioningAuth: String, Sendable, Decodable {
+    /// HTTP Digest with the user and password the config set (`{{provisioning.username}}`,
+    /// `{{provisioning.password}}` in the template's own keys).
+    case digest
+    /// The secret as a path segment of the provisioning URL the config sets
+    /// (`…/provision/<secret>/<file>`): for phones whose credential keys are not known for sure.
+    case urlKey = "url_key"
+    /// Neither: the phone fetches fixed names from a server it was given by DHCP/TFTP (Cisco SEP
+    /// files). Such a phone is bound to the address it claimed from; see docs/security.md.
+    case address
 }
 
 /// What a config file name stands for in one family.

@@ -60,6 +60,17 @@ public struct ConfigContext: Sendable {
     public var pushFrom: String?
     /// Where the accounts register; `nil`: the host the phone reaches HotDesk at.
     public var sip: SIPSettings?
+    /// The phone's provisioning login (its per-device secret), written with the family's own keys.
+    public var provisioning: PhoneCredentials?
+    /// The secret as the first segment of the provisioning path, for families that cannot send
+    /// credentials (`ProvisioningAuth.urlKey`).
+    public var provisioningPathKey: String?
+    /// The app token the Login/Logout key carries; `nil`: the placeholder of a phone that has not
+    /// proved itself yet (its key shows "please wait" until its next, authenticated fetch).
+    public var appToken: String?
+
+    /// The token path segment of a phone that has not fetched its config with its secret yet.
+    public static let pendingToken = "pending"
 
     public init(
         device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil,
@@ -72,13 +83,14 @@ public struct ConfigContext: Sendable {
         self.network = network
         self.emergencyCallerID = emergencyCallerID
         self.phoneLogin = phoneLogin
+        self.appToken = device.token
         // The own line on key 1; shared lines are added by whoever knows the memberships.
         self.accounts = line.map { [Account(index: 1, number: $0.number, name: $0.name, sipPassword: $0.sipPassword, callerID: nil, button: 1, shared: false, ring: .ring)] } ?? []
     }
 
     /// The Login/Logout key's URL: the per-device app entry.
-    public var appURL: String { "\(server.baseURL)/app/\(device.token)" }
-    public var provisionURL: String { "\(server.baseURL)/provision/" }
+    public var appURL: String { "\(server.baseURL)/app/\(appToken ?? Self.pendingToken)" }
+    public var provisionURL: String { "\(server.baseURL)/provision/" + (provisioningPathKey.map { "\($0)/" } ?? "") }
     /// Where a phone asks whether a push's login is HotDesk's own (Cisco `authenticationURL`).
     public var pushAuthURL: String { "\(server.baseURL)/push-auth" }
 
@@ -136,6 +148,7 @@ public struct ConfigContext: Sendable {
         if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
         if let pushFrom { values["push_from"] = pushFrom }
         if let phoneLogin { values["phone_login"] = ["username": phoneLogin.username, "password": phoneLogin.password] }
+        if let provisioning { values["provisioning"] = ["username": provisioning.username, "password": provisioning.password] }
         return values
     }
 }

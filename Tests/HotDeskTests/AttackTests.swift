@@ -153,8 +153,8 @@ struct RequestAttackTests {
     func hostileHost() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:cc:01"]
-            for host in ["evil.example", "evil.example:8080", "10.66.6.6:80", "127.0.0.1.evil.example"] {
-                let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc01.cfg", headers: agent.merging(["Host": host]) { a, _ in a })
+            for (n, host) in ["evil.example", "evil.example:8080", "10.66.6.6:80", "127.0.0.1.evil.example"].enumerated() {
+                let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc1\(n).cfg", headers: agent.merging(["Host": host]) { a, _ in a })
                 #expect(config.status == 200)
                 #expect(!config.body.contains("evil") && !config.body.contains("10.66.6.6"), "\(host) reflected in the config")
                 #expect(config.body.contains("127.0.0.1:\(server.port)/app/"), "an unknown Host gets the internal address")

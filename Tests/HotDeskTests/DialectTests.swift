@@ -189,7 +189,7 @@ extension FamilyLoadTests {
         try FileManager.default.copyItem(at: screensDirectory, to: screens)
         let families = screens.appendingPathComponent("families")
         try FileManager.default.createDirectory(at: families.appendingPathComponent("htek"), withIntermediateDirectories: true)
-        try "<?xml version=\"1.0\"?>\n<hl_provision><config><P271>{{#logged_in}}1{{/logged_in}}{{^logged_in}}0{{/logged_in}}</P271><K>{{app_url}}</K></config></hl_provision>\n"
+        try "<?xml version=\"1.0\"?>\n<hl_provision><config><P271>{{#logged_in}}1{{/logged_in}}{{^logged_in}}0{{/logged_in}}</P271><K>{{app_url}}</K><U>{{provision_url}}</U></config></hl_provision>\n"
             .write(to: families.appendingPathComponent("htek/config.xml.mustache"), atomically: true, encoding: .utf8)
         try """
             {"brand": "htek", "name": "Htek", "user_agent_marks": ["Htek"],

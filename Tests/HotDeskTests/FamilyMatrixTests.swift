@@ -142,8 +142,8 @@ struct FileNameCollisionTests {
 
             // Once known (here: enrolled by its own request), the stored brand decides without a User-Agent.
             _ = try await server.phone("polycom-vvx411", mac: "001565ad0002", pushes: false)
-            let again = try await HTTP.get("\(server.baseURL)/provision/001565ad0002.cfg", headers: ["User-Agent": ""])
-            #expect(again.status == 200 && again.body.contains("APPLICATION"), "the Polycom master file")
+            let again = try await server.fetchAsPhone("001565ad0002.cfg", mac: "001565ad0002", headers: [("User-Agent", "")])
+            #expect(again.status == 200 && again.text.contains("APPLICATION"), "the Polycom master file")
         }
     }
 

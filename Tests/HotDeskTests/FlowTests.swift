@@ -267,10 +267,10 @@ struct TemplateFlowTests {
               - name: office-default
                 brand: yealink
                 default: true
-                body: "#!version:1.0.0.1\\nhotdesk.template = office-default\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}linekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\n"
+                body: "#!version:1.0.0.1\\nhotdesk.template = office-default\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}linekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
               - name: ada-t46u
                 brand: yealink
-                body: "#!version:1.0.0.1\\nhotdesk.template = ada-t46u\\naccount.1.enable = 1\\naccount.1.user_name = {{line.number}}\\nlinekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\n"
+                body: "#!version:1.0.0.1\\nhotdesk.template = ada-t46u\\naccount.1.enable = 1\\naccount.1.user_name = {{line.number}}\\nlinekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
             mappings:
               - extension: "5501"
                 template: ada-t46u

@@ -89,10 +89,13 @@ struct HostileInputTests {
         let server = try await TestServer.start(yaml: flowDirectory, trustedProxies: [proxy])
         do {
             func fetch(_ mac: String, from address: String) async throws -> String? {
-                let r = try await CurlEngine.shared.perform(
-                    CurlRequest(
-                        url: "\(server.baseURL)/provision/\(mac).cfg",
-                        headers: [("X-Forwarded-For", "10.9.8.7, 192.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")], localAddress: address))
+                let headers = [("X-Forwarded-For", "10.9.8.7, 192.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
+                // The first fetch enrols the phone (and teaches nothing: it proves nothing); the
+                // phone's own, with its secret, is where its address is learned.
+                let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: headers, localAddress: address))
+                #expect(first.status == 200)
+                #expect(try await server.store.device(mac: MACAddress(mac)!)?.lastAddress == nil)
+                let r = try await server.fetchAsPhone("\(mac).cfg", mac: mac, headers: headers, from: address)
                 #expect(r.status == 200)
                 return try await server.store.device(mac: MACAddress(mac)!)?.lastAddress
             }

@@ -35,7 +35,7 @@ let fullDirectory = """
       - name: standard
         brand: sangoma
         default: true
-        body: "<hl_provision version=\\"1\\"><config version=\\"1\\"><P271 para=\\"Account1.Active\\">{{#logged_in}}1{{/logged_in}}</P271><P41400 para=\\"LineKey2.Value\\">{{app_url}}</P41400></config></hl_provision>"
+        body: "<hl_provision version=\\"1\\"><config version=\\"1\\"><P271 para=\\"Account1.Active\\">{{#logged_in}}1{{/logged_in}}</P271><P41400 para=\\"LineKey2.Value\\">{{app_url}}</P41400><P237 para=\\"Autoprovision.ServerURL\\">{{provision_url}}</P237></config></hl_provision>"
       - name: yealink-file
         brand: yealink
         file: yealink.cfg
@@ -52,7 +52,7 @@ let fullDirectory = """
 struct ImportTests {
     func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
         let dir = try TempDir()
-        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
+        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
         let store = try SQLiteStore(path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]), catalog: testFamilies.catalog)
         try await body(store, dir.url)
     }
@@ -130,10 +130,12 @@ struct ImportTests {
             ("devices:\n  - mac: 00:15:65:aa:bb:cc\n    model: nokia-3310\n", "unknown model"),
             ("settings:\n  defualt_login: true\n", "settings.defualt_login: unknown key"),
             ("settings:\n  internal_address: \"not an address:99999\"\n", "settings.internal_address"),
-            ("templates:\n  - {name: a, brand: yealink, default: true, body: \"{{app_url}}\"}\n  - {name: b, brand: yealink, default: true, body: \"{{app_url}}\"}\n", "default templates"),
+            ("templates:\n  - {name: a, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n  - {name: b, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n", "default templates"),
             ("templates:\n  - {name: a, brand: nokia, body: x}\n", "unknown brand"),
-            ("templates:\n  - {name: a, brand: yealink, body: \"{{#broken}} {{app_url}}\"}\n", "not a valid template"),
+            ("templates:\n  - {name: a, brand: yealink, body: \"{{#broken}} {{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n", "not a valid template"),
             ("templates:\n  - {name: a, brand: yealink, body: \"account.1.enable = 1\"}\n", "does not use {{app_url}}"),
+            ("templates:\n  - {name: a, brand: yealink, body: \"linekey.2.value = {{app_url}}\"}\n", "does not use {{provisioning.username}} and {{provisioning.password}}"),
+            ("templates:\n  - {name: a, brand: snom, body: \"<settings>{{app_url}}</settings>\"}\n", "does not use {{provision_url}}"),
             ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
             ("settings:\n  push_port: 70000\n", "settings.push_port"),
             ("settings:\n  push_from: pbx.example.com\n", "settings.push_from: \"pbx.example.com\" is not an IP address"),

@@ -61,7 +61,7 @@ struct PruneTests {
             devices:
               - {mac: "00:15:65:d0:00:02", model: yealink-t46u}
             templates:
-              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\n"}
+              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
             mappings:
               - {extension: "5501", template: ada}
             """
@@ -91,7 +91,7 @@ struct APIDeletionTests {
         let yaml = sharedLineDirectory + """
 
             templates:
-              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\n"}
+              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
             mappings:
               - {extension: "5501", template: ada}
             """

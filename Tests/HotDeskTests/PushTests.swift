@@ -192,7 +192,7 @@ struct PushTests {
               - name: locked-down
                 brand: yealink
                 default: true
-                body: "#!version:1.0.0.1\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}static.security.user_name.admin = admin\\nstatic.security.user_password = admin:desk-9911\\nfeatures.action_uri_limit_ip = 192.0.2.1\\nlinekey.2.type = 27\\nlinekey.2.value = {{app_url}}\\n"
+                body: "#!version:1.0.0.1\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}static.security.user_name.admin = admin\\nstatic.security.user_password = admin:desk-9911\\nfeatures.action_uri_limit_ip = 192.0.2.1\\nlinekey.2.type = 27\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
             """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc0c")
@@ -246,7 +246,7 @@ struct PushConfirmationTests {
     @Test("a fetch of the config the phone already had does not confirm a push not yet sent; after sending, it does")
     func fetchProvesOnlyWhatThePhoneDid() async throws {
         let dir = try TempDir()
-        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\n".write(
+        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(
             to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
         let store = try SQLiteStore(
             path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),

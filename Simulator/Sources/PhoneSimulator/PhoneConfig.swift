@@ -29,6 +29,10 @@ public struct PhoneConfig: Sendable, Hashable {
     public var browserKeyLabel: String?
     /// Where the phone fetches its config from next time.
     public var provisionURL: String?
+    /// The login the phone sends when it fetches its config (HTTP Digest): Yealink
+    /// `static.auto_provision.server.username/password`, Polycom `device.prov.user/password`.
+    public var provisioningUser: String?
+    public var provisioningPassword: String?
     /// The web login the config set (pushes must use it).
     public var webUsername: String?
     public var webPassword: String?
@@ -128,6 +132,8 @@ extension PhoneConfig {
         if let v = keys["account.1.sip_server.1.address"] { sipServer = v }
         if let v = keys["account.1.password"] { hasSIPPassword = !v.isEmpty }
         if let v = keys["static.auto_provision.server.url"], !v.isEmpty { provisionURL = v }
+        if let v = keys["static.auto_provision.server.username"] { provisioningUser = v.isEmpty ? nil : v }
+        if let v = keys["static.auto_provision.server.password"] { provisioningPassword = v.isEmpty ? nil : v }
         if let v = keys["static.security.user_name.admin"], !v.isEmpty { webUsername = v }
         if let v = keys["static.security.user_password"], let colon = v.firstIndex(of: ":") {
             webPassword = String(v[v.index(after: colon)...])
@@ -248,6 +254,8 @@ extension PhoneConfig {
             browserKeyLabel = "Applications"
         }
         if let v = values["device.prov.serverName"], !v.isEmpty { provisionURL = v }
+        if let v = values["device.prov.user"] { provisioningUser = v.isEmpty ? nil : v }
+        if let v = values["device.prov.password"] { provisioningPassword = v.isEmpty ? nil : v }
         if let v = values["apps.push.username"] { pushUsername = v }
         if let v = values["apps.push.password"] { pushPassword = v }
         if let v = values["device.auth.localAdminPassword"] { webPassword = v }

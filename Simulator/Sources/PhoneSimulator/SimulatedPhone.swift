@@ -166,8 +166,22 @@ public actor SimulatedPhone {
     /// Fetches the model's config files in order and applies them (304 keeps what it has); a
     /// master file may name more files (Polycom `CONFIG_FILES`), fetched after it. Returns the
     /// status of the phone's own file (the last one).
+    ///
+    /// A config that gives the phone a new provisioning login or server makes it fetch again at
+    /// once with them (as a phone does when its provisioning settings change; how soon a real
+    /// one does is inferred: Yealink and Polycom re-provision on such a change or at their next
+    /// check).
     @discardableResult
     public func fetchConfig() async throws -> Int {
+        let before = (provisionBase, config.provisioningUser, config.provisioningPassword)
+        let status = try await fetchConfigOnce()
+        if status == 200, (provisionBase, config.provisioningUser, config.provisioningPassword) != before {
+            return try await fetchConfigOnce()
+        }
+        return status
+    }
+
+    func fetchConfigOnce() async throws -> Int {
         var last = 0
         var queue = model.configFiles(mac: mac)
         var fetched = 0
@@ -178,7 +192,11 @@ public actor SimulatedPhone {
             if let etag = etags[file] { headers.append(("If-None-Match", etag)) }
             let response: CurlResponse
             do {
-                response = try await engine.perform(CurlRequest(url: provisionBase + file, headers: headers, localAddress: options.address))
+                var request = CurlRequest(url: provisionBase + file, headers: headers, localAddress: options.address)
+                if let user = config.provisioningUser, let password = config.provisioningPassword {
+                    request.credentials = HTTPCredentials(username: user, password: password, scheme: .digest)
+                }
+                response = try await engine.perform(request)
             } catch {
                 throw PhoneError.transfer(error.description)
             }

@@ -212,3 +212,14 @@ enum HTTP {
         return HTTPResult(status: http.statusCode, headers: fields, body: String(decoding: data, as: UTF8.self))
     }
 }
+
+extension TestServer {
+    /// `GET /provision/<file>` as the phone itself: with its provisioning secret (HTTP Digest),
+    /// from `address`.
+    func fetchAsPhone(_ file: String, mac: String, headers: [(name: String, value: String)] = [], from address: String? = nil) async throws -> CurlResponse {
+        let device = try #require(try await store.device(mac: MACAddress(mac)!), "no device \(mac)")
+        var request = CurlRequest(url: "\(baseURL)/provision/\(file)", headers: headers, localAddress: address)
+        request.credentials = HTTPCredentials(username: device.provisioningUsername, password: try #require(device.provisioningSecret), scheme: .digest)
+        return try await CurlEngine.shared.perform(request)
+    }
+}

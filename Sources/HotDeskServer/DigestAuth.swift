@@ -1,0 +1,120 @@
+import Crypto
+import Foundation
+import HotDeskCore
+
+/// HTTP Digest (RFC 7616) for phones fetching their configs: the server side, checked against a
+/// phone's own provisioning secret. Nonces are stateless (a time and an HMAC of it under a key
+/// made at start), valid for `nonceLifetime`; a stale nonce gets a new challenge with
+/// `stale=true`. MD5 is offered beside SHA-256 because that is what deployed phones speak.
+/// Basic is never accepted here (HotDesk does not terminate TLS itself; see docs/security.md).
+struct DigestAuth: Sendable {
+    static let realm = "HotDesk provisioning"
+    let key = SymmetricKey(size: .bits256)
+    var nonceLifetime: TimeInterval = 300
+
+    enum Verdict: Equatable {
+        case none
+        case valid
+        case invalid(String)
+        case stale
+    }
+
+    /// `WWW-Authenticate` values for a 401 (SHA-256 first, then MD5).
+    func challenges(now: Date, stale: Bool = false) -> [String] {
+        let nonce = makeNonce(now: now)
+        return ["SHA-256", "MD5"].map {
+            "Digest realm=\"\(Self.realm)\", qop=\"auth\", algorithm=\($0), nonce=\"\(nonce)\"" + (stale ? ", stale=true" : "")
+        }
+    }
+
+    /// Checks an `Authorization` header for `method` and the request target `uri` against the
+    /// phone's user and secret.
+    func verify(header: String?, method: String, uri: String, username: String, secret: String, now: Date) -> Verdict {
+        guard let header, header.count < 2048 else { return .none }
+        guard header.lowercased().hasPrefix("digest ") else { return .invalid("not Digest") }
+        let p = Self.parameters(String(header.dropFirst(7)))
+        guard let user = p["username"], let nonce = p["nonce"], let response = p["response"], let asked = p["uri"] else {
+            return .invalid("incomplete Digest header")
+        }
+        guard p["realm"] == Self.realm else { return .invalid("wrong realm") }
+        guard ConstantTime.equal(user, username) else { return .invalid("wrong user") }
+        guard asked == uri else { return .invalid("uri does not match the request") }
+        let algorithm = (p["algorithm"] ?? "MD5").uppercased()
+        guard algorithm == "MD5" || algorithm == "SHA-256" else { return .invalid("algorithm \(algorithm.prefix(20)) not offered") }
+        guard let issued = nonceTime(nonce) else { return .invalid("not our nonce") }
+        let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
+        let ha1 = h("\(user):\(Self.realm):\(secret)")
+        let ha2 = h("\(method):\(asked)")
+        let expected: String
+        if let qop = p["qop"] {
+            guard qop == "auth", let nc = p["nc"], let cnonce = p["cnonce"] else { return .invalid("qop \(qop.prefix(10)) not offered") }
+            expected = h("\(ha1):\(nonce):\(nc):\(cnonce):\(qop):\(ha2)")
+        } else {
+            expected = h("\(ha1):\(nonce):\(ha2)")
+        }
+        guard ConstantTime.equal(expected, response.lowercased()) else { return .invalid("wrong secret") }
+        guard now.timeIntervalSince(issued) <= nonceLifetime, issued.timeIntervalSince(now) < 5 else { return .stale }
+        return .valid
+    }
+
+    // MARK: nonces
+
+    func makeNonce(now: Date) -> String {
+        let seconds = UInt64(max(0, now.timeIntervalSince1970))
+        let stamp = String(seconds, radix: 16)
+        return stamp + "." + mac(stamp)
+    }
+
+    func nonceTime(_ nonce: String) -> Date? {
+        let parts = nonce.split(separator: ".")
+        guard parts.count == 2, let seconds = UInt64(parts[0], radix: 16), ConstantTime.equal(mac(String(parts[0])), String(parts[1])) else {
+            return nil
+        }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    private func mac(_ text: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: helpers
+
+    static func md5(_ text: String) -> String { Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static func sha256(_ text: String) -> String { SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes).
+    static func parameters(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            rest = rest.drop { $0 == " " || $0 == "," }
+            guard let eq = rest.firstIndex(of: "=") else { break }
+            let name = rest[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+            rest = rest[rest.index(after: eq)...]
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                while let c = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped {
+                        value.append(c)
+                        escaped = false
+                    } else if c == "\\" {
+                        escaped = true
+                    } else if c == "\"" {
+                        break
+                    } else {
+                        value.append(c)
+                    }
+                }
+            } else {
+                let end = rest.firstIndex(of: ",") ?? rest.endIndex
+                value = rest[..<end].trimmingCharacters(in: .whitespaces)
+                rest = rest[end...]
+            }
+            if result[name] == nil { result[name] = value }
+        }
+        return result
+    }
+}
