@@ -210,11 +210,15 @@ public struct DeviceView: Codable, Sendable {
     public var config: String
     public var loggedIn: LoggedIn?
     public var lastPush: PushJobView?
+    /// When the phone first fetched a config with its own provisioning secret (`nil`: not yet;
+    /// its configs are then served without any line or app token).
+    public var claimedAt: Date?
 
     public init(
         mac: String, brand: String, model: String, workspace: String?, users: [String], address: String?, lastFetch: Date?, config: String,
-        loggedIn: LoggedIn?, lastPush: PushJobView?
+        loggedIn: LoggedIn?, lastPush: PushJobView?, claimedAt: Date? = nil
     ) {
+        self.claimedAt = claimedAt
         self.mac = mac
         self.brand = brand
         self.model = model
@@ -225,6 +229,17 @@ public struct DeviceView: Codable, Sendable {
         self.config = config
         self.loggedIn = loggedIn
         self.lastPush = lastPush
+    }
+}
+
+/// A released device: unclaimed, with a new provisioning secret.
+public struct ReleaseView: Codable, Sendable {
+    public var mac: String
+    public var released: Bool
+
+    public init(mac: String, released: Bool) {
+        self.mac = mac
+        self.released = released
     }
 }
 

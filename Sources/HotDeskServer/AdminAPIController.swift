@@ -31,6 +31,7 @@ struct AdminAPIController: Sendable {
         api.get("cos/{name}") { _, context in try await self.showCoS(context) }
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
+        api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
         api.delete("extensions/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil } }
         api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
@@ -142,7 +143,7 @@ struct AdminAPIController: Sendable {
                     mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
                     users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
                     loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
-                    lastPush: o.lastPush.map(PushJobView.init)))
+                    lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt))
         }
         return .json(.ok, DeviceList(devices: views))
     }
@@ -352,6 +353,16 @@ struct AdminAPIController: Sendable {
                 at: clock(), actor: context.apiActor, action: .push, source: addresses.address(of: request, context: context), outcome: .success,
                 detail: "push of changed configs requested: \(jobs.count) phone(s)"))
         return .json(.accepted, PushJobList(jobs: jobs.map(PushJobView.init)))
+    }
+
+    /// A factory-reset or replaced phone: the device is unclaimed and gets a new provisioning
+    /// secret; the next phone to fetch the MAC's config claims it. Audited.
+    func release(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        guard try await store.release(mac: mac, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock()) else {
+            throw APIError.unknownDevice(mac)
+        }
+        return .json(.ok, ReleaseView(mac: mac.colonSeparated, released: true))
     }
 
     private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {

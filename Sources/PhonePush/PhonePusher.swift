@@ -97,7 +97,7 @@ struct HTTPPushTransport: PushTransport {
         if let type = recipe.contentType { headers.append(("Content-Type", type)) }
         return CurlRequest(
             method: recipe.method, url: "http://\(host):\(target.port)\(recipe.path)", headers: headers, body: body.map { Array($0.utf8) },
-            credentials: HTTPCredentials(username: login.0, password: login.1, scheme: recipe.auth),
+            credentials: recipe.auth.scheme.map { HTTPCredentials(username: login.0, password: login.1, scheme: $0) },
             connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, localAddress: target.from, maxResponseBytes: 64 * 1024)
     }
 

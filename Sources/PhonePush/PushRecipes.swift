@@ -18,8 +18,10 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         /// form-encoded (Cisco: `XML={document_urlencoded}`).
         public var body: String?
         public var contentType: String?
-        /// Which HTTP authentication the phone takes: `any` (whichever it asks for), `basic`, `digest`.
-        public var auth: HTTPCredentials.Scheme
+        /// The one HTTP authentication the phone was set up for: `basic`, `digest`, or `none`
+        /// (the phone checks only the sender's address). Never "whichever the host asks for": a
+        /// host that answers 401 Basic must not receive the phone's web password in clear.
+        public var auth: PushAuth
         /// The largest body the phone takes (Aastra 2150 bytes, Polycom 2 KB), if it has a limit.
         public var maxBodyBytes: Int?
         /// Text in a 2xx answer that means the phone refused after all (Cisco answers 200 with
@@ -42,10 +44,31 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
             path = try c.decode(String.self, forKey: .path)
             body = try c.decodeIfPresent(String.self, forKey: .body)
             contentType = try c.decodeIfPresent(String.self, forKey: .contentType)
-            auth = try c.decode(HTTPCredentials.Scheme.self, forKey: .auth)
+            let auth = try c.decode(String.self, forKey: .auth)
+            guard let scheme = PushAuth(rawValue: auth) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .auth, in: c, debugDescription: "\"\(auth.prefix(20))\": name the phone's one scheme: basic, digest or none (never any)")
+            }
+            self.auth = scheme
             maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes)
             failureMarker = try c.decodeIfPresent(String.self, forKey: .failureMarker)
             source = try c.decodeIfPresent(String.self, forKey: .source)
+        }
+    }
+
+    /// How a push proves itself to the phone.
+    public enum PushAuth: String, Hashable, Sendable {
+        case basic
+        case digest
+        case none
+
+        /// libcurl's scheme; `nil`: send no credentials.
+        var scheme: HTTPCredentials.Scheme? {
+            switch self {
+            case .basic: .basic
+            case .digest: .digest
+            case .none: nil
+            }
         }
     }
 

@@ -244,6 +244,27 @@ struct Devices: AsyncParsableCommand {
     }
 }
 
+/// `hotdesk device release MAC`.
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Act on one phone.", subcommands: [Release.self])
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Release a claimed phone (factory reset, replaced): a new provisioning secret; the next phone to fetch this MAC's config claims it.")
+
+        @OptionGroup var server: ServerOptions
+
+        @Argument(help: "The phone's MAC address.")
+        var mac: String
+
+        func run() async throws {
+            guard let parsed = MACAddress(mac) else { throw fail("\"\(mac)\" is not a MAC address") }
+            let answer = try await server.call("POST", "/devices/\(parsed.canonical)/release", as: ReleaseView.self)
+            print("released \(answer.mac): the next phone to fetch its config claims it (power the phone on now)")
+        }
+    }
+}
+
 /// `hotdesk workspaces`: each workspace with its devices and its licence's limit.
 struct Workspaces: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List workspaces with their device counts and licence limits.")

@@ -17,7 +17,7 @@ struct HotDeskCommand: AsyncParsableCommand {
         abstract: "Hot desking server for IP desk phones.",
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
-            SIPPasswordCommand.self, Devices.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
+            SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
         ])
 }
 

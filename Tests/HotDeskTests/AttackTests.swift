@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 import HotDeskServer
@@ -184,6 +185,123 @@ struct RequestAttackTests {
                 #expect(!logged.contains(String(token.prefix(8))))
             }
             #expect(!RequestLogMiddleware<HotDeskRequestContext>.redact("/app/x\u{1b}[2J").contains("\u{1b}"))
+        }
+    }
+}
+
+@Suite("Attacks: a phone's secrets go only to that phone")
+struct ProvisioningAttackTests {
+    @Test("knowing a MAC is not enough: without the phone's secret, 401, nothing learned, no push confirmed, no SIP password")
+    func configWithoutCredential() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565ab0001", pushes: false)
+            let mac = try #require(MACAddress("001565ab0001"))
+            let before = try #require(try await server.store.device(mac: mac))
+            #expect(before.claimedAt != nil, "the phone's own fetch claimed it")
+            #expect(before.lastAddress == phone.options.address)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await server.job("001565ab0001")?.state != .applied, "no web server: the push is not done yet")
+
+            let attacker = Loopback.next()
+            let agent = [("User-Agent", "Yealink SIP-T46U 108.86.0.45 00:15:65:ab:00:01")]
+            // No credential, then a wrong one.
+            let plain = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/001565ab0001.cfg", headers: agent, localAddress: attacker))
+            #expect(plain.status == 401)
+            #expect(plain.headers["www-authenticate"]?.hasPrefix("Digest realm=\"HotDesk provisioning\"") == true)
+            var wrong = CurlRequest(url: "\(server.baseURL)/provision/001565ab0001.cfg", headers: agent, localAddress: attacker)
+            wrong.credentials = HTTPCredentials(username: before.provisioningUsername, password: "guessed-secret", scheme: .digest)
+            let guessed = try await CurlEngine.shared.perform(wrong)
+            #expect(guessed.status == 401)
+            for answer in [plain, guessed] {
+                #expect(!answer.text.contains("sip-secret-5501") && !answer.text.contains(before.token) && !answer.text.contains("desk-9911"))
+            }
+            let after = try #require(try await server.store.device(mac: mac))
+            #expect(after.lastAddress == phone.options.address, "the attacker's address was not learned")
+            #expect(try await server.job("001565ab0001")?.state != .applied, "the attacker's fetch confirmed nothing")
+            let audit = try await server.store.auditLog(limit: 20)
+            #expect(audit.contains { $0.action == .configRefused && $0.source == attacker })
+
+            // The phone itself, with its secret, gets its logged-in config.
+            let own = try await server.fetchAsPhone("001565ab0001.cfg", mac: "001565ab0001", headers: agent, from: phone.options.address)
+            #expect(own.status == 200 && own.text.contains("account.1.password = sip-secret-5501"))
+        }
+    }
+
+    @Test("a phone that never proved itself gets no line and no app token, even logged in; the first proven fetch claims it")
+    func unprovenConfig() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:ab:00:02"]
+            let first = try await HTTP.get("\(server.baseURL)/provision/001565ab0002.cfg", headers: agent)
+            #expect(first.status == 200)
+            let device = try #require(try await server.store.device(mac: MACAddress("001565ab0002")!))
+            let secret = try #require(device.provisioningSecret)
+            #expect(first.body.contains("static.auto_provision.server.password = \(secret)"), "it carries the phone's own secret")
+            #expect(!first.body.contains(device.token), "but not the app token")
+            #expect(first.body.contains("/app/pending"))
+            #expect(device.claimedAt == nil && device.lastAddress == nil)
+            // A second fetch without the secret is challenged (a Digest phone answers only a challenge).
+            #expect(try await HTTP.get("\(server.baseURL)/provision/001565ab0002.cfg", headers: agent).status == 401)
+            let own = try await server.fetchAsPhone("001565ab0002.cfg", mac: "001565ab0002", headers: agent.map { ($0.key, $0.value) })
+            #expect(own.status == 200 && own.text.contains("/app/\(device.token)"))
+            let claimed = try #require(try await server.store.device(mac: MACAddress("001565ab0002")!))
+            #expect(claimed.claimedAt != nil && claimed.lastAddress == "127.0.0.1")
+            #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .deviceClaimed })
+        }
+    }
+
+    @Test("path-key families: the plain path and a wrong key are refused once claimed; the phone's own key works")
+    func pathKey() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("sangoma-s500", mac: "001565ab0003", pushes: false)
+            let device = try #require(try await server.store.device(mac: MACAddress("001565ab0003")!))
+            let secret = try #require(device.provisioningSecret)
+            #expect(device.claimedAt != nil)
+            #expect(await phone.config.provisionURL == "http://127.0.0.1:\(server.port)/provision/\(secret)/")
+            let attacker = Loopback.next()
+            for path in ["cfg001565ab0003.xml", "\(RandomToken.make())/cfg001565ab0003.xml"] {
+                let r = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(path)", localAddress: attacker))
+                #expect(r.status == 401, "\(path)")
+            }
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await phone.restart()
+            #expect(await eventually { await phone.config.lineUser == "5501" })
+            #expect(try await server.store.device(mac: MACAddress("001565ab0003")!)?.lastAddress == phone.options.address)
+        }
+    }
+
+    @Test("an attacker catching a push that asks for Basic never gets the phone's web password")
+    func pushCatcher() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            // The phone "moves" to an address where a catcher listens: learned from a proven fetch only.
+            let phone = try await server.phone("yealink-t46u", mac: "001565ab0004", pushes: false)
+            let catcher = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 401, challenge: "Basic realm=\"catch\"")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            _ = try #require(try await server.waitForJob("001565ab0004") { $0.state == .failed })
+            await catcher.stop()
+            #expect(!catcher.targets.isEmpty, "the push reached the catcher")
+            #expect(catcher.authorizations.allSatisfy { !$0.hasPrefix("Basic") }, "\(catcher.authorizations)")
+            #expect(!catcher.authorizations.contains { $0.contains("desk-9911") })
+        }
+    }
+
+    @Test("hotdesk's release: a replaced phone claims the MAC again with a new secret; the old secret stops working")
+    func release() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565ab0005", pushes: false)
+            let mac = try #require(MACAddress("001565ab0005"))
+            let old = try #require(try await server.store.device(mac: mac)?.provisioningSecret)
+            #expect(try await server.store.release(mac: mac, actor: "cli", source: nil, at: Date()))
+            let released = try #require(try await server.store.device(mac: mac))
+            #expect(released.claimedAt == nil && released.provisioningSecret != old && released.lastAddress == nil)
+            // The new phone boots and claims it.
+            let replacement = try await server.phone("yealink-t46u", mac: "001565ab0005", pushes: false)
+            #expect(try await server.store.device(mac: mac)?.claimedAt != nil)
+            #expect(await replacement.config.browserKeyURL?.hasSuffix("/app/\(released.token)") == true)
+            // The old phone (or whoever copied its config) is refused.
+            var stale = CurlRequest(url: "\(server.baseURL)/provision/001565ab0005.cfg", localAddress: Loopback.next())
+            stale.credentials = HTTPCredentials(username: released.provisioningUsername, password: old, scheme: .digest)
+            #expect(try await CurlEngine.shared.perform(stale).status == 401)
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .deviceReleased })
         }
     }
 }

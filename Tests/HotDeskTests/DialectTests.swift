@@ -165,6 +165,8 @@ struct FamilyLoadTests {
         ("families/yealink.json", "\"yealink-t46u\"", "\"sangoma-s500\"", "yealink.json: models"),
         ("families/snom.json", "\"max_input_fields\"", "\"max_inputs_fields\"", "snom.json: dialect.max_inputs_fields: unknown key"),
         ("families/polycom.json", "\"max_body_bytes\"", "\"max_body_byte\"", "polycom.json: push.xml.max_body_byte: unknown key"),
+        ("families/snom.json", "\"auth\": \"digest\"", "\"auth\": \"any\"", "snom.json: push.reboot.auth: \"any\": name the phone's one scheme"),
+        ("families/yealink.json", "\"provisioning_auth\": \"digest\"", "\"provisioning_auth\": \"maybe\"", "yealink.json: config.provisioning_auth"),
     ])
     func brokenDescriptor(file: String, from: String, to: String, expected: String) throws {
         let dir = try TempDir()
@@ -198,7 +200,7 @@ extension FamilyLoadTests {
              "dialect": {"templates": "xmlbrowser", "roots": {"menu": "TextMenu", "input": "InputScreen", "text": "TextScreen"}, "max_bytes": 10000,
                          "content_type": "text/xml", "max_input_fields": 6, "password_marker": "password=\\"yes\\""},
              "push": {"factory_credentials": {"username": "admin", "password": "admin"},
-                      "reboot": {"method": "GET", "path": "/Phone_ActionURL&key=Reboot", "auth": "any"}}}
+                      "reboot": {"method": "GET", "path": "/Phone_ActionURL&key=Reboot", "auth": "basic"}}}
             """.write(to: families.appendingPathComponent("htek.json"), atomically: true, encoding: .utf8)
         let book = try FamilyBook(screens: screens)
         #expect(book.catalog.brands.count == 9)

@@ -13,22 +13,31 @@ final class FakePhoneWeb: Sendable {
     private let task: Task<Void, any Error>
     private final class Received: Sendable {
         let list = Mutex<[String]>([])
+        let authorizations = Mutex<[String]>([])
     }
 
     private let received = Received()
 
     var targets: [String] { received.list.withLock { $0 } }
+    /// Every `Authorization` header it was sent.
+    var authorizations: [String] { received.authorizations.withLock { $0 } }
 
-    init(address: String, port: Int, status: Int) async throws {
+    /// `challenge`: a `WWW-Authenticate` value sent with every answer (e.g. `Basic realm="x"` with 401).
+    init(address: String, port: Int, status: Int, challenge: String? = nil) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
         var logger = Logger(label: "fake-phone")
         logger.logLevel = .critical
         let box = received
         let router = Router()
-        router.get("**") { request, _ -> Response in
+        let answer: @Sendable (Request) -> Response = { request in
             box.list.withLock { $0.append(request.head.path ?? "") }
-            return Response(status: .init(code: status))
+            if let auth = request.headers[.authorization] { box.authorizations.withLock { $0.append(auth) } }
+            var headers = HTTPFields()
+            if let challenge { headers[.wwwAuthenticate] = challenge }
+            return Response(status: .init(code: status), headers: headers)
         }
+        router.get("**") { request, _ in answer(request) }
+        router.post("**") { request, _ in answer(request) }
         let app = Application(
             router: router, configuration: .init(address: .hostname(address, port: port)), onServerRunning: { _ in continuation.yield() },
             logger: logger)
