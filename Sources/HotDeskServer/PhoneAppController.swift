@@ -4,6 +4,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import PhoneXML
+import Provisioning
 
 /// The on-phone Login/Logout app under `/app/<device token>`. The token is the per-device
 /// secret written into the phone's config; the MAC is never an identity here.
@@ -39,12 +40,15 @@ struct PhoneAppController: Sendable {
 
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
-        let state: AppState? = RandomToken.isWellFormed(token) ? try await store.appState(token: token) : nil
-        guard let state else {
-            context.logger.notice("unknown app token", metadata: ["peer": "\(context.peerAddress ?? "?")"])
+        let lookup: AppLookup = RandomToken.isWellFormed(token) ? try await store.appState(token: token) : .unknown
+        guard case .current(let state) = lookup else {
+            // An older token (the phone has not applied its config since the last login or logout),
+            // or the placeholder of a phone that has not proved itself yet: "please wait", not the app.
+            let updating = token == ConfigContext.pendingToken || { if case .stale = lookup { true } else { false } }()
+            if !updating { context.logger.notice("unknown app token", metadata: ["peer": "\(context.peerAddress ?? "?")"]) }
             let dialect = dialectForUnknownPhone(request)
             let texts = screens.texts(language)
-            let screen = Screen.text(.init(title: texts["error.title"], text: texts["error.unknown_device"]))
+            let screen = Screen.text(.init(title: texts[updating ? "updating.title" : "error.title"], text: texts[updating ? "updating.text" : "error.unknown_device"]))
             return try render(screen, dialect: dialect, context: context)
         }
         // Where the request came from, for the audit. The phone's address for pushes is learned only

@@ -39,7 +39,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token, d.push_port, d.phone_username, d.phone_password_sealed,
+                    SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token_generation, d.push_port, d.phone_username, d.phone_password_sealed,
                            d.last_address
                     FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
                     ORDER BY s.started_at

@@ -261,6 +261,19 @@ public final class SQLiteStore: Store {
                     ALTER TABLE devices ADD COLUMN secret_issued_at DOUBLE;
                     """)
         }
+        m.registerMigration("v13: app tokens derived from the device and a generation every login and logout bumps") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE devices ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+                    -- The clear tokens of older versions are dropped: the column only keeps its UNIQUE
+                    -- shape, filled with random values nothing reads.
+                    UPDATE devices SET token = lower(hex(randomblob(24)));
+                    CREATE TRIGGER sessions_insert_rotates_token AFTER INSERT ON sessions
+                    BEGIN UPDATE devices SET token_generation = token_generation + 1 WHERE mac = NEW.mac; END;
+                    CREATE TRIGGER sessions_delete_rotates_token AFTER DELETE ON sessions
+                    BEGIN UPDATE devices SET token_generation = token_generation + 1 WHERE mac = OLD.mac; END;
+                    """)
+        }
         return m
     }
 
@@ -312,17 +325,20 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func appState(token: String) async throws -> AppState? {
+    public func appState(token: String) async throws -> AppLookup {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await pool.read { db -> AppState? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE token = ?", arguments: [token]) else { return nil }
+        guard let named = secrets.readAppToken(token) else { return .unknown }
+        return try await pool.read { db -> AppLookup in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [named.mac.canonical]) else { return .unknown }
+            guard (row["token_generation"] as Int) == named.generation else { return named.generation < row["token_generation"] ? .stale : .unknown }
             var device = try Self.device(row, secrets: secrets, catalog: catalog)
             device.assignedUsers = try String.fetchAll(db, sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", arguments: [device.mac.canonical])
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
             let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
-            return AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace)
+            return .current(
+                AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace))
         }
     }
 
@@ -635,7 +651,7 @@ public final class SQLiteStore: Store {
         if let username = row["phone_username"] as String?, let sealed = row["phone_password_sealed"] as Data? {
             credentials = PhoneCredentials(username: username, password: try secrets.open(sealed))
         }
-        var device = Device(mac: mac, model: model, token: row["token"], pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
+        var device = Device(mac: mac, model: model, token: secrets.appToken(mac: mac, generation: row["token_generation"] ?? 0), pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
         device.workspace = row["workspace"]
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HotDeskCore
 
 /// Encrypts secrets that must be recoverable (SIP passwords: phones need them in clear) with
 /// AES-GCM under a key that never sits in the database.
@@ -51,6 +52,44 @@ public struct SecretBox: Sendable {
             throw CryptoKitError.incorrectParameterSize
         }
         return combined
+    }
+
+    /// The app token of a device at a generation: 6 bytes of MAC, 4 of generation and 14 of an
+    /// HMAC of both under a key derived from this box's, as 32 URL-safe characters (the shape of
+    /// `RandomToken`). Nothing about it is stored: the store keeps only the generation, which
+    /// every login and logout bumps, so an old token is recognised as old and a forged one as
+    /// nobody's.
+    public func appToken(mac: MACAddress, generation: Int) -> String {
+        var bytes = Self.macBytes(mac)
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: generation).bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: HMAC<SHA256>.authenticationCode(for: bytes, using: tokenKey).prefix(14))
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The device and generation an app token names, if it is one of ours.
+    public func readAppToken(_ token: String) -> (mac: MACAddress, generation: Int)? {
+        guard RandomToken.isWellFormed(token),
+            let data = Data(base64Encoded: token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")), data.count == 24
+        else { return nil }
+        let bytes = [UInt8](data)
+        let expected = HMAC<SHA256>.authenticationCode(for: bytes[0..<10], using: tokenKey).prefix(14)
+        guard ConstantTime.equal(Data(expected), Data(bytes[10..<24])) else { return nil }
+        let hex = bytes[0..<6].map { String(format: "%02x", $0) }.joined()
+        guard let mac = MACAddress(hex) else { return nil }
+        let generation = bytes[6..<10].reduce(0) { $0 << 8 | Int($1) }
+        return (mac, generation)
+    }
+
+    private var tokenKey: SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk app tokens v1".utf8), outputByteCount: 32)
+    }
+
+    private static func macBytes(_ mac: MACAddress) -> [UInt8] {
+        stride(from: 0, to: 12, by: 2).map { i in
+            let start = mac.canonical.index(mac.canonical.startIndex, offsetBy: i)
+            return UInt8(mac.canonical[start..<mac.canonical.index(start, offsetBy: 2)], radix: 16) ?? 0
+        }
     }
 
     public func open(_ sealed: Data) throws -> String {

@@ -29,6 +29,15 @@ public struct AppState: Sendable {
     public var workspace: Workspace?
 }
 
+/// What an app token names.
+public enum AppLookup: Sendable {
+    case current(AppState)
+    /// A token of a device from before its last login or logout: the phone has not applied its
+    /// new config yet.
+    case stale
+    case unknown
+}
+
 /// A session with what an admin wants to see beside it.
 public struct SessionOverview: Sendable {
     public var session: Session
@@ -187,7 +196,9 @@ public protocol Store: Sendable {
     /// Remembers the address a phone's app request came from.
     func recordAddress(mac: MACAddress, address: String) async throws
     func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?
-    func appState(token: String) async throws -> AppState?
+    /// What an app token names: a device's current state, an older token of a device (it changes
+    /// at every login and logout), or nothing.
+    func appState(token: String) async throws -> AppLookup
     func findExtension(_ number: String) async throws -> Extension?
     func session(mac: MACAddress) async throws -> Session?
     /// Every phone this extension is logged in on, oldest login first.

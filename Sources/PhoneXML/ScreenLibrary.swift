@@ -93,7 +93,7 @@ public struct Texts: Sendable {
         "app.title", "menu.login_int", "menu.login_extl", "menu.login", "menu.logout", "menu.logged_in_as",
         "login.title", "login.extension", "login.password", "softkey.done", "softkey.back", "softkey.exit",
         "softkey.select", "softkey.try_again", "login.ok.title", "login.ok.reload", "login.ok.reboot",
-        "error.title", "error.no_extension", "error.bad_extension", "error.no_password",
+        "error.title", "updating.title", "updating.text", "error.no_extension", "error.bad_extension", "error.no_password",
         "error.wrong_password", "error.wrong_password_last", "error.extension_locked", "error.device_locked",
         "error.no_address", "error.too_long", "error.unknown_device", "error.internal",
         "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",

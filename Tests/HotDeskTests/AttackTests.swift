@@ -305,3 +305,40 @@ struct ProvisioningAttackTests {
         }
     }
 }
+
+@Suite("Attacks: app tokens that change and are not stored")
+struct AppTokenTests {
+    @Test("every login and logout changes the token; an old one gets \"please wait\", a forged one nothing; the database holds none")
+    func rotation() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565ab1001")
+            func token() async -> String { await phone.config.browserKeyURL.map { String($0.split(separator: "/").last ?? "") } ?? "" }
+            func screen(_ token: String) async throws -> String { try await HTTP.get("\(server.baseURL)/app/\(token)").body }
+            let t0 = await token()
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
+            let t1 = await token()
+            #expect(t1 != t0 && t1.count == 32)
+            #expect(try await screen(t0).contains("Please wait"))
+            #expect(try await screen(t1).contains("5501"))
+            let mark = await phone.events.count
+            try await phone.logout()
+            #expect(await phone.waitForApply(since: mark))
+            let t2 = await token()
+            #expect(t2 != t1 && t2 != t0)
+            #expect(try await screen(t1).contains("Please wait"))
+            #expect(try await screen(t2).contains("Login Int"))
+            // A well-formed token that is nobody's: the "not set up" screen.
+            #expect(try await screen(RandomToken.make()).contains("not set up for Hot Desk"))
+            var forged = Array(t2)
+            forged[31] = forged[31] == "A" ? "B" : "A"
+            #expect(try await screen(String(forged)).contains("not set up for Hot Desk"))
+            // Nothing in the database (or its WAL) holds a token.
+            for file in ["hotdesk.sqlite", "hotdesk.sqlite-wal"] {
+                let path = server.directory.appendingPathComponent(file).path
+                guard let bytes = FileManager.default.contents(atPath: path) else { continue }
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(![t0, t1, t2].contains { text.contains($0) }, "\(file) holds an app token")
+            }
+        }
+    }
+}

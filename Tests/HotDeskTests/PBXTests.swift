@@ -77,7 +77,7 @@ struct PBXTests {
             #expect(idle.status == 200 && idle.json["ha1"] as? String == expected && !idle.text.contains("lobby-sip-secret"))
             #expect(try await pbx.call("GET", "/credentials/5501").status == 404, "not logged in")
             let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
-            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
             #expect(try await pbx.call("GET", "/credentials/5501").status == 200)
             #expect(try await pbx.call("GET", "/credentials/8001").status == 404, "the device's line is off while someone is logged in")
             try await phone.logout()

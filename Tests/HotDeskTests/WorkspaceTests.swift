@@ -93,7 +93,7 @@ struct WorkspaceTests {
             let refused = await phone.displayText
             #expect(refused.contains("belongs to its own users"), "\(refused)")
             #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .loginFailed && $0.detail.contains("personal device of 5501") })
-            try await phone.login("Login Int", ext: "5501", password: "1234")
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
             #expect(await phone.title == "Logged in")
             try await phone.login("Login Int", ext: "5502", password: "master-4242-admin")
             #expect(await phone.title == "Logged in", "the admin password logs anyone in anywhere")

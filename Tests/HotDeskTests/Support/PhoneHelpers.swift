@@ -14,6 +14,14 @@ extension SimulatedPhone {
         return nil
     }
 
+    /// Logs in and waits until the phone has applied its new config, as a person at the desk
+    /// would before pressing the key again (the app token changes at every login and logout).
+    func loginApplied(_ menuItem: String, ext: String, password: String) async throws {
+        let mark = events.count
+        try await login(menuItem, ext: ext, password: password)
+        #expect(await waitForApply(since: mark), "the phone did not apply its config after the login of \(ext)")
+    }
+
     /// Waits until the phone has applied a pushed reload (or finished a reboot) since event `index`.
     func waitForApply(since index: Int, timeout: Double = 8) async -> Bool {
         await waitForEvents(timeout: timeout) { events in
