@@ -25,7 +25,7 @@ struct MultiLoginTests {
         try await TestServer.with(yaml: directory("{policy: deny}")) { (server: TestServer) async throws in
             let a = try await server.phone("yealink-t46u", mac: "001565b00011")
             let b = try await server.phone("sangoma-s500", mac: "001565b00012")
-            try await a.login("Login Int", ext: "5501", password: "1234")
+            try await a.loginApplied("Login Int", ext: "5501", password: "1234")
             try await b.login("Login Int", ext: "5501", password: "1234")
             let text = await b.displayText
             #expect(text.contains("5501 is logged in at 00:15:65:b0:00:11") && text.contains("log out there first"), "\(text)")
