@@ -254,6 +254,23 @@ public struct LockoutPolicy: Hashable, Sendable {
     public static let standard = LockoutPolicy()
 }
 
+/// Limits on phones HotDesk does not know yet (`settings.enrolment`): a fake-MAC flood cannot
+/// fill the store or squat on real phones' MACs.
+public struct EnrolmentPolicy: Hashable, Sendable {
+    /// Unknown phones enrolled per minute at most; past it they get 503 with `Retry-After`.
+    public var perMinute: Int
+    /// Enrolled phones that never proved themselves (never fetched with their secret) at most.
+    public var maxUnclaimed: Int
+    /// Such phones are forgotten after this long; `nil`: kept.
+    public var expireUnclaimedAfter: TimeInterval?
+
+    public init(perMinute: Int = 60, maxUnclaimed: Int = 1000, expireUnclaimedAfter: TimeInterval? = 7 * 86400) {
+        self.perMinute = perMinute
+        self.maxUnclaimed = maxUnclaimed
+        self.expireUnclaimedAfter = expireUnclaimedAfter
+    }
+}
+
 /// Global settings from the directory's `settings:` block.
 public struct Settings: Hashable, Sendable {
     /// Enrol unknown phones and offer them the Login app.
@@ -284,6 +301,7 @@ public struct Settings: Hashable, Sendable {
     public var sip: SIPSettings?
     /// Always allowed, whatever any class of service says.
     public var emergencyNumbers: [String] = []
+    public var enrolment = EnrolmentPolicy()
 
     public init(
         defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: Set<String>
     /// Seconds between checks of the auto-logout policy.
     public var autoLogoutInterval: TimeInterval
+    /// Seconds between housekeeping sweeps (lock summaries, unclaimed phones forgotten).
+    public var housekeepingInterval: TimeInterval = 60
     /// Host names phones may reach HotDesk by besides the directory's internal and external
     /// addresses (any other `Host` is answered as if it were the internal address).
     public var acceptedHosts: Set<String> = []
@@ -63,7 +65,7 @@ public func makeApplication(
     }
     ProvisioningController(
         store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, digest: DigestAuth(), security: security,
-        refusals: RefusalThrottle(), clock: clock
+        refusals: RefusalThrottle(), enrolments: EnrolmentGate(), clock: clock
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(
@@ -77,6 +79,7 @@ public func makeApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
         services: [
             pushes,
+            HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             AutoLogoutService(
                 store: store, pushes: pushes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
         ],

@@ -18,6 +18,7 @@ struct ProvisioningController: Sendable {
     let security: SecurityLog
     /// Refused fetches are audited at most this often per source address (the security log has each).
     let refusals: RefusalThrottle
+    let enrolments: EnrolmentGate
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
@@ -43,8 +44,7 @@ struct ProvisioningController: Sendable {
         let agentBrands = catalog.brands(inUserAgent: userAgent)
         let identification = FileIdentification.decide(matches, knownBrand: state?.device.model.brand, userAgentBrands: agentBrands)
         let refuse = { (detail: String) async throws -> Response in
-            try await store.audit(
-                AuditEntry(at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: phoneAddress, outcome: .refused, detail: detail))
+            try await auditRefusal(mac: mac, source: phoneAddress, now: now, detail: detail)
             return .text(.notFound, detail + "\n")
         }
         let match: ConfigFileMatch
@@ -72,20 +72,36 @@ struct ProvisioningController: Sendable {
         if state == nil {
             let settings = try await store.settings()
             guard settings.defaultLogin else {
-                try await store.audit(
-                    AuditEntry(
-                        at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: phoneAddress, outcome: .refused,
-                        detail: "default login is off; file \(file)"))
+                try await auditRefusal(mac: mac, source: phoneAddress, now: now, detail: "default login is off; file \(file)")
                 return .text(.notFound, "unknown device\n")
+            }
+            let limits = settings.enrolment
+            if case .refuse(let retry, let first) = enrolments.admit(perMinute: limits.perMinute, now: now) {
+                return try await enrolmentRefused(
+                    mac: mac, source: phoneAddress, now: now, retryAfter: retry, first: first,
+                    why: "more than \(limits.perMinute) unknown phones in a minute (settings.enrolment.per_minute)")
             }
             let model = learned ?? .generic(brand)
             let how = fromAgent != nil ? "User-Agent" : "file name"
             let device = Device(mac: mac, model: model, token: RandomToken.make())
-            _ = try await store.enrol(
+            let enrolled = try await store.enrol(
                 device,
                 audit: AuditEntry(
                     at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success,
-                    detail: "\(brand.rawValue) model \(model.name) from \(how); file \(file)"))
+                    detail: "\(brand.rawValue) model \(model.name) from \(how); file \(file)"),
+                maxUnclaimed: limits.maxUnclaimed)
+            guard enrolled != nil else {
+                return try await enrolmentRefused(
+                    mac: mac, source: phoneAddress, now: now, retryAfter: 300, first: enrolments.countRefusal(),
+                    why: "\(limits.maxUnclaimed) enrolled phones have not fetched their config with their secret yet (settings.enrolment.max_unclaimed)")
+            }
+            let before = enrolments.refusedSinceLastSummary()
+            if before > 0 {
+                try await store.audit(
+                    AuditEntry(
+                        at: now, actor: "system", action: .unknownDeviceRefused, outcome: .refused,
+                        detail: "\(before) unknown phone request(s) refused by the enrolment limits before this enrolment"))
+            }
             state = try await store.deviceConfigState(mac: mac)
         } else if let current = state, current.device.model.isGeneric, let learned {
             try await store.updateModel(mac: mac, model: learned)
@@ -162,6 +178,28 @@ struct ProvisioningController: Sendable {
         }
         if !applied.isEmpty { pushes.wake() }
         return conditional(config, request)
+    }
+
+    /// A refused unknown phone: a security log line each, an audit row at most so often per source.
+    private func auditRefusal(mac: MACAddress, source: String?, now: Date, detail: String) async throws {
+        security.record(.deviceRefused, source: source, mac: mac, detail: detail)
+        guard refusals.refuse(source: source ?? "-", now: now) != .overLimit else { return }
+        try await store.audit(AuditEntry(at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: source, outcome: .refused, detail: detail))
+    }
+
+    /// 503 with `Retry-After`: the phone tries again later. One audit row per episode (the count
+    /// of the others is written when enrolment goes on), a security log line each.
+    private func enrolmentRefused(mac: MACAddress, source: String?, now: Date, retryAfter: Int, first: Bool, why: String) async throws -> Response {
+        security.record(.enrolmentCap, source: source, mac: mac, detail: "unknown phone refused: \(why)")
+        if first {
+            try await store.audit(
+                AuditEntry(
+                    at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: source, outcome: .refused,
+                    detail: "unknown phones refused: \(why); the rest are counted until enrolment goes on"))
+        }
+        var headers = HTTPFields()
+        headers[.retryAfter] = "\(retryAfter)"
+        return Response(status: .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "enrolment paused: \(why)\n")))
     }
 
     private func list(_ brands: [Brand]) -> String { brands.map(\.rawValue).joined(separator: "/") }

@@ -31,6 +31,10 @@ public struct DirectoryDocument: Sendable {
         public var emergencyNumbers: [String]?
         /// Named classes of numbers (`international`), each a regular expression.
         public var numberClasses: [String: String]?
+        public var enrolmentPerMinute: Int?
+        public var enrolmentMaxUnclaimed: Int?
+        /// 0: never.
+        public var enrolmentExpireHours: Int?
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -211,7 +215,7 @@ private struct Reader {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
-            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes",
+            "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes", "enrolment",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -252,6 +256,11 @@ private struct Reader {
                     problem("settings.auto_logout.daily_at", d, "\"\(v.prefix(20))\" is not a time of day HH:MM (24-hour), or none")
                 }
             }
+        }
+        if let n = map["enrolment"], let e = mapping(n, path: "settings.enrolment", allowed: ["per_minute", "max_unclaimed", "expire_unclaimed_hours"]) {
+            s.enrolmentPerMinute = int(e["per_minute"], path: "settings.enrolment.per_minute", range: 1...100_000)
+            s.enrolmentMaxUnclaimed = int(e["max_unclaimed"], path: "settings.enrolment.max_unclaimed", range: 0...1_000_000)
+            s.enrolmentExpireHours = int(e["expire_unclaimed_hours"], path: "settings.enrolment.expire_unclaimed_hours", range: 0...87_600)
         }
         if let n = map["multi_login"], let m = mapping(n, path: "settings.multi_login", allowed: ["policy", "max_phones"]) {
             let policy = required(m, "policy", path: "settings.multi_login").flatMap { string($0, path: "settings.multi_login.policy") }

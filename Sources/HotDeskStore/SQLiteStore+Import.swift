@@ -218,6 +218,9 @@ extension SQLiteStore {
         set("lockout_source_failures", patch.lockoutSourceFailures, current.lockout.sourceFailures) { $0 }
         set("lockout_global_failures", patch.lockoutGlobalFailures, current.lockout.globalFailures) { $0 }
         set("push_port", patch.pushPort, current.pushPort) { $0 }
+        set("enrolment_per_minute", patch.enrolmentPerMinute, current.enrolment.perMinute) { $0 }
+        set("enrolment_max_unclaimed", patch.enrolmentMaxUnclaimed, current.enrolment.maxUnclaimed) { $0 }
+        set("enrolment_expire_hours", patch.enrolmentExpireHours, current.enrolment.expireUnclaimedAfter.map { Int($0 / 3600) } ?? 0) { $0 }
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
@@ -420,6 +423,8 @@ extension SQLiteStore {
             try setLine(d, db, secrets: secrets)
             return nil
         }
+        // A phone the directory lists is the directory's: never forgotten as an unclaimed enrolment.
+        try db.execute(sql: "UPDATE devices SET enrolled_by = 'directory' WHERE mac = ? AND enrolled_by != 'directory'", arguments: [d.mac.canonical])
         let old = try device(row, secrets: secrets, catalog: .empty)
         let sameLogin: Bool = switch (old.credentials, d.phoneCredentials) {
         case (nil, nil): true

@@ -274,6 +274,16 @@ public final class SQLiteStore: Store {
                     BEGIN UPDATE devices SET token_generation = token_generation + 1 WHERE mac = OLD.mac; END;
                     """)
         }
+        m.registerMigration("v14: enrolment limits; devices enrolled by their own request are told apart from the directory's") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN enrolment_per_minute INTEGER NOT NULL DEFAULT 60;
+                    ALTER TABLE settings ADD COLUMN enrolment_max_unclaimed INTEGER NOT NULL DEFAULT 1000;
+                    ALTER TABLE settings ADD COLUMN enrolment_expire_hours INTEGER NOT NULL DEFAULT 168;
+                    ALTER TABLE devices ADD COLUMN enrolled_by TEXT NOT NULL DEFAULT 'directory';
+                    CREATE INDEX devices_unclaimed ON devices(enrolled_by, enrolled_at) WHERE claimed_at IS NULL;
+                    """)
+        }
         return m
     }
 
@@ -381,23 +391,47 @@ public final class SQLiteStore: Store {
 
     // MARK: writes
 
-    public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
+    public func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
+            if let maxUnclaimed {
+                let unclaimed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'") ?? 0
+                if unclaimed >= maxUnclaimed { return nil }
+            }
             var device = device
             device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
             try db.execute(
-                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed) VALUES (?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')",
                 arguments: [
                     device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
                     try secrets.seal(device.provisioningSecret!),
                 ])
             try Self.insert(audit, db)
             return device
+        }
+    }
+
+    public func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL AND enrolled_at < ?
+                    AND mac NOT IN (SELECT mac FROM sessions)
+                    """,
+                arguments: [enrolledBefore.timeIntervalSince1970])
+            let removed = db.changesCount
+            if removed > 0 {
+                try Self.insert(
+                    AuditEntry(
+                        at: at, actor: "system", action: .directoryDelete, outcome: .success,
+                        detail: "\(removed) enrolled phone(s) that never fetched their config with their secret forgotten (enrolled before \(enrolledBefore.formatted(.iso8601)))"),
+                    db)
+            }
+            return removed
         }
     }
 
@@ -615,7 +649,7 @@ public final class SQLiteStore: Store {
         for c in try Row.fetchAll(db, sql: "SELECT * FROM phone_credentials") {
             credentials[Brand(rawValue: c["brand"])] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
         }
-        return Settings(
+        var settings = Settings(
             defaultLogin: row["default_login"],
             internalAddress: (row["internal_address"] as String?).flatMap(ServerAddress.init),
             externalAddress: (row["external_address"] as String?).flatMap(ServerAddress.init),
@@ -637,6 +671,10 @@ public final class SQLiteStore: Store {
                 sip.outboundProxy = row["sip_outbound_proxy"]
                 return sip
             })
+        settings.enrolment = EnrolmentPolicy(
+            perMinute: row["enrolment_per_minute"], maxUnclaimed: row["enrolment_max_unclaimed"],
+            expireUnclaimedAfter: (row["enrolment_expire_hours"] as Int) > 0 ? TimeInterval((row["enrolment_expire_hours"] as Int) * 3600) : nil)
+        return settings
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.

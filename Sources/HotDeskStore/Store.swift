@@ -175,8 +175,12 @@ public protocol Store: Sendable {
     func device(mac: MACAddress) async throws -> Device?
     /// Every device that has fetched a config, with the hash of the config it was last served.
     func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)]
-    /// Adds a device unless one with its MAC exists; returns the stored one. Audited.
-    func enrol(_ device: Device, audit: AuditEntry) async throws -> Device
+    /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
+    /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
+    func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?
+    /// Forgets phones enrolled by their own request before `enrolledBefore` that never fetched
+    /// with their secret (and nobody is logged in on); one audit row. Returns how many.
+    func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int
     /// Gives a device a provisioning secret if it has none (devices from before secrets existed).
     func ensureProvisioningSecret(mac: MACAddress) async throws
     /// Notes that an unproven config carried the device's secret: from now on a fetch without
@@ -279,6 +283,10 @@ public protocol Store: Sendable {
 }
 
 extension Store {
+    public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
+        try await enrol(device, audit: audit, maxUnclaimed: nil)!
+    }
+
     public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
         try await addAPIKey(name: name, keyHash: keyHash, kind: .admin, at: at)
     }

@@ -342,3 +342,66 @@ struct AppTokenTests {
         }
     }
 }
+
+@Suite("Attacks: enrolment floods")
+struct EnrolmentAttackTests {
+    static let yaml = """
+        settings:
+          default_login: true
+          internal_address: 127.0.0.1:{PORT}
+          enrolment: {per_minute: 20, max_unclaimed: 50, expire_unclaimed_hours: 1}
+        """
+
+    @Test("fake MACs: 20 a minute are enrolled, the rest get 503 with Retry-After and one audit row; the cap on unclaimed phones holds")
+    func flood() async throws {
+        try await TestServer.with(yaml: Self.yaml) { (server: TestServer) async throws in
+            let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45"]
+            func burst(_ range: Range<Int>) async throws -> [Int: Int] {
+                var statuses: [Int: Int] = [:]
+                for n in range {
+                    let r = try await HTTP.get("\(server.baseURL)/provision/" + String(format: "001565f%05x.cfg", n), headers: agent)
+                    statuses[r.status, default: 0] += 1
+                    if r.status == 503 { #expect(Int(r.header("Retry-After") ?? "") ?? 0 > 0) }
+                }
+                return statuses
+            }
+            #expect(try await burst(0..<100) == [200: 20, 503: 80])
+            var audit = try await server.store.auditLog(limit: 1000)
+            #expect(audit.filter { $0.action == .enrol }.count == 20)
+            #expect(audit.filter { $0.action == .unknownDeviceRefused }.count == 1, "80 refusals, one row")
+            // Two more minutes: 40 more asked, the cap of 50 unclaimed stops them at 50.
+            server.clock.advance(by: 61)
+            #expect(try await burst(100..<120) == [200: 20])
+            server.clock.advance(by: 61)
+            let third = try await burst(120..<140)
+            #expect(third[200] == 10 && third[503] == 10, "\(third)")
+            audit = try await server.store.auditLog(limit: 1000)
+            #expect(audit.filter { $0.action == .enrol }.count == 50)
+            #expect(audit.contains { $0.detail.hasPrefix("80 unknown phone request(s) refused") })
+            #expect(audit.contains { $0.detail.contains("settings.enrolment.max_unclaimed") })
+            // A phone that proves itself is no longer unclaimed: room for one more.
+            _ = try await server.fetchAsPhone("001565f00000.cfg", mac: "001565f00000", headers: [("User-Agent", "Yealink SIP-T46U 108.86.0.45")])
+            #expect(try await burst(200..<201) == [200: 1])
+            // An hour later the unclaimed ones are forgotten; the claimed one stays.
+            server.clock.advance(by: 3700)
+            #expect(await eventually { (try? await server.store.deviceOverview().count) == 1 })
+            #expect(try await server.store.device(mac: MACAddress("001565f00000")!) != nil)
+        }
+    }
+
+    @Test("a directory's devices are never forgotten, claimed or not; an enrolled phone the directory lists later neither")
+    func directoryDevicesStay() async throws {
+        let yaml = Self.yaml + "\ndevices:\n  - {mac: 00:15:65:f1:00:01, model: yealink-t46u}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45"]
+            for mac in ["001565f10002", "001565f10003"] { #expect(try await HTTP.get("\(server.baseURL)/provision/\(mac).cfg", headers: agent).status == 200) }
+            // 001565f10003 is then listed by the directory: it is the directory's now.
+            let more = (yaml + "  - {mac: 00:15:65:f1:00:03, model: yealink-t46u}\n").replacingOccurrences(of: "{PORT}", with: "\(server.port)")
+            _ = try await importDirectory(more, into: server.store, base: server.directory)
+            server.clock.advance(by: 7200)
+            #expect(await eventually { (try? await server.store.device(mac: MACAddress("001565f10002")!)) == nil }, "the sweep ran")
+            #expect(try await server.store.device(mac: MACAddress("001565f10001")!) != nil)
+            #expect(try await server.store.device(mac: MACAddress("001565f10003")!) != nil)
+        }
+    }
+}

@@ -82,11 +82,12 @@ final class TestServer: Sendable {
         logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let clock = TestClock()
+        var configuration = ServerConfiguration(
+            host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies, autoLogoutInterval: 0.1)
+        configuration.housekeepingInterval = 0.1
         let app = makeApplication(
             store: store, families: testFamilies, pusher: pusher,
-            configuration: .init(
-                host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies,
-                autoLogoutInterval: 0.1),
+            configuration: configuration,
             logger: logger, clock: { clock.now() },
             onServerRunning: { port in continuation.yield(port) })
         // Stopped by a graceful shutdown, not by cancelling the task (apple/swift-nio#3481).

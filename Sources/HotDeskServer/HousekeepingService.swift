@@ -1,0 +1,47 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import Logging
+import ServiceLifecycle
+
+/// What runs by itself beside the server, once every `interval`: the audit summaries of locks
+/// that have ended (attempts refused under them are counted, not listed), and forgetting phones
+/// that enrolled but never fetched their config with their secret (`settings.enrolment`).
+final class HousekeepingService: Service, Sendable {
+    let store: any Store
+    let login: LoginService
+    let interval: TimeInterval
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    init(store: any Store, login: LoginService, interval: TimeInterval, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.login = login
+        self.interval = interval
+        self.logger = logger
+        self.clock = clock
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
+                await self.sweep()
+            }
+        }
+        await sweep()  // the summaries of locks that ended are not lost at a clean stop
+    }
+
+    func sweep() async {
+        let now = clock()
+        do {
+            try await login.writeLockSummaries(now: now)
+            if let after = try await store.settings().enrolment.expireUnclaimedAfter {
+                let forgotten = try await store.expireUnclaimed(enrolledBefore: now.addingTimeInterval(-after), at: now)
+                if forgotten > 0 { logger.info("unclaimed phones forgotten", metadata: ["count": "\(forgotten)"]) }
+            }
+        } catch {
+            logger.error("housekeeping failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
