@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: Set<String>
     /// Seconds between checks of the auto-logout policy.
     public var autoLogoutInterval: TimeInterval
+    /// Open connections at most, and how long one may wait for a request.
+    public var connections = ConnectionLimits()
     /// Seconds between housekeeping sweeps (lock summaries, unclaimed phones forgotten).
     public var housekeepingInterval: TimeInterval = 60
     /// Host names phones may reach HotDesk by besides the directory's internal and external
@@ -30,8 +32,10 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current, push: PushPolicy = .standard,
-        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30, acceptedHosts: Set<String> = []
+        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30, acceptedHosts: Set<String> = [],
+        connections: ConnectionLimits = ConnectionLimits()
     ) {
+        self.connections = connections
         self.acceptedHosts = acceptedHosts
         self.autoLogoutInterval = autoLogoutInterval
         self.host = host
@@ -74,8 +78,12 @@ public func makeApplication(
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
+    let book = ConnectionBook(limit: configuration.connections.maxConnections)
     return Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
         services: [
             pushes,

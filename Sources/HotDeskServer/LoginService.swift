@@ -89,7 +89,7 @@ struct LoginService: Sendable {
             try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
             security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
         }
-        guard let ext, let credential = matched else {
+        guard ext != nil, let credential = matched else {
             var detail = ext == nil ? "unknown extension" : "wrong password"
             if globalApplies, !reserved, let until = limits.globalBlockedUntil(now: now) {
                 detail += "; global passwords blocked until \(until.formatted(.iso8601))"

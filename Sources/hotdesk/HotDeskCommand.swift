@@ -81,6 +81,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("accept-host"), help: "A host name phones may reach HotDesk by besides internal_address and external_address (repeatable); any other Host header is treated as the internal address.")
     var acceptedHosts: [String] = []
 
+    @Option(help: "Open connections at most; past it, the one that has waited longest for a request is closed. Default: 10000, or less under the open-file limit.")
+    var maxConnections: Int?
+
+    @Option(help: "Seconds a connection may wait for a request (including the time to send its headers) before it is closed.")
+    var idleTimeout: Int = 20
+
     @Option(help: "Time zone of lock times and of the daily auto logout, e.g. Europe/Paris. Default: the machine's.")
     var timeZone: String?
 
@@ -97,6 +103,11 @@ struct Serve: AsyncParsableCommand {
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return logger
         }()
+        let files = FileLimit.raise()
+        let connections = ConnectionLimits(maxConnections: maxConnections ?? ConnectionLimits.defaultMax, idleTimeout: .seconds(Int64(idleTimeout)))
+        if connections.maxConnections > files - 64 {
+            logger.warning("--max-connections is near the open-file limit", metadata: ["max_connections": "\(connections.maxConnections)", "open_files": "\(files)"])
+        }
         let screensPath = screens.path
         let families: FamilyBook
         let sqlite: SQLiteStore
@@ -116,7 +127,7 @@ struct Serve: AsyncParsableCommand {
             store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes),
             configuration: ServerConfiguration(
                 host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
-                trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts)),
+                trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections),
             logger: logger,
             onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
         try await app.runService()

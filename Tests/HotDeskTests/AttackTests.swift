@@ -405,3 +405,40 @@ struct EnrolmentAttackTests {
         }
     }
 }
+
+@Suite("Attacks: sockets that send nothing")
+struct ConnectionAttackTests {
+    @Test("100 idle sockets against a cap of 20: the oldest idle ones make room, and a phone's requests are answered")
+    func idleSockets() async throws {
+        // An idle timeout far longer than the test: only the cap can close these.
+        let server = try await TestServer.start(yaml: flowDirectory, connections: ConnectionLimits(maxConnections: 20, idleTimeout: .seconds(300)))
+        do {
+            var idle: [RawClient] = []
+            for _ in 0..<100 { idle.append(try RawClient(port: server.port)) }
+            #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
+            let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45"]
+            #expect(try await HTTP.get("\(server.baseURL)/provision/001565ac9001.cfg", headers: agent).status == 200)
+            #expect(await eventually(timeout: 5) { idle.filter(\.closedByServer).count >= 80 }, "room was made")
+            let newestClosed = idle.suffix(10).filter(\.closedByServer).count
+            #expect(newestClosed < 10, "the newest were kept: the oldest made room")
+            for client in idle { client.close() }
+        }
+        await server.stop()
+    }
+
+    @Test("a socket that sends nothing, or its headers a byte at a time, is closed at the idle timeout")
+    func slowClients() async throws {
+        let server = try await TestServer.start(yaml: flowDirectory, connections: ConnectionLimits(maxConnections: 1000, idleTimeout: .seconds(1)))
+        do {
+            let idle = try RawClient(port: server.port)
+            let slow = try RawClient(port: server.port)
+            slow.send("GET /health HTTP/1.1\r\nHo")
+            #expect(!idle.closedByServer && !slow.closedByServer)
+            #expect(await eventually(timeout: 6) { idle.closedByServer && slow.closedByServer })
+            #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
+            idle.close()
+            slow.close()
+        }
+        await server.stop()
+    }
+}

@@ -71,7 +71,8 @@ final class TestServer: Sendable {
     /// the external `localhost:{PORT}` so the two can be told apart) and `{PUSH_PORT}` (the
     /// port the test phones' web servers listen on).
     static func start(
-        yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy, trustedProxies: Set<String> = []
+        yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy, trustedProxies: Set<String> = [],
+        connections: ConnectionLimits = ConnectionLimits()
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -85,6 +86,7 @@ final class TestServer: Sendable {
         var configuration = ServerConfiguration(
             host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies, autoLogoutInterval: 0.1)
         configuration.housekeepingInterval = 0.1
+        configuration.connections = connections
         let app = makeApplication(
             store: store, families: testFamilies, pusher: pusher,
             configuration: configuration,

@@ -1,0 +1,161 @@
+import Foundation
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// Limits on the server's connections, so that clients that open sockets and send nothing (or
+/// send headers a byte at a time) cannot take every file descriptor.
+public struct ConnectionLimits: Sendable {
+    /// Open connections at most. Past it, the connection that has waited longest for a request
+    /// is closed to make room (an idle socket is cheaper to lose than a phone's request).
+    public var maxConnections: Int
+    /// A connection with no request in progress for this long is closed; this is also the
+    /// time a client has to send a whole request head.
+    public var idleTimeout: TimeAmount
+
+    public init(maxConnections: Int = ConnectionLimits.defaultMax, idleTimeout: TimeAmount = .seconds(20)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+
+    /// 10,000, or less when the process may not open that many files (a margin is kept for the
+    /// database, logs and pushes).
+    public static var defaultMax: Int { max(64, min(10_000, FileLimit.current - 256)) }
+}
+
+/// The process's open-file limit: raised to its hard limit at start (servers do), read after.
+public enum FileLimit {
+    public static var current: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return limit.rlim_cur == rlim_t.max || limit.rlim_cur > 1_000_000 ? 1_000_000 : Int(limit.rlim_cur)
+    }
+
+    /// Raises the soft limit to the hard one; returns the new soft limit.
+    @discardableResult
+    public static func raise() -> Int {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return current
+    }
+}
+
+/// Every open connection, and those waiting for a request in the order they started waiting.
+final class ConnectionBook: Sendable {
+    private struct State {
+        var open: [ObjectIdentifier: any Channel] = [:]
+        /// Connections waiting for a request, oldest first (entries of busy or closed ones are
+        /// skipped lazily).
+        var waiting: [(id: ObjectIdentifier, turn: Int)] = []
+        var waitingHead = 0
+        var turnOf: [ObjectIdentifier: Int] = [:]
+        var nextTurn = 0
+    }
+
+    let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = limit }
+
+    var count: Int { state.withLock { $0.open.count } }
+
+    /// A new connection; returns the one to close to make room, if any.
+    func opened(_ channel: any Channel) -> (any Channel)? {
+        state.withLock { s in
+            let id = ObjectIdentifier(channel)
+            s.open[id] = channel
+            Self.wait(id, &s)
+            guard s.open.count > limit else { return nil }
+            while s.waitingHead < s.waiting.count {
+                let (candidate, turn) = s.waiting[s.waitingHead]
+                s.waitingHead += 1
+                guard candidate != id, s.turnOf[candidate] == turn, let victim = s.open[candidate] else { continue }
+                s.turnOf[candidate] = nil
+                Self.compact(&s)
+                return victim
+            }
+            Self.compact(&s)
+            return nil
+        }
+    }
+
+    func requestStarted(_ channel: any Channel) { state.withLock { s in s.turnOf[ObjectIdentifier(channel)] = nil } }
+
+    func requestDone(_ channel: any Channel) {
+        state.withLock { s in
+            let id = ObjectIdentifier(channel)
+            if s.open[id] != nil { Self.wait(id, &s) }
+        }
+    }
+
+    func closed(_ channel: any Channel) {
+        state.withLock { s in
+            let id = ObjectIdentifier(channel)
+            s.open[id] = nil
+            s.turnOf[id] = nil
+        }
+    }
+
+    private static func wait(_ id: ObjectIdentifier, _ s: inout State) {
+        s.nextTurn += 1
+        s.turnOf[id] = s.nextTurn
+        s.waiting.append((id, s.nextTurn))
+    }
+
+    /// Drops consumed and stale entries once they are most of the queue.
+    private static func compact(_ s: inout State) {
+        guard s.waitingHead > 1024, s.waitingHead * 2 > s.waiting.count else { return }
+        s.waiting = s.waiting[s.waitingHead...].filter { s.turnOf[$0.id] == $0.turn }
+        s.waitingHead = 0
+    }
+}
+
+/// Tells the book when its connection opens, starts and ends requests, and closes.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let book: ConnectionBook
+    private var registered = false
+
+    init(book: ConnectionBook) { self.book = book }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { register(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        register(context)
+        context.fireChannelActive()
+    }
+
+    private func register(_ context: ChannelHandlerContext) {
+        guard !registered else { return }
+        registered = true
+        book.opened(context.channel)?.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        book.closed(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        book.closed(context.channel)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { book.requestStarted(context.channel) }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { book.requestDone(context.channel) }
+        context.write(data, promise: promise)
+    }
+}
