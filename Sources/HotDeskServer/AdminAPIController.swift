@@ -378,6 +378,8 @@ struct APIKeyMiddleware: RouterMiddleware {
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
     let throttle: RefusalThrottle
+    /// Refusals from every address together: rotating addresses does not flood the audit either.
+    var globalThrottle = RefusalThrottle(limit: 100, window: 60, maxSources: 1)
     /// Which keys open this group: admin keys `/api/v1`, PBX keys `/pbx/v1`.
     var kind: APIKeyKind = .admin
 
@@ -416,18 +418,26 @@ struct APIKeyMiddleware: RouterMiddleware {
     private func refused(_ request: Request, _ context: HotDeskRequestContext, _ why: String) async throws -> APIError {
         let now = clock()
         let source = addresses.address(of: request, context: context)
+        let path = RequestLogMiddleware<HotDeskRequestContext>.redact(request.uri.path)
+        SecurityLog(logger: context.logger).record(.keyRefused, source: source, detail: "\(request.method) \(path): \(why)")
         let verdict = throttle.refuse(source: source ?? "unknown", now: now)
-        let detail: String = switch verdict {
-        case .withinLimit: "\(request.method) \(request.uri.path): \(why)"
-        case .limitReached, .overLimit:
-            "\(request.method) \(request.uri.path): \(why); \(throttle.limit) refusals within \(Int(throttle.window)) s, the next ones from this address are answered 429 and not audited"
+        let everyone = globalThrottle.refuse(source: "*", now: now)
+        let detail: String = switch (verdict, everyone) {
+        case (.withinLimit, .withinLimit): "\(request.method) \(path): \(why)"
+        case (.withinLimit, _):
+            "\(request.method) \(path): \(why); \(globalThrottle.limit) refusals from all addresses within \(Int(globalThrottle.window)) s, "
+                + "the next ones are answered 429 and not audited"
+        default:
+            "\(request.method) \(path): \(why); \(throttle.limit) refusals within \(Int(throttle.window)) s, the next ones from this address are answered 429 and not audited"
         }
-        if verdict != .overLimit {
+        if verdict != .overLimit, everyone != .overLimit {
             try await store.audit(AuditEntry(at: now, actor: "unknown", action: .apiRefused, source: source, outcome: .refused, detail: detail))
         }
-        guard verdict == .withinLimit else {
-            let wait = throttle.retryAfter(source: source ?? "unknown", now: now)
-            return APIError(.tooManyRequests, "too_many_attempts", "too many refused API keys from this address; try again in \(wait) s", retryAfter: wait)
+        guard verdict == .withinLimit, everyone == .withinLimit else {
+            let wait = max(
+                verdict == .withinLimit ? 0 : throttle.retryAfter(source: source ?? "unknown", now: now),
+                everyone == .withinLimit ? 0 : globalThrottle.retryAfter(source: "*", now: now))
+            return APIError(.tooManyRequests, "too_many_attempts", "too many refused keys; try again in \(wait) s", retryAfter: wait)
         }
         return APIError(.unauthorized, "unauthorized", "the API key is not valid")
     }

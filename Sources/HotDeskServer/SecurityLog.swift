@@ -9,8 +9,8 @@ import Logging
 ///
 /// The fields always come in this order; `detail` is quoted with `"` and `\` escaped and control
 /// characters replaced. Never a password, token or key. Documented in docs/security.md.
-struct SecurityLog: Sendable {
-    enum Event: String, Sendable {
+public struct SecurityLog: Sendable {
+    public enum Event: String, Sendable, CaseIterable {
         /// A wrong password or unknown extension on the Login app.
         case loginFailed = "login_failed"
         /// An extension, phone or source address was just locked.
@@ -32,7 +32,7 @@ struct SecurityLog: Sendable {
         logger.log(level: level, "\(Self.line(event, source: source, mac: mac, extensionNumber: extensionNumber, detail: detail))")
     }
 
-    static func line(_ event: Event, source: String?, mac: MACAddress?, extensionNumber: String?, detail: String) -> String {
+    public static func line(_ event: Event, source: String?, mac: MACAddress?, extensionNumber: String?, detail: String) -> String {
         "hotdesk-security event=\(event.rawValue) source=\(field(source)) mac=\(mac.map { $0.canonical } ?? "-") "
             + "extension=\(field(extensionNumber)) detail=\"\(quoted(detail))\""
     }

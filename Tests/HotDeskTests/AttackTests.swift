@@ -442,3 +442,45 @@ struct ConnectionAttackTests {
         await server.stop()
     }
 }
+
+@Suite("Attacks: wrong API keys from rotating addresses")
+struct APIKeyFloodTests {
+    @Test("300 wrong keys from 300 addresses: at most the global cap is audited, the rest get 429; a valid key still works")
+    func rotatingAddresses() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            var statuses: [Int: Int] = [:]
+            for n in 0..<300 {
+                var request = CurlRequest(url: "\(server.baseURL)/api/v1/sessions", localAddress: "127.0.\(200 + n / 200).\(n % 200 + 2)")
+                request.headers = [("Authorization", "Bearer \(APIKey.make())")]
+                statuses[try await CurlEngine.shared.perform(request).status, default: 0] += 1
+            }
+            #expect(statuses[401] == 100 && statuses[429] == 200, "\(statuses)")
+            let refused = try await server.store.auditLog(limit: 1000).filter { $0.action == .apiRefused }
+            #expect(refused.count == 101, "100 refusals and the one that reached the cap")
+            let api = try await AdminAPITests().client(server)
+            #expect(try await api.call("GET", "/sessions").status == 200)
+        }
+    }
+}
+
+@Suite("The security log")
+struct SecurityLogTests {
+    @Test("one line per event, fields in a fixed order; a hostile detail cannot add a line or a source; the shipped fail2ban filter matches it")
+    func format() throws {
+        let mac = try #require(MACAddress("001565aabbcc"))
+        let line = SecurityLog.line(.loginFailed, source: "10.0.0.7", mac: mac, extensionNumber: "5501", detail: "x\" source=6.6.6.6\r\n\u{1b}[2J")
+        #expect(line == #"hotdesk-security event=login_failed source=10.0.0.7 mac=001565aabbcc extension=5501 detail="x\" source=6.6.6.6???[2J""#)
+        let hostile = SecurityLog.line(.keyRefused, source: "1.2.3.4 source=9.9.9.9", mac: nil, extensionNumber: nil, detail: "")
+        #expect(hostile.hasPrefix("hotdesk-security event=key_refused source=1.2.3.4?source=9.9.9.9 mac=- extension=-"))
+        // The filter shipped for fail2ban, read the way fail2ban reads <HOST>.
+        let filter = try String(contentsOfFile: "examples/fail2ban/filter.d/hotdesk.conf", encoding: .utf8)
+        let failregex = try #require(filter.split(separator: "\n").first { $0.hasPrefix("failregex = ") }).dropFirst("failregex = ".count)
+        let regex = try Regex(String(failregex).replacingOccurrences(of: "<HOST>", with: #"(?<host>[0-9.]+|[0-9a-fA-F:]+)"#))
+        for event in SecurityLog.Event.allCases {
+            let text = "2026-11-25T19:22:03+0000 notice hotdesk : " + SecurityLog.line(event, source: "10.0.0.7", mac: nil, extensionNumber: nil, detail: "d")
+            let match = try regex.firstMatch(in: text)
+            #expect((match != nil) == (event != .globalLock), "\(event)")
+        }
+        #expect(try regex.firstMatch(in: SecurityLog.line(.loginFailed, source: nil, mac: nil, extensionNumber: nil, detail: "")) == nil, "no source, no ban")
+    }
+}
