@@ -2,6 +2,8 @@ import Foundation
 import HotDeskCore
 import HotDeskStore
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import PhoneFamilies
@@ -22,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: Set<String>
     /// Seconds between checks of the auto-logout policy.
     public var autoLogoutInterval: TimeInterval
+    /// HTTPS: the certificate chain and private key files (PEM). `nil`: plain HTTP (behind a
+    /// TLS proxy, or on a trusted LAN only).
+    public var tls: TLSFiles?
     /// Open connections at most, and how long one may wait for a request.
     public var connections = ConnectionLimits()
     /// Seconds between housekeeping sweeps (lock summaries, unclaimed phones forgotten).
@@ -47,13 +52,46 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
+/// The PEM files of `hotdesk serve --tls-cert --tls-key`.
+public struct TLSFiles: Sendable {
+    public var certificateChain: String
+    public var privateKey: String
+
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+    }
+
+    /// Reads the files as `serve` does: a readable `TLSFileError`, or nothing.
+    public func validate() throws { _ = try configuration() }
+
+    /// Readable errors for files that are missing or not PEM.
+    func configuration() throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificateChain) } catch {
+            throw TLSFileError(message: "--tls-cert \(certificateChain): not a readable PEM certificate chain (\(error))")
+        }
+        do { key = try NIOSSLPrivateKey(file: privateKey, format: .pem) } catch {
+            throw TLSFileError(message: "--tls-key \(privateKey): not a readable PEM private key (\(error))")
+        }
+        guard !chain.isEmpty else { throw TLSFileError(message: "--tls-cert \(certificateChain): no certificate in it") }
+        return .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}
+
+public struct TLSFileError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
 /// Builds the HotDesk HTTP application: phone routes (`/provision`, `/app`), the admin API
 /// (`/api/v1`), `/health`, and the push worker that runs beside them.
 public func makeApplication(
     store: any Store, families: FamilyBook, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let screens = families.screens
     let pushes = PushService(
         store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
@@ -79,11 +117,11 @@ public func makeApplication(
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout))
     return Application(
         router: router,
-        server: .http1(
-            configuration: .init(
-                additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout)),
+        server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
         services: [
             pushes,

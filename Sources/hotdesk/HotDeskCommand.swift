@@ -87,10 +87,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection may wait for a request (including the time to send its headers) before it is closed.")
     var idleTimeout: Int = 20
 
+    @Option(help: "HTTPS: the certificate chain (PEM), e.g. for Login Extl phones on the internet. With --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "HTTPS: the private key (PEM) of --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Time zone of lock times and of the daily auto logout, e.g. Europe/Paris. Default: the machine's.")
     var timeZone: String?
 
     func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
+        if idleTimeout < 1 { throw ValidationError("--idle-timeout is at least 1 second") }
+        if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections is at least 16") }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             throw ValidationError("unknown time zone \"\(timeZone)\" (use a name such as Europe/Paris or America/New_York)")
         }
@@ -123,13 +132,19 @@ struct Serve: AsyncParsableCommand {
                 "db": "\(store.db)", "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
             ])
-        let app = makeApplication(
-            store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes),
-            configuration: ServerConfiguration(
-                host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
-                trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections),
-            logger: logger,
-            onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)"]) })
+        var configuration = ServerConfiguration(
+            host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
+            trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections)
+        if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
+        let scheme = configuration.tls == nil ? "http" : "https"
+        let app: any ApplicationProtocol
+        do {
+            app = try makeApplication(
+                store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes), configuration: configuration, logger: logger,
+                onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)", "scheme": "\(scheme)"]) })
+        } catch {
+            throw fail("\(error)")
+        }
         try await app.runService()
     }
 }

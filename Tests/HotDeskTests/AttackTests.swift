@@ -484,3 +484,49 @@ struct SecurityLogTests {
         #expect(try regex.firstMatch(in: SecurityLog.line(.loginFailed, source: nil, mac: nil, extensionNumber: nil, detail: "")) == nil, "no source, no ban")
     }
 }
+
+@Suite("HTTPS: hotdesk serve --tls-cert --tls-key")
+struct TLSTests {
+    /// Runs a command, returns its standard output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("a certificate and key in PEM: phones and admins reach HotDesk over HTTPS, plain HTTP is not answered; a bad file is one clear error")
+    func https() async throws {
+        let dir = try TempDir()
+        let cert = dir.url.appendingPathComponent("cert.pem").path
+        let key = dir.url.appendingPathComponent("key.pem").path
+        let made = try Self.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        try #require(made.status == 0, "openssl could not make a test certificate")
+        let yaml = flowDirectory.replacingOccurrences(of: "internal_address: 127.0.0.1:{PORT}", with: "internal_address: https://127.0.0.1:{PORT}")
+        let server = try await TestServer.start(yaml: yaml, tls: TLSFiles(certificateChain: cert, privateKey: key))
+        do {
+            let url = "https://127.0.0.1:\(server.port)"
+            let health = try Self.run(["curl", "-s", "--cacert", cert, "-o", "/dev/null", "-w", "%{http_code}", "\(url)/health"])
+            #expect(health.output == "200")
+            let config = try Self.run([
+                "curl", "-s", "--cacert", cert, "-A", "Yealink SIP-T46U 108.86.0.45", "\(url)/provision/001565ad9001.cfg",
+            ])
+            #expect(config.output.contains("static.auto_provision.server.url = https://127.0.0.1:\(server.port)/provision/"), "\(config.output.prefix(300))")
+            let plain = try Self.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health"])
+            #expect(plain.output != "200")
+        }
+        await server.stop()
+        #expect(throws: TLSFileError.self) {
+            _ = try TLSFiles(certificateChain: key + ".missing", privateKey: key).validate()
+        }
+    }
+}

@@ -72,7 +72,7 @@ final class TestServer: Sendable {
     /// port the test phones' web servers listen on).
     static func start(
         yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy, trustedProxies: Set<String> = [],
-        connections: ConnectionLimits = ConnectionLimits()
+        connections: ConnectionLimits = ConnectionLimits(), tls: TLSFiles? = nil
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -87,7 +87,8 @@ final class TestServer: Sendable {
             host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies, autoLogoutInterval: 0.1)
         configuration.housekeepingInterval = 0.1
         configuration.connections = connections
-        let app = makeApplication(
+        configuration.tls = tls
+        let app = try makeApplication(
             store: store, families: testFamilies, pusher: pusher,
             configuration: configuration,
             logger: logger, clock: { clock.now() },
