@@ -72,6 +72,8 @@ public struct Device: Hashable, Sendable {
     public var claimedAt: Date?
     /// When an unproven config first carried the secret (a Digest phone is challenged from then on).
     public var secretIssuedAt: Date?
+    /// Enrolled by its own request (default login), not listed by the directory.
+    public var selfEnrolled = false
 
     /// The Digest user name of the phone's provisioning secret.
     public var provisioningUsername: String { "hd" + mac.canonical }

@@ -42,6 +42,21 @@ struct ProvisioningController: Sendable {
         let phoneAddress = addresses.address(of: request, context: context)
         var state = matches.contains { $0.mac != nil } ? try await store.deviceConfigState(mac: mac) : nil
         let agentBrands = catalog.brands(inUserAgent: userAgent)
+        // Someone asked for this MAC first as another family's phone, and it never proved itself:
+        // a request that is consistently of another family (User-Agent and file name) takes it over.
+        if let squatted = state?.device, squatted.claimedAt == nil, squatted.selfEnrolled, !agentBrands.isEmpty,
+            !agentBrands.contains(squatted.model.brand),
+            case .device(let other)? = FileIdentification.decide(matches, knownBrand: nil, userAgentBrands: agentBrands)
+        {
+            let model = catalog.model(fromUserAgent: userAgent, brand: other.brand) ?? .generic(other.brand)
+            let detail = "re-enrolled as \(other.brand.rawValue) model \(model.name): it was enrolled as \(squatted.model.brand.rawValue) and never fetched with its secret"
+            if try await store.reenrol(
+                mac: mac, model: model,
+                audit: AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success, detail: detail))
+            {
+                state = try await store.deviceConfigState(mac: mac)
+            }
+        }
         let identification = FileIdentification.decide(matches, knownBrand: state?.device.model.brand, userAgentBrands: agentBrands)
         let refuse = { (detail: String) async throws -> Response in
             try await auditRefusal(mac: mac, source: phoneAddress, now: now, detail: detail)

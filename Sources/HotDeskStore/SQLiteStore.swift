@@ -415,6 +415,21 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool {
+        let sealed = try secrets.seal(RandomToken.make())
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE devices SET model = ?, brand = ?, provisioning_secret_sealed = ?, secret_issued_at = NULL
+                    WHERE mac = ? AND claimed_at IS NULL AND enrolled_by = 'phone'
+                    """,
+                arguments: [model.name, model.brand.rawValue, sealed, mac.canonical])
+            guard db.changesCount > 0 else { return false }
+            try Self.insert(audit, db)
+            return true
+        }
+    }
+
     public func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int {
         try await pool.write { db in
             try db.execute(
@@ -696,6 +711,7 @@ public final class SQLiteStore: Store {
         if let sealed = row["provisioning_secret_sealed"] as Data? { device.provisioningSecret = try secrets.open(sealed) }
         device.claimedAt = (row["claimed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         device.secretIssuedAt = (row["secret_issued_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        device.selfEnrolled = (row["enrolled_by"] as String?) == "phone"
         if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
             device.ownLine = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))
         }

@@ -178,6 +178,10 @@ public protocol Store: Sendable {
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
     /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
     func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?
+    /// A phone that enrolled itself and never proved itself, asked for again by another family's
+    /// phone: it takes that family and a new secret (a squatter cannot keep the real phone out).
+    /// `false` when the device is claimed or the directory's. Audited.
+    func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool
     /// Forgets phones enrolled by their own request before `enrolledBefore` that never fetched
     /// with their secret (and nobody is logged in on); one audit row. Returns how many.
     func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int

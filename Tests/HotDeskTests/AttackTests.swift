@@ -530,3 +530,28 @@ struct TLSTests {
         }
     }
 }
+
+@Suite("Attacks: squatting on a real phone's MAC")
+struct SquattingTests {
+    @Test("a MAC first asked for as another family's phone does not keep the real phone out; once claimed, it is the phone's")
+    func squatter() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            // The attacker asks for the Yealink's MAC as a Grandstream's file.
+            let squat = try await HTTP.get("\(server.baseURL)/provision/cfg001565ae0001.xml", headers: ["User-Agent": "Grandstream Model HW GRP2614"])
+            #expect(squat.status == 200)
+            #expect(try await server.store.device(mac: MACAddress("001565ae0001")!)?.model.brand == "grandstream")
+            // The real phone boots: it gets its own config and claims its MAC.
+            let phone = try await server.phone("yealink-t46u", mac: "001565ae0001", pushes: false)
+            let device = try #require(try await server.store.device(mac: MACAddress("001565ae0001")!))
+            #expect(device.model.brand == "yealink" && device.claimedAt != nil)
+            #expect(await phone.config.browserKeyURL?.hasSuffix(device.token) == true)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.title == "Logged in")
+            // Now the squatter is refused, and cannot take it back.
+            let again = try await HTTP.get("\(server.baseURL)/provision/cfg001565ae0001.xml", headers: ["User-Agent": "Grandstream Model HW GRP2614"])
+            #expect(again.status == 404)
+            #expect(try await server.store.device(mac: MACAddress("001565ae0001")!)?.model.brand == "yealink")
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.detail.hasPrefix("re-enrolled as yealink") })
+        }
+    }
+}
