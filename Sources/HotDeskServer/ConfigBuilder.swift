@@ -31,7 +31,7 @@ struct ConfigBuilder: Sendable {
         let server = Self.address(state, reached: reached)
         var context = ConfigContext(
             device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
-            emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: state.settings.credentials(for: state.device),
+            emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: proven ? state.settings.credentials(for: state.device) : nil,
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
         context.sip = state.settings.sip
         if let secret = state.device.provisioningSecret {

@@ -229,7 +229,7 @@ struct ProvisioningAttackTests {
 
     @Test("a phone that never proved itself gets no line and no app token, even logged in; the first proven fetch claims it")
     func unprovenConfig() async throws {
-        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:ab:00:02"]
             let first = try await HTTP.get("\(server.baseURL)/provision/001565ab0002.cfg", headers: agent)
             #expect(first.status == 200)
@@ -237,6 +237,7 @@ struct ProvisioningAttackTests {
             let secret = try #require(device.provisioningSecret)
             #expect(first.body.contains("static.auto_provision.server.password = \(secret)"), "it carries the phone's own secret")
             #expect(!first.body.contains(device.token), "but not the app token")
+            #expect(!first.body.contains("desk-9911") && !first.body.contains("static.security.user_password"), "nor the phone's web login")
             #expect(first.body.contains("/app/pending"))
             #expect(device.claimedAt == nil && device.lastAddress == nil)
             // A second fetch without the secret is challenged (a Digest phone answers only a challenge).

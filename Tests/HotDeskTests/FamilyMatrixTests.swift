@@ -55,6 +55,7 @@ struct FamilyMatrixTests {
             let phone = try await server.phone(c.model, mac: c.mac)
             let device = try #require(try await server.store.device(mac: MACAddress(c.mac)!), "\(c): enrolled")
             #expect(device.model.name == c.model && device.model.brand.rawValue == c.brand, "\(c): enrolled as \(device.model)")
+            #expect(device.claimedAt != nil && device.lastAddress == phone.options.address, "\(c): claimed by its own fetch, with its secret or from its address")
             #expect(await phone.config.lineActive == false)
             let key = try #require(await phone.config.browserKeyURL, "\(c): the config carries the Login/Logout key")
             #expect(!key.lowercased().contains(c.mac), "the app URL never carries the MAC")
