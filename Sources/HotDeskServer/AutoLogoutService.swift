@@ -30,12 +30,7 @@ final class AutoLogoutService: Service, Sendable {
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.sweep()
-                try? await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
-            }
-        }
+        await repeatUntilShutdown(every: interval) { await self.sweep() }
     }
 
     /// One pass over the sessions; returns those it ended.

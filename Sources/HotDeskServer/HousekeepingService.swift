@@ -23,13 +23,8 @@ final class HousekeepingService: Service, Sendable {
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
-                await self.sweep()
-            }
-        }
-        await sweep()  // the summaries of locks that ended are not lost at a clean stop
+        // Once more at a clean stop: the summaries of locks that ended are not lost.
+        await repeatUntilShutdown(every: interval, finally: true) { await self.sweep() }
     }
 
     func sweep() async {
