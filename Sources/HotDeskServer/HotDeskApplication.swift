@@ -29,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSFiles?
     /// Open connections at most, and how long one may wait for a request.
     public var connections = ConnectionLimits()
+    /// Seconds between writes of the fetch times kept in memory.
+    public var fetchTimesInterval: TimeInterval = 5
     /// Seconds between housekeeping sweeps (lock summaries, unclaimed phones forgotten).
     public var housekeepingInterval: TimeInterval = 60
     /// Host names phones may reach HotDesk by besides the directory's internal and external
@@ -99,15 +101,17 @@ public func makeApplication(
     let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
     let security = SecurityLog(logger: logger)
     let login = LoginService(store: store, limits: LoginGuard(), security: security)
+    let fetchTimes = FetchTimes(store: store, interval: configuration.fetchTimesInterval, logger: logger)
     let router = Router(context: HotDeskRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
+    let health = HealthMonitor(store: store, interval: 2, logger: logger)
     router.get("/health") { _, _ -> Response in
-        _ = try await store.settings()
-        return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json")
+        guard let problem = health.currentProblem else { return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json") }
+        return .text(.serviceUnavailable, "{\"status\":\"\(problem)\"}\n", contentType: "application/json")
     }
     ProvisioningController(
         store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, digest: DigestAuth(), security: security,
-        refusals: RefusalThrottle(), enrolments: EnrolmentGate(), clock: clock
+        refusals: RefusalThrottle(), enrolments: EnrolmentGate(), fetchTimes: fetchTimes, clock: clock
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
     PhoneAppController(
@@ -125,6 +129,7 @@ public func makeApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
         services: [
             pushes,
+            fetchTimes, health,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             AutoLogoutService(
                 store: store, pushes: pushes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),

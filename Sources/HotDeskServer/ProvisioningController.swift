@@ -19,6 +19,7 @@ struct ProvisioningController: Sendable {
     /// Refused fetches are audited at most this often per source address (the security log has each).
     let refusals: RefusalThrottle
     let enrolments: EnrolmentGate
+    let fetchTimes: FetchTimes
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
@@ -186,6 +187,10 @@ struct ProvisioningController: Sendable {
             return conditional(config, request)
         }
         let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
+        if state.fetchChangesNothing(address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo) {
+            fetchTimes.note(mac, at: now)
+            return conditional(config, request)
+        }
         let applied = try await store.recordFetch(
             mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo, at: now)
         for job in applied {

@@ -3,25 +3,35 @@ import HotDeskCore
 import Hummingbird
 import Logging
 
-/// Logs one line per request: method, path with secrets blanked, status, duration. Query strings
-/// are never logged (phones send passwords in them) and app tokens in paths are replaced by `…`.
+/// Logs one line per request at `debug` (`LOG_LEVEL=debug`): method, path with secrets blanked,
+/// status, duration; a server error (5xx) always, at `error`. At the default level a request costs
+/// no log line: a boot storm is thousands a second, and the security log already has one line per
+/// security event. Query strings are never logged (phones send passwords in them) and tokens in
+/// paths are replaced by `…`.
 public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let path = Self.redact(request.uri.path)
+        let status: Int
         do {
             let response = try await next(request, context)
-            context.logger.info(
-                "request",
-                metadata: ["method": "\(request.method)", "path": "\(path)", "status": "\(response.status.code)", "ms": "\(Self.ms(since: start))"])
+            status = Int(response.status.code)
+            log(request, context, status: status, start: start)
             return response
         } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            context.logger.info("request", metadata: ["method": "\(request.method)", "path": "\(path)", "status": "\(status)", "ms": "\(Self.ms(since: start))"])
+            status = (error as? any HTTPResponseError)?.status.code ?? 500
+            log(request, context, status: status, start: start)
             throw error
         }
+    }
+
+    private func log(_ request: Request, _ context: Context, status: Int, start: ContinuousClock.Instant) {
+        let level: Logger.Level = status >= 500 ? .error : .debug
+        guard context.logger.logLevel <= level else { return }
+        context.logger.log(
+            level: level, "request",
+            metadata: ["method": "\(request.method)", "path": "\(Self.redact(request.uri.path))", "status": "\(status)", "ms": "\(Self.ms(since: start))"])
     }
 
     /// `/app/<token>/submit` → `/app/…/submit`, however the slashes are doubled (`//app/<token>`,

@@ -21,6 +21,11 @@ public final class SQLiteStore: Store {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(5)
+        // WAL with synchronous=NORMAL: a commit is durable once it returns as far as the process
+        // is concerned (kill -9 loses nothing committed); only a power cut may lose the last
+        // commits before a checkpoint, never the database's integrity. FULL would fsync every
+        // commit (a phone's login waits on the disk). See docs/operations note in README.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
@@ -331,7 +336,9 @@ public final class SQLiteStore: Store {
             let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
             return DeviceConfigState(
                 settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
-                lastHost: row["last_host"], lastConfigAddress: row["last_config_address"])
+                lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
+                hasPendingPush: try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))", arguments: [mac.canonical]) ?? false)
         }
     }
 
@@ -541,6 +548,14 @@ public final class SQLiteStore: Store {
                         detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) applied: the phone fetched its new config"), db)
             }
             return applied
+        }
+    }
+
+    public func recordFetchTimes(_ times: [MACAddress: Date]) async throws {
+        guard !times.isEmpty else { return }
+        try await pool.write { db in
+            let update = try db.makeStatement(sql: "UPDATE devices SET last_fetch_at = MAX(COALESCE(last_fetch_at, 0), ?) WHERE mac = ?")
+            for (mac, at) in times { try update.execute(arguments: [at.timeIntervalSince1970, mac.canonical]) }
         }
     }
 

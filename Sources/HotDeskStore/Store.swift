@@ -17,6 +17,17 @@ public struct DeviceConfigState: Sendable {
     /// The address the config last served to the phone points it to (its provisioning URL, when
     /// the template sets one): where its next fetch most likely comes to.
     public var lastConfigAddress: String?
+    /// The hash of the config the phone was last served.
+    public var lastConfigHash: String?
+    /// Whether a push job of the phone is queued or sent (a fetch may confirm it).
+    public var hasPendingPush = false
+
+    /// Whether a fetch of `configHash` from `address`, reached at `host`, pointing the phone to
+    /// `configAddress`, would change nothing the store holds: then it writes nothing (its time is
+    /// kept in memory and written in batches).
+    public func fetchChangesNothing(address: String?, host: String?, configHash: String, configAddress: String?) -> Bool {
+        !hasPendingPush && lastConfigHash == configHash && device.lastAddress == address && lastHost == host && lastConfigAddress == configAddress
+    }
 }
 
 /// What a phone app request needs, read in one go.
@@ -201,6 +212,8 @@ public protocol Store: Sendable {
     /// for exactly that config become `applied` (returned) — those already sent, and queued ones
     /// too when the config is new to the phone (a refetch of the same config proves no push).
     func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date) async throws -> [PushJob]
+    /// Writes the last fetch times kept in memory (fetches that changed nothing else), in one transaction.
+    func recordFetchTimes(_ times: [MACAddress: Date]) async throws
     /// Remembers the address a phone's app request came from.
     func recordAddress(mac: MACAddress, address: String) async throws
     func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?

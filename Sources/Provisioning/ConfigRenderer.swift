@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import HotDeskCore
 import Mustache
 
@@ -197,14 +198,27 @@ public enum ConfigRenderer {
         return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
     }
 
+    /// Compiled templates by their text: each is parsed once, not at every fetch.
+    private static let compiled = Mutex<[String: MustacheTemplate]>([:])
+    /// Template texts kept compiled at most (admins have a handful; a bound all the same).
+    static let maxCompiled = 512
+
     private static func compile(_ body: String, format: ConfigFormat, name: String) throws(TemplateError) -> MustacheTemplate {
         _ = registered
         let pragma = format == .xml ? "{{% CONTENT_TYPE: HOTDESK_XML}}" : "{{% CONTENT_TYPE: HOTDESK_KEYVALUE}}"
+        let text = pragma + body
+        if let template = compiled.withLock({ $0[text] }) { return template }
+        let template: MustacheTemplate
         do {
-            return try MustacheTemplate(string: pragma + body)
+            template = try MustacheTemplate(string: text)
         } catch {
             throw TemplateError(template: name, reason: "\(error)")
         }
+        compiled.withLock { cache in
+            if cache.count >= maxCompiled { cache.removeAll() }
+            cache[text] = template
+        }
+        return template
     }
 }
 

@@ -86,6 +86,7 @@ final class TestServer: Sendable {
         var configuration = ServerConfiguration(
             host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies, autoLogoutInterval: 0.1)
         configuration.housekeepingInterval = 0.1
+        configuration.fetchTimesInterval = 0.1
         configuration.connections = connections
         configuration.tls = tls
         let app = try makeApplication(
