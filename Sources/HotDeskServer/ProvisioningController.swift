@@ -20,6 +20,7 @@ struct ProvisioningController: Sendable {
     let refusals: RefusalThrottle
     let enrolments: EnrolmentGate
     let fetchTimes: FetchTimes
+    let cache = ConfigCache()
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
@@ -41,7 +42,17 @@ struct ProvisioningController: Sendable {
         let userAgent = request.headers[.userAgent] ?? ""
         let now = clock()
         let phoneAddress = addresses.address(of: request, context: context)
-        var state = matches.contains { $0.mac != nil } ? try await store.deviceConfigState(mac: mac) : nil
+        // What the store holds at this change counter; a phone asking again before anything changed
+        // is answered from the cache (no read, no render).
+        let generation = try? store.changeCounter()
+        var state: DeviceConfigState?
+        if matches.contains(where: { $0.mac != nil }) {
+            state = cache.state(mac, generation: generation)
+            if state == nil {
+                state = try await store.deviceConfigState(mac: mac)
+                if let state { cache.keep(state, generation: generation) }
+            }
+        }
         let agentBrands = catalog.brands(inUserAgent: userAgent)
         // Someone asked for this MAC first as another family's phone, and it never proved itself:
         // a request that is consistently of another family (User-Agent and file name) takes it over.
@@ -169,7 +180,13 @@ struct ProvisioningController: Sendable {
         let config: RenderedConfig
         let reached = hosts.address(request, settings: state.settings)
         do {
-            config = try builder.render(state, reached: reached, file: spec, proven: proven)
+            let key = "\(spec.templateName)|\(reached?.baseURL ?? "-")|\(proven)"
+            if let cached = cache.config(mac, generation: generation, key: key) {
+                config = cached
+            } else {
+                config = try builder.render(state, reached: reached, file: spec, proven: proven)
+                cache.keep(config, for: mac, generation: generation, key: key)
+            }
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
             return .text(.internalServerError, "config template failed; see the server log\n")

@@ -6,6 +6,9 @@ import HotDeskCore
 /// multi-row change in one transaction.
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
+    /// A connection that never writes: its `PRAGMA data_version` changes whenever any other
+    /// connection — this process's writer or another process (`hotdesk import`) — commits.
+    private let watcher: DatabaseQueue
     private let secrets: SecretBox
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
@@ -29,6 +32,14 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
+        var watching = Configuration()
+        watching.readonly = true
+        watching.busyMode = .timeout(5)
+        watcher = try DatabaseQueue(path: path, configuration: watching)
+    }
+
+    public func changeCounter() throws -> Int {
+        try watcher.inDatabase { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0 }
     }
 
     // MARK: schema

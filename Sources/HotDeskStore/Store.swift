@@ -182,6 +182,9 @@ public enum LineReference: Hashable, Sendable, CustomStringConvertible {
 
 /// Persistence for HotDesk. `SQLiteStore` is the embedded default.
 public protocol Store: Sendable {
+    /// A number that changes whenever anything in the store changed, by this process or another
+    /// (cheap: no disk read). What was read at one value is still true while it stays the same.
+    func changeCounter() throws -> Int
     func settings() async throws -> Settings
     func device(mac: MACAddress) async throws -> Device?
     /// Every device that has fetched a config, with the hash of the config it was last served.
