@@ -6,9 +6,7 @@ import HotDeskCore
 /// multi-row change in one transaction.
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
-    /// A connection that never writes: its `PRAGMA data_version` changes whenever any other
-    /// connection — this process's writer or another process (`hotdesk import`) — commits.
-    private let watcher: DatabaseQueue
+    private let counter: ChangeCounter
     private let secrets: SecretBox
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
@@ -32,15 +30,10 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
-        var watching = Configuration()
-        watching.readonly = true
-        watching.busyMode = .timeout(5)
-        watcher = try DatabaseQueue(path: path, configuration: watching)
+        counter = try ChangeCounter(path: path)
     }
 
-    public func changeCounter() throws -> Int {
-        try watcher.inDatabase { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0 }
-    }
+    public func changeCounter() throws -> Int { try counter.read() }
 
     // MARK: schema
 
@@ -299,6 +292,9 @@ public final class SQLiteStore: Store {
                     ALTER TABLE devices ADD COLUMN enrolled_by TEXT NOT NULL DEFAULT 'directory';
                     CREATE INDEX devices_unclaimed ON devices(enrolled_by, enrolled_at) WHERE claimed_at IS NULL;
                     """)
+        }
+        m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
+            try ChangeCounter.createTriggers(db)
         }
         return m
     }
