@@ -118,6 +118,6 @@ public enum APIKey {
     }
 
     public static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: Data(key.utf8)))
     }
 }

@@ -74,13 +74,13 @@ struct DigestAuth: Sendable {
     }
 
     private func mac(_ text: String) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        Hex.string(Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).prefix(16))
     }
 
     // MARK: helpers
 
-    static func md5(_ text: String) -> String { Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
-    static func sha256(_ text: String) -> String { SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static func md5(_ text: String) -> String { Hex.string(Insecure.MD5.hash(data: Data(text.utf8))) }
+    static func sha256(_ text: String) -> String { Hex.string(SHA256.hash(data: Data(text.utf8))) }
 
     /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes).
     static func parameters(_ text: String) -> [String: String] {

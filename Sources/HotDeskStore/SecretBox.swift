@@ -75,7 +75,7 @@ public struct SecretBox: Sendable {
         let bytes = [UInt8](data)
         let expected = HMAC<SHA256>.authenticationCode(for: bytes[0..<10], using: tokenKey).prefix(14)
         guard ConstantTime.equal(Data(expected), Data(bytes[10..<24])) else { return nil }
-        let hex = bytes[0..<6].map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.string(bytes[0..<6])
         guard let mac = MACAddress(hex) else { return nil }
         let generation = bytes[6..<10].reduce(0) { $0 << 8 | Int($1) }
         return (mac, generation)

@@ -164,7 +164,7 @@ public struct RenderedConfig: Hashable, Sendable {
     public init(body: String, contentType: String) {
         self.body = body
         self.contentType = contentType
-        self.hash = SHA256.hash(data: Data(body.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.hash = Hex.string(SHA256.hash(data: Data(body.utf8)))
     }
 }
 
