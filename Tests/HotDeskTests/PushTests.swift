@@ -120,13 +120,15 @@ struct PushTests {
     @Test("jobs pending at a restart resume and are applied")
     func resumeAfterRestart() async throws {
         var policy = testPushPolicy
-        policy.delayAfterDone = 1.5
+        // Long enough that the first server is surely stopped before the job falls due, even on a
+        // loaded machine (at 1.5 s it sometimes sent the push while stopping).
+        policy.delayAfterDone = 4
         let first = try await TestServer.start(yaml: pushDirectory, policy: policy)
         let phone = try await first.phone("sangoma-s500", mac: "001565aacc08")
         try await phone.login("Login Int", ext: "5501", password: "1234")
         #expect(try await first.job("001565aacc08")?.state == .queued)
         let second = try await first.restart()
-        let job = try #require(try await second.waitForJob("001565aacc08") { $0.state == .applied })
+        let job = try #require(try await second.waitForJob("001565aacc08", timeout: 15) { $0.state == .applied })
         #expect(job.attempts == 1)
         #expect(await eventually { await phone.config.lineUser == "5501" })
         await second.stop()
