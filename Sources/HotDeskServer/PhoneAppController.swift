@@ -20,6 +20,8 @@ struct PhoneAppController: Sendable {
     let timeZone: TimeZone
     let clock: @Sendable () -> Date
 
+    let states = GenerationCache<String, AppState>(limit: 20_000)
+
     /// Longer query strings are refused before anything is parsed.
     static let maxQueryBytes = 2048
 
@@ -40,7 +42,16 @@ struct PhoneAppController: Sendable {
 
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
-        let lookup: AppLookup = RandomToken.isWellFormed(token) ? try await store.appState(token: token) : .unknown
+        // A token's state is kept while the store has not changed (a person paging through the
+        // app's screens reads the database once).
+        let generation = try? store.changeCounter()
+        var lookup = AppLookup.unknown
+        if let cached = states.value(token, generation: generation) {
+            lookup = .current(cached)
+        } else if RandomToken.isWellFormed(token) {
+            lookup = try await store.appState(token: token)
+            if case .current(let state) = lookup { states.keep(state, for: token, generation: generation) }
+        }
         guard case .current(let state) = lookup else {
             // An older token (the phone has not applied its config since the last login or logout),
             // or the placeholder of a phone that has not proved itself yet: "please wait", not the app.

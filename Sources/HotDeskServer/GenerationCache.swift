@@ -1,0 +1,23 @@
+import Synchronization
+
+/// Values read from the store, kept while its change counter stays the same (see `ConfigCache`).
+/// Bounded: past `limit` keys it starts over.
+final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    let limit: Int
+    private let entries = Mutex<[Key: (generation: Int, value: Value)]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    func value(_ key: Key, generation: Int?) -> Value? {
+        guard let generation else { return nil }
+        return entries.withLock { e in e[key].flatMap { $0.generation == generation ? $0.value : nil } }
+    }
+
+    func keep(_ value: Value, for key: Key, generation: Int?) {
+        guard let generation else { return }
+        entries.withLock { e in
+            if e.count >= limit, e[key] == nil { e.removeAll(keepingCapacity: true) }
+            e[key] = (generation, value)
+        }
+    }
+}
