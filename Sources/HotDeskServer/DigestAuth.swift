@@ -82,38 +82,35 @@ struct DigestAuth: Sendable {
     static func md5(_ text: String) -> String { Hex.string(Insecure.MD5.hash(data: Data(text.utf8))) }
     static func sha256(_ text: String) -> String { Hex.string(SHA256.hash(data: Data(text.utf8))) }
 
-    /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes).
+    /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes). Reads
+    /// bytes, not characters: it runs on every config fetch.
     static func parameters(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            rest = rest.drop { $0 == " " || $0 == "," }
-            guard let eq = rest.firstIndex(of: "=") else { break }
-            let name = rest[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            rest = rest[rest.index(after: eq)...]
-            var value = ""
-            if rest.first == "\"" {
-                rest = rest.dropFirst()
-                var escaped = false
-                while let c = rest.first {
-                    rest = rest.dropFirst()
-                    if escaped {
-                        value.append(c)
-                        escaped = false
-                    } else if c == "\\" {
-                        escaped = true
-                    } else if c == "\"" {
-                        break
-                    } else {
-                        value.append(c)
-                    }
+        let bytes = Array(text.utf8)
+        var i = 0
+        func skip() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x2C || bytes[i] == 0x09 { i += 1 } }
+        while true {
+            skip()
+            guard i < bytes.count else { break }
+            let nameStart = i
+            while i < bytes.count, bytes[i] != 0x3D { i += 1 }  // =
+            guard i < bytes.count else { break }
+            let name = String(decoding: bytes[nameStart..<i], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            i += 1
+            var value: [UInt8] = []
+            if i < bytes.count, bytes[i] == 0x22 {  // "
+                i += 1
+                while i < bytes.count, bytes[i] != 0x22 {
+                    if bytes[i] == 0x5C, i + 1 < bytes.count { i += 1 }  // \
+                    value.append(bytes[i])
+                    i += 1
                 }
+                i += 1
             } else {
-                let end = rest.firstIndex(of: ",") ?? rest.endIndex
-                value = rest[..<end].trimmingCharacters(in: .whitespaces)
-                rest = rest[end...]
+                while i < bytes.count, bytes[i] != 0x2C { value.append(bytes[i]); i += 1 }
+                while let last = value.last, last == 0x20 { value.removeLast() }
             }
-            if result[name] == nil { result[name] = value }
+            if result[name] == nil { result[name] = String(decoding: value, as: UTF8.self) }
         }
         return result
     }

@@ -21,6 +21,8 @@ struct ProvisioningController: Sendable {
     let enrolments: EnrolmentGate
     let fetchTimes: FetchTimes
     let cache = ConfigCache()
+    /// What each file name means never changes while the server runs (the families are loaded once).
+    let fileNames = Memo<String, [ConfigFileMatch]>(limit: 50_000)
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
@@ -35,7 +37,7 @@ struct ProvisioningController: Sendable {
         let second = context.parameters.get("second")
         let file = second ?? context.parameters.get("first") ?? ""
         let pathKey = second == nil ? nil : context.parameters.get("first")
-        let matches = configs.matches(fileName: file)
+        let matches = fileNames.value(file) { configs.matches(fileName: file) }
         guard let mac = matches.lazy.compactMap(\.mac).first ?? (matches.isEmpty ? nil : MACAddress("000000000000")) else {
             return .text(.notFound, "no such config file\n")
         }

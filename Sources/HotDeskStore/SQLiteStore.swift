@@ -25,7 +25,7 @@ public final class SQLiteStore: Store {
         // WAL with synchronous=NORMAL: a commit is durable once it returns as far as the process
         // is concerned (kill -9 loses nothing committed); only a power cut may lose the last
         // commits before a checkpoint, never the database's integrity. FULL would fsync every
-        // commit (a phone's login waits on the disk). See docs/operations note in README.
+        // commit (a phone's login waits on the disk). README, "Durability".
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
