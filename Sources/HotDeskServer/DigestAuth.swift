@@ -7,7 +7,7 @@ import HotDeskCore
 /// made at start), valid for `nonceLifetime`; a stale nonce gets a new challenge with
 /// `stale=true`. MD5 is offered beside SHA-256 because that is what deployed phones speak.
 /// Basic is never accepted here (HotDesk does not terminate TLS itself; see docs/security.md).
-struct DigestAuth: Sendable {
+public struct DigestAuth: Sendable {
     static let realm = "HotDesk provisioning"
     let key = SymmetricKey(size: .bits256)
     var nonceLifetime: TimeInterval = 300
@@ -82,36 +82,58 @@ struct DigestAuth: Sendable {
     static func md5(_ text: String) -> String { Hex.string(Insecure.MD5.hash(data: Data(text.utf8))) }
     static func sha256(_ text: String) -> String { Hex.string(SHA256.hash(data: Data(text.utf8))) }
 
-    /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes). Reads
-    /// bytes, not characters: it runs on every config fetch.
-    static func parameters(_ text: String) -> [String: String] {
+    /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes; names
+    /// lower-cased). Reads bytes, not characters: it runs on every config fetch.
+    public static func parameters(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
-        let bytes = Array(text.utf8)
+        var utf8 = Array(text.utf8)
+        let count = utf8.count
         var i = 0
-        func skip() { while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x2C || bytes[i] == 0x09 { i += 1 } }
         while true {
-            skip()
-            guard i < bytes.count else { break }
+            while i < count, utf8[i] == 0x20 || utf8[i] == 0x2C || utf8[i] == 0x09 { i += 1 }
+            guard i < count else { break }
             let nameStart = i
-            while i < bytes.count, bytes[i] != 0x3D { i += 1 }  // =
-            guard i < bytes.count else { break }
-            let name = String(decoding: bytes[nameStart..<i], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
-            i += 1
-            var value: [UInt8] = []
-            if i < bytes.count, bytes[i] == 0x22 {  // "
+            while i < count, utf8[i] != 0x3D {  // =
+                if utf8[i] >= 0x41, utf8[i] <= 0x5A { utf8[i] += 0x20 }  // ASCII lower case
                 i += 1
-                while i < bytes.count, bytes[i] != 0x22 {
-                    if bytes[i] == 0x5C, i + 1 < bytes.count { i += 1 }  // \
-                    value.append(bytes[i])
+            }
+            guard i < count else { break }
+            var nameEnd = i
+            while nameEnd > nameStart, utf8[nameEnd - 1] == 0x20 { nameEnd -= 1 }
+            let name = String(decoding: utf8[nameStart..<nameEnd], as: UTF8.self)
+            i += 1
+            let value: String
+            if i < count, utf8[i] == 0x22 {  // "
+                i += 1
+                let start = i
+                var escaped = false
+                while i < count, utf8[i] != 0x22 {
+                    if utf8[i] == 0x5C { escaped = true; i += 1 }  // \
                     i += 1
                 }
+                let raw = utf8[start..<min(i, count)]
+                value = escaped ? Self.unescape(raw) : String(decoding: raw, as: UTF8.self)
                 i += 1
             } else {
-                while i < bytes.count, bytes[i] != 0x2C { value.append(bytes[i]); i += 1 }
-                while let last = value.last, last == 0x20 { value.removeLast() }
+                let start = i
+                while i < count, utf8[i] != 0x2C { i += 1 }
+                var end = i
+                while end > start, utf8[end - 1] == 0x20 { end -= 1 }
+                value = String(decoding: utf8[start..<end], as: UTF8.self)
             }
-            if result[name] == nil { result[name] = String(decoding: value, as: UTF8.self) }
+            if result[name] == nil { result[name] = value }
         }
         return result
+    }
+
+    private static func unescape(_ raw: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        var skip = false
+        for byte in raw {
+            if !skip, byte == 0x5C { skip = true; continue }
+            skip = false
+            out.append(byte)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -11,11 +11,16 @@ struct HostPolicy: Sendable {
     /// Extra host names (lower case, without port) phones may use, e.g. a DNS alias.
     let acceptedNames: Set<String>
 
+    /// `Host` values read before (phones use a handful).
+    let parsed = Memo<String, ServerAddress?>(limit: 1024)
+
     init(acceptedNames: Set<String> = []) { self.acceptedNames = Set(acceptedNames.map { $0.lowercased() }) }
 
     func address(_ request: Request, settings: Settings) -> ServerAddress? {
         let configured = [settings.internalAddress, settings.externalAddress].compactMap { $0 }
-        guard let asked = request.hostHeader.flatMap(ServerAddress.init) else { return settings.internalAddress ?? settings.externalAddress }
+        guard let asked = request.hostHeader.flatMap({ host in parsed.value(host) { ServerAddress(host) } }) else {
+            return settings.internalAddress ?? settings.externalAddress
+        }
         // Nothing configured to compare with: the Host is all there is (docs/security.md says to set internal_address).
         if configured.isEmpty, acceptedNames.isEmpty { return asked }
         if let known = configured.first(where: { $0.host.lowercased() == asked.host.lowercased() }) { return known }

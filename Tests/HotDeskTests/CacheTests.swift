@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import HotDeskStore
 import PhoneSimulator
 import Testing
@@ -43,5 +44,20 @@ struct CacheTests {
             try await phone.fetchConfig()
             #expect(await phone.setting("account.1.display_name") == "Ada King")
         }
+    }
+}
+
+@Suite("Digest headers as phones write them")
+struct DigestHeaderTests {
+    @Test("quoted values with commas and escaped quotes, unquoted values, names in any case, the first of a repeated name")
+    func parameters() {
+        let p = DigestAuth.parameters(#"username="hd001565aabbcc", Realm="HotDesk provisioning", nonce="1a2b.c3d4", uri="/provision/a,b.cfg", algorithm=MD5, qop=auth, nc=00000001, cnonce="x\"y", response="abc" , username="second""#)
+        #expect(p["username"] == "hd001565aabbcc")
+        #expect(p["realm"] == "HotDesk provisioning")
+        #expect(p["uri"] == "/provision/a,b.cfg")
+        #expect(p["algorithm"] == "MD5" && p["qop"] == "auth" && p["nc"] == "00000001")
+        #expect(p["cnonce"] == #"x"y"#)
+        #expect(p["response"] == "abc")
+        #expect(DigestAuth.parameters("").isEmpty && DigestAuth.parameters("garbage").isEmpty)
     }
 }
