@@ -8,8 +8,7 @@ SECONDS_EACH=${1:-10}
 CONNECTIONS=${2:-64}
 PORT=${PORT:-18190}
 
-scripts/bootstrap
-command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq wrk >/dev/null; }
+scripts/bootstrap --bench
 swift build -c release --product hotdesk >&2
 BIN=$(swift build -c release --show-bin-path)
 

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Values read from the store, kept while its change counter stays the same (see `ConfigCache`).
-/// Bounded: past `limit` keys it starts over.
+/// Values read from the store (or made from what it held), kept while its change counter
+/// (`Store.changeCounter`, moved by any commit a config depends on, from any process) stays the
+/// same. Bounded: past `limit` keys it starts over.
 final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     let limit: Int
     private let entries = Mutex<[Key: (generation: Int, value: Value)]>([:])

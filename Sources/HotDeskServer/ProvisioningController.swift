@@ -20,7 +20,10 @@ struct ProvisioningController: Sendable {
     let refusals: RefusalThrottle
     let enrolments: EnrolmentGate
     let fetchTimes: FetchTimes
-    let cache = ConfigCache()
+    /// What the store held for a device, and the configs rendered from it, while the store's
+    /// change counter stays the same: a phone asking again costs no read and no render.
+    let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 20_000)
+    let rendered = GenerationCache<String, RenderedConfig>(limit: 20_000)
     /// What each file name means never changes while the server runs (the families are loaded once).
     let fileNames = Memo<String, [ConfigFileMatch]>(limit: 50_000)
     let clock: @Sendable () -> Date
@@ -46,13 +49,14 @@ struct ProvisioningController: Sendable {
         let phoneAddress = addresses.address(of: request, context: context)
         // What the store holds at this change counter; a phone asking again before anything changed
         // is answered from the cache (no read, no render).
-        let generation = try? store.changeCounter()
+        var generation: Int?
         var state: DeviceConfigState?
         if matches.contains(where: { $0.mac != nil }) {
-            state = cache.state(mac, generation: generation)
+            generation = try? store.changeCounter()
+            state = states.value(mac, generation: generation)
             if state == nil {
                 state = try await store.deviceConfigState(mac: mac)
-                if let state { cache.keep(state, generation: generation) }
+                if let state { states.keep(state, for: mac, generation: generation) }
             }
         }
         let agentBrands = catalog.brands(inUserAgent: userAgent)
@@ -142,26 +146,8 @@ struct ProvisioningController: Sendable {
         }
         guard let state, let secret = state.device.provisioningSecret else { return .text(.notFound, "unknown device\n") }
 
-        // Who is asking: the phone itself (its secret), or anyone who knows its MAC.
         let auth = configs[brand]?.provisioningAuth ?? .urlKey
-        var proven = false
-        var refusal: String?
-        if let pathKey {
-            if ConstantTime.equal(pathKey, secret) { proven = true } else { refusal = "wrong key in the provisioning path" }
-        }
-        switch digest.verify(
-            header: request.headers[.authorization], method: "GET", uri: request.uri.description, username: state.device.provisioningUsername,
-            secret: secret, now: now)
-        {
-        case .valid: proven = true
-        case .invalid(let why): refusal = why
-        case .stale: refusal = "stale nonce"
-        case .none: break
-        }
-        if auth == .address, !proven, pathKey == nil {
-            // Cisco SEP files: the phone cannot send a secret; it is bound to the address it claimed from.
-            proven = state.device.claimedAt == nil || (phoneAddress != nil && phoneAddress == state.device.lastAddress)
-        }
+        let (proven, refusal) = prove(request, device: state.device, secret: secret, auth: auth, pathKey: pathKey, from: phoneAddress, now: now)
         // A Digest phone sends its credentials only when challenged: once its secret went out, a
         // fetch without them is challenged even before the claim.
         let challenged = auth == .digest && pathKey == nil && state.device.secretIssuedAt != nil
@@ -182,12 +168,12 @@ struct ProvisioningController: Sendable {
         let config: RenderedConfig
         let reached = hosts.address(request, settings: state.settings)
         do {
-            let key = "\(spec.templateName)|\(reached?.baseURL ?? "-")|\(proven)"
-            if let cached = cache.config(mac, generation: generation, key: key) {
+            let key = "\(mac.canonical)|\(spec.templateName)|\(reached?.baseURL ?? "-")|\(proven)"
+            if let cached = rendered.value(key, generation: generation) {
                 config = cached
             } else {
                 config = try builder.render(state, reached: reached, file: spec, proven: proven)
-                cache.keep(config, for: mac, generation: generation, key: key)
+                rendered.keep(config, for: key, generation: generation)
             }
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
@@ -217,6 +203,33 @@ struct ProvisioningController: Sendable {
         }
         if !applied.isEmpty { pushes.wake() }
         return conditional(config, request)
+    }
+
+    /// Who is asking: the phone itself (its secret in the path or as Digest; for a family that
+    /// cannot send one, the address it claimed from), or anyone who knows its MAC. `refusal`: a
+    /// secret was sent and is wrong.
+    private func prove(
+        _ request: Request, device: Device, secret: String, auth: ProvisioningAuth, pathKey: String?, from address: String?, now: Date
+    ) -> (proven: Bool, refusal: String?) {
+        var proven = false
+        var refusal: String?
+        if let pathKey {
+            if ConstantTime.equal(pathKey, secret) { proven = true } else { refusal = "wrong key in the provisioning path" }
+        }
+        switch digest.verify(
+            header: request.headers[.authorization], method: "GET", uri: request.uri.description, username: device.provisioningUsername,
+            secret: secret, now: now)
+        {
+        case .valid: proven = true
+        case .invalid(let why): refusal = why
+        case .stale: refusal = "stale nonce"
+        case .none: break
+        }
+        if auth == .address, !proven, pathKey == nil {
+            // Cisco SEP files: the phone cannot send a secret; it is bound to the address it claimed from.
+            proven = device.claimedAt == nil || (address != nil && address == device.lastAddress)
+        }
+        return (proven, refusal)
     }
 
     /// A refused unknown phone: a security log line each, an audit row at most so often per source.

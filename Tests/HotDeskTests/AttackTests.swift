@@ -154,17 +154,17 @@ struct RequestAttackTests {
     func hostileHost() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:cc:01"]
-            for (n, host) in ["evil.example", "evil.example:8080", "10.66.6.6:80", "127.0.0.1.evil.example"].enumerated() {
+            for (n, host) in ["evil.localhost", "evil.localhost:8080", "127.66.6.6:80", "127.0.0.1.evil.localhost"].enumerated() {
                 let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc1\(n).cfg", headers: agent.merging(["Host": host]) { a, _ in a })
                 #expect(config.status == 200)
-                #expect(!config.body.contains("evil") && !config.body.contains("10.66.6.6"), "\(host) reflected in the config")
+                #expect(!config.body.contains("evil") && !config.body.contains("127.66.6.6"), "\(host) reflected in the config")
                 #expect(config.body.contains("127.0.0.1:\(server.port)/app/"), "an unknown Host gets the internal address")
             }
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc02", pushes: false)
             let key = try #require(await phone.config.browserKeyURL)
             let path = "/app/" + (key.split(separator: "/").last.map(String.init) ?? "")
-            let menu = try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "evil.example"])
-            #expect(!menu.body.contains("evil.example"))
+            let menu = try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "evil.localhost"])
+            #expect(!menu.body.contains("evil.localhost"))
             #expect(menu.body.contains("http://127.0.0.1:\(server.port)/app/"))
             // The external address is believed (a Login Extl phone asks by that name).
             let external = try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "localhost:\(server.port)"])
@@ -469,16 +469,16 @@ struct SecurityLogTests {
     @Test("one line per event, fields in a fixed order; a hostile detail cannot add a line or a source; the shipped fail2ban filter matches it")
     func format() throws {
         let mac = try #require(MACAddress("001565aabbcc"))
-        let line = SecurityLog.line(.loginFailed, source: "10.0.0.7", mac: mac, extensionNumber: "5501", detail: "x\" source=6.6.6.6\r\n\u{1b}[2J")
-        #expect(line == #"hotdesk-security event=login_failed source=10.0.0.7 mac=001565aabbcc extension=5501 detail="x\" source=6.6.6.6???[2J""#)
-        let hostile = SecurityLog.line(.keyRefused, source: "1.2.3.4 source=9.9.9.9", mac: nil, extensionNumber: nil, detail: "")
-        #expect(hostile.hasPrefix("hotdesk-security event=key_refused source=1.2.3.4?source=9.9.9.9 mac=- extension=-"))
+        let line = SecurityLog.line(.loginFailed, source: "127.10.0.7", mac: mac, extensionNumber: "5501", detail: "x\" source=127.6.6.6\r\n\u{1b}[2J")
+        #expect(line == #"hotdesk-security event=login_failed source=127.10.0.7 mac=001565aabbcc extension=5501 detail="x\" source=127.6.6.6???[2J""#)
+        let hostile = SecurityLog.line(.keyRefused, source: "127.1.2.3 source=127.9.9.9", mac: nil, extensionNumber: nil, detail: "")
+        #expect(hostile.hasPrefix("hotdesk-security event=key_refused source=127.1.2.3?source=127.9.9.9 mac=- extension=-"))
         // The filter shipped for fail2ban, read the way fail2ban reads <HOST>.
         let filter = try String(contentsOfFile: "examples/fail2ban/filter.d/hotdesk.conf", encoding: .utf8)
         let failregex = try #require(filter.split(separator: "\n").first { $0.hasPrefix("failregex = ") }).dropFirst("failregex = ".count)
         let regex = try Regex(String(failregex).replacingOccurrences(of: "<HOST>", with: #"(?<host>[0-9.]+|[0-9a-fA-F:]+)"#))
         for event in SecurityLog.Event.allCases {
-            let text = "2026-11-25T19:22:03+0000 notice hotdesk : " + SecurityLog.line(event, source: "10.0.0.7", mac: nil, extensionNumber: nil, detail: "d")
+            let text = "2026-11-25T19:22:03+0000 notice hotdesk : " + SecurityLog.line(event, source: "127.10.0.7", mac: nil, extensionNumber: nil, detail: "d")
             let match = try regex.firstMatch(in: text)
             #expect((match != nil) == (event != .globalLock), "\(event)")
         }

@@ -89,7 +89,7 @@ struct HostileInputTests {
         let server = try await TestServer.start(yaml: flowDirectory, trustedProxies: [proxy])
         do {
             func fetch(_ mac: String, from address: String) async throws -> String? {
-                let headers = [("X-Forwarded-For", "10.9.8.7, 192.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
+                let headers = [("X-Forwarded-For", "127.9.8.7, 127.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
                 // The first fetch enrols the phone (and teaches nothing: it proves nothing); the
                 // phone's own, with its secret, is where its address is learned.
                 let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: headers, localAddress: address))
@@ -99,7 +99,7 @@ struct HostileInputTests {
                 #expect(r.status == 200)
                 return try await server.store.device(mac: MACAddress(mac)!)?.lastAddress
             }
-            #expect(try await fetch("001565aaff01", from: proxy) == "192.0.2.1", "the nearest hop before our proxy")
+            #expect(try await fetch("001565aaff01", from: proxy) == "127.0.2.1", "the nearest hop before our proxy")
             let phone = Loopback.next()
             #expect(try await fetch("001565aaff02", from: phone) == phone, "anyone else's header is ignored")
         }
