@@ -75,7 +75,34 @@ public struct SessionList: Codable, Sendable {
 
 public struct PushJobList: Codable, Sendable {
     public var jobs: [PushJobView]
-    public init(jobs: [PushJobView]) { self.jobs = jobs }
+    /// The path of the next page (older jobs) when this one was full.
+    public var next: String?
+    public init(jobs: [PushJobView], next: String? = nil) {
+        self.jobs = jobs
+        self.next = next
+    }
+}
+
+/// The answer to `POST /devices/push-changed`: counts, the id range of the new jobs (every id in
+/// it is one of them) and its first page, newest first, as `GET /push-jobs?from_id=&to_id=` lists it.
+public struct PushChangedView: Codable, Sendable {
+    /// Phones that had fetched a config and were compared.
+    public var checked: Int
+    /// Phones whose config changed: one push job each.
+    public var queued: Int
+    public var firstJob: Int64?
+    public var lastJob: Int64?
+    public var jobs: [PushJobView]
+    public var next: String?
+
+    public init(checked: Int, queued: Int, firstJob: Int64?, lastJob: Int64?, jobs: [PushJobView], next: String?) {
+        self.checked = checked
+        self.queued = queued
+        self.firstJob = firstJob
+        self.lastJob = lastJob
+        self.jobs = jobs
+        self.next = next
+    }
 }
 
 /// The answer to a forced logout.

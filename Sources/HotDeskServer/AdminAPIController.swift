@@ -117,7 +117,7 @@ struct AdminAPIController: Sendable {
             }
             if case .template = item {
                 // The brand's phones may fall back to another template: push those whose config changed.
-                jobs += try await pushes.scheduleChanged(actor: context.apiActor).map(PushJobView.init)
+                jobs += try await pushes.scheduleChanged(actor: context.apiActor, keep: .max).first.map(PushJobView.init)
             }
             return .json(
                 .ok,
@@ -306,8 +306,26 @@ struct AdminAPIController: Sendable {
             guard let n = Int(text), (1...1000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-1000") }
             limit = n
         }
-        let jobs = try await store.pushJobs(state: state, mac: mac, limit: limit).map(PushJobView.init)
-        return .json(.ok, PushJobList(jobs: jobs))
+        var bounds: [Int64] = [1, Int64.max]
+        for (index, name) in ["from_id", "to_id"].enumerated() {
+            guard let text = params.get(name) else { continue }
+            guard let id = Int64(text), id > 0 else { throw APIError(.badRequest, "bad_id", "\(name) is a job id (a whole number from 1)") }
+            bounds[index] = id
+        }
+        let ids = bounds[0] <= bounds[1] ? bounds[0]...bounds[1] : nil
+        let jobs = ids == nil ? [] : try await store.pushJobs(state: state, mac: mac, ids: ids, limit: limit)
+        return .json(.ok, PushJobList(jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: limit, query: params, from: bounds[0])))
+    }
+
+    /// The path of the page after `jobs` (newest first): the same query with `to_id` below its
+    /// last job; `nil` when the page was not full.
+    static func nextPage(after jobs: [PushJob], limit: Int, query: some Sequence<(key: Substring, value: Substring)>, from: Int64) -> String? {
+        guard jobs.count == limit, let oldest = jobs.last?.id, oldest > from else { return nil }
+        var items = URLComponents()
+        items.queryItems =
+            query.filter { $0.key != "to_id" && $0.key != "limit" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+            + [URLQueryItem(name: "to_id", value: String(oldest - 1)), URLQueryItem(name: "limit", value: String(limit))]
+        return "/api/v1/push-jobs?" + (items.percentEncodedQuery ?? "")
     }
 
     func job(_ context: HotDeskRequestContext) async throws -> Response {
@@ -345,14 +363,24 @@ struct AdminAPIController: Sendable {
         return .json(.accepted, PushJobView(job))
     }
 
-    /// Pushes every phone whose config changed since it last fetched it; 202 with the jobs.
+    /// Pushes every phone whose config changed since it last fetched it; 202 with the counts, the
+    /// new jobs' id range and its first page (`GET /push-jobs?from_id=&to_id=` pages through it).
     func pushChanged(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
-        let jobs = try await pushes.scheduleChanged(actor: context.apiActor)
+        let page = 100
+        let changed = try await pushes.scheduleChanged(actor: context.apiActor, keep: 0)
         try await store.audit(
             AuditEntry(
                 at: clock(), actor: context.apiActor, action: .push, source: addresses.address(of: request, context: context), outcome: .success,
-                detail: "push of changed configs requested: \(jobs.count) phone(s)"))
-        return .json(.accepted, PushJobList(jobs: jobs.map(PushJobView.init)))
+                detail: "push of changed configs requested: \(changed.queued) of \(changed.checked) phone(s)"
+                    + (changed.ids.map { ", jobs \($0.lowerBound)-\($0.upperBound)" } ?? "")))
+        var jobs: [PushJob] = []
+        if let ids = changed.ids { jobs = try await store.pushJobs(state: nil, mac: nil, ids: ids, limit: page) }
+        let query = changed.ids.map { [(key: Substring("from_id"), value: Substring(String($0.lowerBound)))] } ?? []
+        return .json(
+            .accepted,
+            PushChangedView(
+                checked: changed.checked, queued: changed.queued, firstJob: changed.ids?.lowerBound, lastJob: changed.ids?.upperBound,
+                jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: page, query: query, from: changed.ids?.lowerBound ?? 0)))
     }
 
     /// A factory-reset or replaced phone: the device is unclaimed and gets a new provisioning

@@ -4,6 +4,7 @@ import HotDeskStore
 import Logging
 import PhonePush
 import PhoneXML
+import Provisioning
 import ServiceLifecycle
 import Synchronization
 
@@ -54,27 +55,74 @@ final class PushService: Service, Sendable {
     @discardableResult
     func schedule(mac: MACAddress, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0) async throws -> PushJob? {
         guard let state = try await store.deviceConfigState(mac: mac) else { return nil }
-        let expected = try builder.expected(state)
+        return try await add(job(state, try builder.expected(state), action: action, reason: reason, actor: actor, delay: delay))
+    }
+
+    /// The job that brings the phone to `expected` (the config it gets next, one or two renderings).
+    private func job(
+        _ state: DeviceConfigState, _ expected: [RenderedConfig], action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0
+    ) -> PushJob {
         let now = clock()
-        return try await add(
-            PushJob(
-                mac: mac, action: action ?? configAction(for: state.device.model) ?? PushAction(state.device.model.applyMethod), reason: reason, configHash: expected[0].hash, actor: actor,
-                createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash))
+        return PushJob(
+            mac: state.device.mac, action: action ?? configAction(for: state.device.model) ?? PushAction(state.device.model.applyMethod), reason: reason,
+            configHash: expected[0].hash, actor: actor, createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash)
+    }
+
+    /// What `scheduleChanged` did: how many phones it looked at, how many it queued, the range of
+    /// the new jobs' ids (every id in it is one of them) and the first of them.
+    struct ChangedPushes: Sendable {
+        var checked = 0
+        var queued = 0
+        var ids: ClosedRange<Int64>?
+        var first: [PushJob] = []
     }
 
     /// Queues a push for every phone whose config changed since it last fetched it (a directory
     /// import changed a password, a template, a setting): the config it would get now is not the
-    /// one it was served. Returns the jobs.
-    func scheduleChanged(actor: String) async throws -> [PushJob] {
-        var jobs: [PushJob] = []
-        for (mac, served) in try await store.lastServedConfigs() {
-            guard let state = try await store.deviceConfigState(mac: mac),
-                try !builder.expected(state).contains(where: { $0.hash == served }),
-                let job = try await schedule(mac: mac, reason: .admin, actor: actor)
-            else { continue }
-            jobs.append(job)
+    /// one it was served. Pages through the devices, renders each page on every core and queues
+    /// each page's jobs in one transaction; keeps the first `keep` jobs to show.
+    func scheduleChanged(actor: String, keep: Int = 100) async throws -> ChangedPushes {
+        var result = ChangedPushes()
+        var after: MACAddress?
+        let builder = self.builder
+        while true {
+            let page = try await store.servedConfigStates(after: after, limit: 2000)
+            guard let last = page.last else { break }
+            after = last.device.mac
+            result.checked += page.count
+            let changed = try await Self.changed(page, builder: builder)
+            let added = try await store.addPushJobs(changed.map { job($0.state, $0.expected, reason: .admin, actor: actor) })
+            guard let firstID = added.first?.id, let lastID = added.last?.id else { continue }
+            result.queued += added.count
+            result.ids = (result.ids?.lowerBound ?? firstID)...lastID
+            result.first += added.prefix(max(0, keep - result.first.count))
         }
-        return jobs
+        if let ids = result.ids {
+            logger.info("pushes queued for changed configs", metadata: ["jobs": "\(result.queued)", "ids": "\(ids.lowerBound)-\(ids.upperBound)", "checked": "\(result.checked)"])
+            wake()
+        }
+        return result
+    }
+
+    /// The states whose phone would now get another config than it was served, with what it would
+    /// get; rendered in as many slices as there are cores.
+    private static func changed(_ page: [DeviceConfigState], builder: ConfigBuilder) async throws -> [(state: DeviceConfigState, expected: [RenderedConfig])] {
+        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, page.count / 100))
+        let size = (page.count + slices - 1) / slices
+        return try await withThrowingTaskGroup(of: (Int, [(state: DeviceConfigState, expected: [RenderedConfig])]).self) { group in
+            for start in stride(from: 0, to: page.count, by: size) {
+                group.addTask {
+                    let found = try page[start..<min(page.count, start + size)].compactMap { state -> (state: DeviceConfigState, expected: [RenderedConfig])? in
+                        let expected = try builder.expected(state)
+                        return expected.contains { $0.hash == state.lastConfigHash } ? nil : (state, expected)
+                    }
+                    return (start, found)
+                }
+            }
+            var slices: [(Int, [(state: DeviceConfigState, expected: [RenderedConfig])])] = []
+            for try await slice in group { slices.append(slice) }
+            return slices.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
     }
 
     /// Queues a message for the phone's screen (the vendor's XML push). Returns `nil` for an

@@ -4,7 +4,15 @@ import HotDeskCore
 
 extension SQLiteStore {
     public func addPushJob(_ job: PushJob) async throws -> PushJob {
-        try await writer.write { db in
+        try await writer.write { db in try Self.insert(job, db) }
+    }
+
+    public func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob] {
+        guard !jobs.isEmpty else { return [] }
+        return try await writer.write { db in try jobs.map { try Self.insert($0, db) } }
+    }
+
+    private static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
             try db.execute(
                 sql: """
                     INSERT INTO push_jobs (
@@ -27,7 +35,6 @@ extension SQLiteStore {
                     """,
                 arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
             return stored
-        }
     }
 
     public func sessionOverview() async throws -> [SessionOverview] {
@@ -95,7 +102,7 @@ extension SQLiteStore {
         try await reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [id]).flatMap(Self.pushJob) }
     }
 
-    public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
+    public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
         try await reader.read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
@@ -106,6 +113,10 @@ extension SQLiteStore {
             if let mac {
                 conditions.append("mac = ?")
                 arguments += [mac.canonical]
+            }
+            if let ids {
+                conditions.append("id BETWEEN ? AND ?")
+                arguments += [ids.lowerBound, ids.upperBound]
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [limit]

@@ -316,37 +316,55 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT mac, last_config_hash FROM devices WHERE last_config_hash IS NOT NULL ORDER BY mac").compactMap { row in
-                MACAddress(row["mac"] as String).map { ($0, row["last_config_hash"] as String) }
-            }
-        }
-    }
-
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.read { db -> DeviceConfigState? in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return nil }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
-            let settings = try Self.readSettings(db, secrets: secrets)
-            let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical)
-            var line: Extension?
-            var mappings: [Mapping] = []
-            var memberships: [LineMembership] = []
-            if let session {
-                line = try Self.readExtension(db, session.extensionNumber, secrets: secrets)
-                mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(Self.mapping)
-                memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
-            }
             let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
-            return DeviceConfigState(
-                settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
-                lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
-                hasPendingPush: try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))", arguments: [mac.canonical]) ?? false)
+            return try Self.configState(db, device, row, settings: try Self.readSettings(db, secrets: secrets), templates: templates, secrets: secrets)
         }
+    }
+
+    public func servedConfigStates(after: MACAddress?, limit: Int) async throws -> [DeviceConfigState] {
+        let secrets = self.secrets
+        let catalog = self.catalog
+        return try await pool.read { db in
+            let settings = try Self.readSettings(db, secrets: secrets)
+            var templates: [Brand: [Template]] = [:]
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
+                arguments: [after?.canonical ?? "", limit]
+            ).map { row in
+                let device = try Self.device(row, secrets: secrets, catalog: catalog)
+                let brand = device.model.brand
+                if templates[brand] == nil {
+                    templates[brand] = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [brand.rawValue]).map(Self.template)
+                }
+                return try Self.configState(db, device, row, settings: settings, templates: templates[brand] ?? [], secrets: secrets)
+            }
+        }
+    }
+
+    /// The rest of a device's config state, its row, the settings and its brand's templates read.
+    private static func configState(
+        _ db: Database, _ device: Device, _ row: Row, settings: Settings, templates: [Template], secrets: SecretBox
+    ) throws -> DeviceConfigState {
+        let session = try readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
+        var line: Extension?
+        var mappings: [Mapping] = []
+        var memberships: [LineMembership] = []
+        if let session {
+            line = try readExtension(db, session.extensionNumber, secrets: secrets)
+            mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(mapping)
+            memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
+        }
+        return DeviceConfigState(
+            settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
+            lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
+            hasPendingPush: try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))", arguments: [device.mac.canonical]) ?? false)
     }
 
     public func appState(token: String) async throws -> AppLookup {

@@ -187,8 +187,6 @@ public protocol Store: Sendable {
     func changeCounter() throws -> Int
     func settings() async throws -> Settings
     func device(mac: MACAddress) async throws -> Device?
-    /// Every device that has fetched a config, with the hash of the config it was last served.
-    func lastServedConfigs() async throws -> [(mac: MACAddress, configHash: String)]
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
     /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
     func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?
@@ -220,6 +218,9 @@ public protocol Store: Sendable {
     /// Remembers the address a phone's app request came from.
     func recordAddress(mac: MACAddress, address: String) async throws
     func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?
+    /// The config states of the devices that have fetched a config, in MAC order, `limit` at a
+    /// time after `after` (one read per page: a push of every changed phone pages through these).
+    func servedConfigStates(after: MACAddress?, limit: Int) async throws -> [DeviceConfigState]
     /// What an app token names: a device's current state, an older token of a device (it changes
     /// at every login and logout), or nothing.
     func appState(token: String) async throws -> AppLookup
@@ -251,9 +252,13 @@ public protocol Store: Sendable {
 
     /// Stores a new job; older pending jobs of the same device become `superseded`.
     func addPushJob(_ job: PushJob) async throws -> PushJob
+    /// Stores many new jobs in one transaction (each supersedes its device's older pending config
+    /// jobs, as `addPushJob` does); returns them with their ids, in order.
+    func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob]
     func pushJob(id: Int64) async throws -> PushJob?
-    /// Newest first.
-    func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob]
+    /// Newest first; `ids` keeps those whose id is in the range (a page of a range: the range
+    /// up to one below the last id seen).
+    func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob]
     /// Queued jobs due by `now`, oldest first, leased until `leaseUntil` so a crash mid-push
     /// leaves them to be tried again.
     func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob]
@@ -313,5 +318,12 @@ extension Store {
 
     public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
         try await importDirectory(directory, actor: actor, at: at, options: ImportOptions())
+    }
+}
+
+extension Store {
+    /// Newest first.
+    public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
+        try await pushJobs(state: state, mac: mac, ids: nil, limit: limit)
     }
 }

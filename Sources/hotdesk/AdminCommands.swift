@@ -177,9 +177,13 @@ struct PushChanged: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        let jobs = try await server.call("POST", "/devices/push-changed", as: PushJobList.self).jobs
-        print(jobs.isEmpty ? "every phone has its current config" : "\(jobs.count) phone(s) to update:")
-        for job in jobs { print(job) }
+        let changed = try await server.call("POST", "/devices/push-changed", as: PushChangedView.self)
+        guard let first = changed.firstJob, let last = changed.lastJob else {
+            print("every phone has its current config (\(changed.checked) checked)")
+            return
+        }
+        print("\(changed.queued) of \(changed.checked) phone(s) to update: push jobs \(first)-\(last)\(changed.next == nil ? "" : ", the newest \(changed.jobs.count) below")")
+        for job in changed.jobs { print(job) }
     }
 }
 

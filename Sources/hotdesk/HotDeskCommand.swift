@@ -215,8 +215,8 @@ struct Import: AsyncParsableCommand {
         if dryRun {
             print("nothing written (dry run)")
         } else if push {
-            let jobs = try await server.call("POST", "/devices/push-changed", as: PushJobList.self).jobs
-            print(jobs.isEmpty ? "every phone has its current config" : "pushed \(jobs.count) phone(s) whose config changed")
+            let changed = try await server.call("POST", "/devices/push-changed", as: PushChangedView.self)
+            print(changed.queued == 0 ? "every phone has its current config" : "pushing \(changed.queued) phone(s) whose config changed (`hotdesk jobs`)")
         } else if !summary.endedSessions.isEmpty || summary.updated > 0 || summary.deleted > 0 {
             print("phones pick the change up at their next fetch; `hotdesk push-changed` (or --push) tells them now")
         }

@@ -174,6 +174,45 @@ struct AdminAPITests {
         }
     }
 
+    @Test("push-changed over more phones than a page: counts, the id range, a first page, and pages that list each new job once")
+    func pushChangedPages() async throws {
+        let macs = (0..<130).map { String(format: "001565ee%04x", $0) }
+        let yaml = flowDirectory + "\ndevices:\n" + macs.map { "  - {mac: \"\($0)\", model: yealink-t46u}\n" }.joined()
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let api = try await client(server)
+            // 125 phones fetch their config (and claim their MAC); 5 never fetch: not checked.
+            // (the first fetch gives a phone its secret, the second proves it)
+            for mac in macs.prefix(125) {
+                for _ in 0..<2 { #expect(try await server.fetchAsPhone("\(mac).cfg", mac: mac).status == 200) }
+            }
+            let before = try await api.call("POST", "/devices/push-changed")
+            #expect(before.json["checked"] as? Int == 125 && before.json["queued"] as? Int == 0 && before.json["first_job"] == nil, "\(before.json)")
+
+            _ = try await importDirectory("settings:\n  emergency_caller_id: \"5550100\"\n", into: server.store, base: server.directory)
+            let changed = try await api.call("POST", "/devices/push-changed")
+            #expect(changed.status == 202 && changed.json["checked"] as? Int == 125 && changed.json["queued"] as? Int == 125, "\(changed.json)")
+            let first = try #require(changed.json["first_job"] as? Int), last = try #require(changed.json["last_job"] as? Int)
+            #expect(last - first == 124)
+            var seen = ((changed.json["jobs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
+            #expect(seen.count == 100 && seen.first == last, "the newest first")
+            var next = changed.json["next"] as? String
+            while let path = next {
+                let page = try await api.call("GET", String(path.dropFirst("/api/v1".count)))
+                #expect(page.status == 200)
+                seen += ((page.json["jobs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
+                next = page.json["next"] as? String
+            }
+            #expect(seen == Array((first...last).reversed()), "every new job once, newest first")
+            let pushed = Set(try await server.store.pushJobs(state: nil, mac: nil, ids: Int64(first)...Int64(last), limit: 1000).map(\.mac.canonical))
+            #expect(pushed == Set(macs.prefix(125)))
+            let paged = try await api.call("GET", "/push-jobs?from_id=\(first)&to_id=\(first + 2)&limit=2")
+            #expect((paged.json["jobs"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [first + 2, first + 1])
+            #expect((paged.json["next"] as? String)?.contains("to_id=\(first)") == true)
+            #expect(try await api.call("GET", "/push-jobs?from_id=0").status == 400)
+            #expect(try await api.call("GET", "/push-jobs?to_id=x").status == 400)
+        }
+    }
+
     @Test("log an extension out wherever it is; push a reboot to a T46U; list failed jobs")
     func extensionLogoutAndPush() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
