@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HotDeskCore
+import Synchronization
 
 extension SQLiteStore {
     public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
@@ -114,7 +115,8 @@ extension SQLiteStore {
             }
         }
         if let changed = try apply(directory.settings, db, secrets: secrets) { count(changed) }
-        for e in directory.extensions { count(try upsert(e, db, secrets: secrets)) }
+        let pins = try pinHashes(directory.extensions, db)
+        for e in directory.extensions { count(try upsert(e, db, pinHash: pins[e.number] ?? nil, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
         for w in directory.workspaces { count(try upsert(w, db)) }
         for sch in directory.schedules { count(try upsertDefinition("schedules", sch.name, StoredSchedule(sch), db)) }
@@ -267,11 +269,31 @@ extension SQLiteStore {
         return true
     }
 
-    private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, secrets: SecretBox) throws -> Bool? {
+    /// The PIN hashes an import writes, worked out on every core before the writes (a PBKDF2
+    /// check or hash is about a millisecond: 100,000 extensions would take minutes on one core).
+    /// For each entry with a PIN: the new hash, or no entry when the stored hash already matches.
+    private static func pinHashes(_ entries: [DirectoryDocument.ExtensionEntry], _ db: Database) throws -> [String: String] {
+        let stored = Dictionary(
+            try Row.fetchAll(db, sql: "SELECT number, voicemail_pin_hash FROM extensions WHERE voicemail_pin_hash IS NOT NULL").map {
+                ($0["number"] as String, $0["voicemail_pin_hash"] as String)
+            }, uniquingKeysWith: { a, _ in a })
+        let withPIN = entries.compactMap { e in e.voicemailPIN.map { (number: e.number, pin: $0) } }
+        let hashes = Mutex<[String: String]>([:])
+        DispatchQueue.concurrentPerform(iterations: withPIN.count) { i in
+            let (number, pin) = withPIN[i]
+            if let old = stored[number].flatMap(SecretHash.init(encoded:)), old.matches(pin) { return }
+            let new = SecretHash(hashing: pin).encoded
+            hashes.withLock { $0[number] = new }
+        }
+        return hashes.withLock { $0 }
+    }
+
+    /// `pinHash`: the entry's new PIN hash (`nil`: it has no PIN, or the stored hash matches it).
+    private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, pinHash: String?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
                 sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
-                arguments: [e.number, e.name, e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, try secrets.seal(e.sipPassword), e.cos])
+                arguments: [e.number, e.name, pinHash, try secrets.seal(e.sipPassword), e.cos])
             return nil
         }
         var changed = false
@@ -279,15 +301,8 @@ extension SQLiteStore {
             try db.execute(sql: "UPDATE extensions SET name = ? WHERE number = ?", arguments: [e.name, e.number])
             changed = true
         }
-        let pinSame: Bool = switch (old.voicemailPIN, e.voicemailPIN) {
-        case (nil, nil): true
-        case (let hash?, let pin?): hash.matches(pin)
-        default: false
-        }
-        if !pinSame {
-            try db.execute(
-                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?",
-                arguments: [e.voicemailPIN.map { SecretHash(hashing: $0).encoded }, e.number])
+        if pinHash != nil || (e.voicemailPIN == nil && old.voicemailPIN != nil) {
+            try db.execute(sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", arguments: [pinHash, e.number])
             changed = true
         }
         if old.cos != e.cos {
