@@ -44,7 +44,7 @@ public enum FileLimit {
 }
 
 /// Every open connection, and those waiting for a request in the order they started waiting.
-final class ConnectionBook: Sendable {
+public final class ConnectionBook: Sendable {
     private struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
         /// Connections waiting for a request, oldest first (entries of busy or closed ones are
@@ -58,12 +58,16 @@ final class ConnectionBook: Sendable {
     let limit: Int
     private let state = Mutex(State())
 
-    init(limit: Int) { self.limit = limit }
+    public init(limit: Int) { self.limit = limit }
 
-    var count: Int { state.withLock { $0.open.count } }
+    public var count: Int { state.withLock { $0.open.count } }
+
+    /// Entries in the waiting queue, stale ones included: stays within a small multiple of the
+    /// open connections however many requests they make.
+    public var queueLength: Int { state.withLock { $0.waiting.count - $0.waitingHead } }
 
     /// A new connection; returns the one to close to make room, if any.
-    func opened(_ channel: any Channel) -> (any Channel)? {
+    public func opened(_ channel: any Channel) -> (any Channel)? {
         state.withLock { s in
             let id = ObjectIdentifier(channel)
             s.open[id] = channel
@@ -82,16 +86,16 @@ final class ConnectionBook: Sendable {
         }
     }
 
-    func requestStarted(_ channel: any Channel) { state.withLock { s in s.turnOf[ObjectIdentifier(channel)] = nil } }
+    public func requestStarted(_ channel: any Channel) { state.withLock { s in s.turnOf[ObjectIdentifier(channel)] = nil } }
 
-    func requestDone(_ channel: any Channel) {
+    public func requestDone(_ channel: any Channel) {
         state.withLock { s in
             let id = ObjectIdentifier(channel)
             if s.open[id] != nil { Self.wait(id, &s) }
         }
     }
 
-    func closed(_ channel: any Channel) {
+    public func closed(_ channel: any Channel) {
         state.withLock { s in
             let id = ObjectIdentifier(channel)
             s.open[id] = nil
@@ -99,15 +103,19 @@ final class ConnectionBook: Sendable {
         }
     }
 
+    /// Every request done appends an entry (its connection's older one goes stale): the queue
+    /// is compacted whenever stale entries are most of it, or a keep-alive client would grow it
+    /// by one entry per request for ever.
     private static func wait(_ id: ObjectIdentifier, _ s: inout State) {
         s.nextTurn += 1
         s.turnOf[id] = s.nextTurn
         s.waiting.append((id, s.nextTurn))
+        if s.waiting.count - s.waitingHead > 2 * s.turnOf.count + 1024 { compact(&s, always: true) }
     }
 
-    /// Drops consumed and stale entries once they are most of the queue.
-    private static func compact(_ s: inout State) {
-        guard s.waitingHead > 1024, s.waitingHead * 2 > s.waiting.count else { return }
+    /// Drops consumed and stale entries (`always`, or once consumed ones are most of the queue).
+    private static func compact(_ s: inout State, always: Bool = false) {
+        guard always || (s.waitingHead > 1024 && s.waitingHead * 2 > s.waiting.count) else { return }
         s.waiting = s.waiting[s.waitingHead...].filter { s.turnOf[$0.id] == $0.turn }
         s.waitingHead = 0
     }

@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import HotDeskCore
 import HotDeskServer
+import NIOEmbedded
 import PhoneSimulator
 import Testing
 
@@ -425,6 +426,25 @@ struct ConnectionAttackTests {
             for client in idle { client.close() }
         }
         await server.stop()
+    }
+
+    @Test("the book of waiting connections stays small however many requests keep-alive connections make")
+    func connectionBookBounded() {
+        let book = ConnectionBook(limit: 100)
+        let channels = (0..<8).map { _ in EmbeddedChannel() }
+        for channel in channels { _ = book.opened(channel) }
+        for _ in 0..<20_000 {
+            for channel in channels {
+                book.requestStarted(channel)
+                book.requestDone(channel)
+            }
+        }
+        #expect(book.queueLength <= 2 * channels.count + 1024, "\(book.queueLength) entries for \(channels.count) connections")
+        // The cap still closes the connection that has waited longest.
+        let newcomers = (0..<100).map { _ in EmbeddedChannel() }
+        var closed: [ObjectIdentifier] = []
+        for channel in newcomers { if let victim = book.opened(channel) { closed.append(ObjectIdentifier(victim)) } }
+        #expect(closed.first == ObjectIdentifier(channels[0]), "the first of the old ones to have finished its last request")
     }
 
     @Test("a socket that sends nothing, or its headers a byte at a time, is closed at the idle timeout")
