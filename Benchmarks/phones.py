@@ -3,7 +3,8 @@
 first fetch (the provisioning secret), a Digest fetch (the claim), a login through the app, and the
 logged-in config. Writes wrk inputs: config requests (path + Digest Authorization, the nonce reused
 for the run as a phone on one connection would), the same with If-None-Match, and app menus.
-Loopback only. Usage: phones.py SERVER COUNT OUTDIR"""
+`--refresh` (after the first run) only asks each phone's config again for a new Digest nonce (a nonce
+lasts 5 minutes) and rewrites the config inputs. Loopback only. Usage: phones.py SERVER COUNT OUTDIR [--refresh]"""
 import hashlib, http.client, os, re, sys, urllib.parse
 
 server, count, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -29,7 +30,26 @@ def digest(path, user, password, challenge):
     return (f'Digest username="{user}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{path}", '
             f'algorithm=MD5, qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}"')
 
-configs, app, sample = [], [], None
+def write_configs(configs):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.txt"), "w") as f:
+        for path, auth, _ in configs: f.write(f"{path}\t{auth}\n")
+    with open(os.path.join(out, "config304.txt"), "w") as f:
+        for path, auth, etag in configs: f.write(f"{path}\t{auth}\t{etag}\n")
+
+if sys.argv[4:] == ["--refresh"]:
+    configs = []
+    with open(os.path.join(out, "credentials.txt")) as f:
+        for line in f:
+            path, user, password, etag = line.rstrip("\n").split("\t")
+            status, headers, _ = get(path)
+            assert status == 401, (path, status)
+            configs.append((path, digest(path, user, password, headers["WWW-Authenticate"]), etag))
+    write_configs(configs)
+    print(f"{len(configs)} phones: new Digest nonces")
+    sys.exit(0)
+
+configs, app, sample, credentials = [], [], None, []
 for i in range(count):
     mac = "001565%06x" % (0xb00000 + i)
     path = f"/provision/{mac}.cfg"
@@ -52,14 +72,13 @@ for i in range(count):
     etag = headers["ETag"]
     key = next(v for k, v in re.findall(r"^linekey\.(\d+)\.value = (.*)$", body, re.M) if "/app/" in v)
     configs.append((path, auth, etag))
+    credentials.append((path, user, password, etag))
     app.append(urllib.parse.urlparse(key).path)
     sample = sample or body
 
-os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "config.txt"), "w") as f:
-    for path, auth, _ in configs: f.write(f"{path}\t{auth}\n")
-with open(os.path.join(out, "config304.txt"), "w") as f:
-    for path, auth, etag in configs: f.write(f"{path}\t{auth}\t{etag}\n")
+write_configs(configs)
+with open(os.path.join(out, "credentials.txt"), "w") as f:
+    for fields in credentials: f.write("\t".join(fields) + "\n")
 with open(os.path.join(out, "app.txt"), "w") as f:
     for path in app: f.write(f"{path}\n")
 with open(os.path.join(out, "sample.cfg"), "w") as f:

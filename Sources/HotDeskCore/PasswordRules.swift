@@ -35,5 +35,5 @@ public enum PasswordRules {
     }
 
     /// Checked where no secret applies, so that every failure costs two checks.
-    private static let decoy = SecretHash(hashing: RandomToken.make())
+    private static let decoy = SecretHash(hashing: RandomToken.make(), key: .random())
 }

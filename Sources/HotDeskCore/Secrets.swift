@@ -3,52 +3,101 @@ import _CryptoExtras
 
 import Foundation
 
-/// A one-way hash of a PIN or password: `pbkdf2-sha256$<rounds>$<salt b64>$<hash b64>`.
+/// The key PIN and password hashes are made with: derived from the store's key file and never
+/// written to the database, so a copy of the database alone cannot test a single guess.
+public struct HashKey: Sendable {
+    let key: SymmetricKey
+    public init(_ key: SymmetricKey) { self.key = key }
+    /// A key nobody has: for decoys, which must cost what a real check costs.
+    public static func random() -> HashKey { HashKey(SymmetricKey(size: .bits256)) }
+}
+
+/// A one-way hash of a PIN or password: `hmac-sha256$<salt b64>$<hash b64>`, the HMAC-SHA256 of
+/// salt ‖ secret under the store's `HashKey`.
 ///
-/// PINs are short, so no hash makes them strong; hashing keeps a stolen database from handing
-/// out every voicemail PIN in clear. Rounds are stored with the hash, so they can be raised later.
-public struct SecretHash: Hashable, Sendable, Codable, CustomStringConvertible {
+/// PINs are short (4 digits are 10,000 guesses), so no work factor makes them strong: PBKDF2 at
+/// 10,000 rounds made a stolen database's PINs a 12-second search each while costing 1.2 ms of
+/// every login. A key kept out of the database makes the database alone useless for guessing, and
+/// a check costs microseconds (issue 12: logins per second). Stores from before read their old
+/// `pbkdf2-sha256$<rounds>$<salt>$<hash>` hashes; a login or import that proves the secret
+/// replaces them (`needsUpgrade`).
+public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
     public let encoded: String
+    private let key: HashKey?
 
-    public static let defaultRounds = 10_000
-
-    public init?(encoded: String) {
+    /// `key`: the store's, needed to check `hmac-sha256` hashes (old PBKDF2 ones need none).
+    public init?(encoded: String, key: HashKey?) {
         guard Self.parse(encoded) != nil else { return nil }
         self.encoded = encoded
+        self.key = key
     }
 
-    /// Hashes `secret` with a fresh random salt.
-    public init(hashing secret: String, rounds: Int = SecretHash.defaultRounds) {
+    /// Hashes `secret` under `key` with a fresh random salt.
+    public init(hashing secret: String, key: HashKey) {
         let salt = SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }
-        let derived = Self.derive(secret, salt: salt, rounds: rounds)
-        encoded = "pbkdf2-sha256$\(rounds)$\(salt.base64EncodedString())$\(derived.base64EncodedString())"
+        encoded = "hmac-sha256$\(salt.base64EncodedString())$\(Self.mac(secret, salt: salt, key: key).base64EncodedString())"
+        self.key = key
     }
 
-    /// Whether `candidate` is the secret this hash was made from. The comparison of the derived
-    /// keys takes the same time wherever they differ.
-    public func matches(_ candidate: String) -> Bool {
-        guard let (rounds, salt, expected) = Self.parse(encoded) else { return false }
-        let derived = Self.derive(candidate, salt: salt, rounds: rounds)
-        return ConstantTime.equal(derived, expected)
+    /// The hash stores made before `hmac-sha256`: only to test reading and upgrading them.
+    public init(pbkdf2Hashing secret: String, rounds: Int = 10_000) {
+        let salt = SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }
+        encoded = "pbkdf2-sha256$\(rounds)$\(salt.base64EncodedString())$\(Self.derive(secret, salt: salt, rounds: rounds).base64EncodedString())"
+        key = nil
     }
+
+    /// An old PBKDF2 hash: replace it when the secret is next proven.
+    public var needsUpgrade: Bool { encoded.hasPrefix("pbkdf2-sha256$") }
+
+    /// Whether `candidate` is the secret this hash was made from. The comparison takes the same
+    /// time wherever they differ.
+    public func matches(_ candidate: String) -> Bool {
+        switch Self.parse(encoded) {
+        case .hmac(let salt, let expected)?:
+            guard let key else { return false }
+            return ConstantTime.equal(Self.mac(candidate, salt: salt, key: key), expected)
+        case .pbkdf2(let rounds, let salt, let expected)?:
+            return ConstantTime.equal(Self.derive(candidate, salt: salt, rounds: rounds), expected)
+        case nil:
+            return false
+        }
+    }
+
+    public static func == (a: SecretHash, b: SecretHash) -> Bool { a.encoded == b.encoded }
+    public func hash(into hasher: inout Hasher) { hasher.combine(encoded) }
 
     /// Never prints the hash itself.
     public var description: String { "SecretHash(…)" }
 
+    private static func mac(_ secret: String, salt: Data, key: HashKey) -> Data {
+        var hmac = HMAC<SHA256>(key: key.key)
+        hmac.update(data: salt)
+        hmac.update(data: Data(secret.utf8))
+        return Data(hmac.finalize())
+    }
+
     private static func derive(_ secret: String, salt: Data, rounds: Int) -> Data {
-        // Rounds below the library's recommended minimum are deliberate: the secrets are 4-digit
-        // PINs checked on every login, where the hash buys little and latency costs much.
         let key = try! KDF.Insecure.PBKDF2.deriveKey(
             from: Array(secret.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds)
         return key.withUnsafeBytes { Data($0) }
     }
 
-    private static func parse(_ encoded: String) -> (Int, Data, Data)? {
+    private enum Parsed {
+        case hmac(salt: Data, hash: Data)
+        case pbkdf2(rounds: Int, salt: Data, hash: Data)
+    }
+
+    private static func parse(_ encoded: String) -> Parsed? {
         let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
+        if parts.count == 3, parts[0] == "hmac-sha256", let salt = Data(base64Encoded: String(parts[1])), let hash = Data(base64Encoded: String(parts[2])),
+            hash.count == 32
+        {
+            return .hmac(salt: salt, hash: hash)
+        }
         guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds > 0,
             let salt = Data(base64Encoded: String(parts[2])), let hash = Data(base64Encoded: String(parts[3]))
         else { return nil }
-        return (rounds, salt, hash)
+        return .pbkdf2(rounds: rounds, salt: salt, hash: hash)
     }
 }
 

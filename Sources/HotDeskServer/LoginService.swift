@@ -34,7 +34,7 @@ struct LoginService: Sendable {
     static let maxInput = 64
 
     /// Checked for an extension that does not exist, so that it costs what a real one costs.
-    private static let decoyPIN = SecretHash(hashing: RandomToken.make())
+    private static let decoyPIN = SecretHash(hashing: RandomToken.make(), key: .random())
 
     func login(
         device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
@@ -111,6 +111,14 @@ struct LoginService: Sendable {
             }
             return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
         }
+
+        // A hash from before keyed hashes, just proven: replaced by one under the store's key.
+        let proven: SecretHash? = switch credential {
+        case .voicemailPIN: ext?.voicemailPIN
+        case .userPassword: settings.userPassword
+        case .adminPassword: settings.adminPassword
+        }
+        if proven?.needsUpgrade == true { try await store.upgradeSecretHash(credential, extensionNumber: number, secret: password) }
 
         // A personal device takes its own users only (and the admin password, which logs anyone in anywhere).
         if !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword {

@@ -115,7 +115,7 @@ extension SQLiteStore {
             }
         }
         if let changed = try apply(directory.settings, db, secrets: secrets) { count(changed) }
-        let pins = try pinHashes(directory.extensions, db)
+        let pins = try pinHashes(directory.extensions, db, key: secrets.hashKey)
         for e in directory.extensions { count(try upsert(e, db, pinHash: pins[e.number] ?? nil, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
         for w in directory.workspaces { count(try upsert(w, db)) }
@@ -255,45 +255,61 @@ extension SQLiteStore {
                 arguments: [brand.rawValue, login.username, try secrets.seal(login.password)])
             credentialsChanged = true
         }
+        let changes = assignments.count
         for (column, password, hash) in [
             ("user_password_hash", patch.userPassword, current.userPassword), ("admin_password_hash", patch.adminPassword, current.adminPassword),
         ] {
             guard let password else { continue }
             mentioned = true
-            if hash?.matches(password) != true { assignments.append((column, SecretHash(hashing: password).encoded)) }
+            let same = hash?.matches(password) == true
+            if !same { credentialsChanged = true }
+            // An old PBKDF2 hash of the same password is replaced too (the import proves the
+            // secret), without counting as a change.
+            if !same || hash?.needsUpgrade == true {
+                assignments.append((column, SecretHash(hashing: password, key: secrets.hashKey).encoded))
+            }
         }
         guard mentioned else { return nil }
         guard !assignments.isEmpty else { return credentialsChanged }
         let sql = "UPDATE settings SET " + assignments.map { "\($0.0) = ?" }.joined(separator: ", ") + " WHERE id = 1"
         try db.execute(sql: sql, arguments: StatementArguments(assignments.map { $0.1 }))
-        return true
+        return credentialsChanged || changes > 0
     }
 
-    /// The PIN hashes an import writes, worked out on every core before the writes (a PBKDF2
-    /// check or hash is about a millisecond: 100,000 extensions would take minutes on one core).
-    /// For each entry with a PIN: the new hash, or no entry when the stored hash already matches.
-    private static func pinHashes(_ entries: [DirectoryDocument.ExtensionEntry], _ db: Database) throws -> [String: String] {
+    /// The PIN hashes an import writes, worked out on every core before the writes (checking an
+    /// old PBKDF2 hash is about a millisecond: 100,000 of them would take minutes on one core).
+    /// For each entry with a PIN: the new hash, or no entry when the stored hash already matches
+    /// (an old PBKDF2 one that matches is replaced, without counting as a change).
+    private static func pinHashes(_ entries: [DirectoryDocument.ExtensionEntry], _ db: Database, key: HashKey) throws -> [String: NewPINHash] {
         let stored = Dictionary(
             try Row.fetchAll(db, sql: "SELECT number, voicemail_pin_hash FROM extensions WHERE voicemail_pin_hash IS NOT NULL").map {
                 ($0["number"] as String, $0["voicemail_pin_hash"] as String)
             }, uniquingKeysWith: { a, _ in a })
         let withPIN = entries.compactMap { e in e.voicemailPIN.map { (number: e.number, pin: $0) } }
-        let hashes = Mutex<[String: String]>([:])
+        let hashes = Mutex<[String: NewPINHash]>([:])
         DispatchQueue.concurrentPerform(iterations: withPIN.count) { i in
             let (number, pin) = withPIN[i]
-            if let old = stored[number].flatMap(SecretHash.init(encoded:)), old.matches(pin) { return }
-            let new = SecretHash(hashing: pin).encoded
+            let old = stored[number].flatMap { SecretHash(encoded: $0, key: key) }
+            let same = old?.matches(pin) == true
+            if same, old?.needsUpgrade == false { return }
+            let new = NewPINHash(encoded: SecretHash(hashing: pin, key: key).encoded, changed: !same)
             hashes.withLock { $0[number] = new }
         }
         return hashes.withLock { $0 }
     }
 
+    /// A PIN hash to write: `changed` false when it only replaces an old-format hash of the same PIN.
+    struct NewPINHash: Sendable {
+        var encoded: String
+        var changed: Bool
+    }
+
     /// `pinHash`: the entry's new PIN hash (`nil`: it has no PIN, or the stored hash matches it).
-    private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, pinHash: String?, secrets: SecretBox) throws -> Bool? {
+    private static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
                 sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
-                arguments: [e.number, e.name, pinHash, try secrets.seal(e.sipPassword), e.cos])
+                arguments: [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos])
             return nil
         }
         var changed = false
@@ -302,8 +318,8 @@ extension SQLiteStore {
             changed = true
         }
         if pinHash != nil || (e.voicemailPIN == nil && old.voicemailPIN != nil) {
-            try db.execute(sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", arguments: [pinHash, e.number])
-            changed = true
+            try db.execute(sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", arguments: [pinHash?.encoded, e.number])
+            changed = changed || pinHash?.changed != false
         }
         if old.cos != e.cos {
             try db.execute(sql: "UPDATE extensions SET cos = ? WHERE number = ?", arguments: [e.cos, e.number])

@@ -316,6 +316,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws {
+        let hash = SecretHash(hashing: secret, key: secrets.hashKey).encoded
+        let (sql, arguments): (String, StatementArguments) = switch credential {
+        case .voicemailPIN: ("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ? AND voicemail_pin_hash LIKE 'pbkdf2-sha256$%'", [hash, extensionNumber])
+        case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+        case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+        }
+        try await writer.write { db in try db.execute(sql: sql, arguments: arguments) }
+    }
+
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
         let catalog = self.catalog
@@ -708,8 +718,8 @@ public final class SQLiteStore: Store {
             defaultLogin: row["default_login"],
             internalAddress: (row["internal_address"] as String?).flatMap(ServerAddress.init),
             externalAddress: (row["external_address"] as String?).flatMap(ServerAddress.init),
-            userPassword: (row["user_password_hash"] as String?).flatMap { SecretHash(encoded: $0) },
-            adminPassword: (row["admin_password_hash"] as String?).flatMap { SecretHash(encoded: $0) },
+            userPassword: (row["user_password_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
+            adminPassword: (row["admin_password_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
             emergencyCallerID: row["emergency_caller_id"],
             lockout: LockoutPolicy(
                 extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
@@ -762,7 +772,7 @@ public final class SQLiteStore: Store {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM extensions WHERE number = ?", arguments: [number]) else { return nil }
         var ext = Extension(
             number: row["number"], name: row["name"],
-            voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0) },
+            voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
             sipPassword: try secrets.open(row["sip_password_sealed"]))
         ext.cos = row["cos"]
         return ext

@@ -9,8 +9,16 @@ import HotDeskCore
 /// mode 0600 on first use, beside the database by default).
 public struct SecretBox: Sendable {
     private let key: SymmetricKey
+    /// Keys derived once (HKDF per request showed in profiles).
+    private let tokenKey: SymmetricKey
+    /// What PIN and password hashes are made with (`SecretHash`).
+    public let hashKey: HashKey
 
-    public init(key: SymmetricKey) { self.key = key }
+    public init(key: SymmetricKey) {
+        self.key = key
+        tokenKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk app tokens v1".utf8), outputByteCount: 32)
+        hashKey = HashKey(HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk secret hashes v1".utf8), outputByteCount: 32))
+    }
 
     public enum KeyError: Error, CustomStringConvertible {
         case badEnvironmentKey
@@ -79,10 +87,6 @@ public struct SecretBox: Sendable {
         guard let mac = MACAddress(hex) else { return nil }
         let generation = bytes[6..<10].reduce(0) { $0 << 8 | Int($1) }
         return (mac, generation)
-    }
-
-    private var tokenKey: SymmetricKey {
-        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk app tokens v1".utf8), outputByteCount: 32)
     }
 
     private static func macBytes(_ mac: MACAddress) -> [UInt8] {

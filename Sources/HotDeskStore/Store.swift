@@ -240,6 +240,10 @@ public protocol Store: Sendable {
     /// Ends exactly this session (not a newer one on the same phone), audited; `false` when it
     /// had already ended.
     func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool
+    /// Replaces an old-format (PBKDF2) hash of `credential` — the extension's PIN, or the user or
+    /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored
+    /// hash is already keyed.
+    func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws
     /// A wrong password (or unknown extension): audited and counted for lockouts.
     func recordFailure(_ audit: AuditEntry) async throws
     /// Failure times since `since`, for this extension (any phone) and this phone (any extension).

@@ -102,9 +102,10 @@ struct CoreTests {
 
     // MARK: password rules
 
-    static let pinExt = Extension(number: "5501", name: "A", voicemailPIN: SecretHash(hashing: "1234"), sipPassword: "x")
+    static let key = HashKey.random()
+    static let pinExt = Extension(number: "5501", name: "A", voicemailPIN: SecretHash(hashing: "1234", key: key), sipPassword: "x")
     static let noBoxExt = Extension(number: "5502", name: "B", voicemailPIN: nil, sipPassword: "x")
-    static let settings = Settings(userPassword: SecretHash(hashing: "7777"), adminPassword: SecretHash(hashing: "master"))
+    static let settings = Settings(userPassword: SecretHash(hashing: "7777", key: key), adminPassword: SecretHash(pbkdf2Hashing: "master"))
 
     @Test("password rules: PIN, user password only without a box, admin password for anyone")
     func passwordRules() {
@@ -118,14 +119,23 @@ struct CoreTests {
         #expect(PasswordRules.check("7777", for: Self.noBoxExt, settings: Settings()) == nil)
     }
 
-    @Test("secret hashes and constant-time comparison")
+    @Test("secret hashes: keyed (useless without the key), old PBKDF2 ones still read; constant-time comparison")
     func secrets() {
-        let hash = SecretHash(hashing: "1234")
-        #expect(hash.matches("1234"))
+        let hash = SecretHash(hashing: "1234", key: Self.key)
+        #expect(hash.matches("1234") && !hash.needsUpgrade)
         #expect(!hash.matches("1235"))
         #expect(!hash.matches(""))
-        #expect(SecretHash(encoded: hash.encoded) == hash)
-        #expect(SecretHash(encoded: "plain") == nil)
+        #expect(hash.encoded.hasPrefix("hmac-sha256$") && !hash.encoded.contains("1234"))
+        #expect(SecretHash(encoded: hash.encoded, key: Self.key) == hash)
+        #expect(SecretHash(encoded: hash.encoded, key: Self.key)?.matches("1234") == true)
+        #expect(SecretHash(encoded: hash.encoded, key: .random())?.matches("1234") == false, "another key proves nothing")
+        #expect(SecretHash(encoded: hash.encoded, key: nil)?.matches("1234") == false, "no key proves nothing")
+        #expect(SecretHash(hashing: "1234", key: Self.key) != hash, "salted")
+        let old = SecretHash(pbkdf2Hashing: "1234", rounds: 100)
+        #expect(old.needsUpgrade && old.matches("1234") && !old.matches("1235"))
+        #expect(SecretHash(encoded: old.encoded, key: nil)?.matches("1234") == true)
+        #expect(SecretHash(encoded: "plain", key: Self.key) == nil)
+        #expect(SecretHash(encoded: "hmac-sha256$AAAA$AAAA", key: Self.key) == nil, "a hash of the wrong length")
         #expect(!"\(hash)".contains(hash.encoded))
         #expect(ConstantTime.equal("abc", "abc"))
         #expect(!ConstantTime.equal("abc", "abd"))

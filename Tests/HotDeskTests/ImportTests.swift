@@ -202,3 +202,55 @@ struct ImportTests {
         }
     }
 }
+
+@Suite("PIN and password hashes from before keyed hashes")
+struct HashUpgradeTests {
+    /// What a store written before keyed hashes holds: PBKDF2 hashes of the same secrets.
+    func downgrade(_ path: String) throws {
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(
+                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = '5501'", arguments: [SecretHash(pbkdf2Hashing: "1234", rounds: 1000).encoded])
+            try db.execute(
+                sql: "UPDATE settings SET admin_password_hash = ?", arguments: [SecretHash(pbkdf2Hashing: "master-4242-admin", rounds: 1000).encoded])
+        }
+    }
+
+    func stored(_ path: String) throws -> (pin: String, admin: String) {
+        try DatabaseQueue(path: path).read { db in
+            (try String.fetchOne(db, sql: "SELECT voicemail_pin_hash FROM extensions WHERE number = '5501'") ?? "",
+             try String.fetchOne(db, sql: "SELECT admin_password_hash FROM settings") ?? "")
+        }
+    }
+
+    @Test("a login with an old PBKDF2 PIN works and replaces it by a keyed hash; the admin password's too")
+    func loginUpgrades() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let path = server.directory.appendingPathComponent("hotdesk.sqlite").path
+            try downgrade(path)
+            #expect(try stored(path).pin.hasPrefix("pbkdf2-sha256$"))
+            let phone = try await server.phone("sangoma-s500", mac: "001565aabb61")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.title == "Logged in")
+            #expect(try stored(path).pin.hasPrefix("hmac-sha256$"))
+            #expect(try stored(path).admin.hasPrefix("pbkdf2-sha256$"), "only the secret proven")
+            let other = try await server.phone("sangoma-s500", mac: "001565aabb62")
+            try await other.login("Login Int", ext: "5502", password: "master-4242-admin")
+            #expect(await other.title == "Logged in")
+            #expect(try stored(path).admin.hasPrefix("hmac-sha256$"))
+        }
+    }
+
+    @Test("re-importing the same file replaces old hashes and counts nothing as changed")
+    func importUpgrades() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let path = server.directory.appendingPathComponent("hotdesk.sqlite").path
+            try downgrade(path)
+            let yaml = flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+            let summary = try await importDirectory(yaml, into: server.store, base: server.directory)
+            #expect(summary.created == 0 && summary.updated == 0, "\(summary)")
+            #expect(try stored(path).pin.hasPrefix("hmac-sha256$") && stored(path).admin.hasPrefix("hmac-sha256$"))
+            #expect(try await server.store.findExtension("5501")?.voicemailPIN?.matches("1234") == true)
+            #expect(try await server.store.settings().adminPassword?.matches("master-4242-admin") == true)
+        }
+    }
+}
