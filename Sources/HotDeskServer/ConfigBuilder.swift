@@ -79,9 +79,12 @@ struct ConfigBuilder: Sendable {
     /// pointed it to, or — when its template sets no provisioning URL — the way it last asked.
     /// One or two renderings (the first is the likelier); a fetch of either confirms a push.
     func expected(_ state: DeviceConfigState) throws -> [RenderedConfig] {
-        var configs: [RenderedConfig] = []
+        var addresses: [ServerAddress] = []
         for text in [state.lastConfigAddress, state.lastHost] {
-            guard let address = text.flatMap(ServerAddress.init) else { continue }
+            if let address = text.flatMap(ServerAddress.init), !addresses.contains(address) { addresses.append(address) }
+        }
+        var configs: [RenderedConfig] = []
+        for address in addresses {
             let config = try render(state, reached: address)
             if !configs.contains(where: { $0.hash == config.hash }) { configs.append(config) }
         }

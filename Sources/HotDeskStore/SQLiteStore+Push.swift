@@ -40,7 +40,7 @@ extension SQLiteStore {
     public func sessionOverview() async throws -> [SessionOverview] {
         let secrets = secretBox
         return try await reader.read { db in
-            let lastJobs = try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)")
+            let lastJobs = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)"))
                 .compactMap(Self.pushJob)
             let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
             let rows = try Row.fetchAll(
@@ -63,17 +63,17 @@ extension SQLiteStore {
         let secrets = secretBox
         let catalog = self.catalog
         return try await reader.read { db in
-            let lastJobs = try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)").compactMap(Self.pushJob)
+            let lastJobs = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)")).compactMap(Self.pushJob)
             let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
             var users: [String: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension") {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT mac, extension FROM device_users ORDER BY extension")) {
                 users[row["mac"], default: []].append(row["extension"])
             }
             var sessions: [String: (Session, String)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension") {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension")) {
                 if let s = Self.session(row) { sessions[s.mac.canonical] = (s, row["extension_name"]) }
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac").map { row in
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM devices ORDER BY mac")).map { row in
                 var device = try Self.device(row, secrets: secrets, catalog: catalog)
                 device.assignedUsers = users[device.mac.canonical] ?? []
                 let session = sessions[device.mac.canonical]
@@ -86,8 +86,8 @@ extension SQLiteStore {
 
     public func sharedLines() async throws -> [SharedLine] {
         try await reader.read { db in
-            let members = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members ORDER BY button, extension")
-            return try Row.fetchAll(db, sql: "SELECT number, name, caller_id FROM shared_lines ORDER BY number").map { row in
+            let members = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM shared_line_members ORDER BY button, extension"))
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT number, name, caller_id FROM shared_lines ORDER BY number")).map { row in
                 let number: String = row["number"]
                 return SharedLine(
                     number: number, name: row["name"], sipPassword: "", callerID: row["caller_id"],
@@ -99,7 +99,7 @@ extension SQLiteStore {
     }
 
     public func pushJob(id: Int64) async throws -> PushJob? {
-        try await reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [id]).flatMap(Self.pushJob) }
+        try await reader.read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [id]).flatMap(Self.pushJob) }
     }
 
     public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
@@ -140,7 +140,7 @@ extension SQLiteStore {
 
     public func overdueSentPushJobs(now: Date) async throws -> [PushJob] {
         try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id", arguments: [now.timeIntervalSince1970])
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id"), arguments: [now.timeIntervalSince1970])
                 .compactMap(Self.pushJob)
         }
     }
@@ -148,7 +148,7 @@ extension SQLiteStore {
     public func updatePushJob(_ job: PushJob) async throws -> Bool {
         try await writer.write { db in
             // A job the phone applied meanwhile (or that a newer job superseded) stays as it is.
-            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM push_jobs WHERE id = ?", arguments: [job.id]).flatMap(Self.pushJob),
+            guard let current = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [job.id]).flatMap(Self.pushJob),
                 current.state.isPending
             else { return false }
             try Self.write(job, db)
@@ -165,7 +165,7 @@ extension SQLiteStore {
 
     public func nextPushDue() async throws -> Date? {
         try await reader.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')").map(Date.init(timeIntervalSince1970:))
+            try Double.fetchOne(try db.cachedStatement(sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')")).map(Date.init(timeIntervalSince1970:))
         }
     }
 
@@ -182,7 +182,7 @@ extension SQLiteStore {
     public func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String? {
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         let keys = try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, key_hash, last_used_at FROM api_keys WHERE kind = ?", arguments: [kind.rawValue]).map {
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, name, key_hash, last_used_at FROM api_keys WHERE kind = ?"), arguments: [kind.rawValue]).map {
                 ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String, $0["last_used_at"] as Double?)
             }
         }
@@ -207,16 +207,16 @@ extension SQLiteStore {
         let catalog = self.catalog
         return try await reader.read { db -> SIPUser? in
             if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
-                let devices = try Row.fetchAll(db, sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at", arguments: [authUser])
+                let devices = try Row.fetchAll(try db.cachedStatement(sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at"), arguments: [authUser])
                     .map { try Self.device($0, secrets: secrets, catalog: catalog) }
                 return .extension(ext, devices: devices)
             }
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE line_number = ?", arguments: [authUser]) {
+            if let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE line_number = ?"), arguments: [authUser]) {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                let busy = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", arguments: [device.mac.canonical]) ?? false
+                let busy = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [device.mac.canonical]) ?? false
                 return .deviceLine(device, inUse: !busy)
             }
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM shared_lines WHERE number = ?", arguments: [authUser]) {
+            if let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM shared_lines WHERE number = ?"), arguments: [authUser]) {
                 let line = SharedLine(number: row["number"], name: row["name"], sipPassword: try secrets.open(row["sip_password_sealed"]), callerID: row["caller_id"], members: [])
                 let inUse = try Bool.fetchOne(
                     db, sql: "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",

@@ -310,7 +310,7 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]).map {
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]).map {
                 try Self.device($0, secrets: secrets, catalog: catalog)
             }
         }
@@ -330,9 +330,9 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.read { db -> DeviceConfigState? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return nil }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else { return nil }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
-            let templates = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [device.model.brand.rawValue]).map(Self.template)
+            let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [device.model.brand.rawValue]).map(Self.template)
             return try Self.configState(db, device, row, settings: try Self.readSettings(db, secrets: secrets), templates: templates, secrets: secrets)
         }
     }
@@ -350,7 +350,7 @@ public final class SQLiteStore: Store {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let brand = device.model.brand
                 if templates[brand] == nil {
-                    templates[brand] = try Row.fetchAll(db, sql: "SELECT * FROM templates WHERE brand = ?", arguments: [brand.rawValue]).map(Self.template)
+                    templates[brand] = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
                 }
                 return try Self.configState(db, device, row, settings: settings, templates: templates[brand] ?? [], secrets: secrets)
             }
@@ -367,7 +367,7 @@ public final class SQLiteStore: Store {
         var memberships: [LineMembership] = []
         if let session {
             line = try readExtension(db, session.extensionNumber, secrets: secrets)
-            mappings = try Row.fetchAll(db, sql: "SELECT * FROM mappings WHERE extension = ?", arguments: [session.extensionNumber]).map(mapping)
+            mappings = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM mappings WHERE extension = ?"), arguments: [session.extensionNumber]).map(mapping)
             memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
         }
         return DeviceConfigState(
@@ -382,10 +382,10 @@ public final class SQLiteStore: Store {
         let catalog = self.catalog
         guard let named = secrets.readAppToken(token) else { return .unknown }
         return try await pool.read { db -> AppLookup in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [named.mac.canonical]) else { return .unknown }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [named.mac.canonical]) else { return .unknown }
             guard (row["token_generation"] as Int) == named.generation else { return named.generation < row["token_generation"] ? .stale : .unknown }
             var device = try Self.device(row, secrets: secrets, catalog: catalog)
-            device.assignedUsers = try String.fetchAll(db, sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", arguments: [device.mac.canonical])
+            device.assignedUsers = try String.fetchAll(try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension"), arguments: [device.mac.canonical])
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
             let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
@@ -405,21 +405,21 @@ public final class SQLiteStore: Store {
 
     public func sessions(extensionNumber: String) async throws -> [Session] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", arguments: [extensionNumber]).compactMap(Self.session)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"), arguments: [extensionNumber]).compactMap(Self.session)
         }
     }
 
     public func sessions() async throws -> [Session] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sessions ORDER BY started_at").compactMap(Self.session)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions ORDER BY started_at")).compactMap(Self.session)
         }
     }
 
     public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
         try await pool.read { db in
-            let device = try Double.fetchAll(db, sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?", arguments: [mac.canonical, since.timeIntervalSince1970])
+            let device = try Double.fetchAll(try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"), arguments: [mac.canonical, since.timeIntervalSince1970])
             let ext = try extensionNumber.map {
-                try Double.fetchAll(db, sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?", arguments: [$0, since.timeIntervalSince1970])
+                try Double.fetchAll(try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?"), arguments: [$0, since.timeIntervalSince1970])
             } ?? []
             return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
         }
@@ -427,7 +427,7 @@ public final class SQLiteStore: Store {
 
     public func auditLog(limit: Int) async throws -> [AuditEntry] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).compactMap(Self.auditEntry)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(Self.auditEntry)
         }
     }
 
@@ -437,11 +437,11 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.write { db in
-            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [device.mac.canonical]) {
+            if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [device.mac.canonical]) {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
             if let maxUnclaimed {
-                let unclaimed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'") ?? 0
+                let unclaimed = try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'")) ?? 0
                 if unclaimed >= maxUnclaimed { return nil }
             }
             var device = device
@@ -549,7 +549,7 @@ public final class SQLiteStore: Store {
         mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date
     ) async throws -> [PushJob] {
         try await pool.write { db in
-            let previousHash = try String.fetchOne(db, sql: "SELECT last_config_hash FROM devices WHERE mac = ?", arguments: [mac.canonical])
+            let previousHash = try String.fetchOne(try db.cachedStatement(sql: "SELECT last_config_hash FROM devices WHERE mac = ?"), arguments: [mac.canonical])
             try db.execute(
                 sql: """
                     UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ?, last_config_address = ?
@@ -603,7 +603,7 @@ public final class SQLiteStore: Store {
     public func login(_ session: Session, actor: String, policy: MultiLoginPolicy) async throws -> LoginResult {
         try await pool.write { db in
             let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
-            let ofExtension = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", arguments: [session.extensionNumber])
+            let ofExtension = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"), arguments: [session.extensionNumber])
                 .compactMap(Self.session)
             let plan = LoginPlan(
                 device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionsOfExtension: ofExtension, policy: policy)
@@ -679,13 +679,13 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 extensionNumber = number
-                macs = try String.fetchAll(db, sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac", arguments: [number])
+                macs = try String.fetchAll(try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"), arguments: [number])
             case .deviceLine(let mac):
                 try db.execute(
                     sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL", arguments: [sealed, mac.canonical])
                 guard db.changesCount > 0 else { return nil }
                 // The config carries the device's line only while nobody is logged in.
-                let loggedIn = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", arguments: [mac.canonical]) ?? false
+                let loggedIn = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical]) ?? false
                 macs = loggedIn ? [] : [mac.canonical]
             case .sharedLine(let number):
                 try db.execute(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
@@ -709,9 +709,9 @@ public final class SQLiteStore: Store {
     // MARK: row mapping
 
     static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settings WHERE id = 1") else { return Settings() }
+        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM settings WHERE id = 1")) else { return Settings() }
         var credentials: [Brand: PhoneCredentials] = [:]
-        for c in try Row.fetchAll(db, sql: "SELECT * FROM phone_credentials") {
+        for c in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM phone_credentials")) {
             credentials[Brand(rawValue: c["brand"])] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
         }
         var settings = Settings(
@@ -769,7 +769,7 @@ public final class SQLiteStore: Store {
     }
 
     static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM extensions WHERE number = ?", arguments: [number]) else { return nil }
+        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM extensions WHERE number = ?"), arguments: [number]) else { return nil }
         var ext = Extension(
             number: row["number"], name: row["name"],
             voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
@@ -780,9 +780,9 @@ public final class SQLiteStore: Store {
 
     /// Every class of service with the schedules, number classes and emergency numbers they use.
     static func readCoSBook(_ db: Database) throws -> CoSBook {
-        let classes = try String.fetchAll(db, sql: "SELECT definition FROM classes_of_service").compactMap { JSONText.decode(StoredCoS.self, $0)?.cos }
-        let schedules = try String.fetchAll(db, sql: "SELECT definition FROM schedules").compactMap { JSONText.decode(StoredSchedule.self, $0)?.schedule }
-        let settings = try Row.fetchOne(db, sql: "SELECT emergency_numbers, number_classes FROM settings WHERE id = 1")
+        let classes = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM classes_of_service")).compactMap { JSONText.decode(StoredCoS.self, $0)?.cos }
+        let schedules = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM schedules")).compactMap { JSONText.decode(StoredSchedule.self, $0)?.schedule }
+        let settings = try Row.fetchOne(try db.cachedStatement(sql: "SELECT emergency_numbers, number_classes FROM settings WHERE id = 1"))
         let numberClasses = (settings.flatMap { JSONText.decode([String: String].self, $0["number_classes"]) } ?? [:])
             .compactMapValues { try? NSRegularExpression(pattern: $0) }
         return CoSBook(
@@ -796,7 +796,7 @@ public final class SQLiteStore: Store {
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
-        try Row.fetchOne(db, sql: "SELECT * FROM workspaces WHERE name = ?", arguments: [name]).flatMap { row in
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE name = ?"), arguments: [name]).flatMap { row in
             Workspace.Licence(rawValue: row["licence"]).map { Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]) }
         }
     }
@@ -804,11 +804,11 @@ public final class SQLiteStore: Store {
     /// The shared lines an extension is a member of, with its key and ring option.
     static func memberships(_ db: Database, of extensionNumber: String, secrets: SecretBox) throws -> [LineMembership] {
         try Row.fetchAll(
-            db,
-            sql: """
-                SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
-                WHERE m.extension = ? ORDER BY m.button, l.number
-                """,
+            try db.cachedStatement(
+                sql: """
+                    SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
+                    WHERE m.extension = ? ORDER BY m.button, l.number
+                    """),
             arguments: [extensionNumber]
         ).map { row in
             let line = SharedLine(
@@ -818,8 +818,9 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// `sql`: a literal (its statement is kept prepared).
     static func readSession(_ db: Database, sql: String, _ key: String) throws -> Session? {
-        try Row.fetchOne(db, sql: sql, arguments: [key]).flatMap(session)
+        try Row.fetchOne(try db.cachedStatement(sql: sql), arguments: [key]).flatMap(session)
     }
 
     static func session(_ row: Row) -> Session? {

@@ -198,27 +198,45 @@ public enum ConfigRenderer {
         return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
     }
 
-    /// Compiled templates by their text: each is parsed once, not at every fetch.
-    private static let compiled = Mutex<[String: MustacheTemplate]>([:])
+    /// Compiled templates by their format and text: each is parsed once, not at every fetch.
+    private static let compiled = Mutex<[TemplateKey: MustacheTemplate]>([:])
     /// Template texts kept compiled at most (admins have a handful; a bound all the same).
     static let maxCompiled = 512
 
     private static func compile(_ body: String, format: ConfigFormat, name: String) throws(TemplateError) -> MustacheTemplate {
         _ = registered
+        let key = TemplateKey(format: format, body: body)
+        if let template = compiled.withLock({ $0[key] }) { return template }
         let pragma = format == .xml ? "{{% CONTENT_TYPE: HOTDESK_XML}}" : "{{% CONTENT_TYPE: HOTDESK_KEYVALUE}}"
-        let text = pragma + body
-        if let template = compiled.withLock({ $0[text] }) { return template }
         let template: MustacheTemplate
         do {
-            template = try MustacheTemplate(string: text)
+            template = try MustacheTemplate(string: pragma + body)
         } catch {
             throw TemplateError(template: name, reason: "\(error)")
         }
         compiled.withLock { cache in
             if cache.count >= maxCompiled { cache.removeAll() }
-            cache[text] = template
+            cache[key] = template
         }
         return template
+    }
+}
+
+/// A template text as a cache key: hashed and compared as UTF-8 bytes. (A `String` key hashes
+/// its Unicode-normalised form: a template with one non-ASCII character cost more to look up
+/// than to render.)
+private struct TemplateKey: Hashable {
+    let format: ConfigFormat
+    let body: String
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(format)
+        var body = body
+        body.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    static func == (a: TemplateKey, b: TemplateKey) -> Bool {
+        a.format == b.format && a.body.utf8.elementsEqual(b.body.utf8)
     }
 }
 
