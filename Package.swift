@@ -64,6 +64,7 @@ let package = Package(
             "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
         .target(

@@ -20,7 +20,7 @@ struct PhoneAppController: Sendable {
     let timeZone: TimeZone
     let clock: @Sendable () -> Date
 
-    let states = GenerationCache<String, AppState>(limit: 20_000)
+    let states = GenerationCache<String, AppState>(limit: 10_000)
 
     /// Longer query strings are refused before anything is parsed.
     static let maxQueryBytes = 2048

@@ -79,16 +79,19 @@ final class PushService: Service, Sendable {
 
     /// Queues a push for every phone whose config changed since it last fetched it (a directory
     /// import changed a password, a template, a setting): the config it would get now is not the
-    /// one it was served. Pages through the devices, renders each page on every core and queues
-    /// each page's jobs in one transaction; keeps the first `keep` jobs to show.
+    /// one it was served. Pages through the devices (reading the next page while this one is
+    /// rendered), renders each page on every core and queues each page's jobs in one transaction;
+    /// keeps the first `keep` jobs to show.
     func scheduleChanged(actor: String, keep: Int = 100) async throws -> ChangedPushes {
         var result = ChangedPushes()
-        var after: MACAddress?
         let builder = self.builder
+        let store = self.store
+        let size = 2000
+        var reading = Task { try await store.servedConfigStates(after: nil, limit: size) }
         while true {
-            let page = try await store.servedConfigStates(after: after, limit: 2000)
+            let page = try await reading.value
             guard let last = page.last else { break }
-            after = last.device.mac
+            reading = Task { try await store.servedConfigStates(after: last.device.mac, limit: size) }
             result.checked += page.count
             let changed = try await Self.changed(page, builder: builder)
             let added = try await store.addPushJobs(changed.map { job($0.state, $0.expected, reason: .admin, actor: actor) })

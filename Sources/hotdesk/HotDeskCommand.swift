@@ -6,6 +6,7 @@ import HotDeskServer
 import HotDeskStore
 import Hummingbird
 import Logging
+import NIOCore
 import PhoneFamilies
 import PhonePush
 import PhoneXML
@@ -15,23 +16,50 @@ struct HotDeskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotdesk",
         abstract: "Hot desking server for IP desk phones.",
+        version: hotdeskVersion,
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
+            Backup.self, Restore.self,
         ])
 }
 
+/// `hotdesk --version`.
+let hotdeskVersion = "0.12.0"
+
 /// Options every command that opens the store shares.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "SQLite database file (created if missing).")
+    @Option(help: "SQLite database file (serve and import create it if missing; other commands refuse to).")
     var db: String = ProcessInfo.processInfo.environment["HOTDESK_DB"] ?? "./hotdesk.sqlite"
 
-    @Option(help: "File holding the key that encrypts SIP passwords (created if missing; HOTDESK_SECRET_KEY overrides). Default: <db>.key")
+    @Option(help: "File holding the key that encrypts SIP passwords and keys PIN hashes (created with the database; HOTDESK_SECRET_KEY overrides). Default: <db>.key")
     var keyFile: String?
 
-    func open(catalog: PhoneCatalog = .empty) throws -> SQLiteStore {
-        let secrets = try SecretBox.load(keyFile: keyFile ?? db + ".key")
-        return try SQLiteStore(path: db, secrets: secrets, catalog: catalog)
+    var keyPath: String { keyFile ?? db + ".key" }
+
+    /// Opens the store. Only `serve` and `import` may `create` it: any other command run in the
+    /// wrong folder would otherwise make an empty database (and, say, a key the server never sees).
+    /// Returns whether the database and the key file were just created.
+    func open(catalog: PhoneCatalog = .empty, create: Bool = false) throws -> SQLiteStore {
+        try openReporting(catalog: catalog, create: create).store
+    }
+
+    func openReporting(catalog: PhoneCatalog = .empty, create: Bool) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
+        let files = FileManager.default
+        let database = URL(fileURLWithPath: db).standardizedFileURL.path
+        let newDatabase = !files.fileExists(atPath: database)
+        let keyFromEnvironment = ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil
+        let newKey = !keyFromEnvironment && !files.fileExists(atPath: keyPath)
+        if !create {
+            if newDatabase {
+                throw Failure(description: "no database at \(database): run this where the server's database is, or pass --db (or set HOTDESK_DB); only `serve` and `import` create one")
+            }
+            if newKey {
+                throw Failure(description: "no key file at \(URL(fileURLWithPath: keyPath).standardizedFileURL.path) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read")
+            }
+        }
+        let secrets = try SecretBox.load(keyFile: keyPath)
+        return (try SQLiteStore(path: db, secrets: secrets, catalog: catalog), newDatabase, newKey)
     }
 }
 
@@ -119,17 +147,25 @@ struct Serve: AsyncParsableCommand {
         }
         let screensPath = screens.path
         let families: FamilyBook
-        let sqlite: SQLiteStore
+        let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
-            sqlite = try store.open(catalog: families.catalog)
+            opened = try store.openReporting(catalog: families.catalog, create: true)
         } catch {
             throw fail("\(error)")
         }
+        let sqlite = opened.store
+        // Held while serving: `hotdesk restore` refuses this database meanwhile.
+        let serverLock: ServerLock?
+        do { serverLock = try ServerLock(database: URL(fileURLWithPath: store.db).standardizedFileURL.path) } catch { throw fail("\(error)") }
+        guard let serverLock else { throw fail("another HotDesk server is running on \(URL(fileURLWithPath: store.db).standardizedFileURL.path)") }
         logger.info(
             "HotDesk starting",
             metadata: [
-                "db": "\(store.db)", "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
+                "version": "\(hotdeskVersion)",
+                "db": "\(URL(fileURLWithPath: store.db).standardizedFileURL.path)\(opened.createdDatabase ? " (new)" : "")",
+                "key_file": "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : URL(fileURLWithPath: store.keyPath).standardizedFileURL.path)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
+                "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
             ])
         var configuration = ServerConfiguration(
@@ -141,11 +177,24 @@ struct Serve: AsyncParsableCommand {
         do {
             app = try makeApplication(
                 store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes), configuration: configuration, logger: logger,
-                onServerRunning: { port in logger.info("HotDesk listening", metadata: ["port": "\(port)", "scheme": "\(scheme)"]) })
+                onServerRunning: { port in
+                    let provisioning = (try? await sqlite.settings().internalAddress).flatMap { $0 }.map { "\($0.baseURL)/provision/" }
+                    logger.info(
+                        "HotDesk listening",
+                        metadata: [
+                            "port": "\(port)", "scheme": "\(scheme)",
+                            "provisioning_url": "\(provisioning ?? "\(scheme)://<this host>:\(port)/provision/ (set settings.internal_address)")",
+                        ])
+                })
         } catch {
             throw fail("\(error)")
         }
-        try await app.runService()
+        defer { withExtendedLifetime(serverLock) {} }
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw fail("\(host):\(port) is already in use (another HotDesk, or another server): stop it or pass --port")
+        }
     }
 }
 
@@ -185,7 +234,7 @@ struct Import: AsyncParsableCommand {
         let families: FamilyBook
         do {
             families = try screens.load()
-            sqlite = try store.open(catalog: families.catalog)
+            sqlite = try store.open(catalog: families.catalog, create: true)
         } catch { throw fail("\(error)") }
         let known = try await sqlite.directoryNames()
         let knownWorkspaces = try await sqlite.workspaceNames()

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+
+/// Online copies of a HotDesk database (SQLite's backup API: consistent while the server runs
+/// and writes), and putting one back.
+public enum DatabaseBackup {
+    public struct Problem: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// What a copy holds, to tell the admin (and to check it is a HotDesk database at all).
+    public struct Contents: Sendable, CustomStringConvertible {
+        public var extensions = 0
+        public var devices = 0
+        public var sessions = 0
+        public var pushJobs = 0
+
+        public var description: String { "\(extensions) extension(s), \(devices) device(s), \(sessions) session(s), \(pushJobs) push job(s)" }
+    }
+
+    /// Copies `database` to `destination` (which must not exist), then checks the copy with
+    /// `PRAGMA integrity_check`. Every transaction committed before the copy began is in it.
+    public static func backup(database: String, to destination: String) throws -> Contents {
+        guard FileManager.default.fileExists(atPath: database) else { throw Problem(description: "no database at \(database)") }
+        guard !FileManager.default.fileExists(atPath: destination) else { throw Problem(description: "\(destination) exists: give a new file") }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let source = try DatabasePool(path: database, configuration: readOnly)
+        do {
+            try source.backup(to: try DatabaseQueue(path: destination))
+            return try check(destination)
+        } catch {
+            try? FileManager.default.removeItem(atPath: destination)
+            throw error
+        }
+    }
+
+    /// Checks a copy: SQLite's integrity check, and that it holds HotDesk's tables.
+    public static func check(_ path: String) throws -> Contents {
+        guard FileManager.default.fileExists(atPath: path) else { throw Problem(description: "no file at \(path)") }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        return try DatabaseQueue(path: path, configuration: readOnly).read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            guard integrity == ["ok"] else { throw Problem(description: "\(path) fails SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))") }
+            guard try db.tableExists("extensions"), try db.tableExists("devices"), try db.tableExists("sessions") else {
+                throw Problem(description: "\(path) is not a HotDesk database")
+            }
+            var contents = Contents()
+            contents.extensions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM extensions") ?? 0
+            contents.devices = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices") ?? 0
+            contents.sessions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? 0
+            contents.pushJobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM push_jobs") ?? 0
+            return contents
+        }
+    }
+
+    /// Puts a copy back as `database` (replacing it). The caller makes sure no server uses it
+    /// (`ServerLock`).
+    public static func restore(_ copy: String, as database: String) throws -> Contents {
+        let contents = try check(copy)
+        try DatabaseQueue(path: copy).backup(to: try DatabaseQueue(path: database))
+        return contents
+    }
+}
+
+/// Held by `hotdesk serve` for as long as it runs (an `flock` on `<db>.lock`, released by the
+/// kernel however the process ends): `restore` refuses a database a server is using.
+public final class ServerLock: Sendable {
+    private let descriptor: Int32
+
+    /// Takes the lock, or returns `nil` when another process holds it.
+    public init?(database: String) throws {
+        let path = database + ".lock"
+        let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DatabaseBackup.Problem(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import HotDeskCore
+import HotDeskStore
+import Synchronization
+import Testing
+
+@Suite("hotdesk backup and restore")
+struct BackupTests {
+    static let macs = (0..<8).map { String(format: "001565bc%04x", $0) }
+    static let yaml = flowDirectory + "\n  - {number: \"7000\", name: Fleet, sip_password: \"fleet-sip-7000\"}\n"
+        + (1..<8).map { "  - {number: \"700\($0)\", name: Fleet \($0), sip_password: \"fleet-sip-700\($0)\"}\n" }.joined()
+        + "devices:\n" + macs.map { "  - {mac: \"\($0)\", model: sangoma-s500}\n" }.joined()
+
+    @Test("a backup taken while phones log in and out opens, passes the integrity check, and holds everything committed before it began")
+    func backupUnderLoad() async throws {
+        try await TestServer.with(yaml: Self.yaml) { (server: TestServer) async throws in
+            let database = server.directory.appendingPathComponent("hotdesk.sqlite").path
+            let copy = server.directory.appendingPathComponent("backup.sqlite").path
+            let store = server.store
+            let running = ManagedAtomicFlag()
+            let progress = Mutex(0)
+            // A fleet of eight phones logging in and out as fast as the store takes it.
+            let fleet = Task {
+                var cycles = 0
+                while !running.isSet {
+                    for (i, text) in Self.macs.enumerated() {
+                        let mac = MACAddress(text)!
+                        let session = Session(mac: mac, extensionNumber: "700\(i)", network: .internal, credential: .adminPassword, startedAt: Date(), source: "127.0.0.1")
+                        _ = try await store.login(session, actor: "test", policy: .move)
+                        if cycles % 2 == 1 { _ = try await store.logout(mac: mac, actor: "test", source: nil, at: Date(), reason: "test") }
+                    }
+                    cycles += 1
+                    progress.withLock { $0 = cycles }
+                }
+                return cycles
+            }
+            #expect(await eventually(timeout: 20) { progress.withLock { $0 } >= 3 }, "the fleet is writing")
+            let before = try await DatabaseQueue(path: database).read { db in try Set(Int64.fetchAll(db, sql: "SELECT id FROM audit")) }
+            let contents = try DatabaseBackup.backup(database: database, to: copy)
+            running.set()
+            let cycles = try await fleet.value
+            #expect(cycles >= 3)
+
+            let copied = try await DatabaseQueue(path: copy).read { db in
+                (audit: try Set(Int64.fetchAll(db, sql: "SELECT id FROM audit")),
+                 sessions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? -1,
+                 logins: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'login'") ?? -1,
+                 logouts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'logout'") ?? -1)
+            }
+            #expect(before.count > 8 && before.isSubset(of: copied.audit), "every audit row committed before the backup began is in the copy")
+            #expect(copied.sessions == contents.sessions && (0...8).contains(copied.sessions))
+            // Sessions and their audit rows are written in one transaction: the copy agrees with itself.
+            #expect(copied.logins - copied.logouts - copied.sessions >= 0)
+            #expect(try DatabaseBackup.check(copy).extensions == 10)
+            #expect(throws: DatabaseBackup.Problem.self) { try DatabaseBackup.backup(database: database, to: copy) }
+        }
+    }
+
+    @Test("a file that is not a HotDesk database, or a damaged one, is refused with the reason")
+    func refusals() throws {
+        let dir = try TempDir()
+        let other = dir.url.appendingPathComponent("other.sqlite").path
+        try DatabaseQueue(path: other).write { db in try db.execute(sql: "CREATE TABLE t (x)") }
+        #expect(throws: DatabaseBackup.Problem.self) { try DatabaseBackup.check(other) }
+        let garbage = dir.url.appendingPathComponent("garbage.sqlite").path
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: garbage))
+        #expect(throws: (any Error).self) { try DatabaseBackup.restore(garbage, as: dir.url.appendingPathComponent("db.sqlite").path) }
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("db.sqlite").path), "nothing restored")
+    }
+}
+
+/// A flag set once, read from another task.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
