@@ -66,10 +66,19 @@ struct StoreOptions: ParsableArguments {
 /// Where the phone families, dialects and texts are: every command that needs to know the
 /// families (serving, importing a directory) reads them from here.
 struct ScreensOptions: ParsableArguments {
-    @Option(help: "The Screens folder (phone families, screen texts, per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens.")
+    @Option(help: "The Screens folder (phone families, screen texts, per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens, else beside the executable (<bin>/Screens, <bin>/../share/hotdesk/Screens).")
     var screens: String?
 
-    var path: String { screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] ?? "./Screens" }
+    var path: String {
+        if let chosen = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] { return chosen }
+        return Self.candidates.first { FileManager.default.fileExists(atPath: $0 + "/families") } ?? "./Screens"
+    }
+
+    /// Where an installed HotDesk finds its Screens when started from any folder.
+    static var candidates: [String] {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        return ["./Screens", binary.appendingPathComponent("Screens").path, binary.appendingPathComponent("../share/hotdesk/Screens").standardizedFileURL.path]
+    }
 
     /// Loads and checks every family descriptor; the error names the file and the field.
     func load() throws -> FamilyBook {
