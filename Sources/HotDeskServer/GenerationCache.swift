@@ -1,20 +1,21 @@
+import HotDeskStore
 import Synchronization
 
-/// Values read from the store (or made from what it held), kept while its change counter
-/// (`Store.changeCounter`, moved by any commit a config depends on, from any process) stays the
-/// same. Bounded: past `limit` keys it starts over.
+/// Values read from the store (or made from what it held) about one phone, kept while its change
+/// stamp (`Store.changeStamp`: the shared counter and the phone's own, moved by any commit its
+/// config depends on, from any process) stays the same. Bounded: past `limit` keys it starts over.
 final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     let limit: Int
-    private let entries = Mutex<[Key: (generation: Int, value: Value)]>([:])
+    private let entries = Mutex<[Key: (generation: ChangeStamp, value: Value)]>([:])
 
     init(limit: Int) { self.limit = limit }
 
-    func value(_ key: Key, generation: Int?) -> Value? {
+    func value(_ key: Key, generation: ChangeStamp?) -> Value? {
         guard let generation else { return nil }
         return entries.withLock { e in e[key].flatMap { $0.generation == generation ? $0.value : nil } }
     }
 
-    func keep(_ value: Value, for key: Key, generation: Int?) {
+    func keep(_ value: Value, for key: Key, generation: ChangeStamp?) {
         guard let generation else { return }
         entries.withLock { e in
             if e.count >= limit, e[key] == nil { e.removeAll(keepingCapacity: true) }

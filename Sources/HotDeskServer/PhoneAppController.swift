@@ -42,9 +42,9 @@ struct PhoneAppController: Sendable {
 
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
-        // A token's state is kept while the store has not changed (a person paging through the
-        // app's screens reads the database once).
-        let generation = try? store.changeCounter()
+        // A token's state is kept while nothing it depends on changed (a person paging through the
+        // app's screens reads the database once; a login on another phone changes nothing here).
+        let generation = store.device(ofAppToken: token).flatMap { try? store.changeStamp(mac: $0) }
         var lookup = AppLookup.unknown
         if let cached = states.value(token, generation: generation) {
             lookup = .current(cached)

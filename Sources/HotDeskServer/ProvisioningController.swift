@@ -50,10 +50,10 @@ struct ProvisioningController: Sendable {
         let phoneAddress = addresses.address(of: request, context: context)
         // What the store holds at this change counter; a phone asking again before anything changed
         // is answered from the cache (no read, no render).
-        var generation: Int?
+        var generation: ChangeStamp?
         var state: DeviceConfigState?
         if matches.contains(where: { $0.mac != nil }) {
-            generation = try? store.changeCounter()
+            generation = try? store.changeStamp(mac: mac)
             state = states.value(mac, generation: generation)
             if state == nil {
                 state = try await store.deviceConfigState(mac: mac)

@@ -3,14 +3,24 @@ import GRDB
 import GRDBSQLite
 import Synchronization
 
-/// Reads `change_generation.n`, which triggers move on every change a phone's config, its
+/// What a cached config or app state of one phone was read at: the store's shared facts
+/// (settings, extensions, templates, lines…) and that phone's own (its row, session, push jobs).
+/// A login on one phone moves only that phone's stamp, so the other phones' caches stay good.
+public struct ChangeStamp: Hashable, Sendable {
+    public var shared: Int
+    public var device: Int
+}
+
+/// Reads the change counters, which triggers move on every change a phone's config, its
 /// authentication or a push confirmation depends on — by this process or another (`hotdesk
-/// import`) — but not on the fetch times written in batches. One read-only connection of its own
-/// and one prepared statement: a few microseconds, no thread hop.
+/// import`) — but not on the fetch times written in batches: `change_generation.n` for what all
+/// phones share, `device_changes.n` per phone for its own row, session and push jobs. One
+/// read-only connection of its own and two prepared statements: a few microseconds, no thread hop.
 final class ChangeCounter: Sendable {
     private struct Handles: @unchecked Sendable {
         var db: OpaquePointer?
         var statement: OpaquePointer?
+        var deviceStatement: OpaquePointer?
     }
 
     private let handles: Mutex<Handles>
@@ -18,7 +28,8 @@ final class ChangeCounter: Sendable {
     init(path: String) throws {
         var h = Handles()
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
-            sqlite3_prepare_v2(h.db, "SELECT n FROM change_generation WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK
+            sqlite3_prepare_v2(h.db, "SELECT n FROM change_generation WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(h.db, "SELECT n FROM device_changes WHERE mac = ?", -1, &h.deviceStatement, nil) == SQLITE_OK
         else {
             let message = h.db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(h.db)
@@ -31,6 +42,7 @@ final class ChangeCounter: Sendable {
     deinit {
         handles.withLock { h in
             sqlite3_finalize(h.statement)
+            sqlite3_finalize(h.deviceStatement)
             sqlite3_close(h.db)
         }
     }
@@ -40,6 +52,27 @@ final class ChangeCounter: Sendable {
             defer { sqlite3_reset(h.statement) }
             guard sqlite3_step(h.statement) == SQLITE_ROW else { throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))") }
             return Int(sqlite3_column_int64(h.statement, 0))
+        }
+    }
+
+    /// Both counters, read in one statement transaction each (the shared one first: a change
+    /// between the two reads can only make the stamp older, never newer than what was read).
+    func stamp(mac: String) throws -> ChangeStamp {
+        try handles.withLock { h in
+            defer {
+                sqlite3_reset(h.statement)
+                sqlite3_reset(h.deviceStatement)
+                sqlite3_clear_bindings(h.deviceStatement)
+            }
+            guard sqlite3_step(h.statement) == SQLITE_ROW else { throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))") }
+            let shared = Int(sqlite3_column_int64(h.statement, 0))
+            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+            sqlite3_bind_text(h.deviceStatement, 1, mac, -1, transient)
+            switch sqlite3_step(h.deviceStatement) {
+            case SQLITE_ROW: return ChangeStamp(shared: shared, device: Int(sqlite3_column_int64(h.deviceStatement, 0)))
+            case SQLITE_DONE: return ChangeStamp(shared: shared, device: 0)
+            default: throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))")
+            }
         }
     }
 
@@ -61,7 +94,8 @@ final class ChangeCounter: Sendable {
         try deviceTrigger(db)
     }
 
-    /// Any column of `devices` but `last_fetch_at` (written in batches, nothing depends on it).
+    /// Any column of `devices` but `last_fetch_at` (v15's shared trigger; v16 replaces it by
+    /// `deviceUpdateTrigger`).
     static func deviceTrigger(_ db: Database) throws {
         let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(devices)").map { $0["name"] as String }.filter { $0 != "last_fetch_at" }
         try db.execute(sql: "DROP TRIGGER IF EXISTS devices_update_changes")
@@ -69,4 +103,36 @@ final class ChangeCounter: Sendable {
     }
 
     private static let bump = "UPDATE change_generation SET n = n + 1 WHERE id = 1;"
+
+    private static func bumpDevice(_ row: String) -> String {
+        "INSERT INTO device_changes (mac, n) VALUES (\(row).mac, 1) ON CONFLICT (mac) DO UPDATE SET n = n + 1;"
+    }
+
+    /// Per-phone counters (v16): a phone's row, session and push jobs move its own counter, not
+    /// the shared one, so one login does not empty every phone's cache. Replaces those tables'
+    /// shared triggers.
+    static func createDeviceCounters(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE device_changes (mac TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+        for table in ["sessions", "push_jobs", "device_users", "devices"] {
+            for event in ["insert", "update", "delete"] {
+                try db.execute(sql: "DROP TRIGGER IF EXISTS \(table)_\(event)_changes")
+            }
+            try db.execute(sql: "CREATE TRIGGER \(table)_insert_device_changes AFTER INSERT ON \(table) BEGIN \(bumpDevice("NEW")) END")
+            try db.execute(sql: "CREATE TRIGGER \(table)_delete_device_changes AFTER DELETE ON \(table) BEGIN \(bumpDevice("OLD")) END")
+            if table != "devices" {
+                try db.execute(sql: "CREATE TRIGGER \(table)_update_device_changes AFTER UPDATE ON \(table) BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END")
+            }
+        }
+        try deviceUpdateTrigger(db)
+    }
+
+    /// Any column of `devices` but `last_fetch_at` (written in batches, nothing depends on it)
+    /// moves the phone's counter. A migration that adds a column to `devices` calls this again.
+    static func deviceUpdateTrigger(_ db: Database) throws {
+        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(devices)").map { $0["name"] as String }.filter { $0 != "last_fetch_at" }
+        try db.execute(sql: "DROP TRIGGER IF EXISTS devices_update_changes")
+        try db.execute(sql: "DROP TRIGGER IF EXISTS devices_update_device_changes")
+        try db.execute(
+            sql: "CREATE TRIGGER devices_update_device_changes AFTER UPDATE OF \(columns.joined(separator: ", ")) ON devices BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END")
+    }
 }

@@ -34,6 +34,8 @@ public final class SQLiteStore: Store {
     }
 
     public func changeCounter() throws -> Int { try counter.read() }
+    public func changeStamp(mac: MACAddress) throws -> ChangeStamp { try counter.stamp(mac: mac.canonical) }
+    public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
 
     // MARK: schema
 
@@ -295,6 +297,9 @@ public final class SQLiteStore: Store {
         }
         m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
             try ChangeCounter.createTriggers(db)
+        }
+        m.registerMigration("v16: per-phone change counters for each phone's row, session and push jobs") { db in
+            try ChangeCounter.createDeviceCounters(db)
         }
         return m
     }

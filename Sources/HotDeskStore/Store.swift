@@ -185,6 +185,11 @@ public protocol Store: Sendable {
     /// A number that changes whenever anything in the store changed, by this process or another
     /// (cheap: no disk read). What was read at one value is still true while it stays the same.
     func changeCounter() throws -> Int
+    /// The shared counter and this phone's own: what its cached config or app state was read at
+    /// stays true while both stay the same.
+    func changeStamp(mac: MACAddress) throws -> ChangeStamp
+    /// The phone an app token was made for (checked, without a read); `nil` for a forged one.
+    func device(ofAppToken token: String) -> MACAddress?
     func settings() async throws -> Settings
     func device(mac: MACAddress) async throws -> Device?
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:

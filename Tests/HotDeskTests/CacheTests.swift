@@ -9,21 +9,48 @@ import Testing
 /// memory that is out of date.
 @Suite("Config cache: never out of date")
 struct CacheTests {
-    @Test("the change counter moves on what a config depends on (a login, a push job, an import) and not on batched fetch times")
+    @Test("a phone's change stamp moves on what its config depends on (its login, its push job, an import) and not on batched fetch times or another phone's login")
     func counter() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565ca0001", pushes: false)
-            let mac = try #require(MACAddress("001565ca0001"))
-            let before = try server.store.changeCounter()
+            let other = try await server.phone("yealink-t46u", mac: "001565ca0003", pushes: false)
+            let mac = try #require(MACAddress("001565ca0001")), otherMAC = try #require(MACAddress("001565ca0003"))
+            let before = try server.store.changeStamp(mac: mac)
+            let otherBefore = try server.store.changeStamp(mac: otherMAC)
             try await server.store.recordFetchTimes([mac: Date()])
-            #expect(try server.store.changeCounter() == before, "fetch times are not a change")
+            #expect(try server.store.changeStamp(mac: mac) == before, "fetch times are not a change")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let afterLogin = try server.store.changeCounter()
-            #expect(afterLogin > before)
+            let afterLogin = try server.store.changeStamp(mac: mac)
+            #expect(afterLogin.device > before.device && afterLogin.shared == before.shared)
+            #expect(try server.store.changeStamp(mac: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
+            _ = try await server.store.addPushJob(
+                PushJob(mac: mac, action: .reload, reason: .admin, configHash: "x", actor: "test", createdAt: Date(), dueAt: Date().addingTimeInterval(3600)))
+            #expect(try server.store.changeStamp(mac: mac).device > afterLogin.device, "a push job of the phone")
             _ = try await importDirectory(
                 flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)").replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),
                 into: server.store, base: server.directory)
-            #expect(try server.store.changeCounter() > afterLogin)
+            #expect(try server.store.changeStamp(mac: mac).shared > afterLogin.shared)
+            #expect(try server.store.changeStamp(mac: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
+            _ = other
+        }
+    }
+
+    @Test("a login on one phone does not leave another phone's cached config or screens out of date, and moves that phone's own")
+    func perDevice() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let a = try await server.phone("yealink-t46u", mac: "001565ca0004", pushes: false)
+            let b = try await server.phone("yealink-t46u", mac: "001565ca0005", pushes: false)
+            try await b.fetchConfig()
+            try await b.fetchConfig()  // cached
+            try await a.login("Login Int", ext: "5501", password: "1234")
+            try await a.fetchConfig()
+            #expect(await a.config.lineUser == "5501", "the phone's own config changed at once")
+            // Under `move`, logging 5501 in on b logs it out of a: a's cached config must not survive.
+            try await b.login("Login Int", ext: "5501", password: "1234")
+            try await a.fetchConfig()
+            try await b.fetchConfig()
+            #expect(await a.config.lineActive == false, "logged out elsewhere: a's own stamp moved")
+            #expect(await b.config.lineUser == "5501")
         }
     }
 
