@@ -442,3 +442,45 @@ public struct CoSCheckView: Codable, Sendable {
         self.at = at
     }
 }
+
+/// A lock in force: `kind` extension|device|source, `key` the number, MAC or address.
+public struct LockView: Codable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var key: String
+    /// Wrong passwords counted (0 for an address, counted in memory).
+    public var failures: Int
+    public var until: Date
+
+    public init(kind: String, key: String, failures: Int, until: Date) {
+        self.kind = kind
+        self.key = key
+        self.failures = failures
+        self.until = until
+    }
+
+    public init(_ lock: ActiveLock) {
+        self.init(kind: lock.subject.kind, key: lock.subject.key, failures: lock.failures, until: lock.until)
+    }
+
+    public var description: String { "\(kind)  \(key)  until \(until.formatted(.iso8601))  \(failures) failure(s)" }
+}
+
+public struct LockList: Codable, Sendable {
+    public var locks: [LockView]
+    public init(locks: [LockView]) { self.locks = locks }
+}
+
+/// The answer to clearing a lock.
+public struct UnlockView: Codable, Sendable {
+    public var kind: String
+    public var key: String
+    public var wasLocked: Bool
+    public var failuresForgotten: Int
+
+    public init(kind: String, key: String, wasLocked: Bool, failuresForgotten: Int) {
+        self.kind = kind
+        self.key = key
+        self.wasLocked = wasLocked
+        self.failuresForgotten = failuresForgotten
+    }
+}

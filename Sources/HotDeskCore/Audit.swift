@@ -29,6 +29,8 @@ public struct AuditEntry: Hashable, Sendable {
         case deviceChanged = "device_changed"
         /// An admin removed something from the directory through the API.
         case directoryDelete = "directory_delete"
+        /// A helpdesk or admin cleared a lock (an extension's, a phone's, an address's).
+        case unlock
     }
 
     public enum Outcome: String, Sendable, Codable {

@@ -60,3 +60,67 @@ public struct LockoutRule: Sendable {
         return max(0, policy.extensionFailures - recent.count)
     }
 }
+
+/// What a lock holds: an extension on every phone, a phone for every extension, or an address
+/// for the Login app.
+public enum LockSubject: Hashable, Sendable, CustomStringConvertible {
+    case `extension`(String)
+    case device(MACAddress)
+    case source(String)
+
+    public var kind: String {
+        switch self {
+        case .extension: "extension"
+        case .device: "device"
+        case .source: "source"
+        }
+    }
+
+    public var key: String {
+        switch self {
+        case .extension(let number): number
+        case .device(let mac): mac.colonSeparated
+        case .source(let address): address
+        }
+    }
+
+    public var description: String { "\(kind) \(key)" }
+}
+
+/// A lock in force now.
+public struct ActiveLock: Hashable, Sendable {
+    public var subject: LockSubject
+    /// Wrong passwords counted in the lookback (0 for an address's lock, counted in memory).
+    public var failures: Int
+    public var until: Date
+
+    public init(subject: LockSubject, failures: Int, until: Date) {
+        self.subject = subject
+        self.failures = failures
+        self.until = until
+    }
+}
+
+extension LockoutRule {
+    /// The extension and phone locks in force at `now`, from the failures since `windowStart`.
+    public func locks(failures: [(mac: MACAddress?, extensionNumber: String?, at: Date)], now: Date) -> [ActiveLock] {
+        var byExtension: [String: [Date]] = [:]
+        var byDevice: [MACAddress: [Date]] = [:]
+        for f in failures {
+            if let number = f.extensionNumber { byExtension[number, default: []].append(f.at) }
+            if let mac = f.mac { byDevice[mac, default: []].append(f.at) }
+        }
+        var locks: [ActiveLock] = []
+        for (number, times) in byExtension {
+            if let until = lockedUntil(failures: times, limit: policy.extensionFailures, now: now) {
+                locks.append(ActiveLock(subject: .extension(number), failures: times.count, until: until))
+            }
+        }
+        for (mac, times) in byDevice {
+            if let until = lockedUntil(failures: times, limit: policy.deviceFailures, now: now) {
+                locks.append(ActiveLock(subject: .device(mac), failures: times.count, until: until))
+            }
+        }
+        return locks.sorted { ($0.subject.kind, $0.subject.key) < ($1.subject.kind, $1.subject.key) }
+    }
+}

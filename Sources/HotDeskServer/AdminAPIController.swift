@@ -11,6 +11,8 @@ struct AdminAPIController: Sendable {
     let store: any Store
     let pushes: PushService
     let addresses: PhoneAddressResolver
+    /// The Login app's remembered locks and address counts (cleared with the store's failures).
+    let locks: LoginGuard
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
@@ -31,6 +33,14 @@ struct AdminAPIController: Sendable {
         api.get("cos/{name}") { _, context in try await self.showCoS(context) }
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
+        api.get("locks") { _, _ in try await self.listLocks() }
+        api.delete("locks/extension/{key}") { request, context in
+            try await self.clearLock(request, context) { Extension.isValidNumber($0) ? .extension($0) : nil }
+        }
+        api.delete("locks/device/{key}") { request, context in try await self.clearLock(request, context) { MACAddress($0).map(LockSubject.device) } }
+        api.delete("locks/source/{key}") { request, context in
+            try await self.clearLock(request, context) { IPAddressLiteral.isValid($0) ? .source($0) : nil }
+        }
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
         api.delete("extensions/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil } }
@@ -391,6 +401,49 @@ struct AdminAPIController: Sendable {
             throw APIError.unknownDevice(mac)
         }
         return .json(.ok, ReleaseView(mac: mac.colonSeparated, released: true))
+    }
+
+    // MARK: locks
+
+    /// Extensions and phones locked by wrong passwords, and addresses locked out of the Login app.
+    func listLocks() async throws -> Response {
+        let now = clock()
+        let rule = LockoutRule(policy: try await store.settings().lockout)
+        let stored = rule.locks(failures: try await store.failures(since: rule.windowStart(now: now)), now: now)
+        return .json(.ok, LockList(locks: (stored + locks.sourceLocks(now: now)).map(LockView.init)))
+    }
+
+    /// Clears a lock now (a helpdesk need not wait for it to expire): forgets the subject's counted
+    /// wrong passwords and what the Login app remembers of it. Audited. 404 when nothing was locked
+    /// or counted.
+    func clearLock(_ request: Request, _ context: HotDeskRequestContext, _ parse: (String) -> LockSubject?) async throws -> Response {
+        let key = (context.parameters.get("key") ?? "").removingPercentEncoding ?? ""
+        guard let subject = parse(key) else { throw APIError(.badRequest, "bad_key", "\"\(key.prefix(40))\" is not a key of that kind") }
+        let now = clock()
+        let rule = LockoutRule(policy: try await store.settings().lockout)
+        let failures = try await store.failures(since: rule.windowStart(now: now))
+        let wasLocked = rule.locks(failures: failures, now: now).first { $0.subject == subject } ?? locks.sourceLocks(now: now).first { $0.subject == subject }
+        let counted = failures.contains { f in
+            switch subject {
+            case .extension(let number): f.extensionNumber == number
+            case .device(let mac): f.mac == mac
+            case .source: false
+            }
+        }
+        let remembered = locks.forget(subject)
+        guard wasLocked != nil || remembered || counted else { throw APIError(.notFound, "not_locked", "\(subject) is not locked") }
+        var mac: MACAddress?
+        var number: String?
+        switch subject {
+        case .device(let m): mac = m
+        case .extension(let n): number = n
+        case .source: break
+        }
+        let audit = AuditEntry(
+            at: now, actor: context.apiActor, action: .unlock, mac: mac, extensionNumber: number, source: addresses.address(of: request, context: context),
+            outcome: .success, detail: "\(subject) unlocked" + (wasLocked.map { " (locked until \($0.until.formatted(.iso8601)))" } ?? " (was not locked)"))
+        let forgotten = try await store.clearFailures(of: subject, audit: audit)
+        return .json(.ok, UnlockView(kind: subject.kind, key: subject.key, wasLocked: wasLocked != nil, failuresForgotten: forgotten))
     }
 
     private func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {

@@ -118,7 +118,7 @@ public func makeApplication(
         store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, hosts: hosts, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
-    AdminAPIController(store: store, pushes: pushes, addresses: addresses, clock: clock).register(with: router)
+    AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, clock: clock).register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(

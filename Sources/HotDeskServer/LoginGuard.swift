@@ -70,6 +70,32 @@ final class LoginGuard: Sendable {
         }
     }
 
+    /// Forgets what is remembered of `subject`: its lock (without a summary) and, for an address,
+    /// its failures. Returns whether anything was remembered.
+    @discardableResult
+    func forget(_ subject: LockSubject) -> Bool {
+        let key: String = switch subject {
+        case .extension(let number): Self.key(extension: number)
+        case .device(let mac): Self.key(device: mac)
+        case .source(let address): Self.key(source: address)
+        }
+        return state.withLock { s in
+            var found = s.locks.removeValue(forKey: key) != nil
+            if case .source(let address) = subject { found = s.sourceFailures.removeValue(forKey: address) != nil || found }
+            return found
+        }
+    }
+
+    /// The addresses locked out of the Login app now (kept in memory only).
+    func sourceLocks(now: Date) -> [ActiveLock] {
+        state.withLock { s in
+            s.locks.compactMap { key, lock in
+                guard key.hasPrefix("src:"), lock.reason.until > now else { return nil }
+                return ActiveLock(subject: .source(String(key.dropFirst(4))), failures: 0, until: lock.reason.until)
+            }.sorted { $0.subject.key < $1.subject.key }
+        }
+    }
+
     /// Expired locks that refused attempts (each returned once), and forgets every expired lock.
     func expiredSummaries(now: Date) -> [RememberedLock] {
         state.withLock { s in

@@ -420,6 +420,27 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map { row in
+                ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
+            }
+        }
+    }
+
+    public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
+        try await writer.write { db in
+            switch subject {
+            case .extension(let number): try db.execute(sql: "DELETE FROM login_failures WHERE extension = ?", arguments: [number])
+            case .device(let mac): try db.execute(sql: "DELETE FROM login_failures WHERE mac = ?", arguments: [mac.canonical])
+            case .source: break
+            }
+            let cleared = db.changesCount
+            try Self.insert(audit, db)
+            return cleared
+        }
+    }
+
     public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
         try await pool.read { db in
             let device = try Double.fetchAll(try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"), arguments: [mac.canonical, since.timeIntervalSince1970])

@@ -249,6 +249,11 @@ public protocol Store: Sendable {
     /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored
     /// hash is already keyed.
     func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws
+    /// Every counted wrong password since `since`, for the locks in force.
+    func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)]
+    /// Forgets the counted wrong passwords of an extension or a phone (clearing its lock), with
+    /// `audit`, in one transaction. Returns how many were forgotten.
+    func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int
     /// A wrong password (or unknown extension): audited and counted for lockouts.
     func recordFailure(_ audit: AuditEntry) async throws
     /// Failure times since `since`, for this extension (any phone) and this phone (any extension).

@@ -401,3 +401,48 @@ struct CoSCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `hotdesk locks`: what is locked now, and until when.
+struct Locks: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the extensions, phones and addresses locked by wrong passwords.")
+
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let locks = try await server.call("GET", "/locks", as: LockList.self).locks
+        guard !locks.isEmpty else {
+            print("nothing is locked")
+            return
+        }
+        print(["kind", "key", "until", "failures"].joined(separator: "  "))
+        for lock in locks { print([lock.kind, lock.key, lock.until.formatted(.iso8601), "\(lock.failures)"].joined(separator: "  ")) }
+    }
+}
+
+/// `hotdesk unlock --extension 5501` (or `--device MAC`, `--source IP`): clear a lock now.
+struct Unlock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Clear a lock now (a person need not wait for it to expire): its wrong passwords are forgotten. Audited.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "The extension locked on every phone.")
+    var `extension`: String?
+
+    @Option(help: "The phone locked for every extension (its MAC).")
+    var device: String?
+
+    @Option(help: "The address locked out of the Login app.")
+    var source: String?
+
+    func validate() throws {
+        guard [`extension`, device, source].compactMap({ $0 }).count == 1 else { throw ValidationError("give one of --extension, --device, --source") }
+    }
+
+    func run() async throws {
+        let (kind, key) = `extension`.map { ("extension", $0) } ?? device.map { ("device", $0) } ?? ("source", source ?? "")
+        let path = "/locks/\(kind)/\(key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+        let answer = try await server.call("DELETE", path, as: UnlockView.self)
+        print("unlocked \(answer.kind) \(answer.key)" + (answer.wasLocked ? "" : " (it was not locked)") + "; \(answer.failuresForgotten) wrong password(s) forgotten")
+    }
+}

@@ -243,3 +243,56 @@ struct AdminAPITests {
         }
     }
 }
+
+@Suite("Locks through the API: see them, clear them")
+struct LockAPITests {
+    @Test("an extension, a phone and an address locked by wrong passwords are listed; a helpdesk clears each, audited, and the right PIN works at once")
+    func listAndClear() async throws {
+        let yaml = """
+            settings:
+              default_login: true
+              internal_address: 127.0.0.1:{PORT}
+              lockout: {extension_failures: 3, device_failures: 5, source_failures: 8}
+            extensions:
+            \(LoginAttackTests.extensions(8))
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "helpdesk", keyHash: APIKey.hash(key), at: Date())
+            let api = AdminAPITests.Client(server: server, key: key)
+            #expect(try await api.call("GET", "/locks").json["locks"] as? [Any] != nil)
+            #expect((try await api.call("GET", "/locks").json["locks"] as? [Any])?.isEmpty == true)
+
+            let a = try await server.phone("yealink-t46u", mac: "001565ad0001", pushes: false)
+            let b = try await server.phone("yealink-t46u", mac: "001565ad0002", pushes: false)
+            let formA = try await LoginAttackTests.submitURL(a)
+            let formB = try await LoginAttackTests.submitURL(b)
+            // 6000 locked on every phone (3 wrong PINs); phone a locked (5 wrong); then the address (8).
+            for _ in 0..<3 { _ = try await HTTP.get(formA + "&ext=6000&pw=0") }
+            for n in 1..<3 { _ = try await HTTP.get(formA + "&ext=600\(n)&pw=0") }
+            for n in 3..<6 { _ = try await HTTP.get(formB + "&ext=600\(n)&pw=0") }
+            let listed = (try await api.call("GET", "/locks").json["locks"] as? [[String: Any]]) ?? []
+            let kinds = Set(listed.compactMap { l in (l["kind"] as? String).map { "\($0) \(l["key"] as? String ?? "")" } })
+            #expect(kinds.contains("extension 6000") && kinds.contains("device 00:15:65:ad:00:01") && kinds.contains("source 127.0.0.1"), "\(listed)")
+            #expect(listed.allSatisfy { $0["until"] is String })
+
+            #expect(try await HTTP.get(formB + "&ext=6007&pw=4007").body.contains("locked until"), "the address is locked")
+            let source = try await api.call("DELETE", "/locks/source/127.0.0.1")
+            #expect(source.status == 200 && source.json["was_locked"] as? Bool == true)
+            #expect(try await HTTP.get(formB + "&ext=6000&pw=4000").body.contains("6000 is locked until"), "the extension still is")
+            let ext = try await api.call("DELETE", "/locks/extension/6000")
+            #expect(ext.status == 200 && ext.json["was_locked"] as? Bool == true && (ext.json["failures_forgotten"] as? Int ?? 0) >= 3, "\(ext.json)")
+            #expect(try await HTTP.get(formB + "&ext=6000&pw=4000").body.contains("Logged in"), "the right PIN works at once")
+            #expect(try await HTTP.get(formA + "&ext=6006&pw=4006").body.contains("locked until"), "phone a still is")
+            #expect(try await api.call("DELETE", "/locks/device/00:15:65:ad:00:01").status == 200)
+            #expect(try await HTTP.get(formA + "&ext=6006&pw=4006").body.contains("Logged in"))
+
+            #expect(try await api.call("DELETE", "/locks/extension/6000").status == 404, "nothing left to clear")
+            #expect(try await api.call("DELETE", "/locks/device/not-a-mac").status == 400)
+            #expect(try await api.call("DELETE", "/locks/source/evil").status == 400)
+            let unlocks = try await server.store.auditLog(limit: 100).filter { $0.action == .unlock }
+            #expect(unlocks.count == 3 && unlocks.allSatisfy { $0.actor == "api:helpdesk" })
+            #expect(unlocks.contains { $0.extensionNumber == "6000" && $0.detail.hasPrefix("extension 6000 unlocked (locked until") })
+        }
+    }
+}
