@@ -484,3 +484,37 @@ public struct UnlockView: Codable, Sendable {
         self.failuresForgotten = failuresForgotten
     }
 }
+
+/// A stored key: never the key, never its hash.
+public struct APIKeyView: Codable, Sendable, CustomStringConvertible {
+    public var name: String
+    /// `admin` (`/api/v1`) or `pbx` (`/pbx/v1`).
+    public var kind: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+
+    public init(_ key: APIKeyInfo) {
+        name = key.name
+        kind = key.kind.rawValue
+        createdAt = key.createdAt
+        lastUsedAt = key.lastUsedAt
+    }
+
+    public var description: String {
+        [name, kind, createdAt.formatted(.iso8601), lastUsedAt?.formatted(.iso8601) ?? "never used"].joined(separator: "  ")
+    }
+}
+
+public struct APIKeyList: Codable, Sendable {
+    public var keys: [APIKeyView]
+    public init(keys: [APIKeyView]) { self.keys = keys }
+}
+
+public struct RevokedKeyView: Codable, Sendable {
+    public var name: String
+    public var revoked: Bool
+    public init(name: String, revoked: Bool) {
+        self.name = name
+        self.revoked = revoked
+    }
+}

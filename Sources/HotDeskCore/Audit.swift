@@ -19,6 +19,8 @@ public struct AuditEntry: Hashable, Sendable {
         /// A push (reload or reboot) asked of a phone, and how it ended.
         case push
         case apiKeyCreated = "api_key_created"
+        /// An API or PBX key was revoked: it opens nothing from now on.
+        case apiKeyRevoked = "api_key_revoked"
         /// An admin API call was refused (missing or wrong key).
         case apiRefused = "api_refused"
         /// A shared line a logged-in member's phone cannot carry (no such key, or the key taken).

@@ -149,9 +149,25 @@ public enum SIPPassword {
 }
 
 /// What a key opens: the admin API (`/api/v1`) or the PBX API (`/pbx/v1`), never both.
-public enum APIKeyKind: String, Hashable, Sendable {
+public enum APIKeyKind: String, Hashable, Sendable, Codable {
     case admin
     case pbx
+}
+
+/// A stored key as an admin sees it: never the key, never its hash.
+public struct APIKeyInfo: Hashable, Sendable {
+    public var name: String
+    public var kind: APIKeyKind
+    public var createdAt: Date
+    /// To the minute (a PBX asks on every call).
+    public var lastUsedAt: Date?
+
+    public init(name: String, kind: APIKeyKind, createdAt: Date, lastUsedAt: Date?) {
+        self.name = name
+        self.kind = kind
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+    }
 }
 
 /// Admin API keys: `hdk_` plus 256 random bits. Only the SHA-256 of a key is stored (a key has

@@ -34,6 +34,8 @@ struct AdminAPIController: Sendable {
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.get("locks") { _, _ in try await self.listLocks() }
+        api.get("apikeys") { _, _ -> Response in .json(.ok, APIKeyList(keys: try await self.store.apiKeys().map(APIKeyView.init))) }
+        api.delete("apikeys/{name}") { request, context in try await self.revokeKey(request, context) }
         api.delete("locks/extension/{key}") { request, context in
             try await self.clearLock(request, context) { Extension.isValidNumber($0) ? .extension($0) : nil }
         }
@@ -401,6 +403,21 @@ struct AdminAPIController: Sendable {
             throw APIError.unknownDevice(mac)
         }
         return .json(.ok, ReleaseView(mac: mac.colonSeparated, released: true))
+    }
+
+    // MARK: keys
+
+    /// Revokes an admin or PBX key by name, audited. The key making the request cannot revoke
+    /// itself (409: an admin would lock themselves out; use another key or the CLI).
+    func revokeKey(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let name = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
+        guard context.apiActor != "api:\(name)" else {
+            throw APIError(.conflict, "own_key", "a key cannot revoke itself: use another admin key, or hotdesk apikey revoke on the server")
+        }
+        guard try await store.revokeAPIKey(name: name, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock()) else {
+            throw APIError(.notFound, "unknown_key", "there is no key named \"\(name.prefix(64))\"")
+        }
+        return .json(.ok, RevokedKeyView(name: name, revoked: true))
     }
 
     // MARK: locks

@@ -179,6 +179,28 @@ extension SQLiteStore {
         }
     }
 
+    public func apiKeys() async throws -> [APIKeyInfo] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, kind, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
+                APIKeyInfo(
+                    name: row["name"], kind: APIKeyKind(rawValue: row["kind"]) ?? .admin, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    public func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool {
+        try await writer.write { db in
+            guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM api_keys WHERE name = ?", arguments: [name]) else { return false }
+            try db.execute(sql: "DELETE FROM api_keys WHERE name = ?", arguments: [name])
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .apiKeyRevoked, source: source, outcome: .success,
+                    detail: "\(kind == APIKeyKind.pbx.rawValue ? "PBX" : "API") key \"\(name)\" revoked"), db)
+            return true
+        }
+    }
+
     public func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String? {
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         let keys = try await reader.read { db in

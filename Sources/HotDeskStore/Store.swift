@@ -310,6 +310,10 @@ public protocol Store: Sendable {
     // MARK: admin API
 
     func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws
+    /// Every admin and PBX key, by name.
+    func apiKeys() async throws -> [APIKeyInfo]
+    /// Deletes the key named `name` (of either kind), audited with `actor`; `false` when there is none.
+    func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool
     /// The key's name, if a key with this hash exists (and notes its use).
     func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String?
     /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.

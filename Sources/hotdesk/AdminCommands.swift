@@ -7,7 +7,7 @@ import HotDeskStore
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apikey", abstract: "Manage admin API keys.", subcommands: [Create.self])
+        commandName: "apikey", abstract: "Manage admin API keys (and list or revoke PBX keys).", subcommands: [Create.self, List.self, Revoke.self])
 
     /// Stores a new key of `kind` under `name` and returns it (only its hash is kept).
     static func create(name: String, kind: APIKeyKind, store: StoreOptions) async throws -> String {
@@ -35,6 +35,41 @@ struct APIKeyCommand: AsyncParsableCommand {
         var name: String = "admin-\(Int(Date().timeIntervalSince1970))"
 
         func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, store: store)) }
+    }
+
+    /// On the database, like `create`: works with the server down and with no key at hand.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the admin and PBX keys: name, kind, created, last used (never the key).")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let keys = try await sqlite.apiKeys()
+            guard !keys.isEmpty else {
+                print("no keys (hotdesk apikey create)")
+                return
+            }
+            print(["name", "kind", "created", "last used"].joined(separator: "  "))
+            for key in keys { print(APIKeyView(key)) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by name: it opens nothing from its next request on. Audited.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The key's name (hotdesk apikey list).")
+        var name: String
+
+        func run() async throws {
+            let sqlite: SQLiteStore
+            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            guard try await sqlite.revokeAPIKey(name: name, actor: "cli", source: nil, at: Date()) else { throw fail("there is no key named \"\(name)\"") }
+            print("revoked key \"\(name)\"")
+        }
     }
 }
 

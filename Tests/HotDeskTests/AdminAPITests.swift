@@ -29,6 +29,28 @@ struct AdminAPITests {
         return Client(server: server, key: key)
     }
 
+    @Test("keys are listed without secrets; one is revoked and opens nothing from then on; a key cannot revoke itself")
+    func keys() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let ops = try await client(server)
+            let oldKey = APIKey.make()
+            try await server.store.addAPIKey(name: "old", keyHash: APIKey.hash(oldKey), at: Date())
+            let old = Client(server: server, key: oldKey)
+            #expect(try await old.call("GET", "/sessions").status == 200)
+            let listed = try await ops.call("GET", "/apikeys")
+            let names = ((listed.json["keys"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+            #expect(listed.status == 200 && names == ["old", "test"], "\(listed.json)")
+            let text = "\(listed.json)"
+            #expect(!text.contains("hdk_") && !text.contains(APIKey.hash(oldKey)) && !text.contains("hash"), "never a key or its hash")
+            #expect(try await ops.call("DELETE", "/apikeys/test").status == 409, "not itself")
+            let revoked = try await ops.call("DELETE", "/apikeys/old")
+            #expect(revoked.status == 200 && revoked.json["revoked"] as? Bool == true)
+            #expect(try await old.call("GET", "/sessions").status == 401, "revoked: refused at once")
+            #expect(try await ops.call("DELETE", "/apikeys/old").status == 404)
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .apiKeyRevoked && $0.actor == "api:test" && $0.detail == "API key \"old\" revoked" })
+        }
+    }
+
     @Test("no key, a wrong key, a malformed header: 401 JSON, audited")
     func authentication() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
