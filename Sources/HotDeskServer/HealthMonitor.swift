@@ -27,10 +27,12 @@ final class HealthMonitor: Service, Sendable {
 
     func check() async {
         do {
-            _ = try await store.settings()
+            let population = try await store.population()
+            Telemetry.gauges(sessions: population.sessions, devices: population.devices)
             if problem.withLock({ $0 }) != nil { logger.notice("database answers again") }
             problem.withLock { $0 = nil }
         } catch {
+            Telemetry.storeError()
             if problem.withLock({ $0 }) == nil { logger.error("database check failed", metadata: ["error": "\(error)"]) }
             problem.withLock { $0 = "database_unavailable" }
         }

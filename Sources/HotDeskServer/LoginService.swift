@@ -17,6 +17,17 @@ enum LoginOutcome: Sendable {
     case tooManyPhones(String, count: Int, max: Int)
     /// A personal device: the extension is not one of its users.
     case notAssigned(String)
+
+    /// The `outcome` label of `hotdesk_logins_total`.
+    var metricLabel: String {
+        switch self {
+        case .loggedIn: "success"
+        case .wrongPassword: "wrong_password"
+        case .locked: "locked"
+        case .noExtension, .badExtension, .tooLong, .noPassword: "bad_input"
+        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned: "refused"
+        }
+    }
 }
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
@@ -37,6 +48,15 @@ struct LoginService: Sendable {
     private static let decoyPIN = SecretHash(hashing: RandomToken.make(), key: .random())
 
     func login(
+        device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
+    ) async throws -> LoginOutcome {
+        let outcome = try await attempt(
+            device: device, settings: settings, network: network, extensionInput: extensionInput, password: password, source: source, now: now)
+        Telemetry.login(outcome.metricLabel)
+        return outcome
+    }
+
+    private func attempt(
         device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
     ) async throws -> LoginOutcome {
         guard extensionInput.utf8.count <= Self.maxInput, password.utf8.count <= Self.maxInput else { return .tooLong }
@@ -87,6 +107,7 @@ struct LoginService: Sendable {
             let detail = "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
                 + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
             try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
+            Telemetry.lockout("global")
             security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
         }
         guard ext != nil, let credential = matched else {
@@ -159,17 +180,22 @@ struct LoginService: Sendable {
     ) async throws {
         let what: String
         let key: String
+        let kind: String
         switch lock {
         case _ where sourceLock:
             what = "source address \(source ?? "?") locked for every phone and extension"
             key = LoginGuard.key(source: source ?? "?")
+            kind = "source"
         case .deviceLocked:
             what = "phone \(device.mac) locked for every extension"
             key = LoginGuard.key(device: device.mac)
+            kind = "device"
         case .extensionLocked(let n, _):
             what = "extension \(n) locked on every phone"
             key = LoginGuard.key(extension: n)
+            kind = "extension"
         }
+        if new { Telemetry.lockout(kind) }
         limits.remember(
             LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what), key: key)
         let detail = "\(what) until \(lock.until.formatted(.iso8601))" + (new ? "" : " (refused; further attempts are counted, not listed)")

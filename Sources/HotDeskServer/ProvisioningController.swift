@@ -201,6 +201,7 @@ struct ProvisioningController: Sendable {
             mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo, at: now)
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
+            Telemetry.push(job.action.rawValue, "applied")
         }
         if !applied.isEmpty { pushes.wake() }
         return conditional(config, request)

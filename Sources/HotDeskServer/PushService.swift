@@ -218,6 +218,7 @@ final class PushService: Service, Sendable {
                 "push attempt failed",
                 metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "attempt": "\(job.attempts)", "error": "\(job.lastError ?? "")", "state": "\(job.state.rawValue)"])
         }
+        if job.state == .sent || job.state == .applied || job.state == .failed { Telemetry.push(job.action.rawValue, job.state.rawValue) }
         await save(job)
     }
 
@@ -252,6 +253,7 @@ final class PushService: Service, Sendable {
         job.updatedAt = now
         apply(policy.afterApplyTimeout(job, now: now), to: &job)
         logger.warning("push not applied", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "state": "\(job.state.rawValue)", "next": "\(job.action.rawValue)"])
+        if job.state == .failed { Telemetry.push(job.action.rawValue, "failed") }
         await save(job)
     }
 

@@ -34,6 +34,13 @@ public final class SQLiteStore: Store {
     }
 
     public func changeCounter() throws -> Int { try counter.read() }
+
+    public func population() async throws -> (sessions: Int, devices: Int) {
+        try await pool.read { db in
+            (try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM sessions")) ?? 0,
+             try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices")) ?? 0)
+        }
+    }
     public func changeStamp(mac: MACAddress) throws -> ChangeStamp { try counter.stamp(mac: mac.canonical) }
     public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
 

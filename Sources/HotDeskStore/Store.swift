@@ -185,6 +185,8 @@ public protocol Store: Sendable {
     /// A number that changes whenever anything in the store changed, by this process or another
     /// (cheap: no disk read). What was read at one value is still true while it stays the same.
     func changeCounter() throws -> Int
+    /// How many sessions and devices there are (the metrics' gauges; also a cheap health check).
+    func population() async throws -> (sessions: Int, devices: Int)
     /// The shared counter and this phone's own: what its cached config or app state was read at
     /// stays true while both stay the same.
     func changeStamp(mac: MACAddress) throws -> ChangeStamp
