@@ -42,17 +42,14 @@ struct APIKeyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the admin and PBX keys: name, kind, created, last used (never the key).")
 
         @OptionGroup var store: StoreOptions
+        @OptionGroup var output: ListOutput
 
         func run() async throws {
             let sqlite: SQLiteStore
             do { sqlite = try store.open() } catch { throw fail("\(error)") }
-            let keys = try await sqlite.apiKeys()
-            guard !keys.isEmpty else {
-                print("no keys (hotdesk apikey create)")
-                return
-            }
-            print(["name", "kind", "created", "last used"].joined(separator: "  "))
-            for key in keys { print(APIKeyView(key)) }
+            let answer = APIKeyList(keys: try await sqlite.apiKeys().map(APIKeyView.init))
+            guard try !output.printedJSON(answer) else { return }
+            output.printRows("name  kind  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
         }
     }
 
@@ -70,6 +67,41 @@ struct APIKeyCommand: AsyncParsableCommand {
             guard try await sqlite.revokeAPIKey(name: name, actor: "cli", source: nil, at: Date()) else { throw fail("there is no key named \"\(name)\"") }
             print("revoked key \"\(name)\"")
         }
+    }
+}
+
+/// `--json` on the list commands: the API's answer as it is, for scripts.
+struct ListOutput: ParsableArguments {
+    @Flag(help: "Print the list as JSON (the API's answer) instead of lines of text.")
+    var json = false
+
+    /// Prints `answer` as JSON when `--json` was given; says whether it did. Every character
+    /// beyond ASCII is written as a `\u` escape, so the output is valid JSON and still nothing a
+    /// terminal would act on (names come from the directory and from phones).
+    func printedJSON(_ answer: some Encodable) throws -> Bool {
+        guard json else { return false }
+        let encoder = APICoding.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var text = ""
+        for scalar in String(decoding: try encoder.encode(answer), as: UTF8.self).unicodeScalars {
+            if scalar.isASCII {
+                text.unicodeScalars.append(scalar)
+            } else {
+                for unit in String(scalar).utf16 { text += "\\u" + String(unit, radix: 16).leftPadded(to: 4) }
+            }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) { Swift.print(line) }
+        return true
+    }
+
+    /// A list as text: its header row and rows, or one line saying it is empty.
+    func printRows(_ header: String, _ rows: [String], empty: String) {
+        guard !rows.isEmpty else {
+            print(empty)
+            return
+        }
+        print(header)
+        for row in rows { print(row) }
     }
 }
 
@@ -174,14 +206,17 @@ struct Sessions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List who is logged in on which phone.")
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ListOutput
 
     func run() async throws {
-        let sessions = try await server.call("GET", "/sessions", as: SessionList.self).sessions
-        if sessions.isEmpty { print("nobody is logged in") }
-        for s in sessions {
-            let push = s.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
-            print([s.extension, s.name, s.mac, s.model, s.network, s.since.formatted(.iso8601), s.address ?? "-", push].joined(separator: "  "))
-        }
+        let answer = try await server.call("GET", "/sessions", as: SessionList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows(
+            "extension  name  mac  model  network  since  address  last push",
+            answer.sessions.map { s in
+                let push = s.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
+                return [s.extension, s.name, s.mac, s.model, s.network, s.since.formatted(.iso8601), s.address ?? "-", push].joined(separator: "  ")
+            }, empty: "nobody is logged in")
     }
 }
 
@@ -197,9 +232,13 @@ struct Jobs: AsyncParsableCommand {
     @Option(help: "How many.")
     var limit: Int = 50
 
+    @OptionGroup var output: ListOutput
+
     func run() async throws {
         let query = "?limit=\(limit)" + (state.map { "&state=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" } ?? "")
-        for job in try await server.call("GET", "/push-jobs\(query)", as: PushJobList.self).jobs { print(job) }
+        let answer = try await server.call("GET", "/push-jobs\(query)", as: PushJobList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows("job  mac  action  reason  state  attempts  updated  error", answer.jobs.map(\.description), empty: "no push jobs")
     }
 }
 
@@ -269,17 +308,19 @@ struct Devices: AsyncParsableCommand {
         abstract: "List every phone: family, model, workspace, address, last fetch, config current or changed, who is logged in, last push.")
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ListOutput
 
     func run() async throws {
-        let devices = try await server.call("GET", "/devices", as: DeviceList.self).devices
-        if devices.isEmpty { print("no devices") }
-        for d in devices {
-            let who = d.loggedIn.map { "\($0.extension) \($0.name)" } ?? "-"
-            let push = d.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
-            print(
-                [d.mac, d.brand, d.model, d.workspace ?? "-", d.address ?? "-", d.lastFetch?.formatted(.iso8601) ?? "never", "config \(d.config)", who, push]
-                    .joined(separator: "  ") + (d.users.isEmpty ? "" : "  users \(d.users.joined(separator: ","))"))
-        }
+        let answer = try await server.call("GET", "/devices", as: DeviceList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows(
+            "mac  brand  model  workspace  address  last fetch  config  logged in  last push  [users]",
+            answer.devices.map { d in
+                let who = d.loggedIn.map { "\($0.extension) \($0.name)" } ?? "-"
+                let push = d.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
+                return [d.mac, d.brand, d.model, d.workspace ?? "-", d.address ?? "-", d.lastFetch?.formatted(.iso8601) ?? "never", "config \(d.config)", who, push]
+                    .joined(separator: "  ") + (d.users.isEmpty ? "" : "  users \(d.users.joined(separator: ","))")
+            }, empty: "no devices")
     }
 }
 
@@ -309,13 +350,15 @@ struct Workspaces: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List workspaces with their device counts and licence limits.")
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ListOutput
 
     func run() async throws {
-        let list = try await server.call("GET", "/workspaces", as: WorkspaceList.self).workspaces
-        if list.isEmpty { print("no workspaces") }
-        for w in list {
-            print("\(w.name)  \(w.licence)  \(w.devices)/\(w.maxDevices) devices  hot desking \(w.hotDesking ? "on" : "off")")
-        }
+        let answer = try await server.call("GET", "/workspaces", as: WorkspaceList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows(
+            "name  licence  devices  hot desking",
+            answer.workspaces.map { w in "\(w.name)  \(w.licence)  \(w.devices)/\(w.maxDevices) devices  hot desking \(w.hotDesking ? "on" : "off")" },
+            empty: "no workspaces")
     }
 }
 
@@ -324,14 +367,17 @@ struct SharedLines: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "shared-lines", abstract: "List shared lines and their members (key, ring option).")
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ListOutput
 
     func run() async throws {
-        let lines = try await server.call("GET", "/shared-lines", as: SharedLineList.self).sharedLines
-        if lines.isEmpty { print("no shared lines") }
-        for l in lines {
-            let members = l.members.map { "\($0.extension) key \($0.button) \($0.ring)" }.joined(separator: ", ")
-            print("\(l.number)  \(l.name)  \(l.callerId ?? "-")  \(members.isEmpty ? "no members" : members)")
-        }
+        let answer = try await server.call("GET", "/shared-lines", as: SharedLineList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows(
+            "number  name  caller id  members",
+            answer.sharedLines.map { l in
+                let members = l.members.map { "\($0.extension) key \($0.button) \($0.ring)" }.joined(separator: ", ")
+                return "\(l.number)  \(l.name)  \(l.callerId ?? "-")  \(members.isEmpty ? "no members" : members)"
+            }, empty: "no shared lines")
     }
 }
 
@@ -442,15 +488,14 @@ struct Locks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the extensions, phones and addresses locked by wrong passwords.")
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ListOutput
 
     func run() async throws {
-        let locks = try await server.call("GET", "/locks", as: LockList.self).locks
-        guard !locks.isEmpty else {
-            print("nothing is locked")
-            return
-        }
-        print(["kind", "key", "until", "failures"].joined(separator: "  "))
-        for lock in locks { print([lock.kind, lock.key, lock.until.formatted(.iso8601), "\(lock.failures)"].joined(separator: "  ")) }
+        let answer = try await server.call("GET", "/locks", as: LockList.self)
+        guard try !output.printedJSON(answer) else { return }
+        output.printRows(
+            "kind  key  until  failures", answer.locks.map { [$0.kind, $0.key, $0.until.formatted(.iso8601), "\($0.failures)"].joined(separator: "  ") },
+            empty: "nothing is locked")
     }
 }
 
@@ -480,4 +525,8 @@ struct Unlock: AsyncParsableCommand {
         let answer = try await server.call("DELETE", path, as: UnlockView.self)
         print("unlocked \(answer.kind) \(answer.key)" + (answer.wasLocked ? "" : " (it was not locked)") + "; \(answer.failuresForgotten) wrong password(s) forgotten")
     }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }
