@@ -124,6 +124,9 @@ public func makeApplication(
     ).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, clock: clock).register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
+    // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
+    let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
+    router.get("/api/v1/openapi.json") { _, _ -> Response in .text(.ok, openAPI, contentType: "application/json") }
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(
         configuration: .init(additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout))

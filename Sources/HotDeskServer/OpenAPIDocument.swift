@@ -1,0 +1,121 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The OpenAPI 3.1 document of `/api/v1` and `/pbx/v1`, served at `/api/v1/openapi.json`.
+///
+/// Its paths and methods are the router's own (`Router.routes`), so the document cannot list a
+/// route the server does not have; what each operation does comes from `operations` below. An
+/// operation the router has and `operations` does not describe is listed with the summary
+/// `undocumented` (and a test fails), as is an entry of `operations` no route answers.
+public enum OpenAPIDocument {
+    /// One described operation: `"GET /api/v1/sessions"` → summary, query parameters, answers.
+    struct Operation: Sendable {
+        var summary: String
+        var query: [String] = []
+        var body = false
+        var answers: [Int] = [200]
+    }
+
+    static let operations: [String: Operation] = [
+        "GET /api/v1/sessions": .init(summary: "Who is logged in on which phone, with each phone's last push."),
+        "DELETE /api/v1/sessions/{mac}": .init(summary: "Force the logout of a phone: logged-out config, push, audit.", answers: [202, 404]),
+        "POST /api/v1/extensions/{number}/logout": .init(summary: "Log an extension out of every phone it is logged in on.", answers: [202, 404]),
+        "GET /api/v1/push-jobs": .init(
+            summary: "Push jobs, newest first; from_id/to_id keep an id range; next is the following page.", query: ["state", "mac", "from_id", "to_id", "limit"],
+            answers: [200, 400]),
+        "GET /api/v1/push-jobs/{id}": .init(summary: "One push job.", answers: [200, 404]),
+        "POST /api/v1/devices/{mac}/push": .init(summary: "Push a reload, a reboot or a message (xml) to a phone.", body: true, answers: [202, 400, 404]),
+        "POST /api/v1/devices/push-changed": .init(
+            summary: "Push every phone whose config changed since it last fetched it: counts, the new jobs' id range and their first page.", answers: [202]),
+        "POST /api/v1/extensions/{number}/sip-password": .init(summary: "A new SIP password for an extension's line, returned once.", answers: [200, 404]),
+        "POST /api/v1/shared-lines/{number}/sip-password": .init(summary: "A new SIP password for a shared line, returned once.", answers: [200, 404]),
+        "POST /api/v1/devices/{mac}/sip-password": .init(summary: "A new SIP password for a phone's own line, returned once.", answers: [200, 404]),
+        "GET /api/v1/workspaces": .init(summary: "Workspaces with their device counts and licence limits."),
+        "GET /api/v1/cos": .init(summary: "Classes of service, schedules and emergency numbers."),
+        "GET /api/v1/cos/check": .init(
+            summary: "Which class of service and rule decide a call.", query: ["extension", "cos", "number", "at"], answers: [200, 400, 404]),
+        "GET /api/v1/cos/{name}": .init(summary: "One class of service.", answers: [200, 404]),
+        "GET /api/v1/devices": .init(summary: "Every phone: family, workspace, address, last fetch, config current or changed, who, last push."),
+        "GET /api/v1/shared-lines": .init(summary: "Shared lines and their members (never a password)."),
+        "GET /api/v1/locks": .init(summary: "Extensions, phones and addresses locked by wrong passwords, until when."),
+        "DELETE /api/v1/locks/extension/{key}": .init(summary: "Clear an extension's lock now (audited).", answers: [200, 400, 404]),
+        "DELETE /api/v1/locks/device/{key}": .init(summary: "Clear a phone's lock now (audited).", answers: [200, 400, 404]),
+        "DELETE /api/v1/locks/source/{key}": .init(summary: "Clear an address's lock now (audited).", answers: [200, 400, 404]),
+        "GET /api/v1/apikeys": .init(summary: "Admin and PBX keys: name, kind, created, last used (never a key or its hash)."),
+        "DELETE /api/v1/apikeys/{name}": .init(summary: "Revoke a key (audited); a key cannot revoke itself.", answers: [200, 404, 409]),
+        "POST /api/v1/devices/{mac}/release": .init(summary: "Release a claimed phone: a new provisioning secret, unclaimed.", answers: [200, 404]),
+        "PUT /api/v1/devices/{mac}/workspace": .init(summary: "Put a phone in a workspace, or take it out (null).", body: true, answers: [200, 400, 404, 409]),
+        "DELETE /api/v1/extensions/{number}": .init(summary: "Remove an extension from the directory (logged out first).", answers: [200, 400, 404]),
+        "DELETE /api/v1/devices/{mac}": .init(summary: "Remove a phone from the directory.", answers: [200, 400, 404]),
+        "DELETE /api/v1/shared-lines/{number}": .init(summary: "Remove a shared line.", answers: [200, 400, 404]),
+        "DELETE /api/v1/workspaces/{name}": .init(summary: "Remove a workspace.", answers: [200, 400, 404]),
+        "DELETE /api/v1/templates/{name}": .init(summary: "Remove a config template (409 while a mapping names it).", answers: [200, 400, 404, 409]),
+        "POST /pbx/v1/authorize": .init(summary: "May this SIP user call that number now (JSON).", body: true, answers: [200, 400, 404]),
+        "GET /pbx/v1/authorize": .init(summary: "The same as key=value text.", query: ["auth_user", "callee", "caller", "source_ip"], answers: [200, 400, 404]),
+        "GET /pbx/v1/credentials/{user}": .init(summary: "The HA1 of a line a phone carries now.", answers: [200, 404]),
+        "POST /pbx/v1/hotdesk/login": .init(summary: "Star-code login from a phone's own line.", body: true, answers: [200, 400, 404]),
+        "POST /pbx/v1/hotdesk/logout": .init(summary: "Star-code logout of a phone.", body: true, answers: [200, 400, 404]),
+    ]
+
+    /// The operations described, `"METHOD /path"`.
+    public static var described: Set<String> { Set(operations.keys) }
+
+    /// `"METHOD /path"` of every route under `/api/v1` and `/pbx/v1` but the document itself.
+    static func apiRoutes(_ routes: [Router<HotDeskRequestContext>.RouteDescription]) -> [String] {
+        routes.map { "\($0.method) \($0.path)" }.filter {
+            ($0.contains(" /api/v1/") || $0.contains(" /pbx/v1/")) && !$0.hasSuffix("/openapi.json")
+        }.sorted()
+    }
+
+    /// The document for these routes, as JSON.
+    static func json(routes: [String]) -> String {
+        var paths: [String: [String: Any]] = [:]
+        for route in routes {
+            let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
+            let (method, path) = (parts[0].lowercased(), parts[1])
+            let described = operations[route]
+            let isPBX = path.hasPrefix("/pbx/v1/")
+            var parameters: [[String: Any]] = path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
+                ["name": String(segment.dropFirst().dropLast()), "in": "path", "required": true, "schema": ["type": "string"]]
+            }
+            parameters += (described?.query ?? []).map { ["name": $0, "in": "query", "required": false, "schema": ["type": "string"]] }
+            var responses: [String: Any] = [:]
+            for code in described?.answers ?? [200] {
+                responses["\(code)"] = [
+                    "description": HTTPResponse.Status(code: code).reasonPhrase,
+                    "content": ["application/json": ["schema": ["type": "object"]]],
+                ]
+            }
+            responses["401"] = ["description": "no key, or a wrong one"]
+            var operation: [String: Any] = [
+                "summary": described?.summary ?? "undocumented",
+                "operationId": (method + path).replacingOccurrences(of: "[^A-Za-z0-9]+", with: "_", options: .regularExpression),
+                "tags": [isPBX ? "pbx" : "admin"],
+                "security": [[isPBX ? "pbxKey" : "apiKey": [] as [String]]],
+                "responses": responses,
+            ]
+            if !parameters.isEmpty { operation["parameters"] = parameters }
+            if described?.body == true {
+                operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ["type": "object"]]]]
+            }
+            paths[path, default: [:]][method] = operation
+        }
+        let document: [String: Any] = [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "HotDesk admin and PBX API", "version": "1",
+                "description": "The admin API (/api/v1, docs/api.md) and the PBX API (/pbx/v1, docs/pbx.md). Keys are snake_case, times ISO 8601.",
+            ],
+            "paths": paths,
+            "components": [
+                "securitySchemes": [
+                    "apiKey": ["type": "http", "scheme": "bearer", "description": "hotdesk apikey create"],
+                    "pbxKey": ["type": "http", "scheme": "bearer", "description": "hotdesk pbxkey create (or the Basic password)"],
+                ]
+            ],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
