@@ -14,8 +14,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw fail("a key name is 1-64 letters, digits, - _ . @")
         }
-        let sqlite: SQLiteStore
-        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        let sqlite = try store.openOrExit()
         let key = APIKey.make()
         do {
             try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, at: Date())
@@ -45,8 +44,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var output: ListOutput
 
         func run() async throws {
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let sqlite = try store.openOrExit()
             let answer = APIKeyList(keys: try await sqlite.apiKeys().map(APIKeyView.init))
             guard try !output.printedJSON(answer) else { return }
             output.printRows("name  kind  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
@@ -62,8 +60,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         var name: String
 
         func run() async throws {
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let sqlite = try store.openOrExit()
             guard try await sqlite.revokeAPIKey(name: name, actor: "cli", source: nil, at: Date()) else { throw fail("there is no key named \"\(name)\"") }
             print("revoked key \"\(name)\"")
         }
@@ -409,8 +406,7 @@ struct CoSCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let sqlite = try store.openOrExit()
             let book = try await sqlite.cosBook()
             if book.classes.isEmpty { print("no classes of service") }
             for cos in book.classes.values.sorted(by: { $0.name < $1.name }) { CoSCommand.describe(cos) }
@@ -427,8 +423,7 @@ struct CoSCommand: AsyncParsableCommand {
         var name: String
 
         func run() async throws {
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let sqlite = try store.openOrExit()
             let book = try await sqlite.cosBook()
             guard let cos = book.classes[name] else {
                 let known = book.classes.keys.sorted().joined(separator: ", ")
@@ -468,8 +463,7 @@ struct CoSCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let sqlite: SQLiteStore
-            do { sqlite = try store.open() } catch { throw fail("\(error)") }
+            let sqlite = try store.openOrExit()
             var name = cos
             if let extensionNumber {
                 guard let ext = try await sqlite.findExtension(extensionNumber) else { throw fail("there is no extension \(extensionNumber)") }

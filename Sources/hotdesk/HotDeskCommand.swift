@@ -44,6 +44,11 @@ struct StoreOptions: ParsableArguments {
         try openReporting(catalog: catalog, create: create).store
     }
 
+    /// Opens the store (never creating it), or exits with one clear line saying why.
+    func openOrExit() throws -> SQLiteStore {
+        do { return try open() } catch { throw fail("\(error)") }
+    }
+
     func openReporting(catalog: PhoneCatalog = .empty, create: Bool) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
         let files = FileManager.default
         let database = URL(fileURLWithPath: db).standardizedFileURL.path
@@ -290,8 +295,7 @@ struct Audit: AsyncParsableCommand {
     var limit: Int = 50
 
     func run() async throws {
-        let sqlite: SQLiteStore
-        do { sqlite = try store.open() } catch { throw fail("\(error)") }
+        let sqlite = try store.openOrExit()
         for e in try await sqlite.auditLog(limit: limit) {
             let fields = [
                 e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" }, e.extensionNumber.map { "ext=\($0)" },
