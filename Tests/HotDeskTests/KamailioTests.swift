@@ -49,6 +49,11 @@ struct KamailioTests {
 
                 // The idle phone's own line registers with the credentials HotDesk gives the PBX.
                 var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                if !out.contains("200 OK") {
+                    // The first REGISTER can meet a Kamailio still warming up on a loaded machine
+                    // (seen once in a full run): one more try, the same credentials.
+                    out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                }
                 #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))")
                 // Its "CoS if not logged" allows the hot desk code only.
                 out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], directory: dir)
