@@ -490,18 +490,21 @@ public struct APIKeyView: Codable, Sendable, CustomStringConvertible {
     public var name: String
     /// `admin` (`/api/v1`) or `pbx` (`/pbx/v1`).
     public var kind: String
+    /// An admin key's role: `auditor`, `helpdesk` or `admin` (PBX keys: null).
+    public var role: String?
     public var createdAt: Date
     public var lastUsedAt: Date?
 
     public init(_ key: APIKeyInfo) {
         name = key.name
         kind = key.kind.rawValue
+        role = key.kind == .admin ? key.role.rawValue : nil
         createdAt = key.createdAt
         lastUsedAt = key.lastUsedAt
     }
 
     public var description: String {
-        [name, kind, createdAt.formatted(.iso8601), lastUsedAt?.formatted(.iso8601) ?? "never used"].joined(separator: "  ")
+        [name, kind, role ?? "-", createdAt.formatted(.iso8601), lastUsedAt?.formatted(.iso8601) ?? "never used"].joined(separator: "  ")
     }
 }
 

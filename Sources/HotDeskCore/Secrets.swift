@@ -154,17 +154,45 @@ public enum APIKeyKind: String, Hashable, Sendable, Codable {
     case pbx
 }
 
+/// What an admin API key may do. `auditor` reads; `helpdesk` also forces logouts, clears locks
+/// and pushes; `admin` does everything (SIP passwords, directory deletions, keys).
+public enum AdminRole: String, Hashable, Sendable, Codable, CaseIterable, Comparable {
+    case auditor
+    case helpdesk
+    case admin
+
+    public static func < (a: AdminRole, b: AdminRole) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+
+    /// The least role a request needs: reads need `auditor`; the helpdesk's actions `helpdesk`;
+    /// anything else `admin`. `path` is under `/api/v1`, without it (`sessions/00:15:…`).
+    public static func needed(method: String, path: String) -> AdminRole {
+        if method == "GET" || method == "HEAD" { return .auditor }
+        let parts = path.split(separator: "/").map(String.init)
+        switch (method, parts.count) {
+        case ("DELETE", 2) where parts[0] == "sessions": return .helpdesk
+        case ("DELETE", 3) where parts[0] == "locks": return .helpdesk
+        case ("POST", 3) where parts[0] == "extensions" && parts[2] == "logout": return .helpdesk
+        case ("POST", 3) where parts[0] == "devices" && parts[2] == "push": return .helpdesk
+        case ("POST", 2) where parts == ["devices", "push-changed"]: return .helpdesk
+        default: return .admin
+        }
+    }
+}
+
 /// A stored key as an admin sees it: never the key, never its hash.
 public struct APIKeyInfo: Hashable, Sendable {
     public var name: String
     public var kind: APIKeyKind
+    /// For admin keys (PBX keys are `admin` and open only `/pbx/v1`).
+    public var role: AdminRole = .admin
     public var createdAt: Date
     /// To the minute (a PBX asks on every call).
     public var lastUsedAt: Date?
 
-    public init(name: String, kind: APIKeyKind, createdAt: Date, lastUsedAt: Date?) {
+    public init(name: String, kind: APIKeyKind, role: AdminRole = .admin, createdAt: Date, lastUsedAt: Date?) {
         self.name = name
         self.kind = kind
+        self.role = role
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
     }

@@ -502,10 +502,21 @@ struct APIKeyMiddleware: RouterMiddleware {
                         ? "send the PBX key as 'Authorization: Bearer <key>' or as the Basic password (hotdesk pbxkey create)"
                         : "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)")
             }
-            guard APIKey.isWellFormed(key), let name = try await store.apiKeyName(hash: APIKey.hash(key), kind: kind, at: clock()) else {
+            guard APIKey.isWellFormed(key), let found = try await store.apiKey(hash: APIKey.hash(key), kind: kind, at: clock()) else {
                 throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
             }
-            context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(name)"
+            context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(found.name)"
+            if kind == .admin {
+                let path = String(request.uri.path.dropFirst("/api/v1/".count))
+                let needed = AdminRole.needed(method: request.method.rawValue, path: path)
+                guard found.role >= needed else {
+                    try await store.audit(
+                        AuditEntry(
+                            at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
+                            detail: "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; key \"\(found.name)\" is \(found.role.rawValue)"))
+                    throw APIError(.forbidden, "forbidden", "this key's role (\(found.role.rawValue)) may not do that: it needs \(needed.rawValue)")
+                }
+            }
             return try await next(request, context)
         } catch let error as APIError {
             return error.response

@@ -88,6 +88,7 @@ public enum OpenAPIDocument {
                 ]
             }
             responses["401"] = ["description": "no key, or a wrong one"]
+            if !isPBX, method != "get" { responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"] }
             var operation: [String: Any] = [
                 "summary": described?.summary ?? "undocumented",
                 "operationId": (method + path).replacingOccurrences(of: "[^A-Za-z0-9]+", with: "_", options: .regularExpression),

@@ -169,21 +169,24 @@ extension SQLiteStore {
         }
     }
 
-    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws {
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "INSERT INTO api_keys (name, key_hash, created_at, kind) VALUES (?, ?, ?, ?)",
-                arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue])
+                sql: "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)",
+                arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue])
             try Self.insert(
-                AuditEntry(at: at, actor: "cli", action: .apiKeyCreated, outcome: .success, detail: "\(kind == .pbx ? "PBX" : "API") key \"\(name)\""), db)
+                AuditEntry(
+                    at: at, actor: "cli", action: .apiKeyCreated, outcome: .success,
+                    detail: kind == .pbx ? "PBX key \"\(name)\"" : "API key \"\(name)\" (role \(role.rawValue))"), db)
         }
     }
 
     public func apiKeys() async throws -> [APIKeyInfo] {
         try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, kind, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
+            try Row.fetchAll(db, sql: "SELECT name, kind, role, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
                 APIKeyInfo(
-                    name: row["name"], kind: APIKeyKind(rawValue: row["kind"]) ?? .admin, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    name: row["name"], kind: APIKeyKind(rawValue: row["kind"]) ?? .admin, role: AdminRole(rawValue: row["role"]) ?? .auditor,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
         }
@@ -201,16 +204,17 @@ extension SQLiteStore {
         }
     }
 
-    public func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String? {
+    public func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)? {
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         let keys = try await reader.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, name, key_hash, last_used_at FROM api_keys WHERE kind = ?"), arguments: [kind.rawValue]).map {
-                ($0["id"] as Int64, $0["name"] as String, $0["key_hash"] as String, $0["last_used_at"] as Double?)
-            }
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, name, role, key_hash, last_used_at FROM api_keys WHERE kind = ?"), arguments: [kind.rawValue])
+                .map { ($0["id"] as Int64, $0["name"] as String, $0["role"] as String, $0["key_hash"] as String, $0["last_used_at"] as Double?) }
         }
-        var found: (Int64, String, Double?)?
-        for (id, name, stored, lastUsed) in keys where ConstantTime.equal(stored, hash) { found = (id, name, lastUsed) }
-        guard let (id, name, lastUsed) = found else { return nil }
+        var found: (Int64, String, String, Double?)?
+        for (id, name, role, stored, lastUsed) in keys where ConstantTime.equal(stored, hash) { found = (id, name, role, lastUsed) }
+        guard let (id, name, roleText, lastUsed) = found else { return nil }
+        // An unknown role (a newer version's) opens the least.
+        let role = AdminRole(rawValue: roleText) ?? .auditor
         // `last_used_at` is kept to the minute: a PBX asks on every call, and a write per request
         // would serialise them all on SQLite's one writer.
         if lastUsed.map({ at.timeIntervalSince1970 - $0 >= Self.keyUsePrecision }) ?? true {
@@ -218,7 +222,7 @@ extension SQLiteStore {
                 try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
             }
         }
-        return name
+        return (name, role)
     }
 
     /// How stale an API key's `last_used_at` may be.

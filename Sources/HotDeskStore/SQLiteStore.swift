@@ -308,6 +308,9 @@ public final class SQLiteStore: Store {
         m.registerMigration("v16: per-phone change counters for each phone's row, session and push jobs") { db in
             try ChangeCounter.createDeviceCounters(db)
         }
+        m.registerMigration("v17: roles of admin API keys (keys from before keep everything: admin)") { db in
+            try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'")
+        }
         return m
     }
 

@@ -311,13 +311,13 @@ public protocol Store: Sendable {
 
     // MARK: admin API
 
-    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws
+    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws
     /// Every admin and PBX key, by name.
     func apiKeys() async throws -> [APIKeyInfo]
     /// Deletes the key named `name` (of either kind), audited with `actor`; `false` when there is none.
     func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool
-    /// The key's name, if a key with this hash exists (and notes its use).
-    func apiKeyName(hash: String, kind: APIKeyKind, at: Date) async throws -> String?
+    /// The key's name and role, if a key with this hash exists (and notes its use).
+    func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)?
     /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.
     func sipUser(_ authUser: String) async throws -> SIPUser?
     /// Every class of service with its schedules, number classes and the emergency numbers.
@@ -333,7 +333,11 @@ extension Store {
     }
 
     public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
-        try await addAPIKey(name: name, keyHash: keyHash, kind: .admin, at: at)
+        try await addAPIKey(name: name, keyHash: keyHash, kind: .admin, role: .admin, at: at)
+    }
+
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws {
+        try await addAPIKey(name: name, keyHash: keyHash, kind: kind, role: .admin, at: at)
     }
 
     public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {

@@ -10,14 +10,14 @@ struct APIKeyCommand: AsyncParsableCommand {
         commandName: "apikey", abstract: "Manage admin API keys (and list or revoke PBX keys).", subcommands: [Create.self, List.self, Revoke.self])
 
     /// Stores a new key of `kind` under `name` and returns it (only its hash is kept).
-    static func create(name: String, kind: APIKeyKind, store: StoreOptions) async throws -> String {
+    static func create(name: String, kind: APIKeyKind, role: AdminRole = .admin, store: StoreOptions) async throws -> String {
         guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw fail("a key name is 1-64 letters, digits, - _ . @")
         }
         let sqlite = try store.openOrExit()
         let key = APIKey.make()
         do {
-            try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, at: Date())
+            try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, role: role, at: Date())
         } catch {
             throw fail("cannot store the key (is the name \"\(name)\" taken?)")
         }
@@ -33,7 +33,10 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(help: "A name for the key (who or what uses it); audit entries name it as api:<name>.")
         var name: String = "admin-\(Int(Date().timeIntervalSince1970))"
 
-        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, store: store)) }
+        @Option(help: "What the key may do: auditor (read), helpdesk (also force logouts, clear locks, push), admin (everything).")
+        var role: AdminRole = .admin
+
+        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, role: role, store: store)) }
     }
 
     /// On the database, like `create`: works with the server down and with no key at hand.
@@ -47,7 +50,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             let sqlite = try store.openOrExit()
             let answer = APIKeyList(keys: try await sqlite.apiKeys().map(APIKeyView.init))
             guard try !output.printedJSON(answer) else { return }
-            output.printRows("name  kind  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
+            output.printRows("name  kind  role  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
         }
     }
 
@@ -197,6 +200,7 @@ struct Push: AsyncParsableCommand {
 }
 
 extension PushAction: ExpressibleByArgument {}
+extension AdminRole: ExpressibleByArgument {}
 
 /// `hotdesk sessions`: who is logged in where.
 struct Sessions: AsyncParsableCommand {

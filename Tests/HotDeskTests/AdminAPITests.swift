@@ -51,6 +51,40 @@ struct AdminAPITests {
         }
     }
 
+    @Test("roles: an auditor reads and changes nothing; a helpdesk also logs out, clears locks and pushes, but resets no SIP password and manages no keys; refusals are 403 and audited")
+    func roles() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            func key(_ name: String, _ role: AdminRole) async throws -> Client {
+                let key = APIKey.make()
+                try await server.store.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: .admin, role: role, at: Date())
+                return Client(server: server, key: key)
+            }
+            let auditor = try await key("eve", .auditor), helpdesk = try await key("hal", .helpdesk), admin = try await key("ada", .admin)
+            let phone = try await server.phone("sangoma-s500", mac: "001565ae0001")
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
+
+            for path in ["/sessions", "/devices", "/push-jobs", "/locks", "/apikeys", "/workspaces"] {
+                #expect(try await auditor.call("GET", path).status == 200, "an auditor reads \(path)")
+            }
+            let refused = try await auditor.call("DELETE", "/sessions/001565ae0001")
+            #expect(refused.status == 403 && (refused.json["error"] as? [String: Any])?["code"] as? String == "forbidden")
+            #expect(try await auditor.call("POST", "/devices/001565ae0001/push", body: "{\"action\": \"reload\"}").status == 403)
+            #expect(try await auditor.call("DELETE", "/locks/extension/5501").status == 403)
+            #expect(try await server.store.session(mac: MACAddress("001565ae0001")!) != nil, "still logged in")
+
+            #expect(try await helpdesk.call("POST", "/extensions/5501/sip-password").status == 403, "a helpdesk resets no SIP password")
+            #expect(try await helpdesk.call("DELETE", "/apikeys/eve").status == 403, "nor revokes keys")
+            #expect(try await helpdesk.call("DELETE", "/extensions/5502").status == 403, "nor deletes from the directory")
+            #expect(try await helpdesk.call("DELETE", "/locks/extension/5502").status == 404, "clearing locks is allowed (none here)")
+            #expect(try await helpdesk.call("DELETE", "/sessions/001565ae0001").status == 202, "a helpdesk forces a logout")
+            #expect(try await admin.call("DELETE", "/apikeys/eve").status == 200)
+
+            let audit = try await server.store.auditLog(limit: 50).filter { $0.action == .apiRefused && $0.outcome == .refused }
+            #expect(audit.contains { $0.actor == "api:eve" && $0.detail.contains("needs the helpdesk role; key \"eve\" is auditor") })
+            #expect(audit.contains { $0.actor == "api:hal" && $0.detail.contains("needs the admin role") })
+        }
+    }
+
     @Test("no key, a wrong key, a malformed header: 401 JSON, audited")
     func authentication() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
