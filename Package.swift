@@ -90,7 +90,7 @@ let package = Package(
             ],
             path: "Simulator/Sources/phonesim"),
         .testTarget(name: "HotDeskTests", dependencies: [
-            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
+            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "HotDeskAPI", "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

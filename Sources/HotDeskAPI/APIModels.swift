@@ -521,3 +521,58 @@ public struct RevokedKeyView: Codable, Sendable {
         self.revoked = revoked
     }
 }
+
+/// One audit entry.
+public struct AuditEntryView: Codable, Sendable {
+    public var id: Int64
+    public var at: Date
+    public var actor: String
+    public var action: String
+    public var mac: String?
+    public var `extension`: String?
+    public var source: String?
+    public var outcome: String
+    public var detail: String
+
+    public init(id: Int64, _ e: AuditEntry) {
+        self.id = id
+        at = e.at
+        actor = e.actor
+        action = e.action.rawValue
+        mac = e.mac?.colonSeparated
+        `extension` = e.extensionNumber
+        source = e.source
+        outcome = e.outcome.rawValue
+        detail = e.detail
+    }
+
+    /// The CSV columns, in order.
+    public static let csvHeader = ["id", "at", "actor", "action", "mac", "extension", "source", "outcome", "detail"]
+
+    public var csvFields: [String] {
+        ["\(id)", at.formatted(.iso8601), actor, action, mac ?? "", `extension` ?? "", source ?? "", outcome, detail]
+    }
+}
+
+public struct AuditList: Codable, Sendable {
+    public var entries: [AuditEntryView]
+    /// The path of the next (older) page when this one was full.
+    public var next: String?
+    public init(entries: [AuditEntryView], next: String?) {
+        self.entries = entries
+        self.next = next
+    }
+}
+
+/// CSV as spreadsheets read it (RFC 4180): a field with a comma, quote or line break is quoted;
+/// one that a spreadsheet would take for a formula (= + - @, tab, CR) starts with a `'`.
+public enum CSV {
+    public static func line(_ fields: [String]) -> String {
+        fields.map { field in
+            var value = field
+            if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
+            guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+            return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }.joined(separator: ",")
+    }
+}

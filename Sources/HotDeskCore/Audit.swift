@@ -67,3 +67,18 @@ public struct AuditEntry: Hashable, Sendable {
         self.detail = detail
     }
 }
+
+/// Which audit entries to read: every filter given must hold; newest first, `limit` of them with
+/// an id below `beforeID` (the next page of a previous answer).
+public struct AuditQuery: Hashable, Sendable {
+    public var actor: String?
+    public var action: AuditEntry.Action?
+    public var mac: MACAddress?
+    public var extensionNumber: String?
+    public var since: Date?
+    public var until: Date?
+    public var beforeID: Int64?
+    public var limit = 100
+
+    public init() {}
+}

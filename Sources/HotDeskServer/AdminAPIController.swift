@@ -2,6 +2,7 @@ import Foundation
 import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -34,6 +35,8 @@ struct AdminAPIController: Sendable {
         api.get("devices") { _, _ in try await self.listDevices() }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.get("locks") { _, _ in try await self.listLocks() }
+        api.get("audit") { request, _ in try await self.listAudit(request) }
+        api.get("devices/{mac}") { _, context in try await self.device(context) }
         api.get("apikeys") { _, _ -> Response in .json(.ok, APIKeyList(keys: try await self.store.apiKeys().map(APIKeyView.init))) }
         api.delete("apikeys/{name}") { request, context in try await self.revokeKey(request, context) }
         api.delete("locks/extension/{key}") { request, context in
@@ -145,19 +148,82 @@ struct AdminAPIController: Sendable {
     /// current, who is logged in, its newest push.
     func listDevices() async throws -> Response {
         var views: [DeviceView] = []
-        for o in try await store.deviceOverview() {
-            var config = "never_fetched"
-            if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {
-                config = (try? pushes.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
-            }
-            views.append(
-                DeviceView(
-                    mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
-                    users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
-                    loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
-                    lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt))
-        }
+        for o in try await store.deviceOverview() { views.append(try await view(o)) }
         return .json(.ok, DeviceList(devices: views))
+    }
+
+    /// One phone, as the list shows it; 404 for an unknown MAC.
+    func device(_ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        // (The overview is read whole; a per-device read is the next step at 100,000 phones.)
+        guard let o = try await store.deviceOverview().first(where: { $0.device.mac == mac }) else { throw APIError.unknownDevice(mac) }
+        return .json(.ok, try await view(o))
+    }
+
+    private func view(_ o: DeviceOverview) async throws -> DeviceView {
+        var config = "never_fetched"
+        if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {
+            config = (try? pushes.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
+        }
+        return DeviceView(
+            mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
+            users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
+            loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
+            lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt)
+    }
+
+    // MARK: audit
+
+    /// The audit log, newest first, filtered; `format=csv` for a spreadsheet.
+    func listAudit(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        var query = AuditQuery()
+        query.actor = params.get("actor")
+        if let text = params.get("action") {
+            guard let action = AuditEntry.Action(rawValue: text) else {
+                throw APIError(.badRequest, "bad_action", "action is one of \(AuditEntry.Action.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.action = action
+        }
+        if let text = params.get("mac") {
+            guard let mac = MACAddress(text) else { throw APIError.badMAC }
+            query.mac = mac
+        }
+        if let text = params.get("extension") {
+            guard Extension.isValidNumber(text) else { throw APIError(.badRequest, "bad_extension", "extension is 2-6 digits") }
+            query.extensionNumber = text
+        }
+        for (name, keyPath) in [("since", \AuditQuery.since), ("until", \AuditQuery.until)] {
+            guard let text = params.get(name) else { continue }
+            guard let date = try? Date(text, strategy: .iso8601) else {
+                throw APIError(.badRequest, "bad_time", "\(name) is an ISO 8601 time, e.g. 2026-11-25T09:00:00Z")
+            }
+            query[keyPath: keyPath] = date
+        }
+        if let text = params.get("before_id") {
+            guard let id = Int64(text), id > 0 else { throw APIError(.badRequest, "bad_id", "before_id is an entry id") }
+            query.beforeID = id
+        }
+        if let text = params.get("limit") {
+            guard let n = Int(text), (1...10_000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-10000") }
+            query.limit = n
+        }
+        let csv = params.get("format") == "csv"
+        if let format = params.get("format"), format != "csv", format != "json" { throw APIError(.badRequest, "bad_format", "format is json or csv") }
+        let found = try await store.auditEntries(query)
+        let entries = found.map { AuditEntryView(id: $0.id, $0.entry) }
+        var next: String?
+        if found.count == query.limit, let oldest = found.last?.id {
+            var items = URLComponents()
+            items.queryItems =
+                params.filter { $0.key != "before_id" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) } + [URLQueryItem(name: "before_id", value: "\(oldest)")]
+            next = "/api/v1/audit?" + (items.percentEncodedQuery ?? "")
+        }
+        guard csv else { return .json(.ok, AuditList(entries: entries, next: next)) }
+        let body = ([CSV.line(AuditEntryView.csvHeader)] + entries.map { CSV.line($0.csvFields) }).joined(separator: "\r\n") + "\r\n"
+        var headers: HTTPFields = [.contentDisposition: "attachment; filename=\"hotdesk-audit.csv\""]
+        if let next { headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\"" }
+        return .text(.ok, body, contentType: "text/csv; charset=UTF-8", headers: headers)
     }
 
     func listSharedLines() async throws -> Response {

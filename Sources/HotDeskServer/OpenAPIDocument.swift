@@ -39,6 +39,10 @@ public enum OpenAPIDocument {
         "GET /api/v1/devices": .init(summary: "Every phone: family, workspace, address, last fetch, config current or changed, who, last push."),
         "GET /api/v1/shared-lines": .init(summary: "Shared lines and their members (never a password)."),
         "GET /api/v1/locks": .init(summary: "Extensions, phones and addresses locked by wrong passwords, until when."),
+        "GET /api/v1/audit": .init(
+            summary: "The audit log, newest first, filtered; next pages by before_id; format=csv for a spreadsheet.",
+            query: ["actor", "action", "mac", "extension", "since", "until", "before_id", "limit", "format"], answers: [200, 400]),
+        "GET /api/v1/devices/{mac}": .init(summary: "One phone, as GET /devices shows it.", answers: [200, 400, 404]),
         "DELETE /api/v1/locks/extension/{key}": .init(summary: "Clear an extension's lock now (audited).", answers: [200, 400, 404]),
         "DELETE /api/v1/locks/device/{key}": .init(summary: "Clear a phone's lock now (audited).", answers: [200, 400, 404]),
         "DELETE /api/v1/locks/source/{key}": .init(summary: "Clear an address's lock now (audited).", answers: [200, 400, 404]),

@@ -461,6 +461,32 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments += [value]
+        }
+        add("actor = ?", query.actor)
+        add("action = ?", query.action?.rawValue)
+        add("mac = ?", query.mac?.canonical)
+        add("extension = ?", query.extensionNumber)
+        add("at >= ?", query.since?.timeIntervalSince1970)
+        add("at < ?", query.until?.timeIntervalSince1970)
+        add("id < ?", query.beforeID)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [query.limit]
+        let sql = "SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?"
+        let bound = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).compactMap { row in
+                Self.auditEntry(row).map { (row["id"] as Int64, $0) }
+            }
+        }
+    }
+
     public func auditLog(limit: Int) async throws -> [AuditEntry] {
         try await pool.read { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(Self.auditEntry)

@@ -262,6 +262,8 @@ public protocol Store: Sendable {
     func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date])
     func audit(_ entry: AuditEntry) async throws
     func auditLog(limit: Int) async throws -> [AuditEntry]
+    /// The entries `query` selects with their ids, newest first.
+    func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)]
     /// Extension numbers and template names already stored (a directory file may refer to them).
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
     // MARK: pushes

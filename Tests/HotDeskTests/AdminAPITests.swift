@@ -1,4 +1,5 @@
 import Foundation
+import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
 import PhoneSimulator
@@ -82,6 +83,48 @@ struct AdminAPITests {
             let audit = try await server.store.auditLog(limit: 50).filter { $0.action == .apiRefused && $0.outcome == .refused }
             #expect(audit.contains { $0.actor == "api:eve" && $0.detail.contains("needs the helpdesk role; key \"eve\" is auditor") })
             #expect(audit.contains { $0.actor == "api:hal" && $0.detail.contains("needs the admin role") })
+        }
+    }
+
+    @Test("the audit log through the API: filters by action, extension, device and time; pages by before_id; CSV that a spreadsheet cannot take for formulas; one device by MAC")
+    func audit() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await client(server)
+            let phone = try await server.phone("sangoma-s500", mac: "001565af0001")
+            let start = Date()
+            try await phone.login("Login Int", ext: "5501", password: "0000")
+            try await phone.login("Login Int", ext: "5501", password: "=1+2")
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
+            let failed = try await api.call("GET", "/audit?action=login_failed&extension=5501")
+            let entries = (failed.json["entries"] as? [[String: Any]]) ?? []
+            #expect(failed.status == 200 && entries.count == 2 && entries.allSatisfy { $0["action"] as? String == "login_failed" && $0["mac"] as? String == "00:15:65:af:00:01" })
+            let ids = entries.compactMap { $0["id"] as? Int }
+            #expect(ids == ids.sorted(by: >), "newest first")
+            let since = start.addingTimeInterval(-1).formatted(.iso8601)
+            let page1 = try await api.call("GET", "/audit?mac=001565af0001&since=\(since)&limit=2")
+            let next = try #require(page1.json["next"] as? String)
+            let page2 = try await api.call("GET", String(next.dropFirst("/api/v1".count)))
+            let all = try await api.call("GET", "/audit?mac=001565af0001&since=\(since)&limit=100")
+            let pagedIDs = ((page1.json["entries"] as? [[String: Any]]) ?? []) + ((page2.json["entries"] as? [[String: Any]]) ?? [])
+            #expect(pagedIDs.compactMap { $0["id"] as? Int } == Array(((all.json["entries"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }.prefix(4)))
+            let before = try await api.call("GET", "/audit?until=\(since)&mac=001565af0001")
+            #expect((before.json["entries"] as? [Any])?.isEmpty == true, "nothing of this phone before the test began")
+
+            let csv = try await HTTP.request("GET", server.baseURL + "/api/v1/audit?format=csv&extension=5501", headers: ["Authorization": "Bearer \(api.key)"], body: nil)
+            #expect(csv.status == 200)
+            let lines = csv.body.split(separator: "\r\n").map(String.init)
+            #expect(lines.first == "id,at,actor,action,mac,extension,source,outcome,detail")
+            #expect(lines.count >= 4)
+            #expect(CSV.line(["=HYPERLINK(\"x\")", "a,b", "-1", "plain", "two\nlines"]) == #""'=HYPERLINK(""x"")","a,b",'-1,plain,"two"# + "\nlines\"",
+                "formulas neutralised, commas, quotes and line breaks quoted")
+
+            for bad in ["action=nope", "mac=zz", "since=yesterday", "limit=0", "before_id=-1", "format=xml", "extension=x"] {
+                #expect(try await api.call("GET", "/audit?\(bad)").status == 400, "\(bad)")
+            }
+            let one = try await api.call("GET", "/devices/00-15-65-af-00-01")
+            #expect(one.status == 200 && one.json["mac"] as? String == "00:15:65:af:00:01" && one.json["model"] as? String == "sangoma-s500")
+            #expect(try await api.call("GET", "/devices/001565af0099").status == 404)
+            #expect(try await api.call("GET", "/devices/nope").status == 400)
         }
     }
 
