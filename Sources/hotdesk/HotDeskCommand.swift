@@ -287,21 +287,57 @@ struct Import: AsyncParsableCommand {
 }
 
 struct Audit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the latest audit entries, newest first.")
+    static let configuration = CommandConfiguration(abstract: "Print the latest audit entries, newest first (filters: every one given must hold).")
 
     @OptionGroup var store: StoreOptions
 
     @Option(help: "How many entries.")
     var limit: Int = 50
 
+    @Option(help: "Only this action (login, login_failed, logout, lockout, unlock, push, …).")
+    var action: String?
+
+    @Option(help: "Only entries about this extension.")
+    var `extension`: String?
+
+    @Option(help: "Only entries about this phone (its MAC).")
+    var device: String?
+
+    @Option(help: "Only this actor (an extension, api:<key name>, system, cli, …).")
+    var actor: String?
+
+    @Option(help: "Only entries at or after this time (ISO 8601, e.g. 2026-11-25T09:00:00Z).")
+    var since: String?
+
+    @OptionGroup var output: ListOutput
+
+    func validate() throws {
+        if let action, AuditEntry.Action(rawValue: action) == nil {
+            throw ValidationError("--action is one of \(AuditEntry.Action.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let device, MACAddress(device) == nil { throw ValidationError("\"\(device)\" is not a MAC address") }
+        if let since, (try? Date(since, strategy: .iso8601)) == nil { throw ValidationError("--since is an ISO 8601 time, e.g. 2026-11-25T09:00:00Z") }
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit is 1-100000") }
+    }
+
     func run() async throws {
         let sqlite = try store.openOrExit()
-        for e in try await sqlite.auditLog(limit: limit) {
-            let fields = [
-                e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" }, e.extensionNumber.map { "ext=\($0)" },
-                e.source.map { "from=\($0)" }, e.detail.isEmpty ? nil : e.detail,
-            ]
-            print(fields.compactMap { $0 }.joined(separator: "  "))
-        }
+        var query = AuditQuery()
+        query.limit = limit
+        query.action = action.flatMap(AuditEntry.Action.init(rawValue:))
+        query.extensionNumber = `extension`
+        query.mac = device.flatMap(MACAddress.init)
+        query.actor = actor
+        query.since = since.flatMap { try? Date($0, strategy: .iso8601) }
+        let found = try await sqlite.auditEntries(query)
+        guard try !output.printedJSON(AuditList(entries: found.map { AuditEntryView(id: $0.id, $0.entry) }, next: nil)) else { return }
+        output.printRows(
+            "time  action  outcome  actor  [mac]  [ext]  [from]  detail",
+            found.map { _, e in
+                [
+                    e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" }, e.extensionNumber.map { "ext=\($0)" },
+                    e.source.map { "from=\($0)" }, e.detail.isEmpty ? nil : e.detail,
+                ].compactMap { $0 }.joined(separator: "  ")
+            }, empty: "no audit entries")
     }
 }
