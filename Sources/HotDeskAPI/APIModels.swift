@@ -70,7 +70,12 @@ public struct SessionView: Codable, Sendable {
 
 public struct SessionList: Codable, Sendable {
     public var sessions: [SessionView]
-    public init(sessions: [SessionView]) { self.sessions = sessions }
+    /// The path of the next page when `limit` cut this one.
+    public var next: String?
+    public init(sessions: [SessionView], next: String? = nil) {
+        self.sessions = sessions
+        self.next = next
+    }
 }
 
 public struct PushJobList: Codable, Sendable {

@@ -18,7 +18,7 @@ struct AdminAPIController: Sendable {
 
     func register(with router: Router<HotDeskRequestContext>) {
         let api = router.group("/api/v1").add(middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle()))
-        api.get("sessions") { _, _ in try await self.listSessions() }
+        api.get("sessions") { request, _ in try await self.listSessions(request) }
         api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
         api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
         api.get("push-jobs") { request, _ in try await self.listJobs(request) }
@@ -315,14 +315,35 @@ struct AdminAPIController: Sendable {
 
     // MARK: sessions
 
-    func listSessions() async throws -> Response {
-        let sessions = try await store.sessionOverview().map { overview in
+    /// Sessions, oldest login first; `limit` pages them, `after` (the `next` of the page before:
+    /// the last session's MAC) continues after that session.
+    func listSessions(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        var limit = Int.max
+        if let text = params.get("limit") {
+            guard let n = Int(text), (1...10_000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-10000") }
+            limit = n
+        }
+        var overviews = try await store.sessionOverview().sorted {
+            ($0.session.startedAt, $0.session.mac.canonical) < ($1.session.startedAt, $1.session.mac.canonical)
+        }
+        if let text = params.get("after") {
+            guard let mac = MACAddress(text) else { throw APIError.badMAC }
+            // A session that ended since: nothing after it can be placed, so the page is empty.
+            guard let index = overviews.firstIndex(where: { $0.session.mac == mac }) else {
+                throw APIError(.notFound, "not_logged_in", "\(mac.colonSeparated) has no session any more: start again without after")
+            }
+            overviews.removeFirst(index + 1)
+        }
+        let page = overviews.prefix(limit)
+        let sessions = page.map { overview in
             SessionView(
                 mac: overview.session.mac.colonSeparated, extension: overview.session.extensionNumber, name: overview.extensionName,
                 network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
                 address: overview.device.lastAddress, lastPush: overview.lastPush.map(PushJobView.init))
         }
-        return .json(.ok, SessionList(sessions: sessions))
+        let next = overviews.count > limit ? page.last.map { "/api/v1/sessions?limit=\(limit)&after=\($0.session.mac.canonical)" } : nil
+        return .json(.ok, SessionList(sessions: Array(sessions), next: next))
     }
 
     func forceLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {

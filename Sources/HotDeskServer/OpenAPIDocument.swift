@@ -18,7 +18,9 @@ public enum OpenAPIDocument {
     }
 
     static let operations: [String: Operation] = [
-        "GET /api/v1/sessions": .init(summary: "Who is logged in on which phone, with each phone's last push."),
+        "GET /api/v1/sessions": .init(
+            summary: "Who is logged in on which phone, with each phone's last push, oldest login first; limit/after page it.", query: ["limit", "after"],
+            answers: [200, 400, 404]),
         "DELETE /api/v1/sessions/{mac}": .init(summary: "Force the logout of a phone: logged-out config, push, audit.", answers: [202, 404]),
         "POST /api/v1/extensions/{number}/logout": .init(summary: "Log an extension out of every phone it is logged in on.", answers: [202, 404]),
         "GET /api/v1/push-jobs": .init(

@@ -343,6 +343,41 @@ struct AdminAPITests {
     }
 }
 
+@Suite("Sessions through the API, page by page")
+struct SessionPagingTests {
+    @Test("limit and next page through the sessions, oldest login first, each once; bad input is 400, a vanished cursor 404")
+    func pages() async throws {
+        let yaml = """
+            settings:
+              default_login: true
+              internal_address: 127.0.0.1:{PORT}
+            extensions:
+            \(LoginAttackTests.extensions(3))
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "pager", keyHash: APIKey.hash(key), at: Date())
+            let api = AdminAPITests.Client(server: server, key: key)
+            var macs: [String] = []
+            for n in 0..<3 {
+                let phone = try await server.phone("yealink-t46u", mac: String(format: "001565b1%04x", n), pushes: false)
+                try await phone.login("Login Int", ext: "600\(n)", password: "400\(n)")
+                macs.append(String(format: "00:15:65:b1:%02x:%02x", n >> 8, n & 0xff))
+            }
+            let first = try await api.call("GET", "/sessions?limit=2")
+            let next = try #require(first.json["next"] as? String)
+            let second = try await api.call("GET", String(next.dropFirst("/api/v1".count)))
+            #expect(second.json["next"] == nil)
+            let listed = ((first.json["sessions"] as? [[String: Any]]) ?? []) + ((second.json["sessions"] as? [[String: Any]]) ?? [])
+            #expect(listed.compactMap { $0["mac"] as? String } == macs, "oldest login first, each once")
+            #expect(try await api.call("GET", "/sessions").json["next"] == nil)
+            #expect(try await api.call("GET", "/sessions?limit=0").status == 400)
+            #expect(try await api.call("GET", "/sessions?after=nope").status == 400)
+            #expect(try await api.call("GET", "/sessions?after=001565b1ffff").status == 404)
+        }
+    }
+}
+
 @Suite("Locks through the API: see them, clear them")
 struct LockAPITests {
     @Test("an extension, a phone and an address locked by wrong passwords are listed; a helpdesk clears each, audited, and the right PIN works at once")
