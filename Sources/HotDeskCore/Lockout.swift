@@ -85,6 +85,11 @@ public enum LockSubject: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind) \(key)" }
+
+    /// The phone a device lock holds (for the audit and the counted failures).
+    public var mac: MACAddress? { if case .device(let mac) = self { mac } else { nil } }
+    /// The extension an extension lock holds.
+    public var extensionNumber: String? { if case .extension(let number) = self { number } else { nil } }
 }
 
 /// A lock in force now.

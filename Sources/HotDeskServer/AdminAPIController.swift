@@ -204,21 +204,12 @@ struct AdminAPIController: Sendable {
             guard let id = Int64(text), id > 0 else { throw APIError(.badRequest, "bad_id", "before_id is an entry id") }
             query.beforeID = id
         }
-        if let text = params.get("limit") {
-            guard let n = Int(text), (1...10_000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-10000") }
-            query.limit = n
-        }
+        query.limit = try Self.limit(params, default: query.limit, max: 10_000)
         let csv = params.get("format") == "csv"
         if let format = params.get("format"), format != "csv", format != "json" { throw APIError(.badRequest, "bad_format", "format is json or csv") }
         let found = try await store.auditEntries(query)
         let entries = found.map { AuditEntryView(id: $0.id, $0.entry) }
-        var next: String?
-        if found.count == query.limit, let oldest = found.last?.id {
-            var items = URLComponents()
-            items.queryItems =
-                params.filter { $0.key != "before_id" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) } + [URLQueryItem(name: "before_id", value: "\(oldest)")]
-            next = "/api/v1/audit?" + (items.percentEncodedQuery ?? "")
-        }
+        let next = found.count == query.limit ? found.last.map { Self.page("audit", params, setting: ["before_id": "\($0.id)"]) } : nil
         guard csv else { return .json(.ok, AuditList(entries: entries, next: next)) }
         let body = ([CSV.line(AuditEntryView.csvHeader)] + entries.map { CSV.line($0.csvFields) }).joined(separator: "\r\n") + "\r\n"
         var headers: HTTPFields = [.contentDisposition: "attachment; filename=\"hotdesk-audit.csv\""]
@@ -319,11 +310,7 @@ struct AdminAPIController: Sendable {
     /// the last session's MAC) continues after that session.
     func listSessions(_ request: Request) async throws -> Response {
         let params = request.uri.queryParameters
-        var limit = Int.max
-        if let text = params.get("limit") {
-            guard let n = Int(text), (1...10_000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-10000") }
-            limit = n
-        }
+        let limit = try Self.limit(params, default: Int.max, max: 10_000)
         var overviews = try await store.sessionOverview().sorted {
             ($0.session.startedAt, $0.session.mac.canonical) < ($1.session.startedAt, $1.session.mac.canonical)
         }
@@ -342,7 +329,7 @@ struct AdminAPIController: Sendable {
                 network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
                 address: overview.device.lastAddress, lastPush: overview.lastPush.map(PushJobView.init))
         }
-        let next = overviews.count > limit ? page.last.map { "/api/v1/sessions?limit=\(limit)&after=\($0.session.mac.canonical)" } : nil
+        let next = overviews.count > limit ? page.last.map { Self.page("sessions", params, setting: ["after": $0.session.mac.canonical]) } : nil
         return .json(.ok, SessionList(sessions: Array(sessions), next: next))
     }
 
@@ -400,11 +387,7 @@ struct AdminAPIController: Sendable {
             guard let m = MACAddress(text) else { throw APIError.badMAC }
             mac = m
         }
-        var limit = 100
-        if let text = params.get("limit") {
-            guard let n = Int(text), (1...1000).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-1000") }
-            limit = n
-        }
+        let limit = try Self.limit(params, default: 100, max: 1000)
         var bounds: [Int64] = [1, Int64.max]
         for (index, name) in ["from_id", "to_id"].enumerated() {
             guard let text = params.get(name) else { continue }
@@ -420,11 +403,23 @@ struct AdminAPIController: Sendable {
     /// last job; `nil` when the page was not full.
     static func nextPage(after jobs: [PushJob], limit: Int, query: some Sequence<(key: Substring, value: Substring)>, from: Int64) -> String? {
         guard jobs.count == limit, let oldest = jobs.last?.id, oldest > from else { return nil }
+        return page("push-jobs", query, setting: ["to_id": String(oldest - 1), "limit": String(limit)])
+    }
+
+    /// The path of another page of a list: the same query with `setting`'s parameters replaced.
+    static func page(_ list: String, _ query: some Sequence<(key: Substring, value: Substring)>, setting: [String: String]) -> String {
         var items = URLComponents()
         items.queryItems =
-            query.filter { $0.key != "to_id" && $0.key != "limit" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
-            + [URLQueryItem(name: "to_id", value: String(oldest - 1)), URLQueryItem(name: "limit", value: String(limit))]
-        return "/api/v1/push-jobs?" + (items.percentEncodedQuery ?? "")
+            query.filter { setting[String($0.key)] == nil }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+            + setting.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        return "/api/v1/\(list)?" + (items.percentEncodedQuery ?? "")
+    }
+
+    /// The `limit` parameter: 1 to `max`, else 400 `bad_limit`; `default` when absent.
+    static func limit(_ query: Parameters, default value: Int, max: Int) throws -> Int {
+        guard let text = query.get("limit") else { return value }
+        guard let n = Int(text), (1...max).contains(n) else { throw APIError(.badRequest, "bad_limit", "limit is 1-\(max)") }
+        return n
     }
 
     func job(_ context: HotDeskRequestContext) async throws -> Response {
@@ -528,23 +523,12 @@ struct AdminAPIController: Sendable {
         let failures = try await store.failures(since: rule.windowStart(now: now))
         let wasLocked = rule.locks(failures: failures, now: now).first { $0.subject == subject } ?? locks.sourceLocks(now: now).first { $0.subject == subject }
         let counted = failures.contains { f in
-            switch subject {
-            case .extension(let number): f.extensionNumber == number
-            case .device(let mac): f.mac == mac
-            case .source: false
-            }
+            (subject.extensionNumber != nil && f.extensionNumber == subject.extensionNumber) || (subject.mac != nil && f.mac == subject.mac)
         }
         let remembered = locks.forget(subject)
         guard wasLocked != nil || remembered || counted else { throw APIError(.notFound, "not_locked", "\(subject) is not locked") }
-        var mac: MACAddress?
-        var number: String?
-        switch subject {
-        case .device(let m): mac = m
-        case .extension(let n): number = n
-        case .source: break
-        }
         let audit = AuditEntry(
-            at: now, actor: context.apiActor, action: .unlock, mac: mac, extensionNumber: number, source: addresses.address(of: request, context: context),
+            at: now, actor: context.apiActor, action: .unlock, mac: subject.mac, extensionNumber: subject.extensionNumber, source: addresses.address(of: request, context: context),
             outcome: .success, detail: "\(subject) unlocked" + (wasLocked.map { " (locked until \($0.until.formatted(.iso8601)))" } ?? " (was not locked)"))
         let forgotten = try await store.clearFailures(of: subject, audit: audit)
         return .json(.ok, UnlockView(kind: subject.kind, key: subject.key, wasLocked: wasLocked != nil, failuresForgotten: forgotten))

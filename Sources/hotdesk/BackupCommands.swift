@@ -13,14 +13,14 @@ struct Backup: AsyncParsableCommand {
     var path: String
 
     func run() async throws {
-        let database = URL(fileURLWithPath: store.db).standardizedFileURL.path
+        let database = store.databasePath
         guard FileManager.default.fileExists(atPath: database) else {
             throw fail("no database at \(database): pass --db (or set HOTDESK_DB)")
         }
         let contents: DatabaseBackup.Contents
         do { contents = try DatabaseBackup.backup(database: database, to: path) } catch { throw fail("\(error)") }
         print("backed up \(database) to \(path): \(contents); integrity check ok")
-        print("keep the key file (\(URL(fileURLWithPath: store.keyPath).standardizedFileURL.path)) with this copy, stored apart: without it the copy's SIP passwords and PINs cannot be used")
+        print("keep the key file (\(store.keyFilePath)) with this copy, stored apart: without it the copy's SIP passwords and PINs cannot be used")
     }
 }
 
@@ -35,7 +35,7 @@ struct Restore: AsyncParsableCommand {
     var path: String
 
     func run() async throws {
-        let database = URL(fileURLWithPath: store.db).standardizedFileURL.path
+        let database = store.databasePath
         let lock: ServerLock?
         do { lock = try ServerLock(database: database) } catch { throw fail("\(error)") }
         guard let lock else { throw fail("a HotDesk server is running on \(database): stop it first (restoring under it would lose what it writes)") }
@@ -43,6 +43,6 @@ struct Restore: AsyncParsableCommand {
         do { contents = try DatabaseBackup.restore(path, as: database) } catch { throw fail("\(error)") }
         withExtendedLifetime(lock) {}
         print("restored \(database) from \(path): \(contents)")
-        print("the key file the backup was made with must be the one at \(URL(fileURLWithPath: store.keyPath).standardizedFileURL.path)")
+        print("the key file the backup was made with must be the one at \(store.keyFilePath)")
     }
 }

@@ -37,6 +37,10 @@ struct StoreOptions: ParsableArguments {
 
     var keyPath: String { keyFile ?? db + ".key" }
 
+    /// The database and key file as absolute paths: what messages and the start-up log name.
+    var databasePath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
+    var keyFilePath: String { URL(fileURLWithPath: keyPath).standardizedFileURL.path }
+
     /// Opens the store. Only `serve` and `import` may `create` it: any other command run in the
     /// wrong folder would otherwise make an empty database (and, say, a key the server never sees).
     /// Returns whether the database and the key file were just created.
@@ -51,7 +55,7 @@ struct StoreOptions: ParsableArguments {
 
     func openReporting(catalog: PhoneCatalog = .empty, create: Bool) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
         let files = FileManager.default
-        let database = URL(fileURLWithPath: db).standardizedFileURL.path
+        let database = databasePath
         let newDatabase = !files.fileExists(atPath: database)
         let keyFromEnvironment = ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil
         let newKey = !keyFromEnvironment && !files.fileExists(atPath: keyPath)
@@ -60,7 +64,7 @@ struct StoreOptions: ParsableArguments {
                 throw Failure(description: "no database at \(database): run this where the server's database is, or pass --db (or set HOTDESK_DB); only `serve` and `import` create one")
             }
             if newKey {
-                throw Failure(description: "no key file at \(URL(fileURLWithPath: keyPath).standardizedFileURL.path) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read")
+                throw Failure(description: "no key file at \(keyFilePath) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read")
             }
         }
         let secrets = try SecretBox.load(keyFile: keyPath)
@@ -171,14 +175,14 @@ struct Serve: AsyncParsableCommand {
         let sqlite = opened.store
         // Held while serving: `hotdesk restore` refuses this database meanwhile.
         let serverLock: ServerLock?
-        do { serverLock = try ServerLock(database: URL(fileURLWithPath: store.db).standardizedFileURL.path) } catch { throw fail("\(error)") }
-        guard let serverLock else { throw fail("another HotDesk server is running on \(URL(fileURLWithPath: store.db).standardizedFileURL.path)") }
+        do { serverLock = try ServerLock(database: store.databasePath) } catch { throw fail("\(error)") }
+        guard let serverLock else { throw fail("another HotDesk server is running on \(store.databasePath)") }
         logger.info(
             "HotDesk starting",
             metadata: [
                 "version": "\(hotdeskVersion)",
-                "db": "\(URL(fileURLWithPath: store.db).standardizedFileURL.path)\(opened.createdDatabase ? " (new)" : "")",
-                "key_file": "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : URL(fileURLWithPath: store.keyPath).standardizedFileURL.path)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
+                "db": "\(store.databasePath)\(opened.createdDatabase ? " (new)" : "")",
+                "key_file": "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : store.keyFilePath)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
                 "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
             ])
