@@ -52,8 +52,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // The web console's page, script and style, compiled into the binary (nothing to install,
+        // nothing fetched at run time).
+        .target(
+            name: "AdminConsole",
+            resources: [.embedInCode("Assets/index.html"), .embedInCode("Assets/console.js"), .embedInCode("Assets/console.css")]),
         .target(name: "HotDeskServer", dependencies: [
-            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI",
+            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -581,3 +581,90 @@ public enum CSV {
         }.joined(separator: ",")
     }
 }
+
+/// `POST /admin/sign-in`'s body.
+public struct SignInRequest: Codable, Sendable {
+    public var name: String
+    public var password: String
+    public init(name: String, password: String) {
+        self.name = name
+        self.password = password
+    }
+}
+
+/// Who is signed in to the console, and the token each change must send as `X-CSRF-Token`.
+public struct ConsoleSessionView: Codable, Sendable {
+    public var name: String
+    public var role: String
+    public var csrfToken: String
+    public var expiresAt: Date
+    public init(name: String, role: String, csrfToken: String, expiresAt: Date) {
+        self.name = name
+        self.role = role
+        self.csrfToken = csrfToken
+        self.expiresAt = expiresAt
+    }
+}
+
+public struct AdminAccountView: Codable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var role: String
+    public var createdAt: Date
+    public var lastSignInAt: Date?
+    public init(_ account: AdminAccountInfo) {
+        name = account.name
+        role = account.role.rawValue
+        createdAt = account.createdAt
+        lastSignInAt = account.lastSignInAt
+    }
+
+    public var description: String {
+        "\(name)  \(role)  \(createdAt.formatted(.iso8601))  \(lastSignInAt.map { $0.formatted(.iso8601) } ?? "never")"
+    }
+}
+
+public struct AdminAccountList: Codable, Sendable {
+    public var accounts: [AdminAccountView]
+    public init(accounts: [AdminAccountView]) { self.accounts = accounts }
+}
+
+/// `POST /api/v1/accounts`: a new console account (or, for an existing name, a new password and/or role).
+public struct AdminAccountRequest: Codable, Sendable {
+    public var name: String
+    public var role: String?
+    public var password: String?
+    public init(name: String, role: String?, password: String?) {
+        self.name = name
+        self.role = role
+        self.password = password
+    }
+}
+
+/// One extension as the console lists it: who it is, where it is logged in, whether it is locked.
+public struct ExtensionView: Codable, Sendable {
+    public var number: String
+    public var name: String
+    public var cos: String?
+    public var voicemail: Bool
+    /// MACs of the phones it is logged in on.
+    public var loggedInOn: [String]
+    /// When its lock ends, if wrong passwords locked it.
+    public var lockedUntil: Date?
+    public init(_ e: ExtensionSummary, loggedInOn: [String], lockedUntil: Date?) {
+        number = e.number
+        name = e.name
+        cos = e.cos
+        voicemail = e.hasVoicemail
+        self.loggedInOn = loggedInOn
+        self.lockedUntil = lockedUntil
+    }
+}
+
+public struct ExtensionList: Codable, Sendable {
+    public var extensions: [ExtensionView]
+    public var next: String?
+    public init(extensions: [ExtensionView], next: String?) {
+        self.extensions = extensions
+        self.next = next
+    }
+}

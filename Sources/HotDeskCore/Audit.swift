@@ -33,6 +33,12 @@ public struct AuditEntry: Hashable, Sendable {
         case directoryDelete = "directory_delete"
         /// A helpdesk or admin cleared a lock (an extension's, a phone's, an address's).
         case unlock
+        /// A person signed in to the web console (or tried to: `outcome` says).
+        case signIn = "sign_in"
+        /// A person signed out of the web console.
+        case signOut = "sign_out"
+        /// A console account was created, changed (role, password) or removed.
+        case adminAccountChanged = "admin_account_changed"
     }
 
     public enum Outcome: String, Sendable, Codable {

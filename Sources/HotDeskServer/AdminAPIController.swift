@@ -14,10 +14,19 @@ struct AdminAPIController: Sendable {
     let addresses: PhoneAddressResolver
     /// The Login app's remembered locks and address counts (cleared with the store's failures).
     let locks: LoginGuard
+    /// The web console's cookie, which opens the API like a key of the account's role.
+    let console: ConsoleAuth
+    let events: ConsoleEvents
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
-        let api = router.group("/api/v1").add(middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle()))
+        let api = router.group("/api/v1").add(
+            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console))
+        api.get("events") { _, _ in self.eventStream() }
+        api.get("extensions") { request, _ in try await self.listExtensions(request) }
+        api.get("accounts") { _, _ -> Response in .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init))) }
+        api.post("accounts") { request, context in try await self.saveAccount(request, context) }
+        api.delete("accounts/{name}") { _, context in try await self.removeAccount(context) }
         api.get("sessions") { request, _ in try await self.listSessions(request) }
         api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
         api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
@@ -53,6 +62,93 @@ struct AdminAPIController: Sendable {
         api.delete("shared-lines/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil } }
         api.delete("workspaces/{name}") { _, context in try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil } }
         api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
+    }
+
+    // MARK: console
+
+    /// Server-sent events: `event: change` whenever sessions, push jobs, devices, the directory
+    /// or the audit log changed (re-read what you show), a comment line every few seconds.
+    func eventStream() -> Response {
+        let stream = events.subscribe()
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"]
+        return Response(
+            status: .ok, headers: headers,
+            body: .init { writer in
+                try await writer.write(ByteBuffer(string: "retry: 2000\n: HotDesk events\n\n"))
+                // Ends when the page goes, or when the server begins to stop (`HotDeskService`).
+                for await event in stream {
+                    switch event {
+                    case .change: try await writer.write(ByteBuffer(string: "event: change\ndata: {}\n\n"))
+                    case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// Extensions by number with where each is logged in and whether it is locked; `limit` and
+    /// `after` (an extension number) page them.
+    func listExtensions(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        let limit = try Self.limit(params, default: Int.max, max: 10_000)
+        var all = try await store.extensionSummaries()
+        if let after = params.get("after") {
+            guard Extension.isValidNumber(after) else { throw APIError(.badRequest, "bad_extension", "after is an extension number (2-6 digits)") }
+            all.removeAll { $0.number <= after }
+        }
+        let page = all.prefix(limit)
+        var phones: [String: [String]] = [:]
+        for session in try await store.sessions() { phones[session.extensionNumber, default: []].append(session.mac.colonSeparated) }
+        let now = clock()
+        let rule = LockoutRule(policy: try await store.settings().lockout)
+        var lockedUntil: [String: Date] = [:]
+        for lock in rule.locks(failures: try await store.failures(since: rule.windowStart(now: now)), now: now) {
+            if let number = lock.subject.extensionNumber { lockedUntil[number] = lock.until }
+        }
+        let views = page.map { ExtensionView($0, loggedInOn: (phones[$0.number] ?? []).sorted(), lockedUntil: lockedUntil[$0.number]) }
+        let next = all.count > limit ? page.last.map { Self.page("extensions", params, setting: ["after": $0.number]) } : nil
+        return .json(.ok, ExtensionList(extensions: Array(views), next: next))
+    }
+
+    /// Creates a console account, or gives an existing one a new password and/or role (which
+    /// signs it out everywhere). Admins only; audited.
+    func saveAccount(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let body: AdminAccountRequest
+        do {
+            let buffer = try await request.body.collect(upTo: 4096)
+            body = try APICoding.decoder().decode(AdminAccountRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON {\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}")
+        }
+        if let problem = AdminAccountInfo.nameProblem(body.name) { throw APIError(.badRequest, "bad_name", problem) }
+        var role: AdminRole?
+        if let text = body.role {
+            guard let r = AdminRole(rawValue: text) else { throw APIError(.badRequest, "bad_role", "role is auditor, helpdesk or admin") }
+            role = r
+        }
+        if let password = body.password, let problem = AdminAccountInfo.passwordProblem(password) { throw APIError(.badRequest, "bad_password", problem) }
+        if "console:\(body.name)" == context.apiActor, role.map({ $0 < .admin }) == true {
+            throw APIError(.conflict, "own_account", "an account cannot lower its own role: another admin can")
+        }
+        switch try await store.saveAdminAccount(name: body.name, password: body.password, role: role, actor: context.apiActor, at: clock()) {
+        case .unknownAccount:
+            throw APIError(.notFound, "unknown_account", "there is no account \"\(body.name)\"; a new one needs a role and a password")
+        case let change:
+            guard let account = try await store.adminAccounts().first(where: { $0.name == body.name }) else {
+                throw APIError(.notFound, "unknown_account", "there is no account \"\(body.name)\"")
+            }
+            if change == .created, body.password == nil { throw APIError(.badRequest, "bad_password", "a new account needs a password") }
+            return .json(change == .created ? .created : .ok, AdminAccountView(account))
+        }
+    }
+
+    func removeAccount(_ context: HotDeskRequestContext) async throws -> Response {
+        let name = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
+        guard "console:\(name)" != context.apiActor else { throw APIError(.conflict, "own_account", "an account cannot remove itself: another admin can") }
+        guard try await store.removeAdminAccount(name: name, actor: context.apiActor, at: clock()) else {
+            throw APIError(.notFound, "unknown_account", "there is no account \"\(name.prefix(64))\"")
+        }
+        return Response(status: .noContent)
     }
 
     // MARK: classes of service
@@ -540,13 +636,16 @@ struct AdminAPIController: Sendable {
     }
 }
 
-/// Checks `Authorization: Bearer <key>` against the stored key hashes; refusals are audited.
-/// Also turns any `APIError` a handler throws into its JSON answer.
+/// Checks `Authorization: Bearer <key>` against the stored key hashes, or (admin API only) the
+/// web console's session cookie, whose changes must also carry the page's `X-CSRF-Token`;
+/// refusals are audited. Also turns any `APIError` a handler throws into its JSON answer.
 struct APIKeyMiddleware: RouterMiddleware {
     let store: any Store
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
     let throttle: RefusalThrottle
+    /// The console's cookie check; nil where only keys open (`/pbx/v1`).
+    var console: ConsoleAuth?
     /// Refusals from every address together: rotating addresses does not flood the audit either.
     var globalThrottle = RefusalThrottle(limit: 100, window: 60, maxSources: 1)
     /// Which keys open this group: admin keys `/api/v1`, PBX keys `/pbx/v1`.
@@ -566,6 +665,9 @@ struct APIKeyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
         var context = context
         do {
+            if let console, request.headers[.authorization] == nil, ConsoleAuth.token(of: request) != nil {
+                return try await next(request, try await consoleContext(request, context, console))
+            }
             guard let key = key(request.headers[.authorization] ?? "") else {
                 throw APIError(
                     .unauthorized, "unauthorized",
@@ -577,21 +679,42 @@ struct APIKeyMiddleware: RouterMiddleware {
                 throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
             }
             context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(found.name)"
-            if kind == .admin {
-                let path = String(request.uri.path.dropFirst("/api/v1/".count))
-                let needed = AdminRole.needed(method: request.method.rawValue, path: path)
-                guard found.role >= needed else {
-                    try await store.audit(
-                        AuditEntry(
-                            at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
-                            detail: "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; key \"\(found.name)\" is \(found.role.rawValue)"))
-                    throw APIError(.forbidden, "forbidden", "this key's role (\(found.role.rawValue)) may not do that: it needs \(needed.rawValue)")
-                }
-            }
+            if kind == .admin { try await checkRole(found.role, of: "key \"\(found.name)\"", request, context) }
             return try await next(request, context)
         } catch let error as APIError {
             return error.response
         }
+    }
+
+    /// Refuses (403, audited) a request the role may not make.
+    private func checkRole(_ role: AdminRole, of who: String, _ request: Request, _ context: HotDeskRequestContext) async throws {
+        let path = String(request.uri.path.dropFirst("/api/v1/".count))
+        let needed = AdminRole.needed(method: request.method.rawValue, path: path)
+        guard role < needed else { return }
+        try await store.audit(
+            AuditEntry(
+                at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
+                detail: "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; \(who) is \(role.rawValue)"))
+        throw APIError(.forbidden, "forbidden", "this \(who.hasPrefix("key") ? "key" : "account")'s role (\(role.rawValue)) may not do that: it needs \(needed.rawValue)")
+    }
+
+    /// A request of the signed-in console: its account as actor (`console:<name>`) and role;
+    /// a change without the session's CSRF token is refused (403, audited).
+    private func consoleContext(_ request: Request, _ context: HotDeskRequestContext, _ console: ConsoleAuth) async throws -> HotDeskRequestContext {
+        guard let (_, session) = try await console.session(of: request) else {
+            throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again")
+        }
+        var context = context
+        context.apiActor = "console:\(session.account)"
+        if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
+            try await store.audit(
+                AuditEntry(
+                    at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
+                    detail: "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"))
+            throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
+        }
+        try await checkRole(session.role, of: "account \"\(session.account)\"", request, context)
+        return context
     }
 
     /// Audits a refusal (or, past the throttle's limit, only the first one) and says what to answer.

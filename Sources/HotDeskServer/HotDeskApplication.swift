@@ -9,6 +9,7 @@ import NIOCore
 import PhoneFamilies
 import PhonePush
 import PhoneXML
+import ServiceLifecycle
 
 /// How to run the server.
 public struct ServerConfiguration: Sendable {
@@ -87,13 +88,35 @@ public struct TLSFileError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Builds the HotDesk HTTP application: phone routes (`/provision`, `/app`), the admin API
-/// (`/api/v1`), `/health`, and the push worker that runs beside them.
+/// The running HotDesk: the HTTP application and the services beside it. A service of its own so
+/// that, as a stop begins, the console's event streams end first: the HTTP server waits for
+/// every open request before the application's other services are told to stop.
+public struct HotDeskService: Service {
+    let application: any ApplicationProtocol
+    let events: ConsoleEvents
+    let logger: Logger
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await application.run()
+        } onGracefulShutdown: {
+            events.stop()
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    public func runService() async throws {
+        try await ServiceGroup(configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
+}
+
+/// Builds HotDesk: phone routes (`/provision`, `/app`), the admin API (`/api/v1`), the console
+/// (`/admin`), `/health`, and the push worker and other services that run beside them.
 public func makeApplication(
     store: any Store, families: FamilyBook, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> some ApplicationProtocol {
+) throws -> HotDeskService {
     let screens = families.screens
     let pushes = PushService(
         store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
@@ -122,7 +145,11 @@ public func makeApplication(
         store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, hosts: hosts, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
-    AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, clock: clock).register(with: router)
+    let consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
+    let events = ConsoleEvents(store: store, logger: logger)
+    ConsoleController(store: store, auth: consoleAuth, addresses: addresses, security: security, clock: clock).register(with: router)
+    AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, console: consoleAuth, events: events, clock: clock)
+        .register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
     // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
     let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
@@ -130,17 +157,18 @@ public func makeApplication(
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(
         configuration: .init(additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout))
-    return Application(
+    let application = Application(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
         services: [
             pushes,
-            fetchTimes, health,
+            fetchTimes, health, events,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             AutoLogoutService(
                 store: store, pushes: pushes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+    return HotDeskService(application: application, events: events, logger: logger)
 }

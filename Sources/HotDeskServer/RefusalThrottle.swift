@@ -42,6 +42,11 @@ final class RefusalThrottle: Sendable {
         }
     }
 
+    /// Refusals of `source` within the window.
+    func recent(source: String, now: Date) -> Int {
+        refusals.withLock { table in (table[source] ?? []).filter { now.timeIntervalSince($0) < window }.count }
+    }
+
     /// Seconds until `source` is below the limit again.
     func retryAfter(source: String, now: Date) -> Int {
         refusals.withLock { table in

@@ -23,6 +23,8 @@ public struct SecurityLog: Sendable {
         case keyRefused = "key_refused"
         /// Unknown phones refused: the enrolment rate or the cap on unclaimed devices was reached.
         case enrolmentCap = "enrolment_cap"
+        /// A wrong name or password at the web console's sign-in.
+        case signInFailed = "sign_in_failed"
     }
 
     let logger: Logger

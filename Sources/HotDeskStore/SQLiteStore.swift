@@ -311,6 +311,9 @@ public final class SQLiteStore: Store {
         m.registerMigration("v17: roles of admin API keys (keys from before keep everything: admin)") { db in
             try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'")
         }
+        m.registerMigration("v18: web console accounts and their signed-in sessions") { db in
+            try createConsoleTables(db)
+        }
         return m
     }
 

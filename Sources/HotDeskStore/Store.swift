@@ -320,6 +320,28 @@ public protocol Store: Sendable {
     func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool
     /// The key's name and role, if a key with this hash exists (and notes its use).
     func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)?
+
+    // MARK: web console
+    /// Creates an account (`password` and `role` needed) or changes one (either may be nil); a
+    /// change of password or role ends the account's console sessions. Audited.
+    func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange
+    func adminAccounts() async throws -> [AdminAccountInfo]
+    /// Removes an account and ends its sessions; false when there is none of that name. Audited.
+    func removeAdminAccount(name: String, actor: String, at: Date) async throws -> Bool
+    /// The account's role when `password` is its password (the same work for an unknown name).
+    func checkAdminPassword(name: String, password: String) async throws -> AdminRole?
+    /// Stores a new signed-in session (by its cookie's hash) with its audit entry.
+    func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws
+    /// The live session whose cookie hashes to `tokenHash` (nil once expired or its account gone).
+    func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession?
+    /// Ends a session; the audit entry is written only if there was one.
+    func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws
+    /// A number that moves whenever something an admin sees changes (a session, a push job's
+    /// state, a device, the directory, the audit log), by this process or another. Not the fetch
+    /// times written in batches.
+    func activityMark() async throws -> Double
+    /// Every extension without its secrets, by number.
+    func extensionSummaries() async throws -> [ExtensionSummary]
     /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.
     func sipUser(_ authUser: String) async throws -> SIPUser?
     /// Every class of service with its schedules, number classes and the emergency numbers.
@@ -352,4 +374,13 @@ extension Store {
     public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
         try await pushJobs(state: state, mac: mac, ids: nil, limit: limit)
     }
+}
+
+/// What `saveAdminAccount` did.
+public enum AccountChange: Sendable, Equatable {
+    case created
+    case updated
+    case unchanged
+    /// A change (no role given) for a name that has no account.
+    case unknownAccount
 }

@@ -20,7 +20,7 @@ struct HotDeskCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
-            Locks.self, Unlock.self, Backup.self, Restore.self,
+            Locks.self, Unlock.self, Backup.self, Restore.self, AdminAccountCommand.self,
         ])
 }
 
@@ -191,7 +191,7 @@ struct Serve: AsyncParsableCommand {
             trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections)
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         let scheme = configuration.tls == nil ? "http" : "https"
-        let app: any ApplicationProtocol
+        let app: HotDeskService
         do {
             app = try makeApplication(
                 store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes), configuration: configuration, logger: logger,

@@ -1,0 +1,351 @@
+// HotDesk web console: signs in, then shows and changes everything through /api/v1 (the same
+// API as the CLI and scripts), opened by the session cookie; every change sends the session's
+// CSRF token. Live: /api/v1/events says when something changed, and the page reads its view again.
+// No framework and nothing fetched from elsewhere. Text from the directory or from phones is only
+// ever set as textContent, never as markup.
+"use strict";
+
+const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [] };
+const ROLES = ["auditor", "helpdesk", "admin"];
+const $ = (id) => document.getElementById(id);
+
+function may(role) { return state.session && ROLES.indexOf(state.session.role) >= ROLES.indexOf(role); }
+
+/// An element with attributes and children (strings become text nodes).
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+}
+
+function notice(text, bad) {
+  const n = $("notice");
+  n.textContent = text || "";
+  n.className = bad ? "error" : "";
+}
+
+class APIError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(method, path, body) {
+  const headers = { "Accept": "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = state.session ? state.session.csrf_token : "";
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  if (r.status === 204) return {};
+  let json = {};
+  try { json = await r.json(); } catch (e) { json = {}; }
+  if (r.status === 401) { signedOut(); throw new APIError(401, "signed_out", "Signed out: sign in again."); }
+  if (!r.ok) {
+    const err = json.error || {};
+    throw new APIError(r.status, err.code || String(r.status), err.message || r.statusText);
+  }
+  return json;
+}
+
+/// Runs a change, says how it went, and reads the view again.
+async function act(label, method, path, body) {
+  try {
+    const answer = await api(method, path, body);
+    notice(label + ": done" + (answer.job ? " (push job " + answer.job.id + ", " + answer.job.state + ")" : answer.id ? " (push job " + answer.id + ")" : ""));
+    await render();
+    return answer;
+  } catch (e) {
+    notice(label + ": " + e.message, true);
+    return null;
+  }
+}
+
+// MARK: sign-in
+
+function signedOut() {
+  state.session = null;
+  if (state.events) { state.events.close(); state.events = null; }
+  $("nav").hidden = true; $("who").hidden = true; $("view").hidden = true;
+  $("sign-in").hidden = false;
+}
+
+function signedIn(session) {
+  state.session = session;
+  $("sign-in").hidden = true;
+  $("nav").hidden = false; $("who").hidden = false; $("view").hidden = false;
+  $("who-name").textContent = session.name;
+  $("who-role").textContent = session.role;
+  for (const a of document.querySelectorAll("nav a[data-role]")) a.hidden = !may(a.dataset.role);
+  listen();
+  if (!location.hash) location.hash = "#sessions"; else render();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  $("sign-in-error").textContent = "";
+  const r = await fetch("/admin/sign-in", {
+    method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+    body: JSON.stringify({ name: form.name.value, password: form.password.value }),
+  });
+  const json = await r.json().catch(() => ({}));
+  form.password.value = "";
+  if (r.ok) { signedIn(json); return; }
+  $("sign-in-error").textContent = (json.error && json.error.message) || ("sign-in failed (" + r.status + ")");
+}
+
+async function signOut() {
+  await fetch("/admin/sign-out", { method: "POST", headers: { "X-CSRF-Token": state.session ? state.session.csrf_token : "" }, credentials: "same-origin" });
+  signedOut();
+}
+
+/// Live updates: the server says "change", the view is read again (at most every 300 ms).
+function listen() {
+  if (state.events) state.events.close();
+  const source = new EventSource("/api/v1/events");
+  source.addEventListener("open", () => $("live").classList.add("on"));
+  source.addEventListener("error", () => $("live").classList.remove("on"));
+  source.addEventListener("change", () => {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => { if (!busy()) render(); }, 300);
+  });
+  state.events = source;
+}
+
+/// Whether the person is typing in the view (a refresh would take the text away).
+function busy() {
+  const a = document.activeElement;
+  return a && $("content").contains(a) && (a.tagName === "INPUT" || a.tagName === "SELECT");
+}
+
+// MARK: views
+
+function table(headers, rows, empty) {
+  if (!rows.length) return el("p", { class: "empty" }, empty);
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+}
+
+function stateCell(text) { return el("td", { class: "state-" + text }, text); }
+
+function pushCell(job) {
+  if (!job) return el("td", {}, "—");
+  return el("td", { class: "state-" + job.state, title: job.last_error || "" }, job.action + " " + job.state);
+}
+
+function toolbar(title, ...controls) {
+  const bar = $("toolbar");
+  bar.replaceChildren(el("h2", {}, title), ...controls);
+}
+
+function field(label, input) { return el("label", {}, label, input); }
+
+function select(name, options, value, onchange) {
+  return el("select", { name, onchange }, options.map(([v, t]) => el("option", { value: v, selected: v === value }, t)));
+}
+
+const views = {
+  async sessions() {
+    const after = state.sessionsAfter[state.sessionsAfter.length - 1];
+    const page = await api("GET", "/sessions?limit=200" + (after ? "&after=" + encodeURIComponent(after) : ""));
+    toolbar("Sessions", el("span", {}, page.sessions.length + (page.next ? "+" : "") + " logged in"));
+    const rows = page.sessions.map((s) => el("tr", { "data-mac": s.mac },
+      el("td", {}, s.extension), el("td", {}, s.name), el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
+      el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
+      pushCell(s.last_push),
+      el("td", { class: "actions" }, may("helpdesk") ? el("button", { class: "danger", onclick: () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac) }, "Log out") : null)));
+    return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Last push", ""], rows, "Nobody is logged in."),
+      pager(page.next, state.sessionsAfter, page.sessions.length ? page.sessions[page.sessions.length - 1].mac : null)];
+  },
+
+  async devices() {
+    const [list, locks] = await Promise.all([api("GET", "/devices"), api("GET", "/locks")]);
+    const f = state.deviceFilter || (state.deviceFilter = { brand: "", workspace: "", state: "", text: "" });
+    const brands = [...new Set(list.devices.map((d) => d.brand))].sort();
+    const spaces = [...new Set(list.devices.map((d) => d.workspace).filter(Boolean))].sort();
+    const refilter = (key) => (e) => { f[key] = e.target.value; render(); };
+    toolbar("Devices",
+      field("Family", select("brand", [["", "all"], ...brands.map((b) => [b, b])], f.brand, refilter("brand"))),
+      field("Workspace", select("workspace", [["", "all"], ...spaces.map((w) => [w, w])], f.workspace, refilter("workspace"))),
+      field("State", select("state", [["", "all"], ["logged_in", "logged in"], ["idle", "idle"], ["changed", "config changed"], ["never_fetched", "never fetched"]], f.state, refilter("state"))),
+      field("Search", el("input", { name: "text", value: f.text, placeholder: "MAC, model, extension", onchange: refilter("text") })));
+    const shown = list.devices.filter((d) =>
+      (!f.brand || d.brand === f.brand) && (!f.workspace || d.workspace === f.workspace) &&
+      (!f.state || (f.state === "logged_in" ? !!d.logged_in : f.state === "idle" ? !d.logged_in : d.config === f.state)) &&
+      (!f.text || [d.mac, d.model, d.address, d.logged_in && d.logged_in.extension].some((v) => v && String(v).toLowerCase().includes(f.text.toLowerCase()))));
+    const rows = shown.map((d) => el("tr", { class: "clickable" + (state.device === d.mac ? " selected" : ""), "data-mac": d.mac, onclick: () => { state.device = d.mac; render(); } },
+      el("td", { class: "mono" }, d.mac), el("td", {}, d.brand), el("td", {}, d.model), el("td", {}, d.workspace || "—"),
+      el("td", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name : "idle"), el("td", { class: "mono" }, d.address || "—"),
+      el("td", {}, when(d.last_fetch)), stateCell(d.config), pushCell(d.last_push)));
+    const out = [table(["MAC", "Family", "Model", "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
+      list.devices.length ? "No device matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
+    const d = list.devices.find((x) => x.mac === state.device);
+    if (d) out.unshift(devicePanel(d, locks.locks.filter((l) => l.kind === "device" && l.key === d.mac)));
+    return out;
+  },
+
+  async extensions() {
+    const [list, locks] = await Promise.all([api("GET", "/extensions"), api("GET", "/locks")]);
+    toolbar("Extensions & locks", el("span", {}, list.extensions.length + " extensions, " + locks.locks.length + " locks"));
+    const lockRows = locks.locks.map((l) => el("tr", { "data-lock": l.kind + ":" + l.key },
+      el("td", {}, l.kind), el("td", { class: "mono" }, l.key), el("td", {}, String(l.failures)), el("td", {}, when(l.until)),
+      el("td", { class: "actions" }, may("helpdesk") ? el("button", { onclick: () => act("Clear lock of " + l.kind + " " + l.key, "DELETE", "/locks/" + l.kind + "/" + encodeURIComponent(l.key)) }, "Clear lock") : null)));
+    const extRows = list.extensions.map((e) => el("tr", { "data-extension": e.number },
+      el("td", {}, e.number), el("td", {}, e.name), el("td", {}, e.cos || "—"), el("td", { class: "mono" }, e.logged_in_on.join(", ") || "—"),
+      el("td", { class: e.locked_until ? "error" : "" }, e.locked_until ? "until " + when(e.locked_until) : "—")));
+    return [el("h3", { class: "section" }, "Locks"), table(["Kind", "Key", "Failures", "Until", ""], lockRows, "Nothing is locked."),
+      el("h3", { class: "section" }, "Extensions"), table(["Number", "Name", "Class of service", "Logged in on", "Locked"], extRows, "No extensions (hotdesk import).")];
+  },
+
+  async jobs() {
+    const f = state.jobState || "";
+    const page = await api("GET", "/push-jobs?limit=200" + (f ? "&state=" + f : ""));
+    toolbar("Push jobs", field("State", select("state", [["", "all"], ["queued", "queued"], ["sent", "sent"], ["applied", "applied"], ["failed", "failed"], ["superseded", "superseded"]], f,
+      (e) => { state.jobState = e.target.value; render(); })));
+    const rows = page.jobs.map((j) => el("tr", { "data-job": String(j.id) },
+      el("td", {}, String(j.id)), el("td", { class: "mono" }, j.mac), el("td", {}, j.action), el("td", {}, j.reason), stateCell(j.state),
+      el("td", {}, String(j.attempts)), el("td", {}, j.actor), el("td", {}, when(j.created_at)), el("td", {}, when(j.applied_at || j.updated_at)), el("td", {}, j.last_error || "")));
+    return [table(["Job", "Device", "Action", "Reason", "State", "Attempts", "By", "Queued", "Last change", "Error"], rows, "No push jobs.")];
+  },
+
+  async audit() {
+    const f = state.auditFilter || (state.auditFilter = { actor: "", action: "", mac: "", extension: "", since: "", until: "" });
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(f)) if (v) query.set(k, k === "since" || k === "until" ? new Date(v).toISOString() : v);
+    query.set("limit", "100");
+    const before = state.auditBefore[state.auditBefore.length - 1];
+    if (before) query.set("before_id", before);
+    let page;
+    try { page = await api("GET", "/audit?" + query); } catch (e) { if (e.status === 400) { notice(e.message, true); page = { entries: [] }; } else throw e; }
+    const csv = new URLSearchParams(query); csv.delete("before_id"); csv.set("format", "csv"); csv.set("limit", "10000");
+    const refilter = (key) => (e) => { f[key] = e.target.value; state.auditBefore = []; render(); };
+    const actions = ["login", "login_failed", "logout", "lockout", "push", "unlock", "sign_in", "sign_out", "api_refused", "device_claimed", "device_released",
+      "directory_import", "directory_delete", "sip_password_reset", "api_key_created", "api_key_revoked", "admin_account_changed", "enrol", "config_refused"];
+    toolbar("Audit",
+      field("Actor", el("input", { name: "actor", value: f.actor, onchange: refilter("actor") })),
+      field("Action", select("action", [["", "all"], ...actions.map((a) => [a, a])], f.action, refilter("action"))),
+      field("Device", el("input", { name: "mac", value: f.mac, placeholder: "MAC", onchange: refilter("mac") })),
+      field("Extension", el("input", { name: "extension", value: f.extension, onchange: refilter("extension") })),
+      field("Since", el("input", { name: "since", type: "datetime-local", value: f.since, onchange: refilter("since") })),
+      field("Until", el("input", { name: "until", type: "datetime-local", value: f.until, onchange: refilter("until") })),
+      el("a", { href: "/api/v1/audit?" + csv, download: "hotdesk-audit.csv", id: "audit-csv" }, "Export CSV"));
+    const rows = page.entries.map((a) => el("tr", {},
+      el("td", {}, when(a.at)), el("td", {}, a.actor), el("td", {}, a.action), el("td", { class: "mono" }, a.mac || ""), el("td", {}, a.extension || ""),
+      el("td", { class: "mono" }, a.source || ""), el("td", { class: a.outcome === "success" ? "ok" : "error" }, a.outcome), el("td", {}, a.detail)));
+    return [table(["Time", "Actor", "Action", "Device", "Extension", "Source", "Outcome", "Detail"], rows, "No entries match."),
+      pager(page.next, state.auditBefore, page.entries.length ? page.entries[page.entries.length - 1].id : null)];
+  },
+
+  async cos() {
+    const list = await api("GET", "/cos");
+    toolbar("Classes of service", el("span", {}, "Emergency numbers (always allowed): " + (list.emergency_numbers.join(", ") || "none")));
+    const rows = list.classes_of_service.map((c) => el("tr", {},
+      el("td", {}, c.name), el("td", {}, c.default), el("td", {}, c.includes.map((i) => i.cos + (i.schedule ? " (" + i.schedule + ")" : "")).join(", ") || "—"),
+      el("td", {}, el("ul", {}, c.rules.map((r) => el("li", {}, r.action + " " + (r.pattern || "class " + r.class) + (r.schedule ? " during " + r.schedule : "")))))));
+    return [table(["Name", "Default", "Includes", "Rules (first match decides)"], rows, "No classes of service: calls are not restricted.")];
+  },
+
+  async workspaces() {
+    const list = await api("GET", "/workspaces");
+    toolbar("Workspaces");
+    const rows = list.workspaces.map((w) => el("tr", {},
+      el("td", {}, w.name), el("td", {}, w.licence), el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices)));
+    return [table(["Name", "Licence", "Hot desking", "Devices"], rows, "No workspaces.")];
+  },
+
+  async accounts() {
+    const [accounts, keys] = await Promise.all([api("GET", "/accounts"), api("GET", "/apikeys")]);
+    toolbar("Accounts & keys");
+    const mine = (name) => state.session && name === state.session.name;
+    const accountRows = accounts.accounts.map((a) => el("tr", {},
+      el("td", {}, a.name), el("td", {}, a.role), el("td", {}, when(a.created_at)), el("td", {}, when(a.last_sign_in_at)),
+      el("td", { class: "actions" }, mine(a.name) ? "you" : el("button", { class: "danger", onclick: () => act("Remove account " + a.name, "DELETE", "/accounts/" + encodeURIComponent(a.name)) }, "Remove"))));
+    const keyRows = keys.keys.map((k) => el("tr", {},
+      el("td", {}, k.name), el("td", {}, k.kind), el("td", {}, k.role || "—"), el("td", {}, when(k.created_at)), el("td", {}, when(k.last_used_at)),
+      el("td", { class: "actions" }, el("button", { class: "danger", onclick: () => act("Revoke key " + k.name, "DELETE", "/apikeys/" + encodeURIComponent(k.name)) }, "Revoke"))));
+    const form = el("form", { class: "row", onsubmit: (e) => {
+      e.preventDefault();
+      const t = e.target;
+      act("Create account " + t.name.value, "POST", "/accounts", { name: t.name.value, role: t.role.value, password: t.password.value });
+    } },
+    field("Name", el("input", { name: "name", required: true })),
+    field("Role", select("role", ROLES.map((r) => [r, r]), "helpdesk")),
+    field("Password (12+ characters)", el("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: "12" })),
+    el("button", { type: "submit" }, "Create account"));
+    return [el("h3", { class: "section" }, "Console accounts"), table(["Name", "Role", "Created", "Last sign-in", ""], accountRows, "No accounts."), el("div", { class: "panel" }, form),
+      el("h3", { class: "section" }, "API keys"), el("p", {}, "Keys are created on the server: hotdesk apikey create --role …"),
+      table(["Name", "Kind", "Role", "Created", "Last used", ""], keyRows, "No keys.")];
+  },
+};
+
+function devicePanel(d, locks) {
+  const buttons = [];
+  if (may("helpdesk")) {
+    buttons.push(el("button", { onclick: () => act("Reload " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "reload" }) }, "Push reload"));
+    buttons.push(el("button", { class: "secondary", onclick: () => act("Reboot " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "reboot" }) }, "Reboot"));
+    const text = el("input", { name: "message", placeholder: "Message to show", maxlength: "200" });
+    buttons.push(el("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("Message to " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "xml", text: text.value }); } },
+      text, el("button", { type: "submit", class: "secondary" }, "Send message")));
+    if (d.logged_in) buttons.push(el("button", { class: "danger", onclick: () => act("Log out " + d.logged_in.extension, "DELETE", "/sessions/" + d.mac) }, "Force logout"));
+    for (const l of locks) buttons.push(el("button", { onclick: () => act("Clear lock of " + d.mac, "DELETE", "/locks/device/" + encodeURIComponent(d.mac)) }, "Clear lock"));
+  }
+  return el("div", { class: "panel", id: "device-panel" },
+    el("h3", {}, d.mac + " — " + d.model),
+    el("dl", {},
+      el("dt", {}, "Logged in"), el("dd", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name + " since " + when(d.logged_in.since) : "nobody"),
+      el("dt", {}, "Config"), el("dd", { class: "state-" + d.config }, d.config === "current" ? "current (the phone has what it should have)" : d.config === "changed" ? "pending: changed since its last fetch" : "never fetched"),
+      el("dt", {}, "Last fetch"), el("dd", {}, when(d.last_fetch)),
+      el("dt", {}, "Address"), el("dd", { class: "mono" }, d.address || "unknown"),
+      el("dt", {}, "Workspace"), el("dd", {}, d.workspace || "—"),
+      el("dt", {}, "Users"), el("dd", {}, d.users.join(", ") || "anyone (hot desk)"),
+      el("dt", {}, "Last push"), el("dd", { class: d.last_push ? "state-" + d.last_push.state : "" }, d.last_push ? "#" + d.last_push.id + " " + d.last_push.action + " " + d.last_push.state + " " + when(d.last_push.updated_at) : "none"),
+      el("dt", {}, "Locks"), el("dd", {}, locks.length ? locks.map((l) => "until " + when(l.until)).join(", ") : "none")),
+    el("div", { class: "row" }, buttons));
+}
+
+/// Older/newer for lists paged by a cursor: `stack` holds the cursors of the pages before.
+function pager(next, stack, cursor) {
+  const items = [];
+  if (stack.length) items.push(el("button", { class: "secondary", onclick: () => { stack.pop(); render(); } }, "Back"));
+  if (next && cursor !== null) items.push(el("button", { class: "secondary", onclick: () => { stack.push(cursor); render(); } }, "More"));
+  return el("div", { class: "pager" }, items);
+}
+
+let rendering = Promise.resolve();
+function render() {
+  rendering = rendering.then(renderNow, renderNow);
+  return rendering;
+}
+
+async function renderNow() {
+  if (!state.session) return;
+  const name = (location.hash || "#sessions").slice(1);
+  const view = views[name] && (name !== "accounts" || may("admin")) ? views[name] : views.sessions;
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
+  try {
+    const parts = await view();
+    $("content").replaceChildren(...parts);
+    document.body.dataset.view = name;
+  } catch (e) {
+    if (e.status !== 401) notice(e.message, true);
+  }
+}
+
+window.addEventListener("hashchange", () => { notice(""); render(); });
+document.addEventListener("DOMContentLoaded", async () => {
+  $("sign-in").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  const r = await fetch("/admin/session", { credentials: "same-origin" });
+  if (r.ok) signedIn(await r.json()); else signedOut();
+});

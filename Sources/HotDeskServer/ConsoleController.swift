@@ -1,0 +1,179 @@
+import AdminConsole
+import Foundation
+import HotDeskAPI
+import HotDeskCore
+import HotDeskStore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The web console at `/admin`: its page, script and style (compiled in), sign-in and sign-out.
+/// Everything it shows and changes goes through `/api/v1`, opened by the session cookie this
+/// controller sets (`ConsoleAuth`); nothing is private to the console.
+struct ConsoleController: Sendable {
+    let store: any Store
+    let auth: ConsoleAuth
+    let addresses: PhoneAddressResolver
+    let security: SecurityLog
+    /// Sign-ins refused for wrong passwords, per account and per source address.
+    let accountFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailures, window: ConsoleAuth.failureWindow)
+    let sourceFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailuresPerSource, window: ConsoleAuth.failureWindow)
+    /// Throttled attempts: only the first of a window is audited, so a loop fills no log.
+    let throttledAudit = RefusalThrottle(limit: 1, window: ConsoleAuth.failureWindow)
+    let clock: @Sendable () -> Date
+
+    /// Pages may run only their own script and style, be framed by nobody, send nowhere else.
+    static let pageHeaders: HTTPFields = [
+        HTTPField.Name("Content-Security-Policy")!:
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        .cacheControl: "no-store",
+    ]
+
+    func register(with router: Router<HotDeskRequestContext>) {
+        // (`/admin/` and `/admin` are one route to Hummingbird: the page answers both.)
+        for (name, file) in ConsoleAssets.files {
+            let buffer = ByteBuffer(bytes: file.bytes)
+            let headers = Self.pageHeaders.merging([.contentType: file.contentType])
+            router.get("/admin/\(name)") { _, _ -> Response in Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer)) }
+        }
+        router.post("/admin/sign-in") { request, context in try await self.signIn(request, context) }
+        router.get("/admin/session") { request, _ in try await self.current(request) }
+        router.post("/admin/sign-out") { request, context in try await self.signOut(request, context) }
+    }
+
+    /// `{"name", "password"}` as JSON (a cross-site form cannot send that): 200 with the session
+    /// and its cookie; 401 for a wrong name or password; 429 after `allowedFailures` wrong ones
+    /// for the account (or 20 from the address) within the window, even with the right password.
+    func signIn(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            return APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)").response
+        }
+        let body: SignInRequest
+        do {
+            let buffer = try await request.body.collect(upTo: 4096)
+            body = try JSONDecoder().decode(SignInRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            return APIError(.badRequest, "bad_body", "expected JSON {\"name\": \"…\", \"password\": \"…\"}").response
+        }
+        let now = clock()
+        let source = addresses.address(of: request, context: context) ?? "unknown"
+        let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
+        let printable = TextSafety.printable(String(body.name.prefix(64)))
+        let wait = max(
+            accountFailures.recent(source: name, now: now) >= accountFailures.limit ? accountFailures.retryAfter(source: name, now: now) : 0,
+            sourceFailures.recent(source: source, now: now) >= sourceFailures.limit ? sourceFailures.retryAfter(source: source, now: now) : 0)
+        if wait > 0 {
+            if throttledAudit.refuse(source: name, now: now) == .withinLimit {
+                try await store.audit(
+                    AuditEntry(
+                        at: now, actor: "console:\(printable)", action: .signIn, source: source, outcome: .refused,
+                        detail: "console sign-in throttled after \(ConsoleAuth.allowedFailures) wrong passwords; the next attempts within \(wait) s are refused unaudited"))
+            }
+            return APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait).response
+        }
+        guard let role = try await store.checkAdminPassword(name: name, password: body.password) else {
+            _ = accountFailures.refuse(source: name, now: now)
+            _ = sourceFailures.refuse(source: source, now: now)
+            security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
+            try await store.audit(
+                AuditEntry(at: now, actor: "console:\(printable)", action: .signIn, source: source, outcome: .failure, detail: "console sign-in: wrong name or password"))
+            return APIError(.unauthorized, "wrong_password", "wrong name or password").response
+        }
+        let token = ConsoleSession.makeToken()
+        let session = ConsoleSession(account: name, role: role, csrfToken: RandomToken.make(bytes: 32), expiresAt: now.addingTimeInterval(ConsoleAuth.lifetime))
+        try await store.startConsoleSession(
+            tokenHash: ConsoleSession.hash(token), session,
+            audit: AuditEntry(at: now, actor: "console:\(name)", action: .signIn, source: source, outcome: .success, detail: "console sign-in (role \(role.rawValue))"))
+        var response = Response.json(.ok, Self.view(session))
+        response.headers[.setCookie] = auth.cookie(token, request: request, maxAge: Int(ConsoleAuth.lifetime))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// The signed-in session (for a page opened again), or 401.
+    func current(_ request: Request) async throws -> Response {
+        guard let (_, session) = try await auth.session(of: request) else {
+            return APIError(.unauthorized, "signed_out", "not signed in").response
+        }
+        var response = Response.json(.ok, Self.view(session))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    /// Ends the session (it must carry its CSRF token) and clears the cookie.
+    func signOut(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        var response = Response(status: .noContent)
+        response.headers[.setCookie] = auth.cookie("", request: request, maxAge: 0)
+        guard let (hash, session) = try await auth.session(of: request) else { return response }
+        guard auth.carriesCSRFToken(request, of: session) else { return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response }
+        try await store.endConsoleSession(
+            tokenHash: hash,
+            audit: AuditEntry(
+                at: clock(), actor: "console:\(session.account)", action: .signOut, source: addresses.address(of: request, context: context), outcome: .success,
+                detail: "console sign-out"))
+        return response
+    }
+
+    static func view(_ session: ConsoleSession) -> ConsoleSessionView {
+        ConsoleSessionView(name: session.account, role: session.role.rawValue, csrfToken: session.csrfToken, expiresAt: session.expiresAt)
+    }
+}
+
+/// The console's session cookie: set at sign-in, checked by the API's middleware beside API keys.
+struct ConsoleAuth: Sendable {
+    static let cookieName = "hotdesk_console"
+    /// A signed-in console lasts a working day.
+    static let lifetime: TimeInterval = 12 * 3600
+    static let allowedFailures = 3
+    static let allowedFailuresPerSource = 20
+    static let failureWindow: TimeInterval = 300
+
+    let store: any Store
+    /// `Secure` on the cookie: HotDesk serves TLS itself (behind a TLS proxy, the proxy's
+    /// `X-Forwarded-Proto: https` also sets it).
+    let servesTLS: Bool
+    let clock: @Sendable () -> Date
+
+    func cookie(_ value: String, request: Request, maxAge: Int) -> String {
+        let secure = servesTLS || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+        return "\(Self.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+    }
+
+    /// The cookie's value, if the request carries a well-formed one.
+    static func token(of request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == cookieName {
+                    let value = parts[1].trimmingCharacters(in: .whitespaces)
+                    if ConsoleSession.isWellFormedToken(value) { return value }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The live session the cookie opens, with its hash.
+    func session(of request: Request) async throws -> (String, ConsoleSession)? {
+        guard let token = Self.token(of: request) else { return nil }
+        let hash = ConsoleSession.hash(token)
+        return try await store.consoleSession(tokenHash: hash, at: clock()).map { (hash, $0) }
+    }
+
+    /// Whether the request carries the session's CSRF token (compared in constant time).
+    func carriesCSRFToken(_ request: Request, of session: ConsoleSession) -> Bool {
+        guard let sent = request.headers[HTTPField.Name("X-CSRF-Token")!] else { return false }
+        return ConstantTime.equal(sent, session.csrfToken)
+    }
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var fields = self
+        for field in other { fields[field.name] = field.value }
+        return fields
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+/// Console accounts and their signed-in sessions (v18).
+extension SQLiteStore {
+    static func createConsoleTables(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE admin_accounts (
+                    name TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    created_at DOUBLE NOT NULL,
+                    last_sign_in_at DOUBLE
+                );
+                CREATE TABLE console_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    account TEXT NOT NULL REFERENCES admin_accounts(name) ON DELETE CASCADE,
+                    csrf_token TEXT NOT NULL,
+                    created_at DOUBLE NOT NULL,
+                    expires_at DOUBLE NOT NULL
+                );
+                CREATE INDEX console_sessions_account ON console_sessions(account);
+                """)
+    }
+
+    public func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange {
+        let hash = password.map { SecretHash(hashing: $0, key: secretBox.hashKey).encoded }
+        return try await writer.write { db in
+            let existing = try Row.fetchOne(db, sql: "SELECT role FROM admin_accounts WHERE name = ?", arguments: [name])
+            guard let existing else {
+                guard let hash, let role else { return .unknownAccount }
+                try db.execute(
+                    sql: "INSERT INTO admin_accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [name, hash, role.rawValue, at.timeIntervalSince1970])
+                try Self.insert(
+                    AuditEntry(at: at, actor: actor, action: .adminAccountChanged, outcome: .success, detail: "console account \"\(name)\" created (role \(role.rawValue))"), db)
+                return .created
+            }
+            var changes: [String] = []
+            if let hash {
+                try db.execute(sql: "UPDATE admin_accounts SET password_hash = ? WHERE name = ?", arguments: [hash, name])
+                changes.append("password changed")
+            }
+            if let role, role.rawValue != existing["role"] as String {
+                try db.execute(sql: "UPDATE admin_accounts SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
+                changes.append("role \(existing["role"] as String) → \(role.rawValue)")
+            }
+            guard !changes.isEmpty else { return .unchanged }
+            // A new password or role signs the account out everywhere: old cookies open nothing.
+            let ended = try Self.endSessions(of: name, db)
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .adminAccountChanged, outcome: .success,
+                    detail: "console account \"\(name)\": \(changes.joined(separator: ", "))" + (ended > 0 ? "; \(ended) console session(s) ended" : "")), db)
+            return .updated
+        }
+    }
+
+    public func adminAccounts() async throws -> [AdminAccountInfo] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, role, created_at, last_sign_in_at FROM admin_accounts ORDER BY name").map(Self.account)
+        }
+    }
+
+    public func removeAdminAccount(name: String, actor: String, at: Date) async throws -> Bool {
+        try await writer.write { db in
+            let ended = try Self.endSessions(of: name, db)
+            try db.execute(sql: "DELETE FROM admin_accounts WHERE name = ?", arguments: [name])
+            guard db.changesCount > 0 else { return false }
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .adminAccountChanged, outcome: .success,
+                    detail: "console account \"\(name)\" removed" + (ended > 0 ? "; \(ended) console session(s) ended" : "")), db)
+            return true
+        }
+    }
+
+    public func checkAdminPassword(name: String, password: String) async throws -> AdminRole? {
+        let key = secretBox.hashKey
+        let row = try await reader.read { db in
+            try Row.fetchOne(db, sql: "SELECT role, password_hash FROM admin_accounts WHERE name = ?", arguments: [name])
+        }
+        guard let row, let hash = SecretHash(encoded: row["password_hash"], key: key) else {
+            // The same work for an unknown name: its answer time tells nothing.
+            _ = Self.decoy.matches(password)
+            return nil
+        }
+        guard hash.matches(password) else { return nil }
+        return AdminRole(rawValue: row["role"]) ?? .auditor
+    }
+
+    private static let decoy = SecretHash(hashing: "decoy", key: .random())
+
+    public func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws {
+        try await writer.write { db in
+            // Ended sessions are forgotten as new ones start: the table holds live ones only.
+            try db.execute(sql: "DELETE FROM console_sessions WHERE expires_at <= ?", arguments: [audit.at.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO console_sessions (token_hash, account, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [tokenHash, session.account, session.csrfToken, audit.at.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970])
+            try db.execute(sql: "UPDATE admin_accounts SET last_sign_in_at = ? WHERE name = ?", arguments: [audit.at.timeIntervalSince1970, session.account])
+            try Self.insert(audit, db)
+        }
+    }
+
+    public func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession? {
+        try await reader.read { db in
+            try Row.fetchOne(
+                try db.cachedStatement(
+                    sql: """
+                        SELECT s.account, a.role, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
+                        WHERE s.token_hash = ? AND s.expires_at > ?
+                        """),
+                arguments: [tokenHash, at.timeIntervalSince1970]
+            ).map {
+                ConsoleSession(
+                    account: $0["account"], role: AdminRole(rawValue: $0["role"]) ?? .auditor, csrfToken: $0["csrf_token"],
+                    expiresAt: Date(timeIntervalSince1970: $0["expires_at"]))
+            }
+        }
+    }
+
+    public func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash])
+            if db.changesCount > 0 { try Self.insert(audit, db) }
+        }
+    }
+
+    public func activityMark() async throws -> Double {
+        try await reader.read { db in
+            try Double.fetchOne(
+                try db.cachedStatement(
+                    sql: "SELECT (SELECT n FROM change_generation) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)")) ?? 0
+        }
+    }
+
+    public func extensionSummaries() async throws -> [ExtensionSummary] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT number, name, cos, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
+                ExtensionSummary(number: $0["number"], name: $0["name"], cos: $0["cos"], hasVoicemail: $0["voicemail"])
+            }
+        }
+    }
+
+    private static func endSessions(of account: String, _ db: Database) throws -> Int {
+        try db.execute(sql: "DELETE FROM console_sessions WHERE account = ?", arguments: [account])
+        return db.changesCount
+    }
+
+    private static func account(_ row: Row) -> AdminAccountInfo {
+        AdminAccountInfo(
+            name: row["name"], role: AdminRole(rawValue: row["role"]) ?? .auditor, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            lastSignInAt: (row["last_sign_in_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+}
