@@ -5,9 +5,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// Tells the signed-in consoles that what they show changed, as server-sent events on
-/// `GET /api/v1/events`: one store read per `interval` for every console together (not one per
-/// open page), `event: change` when the store's activity mark moved, a comment line now and then
-/// so that proxies and the idle timeout keep the stream open. The streams end when the server stops.
+/// `GET /api/v1/events`: every `interval` one look at SQLite's data version for every console
+/// together (not one per open page); when something was committed, the store's activity mark
+/// says whether it was something an admin sees (`event: change`). A comment line now and then
+/// keeps proxies and the idle timeout from closing the stream. The streams end when the server stops.
 final class ConsoleEvents: Service, Sendable {
     enum Event: Sendable {
         case change
@@ -53,24 +54,31 @@ final class ConsoleEvents: Service, Sendable {
 
     var subscriberCount: Int { subscribers.withLock { $0.streams.count } }
 
+    private struct Seen {
+        var tick = 0
+        var version: Int?
+        var mark: Double?
+    }
+
     func run() async throws {
-        let last = Mutex<Double?>(nil)
-        let tick = Mutex(0)
+        let seen = Mutex(Seen())
         await repeatUntilShutdown(every: interval) { [self] in
-            let count = tick.withLock { t in
-                t += 1
-                return t
+            let (tick, before) = seen.withLock { s in
+                s.tick += 1
+                return (s.tick, s)
             }
-            if count % keepAliveTicks == 0 { broadcast(.keepAlive) }
-            // Nobody watching: nothing to read.
-            guard subscriberCount > 0 else { return }
+            if tick % keepAliveTicks == 0 { broadcast(.keepAlive) }
             do {
+                // Kept up to date with nobody watching too: a page opened now hears of what
+                // changes after it read its view, however soon.
+                let version = try store.dataVersion()
+                guard version != before.version else { return }
                 let mark = try await store.activityMark()
-                let moved = last.withLock { l in
-                    defer { l = mark }
-                    return l != nil && l != mark
+                seen.withLock { s in
+                    s.version = version
+                    s.mark = mark
                 }
-                if moved { broadcast(.change) }
+                if before.mark != nil, mark != before.mark { broadcast(.change) }
             } catch {
                 logger.warning("console events: cannot read the store: \(error)")
             }

@@ -15,9 +15,21 @@ public enum OpenAPIDocument {
         var query: [String] = []
         var body = false
         var answers: [Int] = [200]
+        var contentType = "application/json"
     }
 
     static let operations: [String: Operation] = [
+        "GET /api/v1/events": .init(
+            summary: "Server-sent events: `event: change` when sessions, push jobs, devices, the directory or the audit log changed; never ends.",
+            contentType: "text/event-stream"),
+        "GET /api/v1/extensions": .init(
+            summary: "Extensions (never a secret) with the phones each is logged in on and its lock; limit/after page them.", query: ["limit", "after"],
+            answers: [200, 400]),
+        "GET /api/v1/accounts": .init(summary: "The web console's accounts: name, role, created, last sign-in (never a password)."),
+        "POST /api/v1/accounts": .init(
+            summary: "Create a console account {name, role, password}, or give one a new role and/or password (its sessions end).", body: true,
+            answers: [200, 201, 400, 404, 409]),
+        "DELETE /api/v1/accounts/{name}": .init(summary: "Remove a console account; its sessions end. Not your own.", answers: [204, 404, 409]),
         "GET /api/v1/sessions": .init(
             summary: "Who is logged in on which phone, with each phone's last push, oldest login first; limit/after page it.", query: ["limit", "after"],
             answers: [200, 400, 404]),
@@ -88,10 +100,13 @@ public enum OpenAPIDocument {
             parameters += (described?.query ?? []).map { ["name": $0, "in": "query", "required": false, "schema": ["type": "string"]] }
             var responses: [String: Any] = [:]
             for code in described?.answers ?? [200] {
-                responses["\(code)"] = [
-                    "description": HTTPResponse.Status(code: code).reasonPhrase,
-                    "content": ["application/json": ["schema": ["type": "object"]]],
-                ]
+                responses["\(code)"] =
+                    code == 204
+                    ? ["description": HTTPResponse.Status(code: code).reasonPhrase]
+                    : [
+                        "description": HTTPResponse.Status(code: code).reasonPhrase,
+                        "content": [(code < 300 ? described?.contentType : nil) ?? "application/json": ["schema": ["type": code < 300 && described?.contentType == "text/event-stream" ? "string" : "object"]]],
+                    ]
             }
             responses["401"] = ["description": "no key, or a wrong one"]
             if !isPBX, method != "get" { responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"] }
@@ -99,7 +114,7 @@ public enum OpenAPIDocument {
                 "summary": described?.summary ?? "undocumented",
                 "operationId": (method + path).replacingOccurrences(of: "[^A-Za-z0-9]+", with: "_", options: .regularExpression),
                 "tags": [isPBX ? "pbx" : "admin"],
-                "security": [[isPBX ? "pbxKey" : "apiKey": [] as [String]]],
+                "security": isPBX ? [["pbxKey": [] as [String]]] : [["apiKey": [] as [String]], ["consoleCookie": [] as [String]]],
                 "responses": responses,
             ]
             if !parameters.isEmpty { operation["parameters"] = parameters }
@@ -119,6 +134,10 @@ public enum OpenAPIDocument {
                 "securitySchemes": [
                     "apiKey": ["type": "http", "scheme": "bearer", "description": "hotdesk apikey create"],
                     "pbxKey": ["type": "http", "scheme": "bearer", "description": "hotdesk pbxkey create (or the Basic password)"],
+                    "consoleCookie": [
+                        "type": "apiKey", "in": "cookie", "name": "hotdesk_console",
+                        "description": "the web console's session (POST /admin/sign-in); changes also need the X-CSRF-Token header",
+                    ],
                 ]
             ],
         ]

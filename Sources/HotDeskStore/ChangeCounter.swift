@@ -21,6 +21,7 @@ final class ChangeCounter: Sendable {
         var db: OpaquePointer?
         var statement: OpaquePointer?
         var deviceStatement: OpaquePointer?
+        var versionStatement: OpaquePointer?
     }
 
     private let handles: Mutex<Handles>
@@ -29,7 +30,8 @@ final class ChangeCounter: Sendable {
         var h = Handles()
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
             sqlite3_prepare_v2(h.db, "SELECT n FROM change_generation WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
-            sqlite3_prepare_v2(h.db, "SELECT n FROM device_changes WHERE mac = ?", -1, &h.deviceStatement, nil) == SQLITE_OK
+            sqlite3_prepare_v2(h.db, "SELECT n FROM device_changes WHERE mac = ?", -1, &h.deviceStatement, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(h.db, "PRAGMA data_version", -1, &h.versionStatement, nil) == SQLITE_OK
         else {
             let message = h.db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(h.db)
@@ -43,6 +45,7 @@ final class ChangeCounter: Sendable {
         handles.withLock { h in
             sqlite3_finalize(h.statement)
             sqlite3_finalize(h.deviceStatement)
+            sqlite3_finalize(h.versionStatement)
             sqlite3_close(h.db)
         }
     }
@@ -52,6 +55,16 @@ final class ChangeCounter: Sendable {
             defer { sqlite3_reset(h.statement) }
             guard sqlite3_step(h.statement) == SQLITE_ROW else { throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))") }
             return Int(sqlite3_column_int64(h.statement, 0))
+        }
+    }
+
+    /// SQLite's `data_version` of this connection: it moves whenever another connection commits
+    /// (any write at all, the batched fetch times too). Microseconds: cheap to ask every second.
+    func dataVersion() throws -> Int {
+        try handles.withLock { h in
+            defer { sqlite3_reset(h.versionStatement) }
+            guard sqlite3_step(h.versionStatement) == SQLITE_ROW else { throw DatabaseError(message: "data version: \(String(cString: sqlite3_errmsg(h.db)))") }
+            return Int(sqlite3_column_int64(h.versionStatement, 0))
         }
     }
 

@@ -34,6 +34,7 @@ public final class SQLiteStore: Store {
     }
 
     public func changeCounter() throws -> Int { try counter.read() }
+    public func dataVersion() throws -> Int { try counter.dataVersion() }
 
     public func population() async throws -> (sessions: Int, devices: Int) {
         try await pool.read { db in

@@ -336,6 +336,9 @@ public protocol Store: Sendable {
     func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession?
     /// Ends a session; the audit entry is written only if there was one.
     func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws
+    /// Moves whenever anything was committed to the store (by any process); `activityMark` then
+    /// says whether it was something an admin sees.
+    func dataVersion() throws -> Int
     /// A number that moves whenever something an admin sees changes (a session, a push job's
     /// state, a device, the directory, the audit log), by this process or another. Not the fetch
     /// times written in batches.

@@ -67,6 +67,25 @@ struct Interactive: AsyncParsableCommand {
         await show(sim)
         print("h = Login/Logout key, 1-9 = menu item, digits = into the field, n = next field, Done/Back/Exit = softkey,")
         print("Enter = look again, events = what happened, q = quit; script steps (select 2, press Done, …) work too")
+        // Pushes arrive while the phone waits for a key: say so, and show the screen they left.
+        let seen = await sim.events.count
+        let watcher = Task {
+            var printed = seen
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                let events = await sim.events
+                guard events.count > printed else { continue }
+                let news = events[printed...]
+                printed = events.count
+                guard news.contains(where: Self.isPush) else { continue }
+                print("")
+                for e in news { print("* \(e)") }
+                await show(sim)
+                prompt()
+            }
+        }
+        defer { watcher.cancel() }
+        prompt()
         while let line = readLine() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed == "quit" || trimmed == "q" { break }
@@ -84,8 +103,21 @@ struct Interactive: AsyncParsableCommand {
                 print("! \(error)")
             }
             await show(sim)
+            prompt()
         }
         await sim.shutdown()
+    }
+
+    static func isPush(_ event: PhoneEvent) -> Bool {
+        switch event {
+        case .pushAccepted, .pushRefused, .reloaded, .rebootStarted, .reloadIgnored: true
+        default: false
+        }
+    }
+
+    func prompt() {
+        print("> ", terminator: "")
+        fflush(nil)
     }
 
     func show(_ sim: SimulatedPhone) async {

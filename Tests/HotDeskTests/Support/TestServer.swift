@@ -197,6 +197,9 @@ enum HTTP {
         config.urlCache = nil
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
         config.timeoutIntervalForRequest = 10
+        // Cookies are the console tests' to send: one server's would reach the next (same host).
+        config.httpShouldSetCookies = false
+        config.httpCookieAcceptPolicy = .never
         return URLSession(configuration: config)
     }()
 

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""The web console in headless Chromium against a real HotDesk and simulated phones.
+
+Run by scripts/console-test (which builds, starts the server and makes the accounts):
+    console_test.py BASE_URL PHONESIM PUSH_PORT HOTDESK DB SHOTS
+Every step waits for what a person would see, never for a fixed time; the page is never
+reloaded while a change is expected to appear by itself (server-sent events).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+BASE, PHONESIM, PUSH_PORT, HOTDESK, DB, SHOTS = sys.argv[1:7]
+PASSWORD = "correct horse battery"
+MAC = "00:15:65:c0:50:01"
+
+
+def fail(message):
+    print(f"console-test: FAILED: {message}", file=sys.stderr)
+    try:
+        browser.save_screenshot(os.path.join(SHOTS, "failure.png"))
+        print(f"console-test: the page then: {os.path.join(SHOTS, 'failure.png')}", file=sys.stderr)
+    except Exception:
+        pass
+    sys.exit(1)
+
+
+def wait_until(what, condition, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException):
+            pass
+        time.sleep(0.1)
+    fail(f"{what}: not within {timeout} s")
+
+
+def shot(name):
+    browser.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+
+def phone(script, mac, address, background=False):
+    """A phonesim script on its own loopback address."""
+    path = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+    path.write(script)
+    path.close()
+    args = [PHONESIM, "run", "--server", BASE, "--mac", mac, "--model", "yealink-t46u", "--address", address,
+            "--push-port", PUSH_PORT, "--script", path.name]
+    if background:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        fail(f"phonesim: {done.stdout[-1500:]}")
+
+
+def sign_in(name, password=PASSWORD):
+    browser.get(BASE + "/admin")
+    form = wait_until("the sign-in form", lambda: browser.find_element(By.ID, "sign-in").is_displayed() and browser.find_element(By.ID, "sign-in"))
+    form.find_element(By.NAME, "name").clear()
+    form.find_element(By.NAME, "name").send_keys(name)
+    form.find_element(By.NAME, "password").send_keys(password)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def rows(selector):
+    return browser.find_elements(By.CSS_SELECTOR, selector)
+
+
+def view(name):
+    browser.execute_script("location.hash = arguments[0]", "#" + name)
+    wait_until(f"the {name} view", lambda: browser.execute_script("return document.body.dataset.view") == name)
+
+
+def api_as_page(method, path):
+    """What the page's own script would get for a change it is not shown (same cookie and token)."""
+    return browser.execute_async_script("""
+        const [method, path, done] = arguments;
+        fetch('/admin/session').then(r => r.json()).then(s =>
+          fetch('/api/v1' + path, {method, headers: {'X-CSRF-Token': s.csrf_token}}).then(r => done(r.status)));
+    """, method, path)
+
+
+def audit(action):
+    out = subprocess.run([HOTDESK, "audit", "--db", DB, "--action", action, "--json"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    return json.loads(out)["entries"]
+
+
+options = webdriver.ChromeOptions()
+for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900"]:
+    options.add_argument(flag)
+browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+browser.set_script_timeout(10)
+try:
+    # 1. Sign in as helpdesk: the sessions view, empty.
+    sign_in("hal")
+    wait_until("signed in as hal", lambda: browser.find_element(By.ID, "who-name").text == "hal")
+    view("sessions")
+    wait_until("an empty sessions list", lambda: "Nobody is logged in." in browser.find_element(By.ID, "content").text)
+    shot("01-helpdesk-signed-in")
+
+    # 2. A phone logs in; the session appears without a reload. It then waits for the logout push.
+    marker = browser.execute_script("window.notReloaded = true; return 1")
+    login = phone(f"key hotdesk\nexpect Login Int\nselect Login Int\ntype 5501\nnext\ntype 1234\npress Done\nexpect Logged in as 5501\n"
+                  f"expect-reload 15\nexpect-reload 60\n", MAC, "127.0.66.2", background=True)
+    row = wait_until("the new session in the list", lambda: next(iter(rows(f"tr[data-mac='{MAC}']")), None), timeout=20)
+    if not browser.execute_script("return window.notReloaded === true"):
+        fail("the page reloaded: the session should appear by itself")
+    if "5501" not in row.text:
+        fail(f"the session row says: {row.text}")
+    # The login's own push, applied, shows in the row by itself too.
+    row = wait_until("the login push applied in the row", lambda: next((r for r in rows(f"tr[data-mac='{MAC}']") if "reload applied" in r.text), None), timeout=20)
+    shot("02-session-appeared-live")
+
+    # 3. Force its logout from the console; the logout push becomes applied (the phone refetched).
+    row.find_element(By.XPATH, ".//button[text()='Log out']").click()
+    wait_until("the session gone from the list", lambda: not rows(f"tr[data-mac='{MAC}']"))
+    view("jobs")
+    applied = wait_until("the logout push applied", lambda: next(
+        (r for r in rows("tr[data-job]") if MAC in r.text and "applied" in r.text and "console:hal" in r.text), None), timeout=30)
+    shot("03-logout-push-applied")
+    if login.wait(timeout=60) != 0:
+        fail(f"the phone did not see its login and logout pushes: {login.stdout.read()[-1500:]}")
+    if not any(e.get("actor") == "console:hal" and e.get("mac") == MAC for e in audit("logout")):
+        fail("the forced logout is not audited as console:hal")
+
+    # 4. Five wrong PINs lock 5502; the helpdesk clears the lock from the console.
+    phone("key hotdesk\nexpect Login Int\n" + "".join(
+        "select Login Int\ntype 5502\nnext\ntype 0000\npress Done\nkey hotdesk\n" for _ in range(5)), "00:15:65:c0:50:02", "127.0.66.3")
+    view("extensions")
+    lock = wait_until("the lock of 5502", lambda: next(iter(rows("tr[data-lock='extension:5502']")), None))
+    shot("04-lock-listed")
+    lock.find_element(By.XPATH, ".//button[text()='Clear lock']").click()
+    wait_until("the lock gone", lambda: not rows("tr[data-lock='extension:5502']"))
+    if not any(e.get("actor") == "console:hal" and e.get("extension") == "5502" for e in audit("unlock")):
+        fail("the cleared lock is not audited as console:hal")
+    shot("05-lock-cleared")
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+
+    # 5. An auditor sees no change buttons, and the API refuses a change the page is made to send.
+    phone("key hotdesk\nexpect Login Int\nselect Login Int\ntype 5501\nnext\ntype 1234\npress Done\nexpect Logged in as 5501\n",
+          "00:15:65:c0:50:03", "127.0.66.4")
+    sign_in("eve")
+    wait_until("signed in as eve", lambda: browser.find_element(By.ID, "who-role").text == "auditor")
+    view("sessions")
+    row = wait_until("the auditor sees the session", lambda: next(iter(rows("tr[data-mac='00:15:65:c0:50:03']")), None))
+    if row.find_elements(By.TAG_NAME, "button"):
+        fail("an auditor is shown change buttons on a session")
+    view("devices")
+    wait_until("the device list", lambda: rows("tr[data-mac='00:15:65:c0:50:03']"))[0].click()
+    panel = wait_until("the device panel", lambda: browser.find_element(By.ID, "device-panel"))
+    if panel.find_elements(By.TAG_NAME, "button"):
+        fail("an auditor is shown change buttons on a device")
+    if rows("nav a[href='#accounts']")[0].is_displayed():
+        fail("an auditor is shown the accounts page")
+    shot("06-auditor-reads-only")
+    status = api_as_page("DELETE", "/sessions/00:15:65:c0:50:03")
+    if status != 403:
+        fail(f"the API answered {status} to an auditor's forced logout")
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+
+    # 6. A wrong password three times: the fourth attempt is throttled, even with the right one.
+    for n in range(3):
+        sign_in("eve", "not the password")
+        wait_until(f"wrong password {n + 1} refused", lambda: "wrong name or password" in browser.find_element(By.ID, "sign-in-error").text)
+    sign_in("eve")
+    wait_until("the fourth attempt throttled", lambda: "too many wrong passwords" in browser.find_element(By.ID, "sign-in-error").text)
+    shot("07-sign-in-throttled")
+    if not any(e.get("outcome") == "refused" for e in audit("sign_in")):
+        fail("the throttled sign-in is not audited")
+    logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"] and "429" not in e["message"] and "403" not in e["message"]]
+    if logs:
+        fail(f"the page logged errors: {logs}")
+finally:
+    browser.quit()
+print(f"console-test: ok (sign-in, a session appearing live, a forced logout applied, a lock cleared, an auditor refused, sign-in throttled); screenshots in {SHOTS}")
