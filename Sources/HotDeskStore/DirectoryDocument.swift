@@ -12,6 +12,9 @@ public struct DirectoryDocument: Sendable {
         public var externalAddress: ServerAddress?
         public var userPassword: String?
         public var adminPassword: String?
+        /// `user_password_hash`, `admin_password_hash` (from `hotdesk export --with-secrets`).
+        public var userPasswordHash: String?
+        public var adminPasswordHash: String?
         public var emergencyCallerID: String?
         public var lockoutExtensionFailures: Int?
         public var lockoutDeviceFailures: Int?
@@ -45,6 +48,9 @@ public struct DirectoryDocument: Sendable {
         public var voicemailPIN: String?
         public var sipPassword: String
         public var cos: String?
+        /// `voicemail_pin_hash` (from `hotdesk export --with-secrets`): the stored hash itself,
+        /// good only with the key file it was made under.
+        public var voicemailPINHash: String?
     }
 
     public struct DeviceEntry: Sendable {
@@ -214,7 +220,8 @@ private struct Reader {
     mutating func readSettings(_ node: Node) -> DirectoryDocument.SettingsPatch {
         var s = DirectoryDocument.SettingsPatch()
         let allowed: Set<String> = [
-            "default_login", "internal_address", "external_address", "user_password", "admin_password", "emergency_caller_id", "lockout",
+            "default_login", "internal_address", "external_address", "user_password", "admin_password", "user_password_hash", "admin_password_hash",
+            "emergency_caller_id", "lockout",
             "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes", "enrolment",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
@@ -223,6 +230,8 @@ private struct Reader {
         s.externalAddress = address(map["external_address"], path: "settings.external_address")
         if let n = map["user_password"] { s.userPassword = secret(n, path: "settings.user_password", minLength: 4) }
         if let n = map["admin_password"] { s.adminPassword = secret(n, path: "settings.admin_password", minLength: 12) }
+        if let n = map["user_password_hash"] { s.userPasswordHash = hash(n, path: "settings.user_password_hash", instead: map["user_password"]) }
+        if let n = map["admin_password_hash"] { s.adminPasswordHash = hash(n, path: "settings.admin_password_hash", instead: map["admin_password"]) }
         if let n = map["emergency_caller_id"] {
             if let v = string(n, path: "settings.emergency_caller_id") {
                 if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
@@ -573,7 +582,7 @@ private struct Reader {
     }
 
     mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "sip_password", "cos"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos"]) else { return nil }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
@@ -594,9 +603,10 @@ private struct Reader {
                 }
             }
         }
+        let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
-        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil else { return nil }
-        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip, cos: cos)
+        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil else { return nil }
+        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip, cos: cos, voicemailPINHash: pinHash)
     }
 
     /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
@@ -818,6 +828,21 @@ private struct Reader {
             return nil
         }
         return s
+    }
+
+    /// A stored secret hash as `hotdesk export --with-secrets` writes it (`hmac-sha256$…`); never
+    /// beside the secret itself (`instead`). It only works with the key file it was made under.
+    mutating func hash(_ node: Node, path: String, instead secret: Node?) -> String? {
+        guard let v = string(node, path: path, maxLength: 256) else { return nil }
+        if secret != nil {
+            problem(path, node, "give the secret or its hash, not both")
+            return nil
+        }
+        guard SecretHash(encoded: v, key: nil) != nil else {
+            problem(path, node, "not a hash written by hotdesk export (hmac-sha256$salt$hash)")  // never echo it
+            return nil
+        }
+        return v
     }
 
     /// `{username: admin, password: "..."}`: a phone's web login.

@@ -269,6 +269,15 @@ extension SQLiteStore {
                 assignments.append((column, SecretHash(hashing: password, key: secrets.hashKey).encoded))
             }
         }
+        for (column, hash, current) in [
+            ("user_password_hash", patch.userPasswordHash, current.userPassword), ("admin_password_hash", patch.adminPasswordHash, current.adminPassword),
+        ] {
+            guard let hash else { continue }
+            mentioned = true
+            guard hash != current?.encoded else { continue }
+            credentialsChanged = true
+            assignments.append((column, hash))
+        }
         guard mentioned else { return nil }
         guard !assignments.isEmpty else { return credentialsChanged }
         let sql = "UPDATE settings SET " + assignments.map { "\($0.0) = ?" }.joined(separator: ", ") + " WHERE id = 1"
@@ -286,7 +295,12 @@ extension SQLiteStore {
                 ($0["number"] as String, $0["voicemail_pin_hash"] as String)
             }, uniquingKeysWith: { a, _ in a })
         let withPIN = entries.compactMap { e in e.voicemailPIN.map { (number: e.number, pin: $0) } }
-        let hashes = Mutex<[String: NewPINHash]>([:])
+        var given: [String: NewPINHash] = [:]
+        for e in entries {
+            guard let hash = e.voicemailPINHash, stored[e.number] != hash else { continue }
+            given[e.number] = NewPINHash(encoded: hash, changed: true)
+        }
+        let hashes = Mutex<[String: NewPINHash]>(given)
         DispatchQueue.concurrentPerform(iterations: withPIN.count) { i in
             let (number, pin) = withPIN[i]
             let old = stored[number].flatMap { SecretHash(encoded: $0, key: key) }
@@ -317,7 +331,7 @@ extension SQLiteStore {
             try db.execute(sql: "UPDATE extensions SET name = ? WHERE number = ?", arguments: [e.name, e.number])
             changed = true
         }
-        if pinHash != nil || (e.voicemailPIN == nil && old.voicemailPIN != nil) {
+        if pinHash != nil || (e.voicemailPIN == nil && e.voicemailPINHash == nil && old.voicemailPIN != nil) {
             try db.execute(sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", arguments: [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HotDeskStore
+import PhoneFamilies
 
 /// `hotdesk backup PATH`: a consistent copy of the database while the server runs.
 struct Backup: AsyncParsableCommand {
@@ -44,5 +45,44 @@ struct Restore: AsyncParsableCommand {
         withExtendedLifetime(lock) {}
         print("restored \(database) from \(path): \(contents)")
         print("the key file the backup was made with must be the one at \(store.keyFilePath)")
+    }
+}
+
+/// `hotdesk export`: the directory back as the YAML `hotdesk import` reads.
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the directory as YAML that import reads to the same state (stdout, or --output). Secrets are left out unless --with-secrets.")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var screens: ScreensOptions
+
+    @Flag(help: "Include SIP passwords and phones' web logins (in clear) and PIN and password hashes: the file then restores the directory, with the same key file for the PINs. Keep it like the key file.")
+    var withSecrets = false
+
+    @Option(help: "Write to this file (with --with-secrets, readable by its owner only) instead of stdout.")
+    var output: String?
+
+    static let headerWithout = "# HotDesk directory (hotdesk export). Secrets left out: this file is for reading and comparing;\n# hotdesk export --with-secrets writes one that imports.\n"
+    static let headerWith = "# HotDesk directory (hotdesk export --with-secrets): SIP passwords in clear, PINs as hashes that only a\n# store with the same key file checks (import with --key-file). Keep this file as safe as the key file.\n"
+
+    func run() async throws {
+        // The phone families name the stored models (without them every model reads as its brand's generic one).
+        let families: FamilyBook
+        do { families = try screens.load() } catch { throw fail("\(error)") }
+        let sqlite = try store.openOrExit(catalog: families.catalog)
+        let (yaml, summary) = try await sqlite.exportDirectory(withSecrets: withSecrets)
+        let text = (withSecrets ? Self.headerWith : Self.headerWithout) + yaml
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: withSecrets ? 0o600 : 0o644]) else {
+                throw fail("cannot write \(output)")
+            }
+        } else {
+            // As it is: the YAML emitter already escapes what a terminal would act on.
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        printError(
+            "exported \(summary.extensions) extension(s), \(summary.devices) device(s)"
+                + (summary.selfEnrolled > 0 ? "; \(summary.selfEnrolled) phone(s) that enrolled themselves are not part of the directory and were left out" : "")
+                + (withSecrets ? "" : "; secrets left out (--with-secrets for a file that imports)"))
     }
 }

@@ -20,7 +20,7 @@ struct HotDeskCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
-            Locks.self, Unlock.self, Backup.self, Restore.self, AdminAccountCommand.self,
+            Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self,
         ])
 }
 
@@ -49,8 +49,8 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens the store (never creating it), or exits with one clear line saying why.
-    func openOrExit() throws -> SQLiteStore {
-        do { return try open() } catch { throw fail("\(error)") }
+    func openOrExit(catalog: PhoneCatalog = .empty) throws -> SQLiteStore {
+        do { return try open(catalog: catalog) } catch { throw fail("\(error)") }
     }
 
     func openReporting(catalog: PhoneCatalog = .empty, create: Bool) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {

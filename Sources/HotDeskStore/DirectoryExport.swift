@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import HotDeskCore
+import Yams
+
+/// `hotdesk export`: the directory as the YAML file `hotdesk import` reads (docs/directory.md),
+/// from one consistent read of the store. Every setting is written, defaults too, and lists are
+/// sorted by their key, so exporting what an export imported gives the same file.
+///
+/// Secrets are left out unless `withSecrets`: then SIP passwords and phones' web logins are
+/// written in clear (they are stored sealed and opened with the key file), and PINs and the global
+/// passwords as their keyed hashes (`voicemail_pin_hash`, …: one-way, so only a store with the
+/// same key file checks them). Without secrets the file is for reading and comparing: `import`
+/// needs the SIP passwords it leaves out.
+extension SQLiteStore {
+    public struct ExportSummary: Sendable {
+        public var extensions = 0
+        public var devices = 0
+        /// Phones that enrolled themselves (`default_login`): not in the directory, not exported.
+        public var selfEnrolled = 0
+    }
+
+    public func exportDirectory(withSecrets: Bool) async throws -> (yaml: String, summary: ExportSummary) {
+        let secrets = secretBox
+        let catalog = self.catalog
+        return try await reader.read { db -> (String, ExportSummary) in
+            let writer = DirectoryWriter(withSecrets: withSecrets, secrets: secrets)
+            var summary = ExportSummary()
+            let settings = try Self.readSettings(db, secrets: secrets)
+            let book = try Self.readCoSBook(db)
+            var top: [(String, Node?)] = [("settings", writer.settings(settings, numberClasses: book.numberClasses))]
+            let extensions = try Row.fetchAll(db, sql: "SELECT * FROM extensions ORDER BY number")
+            summary.extensions = extensions.count
+            top.append(("extensions", try writer.list(extensions.map(writer.extensionEntry))))
+            top.append(("schedules", writer.list(book.schedules.values.sorted { $0.name < $1.name }.map(writer.schedule))))
+            top.append(("classes_of_service", writer.list(book.classes.values.sorted { $0.name < $1.name }.map(writer.classOfService))))
+            let workspaces = try Row.fetchAll(db, sql: "SELECT * FROM workspaces ORDER BY name")
+            top.append(("workspaces", writer.list(workspaces.map(writer.workspace))))
+            let members = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members ORDER BY line, extension")
+            let lines = try Row.fetchAll(db, sql: "SELECT * FROM shared_lines ORDER BY number")
+            top.append(("shared_lines", try writer.list(lines.map { try writer.sharedLine($0, members: members) })))
+            let users = Dictionary(grouping: try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension"), by: { $0["mac"] as String })
+            var devices: [Node] = []
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac") {
+                let device = try Self.device(row, secrets: secrets, catalog: catalog)
+                guard !device.selfEnrolled else {
+                    summary.selfEnrolled += 1
+                    continue
+                }
+                devices.append(writer.device(device, users: (users[device.mac.canonical] ?? []).map { $0["extension"] }))
+            }
+            summary.devices = devices.count
+            top.append(("devices", writer.list(devices)))
+            top.append(("templates", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM templates ORDER BY name").map(writer.template))))
+            top.append(("mappings", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM mappings ORDER BY extension, model, mac").map(writer.mapping))))
+            return (try Yams.serialize(node: writer.map(top), indent: 2, width: -1, allowUnicode: true), summary)
+        }
+    }
+}
+
+/// Builds the YAML nodes in the order and shape `DirectoryDocument`'s reader takes them.
+struct DirectoryWriter {
+    let withSecrets: Bool
+    let secrets: SecretBox
+
+    // MARK: sections
+
+    func settings(_ s: Settings, numberClasses: [String: NSRegularExpression]) -> Node {
+        var pairs: [(String, Node?)] = [
+            ("default_login", bool(s.defaultLogin)),
+            ("internal_address", s.internalAddress.map { text($0.baseURL) }),
+            ("external_address", s.externalAddress.map { text($0.baseURL) }),
+        ]
+        if withSecrets {
+            pairs.append(("user_password_hash", s.userPassword.map { text($0.encoded) }))
+            pairs.append(("admin_password_hash", s.adminPassword.map { text($0.encoded) }))
+        }
+        pairs += [
+            ("emergency_caller_id", s.emergencyCallerID.map(text)),
+            (
+                "lockout",
+                map([
+                    ("extension_failures", int(s.lockout.extensionFailures)), ("device_failures", int(s.lockout.deviceFailures)),
+                    ("window_minutes", int(Int(s.lockout.window / 60))), ("duration_minutes", int(Int(s.lockout.duration / 60))),
+                    ("source_failures", int(s.lockout.sourceFailures)), ("global_failures", int(s.lockout.globalFailures)),
+                ])
+            ),
+            ("push_port", int(s.pushPort)),
+            ("push_from", s.pushFrom.map(text)),
+        ]
+        if withSecrets, !s.phoneCredentials.isEmpty {
+            pairs.append(("phone_credentials", map(s.phoneCredentials.sorted { $0.key < $1.key }.map { ($0.key.rawValue, credentials($0.value)) })))
+        }
+        pairs += [
+            (
+                "auto_logout",
+                map([
+                    ("after_hours", int(Int((s.autoLogout.maxDuration ?? 0) / 3600))),
+                    ("daily_at", text(s.autoLogout.dailyAt?.description ?? "none")),
+                ])
+            ),
+            ("multi_login", multiLogin(s.multiLogin)),
+            ("sip", s.sip.map(sip)),
+            ("emergency_numbers", sequence(s.emergencyNumbers.map(text))),
+            ("number_classes", map(numberClasses.sorted { $0.key < $1.key }.map { ($0.key, text($0.value.pattern)) })),
+            (
+                "enrolment",
+                map([
+                    ("per_minute", int(s.enrolment.perMinute)), ("max_unclaimed", int(s.enrolment.maxUnclaimed)),
+                    ("expire_unclaimed_hours", int(Int((s.enrolment.expireUnclaimedAfter ?? 0) / 3600))),
+                ])
+            ),
+        ]
+        return map(pairs)
+    }
+
+    func extensionEntry(_ row: Row) throws -> Node {
+        var pairs: [(String, Node?)] = [("number", text(row["number"])), ("name", text(row["name"]))]
+        if withSecrets {
+            pairs.append(("voicemail_pin_hash", (row["voicemail_pin_hash"] as String?).map(text)))
+            pairs.append(("sip_password", text(try secrets.open(row["sip_password_sealed"]))))
+        }
+        pairs.append(("cos", (row["cos"] as String?).map(text)))
+        return map(pairs)
+    }
+
+    static let weekdays = [1: "sun", 2: "mon", 3: "tue", 4: "wed", 5: "thu", 6: "fri", 7: "sat"]
+
+    func schedule(_ s: Schedule) -> Node {
+        map([
+            ("name", text(s.name)), ("time_zone", text(s.timeZone.identifier)),
+            (
+                "open",
+                list(
+                    s.open.map { p in
+                        map([
+                            ("days", p.weekdays.isEmpty ? nil : sequence(p.weekdays.sorted().compactMap { Self.weekdays[$0] }.map(text))),
+                            ("from", text(Self.time(p.from))), ("to", text(Self.time(p.to))),
+                            ("month_days", p.monthDays.isEmpty ? nil : sequence(p.monthDays.sorted().map(int))),
+                            ("months", p.months.isEmpty ? nil : sequence(p.months.sorted().map(int))),
+                        ])
+                    })
+            ),
+            (
+                "exceptions",
+                list(
+                    s.exceptions.compactMap { c -> String? in
+                        guard let y = c.year, let m = c.month, let d = c.day else { return nil }
+                        return String(format: "%04d-%02d-%02d", y, m, d)
+                    }.sorted().map { map([("date", text($0))]) })
+            ),
+        ])
+    }
+
+    /// Minutes after midnight as `HH:MM` (`24:00`: the end of the day).
+    static func time(_ minutes: Int) -> String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+
+    func classOfService(_ c: ClassOfService) -> Node {
+        map([
+            ("name", text(c.name)), ("default", text(c.defaultAction.rawValue)),
+            (
+                "rules",
+                list(
+                    c.rules.map { r in
+                        let match: (String, Node) =
+                            switch r.match {
+                            case .pattern(let p): ("pattern", text(p.description))
+                            case .numberClass(let n): ("class", text(n))
+                            }
+                        return map([match, ("action", text(r.action.rawValue)), ("schedule", r.schedule.map(text))])
+                    })
+            ),
+            ("feature_codes", c.featureCodes.isEmpty ? nil : sequence(c.featureCodes.map(text))),
+            ("includes", list(c.includes.map { map([("cos", text($0.cos)), ("schedule", $0.schedule.map(text))]) })),
+            ("schedule", c.schedule.map(text)),
+        ])
+    }
+
+    func workspace(_ row: Row) -> Node {
+        map([("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"]))])
+    }
+
+    func sharedLine(_ row: Row, members: [Row]) throws -> Node {
+        let number: String = row["number"]
+        return map([
+            ("number", text(number)), ("name", text(row["name"])),
+            ("sip_password", withSecrets ? text(try secrets.open(row["sip_password_sealed"])) : nil),
+            ("caller_id", (row["caller_id"] as String?).map(text)),
+            (
+                "members",
+                list(
+                    members.filter { ($0["line"] as String) == number }.map { m in
+                        map([("extension", text(m["extension"])), ("button", int(m["button"])), ("ring", ring(RingOption(m["ring"] as String) ?? .ring))])
+                    })
+            ),
+        ])
+    }
+
+    func device(_ d: Device, users: [String]) -> Node {
+        map([
+            ("mac", text(d.mac.colonSeparated)), ("model", text(d.model.name)), ("push_port", d.pushPort.map(int)),
+            ("phone_credentials", withSecrets ? d.credentials.map(credentials) : nil),
+            ("workspace", d.workspace.map(text)), ("users", users.isEmpty ? nil : sequence(users.map(text))),
+            (
+                "line",
+                d.ownLine.map { l in
+                    map([("number", text(l.number)), ("name", text(l.name)), ("sip_password", withSecrets ? text(l.sipPassword) : nil)])
+                }
+            ),
+            ("cos", d.cos.map(text)), ("cos_if_not_logged", d.cosIfNotLogged.map(text)),
+        ])
+    }
+
+    func template(_ row: Row) -> Node {
+        map([
+            ("name", text(row["name"])), ("brand", text(row["brand"])), ("default", bool(row["is_default"])),
+            ("body", .scalar(.init(row["body"] as String, Tag(.str), .literal))),
+        ])
+    }
+
+    func mapping(_ row: Row) -> Node {
+        let model: String = row["model"], mac: String = row["mac"]
+        return map([
+            ("extension", text(row["extension"])), ("template", text(row["template"])),
+            ("model", model.isEmpty ? nil : text(model)), ("mac", MACAddress(mac).map { text($0.colonSeparated) }),
+        ])
+    }
+
+    // MARK: values
+
+    func credentials(_ c: PhoneCredentials) -> Node { map([("username", text(c.username)), ("password", text(c.password))]) }
+
+    func multiLogin(_ policy: MultiLoginPolicy) -> Node {
+        switch policy {
+        case .move: map([("policy", text("move"))])
+        case .deny: map([("policy", text("deny"))])
+        case .allow(let n): map([("policy", text("allow")), ("max_phones", int(n))])
+        }
+    }
+
+    func sip(_ s: SIPSettings) -> Node {
+        map([
+            ("server", text(s.port.map { "\(s.host):\($0)" } ?? s.host)), ("transport", text(s.transport.rawValue)),
+            ("realm", s.realm.map(text)), ("outbound_proxy", s.outboundProxy.map(text)),
+        ])
+    }
+
+    func ring(_ r: RingOption) -> Node {
+        switch r {
+        case .ring: text("ring")
+        case .noRing: text("no_ring")
+        case .after(let seconds): map([("after_seconds", int(seconds))])
+        }
+    }
+
+    /// Quoted: numbers such as extension `0042` or PINs stay text.
+    func text(_ s: String) -> Node { .scalar(.init(s, Tag(.str), .doubleQuoted)) }
+    func int(_ n: Int) -> Node { .scalar(.init(String(n), Tag(.int), .plain)) }
+    func bool(_ b: Bool) -> Node { .scalar(.init(b ? "true" : "false", Tag(.bool), .plain)) }
+    func sequence(_ items: [Node]) -> Node { .sequence(.init(items, Tag(.seq), .block)) }
+    /// A list, or nothing when it is empty (the section is then left out).
+    func list(_ items: [Node]) -> Node? { items.isEmpty ? nil : sequence(items) }
+    func map(_ pairs: [(String, Node?)]) -> Node {
+        .mapping(.init(pairs.compactMap { key, value in value.map { (Node.scalar(.init(key)), $0) } }, Tag(.map), .block))
+    }
+}
