@@ -277,8 +277,13 @@ public struct ReleaseView: Codable, Sendable {
 
 public struct DeviceList: Codable, Sendable {
     public var devices: [DeviceView]
+    /// The path of the next page, when `limit` cut this one.
+    public var next: String?
 
-    public init(devices: [DeviceView]) { self.devices = devices }
+    public init(devices: [DeviceView], next: String? = nil) {
+        self.devices = devices
+        self.next = next
+    }
 }
 
 /// A shared line and its members (never its password).

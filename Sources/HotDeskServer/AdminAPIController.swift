@@ -41,7 +41,7 @@ struct AdminAPIController: Sendable {
         api.get("cos") { _, _ in try await self.listCoS() }
         api.get("cos/check") { request, _ in try await self.checkCoS(request) }
         api.get("cos/{name}") { _, context in try await self.showCoS(context) }
-        api.get("devices") { _, _ in try await self.listDevices() }
+        api.get("devices") { request, _ in try await self.listDevices(request) }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
         api.get("locks") { _, _ in try await self.listLocks() }
         api.get("audit") { request, _ in try await self.listAudit(request) }
@@ -240,19 +240,47 @@ struct AdminAPIController: Sendable {
 
     // MARK: devices and lines
 
-    /// Every phone: family, model, workspace, users, address, last fetch, whether its config is
-    /// current, who is logged in, its newest push.
-    func listDevices() async throws -> Response {
+    /// The phones by MAC: family, model, workspace, users, address, last fetch, whether its
+    /// config is current, who is logged in, its newest push. Filters `brand`, `workspace`,
+    /// `state` (logged_in, idle, never_fetched, changed, current); `limit` and `after` page them
+    /// (`changed` and `current` are decided per phone after the read, so such a page may hold
+    /// fewer than `limit`: follow `next`).
+    func listDevices(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        var query = DeviceQuery()
+        query.limit = try Self.limit(params, default: Int.max, max: 10_000)
+        if let text = params.get("after") {
+            guard let mac = MACAddress(text) else { throw APIError.badMAC }
+            query.after = mac
+        }
+        query.brand = params.get("brand").map { Brand($0.lowercased()) }
+        query.workspace = params.get("workspace")
+        var configState: String?
+        switch params.get("state") {
+        case nil: break
+        case "logged_in": query.loggedIn = true
+        case "idle": query.loggedIn = false
+        case "never_fetched": query.neverFetched = true
+        case let state? where state == "changed" || state == "current":
+            query.neverFetched = false
+            configState = state
+        case let other?:
+            throw APIError(.badRequest, "bad_state", "state is logged_in, idle, never_fetched, changed or current, not \"\(other.prefix(20))\"")
+        }
+        let page = try await store.deviceOverview(query)
         var views: [DeviceView] = []
-        for o in try await store.deviceOverview() { views.append(try await view(o)) }
-        return .json(.ok, DeviceList(devices: views))
+        for o in page {
+            let view = try await view(o)
+            if configState == nil || view.config == configState { views.append(view) }
+        }
+        let next = page.count == query.limit ? page.last.map { Self.page("devices", params, setting: ["after": $0.device.mac.canonical]) } : nil
+        return .json(.ok, DeviceList(devices: views, next: next))
     }
 
     /// One phone, as the list shows it; 404 for an unknown MAC.
     func device(_ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
-        // (The overview is read whole; a per-device read is the next step at 100,000 phones.)
-        guard let o = try await store.deviceOverview().first(where: { $0.device.mac == mac }) else { throw APIError.unknownDevice(mac) }
+        guard let o = try await store.deviceOverview(DeviceQuery(mac: mac)).first else { throw APIError.unknownDevice(mac) }
         return .json(.ok, try await view(o))
     }
 

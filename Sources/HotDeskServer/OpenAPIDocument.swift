@@ -50,7 +50,9 @@ public enum OpenAPIDocument {
         "GET /api/v1/cos/check": .init(
             summary: "Which class of service and rule decide a call.", query: ["extension", "cos", "number", "at"], answers: [200, 400, 404]),
         "GET /api/v1/cos/{name}": .init(summary: "One class of service.", answers: [200, 404]),
-        "GET /api/v1/devices": .init(summary: "Every phone: family, workspace, address, last fetch, config current or changed, who, last push."),
+        "GET /api/v1/devices": .init(
+            summary: "Phones by MAC: family, workspace, address, last fetch, config current or changed, who, last push; filters brand/workspace/state; limit/after page them.",
+            query: ["brand", "workspace", "state", "limit", "after"], answers: [200, 400]),
         "GET /api/v1/shared-lines": .init(summary: "Shared lines and their members (never a password)."),
         "GET /api/v1/locks": .init(summary: "Extensions, phones and addresses locked by wrong passwords, until when."),
         "GET /api/v1/audit": .init(

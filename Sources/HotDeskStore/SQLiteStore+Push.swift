@@ -59,27 +59,46 @@ extension SQLiteStore {
         }
     }
 
-    public func deviceOverview() async throws -> [DeviceOverview] {
+    public func deviceOverview(_ query: DeviceQuery) async throws -> [DeviceOverview] {
         let secrets = secretBox
         let catalog = self.catalog
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let mac = query.mac {
+            conditions.append("mac = ?")
+            _ = arguments.append(contentsOf: [mac.canonical])
+        }
+        if let after = query.after {
+            conditions.append("mac > ?")
+            _ = arguments.append(contentsOf: [after.canonical])
+        }
+        if let brand = query.brand {
+            conditions.append("brand = ?")
+            _ = arguments.append(contentsOf: [brand.rawValue])
+        }
+        if let workspace = query.workspace {
+            conditions.append("workspace = ?")
+            _ = arguments.append(contentsOf: [workspace])
+        }
+        if let loggedIn = query.loggedIn { conditions.append("mac \(loggedIn ? "IN" : "NOT IN") (SELECT mac FROM sessions)") }
+        if let never = query.neverFetched { conditions.append("last_config_hash IS \(never ? "" : "NOT ")NULL") }
+        let sql = "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
+            + (query.limit == .max ? "" : " LIMIT \(query.limit)")
+        let values = arguments
         return try await reader.read { db in
-            let lastJobs = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)")).compactMap(Self.pushJob)
-            let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
-            var users: [String: [String]] = [:]
-            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT mac, extension FROM device_users ORDER BY extension")) {
-                users[row["mac"], default: []].append(row["extension"])
-            }
-            var sessions: [String: (Session, String)] = [:]
-            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension")) {
-                if let s = Self.session(row) { sessions[s.mac.canonical] = (s, row["extension_name"]) }
-            }
-            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM devices ORDER BY mac")).map { row in
+            // Per phone of the page, by index: its newest job, its users, its session.
+            let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")
+            let usersOf = try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension")
+            let sessionOf = try db.cachedStatement(sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension WHERE s.mac = ?")
+            return try Row.fetchAll(db, sql: sql, arguments: values).map { row in
                 var device = try Self.device(row, secrets: secrets, catalog: catalog)
-                device.assignedUsers = users[device.mac.canonical] ?? []
-                let session = sessions[device.mac.canonical]
+                let key = [device.mac.canonical]
+                device.assignedUsers = try String.fetchAll(usersOf, arguments: StatementArguments(key))
+                let session = try Row.fetchOne(sessionOf, arguments: StatementArguments(key))
                 return DeviceOverview(
                     device: device, lastFetchAt: (row["last_fetch_at"] as Double?).map(Date.init(timeIntervalSince1970:)), lastConfigHash: row["last_config_hash"],
-                    session: session?.0, sessionName: session?.1, lastPush: jobByMac[device.mac])
+                    session: session.flatMap(Self.session), sessionName: session?["extension_name"],
+                    lastPush: try Row.fetchOne(newestJob, arguments: StatementArguments(key)).flatMap(Self.pushJob))
             }
         }
     }

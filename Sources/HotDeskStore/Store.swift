@@ -296,7 +296,9 @@ public protocol Store: Sendable {
     func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]?
 
     /// Every device with its last fetch, session and newest push, by MAC.
-    func deviceOverview() async throws -> [DeviceOverview]
+    /// The phones `query` selects, by MAC, with their users, session and newest push job: one
+    /// page read with indexed lookups (a site of 100,000 phones is read a page at a time).
+    func deviceOverview(_ query: DeviceQuery) async throws -> [DeviceOverview]
     /// Every shared line with its members (no password).
     func sharedLines() async throws -> [SharedLine]
 
@@ -386,4 +388,26 @@ public enum AccountChange: Sendable, Equatable {
     case unchanged
     /// A change (no role given) for a name that has no account.
     case unknownAccount
+}
+
+/// Which phones `deviceOverview` reads.
+public struct DeviceQuery: Sendable {
+    /// Only this phone.
+    public var mac: MACAddress?
+    /// After this MAC (the cursor of the page before).
+    public var after: MACAddress?
+    public var limit = Int.max
+    public var brand: Brand?
+    public var workspace: String?
+    /// Only phones someone is logged in on (true) or nobody is (false).
+    public var loggedIn: Bool?
+    /// Only phones that never fetched a config (true) or did (false).
+    public var neverFetched: Bool?
+
+    public init(mac: MACAddress? = nil) { self.mac = mac }
+}
+
+extension Store {
+    /// Every phone.
+    public func deviceOverview() async throws -> [DeviceOverview] { try await deviceOverview(DeviceQuery()) }
 }

@@ -429,4 +429,41 @@ struct LockAPITests {
             #expect(unlocks.contains { $0.extensionNumber == "6000" && $0.detail.hasPrefix("extension 6000 unlocked (locked until") })
         }
     }
+
+}
+
+@Suite("Devices through the API, page by page")
+struct DevicePagingTests {
+    @Test("GET /devices pages by MAC and filters by family, state and config state in the store; /devices/{mac} reads one phone")
+    func devicePages() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let busy = try await server.phone("sangoma-s500", mac: "001565d00001")
+            try await busy.loginApplied("Login Int", ext: "5501", password: "1234")
+            _ = try await server.phone("yealink-t46u", mac: "001565d00002")
+            _ = try await server.phone("yealink-t46u", mac: "001565d00003")
+            func macs(_ path: String) async throws -> (macs: [String], next: String?) {
+                let r = try await api.call("GET", path)
+                #expect(r.status == 200, "\(path): \(r.json)")
+                return (((r.json["devices"] as? [[String: Any]]) ?? []).compactMap { $0["mac"] as? String }, r.json["next"] as? String)
+            }
+            let first = try await macs("/devices?limit=2")
+            #expect(first.macs == ["00:15:65:d0:00:01", "00:15:65:d0:00:02"])
+            let next = try #require(first.next)
+            #expect(next.contains("after=001565d00002"), "\(next)")
+            let second = try await macs(String(next.dropFirst("/api/v1".count)))
+            #expect(second.macs == ["00:15:65:d0:00:03"] && second.next == nil)
+            #expect(try await macs("/devices?state=logged_in").macs == ["00:15:65:d0:00:01"])
+            #expect(try await macs("/devices?state=idle").macs == ["00:15:65:d0:00:02", "00:15:65:d0:00:03"])
+            #expect(try await macs("/devices?brand=yealink&limit=1").macs == ["00:15:65:d0:00:02"])
+            #expect(try await macs("/devices?state=current").macs.count == 3, "every phone fetched what it should have")
+            #expect(try await macs("/devices?state=changed").macs.isEmpty)
+            #expect(try await macs("/devices?state=never_fetched").macs.isEmpty)
+            #expect(try await api.call("GET", "/devices?state=bogus").status == 400)
+            #expect(try await api.call("GET", "/devices?after=nonsense").status == 400)
+            let one = try await api.call("GET", "/devices/00:15:65:d0:00:01")
+            #expect(one.status == 200 && (one.json["logged_in"] as? [String: Any])?["extension"] as? String == "5501")
+            #expect(try await api.call("GET", "/devices/001565d00099").status == 404)
+        }
+    }
 }

@@ -5,7 +5,7 @@
 // ever set as textContent, never as markup.
 "use strict";
 
-const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [] };
+const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [] };
 const ROLES = ["auditor", "helpdesk", "admin"];
 const $ = (id) => document.getElementById(id);
 
@@ -170,28 +170,33 @@ const views = {
   },
 
   async devices() {
-    const [list, locks] = await Promise.all([api("GET", "/devices"), api("GET", "/locks")]);
+    // Filtered and paged by the server: a site may have 100,000 phones.
     const f = state.deviceFilter || (state.deviceFilter = { brand: "", workspace: "", state: "", text: "" });
-    const brands = [...new Set(list.devices.map((d) => d.brand))].sort();
-    const spaces = [...new Set(list.devices.map((d) => d.workspace).filter(Boolean))].sort();
-    const refilter = (key) => (e) => { f[key] = e.target.value; render(); };
+    const query = new URLSearchParams({ limit: "200" });
+    for (const key of ["brand", "workspace", "state"]) if (f[key]) query.set(key, f[key]);
+    const after = state.devicesAfter[state.devicesAfter.length - 1];
+    if (after) query.set("after", after);
+    const [list, locks, spaceList] = await Promise.all([api("GET", "/devices?" + query), api("GET", "/locks"), api("GET", "/workspaces")]);
+    const brands = [...new Set(["cisco", "fanvil", "grandstream", "mitel", "polycom", "sangoma", "snom", "yealink", ...list.devices.map((d) => d.brand)])].sort();
+    const spaces = spaceList.workspaces.map((w) => w.name);
+    const refilter = (key) => (e) => { f[key] = e.target.value; state.devicesAfter = []; render(); };
     toolbar("Devices",
       field("Family", select("brand", [["", "all"], ...brands.map((b) => [b, b])], f.brand, refilter("brand"))),
       field("Workspace", select("workspace", [["", "all"], ...spaces.map((w) => [w, w])], f.workspace, refilter("workspace"))),
-      field("State", select("state", [["", "all"], ["logged_in", "logged in"], ["idle", "idle"], ["changed", "config changed"], ["never_fetched", "never fetched"]], f.state, refilter("state"))),
-      field("Search", el("input", { name: "text", value: f.text, placeholder: "MAC, model, extension", onchange: refilter("text") })));
+      field("State", select("state", [["", "all"], ["logged_in", "logged in"], ["idle", "idle"], ["changed", "config changed"], ["current", "config current"], ["never_fetched", "never fetched"]], f.state, refilter("state"))),
+      field("Search this page", el("input", { name: "text", value: f.text, placeholder: "MAC, model, extension", onchange: (e) => { f.text = e.target.value; render(); } })));
     const shown = list.devices.filter((d) =>
-      (!f.brand || d.brand === f.brand) && (!f.workspace || d.workspace === f.workspace) &&
-      (!f.state || (f.state === "logged_in" ? !!d.logged_in : f.state === "idle" ? !d.logged_in : d.config === f.state)) &&
-      (!f.text || [d.mac, d.model, d.address, d.logged_in && d.logged_in.extension].some((v) => v && String(v).toLowerCase().includes(f.text.toLowerCase()))));
+      !f.text || [d.mac, d.model, d.address, d.logged_in && d.logged_in.extension].some((v) => v && String(v).toLowerCase().includes(f.text.toLowerCase())));
     const rows = shown.map((d) => el("tr", { class: "clickable" + (state.device === d.mac ? " selected" : ""), "data-mac": d.mac, onclick: () => { state.device = d.mac; render(); } },
       el("td", { class: "mono" }, d.mac), el("td", {}, d.brand), el("td", {}, d.model), el("td", {}, d.workspace || "—"),
       el("td", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name : "idle"), el("td", { class: "mono" }, d.address || "—"),
       el("td", {}, when(d.last_fetch)), stateCell(d.config), pushCell(d.last_push)));
     const out = [table(["MAC", "Family", "Model", "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
-      list.devices.length ? "No device matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
+      f.brand || f.workspace || f.state || f.text || list.next ? "No device on this page matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
     const d = list.devices.find((x) => x.mac === state.device);
     if (d) out.unshift(devicePanel(d, locks.locks.filter((l) => l.kind === "device" && l.key === d.mac)));
+    const cursor = list.next ? new URLSearchParams(list.next.split("?")[1]).get("after") : null;
+    out.push(pager(list.next, state.devicesAfter, cursor));
     return out;
   },
 
