@@ -40,9 +40,8 @@ extension SQLiteStore {
     public func sessionOverview() async throws -> [SessionOverview] {
         let secrets = secretBox
         return try await reader.read { db in
-            let lastJobs = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id IN (SELECT MAX(id) FROM push_jobs GROUP BY mac)"))
-                .compactMap(Self.pushJob)
-            let jobByMac = Dictionary(lastJobs.map { ($0.mac, $0) }, uniquingKeysWith: { a, _ in a })
+            // Each session's newest job by index (not every job of the site).
+            let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")
             let rows = try Row.fetchAll(
                 db,
                 sql: """
@@ -54,7 +53,8 @@ extension SQLiteStore {
             return try rows.compactMap { row -> SessionOverview? in
                 guard let session = Self.session(row) else { return nil }
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                return SessionOverview(session: session, extensionName: row["extension_name"], device: device, lastPush: jobByMac[session.mac])
+                let lastPush = try Row.fetchOne(newestJob, arguments: [session.mac.canonical]).flatMap(Self.pushJob)
+                return SessionOverview(session: session, extensionName: row["extension_name"], device: device, lastPush: lastPush)
             }
         }
     }
