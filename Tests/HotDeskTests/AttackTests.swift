@@ -544,6 +544,14 @@ struct TLSTests {
             #expect(config.output.contains("static.auto_provision.server.url = https://127.0.0.1:\(server.port)/provision/"), "\(config.output.prefix(300))")
             let plain = try Self.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health"])
             #expect(plain.output != "200")
+            // Over TLS the console's cookie is Secure: a browser never sends it in clear.
+            _ = try await server.store.saveAdminAccount(name: "ada", password: "correct horse battery", role: .admin, actor: "test", at: Date())
+            let signIn = try Self.run([
+                "curl", "-s", "-D", "-", "-o", "/dev/null", "--cacert", cert, "-H", "Content-Type: application/json",
+                "-d", "{\"name\": \"ada\", \"password\": \"correct horse battery\"}", "\(url)/admin/sign-in",
+            ])
+            let cookie = signIn.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") } ?? ""
+            #expect(cookie.contains("hotdesk_console=") && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "\(signIn.output)")
         }
         await server.stop()
         #expect(throws: TLSFileError.self) {
