@@ -113,13 +113,7 @@ struct AdminAPIController: Sendable {
     /// Creates a console account, or gives an existing one a new password and/or role (which
     /// signs it out everywhere). Admins only; audited.
     func saveAccount(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
-        let body: AdminAccountRequest
-        do {
-            let buffer = try await request.body.collect(upTo: 4096)
-            body = try APICoding.decoder().decode(AdminAccountRequest.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw APIError(.badRequest, "bad_body", "expected JSON {\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}")
-        }
+        let body = try await request.decodeJSON(AdminAccountRequest.self, expected: "{\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}")
         if let problem = AdminAccountInfo.nameProblem(body.name) { throw APIError(.badRequest, "bad_name", problem) }
         var role: AdminRole?
         if let text = body.role {
@@ -381,13 +375,7 @@ struct AdminAPIController: Sendable {
     /// Puts a device in a workspace (or takes it out), within the workspace's licence.
     func assignWorkspace(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
-        let body: WorkspaceAssignmentRequest
-        do {
-            let buffer = try await request.body.collect(upTo: 4096)
-            body = try APICoding.decoder().decode(WorkspaceAssignmentRequest.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw APIError(.badRequest, "bad_body", "expected JSON {\"workspace\": \"name\"} or {\"workspace\": null}")
-        }
+        let body = try await request.decodeJSON(WorkspaceAssignmentRequest.self, expected: "{\"workspace\": \"name\"} or {\"workspace\": null}")
         switch try await store.assignWorkspace(mac: mac, workspace: body.workspace, actor: context.apiActor, at: clock()) {
         case .done:
             return .json(.ok, WorkspaceAssignmentRequest(workspace: body.workspace))
@@ -556,14 +544,8 @@ struct AdminAPIController: Sendable {
 
     func push(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
-        let body: PushRequest
-        do {
-            let buffer = try await request.body.collect(upTo: 4096)
-            body = try JSONDecoder().decode(PushRequest.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw APIError(
-                .badRequest, "bad_body", "expected JSON {\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}")
-        }
+        let body = try await request.decodeJSON(
+            PushRequest.self, expected: "{\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}")
         if body.action == .xml, let problem = PushMessage.problem(body.text) { throw APIError(.badRequest, "bad_text", problem) }
         guard let device = try await store.device(mac: mac) else { throw APIError.unknownDevice(mac) }
         guard pushes.pusher.recipes.supports(body.action, brand: device.model.brand) else {
@@ -811,5 +793,17 @@ extension Response {
         var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         data.append(0x0A)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
+    }
+}
+
+extension Request {
+    /// The JSON body (at most 4 KB) as `T`, or 400 `bad_body` saying what was `expected`.
+    func decodeJSON<T: Decodable>(_ type: T.Type, expected: String) async throws -> T {
+        do {
+            let buffer = try await body.collect(upTo: 4096)
+            return try APICoding.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON \(expected)")
+        }
     }
 }

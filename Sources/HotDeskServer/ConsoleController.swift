@@ -52,12 +52,7 @@ struct ConsoleController: Sendable {
             return APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)").response
         }
         let body: SignInRequest
-        do {
-            let buffer = try await request.body.collect(upTo: 4096)
-            body = try JSONDecoder().decode(SignInRequest.self, from: Data(buffer.readableBytesView))
-        } catch {
-            return APIError(.badRequest, "bad_body", "expected JSON {\"name\": \"…\", \"password\": \"…\"}").response
-        }
+        do { body = try await request.decodeJSON(SignInRequest.self, expected: "{\"name\": \"…\", \"password\": \"…\"}") } catch let error as APIError { return error.response }
         let now = clock()
         let source = addresses.address(of: request, context: context) ?? "unknown"
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"

@@ -37,13 +37,7 @@ struct PBXController: Sendable {
 
     /// The device a star code was dialled from: the phone whose own line is `authUser`.
     private func device(_ request: Request) async throws -> (Device, StarCodeRequest) {
-        let asked: StarCodeRequest
-        do {
-            let body = try await request.body.collect(upTo: 4096)
-            asked = try APICoding.decoder().decode(StarCodeRequest.self, from: Data(body.readableBytesView))
-        } catch {
-            throw APIError(.badRequest, "bad_body", "expected JSON {\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}")
-        }
+        let asked = try await request.decodeJSON(StarCodeRequest.self, expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}")
         guard case .deviceLine(let device, _)? = try await store.sipUser(asked.authUser) else {
             throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
         }
@@ -117,12 +111,7 @@ struct PBXController: Sendable {
             }
             asked = AuthorizeRequest(authUser: user, callee: callee, caller: q.get("caller"), sourceIp: q.get("source_ip"))
         } else {
-            do {
-                let body = try await request.body.collect(upTo: 4096)
-                asked = try APICoding.decoder().decode(AuthorizeRequest.self, from: Data(body.readableBytesView))
-            } catch {
-                throw APIError(.badRequest, "bad_body", "expected JSON {\"auth_user\": \"5501\", \"callee\": \"0044…\"}")
-            }
+            asked = try await request.decodeJSON(AuthorizeRequest.self, expected: "{\"auth_user\": \"5501\", \"callee\": \"0044…\"}")
         }
         guard (1...32).contains(asked.authUser.count), (1...64).contains(asked.callee.count),
             asked.callee.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) })
