@@ -82,6 +82,10 @@ public struct PhoneCatalog: Sendable {
 
     public let families: [Brand: Family]
     private let byName: [String: PhoneModel]
+    /// What User-Agents were read as: a site's phones send a handful of them on every fetch, and
+    /// reading one costs case conversions and substring searches (issue 12: 9 % of a config GET).
+    private let agentBrands = Memo<String, [Brand]>(limit: 4096)
+    private let agentModels = Memo<String, PhoneModel?>(limit: 4096)
 
     public init(families: [Family]) {
         self.families = Dictionary(families.map { ($0.brand, $0) }, uniquingKeysWith: { first, _ in first })
@@ -102,6 +106,10 @@ public struct PhoneCatalog: Sendable {
 
     /// The families whose marks appear in a User-Agent (usually one; none for `curl/8.0`).
     public func brands(inUserAgent userAgent: String) -> [Brand] {
+        agentBrands.value(userAgent) { readBrands(inUserAgent: userAgent) }
+    }
+
+    private func readBrands(inUserAgent userAgent: String) -> [Brand] {
         let agent = userAgent.lowercased()
         guard !agent.isEmpty else { return [] }
         return brands.filter { brand in families[brand]!.userAgentMarks.contains { agent.contains($0.lowercased()) } }
@@ -111,6 +119,10 @@ public struct PhoneCatalog: Sendable {
     /// `_`, `-UA`) equal to the model's User-Agent spelling, with or without a `SIP-` prefix,
     /// e.g. `Yealink SIP-T46U 108.86.0.45 …`, `FileTransport PolycomVVX-VVX_411-UA/6.4.3`.
     public func model(fromUserAgent userAgent: String, brand: Brand) -> PhoneModel? {
+        agentModels.value("\(brand.rawValue)\u{0}\(userAgent)") { readModel(fromUserAgent: userAgent, brand: brand) }
+    }
+
+    private func readModel(fromUserAgent userAgent: String, brand: Brand) -> PhoneModel? {
         guard let family = families[brand] else { return nil }
         let agent = userAgent.uppercased()
         let words = agent.split(whereSeparator: { $0 == " " || $0 == "/" || $0 == ";" || $0 == "(" || $0 == ")" || $0 == "," })

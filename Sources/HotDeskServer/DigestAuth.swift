@@ -11,6 +11,11 @@ public struct DigestAuth: Sendable {
     static let realm = "HotDesk provisioning"
     let key = SymmetricKey(size: .bits256)
     var nonceLifetime: TimeInterval = 300
+    /// What nonces were read as (one is made per second at most, so a few hundred are live),
+    /// and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
+    /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
+    private let nonces = Memo<String, Date?>(limit: 2048)
+    private let ha1s = Memo<String, String>(limit: 100_000)
 
     enum Verdict: Equatable {
         case none
@@ -43,7 +48,7 @@ public struct DigestAuth: Sendable {
         guard algorithm == "MD5" || algorithm == "SHA-256" else { return .invalid("algorithm \(algorithm.prefix(20)) not offered") }
         guard let issued = nonceTime(nonce) else { return .invalid("not our nonce") }
         let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
-        let ha1 = h("\(user):\(Self.realm):\(secret)")
+        let ha1 = ha1s.value("\(algorithm)\u{0}\(user)\u{0}\(secret)") { h("\(user):\(Self.realm):\(secret)") }
         let ha2 = h("\(method):\(asked)")
         let expected: String
         if let qop = p["qop"] {
@@ -66,11 +71,13 @@ public struct DigestAuth: Sendable {
     }
 
     func nonceTime(_ nonce: String) -> Date? {
-        let parts = nonce.split(separator: ".")
-        guard parts.count == 2, let seconds = UInt64(parts[0], radix: 16), ConstantTime.equal(mac(String(parts[0])), String(parts[1])) else {
-            return nil
+        nonces.value(nonce) {
+            let parts = nonce.split(separator: ".")
+            guard parts.count == 2, let seconds = UInt64(parts[0], radix: 16), ConstantTime.equal(mac(String(parts[0])), String(parts[1])) else {
+                return nil
+            }
+            return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
-        return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 
     private func mac(_ text: String) -> String {

@@ -23,22 +23,3 @@ final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         }
     }
 }
-
-/// Values that never change while the server runs, computed once per key. Bounded: past `limit`
-/// keys it starts over (file names asked by phones that do not exist should not grow it forever).
-final class Memo<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    let limit: Int
-    private let entries = Mutex<[Key: Value]>([:])
-
-    init(limit: Int) { self.limit = limit }
-
-    func value(_ key: Key, compute: () -> Value) -> Value {
-        if let value = entries.withLock({ $0[key] }) { return value }
-        let value = compute()
-        entries.withLock { e in
-            if e.count >= limit { e.removeAll(keepingCapacity: true) }
-            e[key] = value
-        }
-        return value
-    }
-}
