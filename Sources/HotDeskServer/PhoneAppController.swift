@@ -21,6 +21,10 @@ struct PhoneAppController: Sendable {
     let clock: @Sendable () -> Date
 
     let states = GenerationCache<String, AppState>(limit: 10_000)
+    /// The screens that only show (menu, forms, confirmations), as rendered for a token, host
+    /// and query while its stamp stays the same: a phone paging through the app renders nothing
+    /// twice (issue 12: rendering was a third of an app request).
+    let documents = GenerationCache<String, PhoneDocument>(limit: 10_000)
 
     /// Longer query strings are refused before anything is parsed.
     static let maxQueryBytes = 2048
@@ -51,6 +55,12 @@ struct PhoneAppController: Sendable {
         } else if RandomToken.isWellFormed(token) {
             lookup = try await store.appState(token: token)
             if case .current(let state) = lookup { states.keep(state, for: token, generation: generation) }
+        }
+        // Screens that change nothing are a function of the token's state, the host and the query.
+        let showOnly = step == .menu || step == .choose || step == .form || step == .password || step == .confirmLogout
+        let documentKey = showOnly ? "\(token)\u{0}\(step)\u{0}\(request.hostHeader ?? "")\u{0}\(request.uri.query ?? "")" : nil
+        if case .current = lookup, let documentKey, let document = documents.value(documentKey, generation: generation) {
+            return .document(document)
         }
         guard case .current(let state) = lookup else {
             // An older token (the phone has not applied its config since the last login or logout),
@@ -129,7 +139,9 @@ struct PhoneAppController: Sendable {
                 screen = app.message(texts["logout.not_logged_in"])
             }
         }
-        return try render(screen, dialect: dialect, context: context)
+        let document = try self.document(screen, dialect: dialect, context: context)
+        if let documentKey { documents.keep(document, for: documentKey, generation: generation) }
+        return .document(document)
     }
 
     /// Shared lines of the user that this phone cannot carry (its model has no such key, or
@@ -161,12 +173,16 @@ struct PhoneAppController: Sendable {
 
     /// Renders in the phone's dialect; a screen too big for the phone becomes a short error.
     func render(_ screen: Screen, dialect: any Dialect, context: HotDeskRequestContext) throws -> Response {
+        .document(try document(screen, dialect: dialect, context: context))
+    }
+
+    func document(_ screen: Screen, dialect: any Dialect, context: HotDeskRequestContext) throws -> PhoneDocument {
         do {
-            return .document(try dialect.render(screen))
+            return try dialect.render(screen)
         } catch {
             context.logger.error("screen did not render", metadata: ["dialect": "\(dialect.name)", "error": "\(error)"])
             let texts = screens.texts(language)
-            return .document(try dialect.render(.text(.init(title: texts["error.title"], text: texts["error.internal"]))))
+            return try dialect.render(.text(.init(title: texts["error.title"], text: texts["error.internal"])))
         }
     }
 

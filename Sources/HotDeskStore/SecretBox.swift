@@ -13,6 +13,11 @@ public struct SecretBox: Sendable {
     private let tokenKey: SymmetricKey
     /// What PIN and password hashes are made with (`SecretHash`).
     public let hashKey: HashKey
+    /// App tokens already checked (a phone's token comes on every screen; its HMAC is a tenth
+    /// of an app request). A token's reading never changes: the generation is in the token.
+    private let appTokens = Memo<String, AppTokenReading?>(limit: 100_000)
+
+    public typealias AppTokenReading = (mac: MACAddress, generation: Int)
 
     public init(key: SymmetricKey) {
         self.key = key
@@ -77,6 +82,10 @@ public struct SecretBox: Sendable {
 
     /// The device and generation an app token names, if it is one of ours.
     public func readAppToken(_ token: String) -> (mac: MACAddress, generation: Int)? {
+        appTokens.value(token) { checkAppToken(token) }
+    }
+
+    private func checkAppToken(_ token: String) -> (mac: MACAddress, generation: Int)? {
         guard RandomToken.isWellFormed(token),
             let data = Data(base64Encoded: token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")), data.count == 24
         else { return nil }
