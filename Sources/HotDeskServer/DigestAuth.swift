@@ -16,6 +16,8 @@ public struct DigestAuth: Sendable {
     /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
     private let nonces = Memo<String, Date?>(limit: 2048)
     private let ha1s = Memo<String, String>(limit: 100_000)
+    /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
+    private let ha2s = Memo<String, String>(limit: 100_000)
 
     enum Verdict: Equatable {
         case none
@@ -49,7 +51,7 @@ public struct DigestAuth: Sendable {
         guard let issued = nonceTime(nonce) else { return .invalid("not our nonce") }
         let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
         let ha1 = ha1s.value("\(algorithm)\u{0}\(user)\u{0}\(secret)") { h("\(user):\(Self.realm):\(secret)") }
-        let ha2 = h("\(method):\(asked)")
+        let ha2 = ha2s.value("\(algorithm)\u{0}\(method):\(asked)") { h("\(method):\(asked)") }
         let expected: String
         if let qop = p["qop"] {
             guard qop == "auth", let nc = p["nc"], let cnonce = p["cnonce"] else { return .invalid("qop \(qop.prefix(10)) not offered") }
