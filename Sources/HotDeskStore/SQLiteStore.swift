@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HotDeskCore
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode, reads in parallel, writes serialised, every
 /// multi-row change in one transaction.
@@ -8,6 +9,8 @@ public final class SQLiteStore: Store {
     private let pool: DatabasePool
     private let counter: ChangeCounter
     private let secrets: SecretBox
+    /// `currentSettings`: the settings last decoded and the shared counter they were read at.
+    private let settingsMemo = Mutex<(generation: Int, settings: Settings)?>(nil)
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
     let catalog: PhoneCatalog
@@ -322,7 +325,7 @@ public final class SQLiteStore: Store {
 
     public func settings() async throws -> Settings {
         let secrets = self.secrets
-        return try await pool.read { db in try Self.readSettings(db, secrets: secrets) }
+        return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
     }
 
     public func device(mac: MACAddress) async throws -> Device? {
@@ -352,7 +355,7 @@ public final class SQLiteStore: Store {
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else { return nil }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
             let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [device.model.brand.rawValue]).map(Self.template)
-            return try Self.configState(db, device, row, settings: try Self.readSettings(db, secrets: secrets), templates: templates, secrets: secrets)
+            return try Self.configState(db, device, row, settings: try self.currentSettings(db, secrets: secrets), templates: templates, secrets: secrets)
         }
     }
 
@@ -360,7 +363,7 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.read { db in
-            let settings = try Self.readSettings(db, secrets: secrets)
+            let settings = try self.currentSettings(db, secrets: secrets)
             var templates: [Brand: [Template]] = [:]
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
@@ -393,7 +396,8 @@ public final class SQLiteStore: Store {
             settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
             lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
             hasPendingPush: try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))", arguments: [device.mac.canonical]) ?? false)
+                try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))"), arguments: [device.mac.canonical])
+                ?? false)
     }
 
     public func appState(token: String) async throws -> AppLookup {
@@ -409,7 +413,7 @@ public final class SQLiteStore: Store {
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
             let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
             return .current(
-                AppState(settings: try Self.readSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace))
+                AppState(settings: try self.currentSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace))
         }
     }
 
@@ -773,6 +777,16 @@ public final class SQLiteStore: Store {
     }
 
     // MARK: row mapping
+
+    /// The settings as of the shared change counter read in the same transaction: decoded (and
+    /// the phones' web logins opened) once per change, not on every state read (issue 12).
+    func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
+        let generation = try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
+        if let kept = settingsMemo.withLock({ $0 }), kept.generation == generation { return kept.settings }
+        let settings = try Self.readSettings(db, secrets: secrets)
+        settingsMemo.withLock { $0 = (generation, settings) }
+        return settings
+    }
 
     static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
         guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM settings WHERE id = 1")) else { return Settings() }

@@ -5,8 +5,8 @@ import HotDeskCore
 import Mustache
 
 /// Everything a config template may use. See `docs/templates.md`.
-public struct ConfigContext: Sendable {
-    public struct Line: Sendable {
+public struct ConfigContext: Hashable, Sendable {
+    public struct Line: Hashable, Sendable {
         public var number: String
         public var name: String
         public var sipPassword: String
@@ -20,7 +20,7 @@ public struct ConfigContext: Sendable {
 
     /// One SIP account the config carries: the user's own line (index 1, key 1) or a shared line
     /// (index 2…, on its key).
-    public struct Account: Sendable {
+    public struct Account: Hashable, Sendable {
         public var index: Int
         public var number: String
         public var name: String
@@ -194,8 +194,27 @@ public enum ConfigRenderer {
     }
 
     public static func render(_ body: String, name: String, format: ConfigFormat, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
+        let key = RenderKey(template: TemplateKey(format: format, body: body), context: context)
+        if let done = rendered.withLock({ $0[key] }) { return done }
         let template = try compile(body, format: format, name: name)
-        return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
+        let config = RenderedConfig(body: template.render(context.values), contentType: format.contentType)
+        rendered.withLock { r in
+            if r.count >= maxRendered { r.removeAll(keepingCapacity: true) }
+            r[key] = config
+        }
+        return config
+    }
+
+    /// Configs as rendered, by template and context: a login renders the phone's new config for
+    /// the push (the hash to wait for) and the phone's fetch asks for the same one a moment later
+    /// (issue 12: rendering was the largest part of a login). A context that differs in anything
+    /// is another key; past `maxRendered` it starts over.
+    private static let rendered = Mutex<[RenderKey: RenderedConfig]>([:])
+    static let maxRendered = 2048
+
+    private struct RenderKey: Hashable {
+        let template: TemplateKey
+        let context: ConfigContext
     }
 
     /// Compiled templates by their format and text: each is parsed once, not at every fetch.
