@@ -13,12 +13,13 @@ extension SQLiteStore {
     }
 
     private static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO push_jobs (
-                        mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
+                    mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
                     job.altConfigHash, job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970,
@@ -28,11 +29,12 @@ extension SQLiteStore {
             stored.id = db.lastInsertedRowID
             // Only config pushes replace each other; a message neither replaces nor is replaced.
             guard job.action.appliesConfig else { return stored }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE push_jobs SET state = 'superseded', last_error = ?, updated_at = ?
                     WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
-                    """,
+                    """
+            ).execute(
                 arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
             return stored
     }
@@ -151,7 +153,7 @@ extension SQLiteStore {
                 arguments: [now.timeIntervalSince1970, limit]
             ).compactMap(Self.pushJob)
             for job in due {
-                try db.execute(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?", arguments: [leaseUntil.timeIntervalSince1970, job.id])
+                try db.cachedStatement(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?").execute(arguments: [leaseUntil.timeIntervalSince1970, job.id])
             }
             return due
         }
@@ -190,8 +192,7 @@ extension SQLiteStore {
 
     public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {
         try await writer.write { db in
-            try db.execute(
-                sql: "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)").execute(
                 arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue])
             try Self.insert(
                 AuditEntry(
@@ -214,7 +215,7 @@ extension SQLiteStore {
     public func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool {
         try await writer.write { db in
             guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM api_keys WHERE name = ?", arguments: [name]) else { return false }
-            try db.execute(sql: "DELETE FROM api_keys WHERE name = ?", arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM api_keys WHERE name = ?").execute(arguments: [name])
             try Self.insert(
                 AuditEntry(
                     at: at, actor: actor, action: .apiKeyRevoked, source: source, outcome: .success,
@@ -238,7 +239,7 @@ extension SQLiteStore {
         // would serialise them all on SQLite's one writer.
         if lastUsed.map({ at.timeIntervalSince1970 - $0 >= Self.keyUsePrecision }) ?? true {
             try await writer.write { db in
-                try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+                try db.cachedStatement(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?").execute(arguments: [at.timeIntervalSince1970, id])
             }
         }
         return (name, role)
@@ -288,11 +289,12 @@ extension SQLiteStore {
     }
 
     static func write(_ job: PushJob, _ db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE push_jobs SET action = ?, state = ?, attempts = ?, last_error = ?, updated_at = ?, due_at = ?, sent_at = ?, applied_at = ?
                 WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [
                 job.action.rawValue, job.state.rawValue, job.attempts, job.lastError, job.updatedAt.timeIntervalSince1970,
                 job.dueAt.timeIntervalSince1970, job.sentAt?.timeIntervalSince1970, job.appliedAt?.timeIntervalSince1970, job.id,

@@ -449,8 +449,8 @@ public final class SQLiteStore: Store {
     public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
         try await writer.write { db in
             switch subject {
-            case .extension(let number): try db.execute(sql: "DELETE FROM login_failures WHERE extension = ?", arguments: [number])
-            case .device(let mac): try db.execute(sql: "DELETE FROM login_failures WHERE mac = ?", arguments: [mac.canonical])
+            case .extension(let number): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE extension = ?").execute(arguments: [number])
+            case .device(let mac): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE mac = ?").execute(arguments: [mac.canonical])
             case .source: break
             }
             let cleared = db.changesCount
@@ -516,8 +516,7 @@ public final class SQLiteStore: Store {
             }
             var device = device
             device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
-            try db.execute(
-                sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')",
+            try db.cachedStatement(sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')").execute(
                 arguments: [
                     device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
                     try secrets.seal(device.provisioningSecret!),
@@ -565,22 +564,19 @@ public final class SQLiteStore: Store {
     public func ensureProvisioningSecret(mac: MACAddress) async throws {
         let sealed = try secrets.seal(RandomToken.make())
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL", arguments: [sealed, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL").execute(arguments: [sealed, mac.canonical])
         }
     }
 
     public func secretIssued(mac: MACAddress, at: Date) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL", arguments: [at.timeIntervalSince1970, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL").execute(arguments: [at.timeIntervalSince1970, mac.canonical])
         }
     }
 
     public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE devices SET claimed_at = ?, claimed_from = ? WHERE mac = ? AND claimed_at IS NULL",
+            try db.cachedStatement(sql: "UPDATE devices SET claimed_at = ?, claimed_from = ? WHERE mac = ? AND claimed_at IS NULL").execute(
                 arguments: [at.timeIntervalSince1970, address, mac.canonical])
             guard db.changesCount > 0 else { return false }
             try Self.insert(
@@ -611,7 +607,7 @@ public final class SQLiteStore: Store {
 
     public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?", arguments: [model.name, model.brand.rawValue, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?").execute(arguments: [model.name, model.brand.rawValue, mac.canonical])
         }
     }
 
@@ -666,7 +662,7 @@ public final class SQLiteStore: Store {
 
     public func recordAddress(mac: MACAddress, address: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?", arguments: [address, mac.canonical, address])
+            try db.cachedStatement(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?").execute(arguments: [address, mac.canonical, address])
         }
     }
 
@@ -681,15 +677,14 @@ public final class SQLiteStore: Store {
             if plan.refusal != nil { return LoginResult(session: session, plan: plan) }
             let reason = "replaced by \(session.extensionNumber) logging in"
             for ended in ([plan.replacedOnDevice].compactMap({ $0 }) + plan.endedElsewhere) {
-                try db.execute(sql: "DELETE FROM sessions WHERE mac = ?", arguments: [ended.mac.canonical])
+                try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ?").execute(arguments: [ended.mac.canonical])
                 let detail = ended.mac == session.mac ? reason : "\(reason) on \(session.mac)"
                 try Self.insert(
                     AuditEntry(
                         at: session.startedAt, actor: actor, action: .logout, mac: ended.mac, extensionNumber: ended.extensionNumber,
                         source: session.source, outcome: .success, detail: detail), db)
             }
-            try db.execute(
-                sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)").execute(
                 arguments: [
                     session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
                     session.startedAt.timeIntervalSince1970, session.source,
@@ -706,7 +701,7 @@ public final class SQLiteStore: Store {
     public func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session? {
         try await pool.write { db in
             guard let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) else { return nil }
-            try db.execute(sql: "DELETE FROM sessions WHERE mac = ?", arguments: [mac.canonical])
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ?").execute(arguments: [mac.canonical])
             try Self.insert(
                 AuditEntry(at: at, actor: actor, action: .logout, mac: mac, extensionNumber: session.extensionNumber, source: source, outcome: .success, detail: reason),
                 db)
@@ -716,8 +711,7 @@ public final class SQLiteStore: Store {
 
     public func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool {
         try await pool.write { db in
-            try db.execute(
-                sql: "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?",
+            try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?").execute(
                 arguments: [session.mac.canonical, session.extensionNumber, session.startedAt.timeIntervalSince1970])
             guard db.changesCount > 0 else { return false }
             try Self.insert(
@@ -730,11 +724,10 @@ public final class SQLiteStore: Store {
     public func recordFailure(_ audit: AuditEntry) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)").execute(
                 arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
             // Old failures no longer count for anything: keep the table small.
-            try db.execute(sql: "DELETE FROM login_failures WHERE at < ?", arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
+            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE at < ?").execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
             try Self.insert(audit, db)
         }
     }
@@ -746,19 +739,18 @@ public final class SQLiteStore: Store {
             var extensionNumber: String?
             switch line {
             case .ownLine(let number):
-                try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
+                try db.cachedStatement(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 extensionNumber = number
                 macs = try String.fetchAll(try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"), arguments: [number])
             case .deviceLine(let mac):
-                try db.execute(
-                    sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL", arguments: [sealed, mac.canonical])
+                try db.cachedStatement(sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL").execute(arguments: [sealed, mac.canonical])
                 guard db.changesCount > 0 else { return nil }
                 // The config carries the device's line only while nobody is logged in.
                 let loggedIn = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical]) ?? false
                 macs = loggedIn ? [] : [mac.canonical]
             case .sharedLine(let number):
-                try db.execute(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?", arguments: [sealed, number])
+                try db.cachedStatement(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 macs = try String.fetchAll(
                     db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
@@ -930,9 +922,8 @@ public final class SQLiteStore: Store {
     }
 
     static func insert(_ entry: AuditEntry, _ db: Database) throws {
-        try db.execute(
-            sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [
+        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").execute(
+                arguments: [
                 entry.at.timeIntervalSince1970, entry.actor, entry.action.rawValue, entry.mac?.canonical, entry.extensionNumber, entry.source,
                 entry.outcome.rawValue, entry.detail,
             ])
