@@ -114,6 +114,10 @@ public struct PushPolicy: Hashable, Sendable {
     public var delayAfterDone: TimeInterval
     /// Pushes in flight at once.
     public var maxConcurrent: Int
+    /// Pushes started per second at most (nil: as fast as `maxConcurrent` allows). After an
+    /// import changed every phone's config, `push-changed` queues a push per phone: paced, the
+    /// phones reload (or reboot) and fetch their configs over minutes, not in the same second.
+    public var maxPerSecond: Double?
 
     public init(
         maxAttempts: Int = 4, backoff: TimeInterval = 2, maxBackoff: TimeInterval = 120, connectTimeout: TimeInterval = 3,
@@ -132,7 +136,46 @@ public struct PushPolicy: Hashable, Sendable {
     }
 
     public static let standard = PushPolicy()
+}
 
+/// A token bucket: up to `rate` starts per second, and `burst` at once after a quiet spell.
+public struct PushPacer: Sendable {
+    public let rate: Double
+    public let burst: Double
+    private var tokens: Double
+    private var last: Date?
+
+    public init(rate: Double, burst: Double? = nil) {
+        self.rate = rate
+        self.burst = max(1, burst ?? rate)
+        tokens = self.burst
+    }
+
+    /// How many may start now.
+    public mutating func available(now: Date) -> Int {
+        refill(now)
+        return Int(tokens.rounded(.down))
+    }
+
+    /// `count` started now.
+    public mutating func took(_ count: Int, now: Date) {
+        refill(now)
+        tokens = max(0, tokens - Double(count))
+    }
+
+    /// Seconds until one more may start.
+    public mutating func wait(now: Date) -> TimeInterval {
+        refill(now)
+        return tokens >= 1 ? 0 : (1 - tokens) / rate
+    }
+
+    private mutating func refill(_ now: Date) {
+        if let last { tokens = min(burst, tokens + max(0, now.timeIntervalSince(last)) * rate) }
+        last = now
+    }
+}
+
+extension PushPolicy {
     /// "Equal jitter": half the exponential delay fixed, half random (`random` in 0..<1), so a
     /// fleet of phones that failed together does not retry together.
     public func retryDelay(afterAttempt attempt: Int, random: Double) -> TimeInterval {

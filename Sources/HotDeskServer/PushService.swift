@@ -27,6 +27,8 @@ final class PushService: Service, Sendable {
     let language: String
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
+    /// `policy.maxPerSecond`, when set.
+    private let pacer: Mutex<PushPacer?>
 
     init(
         store: any Store, builder: ConfigBuilder, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
@@ -36,6 +38,7 @@ final class PushService: Service, Sendable {
         self.builder = builder
         self.pusher = pusher
         self.policy = policy
+        pacer = Mutex(policy.maxPerSecond.flatMap { $0 > 0 ? PushPacer(rate: $0) : nil })
         self.screens = screens
         self.language = language
         self.logger = logger
@@ -166,15 +169,21 @@ final class PushService: Service, Sendable {
             for job in try await store.overdueSentPushJobs(now: now) {
                 await notApplied(job, now: now)
             }
-            let free = policy.maxConcurrent - inFlight.withLock { $0 }
+            let slots = policy.maxConcurrent - inFlight.withLock { $0 }
+            let allowed = pacer.withLock { $0?.available(now: now) } ?? slots
+            let free = min(slots, allowed)
             // A claimed job is leased until its transfer surely ended, so a crash retries it.
             let lease = now + policy.connectTimeout + policy.transferTimeout + 30
-            for job in try await store.claimDuePushJobs(now: now, leaseUntil: lease, limit: free) {
+            let claimed = free > 0 ? try await store.claimDuePushJobs(now: now, leaseUntil: lease, limit: free) : []
+            pacer.withLock { $0?.took(claimed.count, now: now) }
+            for job in claimed {
                 inFlight.withLock { $0 += 1 }
                 start(job)
             }
-            guard free > 0, let next = try await store.nextPushDue() else { return 30 }
-            return min(30, max(0.02, next.timeIntervalSince(clock())))
+            guard slots > 0, let next = try await store.nextPushDue() else { return 30 }
+            // Paced: due jobs wait for the next start the rate allows.
+            let paced = pacer.withLock { $0?.wait(now: clock()) } ?? 0
+            return min(30, max(0.02, next.timeIntervalSince(clock()), paced))
         } catch {
             logger.error("push queue unreadable", metadata: ["error": "\(error)"])
             return 5

@@ -133,6 +133,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection may wait for a request (including the time to send its headers) before it is closed.")
     var idleTimeout: Int = 20
 
+    @Option(help: "Pushes started per second at most (0: no limit). Paces push-changed after an import, so a site's phones do not all reload or reboot, and then fetch their configs, in the same second.")
+    var maxPushesPerSecond: Double = 0
+
     @Option(help: "HTTPS: the certificate chain (PEM), e.g. for Login Extl phones on the internet. With --tls-key.")
     var tlsCert: String?
 
@@ -146,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
         if idleTimeout < 1 { throw ValidationError("--idle-timeout is at least 1 second") }
         if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections is at least 16") }
+        if !(maxPushesPerSecond >= 0 && maxPushesPerSecond.isFinite) { throw ValidationError("--max-pushes-per-second is 0 (no limit) or more") }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             throw ValidationError("unknown time zone \"\(timeZone)\" (use a name such as Europe/Paris or America/New_York)")
         }
@@ -190,6 +194,7 @@ struct Serve: AsyncParsableCommand {
             host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
             trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections)
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
+        if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
         let scheme = configuration.tls == nil ? "http" : "https"
         let app: HotDeskService
         do {

@@ -290,3 +290,44 @@ struct PushConfirmationTests {
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
     }
 }
+
+@Suite("Push pacing: pushes started per second at most")
+struct PushPacingTests {
+    @Test("the bucket: a burst, then one start per 1/rate seconds; time refills it up to the burst")
+    func bucket() {
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        var pacer = PushPacer(rate: 4)
+        #expect(pacer.available(now: t0) == 4)
+        pacer.took(4, now: t0)
+        #expect(pacer.available(now: t0) == 0)
+        #expect(abs(pacer.wait(now: t0) - 0.25) < 0.001)
+        #expect(pacer.available(now: t0.addingTimeInterval(0.5)) == 2)
+        pacer.took(2, now: t0.addingTimeInterval(0.5))
+        #expect(pacer.available(now: t0.addingTimeInterval(60)) == 4, "a quiet minute refills the burst, no more")
+    }
+
+    @Test("with --max-pushes-per-second 2, six pushes queued at once are sent over two seconds, and all are applied")
+    func paced() async throws {
+        var policy = testPushPolicy
+        policy.maxPerSecond = 2
+        let server = try await TestServer.start(yaml: pushDirectory, policy: policy)
+        do {
+            let api = try await AdminAPITests().client(server)
+            let macs = (1...6).map { String(format: "001565aadd%02x", $0) }
+            for mac in macs { _ = try await server.phone("yealink-t46u", mac: mac) }
+            for mac in macs { #expect(try await api.call("POST", "/devices/\(mac)/push", body: "{\"action\": \"reload\"}").status == 202) }
+            var sent: [Date] = []
+            for mac in macs {
+                let job = try #require(try await server.waitForJob(mac) { $0.state == .applied })
+                sent.append(try #require(job.sentAt))
+            }
+            let spread = try #require(sent.max()).timeIntervalSince(try #require(sent.min()))
+            // Two at once (the burst), then one every half second: 2 s; unpaced, they all go within milliseconds.
+            #expect(spread >= 1.5, "sent within \(spread) s")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+}
