@@ -1,9 +1,10 @@
+import HotDeskCore
 import HotDeskStore
 import Synchronization
 
 /// Values read from the store (or made from what it held) about one phone, kept while its change
 /// stamp (`Store.changeStamp`: the shared counter and the phone's own, moved by any commit its
-/// config depends on, from any process) stays the same. Bounded: past `limit` keys it starts over.
+/// config depends on, from any process) stays the same. Bounded: past `limit` keys an eighth make room.
 final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     let limit: Int
     private let entries = Mutex<[Key: (generation: ChangeStamp, value: Value)]>([:])
@@ -18,7 +19,7 @@ final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     func keep(_ value: Value, for key: Key, generation: ChangeStamp?) {
         guard let generation else { return }
         entries.withLock { e in
-            if e.count >= limit, e[key] == nil { e.removeAll(keepingCapacity: true) }
+            if e[key] == nil { e.makeRoom(limit: limit) }
             e[key] = (generation, value)
         }
     }

@@ -199,7 +199,7 @@ public enum ConfigRenderer {
         let template = try compile(body, format: format, name: name)
         let config = RenderedConfig(body: template.render(context.values), contentType: format.contentType)
         rendered.withLock { r in
-            if r.count >= maxRendered { r.removeAll(keepingCapacity: true) }
+            r.makeRoom(limit: maxRendered)
             r[key] = config
         }
         return config
@@ -208,7 +208,7 @@ public enum ConfigRenderer {
     /// Configs as rendered, by template and context: a login renders the phone's new config for
     /// the push (the hash to wait for) and the phone's fetch asks for the same one a moment later
     /// (issue 12: rendering was the largest part of a login). A context that differs in anything
-    /// is another key; past `maxRendered` it starts over.
+    /// is another key; past `maxRendered` an eighth make room.
     private static let rendered = Mutex<[RenderKey: RenderedConfig]>([:])
     static let maxRendered = 2048
 

@@ -88,3 +88,24 @@ struct DigestHeaderTests {
         #expect(DigestAuth.parameters("").isEmpty && DigestAuth.parameters("garbage").isEmpty)
     }
 }
+
+@Suite("Bounded caches make room, not start over")
+struct BoundedCacheTests {
+    @Test("at its limit a cache drops an eighth and keeps the rest; asked in turn for more keys than it holds, it still answers some")
+    func makeRoom() {
+        var table = Dictionary(uniqueKeysWithValues: (0..<800).map { ($0, $0) })
+        table.makeRoom(limit: 800)
+        #expect(table.count == 700 && table.allSatisfy { $0.key == $0.value })
+        table.makeRoom(limit: 800)
+        #expect(table.count == 700, "below the limit nothing goes")
+
+        let memo = Memo<Int, Int>(limit: 800)
+        var computed = 0
+        for round in 0..<3 {
+            for key in 0..<1000 { _ = memo.value(key) { computed += 1; return key } }
+            if round == 0 { #expect(computed == 1000) }
+        }
+        // Starting over at the limit would recompute all 1,000 keys each round (3,000 in all).
+        #expect(computed < 2700, "\(computed) computations for 3 rounds of 1,000 keys")
+    }
+}
