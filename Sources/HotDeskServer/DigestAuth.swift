@@ -15,9 +15,9 @@ public struct DigestAuth: Sendable {
     /// and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
     /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
     private let nonces = Memo<String, Date?>(limit: 2048)
-    private let ha1s = Memo<String, String>(limit: 100_000)
+    private let ha1s = Memo<String, String>(limit: 10_000)
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
-    private let ha2s = Memo<String, String>(limit: 100_000)
+    private let ha2s = Memo<String, String>(limit: 10_000)
 
     enum Verdict: Equatable {
         case none

@@ -15,7 +15,7 @@ public struct SecretBox: Sendable {
     public let hashKey: HashKey
     /// App tokens already checked (a phone's token comes on every screen; its HMAC is a tenth
     /// of an app request). A token's reading never changes: the generation is in the token.
-    private let appTokens = Memo<String, AppTokenReading?>(limit: 100_000)
+    private let appTokens = Memo<String, AppTokenReading?>(limit: 10_000)
 
     public typealias AppTokenReading = (mac: MACAddress, generation: Int)
 
