@@ -4,12 +4,20 @@ import Synchronization
 
 /// Values read from the store (or made from what it held) about one phone, kept while its change
 /// stamp (`Store.changeStamp`: the shared counter and the phone's own, moved by any commit its
-/// config depends on, from any process) stays the same. Bounded: past `limit` keys an eighth make room.
+/// config depends on, from any process) stays the same. Bounded, keeping what was used lately (`BoundedTable`).
 final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     let limit: Int
-    private let entries = Mutex<[Key: (generation: ChangeStamp, value: Value)]>([:])
+    private let entries: Mutex<BoundedTable<Key, Entry>>
 
-    init(limit: Int) { self.limit = limit }
+    struct Entry: Sendable {
+        var generation: ChangeStamp
+        var value: Value
+    }
+
+    init(limit: Int) {
+        self.limit = limit
+        entries = Mutex(BoundedTable(limit: limit))
+    }
 
     func value(_ key: Key, generation: ChangeStamp?) -> Value? {
         guard let generation else { return nil }
@@ -18,9 +26,6 @@ final class GenerationCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
 
     func keep(_ value: Value, for key: Key, generation: ChangeStamp?) {
         guard let generation else { return }
-        entries.withLock { e in
-            if e[key] == nil { e.makeRoom(limit: limit) }
-            e[key] = (generation, value)
-        }
+        entries.withLock { $0[key] = Entry(generation: generation, value: value) }
     }
 }

@@ -199,18 +199,15 @@ public enum ConfigRenderer {
         if let done = rendered.withLock({ $0[key] }) { return done }
         let template = try compile(templateKey, name: name)
         let config = RenderedConfig(body: template.render(context.values), contentType: format.contentType)
-        rendered.withLock { r in
-            r.makeRoom(limit: maxRendered)
-            r[key] = config
-        }
+        rendered.withLock { $0[key] = config }
         return config
     }
 
     /// Configs as rendered, by template and context: a login renders the phone's new config for
     /// the push (the hash to wait for) and the phone's fetch asks for the same one a moment later
     /// (issue 12: rendering was the largest part of a login). A context that differs in anything
-    /// is another key; past `maxRendered` an eighth make room.
-    private static let rendered = Mutex<[RenderKey: RenderedConfig]>([:])
+    /// is another key; it keeps the `maxRendered` used lately.
+    private static let rendered = Mutex(BoundedTable<RenderKey, RenderedConfig>(limit: maxRendered))
     static let maxRendered = 2048
 
     /// Hashed once, outside the lock (a template is kilobytes); compared in full only when the

@@ -89,23 +89,32 @@ struct DigestHeaderTests {
     }
 }
 
-@Suite("Bounded caches make room, not start over")
+@Suite("Bounded caches keep what was used lately")
 struct BoundedCacheTests {
-    @Test("at its limit a cache drops an eighth and keeps the rest; asked in turn for more keys than it holds, it still answers some")
-    func makeRoom() {
-        var table = Dictionary(uniqueKeysWithValues: (0..<800).map { ($0, $0) })
-        table.makeRoom(limit: 800)
-        #expect(table.count == 700 && table.allSatisfy { $0.key == $0.value })
-        table.makeRoom(limit: 800)
-        #expect(table.count == 700, "below the limit nothing goes")
+    @Test("two generations: never more than the limit; an entry read lately outlives older ones; one not read goes")
+    func recency() {
+        var table = BoundedTable<Int, String>(limit: 8)
+        for key in 1...4 { table[key] = "\(key)" }
+        table[5] = "5"  // the newer generation was full: 1-4 become the older one
+        #expect(table[2] == "2", "read from the older generation, and moved to the newer")
+        for key in 6...8 { table[key] = "\(key)" }  // newer: 5, 2, 6, 7 → full at 8: 5, 2, 6, 7 become the older
+        #expect(table.count <= 8)
+        #expect(table.peek(2) == "2" && table.peek(8) == "8", "used lately: kept")
+        #expect(table.peek(1) == nil && table.peek(3) == nil && table.peek(4) == nil, "not used since: gone")
+        table[2] = nil
+        #expect(table.peek(2) == nil)
+        for key in 100..<1100 { table[key] = "x" }
+        #expect(table.count <= 8, "bounded whatever comes")
+    }
 
-        let memo = Memo<Int, Int>(limit: 800)
+    @Test("a memo computes a key once while it is used, and again only after it was dropped")
+    func memo() {
+        let memo = Memo<Int, Int>(limit: 4)
         var computed = 0
-        for round in 0..<3 {
-            for key in 0..<1000 { _ = memo.value(key) { computed += 1; return key } }
-            if round == 0 { #expect(computed == 1000) }
-        }
-        // Starting over at the limit would recompute all 1,000 keys each round (3,000 in all).
-        #expect(computed < 2700, "\(computed) computations for 3 rounds of 1,000 keys")
+        for _ in 0..<10 { _ = memo.value(1) { computed += 1; return 1 } }
+        #expect(computed == 1)
+        for key in 2...9 { _ = memo.value(key) { computed += 1; return key } }
+        _ = memo.value(1) { computed += 1; return 1 }
+        #expect(computed == 10, "key 1 was dropped after eight newer keys, and computed again")
     }
 }
