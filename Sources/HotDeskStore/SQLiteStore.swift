@@ -11,6 +11,8 @@ public final class SQLiteStore: Store {
     private let secrets: SecretBox
     /// `currentSettings`: the settings last decoded and the shared counter they were read at.
     private let settingsMemo = Mutex<(generation: Int, settings: Settings)?>(nil)
+    /// `currentTemplates`: each brand's templates and the shared counter they were read at.
+    private let templatesMemo = Mutex<(generation: Int, byBrand: [Brand: [Template]])>((-1, [:]))
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
     let catalog: PhoneCatalog
@@ -354,8 +356,8 @@ public final class SQLiteStore: Store {
         return try await pool.read { db -> DeviceConfigState? in
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else { return nil }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
-            let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [device.model.brand.rawValue]).map(Self.template)
-            return try Self.configState(db, device, row, settings: try self.currentSettings(db, secrets: secrets), templates: templates, secrets: secrets)
+            let settings = try self.currentSettings(db, secrets: secrets)
+            return try Self.configState(db, device, row, settings: settings, templates: try self.currentTemplates(db, brand: device.model.brand), secrets: secrets)
         }
     }
 
@@ -371,9 +373,7 @@ public final class SQLiteStore: Store {
             ).map { row in
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let brand = device.model.brand
-                if templates[brand] == nil {
-                    templates[brand] = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
-                }
+                if templates[brand] == nil { templates[brand] = try self.currentTemplates(db, brand: brand) }
                 return try Self.configState(db, device, row, settings: settings, templates: templates[brand] ?? [], secrets: secrets)
             }
         }
@@ -778,6 +778,20 @@ public final class SQLiteStore: Store {
         let settings = try Self.readSettings(db, secrets: secrets)
         settingsMemo.withLock { $0 = (generation, settings) }
         return settings
+    }
+
+    /// A brand's templates as of the shared change counter: read once per change and shared by
+    /// every phone's cached state (one copy of each template text, not one per phone: at 100,000
+    /// phones that was tens of megabytes).
+    func currentTemplates(_ db: Database, brand: Brand) throws -> [Template] {
+        let generation = try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
+        if let kept = templatesMemo.withLock({ $0.generation == generation ? $0.byBrand[brand] : nil }) { return kept }
+        let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
+        templatesMemo.withLock { memo in
+            if memo.generation != generation { memo = (generation, [:]) }
+            memo.byBrand[brand] = templates
+        }
+        return templates
     }
 
     static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
