@@ -17,7 +17,7 @@ public struct DigestAuth: Sendable {
     private let nonces = Memo<String, Date?>(limit: 2048)
     private let ha1s = Memo<String, String>(limit: 10_000)
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
-    private let ha2s = Memo<String, String>(limit: 10_000)
+    private let ha2s = Memo<String, String>(limit: 4096)
 
     enum Verdict: Equatable {
         case none

@@ -26,7 +26,7 @@ struct ProvisioningController: Sendable {
     let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 10_000)
     let rendered = GenerationCache<String, RenderedConfig>(limit: 10_000)
     /// What each file name means never changes while the server runs (the families are loaded once).
-    let fileNames = Memo<String, [ConfigFileMatch]>(limit: 50_000)
+    let fileNames = Memo<String, [ConfigFileMatch]>(limit: 4096)
     let clock: @Sendable () -> Date
 
     var builder: ConfigBuilder { ConfigBuilder(configs: configs) }

@@ -208,7 +208,7 @@ public enum ConfigRenderer {
     /// (issue 12: rendering was the largest part of a login). A context that differs in anything
     /// is another key; it keeps the `maxRendered` used lately.
     private static let rendered = Mutex(BoundedTable<RenderKey, RenderedConfig>(limit: maxRendered))
-    static let maxRendered = 2048
+    static let maxRendered = 1024
 
     /// Hashed once, outside the lock (a template is kilobytes); compared in full only when the
     /// hashes match. (Hashing and comparing inside the lock made a boot storm 11 times slower:
