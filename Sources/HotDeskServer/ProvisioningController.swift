@@ -23,8 +23,8 @@ struct ProvisioningController: Sendable {
     /// What the store held for a device, and the configs rendered from it, while the store's
     /// change counter stays the same: a phone asking again costs no read and no render. Sized
     /// for memory (Benchmarks/scale: 20,000 entries each put a 100,000-phone server near 190 MB).
-    let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 10_000)
-    let rendered = GenerationCache<String, RenderedConfig>(limit: 10_000)
+    let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 5_000)
+    let rendered = GenerationCache<String, RenderedConfig>(limit: 5_000)
     /// What each file name means never changes while the server runs (the families are loaded once).
     let fileNames = Memo<String, [ConfigFileMatch]>(limit: 4096)
     let clock: @Sendable () -> Date
