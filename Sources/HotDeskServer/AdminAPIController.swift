@@ -675,8 +675,8 @@ struct APIKeyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
         var context = context
         do {
-            if let console, request.headers[.authorization] == nil, ConsoleAuth.token(of: request) != nil {
-                return try await next(request, try await consoleContext(request, context, console))
+            if let console, request.headers[.authorization] == nil, let token = ConsoleAuth.token(of: request) {
+                return try await next(request, try await consoleContext(request, context, console, token: token))
             }
             guard let key = key(request.headers[.authorization] ?? "") else {
                 throw APIError(
@@ -710,8 +710,8 @@ struct APIKeyMiddleware: RouterMiddleware {
 
     /// A request of the signed-in console: its account as actor (`console:<name>`) and role;
     /// a change without the session's CSRF token is refused (403, audited).
-    private func consoleContext(_ request: Request, _ context: HotDeskRequestContext, _ console: ConsoleAuth) async throws -> HotDeskRequestContext {
-        guard let (_, session) = try await console.session(of: request) else {
+    private func consoleContext(_ request: Request, _ context: HotDeskRequestContext, _ console: ConsoleAuth, token: String) async throws -> HotDeskRequestContext {
+        guard let (_, session) = try await console.session(token: token) else {
             throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again")
         }
         var context = context

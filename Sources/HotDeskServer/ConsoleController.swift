@@ -154,6 +154,11 @@ struct ConsoleAuth: Sendable {
     /// The live session the cookie opens, with its hash.
     func session(of request: Request) async throws -> (String, ConsoleSession)? {
         guard let token = Self.token(of: request) else { return nil }
+        return try await session(token: token)
+    }
+
+    /// The live session of a cookie value already read.
+    func session(token: String) async throws -> (String, ConsoleSession)? {
         let hash = ConsoleSession.hash(token)
         return try await store.consoleSession(tokenHash: hash, at: clock()).map { (hash, $0) }
     }

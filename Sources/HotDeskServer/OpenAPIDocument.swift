@@ -102,13 +102,13 @@ public enum OpenAPIDocument {
             parameters += (described?.query ?? []).map { ["name": $0, "in": "query", "required": false, "schema": ["type": "string"]] }
             var responses: [String: Any] = [:]
             for code in described?.answers ?? [200] {
-                responses["\(code)"] =
-                    code == 204
-                    ? ["description": HTTPResponse.Status(code: code).reasonPhrase]
-                    : [
-                        "description": HTTPResponse.Status(code: code).reasonPhrase,
-                        "content": [(code < 300 ? described?.contentType : nil) ?? "application/json": ["schema": ["type": code < 300 && described?.contentType == "text/event-stream" ? "string" : "object"]]],
-                    ]
+                var answer: [String: Any] = ["description": HTTPResponse.Status(code: code).reasonPhrase]
+                if code != 204 {
+                    // Errors are always JSON; a success is in the operation's own type.
+                    let type = code < 300 ? described?.contentType ?? "application/json" : "application/json"
+                    answer["content"] = [type: ["schema": ["type": type == "application/json" ? "object" : "string"]]]
+                }
+                responses["\(code)"] = answer
             }
             responses["401"] = ["description": "no key, or a wrong one"]
             if !isPBX, method != "get" { responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"] }

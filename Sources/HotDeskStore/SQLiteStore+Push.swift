@@ -64,29 +64,17 @@ extension SQLiteStore {
     public func deviceOverview(_ query: DeviceQuery) async throws -> [DeviceOverview] {
         let secrets = secretBox
         let catalog = self.catalog
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let mac = query.mac {
-            conditions.append("mac = ?")
-            _ = arguments.append(contentsOf: [mac.canonical])
-        }
-        if let after = query.after {
-            conditions.append("mac > ?")
-            _ = arguments.append(contentsOf: [after.canonical])
-        }
-        if let brand = query.brand {
-            conditions.append("brand = ?")
-            _ = arguments.append(contentsOf: [brand.rawValue])
-        }
-        if let workspace = query.workspace {
-            conditions.append("workspace = ?")
-            _ = arguments.append(contentsOf: [workspace])
-        }
+        // Each filter given: its condition and the value it binds.
+        let filters: [(String, String)] = [
+            query.mac.map { ("mac = ?", $0.canonical) }, query.after.map { ("mac > ?", $0.canonical) },
+            query.brand.map { ("brand = ?", $0.rawValue) }, query.workspace.map { ("workspace = ?", $0) },
+        ].compactMap { $0 }
+        var conditions = filters.map(\.0)
         if let loggedIn = query.loggedIn { conditions.append("mac \(loggedIn ? "IN" : "NOT IN") (SELECT mac FROM sessions)") }
         if let never = query.neverFetched { conditions.append("last_config_hash IS \(never ? "" : "NOT ")NULL") }
         let sql = "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
             + (query.limit == .max ? "" : " LIMIT \(query.limit)")
-        let values = arguments
+        let values = StatementArguments(filters.map(\.1))
         return try await reader.read { db in
             // Per phone of the page, by index: its newest job, its users, its session.
             let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")

@@ -773,18 +773,23 @@ public final class SQLiteStore: Store {
     /// The settings as of the shared change counter read in the same transaction: decoded (and
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
     func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        let generation = try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
+        let generation = try Self.sharedGeneration(db)
         if let kept = settingsMemo.withLock({ $0 }), kept.generation == generation { return kept.settings }
         let settings = try Self.readSettings(db, secrets: secrets)
         settingsMemo.withLock { $0 = (generation, settings) }
         return settings
     }
 
+    /// The shared change counter, read in the caller's transaction (what the memos below key on).
+    private static func sharedGeneration(_ db: Database) throws -> Int {
+        try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
+    }
+
     /// A brand's templates as of the shared change counter: read once per change and shared by
     /// every phone's cached state (one copy of each template text, not one per phone: at 100,000
     /// phones that was tens of megabytes).
     func currentTemplates(_ db: Database, brand: Brand) throws -> [Template] {
-        let generation = try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
+        let generation = try Self.sharedGeneration(db)
         if let kept = templatesMemo.withLock({ $0.generation == generation ? $0.byBrand[brand] : nil }) { return kept }
         let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
         templatesMemo.withLock { memo in
