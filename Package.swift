@@ -75,6 +75,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Benchmarks/run's second reference: a bare Hummingbird route (the framework's ceiling).
+        .executableTarget(
+            name: "bare-route", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Benchmarks/BareRoute"),
         // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
         .target(
             name: "PhoneSimulator",

@@ -731,7 +731,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     private func refused(_ request: Request, _ context: HotDeskRequestContext, _ why: String) async throws -> APIError {
         let now = clock()
         let source = addresses.address(of: request, context: context)
-        let path = RequestLogMiddleware<HotDeskRequestContext>.redact(request.uri.path)
+        let path = RequestRecordMiddleware<HotDeskRequestContext>.redact(request.uri.path)
         SecurityLog(logger: context.logger).record(.keyRefused, source: source, detail: "\(request.method) \(path): \(why)")
         let verdict = throttle.refuse(source: source ?? "unknown", now: now)
         let everyone = globalThrottle.refuse(source: "*", now: now)

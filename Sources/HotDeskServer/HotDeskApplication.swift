@@ -126,9 +126,8 @@ public func makeApplication(
     let login = LoginService(store: store, limits: LoginGuard(), security: security)
     let fetchTimes = FetchTimes(store: store, interval: configuration.fetchTimesInterval, logger: logger)
     let router = Router(context: HotDeskRequestContext.self)
-    router.add(middleware: RequestLogMiddleware())
     _ = Telemetry.registry
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestRecordMiddleware())
     // Counts only, no names, numbers or secrets; restrict it at a proxy if even counts are private.
     router.get("/metrics") { _, _ -> Response in .text(.ok, Telemetry.text(), contentType: "text/plain; version=0.0.4") }
     let health = HealthMonitor(store: store, interval: 2, logger: logger)

@@ -3,8 +3,8 @@ import Metrics
 import Prometheus
 
 /// The process's metrics, in Prometheus' text format at `GET /metrics`: swift-metrics bootstrapped
-/// once per process with a Prometheus registry. Hummingbird's `MetricsMiddleware` counts requests
-/// by route, method and status with a latency histogram; HotDesk adds logins, lockouts, pushes,
+/// once per process with a Prometheus registry. `RequestRecordMiddleware` counts requests by
+/// route, method and status with a latency histogram; HotDesk adds logins, lockouts, pushes,
 /// sessions and devices, and store errors. Names and labels are made Prometheus-safe (`.` → `_`).
 public enum Telemetry {
     public static let registry: PrometheusCollectorRegistry = {

@@ -286,14 +286,22 @@ private struct TemplateKey: Hashable {
     }
 }
 
+/// Printable ASCII needs no escaping in either format but XML's five: most values (numbers,
+/// addresses, plain names) are returned as they are, without a character-by-character copy.
+private func isPlainASCII(_ text: String, except special: (UInt8) -> Bool = { _ in false }) -> Bool {
+    text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && !special($0) }
+}
+
 private struct KeyValueContent: MustacheContentType {
     func escapeText(_ text: String) -> String {
-        String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) })
+        if isPlainASCII(text) { return text }
+        return String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) })
     }
 }
 
 private struct XMLContent: MustacheContentType {
     func escapeText(_ text: String) -> String {
+        if isPlainASCII(text, except: { "&<>\"'".utf8.contains($0) }) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

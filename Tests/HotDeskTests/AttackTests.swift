@@ -181,11 +181,11 @@ struct RequestAttackTests {
             for path in ["/app/\(token)", "//app/\(token)", "/app//\(token)", "//app//\(token)/login", "///app///\(token)/submit"] {
                 let r = try await HTTP.get("\(server.baseURL)\(path)")
                 #expect(r.status == 200, "\(path)")
-                let logged = RequestLogMiddleware<HotDeskRequestContext>.redact(path)
+                let logged = RequestRecordMiddleware<HotDeskRequestContext>.redact(path)
                 #expect(!logged.contains(token), "\(path) logged as \(logged)")
                 #expect(!logged.contains(String(token.prefix(8))))
             }
-            #expect(!RequestLogMiddleware<HotDeskRequestContext>.redact("/app/x\u{1b}[2J").contains("\u{1b}"))
+            #expect(!RequestRecordMiddleware<HotDeskRequestContext>.redact("/app/x\u{1b}[2J").contains("\u{1b}"))
         }
     }
 }

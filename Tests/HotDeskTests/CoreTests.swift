@@ -260,6 +260,17 @@ struct CoreTests {
             context: ConfigContext(device: sangomaDevice, line: context.line, server: context.server, network: .internal, emergencyCallerID: nil))
         #expect(s.body.contains("p&lt;&amp;&gt;"))
         #expect(s.hash.count == 64)
+        // Printable ASCII skips the escaping, except XML's five special characters on their own.
+        let quoted = try ConfigRenderer.render(
+            sangoma.primaryFile.template, name: "s", format: sangoma.format,
+            context: ConfigContext(
+                device: sangomaDevice, line: .init(number: "5501", name: "O'Neil", sipPassword: "say \"hi\""), server: context.server, network: .internal,
+                emergencyCallerID: nil))
+        #expect(quoted.body.contains("O&apos;Neil") && quoted.body.contains("say &quot;hi&quot;") && !quoted.body.contains("O'Neil"))
+        let tabbed = try ConfigRenderer.render(
+            y.primaryFile.template, name: "y", format: y.format,
+            context: ConfigContext(device: device, line: .init(number: "5501", name: "Ada\u{7F}Lovelace", sipPassword: "plain"), server: context.server, network: .internal, emergencyCallerID: nil))
+        #expect(tabbed.body.contains("Ada Lovelace"), "DEL is a control character: blanked")
     }
 
     @Test("push policy: exponential backoff with jitter, capped; a reload that did not take becomes a reboot")

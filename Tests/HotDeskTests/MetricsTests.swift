@@ -20,6 +20,7 @@ struct MetricsTests {
             try await phone.login("Login Int", ext: "5502", password: "0001")
             try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
             #expect(try await server.waitForJob("001565ab0001") { $0.state == .applied }?.state == .applied)
+            #expect(try await HTTP.get("\(server.baseURL)/no-such-page").status == 404)
             let scrape = try await HTTP.get("\(server.baseURL)/metrics")
             #expect(scrape.status == 200)
             let after = scrape.body
@@ -31,6 +32,10 @@ struct MetricsTests {
             #expect(after.contains("http_route=\"/provision/{first}\""), "requests by route pattern, never by the MAC")
             #expect(!after.contains("001565ab0001") && !after.contains("\"5501\"") && !after.contains("/5501"), "no MACs or extensions in the labels")
             #expect(after.contains("http_server_request_duration_bucket"), "latency histograms")
+            // Three Dones (two wrong PINs, one right), each answered with a screen. (The metrics
+            // are the process's: other suites' servers count too, so at least.)
+            #expect(grew("hb_requests{http_route=\"/app/{token}/submit\",http_request_method=\"GET\",http_response_status_code=\"200\"}") >= 3, "\(after.prefix(4000))")
+            #expect(grew("hb_request_errors{http_route=\"NotFound\",http_request_method=\"GET\",error_type=\"404\"}") >= 1, "an unknown path is counted as an error")
             #expect(await eventually(timeout: 10) { (try? await HTTP.get("\(server.baseURL)/metrics").body.contains("hotdesk_sessions ")) == true })
             #expect(after.contains("# TYPE hotdesk_logins_total counter"))
         }
