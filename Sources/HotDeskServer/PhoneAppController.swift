@@ -113,9 +113,16 @@ struct PhoneAppController: Sendable {
                 device: state.device, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
                 source: phoneAddress, now: clock())
             if case .loggedIn(let result) = outcome {
-                await auditLeftOffLines(state.device, extensionNumber: result.session.extensionNumber, source: phoneAddress, context: context)
+                // The phone's state after the login, read once: for the lines left off and for
+                // the config its push waits for.
+                let loggedIn = await newState(of: state.device.mac, context: context)
+                if let loggedIn {
+                    await auditLeftOffLines(loggedIn, extensionNumber: result.session.extensionNumber, source: phoneAddress, context: context)
+                }
                 for mac in result.plan.affectedDevices(state.device.mac) {
-                    await schedulePush(mac: mac, reason: mac == state.device.mac ? .login : .logout, actor: result.session.extensionNumber, context: context)
+                    let own = mac == state.device.mac
+                    await schedulePush(
+                        mac: mac, state: own ? loggedIn : nil, reason: own ? .login : .logout, actor: result.session.extensionNumber, context: context)
                 }
                 screen = app.loggedIn(number: result.session.extensionNumber, action: pushes.configAction(for: state.device.model))
             } else {
@@ -146,9 +153,9 @@ struct PhoneAppController: Sendable {
 
     /// Shared lines of the user that this phone cannot carry (its model has no such key, or
     /// another line took it) are left off; the audit says which and why.
-    func auditLeftOffLines(_ device: Device, extensionNumber: String, source: String?, context: HotDeskRequestContext) async {
+    func auditLeftOffLines(_ state: DeviceConfigState, extensionNumber: String, source: String?, context: HotDeskRequestContext) async {
+        let device = state.device
         do {
-            guard let state = try await store.deviceConfigState(mac: device.mac) else { return }
             for left in LineLayout.place(state.memberships, model: device.model).leftOff {
                 try await store.audit(
                     AuditEntry(
@@ -156,16 +163,27 @@ struct PhoneAppController: Sendable {
                         outcome: .refused, detail: "shared line \(left.number) left off this phone: \(left.reason)"))
             }
         } catch {
-            context.logger.error("shared lines not checked", metadata: ["mac": "\(device.mac)", "error": "\(error)"])
+            context.logger.error("shared lines left off not audited", metadata: ["mac": "\(device.mac)", "error": "\(error)"])
+        }
+    }
+
+    /// A phone's state as stored now; `nil` (logged) when it cannot be read: the push then reads it
+    /// again, or says why not.
+    func newState(of mac: MACAddress, context: HotDeskRequestContext) async -> DeviceConfigState? {
+        do {
+            return try await store.deviceConfigState(mac: mac)
+        } catch {
+            context.logger.error("phone state not read after login", metadata: ["mac": "\(mac)", "error": "\(error)"])
+            return nil
         }
     }
 
     /// Queues the push that makes a phone apply its new config, sent after this answer (the
     /// phone shows the Done screen first). A failure here never fails the login: it is logged,
     /// and the phone still gets its new config on its next fetch.
-    func schedulePush(mac: MACAddress, reason: PushReason, actor: String, context: HotDeskRequestContext) async {
+    func schedulePush(mac: MACAddress, state: DeviceConfigState? = nil, reason: PushReason, actor: String, context: HotDeskRequestContext) async {
         do {
-            try await pushes.schedule(mac: mac, reason: reason, actor: actor, delay: pushes.policy.delayAfterDone)
+            try await pushes.schedule(mac: mac, state: state, reason: reason, actor: actor, delay: pushes.policy.delayAfterDone)
         } catch {
             context.logger.error("push not queued", metadata: ["mac": "\(mac)", "error": "\(error)"])
         }

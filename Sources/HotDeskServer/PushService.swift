@@ -56,8 +56,13 @@ final class PushService: Service, Sendable {
     /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
     /// Returns `nil` for an unknown device.
     @discardableResult
-    func schedule(mac: MACAddress, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0) async throws -> PushJob? {
-        guard let state = try await store.deviceConfigState(mac: mac) else { return nil }
+    /// `state`: the phone's state if the caller has just read it (after the change the push is for).
+    func schedule(
+        mac: MACAddress, state known: DeviceConfigState? = nil, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0
+    ) async throws -> PushJob? {
+        var state = known
+        if state == nil { state = try await store.deviceConfigState(mac: mac) }
+        guard let state else { return nil }
         return try await add(job(state, try builder.expected(state), action: action, reason: reason, actor: actor, delay: delay))
     }
 
