@@ -38,7 +38,10 @@ public struct DigestAuth: Sendable {
     /// phone's user and secret.
     func verify(header: String?, method: String, uri: String, username: String, secret: String, now: Date) -> Verdict {
         guard let header, header.count < 2048 else { return .none }
-        guard header.lowercased().hasPrefix("digest ") else { return .invalid("not Digest") }
+        // "Digest " in any case, read as bytes (not a lower-cased copy of the whole header).
+        guard header.utf8.prefix(7).elementsEqual("digest ".utf8, by: { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) else {
+            return .invalid("not Digest")
+        }
         let p = Self.parameters(String(header.dropFirst(7)))
         guard let user = p["username"], let nonce = p["nonce"], let response = p["response"], let asked = p["uri"] else {
             return .invalid("incomplete Digest header")
@@ -46,7 +49,7 @@ public struct DigestAuth: Sendable {
         guard p["realm"] == Self.realm else { return .invalid("wrong realm") }
         guard ConstantTime.equal(user, username) else { return .invalid("wrong user") }
         guard asked == uri else { return .invalid("uri does not match the request") }
-        let algorithm = (p["algorithm"] ?? "MD5").uppercased()
+        let algorithm = p["algorithm"].map { $0 == "MD5" ? $0 : $0.uppercased() } ?? "MD5"
         guard algorithm == "MD5" || algorithm == "SHA-256" else { return .invalid("algorithm \(algorithm.prefix(20)) not offered") }
         guard let issued = nonceTime(nonce) else { return .invalid("not our nonce") }
         let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
@@ -59,7 +62,9 @@ public struct DigestAuth: Sendable {
         } else {
             expected = h("\(ha1):\(nonce):\(ha2)")
         }
-        guard ConstantTime.equal(expected, response.lowercased()) else { return .invalid("wrong secret") }
+        guard ConstantTime.equal(expected, response.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? response.lowercased() : response) else {
+            return .invalid("wrong secret")
+        }
         guard now.timeIntervalSince(issued) <= nonceLifetime, issued.timeIntervalSince(now) < 5 else { return .stale }
         return .valid
     }

@@ -24,7 +24,7 @@ struct PhoneAppController: Sendable {
     /// The screens that only show (menu, forms, confirmations), as rendered for a token, host
     /// and query while its stamp stays the same: a phone paging through the app renders nothing
     /// twice (issue 12: rendering was a third of an app request).
-    let documents = GenerationCache<String, PhoneDocument>(limit: 10_000)
+    let documents = GenerationCache<DocumentKey, ServedDocument>(limit: 10_000)
 
     /// Longer query strings are refused before anything is parsed.
     static let maxQueryBytes = 2048
@@ -44,6 +44,14 @@ struct PhoneAppController: Sendable {
         case menu, choose, form, password, submit, confirmLogout, logout
     }
 
+    /// A screen that only shows is the same for the same token, step, `Host` and query.
+    struct DocumentKey: Hashable, Sendable {
+        let token: String
+        let step: Step
+        let host: String?
+        let query: String?
+    }
+
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         // A token's state is kept while nothing it depends on changed (a person paging through the
@@ -58,9 +66,9 @@ struct PhoneAppController: Sendable {
         }
         // Screens that change nothing are a function of the token's state, the host and the query.
         let showOnly = step == .menu || step == .choose || step == .form || step == .password || step == .confirmLogout
-        let documentKey = showOnly ? "\(token)\u{0}\(step)\u{0}\(request.hostHeader ?? "")\u{0}\(request.uri.query ?? "")" : nil
-        if case .current = lookup, let documentKey, let document = documents.value(documentKey, generation: generation) {
-            return .document(document)
+        let documentKey = showOnly ? DocumentKey(token: token, step: step, host: request.hostHeader, query: request.uri.query) : nil
+        if case .current = lookup, let documentKey, let served = documents.value(documentKey, generation: generation) {
+            return served.response
         }
         guard case .current(let state) = lookup else {
             // An older token (the phone has not applied its config since the last login or logout),
@@ -146,9 +154,9 @@ struct PhoneAppController: Sendable {
                 screen = app.message(texts["logout.not_logged_in"])
             }
         }
-        let document = try self.document(screen, dialect: dialect, context: context)
-        if let documentKey { documents.keep(document, for: documentKey, generation: generation) }
-        return .document(document)
+        let served = ServedDocument(try self.document(screen, dialect: dialect, context: context))
+        if let documentKey { documents.keep(served, for: documentKey, generation: generation) }
+        return served.response
     }
 
     /// Shared lines of the user that this phone cannot carry (its model has no such key, or

@@ -24,7 +24,7 @@ struct ProvisioningController: Sendable {
     /// change counter stays the same: a phone asking again costs no read and no render. Sized
     /// for memory (Benchmarks/scale: 20,000 entries each put a 100,000-phone server near 190 MB).
     let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 5_000)
-    let rendered = GenerationCache<String, RenderedConfig>(limit: 5_000)
+    let rendered = GenerationCache<RenderedKey, ServedConfig>(limit: 5_000)
     /// What each file name means never changes while the server runs (the families are loaded once).
     let fileNames = Memo<String, [ConfigFileMatch]>(limit: 4096)
     let clock: @Sendable () -> Date
@@ -85,7 +85,8 @@ struct ProvisioningController: Sendable {
         switch identification {
         case .common(let common)?:
             guard case .common(let spec) = common.kind else { return .text(.notFound, "no such config file\n") }
-            return conditional(RenderedConfig(body: spec.body, contentType: configs[common.brand]?.format.contentType ?? "text/plain"), request)
+            return conditional(
+                ServedConfig(RenderedConfig(body: spec.body, contentType: configs[common.brand]?.format.contentType ?? "text/plain")), request)
         case nil:
             return .text(.notFound, "no such config file\n")
         case .otherFamily(let known, let fileFamilies)?:
@@ -166,15 +167,15 @@ struct ProvisioningController: Sendable {
             return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "this phone's config needs its provisioning credential\n")))
         }
 
-        let config: RenderedConfig
+        let served: ServedConfig
         let reached = hosts.address(request, settings: state.settings)
         do {
-            let key = "\(mac.canonical)|\(spec.templateName)|\(reached?.baseURL ?? "-")|\(proven)"
+            let key = RenderedKey(mac: mac, template: spec.templateName, reached: reached?.baseURL, proven: proven)
             if let cached = rendered.value(key, generation: generation) {
-                config = cached
+                served = cached
             } else {
-                config = try builder.render(state, reached: reached, file: spec, proven: proven)
-                rendered.keep(config, for: key, generation: generation)
+                served = ServedConfig(try builder.render(state, reached: reached, file: spec, proven: proven))
+                rendered.keep(served, for: key, generation: generation)
             }
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])
@@ -184,18 +185,19 @@ struct ProvisioningController: Sendable {
         // config holds nothing but the provisioning secret; nothing is learned, no push confirmed.
         guard proven else {
             if spec.primary, state.device.secretIssuedAt == nil { try await store.secretIssued(mac: mac, at: now) }
-            return conditional(config, request)
+            return conditional(served, request)
         }
+        let config = served.config
         if state.device.claimedAt == nil { _ = try await store.claim(mac: mac, address: phoneAddress, at: now) }
         guard spec.primary else {
             // A file around the line's (Polycom's master file): it tells where the phone is, no more.
             if let phoneAddress, phoneAddress != state.device.lastAddress { try await store.recordAddress(mac: mac, address: phoneAddress) }
-            return conditional(config, request)
+            return conditional(served, request)
         }
         let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
         if state.fetchChangesNothing(address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo) {
             fetchTimes.note(mac, at: now)
-            return conditional(config, request)
+            return conditional(served, request)
         }
         let applied = try await store.recordFetch(
             mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo, at: now)
@@ -204,7 +206,7 @@ struct ProvisioningController: Sendable {
             Telemetry.push(job.action.rawValue, "applied")
         }
         if !applied.isEmpty { pushes.wake() }
-        return conditional(config, request)
+        return conditional(served, request)
     }
 
     /// Who is asking: the phone itself (its secret in the path or as Digest; for a family that
@@ -264,16 +266,48 @@ struct ProvisioningController: Sendable {
     }
 
     /// 304 when the phone already has this config (its `If-None-Match` names our hash).
-    func conditional(_ config: RenderedConfig, _ request: Request) -> Response {
-        let etag = "\"\(config.hash)\""
+    func conditional(_ served: ServedConfig, _ request: Request) -> Response {
+        if let match = request.headers[.ifNoneMatch], served.isMatched(by: match) {
+            return Response(status: .notModified, headers: served.notModifiedHeaders)
+        }
+        return Response(status: .ok, headers: served.headers, body: .init(byteBuffer: served.body))
+    }
+
+    /// Which rendering of a phone's file: the same phone asking at another address, or before it
+    /// proved itself, gets another one.
+    struct RenderedKey: Hashable, Sendable {
+        let mac: MACAddress
+        let template: String
+        let reached: String?
+        let proven: Bool
+    }
+}
+
+/// A rendered config as it is answered: its bytes and headers made once, when it is rendered, and
+/// shared by every answer while it is cached (issue 12: a copy of the body, the ETag's quoting and
+/// the headers were made again at every fetch).
+struct ServedConfig: Sendable {
+    let config: RenderedConfig
+    let etag: String
+    let body: ByteBuffer
+    let headers: HTTPFields
+    let notModifiedHeaders: HTTPFields
+
+    init(_ config: RenderedConfig) {
+        self.config = config
+        etag = "\"\(config.hash)\""
+        body = ByteBuffer(string: config.body)
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.cacheControl] = "no-cache"
-        if let match = request.headers[.ifNoneMatch],
-            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" })
-        {
-            return Response(status: .notModified, headers: headers)
-        }
-        return .text(.ok, config.body, contentType: config.contentType, headers: headers)
+        notModifiedHeaders = headers
+        headers[.contentType] = config.contentType
+        self.headers = headers
+    }
+
+    /// `If-None-Match`: this ETag, `*`, or a list holding either (a phone sends back the one it was given).
+    func isMatched(by header: String) -> Bool {
+        header == etag
+            || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }
     }
 }

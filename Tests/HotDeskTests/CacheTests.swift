@@ -1,6 +1,6 @@
 import Foundation
 import HotDeskCore
-import HotDeskServer
+@testable import HotDeskServer
 import HotDeskStore
 import PhoneSimulator
 import Testing
@@ -86,6 +86,27 @@ struct DigestHeaderTests {
         #expect(p["cnonce"] == #"x"y"#)
         #expect(p["response"] == "abc")
         #expect(DigestAuth.parameters("").isEmpty && DigestAuth.parameters("garbage").isEmpty)
+    }
+
+    @Test("the scheme in any case, the response hash in either case, the algorithm name in any case; nothing else passes")
+    func verify() {
+        let digest = DigestAuth()
+        let now = Date()
+        let nonce = digest.makeNonce(now: now)
+        let (user, secret, uri) = ("hd001565aabbcc", "s3cret-of-this-phone", "/provision/001565aabbcc.cfg")
+        func header(scheme: String = "Digest", algorithm: String = "MD5", secret: String = secret, upper: Bool = false) -> String {
+            let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
+            let ha2 = DigestAuth.md5("GET:\(uri)")
+            let response = DigestAuth.md5("\(ha1):\(nonce):00000001:abc:auth:\(ha2)")
+            return #"\#(scheme) username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=\#(algorithm), qop=auth, nc=00000001, cnonce="abc", response="\#(upper ? response.uppercased() : response)""#
+        }
+        let check = { (h: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, now: now) }
+        for h in [header(), header(scheme: "DIGEST"), header(scheme: "digest"), header(algorithm: "md5"), header(upper: true)] {
+            #expect(check(h) == .valid, "\(h)")
+        }
+        #expect(check(header(secret: "wrong")) == .invalid("wrong secret"))
+        #expect(check(header(scheme: "Digest\u{0}")) != .valid && check(header(scheme: "Basic ")) == .invalid("not Digest"))
+        #expect(check("Dig") == .invalid("not Digest") && check("") == .invalid("not Digest"))
     }
 }
 

@@ -1,5 +1,8 @@
 import Foundation
 import HotDeskCore
+@testable import HotDeskServer
+import Hummingbird
+import NIOCore
 import Provisioning
 import Testing
 
@@ -271,6 +274,29 @@ struct CoreTests {
             y.primaryFile.template, name: "y", format: y.format,
             context: ConfigContext(device: device, line: .init(number: "5501", name: "Ada\u{7F}Lovelace", sipPassword: "plain"), server: context.server, network: .internal, emergencyCallerID: nil))
         #expect(tabbed.body.contains("Ada Lovelace"), "DEL is a control character: blanked")
+    }
+
+    @Test("a config as answered: ETag quoted, If-None-Match as one tag, a list or *; the body's bytes are the config's")
+    func servedConfig() {
+        let served = ServedConfig(RenderedConfig(body: "a = 1\n", contentType: "text/plain"))
+        let etag = "\"\(served.config.hash)\""
+        #expect(served.etag == etag && served.headers[.eTag] == etag && served.headers[.contentType] == "text/plain")
+        #expect(served.notModifiedHeaders[.eTag] == etag && served.notModifiedHeaders[.contentType] == nil)
+        #expect(served.isMatched(by: etag) && served.isMatched(by: "\"old\", \(etag)") && served.isMatched(by: "*"))
+        #expect(!served.isMatched(by: "\"old\"") && !served.isMatched(by: served.config.hash) && !served.isMatched(by: ""))
+        #expect(String(buffer: served.body) == "a = 1\n")
+    }
+
+    @Test("Host header: a plausible host[:port] or nothing")
+    func hostHeader() {
+        func host(_ authority: String) -> String? {
+            Request(head: .init(method: .get, scheme: nil, authority: authority, path: "/"), body: .init(buffer: ByteBuffer())).hostHeader
+        }
+        #expect(host("pbx.example:8080") == "pbx.example:8080" && host("[::1]:80") == "[::1]:80" && host("PBX-1.Example.") == "PBX-1.Example.")
+        #expect(host("bücher.example") == "bücher.example", "letters beyond ASCII pass as before")
+        for hostile in ["evil/x", "a b", "a@b", "", "a_b", "x`", "{x}", String(repeating: "a", count: 256)] {
+            #expect(host(hostile) == nil, "\(hostile)")
+        }
     }
 
     @Test("push policy: exponential backoff with jitter, capped; a reload that did not take becomes a reboot")
