@@ -187,7 +187,6 @@ struct ProvisioningController: Sendable {
             if spec.primary, state.device.secretIssuedAt == nil { try await store.secretIssued(mac: mac, at: now) }
             return conditional(served, request)
         }
-        let config = served.config
         if state.device.claimedAt == nil { _ = try await store.claim(mac: mac, address: phoneAddress, at: now) }
         guard spec.primary else {
             // A file around the line's (Polycom's master file): it tells where the phone is, no more.
@@ -195,12 +194,12 @@ struct ProvisioningController: Sendable {
             return conditional(served, request)
         }
         let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
-        if state.fetchChangesNothing(address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo) {
+        if state.fetchChangesNothing(address: phoneAddress, host: reached?.baseURL, configHash: served.hash, configAddress: pointsTo) {
             fetchTimes.note(mac, at: now)
             return conditional(served, request)
         }
         let applied = try await store.recordFetch(
-            mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: config.hash, configAddress: pointsTo, at: now)
+            mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: served.hash, configAddress: pointsTo, at: now)
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
             Telemetry.push(job.action.rawValue, "applied")
@@ -285,16 +284,18 @@ struct ProvisioningController: Sendable {
 
 /// A rendered config as it is answered: its bytes and headers made once, when it is rendered, and
 /// shared by every answer while it is cached (issue 12: a copy of the body, the ETag's quoting and
-/// the headers were made again at every fetch).
+/// the headers were made again at every fetch). It keeps the bytes, not the text: the text stays
+/// only in the renderer's memo.
 struct ServedConfig: Sendable {
-    let config: RenderedConfig
+    /// The config's hash (`RenderedConfig.hash`).
+    let hash: String
     let etag: String
     let body: ByteBuffer
     let headers: HTTPFields
     let notModifiedHeaders: HTTPFields
 
     init(_ config: RenderedConfig) {
-        self.config = config
+        hash = config.hash
         etag = "\"\(config.hash)\""
         body = ByteBuffer(string: config.body)
         var headers = HTTPFields()

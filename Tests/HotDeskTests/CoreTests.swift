@@ -279,11 +279,13 @@ struct CoreTests {
     @Test("a config as answered: ETag quoted, If-None-Match as one tag, a list or *; the body's bytes are the config's")
     func servedConfig() {
         let served = ServedConfig(RenderedConfig(body: "a = 1\n", contentType: "text/plain"))
-        let etag = "\"\(served.config.hash)\""
+        let rendered = RenderedConfig(body: "a = 1\n", contentType: "text/plain")
+        let etag = "\"\(rendered.hash)\""
+        #expect(served.hash == rendered.hash)
         #expect(served.etag == etag && served.headers[.eTag] == etag && served.headers[.contentType] == "text/plain")
         #expect(served.notModifiedHeaders[.eTag] == etag && served.notModifiedHeaders[.contentType] == nil)
         #expect(served.isMatched(by: etag) && served.isMatched(by: "\"old\", \(etag)") && served.isMatched(by: "*"))
-        #expect(!served.isMatched(by: "\"old\"") && !served.isMatched(by: served.config.hash) && !served.isMatched(by: ""))
+        #expect(!served.isMatched(by: "\"old\"") && !served.isMatched(by: served.hash) && !served.isMatched(by: ""))
         #expect(String(buffer: served.body) == "a = 1\n")
     }
 
