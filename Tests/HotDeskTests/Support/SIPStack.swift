@@ -39,6 +39,7 @@ final class KamailioProcess: Sendable {
 
     /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
     init(port: Int, hotdeskURL: String, emergencyGateway: String? = nil, directory: URL) throws {
+        Self.killStrays()
         self.port = port
         log = directory.appendingPathComponent("kamailio-\(port).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -56,6 +57,28 @@ final class KamailioProcess: Sendable {
             if (try? String(contentsOf: log, encoding: .utf8))?.contains("SO_RCVBUF is finally") == true { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
+    }
+
+    /// Kamailios left by a test run that crashed before `stop()` (seen once: one was still running
+    /// an hour later): Kamailio processes whose working directory is a test server's
+    /// (`hotdesk-e2e-…`) and that init adopted, with their children. A Kamailio started by hand,
+    /// even with the example config, is not one of them.
+    private static func killStrays() {
+        let fm = FileManager.default
+        var parents: [Int32: Int32] = [:]
+        for pid in ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init) {
+            guard let cmdline = fm.contents(atPath: "/proc/\(pid)/cmdline"),
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let ppid = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }).flatMap({ Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) })
+            else { continue }
+            let arguments = String(decoding: cmdline, as: UTF8.self).split(separator: "\0").map(String.init)
+            guard arguments.first == SIPStack.kamailio, let w = arguments.firstIndex(of: "-w"), w + 1 < arguments.count,
+                arguments[w + 1].contains("/hotdesk-e2e-")
+            else { continue }
+            parents[pid] = ppid
+        }
+        let strays = parents.filter { $0.value == 1 }.map(\.key)
+        for (pid, parent) in parents where parent == 1 || strays.contains(parent) { kill(pid, SIGKILL) }
     }
 
     /// Kills Kamailio's processes (they do not always stop on SIGTERM): every process whose
