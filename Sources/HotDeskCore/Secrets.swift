@@ -133,7 +133,7 @@ public enum RandomToken {
     /// Whether `text` could be a token made by `make` (cheap syntax check before any lookup).
     public static func isWellFormed(_ text: some StringProtocol, bytes: Int = 24) -> Bool {
         text.utf8.count == (bytes * 4 + 2) / 3
-            && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
+            && text.utf8.allSatisfy { $0.isASCIIAlphanumeric || $0 == 0x2D || $0 == 0x5F }
     }
 }
 

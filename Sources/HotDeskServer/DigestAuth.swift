@@ -39,7 +39,7 @@ public struct DigestAuth: Sendable {
     func verify(header: String?, method: String, uri: String, username: String, secret: String, now: Date) -> Verdict {
         guard let header, header.count < 2048 else { return .none }
         // "Digest " in any case, read as bytes (not a lower-cased copy of the whole header).
-        guard header.utf8.prefix(7).elementsEqual("digest ".utf8, by: { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) else {
+        guard header.utf8.prefix(7).elementsEqual("digest ".utf8, by: { $0.asciiLowercased == $1 }) else {
             return .invalid("not Digest")
         }
         let p = Self.parameters(String(header.dropFirst(7)))
@@ -62,7 +62,7 @@ public struct DigestAuth: Sendable {
         } else {
             expected = h("\(ha1):\(nonce):\(ha2)")
         }
-        guard ConstantTime.equal(expected, response.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? response.lowercased() : response) else {
+        guard ConstantTime.equal(expected, response.utf8.contains(where: \.isASCIIUppercase) ? response.lowercased() : response) else {
             return .invalid("wrong secret")
         }
         guard now.timeIntervalSince(issued) <= nonceLifetime, issued.timeIntervalSince(now) < 5 else { return .stale }
@@ -108,7 +108,7 @@ public struct DigestAuth: Sendable {
             guard i < count else { break }
             let nameStart = i
             while i < count, utf8[i] != 0x3D {  // =
-                if utf8[i] >= 0x41, utf8[i] <= 0x5A { utf8[i] += 0x20 }  // ASCII lower case
+                utf8[i] = utf8[i].asciiLowercased
                 i += 1
             }
             guard i < count else { break }

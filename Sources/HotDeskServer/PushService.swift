@@ -54,9 +54,9 @@ final class PushService: Service, Sendable {
 
     /// Queues a push of the phone's current config. `action` defaults to what the model does to
     /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
-    /// Returns `nil` for an unknown device.
+    /// Returns `nil` for an unknown device. `state`: the phone's state if the caller has just read
+    /// it (after the change the push is for).
     @discardableResult
-    /// `state`: the phone's state if the caller has just read it (after the change the push is for).
     func schedule(
         mac: MACAddress, state known: DeviceConfigState? = nil, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0
     ) async throws -> PushJob? {

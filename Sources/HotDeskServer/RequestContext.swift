@@ -1,3 +1,4 @@
+import HotDeskCore
 import Hummingbird
 import NIOCore
 
@@ -26,9 +27,7 @@ extension Request {
     var hostHeader: String? {
         guard let authority = head.authority, !authority.isEmpty, authority.utf8.count <= 255 else { return nil }
         // Bytes first (every request asks; a `Host` on the wire is ASCII), characters otherwise.
-        let plain = authority.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x3A) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x5B || byte == 0x5D
-        }
+        let plain = authority.utf8.allSatisfy { $0.isASCIIAlphanumeric || "-.:[]".utf8.contains($0) }
         guard plain || authority.allSatisfy({ $0.isLetter || $0.isNumber || "-.:[]".contains($0) }) else { return nil }
         return authority
     }

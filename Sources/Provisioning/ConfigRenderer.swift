@@ -289,7 +289,7 @@ private struct TemplateKey: Hashable {
 /// Printable ASCII needs no escaping in either format but XML's five: most values (numbers,
 /// addresses, plain names) are returned as they are, without a character-by-character copy.
 private func isPlainASCII(_ text: String, except special: (UInt8) -> Bool = { _ in false }) -> Bool {
-    text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && !special($0) }
+    text.utf8.allSatisfy { $0.isASCIIPrintable && !special($0) }
 }
 
 private struct KeyValueContent: MustacheContentType {

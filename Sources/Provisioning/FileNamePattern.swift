@@ -118,7 +118,5 @@ public struct FileNamePattern: Hashable, Sendable, CustomStringConvertible {
         (byte >= 0x30 && byte <= 0x39) || (upper ? (byte >= 0x41 && byte <= 0x46) : (byte >= 0x61 && byte <= 0x66))
     }
 
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-    }
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool { byte.isASCIIAlphanumeric }
 }
