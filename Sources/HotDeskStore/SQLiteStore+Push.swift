@@ -29,12 +29,7 @@ extension SQLiteStore {
             stored.id = db.lastInsertedRowID
             // Only config pushes replace each other; a message neither replaces nor is replaced.
             guard job.action.appliesConfig else { return stored }
-            try db.cachedStatement(
-                sql: """
-                    UPDATE push_jobs SET state = 'superseded', last_error = ?, updated_at = ?
-                    WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
-                    """
-            ).execute(
+            try db.cachedStatement(sql: OpenPushJobs.supersede).execute(
                 arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
             return stored
     }

@@ -320,6 +320,12 @@ public final class SQLiteStore: Store {
         m.registerMigration("v18: web console accounts and their signed-in sessions") { db in
             try createConsoleTables(db)
         }
+        m.registerMigration("v19: a phone's open push jobs found without reading its finished ones") { db in
+            // Every config fetch, login and push asks for a phone's queued or sent jobs; through
+            // `push_jobs_mac` that read every job the phone ever had (a phone logged in twice a
+            // day has hundreds within a year). `OpenPushJobs` holds the queries that use it.
+            try db.execute(sql: "CREATE INDEX push_jobs_open ON push_jobs(mac) WHERE state IN ('queued', 'sent')")
+        }
         return m
     }
 
@@ -396,7 +402,7 @@ public final class SQLiteStore: Store {
             settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
             lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
             hasPendingPush: try Bool.fetchOne(
-                try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))"), arguments: [device.mac.canonical])
+                try db.cachedStatement(sql: OpenPushJobs.exists), arguments: [device.mac.canonical])
                 ?? false)
     }
 
@@ -628,11 +634,7 @@ public final class SQLiteStore: Store {
             // reboot of an unchanged phone must still happen).
             let isNewToPhone = previousHash != configHash
             let applied = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM push_jobs
-                    WHERE mac = ? AND (config_hash = ? OR alt_config_hash = ?) AND action != 'xml' AND (state = 'sent' OR (state = 'queued' AND ?))
-                    """,
+                try db.cachedStatement(sql: OpenPushJobs.confirmedByFetch),
                 arguments: [mac.canonical, configHash, configHash, isNewToPhone]
             ).compactMap(Self.pushJob).map { job in
                 var job = job
@@ -947,4 +949,23 @@ public final class SQLiteStore: Store {
                 entry.outcome.rawValue, entry.detail,
             ])
     }
+}
+
+/// The queries for a phone's open (queued or sent) push jobs, asked at every config fetch, login
+/// and push. Each names `state IN ('queued', 'sent')` word for word: that is what lets SQLite use
+/// the partial index `push_jobs_open` instead of reading every job the phone ever had.
+enum OpenPushJobs {
+    static let exists = "SELECT EXISTS (SELECT 1 FROM push_jobs WHERE mac = ? AND state IN ('queued', 'sent'))"
+    /// A fetch of config `?` (either hash) confirms the phone's sent jobs for it, and its queued
+    /// ones when the config is new to the phone (last argument).
+    static let confirmedByFetch = """
+        SELECT * FROM push_jobs
+        WHERE mac = ? AND state IN ('queued', 'sent') AND (config_hash = ? OR alt_config_hash = ?) AND action != 'xml' AND (state = 'sent' OR ?)
+        """
+    /// A new config push replaces the phone's earlier open ones (not messages).
+    static let supersede = """
+        UPDATE push_jobs SET state = 'superseded', last_error = ?, updated_at = ?
+        WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
+        """
+    static let all = [exists, confirmedByFetch, supersede]
 }

@@ -1,7 +1,8 @@
 import Curl
 import Foundation
 import HotDeskCore
-import HotDeskStore
+import GRDB
+@testable import HotDeskStore
 import PhoneSimulator
 import Testing
 
@@ -288,6 +289,23 @@ struct PushConfirmationTests {
         let logout = try await store.addPushJob(
             PushJob(mac: mac, action: .reload, reason: .logout, configHash: "via-a", actor: "5501", createdAt: now + 6, dueAt: now + 60, altConfigHash: "via-b"))
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
+    }
+
+    @Test("a phone's open jobs are found through push_jobs_open, without reading the jobs it had before")
+    func openJobsByIndex() async throws {
+        let dir = try TempDir()
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
+            catalog: testFamilies.catalog)
+        // A query reworded so that SQLite cannot prove it asks only for open jobs falls back to
+        // push_jobs_mac: every fetch would then read the phone's whole push history.
+        for sql in OpenPushJobs.all {
+            let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))
+            let plan = try await store.reader.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }
+            #expect(plan.contains { $0.contains("USING INDEX push_jobs_open") }, "\(sql): \(plan)")
+        }
     }
 }
 
