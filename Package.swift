@@ -78,6 +78,8 @@ let package = Package(
         // Benchmarks/run's second reference: a bare Hummingbird route (the framework's ceiling).
         .executableTarget(
             name: "bare-route", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Benchmarks/BareRoute"),
+        // One config render's cost per phone family, nothing cached (Benchmarks/run prints it).
+        .executableTarget(name: "render-config", dependencies: ["HotDeskCore", "PhoneFamilies", "Provisioning"], path: "Benchmarks/RenderConfig"),
         // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
         .target(
             name: "PhoneSimulator",
