@@ -2,25 +2,44 @@ import Foundation
 import HotDeskCore
 
 /// What serving one config file needs, read in one go.
-public struct DeviceConfigState: Sendable {
-    public var settings: Settings
-    public var device: Device
-    public var session: Session?
-    public var line: Extension?
+/// Read once and never changed: a class, so that the caches and every hand-off share one copy
+/// (as a struct, each handing-on retained each of its strings and arrays: ≈ 4 % of a config fetch).
+public final class DeviceConfigState: Sendable {
+    public let settings: Settings
+    public let device: Device
+    public let session: Session?
+    public let line: Extension?
     /// The shared lines the logged-in extension is a member of (none when logged out).
-    public var memberships: [LineMembership] = []
+    public let memberships: [LineMembership]
     /// The brand's templates and the logged-in extension's mappings, for `TemplateResolver`.
-    public var templates: [Template]
-    public var mappings: [Mapping]
+    public let templates: [Template]
+    public let mappings: [Mapping]
     /// The `Host` the phone last fetched its config with (the logged-out config names it).
-    public var lastHost: String?
+    public let lastHost: String?
     /// The address the config last served to the phone points it to (its provisioning URL, when
     /// the template sets one): where its next fetch most likely comes to.
-    public var lastConfigAddress: String?
+    public let lastConfigAddress: String?
     /// The hash of the config the phone was last served.
-    public var lastConfigHash: String?
+    public let lastConfigHash: String?
     /// Whether a push job of the phone is queued or sent (a fetch may confirm it).
-    public var hasPendingPush = false
+    public let hasPendingPush: Bool
+
+    public init(
+        settings: Settings, device: Device, session: Session?, line: Extension?, memberships: [LineMembership] = [], templates: [Template],
+        mappings: [Mapping], lastHost: String?, lastConfigAddress: String?, lastConfigHash: String?, hasPendingPush: Bool = false
+    ) {
+        self.settings = settings
+        self.device = device
+        self.session = session
+        self.line = line
+        self.memberships = memberships
+        self.templates = templates
+        self.mappings = mappings
+        self.lastHost = lastHost
+        self.lastConfigAddress = lastConfigAddress
+        self.lastConfigHash = lastConfigHash
+        self.hasPendingPush = hasPendingPush
+    }
 
     /// Whether a fetch of `configHash` from `address`, reached at `host`, pointing the phone to
     /// `configAddress`, would change nothing the store holds: then it writes nothing (its time is
