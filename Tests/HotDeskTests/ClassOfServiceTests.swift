@@ -128,9 +128,7 @@ struct CoSImportTests {
     @Test("the document's shape imports, reads back and decides; importing it again changes nothing")
     func shape() async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store("db")
         let yaml = cosDirectory.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081")
             .replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff")
         _ = try await importDirectory(yaml, into: store, base: dir.url)
@@ -157,9 +155,7 @@ struct CoSImportTests {
     ])
     func refused(yaml: String, expected: String) async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store("db")
         do {
             _ = try await importDirectory(yaml, into: store, base: dir.url)
             Issue.record("imported")

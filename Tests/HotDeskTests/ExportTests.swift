@@ -95,13 +95,12 @@ struct ExportTests {
     @Test("with secrets: export, import into a new database with the same key file, export again: the same file and the same state; PINs and passwords still work")
     func roundTrip() async throws {
         let dir = try TempDir()
-        let key = dir.url.appendingPathComponent("hotdesk.key").path
-        let first = try SQLiteStore(path: dir.url.appendingPathComponent("a.sqlite").path, secrets: .load(keyFile: key, environment: [:]), catalog: testFamilies.catalog)
+        let first = try dir.store("a.sqlite", key: "hotdesk.key")
         _ = try await importDirectory(Self.rich, into: first, base: dir.url)
         let (exported, summary) = try await first.exportDirectory(withSecrets: true)
         #expect(summary.extensions == 3 && summary.devices == 2)
 
-        let second = try SQLiteStore(path: dir.url.appendingPathComponent("b.sqlite").path, secrets: .load(keyFile: key, environment: [:]), catalog: testFamilies.catalog)
+        let second = try dir.store("b.sqlite", key: "hotdesk.key")
         _ = try await importDirectory(exported, into: second, base: dir.url)
         let (again, _) = try await second.exportDirectory(withSecrets: true)
         #expect(again == exported, "export → import → export gives the same file")
@@ -124,27 +123,21 @@ struct ExportTests {
     @Test("without secrets: no password, PIN or hash in the file, and it says so; importing it asks for the SIP passwords")
     func withoutSecrets() async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("a.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store("a.sqlite")
         _ = try await importDirectory(Self.rich, into: store, base: dir.url)
         let (yaml, _) = try await store.exportDirectory(withSecrets: false)
         for secret in ["sip-secret", "sales-sip-secret", "lobby-sip-secret", "web-pw-poly", "web-pass-3", "hmac-sha256", "master-4242", "7777", "1234"] {
             #expect(!yaml.contains(secret), "\(secret)")
         }
         #expect(yaml.contains("\"0042\"") && yaml.contains("été"), "numbers stay text; names as they are")
-        let other = try SQLiteStore(
-            path: dir.url.appendingPathComponent("b.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k2").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let other = try dir.store("b.sqlite", key: "k2")
         await #expect(throws: DirectoryError.self) { try await importDirectory(yaml, into: other, base: dir.url) }
     }
 
     @Test("a hash in the file: never beside its secret, and only of the shape export writes")
     func hashes() async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("a.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store("a.sqlite")
         let both = "extensions:\n  - {number: \"5501\", name: A, voicemail_pin: \"1234\", voicemail_pin_hash: \"hmac-sha256$AAAA$AAAA\", sip_password: \"sip-secret-5501\"}\n"
         do {
             _ = try await importDirectory(both, into: store, base: dir.url)

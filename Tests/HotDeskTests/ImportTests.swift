@@ -53,7 +53,7 @@ struct ImportTests {
     func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
         let dir = try TempDir()
         try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
-        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]), catalog: testFamilies.catalog)
+        let store = try dir.store()
         try await body(store, dir.url)
     }
 

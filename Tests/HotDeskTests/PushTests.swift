@@ -257,9 +257,7 @@ struct PushConfirmationTests {
         let dir = try TempDir()
         try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(
             to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store()
         _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
         let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
         let now = Date()
@@ -294,9 +292,7 @@ struct PushConfirmationTests {
     @Test("a phone's open jobs are found through push_jobs_open, without reading the jobs it had before")
     func openJobsByIndex() async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db.sqlite").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store()
         // A query reworded so that SQLite cannot prove it asks only for open jobs falls back to
         // push_jobs_mac: every fetch would then read the phone's whole push history.
         for sql in OpenPushJobs.all {

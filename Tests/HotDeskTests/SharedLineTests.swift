@@ -214,9 +214,7 @@ struct DeviceLineTests {
     @Test("a device line may not take an extension's number")
     func numberClash() async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]),
-            catalog: testFamilies.catalog)
+        let store = try dir.store("db")
         do {
             _ = try await importDirectory(
                 flowDirectory + "\ndevices:\n  - {mac: 00:15:65:af:00:31, model: yealink-t46u, line: {number: \"5501\", sip_password: \"long-enough\"}}\n",

@@ -33,6 +33,13 @@ struct TempDir: ~Copyable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// A store in this directory, with its key in the key file `key` here (a new one if absent).
+    func store(_ name: String = "db.sqlite", key: String = "k") throws -> SQLiteStore {
+        try SQLiteStore(
+            path: url.appendingPathComponent(name).path, secrets: .load(keyFile: url.appendingPathComponent(key).path, environment: [:]),
+            catalog: testFamilies.catalog)
+    }
 }
 
 /// Imports a YAML directory into a store the way `hotdesk import` does.
