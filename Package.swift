@@ -79,6 +79,8 @@ let package = Package(
         .executableTarget(
             name: "bare-route", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Benchmarks/BareRoute"),
         // One config render's cost per phone family, nothing cached (Benchmarks/run prints it).
+        // What one GRDB async read and write cost on their own (Benchmarks/run prints it).
+        .executableTarget(name: "store-floor", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreFloor"),
         .executableTarget(name: "render-config", dependencies: ["HotDeskCore", "PhoneFamilies", "Provisioning"], path: "Benchmarks/RenderConfig"),
         // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
         .target(
