@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The PBX's question on every call setup: POST /pbx/v1/authorize, against a class of service with
-# 3 nested levels and 50 rules, at 64 connections, as a ratio to GET /health in the same run.
-# Usage: Benchmarks/authorize.sh [SECONDS] [CONNECTIONS]
+# 3 nested levels and 50 rules, at 64 connections, as a ratio to GET /health in the same run; and
+# its question at every registration: GET /pbx/v1/credentials/<user>, for a phone's own line and
+# for a user nobody has (a SIP scanner's guess: 404). DEVICES more phones with their own lines
+# are in the store (default 10,000), as at a large site.
+# Usage: Benchmarks/authorize.sh [SECONDS] [CONNECTIONS] [DEVICES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-10}
 CONNECTIONS=${2:-64}
+DEVICES=${3:-10000}
 PORT=${PORT:-18190}
 
 scripts/bootstrap --bench
@@ -40,6 +44,9 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
   echo "      - {class: international, action: deny}"
   echo "devices:"
   echo "  - {mac: \"00:15:65:be:00:01\", model: yealink-t46u, cos_if_not_logged: top, line: {number: \"8001\", sip_password: \"bench-line-secret\"}}"
+  for i in $(seq 1 "$DEVICES"); do
+    printf '  - {mac: "%012x", model: sangoma-s500, line: {number: "%d", sip_password: "line-secret-%d"}}\n' $((0x0050c2000000 + i)) $((200000 + i)) "$i"
+  done
 } > "$WORK/directory.yaml"
 "$BIN/hotdesk" import "$WORK/directory.yaml" --db "$WORK/db.sqlite" >&2
 KEY=$("$BIN/hotdesk" pbxkey create --db "$WORK/db.sqlite" --name bench)
@@ -63,9 +70,19 @@ latency() { awk -v p="$2" '$1 == p { print $2 }' <<< "$1"; }
 rate() { awk '/Requests\/sec/ { print $2 }' <<< "$1"; }
 HEALTH=$(run "http://127.0.0.1:$PORT/health")
 AUTH=$(run -s "$WORK/authorize.lua" "http://127.0.0.1:$PORT/pbx/v1/authorize")
-echo "connections $CONNECTIONS, $SECONDS_EACH s each, same run"
-echo "GET /health:            $(rate "$HEALTH") req/s, p50 $(latency "$HEALTH" 50%), p99 $(latency "$HEALTH" 99%)"
-echo "POST /pbx/v1/authorize: $(rate "$AUTH") req/s, p50 $(latency "$AUTH" 50%), p99 $(latency "$AUTH" 99%)"
-python3 -c "print('throughput ratio authorize/health: %.2f' % (float('$(rate "$AUTH")') / float('$(rate "$HEALTH")')))"
-grep -q "Non-2xx" <<< "$AUTH" && { echo "authorize answered errors:" >&2; grep "Non-2xx" <<< "$AUTH" >&2; exit 1; }
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$KEY" > "$WORK/key.lua"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/pbx/v1/credentials/8001")" = 200 ] \
+  || { echo "the phone's own line has no credentials" >&2; exit 1; }
+LINE=$(run -s "$WORK/key.lua" "http://127.0.0.1:$PORT/pbx/v1/credentials/8001")
+GUESS=$(run -s "$WORK/key.lua" "http://127.0.0.1:$PORT/pbx/v1/credentials/99999999")
+echo "connections $CONNECTIONS, $SECONDS_EACH s each, same run, $((DEVICES + 1)) phones with their own lines"
+ratio() { python3 -c "print('%.2f' % (float('$(rate "$1")') / float('$(rate "$HEALTH")')))"; }
+row() { printf '%-44s %10s req/s  %5s× health  p50 %8s  p99 %8s\n' "$1" "$(rate "$2")" "$(ratio "$2")" "$(latency "$2" 50%)" "$(latency "$2" 99%)"; }
+row "GET /health" "$HEALTH"
+row "POST /pbx/v1/authorize (a phone's own line)" "$AUTH"
+row "GET /pbx/v1/credentials/<own line>" "$LINE"
+row "GET /pbx/v1/credentials/<unknown user> (404)" "$GUESS"
+for out in "$AUTH" "$LINE"; do
+  grep -q "Non-2xx" <<< "$out" && { echo "errors where 200s were expected:" >&2; grep "Non-2xx" <<< "$out" >&2; exit 1; }
+done
 exit 0

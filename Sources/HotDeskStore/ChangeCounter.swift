@@ -112,6 +112,13 @@ final class ChangeCounter: Sendable {
         try db.execute(sql: "CREATE TRIGGER devices_update_changes AFTER UPDATE OF \(columns.joined(separator: ", ")) ON devices BEGIN \(bump) END")
     }
 
+    /// API and PBX keys (v20): made, revoked or changed; not the minute-by-minute `last_used_at`.
+    static func createAPIKeyTriggers(_ db: Database) throws {
+        try db.execute(sql: "CREATE TRIGGER api_keys_insert_changes AFTER INSERT ON api_keys BEGIN \(bump) END")
+        try db.execute(sql: "CREATE TRIGGER api_keys_delete_changes AFTER DELETE ON api_keys BEGIN \(bump) END")
+        try db.execute(sql: "CREATE TRIGGER api_keys_update_changes AFTER UPDATE OF kind, name, role, key_hash ON api_keys BEGIN \(bump) END")
+    }
+
     private static let bump = "UPDATE change_generation SET n = n + 1 WHERE id = 1;"
 
     private static func bumpDevice(_ row: String) -> String {

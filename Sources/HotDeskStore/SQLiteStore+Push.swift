@@ -208,28 +208,50 @@ extension SQLiteStore {
     }
 
     public func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)? {
+        let keys = try await storedAPIKeys()
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
-        let keys = try await reader.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, name, role, key_hash, last_used_at FROM api_keys WHERE kind = ?"), arguments: [kind.rawValue])
-                .map { ($0["id"] as Int64, $0["name"] as String, $0["role"] as String, $0["key_hash"] as String, $0["last_used_at"] as Double?) }
-        }
-        var found: (Int64, String, String, Double?)?
-        for (id, name, role, stored, lastUsed) in keys where ConstantTime.equal(stored, hash) { found = (id, name, role, lastUsed) }
-        guard let (id, name, roleText, lastUsed) = found else { return nil }
+        var found: StoredAPIKey?
+        for key in keys where key.kind == kind.rawValue && ConstantTime.equal(key.hash, hash) { found = key }
+        guard let found else { return nil }
         // An unknown role (a newer version's) opens the least.
-        let role = AdminRole(rawValue: roleText) ?? .auditor
+        let role = AdminRole(rawValue: found.role) ?? .auditor
         // `last_used_at` is kept to the minute: a PBX asks on every call, and a write per request
         // would serialise them all on SQLite's one writer.
-        if lastUsed.map({ at.timeIntervalSince1970 - $0 >= Self.keyUsePrecision }) ?? true {
+        let now = at.timeIntervalSince1970
+        let due = apiKeyUseWritten.withLock { written in
+            guard (written[found.id] ?? found.lastUsed).map({ now - $0 >= Self.keyUsePrecision }) ?? true else { return false }
+            written[found.id] = now
+            return true
+        }
+        if due {
             try await writer.write { db in
-                try db.cachedStatement(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?").execute(arguments: [at.timeIntervalSince1970, id])
+                try db.cachedStatement(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?").execute(arguments: [now, found.id])
             }
         }
-        return (name, role)
+        return (found.name, role)
+    }
+
+    /// Every API and PBX key as stored, read once per change of the shared counter (the PBX asks
+    /// at every registration and call; a revoke, here or by `hotdesk` in another process, moves
+    /// the counter and is seen by the next request).
+    private func storedAPIKeys() async throws -> [StoredAPIKey] {
+        if let kept = apiKeysMemo.value(at: try? counter.read()) { return kept }
+        return try await reader.read { db in
+            let generation = try Self.sharedGeneration(db)
+            let keys = try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
+                StoredAPIKey(id: $0["id"], kind: $0["kind"], name: $0["name"], role: $0["role"], hash: $0["key_hash"], lastUsed: $0["last_used_at"])
+            }
+            self.apiKeysMemo.keep(keys, at: generation)
+            return keys
+        }
     }
 
     /// How stale an API key's `last_used_at` may be.
     static let keyUsePrecision: TimeInterval = 60
+
+    /// The phone whose own line is a SIP user, asked at every registration and call of a user that
+    /// is not an extension (and at every SIP scanner's guess): through `devices_line_number`.
+    static let deviceByOwnLineSQL = "SELECT * FROM devices WHERE line_number = ?"
 
     public func sipUser(_ authUser: String) async throws -> SIPUser? {
         let secrets = secretBox
@@ -240,7 +262,7 @@ extension SQLiteStore {
                     .map { try Self.device($0, secrets: secrets, catalog: catalog) }
                 return .extension(ext, devices: devices)
             }
-            if let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE line_number = ?"), arguments: [authUser]) {
+            if let row = try Row.fetchOne(try db.cachedStatement(sql: Self.deviceByOwnLineSQL), arguments: [authUser]) {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let busy = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [device.mac.canonical]) ?? false
                 return .deviceLine(device, inUse: !busy)
@@ -283,4 +305,14 @@ extension SQLiteStore {
                 job.dueAt.timeIntervalSince1970, job.sentAt?.timeIntervalSince1970, job.appliedAt?.timeIntervalSince1970, job.id,
             ])
     }
+}
+
+/// An API or PBX key's row: its hash, never the key.
+struct StoredAPIKey: Sendable {
+    var id: Int64
+    var kind: String
+    var name: String
+    var role: String
+    var hash: String
+    var lastUsed: Double?
 }

@@ -7,10 +7,17 @@ import Synchronization
 /// multi-row change in one transaction.
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
-    private let counter: ChangeCounter
+    let counter: ChangeCounter
     private let secrets: SecretBox
     /// `currentSettings`: the settings last decoded and the shared counter they were read at.
-    private let settingsMemo = Mutex<(generation: Int, settings: Settings)?>(nil)
+    private let settingsMemo = CounterMemo<Settings>()
+    /// `cosBook()`: the classes of service as last built (JSON decoded, number classes compiled
+    /// to regular expressions) and the shared counter they were read at.
+    private let cosBookMemo = CounterMemo<CoSBook>()
+    /// `apiKey(hash:kind:at:)`: the stored keys as of the shared counter (a key made, revoked or
+    /// changed moves it, from any process), and when this process last wrote each one's use.
+    let apiKeysMemo = CounterMemo<[StoredAPIKey]>()
+    let apiKeyUseWritten = Mutex<[Int64: Double]>([:])
     /// `currentTemplates`: each brand's templates and the shared counter they were read at.
     private let templatesMemo = Mutex<(generation: Int, byBrand: [Brand: [Template]])>((-1, [:]))
     /// Turns stored model names into models; a name it does not know (a family removed from
@@ -326,15 +333,26 @@ public final class SQLiteStore: Store {
             // day has hundreds within a year). `OpenPushJobs` holds the queries that use it.
             try db.execute(sql: "CREATE INDEX push_jobs_open ON push_jobs(mac) WHERE state IN ('queued', 'sent')")
         }
+        m.registerMigration("v20: a phone's own line found by its number; failed logins by their time; API keys counted as changes") { db in
+            // The PBX asks for a SIP user's credentials at every registration and call: a user that
+            // is not an extension was looked for in every device row (and every SIP scanner's
+            // guess cost as much). Failed logins older than a week are deleted at every failure:
+            // that read the whole table, which is largest during a guessing attack.
+            try db.execute(sql: "CREATE INDEX devices_line_number ON devices(line_number) WHERE line_number IS NOT NULL")
+            try db.execute(sql: "CREATE INDEX login_failures_at ON login_failures(at)")
+            try ChangeCounter.createAPIKeyTriggers(db)
+        }
         return m
     }
 
     // MARK: reads
 
     public func settings() async throws -> Settings {
+        if let kept = settingsMemo.value(at: try? counter.read()) { return kept }
         let secrets = self.secrets
         return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
     }
+
 
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
@@ -723,13 +741,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// At every failed login, through `login_failures_at` (the table is largest during an attack).
+    static let expiredFailuresSQL = "DELETE FROM login_failures WHERE at < ?"
+
     public func recordFailure(_ audit: AuditEntry) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
         try await pool.write { db in
             try db.cachedStatement(sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)").execute(
                 arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
             // Old failures no longer count for anything: keep the table small.
-            try db.cachedStatement(sql: "DELETE FROM login_failures WHERE at < ?").execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
+            try db.cachedStatement(sql: Self.expiredFailuresSQL).execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
             try Self.insert(audit, db)
         }
     }
@@ -776,14 +797,14 @@ public final class SQLiteStore: Store {
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
     func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
         let generation = try Self.sharedGeneration(db)
-        if let kept = settingsMemo.withLock({ $0 }), kept.generation == generation { return kept.settings }
+        if let kept = settingsMemo.value(at: generation) { return kept }
         let settings = try Self.readSettings(db, secrets: secrets)
-        settingsMemo.withLock { $0 = (generation, settings) }
+        settingsMemo.keep(settings, at: generation)
         return settings
     }
 
     /// The shared change counter, read in the caller's transaction (what the memos below key on).
-    private static func sharedGeneration(_ db: Database) throws -> Int {
+    static func sharedGeneration(_ db: Database) throws -> Int {
         try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
     }
 
@@ -884,8 +905,17 @@ public final class SQLiteStore: Store {
             emergencyNumbers: Set(settings.flatMap { JSONText.decode([String].self, $0["emergency_numbers"]) } ?? []))
     }
 
+    /// The PBX asks at every call setup: built once per change of the classes, schedules or
+    /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
-        try await pool.read { db in try Self.readCoSBook(db) }
+        if let kept = cosBookMemo.value(at: try? counter.read()) { return kept }
+        return try await pool.read { db in
+            let generation = try Self.sharedGeneration(db)
+            if let kept = self.cosBookMemo.value(at: generation) { return kept }
+            let book = try Self.readCoSBook(db)
+            self.cosBookMemo.keep(book, at: generation)
+            return book
+        }
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
@@ -968,4 +998,18 @@ enum OpenPushJobs {
         WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
         """
     static let all = [exists, confirmedByFetch, supersede]
+}
+
+/// A value built from the store, kept with the shared change counter it was read at. Asked with
+/// the counter as `ChangeCounter` reads it now (its own connection: no read transaction of the
+/// pool, no hop to GRDB's queues), it answers while nothing it depends on changed.
+final class CounterMemo<Value: Sendable>: Sendable {
+    private let kept = Mutex<(generation: Int, value: Value)?>(nil)
+
+    func value(at generation: Int?) -> Value? {
+        guard let generation else { return nil }
+        return kept.withLock { $0?.generation == generation ? $0?.value : nil }
+    }
+
+    func keep(_ value: Value, at generation: Int) { kept.withLock { $0 = (generation, value) } }
 }

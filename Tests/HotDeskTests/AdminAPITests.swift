@@ -49,6 +49,16 @@ struct AdminAPITests {
             #expect(try await old.call("GET", "/sessions").status == 401, "revoked: refused at once")
             #expect(try await ops.call("DELETE", "/apikeys/old").status == 404)
             #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .apiKeyRevoked && $0.actor == "api:test" && $0.detail == "API key \"old\" revoked" })
+
+            // Keys are kept in memory between changes: one revoked by another process on the same
+            // database (`hotdesk apikey revoke` while the server runs) is refused at once too.
+            let laterKey = APIKey.make()
+            let cli = try SQLiteStore(path: server.dbPath, secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
+            try await cli.addAPIKey(name: "later", keyHash: APIKey.hash(laterKey), at: Date())
+            let later = Client(server: server, key: laterKey)
+            #expect(try await later.call("GET", "/sessions").status == 200, "made by another process: accepted at once")
+            #expect(try await cli.revokeAPIKey(name: "later", actor: "cli", source: nil, at: Date()))
+            #expect(try await later.call("GET", "/sessions").status == 401, "revoked by another process: refused at once")
         }
     }
 

@@ -289,18 +289,22 @@ struct PushConfirmationTests {
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
     }
 
-    @Test("a phone's open jobs are found through push_jobs_open, without reading the jobs it had before")
-    func openJobsByIndex() async throws {
+    @Test("hot lookups use their index: a phone's open jobs (not its history), a phone's own line, expired failed logins")
+    func hotLookupsByIndex() async throws {
         let dir = try TempDir()
         let store = try dir.store()
         // A query reworded so that SQLite cannot prove it asks only for open jobs falls back to
-        // push_jobs_mac: every fetch would then read the phone's whole push history.
-        for sql in OpenPushJobs.all {
+        // push_jobs_mac: every fetch would then read the phone's whole push history. Without
+        // their indexes the other two read every device and every failed login.
+        let expected = OpenPushJobs.all.map { ($0, "push_jobs_open") } + [
+            (SQLiteStore.deviceByOwnLineSQL, "devices_line_number"), (SQLiteStore.expiredFailuresSQL, "login_failures_at"),
+        ]
+        for (sql, index) in expected {
             let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))
             let plan = try await store.reader.read { db in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
             }
-            #expect(plan.contains { $0.contains("USING INDEX push_jobs_open") }, "\(sql): \(plan)")
+            #expect(plan.contains { $0.contains("INDEX \(index)") }, "\(sql): \(plan)")
         }
     }
 }
