@@ -353,7 +353,6 @@ public final class SQLiteStore: Store {
         return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
     }
 
-
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
