@@ -237,12 +237,11 @@ extension SQLiteStore {
     private func storedAPIKeys() async throws -> [StoredAPIKey] {
         if let kept = apiKeysMemo.value(at: try? counter.read()) { return kept }
         return try await reader.read { db in
-            let generation = try Self.sharedGeneration(db)
-            let keys = try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
-                StoredAPIKey(id: $0["id"], kind: $0["kind"], name: $0["name"], role: $0["role"], hash: $0["key_hash"], lastUsed: $0["last_used_at"])
+            try self.apiKeysMemo.value(in: db) { db in
+                try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
+                    StoredAPIKey(id: $0["id"], kind: $0["kind"], name: $0["name"], role: $0["role"], hash: $0["key_hash"], lastUsed: $0["last_used_at"])
+                }
             }
-            self.apiKeysMemo.keep(keys, at: generation)
-            return keys
         }
     }
 

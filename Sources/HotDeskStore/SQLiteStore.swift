@@ -795,11 +795,7 @@ public final class SQLiteStore: Store {
     /// The settings as of the shared change counter read in the same transaction: decoded (and
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
     func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        let generation = try Self.sharedGeneration(db)
-        if let kept = settingsMemo.value(at: generation) { return kept }
-        let settings = try Self.readSettings(db, secrets: secrets)
-        settingsMemo.keep(settings, at: generation)
-        return settings
+        try settingsMemo.value(in: db) { try Self.readSettings($0, secrets: secrets) }
     }
 
     /// The shared change counter, read in the caller's transaction (what the memos below key on).
@@ -908,13 +904,7 @@ public final class SQLiteStore: Store {
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
         if let kept = cosBookMemo.value(at: try? counter.read()) { return kept }
-        return try await pool.read { db in
-            let generation = try Self.sharedGeneration(db)
-            if let kept = self.cosBookMemo.value(at: generation) { return kept }
-            let book = try Self.readCoSBook(db)
-            self.cosBookMemo.keep(book, at: generation)
-            return book
-        }
+        return try await pool.read { db in try self.cosBookMemo.value(in: db, build: Self.readCoSBook) }
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
@@ -1011,4 +1001,14 @@ final class CounterMemo<Value: Sendable>: Sendable {
     }
 
     func keep(_ value: Value, at generation: Int) { kept.withLock { $0 = (generation, value) } }
+
+    /// In a read transaction: the value as of the counter read in it, built by `build` (and kept)
+    /// when it changed.
+    func value(in db: Database, build: (Database) throws -> Value) throws -> Value {
+        let generation = try SQLiteStore.sharedGeneration(db)
+        if let kept = value(at: generation) { return kept }
+        let value = try build(db)
+        keep(value, at: generation)
+        return value
+    }
 }

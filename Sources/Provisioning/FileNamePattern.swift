@@ -91,7 +91,7 @@ public struct FileNamePattern: Hashable, Sendable, CustomStringConvertible {
             // Shortest first, so that `snom{model}-{MAC}.htm` splits at the first place that fits.
             for length in 1...16 {
                 let word = name.prefix(length)
-                guard word.count == length, word.allSatisfy(isAlphanumeric) else { return false }
+                guard word.count == length, word.allSatisfy(\.isASCIIAlphanumeric) else { return false }
                 var attempt = found
                 if case .model = part { attempt.model = String(decoding: word, as: UTF8.self) }
                 if match(rest, name.dropFirst(length), &attempt) {
@@ -115,8 +115,6 @@ public struct FileNamePattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     private static func isHex(_ byte: UInt8, upper: Bool) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (upper ? (byte >= 0x41 && byte <= 0x46) : (byte >= 0x61 && byte <= 0x66))
+        byte.isASCIIDigit || (upper ? (byte >= 0x41 && byte <= 0x46) : (byte >= 0x61 && byte <= 0x66))
     }
-
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool { byte.isASCIIAlphanumeric }
 }
