@@ -23,6 +23,8 @@ public struct AuditEntry: Hashable, Sendable {
         case apiKeyRevoked = "api_key_revoked"
         /// An admin API call was refused (missing or wrong key).
         case apiRefused = "api_refused"
+        /// `/push-auth` was asked about a login that is not one of a push HotDesk is sending.
+        case pushAuthRefused = "push_auth_refused"
         /// A shared line a logged-in member's phone cannot carry (no such key, or the key taken).
         case lineLeftOff = "line_left_off"
         /// A line's SIP password was replaced (the audit never holds the password).

@@ -214,9 +214,7 @@ public enum PushMessage {
     public static func problem(_ text: String?) -> String? {
         guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return "an xml push needs a non-empty \"text\"" }
         if text.count > maxCharacters { return "\"text\" is \(text.count) characters; at most \(maxCharacters) fit a phone's screen" }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) {
-            return "\"text\" holds control characters"
-        }
+        if let why = TextSafety.problem(text.replacingOccurrences(of: "\n", with: " ")) { return "\"text\" holds an \(why)" }
         return nil
     }
 }

@@ -34,7 +34,7 @@ public struct Workspace: Hashable, Sendable {
         if name.trimmingCharacters(in: .whitespaces).isEmpty { return "a workspace name is not empty" }
         if name.count > maxNameLength { return "\(name.count) characters; at most \(maxNameLength)" }
         if let bad = name.first(where: { forbiddenCharacters.contains($0) }) { return "\"\(bad)\" is not allowed (none of % # < > , \\ \")" }
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "control characters are not allowed" }
+        if let why = TextSafety.problem(name) { return "\(why) is not allowed" }
         return nil
     }
 }

@@ -22,7 +22,7 @@ struct AdminAPIController: Sendable {
     func register(with router: Router<HotDeskRequestContext>) {
         let api = router.group("/api/v1").add(
             middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console))
-        api.get("events") { _, _ in self.eventStream() }
+        api.get("events") { _, context in try self.eventStream(context) }
         api.get("extensions") { request, _ in try await self.listExtensions(request) }
         api.get("accounts") { _, _ -> Response in .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init))) }
         api.post("accounts") { request, context in try await self.saveAccount(request, context) }
@@ -67,9 +67,16 @@ struct AdminAPIController: Sendable {
     // MARK: console
 
     /// Server-sent events: `event: change` whenever sessions, push jobs, devices, the directory
-    /// or the audit log changed (re-read what you show), a comment line every few seconds.
-    func eventStream() -> Response {
-        let stream = events.subscribe()
+    /// or the audit log changed (re-read what you show), a comment line every few seconds. At
+    /// most `ConsoleEvents.perOwner` streams per key or account and `total` in all (429 past
+    /// either); a stream ends when its key is revoked or its console session ends.
+    func eventStream(_ context: HotDeskRequestContext) throws -> Response {
+        guard let stream = events.subscribe(owner: context.apiActor) else {
+            throw APIError(
+                .tooManyRequests, "too_many_streams",
+                "at most \(events.perOwner) event streams per key or account and \(events.total) in all; close one first", retryAfter: 10)
+        }
+        let stillAuthorized = context.stillAuthorized
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"]
         return Response(
             status: .ok, headers: headers,
@@ -77,6 +84,7 @@ struct AdminAPIController: Sendable {
                 try await writer.write(ByteBuffer(string: "retry: 2000\n: HotDesk events\n\n"))
                 // Ends when the page goes, or when the server begins to stop (`HotDeskService`).
                 for await event in stream {
+                    if let stillAuthorized, await !stillAuthorized() { break }
                     switch event {
                     case .change: try await writer.write(ByteBuffer(string: "event: change\ndata: {}\n\n"))
                     case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
@@ -689,10 +697,15 @@ struct APIKeyMiddleware: RouterMiddleware {
                 throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
             }
             context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(found.name)"
+            let (store, hash, kind, clock) = (store, APIKey.hash(key), kind, clock)
+            context.stillAuthorized = { (try? await store.apiKey(hash: hash, kind: kind, at: clock())) != nil }
             if kind == .admin { try await checkRole(found.role, of: "key \"\(found.name)\"", request, context) }
             return try await next(request, context)
         } catch let error as APIError {
-            return error.response
+            var response = error.response
+            // A PBX's HTTP client negotiates: it sends its key only to a scheme the 401 offers.
+            if kind == .pbx, response.status == .unauthorized { response.headers.append(.init(name: .wwwAuthenticate, value: "Basic realm=\"hotdesk-pbx\"")) }
+            return response
         }
     }
 
@@ -716,6 +729,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         }
         var context = context
         context.apiActor = "console:\(session.account)"
+        context.stillAuthorized = { (try? await console.session(token: token)) != nil }
         if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
             try await store.audit(
                 AuditEntry(

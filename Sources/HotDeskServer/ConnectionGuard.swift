@@ -4,18 +4,23 @@ import NIOHTTPTypes
 import Synchronization
 
 /// Limits on the server's connections, so that clients that open sockets and send nothing (or
-/// send headers a byte at a time) cannot take every file descriptor.
+/// send headers or a body a byte at a time) cannot take every file descriptor.
 public struct ConnectionLimits: Sendable {
-    /// Open connections at most. Past it, the connection that has waited longest for a request
-    /// is closed to make room (an idle socket is cheaper to lose than a phone's request).
+    /// Open connections at most, those inside a request included. Past it, the connection that
+    /// has waited longest for a request is closed to make room (an idle socket is cheaper to lose
+    /// than a phone's request); when every connection is inside a request, the new one is closed.
     public var maxConnections: Int
     /// A connection with no request in progress for this long is closed; this is also the
     /// time a client has to send a whole request head.
     public var idleTimeout: TimeAmount
+    /// The time a client has to send a request's body once its head has arrived (every route;
+    /// the largest body HotDesk takes is 64 KB, so this is also a floor on the rate).
+    public var bodyTimeout: TimeAmount
 
-    public init(maxConnections: Int = ConnectionLimits.defaultMax, idleTimeout: TimeAmount = .seconds(20)) {
+    public init(maxConnections: Int = ConnectionLimits.defaultMax, idleTimeout: TimeAmount = .seconds(20), bodyTimeout: TimeAmount? = nil) {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout ?? idleTimeout
     }
 
     /// 10,000, or less when the process may not open that many files (a margin is kept for the
@@ -66,7 +71,8 @@ public final class ConnectionBook: Sendable {
     /// open connections however many requests they make.
     public var queueLength: Int { state.withLock { $0.waiting.count - $0.waitingHead } }
 
-    /// A new connection; returns the one to close to make room, if any.
+    /// A new connection; returns the one to close to make room, if any: the one that has waited
+    /// longest for a request, or — when every other connection is inside a request — this one.
     public func opened(_ channel: any Channel) -> (any Channel)? {
         state.withLock { s in
             let id = ObjectIdentifier(channel)
@@ -82,7 +88,11 @@ public final class ConnectionBook: Sendable {
                 return victim
             }
             Self.compact(&s)
-            return nil
+            // Nothing to evict: the newcomer is refused (a flood of requests that never end
+            // would otherwise take every descriptor).
+            s.open[id] = nil
+            s.turnOf[id] = nil
+            return channel
         }
     }
 
@@ -129,9 +139,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let book: ConnectionBook
+    let bodyTimeout: TimeAmount
     private var registered = false
+    /// Closes the connection if the request's body has not all arrived in time.
+    private var bodyDeadline: Scheduled<Void>?
 
-    init(book: ConnectionBook) { self.book = book }
+    init(book: ConnectionBook, bodyTimeout: TimeAmount = .seconds(20)) {
+        self.book = book
+        self.bodyTimeout = bodyTimeout
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { register(context) }
@@ -149,16 +165,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        bodyDeadline?.cancel()
         book.closed(context.channel)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        bodyDeadline?.cancel()
         book.closed(context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { book.requestStarted(context.channel) }
+        switch unwrapInboundIn(data) {
+        case .head:
+            book.requestStarted(context.channel)
+            let channel = context.channel
+            bodyDeadline?.cancel()
+            bodyDeadline = context.eventLoop.scheduleTask(in: bodyTimeout) { channel.close(promise: nil) }
+        case .end:
+            bodyDeadline?.cancel()
+            bodyDeadline = nil
+        case .body:
+            break
+        }
         context.fireChannelRead(data)
     }
 

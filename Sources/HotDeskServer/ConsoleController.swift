@@ -15,11 +15,18 @@ struct ConsoleController: Sendable {
     let auth: ConsoleAuth
     let addresses: PhoneAddressResolver
     let security: SecurityLog
-    /// Sign-ins refused for wrong passwords, per account and per source address.
-    let accountFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailures, window: ConsoleAuth.failureWindow)
+    /// Sign-ins refused for wrong passwords: per account and source address (three hold that
+    /// pair), per account from every address (a slower hold: three guesses from anywhere must not
+    /// keep a named admin out), and per source address.
+    let pairFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailures, window: ConsoleAuth.failureWindow)
+    let accountFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailuresPerAccount, window: ConsoleAuth.failureWindow)
     let sourceFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailuresPerSource, window: ConsoleAuth.failureWindow)
-    /// Throttled attempts: only the first of a window is audited, so a loop fills no log.
+    /// Throttled attempts: only the first of a window per source is audited, so a loop (with a
+    /// new account name each time or not) fills no log.
     let throttledAudit = RefusalThrottle(limit: 1, window: ConsoleAuth.failureWindow)
+    /// Count → check → record for one account and one source runs as one step: concurrent wrong
+    /// passwords are evaluated up to the limit, no more.
+    let gate = KeyedGate()
     let clock: @Sendable () -> Date
 
     /// Pages may run only their own script and style, be framed by nobody, send nowhere else.
@@ -46,7 +53,8 @@ struct ConsoleController: Sendable {
 
     /// `{"name", "password"}` as JSON (a cross-site form cannot send that): 200 with the session
     /// and its cookie; 401 for a wrong name or password; 429 after `allowedFailures` wrong ones
-    /// for the account (or 20 from the address) within the window, even with the right password.
+    /// for the account from this address (or `allowedFailuresPerAccount` from all, or 20 from the
+    /// address) within the window, even with the right password.
     func signIn(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             return APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)").response
@@ -57,11 +65,20 @@ struct ConsoleController: Sendable {
         let source = addresses.address(of: request, context: context) ?? "unknown"
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
         let printable = TextSafety.printable(String(body.name.prefix(64)))
-        let wait = max(
-            accountFailures.recent(source: name, now: now) >= accountFailures.limit ? accountFailures.retryAfter(source: name, now: now) : 0,
-            sourceFailures.recent(source: source, now: now) >= sourceFailures.limit ? sourceFailures.retryAfter(source: source, now: now) : 0)
+        return try await gate.withKeys(["account " + name, "source " + source]) {
+            try await check(request, name: name, printable: printable, password: body.password, source: source, now: now)
+        }
+    }
+
+    /// The serialised part of a sign-in: count, check, record.
+    private func check(_ request: Request, name: String, printable: String, password: String, source: String, now: Date) async throws -> Response {
+        let pair = name + " " + source
+        func hold(_ throttle: RefusalThrottle, _ key: String) -> Int {
+            throttle.recent(source: key, now: now) >= throttle.limit ? throttle.retryAfter(source: key, now: now) : 0
+        }
+        let wait = max(hold(pairFailures, pair), hold(accountFailures, name), hold(sourceFailures, source))
         if wait > 0 {
-            if throttledAudit.refuse(source: name, now: now) == .withinLimit {
+            if throttledAudit.refuse(source: source, now: now) == .withinLimit {
                 try await store.audit(
                     AuditEntry(
                         at: now, actor: "console:\(printable)", action: .signIn, source: source, outcome: .refused,
@@ -69,7 +86,8 @@ struct ConsoleController: Sendable {
             }
             return APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait).response
         }
-        guard let role = try await store.checkAdminPassword(name: name, password: body.password) else {
+        guard let role = try await store.checkAdminPassword(name: name, password: password) else {
+            _ = pairFailures.refuse(source: pair, now: now)
             _ = accountFailures.refuse(source: name, now: now)
             _ = sourceFailures.refuse(source: source, now: now)
             security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
@@ -98,12 +116,15 @@ struct ConsoleController: Sendable {
         return response
     }
 
-    /// Ends the session (it must carry its CSRF token) and clears the cookie.
+    /// Ends the session and clears the cookie — only with a live session and its CSRF token: a
+    /// cross-site post (which carries the cookie but cannot know the token) changes nothing.
     func signOut(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        guard let (hash, session) = try await auth.session(of: request) else {
+            return APIError(.unauthorized, "signed_out", "not signed in").response
+        }
+        guard auth.carriesCSRFToken(request, of: session) else { return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response }
         var response = Response(status: .noContent)
         response.headers[.setCookie] = auth.cookie("", request: request, maxAge: 0)
-        guard let (hash, session) = try await auth.session(of: request) else { return response }
-        guard auth.carriesCSRFToken(request, of: session) else { return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response }
         try await store.endConsoleSession(
             tokenHash: hash,
             audit: AuditEntry(
@@ -123,6 +144,7 @@ struct ConsoleAuth: Sendable {
     /// A signed-in console lasts a working day.
     static let lifetime: TimeInterval = 12 * 3600
     static let allowedFailures = 3
+    static let allowedFailuresPerAccount = 20
     static let allowedFailuresPerSource = 20
     static let failureWindow: TimeInterval = 300
 

@@ -18,6 +18,7 @@ final class ConsoleEvents: Service, Sendable {
     private struct Subscribers {
         var next = 0
         var streams: [Int: AsyncStream<Event>.Continuation] = [:]
+        var owners: [Int: String] = [:]
         var stopped = false
     }
 
@@ -26,30 +27,50 @@ final class ConsoleEvents: Service, Sendable {
     /// Ticks between keep-alive comments.
     let keepAliveTicks: Int
     let logger: Logger
+    /// Open streams at most per key or console account, and in all: each holds a connection
+    /// for as long as the page is open (issue 21: one auditor key opened 3,000).
+    let perOwner: Int
+    let total: Int
     private let subscribers = Mutex(Subscribers())
 
-    init(store: any Store, interval: TimeInterval = 1, keepAlive: TimeInterval = 10, logger: Logger) {
+    init(store: any Store, interval: TimeInterval = 1, keepAlive: TimeInterval = 10, perOwner: Int = 8, total: Int = 200, logger: Logger) {
+        self.perOwner = perOwner
+        self.total = total
         self.store = store
         self.interval = interval
         self.keepAliveTicks = max(1, Int(keepAlive / interval))
         self.logger = logger
     }
 
-    /// A stream of events for one open page; it ends when the page goes or the server stops.
-    func subscribe() -> AsyncStream<Event> {
+    /// A stream of events for one open page of `owner` (a key's or an account's actor name); it
+    /// ends when the page goes or the server stops. `nil` when the owner, or everyone, has as
+    /// many streams open as allowed.
+    func subscribe(owner: String) -> AsyncStream<Event>? {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1))
-        let id: Int? = subscribers.withLock { s in
-            guard !s.stopped else { return nil }
+        enum Admission { case admitted(Int), stopped, full }
+        let admission: Admission = subscribers.withLock { s in
+            guard !s.stopped else { return .stopped }
+            guard s.streams.count < total, s.owners.values.count(where: { $0 == owner }) < perOwner else { return .full }
             s.next += 1
             s.streams[s.next] = continuation
-            return s.next
+            s.owners[s.next] = owner
+            return .admitted(s.next)
         }
-        guard let id else {
+        switch admission {
+        case .full:
+            return nil
+        case .stopped:
             continuation.finish()
             return stream
+        case .admitted(let id):
+            continuation.onTermination = { [weak self] _ in
+                self?.subscribers.withLock { s in
+                    s.streams.removeValue(forKey: id)
+                    s.owners.removeValue(forKey: id)
+                }
+            }
+            return stream
         }
-        continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.streams.removeValue(forKey: id) } }
-        return stream
     }
 
     var subscriberCount: Int { subscribers.withLock { $0.streams.count } }
@@ -91,7 +112,10 @@ final class ConsoleEvents: Service, Sendable {
     func stop() {
         let streams = subscribers.withLock { s in
             s.stopped = true
-            defer { s.streams = [:] }
+            defer {
+                s.streams = [:]
+                s.owners = [:]
+            }
             return Array(s.streams.values)
         }
         for stream in streams { stream.finish() }

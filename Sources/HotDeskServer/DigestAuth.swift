@@ -1,20 +1,28 @@
 import Crypto
 import Foundation
 import HotDeskCore
+import Synchronization
 
 /// HTTP Digest (RFC 7616) for phones fetching their configs: the server side, checked against a
-/// phone's own provisioning secret. Nonces are stateless (a time and an HMAC of it under a key
-/// made at start), valid for `nonceLifetime`; a stale nonce gets a new challenge with
-/// `stale=true`. MD5 is offered beside SHA-256 because that is what deployed phones speak.
-/// Basic is never accepted here (HotDesk does not terminate TLS itself; see docs/security.md).
+/// phone's own provisioning secret. A nonce is a time, a random part and an HMAC of both and of
+/// the address it was issued to, under a key made at start: valid for `nonceLifetime`, from that
+/// address only. Each
+/// (nonce, user) must come with a larger `nc` than the last one taken (`NonceCounts`), so a
+/// captured `Authorization` header cannot be sent again, from any address; a stale or reused
+/// nonce gets a new challenge with `stale=true`. MD5 is offered beside SHA-256 because that is
+/// what deployed phones speak. Basic is never accepted here (docs/security.md).
 public struct DigestAuth: Sendable {
     static let realm = "HotDesk provisioning"
+    /// Why a fetch is challenged again: its nonce is too old or was used with that `nc` already.
+    static let staleNonce = "stale nonce"
     let key = SymmetricKey(size: .bits256)
     var nonceLifetime: TimeInterval = 300
-    /// What nonces were read as (one is made per second at most, so a few hundred are live),
-    /// and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
+    /// What nonces were read as (a phone answering a challenge may send its nonce again with the
+    /// next `nc`), and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
     /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
-    private let nonces = Memo<String, Date?>(limit: 2048)
+    private let nonces = Memo<String, Date?>(limit: 4096)
+    /// The last `nc` taken with each live nonce and user.
+    private let counts = NonceCounts()
     private let ha1s = Memo<String, String>(limit: 10_000)
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
     private let ha2s = Memo<String, String>(limit: 4096)
@@ -23,20 +31,21 @@ public struct DigestAuth: Sendable {
         case none
         case valid
         case invalid(String)
+        /// Too old, or already used with this `nc`: the phone is challenged again with a new one.
         case stale
     }
 
-    /// `WWW-Authenticate` values for a 401 (SHA-256 first, then MD5).
-    func challenges(now: Date, stale: Bool = false) -> [String] {
-        let nonce = makeNonce(now: now)
+    /// `WWW-Authenticate` values for a 401 (SHA-256 first, then MD5), with a nonce for `address`.
+    func challenges(now: Date, address: String?, stale: Bool = false) -> [String] {
+        let nonce = makeNonce(now: now, address: address)
         return ["SHA-256", "MD5"].map {
             "Digest realm=\"\(Self.realm)\", qop=\"auth\", algorithm=\($0), nonce=\"\(nonce)\"" + (stale ? ", stale=true" : "")
         }
     }
 
-    /// Checks an `Authorization` header for `method` and the request target `uri` against the
-    /// phone's user and secret.
-    func verify(header: String?, method: String, uri: String, username: String, secret: String, now: Date) -> Verdict {
+    /// Checks an `Authorization` header for `method` and the request target `uri`, sent from
+    /// `address`, against the phone's user and secret. A valid answer uses up its `nc`.
+    func verify(header: String?, method: String, uri: String, username: String, secret: String, address: String?, now: Date) -> Verdict {
         guard let header, header.count < 2048 else { return .none }
         // "Digest " in any case, read as bytes (not a lower-cased copy of the whole header).
         guard header.utf8.prefix(7).elementsEqual("digest ".utf8, by: { $0.asciiLowercased == $1 }) else {
@@ -51,13 +60,17 @@ public struct DigestAuth: Sendable {
         guard asked == uri else { return .invalid("uri does not match the request") }
         let algorithm = p["algorithm"].map { $0 == "MD5" ? $0 : $0.uppercased() } ?? "MD5"
         guard algorithm == "MD5" || algorithm == "SHA-256" else { return .invalid("algorithm \(algorithm.prefix(20)) not offered") }
-        guard let issued = nonceTime(nonce) else { return .invalid("not our nonce") }
+        guard let issued = nonceTime(nonce, address: address) else { return .invalid("not a nonce issued to this address") }
         let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
         let ha1 = ha1s.value("\(algorithm)\u{0}\(user)\u{0}\(secret)") { h("\(user):\(Self.realm):\(secret)") }
         let ha2 = ha2s.value("\(algorithm)\u{0}\(method):\(asked)") { h("\(method):\(asked)") }
         let expected: String
+        // Without qop (RFC 2069) there is no count: such a nonce is good for one request.
+        var count: UInt32 = 1
         if let qop = p["qop"] {
             guard qop == "auth", let nc = p["nc"], let cnonce = p["cnonce"] else { return .invalid("qop \(qop.prefix(10)) not offered") }
+            guard nc.utf8.count == 8, let n = UInt32(nc, radix: 16), n > 0 else { return .invalid("nc is not 8 hex digits") }
+            count = n
             expected = h("\(ha1):\(nonce):\(nc):\(cnonce):\(qop):\(ha2)")
         } else {
             expected = h("\(ha1):\(nonce):\(ha2)")
@@ -66,23 +79,28 @@ public struct DigestAuth: Sendable {
             return .invalid("wrong secret")
         }
         guard now.timeIntervalSince(issued) <= nonceLifetime, issued.timeIntervalSince(now) < 5 else { return .stale }
+        // A header sent before (captured, or a phone's retry): a new nonce, never the same answer twice.
+        guard counts.take(nonce: nonce, user: user, count: count, issued: issued, now: now, lifetime: nonceLifetime) else { return .stale }
         return .valid
     }
 
     // MARK: nonces
 
-    func makeNonce(now: Date) -> String {
+    /// `<seconds in hex>.<random>.<HMAC of both and the address>`: good only from `address`, and
+    /// never the same twice (a phone challenged twice in a second counts `nc` from 1 each time).
+    func makeNonce(now: Date, address: String?) -> String {
         let seconds = UInt64(max(0, now.timeIntervalSince1970))
-        let stamp = String(seconds, radix: 16)
-        return stamp + "." + mac(stamp)
+        let stamp = String(seconds, radix: 16) + "." + RandomToken.make(bytes: 9)
+        return stamp + "." + mac(stamp + " " + (address ?? "-"))
     }
 
-    func nonceTime(_ nonce: String) -> Date? {
-        nonces.value(nonce) {
+    /// When a nonce was issued, if it is ours and was issued to `address`.
+    func nonceTime(_ nonce: String, address: String?) -> Date? {
+        nonces.value((address ?? "-") + " " + nonce) {
             let parts = nonce.split(separator: ".")
-            guard parts.count == 2, let seconds = UInt64(parts[0], radix: 16), ConstantTime.equal(mac(String(parts[0])), String(parts[1])) else {
-                return nil
-            }
+            guard parts.count == 3, parts[1].utf8.count == 12, let seconds = UInt64(parts[0], radix: 16),
+                ConstantTime.equal(mac(parts[0] + "." + parts[1] + " " + (address ?? "-")), String(parts[2]))
+            else { return nil }
             return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
     }
@@ -150,4 +168,46 @@ public struct DigestAuth: Sendable {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// The highest `nc` taken with each (nonce, user) while the nonce lives, so that no Digest
+/// answer is taken twice. Nonces are minted per second and address, so a few phones may share
+/// one: each user has its own count. Bounded: past `limit` live entries (a storm of 110,000
+/// phones is about that many), the table starts again and every nonce issued before that moment
+/// is stale (phones are challenged once more; nothing is accepted twice).
+final class NonceCounts: Sendable {
+    private struct Table {
+        var counts: [String: (count: UInt32, issued: Date)] = [:]
+        /// Nonces issued at or before this are stale, whatever their age (nonces count seconds:
+        /// one issued in the second of a restart of the table is stale too).
+        var floor = Date.distantPast
+        var lastSweep = Date.distantPast
+    }
+
+    let limit: Int
+    private let table = Mutex(Table())
+
+    init(limit: Int = 200_000) { self.limit = limit }
+
+    /// Takes `count` for the nonce and user: `false` when it is not larger than the last one taken.
+    func take(nonce: String, user: String, count: UInt32, issued: Date, now: Date, lifetime: TimeInterval) -> Bool {
+        let key = nonce + " " + user
+        return table.withLock { t in
+            guard issued > t.floor else { return false }
+            if let last = t.counts[key], count <= last.count { return false }
+            if t.counts.count >= limit || now.timeIntervalSince(t.lastSweep) > lifetime {
+                t.counts = t.counts.filter { now.timeIntervalSince($0.value.issued) <= lifetime }
+                t.lastSweep = now
+                if t.counts.count >= limit {
+                    t.counts.removeAll(keepingCapacity: true)
+                    t.floor = now
+                    return false
+                }
+            }
+            t.counts[key] = (count, issued)
+            return true
+        }
+    }
+
+    var count: Int { table.withLock { $0.counts.count } }
 }

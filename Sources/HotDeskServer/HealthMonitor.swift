@@ -25,16 +25,32 @@ final class HealthMonitor: Service, Sendable {
         await repeatUntilShutdown(every: interval) { await self.check() }
     }
 
+    /// Reads (the gauges) and writes (one row): a database that answers reads but takes no write
+    /// (a full disk, a read-only file) is not healthy either.
     func check() async {
+        var found: String?
         do {
             let population = try await store.population()
             Telemetry.gauges(sessions: population.sessions, devices: population.devices)
-            if problem.withLock({ $0 }) != nil { logger.notice("database answers again") }
-            problem.withLock { $0 = nil }
+            do {
+                try await store.probeWrite(at: Date())
+            } catch {
+                found = "database_not_writable"
+                report(found, error)
+            }
         } catch {
-            Telemetry.storeError()
-            if problem.withLock({ $0 }) == nil { logger.error("database check failed", metadata: ["error": "\(error)"]) }
-            problem.withLock { $0 = "database_unavailable" }
+            found = "database_unavailable"
+            report(found, error)
         }
+        let before = problem.withLock { old in
+            defer { old = found }
+            return old
+        }
+        if before != nil, found == nil { logger.notice("database answers again") }
+    }
+
+    private func report(_ found: String?, _ error: any Error) {
+        Telemetry.storeError()
+        if problem.withLock({ $0 }) != found { logger.error("database check failed: \(found ?? "")", metadata: ["error": "\(error)"]) }
     }
 }

@@ -1,4 +1,5 @@
 import HotDeskCore
+import HotDeskStore
 import Hummingbird
 
 /// Which `Host` a phone request is believed to have reached HotDesk at. App URLs, the logged-out
@@ -20,6 +21,7 @@ struct HostPolicy: Sendable {
     }
 
     private let answers = Memo<Question, ServerAddress?>(limit: 1024)
+    private let accepted = Memo<Question, Bool>(limit: 1024)
 
     init(acceptedNames: Set<String> = []) { self.acceptedNames = Set(acceptedNames.map { $0.lowercased() }) }
 
@@ -39,5 +41,41 @@ struct HostPolicy: Sendable {
         if let known = configured.first(where: { $0.host.lowercased() == asked.host.lowercased() }) { return known }
         if acceptedNames.contains(asked.host.lowercased()) { return asked }
         return settings.internalAddress ?? settings.externalAddress
+    }
+
+    /// Whether HotDesk answers a request for this `Host` on the routes a browser could be turned
+    /// against (`/admin`, `/provision`): a DNS-rebinding page reaches the server under its own
+    /// name, so a name is answered only when it is the directory's `internal_address` or
+    /// `external_address`, a `--accept-host` name or `localhost`. An IP address (a phone sent by
+    /// DHCP option 66 to the server's address) and a request without `Host` are answered; with
+    /// no address configured, every `Host` is (docs/security.md says to set `internal_address`).
+    func accepts(_ request: Request, settings: Settings) -> Bool {
+        guard let authority = request.head.authority, !authority.isEmpty else { return true }
+        guard authority.utf8.count <= 255 else { return false }
+        let question = Question(host: authority, internalAddress: settings.internalAddress, externalAddress: settings.externalAddress)
+        return accepted.value(question) {
+            guard let asked = request.hostHeader.flatMap(ServerAddress.init) else { return false }
+            let host = asked.host.lowercased()
+            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            let configured = [settings.internalAddress, settings.externalAddress].compactMap { $0?.host.lowercased() }
+            if configured.isEmpty, acceptedNames.isEmpty { return true }
+            return IPAddress.canonical(bare) != nil || host == "localhost" || configured.contains(host) || acceptedNames.contains(host)
+        }
+    }
+}
+
+/// Refuses `/admin` and `/provision` requests whose `Host` names another server (`HostPolicy.accepts`):
+/// 421 Misdirected Request, before anything else runs.
+struct HostCheckMiddleware: RouterMiddleware {
+    let store: any Store
+    let hosts: HostPolicy
+
+    func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard path.hasPrefix("/admin") || path.hasPrefix("/provision") else { return try await next(request, context) }
+        guard hosts.accepts(request, settings: try await store.settings()) else {
+            return .text(.misdirectedRequest, "this server does not answer for that host name: use its address (or hotdesk serve --accept-host NAME)\n")
+        }
+        return try await next(request, context)
     }
 }

@@ -128,6 +128,7 @@ public func makeApplication(
     let router = Router(context: HotDeskRequestContext.self)
     _ = Telemetry.registry
     router.add(middleware: RequestRecordMiddleware())
+    router.add(middleware: HostCheckMiddleware(store: store, hosts: hosts))
     // Counts only, no names, numbers or secrets; restrict it at a proxy if even counts are private.
     router.get("/metrics") { _, _ -> Response in .text(.ok, Telemetry.text(), contentType: "text/plain; version=0.0.4") }
     let health = HealthMonitor(store: store, interval: 2, logger: logger)
@@ -139,7 +140,7 @@ public func makeApplication(
         store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, digest: DigestAuth(), security: security,
         refusals: RefusalThrottle(), enrolments: EnrolmentGate(), fetchTimes: fetchTimes, clock: clock
     ).register(with: router)
-    PushAuthController(store: store, recipes: pusher.recipes).register(with: router)
+    PushAuthController(store: store, recipes: pusher.recipes, logins: pushes.logins, addresses: addresses, security: security, clock: clock).register(with: router)
     PhoneAppController(
         store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, hosts: hosts, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
@@ -155,7 +156,9 @@ public func makeApplication(
     router.get("/api/v1/openapi.json") { _, _ -> Response in .text(.ok, openAPI, contentType: "application/json") }
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(
-        configuration: .init(additionalChannelHandlers: [ConnectionGuard(book: book)], idleTimeout: configuration.connections.idleTimeout))
+        configuration: .init(
+            additionalChannelHandlers: [ConnectionGuard(book: book, bodyTimeout: configuration.connections.bodyTimeout)],
+            idleTimeout: configuration.connections.idleTimeout))
     let application = Application(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,

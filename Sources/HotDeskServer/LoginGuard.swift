@@ -34,6 +34,9 @@ final class LoginGuard: Sendable {
         var sourceFailures: [String: [Date]] = [:]
         var globalFailures: [Date] = []
         var globalInFlight = 0
+        /// Each source's part of the global count (failures in the window, reservations in flight).
+        var globalBySource: [String: [Date]] = [:]
+        var globalInFlightBySource: [String: Int] = [:]
         var globalBlockedUntil: Date?
     }
 
@@ -125,32 +128,60 @@ final class LoginGuard: Sendable {
 
     // MARK: the global budget
 
-    /// Whether a global password may be checked for this attempt; `true` reserves one unit of
-    /// the budget, to be settled with `settleGlobal`.
-    func reserveGlobal(policy: LockoutPolicy, now: Date) -> Bool {
+    /// Whether a global password may be checked for this attempt.
+    enum GlobalReservation: Equatable {
+        /// Yes: one unit of the budget is reserved, to be settled with `settleGlobal`.
+        case reserved
+        /// No: the budget is spent; global passwords work again at `until`.
+        case blocked(until: Date)
+        /// No: this source has spent its share of the budget (others still have theirs).
+        case sourceSpent(until: Date)
+    }
+
+    /// One source's share of the global budget: a quarter, so one guesser cannot spend it all
+    /// and lock the shared passwords out for everyone (at least 2).
+    static func globalShare(_ policy: LockoutPolicy) -> Int { max(2, policy.globalFailures / 4) }
+
+    func reserveGlobal(source: String?, policy: LockoutPolicy, now: Date) -> GlobalReservation {
         state.withLock { s in
             if let until = s.globalBlockedUntil {
-                if until > now { return false }
+                if until > now { return .blocked(until: until) }
                 s.globalBlockedUntil = nil
             }
             s.globalFailures.removeAll { now.timeIntervalSince($0) >= policy.window }
-            guard s.globalFailures.count + s.globalInFlight < policy.globalFailures else { return false }
+            guard s.globalFailures.count + s.globalInFlight < policy.globalFailures else {
+                return .blocked(until: (s.globalFailures.first ?? now).addingTimeInterval(policy.window))
+            }
+            let key = source ?? "-"
+            var mine = (s.globalBySource[key] ?? []).filter { now.timeIntervalSince($0) < policy.window }
+            s.globalBySource[key] = mine.isEmpty ? nil : mine
+            if s.globalBySource.count > 10_000 { s.globalBySource = s.globalBySource.filter { !$0.value.isEmpty } }
+            guard mine.count + (s.globalInFlightBySource[key] ?? 0) < Self.globalShare(policy) else {
+                mine.sort()
+                return .sourceSpent(until: (mine.first ?? now).addingTimeInterval(policy.window))
+            }
             s.globalInFlight += 1
-            return true
+            s.globalInFlightBySource[key, default: 0] += 1
+            return .reserved
         }
     }
 
     /// Settles a reservation. Returns the time global passwords are blocked until, when this
     /// failure spent the budget (exactly once per block).
-    func settleGlobal(failed: Bool, policy: LockoutPolicy, now: Date) -> Date? {
+    func settleGlobal(source: String?, failed: Bool, policy: LockoutPolicy, now: Date) -> Date? {
         state.withLock { s in
+            let key = source ?? "-"
             s.globalInFlight = max(0, s.globalInFlight - 1)
+            let left = (s.globalInFlightBySource[key] ?? 1) - 1
+            s.globalInFlightBySource[key] = left > 0 ? left : nil
             guard failed else { return nil }
             s.globalFailures.append(now)
+            s.globalBySource[key, default: []].append(now)
             guard s.globalFailures.count >= policy.globalFailures, s.globalBlockedUntil == nil else { return nil }
             let until = now.addingTimeInterval(policy.duration)
             s.globalBlockedUntil = until
             s.globalFailures.removeAll()
+            s.globalBySource.removeAll()
             return until
         }
     }

@@ -17,6 +17,12 @@ enum LoginOutcome: Sendable {
     case tooManyPhones(String, count: Int, max: Int)
     /// A personal device: the extension is not one of its users.
     case notAssigned(String)
+    /// The phone is in a workspace with hot desking off (a lobby or meeting-room phone).
+    case hotDeskingOff(workspace: String)
+    /// Only a global password could match (the extension has no voicemail box), and the global
+    /// passwords are held (the budget is spent, or this address spent its share): nothing was
+    /// checked and nothing charged.
+    case globalPasswordsHeld(until: Date)
 
     /// The `outcome` label of `hotdesk_logins_total`.
     var metricLabel: String {
@@ -25,7 +31,7 @@ enum LoginOutcome: Sendable {
         case .wrongPassword: "wrong_password"
         case .locked: "locked"
         case .noExtension, .badExtension, .tooLong, .noPassword: "bad_input"
-        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned: "refused"
+        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned, .hotDeskingOff, .globalPasswordsHeld: "refused"
         }
     }
 }
@@ -47,17 +53,29 @@ struct LoginService: Sendable {
     /// Checked for an extension that does not exist, so that it costs what a real one costs.
     private static let decoyPIN = SecretHash(hashing: RandomToken.make(), key: .random())
 
+    /// Who may log in where is decided here, for the phone app and the PBX's star code alike:
+    /// `workspace` is the phone's (a workspace with hot desking off takes no login at all).
+    /// `source` is where the attempt came from, as audited; `guessingSource` the address whose
+    /// failures count toward `source_failures` (default `source`; `nil` where the address is a
+    /// relay's that many phones share, such as the PBX's own).
     func login(
-        device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
+        device: Device, workspace: Workspace?, settings: Settings, network: Network, extensionInput: String, password: String, source: String?,
+        guessingSource: String?? = .none, now: Date
     ) async throws -> LoginOutcome {
+        if let workspace, !workspace.hotDesking {
+            Telemetry.login(LoginOutcome.hotDeskingOff(workspace: workspace.name).metricLabel)
+            return .hotDeskingOff(workspace: workspace.name)
+        }
         let outcome = try await attempt(
-            device: device, settings: settings, network: network, extensionInput: extensionInput, password: password, source: source, now: now)
+            device: device, settings: settings, network: network, extensionInput: extensionInput, password: password, source: source,
+            guessingSource: guessingSource ?? source, now: now)
         Telemetry.login(outcome.metricLabel)
         return outcome
     }
 
     private func attempt(
-        device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, now: Date
+        device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, guessingSource: String?,
+        now: Date
     ) async throws -> LoginOutcome {
         guard extensionInput.utf8.count <= Self.maxInput, password.utf8.count <= Self.maxInput else { return .tooLong }
         let number = extensionInput.trimmingCharacters(in: .whitespaces)
@@ -68,19 +86,21 @@ struct LoginService: Sendable {
         try await writeLockSummaries(now: now)
 
         // A lock already decided is answered from memory: no read, no audit row (counted).
-        let keys = [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (source.map { [LoginGuard.key(source: $0)] } ?? [])
+        let keys = [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (guessingSource.map { [LoginGuard.key(source: $0)] } ?? [])
         if let lock = limits.lockInForce(keys, now: now) {
             security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: "locked until \(lock.until.formatted(.iso8601))")
             return .locked(lock)
         }
         return try await limits.gate.withKeys(Array(keys.prefix(2))) {
-            try await check(device: device, settings: settings, network: network, number: number, password: password, source: source, now: now)
+            try await check(
+                device: device, settings: settings, network: network, number: number, password: password, source: source, guessingSource: guessingSource,
+                now: now)
         }
     }
 
     /// The serialised part: count, check, record.
     private func check(
-        device: Device, settings: Settings, network: Network, number: String, password: String, source: String?, now: Date
+        device: Device, settings: Settings, network: Network, number: String, password: String, source: String?, guessingSource: String?, now: Date
     ) async throws -> LoginOutcome {
         let policy = settings.lockout
         let rule = LockoutRule(policy: policy)
@@ -94,7 +114,19 @@ struct LoginService: Sendable {
         let ext = try await store.findExtension(number)
         // Global passwords are checked only within the global budget.
         let globalApplies = settings.adminPassword != nil || (ext?.voicemailPIN == nil && settings.userPassword != nil)
-        let reserved = globalApplies && limits.reserveGlobal(policy: policy, now: now)
+        let reservation = globalApplies ? limits.reserveGlobal(source: guessingSource, policy: policy, now: now) : nil
+        let reserved = reservation == .reserved
+        // When a global password is all that could match (an extension without a voicemail box;
+        // an unknown one is answered alike when a user password is set) and the global passwords
+        // are held, nothing is checked and nothing charged: a person typing the right user
+        // password is told to come back, not told it is wrong and counted toward a lock.
+        let onlyGlobal = ext.map { $0.voicemailPIN == nil } ?? (settings.userPassword != nil)
+        switch reservation {
+        case .blocked(let until)?, .sourceSpent(let until)?:
+            if onlyGlobal { return .globalPasswordsHeld(until: until) }
+        case .reserved?, nil:
+            break
+        }
         var checked = settings
         if !reserved {
             checked.adminPassword = nil
@@ -103,7 +135,7 @@ struct LoginService: Sendable {
         let decoy = Extension(number: number, name: "", voicemailPIN: Self.decoyPIN, sipPassword: "")
         let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
         let matched = ext == nil ? nil : candidate
-        if reserved, let until = limits.settleGlobal(failed: matched == nil, policy: policy, now: now) {
+        if reserved, let until = limits.settleGlobal(source: guessingSource, failed: matched == nil, policy: policy, now: now) {
             let detail = "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
                 + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
             try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
@@ -112,15 +144,17 @@ struct LoginService: Sendable {
         }
         guard ext != nil, let credential = matched else {
             var detail = ext == nil ? "unknown extension" : "wrong password"
-            if globalApplies, !reserved, let until = limits.globalBlockedUntil(now: now) {
-                detail += "; global passwords blocked until \(until.formatted(.iso8601))"
+            switch reservation {
+            case .blocked(let until)?: detail += "; global passwords blocked until \(until.formatted(.iso8601))"
+            case .sourceSpent(let until)?: detail += "; this address's share of global password guesses is spent until \(until.formatted(.iso8601))"
+            case .reserved?, nil: break
             }
             try await store.recordFailure(
                 AuditEntry(
                     at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .failure,
                     detail: detail))
             security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
-            if let source, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
+            if let source = guessingSource, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
                 let lock = LockReason.deviceLocked(until: until)
                 try await remember(lock, device: device, number: number, source: source, now: now, new: true, sourceLock: true)
                 return .locked(lock)

@@ -38,10 +38,32 @@ struct PBXController: Sendable {
     /// The device a star code was dialled from: the phone whose own line is `authUser`.
     private func device(_ request: Request) async throws -> (Device, StarCodeRequest) {
         let asked = try await request.decodeJSON(StarCodeRequest.self, expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}")
+        try Self.checkSIPUser(asked.authUser)
         guard case .deviceLine(let device, _)? = try await store.sipUser(asked.authUser) else {
             throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
         }
         return (device, asked)
+    }
+
+    /// Where the caller is: the PBX's `source_ip` when it is an IP address (the phone's, as the
+    /// PBX saw it), else the PBX's own address. Anything else the PBX sends is not stored.
+    private func source(_ asked: StarCodeRequest, _ request: Request, _ context: HotDeskRequestContext) -> String? {
+        phoneAddress(asked) ?? addresses.address(of: request, context: context)
+    }
+
+    /// The phone's address as the PBX saw it, when the PBX sent one that is an IP address. Wrong
+    /// star codes count against it (and the phone and extension), never against the PBX's own
+    /// address, which every phone shares: guessing from one line does not lock the site out.
+    private func phoneAddress(_ asked: StarCodeRequest) -> String? {
+        asked.sourceIp.flatMap { IPAddress.canonical($0) }
+    }
+
+    /// A SIP user as the PBX names it: 1-32 printable ASCII characters, nothing around them (a
+    /// name with a NUL or a space is nobody's, not the user before it).
+    static func checkSIPUser(_ name: String) throws {
+        guard (1...32).contains(name.utf8.count), name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw APIError(.badRequest, "bad_user", "a SIP user is 1-32 printable ASCII characters")
+        }
     }
 
     /// `*22*ext*pin` from a phone's own line: the same password rules, lockouts, audit and push as
@@ -49,9 +71,11 @@ struct PBXController: Sendable {
     func starCodeLogin(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let (device, asked) = try await device(request)
         let settings = try await store.settings()
+        var workspace: Workspace?
+        if let name = device.workspace { workspace = try await store.workspaces().first { $0.workspace.name == name }?.workspace }
         let outcome = try await login.login(
-            device: device, settings: settings, network: .internal, extensionInput: asked.extension ?? "", password: asked.pin ?? "",
-            source: asked.sourceIp ?? addresses.address(of: request, context: context), now: clock())
+            device: device, workspace: workspace, settings: settings, network: .internal, extensionInput: asked.extension ?? "",
+            password: asked.pin ?? "", source: source(asked, request, context), guessingSource: .some(phoneAddress(asked)), now: clock())
         let answer: StarCodeView
         switch outcome {
         case .loggedIn(let result):
@@ -76,6 +100,8 @@ struct PBXController: Sendable {
         case .loggedInElsewhere(let n, _): "\(n) is logged in elsewhere"
         case .tooManyPhones(let n, _, let max): "\(n) is on \(max) phones already"
         case .notAssigned(let n): "this phone does not take \(n)"
+        case .hotDeskingOff(let workspace): "hot desking is off on this phone (workspace \(workspace))"
+        case .globalPasswordsHeld(let until): "the shared password is not accepted until \(until.formatted(.iso8601)); a voicemail PIN still works"
         case .noAddress: "no server address is set up"
         case .locked: "locked"
         case .loggedIn: "logged in"
@@ -86,7 +112,7 @@ struct PBXController: Sendable {
         let (device, asked) = try await device(request)
         guard
             let ended = try await store.logout(
-                mac: device.mac, actor: "pbx", source: asked.sourceIp ?? addresses.address(of: request, context: context), at: clock(),
+                mac: device.mac, actor: "pbx", source: source(asked, request, context), at: clock(),
                 reason: "star code from the phone")
         else { return .json(.ok, StarCodeView(result: "rejected", sipCode: 404, reason: "nobody is logged in on \(device.mac)")) }
         _ = try? await pushes.schedule(mac: device.mac, reason: .logout, actor: ended.extensionNumber)
@@ -113,7 +139,8 @@ struct PBXController: Sendable {
         } else {
             asked = try await request.decodeJSON(AuthorizeRequest.self, expected: "{\"auth_user\": \"5501\", \"callee\": \"0044…\"}")
         }
-        guard (1...32).contains(asked.authUser.count), (1...64).contains(asked.callee.count),
+        try Self.checkSIPUser(asked.authUser)
+        guard (1...64).contains(asked.callee.count),
             asked.callee.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) })
         else { throw APIError(.badRequest, "bad_number", "auth_user 1-32 characters; callee 1-64 of digits * # +") }
         guard let user = try await store.sipUser(asked.authUser) else {
@@ -161,7 +188,7 @@ struct PBXController: Sendable {
     /// logged-out user's credentials stop working on the PBX at once.
     func credentials(_ context: HotDeskRequestContext) async throws -> Response {
         let name = context.parameters.get("user") ?? ""
-        guard (1...32).contains(name.count) else { throw APIError(.badRequest, "bad_user", "a SIP user is 1-32 characters") }
+        try Self.checkSIPUser(name)
         let password: String?
         switch try await store.sipUser(name) {
         case .extension(let ext, let devices)?: password = devices.isEmpty ? nil : ext.sipPassword

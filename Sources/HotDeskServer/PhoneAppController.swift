@@ -118,7 +118,7 @@ struct PhoneAppController: Sendable {
         case .submit:
             let ext = params.get("ext") ?? ""
             let outcome = try await login.login(
-                device: state.device, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
+                device: state.device, workspace: state.workspace, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
                 source: phoneAddress, now: clock())
             if case .loggedIn(let result) = outcome {
                 // The phone's state after the login, read once: for the lines left off and for

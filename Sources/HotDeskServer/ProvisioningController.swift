@@ -152,18 +152,33 @@ struct ProvisioningController: Sendable {
         let (proven, refusal) = prove(request, device: state.device, secret: secret, auth: auth, pathKey: pathKey, from: phoneAddress, now: now)
         // A Digest phone sends its credentials only when challenged: once its secret went out, a
         // fetch without them is challenged even before the claim.
+        let sentNothing = request.headers[.authorization] == nil && pathKey == nil
         let challenged = auth == .digest && pathKey == nil && state.device.secretIssuedAt != nil
-        if !proven, state.device.claimedAt != nil || (challenged && request.headers[.authorization] == nil) || refusal != nil {
-            let why = refusal ?? (auth == .address ? "not from the address the phone claimed from" : "no provisioning credential")
-            security.record(.deviceRefused, source: phoneAddress, mac: mac, detail: "config \(file) refused: \(why)")
-            if refusals.refuse(source: phoneAddress ?? "-", now: now) != .overLimit {
-                try await store.audit(
-                    AuditEntry(
-                        at: now, actor: "system", action: .configRefused, mac: mac, source: phoneAddress, outcome: .refused,
-                        detail: "config \(file) refused: \(why) (the phone is claimed; `hotdesk device release` if it was replaced or reset)"))
+        if !proven, state.device.claimedAt != nil || (challenged && sentNothing) || refusal != nil {
+            // The first leg of every Digest fetch, and a nonce that is too old or used up, are a
+            // phone's normal round trip: challenged, not reported. Only a wrong or missing proof
+            // where one was due is a refusal (audited, and a `device_refused` line for fail2ban).
+            let roundTrip = refusal == DigestAuth.staleNonce || (auth == .digest && sentNothing)
+            if !roundTrip {
+                let why = refusal ?? (auth == .address ? "not from the address the phone claimed from" : "no provisioning credential")
+                security.record(.deviceRefused, source: phoneAddress, mac: mac, detail: "config \(file) refused: \(why)")
+                if refusals.refuse(source: phoneAddress ?? "-", now: now) != .overLimit {
+                    let advice = state.device.claimedAt == nil ? "" : " (the phone is claimed; `hotdesk device release` if it was replaced or reset)"
+                    try await store.audit(
+                        AuditEntry(
+                            at: now, actor: "system", action: .configRefused, mac: mac, source: phoneAddress, outcome: .refused,
+                            detail: "config \(file) refused: \(why)\(advice)"))
+                }
+            }
+            // A 401 carries a challenge (RFC 7235); a phone with a key in its path, or bound to
+            // its address, has nothing to answer one with: 403.
+            guard auth == .digest else {
+                return .text(.forbidden, "this phone's config needs its provisioning key or its own address\n")
             }
             var headers = HTTPFields()
-            if auth == .digest { for challenge in digest.challenges(now: now, stale: refusal == "stale nonce") { headers.append(.init(name: .wwwAuthenticate, value: challenge)) } }
+            for challenge in digest.challenges(now: now, address: phoneAddress, stale: refusal == DigestAuth.staleNonce) {
+                headers.append(.init(name: .wwwAuthenticate, value: challenge))
+            }
             return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "this phone's config needs its provisioning credential\n")))
         }
 
@@ -221,11 +236,11 @@ struct ProvisioningController: Sendable {
         }
         switch digest.verify(
             header: request.headers[.authorization], method: "GET", uri: request.uri.description, username: device.provisioningUsername,
-            secret: secret, now: now)
+            secret: secret, address: address, now: now)
         {
         case .valid: proven = true
         case .invalid(let why): refusal = why
-        case .stale: refusal = "stale nonce"
+        case .stale: refusal = DigestAuth.staleNonce
         case .none: break
         }
         if auth == .address, !proven, pathKey == nil {

@@ -25,6 +25,8 @@ final class PushService: Service, Sendable {
     /// Renders the messages of `xml` pushes in each phone's dialect.
     let screens: ScreenLibrary
     let language: String
+    /// The single-use logins of pushes whose phones check them with `/push-auth`.
+    let logins = PushLogins()
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
     /// `policy.maxPerSecond`, when set.
@@ -244,9 +246,13 @@ final class PushService: Service, Sendable {
             return .failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown")
         }
         let settings = try await store.settings()
-        let target = PushTarget(
+        var target = PushTarget(
             brand: device.model.brand, address: address, port: settings.pushPort(for: device), credentials: settings.credentials(for: device),
             from: settings.pushFrom)
+        if pusher.recipes.vendors[device.model.brand]?.recipe(job.action)?.login == .oneTime {
+            // The phone asks /push-auth about this login while it takes the command: good for that alone.
+            target.credentials = logins.issue(mac: device.mac, now: clock(), lifetime: policy.connectTimeout + policy.transferTimeout + 10)
+        }
         var document: String?
         if job.action == .xml {
             guard let dialect = screens.dialects[device.model.brand.rawValue] else {

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import Hummingbird
 import Logging
 import Metrics
@@ -28,8 +29,21 @@ public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware
             let response = try await next(request, context)
             record(request, context, status: response.status, start: start, thrown: false)
             return response
+        } catch let error as any HTTPResponseError {
+            record(request, context, status: error.status, start: start, thrown: true)
+            throw error
+        } catch where StoreFailure.isStoreError(error) {
+            // The database refused (a full disk, a read-only file): said in the log and the
+            // metrics, and to the client as a temporary failure, not an empty 500.
+            Telemetry.storeError()
+            context.logger.error("store error", metadata: ["path": "\(Self.redact(request.uri.path))", "error": "\(error)"])
+            let response = Response.text(
+                .serviceUnavailable, "the database cannot be used right now (see the server log); try again\n", headers: [.retryAfter: "5"])
+            record(request, context, status: response.status, start: start, thrown: true)
+            return response
         } catch {
-            record(request, context, status: (error as? any HTTPResponseError)?.status ?? .internalServerError, start: start, thrown: true)
+            context.logger.error("request failed", metadata: ["path": "\(Self.redact(request.uri.path))", "error": "\(error)"])
+            record(request, context, status: .internalServerError, start: start, thrown: true)
             throw error
         }
     }

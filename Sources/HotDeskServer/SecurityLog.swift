@@ -25,6 +25,8 @@ public struct SecurityLog: Sendable {
         case enrolmentCap = "enrolment_cap"
         /// A wrong name or password at the web console's sign-in.
         case signInFailed = "sign_in_failed"
+        /// `/push-auth` asked about a login that is not one of a push being sent (`PushLogins`).
+        case pushAuthRefused = "push_auth_refused"
     }
 
     let logger: Logger

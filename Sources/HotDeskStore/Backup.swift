@@ -27,7 +27,13 @@ public enum DatabaseBackup {
         readOnly.readonly = true
         let source = try DatabasePool(path: database, configuration: readOnly)
         do {
-            try source.backup(to: try DatabaseQueue(path: destination))
+            // Readable by its owner only (it holds names, the audit and sealed secrets); a single
+            // file (the copy leaves WAL mode, so no -wal or -shm is made beside it).
+            try DatabaseFiles.createPrivate(destination)
+            let copy = try DatabaseQueue(path: destination)
+            try source.backup(to: copy)
+            try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            try copy.close()
             return try check(destination)
         } catch {
             try? FileManager.default.removeItem(atPath: destination)
@@ -59,6 +65,8 @@ public enum DatabaseBackup {
     /// (`ServerLock`).
     public static func restore(_ copy: String, as database: String) throws -> Contents {
         let contents = try check(copy)
+        try DatabaseFiles.createPrivate(database)
+        DatabaseFiles.restrict(database)
         try DatabaseQueue(path: copy).backup(to: try DatabaseQueue(path: database))
         return contents
     }
@@ -82,4 +90,24 @@ public final class ServerLock: Sendable {
     }
 
     deinit { close(descriptor) }
+}
+
+/// The files of a database: readable and writable by their owner only.
+public enum DatabaseFiles {
+    /// Makes `path` an empty file with mode 0600 if it does not exist (SQLite takes an empty file
+    /// as a new database; its -wal and -shm are then made with the same mode).
+    public static func createPrivate(_ path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw DatabaseBackup.Problem(description: "cannot create \(path): the folder is missing or not writable")
+        }
+    }
+
+    /// Sets mode 0600 on the database and its -wal and -shm, where they exist (a database made
+    /// by an earlier version was readable by every local user).
+    public static func restrict(_ path: String) {
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
 }

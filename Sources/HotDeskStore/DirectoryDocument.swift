@@ -802,8 +802,8 @@ private struct Reader {
         return nil
     }
 
-    /// A single value. Control characters (C0 and C1, DEL, NUL, the Unicode line and paragraph
-    /// separators and the bidirectional overrides) are refused: they break phone XML, forge lines
+    /// A single value. Control and invisible characters (`TextSafety`: C0 and C1, DEL, NUL, the
+    /// Unicode line and paragraph separators, the bidirectional overrides, zero-width ones) are refused: they break phone XML, forge lines
     /// in logs and terminals, or truncate. `multiline` (template bodies) allows tab, LF and CR.
     mutating func string(_ node: Node, path: String, maxLength: Int = 255, multiline: Bool = false) -> String? {
         guard let s = node.scalar?.string else {
@@ -814,8 +814,8 @@ private struct Reader {
             problem(path, node, "longer than \(maxLength) characters")
             return nil
         }
-        if let (offset, scalar) = s.unicodeScalars.enumerated().first(where: { TextSafety.isUnsafe($0.element, multiline: multiline) }) {
-            problem(path, node, "control character \(TextSafety.name(scalar)) at character \(offset + 1): not allowed in names, labels and texts")
+        if let why = TextSafety.problem(s, multiline: multiline) {
+            problem(path, node, "\(why): not allowed in names, labels and texts")
             return nil
         }
         return s

@@ -39,6 +39,11 @@ public final class SQLiteStore: Store {
         // commits before a checkpoint, never the database's integrity. FULL would fsync every
         // commit (a phone's login waits on the disk). README, "Durability".
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // The audit, names and sealed secrets are the owner's alone (0600, the -wal and -shm too).
+        if path != ":memory:" {
+            try DatabaseFiles.createPrivate(path)
+            DatabaseFiles.restrict(path)
+        }
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
@@ -46,6 +51,18 @@ public final class SQLiteStore: Store {
     }
 
     public func changeCounter() throws -> Int { try counter.read() }
+
+    public func probeWrite(at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", arguments: [at.timeIntervalSince1970])
+        }
+    }
+
+    /// Makes every later write fail as a full or read-only disk would (tests of what the server
+    /// does then).
+    func refuseWrites() async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
+    }
     public func dataVersion() throws -> Int { try counter.dataVersion() }
 
     public func population() async throws -> (sessions: Int, devices: Int) {
@@ -341,6 +358,11 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "CREATE INDEX devices_line_number ON devices(line_number) WHERE line_number IS NOT NULL")
             try db.execute(sql: "CREATE INDEX login_failures_at ON login_failures(at)")
             try ChangeCounter.createAPIKeyTriggers(db)
+        }
+        m.registerMigration("v21: a row the health check writes") { db in
+            // `/health` proves the database takes writes (a full disk answered every write with an
+            // empty 500 while /health said ok). One row, no trigger: it moves no change counter.
+            try db.execute(sql: "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)")
         }
         return m
     }

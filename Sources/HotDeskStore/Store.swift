@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HotDeskCore
 
 /// What serving one config file needs, read in one go.
@@ -206,6 +207,8 @@ public protocol Store: Sendable {
     func changeCounter() throws -> Int
     /// How many sessions and devices there are (the metrics' gauges; also a cheap health check).
     func population() async throws -> (sessions: Int, devices: Int)
+    /// Writes one small row (the health check's proof that the database takes writes).
+    func probeWrite(at: Date) async throws
     /// The shared counter and this phone's own: what its cached config or app state was read at
     /// stays true while both stay the same.
     func changeStamp(mac: MACAddress) throws -> ChangeStamp
@@ -429,4 +432,10 @@ public struct DeviceQuery: Sendable {
 extension Store {
     /// Every phone.
     public func deviceOverview() async throws -> [DeviceOverview] { try await deviceOverview(DeviceQuery()) }
+}
+
+/// Errors from the database itself (a full disk, a read-only file, an I/O error), as opposed to
+/// a request HotDesk refuses.
+public enum StoreFailure {
+    public static func isStoreError(_ error: any Error) -> Bool { error is DatabaseError }
 }

@@ -83,7 +83,7 @@ struct FamilyDescriptor: Decodable {
         "push.factory_credentials": ["username", "password"],
         "push.reload": recipeKeys, "push.reboot": recipeKeys, "push.xml": recipeKeys,
     ]
-    static let recipeKeys: Set<String> = ["transport", "method", "path", "body", "content_type", "auth", "max_body_bytes", "failure_marker"]
+    static let recipeKeys: Set<String> = ["transport", "method", "path", "body", "content_type", "auth", "login", "max_body_bytes", "failure_marker"]
 
     /// The path of the first key no descriptor has (`dialect.max_byte`), if any.
     static func unknownKey(in object: Any, at path: String = "", shape: String = "") -> String? {

@@ -22,6 +22,10 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         /// (the phone checks only the sender's address). Never "whichever the host asks for": a
         /// host that answers 401 Basic must not receive the phone's web password in clear.
         public var auth: PushAuth
+        /// Which login the request carries: the phone's own web login (`phone`, the default), or a
+        /// single-use login HotDesk makes for this one request (`one_time`) where the phone checks
+        /// a command's login by asking HotDesk (Cisco's `authenticationURL`, `POST /push-auth`).
+        public var login: PushLogin
         /// The largest body the phone takes (Aastra 2150 bytes, Polycom 2 KB), if it has a limit.
         public var maxBodyBytes: Int?
         /// Text in a 2xx answer that means the phone refused after all (Cisco answers 200 with
@@ -31,7 +35,7 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         public var source: String?
 
         enum CodingKeys: String, CodingKey {
-            case transport, method, path, body, auth, source
+            case transport, method, path, body, auth, source, login
             case contentType = "content_type"
             case maxBodyBytes = "max_body_bytes"
             case failureMarker = "failure_marker"
@@ -50,11 +54,27 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
                     forKey: .auth, in: c, debugDescription: "\"\(auth.prefix(20))\": name the phone's one scheme: basic, digest or none (never any)")
             }
             self.auth = scheme
+            let login = try c.decodeIfPresent(String.self, forKey: .login) ?? PushLogin.phone.rawValue
+            guard let kind = PushLogin(rawValue: login) else {
+                throw DecodingError.dataCorruptedError(forKey: .login, in: c, debugDescription: "\"\(login.prefix(20))\": phone or one_time")
+            }
+            self.login = kind
             maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes)
             failureMarker = try c.decodeIfPresent(String.self, forKey: .failureMarker)
             source = try c.decodeIfPresent(String.self, forKey: .source)
         }
     }
+
+    /// Whose login a push carries.
+    public enum PushLogin: String, Hashable, Sendable {
+        /// The phone's web login (from the settings, else the family's factory login).
+        case phone
+        /// A login made for this request alone, which the phone checks with HotDesk.
+        case oneTime = "one_time"
+    }
+
+    /// Whether any of the family's pushes carries a one-time login (its phones ask `/push-auth`).
+    public var usesOneTimeLogins: Bool { [reload, reboot, xml].contains { $0?.login == .oneTime } }
 
     /// How a push proves itself to the phone.
     public enum PushAuth: String, Hashable, Sendable {

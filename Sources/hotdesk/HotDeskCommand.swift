@@ -255,10 +255,25 @@ struct Import: AsyncParsableCommand {
         guard let yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
         let sqlite: SQLiteStore
         let families: FamilyBook
+        let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
-            sqlite = try store.open(catalog: families.catalog, create: true)
+            opened = try store.openReporting(catalog: families.catalog, create: true)
+            sqlite = opened.store
         } catch { throw fail("\(error)") }
+        do {
+            try await importFile(yaml, url: url, into: sqlite, families: families)
+        } catch {
+            // A first import that failed leaves nothing behind: no empty database, no key file.
+            if opened.createdDatabase {
+                for file in [store.databasePath, store.databasePath + "-wal", store.databasePath + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+            }
+            if opened.createdKey { try? FileManager.default.removeItem(atPath: store.keyPath) }
+            throw error
+        }
+    }
+
+    private func importFile(_ yaml: String, url: URL, into sqlite: SQLiteStore, families: FamilyBook) async throws {
         let known = try await sqlite.directoryNames()
         let knownWorkspaces = try await sqlite.workspaceNames()
         let document: DirectoryDocument

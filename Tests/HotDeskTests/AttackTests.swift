@@ -1,7 +1,7 @@
 import Curl
 import Foundation
 import HotDeskCore
-import HotDeskServer
+@testable import HotDeskServer
 import NIOEmbedded
 import PhoneSimulator
 import Testing
@@ -69,8 +69,12 @@ struct LoginAttackTests {
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             var forms: [String] = []
             for n in 0..<50 { forms.append(try await Self.submitURL(try await server.phone("yealink-t46u", mac: String(format: "001565ad%04x", n), pushes: false))) }
-            // One guess per extension, two per phone: no extension or phone limit is ever reached.
-            for n in 0..<100 { _ = try await HTTP.get(forms[n / 2] + "&ext=\(6000 + n)&pw=guess-\(n)") }
+            // One guess per extension, two per phone: no extension or phone limit is ever reached;
+            // from five addresses in turn (one address alone may spend only a quarter of the budget).
+            let sources = (0..<5).map { _ in Loopback.next() }
+            for n in 0..<100 {
+                _ = try await CurlEngine.shared.perform(CurlRequest(url: forms[n / 2] + "&ext=\(6000 + n)&pw=guess-\(n)", localAddress: sources[n % 5]))
+            }
             let audit = try await server.store.auditLog(limit: 1000)
             let evaluated = audit.filter { $0.detail == "wrong password" }
             #expect(evaluated.count == 20, "guesses evaluated against the global passwords: \(evaluated.count)")
@@ -86,6 +90,43 @@ struct LoginAttackTests {
             let later = try await HTTP.get(forms[2] + "&ext=6100&pw=right-admin-password")
             #expect(later.body.contains("Logged in"))
             #expect(try await server.store.sessions().count == 2)
+        }
+    }
+
+    @Test("one address cannot spend the global budget; while the user password is held, a user typing it is told so and charged nothing")
+    func globalBudgetShares() async throws {
+        let yaml = """
+            settings:
+              default_login: true
+              internal_address: 127.0.0.1:{PORT}
+              user_password: "right-user-password"
+              lockout: {extension_failures: 1000, device_failures: 1000, source_failures: 100000, global_failures: 20}
+            extensions:
+            \(Self.extensions(2))
+              - {number: "6900", name: No Voicemail, sip_password: "sip-6900-secret"}
+              - {number: "6901", name: No Voicemail Either, sip_password: "sip-6901-secret"}
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let mac = try #require(MACAddress("001565ad7001"))
+            let form = try await Self.submitURL(try await server.phone("yealink-t46u", mac: mac.canonical, pushes: false))
+            let guesser = Loopback.next()
+            // 30 guesses at the user password of extensions without voicemail, from one address:
+            // its share (a quarter of the budget) is evaluated and charged, the rest neither.
+            for n in 0..<30 {
+                _ = try await CurlEngine.shared.perform(CurlRequest(url: form + "&ext=690\(n % 2)&pw=guess-\(n)", localAddress: guesser))
+            }
+            #expect(!(try await server.store.auditLog(limit: 500)).contains { $0.action == .lockout && $0.detail.contains("global password") },
+                "one address did not lock everyone out")
+            let charged = try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count
+            #expect(charged == LoginGuard.globalShare(LockoutPolicy(globalFailures: 20)), "failures charged: \(charged)")
+            // The guesser's address, typing the right password now, is told it is held, and charged nothing.
+            let held = try await CurlEngine.shared.perform(CurlRequest(url: form + "&ext=6900&pw=right-user-password", localAddress: guesser))
+            #expect(held.text.contains("shared password cannot be used until") && !held.text.contains("Wrong password"), "\(held.text.prefix(300))")
+            #expect(try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count == charged)
+            // Someone at another desk types the right user password: it works.
+            let desk = try await Self.submitURL(try await server.phone("yealink-t46u", mac: "001565ad7002", pushes: false))
+            let other = try await CurlEngine.shared.perform(CurlRequest(url: desk + "&ext=6901&pw=right-user-password", localAddress: Loopback.next()))
+            #expect(other.text.contains("Logged in"), "\(other.text.prefix(300))")
         }
     }
 
@@ -155,12 +196,27 @@ struct RequestAttackTests {
     func hostileHost() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:cc:01"]
-            for (n, host) in ["evil.localhost", "evil.localhost:8080", "127.66.6.6:80", "127.0.0.1.evil.localhost"].enumerated() {
+            for (n, host) in ["evil.localhost", "evil.localhost:8080", "127.66.6.6:80", "127.0.0.1.evil.localhost", "[::2]:80"].enumerated() {
                 let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc1\(n).cfg", headers: agent.merging(["Host": host]) { a, _ in a })
+                // A name that is not HotDesk's is a DNS-rebinding page's: not answered at all.
+                if host.contains("evil") {
+                    #expect(config.status == 421, "\(host): \(config.status)")
+                    continue
+                }
                 #expect(config.status == 200)
-                #expect(!config.body.contains("evil") && !config.body.contains("127.66.6.6"), "\(host) reflected in the config")
+                #expect(!config.body.contains("evil") && !config.body.contains("127.66.6.6") && !config.body.contains("::2"), "\(host) reflected in the config")
                 #expect(config.body.contains("127.0.0.1:\(server.port)/app/"), "an unknown Host gets the internal address")
             }
+            // The console and its sign-in answer only HotDesk's own names (and addresses).
+            for path in ["/admin/", "/admin/console.js"] {
+                #expect(try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "rebound.evil.localhost:\(server.port)"]).status == 421, "\(path)")
+                #expect(try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "localhost:\(server.port)"]).status == 200, "\(path)")
+                #expect(try await HTTP.get("\(server.baseURL)\(path)").status == 200, "\(path)")
+            }
+            let signIn = try await HTTP.request(
+                "POST", "\(server.baseURL)/admin/sign-in", headers: ["Host": "rebound.evil.localhost", "Content-Type": "application/json"],
+                body: #"{"name": "ada", "password": "whatever-it-is"}"#)
+            #expect(signIn.status == 421)
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc02", pushes: false)
             let key = try #require(await phone.config.browserKeyURL)
             let path = "/app/" + (key.split(separator: "/").last.map(String.init) ?? "")
@@ -262,10 +318,11 @@ struct ProvisioningAttackTests {
             let attacker = Loopback.next()
             for path in ["cfg001565ab0003.xml", "\(RandomToken.make())/cfg001565ab0003.xml"] {
                 let r = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(path)", localAddress: attacker))
-                #expect(r.status == 401, "\(path)")
+                // Nothing in a challenge could help: 403, not a 401 without one (RFC 7235).
+                #expect(r.status == 403 && r.headers["www-authenticate"] == nil, "\(path)")
             }
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            try await phone.restart()
+            await phone.restart()
             #expect(await eventually { await phone.config.lineUser == "5501" })
             #expect(try await server.store.device(mac: MACAddress("001565ab0003")!)?.lastAddress == phone.options.address)
         }
@@ -283,6 +340,59 @@ struct ProvisioningAttackTests {
             #expect(!catcher.targets.isEmpty, "the push reached the catcher")
             #expect(catcher.authorizations.allSatisfy { !$0.hasPrefix("Basic") }, "\(catcher.authorizations)")
             #expect(!catcher.authorizations.contains { $0.contains("desk-9911") })
+        }
+    }
+
+    @Test("a phone's normal Digest round trips are no refusal: nothing audited, no device_refused line; a wrong secret is both")
+    func challengeIsNoRefusal() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565ab0011", pushes: false)
+            for _ in 0..<3 { await phone.restart() }
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            await phone.restart()
+            #expect(await phone.config.lineUser == "5501", "the phone fetched its logged-in config")
+            #expect(try await server.store.auditLog(limit: 200).filter { $0.action == .configRefused }.isEmpty)
+            #expect(server.log.security(.deviceRefused).isEmpty, "\(server.log.security(.deviceRefused))")
+            // A fetch with a wrong secret is a refusal: audited, and a line fail2ban bans on.
+            let attacker = Loopback.next()
+            let device = try #require(try await server.store.device(mac: MACAddress("001565ab0011")!))
+            var wrong = CurlRequest(url: "\(server.baseURL)/provision/001565ab0011.cfg", localAddress: attacker)
+            wrong.credentials = HTTPCredentials(username: device.provisioningUsername, password: "guessed", scheme: .digest)
+            #expect(try await CurlEngine.shared.perform(wrong).status == 401)
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .configRefused && $0.source == attacker })
+            #expect(server.log.security(.deviceRefused).count == 1 && server.log.security(.deviceRefused)[0].contains("source=\(attacker) "))
+        }
+    }
+
+    /// A Digest `Authorization` for `file` answering the server's challenge to `address`, as the phone would write it.
+    static func digestAnswer(_ server: TestServer, file: String, mac: String, from address: String, nc: String = "00000001") async throws -> String {
+        let challenge = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(file)", localAddress: address))
+        let header = try #require(challenge.headers["www-authenticate"], "no challenge")
+        let nonce = try #require(DigestAuth.parameters(String(header.dropFirst(7)))["nonce"])
+        let device = try #require(try await server.store.device(mac: MACAddress(mac)!))
+        let (user, secret, uri) = (device.provisioningUsername, try #require(device.provisioningSecret), "/provision/\(file)")
+        let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
+        let response = DigestAuth.md5("\(ha1):\(nonce):\(nc):c0ffee:auth:\(DigestAuth.md5("GET:\(uri)"))")
+        return #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=MD5, qop=auth, nc=\#(nc), cnonce="c0ffee", response="\#(response)""#
+    }
+
+    @Test("a captured Digest header replayed: refused from another address and from the phone's own; the phone's address stays its own")
+    func digestReplay() async throws {
+        try await TestServer.with(yaml: pushDirectory) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565ab0012", pushes: false)
+            let mac = try #require(MACAddress("001565ab0012"))
+            let captured = try await Self.digestAnswer(server, file: "001565ab0012.cfg", mac: "001565ab0012", from: phone.options.address)
+            let url = "\(server.baseURL)/provision/001565ab0012.cfg"
+            let first = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address))
+            let recent = try await server.store.auditLog(limit: 3).map(\.detail)
+            #expect(first.status == 200, "the phone's own answer: \(recent)")
+            let attacker = Loopback.next()
+            let elsewhere = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: attacker))
+            #expect(elsewhere.status == 401 && !elsewhere.text.contains("sip-secret"), "replayed from another address")
+            let again = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address))
+            #expect(again.status == 401 && again.headers["www-authenticate"]?.contains("stale=true") == true, "replayed from the phone's address")
+            #expect(try await server.store.device(mac: mac)?.lastAddress == phone.options.address, "the push address stays the phone's")
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .configRefused && $0.source == attacker })
         }
     }
 
@@ -462,6 +572,71 @@ struct ConnectionAttackTests {
         }
         await server.stop()
     }
+
+    @Test("a body sent a byte at a time is cut at the body deadline, on every route; /health answers meanwhile")
+    func slowBodies() async throws {
+        let server = try await TestServer.start(yaml: flowDirectory, connections: ConnectionLimits(maxConnections: 1000, idleTimeout: .seconds(1)))
+        do {
+            var slow: [RawClient] = []
+            for path in ["/admin/sign-in", "/api/v1/sessions", "/push-auth", "/pbx/v1/authorize"] {
+                let client = try RawClient(port: server.port)
+                client.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{")
+                slow.append(client)
+            }
+            #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
+            for client in slow { client.send("\"") }
+            // (An answer sent before the body, such as a 401, is read first: then the end shows.)
+            #expect(await eventually(timeout: 8) { slow.allSatisfy { _ = $0.read(); return $0.closedByServer } }, "a request's body has a deadline")
+            for client in slow { client.close() }
+        }
+        await server.stop()
+    }
+
+    @Test("connections inside a request count toward the cap: past it, a new connection is refused when none can be evicted")
+    func requestsCountTowardTheCap() async throws {
+        let limits = ConnectionLimits(maxConnections: 20, idleTimeout: .seconds(300), bodyTimeout: .seconds(300))
+        let server = try await TestServer.start(yaml: flowDirectory, connections: limits)
+        do {
+            var clients: [RawClient] = []
+            for _ in 0..<30 {
+                let client = try RawClient(port: server.port)
+                client.send("POST /admin/sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+                clients.append(client)
+            }
+            #expect(await eventually(timeout: 5) { clients.filter(\.closedByServer).count >= 10 }, "no more than the cap stay open")
+            #expect(clients.filter { !$0.closedByServer }.count <= 20)
+            for client in clients { client.close() }
+        }
+        await server.stop()
+    }
+
+    @Test("event streams: at most 8 per key (429 past it); revoking the key ends its streams")
+    func eventStreams() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "watcher", keyHash: APIKey.hash(key), kind: .admin, role: .auditor, at: Date())
+            var streams: [RawClient] = []
+            for _ in 0..<8 {
+                let client = try RawClient(port: server.port)
+                client.send("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n\r\n")
+                streams.append(client)
+            }
+            var seen = [String](repeating: "", count: streams.count)
+            #expect(await eventually(timeout: 5) {
+                for (i, client) in streams.enumerated() { seen[i] += client.read() }
+                return seen.allSatisfy { $0.contains("HotDesk events") }
+            }, "eight streams open")
+            let ninth = try await HTTP.get("\(server.baseURL)/api/v1/events", headers: ["Authorization": "Bearer \(key)"])
+            #expect(ninth.status == 429 && ninth.body.contains("too_many_streams"), "\(ninth.status) \(ninth.body)")
+            #expect(try await admin.call("DELETE", "/apikeys/watcher").status == 200)
+            #expect(await eventually(timeout: 20) {
+                for (i, client) in streams.enumerated() { seen[i] += client.read() }
+                return seen.allSatisfy { $0.hasSuffix("\r\n0\r\n\r\n") }
+            }, "the revoked key's streams ended: \(seen.map { $0.suffix(40) })")
+            for client in streams { client.close() }
+        }
+    }
 }
 
 @Suite("Attacks: wrong API keys from rotating addresses")
@@ -509,17 +684,9 @@ struct SecurityLogTests {
 @Suite("HTTPS: hotdesk serve --tls-cert --tls-key")
 struct TLSTests {
     /// Runs a command, returns its standard output.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await Command.run(arguments)
+        return (result.status, result.output)
     }
 
     @Test("a certificate and key in PEM: phones and admins reach HotDesk over HTTPS, plain HTTP is not answered; a bad file is one clear error")
@@ -527,7 +694,7 @@ struct TLSTests {
         let dir = try TempDir()
         let cert = dir.url.appendingPathComponent("cert.pem").path
         let key = dir.url.appendingPathComponent("key.pem").path
-        let made = try Self.run([
+        let made = try await Self.run([
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
         ])
@@ -536,17 +703,17 @@ struct TLSTests {
         let server = try await TestServer.start(yaml: yaml, tls: TLSFiles(certificateChain: cert, privateKey: key))
         do {
             let url = "https://127.0.0.1:\(server.port)"
-            let health = try Self.run(["curl", "-s", "--cacert", cert, "-o", "/dev/null", "-w", "%{http_code}", "\(url)/health"])
+            let health = try await Self.run(["curl", "-s", "--cacert", cert, "-o", "/dev/null", "-w", "%{http_code}", "\(url)/health"])
             #expect(health.output == "200")
-            let config = try Self.run([
+            let config = try await Self.run([
                 "curl", "-s", "--cacert", cert, "-A", "Yealink SIP-T46U 108.86.0.45", "\(url)/provision/001565ad9001.cfg",
             ])
             #expect(config.output.contains("static.auto_provision.server.url = https://127.0.0.1:\(server.port)/provision/"), "\(config.output.prefix(300))")
-            let plain = try Self.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health"])
+            let plain = try await Self.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health"])
             #expect(plain.output != "200")
             // Over TLS the console's cookie is Secure: a browser never sends it in clear.
             _ = try await server.store.saveAdminAccount(name: "ada", password: "correct horse battery", role: .admin, actor: "test", at: Date())
-            let signIn = try Self.run([
+            let signIn = try await Self.run([
                 "curl", "-s", "-D", "-", "-o", "/dev/null", "--cacert", cert, "-H", "Content-Type: application/json",
                 "-d", "{\"name\": \"ada\", \"password\": \"correct horse battery\"}", "\(url)/admin/sign-in",
             ])

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import HotDeskCore
-import HotDeskStore
+@testable import HotDeskStore
 import Synchronization
 import Testing
 
@@ -75,4 +75,43 @@ final class ManagedAtomicFlag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
+}
+
+@Suite("A database that cannot be written, and files only their owner reads")
+struct StoreFailureTests {
+    static func mode(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+    }
+
+    @Test("writes refused (as on a full disk): the API answers 503 with a reason, the error is logged and counted, /health reports the failing write")
+    func writesRefused() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565bd0001", pushes: false)
+            let api = try await AdminAPITests().client(server)
+            #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
+            try await server.store.refuseWrites()
+            let push = try await api.call("POST", "/devices/001565bd0001/push", body: #"{"action": "xml", "text": "hello"}"#)
+            #expect(push.status == 503, "\(push.status) \(push.json)")
+            #expect(server.log.all.contains { $0.hasPrefix("error store error") && $0.contains("readonly") }, "\(server.log.all.suffix(3))")
+            #expect(try await HTTP.get("\(server.baseURL)/metrics").body.contains("hotdesk_store_errors_total"))
+            #expect(await eventually(timeout: 10) {
+                let health = try? await HTTP.get("\(server.baseURL)/health")
+                return health?.status == 503 && health?.body.contains("database_not_writable") == true
+            }, "/health says the database takes no write")
+        }
+    }
+
+    @Test("the database, its -wal and -shm and a backup are readable by their owner only; a backup is one file")
+    func privateFiles() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565bd0002", pushes: false)
+            for file in [server.dbPath, server.dbPath + "-wal", server.dbPath + "-shm"] {
+                #expect(Self.mode(file) == 0o600, "\(file): \(String(Self.mode(file) ?? 0, radix: 8))")
+            }
+            let copy = server.directory.appendingPathComponent("copy.sqlite").path
+            _ = try DatabaseBackup.backup(database: server.dbPath, to: copy)
+            #expect(Self.mode(copy) == 0o600)
+            #expect(!FileManager.default.fileExists(atPath: copy + "-wal") && !FileManager.default.fileExists(atPath: copy + "-shm"), "no stray files beside the backup")
+        }
+    }
 }

@@ -92,21 +92,51 @@ struct DigestHeaderTests {
     func verify() {
         let digest = DigestAuth()
         let now = Date()
-        let nonce = digest.makeNonce(now: now)
-        let (user, secret, uri) = ("hd001565aabbcc", "s3cret-of-this-phone", "/provision/001565aabbcc.cfg")
-        func header(scheme: String = "Digest", algorithm: String = "MD5", secret: String = secret, upper: Bool = false) -> String {
+        let (user, secret, uri, address) = ("hd001565aabbcc", "s3cret-of-this-phone", "/provision/001565aabbcc.cfg", "127.0.0.9")
+        var nc = 0
+        func header(scheme: String = "Digest", algorithm: String = "MD5", secret: String = secret, upper: Bool = false, count: Int? = nil) -> String {
+            // A fresh nonce per header unless a count is given: each valid answer uses its nc up.
+            let nonce = digest.makeNonce(now: now, address: address)
+            if count == nil { nc += 1 }
+            let ncText = String(format: "%08x", count ?? nc)
             let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
             let ha2 = DigestAuth.md5("GET:\(uri)")
-            let response = DigestAuth.md5("\(ha1):\(nonce):00000001:abc:auth:\(ha2)")
-            return #"\#(scheme) username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=\#(algorithm), qop=auth, nc=00000001, cnonce="abc", response="\#(upper ? response.uppercased() : response)""#
+            let response = DigestAuth.md5("\(ha1):\(nonce):\(ncText):abc:auth:\(ha2)")
+            return #"\#(scheme) username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=\#(algorithm), qop=auth, nc=\#(ncText), cnonce="abc", response="\#(upper ? response.uppercased() : response)""#
         }
-        let check = { (h: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, now: now) }
+        let check = { (h: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, address: address, now: now) }
         for h in [header(), header(scheme: "DIGEST"), header(scheme: "digest"), header(algorithm: "md5"), header(upper: true)] {
             #expect(check(h) == .valid, "\(h)")
         }
         #expect(check(header(secret: "wrong")) == .invalid("wrong secret"))
         #expect(check(header(scheme: "Digest\u{0}")) != .valid && check(header(scheme: "Basic ")) == .invalid("not Digest"))
         #expect(check("Dig") == .invalid("not Digest") && check("") == .invalid("not Digest"))
+    }
+
+    @Test("a Digest answer is taken once: the same nc again is stale, a larger one passes; another address's nonce is not ours")
+    func replay() {
+        let digest = DigestAuth()
+        let now = Date()
+        let (user, secret, uri) = ("hd001565aabbcc", "s3cret-of-this-phone", "/provision/001565aabbcc.cfg")
+        let nonce = digest.makeNonce(now: now, address: "127.0.0.9")
+        func header(_ nc: String) -> String {
+            let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
+            let response = DigestAuth.md5("\(ha1):\(nonce):\(nc):abc:auth:\(DigestAuth.md5("GET:\(uri)"))")
+            return #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", qop=auth, nc=\#(nc), cnonce="abc", response="\#(response)""#
+        }
+        let check = { (h: String, from: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, address: from, now: now) }
+        #expect(check(header("00000001"), "127.0.0.66") == .invalid("not a nonce issued to this address"), "replayed from elsewhere")
+        #expect(check(header("00000001"), "127.0.0.9") == .valid)
+        #expect(check(header("00000001"), "127.0.0.9") == .stale, "the same answer again")
+        #expect(check(header("00000002"), "127.0.0.9") == .valid, "the phone's next request on the same nonce")
+        #expect(check(header("00000002"), "127.0.0.9") == .stale)
+        #expect(check(header("1"), "127.0.0.9") == .invalid("nc is not 8 hex digits"))
+        // A full table starts again, and every nonce issued until then is stale.
+        let counts = NonceCounts(limit: 3)
+        for n in 0..<3 { #expect(counts.take(nonce: "n\(n)", user: "u", count: 1, issued: now, now: now, lifetime: 300)) }
+        #expect(!counts.take(nonce: "n3", user: "u", count: 1, issued: now, now: now, lifetime: 300))
+        #expect(!counts.take(nonce: "n0", user: "u", count: 1, issued: now, now: now, lifetime: 300), "not taken twice after the reset")
+        #expect(counts.take(nonce: "n4", user: "u", count: 1, issued: now + 1, now: now + 1, lifetime: 300))
     }
 }
 

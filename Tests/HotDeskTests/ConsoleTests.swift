@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 @testable import HotDeskStore
@@ -25,10 +26,19 @@ struct ConsoleTests {
         }
     }
 
-    static func signIn(_ server: TestServer, _ name: String, _ password: String = password, from address: String? = nil) async throws -> HTTPResult {
+    static func signIn(_ server: TestServer, _ name: String, _ password: String = password) async throws -> HTTPResult {
         try await HTTP.request(
             "POST", server.baseURL + "/admin/sign-in", headers: ["Content-Type": "application/json"],
             body: "{\"name\": \"\(name)\", \"password\": \"\(password)\"}")
+    }
+
+    /// A sign-in from `address` (another machine on the LAN): its status.
+    static func signIn(_ server: TestServer, _ name: String, _ password: String = password, from address: String) async throws -> Int {
+        try await CurlEngine.shared.perform(
+            CurlRequest(
+                method: "POST", url: server.baseURL + "/admin/sign-in", headers: [("Content-Type", "application/json")],
+                body: Array("{\"name\": \"\(name)\", \"password\": \"\(password)\"}".utf8), localAddress: address)
+        ).status
     }
 
     static func account(_ server: TestServer, _ name: String, _ role: AdminRole) async throws -> Console {
@@ -79,6 +89,43 @@ struct ConsoleTests {
             #expect(audit.contains { $0.outcome == .success && $0.actor == "console:ada" })
             #expect(!audit.contains { $0.detail.contains(Self.password) || $0.detail.contains("wrong password!") }, "never a password in the audit")
             #expect(try await Self.signIn(server, "nobody", "wrong password!").status == 401)
+        }
+    }
+
+    @Test("guessing an admin's password from elsewhere does not keep the admin out; concurrent guesses are evaluated up to the limit; rotating names is audited once")
+    func guessingFromElsewhere() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            _ = try await server.store.saveAdminAccount(name: "hal", password: Self.password, role: .admin, actor: "test", at: Date())
+            let attacker = Loopback.next()
+            // 60 wrong passwords at once from one address: exactly three are evaluated.
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<60 { group.addTask { try await Self.signIn(server, "hal", "wrong password \(n)", from: attacker) } }
+                for try await _ in group {}
+            }
+            var audit = try await server.store.auditLog(limit: 200).filter { $0.action == .signIn }
+            #expect(audit.filter { $0.outcome == .failure }.count == 3, "evaluated: \(audit.filter { $0.outcome == .failure }.count)")
+            #expect(try await Self.signIn(server, "hal", from: attacker) == 429, "held for the attacker's address")
+            // hal, at their own desk, is not held by someone else's guesses.
+            #expect(try await Self.signIn(server, "hal", from: Loopback.next()) == 200)
+            // A new account name each time, from an address that is held: one audit row, not one each.
+            let rotator = Loopback.next()
+            for n in 0..<20 { _ = try await Self.signIn(server, "user\(n)", "wrong password!", from: rotator) }
+            let before = try await server.store.auditLog(limit: 500).count
+            for n in 0..<50 { #expect(try await Self.signIn(server, "name\(n)", "wrong password!", from: rotator) == 429) }
+            audit = try await server.store.auditLog(limit: 500)
+            #expect(audit.count <= before + 1, "\(audit.count - before) rows for 50 throttled attempts")
+        }
+    }
+
+    @Test("a cross-site post to /admin/sign-out changes nothing: no cookie cleared without the session's CSRF token")
+    func crossSiteSignOut() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let hal = try await Self.account(server, "hal", .helpdesk)
+            let forged = try await HTTP.request("POST", server.baseURL + "/admin/sign-out", headers: ["Cookie": "hotdesk_console=\(hal.cookie)"])
+            #expect(forged.status == 403 && forged.header("Set-Cookie") == nil, "\(forged.status) \(forged.header("Set-Cookie") ?? "")")
+            let none = try await HTTP.request("POST", server.baseURL + "/admin/sign-out")
+            #expect(none.status == 401 && none.header("Set-Cookie") == nil)
+            #expect(try await hal.call("GET", "/api/v1/sessions").status == 200, "still signed in")
         }
     }
 

@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 import PhoneSimulator
@@ -160,21 +161,40 @@ struct FileNameCollisionTests {
         }
     }
 
-    @Test("Cisco's authenticationURL: AUTHORIZED for HotDesk's own push login only, exactly that word")
+    @Test("Cisco's authenticationURL: AUTHORIZED once for the login of a push being sent, never for the web password; guessing is throttled and audited")
     func pushAuth() async throws {
         try await TestServer.with(yaml: matrixDirectory) { (server: TestServer) async throws in
-            _ = try await server.phone("cisco-8841", mac: "001565ad0004", pushes: false)
-            func ask(_ user: String, _ password: String, _ device: String = "SEP001565AD0004") async throws -> String {
-                try await HTTP.request(
-                    "POST", "\(server.baseURL)/push-auth", headers: ["Content-Type": "application/x-www-form-urlencoded"],
-                    body: "UserID=\(user)&Password=\(password)&devicename=\(device)"
-                ).body
+            let phone = try await server.phone("cisco-8841", mac: "001565ad0004", pushes: false)
+            func ask(_ user: String, _ password: String, _ device: String = "SEP001565AD0004", from: String? = nil) async throws -> CurlResponse {
+                try await CurlEngine.shared.perform(
+                    CurlRequest(
+                        method: "POST", url: "\(server.baseURL)/push-auth", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                        body: Array("UserID=\(user)&Password=\(password)&devicename=\(device)".utf8), localAddress: from))
             }
-            #expect(try await ask("hotdesk", "web-pw-cisco") == "AUTHORIZED")
-            #expect(try await ask("hotdesk", "web-pw-cisco", "SEP001565AD0009") == "UN-AUTHORIZED", "another (unknown) device")
-            #expect(try await ask("hotdesk", "wrong") == "UN-AUTHORIZED")
-            #expect(try await ask("admin", "cisco") == "UN-AUTHORIZED", "the factory login is not HotDesk's once one is set")
-            #expect(try await ask("", "") == "UN-AUTHORIZED")
+            // The phone's web login is not what a push carries: never confirmed (it was an oracle).
+            #expect(try await ask("hotdesk", "web-pw-cisco").text == "UN-AUTHORIZED")
+            #expect(try await ask("admin", "cisco").text == "UN-AUTHORIZED")
+            // A push's own login, caught by a listener at the phone's address: good once.
+            let catcher = try await FakePhoneWeb(address: phone.options.address, port: testPushPort, status: 200)
+            let api = try await AdminAPITests().client(server)
+            #expect(try await api.call("POST", "/devices/001565ad0004/push", body: #"{"action": "xml", "text": "hello"}"#).status == 202)
+            #expect(await eventually { !catcher.authorizations.isEmpty })
+            await catcher.stop()
+            let basic = try #require(catcher.authorizations.first)
+            let pair = String(decoding: try #require(Data(base64Encoded: String(basic.dropFirst(6)))), as: UTF8.self).split(separator: ":", maxSplits: 1)
+            #expect(pair.count == 2 && pair[0] == "hotdesk-push" && !pair[1].contains("web-pw-cisco"), "\(pair)")
+            let (user, password) = (String(pair[0]), String(pair[1]))
+            #expect(try await ask(user, password, "SEP001565AD0009").text == "UN-AUTHORIZED", "another (unknown) device")
+            #expect(try await ask(user, password).text == "AUTHORIZED", "the push's own login, exactly that word")
+            #expect(try await ask(user, password).text == "UN-AUTHORIZED", "taken once")
+            // Guessing from one address: 10 refusals audited, then 429 and silence.
+            let guesser = Loopback.next()
+            var statuses: [Int: Int] = [:]
+            for n in 0..<40 { statuses[try await ask(user, "guess-\(n)", from: guesser).status, default: 0] += 1 }
+            #expect(statuses[200] == 10 && statuses[429] == 30, "\(statuses)")
+            let audit = try await server.store.auditLog(limit: 100).filter { $0.action == .pushAuthRefused && $0.source == guesser }
+            #expect(audit.count == 11, "ten refusals and the one that reached the limit: \(audit.count)")
+            #expect(server.log.security(.pushAuthRefused).filter { $0.contains("source=\(guesser) ") }.count == 11)
         }
     }
 }

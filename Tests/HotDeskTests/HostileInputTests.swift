@@ -83,13 +83,27 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a message with an invisible character is refused with the character named; a clean one is queued")
+    func invisibleCharacters() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565aaee01", pushes: false)
+            let api = try await AdminAPITests().client(server)
+            for hidden in ["\\u200B", "\\uFEFF", "\\u00AD", "\\u202E", "\\uDB40\\uDC41"] {
+                let r = try await api.call("POST", "/devices/001565aaee01/push", body: #"{"action": "xml", "text": "Fire\#(hidden)drill"}"#)
+                #expect(r.status == 400 && api.errorCode(r) == "bad_text", "\(hidden): \(r.json)")
+                #expect(((r.json["error"] as? [String: Any])?["message"] as? String)?.contains("invisible or control character U+") == true, "\(r.json)")
+            }
+            #expect(try await api.call("POST", "/devices/001565aaee01/push", body: #"{"action": "xml", "text": "Fire drill\nat 3"}"#).status == 202)
+        }
+    }
+
     @Test("X-Forwarded-For counts only from a trusted proxy")
     func forwardedFor() async throws {
         let proxy = Loopback.next()
         let server = try await TestServer.start(yaml: flowDirectory, trustedProxies: [proxy])
         do {
-            func fetch(_ mac: String, from address: String) async throws -> String? {
-                let headers = [("X-Forwarded-For", "127.9.8.7, 127.0.2.1"), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
+            func fetch(_ mac: String, from address: String, forwarded: String = "127.9.8.7, 127.0.2.1") async throws -> String? {
+                let headers = [("X-Forwarded-For", forwarded), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
                 // The first fetch enrols the phone (and teaches nothing: it proves nothing); the
                 // phone's own, with its secret, is where its address is learned.
                 let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: headers, localAddress: address))
@@ -100,6 +114,13 @@ struct HostileInputTests {
                 return try await server.store.device(mac: MACAddress(mac)!)?.lastAddress
             }
             #expect(try await fetch("001565aaff01", from: proxy) == "127.0.2.1", "the nearest hop before our proxy")
+            // A hop the proxy wrote that is not an address ends the walk: what is left of it was
+            // written by the client, and must not win (issue 21).
+            for (n, hop) in ["unknown", "_hidden", "[::1]:80", "127.0.2.1:5060"].enumerated() {
+                let mac = String(format: "001565aaff1%d", n)
+                #expect(try await fetch(mac, from: proxy, forwarded: "127.9.8.7, \(hop)") == proxy, "\(hop)")
+            }
+            #expect(try await fetch("001565aaff20", from: proxy, forwarded: "127.9.8.7, \(proxy), 127.0.2.9") == "127.0.2.9")
             let phone = Loopback.next()
             #expect(try await fetch("001565aaff02", from: phone) == phone, "anyone else's header is ignored")
         }

@@ -130,4 +130,41 @@ struct KamailioTests {
             await kamailio.stop()
         }
     }
+
+    @Test("one line's password is not another's identity: registering as 5501 or calling with From 5501 on the lobby line's digest login is refused")
+    func identityBinding() async throws {
+        let sipPort = SIPStack.port()
+        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
+            do {
+                let registrar = "127.0.0.2:\(kamailio.port)"
+                let dir = server.directory
+                // The lobby line's own identity registers (the control: the password is right).
+                var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                if !out.contains("200 OK") { out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir) }
+                #expect(out.contains("200 OK") && out.contains("1 binding"), "the lobby line registers as itself:\n\(out.suffix(600))")
+                // The same digest login claiming 5501: refused, 5501 gets no binding.
+                out = try await Baresip.run(user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, directory: dir)
+                #expect(out.contains("403") && !out.contains("1 binding"), "registering as another user:\n\(out.suffix(600))")
+                // An INVITE with From 5501 on the lobby's login: refused before HotDesk is asked (the star code is not run).
+                out = try await Baresip.run(
+                    user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, commands: ["/dial sip:*22*5502*7777@\(registrar)"],
+                    directory: dir)
+                #expect(Baresip.callStatus(out) == 403, "calling as another user:\n\(out.suffix(600))")
+                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
+                // The lobby line dialling as itself still reaches HotDesk, with its address.
+                out = try await Baresip.run(
+                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5502*7777@\(registrar)"], directory: dir)
+                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5502", "star code:\n\(out.suffix(600))")
+                let login = try await server.store.auditLog(limit: 10).first { $0.action == .login && $0.extensionNumber == "5502" }
+                #expect(login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1", "source_ip is the phone's: \(login?.source ?? "none")")
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
 }

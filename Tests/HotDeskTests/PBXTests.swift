@@ -1,4 +1,5 @@
 import Crypto
+import Curl
 import Foundation
 import HotDeskCore
 import HotDeskStore
@@ -22,11 +23,14 @@ struct PBXTests {
         let server: TestServer
         let key: String
 
+        /// Through libcurl, as a PBX's HTTP client (URLSession on Linux never returns from a 401
+        /// that offers Basic when it has no credential to answer with).
         func call(_ method: String, _ path: String, body: String? = nil, headers: [String: String]? = nil) async throws -> (status: Int, json: [String: Any], text: String) {
             var h = headers ?? ["Authorization": "Bearer \(key)"]
             h["Content-Type"] = "application/json"
-            let r = try await HTTP.request(method, server.baseURL + "/pbx/v1" + path, headers: h, body: body)
-            return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:], r.body)
+            let r = try await CurlEngine.shared.perform(
+                CurlRequest(method: method, url: server.baseURL + "/pbx/v1" + path, headers: h.map { (name: $0.key, value: $0.value) }, body: body.map { Array($0.utf8) }))
+            return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:], r.text)
         }
 
         func authorize(_ user: String, _ callee: String) async throws -> [String: Any] {
@@ -96,6 +100,12 @@ struct PBXTests {
             let basic = "Basic " + Data("kamailio:\(pbx.key)".utf8).base64EncodedString()
             #expect(try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": basic]).status == 200)
             #expect(try await pbx.call("GET", "/credentials/8001", headers: [:]).status == 401)
+            // A client that negotiates (curl --anyauth, Kamailio's http_client) sends its key only
+            // to a scheme the 401 offers: Basic must be offered beside Bearer.
+            let negotiated = try await TLSTests.run([
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--anyauth", "-u", "kamailio:\(pbx.key)", "\(server.baseURL)/pbx/v1/credentials/8001",
+            ])
+            #expect(negotiated.output == "200", "curl --anyauth: \(negotiated.output)")
             #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .apiRefused && $0.detail.contains("wrong PBX key") })
         }
     }
@@ -127,6 +137,61 @@ struct StarCodeTests {
             #expect(r.json["result"] as? String == "locked", "two wrong PINs lock 5501, even for the right one: \(r.json)")
             #expect(try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "5501", "extension": "5501", "pin": "1234"}"#).status == 404,
                 "only a phone's own line dials the code")
+        }
+    }
+}
+
+@Suite("Attacks: star codes through the PBX")
+struct StarCodeAttackTests {
+    static let directory = PBXTests.directory.replacingOccurrences(
+        of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 1000, device_failures: 1000, source_failures: 30}\n")
+        + """
+
+          - mac: 00:15:65:e0:00:02
+            model: yealink-t46u
+            workspace: Lobby
+            line: {number: "8002", name: Lobby phone, sip_password: "lobby2-sip-secret"}
+          - mac: 00:15:65:e0:00:03
+            model: yealink-t46u
+            line: {number: "8003", name: Desk 3, sip_password: "desk3-sip-secret"}
+        workspaces:
+          - {name: Lobby, licence: common_area, hot_desking: false}
+        """
+
+    @Test("a phone in a workspace with hot desking off takes no star-code login either")
+    func hotDeskingOff() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await PBXTests().pbx(server)
+            let r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8002", "extension": "5501", "pin": "1234"}"#)
+            #expect(r.json["result"] as? String == "rejected" && (r.json["reason"] as? String)?.contains("hot desking is off") == true, "\(r.json)")
+            #expect(try await server.store.session(mac: MACAddress("001565e00002")!) == nil)
+        }
+    }
+
+    @Test("40 wrong star codes from one line lock neither the PBX's address nor another line; a source_ip that is not an address is not stored; a SIP user with a NUL is nobody")
+    func guessingFromOneLine() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await PBXTests().pbx(server)
+            for n in 0..<40 {
+                let r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "\#(9000 + n)"}"#)
+                #expect(r.json["result"] as? String == "rejected", "\(n): \(r.json)")
+            }
+            let other = try await pbx.call(
+                "POST", "/hotdesk/login", body: #"{"auth_user": "8003", "extension": "5501", "pin": "1234", "source_ip": "127.0.0.77"}"#)
+            #expect(other.json["result"] as? String == "logged_in", "another line is not locked out: \(other.json)")
+            #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .login && $0.source == "127.0.0.77" }, "the phone's address, as the PBX saw it")
+            // A phone guessing with its own address is locked by address, as on the app.
+            for n in 0..<31 {
+                _ = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "\#(8000 + n)", "source_ip": "127.0.0.88"}"#)
+            }
+            let locked = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "9999", "source_ip": "127.0.0.88"}"#)
+            #expect(locked.json["result"] as? String == "locked", "\(locked.json)")
+            _ = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8003", "extension": "5501", "pin": "7654", "source_ip": "9002\u0000' OR 1"}"#)
+            let junk = try await server.store.auditLog(limit: 3).first { $0.action == .loginFailed && $0.mac?.canonical == "001565e00003" }
+            #expect(junk?.source == "127.0.0.1", "not an address: the PBX's own is recorded: \(junk?.source ?? "nil")")
+            let nul = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8003\u0000", "extension": "5501", "pin": "1234"}"#)
+            #expect(nul.status == 400 && (nul.json["error"] as? [String: Any])?["code"] as? String == "bad_user", "\(nul.json)")
+            #expect([400, 404].contains(try await pbx.call("GET", "/credentials/8003%00").status), "never 8003's")
         }
     }
 }

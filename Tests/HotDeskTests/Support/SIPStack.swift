@@ -42,7 +42,7 @@ final class KamailioProcess: Sendable {
         Self.killStrays()
         self.port = port
         log = directory.appendingPathComponent("kamailio-\(port).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SIPStack.kamailio)
         process.arguments = ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"]
@@ -110,25 +110,15 @@ enum Baresip {
         return Int(line[range.upperBound...].prefix(3))
     }
 
-    /// Waits off the concurrency pool: baresip waits on Kamailio, which waits on HotDesk, which
-    /// needs the pool's threads to answer.
     /// `answer`: this one answers calls by itself (the callee of a test call). `listen` equal to
     /// `registrar`: a gateway that registers nowhere and answers what is sent to it.
+    /// `authUser`: the digest user, when it is not `user` (an attacker with another line's password).
+    /// Waits without holding a thread (`Command`): baresip waits on Kamailio, which waits on
+    /// HotDesk, which needs the concurrency pool's threads to answer.
     static func run(
-        user: String, password: String, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false,
+        user: String, password: String, authUser: String? = nil, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false,
         listen: String? = nil, directory: URL
     ) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    try runBlocking(
-                        user: user, password: password, registrar: registrar, commands: commands, seconds: seconds, answer: answer, listen: listen, directory: directory)
-                })
-            }
-        }
-    }
-
-    private static func runBlocking(user: String, password: String, registrar: String, commands: [String], seconds: Int, answer: Bool, listen: String?, directory: URL) throws -> String {
         let dir = directory.appendingPathComponent("baresip-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let listen = listen ?? "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
@@ -147,18 +137,10 @@ enum Baresip {
             ausrc_channels 2
             auplay_srate 48000
             """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password);regint=\(listen == registrar ? 0 : 60)\(answer ? ";answermode=auto" : "")\n".write(
+        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password)\(authUser.map { ";auth_user=\($0)" } ?? "");regint=\(listen == registrar ? 0 : 60)\(answer ? ";answermode=auto" : "")\n".write(
             to: dir.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: SIPStack.baresip)
-        process.arguments = ["-f", dir.path, "-t", "\(seconds)"] + commands.flatMap { ["-e", $0] }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let result = try await Command.run(
+            [SIPStack.baresip, "-f", dir.path, "-t", "\(seconds)"] + commands.flatMap { ["-e", $0] }, errors: true, directory: dir)
+        return result.output
     }
 }

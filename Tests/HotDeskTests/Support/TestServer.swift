@@ -71,6 +71,8 @@ final class TestServer: Sendable {
     let port: Int
     let dbPath: String
     let directory: URL
+    /// What the server logged at `notice` and above (the security log among it).
+    let log: LogRecorder
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
 
@@ -86,8 +88,8 @@ final class TestServer: Sendable {
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
         let store = try SQLiteStore(path: dbPath, secrets: SecretBox.load(keyFile: dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
         let pusher = PhonePusher(recipes: testFamilies.pushes)
-        var logger = Logger(label: "test-server")
-        logger.logLevel = .critical
+        let log = LogRecorder()
+        let logger = Logger(label: "test-server") { _ in log }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let clock = TestClock()
         var configuration = ServerConfiguration(
@@ -120,10 +122,13 @@ final class TestServer: Sendable {
                 throw error
             }
         }
-        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory)
+        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory, log: log)
     }
 
-    private init(store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL) {
+    private init(
+        store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL, log: LogRecorder
+    ) {
+        self.log = log
         self.group = group
         self.store = store
         self.clock = clock
@@ -168,6 +173,37 @@ final class TestServer: Sendable {
         try await phone.boot()
         return phone
     }
+}
+
+/// Keeps the server's log lines at `notice` and above in memory, printing none.
+final class LogRecorder: LogHandler, Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var logLevel: Logger.Level {
+        get { .notice }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let metadata = event.metadata.map { m in m.isEmpty ? "" : " " + m.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ") } ?? ""
+        let text = "\(event.level) \(event.message)" + metadata
+        lines.withLock { $0.append(text) }
+    }
+
+    /// The security log's lines of `event` (`hotdesk-security event=<event> …`).
+    func security(_ event: SecurityLog.Event) -> [String] {
+        lines.withLock { $0.filter { $0.contains("hotdesk-security event=\(event.rawValue) ") } }
+    }
+
+    var all: [String] { lines.withLock { $0 } }
 }
 
 /// Each test phone gets its own 127.x address, as phones on a LAN have their own IPs.
