@@ -365,10 +365,20 @@ public struct Session: Hashable, Sendable {
 
 /// IP address literals (`192.0.2.10`, `2001:db8::1`), as phones take them in address lists.
 public enum IPAddressLiteral {
-    public static func isValid(_ text: String) -> Bool {
-        guard !text.isEmpty, text.utf8.count <= 45 else { return false }
+    public static func isValid(_ text: String) -> Bool { canonical(text) != nil }
+
+    /// `text` in its canonical form (`::1`, `10.0.0.2`) when it is exactly an IPv4 or IPv6
+    /// address: no port, no brackets, no name, no zone.
+    public static func canonical(_ text: String) -> String? {
+        guard (2...45).contains(text.utf8.count) else { return nil }
         var v4 = in_addr()
         var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if text.contains(":") {
+            guard inet_pton(AF_INET6, text, &v6) == 1, inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        } else {
+            guard inet_pton(AF_INET, text, &v4) == 1, inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

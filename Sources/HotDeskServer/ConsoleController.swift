@@ -14,6 +14,8 @@ struct ConsoleController: Sendable {
     let store: any Store
     let auth: ConsoleAuth
     let addresses: PhoneAddressResolver
+    /// The console answers only HotDesk's own names (a DNS-rebinding page uses its own).
+    let hosts: HostPolicy
     let security: SecurityLog
     /// Sign-ins refused for wrong passwords: per account and source address (three hold that
     /// pair), per account from every address (a slower hold: three guesses from anywhere must not
@@ -40,15 +42,16 @@ struct ConsoleController: Sendable {
     ]
 
     func register(with router: Router<HotDeskRequestContext>) {
+        let admin = router.group("/admin").add(middleware: HostCheckMiddleware(store: store, hosts: hosts))
         // (`/admin/` and `/admin` are one route to Hummingbird: the page answers both.)
         for (name, file) in ConsoleAssets.files {
             let buffer = ByteBuffer(bytes: file.bytes)
             let headers = Self.pageHeaders.merging([.contentType: file.contentType])
-            router.get("/admin/\(name)") { _, _ -> Response in Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer)) }
+            admin.get("\(name)") { _, _ -> Response in Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer)) }
         }
-        router.post("/admin/sign-in") { request, context in try await self.signIn(request, context) }
-        router.get("/admin/session") { request, _ in try await self.current(request) }
-        router.post("/admin/sign-out") { request, context in try await self.signOut(request, context) }
+        admin.post("sign-in") { request, context in try await self.signIn(request, context) }
+        admin.get("session") { request, _ in try await self.current(request) }
+        admin.post("sign-out") { request, context in try await self.signOut(request, context) }
     }
 
     /// `{"name", "password"}` as JSON (a cross-site form cannot send that): 200 with the session

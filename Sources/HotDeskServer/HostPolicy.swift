@@ -43,6 +43,11 @@ struct HostPolicy: Sendable {
         return settings.internalAddress ?? settings.externalAddress
     }
 
+    /// The answer to a request for another server's name.
+    static var misdirected: Response {
+        .text(.misdirectedRequest, "this server does not answer for that host name: use its address (or hotdesk serve --accept-host NAME)\n")
+    }
+
     /// Whether HotDesk answers a request for this `Host` on the routes a browser could be turned
     /// against (`/admin`, `/provision`): a DNS-rebinding page reaches the server under its own
     /// name, so a name is answered only when it is the directory's `internal_address` or
@@ -59,23 +64,20 @@ struct HostPolicy: Sendable {
             let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
             let configured = [settings.internalAddress, settings.externalAddress].compactMap { $0?.host.lowercased() }
             if configured.isEmpty, acceptedNames.isEmpty { return true }
-            return IPAddress.canonical(bare) != nil || host == "localhost" || configured.contains(host) || acceptedNames.contains(host)
+            return IPAddressLiteral.canonical(bare) != nil || host == "localhost" || configured.contains(host) || acceptedNames.contains(host)
         }
     }
 }
 
-/// Refuses `/admin` and `/provision` requests whose `Host` names another server (`HostPolicy.accepts`):
-/// 421 Misdirected Request, before anything else runs.
+/// Refuses requests whose `Host` names another server (`HostPolicy.accepts`): 421 Misdirected
+/// Request, before anything else runs. On the console's routes; `/provision` checks the same in
+/// its controller (one settings read it makes anyway).
 struct HostCheckMiddleware: RouterMiddleware {
     let store: any Store
     let hosts: HostPolicy
 
     func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        guard path.hasPrefix("/admin") || path.hasPrefix("/provision") else { return try await next(request, context) }
-        guard hosts.accepts(request, settings: try await store.settings()) else {
-            return .text(.misdirectedRequest, "this server does not answer for that host name: use its address (or hotdesk serve --accept-host NAME)\n")
-        }
+        guard hosts.accepts(request, settings: try await store.settings()) else { return HostPolicy.misdirected }
         return try await next(request, context)
     }
 }

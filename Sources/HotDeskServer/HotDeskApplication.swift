@@ -128,7 +128,6 @@ public func makeApplication(
     let router = Router(context: HotDeskRequestContext.self)
     _ = Telemetry.registry
     router.add(middleware: RequestRecordMiddleware())
-    router.add(middleware: HostCheckMiddleware(store: store, hosts: hosts))
     // Counts only, no names, numbers or secrets; restrict it at a proxy if even counts are private.
     router.get("/metrics") { _, _ -> Response in .text(.ok, Telemetry.text(), contentType: "text/plain; version=0.0.4") }
     let health = HealthMonitor(store: store, interval: 2, logger: logger)
@@ -147,7 +146,7 @@ public func makeApplication(
     ).register(with: router)
     let consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
     let events = ConsoleEvents(store: store, logger: logger)
-    ConsoleController(store: store, auth: consoleAuth, addresses: addresses, security: security, clock: clock).register(with: router)
+    ConsoleController(store: store, auth: consoleAuth, addresses: addresses, hosts: hosts, security: security, clock: clock).register(with: router)
     AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, console: consoleAuth, events: events, clock: clock)
         .register(with: router)
     PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)

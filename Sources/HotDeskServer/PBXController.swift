@@ -55,7 +55,7 @@ struct PBXController: Sendable {
     /// star codes count against it (and the phone and extension), never against the PBX's own
     /// address, which every phone shares: guessing from one line does not lock the site out.
     private func phoneAddress(_ asked: StarCodeRequest) -> String? {
-        asked.sourceIp.flatMap { IPAddress.canonical($0) }
+        asked.sourceIp.flatMap { IPAddressLiteral.canonical($0) }
     }
 
     /// A SIP user as the PBX names it: 1-32 printable ASCII characters, nothing around them (a

@@ -38,6 +38,8 @@ struct ProvisioningController: Sendable {
     }
 
     func serve(_ request: Request, context: HotDeskRequestContext) async throws -> Response {
+        // A name that is not HotDesk's is a DNS-rebinding page's, not a phone's (docs/security.md).
+        guard hosts.accepts(request, settings: try await store.settings()) else { return HostPolicy.misdirected }
         let second = context.parameters.get("second")
         let file = second ?? context.parameters.get("first") ?? ""
         let pathKey = second == nil ? nil : context.parameters.get("first")

@@ -41,8 +41,11 @@ public enum DatabaseBackup {
         }
     }
 
-    /// Checks a copy: SQLite's integrity check, and that it holds HotDesk's tables.
-    public static func check(_ path: String) throws -> Contents {
+    /// Checks a copy: SQLite's integrity check, that it holds HotDesk's tables and nothing else
+    /// (every table, index, trigger and view exactly as HotDesk's migrations made them, at the
+    /// copy's own version: a planted trigger is refused), and, given the key it will be opened
+    /// with, that its secrets were sealed with that key.
+    public static func check(_ path: String, secrets: SecretBox? = nil) throws -> Contents {
         guard FileManager.default.fileExists(atPath: path) else { throw Problem(description: "no file at \(path)") }
         var readOnly = Configuration()
         readOnly.readonly = true
@@ -51,6 +54,12 @@ public enum DatabaseBackup {
             guard integrity == ["ok"] else { throw Problem(description: "\(path) fails SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))") }
             guard try db.tableExists("extensions"), try db.tableExists("devices"), try db.tableExists("sessions") else {
                 throw Problem(description: "\(path) is not a HotDesk database")
+            }
+            if let unexpected = try unexpectedSchema(db) { throw Problem(description: "\(path) is not as HotDesk made it: \(unexpected)") }
+            if let secrets {
+                do { try SQLiteStore.checkKeyReadOnly(db, secrets: secrets) } catch let wrong as SQLiteStore.WrongKey {
+                    throw Problem(description: "\(path) was made with another key: \(wrong)")
+                }
             }
             var contents = Contents()
             contents.extensions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM extensions") ?? 0
@@ -63,8 +72,8 @@ public enum DatabaseBackup {
 
     /// Puts a copy back as `database` (replacing it). The caller makes sure no server uses it
     /// (`ServerLock`).
-    public static func restore(_ copy: String, as database: String) throws -> Contents {
-        let contents = try check(copy)
+    public static func restore(_ copy: String, as database: String, secrets: SecretBox? = nil) throws -> Contents {
+        let contents = try check(copy, secrets: secrets)
         try DatabaseFiles.createPrivate(database)
         DatabaseFiles.restrict(database)
         try DatabaseQueue(path: copy).backup(to: try DatabaseQueue(path: database))
@@ -90,6 +99,27 @@ public final class ServerLock: Sendable {
     }
 
     deinit { close(descriptor) }
+}
+
+extension DatabaseBackup {
+    /// What in `db`'s schema HotDesk's migrations did not make, at the migrations `db` has
+    /// applied (a copy from an older version is compared with that version's schema).
+    static func unexpectedSchema(_ db: Database) throws -> String? {
+        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        let expected = try DatabaseQueue()
+        let migrator = SQLiteStore.migrator
+        guard let last = migrator.migrations.last(where: applied.contains) else { return "no HotDesk migration is recorded" }
+        try migrator.migrate(expected, upTo: last)
+        let query = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'"
+        func objects(_ db: Database) throws -> [String: String] {
+            Dictionary(try Row.fetchAll(db, sql: query).map { ("\($0["type"] as String) \($0["name"] as String)", ($0["sql"] as String?) ?? "") }) { a, _ in a }
+        }
+        let have = try objects(db)
+        let want = try expected.read(objects)
+        if let extra = have.keys.sorted().first(where: { want[$0] == nil }) { return "\(extra) is not one of HotDesk's" }
+        if let changed = have.keys.sorted().first(where: { want[$0] != have[$0] }) { return "\(changed) differs from HotDesk's" }
+        return nil
+    }
 }
 
 /// The files of a database: readable and writable by their owner only.

@@ -63,6 +63,13 @@ public struct DirectoryDocument: Sendable {
         public var line: DeviceLine?
         public var cos: String?
         public var cosIfNotLogged: String?
+        /// A provisioning secret set beforehand (a phone staged with it, or an export's): the device
+        /// is claimed from the import on, its configs served only with this secret — no trust on
+        /// first use.
+        public var provisioningSecret: String?
+        /// Where a claimed phone proves itself from (an address-bound family, Cisco): its configs go
+        /// to this address only.
+        public var claimedFrom: String?
         /// Where it stands in the file (`devices[3]`, line 42), for problems found against the store.
         public var path = ""
         public var fileLine: Int?
@@ -635,7 +642,14 @@ private struct Reader {
     }
 
     mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
-        guard let map = mapping(node, path: path, allowed: ["mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged"]) else { return nil }
+        guard
+            let map = mapping(
+                node, path: path,
+                allowed: [
+                    "mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged", "provisioning_secret",
+                    "claimed_from",
+                ])
+        else { return nil }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let cosIfNotLogged = map["cos_if_not_logged"].flatMap { string($0, path: "\(path).cos_if_not_logged", maxLength: 64) }
         var line: DeviceLine?
@@ -667,12 +681,29 @@ private struct Reader {
         let model = required(map, "model", path: path).flatMap { self.model($0, path: "\(path).model") }
         let port = int(map["push_port"], path: "\(path).push_port", range: 1...65535)
         let login = map["phone_credentials"].flatMap { credentials($0, path: "\(path).phone_credentials") }
+        var provisioningSecret: String?
+        if let n = map["provisioning_secret"], let v = string(n, path: "\(path).provisioning_secret", maxLength: 128) {
+            // It can stand in a URL path (`/provision/<secret>/…`) and is blanked from the request log there.
+            if v.utf8.count >= 32, v.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == 0x2D || $0 == 0x5F }) {
+                provisioningSecret = v
+            } else {
+                problem("\(path).provisioning_secret", n, "32 to 128 of letters, digits, - and _ (a secret a phone can send in its provisioning path)")
+            }
+        }
+        var claimedFrom: String?
+        if let n = map["claimed_from"], let v = string(n, path: "\(path).claimed_from", maxLength: 45) {
+            if IPAddressLiteral.isValid(v) { claimedFrom = v } else { problem("\(path).claimed_from", n, "\"\(v.prefix(45))\" is not an IP address") }
+        }
+        if let model, provisioningSecret != nil, claimedFrom == nil, configs[model.brand]?.provisioningAuth == .address {
+            problem(path, node, "\(model.brand.rawValue) phones prove themselves by their address: give claimed_from with provisioning_secret")
+        }
         guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil,
-            map["workspace"] == nil || workspace != nil, usersOK, map["line"] == nil || line != nil
+            map["workspace"] == nil || workspace != nil, usersOK, map["line"] == nil || line != nil,
+            map["provisioning_secret"] == nil || provisioningSecret != nil, map["claimed_from"] == nil || claimedFrom != nil
         else { return nil }
         return .init(
             mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, line: line, cos: cos,
-            cosIfNotLogged: cosIfNotLogged, path: path,
+            cosIfNotLogged: cosIfNotLogged, provisioningSecret: provisioningSecret, claimedFrom: claimedFrom, path: path,
             fileLine: node.mark.map { $0.line })
     }
 

@@ -7,8 +7,9 @@ import Yams
 /// from one consistent read of the store. Every setting is written, defaults too, and lists are
 /// sorted by their key, so exporting what an export imported gives the same file.
 ///
-/// Secrets are left out unless `withSecrets`: then SIP passwords and phones' web logins are
-/// written in clear (they are stored sealed and opened with the key file), and PINs and the global
+/// Secrets are left out unless `withSecrets`: then SIP passwords, phones' web logins and the
+/// provisioning secrets of claimed phones (with where they claimed from) are written in clear
+/// (they are stored sealed and opened with the key file), and PINs and the global
 /// passwords as their keyed hashes (`voicemail_pin_hash`, …: one-way, so only a store with the
 /// same key file checks them). Without secrets the file is for reading and comparing: `import`
 /// needs the SIP passwords it leaves out.
@@ -43,11 +44,14 @@ extension SQLiteStore {
             var devices: [Node] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac") {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                guard !device.selfEnrolled else {
+                // With secrets, a phone that enrolled itself and proved itself is written too, with
+                // its secret and claim: the file rebuilds a site whose phones keep working (a URL-key
+                // phone knows only its old secret). Without, or never claimed, it is left out.
+                guard !device.selfEnrolled || (withSecrets && device.claimedAt != nil) else {
                     summary.selfEnrolled += 1
                     continue
                 }
-                devices.append(writer.device(device, users: (users[device.mac.canonical] ?? []).map { $0["extension"] }))
+                devices.append(writer.device(device, users: (users[device.mac.canonical] ?? []).map { $0["extension"] }, claimedFrom: row["claimed_from"]))
             }
             summary.devices = devices.count
             top.append(("devices", writer.list(devices)))
@@ -196,8 +200,9 @@ struct DirectoryWriter {
         ])
     }
 
-    func device(_ d: Device, users: [String]) -> Node {
-        map([
+    func device(_ d: Device, users: [String], claimedFrom: String?) -> Node {
+        let claimed = withSecrets && d.claimedAt != nil
+        return map([
             ("mac", text(d.mac.colonSeparated)), ("model", text(d.model.name)), ("push_port", d.pushPort.map(int)),
             ("phone_credentials", withSecrets ? d.credentials.map(credentials) : nil),
             ("workspace", d.workspace.map(text)), ("users", users.isEmpty ? nil : sequence(users.map(text))),
@@ -208,6 +213,8 @@ struct DirectoryWriter {
                 }
             ),
             ("cos", d.cos.map(text)), ("cos_if_not_logged", d.cosIfNotLogged.map(text)),
+            ("provisioning_secret", claimed ? d.provisioningSecret.map(text) : nil),
+            ("claimed_from", claimed ? (claimedFrom ?? d.lastAddress).map(text) : nil),
         ])
     }
 

@@ -138,9 +138,11 @@ extension SQLiteStore {
     /// Removes what the file's sections no longer list. A removed extension or device is logged
     /// out first (audited); a template a remaining mapping still names is refused.
     private static func prune(_ d: DirectoryDocument, _ db: Database, actor: String, at: Date, into summary: inout ImportSummary) throws {
-        func remove(_ what: String, table: String, key: String, keep: [String], ending sessionsSQL: String?) throws {
+        /// `scope`: which rows are the directory's to remove (phones that enrolled themselves are
+        /// not in any directory file, an export's included: pruning never removes them).
+        func remove(_ what: String, table: String, key: String, keep: [String], scope: String = "1", ending sessionsSQL: String?) throws {
             let keepSet = Set(keep)
-            for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) ORDER BY \(key)") where !keepSet.contains(value) {
+            for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
                 if let sessionsSQL {
                     for row in try Row.fetchAll(db, sql: sessionsSQL, arguments: [value]) {
                         guard let session = session(row) else { continue }
@@ -171,7 +173,9 @@ extension SQLiteStore {
             try remove("extension", table: "extensions", key: "number", keep: d.extensions.map(\.number), ending: "SELECT * FROM sessions WHERE extension = ?")
         }
         if d.sections.contains("devices") {
-            try remove("device", table: "devices", key: "mac", keep: d.devices.map(\.mac.canonical), ending: "SELECT * FROM sessions WHERE mac = ?")
+            try remove(
+                "device", table: "devices", key: "mac", keep: d.devices.map(\.mac.canonical), scope: "enrolled_by = 'directory'",
+                ending: "SELECT * FROM sessions WHERE mac = ?")
         }
         if d.sections.contains("shared_lines") {
             try remove("shared line", table: "shared_lines", key: "number", keep: d.sharedLines.map(\.number), ending: nil)
@@ -449,6 +453,29 @@ extension SQLiteStore {
         return old == nil ? nil : true
     }
 
+    /// A provisioning secret (or, for an address-bound phone, an address) set in the file: the
+    /// device is claimed with it from now on — no trust on first use. Unchanged when the file
+    /// says what is stored already (an export imported again changes nothing).
+    private static func setClaim(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool {
+        guard d.provisioningSecret != nil || d.claimedFrom != nil else { return false }
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else { return false }
+        let stored = try (row["provisioning_secret_sealed"] as Data?).map { try secrets.open($0) }
+        let sameSecret = d.provisioningSecret.map { new in stored.map { ConstantTime.equal($0, new) } ?? false } ?? true
+        let claimed = (row["claimed_at"] as Double?) != nil
+        guard !sameSecret || !claimed || (d.claimedFrom != nil && d.claimedFrom != row["claimed_from"]) else { return false }
+        try db.execute(
+            sql: """
+                UPDATE devices SET provisioning_secret_sealed = COALESCE(?, provisioning_secret_sealed), claimed_at = COALESCE(claimed_at, ?),
+                    secret_issued_at = COALESCE(secret_issued_at, ?), claimed_from = COALESCE(?, claimed_from), last_address = COALESCE(?, last_address)
+                WHERE mac = ?
+                """,
+            arguments: [
+                try d.provisioningSecret.map { try secrets.seal($0) }, at.timeIntervalSince1970, at.timeIntervalSince1970, d.claimedFrom, d.claimedFrom,
+                d.mac.canonical,
+            ])
+        return true
+    }
+
     private static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool? {
         let sealed = try d.phoneCredentials.map { try secrets.seal($0.password) }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
@@ -459,13 +486,14 @@ extension SQLiteStore {
                     """,
                 arguments: [
                     d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
-                    try secrets.seal(RandomToken.make()),
+                    try secrets.seal(d.provisioningSecret ?? RandomToken.make()),
                 ])
             try db.execute(
                 sql: "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
                 arguments: [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical])
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
+            try setClaim(d, db, at: at, secrets: secrets)
             return nil
         }
         // A phone the directory lists is the directory's: never forgotten as an unclaimed enrolment.
@@ -485,7 +513,8 @@ extension SQLiteStore {
         let lineSame = oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
             && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
         let cosSame = (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
-        guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) else { return false }
+        let claimChanged = try setClaim(d, db, at: at, secrets: secrets)
+        guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) || claimChanged else { return false }
         if !cosSame {
             try db.execute(
                 sql: "UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?", arguments: [d.cos, d.cosIfNotLogged, d.mac.canonical])

@@ -47,7 +47,43 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
+        try pool.write { db in try Self.checkKey(db, secrets: secrets) }
         counter = try ChangeCounter(path: path)
+    }
+
+    /// The key given is not the one the database's secrets were sealed with.
+    public struct WrongKey: Error, CustomStringConvertible {
+        public var description: String {
+            "the secret key (key file or HOTDESK_SECRET_KEY) is not the one this database's secrets were sealed with: "
+                + "use the key file that was made with it (a backup restores only with its own key)"
+        }
+    }
+
+    /// Refuses a key that is not the database's; a database without a check value (made before
+    /// there was one) takes this key's when one of its sealed secrets opens with it.
+    static func checkKey(_ db: Database, secrets: SecretBox) throws {
+        guard try checkKeyReadOnly(db, secrets: secrets) == .unrecorded else { return }
+        try db.execute(sql: "INSERT INTO key_check (id, value) VALUES (1, ?)", arguments: [secrets.keyCheck])
+    }
+
+    enum KeyCheck { case recorded, unrecorded }
+
+    /// `checkKey` without writing: whether the database names this key (or, naming none, one of
+    /// its sealed secrets opens with it); throws `WrongKey` otherwise.
+    @discardableResult
+    static func checkKeyReadOnly(_ db: Database, secrets: SecretBox) throws -> KeyCheck {
+        if try db.tableExists("key_check"), let stored = try String.fetchOne(db, sql: "SELECT value FROM key_check WHERE id = 1") {
+            guard ConstantTime.equal(stored, secrets.keyCheck) else { throw WrongKey() }
+            return .recorded
+        }
+        let sample = try Data.fetchOne(
+            db,
+            sql: """
+                SELECT sip_password_sealed FROM extensions UNION ALL SELECT provisioning_secret_sealed FROM devices
+                WHERE provisioning_secret_sealed IS NOT NULL LIMIT 1
+                """)
+        if let sample, (try? secrets.open(sample)) == nil { throw WrongKey() }
+        return .unrecorded
     }
 
     public func changeCounter() throws -> Int { try counter.read() }
@@ -363,6 +399,11 @@ public final class SQLiteStore: Store {
             // `/health` proves the database takes writes (a full disk answered every write with an
             // empty 500 while /health said ok). One row, no trigger: it moves no change counter.
             try db.execute(sql: "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)")
+        }
+        m.registerMigration("v22: which key the secrets are sealed with") { db in
+            // A database opened with another key file served every config as a 500 with no cause
+            // in the log (issue 21): the key's check value is kept, and a mismatch refused by name.
+            try db.execute(sql: "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)")
         }
         return m
     }

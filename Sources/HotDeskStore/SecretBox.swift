@@ -68,6 +68,14 @@ public struct SecretBox: Sendable {
         return SecretBox(key: key)
     }
 
+    /// A value that names this key without revealing it (an HMAC of a fixed label under a key
+    /// derived from it): stored in the database, it tells at once whether a key file is the one
+    /// the database's secrets were sealed with.
+    public var keyCheck: String {
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk key check v1".utf8), outputByteCount: 32)
+        return Hex.string(Data(HMAC<SHA256>.authenticationCode(for: Data("hotdesk key check".utf8), using: derived)).prefix(16))
+    }
+
     public func seal(_ plaintext: String) throws -> Data {
         guard let combined = try AES.GCM.seal(Data(plaintext.utf8), using: key).combined else {
             throw CryptoKitError.incorrectParameterSize

@@ -41,7 +41,14 @@ struct Restore: AsyncParsableCommand {
         do { lock = try ServerLock(database: database) } catch { throw fail("\(error)") }
         guard let lock else { throw fail("a HotDesk server is running on \(database): stop it first (restoring under it would lose what it writes)") }
         let contents: DatabaseBackup.Contents
-        do { contents = try DatabaseBackup.restore(path, as: database) } catch { throw fail("\(error)") }
+        do {
+            // The key the restored database will be opened with must be the backup's own.
+            guard ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil || FileManager.default.fileExists(atPath: store.keyPath) else {
+                throw ValidationError("no key file at \(store.keyFilePath): put the key file the backup was made with there (or pass --key-file)")
+            }
+            let secrets = try SecretBox.load(keyFile: store.keyPath)
+            contents = try DatabaseBackup.restore(path, as: database, secrets: secrets)
+        } catch { throw fail("\(error)") }
         withExtendedLifetime(lock) {}
         print("restored \(database) from \(path): \(contents)")
         print("the key file the backup was made with must be the one at \(store.keyFilePath)")

@@ -68,7 +68,13 @@ struct StoreOptions: ParsableArguments {
             }
         }
         let secrets = try SecretBox.load(keyFile: keyPath)
-        return (try SQLiteStore(path: db, secrets: secrets, catalog: catalog), newDatabase, newKey)
+        do {
+            return (try SQLiteStore(path: db, secrets: secrets, catalog: catalog), newDatabase, newKey)
+        } catch is SQLiteStore.WrongKey {
+            if newKey { try? files.removeItem(atPath: keyPath) }
+            let key = keyFromEnvironment ? "HOTDESK_SECRET_KEY" : "the key file \(keyFilePath)"
+            throw Failure(description: "\(key) is not the key \(database)'s secrets were sealed with: use the key file made with it (a backup restores only with its own)")
+        }
     }
 }
 

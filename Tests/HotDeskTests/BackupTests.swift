@@ -68,6 +68,57 @@ struct BackupTests {
         #expect(throws: (any Error).self) { try DatabaseBackup.restore(garbage, as: dir.url.appendingPathComponent("db.sqlite").path) }
         #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("db.sqlite").path), "nothing restored")
     }
+
+    /// What `body` threw, as text; `nil` when it did not throw.
+    static func refusal(_ body: () throws -> Void) -> String? {
+        do {
+            try body()
+            return nil
+        } catch { return "\(error)" }
+    }
+
+    @Test("a backup restores only with the key it was made with, and a database opens only with its own key: refused by name, nothing replaced")
+    func anotherKey() async throws {
+        let dir = try TempDir()
+        let store = try dir.store("live.sqlite", key: "live.key")
+        _ = try await importDirectory(Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"), into: store, base: dir.url)
+        let copy = dir.url.appendingPathComponent("copy.sqlite").path
+        _ = try DatabaseBackup.backup(database: dir.url.appendingPathComponent("live.sqlite").path, to: copy)
+        let other = try SecretBox.load(keyFile: dir.url.appendingPathComponent("other.key").path, environment: [:])
+        let target = dir.url.appendingPathComponent("restored.sqlite").path
+        #expect(Self.refusal { _ = try DatabaseBackup.restore(copy, as: target, secrets: other) }?.contains("was made with another key") == true)
+        #expect(!FileManager.default.fileExists(atPath: target), "nothing restored")
+        let own = try SecretBox.load(keyFile: dir.url.appendingPathComponent("live.key").path, environment: [:])
+        #expect(try DatabaseBackup.restore(copy, as: target, secrets: own).extensions == 10)
+        // The server opening a database with another key stops with the reason (it served 500s).
+        #expect(throws: SQLiteStore.WrongKey.self) { try SQLiteStore(path: target, secrets: other) }
+        // A database from before key checks adopts a key only if its secrets open with it.
+        try await DatabaseQueue(path: target).write { db in try db.execute(sql: "DELETE FROM key_check") }
+        #expect(throws: SQLiteStore.WrongKey.self) { try SQLiteStore(path: target, secrets: other) }
+        _ = try SQLiteStore(path: target, secrets: own)
+        #expect(try await DatabaseQueue(path: target).read { db in try String.fetchOne(db, sql: "SELECT value FROM key_check") } == own.keyCheck)
+    }
+
+    @Test("a backup with a planted or changed trigger, or a table HotDesk never made, is refused with what is wrong")
+    func plantedSchema() async throws {
+        let dir = try TempDir()
+        let store = try dir.store("live.sqlite", key: "live.key")
+        _ = try await importDirectory(Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"), into: store, base: dir.url)
+        let live = dir.url.appendingPathComponent("live.sqlite").path
+        let plants = [
+            ("trigger", "CREATE TRIGGER quiet AFTER INSERT ON audit BEGIN DELETE FROM audit WHERE action = 'login'; END", "trigger quiet is not one of HotDesk's"),
+            ("table", "CREATE TABLE loot (x TEXT)", "table loot is not one of HotDesk's"),
+            ("index", "DROP INDEX push_jobs_open; CREATE INDEX push_jobs_open ON push_jobs(mac)", "index push_jobs_open differs"),
+        ]
+        for (n, plant) in plants.enumerated() {
+            let copy = dir.url.appendingPathComponent("copy\(n).sqlite").path
+            _ = try DatabaseBackup.backup(database: live, to: copy)
+            #expect(try DatabaseBackup.check(copy).extensions == 10, "the untouched copy passes")
+            try await DatabaseQueue(path: copy).write { db in try db.execute(sql: plant.1) }
+            let why = Self.refusal { _ = try DatabaseBackup.check(copy) }
+            #expect(why?.contains(plant.2) == true, "\(why ?? "accepted")")
+        }
+    }
 }
 
 /// A flag set once, read from another task.

@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import GRDB
 import HotDeskCore
@@ -151,6 +152,77 @@ struct ExportTests {
             Issue.record("a malformed hash was accepted")
         } catch let error as DirectoryError {
             #expect(error.description.contains("not a hash written by hotdesk export") && !error.description.contains("plain text"), "\(error)")
+        }
+    }
+
+    @Test("a site rebuilt from export --with-secrets: its claimed phones (Digest, path key, address-bound, self-enrolled or not) keep fetching with what they know; nobody else gets in")
+    func rebuild() async throws {
+        let yaml = flowDirectory + "\ndevices:\n  - {mac: \"00:15:65:ee:00:01\", model: yealink-t46u}\n"
+        let exported: String
+        let secrets: [String: String]
+        let old = try await TestServer.start(yaml: yaml)
+        let yealink = try await old.phone("yealink-t46u", mac: "001565ee0001", pushes: false)
+        let sangoma = try await old.phone("sangoma-s500", mac: "001565ee0002", pushes: false)
+        let cisco = try await old.phone("cisco-8841", mac: "001565ee0003", pushes: false)
+        do {
+            exported = try await old.store.exportDirectory(withSecrets: true).yaml
+            var found: [String: String] = [:]
+            for mac in ["001565ee0001", "001565ee0002"] { found[mac] = try await old.store.device(mac: MACAddress(mac)!)?.provisioningSecret }
+            secrets = found
+        }
+        await old.stop()
+        let new = try await TestServer.start(yaml: exported.replacingOccurrences(of: "127.0.0.1:\(old.port)", with: "127.0.0.1:{PORT}"))
+        do {
+            // Each phone, as it is configured, gets its config from the new server and proves itself.
+            let digest = try await new.fetchAsPhone("001565ee0001.cfg", mac: "001565ee0001", from: yealink.options.address)
+            #expect(digest.status == 200 && digest.text.contains("static.auto_provision.server.password = \(secrets["001565ee0001"] ?? "?")"))
+            #expect(try await new.store.device(mac: MACAddress("001565ee0001")!)?.provisioningSecret == secrets["001565ee0001"])
+            let key = try #require(secrets["001565ee0002"])
+            let path = try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/\(key)/cfg001565ee0002.xml", localAddress: sangoma.options.address))
+            #expect(path.status == 200, "the path-key phone is not stuck: \(path.status)")
+            let own = try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: cisco.options.address))
+            #expect(own.status == 200, "the Cisco phone from its own address")
+            // They are claimed: a fetch without the secret, or from elsewhere, gets nothing.
+            let stranger = Loopback.next()
+            #expect(try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/cfg001565ee0002.xml", localAddress: stranger)).status == 403)
+            #expect(try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: stranger)).status == 403)
+            let plain = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(new.baseURL)/provision/001565ee0001.cfg", headers: [("User-Agent", "Yealink SIP-T46U 108.86.0.45")], localAddress: stranger))
+            #expect(plain.status == 401 && !plain.text.contains(secrets["001565ee0001"] ?? "?"))
+            // Importing the same file again changes nothing.
+            let again = try await importDirectory(
+                exported.replacingOccurrences(of: "127.0.0.1:\(old.port)", with: "127.0.0.1:\(new.port)"), into: new.store, base: new.directory)
+            #expect(again.created == 0 && again.updated <= 1, "\(again)")
+        }
+        await new.stop()
+    }
+
+    @Test("a provisioning secret set beforehand: the device is claimed at import, served only with that secret (no trust on first use)")
+    func preSharedSecret() async throws {
+        let secret = "staged-" + String(repeating: "k", count: 30)
+        let yaml = flowDirectory + "\ndevices:\n  - {mac: \"00:15:65:ee:00:11\", model: sangoma-s500, provisioning_secret: \"\(secret)\"}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let device = try #require(try await server.store.device(mac: MACAddress("001565ee0011")!))
+            #expect(device.claimedAt != nil && device.provisioningSecret == secret)
+            // The first to ask without the secret gets nothing (it would have got the secret before).
+            let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/cfg001565ee0011.xml", localAddress: Loopback.next()))
+            #expect(first.status == 403 && !first.text.contains(secret))
+            let staged = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(secret)/cfg001565ee0011.xml", localAddress: Loopback.next()))
+            #expect(staged.status == 200)
+        }
+        let dir = try TempDir()
+        let store = try dir.store()
+        for (bad, why) in [
+            ("provisioning_secret: short", "32 to 128 of letters"),
+            ("provisioning_secret: \"\(secret)\"", "give claimed_from"),
+        ] {
+            let file = "devices:\n  - {mac: \"00:15:65:ee:00:12\", model: \(bad.contains("claimed") ? "cisco-8841" : "cisco-8841"), \(bad)}\n"
+            do {
+                _ = try await importDirectory(file, into: store, base: dir.url)
+                Issue.record("\(bad) was accepted")
+            } catch let error as DirectoryError {
+                #expect(error.description.contains(why), "\(error)")
+            }
         }
     }
 }

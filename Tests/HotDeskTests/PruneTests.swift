@@ -54,6 +54,27 @@ struct PruneTests {
         }
     }
 
+    @Test("export then import --prune: phones that enrolled themselves are kept, logged in as they were; a directory device the file drops is removed")
+    func exportThenPrune() async throws {
+        let yaml = flowDirectory + "\ndevices:\n  - {mac: \"00:15:65:d0:00:09\", model: yealink-t46u}\n  - {mac: \"00:15:65:d0:00:0a\", model: yealink-t46u}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await server.phone("yealink-t46u", mac: "001565d00002")
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await server.store.device(mac: MACAddress("001565d00002")!)?.selfEnrolled == true)
+            let exported = try await server.store.exportDirectory(withSecrets: true).yaml
+            // The admin drops one directory phone from the export and imports it with --prune.
+            let edited = exported.replacingOccurrences(of: "- mac: \"00:15:65:d0:00:0a\"\n  model: \"yealink-t46u\"\n", with: "")
+            #expect(edited != exported, "the export lists the directory's device")
+            let dry = try await load(edited, server, ImportOptions(prune: true, dryRun: true))
+            #expect(dry.removed == ["device 00:15:65:d0:00:0a"] && dry.endedSessions.isEmpty, "\(dry.removed)")
+            let real = try await load(edited, server, ImportOptions(prune: true))
+            #expect(real.removed == dry.removed, "the dry run said what the import did")
+            #expect(try await server.store.device(mac: MACAddress("001565d00002")!) != nil, "the self-enrolled phone is kept")
+            #expect(try await server.store.session(mac: MACAddress("001565d00002")!)?.extensionNumber == "5501", "and its user stays logged in")
+            #expect(try await server.store.device(mac: MACAddress("001565d0000a")!) == nil)
+        }
+    }
+
     @Test("without --prune nothing is removed; a section the file does not have is left alone; a template still mapped is refused")
     func limits() async throws {
         let yaml = flowDirectory + """
