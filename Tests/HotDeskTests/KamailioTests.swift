@@ -95,8 +95,9 @@ struct KamailioTests {
                 #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
 
                 // An allowed call to someone registered connects: 5502 (the logged-in line) answers.
-                async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 6, answer: true, directory: dir)
-                try await Task.sleep(for: .seconds(1.5))
+                let registered = kamailio.logged("hotdesk: \(line) registered")
+                async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 8, answer: true, directory: dir)
+                #expect(await eventually(timeout: 6) { kamailio.logged("hotdesk: \(line) registered") > registered }, "the callee registered")
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], seconds: 4, directory: dir)
                 let answered = try await callee
                 #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))\ncallee:\n\(answered.suffix(600))")
@@ -118,8 +119,8 @@ struct KamailioTests {
                 await server.stop(keepFiles: true)
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5599@\(registrar)"], directory: dir)
                 #expect(Baresip.callStatus(out) == 503, "HotDesk down: 503:\n\(out.suffix(600))")
-                async let answering = Baresip.run(user: "112", password: "-", registrar: gateway, seconds: 6, answer: true, listen: gateway, directory: dir)
-                try await Task.sleep(for: .seconds(1.5))
+                async let answering = Baresip.run(user: "112", password: "-", registrar: gateway, seconds: 8, answer: true, listen: gateway, directory: dir)
+                #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:112@\(registrar)"], seconds: 4, directory: dir)
                 let gatewayOut = try await answering
                 #expect(Baresip.connected(out), "emergency connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))")

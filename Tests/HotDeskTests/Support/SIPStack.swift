@@ -81,6 +81,11 @@ final class KamailioProcess: Sendable {
         for (pid, parent) in parents where parent == 1 || strays.contains(parent) { kill(pid, SIGKILL) }
     }
 
+    /// How many times Kamailio has logged `text` so far.
+    func logged(_ text: String) -> Int {
+        ((try? String(contentsOf: log, encoding: .utf8)) ?? "").components(separatedBy: text).count - 1
+    }
+
     /// Kills Kamailio's processes (they do not always stop on SIGTERM): every process whose
     /// command line names this instance's listen address, which no other instance shares.
     func stop() async {
@@ -95,6 +100,19 @@ final class KamailioProcess: Sendable {
             for pid in pids { kill(pid, SIGKILL) }
             try? await Task.sleep(for: .milliseconds(100))
         }
+    }
+}
+
+extension SIPStack {
+    /// Whether something listens on UDP `host:port` (IPv4), read from /proc/net/udp: a baresip
+    /// standing in for a gateway is ready to answer.
+    static func listening(udp address: String) -> Bool {
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { return false }
+        let octets = parts[0].split(separator: ".").compactMap { UInt8($0) }
+        guard octets.count == 4 else { return false }
+        let hex = octets.reversed().map { String(format: "%02X", $0) }.joined() + ":" + String(format: "%04X", port)
+        return ((try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? "").contains(" \(hex) ")
     }
 }
 
