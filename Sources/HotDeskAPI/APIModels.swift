@@ -275,6 +275,17 @@ public struct ReleaseView: Codable, Sendable {
     }
 }
 
+/// A pending claim approved: the phone at `address` gets its secret at its next fetch.
+public struct ClaimApprovalView: Codable, Sendable {
+    public var mac: String
+    public var address: String
+
+    public init(mac: String, address: String) {
+        self.mac = mac
+        self.address = address
+    }
+}
+
 public struct DeviceList: Codable, Sendable {
     public var devices: [DeviceView]
     /// The path of the next page, when `limit` cut this one.

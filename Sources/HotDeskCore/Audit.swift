@@ -12,6 +12,10 @@ public struct AuditEntry: Hashable, Sendable {
         case deviceClaimed = "device_claimed"
         /// An admin released a claimed phone (factory reset, replaced): a new secret, unclaimed.
         case deviceReleased = "device_released"
+        /// An unclaimed phone asked for its config while claims need an admin's approval.
+        case claimPending = "claim_pending"
+        /// An admin approved a pending claim.
+        case claimApproved = "claim_approved"
         /// A config fetch without (or with a wrong) provisioning secret for a claimed phone.
         case configRefused = "config_refused"
         case unknownDeviceRefused = "unknown_device_refused"

@@ -74,6 +74,10 @@ public struct Device: Hashable, Sendable {
     public var secretIssuedAt: Date?
     /// Enrolled by its own request (default login), not listed by the directory.
     public var selfEnrolled = false
+    /// Where an unclaimed phone asked from while claims need an admin's approval.
+    public var claimPendingFrom: String?
+    /// The address an admin approved the claim from: the next fetch from there gets the secret.
+    public var claimApprovedFrom: String?
 
     /// The Digest user name of the phone's provisioning secret.
     public var provisioningUsername: String { "hd" + mac.canonical }
@@ -266,10 +270,32 @@ public struct EnrolmentPolicy: Hashable, Sendable {
     /// Such phones are forgotten after this long; `nil`: kept.
     public var expireUnclaimedAfter: TimeInterval?
 
-    public init(perMinute: Int = 60, maxUnclaimed: Int = 1000, expireUnclaimedAfter: TimeInterval? = 7 * 86400) {
+    /// How an unclaimed phone becomes the owner of its device (docs/security.md, "Claims").
+    public enum Claims: String, Hashable, Sendable {
+        /// Whoever fetches the device's config first (trust on first use): the default.
+        case firstFetch = "first_fetch"
+        /// An admin approves each pending claim (`hotdesk device approve`, the API).
+        case approval
+    }
+
+    public var claims: Claims
+    /// With `firstFetch`: first fetches claim until then; after it, claims need approval.
+    public var claimsUntil: Date?
+
+    public init(
+        perMinute: Int = 60, maxUnclaimed: Int = 1000, expireUnclaimedAfter: TimeInterval? = 7 * 86400, claims: Claims = .firstFetch,
+        claimsUntil: Date? = nil
+    ) {
         self.perMinute = perMinute
         self.maxUnclaimed = maxUnclaimed
         self.expireUnclaimedAfter = expireUnclaimedAfter
+        self.claims = claims
+        self.claimsUntil = claimsUntil
+    }
+
+    /// Whether a claim made at `now` waits for an admin's approval.
+    public func claimNeedsApproval(at now: Date) -> Bool {
+        claims == .approval || (claimsUntil.map { now > $0 } ?? false)
     }
 }
 

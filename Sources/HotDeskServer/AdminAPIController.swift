@@ -56,6 +56,7 @@ struct AdminAPIController: Sendable {
             try await self.clearLock(request, context) { IPAddressLiteral.isValid($0) ? .source($0) : nil }
         }
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
+        api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
         api.delete("extensions/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil } }
         api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
@@ -599,6 +600,16 @@ struct AdminAPIController: Sendable {
             throw APIError.unknownDevice(mac)
         }
         return .json(.ok, ReleaseView(mac: mac.colonSeparated, released: true))
+    }
+
+    /// Approves the pending claim of an unclaimed phone (claims that wait for an admin): its next
+    /// fetch from the address it asked from gets its secret. Audited; 409 when none is pending.
+    func approveClaim(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
+        guard let address = try await store.approveClaim(mac: mac, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+        else { throw APIError(.conflict, "no_pending_claim", "\(mac.colonSeparated) has no claim waiting: power the phone on, then approve it") }
+        return .json(.ok, ClaimApprovalView(mac: mac.colonSeparated, address: address))
     }
 
     // MARK: keys

@@ -143,6 +143,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var registered = false
     /// Closes the connection if the request's body has not all arrived in time.
     private var bodyDeadline: Scheduled<Void>?
+    /// A request head arrived and its end has not.
+    private var awaitingEnd = false
 
     init(book: ConnectionBook, bodyTimeout: TimeAmount = .seconds(20)) {
         self.book = book
@@ -179,16 +181,25 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head:
             book.requestStarted(context.channel)
-            let channel = context.channel
-            bodyDeadline?.cancel()
-            bodyDeadline = context.eventLoop.scheduleTask(in: bodyTimeout) { channel.close(promise: nil) }
+            awaitingEnd = true
         case .end:
+            awaitingEnd = false
             bodyDeadline?.cancel()
             bodyDeadline = nil
         case .body:
             break
         }
         context.fireChannelRead(data)
+    }
+
+    /// A request whose end did not come with its head (a body still to come) gets a deadline; a
+    /// GET, whose head and end come in one read, never costs a timer.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if awaitingEnd, bodyDeadline == nil {
+            let channel = context.channel
+            bodyDeadline = context.eventLoop.scheduleTask(in: bodyTimeout) { channel.close(promise: nil) }
+        }
+        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

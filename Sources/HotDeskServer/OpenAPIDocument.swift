@@ -65,6 +65,8 @@ public enum OpenAPIDocument {
         "GET /api/v1/apikeys": .init(summary: "Admin and PBX keys: name, kind, created, last used (never a key or its hash)."),
         "DELETE /api/v1/apikeys/{name}": .init(summary: "Revoke a key (audited); a key cannot revoke itself.", answers: [200, 404, 409]),
         "POST /api/v1/devices/{mac}/release": .init(summary: "Release a claimed phone: a new provisioning secret, unclaimed.", answers: [200, 404]),
+        "POST /api/v1/devices/{mac}/approve-claim": .init(
+            summary: "Approve the pending claim of an unclaimed phone (claims that wait for an admin).", answers: [200, 404, 409]),
         "PUT /api/v1/devices/{mac}/workspace": .init(summary: "Put a phone in a workspace, or take it out (null).", body: true, answers: [200, 400, 404, 409]),
         "DELETE /api/v1/extensions/{number}": .init(summary: "Remove an extension from the directory (logged out first).", answers: [200, 400, 404]),
         "DELETE /api/v1/devices/{mac}": .init(summary: "Remove a phone from the directory.", answers: [200, 400, 404]),

@@ -151,6 +151,16 @@ struct ProvisioningController: Sendable {
         guard let state, let secret = state.device.provisioningSecret else { return .text(.notFound, "unknown device\n") }
 
         let auth = configs[brand]?.provisioningAuth ?? .urlKey
+        // Claims that wait for an admin (settings.enrolment.claims, or past claims_until): an
+        // unclaimed phone asking without a secret gets nothing until its claim is approved, and
+        // then only from the address approved (docs/security.md).
+        if state.device.claimedAt == nil, pathKey == nil, request.headers[.authorization] == nil, state.settings.enrolment.claimNeedsApproval(at: now),
+            !(auth == .digest && state.device.secretIssuedAt != nil),
+            state.device.claimApprovedFrom == nil || state.device.claimApprovedFrom != phoneAddress
+        {
+            if spec.primary { try await store.noteClaimPending(mac: mac, address: phoneAddress, at: now) }
+            return .text(.forbidden, "this phone waits for an admin to approve its claim: hotdesk device approve \(mac.colonSeparated)\n")
+        }
         let (proven, refusal) = prove(request, device: state.device, secret: secret, auth: auth, pathKey: pathKey, from: phoneAddress, now: now)
         // A Digest phone sends its credentials only when challenged: once its secret went out, a
         // fetch without them is challenged even before the claim.

@@ -38,6 +38,9 @@ public struct DirectoryDocument: Sendable {
         public var enrolmentMaxUnclaimed: Int?
         /// 0: never.
         public var enrolmentExpireHours: Int?
+        public var enrolmentClaims: EnrolmentPolicy.Claims?
+        /// `.some(nil)`: `none` (no window).
+        public var enrolmentClaimsUntil: Date??
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
     }
@@ -273,7 +276,23 @@ private struct Reader {
                 }
             }
         }
-        if let n = map["enrolment"], let e = mapping(n, path: "settings.enrolment", allowed: ["per_minute", "max_unclaimed", "expire_unclaimed_hours"]) {
+        if let n = map["enrolment"],
+            let e = mapping(n, path: "settings.enrolment", allowed: ["per_minute", "max_unclaimed", "expire_unclaimed_hours", "claims", "claims_until"])
+        {
+            if let c = e["claims"], let v = string(c, path: "settings.enrolment.claims") {
+                if let claims = EnrolmentPolicy.Claims(rawValue: v) { s.enrolmentClaims = claims } else {
+                    problem("settings.enrolment.claims", c, "\"\(v.prefix(20))\" is not first_fetch or approval")
+                }
+            }
+            if let u = e["claims_until"], let v = string(u, path: "settings.enrolment.claims_until") {
+                if v == "none" {
+                    s.enrolmentClaimsUntil = .some(nil)
+                } else if let date = try? Date(v, strategy: .iso8601) {
+                    s.enrolmentClaimsUntil = .some(date)
+                } else {
+                    problem("settings.enrolment.claims_until", u, "\"\(v.prefix(30))\" is not a time like 2026-12-10T18:00:00Z, or none")
+                }
+            }
             s.enrolmentPerMinute = int(e["per_minute"], path: "settings.enrolment.per_minute", range: 1...100_000)
             s.enrolmentMaxUnclaimed = int(e["max_unclaimed"], path: "settings.enrolment.max_unclaimed", range: 0...1_000_000)
             s.enrolmentExpireHours = int(e["expire_unclaimed_hours"], path: "settings.enrolment.expire_unclaimed_hours", range: 0...87_600)

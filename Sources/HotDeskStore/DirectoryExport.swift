@@ -112,6 +112,8 @@ struct DirectoryWriter {
                 map([
                     ("per_minute", int(s.enrolment.perMinute)), ("max_unclaimed", int(s.enrolment.maxUnclaimed)),
                     ("expire_unclaimed_hours", int(Int((s.enrolment.expireUnclaimedAfter ?? 0) / 3600))),
+                    ("claims", text(s.enrolment.claims.rawValue)),
+                    ("claims_until", text(s.enrolment.claimsUntil.map { $0.formatted(.iso8601) } ?? "none")),
                 ])
             ),
         ]

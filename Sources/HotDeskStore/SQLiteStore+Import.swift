@@ -227,6 +227,8 @@ extension SQLiteStore {
         set("enrolment_per_minute", patch.enrolmentPerMinute, current.enrolment.perMinute) { $0 }
         set("enrolment_max_unclaimed", patch.enrolmentMaxUnclaimed, current.enrolment.maxUnclaimed) { $0 }
         set("enrolment_expire_hours", patch.enrolmentExpireHours, current.enrolment.expireUnclaimedAfter.map { Int($0 / 3600) } ?? 0) { $0 }
+        set("enrolment_claims", patch.enrolmentClaims, current.enrolment.claims) { $0.rawValue }
+        set("enrolment_claims_until", patch.enrolmentClaimsUntil, .some(current.enrolment.claimsUntil)) { $0?.timeIntervalSince1970 }
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }

@@ -405,6 +405,15 @@ public final class SQLiteStore: Store {
             // in the log (issue 21): the key's check value is kept, and a mismatch refused by name.
             try db.execute(sql: "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)")
         }
+        m.registerMigration("v23: claims that wait for an admin's approval, and a claim window") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN enrolment_claims TEXT NOT NULL DEFAULT 'first_fetch';
+                    ALTER TABLE settings ADD COLUMN enrolment_claims_until REAL;
+                    ALTER TABLE devices ADD COLUMN claim_pending_from TEXT;
+                    ALTER TABLE devices ADD COLUMN claim_approved_from TEXT;
+                    """)
+        }
         return m
     }
 
@@ -662,7 +671,9 @@ public final class SQLiteStore: Store {
 
     public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET claimed_at = ?, claimed_from = ? WHERE mac = ? AND claimed_at IS NULL").execute(
+            try db.cachedStatement(
+                sql: "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL"
+            ).execute(
                 arguments: [at.timeIntervalSince1970, address, mac.canonical])
             guard db.changesCount > 0 else { return false }
             try Self.insert(
@@ -678,7 +689,8 @@ public final class SQLiteStore: Store {
         return try await pool.write { db in
             try db.execute(
                 sql: """
-                    UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL
+                    UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL,
+                        claim_pending_from = NULL, claim_approved_from = NULL
                     WHERE mac = ?
                     """,
                 arguments: [sealed, mac.canonical])
@@ -688,6 +700,35 @@ public final class SQLiteStore: Store {
                     at: at, actor: actor, action: .deviceReleased, mac: mac, source: source, outcome: .success,
                     detail: "released: a new provisioning secret; the next phone to fetch this MAC's config claims it"), db)
             return true
+        }
+    }
+
+    public func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
+                arguments: [address, mac.canonical, address])
+            guard db.changesCount > 0 else { return }
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: "system", action: .claimPending, mac: mac, source: address, outcome: .refused,
+                    detail: "an unclaimed phone asked for its config; claims need an admin's approval (hotdesk device approve)"), db)
+        }
+    }
+
+    public func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String? {
+        try await pool.write { db in
+            guard
+                let pending = try String.fetchOne(
+                    db, sql: "SELECT claim_pending_from FROM devices WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT NULL",
+                    arguments: [mac.canonical])
+            else { return nil }
+            try db.execute(sql: "UPDATE devices SET claim_approved_from = ? WHERE mac = ?", arguments: [pending, mac.canonical])
+            try Self.insert(
+                AuditEntry(
+                    at: at, actor: actor, action: .claimApproved, mac: mac, source: source, outcome: .success,
+                    detail: "claim approved for the phone at \(pending): its next fetch from there gets its secret"), db)
+            return pending
         }
     }
 
@@ -910,7 +951,9 @@ public final class SQLiteStore: Store {
             })
         settings.enrolment = EnrolmentPolicy(
             perMinute: row["enrolment_per_minute"], maxUnclaimed: row["enrolment_max_unclaimed"],
-            expireUnclaimedAfter: (row["enrolment_expire_hours"] as Int) > 0 ? TimeInterval((row["enrolment_expire_hours"] as Int) * 3600) : nil)
+            expireUnclaimedAfter: (row["enrolment_expire_hours"] as Int) > 0 ? TimeInterval((row["enrolment_expire_hours"] as Int) * 3600) : nil,
+            claims: EnrolmentPolicy.Claims(rawValue: row["enrolment_claims"]) ?? .approval,
+            claimsUntil: (row["enrolment_claims_until"] as Double?).map(Date.init(timeIntervalSince1970:)))
         return settings
     }
 
@@ -933,6 +976,8 @@ public final class SQLiteStore: Store {
         if let sealed = row["provisioning_secret_sealed"] as Data? { device.provisioningSecret = try secrets.open(sealed) }
         device.claimedAt = (row["claimed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         device.secretIssuedAt = (row["secret_issued_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        device.claimPendingFrom = row["claim_pending_from"]
+        device.claimApprovedFrom = row["claim_approved_from"]
         device.selfEnrolled = (row["enrolled_by"] as String?) == "phone"
         if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
             device.ownLine = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))

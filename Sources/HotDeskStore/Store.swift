@@ -209,6 +209,12 @@ public protocol Store: Sendable {
     func population() async throws -> (sessions: Int, devices: Int)
     /// Writes one small row (the health check's proof that the database takes writes).
     func probeWrite(at: Date) async throws
+    /// An unclaimed phone asked from `address` while claims need approval: remembered (and
+    /// audited when the address is new).
+    func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws
+    /// Approves the pending claim of an unclaimed phone: its next fetch from the pending address
+    /// gets its secret. The address approved; `nil` when no claim is pending.
+    func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String?
     /// The shared counter and this phone's own: what its cached config or app state was read at
     /// stays true while both stay the same.
     func changeStamp(mac: MACAddress) throws -> ChangeStamp

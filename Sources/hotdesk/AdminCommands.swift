@@ -327,7 +327,23 @@ struct Devices: AsyncParsableCommand {
 
 /// `hotdesk device release MAC`.
 struct DeviceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "device", abstract: "Act on one phone.", subcommands: [Release.self])
+    static let configuration = CommandConfiguration(commandName: "device", abstract: "Act on one phone.", subcommands: [Release.self, Approve.self])
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve the pending claim of a phone that waits for it (settings.enrolment.claims): its next fetch, from the address it asked from, gets its secret.")
+
+        @OptionGroup var server: ServerOptions
+
+        @Argument(help: "The phone's MAC address.")
+        var mac: String
+
+        func run() async throws {
+            guard let parsed = MACAddress(mac) else { throw fail("\"\(mac)\" is not a MAC address") }
+            let answer = try await server.call("POST", "/devices/\(parsed.canonical)/approve-claim", as: ClaimApprovalView.self)
+            print("approved \(answer.mac) at \(answer.address): its next config fetch from there claims it")
+        }
+    }
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -364,6 +364,45 @@ struct ProvisioningAttackTests {
         }
     }
 
+    @Test("claims that wait for an admin: the first to fetch gets nothing; approved, the phone at that address claims; a closed claim window does the same")
+    func claimApproval() async throws {
+        let yaml = withSettings(pushDirectory, "  enrolment: {claims: approval}\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let api = try await AdminAPITests().client(server)
+            let mac = try #require(MACAddress("001565ab0031"))
+            let phone = SimulatedPhone(
+                model: try #require(SimModel.named("sangoma-s500")), mac: mac.canonical,
+                options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil, bootTimeScale: 0.02))
+            // The phone boots: its request waits for approval, and it is given nothing.
+            #expect(try await phone.boot() == 403)
+            #expect(await phone.config.provisionURL == nil, "no secret before approval")
+            let pending = try #require(try await server.store.device(mac: mac))
+            #expect(pending.claimedAt == nil && pending.claimPendingFrom == phone.options.address)
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .claimPending && $0.source == phone.options.address })
+            // An attacker asking from elsewhere is refused too, and does not replace the pending address once approved.
+            let approved = try await api.call("POST", "/devices/\(mac.canonical)/approve-claim")
+            #expect(approved.status == 200 && approved.json["address"] as? String == phone.options.address, "\(approved.json)")
+            let stranger = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/cfg\(mac.canonical).xml", localAddress: Loopback.next()))
+            #expect(stranger.status == 403, "approval is for the address that asked")
+            _ = try await phone.boot()
+            #expect(await eventually { (try? await server.store.device(mac: mac))??.claimedAt != nil }, "the approved phone claims its device")
+            #expect(await phone.config.provisionURL?.contains("/provision/") == true)
+            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .claimApproved && $0.actor == "api:test" })
+            #expect(try await api.call("POST", "/devices/\(mac.canonical)/approve-claim").status == 409, "nothing pending any more")
+        }
+        // A claim window that has closed: the same; one still open: trust on first use.
+        let closed = withSettings(pushDirectory, "  enrolment: {claims_until: \"2020-01-01T00:00:00Z\"}\n")
+        try await TestServer.with(yaml: closed) { (server: TestServer) async throws in
+            let r = try await HTTP.get("\(server.baseURL)/provision/cfg001565ab0032.xml", headers: ["User-Agent": "Sangoma S500 2.0.4.80"])
+            #expect(r.status == 403 && r.body.contains("approve"), "\(r.status) \(r.body)")
+        }
+        let open = withSettings(pushDirectory, "  enrolment: {claims_until: \"2099-01-01T00:00:00Z\"}\n")
+        try await TestServer.with(yaml: open) { (server: TestServer) async throws in
+            _ = try await server.phone("sangoma-s500", mac: "001565ab0033", pushes: false)
+            #expect(try await server.store.device(mac: MACAddress("001565ab0033")!)?.claimedAt != nil)
+        }
+    }
+
     /// A Digest `Authorization` for `file` answering the server's challenge to `address`, as the phone would write it.
     static func digestAnswer(_ server: TestServer, file: String, mac: String, from address: String, nc: String = "00000001") async throws -> String {
         let challenge = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(file)", localAddress: address))
