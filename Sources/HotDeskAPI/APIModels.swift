@@ -245,12 +245,16 @@ public struct DeviceView: Codable, Sendable {
     /// When the phone first fetched a config with its own provisioning secret (`nil`: not yet;
     /// its configs are then served without any line or app token).
     public var claimedAt: Date?
+    /// Where an unclaimed phone asked from while claims wait for an admin (approve it with
+    /// `POST /devices/{mac}/approve-claim`); `nil` when none is pending.
+    public var claimPendingFrom: String?
 
     public init(
         mac: String, brand: String, model: String, workspace: String?, users: [String], address: String?, lastFetch: Date?, config: String,
-        loggedIn: LoggedIn?, lastPush: PushJobView?, claimedAt: Date? = nil
+        loggedIn: LoggedIn?, lastPush: PushJobView?, claimedAt: Date? = nil, claimPendingFrom: String? = nil
     ) {
         self.claimedAt = claimedAt
+        self.claimPendingFrom = claimPendingFrom
         self.mac = mac
         self.brand = brand
         self.model = model

@@ -296,7 +296,8 @@ struct AdminAPIController: Sendable {
             mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
             users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
             loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
-            lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt)
+            lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt,
+            claimPendingFrom: o.device.claimedAt == nil && o.device.claimApprovedFrom == nil ? o.device.claimPendingFrom : nil)
     }
 
     // MARK: audit

@@ -379,6 +379,8 @@ struct ProvisioningAttackTests {
             let pending = try #require(try await server.store.device(mac: mac))
             #expect(pending.claimedAt == nil && pending.claimPendingFrom == phone.options.address)
             #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .claimPending && $0.source == phone.options.address })
+            let listed = try await api.call("GET", "/devices/\(mac.canonical)")
+            #expect(listed.json["claim_pending_from"] as? String == phone.options.address, "the console and API show the pending claim: \(listed.json)")
             // An attacker asking from elsewhere is refused too, and does not replace the pending address once approved.
             let approved = try await api.call("POST", "/devices/\(mac.canonical)/approve-claim")
             #expect(approved.status == 200 && approved.json["address"] as? String == phone.options.address, "\(approved.json)")

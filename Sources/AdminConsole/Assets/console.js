@@ -305,6 +305,9 @@ function devicePanel(d, locks) {
     if (d.logged_in) buttons.push(el("button", { class: "danger", onclick: () => act("Log out " + d.logged_in.extension, "DELETE", "/sessions/" + d.mac) }, "Force logout"));
     for (const l of locks) buttons.push(el("button", { onclick: () => act("Clear lock of " + d.mac, "DELETE", "/locks/device/" + encodeURIComponent(d.mac)) }, "Clear lock"));
   }
+  if (may("admin") && d.claim_pending_from) {
+    buttons.push(el("button", { onclick: () => act("Approve the claim of " + d.mac + " at " + d.claim_pending_from, "POST", "/devices/" + d.mac + "/approve-claim") }, "Approve claim"));
+  }
   return el("div", { class: "panel", id: "device-panel" },
     el("h3", {}, d.mac + " — " + d.model),
     el("dl", {},
@@ -312,6 +315,7 @@ function devicePanel(d, locks) {
       el("dt", {}, "Config"), el("dd", { class: "state-" + d.config }, d.config === "current" ? "current (the phone has what it should have)" : d.config === "changed" ? "pending: changed since its last fetch" : "never fetched"),
       el("dt", {}, "Last fetch"), el("dd", {}, when(d.last_fetch)),
       el("dt", {}, "Address"), el("dd", { class: "mono" }, d.address || "unknown"),
+      el("dt", {}, "Claimed"), el("dd", {}, d.claimed_at ? when(d.claimed_at) : d.claim_pending_from ? "waiting for approval (asked from " + d.claim_pending_from + ")" : "not yet"),
       el("dt", {}, "Workspace"), el("dd", {}, d.workspace || "—"),
       el("dt", {}, "Users"), el("dd", {}, d.users.join(", ") || "anyone (hot desk)"),
       el("dt", {}, "Last push"), el("dd", { class: d.last_push ? "state-" + d.last_push.state : "" }, d.last_push ? "#" + d.last_push.id + " " + d.last_push.action + " " + d.last_push.state + " " + when(d.last_push.updated_at) : "none"),
