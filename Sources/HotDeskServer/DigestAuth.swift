@@ -208,6 +208,4 @@ final class NonceCounts: Sendable {
             return true
         }
     }
-
-    var count: Int { table.withLock { $0.counts.count } }
 }

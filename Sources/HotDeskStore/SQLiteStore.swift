@@ -47,7 +47,10 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: config)
         self.secrets = secrets
         try Self.migrator.migrate(pool)
-        try pool.write { db in try Self.checkKey(db, secrets: secrets) }
+        // A read at every open; a write only the first time (every CLI command opens the store).
+        if try pool.read({ db in try Self.checkKeyReadOnly(db, secrets: secrets) }) == .unrecorded {
+            try pool.write { db in try Self.checkKey(db, secrets: secrets) }
+        }
         counter = try ChangeCounter(path: path)
     }
 
