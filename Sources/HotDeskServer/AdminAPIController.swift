@@ -5,12 +5,15 @@ import HotDeskStore
 import HTTPTypes
 import Hummingbird
 import Logging
+import PhonePush
 
 /// The admin API under `/api/v1`: JSON, bearer API key (`hotdesk apikey create`). See
 /// `docs/api.md`. Every change is audited with the key's name as actor (`api:<name>`).
 struct AdminAPIController: Sendable {
     let store: any Store
-    let pushes: PushService
+    let changes: PhoneChanges
+    /// Which pushes each family takes (an admin's push of another is refused).
+    let recipes: PushRecipeBook
     let addresses: PhoneAddressResolver
     /// The Login app's remembered locks and address counts (cleared with the store's failures).
     let locks: LoginGuard
@@ -219,25 +222,17 @@ struct AdminAPIController: Sendable {
     func delete(_ context: HotDeskRequestContext, _ parameter: String, _ parse: (String) -> DirectoryItem?) async throws -> Response {
         let key = (context.parameters.get(parameter) ?? "").removingPercentEncoding ?? ""
         guard let item = parse(key) else { throw APIError(.badRequest, "bad_key", "\"\(key.prefix(40))\" is not a key of that kind") }
-        switch try await store.delete(item, actor: context.apiActor, at: clock()) {
+        switch try await changes.delete(item, actor: context.apiActor) {
         case .notFound:
             throw APIError(.notFound, "not_found", "there is no \(item)")
         case .inUse(let why):
             throw APIError(.conflict, "in_use", why)
-        case .deleted(let loggedOut, let toPush):
-            var jobs: [PushJobView] = []
-            for mac in toPush {
-                if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
-            }
-            if case .template = item {
-                // The brand's phones may fall back to another template: push those whose config changed.
-                jobs += try await pushes.scheduleChanged(actor: context.apiActor, keep: .max).first.map(PushJobView.init)
-            }
+        case .deleted(let loggedOut, let jobs):
             return .json(
                 .ok,
                 DeletionView(
                     deleted: item.description, loggedOut: loggedOut.map { LogoutView(mac: $0.mac.colonSeparated, extension: $0.extensionNumber, job: nil) },
-                    jobs: jobs))
+                    jobs: jobs.map(PushJobView.init)))
         }
     }
 
@@ -290,7 +285,7 @@ struct AdminAPIController: Sendable {
     private func view(_ o: DeviceOverview) async throws -> DeviceView {
         var config = "never_fetched"
         if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {
-            config = (try? pushes.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
+            config = (try? changes.planner.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
         }
         return DeviceView(
             mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
@@ -359,14 +354,10 @@ struct AdminAPIController: Sendable {
         let mac = try macParameter(context)
         let password = SIPPassword.make()
         guard
-            let macs = try await store.resetSIPPassword(
-                .deviceLine(mac), to: password, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+            let jobs = try await changes.resetSIPPassword(
+                .deviceLine(mac), to: password, actor: context.apiActor, source: addresses.address(of: request, context: context))
         else { throw APIError(.notFound, "no_device_line", "device \(mac.colonSeparated) is unknown or has no line of its own") }
-        var jobs: [PushJobView] = []
-        for mac in macs {
-            if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
-        }
-        var response = Response.json(.ok, SIPPasswordView(line: "device", number: mac.colonSeparated, sipPassword: password, jobs: jobs))
+        var response = Response.json(.ok, SIPPasswordView(line: "device", number: mac.colonSeparated, sipPassword: password, jobs: jobs.map(PushJobView.init)))
         response.headers[.cacheControl] = "no-store"
         return response
     }
@@ -410,18 +401,14 @@ struct AdminAPIController: Sendable {
         let password = SIPPassword.make()
         let line: LineReference = shared ? .sharedLine(number: number) : .ownLine(extensionNumber: number)
         guard
-            let macs = try await store.resetSIPPassword(
-                line, to: password, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+            let jobs = try await changes.resetSIPPassword(line, to: password, actor: context.apiActor, source: addresses.address(of: request, context: context))
         else {
             throw shared
                 ? APIError(.notFound, "unknown_shared_line", "there is no shared line \(number)")
                 : APIError(.notFound, "unknown_extension", "there is no extension \(number)")
         }
-        var jobs: [PushJobView] = []
-        for mac in macs {
-            if let job = try await pushes.schedule(mac: mac, reason: .admin, actor: context.apiActor) { jobs.append(PushJobView(job)) }
-        }
-        var response = Response.json(.ok, SIPPasswordView(line: shared ? "shared_line" : "extension", number: number, sipPassword: password, jobs: jobs))
+        let views = jobs.map(PushJobView.init)
+        var response = Response.json(.ok, SIPPasswordView(line: shared ? "shared_line" : "extension", number: number, sipPassword: password, jobs: views))
         response.headers[.cacheControl] = "no-store"
         return response
     }
@@ -486,11 +473,10 @@ struct AdminAPIController: Sendable {
     private func endSession(mac: MACAddress, _ request: Request, _ context: HotDeskRequestContext) async throws -> LogoutView? {
         let actor = context.apiActor
         guard
-            let ended = try await store.logout(
-                mac: mac, actor: actor, source: addresses.address(of: request, context: context), at: clock(), reason: "forced by admin (\(actor))")
+            let ended = try await changes.logout(
+                mac: mac, actor: actor, source: addresses.address(of: request, context: context), why: .forced, reason: .admin)
         else { return nil }
-        let job = try await pushes.schedule(mac: mac, reason: .admin, actor: actor)
-        return LogoutView(mac: mac.colonSeparated, extension: ended.extensionNumber, job: job.map(PushJobView.init))
+        return LogoutView(mac: mac.colonSeparated, extension: ended.session.extensionNumber, job: ended.job.map(PushJobView.init))
     }
 
     // MARK: push jobs
@@ -558,17 +544,14 @@ struct AdminAPIController: Sendable {
             PushRequest.self, expected: "{\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}")
         if body.action == .xml, let problem = PushMessage.problem(body.text) { throw APIError(.badRequest, "bad_text", problem) }
         guard let device = try await store.device(mac: mac) else { throw APIError.unknownDevice(mac) }
-        guard pushes.pusher.recipes.supports(body.action, brand: device.model.brand) else {
+        guard recipes.supports(body.action, brand: device.model.brand) else {
             throw APIError(.badRequest, "unsupported_action", "\(device.model.brand.rawValue) phones take no \(body.action.rawValue) push")
         }
-        try await store.audit(
-            AuditEntry(
-                at: clock(), actor: context.apiActor, action: .push, mac: mac, source: addresses.address(of: request, context: context), outcome: .success,
-                detail: body.action == .xml ? "message requested: \"\(body.text ?? "")\"" : "\(body.action.rawValue) requested"))
+        let source = addresses.address(of: request, context: context)
         let scheduled =
             body.action == .xml
-            ? try await pushes.scheduleMessage(mac: mac, text: body.text ?? "", actor: context.apiActor)
-            : try await pushes.schedule(mac: mac, action: body.action, reason: .admin, actor: context.apiActor)
+            ? try await changes.message(mac: mac, text: body.text ?? "", actor: context.apiActor, source: source)
+            : try await changes.push(mac: mac, action: body.action, actor: context.apiActor, source: source)
         guard let job = scheduled else { throw APIError.unknownDevice(mac) }
         return .json(.accepted, PushJobView(job))
     }
@@ -577,7 +560,7 @@ struct AdminAPIController: Sendable {
     /// new jobs' id range and its first page (`GET /push-jobs?from_id=&to_id=` pages through it).
     func pushChanged(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let page = 100
-        let changed = try await pushes.scheduleChanged(actor: context.apiActor, keep: 0)
+        let changed = try await changes.pushChanged(actor: context.apiActor, keep: 0)
         try await store.audit(
             AuditEntry(
                 at: clock(), actor: context.apiActor, action: .push, source: addresses.address(of: request, context: context), outcome: .success,

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// is caught up at start.
 final class AutoLogoutService: Service, Sendable {
     let store: any Store
-    let pushes: PushService
+    let changes: PhoneChanges
     /// Seconds between sweeps.
     let interval: TimeInterval
     /// The server's time zone, for the daily logout time.
@@ -18,9 +18,9 @@ final class AutoLogoutService: Service, Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    init(store: any Store, pushes: PushService, interval: TimeInterval, timeZone: TimeZone, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    init(store: any Store, changes: PhoneChanges, interval: TimeInterval, timeZone: TimeZone, logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.store = store
-        self.pushes = pushes
+        self.changes = changes
         self.interval = interval
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -33,26 +33,32 @@ final class AutoLogoutService: Service, Sendable {
         await repeatUntilShutdown(every: interval) { await self.sweep() }
     }
 
-    /// One pass over the sessions; returns those it ended.
+    /// One pass over the sessions; returns those it ended. One session that cannot be ended
+    /// (logged) never keeps the others logged in.
     @discardableResult
     func sweep() async -> [Session] {
+        let policy: AutoLogoutPolicy
+        let sessions: [Session]
         do {
-            let policy = try await store.settings().autoLogout
+            policy = try await store.settings().autoLogout
             guard !policy.isOff else { return [] }
-            let now = clock()
-            var ended: [Session] = []
-            for session in try await store.sessions() {
-                guard let reason = policy.reason(toEnd: session, now: now, calendar: calendar),
-                    try await store.endSession(session, actor: "policy", at: now, reason: reason)
-                else { continue }
-                logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(reason)"])
-                try await pushes.schedule(mac: session.mac, reason: .policy, actor: "policy")
-                ended.append(session)
-            }
-            return ended
+            sessions = try await store.sessions()
         } catch {
             logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
             return []
         }
+        let now = clock()
+        var ended: [Session] = []
+        for session in sessions {
+            guard let reason = policy.reason(toEnd: session, now: now, calendar: calendar) else { continue }
+            do {
+                guard try await changes.end(session, actor: "policy", why: .policy(reason), reason: .policy) != nil else { continue }
+                logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(reason)"])
+                ended.append(session)
+            } catch {
+                logger.error("auto logout failed", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "error": "\(error)"])
+            }
+        }
+        return ended
     }
 }

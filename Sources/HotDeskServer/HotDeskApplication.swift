@@ -94,6 +94,8 @@ public struct TLSFileError: Error, CustomStringConvertible {
 public struct HotDeskService: Service {
     let application: any ApplicationProtocol
     let events: ConsoleEvents
+    /// The one way to change a phone, as this server makes changes (its pushes go out at once).
+    public let changes: PhoneChanges
     let logger: Logger
 
     public func run() async throws {
@@ -119,11 +121,12 @@ public func makeApplication(
 ) throws -> HotDeskService {
     let screens = families.screens
     let pushes = PushService(
-        store: store, builder: ConfigBuilder(configs: families.configs), pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
+        store: store, pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
+    let changes = PhoneChanges(store: store, families: families, logger: logger, clock: clock, wake: { pushes.wake() })
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
     let security = SecurityLog(logger: logger)
-    let login = LoginService(store: store, limits: LoginGuard(), security: security)
+    let login = LoginService(store: store, changes: changes, limits: LoginGuard(), security: security, pushDelay: configuration.push.delayAfterDone)
     let fetchTimes = FetchTimes(store: store, interval: configuration.fetchTimesInterval, logger: logger)
     let router = Router(context: HotDeskRequestContext.self)
     _ = Telemetry.registry
@@ -141,15 +144,16 @@ public func makeApplication(
     ).register(with: router)
     PushAuthController(store: store, recipes: pusher.recipes, logins: pushes.logins, addresses: addresses, security: security, clock: clock).register(with: router)
     PhoneAppController(
-        store: store, catalog: families.catalog, screens: screens, login: login, pushes: pushes, addresses: addresses, hosts: hosts, language: configuration.language,
+        store: store, catalog: families.catalog, screens: screens, login: login, changes: changes, recipes: pusher.recipes,
+        pushDelay: configuration.push.delayAfterDone, addresses: addresses, hosts: hosts, language: configuration.language,
         timeZone: configuration.timeZone, clock: clock
     ).register(with: router)
     let consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
     let events = ConsoleEvents(store: store, logger: logger)
     ConsoleController(store: store, auth: consoleAuth, addresses: addresses, hosts: hosts, security: security, clock: clock).register(with: router)
-    AdminAPIController(store: store, pushes: pushes, addresses: addresses, locks: login.limits, console: consoleAuth, events: events, clock: clock)
+    AdminAPIController(store: store, changes: changes, recipes: pusher.recipes, addresses: addresses, locks: login.limits, console: consoleAuth, events: events, clock: clock)
         .register(with: router)
-    PBXController(store: store, addresses: addresses, pushes: pushes, login: login, clock: clock).register(with: router)
+    PBXController(store: store, addresses: addresses, changes: changes, login: login, clock: clock).register(with: router)
     // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
     let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
     router.get("/api/v1/openapi.json") { _, _ -> Response in .text(.ok, openAPI, contentType: "application/json") }
@@ -167,9 +171,9 @@ public func makeApplication(
             fetchTimes, health, events,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             AutoLogoutService(
-                store: store, pushes: pushes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
+                store: store, changes: changes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
-    return HotDeskService(application: application, events: events, logger: logger)
+    return HotDeskService(application: application, events: events, changes: changes, logger: logger)
 }

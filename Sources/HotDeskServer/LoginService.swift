@@ -44,8 +44,12 @@ enum LoginOutcome: Sendable {
 /// does not tell which extensions exist.
 struct LoginService: Sendable {
     let store: any Store
+    /// Where a login that passes is made (with its pushes).
+    let changes: PhoneChanges
     let limits: LoginGuard
     let security: SecurityLog
+    /// How long the phone shows "Done" before its push: the same from the app and the star code.
+    let pushDelay: TimeInterval
 
     /// The longest extension or password input looked at; anything longer is refused unread.
     static let maxInput = 64
@@ -185,7 +189,7 @@ struct LoginService: Sendable {
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         let actor = credential == .adminPassword ? "admin-password" : number
-        let result = try await store.login(session, actor: actor, policy: settings.multiLogin)
+        let result = try await changes.login(session, actor: actor, policy: settings.multiLogin, delay: pushDelay)
         guard let refusal = result.plan.refusal else { return .loggedIn(result) }
         let outcome: LoginOutcome
         switch refusal {

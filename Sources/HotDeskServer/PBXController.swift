@@ -10,7 +10,7 @@ import Hummingbird
 struct PBXController: Sendable {
     let store: any Store
     let addresses: PhoneAddressResolver
-    let pushes: PushService
+    let changes: PhoneChanges
     let login: LoginService
     let clock: @Sendable () -> Date
 
@@ -79,9 +79,6 @@ struct PBXController: Sendable {
         let answer: StarCodeView
         switch outcome {
         case .loggedIn(let result):
-            for mac in result.plan.affectedDevices(device.mac) {
-                _ = try? await pushes.schedule(mac: mac, reason: mac == device.mac ? .login : .logout, actor: result.session.extensionNumber)
-            }
             answer = StarCodeView(result: "logged_in", sipCode: 200, reason: "\(result.session.extensionNumber) logged in on \(device.mac)")
         case .locked:
             answer = StarCodeView(result: "locked", sipCode: 403, reason: "too many wrong passwords: locked")
@@ -111,12 +108,11 @@ struct PBXController: Sendable {
     func starCodeLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let (device, asked) = try await device(request)
         guard
-            let ended = try await store.logout(
-                mac: device.mac, actor: "pbx", source: source(asked, request, context), at: clock(),
-                reason: "star code from the phone")
+            let ended = try await changes.logout(
+                mac: device.mac, actor: "pbx", source: source(asked, request, context), why: .starCode, reason: .logout, delay: login.pushDelay)
         else { return .json(.ok, StarCodeView(result: "rejected", sipCode: 404, reason: "nobody is logged in on \(device.mac)")) }
-        _ = try? await pushes.schedule(mac: device.mac, reason: .logout, actor: ended.extensionNumber)
-        return .json(.ok, StarCodeView(result: "logged_out", sipCode: 200, reason: "\(ended.extensionNumber) logged out of \(device.mac)"))
+        let who = ended.session.extensionNumber
+        return .json(.ok, StarCodeView(result: "logged_out", sipCode: 200, reason: "\(who) logged out of \(device.mac)"))
     }
 
     struct AuthorizeRequest: Decodable {

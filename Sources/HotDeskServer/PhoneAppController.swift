@@ -3,6 +3,7 @@ import HotDeskCore
 import HotDeskStore
 import Hummingbird
 import Logging
+import PhonePush
 import PhoneXML
 import Provisioning
 
@@ -13,7 +14,11 @@ struct PhoneAppController: Sendable {
     let catalog: PhoneCatalog
     let screens: ScreenLibrary
     let login: LoginService
-    let pushes: PushService
+    let changes: PhoneChanges
+    /// What each family does to apply a config (the "Done" screen says "reloading" or "restarting").
+    let recipes: PushRecipeBook
+    /// How long the phone shows "Done" before its push.
+    let pushDelay: TimeInterval
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let language: String
@@ -121,18 +126,7 @@ struct PhoneAppController: Sendable {
                 device: state.device, workspace: state.workspace, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
                 source: phoneAddress, now: clock())
             if case .loggedIn(let result) = outcome {
-                // The phone's state after the login, read once: for the lines left off and for
-                // the config its push waits for.
-                let loggedIn = await newState(of: state.device.mac, context: context)
-                if let loggedIn {
-                    await auditLeftOffLines(loggedIn, extensionNumber: result.session.extensionNumber, source: phoneAddress, context: context)
-                }
-                for mac in result.plan.affectedDevices(state.device.mac) {
-                    let own = mac == state.device.mac
-                    await schedulePush(
-                        mac: mac, state: own ? loggedIn : nil, reason: own ? .login : .logout, actor: result.session.extensionNumber, context: context)
-                }
-                screen = app.loggedIn(number: result.session.extensionNumber, action: pushes.configAction(for: state.device.model))
+                screen = app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model))
             } else {
                 let kept = Extension.isValidNumber(ext) ? ext : ""
                 screen = app.loginError(app.describe(outcome), network: network, extensionValue: kept)
@@ -144,12 +138,11 @@ struct PhoneAppController: Sendable {
                 screen = app.message(texts["logout.not_logged_in"])
             }
         case .logout:
-            let ended = try await store.logout(
-                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: phoneAddress, at: clock(),
-                reason: "logout from the phone")
+            let ended = try await changes.logout(
+                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: phoneAddress, why: .fromPhone, reason: .logout,
+                delay: pushDelay)
             if let ended {
-                await schedulePush(mac: state.device.mac, reason: .logout, actor: ended.extensionNumber, context: context)
-                screen = app.loggedOut(number: ended.extensionNumber, action: pushes.configAction(for: state.device.model))
+                screen = app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model))
             } else {
                 screen = app.message(texts["logout.not_logged_in"])
             }
@@ -157,44 +150,6 @@ struct PhoneAppController: Sendable {
         let served = ServedDocument(try self.document(screen, dialect: dialect, context: context))
         if let documentKey { documents.keep(served, for: documentKey, generation: generation) }
         return served.response
-    }
-
-    /// Shared lines of the user that this phone cannot carry (its model has no such key, or
-    /// another line took it) are left off; the audit says which and why.
-    func auditLeftOffLines(_ state: DeviceConfigState, extensionNumber: String, source: String?, context: HotDeskRequestContext) async {
-        let device = state.device
-        do {
-            for left in LineLayout.place(state.memberships, model: device.model).leftOff {
-                try await store.audit(
-                    AuditEntry(
-                        at: clock(), actor: "system", action: .lineLeftOff, mac: device.mac, extensionNumber: extensionNumber, source: source,
-                        outcome: .refused, detail: "shared line \(left.number) left off this phone: \(left.reason)"))
-            }
-        } catch {
-            context.logger.error("shared lines left off not audited", metadata: ["mac": "\(device.mac)", "error": "\(error)"])
-        }
-    }
-
-    /// A phone's state as stored now; `nil` (logged) when it cannot be read: the push then reads it
-    /// again, or says why not.
-    func newState(of mac: MACAddress, context: HotDeskRequestContext) async -> DeviceConfigState? {
-        do {
-            return try await store.deviceConfigState(mac: mac)
-        } catch {
-            context.logger.error("phone state not read after login", metadata: ["mac": "\(mac)", "error": "\(error)"])
-            return nil
-        }
-    }
-
-    /// Queues the push that makes a phone apply its new config, sent after this answer (the
-    /// phone shows the Done screen first). A failure here never fails the login: it is logged,
-    /// and the phone still gets its new config on its next fetch.
-    func schedulePush(mac: MACAddress, state: DeviceConfigState? = nil, reason: PushReason, actor: String, context: HotDeskRequestContext) async {
-        do {
-            try await pushes.schedule(mac: mac, state: state, reason: reason, actor: actor, delay: pushes.policy.delayAfterDone)
-        } catch {
-            context.logger.error("push not queued", metadata: ["mac": "\(mac)", "error": "\(error)"])
-        }
     }
 
     /// Renders in the phone's dialect; a screen too big for the phone becomes a short error.

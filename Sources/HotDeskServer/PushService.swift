@@ -8,16 +8,16 @@ import Provisioning
 import ServiceLifecycle
 import Synchronization
 
-/// Turns "this phone's config changed" into push jobs, and works them: sends each through
-/// `PhonePusher`, retries with backoff, escalates a reload that did not take to a reboot, and
-/// fails a job with a specific reason. Jobs live in the store, so a restart resumes them.
+/// Works the push jobs the changes wrote (`PhoneChanges`, in this process or another): sends
+/// each through `PhonePusher`, retries with backoff, escalates a reload that did not take to a
+/// reboot, and fails a job with a specific reason. Jobs live in the store, so a restart resumes
+/// them; one job's failure never holds up another's.
 ///
 /// A config job (reload, reboot) is `applied` only when the phone fetches the very config the
 /// job was for (the store does that in `recordFetch`); a 2xx from the phone only makes it
 /// `sent`. A message (`xml`) involves no config: the phone taking the document is the effect.
 final class PushService: Service, Sendable {
     let store: any Store
-    let builder: ConfigBuilder
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
@@ -33,11 +33,10 @@ final class PushService: Service, Sendable {
     private let pacer: Mutex<PushPacer?>
 
     init(
-        store: any Store, builder: ConfigBuilder, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
+        store: any Store, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
         self.store = store
-        self.builder = builder
         self.pusher = pusher
         self.policy = policy
         pacer = Mutex(policy.maxPerSecond.flatMap { $0 > 0 ? PushPacer(rate: $0) : nil })
@@ -54,116 +53,32 @@ final class PushService: Service, Sendable {
     /// (its family has no known push: the phone applies its config when restarted).
     func configAction(for model: PhoneModel) -> PushAction? { pusher.recipes.configAction(for: model) }
 
-    /// Queues a push of the phone's current config. `action` defaults to what the model does to
-    /// apply a config (reload or reboot); `delay` lets the phone show the "Done" screen first.
-    /// Returns `nil` for an unknown device. `state`: the phone's state if the caller has just read
-    /// it (after the change the push is for).
-    @discardableResult
-    func schedule(
-        mac: MACAddress, state known: DeviceConfigState? = nil, action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0
-    ) async throws -> PushJob? {
-        var state = known
-        if state == nil { state = try await store.deviceConfigState(mac: mac) }
-        guard let state else { return nil }
-        return try await add(job(state, try builder.expected(state), action: action, reason: reason, actor: actor, delay: delay))
-    }
-
-    /// The job that brings the phone to `expected` (the config it gets next, one or two renderings).
-    private func job(
-        _ state: DeviceConfigState, _ expected: [RenderedConfig], action: PushAction? = nil, reason: PushReason, actor: String, delay: TimeInterval = 0
-    ) -> PushJob {
-        let now = clock()
-        return PushJob(
-            mac: state.device.mac, action: action ?? configAction(for: state.device.model) ?? PushAction(state.device.model.applyMethod), reason: reason,
-            configHash: expected[0].hash, actor: actor, createdAt: now, dueAt: now + delay, altConfigHash: expected.dropFirst().first?.hash)
-    }
-
-    /// What `scheduleChanged` did: how many phones it looked at, how many it queued, the range of
-    /// the new jobs' ids (every id in it is one of them) and the first of them.
-    struct ChangedPushes: Sendable {
-        var checked = 0
-        var queued = 0
-        var ids: ClosedRange<Int64>?
-        var first: [PushJob] = []
-    }
-
-    /// Queues a push for every phone whose config changed since it last fetched it (a directory
-    /// import changed a password, a template, a setting): the config it would get now is not the
-    /// one it was served. Pages through the devices (reading the next page while this one is
-    /// rendered), renders each page on every core and queues each page's jobs in one transaction;
-    /// keeps the first `keep` jobs to show.
-    func scheduleChanged(actor: String, keep: Int = 100) async throws -> ChangedPushes {
-        var result = ChangedPushes()
-        let builder = self.builder
-        let store = self.store
-        let size = 2000
-        var reading = Task { try await store.servedConfigStates(after: nil, limit: size) }
-        while true {
-            let page = try await reading.value
-            guard let last = page.last else { break }
-            reading = Task { try await store.servedConfigStates(after: last.device.mac, limit: size) }
-            result.checked += page.count
-            let changed = try await Self.changed(page, builder: builder)
-            let added = try await store.addPushJobs(changed.map { job($0.state, $0.expected, reason: .admin, actor: actor) })
-            guard let firstID = added.first?.id, let lastID = added.last?.id else { continue }
-            result.queued += added.count
-            result.ids = (result.ids?.lowerBound ?? firstID)...lastID
-            result.first += added.prefix(max(0, keep - result.first.count))
-        }
-        if let ids = result.ids {
-            logger.info("pushes queued for changed configs", metadata: ["jobs": "\(result.queued)", "ids": "\(ids.lowerBound)-\(ids.upperBound)", "checked": "\(result.checked)"])
-            wake()
-        }
-        return result
-    }
-
-    /// The states whose phone would now get another config than it was served, with what it would
-    /// get; rendered in as many slices as there are cores.
-    private static func changed(_ page: [DeviceConfigState], builder: ConfigBuilder) async throws -> [(state: DeviceConfigState, expected: [RenderedConfig])] {
-        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, page.count / 100))
-        let size = (page.count + slices - 1) / slices
-        return try await withThrowingTaskGroup(of: (Int, [(state: DeviceConfigState, expected: [RenderedConfig])]).self) { group in
-            for start in stride(from: 0, to: page.count, by: size) {
-                group.addTask {
-                    let found = try page[start..<min(page.count, start + size)].compactMap { state -> (state: DeviceConfigState, expected: [RenderedConfig])? in
-                        let expected = try builder.expected(state)
-                        return expected.contains { $0.hash == state.lastConfigHash } ? nil : (state, expected)
-                    }
-                    return (start, found)
-                }
-            }
-            var slices: [(Int, [(state: DeviceConfigState, expected: [RenderedConfig])])] = []
-            for try await slice in group { slices.append(slice) }
-            return slices.sorted { $0.0 < $1.0 }.flatMap(\.1)
-        }
-    }
-
-    /// Queues a message for the phone's screen (the vendor's XML push). Returns `nil` for an
-    /// unknown device.
-    func scheduleMessage(mac: MACAddress, text: String, actor: String) async throws -> PushJob? {
-        guard try await store.device(mac: mac) != nil else { return nil }
-        let now = clock()
-        return try await add(PushJob(mac: mac, action: .xml, reason: .admin, configHash: "", actor: actor, createdAt: now, dueAt: now, message: text))
-    }
-
-    private func add(_ new: PushJob) async throws -> PushJob {
-        let job = try await store.addPushJob(new)
-        logger.info("push queued", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "reason": "\(job.reason.rawValue)"])
-        wake()
-        return job
-    }
-
     // MARK: the worker
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
+                group.addTask { await self.watchOtherWriters() }
                 while !Task.isCancelled {
                     let wait = await self.tick { job in
                         group.addTask { await self.attempt(job) }
                     }
                     await self.signal.wait(upTo: wait)
                 }
+            }
+        }
+    }
+
+    /// Jobs written by another process (`hotdesk logout`, `hotdesk import --prune`) are seen
+    /// within a second: the store's data version moves on any other connection's commit.
+    private func watchOtherWriters() async {
+        var seen = try? store.dataVersion()
+        while !Task.isCancelled {
+            guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
+            let now = try? store.dataVersion()
+            if now != seen {
+                seen = now
+                wake()
             }
         }
     }

@@ -33,18 +33,14 @@ extension SQLiteStore {
         }
     }
 
-    public func delete(_ item: DirectoryItem, actor: String, at: Date) async throws -> DeletionResult {
+    public func delete(_ item: DirectoryItem, actor: String, at: Date, outbox: Outbox) async throws -> DeletionResult {
         try await writer.write { db in
             var loggedOut: [Session] = []
             var toPush: [MACAddress] = []
             func endSessions(_ sql: String, _ key: String) throws {
                 for row in try Row.fetchAll(db, sql: sql, arguments: [key]) {
-                    guard let session = Self.session(row) else { continue }
+                    guard let session = Self.session(row), try Self.end(session, .removed("\(item)"), actor: actor, source: nil, at: at, db) else { continue }
                     loggedOut.append(session)
-                    try Self.insert(
-                        AuditEntry(
-                            at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success,
-                            detail: "\(item) removed from the directory"), db)
                 }
             }
             switch item {
@@ -69,7 +65,7 @@ extension SQLiteStore {
             }
             guard db.changesCount > 0 else { return .notFound }
             try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryDelete, outcome: .success, detail: "\(item) removed"), db)
-            return .deleted(loggedOut: loggedOut, toPush: toPush)
+            return .deleted(loggedOut: loggedOut, jobs: try enqueue(toPush, outbox, db).map(\.job))
         }
     }
 
@@ -90,14 +86,19 @@ extension SQLiteStore {
     /// Upserts by natural key (extension number, device MAC, template name, mapping
     /// extension+model+MAC). Entries in the store but not in the file are kept. Importing the
     /// same file twice changes nothing: secrets are re-hashed or re-sealed only when they differ.
-    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions) async throws -> ImportSummary {
+    public func importDirectory(
+        _ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions, outbox: Outbox
+    ) async throws -> ImportSummary {
         let secrets = self.secretBox
         return try await writer.writeWithoutTransaction { db in
             var summary = ImportSummary()
             try db.inTransaction {
                 summary = try Self.importDirectory(directory, db, actor: actor, at: at, options: options, secrets: secrets)
                 // A dry run did it all (so that it met every check) and keeps none of it.
-                return options.dryRun ? .rollback : .commit
+                if options.dryRun { return .rollback }
+                // The phones a prune logged out are pushed, written with the import itself.
+                summary.jobs = try self.enqueue(summary.endedSessions.map(\.mac), outbox, db).map(\.job)
+                return .commit
             }
             return summary
         }
@@ -145,12 +146,8 @@ extension SQLiteStore {
             for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
                 if let sessionsSQL {
                     for row in try Row.fetchAll(db, sql: sessionsSQL, arguments: [value]) {
-                        guard let session = session(row) else { continue }
+                        guard let session = session(row), try end(session, .removed("\(what) \(value)"), actor: actor, source: nil, at: at, db) else { continue }
                         summary.endedSessions.append(session)
-                        try insert(
-                            AuditEntry(
-                                at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success,
-                                detail: "\(what) \(value) removed from the directory"), db)
                     }
                 }
                 try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [value])

@@ -3,16 +3,12 @@ import GRDB
 import HotDeskCore
 
 extension SQLiteStore {
-    public func addPushJob(_ job: PushJob) async throws -> PushJob {
-        try await writer.write { db in try Self.insert(job, db) }
-    }
-
     public func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob] {
         guard !jobs.isEmpty else { return [] }
         return try await writer.write { db in try jobs.map { try Self.insert($0, db) } }
     }
 
-    private static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
+    static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO push_jobs (

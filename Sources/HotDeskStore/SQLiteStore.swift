@@ -10,7 +10,7 @@ public final class SQLiteStore: Store {
     let counter: ChangeCounter
     private let secrets: SecretBox
     /// `currentSettings`: the settings last decoded and the shared counter they were read at.
-    private let settingsMemo = CounterMemo<Settings>()
+    let settingsMemo = CounterMemo<Settings>()
     /// `cosBook()`: the classes of service as last built (JSON decoded, number classes compiled
     /// to regular expressions) and the shared counter they were read at.
     private let cosBookMemo = CounterMemo<CoSBook>()
@@ -19,7 +19,7 @@ public final class SQLiteStore: Store {
     let apiKeysMemo = CounterMemo<[StoredAPIKey]>()
     let apiKeyUseWritten = Mutex<[Int64: Double]>([:])
     /// `currentTemplates`: each brand's templates and the shared counter they were read at.
-    private let templatesMemo = Mutex<(generation: Int, byBrand: [Brand: [Template]])>((-1, [:]))
+    let templatesMemo = Mutex<(generation: Int, byBrand: [Brand: [Template]])>((-1, [:]))
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
     let catalog: PhoneCatalog
@@ -478,7 +478,7 @@ public final class SQLiteStore: Store {
     }
 
     /// The rest of a device's config state, its row, the settings and its brand's templates read.
-    private static func configState(
+    static func configState(
         _ db: Database, _ device: Device, _ row: Row, settings: Settings, templates: [Template], secrets: SecretBox
     ) throws -> DeviceConfigState {
         let session = try readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
@@ -792,61 +792,6 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func login(_ session: Session, actor: String, policy: MultiLoginPolicy) async throws -> LoginResult {
-        try await pool.write { db in
-            let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
-            let ofExtension = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"), arguments: [session.extensionNumber])
-                .compactMap(Self.session)
-            let plan = LoginPlan(
-                device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionsOfExtension: ofExtension, policy: policy)
-            // Decided inside the write, so two phones cannot both pass the check.
-            if plan.refusal != nil { return LoginResult(session: session, plan: plan) }
-            let reason = "replaced by \(session.extensionNumber) logging in"
-            for ended in ([plan.replacedOnDevice].compactMap({ $0 }) + plan.endedElsewhere) {
-                try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ?").execute(arguments: [ended.mac.canonical])
-                let detail = ended.mac == session.mac ? reason : "\(reason) on \(session.mac)"
-                try Self.insert(
-                    AuditEntry(
-                        at: session.startedAt, actor: actor, action: .logout, mac: ended.mac, extensionNumber: ended.extensionNumber,
-                        source: session.source, outcome: .success, detail: detail), db)
-            }
-            try db.cachedStatement(sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)").execute(
-                arguments: [
-                    session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
-                    session.startedAt.timeIntervalSince1970, session.source,
-                ])
-            try Self.insert(
-                AuditEntry(
-                    at: session.startedAt, actor: actor, action: .login, mac: session.mac, extensionNumber: session.extensionNumber,
-                    source: session.source, outcome: .success,
-                    detail: "network=\(session.network.rawValue) credential=\(session.credential.rawValue)"), db)
-            return LoginResult(session: session, plan: plan)
-        }
-    }
-
-    public func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session? {
-        try await pool.write { db in
-            guard let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) else { return nil }
-            try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ?").execute(arguments: [mac.canonical])
-            try Self.insert(
-                AuditEntry(at: at, actor: actor, action: .logout, mac: mac, extensionNumber: session.extensionNumber, source: source, outcome: .success, detail: reason),
-                db)
-            return session
-        }
-    }
-
-    public func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool {
-        try await pool.write { db in
-            try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?").execute(
-                arguments: [session.mac.canonical, session.extensionNumber, session.startedAt.timeIntervalSince1970])
-            guard db.changesCount > 0 else { return false }
-            try Self.insert(
-                AuditEntry(at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, outcome: .success, detail: reason),
-                db)
-            return true
-        }
-    }
-
     /// At every failed login, through `login_failures_at` (the table is largest during an attack).
     static let expiredFailuresSQL = "DELETE FROM login_failures WHERE at < ?"
 
@@ -858,38 +803,6 @@ public final class SQLiteStore: Store {
             // Old failures no longer count for anything: keep the table small.
             try db.cachedStatement(sql: Self.expiredFailuresSQL).execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
             try Self.insert(audit, db)
-        }
-    }
-
-    public func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]? {
-        let sealed = try secrets.seal(password)
-        return try await pool.write { db -> [MACAddress]? in
-            let macs: [String]
-            var extensionNumber: String?
-            switch line {
-            case .ownLine(let number):
-                try db.cachedStatement(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
-                guard db.changesCount > 0 else { return nil }
-                extensionNumber = number
-                macs = try String.fetchAll(try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"), arguments: [number])
-            case .deviceLine(let mac):
-                try db.cachedStatement(sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL").execute(arguments: [sealed, mac.canonical])
-                guard db.changesCount > 0 else { return nil }
-                // The config carries the device's line only while nobody is logged in.
-                let loggedIn = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical]) ?? false
-                macs = loggedIn ? [] : [mac.canonical]
-            case .sharedLine(let number):
-                try db.cachedStatement(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
-                guard db.changesCount > 0 else { return nil }
-                macs = try String.fetchAll(
-                    db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
-                    arguments: [number])
-            }
-            try Self.insert(
-                AuditEntry(
-                    at: at, actor: actor, action: .sipPasswordReset, extensionNumber: extensionNumber, source: source, outcome: .success,
-                    detail: "SIP password of \(line) replaced; \(macs.count) phone(s) to update"), db)
-            return macs.compactMap { MACAddress($0) }
         }
     }
 

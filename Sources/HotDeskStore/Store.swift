@@ -101,6 +101,8 @@ public struct DeviceOverview: Sendable {
 public struct LoginResult: Sendable {
     public var session: Session
     public var plan: LoginPlan
+    /// The push jobs of every phone whose config the login changed (this one first), written with it.
+    public var jobs: [PushJob] = []
 }
 
 /// Counts of what an import did (or, in a dry run, would do).
@@ -113,6 +115,8 @@ public struct ImportSummary: Hashable, Sendable, CustomStringConvertible {
     public var removed: [String] = []
     /// Sessions the import ended (a removed extension or device): those phones need a push.
     public var endedSessions: [Session] = []
+    /// The push jobs of the phones whose sessions it ended, written with it.
+    public var jobs: [PushJob] = []
 
     public init(created: Int = 0, updated: Int = 0, unchanged: Int = 0) {
         self.created = created
@@ -159,8 +163,8 @@ public enum DirectoryItem: Hashable, Sendable, CustomStringConvertible {
 
 /// How a deletion ended.
 public enum DeletionResult: Hashable, Sendable {
-    /// Deleted. `loggedOut`: sessions it ended; `toPush`: phones whose config changed.
-    case deleted(loggedOut: [Session], toPush: [MACAddress])
+    /// Deleted. `loggedOut`: sessions it ended; `jobs`: the pushes of the phones whose config changed.
+    case deleted(loggedOut: [Session], jobs: [PushJob])
     case notFound
     /// Still used (a template a mapping names): nothing deleted.
     case inUse(String)
@@ -200,8 +204,38 @@ public enum LineReference: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The changes to what a phone should have. Each is one transaction that changes the state, writes
+/// its audit rows and the push jobs of every phone whose config it changed (the outbox), so a
+/// crash can never keep a change and lose its push. `PhoneChanges` (the server's change service)
+/// is their one caller.
+public protocol PhoneChangeStore: Sendable {
+    /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current session
+    /// and — under `move` — the extension's sessions elsewhere. Under `deny`/`allow` a refused
+    /// login writes nothing: the plan says why.
+    func login(_ session: Session, actor: String, policy: MultiLoginPolicy, outbox: Outbox) async throws -> LoginResult
+    /// Ends the session on `mac`, if any.
+    func logout(mac: MACAddress, actor: String, source: String?, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession?
+    /// Ends exactly this session (not a newer one on the same phone); `nil` when it had already ended.
+    func endSession(_ session: Session, actor: String, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession?
+    /// Replaces the SIP password of an extension's own line, a device's line or a shared line,
+    /// sealed, audited without it; pushes every phone whose config carries the line now. `nil`
+    /// when there is no such line.
+    func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date, outbox: Outbox) async throws -> [PushJob]?
+    /// A push that is itself the change: the phone's current config with `outbox.order.action`,
+    /// or `message` on its screen, with `audit` (the request). `nil` for an unknown device.
+    func push(mac: MACAddress, message: String?, audit: AuditEntry, outbox: Outbox) async throws -> PushJob?
+    /// Stores new jobs in one transaction (each supersedes its device's older pending config
+    /// jobs); returns them with their ids, in order.
+    func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob]
+    /// Removes one directory entry: an extension or device is logged out first, a template a
+    /// mapping names is refused.
+    func delete(_ item: DirectoryItem, actor: String, at: Date, outbox: Outbox) async throws -> DeletionResult
+    /// Loads a validated directory (rolled back in a dry run); the phones a prune logged out are pushed.
+    func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions, outbox: Outbox) async throws -> ImportSummary
+}
+
 /// Persistence for HotDesk. `SQLiteStore` is the embedded default.
-public protocol Store: Sendable {
+public protocol Store: PhoneChangeStore {
     /// A number that changes whenever anything in the store changed, by this process or another
     /// (cheap: no disk read). What was read at one value is still true while it stays the same.
     func changeCounter() throws -> Int
@@ -266,15 +300,6 @@ public protocol Store: Sendable {
     func sessions() async throws -> [Session]
     /// Every session with its extension's name, its device and the device's last push.
     func sessionOverview() async throws -> [SessionOverview]
-    /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current session
-    /// and — under `move` — the extension's sessions elsewhere; all audited, all in one
-    /// transaction. Under `deny`/`allow` a refused login writes nothing: the plan says why.
-    func login(_ session: Session, actor: String, policy: MultiLoginPolicy) async throws -> LoginResult
-    /// Ends the session on `mac`, if any; audited. Returns the ended session.
-    func logout(mac: MACAddress, actor: String, source: String?, at: Date, reason: String) async throws -> Session?
-    /// Ends exactly this session (not a newer one on the same phone), audited; `false` when it
-    /// had already ended.
-    func endSession(_ session: Session, actor: String, at: Date, reason: String) async throws -> Bool
     /// Replaces an old-format (PBKDF2) hash of `credential` — the extension's PIN, or the user or
     /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored
     /// hash is already keyed.
@@ -296,11 +321,6 @@ public protocol Store: Sendable {
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
     // MARK: pushes
 
-    /// Stores a new job; older pending jobs of the same device become `superseded`.
-    func addPushJob(_ job: PushJob) async throws -> PushJob
-    /// Stores many new jobs in one transaction (each supersedes its device's older pending config
-    /// jobs, as `addPushJob` does); returns them with their ids, in order.
-    func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob]
     func pushJob(id: Int64) async throws -> PushJob?
     /// Newest first; `ids` keeps those whose id is in the range (a page of a range: the range
     /// up to one below the last id seen).
@@ -318,21 +338,12 @@ public protocol Store: Sendable {
 
     // MARK: lines
 
-    /// Replaces the SIP password of an extension's own line or of a shared line, sealed, and
-    /// audits it (without the password). Returns the phones whose config carries that line now
-    /// (the extension's, or every logged-in member's), or `nil` when there is no such line.
-    func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date) async throws -> [MACAddress]?
-
     /// Every device with its last fetch, session and newest push, by MAC.
     /// The phones `query` selects, by MAC, with their users, session and newest push job: one
     /// page read with indexed lookups (a site of 100,000 phones is read a page at a time).
     func deviceOverview(_ query: DeviceQuery) async throws -> [DeviceOverview]
     /// Every shared line with its members (no password).
     func sharedLines() async throws -> [SharedLine]
-
-    /// Removes one directory entry in one transaction: an extension or device is logged out first
-    /// (audited), a template a mapping names is refused.
-    func delete(_ item: DirectoryItem, actor: String, at: Date) async throws -> DeletionResult
 
     // MARK: workspaces
 
@@ -380,8 +391,6 @@ public protocol Store: Sendable {
     /// Every class of service with its schedules, number classes and the emergency numbers.
     func cosBook() async throws -> CoSBook
 
-    /// Loads a validated directory in one transaction (rolled back in a dry run).
-    func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions) async throws -> ImportSummary
 }
 
 extension Store {
@@ -397,9 +406,6 @@ extension Store {
         try await addAPIKey(name: name, keyHash: keyHash, kind: kind, role: .admin, at: at)
     }
 
-    public func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date) async throws -> ImportSummary {
-        try await importDirectory(directory, actor: actor, at: at, options: ImportOptions())
-    }
 }
 
 extension Store {

@@ -3,7 +3,10 @@ import Curl
 import Foundation
 import HotDeskAPI
 import HotDeskCore
+import HotDeskServer
 import HotDeskStore
+import Logging
+import PhoneFamilies
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -144,12 +147,14 @@ struct ServerOptions: ParsableArguments {
     }
 }
 
-/// `hotdesk logout --device MAC` / `--extension N`.
+/// `hotdesk logout 5501`, `hotdesk logout 00:15:65:12:34:56` (or `--extension`, `--device`).
 struct Logout: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Force a logout: the phone gets its logged-out config and is told to reload or reboot.")
+        abstract: "Force a logout: the phone gets its logged-out config and is told to reload or reboot.",
+        discussion: "Works on the database directly (no API key): the running server sends the push within a second, or the next one to start.")
 
-    @OptionGroup var server: ServerOptions
+    @Argument(help: "An extension (logged out wherever it is logged in) or a phone's MAC address.")
+    var target: String?
 
     @Option(help: "The phone's MAC address.")
     var device: String?
@@ -157,19 +162,36 @@ struct Logout: AsyncParsableCommand {
     @Option(name: .customLong("extension"), help: "The extension, wherever it is logged in.")
     var extensionNumber: String?
 
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var screens: ScreensOptions
+
     func validate() throws {
-        guard (device == nil) != (extensionNumber == nil) else { throw ValidationError("give exactly one of --device or --extension") }
+        guard [target, device, extensionNumber].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give one extension or MAC address (or exactly one of --device, --extension)")
+        }
     }
 
     func run() async throws {
-        let answer: LogoutView
-        if let device {
-            guard let mac = MACAddress(device) else { throw fail("\"\(device)\" is not a MAC address") }
-            answer = try await server.call("DELETE", "/sessions/\(mac.canonical)", as: LogoutView.self)
+        let families: FamilyBook
+        do { families = try screens.load() } catch { throw fail("\(error)") }
+        let sqlite = try store.openOrExit(catalog: families.catalog)
+        let changes = PhoneChanges(store: sqlite, families: families, logger: quietLogger)
+        let text = target ?? device ?? extensionNumber ?? ""
+        var sessions: [Session] = []
+        if let mac = MACAddress(text), extensionNumber == nil, !Extension.isValidNumber(text) {
+            guard try await sqlite.device(mac: mac) != nil else { throw fail("there is no device \(mac.colonSeparated)") }
+            if let session = try await sqlite.session(mac: mac) { sessions = [session] }
         } else {
-            answer = try await server.call("POST", "/extensions/\(extensionNumber ?? "")/logout", as: LogoutView.self)
+            guard device == nil else { throw fail("\"\(text)\" is not a MAC address") }
+            guard Extension.isValidNumber(text) else { throw fail("\"\(text)\" is neither an extension (2-6 digits) nor a MAC address") }
+            guard try await sqlite.findExtension(text) != nil else { throw fail("there is no extension \(text)") }
+            sessions = try await sqlite.sessions(extensionNumber: text)
         }
-        print("logged out \(answer.extension) on \(answer.mac)" + (answer.job.map { "; push \($0)" } ?? ""))
+        guard !sessions.isEmpty else { throw fail("\(text) is not logged in anywhere") }
+        for session in sessions {
+            guard let ended = try await changes.logout(mac: session.mac, actor: "cli", source: nil, why: .forced, reason: .admin) else { continue }
+            print("logged out \(ended.session.extensionNumber) on \(session.mac.colonSeparated)" + (ended.job.map { "; push job \($0.id)" } ?? ""))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HotDeskServer
 import HotDeskStore
 import PhoneFamilies
 
@@ -31,6 +32,7 @@ struct Restore: AsyncParsableCommand {
         abstract: "Replace the database with a backup (checked first). Refused while a HotDesk server uses the database: stop it, restore, start it.")
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var screens: ScreensOptions
 
     @Argument(help: "The backup to restore.")
     var path: String
@@ -49,8 +51,17 @@ struct Restore: AsyncParsableCommand {
             let secrets = try SecretBox.load(keyFile: store.keyPath)
             contents = try DatabaseBackup.restore(path, as: database, secrets: secrets)
         } catch { throw fail("\(error)") }
+        // What each phone holds now is not what the backup says it was served: every phone is
+        // pushed the config the restored directory gives it (sent when the server starts).
+        let pushed: PhoneChanges.ChangedPushes
+        do {
+            let families = try screens.load()
+            let restored = try store.open(catalog: families.catalog)
+            pushed = try await PhoneChanges(store: restored, families: families, logger: quietLogger).pushChanged(actor: "restore", keep: 0, all: true)
+        } catch { throw fail("restored \(database), but its phones were not queued for a push (\(error)): run hotdesk push-changed once the server runs") }
         withExtendedLifetime(lock) {}
         print("restored \(database) from \(path): \(contents)")
+        print("\(pushed.queued) phone(s) queued for a push of their restored config (sent when the server starts)")
         print("the key file the backup was made with must be the one at \(store.keyFilePath)")
     }
 }

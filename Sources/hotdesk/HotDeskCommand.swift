@@ -101,6 +101,9 @@ struct ScreensOptions: ParsableArguments {
     }
 }
 
+/// What the commands other than `serve` log through: nothing (they print what they did).
+let quietLogger = Logger(label: "hotdesk") { _ in SwiftLogNoOpLogHandler() }
+
 /// Prints one clear line and exits non-zero.
 struct Failure: Error, CustomStringConvertible {
     let description: String
@@ -233,7 +236,8 @@ struct Import: AsyncParsableCommand {
         discussion: """
             On any problem every problem is printed with its place and nothing is written. Importing the same file again changes nothing. \
             With --prune, what a section of the file no longer lists is removed (a removed extension or device is logged out first); \
-            --dry-run shows what would happen and writes nothing; --push then tells the running server to push every phone whose config changed.
+            The phones a prune logs out are pushed their logged-out config (by the running server, or by the next one to start). \
+            --dry-run shows what would happen and writes nothing; --push also pushes every phone whose config changed.
             """)
 
     @Argument(help: "The directory file (YAML).")
@@ -245,12 +249,11 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "Show what would be created, updated and deleted, and which phones would be logged out; write nothing.")
     var dryRun = false
 
-    @Flag(help: "After the import, ask the running server (HOTDESK_SERVER, HOTDESK_API_KEY) to push every phone whose config changed.")
+    @Flag(help: "After the import, push every phone whose config changed (the running server sends the pushes, or the next one to start).")
     var push = false
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var screens: ScreensOptions
-    @OptionGroup var server: ServerOptions
 
     func validate() throws {
         if dryRun && push { throw ValidationError("--dry-run writes nothing, so there is nothing to --push") }
@@ -293,8 +296,11 @@ struct Import: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let summary: ImportSummary
+        let changed: PhoneChanges.ChangedPushes?
         do {
-            summary = try await sqlite.importDirectory(document, actor: "cli", at: Date(), options: ImportOptions(prune: prune, dryRun: dryRun))
+            let changes = PhoneChanges(store: sqlite, families: families, logger: quietLogger)
+            (summary, changed) = try await changes.importDirectory(
+                document, actor: "cli", options: ImportOptions(prune: prune, dryRun: dryRun), pushChanged: push)
         } catch let error as DirectoryError {
             // Problems found against what is stored (a workspace over its licence): nothing written.
             printError("\(DirectoryError(file: file, problems: error.problems).description)")
@@ -303,12 +309,12 @@ struct Import: AsyncParsableCommand {
         print("\(dryRun ? "would import" : "imported") \(file): \(summary)")
         for removed in summary.removed { print("  \(dryRun ? "would remove" : "removed") \(removed)") }
         for session in summary.endedSessions {
-            print("  \(dryRun ? "would log out" : "logged out") \(session.extensionNumber) on \(session.mac) (its phone needs a push)")
+            let job = summary.jobs.first { $0.mac == session.mac }.map { "; push job \($0.id)" } ?? ""
+            print("  \(dryRun ? "would log out" : "logged out") \(session.extensionNumber) on \(session.mac)\(job)")
         }
         if dryRun {
             print("nothing written (dry run)")
-        } else if push {
-            let changed = try await server.call("POST", "/devices/push-changed", as: PushChangedView.self)
+        } else if let changed {
             print(changed.queued == 0 ? "every phone has its current config" : "pushing \(changed.queued) phone(s) whose config changed (`hotdesk jobs`)")
         } else if !summary.endedSessions.isEmpty || summary.updated > 0 || summary.deleted > 0 {
             print("phones pick the change up at their next fetch; `hotdesk push-changed` (or --push) tells them now")

@@ -27,8 +27,8 @@ struct BackupTests {
                     for (i, text) in Self.macs.enumerated() {
                         let mac = MACAddress(text)!
                         let session = Session(mac: mac, extensionNumber: "700\(i)", network: .internal, credential: .adminPassword, startedAt: Date(), source: "127.0.0.1")
-                        _ = try await store.login(session, actor: "test", policy: .move)
-                        if cycles % 2 == 1 { _ = try await store.logout(mac: mac, actor: "test", source: nil, at: Date(), reason: "test") }
+                        _ = try await store.login(session, actor: "test", policy: .move, outbox: testOutbox(delay: 3600))
+                        if cycles % 2 == 1 { _ = try await store.logout(mac: mac, actor: "test", source: nil, at: Date(), why: .forced, outbox: testOutbox(delay: 3600)) }
                     }
                     cycles += 1
                     progress.withLock { $0 = cycles }

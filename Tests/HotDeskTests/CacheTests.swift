@@ -23,8 +23,9 @@ struct CacheTests {
             let afterLogin = try server.store.changeStamp(mac: mac)
             #expect(afterLogin.device > before.device && afterLogin.shared == before.shared)
             #expect(try server.store.changeStamp(mac: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
-            _ = try await server.store.addPushJob(
-                PushJob(mac: mac, action: .reload, reason: .admin, configHash: "x", actor: "test", createdAt: Date(), dueAt: Date().addingTimeInterval(3600)))
+            _ = try await server.store.addPushJobs([
+                PushJob(mac: mac, action: .reload, reason: .admin, configHash: "x", actor: "test", createdAt: Date(), dueAt: Date().addingTimeInterval(3600))
+            ])
             #expect(try server.store.changeStamp(mac: mac).device > afterLogin.device, "a push job of the phone")
             _ = try await importDirectory(
                 flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)").replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),

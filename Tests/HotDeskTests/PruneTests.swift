@@ -20,7 +20,7 @@ struct PruneTests {
         let doc = try DirectoryDocument.parse(
             yaml: yaml, file: "directory.yaml", baseDirectory: server.directory, catalog: testFamilies.catalog, configs: testFamilies.configs,
             knownExtensions: known.extensions, knownTemplates: known.templates)
-        return try await server.store.importDirectory(doc, actor: "test", at: Date(), options: options)
+        return try await server.changes.importDirectory(doc, actor: "test", options: options, pushChanged: false).summary
     }
 
     @Test("a removed extension is logged out, audited, and its phone pushed and applied; the dry run before writes nothing")

@@ -269,13 +269,15 @@ struct PushConfirmationTests {
         #expect(try await fetch("old", now).isEmpty)
 
         // A login's push (a config new to the phone) is done by any fetch of that config, sent or not.
-        let login = try await store.addPushJob(
-            PushJob(mac: mac, action: .reload, reason: .login, configHash: "new", actor: "5501", createdAt: now, dueAt: now + 60))
+        let login = try await store.addPushJobs([
+            PushJob(mac: mac, action: .reload, reason: .login, configHash: "new", actor: "5501", createdAt: now, dueAt: now + 60)
+        ])[0]
         #expect(try await fetch("new", now + 1).map(\.id) == [login.id])
 
         // An admin's reboot of the unchanged phone: a fetch of the same config is not the reboot.
-        var reboot = try await store.addPushJob(
-            PushJob(mac: mac, action: .reboot, reason: .admin, configHash: "new", actor: "api:test", createdAt: now + 2, dueAt: now + 60))
+        var reboot = try await store.addPushJobs([
+            PushJob(mac: mac, action: .reboot, reason: .admin, configHash: "new", actor: "api:test", createdAt: now + 2, dueAt: now + 60)
+        ])[0]
         #expect(try await fetch("new", now + 3).isEmpty)
         #expect(try await store.pushJob(id: reboot.id)?.state == .queued)
 
@@ -286,8 +288,9 @@ struct PushConfirmationTests {
         #expect(try await store.pushJob(id: reboot.id)?.state == .applied)
 
         // A job for a config the phone may ask for at either of two addresses: either fetch confirms it.
-        let logout = try await store.addPushJob(
-            PushJob(mac: mac, action: .reload, reason: .logout, configHash: "via-a", actor: "5501", createdAt: now + 6, dueAt: now + 60, altConfigHash: "via-b"))
+        let logout = try await store.addPushJobs([
+            PushJob(mac: mac, action: .reload, reason: .logout, configHash: "via-a", actor: "5501", createdAt: now + 6, dueAt: now + 60, altConfigHash: "via-b")
+        ])[0]
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
     }
 

@@ -122,7 +122,9 @@ struct DeviceListTests {
             #expect(idle["workspace"] as? String == "Room 4.12" && idle["config"] as? String == "never_fetched")
 
             // A new SIP password: the phone's config is no longer the one it has until it fetches it.
-            _ = try await server.store.resetSIPPassword(.ownLine(extensionNumber: "5501"), to: "brand-new-secret", actor: "test", source: nil, at: Date())
+            // (Its push held back an hour, so that the phone does not fetch the new config before the look.)
+            _ = try await server.store.resetSIPPassword(
+                .ownLine(extensionNumber: "5501"), to: "brand-new-secret", actor: "test", source: nil, at: Date(), outbox: testOutbox(delay: 3600))
             let after = try #require((try await api.call("GET", "/devices").json["devices"] as? [[String: Any]])?.first { $0["mac"] as? String == "00:15:65:c0:02:01" })
             #expect(after["config"] as? String == "changed")
 

@@ -48,7 +48,13 @@ func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async t
     let doc = try DirectoryDocument.parse(
         yaml: yaml, file: "directory.yaml", baseDirectory: base, catalog: testFamilies.catalog, configs: testFamilies.configs,
         knownExtensions: known.extensions, knownTemplates: known.templates, knownWorkspaces: try await store.workspaceNames())
-    return try await store.importDirectory(doc, actor: "test", at: Date())
+    return try await store.importDirectory(doc, actor: "test", at: Date(), options: ImportOptions(), outbox: testOutbox())
+}
+
+/// The server's own push planner (the real config builder and push recipes), for a change made
+/// on a store directly; `delay` keeps its jobs from going out during the test.
+func testOutbox(delay: TimeInterval = 0) -> Outbox {
+    Outbox(planner: ConfigPushPlanner(families: testFamilies), order: PushOrder(reason: .admin, actor: "test", at: Date(), delay: delay))
 }
 
 /// Short timeouts so that fault tests end in seconds; the time a phone has to apply a config is
@@ -70,6 +76,8 @@ final class TestClock: Sendable {
 /// The real HotDesk server on 127.0.0.1 with a temporary SQLite file, for one test.
 final class TestServer: Sendable {
     let store: SQLiteStore
+    /// The server's change service (a change made here is pushed at once).
+    let changes: PhoneChanges
     let clock: TestClock
     let port: Int
     let dbPath: String
@@ -125,13 +133,15 @@ final class TestServer: Sendable {
                 throw error
             }
         }
-        return TestServer(store: store, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory, log: log)
+        return TestServer(
+            store: store, changes: app.changes, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory, log: log)
     }
 
     private init(
-        store: SQLiteStore, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL, log: LogRecorder
+        store: SQLiteStore, changes: PhoneChanges, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL, log: LogRecorder
     ) {
         self.log = log
+        self.changes = changes
         self.group = group
         self.store = store
         self.clock = clock
