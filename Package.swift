@@ -28,56 +28,78 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "Curl", dependencies: ["CCurl"]),
-        .target(name: "HotDeskCore", dependencies: [
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "HotDeskCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "LibXML", dependencies: ["CLibXML2"]),
-        .target(name: "PhoneXML", dependencies: [
-            "HotDeskCore", "LibXML",
-            .product(name: "Mustache", package: "swift-mustache"),
-        ]),
-        .target(name: "Provisioning", dependencies: [
-            "HotDeskCore",
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Mustache", package: "swift-mustache"),
-        ]),
+        .target(
+            name: "PhoneXML",
+            dependencies: [
+                "HotDeskCore", "LibXML",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
+        .target(
+            name: "Provisioning",
+            dependencies: [
+                "HotDeskCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
         .target(name: "PhonePush", dependencies: ["HotDeskCore", "Curl"]),
         // Every phone family as data: loads and checks Screens/families/*.json.
         .target(name: "PhoneFamilies", dependencies: ["HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush"]),
         .target(name: "HotDeskAPI", dependencies: ["HotDeskCore"]),
-        .target(name: "HotDeskStore", dependencies: [
-            "HotDeskCore", "Provisioning",
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .target(
+            name: "HotDeskStore",
+            dependencies: [
+                "HotDeskCore", "Provisioning",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // The web console's page, script and style, compiled into the binary (nothing to install,
         // nothing fetched at run time).
         .target(
             name: "AdminConsole",
-            resources: [.embedInCode("Assets/index.html"), .embedInCode("Assets/console.js"), .embedInCode("Assets/console.css")]),
-        .target(name: "HotDeskServer", dependencies: [
-            "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "HummingbirdTLS", package: "hummingbird"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
-        .executableTarget(name: "hotdesk", dependencies: [
-            "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOCore", package: "swift-nio"),
-        ]),
+            resources: [.embedInCode("Assets/index.html"), .embedInCode("Assets/console.js"), .embedInCode("Assets/console.css")]
+        ),
+        .target(
+            name: "HotDeskServer",
+            dependencies: [
+                "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "hotdesk",
+            dependencies: [
+                "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Benchmarks/run's second reference: a bare Hummingbird route (the framework's ceiling).
         .executableTarget(
-            name: "bare-route", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Benchmarks/BareRoute"),
+            name: "bare-route",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareRoute"
+        ),
         // One config render's cost per phone family, nothing cached (Benchmarks/run prints it).
         // What one GRDB async read and write cost on their own (Benchmarks/run prints it).
         .executableTarget(name: "store-floor", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreFloor"),
@@ -92,7 +114,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Simulator/Sources/PhoneSimulator"),
+            path: "Simulator/Sources/PhoneSimulator"
+        ),
         .executableTarget(
             name: "phonesim",
             dependencies: [
@@ -100,14 +123,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            path: "Simulator/Sources/phonesim"),
-        .testTarget(name: "HotDeskTests", dependencies: [
-            "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "HotDeskAPI", "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-        ]),
+            path: "Simulator/Sources/phonesim"
+        ),
+        .testTarget(
+            name: "HotDeskTests",
+            dependencies: [
+                "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "HotDeskAPI",
+                "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

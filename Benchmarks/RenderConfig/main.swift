@@ -19,11 +19,16 @@ for brand in book.configs.families.keys.sorted(by: { $0.rawValue < $1.rawValue }
     let file = family.primaryFile
     var device = Device(mac: MACAddress("001565aabbcc")!, model: model, token: "")
     var context = ConfigContext(
-        device: device, line: .init(number: "5501", name: "Ada Lovelace", sipPassword: "s3cret-sip"), server: server, network: .internal,
-        emergencyCallerID: "+15550100")
+        device: device,
+        line: .init(number: "5501", name: "Ada Lovelace", sipPassword: "s3cret-sip"),
+        server: server,
+        network: .internal,
+        emergencyCallerID: "+15550100"
+    )
     for (i, number) in ["5601", "5602"].enumerated() {
         context.accounts.append(
-            .init(index: i + 2, number: number, name: "Shared \(number)", sipPassword: "p", callerID: nil, button: i + 2, shared: true, ring: .ring))
+            .init(index: i + 2, number: number, name: "Shared \(number)", sipPassword: "p", callerID: nil, button: i + 2, shared: true, ring: .ring)
+        )
     }
     var bytes = 0
     let elapsed = try clock.measure {

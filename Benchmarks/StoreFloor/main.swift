@@ -35,25 +35,37 @@ func run(_ label: String, ops: Int, concurrency: Int = 64, _ op: @escaping @Send
         try await group.waitForAll()
     }
     let cpu = cpuSeconds() - start
-    print("\(label): \(String(format: "%.1f", cpu / Double(ops) * 1e6)) µs CPU per op, \(String(format: "%.0f", Double(ops) / Date().timeIntervalSince(wall))) ops/s")
+    print(
+        "\(label): \(String(format: "%.1f", cpu / Double(ops) * 1e6)) µs CPU per op, \(String(format: "%.0f", Double(ops) / Date().timeIntervalSince(wall))) ops/s"
+    )
 }
 
-print("the store's floor (GRDB, SQLite \(Database.sqliteLibVersionNumber / 1_000_000).\(Database.sqliteLibVersionNumber / 1000 % 1000), WAL, synchronous=NORMAL), 64 tasks at a time:")
+print(
+    "the store's floor (GRDB, SQLite \(Database.sqliteLibVersionNumber / 1_000_000).\(Database.sqliteLibVersionNumber / 1000 % 1000), WAL, synchronous=NORMAL), 64 tasks at a time:"
+)
 do {
     try await run("  read one row by key", ops: 100_000) { i in
-        _ = try await pool.read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)]) }
+        _ = try await pool.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)])
+        }
     }
     try await run("  write: update a row, insert an audit row", ops: 50_000) { i in
         try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE devices SET n = n + 1 WHERE mac = ?").execute(arguments: [String(format: "%012x", i % 1000)])
-            try db.cachedStatement(sql: "INSERT INTO audit (at, mac, detail) VALUES (?, ?, ?)").execute(arguments: [Date().timeIntervalSince1970, "x", "login of 5501 on the phone"])
+            try db.cachedStatement(sql: "INSERT INTO audit (at, mac, detail) VALUES (?, ?, ?)").execute(arguments: [
+                Date().timeIntervalSince1970, "x", "login of 5501 on the phone",
+            ])
         }
     }
     try await run("  one write to two reads (the reads after a commit)", ops: 60_000) { i in
         if i % 3 == 0 {
-            try await pool.write { db in try db.cachedStatement(sql: "UPDATE devices SET n = n + 1 WHERE mac = ?").execute(arguments: [String(format: "%012x", i % 1000)]) }
+            try await pool.write { db in
+                try db.cachedStatement(sql: "UPDATE devices SET n = n + 1 WHERE mac = ?").execute(arguments: [String(format: "%012x", i % 1000)])
+            }
         } else {
-            _ = try await pool.read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)]) }
+            _ = try await pool.read { db in
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)])
+            }
         }
     }
 }

@@ -58,11 +58,13 @@ public final class CurlEngine: Sendable {
         var running: [UnsafeMutableRawPointer: Transfer] = [:]
         while true {
             let free = maxTransfers - running.count
-            let admitted = free > 0 ? state.withLock { state -> [Transfer] in
-                let taken = Array(state.waiting.prefix(free))
-                state.waiting.removeFirst(taken.count)
-                return taken
-            } : []
+            let admitted =
+                free > 0
+                ? state.withLock { state -> [Transfer] in
+                    let taken = Array(state.waiting.prefix(free))
+                    state.waiting.removeFirst(taken.count)
+                    return taken
+                } : []
             for transfer in admitted {
                 switch transfer.makeEasyHandle() {
                 case .success(let easy):
@@ -142,11 +144,12 @@ private final class Transfer: @unchecked Sendable {
             }
         }
         if let credentials = request.credentials {
-            let scheme: UInt = switch credentials.scheme {
-            case .any: CCURLAUTH_ANY
-            case .basic: CCURLAUTH_BASIC
-            case .digest: CCURLAUTH_DIGEST
-            }
+            let scheme: UInt =
+                switch credentials.scheme {
+                case .any: CCURLAUTH_ANY
+                case .basic: CCURLAUTH_BASIC
+                case .digest: CCURLAUTH_DIGEST
+                }
             ccurl_setopt_long(easy, CURLOPT_HTTPAUTH, Int(bitPattern: scheme))
             ccurl_setopt_string(easy, CURLOPT_USERNAME, credentials.username)
             ccurl_setopt_string(easy, CURLOPT_PASSWORD, credentials.password)

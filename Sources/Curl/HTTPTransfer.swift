@@ -40,8 +40,14 @@ public struct CurlRequest: Sendable {
     public var maxResponseBytes: Int
 
     public init(
-        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-        credentials: HTTPCredentials? = nil, connectTimeout: Double = 3, timeout: Double = 10, localAddress: String? = nil,
+        method: String = "GET",
+        url: String,
+        headers: [(name: String, value: String)] = [],
+        body: [UInt8]? = nil,
+        credentials: HTTPCredentials? = nil,
+        connectTimeout: Double = 3,
+        timeout: Double = 10,
+        localAddress: String? = nil,
         maxResponseBytes: Int = 1 << 20
     ) {
         self.method = method

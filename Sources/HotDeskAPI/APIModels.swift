@@ -38,7 +38,8 @@ public struct PushJobView: Codable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt.formatted(.iso8601))" + (lastError.map { "  \($0)" } ?? "")
+        "job \(id)  \(mac)  \(action)  \(reason)  \(state)  attempts=\(attempts)  \(updatedAt.formatted(.iso8601))"
+            + (lastError.map { "  \($0)" } ?? "")
             + (message.map { "  \"\($0)\"" } ?? "")
     }
 }
@@ -55,7 +56,14 @@ public struct SessionView: Codable, Sendable {
     public var lastPush: PushJobView?
 
     public init(
-        mac: String, extension: String, name: String, network: String, since: Date, model: String, address: String?, lastPush: PushJobView?
+        mac: String,
+        extension: String,
+        name: String,
+        network: String,
+        since: Date,
+        model: String,
+        address: String?,
+        lastPush: PushJobView?
     ) {
         self.mac = mac
         self.extension = `extension`
@@ -250,8 +258,18 @@ public struct DeviceView: Codable, Sendable {
     public var claimPendingFrom: String?
 
     public init(
-        mac: String, brand: String, model: String, workspace: String?, users: [String], address: String?, lastFetch: Date?, config: String,
-        loggedIn: LoggedIn?, lastPush: PushJobView?, claimedAt: Date? = nil, claimPendingFrom: String? = nil
+        mac: String,
+        brand: String,
+        model: String,
+        workspace: String?,
+        users: [String],
+        address: String?,
+        lastFetch: Date?,
+        config: String,
+        loggedIn: LoggedIn?,
+        lastPush: PushJobView?,
+        claimedAt: Date? = nil,
+        claimPendingFrom: String? = nil
     ) {
         self.claimedAt = claimedAt
         self.claimPendingFrom = claimPendingFrom

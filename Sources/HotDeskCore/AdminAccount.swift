@@ -19,7 +19,8 @@ public struct AdminAccountInfo: Hashable, Sendable {
 
     /// Why `name` cannot name an account (1-64 of letters, digits, `.`, `_`, `-`, `@`), or nil.
     public static func nameProblem(_ name: String) -> String? {
-        guard (1...64).contains(name.utf8.count), name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0)) })
+        guard (1...64).contains(name.utf8.count),
+            name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0)) })
         else { return "an account name is 1-64 letters, digits, '.', '_', '-' or '@'" }
         return nil
     }
@@ -28,7 +29,9 @@ public struct AdminAccountInfo: Hashable, Sendable {
     public static func passwordProblem(_ password: String) -> String? {
         if password.count < minimumPasswordLength { return "a console password has at least \(minimumPasswordLength) characters" }
         if password.count > 256 { return "a console password has at most 256 characters" }
-        if password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "a console password has no control characters" }
+        if password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "a console password has no control characters"
+        }
         return nil
     }
 

@@ -66,8 +66,14 @@ public struct AuditEntry: Hashable, Sendable {
     public var detail: String
 
     public init(
-        at: Date, actor: String, action: Action, mac: MACAddress? = nil, extensionNumber: String? = nil,
-        source: String? = nil, outcome: Outcome, detail: String = ""
+        at: Date,
+        actor: String,
+        action: Action,
+        mac: MACAddress? = nil,
+        extensionNumber: String? = nil,
+        source: String? = nil,
+        outcome: Outcome,
+        detail: String = ""
     ) {
         self.at = at
         self.actor = actor

@@ -34,7 +34,9 @@ public struct DialPattern: Hashable, Sendable, CustomStringConvertible {
                 var set = Set<Character>()
                 var i = 0
                 while i < inside.count {
-                    if i + 2 < inside.count, inside[i + 1] == "-", let lo = inside[i].wholeNumberValue, let hi = inside[i + 2].wholeNumberValue, lo <= hi {
+                    if i + 2 < inside.count, inside[i + 1] == "-", let lo = inside[i].wholeNumberValue, let hi = inside[i + 2].wholeNumberValue,
+                        lo <= hi
+                    {
                         for d in lo...hi { set.insert(Character("\(d)")) }
                         i += 3
                     } else {
@@ -148,10 +150,11 @@ public struct ClassOfService: Hashable, Sendable {
         }
 
         public var description: String {
-            let what = switch match {
-            case .pattern(let p): "pattern \(p)"
-            case .numberClass(let c): "class \(c)"
-            }
+            let what =
+                switch match {
+                case .pattern(let p): "pattern \(p)"
+                case .numberClass(let c): "class \(c)"
+                }
             return "\(what) \(action.rawValue)" + (schedule.map { " (\($0))" } ?? "")
         }
     }
@@ -174,7 +177,12 @@ public struct ClassOfService: Hashable, Sendable {
     public var schedule: String?
 
     public init(
-        name: String, defaultAction: Action, rules: [Rule] = [], featureCodes: [String] = [], includes: [Include] = [], schedule: String? = nil
+        name: String,
+        defaultAction: Action,
+        rules: [Rule] = [],
+        featureCodes: [String] = [],
+        includes: [Include] = [],
+        schedule: String? = nil
     ) {
         self.name = name
         self.defaultAction = defaultAction
@@ -211,7 +219,9 @@ public struct CoSBook: Sendable {
     public var emergencyNumbers: Set<String>
 
     public init(
-        classes: [String: ClassOfService] = [:], numberClasses: [String: NSRegularExpression] = [:], schedules: [String: Schedule] = [:],
+        classes: [String: ClassOfService] = [:],
+        numberClasses: [String: NSRegularExpression] = [:],
+        schedules: [String: Schedule] = [:],
         emergencyNumbers: Set<String> = []
     ) {
         self.classes = classes
@@ -224,7 +234,9 @@ public struct CoSBook: Sendable {
     public func problems() -> [String] {
         var problems: [String] = []
         for cos in classes.values.sorted(by: { $0.name < $1.name }) {
-            for include in cos.includes where classes[include.cos] == nil { problems.append("\(cos.name) includes unknown class of service \"\(include.cos)\"") }
+            for include in cos.includes where classes[include.cos] == nil {
+                problems.append("\(cos.name) includes unknown class of service \"\(include.cos)\"")
+            }
             for rule in cos.rules {
                 if case .numberClass(let c) = rule.match, numberClasses[c] == nil { problems.append("\(cos.name): unknown number class \"\(c)\"") }
             }
@@ -255,8 +267,11 @@ public struct CoSBook: Sendable {
         }
         if let found = firstMatch(cos, number: number, at: date, seen: []) { return found }
         return Decision(
-            action: cos.defaultAction, cos: cos.name, rule: "default",
-            reason: "no rule of \(cos.name) matches \(number): its default is \(cos.defaultAction.rawValue)")
+            action: cos.defaultAction,
+            cos: cos.name,
+            rule: "default",
+            reason: "no rule of \(cos.name) matches \(number): its default is \(cos.defaultAction.rawValue)"
+        )
     }
 
     private func isOpen(_ schedule: String?, at date: Date) -> Bool {
@@ -270,19 +285,25 @@ public struct CoSBook: Sendable {
             return Decision(action: .allow, cos: cos.name, rule: "feature code \(code)", reason: "\(cos.name) allows the feature code \(code)")
         }
         for (i, rule) in cos.rules.enumerated() where isOpen(rule.schedule, at: date) {
-            let matched: Bool = switch rule.match {
-            case .pattern(let p): p.matches(number)
-            case .numberClass(let c):
-                numberClasses[c].map { $0.firstMatch(in: number, range: NSRange(number.startIndex..., in: number)) != nil } ?? false
-            }
+            let matched: Bool =
+                switch rule.match {
+                case .pattern(let p): p.matches(number)
+                case .numberClass(let c):
+                    numberClasses[c].map { $0.firstMatch(in: number, range: NSRange(number.startIndex..., in: number)) != nil } ?? false
+                }
             if matched {
                 return Decision(
-                    action: rule.action, cos: cos.name, rule: "rule \(i + 1) (\(rule))",
-                    reason: "\(cos.name) rule \(i + 1) \(rule.action == .allow ? "allows" : "denies") \(number)")
+                    action: rule.action,
+                    cos: cos.name,
+                    rule: "rule \(i + 1) (\(rule))",
+                    reason: "\(cos.name) rule \(i + 1) \(rule.action == .allow ? "allows" : "denies") \(number)"
+                )
             }
         }
         for include in cos.includes where isOpen(include.schedule, at: date) {
-            if let inner = classes[include.cos], let found = firstMatch(inner, number: number, at: date, seen: seen.union([cos.name])) { return found }
+            if let inner = classes[include.cos], let found = firstMatch(inner, number: number, at: date, seen: seen.union([cos.name])) {
+                return found
+            }
         }
         return nil
     }

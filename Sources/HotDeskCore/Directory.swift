@@ -83,7 +83,12 @@ public struct Device: Hashable, Sendable {
     public var provisioningUsername: String { "hd" + mac.canonical }
 
     public init(
-        mac: MACAddress, model: PhoneModel, token: String, pushPort: Int? = nil, credentials: PhoneCredentials? = nil, lastAddress: String? = nil
+        mac: MACAddress,
+        model: PhoneModel,
+        token: String,
+        pushPort: Int? = nil,
+        credentials: PhoneCredentials? = nil,
+        lastAddress: String? = nil
     ) {
         self.mac = mac
         self.model = model
@@ -246,7 +251,11 @@ public struct LockoutPolicy: Hashable, Sendable {
     public var globalFailures: Int
 
     public init(
-        extensionFailures: Int = 5, deviceFailures: Int = 10, window: TimeInterval = 900, duration: TimeInterval = 900, sourceFailures: Int = 30,
+        extensionFailures: Int = 5,
+        deviceFailures: Int = 10,
+        window: TimeInterval = 900,
+        duration: TimeInterval = 900,
+        sourceFailures: Int = 30,
         globalFailures: Int = 20
     ) {
         self.sourceFailures = sourceFailures
@@ -283,7 +292,10 @@ public struct EnrolmentPolicy: Hashable, Sendable {
     public var claimsUntil: Date?
 
     public init(
-        perMinute: Int = 60, maxUnclaimed: Int = 1000, expireUnclaimedAfter: TimeInterval? = 7 * 86400, claims: Claims = .firstFetch,
+        perMinute: Int = 60,
+        maxUnclaimed: Int = 1000,
+        expireUnclaimedAfter: TimeInterval? = 7 * 86400,
+        claims: Claims = .firstFetch,
         claimsUntil: Date? = nil
     ) {
         self.perMinute = perMinute
@@ -332,10 +344,20 @@ public struct Settings: Hashable, Sendable {
     public var enrolment = EnrolmentPolicy()
 
     public init(
-        defaultLogin: Bool = false, internalAddress: ServerAddress? = nil, externalAddress: ServerAddress? = nil,
-        userPassword: SecretHash? = nil, adminPassword: SecretHash? = nil, emergencyCallerID: String? = nil,
-        lockout: LockoutPolicy = .standard, pushPort: Int = 80, phoneCredentials: [Brand: PhoneCredentials] = [:], pushFrom: String? = nil,
-        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(), multiLogin: MultiLoginPolicy = .move, emergencyNumbers: [String] = [], sip: SIPSettings? = nil
+        defaultLogin: Bool = false,
+        internalAddress: ServerAddress? = nil,
+        externalAddress: ServerAddress? = nil,
+        userPassword: SecretHash? = nil,
+        adminPassword: SecretHash? = nil,
+        emergencyCallerID: String? = nil,
+        lockout: LockoutPolicy = .standard,
+        pushPort: Int = 80,
+        phoneCredentials: [Brand: PhoneCredentials] = [:],
+        pushFrom: String? = nil,
+        autoLogout: AutoLogoutPolicy = AutoLogoutPolicy(),
+        multiLogin: MultiLoginPolicy = .move,
+        emergencyNumbers: [String] = [],
+        sip: SIPSettings? = nil
     ) {
         self.sip = sip
         self.emergencyNumbers = emergencyNumbers

@@ -49,7 +49,13 @@ public struct LoginPlan: Hashable, Sendable {
     public let endedElsewhere: [Session]
     public let refusal: Refusal?
 
-    public init(device: MACAddress, extensionNumber: String, sessionOnDevice: Session?, sessionsOfExtension: [Session], policy: MultiLoginPolicy = .move) {
+    public init(
+        device: MACAddress,
+        extensionNumber: String,
+        sessionOnDevice: Session?,
+        sessionsOfExtension: [Session],
+        policy: MultiLoginPolicy = .move
+    ) {
         replacedOnDevice = sessionOnDevice
         let elsewhere = sessionsOfExtension.filter { $0.mac != device }
         switch policy {

@@ -72,9 +72,22 @@ public struct PushJob: Hashable, Sendable {
     public var appliedAt: Date?
 
     public init(
-        id: Int64 = 0, mac: MACAddress, action: PushAction, reason: PushReason, state: PushState = .queued, attempts: Int = 0,
-        lastError: String? = nil, configHash: String, actor: String, createdAt: Date, updatedAt: Date? = nil, dueAt: Date,
-        sentAt: Date? = nil, appliedAt: Date? = nil, message: String? = nil, altConfigHash: String? = nil
+        id: Int64 = 0,
+        mac: MACAddress,
+        action: PushAction,
+        reason: PushReason,
+        state: PushState = .queued,
+        attempts: Int = 0,
+        lastError: String? = nil,
+        configHash: String,
+        actor: String,
+        createdAt: Date,
+        updatedAt: Date? = nil,
+        dueAt: Date,
+        sentAt: Date? = nil,
+        appliedAt: Date? = nil,
+        message: String? = nil,
+        altConfigHash: String? = nil
     ) {
         self.message = message
         self.altConfigHash = altConfigHash
@@ -120,9 +133,15 @@ public struct PushPolicy: Hashable, Sendable {
     public var maxPerSecond: Double?
 
     public init(
-        maxAttempts: Int = 4, backoff: TimeInterval = 2, maxBackoff: TimeInterval = 120, connectTimeout: TimeInterval = 3,
-        transferTimeout: TimeInterval = 10, reloadApplyTimeout: TimeInterval = 60, rebootApplyTimeout: TimeInterval = 240,
-        delayAfterDone: TimeInterval = 1, maxConcurrent: Int = 32
+        maxAttempts: Int = 4,
+        backoff: TimeInterval = 2,
+        maxBackoff: TimeInterval = 120,
+        connectTimeout: TimeInterval = 3,
+        transferTimeout: TimeInterval = 10,
+        reloadApplyTimeout: TimeInterval = 60,
+        rebootApplyTimeout: TimeInterval = 240,
+        delayAfterDone: TimeInterval = 1,
+        maxConcurrent: Int = 32
     ) {
         self.maxAttempts = maxAttempts
         self.backoff = backoff

@@ -1,7 +1,6 @@
 import Crypto
-import _CryptoExtras
-
 import Foundation
+import _CryptoExtras
 
 /// The key PIN and password hashes are made with: derived from the store's key file and never
 /// written to the database, so a copy of the database alone cannot test a single guess.
@@ -78,7 +77,12 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
 
     private static func derive(_ secret: String, salt: Data, rounds: Int) -> Data {
         let key = try! KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(secret.utf8), salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: rounds)
+            from: Array(secret.utf8),
+            salt: salt,
+            using: .sha256,
+            outputByteCount: 32,
+            unsafeUncheckedRounds: rounds
+        )
         return key.withUnsafeBytes { Data($0) }
     }
 
@@ -89,7 +93,8 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
 
     private static func parse(_ encoded: String) -> Parsed? {
         let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
-        if parts.count == 3, parts[0] == "hmac-sha256", let salt = Data(base64Encoded: String(parts[1])), let hash = Data(base64Encoded: String(parts[2])),
+        if parts.count == 3, parts[0] == "hmac-sha256", let salt = Data(base64Encoded: String(parts[1])),
+            let hash = Data(base64Encoded: String(parts[2])),
             hash.count == 32
         {
             return .hmac(salt: salt, hash: hash)
@@ -104,7 +109,8 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
 /// Comparisons whose running time does not depend on where the inputs differ.
 public enum ConstantTime {
     public static func equal(_ lhs: some DataProtocol, _ rhs: some DataProtocol) -> Bool {
-        let a = Array(lhs), b = Array(rhs)
+        let a = Array(lhs)
+        let b = Array(rhs)
         var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
         for i in 0..<max(a.count, b.count) {
             let x = i < a.count ? a[i] : 0

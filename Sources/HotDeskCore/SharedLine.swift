@@ -86,7 +86,12 @@ public enum LineLayout {
         var taken: Set<Int> = [1]
         for m in memberships.sorted(by: { ($0.button, $0.line.number) < ($1.button, $1.line.number) }) {
             if m.button >= model.lineKeys {
-                leftOff.append(.init(number: m.line.number, reason: "key \(m.button): the \(model.name) has \(model.lineKeys) line keys, the last one for Login/Logout"))
+                leftOff.append(
+                    .init(
+                        number: m.line.number,
+                        reason: "key \(m.button): the \(model.name) has \(model.lineKeys) line keys, the last one for Login/Logout"
+                    )
+                )
             } else if taken.contains(m.button) {
                 leftOff.append(.init(number: m.line.number, reason: "key \(m.button) is already taken"))
             } else {

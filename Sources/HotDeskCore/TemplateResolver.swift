@@ -14,7 +14,10 @@ public enum TemplateResolver {
     }
 
     public static func resolve(
-        extensionNumber: String?, device: Device, mappings: [Mapping], templates: [Template]
+        extensionNumber: String?,
+        device: Device,
+        mappings: [Mapping],
+        templates: [Template]
     ) -> (template: Template?, source: Source) {
         let byName = Dictionary(templates.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         func template(of mapping: Mapping) -> Template? {

@@ -1,8 +1,8 @@
 import Foundation
+import HTTPTypes
 import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
-import HTTPTypes
 import Hummingbird
 import Logging
 import PhonePush
@@ -24,10 +24,13 @@ struct AdminAPIController: Sendable {
 
     func register(with router: Router<HotDeskRequestContext>) {
         let api = router.group("/api/v1").add(
-            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console))
+            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console)
+        )
         api.get("events") { _, context in try self.eventStream(context) }
         api.get("extensions") { request, _ in try await self.listExtensions(request) }
-        api.get("accounts") { _, _ -> Response in .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init))) }
+        api.get("accounts") { _, _ -> Response in
+            .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init)))
+        }
         api.post("accounts") { request, context in try await self.saveAccount(request, context) }
         api.delete("accounts/{name}") { _, context in try await self.removeAccount(context) }
         api.get("sessions") { request, _ in try await self.listSessions(request) }
@@ -61,10 +64,16 @@ struct AdminAPIController: Sendable {
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
-        api.delete("extensions/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil } }
+        api.delete("extensions/{number}") { _, context in
+            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil }
+        }
         api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
-        api.delete("shared-lines/{number}") { _, context in try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil } }
-        api.delete("workspaces/{name}") { _, context in try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil } }
+        api.delete("shared-lines/{number}") { _, context in
+            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil }
+        }
+        api.delete("workspaces/{name}") { _, context in
+            try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil }
+        }
         api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
     }
 
@@ -77,13 +86,17 @@ struct AdminAPIController: Sendable {
     func eventStream(_ context: HotDeskRequestContext) throws -> Response {
         guard let stream = events.subscribe(owner: context.apiActor) else {
             throw APIError(
-                .tooManyRequests, "too_many_streams",
-                "at most \(events.perOwner) event streams per key or account and \(events.total) in all; close one first", retryAfter: 10)
+                .tooManyRequests,
+                "too_many_streams",
+                "at most \(events.perOwner) event streams per key or account and \(events.total) in all; close one first",
+                retryAfter: 10
+            )
         }
         let stillAuthorized = context.stillAuthorized
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"]
         return Response(
-            status: .ok, headers: headers,
+            status: .ok,
+            headers: headers,
             body: .init { writer in
                 try await writer.write(ByteBuffer(string: "retry: 2000\n: HotDesk events\n\n"))
                 // Ends when the page goes, or when the server begins to stop (`HotDeskService`).
@@ -95,7 +108,8 @@ struct AdminAPIController: Sendable {
                     }
                 }
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 
     /// Extensions by number with where each is logged in and whether it is locked; `limit` and
@@ -125,14 +139,19 @@ struct AdminAPIController: Sendable {
     /// Creates a console account, or gives an existing one a new password and/or role (which
     /// signs it out everywhere). Admins only; audited.
     func saveAccount(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
-        let body = try await request.decodeJSON(AdminAccountRequest.self, expected: "{\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}")
+        let body = try await request.decodeJSON(
+            AdminAccountRequest.self,
+            expected: "{\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}"
+        )
         if let problem = AdminAccountInfo.nameProblem(body.name) { throw APIError(.badRequest, "bad_name", problem) }
         var role: AdminRole?
         if let text = body.role {
             guard let r = AdminRole(rawValue: text) else { throw APIError(.badRequest, "bad_role", "role is auditor, helpdesk or admin") }
             role = r
         }
-        if let password = body.password, let problem = AdminAccountInfo.passwordProblem(password) { throw APIError(.badRequest, "bad_password", problem) }
+        if let password = body.password, let problem = AdminAccountInfo.passwordProblem(password) {
+            throw APIError(.badRequest, "bad_password", problem)
+        }
         if "console:\(body.name)" == context.apiActor, role.map({ $0 < .admin }) == true {
             throw APIError(.conflict, "own_account", "an account cannot lower its own role: another admin can")
         }
@@ -150,7 +169,9 @@ struct AdminAPIController: Sendable {
 
     func removeAccount(_ context: HotDeskRequestContext) async throws -> Response {
         let name = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
-        guard "console:\(name)" != context.apiActor else { throw APIError(.conflict, "own_account", "an account cannot remove itself: another admin can") }
+        guard "console:\(name)" != context.apiActor else {
+            throw APIError(.conflict, "own_account", "an account cannot remove itself: another admin can")
+        }
         guard try await store.removeAdminAccount(name: name, actor: context.apiActor, at: clock()) else {
             throw APIError(.notFound, "unknown_account", "there is no account \"\(name.prefix(64))\"")
         }
@@ -176,33 +197,44 @@ struct AdminAPIController: Sendable {
 
     static func view(_ cos: ClassOfService) -> CoSView {
         CoSView(
-            name: cos.name, default: cos.defaultAction.rawValue,
+            name: cos.name,
+            default: cos.defaultAction.rawValue,
             rules: cos.rules.map { r in
                 switch r.match {
                 case .pattern(let p): .init(pattern: p.description, class: nil, action: r.action.rawValue, schedule: r.schedule)
                 case .numberClass(let c): .init(pattern: nil, class: c, action: r.action.rawValue, schedule: r.schedule)
                 }
             },
-            featureCodes: cos.featureCodes, includes: cos.includes.map { .init(cos: $0.cos, schedule: $0.schedule) }, schedule: cos.schedule)
+            featureCodes: cos.featureCodes,
+            includes: cos.includes.map { .init(cos: $0.cos, schedule: $0.schedule) },
+            schedule: cos.schedule
+        )
     }
 
     /// `?extension=5501&number=0044…[&at=ISO8601]` or `?cos=staff&number=…`: which class and rule decide.
     func checkCoS(_ request: Request) async throws -> Response {
         let q = request.uri.queryParameters
-        guard let number = q.get("number"), (1...64).contains(number.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) }) else {
+        guard let number = q.get("number"), (1...64).contains(number.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) })
+        else {
             throw APIError(.badRequest, "bad_number", "number: 1-64 of digits * # +")
         }
         var at = clock()
         if let text = q.get("at") {
-            guard let date = try? Date(text, strategy: .iso8601) else { throw APIError(.badRequest, "bad_time", "at: an ISO 8601 time, e.g. 2026-12-25T10:00:00Z") }
+            guard let date = try? Date(text, strategy: .iso8601) else {
+                throw APIError(.badRequest, "bad_time", "at: an ISO 8601 time, e.g. 2026-12-25T10:00:00Z")
+            }
             at = date
         }
         let name: String
         if let cos = q.get("cos") {
             name = cos
         } else if let ext = q.get("extension") {
-            guard let found = try await store.findExtension(ext) else { throw APIError(.notFound, "unknown_extension", "there is no extension \(ext)") }
-            guard let cos = found.cos else { throw APIError(.notFound, "no_cos", "extension \(ext) has no class of service (its calls are not restricted)") }
+            guard let found = try await store.findExtension(ext) else {
+                throw APIError(.notFound, "unknown_extension", "there is no extension \(ext)")
+            }
+            guard let cos = found.cos else {
+                throw APIError(.notFound, "no_cos", "extension \(ext) has no class of service (its calls are not restricted)")
+            }
             name = cos
         } else {
             throw APIError(.badRequest, "bad_query", "give extension= or cos=, and number=")
@@ -231,8 +263,11 @@ struct AdminAPIController: Sendable {
             return .json(
                 .ok,
                 DeletionView(
-                    deleted: item.description, loggedOut: loggedOut.map { LogoutView(mac: $0.mac.colonSeparated, extension: $0.extensionNumber, job: nil) },
-                    jobs: jobs.map(PushJobView.init)))
+                    deleted: item.description,
+                    loggedOut: loggedOut.map { LogoutView(mac: $0.mac.colonSeparated, extension: $0.extensionNumber, job: nil) },
+                    jobs: jobs.map(PushJobView.init)
+                )
+            )
         }
     }
 
@@ -288,11 +323,19 @@ struct AdminAPIController: Sendable {
             config = (try? changes.planner.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
         }
         return DeviceView(
-            mac: o.device.mac.colonSeparated, brand: o.device.model.brand.rawValue, model: o.device.model.name, workspace: o.device.workspace,
-            users: o.device.assignedUsers, address: o.device.lastAddress, lastFetch: o.lastFetchAt, config: config,
+            mac: o.device.mac.colonSeparated,
+            brand: o.device.model.brand.rawValue,
+            model: o.device.model.name,
+            workspace: o.device.workspace,
+            users: o.device.assignedUsers,
+            address: o.device.lastAddress,
+            lastFetch: o.lastFetchAt,
+            config: config,
             loggedIn: o.session.map { DeviceView.LoggedIn(extension: $0.extensionNumber, name: o.sessionName ?? "", since: $0.startedAt) },
-            lastPush: o.lastPush.map(PushJobView.init), claimedAt: o.device.claimedAt,
-            claimPendingFrom: o.device.claimedAt == nil && o.device.claimApprovedFrom == nil ? o.device.claimPendingFrom : nil)
+            lastPush: o.lastPush.map(PushJobView.init),
+            claimedAt: o.device.claimedAt,
+            claimPendingFrom: o.device.claimedAt == nil && o.device.claimApprovedFrom == nil ? o.device.claimPendingFrom : nil
+        )
     }
 
     // MARK: audit
@@ -343,8 +386,11 @@ struct AdminAPIController: Sendable {
     func listSharedLines() async throws -> Response {
         let lines = try await store.sharedLines().map { line in
             SharedLineView(
-                number: line.number, name: line.name, callerId: line.callerID,
-                members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) })
+                number: line.number,
+                name: line.name,
+                callerId: line.callerID,
+                members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) }
+            )
         }
         return .json(.ok, SharedLineList(sharedLines: lines))
     }
@@ -355,9 +401,16 @@ struct AdminAPIController: Sendable {
         let password = SIPPassword.make()
         guard
             let jobs = try await changes.resetSIPPassword(
-                .deviceLine(mac), to: password, actor: context.apiActor, source: addresses.address(of: request, context: context))
+                .deviceLine(mac),
+                to: password,
+                actor: context.apiActor,
+                source: addresses.address(of: request, context: context)
+            )
         else { throw APIError(.notFound, "no_device_line", "device \(mac.colonSeparated) is unknown or has no line of its own") }
-        var response = Response.json(.ok, SIPPasswordView(line: "device", number: mac.colonSeparated, sipPassword: password, jobs: jobs.map(PushJobView.init)))
+        var response = Response.json(
+            .ok,
+            SIPPasswordView(line: "device", number: mac.colonSeparated, sipPassword: password, jobs: jobs.map(PushJobView.init))
+        )
         response.headers[.cacheControl] = "no-store"
         return response
     }
@@ -367,8 +420,12 @@ struct AdminAPIController: Sendable {
     func listWorkspaces() async throws -> Response {
         let list = try await store.workspaces().map {
             WorkspaceView(
-                name: $0.workspace.name, licence: $0.workspace.licence.rawValue, hotDesking: $0.workspace.hotDesking, devices: $0.devices,
-                maxDevices: $0.workspace.licence.maxDevices)
+                name: $0.workspace.name,
+                licence: $0.workspace.licence.rawValue,
+                hotDesking: $0.workspace.hotDesking,
+                devices: $0.devices,
+                maxDevices: $0.workspace.licence.maxDevices
+            )
         }
         return .json(.ok, WorkspaceList(workspaces: list))
     }
@@ -386,8 +443,10 @@ struct AdminAPIController: Sendable {
             throw APIError(.notFound, "unknown_workspace", "there is no workspace \"\(body.workspace ?? "")\"")
         case .full(let devices, let licence):
             throw APIError(
-                .conflict, "workspace_full",
-                "workspace \"\(body.workspace ?? "")\" holds \(devices) device(s); a \(licence.rawValue) licence allows \(licence.maxDevices)")
+                .conflict,
+                "workspace_full",
+                "workspace \"\(body.workspace ?? "")\" holds \(devices) device(s); a \(licence.rawValue) licence allows \(licence.maxDevices)"
+            )
         }
     }
 
@@ -401,14 +460,22 @@ struct AdminAPIController: Sendable {
         let password = SIPPassword.make()
         let line: LineReference = shared ? .sharedLine(number: number) : .ownLine(extensionNumber: number)
         guard
-            let jobs = try await changes.resetSIPPassword(line, to: password, actor: context.apiActor, source: addresses.address(of: request, context: context))
+            let jobs = try await changes.resetSIPPassword(
+                line,
+                to: password,
+                actor: context.apiActor,
+                source: addresses.address(of: request, context: context)
+            )
         else {
             throw shared
                 ? APIError(.notFound, "unknown_shared_line", "there is no shared line \(number)")
                 : APIError(.notFound, "unknown_extension", "there is no extension \(number)")
         }
         let views = jobs.map(PushJobView.init)
-        var response = Response.json(.ok, SIPPasswordView(line: shared ? "shared_line" : "extension", number: number, sipPassword: password, jobs: views))
+        var response = Response.json(
+            .ok,
+            SIPPasswordView(line: shared ? "shared_line" : "extension", number: number, sipPassword: password, jobs: views)
+        )
         response.headers[.cacheControl] = "no-store"
         return response
     }
@@ -434,9 +501,15 @@ struct AdminAPIController: Sendable {
         let page = overviews.prefix(limit)
         let sessions = page.map { overview in
             SessionView(
-                mac: overview.session.mac.colonSeparated, extension: overview.session.extensionNumber, name: overview.extensionName,
-                network: overview.session.network.rawValue, since: overview.session.startedAt, model: overview.device.model.name,
-                address: overview.device.lastAddress, lastPush: overview.lastPush.map(PushJobView.init))
+                mac: overview.session.mac.colonSeparated,
+                extension: overview.session.extensionNumber,
+                name: overview.extensionName,
+                network: overview.session.network.rawValue,
+                since: overview.session.startedAt,
+                model: overview.device.model.name,
+                address: overview.device.lastAddress,
+                lastPush: overview.lastPush.map(PushJobView.init)
+            )
         }
         let next = overviews.count > limit ? page.last.map { Self.page("sessions", params, setting: ["after": $0.session.mac.canonical]) } : nil
         return .json(.ok, SessionList(sessions: Array(sessions), next: next))
@@ -474,7 +547,12 @@ struct AdminAPIController: Sendable {
         let actor = context.apiActor
         guard
             let ended = try await changes.logout(
-                mac: mac, actor: actor, source: addresses.address(of: request, context: context), why: .forced, reason: .admin)
+                mac: mac,
+                actor: actor,
+                source: addresses.address(of: request, context: context),
+                why: .forced,
+                reason: .admin
+            )
         else { return nil }
         return LogoutView(mac: mac.colonSeparated, extension: ended.session.extensionNumber, job: ended.job.map(PushJobView.init))
     }
@@ -504,7 +582,10 @@ struct AdminAPIController: Sendable {
         }
         let ids = bounds[0] <= bounds[1] ? bounds[0]...bounds[1] : nil
         let jobs = ids == nil ? [] : try await store.pushJobs(state: state, mac: mac, ids: ids, limit: limit)
-        return .json(.ok, PushJobList(jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: limit, query: params, from: bounds[0])))
+        return .json(
+            .ok,
+            PushJobList(jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: limit, query: params, from: bounds[0]))
+        )
     }
 
     /// The path of the page after `jobs` (newest first): the same query with `to_id` below its
@@ -541,7 +622,9 @@ struct AdminAPIController: Sendable {
     func push(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
         let body = try await request.decodeJSON(
-            PushRequest.self, expected: "{\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}")
+            PushRequest.self,
+            expected: "{\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}"
+        )
         if body.action == .xml, let problem = PushMessage.problem(body.text) { throw APIError(.badRequest, "bad_text", problem) }
         guard let device = try await store.device(mac: mac) else { throw APIError.unknownDevice(mac) }
         guard recipes.supports(body.action, brand: device.model.brand) else {
@@ -563,17 +646,29 @@ struct AdminAPIController: Sendable {
         let changed = try await changes.pushChanged(actor: context.apiActor, keep: 0)
         try await store.audit(
             AuditEntry(
-                at: clock(), actor: context.apiActor, action: .push, source: addresses.address(of: request, context: context), outcome: .success,
+                at: clock(),
+                actor: context.apiActor,
+                action: .push,
+                source: addresses.address(of: request, context: context),
+                outcome: .success,
                 detail: "push of changed configs requested: \(changed.queued) of \(changed.checked) phone(s)"
-                    + (changed.ids.map { ", jobs \($0.lowerBound)-\($0.upperBound)" } ?? "")))
+                    + (changed.ids.map { ", jobs \($0.lowerBound)-\($0.upperBound)" } ?? "")
+            )
+        )
         var jobs: [PushJob] = []
         if let ids = changed.ids { jobs = try await store.pushJobs(state: nil, mac: nil, ids: ids, limit: page) }
         let query = changed.ids.map { [(key: Substring("from_id"), value: Substring(String($0.lowerBound)))] } ?? []
         return .json(
             .accepted,
             PushChangedView(
-                checked: changed.checked, queued: changed.queued, firstJob: changed.ids?.lowerBound, lastJob: changed.ids?.upperBound,
-                jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: page, query: query, from: changed.ids?.lowerBound ?? 0)))
+                checked: changed.checked,
+                queued: changed.queued,
+                firstJob: changed.ids?.lowerBound,
+                lastJob: changed.ids?.upperBound,
+                jobs: jobs.map(PushJobView.init),
+                next: Self.nextPage(after: jobs, limit: page, query: query, from: changed.ids?.lowerBound ?? 0)
+            )
+        )
     }
 
     /// A factory-reset or replaced phone: the device is unclaimed and gets a new provisioning
@@ -591,7 +686,13 @@ struct AdminAPIController: Sendable {
     func approveClaim(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
         guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
-        guard let address = try await store.approveClaim(mac: mac, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+        guard
+            let address = try await store.approveClaim(
+                mac: mac,
+                actor: context.apiActor,
+                source: addresses.address(of: request, context: context),
+                at: clock()
+            )
         else { throw APIError(.conflict, "no_pending_claim", "\(mac.colonSeparated) has no claim waiting: power the phone on, then approve it") }
         return .json(.ok, ClaimApprovalView(mac: mac.colonSeparated, address: address))
     }
@@ -605,7 +706,8 @@ struct AdminAPIController: Sendable {
         guard context.apiActor != "api:\(name)" else {
             throw APIError(.conflict, "own_key", "a key cannot revoke itself: use another admin key, or hotdesk apikey revoke on the server")
         }
-        guard try await store.revokeAPIKey(name: name, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock()) else {
+        guard try await store.revokeAPIKey(name: name, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
+        else {
             throw APIError(.notFound, "unknown_key", "there is no key named \"\(name.prefix(64))\"")
         }
         return .json(.ok, RevokedKeyView(name: name, revoked: true))
@@ -630,15 +732,23 @@ struct AdminAPIController: Sendable {
         let now = clock()
         let rule = LockoutRule(policy: try await store.settings().lockout)
         let failures = try await store.failures(since: rule.windowStart(now: now))
-        let wasLocked = rule.locks(failures: failures, now: now).first { $0.subject == subject } ?? locks.sourceLocks(now: now).first { $0.subject == subject }
+        let wasLocked =
+            rule.locks(failures: failures, now: now).first { $0.subject == subject } ?? locks.sourceLocks(now: now).first { $0.subject == subject }
         let counted = failures.contains { f in
             (subject.extensionNumber != nil && f.extensionNumber == subject.extensionNumber) || (subject.mac != nil && f.mac == subject.mac)
         }
         let remembered = locks.forget(subject)
         guard wasLocked != nil || remembered || counted else { throw APIError(.notFound, "not_locked", "\(subject) is not locked") }
         let audit = AuditEntry(
-            at: now, actor: context.apiActor, action: .unlock, mac: subject.mac, extensionNumber: subject.extensionNumber, source: addresses.address(of: request, context: context),
-            outcome: .success, detail: "\(subject) unlocked" + (wasLocked.map { " (locked until \($0.until.formatted(.iso8601)))" } ?? " (was not locked)"))
+            at: now,
+            actor: context.apiActor,
+            action: .unlock,
+            mac: subject.mac,
+            extensionNumber: subject.extensionNumber,
+            source: addresses.address(of: request, context: context),
+            outcome: .success,
+            detail: "\(subject) unlocked" + (wasLocked.map { " (locked until \($0.until.formatted(.iso8601)))" } ?? " (was not locked)")
+        )
         let forgotten = try await store.clearFailures(of: subject, audit: audit)
         return .json(.ok, UnlockView(kind: subject.kind, key: subject.key, wasLocked: wasLocked != nil, failuresForgotten: forgotten))
     }
@@ -675,7 +785,11 @@ struct APIKeyMiddleware: RouterMiddleware {
         return String(pair[pair.index(after: colon)...])
     }
 
-    func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: HotDeskRequestContext,
+        next: (Request, HotDeskRequestContext) async throws -> Response
+    ) async throws -> Response {
         var context = context
         do {
             if let console, request.headers[.authorization] == nil, let token = ConsoleAuth.token(of: request) {
@@ -683,10 +797,12 @@ struct APIKeyMiddleware: RouterMiddleware {
             }
             guard let key = key(request.headers[.authorization] ?? "") else {
                 throw APIError(
-                    .unauthorized, "unauthorized",
+                    .unauthorized,
+                    "unauthorized",
                     kind == .pbx
                         ? "send the PBX key as 'Authorization: Bearer <key>' or as the Basic password (hotdesk pbxkey create)"
-                        : "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)")
+                        : "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)"
+                )
             }
             guard APIKey.isWellFormed(key), let found = try await store.apiKey(hash: APIKey.hash(key), kind: kind, at: clock()) else {
                 throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
@@ -699,7 +815,9 @@ struct APIKeyMiddleware: RouterMiddleware {
         } catch let error as APIError {
             var response = error.response
             // A PBX's HTTP client negotiates: it sends its key only to a scheme the 401 offers.
-            if kind == .pbx, response.status == .unauthorized { response.headers.append(.init(name: .wwwAuthenticate, value: "Basic realm=\"hotdesk-pbx\"")) }
+            if kind == .pbx, response.status == .unauthorized {
+                response.headers.append(.init(name: .wwwAuthenticate, value: "Basic realm=\"hotdesk-pbx\""))
+            }
             return response
         }
     }
@@ -711,14 +829,30 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard role < needed else { return }
         try await store.audit(
             AuditEntry(
-                at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
-                detail: "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; \(who) is \(role.rawValue)"))
-        throw APIError(.forbidden, "forbidden", "this \(who.hasPrefix("key") ? "key" : "account")'s role (\(role.rawValue)) may not do that: it needs \(needed.rawValue)")
+                at: clock(),
+                actor: context.apiActor,
+                action: .apiRefused,
+                source: addresses.address(of: request, context: context),
+                outcome: .refused,
+                detail:
+                    "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; \(who) is \(role.rawValue)"
+            )
+        )
+        throw APIError(
+            .forbidden,
+            "forbidden",
+            "this \(who.hasPrefix("key") ? "key" : "account")'s role (\(role.rawValue)) may not do that: it needs \(needed.rawValue)"
+        )
     }
 
     /// A request of the signed-in console: its account as actor (`console:<name>`) and role;
     /// a change without the session's CSRF token is refused (403, audited).
-    private func consoleContext(_ request: Request, _ context: HotDeskRequestContext, _ console: ConsoleAuth, token: String) async throws -> HotDeskRequestContext {
+    private func consoleContext(
+        _ request: Request,
+        _ context: HotDeskRequestContext,
+        _ console: ConsoleAuth,
+        token: String
+    ) async throws -> HotDeskRequestContext {
         guard let (_, session) = try await console.session(token: token) else {
             throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again")
         }
@@ -728,8 +862,14 @@ struct APIKeyMiddleware: RouterMiddleware {
         if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
             try await store.audit(
                 AuditEntry(
-                    at: clock(), actor: context.apiActor, action: .apiRefused, source: addresses.address(of: request, context: context), outcome: .refused,
-                    detail: "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"))
+                    at: clock(),
+                    actor: context.apiActor,
+                    action: .apiRefused,
+                    source: addresses.address(of: request, context: context),
+                    outcome: .refused,
+                    detail: "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
+                )
+            )
             throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
         }
         try await checkRole(session.role, of: "account \"\(session.account)\"", request, context)
@@ -744,21 +884,23 @@ struct APIKeyMiddleware: RouterMiddleware {
         SecurityLog(logger: context.logger).record(.keyRefused, source: source, detail: "\(request.method) \(path): \(why)")
         let verdict = throttle.refuse(source: source ?? "unknown", now: now)
         let everyone = globalThrottle.refuse(source: "*", now: now)
-        let detail: String = switch (verdict, everyone) {
-        case (.withinLimit, .withinLimit): "\(request.method) \(path): \(why)"
-        case (.withinLimit, _):
-            "\(request.method) \(path): \(why); \(globalThrottle.limit) refusals from all addresses within \(Int(globalThrottle.window)) s, "
-                + "the next ones are answered 429 and not audited"
-        default:
-            "\(request.method) \(path): \(why); \(throttle.limit) refusals within \(Int(throttle.window)) s, the next ones from this address are answered 429 and not audited"
-        }
+        let detail: String =
+            switch (verdict, everyone) {
+            case (.withinLimit, .withinLimit): "\(request.method) \(path): \(why)"
+            case (.withinLimit, _):
+                "\(request.method) \(path): \(why); \(globalThrottle.limit) refusals from all addresses within \(Int(globalThrottle.window)) s, "
+                    + "the next ones are answered 429 and not audited"
+            default:
+                "\(request.method) \(path): \(why); \(throttle.limit) refusals within \(Int(throttle.window)) s, the next ones from this address are answered 429 and not audited"
+            }
         if verdict != .overLimit, everyone != .overLimit {
             try await store.audit(AuditEntry(at: now, actor: "unknown", action: .apiRefused, source: source, outcome: .refused, detail: detail))
         }
         guard verdict == .withinLimit, everyone == .withinLimit else {
             let wait = max(
                 verdict == .withinLimit ? 0 : throttle.retryAfter(source: source ?? "unknown", now: now),
-                everyone == .withinLimit ? 0 : globalThrottle.retryAfter(source: "*", now: now))
+                everyone == .withinLimit ? 0 : globalThrottle.retryAfter(source: "*", now: now)
+            )
             return APIError(.tooManyRequests, "too_many_attempts", "too many refused keys; try again in \(wait) s", retryAfter: wait)
         }
         return APIError(.unauthorized, "unauthorized", "the API key is not valid")

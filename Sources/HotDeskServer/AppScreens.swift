@@ -23,21 +23,27 @@ struct AppScreens: Sendable {
 
     /// Logged out: "Login Int" / "Login Extl".
     func chooseNetwork(title: String? = nil) -> Screen {
-        .menu(.init(
-            title: title ?? texts["app.title"],
-            items: [
-                .init(label: texts["menu.login_int"], url: url("/login", [("net", Network.internal.rawValue)])),
-                .init(label: texts["menu.login_extl"], url: url("/login", [("net", Network.external.rawValue)])),
-            ],
-            softKeys: [select, exit]))
+        .menu(
+            .init(
+                title: title ?? texts["app.title"],
+                items: [
+                    .init(label: texts["menu.login_int"], url: url("/login", [("net", Network.internal.rawValue)])),
+                    .init(label: texts["menu.login_extl"], url: url("/login", [("net", Network.external.rawValue)])),
+                ],
+                softKeys: [select, exit]
+            )
+        )
     }
 
     /// Logged in: who, then "Login" / "Logout".
     func loggedInMenu(number: String, name: String) -> Screen {
-        .menu(.init(
-            title: texts["menu.logged_in_as", ["ext": number, "name": name]],
-            items: [.init(label: texts["menu.login"], url: url("/choose")), .init(label: texts["menu.logout"], url: url("/logout"))],
-            softKeys: [select, exit]))
+        .menu(
+            .init(
+                title: texts["menu.logged_in_as", ["ext": number, "name": name]],
+                items: [.init(label: texts["menu.login"], url: url("/choose")), .init(label: texts["menu.logout"], url: url("/logout"))],
+                softKeys: [select, exit]
+            )
+        )
     }
 
     /// Extension and password on one screen, the password masked; on phones that take one
@@ -48,19 +54,26 @@ struct AppScreens: Sendable {
         guard maxInputFields >= 2 else {
             return .input(.init(title: title, url: url("/password", [("net", network.rawValue)]), fields: [ext], softKeys: [done, back, exit]))
         }
-        return .input(.init(
-            title: title, url: url("/submit", [("net", network.rawValue)]),
-            fields: [ext, .init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
-            softKeys: [done, back, exit]))
+        return .input(
+            .init(
+                title: title,
+                url: url("/submit", [("net", network.rawValue)]),
+                fields: [ext, .init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
+                softKeys: [done, back, exit]
+            )
+        )
     }
 
     /// The second of two chained screens: the password for the extension typed on the first.
     func passwordForm(network: Network, extensionValue: String) -> Screen {
-        .input(.init(
-            title: texts["login.password_title", ["ext": extensionValue]],
-            url: url("/submit", [("net", network.rawValue), ("ext", extensionValue)]),
-            fields: [.init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
-            softKeys: [done, back, exit]))
+        .input(
+            .init(
+                title: texts["login.password_title", ["ext": extensionValue]],
+                url: url("/submit", [("net", network.rawValue), ("ext", extensionValue)]),
+                fields: [.init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
+                softKeys: [done, back, exit]
+            )
+        )
     }
 
     /// "Logged in as 5501 - reloading" (or restarting; or, for a phone HotDesk cannot make apply
@@ -79,9 +92,15 @@ struct AppScreens: Sendable {
 
     /// An error that offers to try again (back to the form, the extension kept).
     func loginError(_ message: String, network: Network, extensionValue: String) -> Screen {
-        .text(.init(
-            title: texts["error.title"], text: message,
-            softKeys: [.init(label: texts["softkey.try_again"], action: .url(url("/login", [("net", network.rawValue), ("ext", extensionValue)]))), exit]))
+        .text(
+            .init(
+                title: texts["error.title"],
+                text: message,
+                softKeys: [
+                    .init(label: texts["softkey.try_again"], action: .url(url("/login", [("net", network.rawValue), ("ext", extensionValue)]))), exit,
+                ]
+            )
+        )
     }
 
     func message(_ message: String, title: String? = nil) -> Screen {
@@ -89,10 +108,15 @@ struct AppScreens: Sendable {
     }
 
     func confirmLogout(number: String, name: String) -> Screen {
-        .menu(.init(
-            title: texts["logout.confirm.title", ["ext": number, "name": name]],
-            items: [.init(label: texts["logout.confirm.yes"], url: url("/logout/confirm")), .init(label: texts["logout.confirm.no"], url: url(""))],
-            softKeys: [select, exit]))
+        .menu(
+            .init(
+                title: texts["logout.confirm.title", ["ext": number, "name": name]],
+                items: [
+                    .init(label: texts["logout.confirm.yes"], url: url("/logout/confirm")), .init(label: texts["logout.confirm.no"], url: url("")),
+                ],
+                softKeys: [select, exit]
+            )
+        )
     }
 
     func loggedOut(number: String, action: PushAction?) -> Screen {

@@ -56,7 +56,10 @@ final class AutoLogoutService: Service, Sendable {
                 logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(reason)"])
                 ended.append(session)
             } catch {
-                logger.error("auto logout failed", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "error": "\(error)"])
+                logger.error(
+                    "auto logout failed",
+                    metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "error": "\(error)"]
+                )
             }
         }
         return ended

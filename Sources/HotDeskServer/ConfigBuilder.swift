@@ -20,7 +20,12 @@ struct ConfigBuilder: Sendable {
     /// `proven`: the phone fetched with its provisioning secret. Otherwise (a phone that has not
     /// claimed its device yet) the config holds no secret but that provisioning secret: no line,
     /// no app token.
-    func render(_ state: DeviceConfigState, reached: ServerAddress?, file: ConfigFamily.DeviceFile? = nil, proven: Bool = true) throws -> RenderedConfig {
+    func render(
+        _ state: DeviceConfigState,
+        reached: ServerAddress?,
+        file: ConfigFamily.DeviceFile? = nil,
+        proven: Bool = true
+    ) throws -> RenderedConfig {
         guard let family = configs[state.device.model.brand] else { throw NoFamily(brand: state.device.model.brand) }
         let file = file ?? family.primaryFile
         let reached = reached ?? state.settings.internalAddress ?? ServerAddress("127.0.0.1:8080")!
@@ -30,9 +35,14 @@ struct ConfigBuilder: Sendable {
         }
         let server = Self.address(state, reached: reached)
         var context = ConfigContext(
-            device: state.device, line: line, server: server, network: line == nil ? nil : state.session?.network,
-            emergencyCallerID: state.settings.emergencyCallerID, phoneLogin: proven ? state.settings.credentials(for: state.device) : nil,
-            pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil))
+            device: state.device,
+            line: line,
+            server: server,
+            network: line == nil ? nil : state.session?.network,
+            emergencyCallerID: state.settings.emergencyCallerID,
+            phoneLogin: proven ? state.settings.credentials(for: state.device) : nil,
+            pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil)
+        )
         context.sip = state.settings.sip
         if let secret = state.device.provisioningSecret {
             context.provisioning = PhoneCredentials(username: state.device.provisioningUsername, password: secret)
@@ -43,23 +53,42 @@ struct ConfigBuilder: Sendable {
             // Nobody logged in: the phone's own (restricted) line, on key 1.
             context.accounts = [
                 .init(
-                    index: 1, number: own.number, name: own.name, sipPassword: own.sipPassword, callerID: state.settings.emergencyCallerID, button: 1,
-                    shared: false, ring: .ring)
+                    index: 1,
+                    number: own.number,
+                    name: own.name,
+                    sipPassword: own.sipPassword,
+                    callerID: state.settings.emergencyCallerID,
+                    button: 1,
+                    shared: false,
+                    ring: .ring
+                )
             ]
         }
         if line != nil {
             for (i, m) in LineLayout.place(state.memberships, model: state.device.model).placed.enumerated() {
                 context.accounts.append(
                     .init(
-                        index: i + 2, number: m.line.number, name: m.line.name, sipPassword: m.line.sipPassword, callerID: m.line.callerID, button: m.button,
-                        shared: true, ring: m.ring))
+                        index: i + 2,
+                        number: m.line.number,
+                        name: m.line.name,
+                        sipPassword: m.line.sipPassword,
+                        callerID: m.line.callerID,
+                        button: m.button,
+                        shared: true,
+                        ring: m.ring
+                    )
+                )
             }
         }
         var body = file.template
         var name = file.templateName
         if file.primary {
             let resolved = TemplateResolver.resolve(
-                extensionNumber: line?.number, device: state.device, mappings: state.mappings, templates: state.templates)
+                extensionNumber: line?.number,
+                device: state.device,
+                mappings: state.mappings,
+                templates: state.templates
+            )
             if let template = resolved.template {
                 body = template.body
                 name = template.name

@@ -1,9 +1,9 @@
 import AdminConsole
 import Foundation
+import HTTPTypes
 import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
-import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -63,7 +63,8 @@ struct ConsoleController: Sendable {
             return APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)").response
         }
         let body: SignInRequest
-        do { body = try await request.decodeJSON(SignInRequest.self, expected: "{\"name\": \"…\", \"password\": \"…\"}") } catch let error as APIError { return error.response }
+        do { body = try await request.decodeJSON(SignInRequest.self, expected: "{\"name\": \"…\", \"password\": \"…\"}") } catch let error as APIError
+        { return error.response }
         let now = clock()
         let source = addresses.address(of: request, context: context) ?? "unknown"
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
@@ -84,8 +85,15 @@ struct ConsoleController: Sendable {
             if throttledAudit.refuse(source: source, now: now) == .withinLimit {
                 try await store.audit(
                     AuditEntry(
-                        at: now, actor: "console:\(printable)", action: .signIn, source: source, outcome: .refused,
-                        detail: "console sign-in throttled after \(ConsoleAuth.allowedFailures) wrong passwords; the next attempts within \(wait) s are refused unaudited"))
+                        at: now,
+                        actor: "console:\(printable)",
+                        action: .signIn,
+                        source: source,
+                        outcome: .refused,
+                        detail:
+                            "console sign-in throttled after \(ConsoleAuth.allowedFailures) wrong passwords; the next attempts within \(wait) s are refused unaudited"
+                    )
+                )
             }
             return APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait).response
         }
@@ -95,14 +103,36 @@ struct ConsoleController: Sendable {
             _ = sourceFailures.refuse(source: source, now: now)
             security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
             try await store.audit(
-                AuditEntry(at: now, actor: "console:\(printable)", action: .signIn, source: source, outcome: .failure, detail: "console sign-in: wrong name or password"))
+                AuditEntry(
+                    at: now,
+                    actor: "console:\(printable)",
+                    action: .signIn,
+                    source: source,
+                    outcome: .failure,
+                    detail: "console sign-in: wrong name or password"
+                )
+            )
             return APIError(.unauthorized, "wrong_password", "wrong name or password").response
         }
         let token = ConsoleSession.makeToken()
-        let session = ConsoleSession(account: name, role: role, csrfToken: RandomToken.make(bytes: 32), expiresAt: now.addingTimeInterval(ConsoleAuth.lifetime))
+        let session = ConsoleSession(
+            account: name,
+            role: role,
+            csrfToken: RandomToken.make(bytes: 32),
+            expiresAt: now.addingTimeInterval(ConsoleAuth.lifetime)
+        )
         try await store.startConsoleSession(
-            tokenHash: ConsoleSession.hash(token), session,
-            audit: AuditEntry(at: now, actor: "console:\(name)", action: .signIn, source: source, outcome: .success, detail: "console sign-in (role \(role.rawValue))"))
+            tokenHash: ConsoleSession.hash(token),
+            session,
+            audit: AuditEntry(
+                at: now,
+                actor: "console:\(name)",
+                action: .signIn,
+                source: source,
+                outcome: .success,
+                detail: "console sign-in (role \(role.rawValue))"
+            )
+        )
         var response = Response.json(.ok, Self.view(session))
         response.headers[.setCookie] = auth.cookie(token, request: request, maxAge: Int(ConsoleAuth.lifetime))
         response.headers[.cacheControl] = "no-store"
@@ -125,14 +155,22 @@ struct ConsoleController: Sendable {
         guard let (hash, session) = try await auth.session(of: request) else {
             return APIError(.unauthorized, "signed_out", "not signed in").response
         }
-        guard auth.carriesCSRFToken(request, of: session) else { return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response }
+        guard auth.carriesCSRFToken(request, of: session) else {
+            return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response
+        }
         var response = Response(status: .noContent)
         response.headers[.setCookie] = auth.cookie("", request: request, maxAge: 0)
         try await store.endConsoleSession(
             tokenHash: hash,
             audit: AuditEntry(
-                at: clock(), actor: "console:\(session.account)", action: .signOut, source: addresses.address(of: request, context: context), outcome: .success,
-                detail: "console sign-out"))
+                at: clock(),
+                actor: "console:\(session.account)",
+                action: .signOut,
+                source: addresses.address(of: request, context: context),
+                outcome: .success,
+                detail: "console sign-out"
+            )
+        )
         return response
     }
 

@@ -47,7 +47,10 @@ final class ConsoleEvents: Service, Sendable {
     /// many streams open as allowed.
     func subscribe(owner: String) -> AsyncStream<Event>? {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(1))
-        enum Admission { case admitted(Int), stopped, full }
+        enum Admission {
+            case admitted(Int)
+            case stopped, full
+        }
         let admission: Admission = subscribers.withLock { s in
             guard !s.stopped else { return .stopped }
             guard s.streams.count < total, s.owners.values.count(where: { $0 == owner }) < perOwner else { return .full }

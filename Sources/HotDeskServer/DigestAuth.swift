@@ -140,7 +140,10 @@ public struct DigestAuth: Sendable {
                 let start = i
                 var escaped = false
                 while i < count, utf8[i] != 0x22 {
-                    if utf8[i] == 0x5C { escaped = true; i += 1 }  // \
+                    if utf8[i] == 0x5C {
+                        escaped = true
+                        i += 1
+                    }  // \
                     i += 1
                 }
                 let raw = utf8[start..<min(i, count)]
@@ -162,7 +165,10 @@ public struct DigestAuth: Sendable {
         var out: [UInt8] = []
         var skip = false
         for byte in raw {
-            if !skip, byte == 0x5C { skip = true; continue }
+            if !skip, byte == 0x5C {
+                skip = true
+                continue
+            }
             skip = false
             out.append(byte)
         }

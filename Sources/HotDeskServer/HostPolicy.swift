@@ -76,7 +76,11 @@ struct HostCheckMiddleware: RouterMiddleware {
     let store: any Store
     let hosts: HostPolicy
 
-    func handle(_ request: Request, context: HotDeskRequestContext, next: (Request, HotDeskRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: HotDeskRequestContext,
+        next: (Request, HotDeskRequestContext) async throws -> Response
+    ) async throws -> Response {
         guard hosts.accepts(request, settings: try await store.settings()) else { return HostPolicy.misdirected }
         return try await next(request, context)
     }

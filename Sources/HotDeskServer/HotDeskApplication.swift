@@ -39,8 +39,14 @@ public struct ServerConfiguration: Sendable {
     public var acceptedHosts: Set<String> = []
 
     public init(
-        host: String = "0.0.0.0", port: Int = 8080, language: String = "en", timeZone: TimeZone = .current, push: PushPolicy = .standard,
-        trustedProxies: Set<String> = [], autoLogoutInterval: TimeInterval = 30, acceptedHosts: Set<String> = [],
+        host: String = "0.0.0.0",
+        port: Int = 8080,
+        language: String = "en",
+        timeZone: TimeZone = .current,
+        push: PushPolicy = .standard,
+        trustedProxies: Set<String> = [],
+        autoLogoutInterval: TimeInterval = 30,
+        acceptedHosts: Set<String> = [],
         connections: ConnectionLimits = ConnectionLimits()
     ) {
         self.connections = connections
@@ -115,13 +121,24 @@ public struct HotDeskService: Service {
 /// Builds HotDesk: phone routes (`/provision`, `/app`), the admin API (`/api/v1`), the console
 /// (`/admin`), `/health`, and the push worker and other services that run beside them.
 public func makeApplication(
-    store: any Store, families: FamilyBook, pusher: PhonePusher, configuration: ServerConfiguration, logger: Logger,
+    store: any Store,
+    families: FamilyBook,
+    pusher: PhonePusher,
+    configuration: ServerConfiguration,
+    logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
     let screens = families.screens
     let pushes = PushService(
-        store: store, pusher: pusher, policy: configuration.push, screens: screens, language: configuration.language, logger: logger, clock: clock)
+        store: store,
+        pusher: pusher,
+        policy: configuration.push,
+        screens: screens,
+        language: configuration.language,
+        logger: logger,
+        clock: clock
+    )
     let changes = PhoneChanges(store: store, families: families, logger: logger, clock: clock, wake: { pushes.wake() })
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
@@ -139,20 +156,50 @@ public func makeApplication(
         return .text(.serviceUnavailable, "{\"status\":\"\(problem)\"}\n", contentType: "application/json")
     }
     ProvisioningController(
-        store: store, catalog: families.catalog, configs: families.configs, pushes: pushes, addresses: addresses, hosts: hosts, digest: DigestAuth(), security: security,
-        refusals: RefusalThrottle(), enrolments: EnrolmentGate(), fetchTimes: fetchTimes, clock: clock
+        store: store,
+        catalog: families.catalog,
+        configs: families.configs,
+        pushes: pushes,
+        addresses: addresses,
+        hosts: hosts,
+        digest: DigestAuth(),
+        security: security,
+        refusals: RefusalThrottle(),
+        enrolments: EnrolmentGate(),
+        fetchTimes: fetchTimes,
+        clock: clock
     ).register(with: router)
-    PushAuthController(store: store, recipes: pusher.recipes, logins: pushes.logins, addresses: addresses, security: security, clock: clock).register(with: router)
+    PushAuthController(store: store, recipes: pusher.recipes, logins: pushes.logins, addresses: addresses, security: security, clock: clock).register(
+        with: router
+    )
     PhoneAppController(
-        store: store, catalog: families.catalog, screens: screens, login: login, changes: changes, recipes: pusher.recipes,
-        pushDelay: configuration.push.delayAfterDone, addresses: addresses, hosts: hosts, language: configuration.language,
-        timeZone: configuration.timeZone, clock: clock
+        store: store,
+        catalog: families.catalog,
+        screens: screens,
+        login: login,
+        changes: changes,
+        recipes: pusher.recipes,
+        pushDelay: configuration.push.delayAfterDone,
+        addresses: addresses,
+        hosts: hosts,
+        language: configuration.language,
+        timeZone: configuration.timeZone,
+        clock: clock
     ).register(with: router)
     let consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
     let events = ConsoleEvents(store: store, logger: logger)
     ConsoleController(store: store, auth: consoleAuth, addresses: addresses, hosts: hosts, security: security, clock: clock).register(with: router)
-    AdminAPIController(store: store, changes: changes, recipes: pusher.recipes, addresses: addresses, locks: login.limits, console: consoleAuth, events: events, clock: clock)
-        .register(with: router)
+    AdminAPIController(
+        store: store,
+        changes: changes,
+        recipes: pusher.recipes,
+        addresses: addresses,
+        locks: login.limits,
+        console: consoleAuth,
+        events: events,
+        clock: clock
+    )
+    .register(with: router)
     PBXController(store: store, addresses: addresses, changes: changes, login: login, clock: clock).register(with: router)
     // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
     let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
@@ -161,7 +208,9 @@ public func makeApplication(
     let http1 = HTTPServerBuilder.http1(
         configuration: .init(
             additionalChannelHandlers: [ConnectionGuard(book: book, bodyTimeout: configuration.connections.bodyTimeout)],
-            idleTimeout: configuration.connections.idleTimeout))
+            idleTimeout: configuration.connections.idleTimeout
+        )
+    )
     let application = Application(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
@@ -171,9 +220,16 @@ public func makeApplication(
             fetchTimes, health, events,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             AutoLogoutService(
-                store: store, changes: changes, interval: configuration.autoLogoutInterval, timeZone: configuration.timeZone, logger: logger, clock: clock),
+                store: store,
+                changes: changes,
+                interval: configuration.autoLogoutInterval,
+                timeZone: configuration.timeZone,
+                logger: logger,
+                clock: clock
+            ),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-        logger: logger)
+        logger: logger
+    )
     return HotDeskService(application: application, events: events, changes: changes, logger: logger)
 }

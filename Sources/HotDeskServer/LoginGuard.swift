@@ -77,11 +77,12 @@ final class LoginGuard: Sendable {
     /// its failures. Returns whether anything was remembered.
     @discardableResult
     func forget(_ subject: LockSubject) -> Bool {
-        let key: String = switch subject {
-        case .extension(let number): Self.key(extension: number)
-        case .device(let mac): Self.key(device: mac)
-        case .source(let address): Self.key(source: address)
-        }
+        let key: String =
+            switch subject {
+            case .extension(let number): Self.key(extension: number)
+            case .device(let mac): Self.key(device: mac)
+            case .source(let address): Self.key(source: address)
+            }
         return state.withLock { s in
             var found = s.locks.removeValue(forKey: key) != nil
             if case .source(let address) = subject { found = s.sourceFailures.removeValue(forKey: address) != nil || found }

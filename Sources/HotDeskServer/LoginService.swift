@@ -63,22 +63,42 @@ struct LoginService: Sendable {
     /// failures count toward `source_failures` (default `source`; `nil` where the address is a
     /// relay's that many phones share, such as the PBX's own).
     func login(
-        device: Device, workspace: Workspace?, settings: Settings, network: Network, extensionInput: String, password: String, source: String?,
-        guessingSource: String?? = .none, now: Date
+        device: Device,
+        workspace: Workspace?,
+        settings: Settings,
+        network: Network,
+        extensionInput: String,
+        password: String,
+        source: String?,
+        guessingSource: String?? = .none,
+        now: Date
     ) async throws -> LoginOutcome {
         if let workspace, !workspace.hotDesking {
             Telemetry.login(LoginOutcome.hotDeskingOff(workspace: workspace.name).metricLabel)
             return .hotDeskingOff(workspace: workspace.name)
         }
         let outcome = try await attempt(
-            device: device, settings: settings, network: network, extensionInput: extensionInput, password: password, source: source,
-            guessingSource: guessingSource ?? source, now: now)
+            device: device,
+            settings: settings,
+            network: network,
+            extensionInput: extensionInput,
+            password: password,
+            source: source,
+            guessingSource: guessingSource ?? source,
+            now: now
+        )
         Telemetry.login(outcome.metricLabel)
         return outcome
     }
 
     private func attempt(
-        device: Device, settings: Settings, network: Network, extensionInput: String, password: String, source: String?, guessingSource: String?,
+        device: Device,
+        settings: Settings,
+        network: Network,
+        extensionInput: String,
+        password: String,
+        source: String?,
+        guessingSource: String?,
         now: Date
     ) async throws -> LoginOutcome {
         guard extensionInput.utf8.count <= Self.maxInput, password.utf8.count <= Self.maxInput else { return .tooLong }
@@ -90,21 +110,42 @@ struct LoginService: Sendable {
         try await writeLockSummaries(now: now)
 
         // A lock already decided is answered from memory: no read, no audit row (counted).
-        let keys = [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (guessingSource.map { [LoginGuard.key(source: $0)] } ?? [])
+        let keys =
+            [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (guessingSource.map { [LoginGuard.key(source: $0)] } ?? [])
         if let lock = limits.lockInForce(keys, now: now) {
-            security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: "locked until \(lock.until.formatted(.iso8601))")
+            security.record(
+                .loginFailed,
+                source: source,
+                mac: device.mac,
+                extensionNumber: number,
+                detail: "locked until \(lock.until.formatted(.iso8601))"
+            )
             return .locked(lock)
         }
         return try await limits.gate.withKeys(Array(keys.prefix(2))) {
             try await check(
-                device: device, settings: settings, network: network, number: number, password: password, source: source, guessingSource: guessingSource,
-                now: now)
+                device: device,
+                settings: settings,
+                network: network,
+                number: number,
+                password: password,
+                source: source,
+                guessingSource: guessingSource,
+                now: now
+            )
         }
     }
 
     /// The serialised part: count, check, record.
     private func check(
-        device: Device, settings: Settings, network: Network, number: String, password: String, source: String?, guessingSource: String?, now: Date
+        device: Device,
+        settings: Settings,
+        network: Network,
+        number: String,
+        password: String,
+        source: String?,
+        guessingSource: String?,
+        now: Date
     ) async throws -> LoginOutcome {
         let policy = settings.lockout
         let rule = LockoutRule(policy: policy)
@@ -140,7 +181,8 @@ struct LoginService: Sendable {
         let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
         let matched = ext == nil ? nil : candidate
         if reserved, let until = limits.settleGlobal(source: guessingSource, failed: matched == nil, policy: policy, now: now) {
-            let detail = "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
+            let detail =
+                "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
                 + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
             try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
             Telemetry.lockout("global")
@@ -155,8 +197,16 @@ struct LoginService: Sendable {
             }
             try await store.recordFailure(
                 AuditEntry(
-                    at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .failure,
-                    detail: detail))
+                    at: now,
+                    actor: number,
+                    action: .loginFailed,
+                    mac: device.mac,
+                    extensionNumber: number,
+                    source: source,
+                    outcome: .failure,
+                    detail: detail
+                )
+            )
             security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
             if let source = guessingSource, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
                 let lock = LockReason.deviceLocked(until: until)
@@ -172,19 +222,28 @@ struct LoginService: Sendable {
         }
 
         // A hash from before keyed hashes, just proven: replaced by one under the store's key.
-        let proven: SecretHash? = switch credential {
-        case .voicemailPIN: ext?.voicemailPIN
-        case .userPassword: settings.userPassword
-        case .adminPassword: settings.adminPassword
-        }
+        let proven: SecretHash? =
+            switch credential {
+            case .voicemailPIN: ext?.voicemailPIN
+            case .userPassword: settings.userPassword
+            case .adminPassword: settings.adminPassword
+            }
         if proven?.needsUpgrade == true { try await store.upgradeSecretHash(credential, extensionNumber: number, secret: password) }
 
         // A personal device takes its own users only (and the admin password, which logs anyone in anywhere).
         if !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword {
             try await store.audit(
                 AuditEntry(
-                    at: now, actor: number, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
-                    detail: "personal device of \(device.assignedUsers.joined(separator: ", "))"))
+                    at: now,
+                    actor: number,
+                    action: .loginFailed,
+                    mac: device.mac,
+                    extensionNumber: number,
+                    source: source,
+                    outcome: .refused,
+                    detail: "personal device of \(device.assignedUsers.joined(separator: ", "))"
+                )
+            )
             return .notAssigned(number)
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
@@ -206,15 +265,29 @@ struct LoginService: Sendable {
         }
         try await store.audit(
             AuditEntry(
-                at: now, actor: actor, action: .loginFailed, mac: device.mac, extensionNumber: number, source: source, outcome: .refused,
-                detail: "multi_login \(settings.multiLogin): \(refusal)"))
+                at: now,
+                actor: actor,
+                action: .loginFailed,
+                mac: device.mac,
+                extensionNumber: number,
+                source: source,
+                outcome: .refused,
+                detail: "multi_login \(settings.multiLogin): \(refusal)"
+            )
+        )
         return outcome
     }
 
     /// Remembers a lock in memory (later attempts are answered from there) and audits it once:
     /// `new` when this failure tipped it, else as found in the store.
     private func remember(
-        _ lock: LockReason, device: Device, number: String, source: String?, now: Date, new: Bool, sourceLock: Bool = false
+        _ lock: LockReason,
+        device: Device,
+        number: String,
+        source: String?,
+        now: Date,
+        new: Bool,
+        sourceLock: Bool = false
     ) async throws {
         let what: String
         let key: String
@@ -235,12 +308,22 @@ struct LoginService: Sendable {
         }
         if new { Telemetry.lockout(kind) }
         limits.remember(
-            LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what), key: key)
+            LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what),
+            key: key
+        )
         let detail = "\(what) until \(lock.until.formatted(.iso8601))" + (new ? "" : " (refused; further attempts are counted, not listed)")
         try await store.audit(
             AuditEntry(
-                at: now, actor: new ? "system" : number, action: new ? .lockout : .loginFailed, mac: device.mac, extensionNumber: number, source: source,
-                outcome: .refused, detail: detail))
+                at: now,
+                actor: new ? "system" : number,
+                action: new ? .lockout : .loginFailed,
+                mac: device.mac,
+                extensionNumber: number,
+                source: source,
+                outcome: .refused,
+                detail: detail
+            )
+        )
         security.record(.lock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
     }
 
@@ -249,9 +332,17 @@ struct LoginService: Sendable {
         for lock in limits.expiredSummaries(now: now) {
             try await store.audit(
                 AuditEntry(
-                    at: now, actor: "system", action: .loginFailed, mac: lock.mac, extensionNumber: lock.extensionNumber, source: lock.source,
+                    at: now,
+                    actor: "system",
+                    action: .loginFailed,
+                    mac: lock.mac,
+                    extensionNumber: lock.extensionNumber,
+                    source: lock.source,
                     outcome: .refused,
-                    detail: "\(lock.refused) attempt\(lock.refused == 1 ? "" : "s") refused while \(lock.what) (until \(lock.reason.until.formatted(.iso8601)))"))
+                    detail:
+                        "\(lock.refused) attempt\(lock.refused == 1 ? "" : "s") refused while \(lock.what) (until \(lock.reason.until.formatted(.iso8601)))"
+                )
+            )
         }
     }
 }

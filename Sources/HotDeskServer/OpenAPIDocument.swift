@@ -21,43 +21,72 @@ public enum OpenAPIDocument {
     static let operations: [String: Operation] = [
         "GET /api/v1/events": .init(
             summary: "Server-sent events: `event: change` when sessions, push jobs, devices, the directory or the audit log changed; never ends.",
-            contentType: "text/event-stream"),
+            contentType: "text/event-stream"
+        ),
         "GET /api/v1/extensions": .init(
-            summary: "Extensions (never a secret) with the phones each is logged in on and its lock; limit/after page them.", query: ["limit", "after"],
-            answers: [200, 400]),
+            summary: "Extensions (never a secret) with the phones each is logged in on and its lock; limit/after page them.",
+            query: ["limit", "after"],
+            answers: [200, 400]
+        ),
         "GET /api/v1/accounts": .init(summary: "The web console's accounts: name, role, created, last sign-in (never a password)."),
         "POST /api/v1/accounts": .init(
-            summary: "Create a console account {name, role, password}, or give one a new role and/or password (its sessions end).", body: true,
-            answers: [200, 201, 400, 404, 409]),
+            summary: "Create a console account {name, role, password}, or give one a new role and/or password (its sessions end).",
+            body: true,
+            answers: [200, 201, 400, 404, 409]
+        ),
         "DELETE /api/v1/accounts/{name}": .init(summary: "Remove a console account; its sessions end. Not your own.", answers: [204, 404, 409]),
         "GET /api/v1/sessions": .init(
-            summary: "Who is logged in on which phone, with each phone's last push, oldest login first; limit/after page it.", query: ["limit", "after"],
-            answers: [200, 400, 404]),
+            summary: "Who is logged in on which phone, with each phone's last push, oldest login first; limit/after page it.",
+            query: ["limit", "after"],
+            answers: [200, 400, 404]
+        ),
         "DELETE /api/v1/sessions/{mac}": .init(summary: "Force the logout of a phone: logged-out config, push, audit.", answers: [202, 404]),
         "POST /api/v1/extensions/{number}/logout": .init(summary: "Log an extension out of every phone it is logged in on.", answers: [202, 404]),
         "GET /api/v1/push-jobs": .init(
-            summary: "Push jobs, newest first; from_id/to_id keep an id range; next is the following page.", query: ["state", "mac", "from_id", "to_id", "limit"],
-            answers: [200, 400]),
+            summary: "Push jobs, newest first; from_id/to_id keep an id range; next is the following page.",
+            query: ["state", "mac", "from_id", "to_id", "limit"],
+            answers: [200, 400]
+        ),
         "GET /api/v1/push-jobs/{id}": .init(summary: "One push job.", answers: [200, 404]),
-        "POST /api/v1/devices/{mac}/push": .init(summary: "Push a reload, a reboot or a message (xml) to a phone.", body: true, answers: [202, 400, 404]),
+        "POST /api/v1/devices/{mac}/push": .init(
+            summary: "Push a reload, a reboot or a message (xml) to a phone.",
+            body: true,
+            answers: [202, 400, 404]
+        ),
         "POST /api/v1/devices/push-changed": .init(
-            summary: "Push every phone whose config changed since it last fetched it: counts, the new jobs' id range and their first page.", answers: [202]),
-        "POST /api/v1/extensions/{number}/sip-password": .init(summary: "A new SIP password for an extension's line, returned once.", answers: [200, 404]),
-        "POST /api/v1/shared-lines/{number}/sip-password": .init(summary: "A new SIP password for a shared line, returned once.", answers: [200, 404]),
+            summary: "Push every phone whose config changed since it last fetched it: counts, the new jobs' id range and their first page.",
+            answers: [202]
+        ),
+        "POST /api/v1/extensions/{number}/sip-password": .init(
+            summary: "A new SIP password for an extension's line, returned once.",
+            answers: [200, 404]
+        ),
+        "POST /api/v1/shared-lines/{number}/sip-password": .init(
+            summary: "A new SIP password for a shared line, returned once.",
+            answers: [200, 404]
+        ),
         "POST /api/v1/devices/{mac}/sip-password": .init(summary: "A new SIP password for a phone's own line, returned once.", answers: [200, 404]),
         "GET /api/v1/workspaces": .init(summary: "Workspaces with their device counts and licence limits."),
         "GET /api/v1/cos": .init(summary: "Classes of service, schedules and emergency numbers."),
         "GET /api/v1/cos/check": .init(
-            summary: "Which class of service and rule decide a call.", query: ["extension", "cos", "number", "at"], answers: [200, 400, 404]),
+            summary: "Which class of service and rule decide a call.",
+            query: ["extension", "cos", "number", "at"],
+            answers: [200, 400, 404]
+        ),
         "GET /api/v1/cos/{name}": .init(summary: "One class of service.", answers: [200, 404]),
         "GET /api/v1/devices": .init(
-            summary: "Phones by MAC: family, workspace, address, last fetch, config current or changed, who, last push; filters brand/workspace/state; limit/after page them.",
-            query: ["brand", "workspace", "state", "limit", "after"], answers: [200, 400]),
+            summary:
+                "Phones by MAC: family, workspace, address, last fetch, config current or changed, who, last push; filters brand/workspace/state; limit/after page them.",
+            query: ["brand", "workspace", "state", "limit", "after"],
+            answers: [200, 400]
+        ),
         "GET /api/v1/shared-lines": .init(summary: "Shared lines and their members (never a password)."),
         "GET /api/v1/locks": .init(summary: "Extensions, phones and addresses locked by wrong passwords, until when."),
         "GET /api/v1/audit": .init(
             summary: "The audit log, newest first, filtered; next pages by before_id; format=csv for a spreadsheet.",
-            query: ["actor", "action", "mac", "extension", "since", "until", "before_id", "limit", "format"], answers: [200, 400]),
+            query: ["actor", "action", "mac", "extension", "since", "until", "before_id", "limit", "format"],
+            answers: [200, 400]
+        ),
         "GET /api/v1/devices/{mac}": .init(summary: "One phone, as GET /devices shows it.", answers: [200, 400, 404]),
         "DELETE /api/v1/locks/extension/{key}": .init(summary: "Clear an extension's lock now (audited).", answers: [200, 400, 404]),
         "DELETE /api/v1/locks/device/{key}": .init(summary: "Clear a phone's lock now (audited).", answers: [200, 400, 404]),
@@ -66,15 +95,25 @@ public enum OpenAPIDocument {
         "DELETE /api/v1/apikeys/{name}": .init(summary: "Revoke a key (audited); a key cannot revoke itself.", answers: [200, 404, 409]),
         "POST /api/v1/devices/{mac}/release": .init(summary: "Release a claimed phone: a new provisioning secret, unclaimed.", answers: [200, 404]),
         "POST /api/v1/devices/{mac}/approve-claim": .init(
-            summary: "Approve the pending claim of an unclaimed phone (claims that wait for an admin).", answers: [200, 404, 409]),
-        "PUT /api/v1/devices/{mac}/workspace": .init(summary: "Put a phone in a workspace, or take it out (null).", body: true, answers: [200, 400, 404, 409]),
+            summary: "Approve the pending claim of an unclaimed phone (claims that wait for an admin).",
+            answers: [200, 404, 409]
+        ),
+        "PUT /api/v1/devices/{mac}/workspace": .init(
+            summary: "Put a phone in a workspace, or take it out (null).",
+            body: true,
+            answers: [200, 400, 404, 409]
+        ),
         "DELETE /api/v1/extensions/{number}": .init(summary: "Remove an extension from the directory (logged out first).", answers: [200, 400, 404]),
         "DELETE /api/v1/devices/{mac}": .init(summary: "Remove a phone from the directory.", answers: [200, 400, 404]),
         "DELETE /api/v1/shared-lines/{number}": .init(summary: "Remove a shared line.", answers: [200, 400, 404]),
         "DELETE /api/v1/workspaces/{name}": .init(summary: "Remove a workspace.", answers: [200, 400, 404]),
         "DELETE /api/v1/templates/{name}": .init(summary: "Remove a config template (409 while a mapping names it).", answers: [200, 400, 404, 409]),
         "POST /pbx/v1/authorize": .init(summary: "May this SIP user call that number now (JSON).", body: true, answers: [200, 400, 404]),
-        "GET /pbx/v1/authorize": .init(summary: "The same as key=value text.", query: ["auth_user", "callee", "caller", "source_ip"], answers: [200, 400, 404]),
+        "GET /pbx/v1/authorize": .init(
+            summary: "The same as key=value text.",
+            query: ["auth_user", "callee", "caller", "source_ip"],
+            answers: [200, 400, 404]
+        ),
         "GET /pbx/v1/credentials/{user}": .init(summary: "The HA1 of a line a phone carries now.", answers: [200, 404]),
         "POST /pbx/v1/hotdesk/login": .init(summary: "Star-code login from a phone's own line.", body: true, answers: [200, 400, 404]),
         "POST /pbx/v1/hotdesk/logout": .init(summary: "Star-code logout of a phone.", body: true, answers: [200, 400, 404]),
@@ -113,7 +152,9 @@ public enum OpenAPIDocument {
                 responses["\(code)"] = answer
             }
             responses["401"] = ["description": "no key, or a wrong one"]
-            if !isPBX, method != "get" { responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"] }
+            if !isPBX, method != "get" {
+                responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"]
+            }
             var operation: [String: Any] = [
                 "summary": described?.summary ?? "undocumented",
                 "operationId": (method + path).replacingOccurrences(of: "[^A-Za-z0-9]+", with: "_", options: .regularExpression),

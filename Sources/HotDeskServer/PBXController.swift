@@ -19,7 +19,8 @@ struct PBXController: Sendable {
 
     func register(with router: Router<HotDeskRequestContext>) {
         let pbx = router.group("/pbx/v1").add(
-            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), kind: .pbx))
+            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), kind: .pbx)
+        )
         pbx.post("authorize") { request, _ in try await self.authorize(request, form: false) }
         pbx.get("authorize") { request, _ in try await self.authorize(request, form: true) }
         pbx.get("credentials/{user}") { _, context in try await self.credentials(context) }
@@ -37,7 +38,10 @@ struct PBXController: Sendable {
 
     /// The device a star code was dialled from: the phone whose own line is `authUser`.
     private func device(_ request: Request) async throws -> (Device, StarCodeRequest) {
-        let asked = try await request.decodeJSON(StarCodeRequest.self, expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}")
+        let asked = try await request.decodeJSON(
+            StarCodeRequest.self,
+            expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}"
+        )
         try Self.checkSIPUser(asked.authUser)
         guard case .deviceLine(let device, _)? = try await store.sipUser(asked.authUser) else {
             throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
@@ -74,8 +78,16 @@ struct PBXController: Sendable {
         var workspace: Workspace?
         if let name = device.workspace { workspace = try await store.workspaces().first { $0.workspace.name == name }?.workspace }
         let outcome = try await login.login(
-            device: device, workspace: workspace, settings: settings, network: .internal, extensionInput: asked.extension ?? "",
-            password: asked.pin ?? "", source: source(asked, request, context), guessingSource: .some(phoneAddress(asked)), now: clock())
+            device: device,
+            workspace: workspace,
+            settings: settings,
+            network: .internal,
+            extensionInput: asked.extension ?? "",
+            password: asked.pin ?? "",
+            source: source(asked, request, context),
+            guessingSource: .some(phoneAddress(asked)),
+            now: clock()
+        )
         let answer: StarCodeView
         switch outcome {
         case .loggedIn(let result):
@@ -109,7 +121,13 @@ struct PBXController: Sendable {
         let (device, asked) = try await device(request)
         guard
             let ended = try await changes.logout(
-                mac: device.mac, actor: "pbx", source: source(asked, request, context), why: .starCode, reason: .logout, delay: login.pushDelay)
+                mac: device.mac,
+                actor: "pbx",
+                source: source(asked, request, context),
+                why: .starCode,
+                reason: .logout,
+                delay: login.pushDelay
+            )
         else { return .json(.ok, StarCodeView(result: "rejected", sipCode: 404, reason: "nobody is logged in on \(device.mac)")) }
         let who = ended.session.extensionNumber
         return .json(.ok, StarCodeView(result: "logged_out", sipCode: 200, reason: "\(who) logged out of \(device.mac)"))
@@ -169,8 +187,13 @@ struct PBXController: Sendable {
             decision = .init(action: .allow, cos: "", rule: "no class of service", reason: "no class of service is assigned to \(asked.authUser)")
         }
         let answer = AuthorizeView(
-            decision: decision.action.rawValue, sipCode: decision.action == .allow ? 200 : 403, reason: decision.reason, cos: decision.cos,
-            rule: decision.rule, ttl: Self.ttl)
+            decision: decision.action.rawValue,
+            sipCode: decision.action == .allow ? 200 : 403,
+            reason: decision.reason,
+            cos: decision.cos,
+            rule: decision.rule,
+            ttl: Self.ttl
+        )
         guard form else { return .json(.ok, answer) }
         let pairs = [
             ("decision", answer.decision), ("sip_code", "\(answer.sipCode)"), ("reason", answer.reason), ("cos", answer.cos), ("rule", answer.rule),

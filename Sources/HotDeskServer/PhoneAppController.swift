@@ -82,7 +82,9 @@ struct PhoneAppController: Sendable {
             if !updating { context.logger.notice("unknown app token", metadata: ["peer": "\(context.peerAddress ?? "?")"]) }
             let dialect = dialectForUnknownPhone(request)
             let texts = screens.texts(language)
-            let screen = Screen.text(.init(title: texts[updating ? "updating.title" : "error.title"], text: texts[updating ? "updating.text" : "error.unknown_device"]))
+            let screen = Screen.text(
+                .init(title: texts[updating ? "updating.title" : "error.title"], text: texts[updating ? "updating.text" : "error.unknown_device"])
+            )
             return try render(screen, dialect: dialect, context: context)
         }
         // Where the request came from, for the audit. The phone's address for pushes is learned only
@@ -123,8 +125,15 @@ struct PhoneAppController: Sendable {
         case .submit:
             let ext = params.get("ext") ?? ""
             let outcome = try await login.login(
-                device: state.device, workspace: state.workspace, settings: state.settings, network: network, extensionInput: ext, password: params.get("pw") ?? "",
-                source: phoneAddress, now: clock())
+                device: state.device,
+                workspace: state.workspace,
+                settings: state.settings,
+                network: network,
+                extensionInput: ext,
+                password: params.get("pw") ?? "",
+                source: phoneAddress,
+                now: clock()
+            )
             if case .loggedIn(let result) = outcome {
                 screen = app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model))
             } else {
@@ -139,8 +148,13 @@ struct PhoneAppController: Sendable {
             }
         case .logout:
             let ended = try await changes.logout(
-                mac: state.device.mac, actor: state.session?.extensionNumber ?? "phone", source: phoneAddress, why: .fromPhone, reason: .logout,
-                delay: pushDelay)
+                mac: state.device.mac,
+                actor: state.session?.extensionNumber ?? "phone",
+                source: phoneAddress,
+                why: .fromPhone,
+                reason: .logout,
+                delay: pushDelay
+            )
             if let ended {
                 screen = app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model))
             } else {

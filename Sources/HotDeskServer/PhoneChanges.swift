@@ -21,8 +21,15 @@ public struct ConfigPushPlanner: PushPlanner {
         let expected = try builder.expected(state)
         let model = state.device.model
         return PushJob(
-            mac: state.device.mac, action: order.action ?? recipes.configAction(for: model) ?? PushAction(model.applyMethod), reason: order.reason,
-            configHash: expected[0].hash, actor: order.actor, createdAt: order.at, dueAt: order.notBefore, altConfigHash: expected.dropFirst().first?.hash)
+            mac: state.device.mac,
+            action: order.action ?? recipes.configAction(for: model) ?? PushAction(model.applyMethod),
+            reason: order.reason,
+            configHash: expected[0].hash,
+            actor: order.actor,
+            createdAt: order.at,
+            dueAt: order.notBefore,
+            altConfigHash: expected.dropFirst().first?.hash
+        )
     }
 }
 
@@ -41,7 +48,10 @@ public struct PhoneChanges: Sendable {
     let wake: @Sendable () -> Void
 
     public init(
-        store: any Store, families: FamilyBook, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+        store: any Store,
+        families: FamilyBook,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() },
         wake: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
@@ -59,7 +69,10 @@ public struct PhoneChanges: Sendable {
     @discardableResult
     private func queued(_ jobs: [PushJob]) -> [PushJob] {
         for job in jobs {
-            logger.info("push queued", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "reason": "\(job.reason.rawValue)"])
+            logger.info(
+                "push queued",
+                metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "reason": "\(job.reason.rawValue)"]
+            )
         }
         if !jobs.isEmpty { wake() }
         return jobs
@@ -70,16 +83,33 @@ public struct PhoneChanges: Sendable {
     /// A login decided by `LoginService`: this phone is pushed its logged-in config after `delay`
     /// (its "Done" screen), the phones it logged out elsewhere (`multi_login: move`) theirs.
     public func login(_ session: Session, actor: String, policy: MultiLoginPolicy, delay: TimeInterval) async throws -> LoginResult {
-        let result = try await store.login(session, actor: actor, policy: policy, outbox: outbox(.login, actor: session.extensionNumber, delay: delay))
+        let result = try await store.login(
+            session,
+            actor: actor,
+            policy: policy,
+            outbox: outbox(.login, actor: session.extensionNumber, delay: delay)
+        )
         queued(result.jobs)
         return result
     }
 
     /// Ends the session on `mac`, if any; pushes the logged-out config with `reason` after `delay`.
     public func logout(
-        mac: MACAddress, actor: String, source: String?, why: SessionEnd, reason: PushReason, delay: TimeInterval = 0
+        mac: MACAddress,
+        actor: String,
+        source: String?,
+        why: SessionEnd,
+        reason: PushReason,
+        delay: TimeInterval = 0
     ) async throws -> EndedSession? {
-        let ended = try await store.logout(mac: mac, actor: actor, source: source, at: clock(), why: why, outbox: outbox(reason, actor: actor, delay: delay))
+        let ended = try await store.logout(
+            mac: mac,
+            actor: actor,
+            source: source,
+            at: clock(),
+            why: why,
+            outbox: outbox(reason, actor: actor, delay: delay)
+        )
         queued(ended?.job.map { [$0] } ?? [])
         return ended
     }
@@ -95,7 +125,14 @@ public struct PhoneChanges: Sendable {
 
     /// A new SIP password for a line; every phone that carries it is pushed. `nil`: no such line.
     public func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?) async throws -> [PushJob]? {
-        let jobs = try await store.resetSIPPassword(line, to: password, actor: actor, source: source, at: clock(), outbox: outbox(.admin, actor: actor))
+        let jobs = try await store.resetSIPPassword(
+            line,
+            to: password,
+            actor: actor,
+            source: source,
+            at: clock(),
+            outbox: outbox(.admin, actor: actor)
+        )
         return jobs.map { queued($0) }
     }
 
@@ -104,7 +141,14 @@ public struct PhoneChanges: Sendable {
     public func push(mac: MACAddress, action: PushAction? = nil, actor: String, source: String?) async throws -> PushJob? {
         let outbox = outbox(.admin, actor: actor, action: action)
         let audit = AuditEntry(
-            at: outbox.order.at, actor: actor, action: .push, mac: mac, source: source, outcome: .success, detail: "\(action?.rawValue ?? "push") requested")
+            at: outbox.order.at,
+            actor: actor,
+            action: .push,
+            mac: mac,
+            source: source,
+            outcome: .success,
+            detail: "\(action?.rawValue ?? "push") requested"
+        )
         let job = try await store.push(mac: mac, message: nil, audit: audit, outbox: outbox)
         return queued(job.map { [$0] } ?? []).first
     }
@@ -113,7 +157,14 @@ public struct PhoneChanges: Sendable {
     public func message(mac: MACAddress, text: String, actor: String, source: String?) async throws -> PushJob? {
         let outbox = outbox(.admin, actor: actor, action: .xml)
         let audit = AuditEntry(
-            at: outbox.order.at, actor: actor, action: .push, mac: mac, source: source, outcome: .success, detail: "message requested: \"\(text)\"")
+            at: outbox.order.at,
+            actor: actor,
+            action: .push,
+            mac: mac,
+            source: source,
+            outcome: .success,
+            detail: "message requested: \"\(text)\""
+        )
         let job = try await store.push(mac: mac, message: text, audit: audit, outbox: outbox)
         return queued(job.map { [$0] } ?? []).first
     }
@@ -131,7 +182,10 @@ public struct PhoneChanges: Sendable {
     /// Loads a directory; the phones a prune logged out are pushed with it. `pushChanged`: then
     /// every phone whose config changed (a password, template or setting) is pushed too.
     public func importDirectory(
-        _ directory: DirectoryDocument, actor: String, options: ImportOptions, pushChanged: Bool
+        _ directory: DirectoryDocument,
+        actor: String,
+        options: ImportOptions,
+        pushChanged: Bool
     ) async throws -> (summary: ImportSummary, changed: ChangedPushes?) {
         let summary = try await store.importDirectory(directory, actor: actor, at: clock(), options: options, outbox: outbox(.admin, actor: actor))
         queued(summary.jobs)
@@ -176,7 +230,10 @@ public struct PhoneChanges: Sendable {
             result.first += added.prefix(max(0, keep - result.first.count))
         }
         if let ids = result.ids {
-            logger.info("pushes queued for changed configs", metadata: ["jobs": "\(result.queued)", "ids": "\(ids.lowerBound)-\(ids.upperBound)", "checked": "\(result.checked)"])
+            logger.info(
+                "pushes queued for changed configs",
+                metadata: ["jobs": "\(result.queued)", "ids": "\(ids.lowerBound)-\(ids.upperBound)", "checked": "\(result.checked)"]
+            )
             wake()
         }
         return result

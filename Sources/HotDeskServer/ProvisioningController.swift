@@ -70,11 +70,13 @@ struct ProvisioningController: Sendable {
             case .device(let other)? = FileIdentification.decide(matches, knownBrand: nil, userAgentBrands: agentBrands)
         {
             let model = catalog.model(fromUserAgent: userAgent, brand: other.brand) ?? .generic(other.brand)
-            let detail = "re-enrolled as \(other.brand.rawValue) model \(model.name): it was enrolled as \(squatted.model.brand.rawValue) and never fetched with its secret"
+            let detail =
+                "re-enrolled as \(other.brand.rawValue) model \(model.name): it was enrolled as \(squatted.model.brand.rawValue) and never fetched with its secret"
             if try await store.reenrol(
-                mac: mac, model: model,
-                audit: AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success, detail: detail))
-            {
+                mac: mac,
+                model: model,
+                audit: AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success, detail: detail)
+            ) {
                 state = try await store.deviceConfigState(mac: mac)
             }
         }
@@ -88,7 +90,9 @@ struct ProvisioningController: Sendable {
         case .common(let common)?:
             guard case .common(let spec) = common.kind else { return .text(.notFound, "no such config file\n") }
             return conditional(
-                ServedConfig(RenderedConfig(body: spec.body, contentType: configs[common.brand]?.format.contentType ?? "text/plain")), request)
+                ServedConfig(RenderedConfig(body: spec.body, contentType: configs[common.brand]?.format.contentType ?? "text/plain")),
+                request
+            )
         case nil:
             return .text(.notFound, "no such config file\n")
         case .otherFamily(let known, let fileFamilies)?:
@@ -96,7 +100,8 @@ struct ProvisioningController: Sendable {
         case .ambiguous(let fileFamilies)?:
             return try await refuse(
                 "\(file) is asked for by \(list(fileFamilies)) phones and the User-Agent \"\(printable(userAgent))\" does not say which; "
-                    + "add the device to the directory with its model")
+                    + "add the device to the directory with its model"
+            )
         case .userAgentMismatch(let agentFamilies, let fileFamilies)?:
             return try await refuse("the User-Agent names a \(list(agentFamilies)) phone but \(file) is a file of \(list(fileFamilies)) phones")
         case .device(let found)?:
@@ -115,8 +120,13 @@ struct ProvisioningController: Sendable {
             let limits = settings.enrolment
             if case .refuse(let retry, let first) = enrolments.admit(perMinute: limits.perMinute, now: now) {
                 return try await enrolmentRefused(
-                    mac: mac, source: phoneAddress, now: now, retryAfter: retry, first: first,
-                    why: "more than \(limits.perMinute) unknown phones in a minute (settings.enrolment.per_minute)")
+                    mac: mac,
+                    source: phoneAddress,
+                    now: now,
+                    retryAfter: retry,
+                    first: first,
+                    why: "more than \(limits.perMinute) unknown phones in a minute (settings.enrolment.per_minute)"
+                )
             }
             let model = learned ?? .generic(brand)
             let how = fromAgent != nil ? "User-Agent" : "file name"
@@ -124,20 +134,38 @@ struct ProvisioningController: Sendable {
             let enrolled = try await store.enrol(
                 device,
                 audit: AuditEntry(
-                    at: now, actor: "system", action: .enrol, mac: mac, source: phoneAddress, outcome: .success,
-                    detail: "\(brand.rawValue) model \(model.name) from \(how); file \(file)"),
-                maxUnclaimed: limits.maxUnclaimed)
+                    at: now,
+                    actor: "system",
+                    action: .enrol,
+                    mac: mac,
+                    source: phoneAddress,
+                    outcome: .success,
+                    detail: "\(brand.rawValue) model \(model.name) from \(how); file \(file)"
+                ),
+                maxUnclaimed: limits.maxUnclaimed
+            )
             guard enrolled != nil else {
                 return try await enrolmentRefused(
-                    mac: mac, source: phoneAddress, now: now, retryAfter: 300, first: enrolments.countRefusal(),
-                    why: "\(limits.maxUnclaimed) enrolled phones have not fetched their config with their secret yet (settings.enrolment.max_unclaimed)")
+                    mac: mac,
+                    source: phoneAddress,
+                    now: now,
+                    retryAfter: 300,
+                    first: enrolments.countRefusal(),
+                    why:
+                        "\(limits.maxUnclaimed) enrolled phones have not fetched their config with their secret yet (settings.enrolment.max_unclaimed)"
+                )
             }
             let before = enrolments.refusedSinceLastSummary()
             if before > 0 {
                 try await store.audit(
                     AuditEntry(
-                        at: now, actor: "system", action: .unknownDeviceRefused, outcome: .refused,
-                        detail: "\(before) unknown phone request(s) refused by the enrolment limits before this enrolment"))
+                        at: now,
+                        actor: "system",
+                        action: .unknownDeviceRefused,
+                        outcome: .refused,
+                        detail: "\(before) unknown phone request(s) refused by the enrolment limits before this enrolment"
+                    )
+                )
             }
             state = try await store.deviceConfigState(mac: mac)
         } else if let current = state, current.device.model.isGeneric, let learned {
@@ -154,7 +182,8 @@ struct ProvisioningController: Sendable {
         // Claims that wait for an admin (settings.enrolment.claims, or past claims_until): an
         // unclaimed phone asking without a secret gets nothing until its claim is approved, and
         // then only from the address approved (docs/security.md).
-        if state.device.claimedAt == nil, pathKey == nil, request.headers[.authorization] == nil, state.settings.enrolment.claimNeedsApproval(at: now),
+        if state.device.claimedAt == nil, pathKey == nil, request.headers[.authorization] == nil,
+            state.settings.enrolment.claimNeedsApproval(at: now),
             !(auth == .digest && state.device.secretIssuedAt != nil),
             state.device.claimApprovedFrom == nil || state.device.claimApprovedFrom != phoneAddress
         {
@@ -178,8 +207,15 @@ struct ProvisioningController: Sendable {
                     let advice = state.device.claimedAt == nil ? "" : " (the phone is claimed; `hotdesk device release` if it was replaced or reset)"
                     try await store.audit(
                         AuditEntry(
-                            at: now, actor: "system", action: .configRefused, mac: mac, source: phoneAddress, outcome: .refused,
-                            detail: "config \(file) refused: \(why)\(advice)"))
+                            at: now,
+                            actor: "system",
+                            action: .configRefused,
+                            mac: mac,
+                            source: phoneAddress,
+                            outcome: .refused,
+                            detail: "config \(file) refused: \(why)\(advice)"
+                        )
+                    )
                 }
             }
             // A 401 carries a challenge (RFC 7235); a phone with a key in its path, or bound to
@@ -191,7 +227,11 @@ struct ProvisioningController: Sendable {
             for challenge in digest.challenges(now: now, address: phoneAddress, stale: refusal == DigestAuth.staleNonce) {
                 headers.append(.init(name: .wwwAuthenticate, value: challenge))
             }
-            return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "this phone's config needs its provisioning credential\n")))
+            return Response(
+                status: .unauthorized,
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: "this phone's config needs its provisioning credential\n"))
+            )
         }
 
         let served: ServedConfig
@@ -226,7 +266,13 @@ struct ProvisioningController: Sendable {
             return conditional(served, request)
         }
         let applied = try await store.recordFetch(
-            mac: mac, address: phoneAddress, host: reached?.baseURL, configHash: served.hash, configAddress: pointsTo, at: now)
+            mac: mac,
+            address: phoneAddress,
+            host: reached?.baseURL,
+            configHash: served.hash,
+            configAddress: pointsTo,
+            at: now
+        )
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
             Telemetry.push(job.action.rawValue, "applied")
@@ -239,7 +285,13 @@ struct ProvisioningController: Sendable {
     /// cannot send one, the address it claimed from), or anyone who knows its MAC. `refusal`: a
     /// secret was sent and is wrong.
     private func prove(
-        _ request: Request, device: Device, secret: String, auth: ProvisioningAuth, pathKey: String?, from address: String?, now: Date
+        _ request: Request,
+        device: Device,
+        secret: String,
+        auth: ProvisioningAuth,
+        pathKey: String?,
+        from address: String?,
+        now: Date
     ) -> (proven: Bool, refusal: String?) {
         var proven = false
         var refusal: String?
@@ -247,8 +299,14 @@ struct ProvisioningController: Sendable {
             if ConstantTime.equal(pathKey, secret) { proven = true } else { refusal = "wrong key in the provisioning path" }
         }
         switch digest.verify(
-            header: request.headers[.authorization], method: "GET", uri: request.uri.description, username: device.provisioningUsername,
-            secret: secret, address: address, now: now)
+            header: request.headers[.authorization],
+            method: "GET",
+            uri: request.uri.description,
+            username: device.provisioningUsername,
+            secret: secret,
+            address: address,
+            now: now
+        )
         {
         case .valid: proven = true
         case .invalid(let why): refusal = why
@@ -266,7 +324,9 @@ struct ProvisioningController: Sendable {
     private func auditRefusal(mac: MACAddress, source: String?, now: Date, detail: String) async throws {
         security.record(.deviceRefused, source: source, mac: mac, detail: detail)
         guard refusals.refuse(source: source ?? "-", now: now) != .overLimit else { return }
-        try await store.audit(AuditEntry(at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: source, outcome: .refused, detail: detail))
+        try await store.audit(
+            AuditEntry(at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: source, outcome: .refused, detail: detail)
+        )
     }
 
     /// 503 with `Retry-After`: the phone tries again later. One audit row per episode (the count
@@ -276,8 +336,15 @@ struct ProvisioningController: Sendable {
         if first {
             try await store.audit(
                 AuditEntry(
-                    at: now, actor: "system", action: .unknownDeviceRefused, mac: mac, source: source, outcome: .refused,
-                    detail: "unknown phones refused: \(why); the rest are counted until enrolment goes on"))
+                    at: now,
+                    actor: "system",
+                    action: .unknownDeviceRefused,
+                    mac: mac,
+                    source: source,
+                    outcome: .refused,
+                    detail: "unknown phones refused: \(why); the rest are counted until enrolment goes on"
+                )
+            )
         }
         var headers = HTTPFields()
         headers[.retryAfter] = "\(retryAfter)"
@@ -336,6 +403,8 @@ struct ServedConfig: Sendable {
     /// `If-None-Match`: this ETag, `*`, or a list holding either (a phone sends back the one it was given).
     func isMatched(by header: String) -> Bool {
         header == etag
-            || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }
+            || header.split(separator: ",").contains {
+                $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*"
+            }
     }
 }

@@ -54,9 +54,19 @@ struct PushAuthController: Sendable {
         let verdict = throttle.refuse(source: source ?? "-", now: now)
         let everyone = globalThrottle.refuse(source: "*", now: now)
         if verdict != .overLimit, everyone != .overLimit {
-            let over = verdict == .withinLimit && everyone == .withinLimit ? "" : "; too many refusals, the next ones are answered 429 and not audited"
+            let over =
+                verdict == .withinLimit && everyone == .withinLimit ? "" : "; too many refusals, the next ones are answered 429 and not audited"
             try await store.audit(
-                AuditEntry(at: now, actor: "unknown", action: .pushAuthRefused, mac: mac, source: source, outcome: .refused, detail: "push login refused: \(why)\(over)"))
+                AuditEntry(
+                    at: now,
+                    actor: "unknown",
+                    action: .pushAuthRefused,
+                    mac: mac,
+                    source: source,
+                    outcome: .refused,
+                    detail: "push login refused: \(why)\(over)"
+                )
+            )
         }
         return verdict == .withinLimit && everyone == .withinLimit ? Self.answer(false) : refusedTooOften(source, now: now)
     }
@@ -70,7 +80,11 @@ struct PushAuthController: Sendable {
 
     /// Exactly the word: the phone refuses the command on any other byte.
     private static func answer(_ granted: Bool) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: granted ? "AUTHORIZED" : "UN-AUTHORIZED")))
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain"],
+            body: .init(byteBuffer: ByteBuffer(string: granted ? "AUTHORIZED" : "UN-AUTHORIZED"))
+        )
     }
 
     /// `a=1&b=x%20y` → [a: 1, b: x y]

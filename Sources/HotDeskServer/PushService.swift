@@ -33,7 +33,12 @@ final class PushService: Service, Sendable {
     private let pacer: Mutex<PushPacer?>
 
     init(
-        store: any Store, pusher: PhonePusher, policy: PushPolicy, screens: ScreenLibrary, language: String, logger: Logger,
+        store: any Store,
+        pusher: PhonePusher,
+        policy: PushPolicy,
+        screens: ScreenLibrary,
+        language: String,
+        logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
         self.store = store
@@ -147,7 +152,11 @@ final class PushService: Service, Sendable {
             apply(outcome.isFinal ? .fail : policy.afterFailedAttempt(job, now: now, random: Double.random(in: 0..<1)), to: &job)
             logger.warning(
                 "push attempt failed",
-                metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "attempt": "\(job.attempts)", "error": "\(job.lastError ?? "")", "state": "\(job.state.rawValue)"])
+                metadata: [
+                    "job": "\(job.id)", "mac": "\(job.mac)", "attempt": "\(job.attempts)", "error": "\(job.lastError ?? "")",
+                    "state": "\(job.state.rawValue)",
+                ]
+            )
         }
         if job.state == .sent || job.state == .applied || job.state == .failed { Telemetry.push(job.action.rawValue, job.state.rawValue) }
         await save(job)
@@ -162,8 +171,12 @@ final class PushService: Service, Sendable {
         }
         let settings = try await store.settings()
         var target = PushTarget(
-            brand: device.model.brand, address: address, port: settings.pushPort(for: device), credentials: settings.credentials(for: device),
-            from: settings.pushFrom)
+            brand: device.model.brand,
+            address: address,
+            port: settings.pushPort(for: device),
+            credentials: settings.credentials(for: device),
+            from: settings.pushFrom
+        )
         if pusher.recipes.vendors[device.model.brand]?.recipe(job.action)?.login == .oneTime {
             // The phone asks /push-auth about this login while it takes the command: good for that alone.
             target.credentials = logins.issue(mac: device.mac, now: clock(), lifetime: policy.connectTimeout + policy.transferTimeout + 10)
@@ -187,7 +200,10 @@ final class PushService: Service, Sendable {
         job.lastError = "not_applied: the phone accepted the \(job.action.rawValue) but did not fetch its new config within \(waited) s"
         job.updatedAt = now
         apply(policy.afterApplyTimeout(job, now: now), to: &job)
-        logger.warning("push not applied", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "state": "\(job.state.rawValue)", "next": "\(job.action.rawValue)"])
+        logger.warning(
+            "push not applied",
+            metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "state": "\(job.state.rawValue)", "next": "\(job.action.rawValue)"]
+        )
         if job.state == .failed { Telemetry.push(job.action.rawValue, "failed") }
         await save(job)
     }

@@ -32,13 +32,16 @@ public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware
         } catch let error as any HTTPResponseError {
             record(request, context, status: error.status, start: start, thrown: true)
             throw error
-        } catch where StoreFailure.isStoreError(error) {
+        } catch  where StoreFailure.isStoreError(error) {
             // The database refused (a full disk, a read-only file): said in the log and the
             // metrics, and to the client as a temporary failure, not an empty 500.
             Telemetry.storeError()
             context.logger.error("store error", metadata: ["path": "\(Self.redact(request.uri.path))", "error": "\(error)"])
             let response = Response.text(
-                .serviceUnavailable, "the database cannot be used right now (see the server log); try again\n", headers: [.retryAfter: "5"])
+                .serviceUnavailable,
+                "the database cannot be used right now (see the server log); try again\n",
+                headers: [.retryAfter: "5"]
+            )
             record(request, context, status: response.status, start: start, thrown: true)
             return response
         } catch {
@@ -57,11 +60,13 @@ public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware
         let level: Logger.Level = status.code >= 500 ? .error : .debug
         guard context.logger.logLevel <= level else { return }
         context.logger.log(
-            level: level, "request",
+            level: level,
+            "request",
             metadata: [
                 "method": "\(request.method)", "path": "\(Self.redact(request.uri.path))", "status": "\(status.code)",
                 "ms": "\(String(format: "%.2f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15))",
-            ])
+            ]
+        )
     }
 
     /// `/app/<token>/submit` → `/app/…/submit`, however the slashes are doubled (`//app/<token>`,
@@ -102,7 +107,9 @@ private final class RouteMetrics: Sendable {
             duration: Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds),
             errors: Counter(
                 label: "hb.request.errors",
-                dimensions: [("http.route", pattern), ("http.request.method", method.rawValue), ("error.type", String(status.code))]))
+                dimensions: [("http.route", pattern), ("http.request.method", method.rawValue), ("error.type", String(status.code))]
+            )
+        )
         return routes.withLock { table in
             if let raced = table[key] { return raced }
             table[key] = made

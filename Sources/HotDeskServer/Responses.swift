@@ -2,7 +2,12 @@ import Hummingbird
 import PhoneXML
 
 extension Response {
-    static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain; charset=UTF-8", headers extra: HTTPFields = [:]) -> Response {
+    static func text(
+        _ status: HTTPResponse.Status,
+        _ body: String,
+        contentType: String = "text/plain; charset=UTF-8",
+        headers extra: HTTPFields = [:]
+    ) -> Response {
         var headers = extra
         headers[.contentType] = contentType
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))

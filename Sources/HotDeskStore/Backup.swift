@@ -51,7 +51,9 @@ public enum DatabaseBackup {
         readOnly.readonly = true
         return try DatabaseQueue(path: path, configuration: readOnly).read { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            guard integrity == ["ok"] else { throw Problem(description: "\(path) fails SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))") }
+            guard integrity == ["ok"] else {
+                throw Problem(description: "\(path) fails SQLite's integrity check: \(integrity.prefix(3).joined(separator: "; "))")
+            }
             guard try db.tableExists("extensions"), try db.tableExists("devices"), try db.tableExists("sessions") else {
                 throw Problem(description: "\(path) is not a HotDesk database")
             }
@@ -112,7 +114,10 @@ extension DatabaseBackup {
         try migrator.migrate(expected, upTo: last)
         let query = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'"
         func objects(_ db: Database) throws -> [String: String] {
-            Dictionary(try Row.fetchAll(db, sql: query).map { ("\($0["type"] as String) \($0["name"] as String)", ($0["sql"] as String?) ?? "") }) { a, _ in a }
+            Dictionary(try Row.fetchAll(db, sql: query).map { ("\($0["type"] as String) \($0["name"] as String)", ($0["sql"] as String?) ?? "") }) {
+                a,
+                _ in a
+            }
         }
         let have = try objects(db)
         let want = try expected.read(objects)

@@ -31,7 +31,12 @@ final class ChangeCounter: Sendable {
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
             sqlite3_prepare_v2(h.db, "SELECT n FROM change_generation WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
             sqlite3_prepare_v2(
-                h.db, "SELECT (SELECT n FROM change_generation WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)", -1, &h.stampStatement, nil)
+                h.db,
+                "SELECT (SELECT n FROM change_generation WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
+                -1,
+                &h.stampStatement,
+                nil
+            )
                 == SQLITE_OK,
             sqlite3_prepare_v2(h.db, "PRAGMA data_version", -1, &h.versionStatement, nil) == SQLITE_OK
         else {
@@ -55,7 +60,9 @@ final class ChangeCounter: Sendable {
     func read() throws -> Int {
         try handles.withLock { h in
             defer { sqlite3_reset(h.statement) }
-            guard sqlite3_step(h.statement) == SQLITE_ROW else { throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))") }
+            guard sqlite3_step(h.statement) == SQLITE_ROW else {
+                throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))")
+            }
             return Int(sqlite3_column_int64(h.statement, 0))
         }
     }
@@ -65,7 +72,9 @@ final class ChangeCounter: Sendable {
     func dataVersion() throws -> Int {
         try handles.withLock { h in
             defer { sqlite3_reset(h.versionStatement) }
-            guard sqlite3_step(h.versionStatement) == SQLITE_ROW else { throw DatabaseError(message: "data version: \(String(cString: sqlite3_errmsg(h.db)))") }
+            guard sqlite3_step(h.versionStatement) == SQLITE_ROW else {
+                throw DatabaseError(message: "data version: \(String(cString: sqlite3_errmsg(h.db)))")
+            }
             return Int(sqlite3_column_int64(h.versionStatement, 0))
         }
     }
@@ -81,7 +90,9 @@ final class ChangeCounter: Sendable {
             }
             let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
             sqlite3_bind_text(h.stampStatement, 1, mac, -1, transient)
-            guard sqlite3_step(h.stampStatement) == SQLITE_ROW else { throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))") }
+            guard sqlite3_step(h.stampStatement) == SQLITE_ROW else {
+                throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))")
+            }
             return ChangeStamp(shared: Int(sqlite3_column_int64(h.stampStatement, 0)), device: Int(sqlite3_column_int64(h.stampStatement, 1)))
         }
     }
@@ -89,7 +100,10 @@ final class ChangeCounter: Sendable {
     /// The triggers, for the migration that creates the counter. A migration that adds a column
     /// to `devices` calls `deviceTrigger` again, so the new column counts too.
     static func createTriggers(_ db: Database) throws {
-        try db.execute(sql: "CREATE TABLE change_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL); INSERT INTO change_generation VALUES (1, 0);")
+        try db.execute(
+            sql:
+                "CREATE TABLE change_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL); INSERT INTO change_generation VALUES (1, 0);"
+        )
         let tables = [
             "settings", "phone_credentials", "extensions", "sessions", "templates", "mappings", "shared_lines", "shared_line_members", "device_users",
             "workspaces", "push_jobs", "classes_of_service", "schedules",
@@ -137,7 +151,9 @@ final class ChangeCounter: Sendable {
             try db.execute(sql: "CREATE TRIGGER \(table)_insert_device_changes AFTER INSERT ON \(table) BEGIN \(bumpDevice("NEW")) END")
             try db.execute(sql: "CREATE TRIGGER \(table)_delete_device_changes AFTER DELETE ON \(table) BEGIN \(bumpDevice("OLD")) END")
             if table != "devices" {
-                try db.execute(sql: "CREATE TRIGGER \(table)_update_device_changes AFTER UPDATE ON \(table) BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END")
+                try db.execute(
+                    sql: "CREATE TRIGGER \(table)_update_device_changes AFTER UPDATE ON \(table) BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END"
+                )
             }
         }
         try deviceUpdateTrigger(db)
@@ -150,6 +166,8 @@ final class ChangeCounter: Sendable {
         try db.execute(sql: "DROP TRIGGER IF EXISTS devices_update_changes")
         try db.execute(sql: "DROP TRIGGER IF EXISTS devices_update_device_changes")
         try db.execute(
-            sql: "CREATE TRIGGER devices_update_device_changes AFTER UPDATE OF \(columns.joined(separator: ", ")) ON devices BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END")
+            sql:
+                "CREATE TRIGGER devices_update_device_changes AFTER UPDATE OF \(columns.joined(separator: ", ")) ON devices BEGIN \(bumpDevice("OLD")) \(bumpDevice("NEW")) END"
+        )
     }
 }

@@ -135,12 +135,23 @@ extension DirectoryDocument {
     /// `catalog` and `configs` say which families, models and config formats exist (the phone
     /// family descriptors).
     public static func parse(
-        yaml: String, file: String, baseDirectory: URL, catalog: PhoneCatalog, configs: ConfigFamilies,
-        knownExtensions: Set<String> = [], knownTemplates: [String: Brand] = [:], knownWorkspaces: Set<String> = []
+        yaml: String,
+        file: String,
+        baseDirectory: URL,
+        catalog: PhoneCatalog,
+        configs: ConfigFamilies,
+        knownExtensions: Set<String> = [],
+        knownTemplates: [String: Brand] = [:],
+        knownWorkspaces: Set<String> = []
     ) throws(DirectoryError) -> DirectoryDocument {
         var reader = Reader(catalog: catalog, configs: configs)
         let document = reader.read(
-            yaml: yaml, baseDirectory: baseDirectory, knownExtensions: knownExtensions, knownTemplates: knownTemplates, knownWorkspaces: knownWorkspaces)
+            yaml: yaml,
+            baseDirectory: baseDirectory,
+            knownExtensions: knownExtensions,
+            knownTemplates: knownTemplates,
+            knownWorkspaces: knownWorkspaces
+        )
         if let document, reader.problems.isEmpty { return document }
         throw DirectoryError(file: file, problems: reader.problems)
     }
@@ -164,7 +175,11 @@ private struct Reader {
     }
 
     mutating func read(
-        yaml: String, baseDirectory: URL, knownExtensions: Set<String>, knownTemplates: [String: Brand], knownWorkspaces: Set<String>
+        yaml: String,
+        baseDirectory: URL,
+        knownExtensions: Set<String>,
+        knownTemplates: [String: Brand],
+        knownWorkspaces: Set<String>
     ) -> DirectoryDocument? {
         let root: Node?
         do {
@@ -176,9 +191,14 @@ private struct Reader {
             problem("(file)", nil, "not valid YAML: \(error)")
             return nil
         }
-        guard let root, let top = mapping(root, path: "(top)", allowed: [
-                "settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings", "classes_of_service", "schedules",
-            ])
+        guard let root,
+            let top = mapping(
+                root,
+                path: "(top)",
+                allowed: [
+                    "settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings", "classes_of_service", "schedules",
+                ]
+            )
         else {
             if root == nil { problem("(file)", nil, "the file is empty") }
             return nil
@@ -206,7 +226,11 @@ private struct Reader {
         for brand in catalog.brands {
             let defaults = doc.templates.filter { $0.brand == brand && $0.isDefault }.map(\.name)
             if defaults.count > 1 {
-                problem("templates", top["templates"], "\(defaults.count) default templates for \(brand.rawValue) (\(defaults.joined(separator: ", "))); at most one")
+                problem(
+                    "templates",
+                    top["templates"],
+                    "\(defaults.count) default templates for \(brand.rawValue) (\(defaults.joined(separator: ", "))); at most one"
+                )
             }
         }
         let extensions = knownExtensions.union(doc.extensions.map(\.number))
@@ -252,9 +276,13 @@ private struct Reader {
             }
         }
         if let n = map["lockout"],
-            let lock = mapping(n, path: "settings.lockout", allowed: [
-                "extension_failures", "device_failures", "window_minutes", "duration_minutes", "source_failures", "global_failures",
-            ])
+            let lock = mapping(
+                n,
+                path: "settings.lockout",
+                allowed: [
+                    "extension_failures", "device_failures", "window_minutes", "duration_minutes", "source_failures", "global_failures",
+                ]
+            )
         {
             s.lockoutExtensionFailures = int(lock["extension_failures"], path: "settings.lockout.extension_failures", range: 1...1000)
             s.lockoutDeviceFailures = int(lock["device_failures"], path: "settings.lockout.device_failures", range: 1...1000)
@@ -277,10 +305,16 @@ private struct Reader {
             }
         }
         if let n = map["enrolment"],
-            let e = mapping(n, path: "settings.enrolment", allowed: ["per_minute", "max_unclaimed", "expire_unclaimed_hours", "claims", "claims_until"])
+            let e = mapping(
+                n,
+                path: "settings.enrolment",
+                allowed: ["per_minute", "max_unclaimed", "expire_unclaimed_hours", "claims", "claims_until"]
+            )
         {
             if let c = e["claims"], let v = string(c, path: "settings.enrolment.claims") {
-                if let claims = EnrolmentPolicy.Claims(rawValue: v) { s.enrolmentClaims = claims } else {
+                if let claims = EnrolmentPolicy.Claims(rawValue: v) {
+                    s.enrolmentClaims = claims
+                } else {
                     problem("settings.enrolment.claims", c, "\"\(v.prefix(20))\" is not first_fetch or approval")
                 }
             }
@@ -305,7 +339,9 @@ private struct Reader {
                 if m["max_phones"] != nil { problem("settings.multi_login.max_phones", m["max_phones"], "goes with policy allow only") }
                 s.multiLogin = policy == "move" ? .move : .deny
             case "allow"?:
-                if let max { s.multiLogin = .allow(maxPhones: max) } else if m["max_phones"] == nil {
+                if let max {
+                    s.multiLogin = .allow(maxPhones: max)
+                } else if m["max_phones"] == nil {
                     problem("settings.multi_login.max_phones", n, "missing: allow says how many phones at most")
                 }
             case let other?:
@@ -340,7 +376,9 @@ private struct Reader {
         if let n = map["sip"], let m = mapping(n, path: "settings.sip", allowed: ["server", "transport", "realm", "outbound_proxy"]) {
             var transport = SIPSettings.Transport.udp
             if let t = m["transport"], let v = string(t, path: "settings.sip.transport") {
-                if let known = SIPSettings.Transport(rawValue: v.lowercased()) { transport = known } else {
+                if let known = SIPSettings.Transport(rawValue: v.lowercased()) {
+                    transport = known
+                } else {
                     problem("settings.sip.transport", t, "\"\(v.prefix(10))\" is not udp, tcp or tls")
                 }
             }
@@ -348,7 +386,11 @@ private struct Reader {
                 if var sip = SIPSettings(server: server, transport: transport) {
                     sip.realm = m["realm"].flatMap { string($0, path: "settings.sip.realm", maxLength: 253) }
                     if let p = m["outbound_proxy"], let v = string(p, path: "settings.sip.outbound_proxy") {
-                        if SIPSettings(server: v) != nil { sip.outboundProxy = v } else { problem("settings.sip.outbound_proxy", p, "not host[:port]") }
+                        if SIPSettings(server: v) != nil {
+                            sip.outboundProxy = v
+                        } else {
+                            problem("settings.sip.outbound_proxy", p, "not host[:port]")
+                        }
                     }
                     s.sip = sip
                 } else {
@@ -360,10 +402,15 @@ private struct Reader {
             if IPAddressLiteral.isValid(v) {
                 s.pushFrom = v
             } else {
-                problem("settings.push_from", n, "\"\(v.prefix(60))\" is not an IP address (HotDesk sends pushes from it; phones take remote commands only from it)")
+                problem(
+                    "settings.push_from",
+                    n,
+                    "\"\(v.prefix(60))\" is not an IP address (HotDesk sends pushes from it; phones take remote commands only from it)"
+                )
             }
         }
-        if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(catalog.brands.map(\.rawValue))) {
+        if let n = map["phone_credentials"], let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(catalog.brands.map(\.rawValue)))
+        {
             for (name, node) in brands {
                 let brand = Brand(name)
                 guard let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }
@@ -377,7 +424,9 @@ private struct Reader {
     /// their key (2 up to the largest model's last key but one) and ring option.
     mutating func readSharedLine(_ node: Node, path: String, extensions: Set<String>) -> SharedLine? {
         guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members"]) else { return nil }
-        let number = required(map, "number", path: path).flatMap { lineNumber($0, path: "\(path).number", extensions: extensions, what: "a shared line") }
+        let number = required(map, "number", path: path).flatMap {
+            lineNumber($0, path: "\(path).number", extensions: extensions, what: "a shared line")
+        }
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         var callerID: String?
@@ -461,7 +510,9 @@ private struct Reader {
             switch (r["pattern"], r["class"]) {
             case (let p?, nil):
                 if let v = string(p, path: "\(item.path).pattern") {
-                    if let pattern = DialPattern(v) { match = .pattern(pattern) } else {
+                    if let pattern = DialPattern(v) {
+                        match = .pattern(pattern)
+                    } else {
                         problem("\(item.path).pattern", p, "\"\(v.prefix(30))\" is not a dial pattern (digits * # + X Z N . ! [1-5])")
                     }
                 }
@@ -567,7 +618,8 @@ private struct Reader {
         if map["open"] != nil && open.isEmpty && ok { problem("\(path).open", map["open"], "at least one open period") }
         var exceptions: Set<DateComponents> = []
         for item in list(map["exceptions"], path: "\(path).exceptions") {
-            guard let m = mapping(item.node, path: item.path, allowed: ["date"]), let v = required(m, "date", path: item.path).flatMap({ string($0, path: "\(item.path).date") }),
+            guard let m = mapping(item.node, path: item.path, allowed: ["date"]),
+                let v = required(m, "date", path: item.path).flatMap({ string($0, path: "\(item.path).date") }),
                 let date = StoredSchedule.date(v)
             else {
                 problem(item.path, item.node, "{date: YYYY-MM-DD}")
@@ -586,7 +638,9 @@ private struct Reader {
         if let v = node.scalar?.string {
             if v == "ring" { return .ring }
             if v == "no_ring" { return .noRing }
-        } else if let m = mapping(node, path: path, allowed: ["after_seconds"]), let s = int(m["after_seconds"], path: "\(path).after_seconds", range: 1...120) {
+        } else if let m = mapping(node, path: path, allowed: ["after_seconds"]),
+            let s = int(m["after_seconds"], path: "\(path).after_seconds", range: 1...120)
+        {
             return .after(seconds: s)
         }
         problem(path, node, "ring, no_ring or {after_seconds: N}")
@@ -608,7 +662,9 @@ private struct Reader {
     }
 
     mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos"]) else {
+            return nil
+        }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
@@ -631,7 +687,9 @@ private struct Reader {
         }
         let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
-        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil else { return nil }
+        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil else {
+            return nil
+        }
         return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip, cos: cos, voicemailPINHash: pinHash)
     }
 
@@ -663,11 +721,13 @@ private struct Reader {
     mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
         guard
             let map = mapping(
-                node, path: path,
+                node,
+                path: path,
                 allowed: [
                     "mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged", "provisioning_secret",
                     "claimed_from",
-                ])
+                ]
+            )
         else { return nil }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let cosIfNotLogged = map["cos_if_not_logged"].flatMap { string($0, path: "\(path).cos_if_not_logged", maxLength: 64) }
@@ -682,7 +742,11 @@ private struct Reader {
         }
         var workspace: String?
         if let n = map["workspace"], let v = string(n, path: "\(path).workspace") {
-            if workspaces.contains(v) { workspace = v } else { problem("\(path).workspace", n, "no workspace \"\(v.prefix(30))\" (in this file or already imported)") }
+            if workspaces.contains(v) {
+                workspace = v
+            } else {
+                problem("\(path).workspace", n, "no workspace \"\(v.prefix(30))\" (in this file or already imported)")
+            }
         }
         var users: [String] = []
         var usersOK = true
@@ -691,7 +755,9 @@ private struct Reader {
                 usersOK = false
                 continue
             }
-            if extensions.contains(v) { users.append(v) } else {
+            if extensions.contains(v) {
+                users.append(v)
+            } else {
                 problem(item.path, item.node, "no extension \(v) (in this file or already imported)")
                 usersOK = false
             }
@@ -706,7 +772,11 @@ private struct Reader {
             if v.utf8.count >= 32, v.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == 0x2D || $0 == 0x5F }) {
                 provisioningSecret = v
             } else {
-                problem("\(path).provisioning_secret", n, "32 to 128 of letters, digits, - and _ (a secret a phone can send in its provisioning path)")
+                problem(
+                    "\(path).provisioning_secret",
+                    n,
+                    "32 to 128 of letters, digits, - and _ (a secret a phone can send in its provisioning path)"
+                )
             }
         }
         var claimedFrom: String?
@@ -721,9 +791,20 @@ private struct Reader {
             map["provisioning_secret"] == nil || provisioningSecret != nil, map["claimed_from"] == nil || claimedFrom != nil
         else { return nil }
         return .init(
-            mac: mac, model: model, pushPort: port, phoneCredentials: login, workspace: workspace, users: users, line: line, cos: cos,
-            cosIfNotLogged: cosIfNotLogged, provisioningSecret: provisioningSecret, claimedFrom: claimedFrom, path: path,
-            fileLine: node.mark.map { $0.line })
+            mac: mac,
+            model: model,
+            pushPort: port,
+            phoneCredentials: login,
+            workspace: workspace,
+            users: users,
+            line: line,
+            cos: cos,
+            cosIfNotLogged: cosIfNotLogged,
+            provisioningSecret: provisioningSecret,
+            claimedFrom: claimedFrom,
+            path: path,
+            fileLine: node.mark.map { $0.line }
+        )
     }
 
     mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {
@@ -766,13 +847,17 @@ private struct Reader {
         switch configs[brand]?.provisioningAuth {
         case .digest? where !(body.contains("provisioning.username") && body.contains("provisioning.password")):
             problem(
-                "\(path).body", map["body"] ?? map["file"],
-                "does not use {{provisioning.username}} and {{provisioning.password}}: \(brand.rawValue) phones fetch their configs with them (docs/security.md)")
+                "\(path).body",
+                map["body"] ?? map["file"],
+                "does not use {{provisioning.username}} and {{provisioning.password}}: \(brand.rawValue) phones fetch their configs with them (docs/security.md)"
+            )
             return nil
         case .urlKey? where !body.contains("provision_url"):
             problem(
-                "\(path).body", map["body"] ?? map["file"],
-                "does not use {{provision_url}}: \(brand.rawValue) phones fetch their configs at the per-device address it holds (docs/security.md)")
+                "\(path).body",
+                map["body"] ?? map["file"],
+                "does not use {{provision_url}}: \(brand.rawValue) phones fetch their configs at the per-device address it holds (docs/security.md)"
+            )
             return nil
         default: break
         }
@@ -806,7 +891,11 @@ private struct Reader {
         let model = map["model"].flatMap { self.model($0, path: "\(path).model") }
         let mac = map["mac"].flatMap { self.mac($0, path: "\(path).mac") }
         if let model, let template, let brand = templates[template], model.brand != brand {
-            problem("\(path).model", map["model"], "\(model.name) is a \(model.brand.rawValue) phone but template \"\(template)\" is for \(brand.rawValue)")
+            problem(
+                "\(path).model",
+                map["model"],
+                "\(model.name) is a \(model.brand.rawValue) phone but template \"\(template)\" is for \(brand.rawValue)"
+            )
             return nil
         }
         guard let number, let template, map["model"] == nil || model != nil, map["mac"] == nil || mac != nil else { return nil }

@@ -40,7 +40,10 @@ extension SQLiteStore {
             let members = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members ORDER BY line, extension")
             let lines = try Row.fetchAll(db, sql: "SELECT * FROM shared_lines ORDER BY number")
             top.append(("shared_lines", try writer.list(lines.map { try writer.sharedLine($0, members: members) })))
-            let users = Dictionary(grouping: try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension"), by: { $0["mac"] as String })
+            let users = Dictionary(
+                grouping: try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension"),
+                by: { $0["mac"] as String }
+            )
             var devices: [Node] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac") {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
@@ -51,12 +54,16 @@ extension SQLiteStore {
                     summary.selfEnrolled += 1
                     continue
                 }
-                devices.append(writer.device(device, users: (users[device.mac.canonical] ?? []).map { $0["extension"] }, claimedFrom: row["claimed_from"]))
+                devices.append(
+                    writer.device(device, users: (users[device.mac.canonical] ?? []).map { $0["extension"] }, claimedFrom: row["claimed_from"])
+                )
             }
             summary.devices = devices.count
             top.append(("devices", writer.list(devices)))
             top.append(("templates", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM templates ORDER BY name").map(writer.template))))
-            top.append(("mappings", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM mappings ORDER BY extension, model, mac").map(writer.mapping))))
+            top.append(
+                ("mappings", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM mappings ORDER BY extension, model, mac").map(writer.mapping)))
+            )
             return (try Yams.serialize(node: writer.map(top), indent: 2, width: -1, allowUnicode: true), summary)
         }
     }
@@ -145,7 +152,8 @@ struct DirectoryWriter {
                             ("month_days", p.monthDays.isEmpty ? nil : sequence(p.monthDays.sorted().map(int))),
                             ("months", p.months.isEmpty ? nil : sequence(p.months.sorted().map(int))),
                         ])
-                    })
+                    }
+                )
             ),
             (
                 "exceptions",
@@ -153,7 +161,8 @@ struct DirectoryWriter {
                     s.exceptions.compactMap { c -> String? in
                         guard let y = c.year, let m = c.month, let d = c.day else { return nil }
                         return String(format: "%04d-%02d-%02d", y, m, d)
-                    }.sorted().map { map([("date", text($0))]) })
+                    }.sorted().map { map([("date", text($0))]) }
+                )
             ),
         ])
     }
@@ -174,7 +183,8 @@ struct DirectoryWriter {
                             case .numberClass(let n): ("class", text(n))
                             }
                         return map([match, ("action", text(r.action.rawValue)), ("schedule", r.schedule.map(text))])
-                    })
+                    }
+                )
             ),
             ("feature_codes", c.featureCodes.isEmpty ? nil : sequence(c.featureCodes.map(text))),
             ("includes", list(c.includes.map { map([("cos", text($0.cos)), ("schedule", $0.schedule.map(text))]) })),
@@ -196,8 +206,12 @@ struct DirectoryWriter {
                 "members",
                 list(
                     members.filter { ($0["line"] as String) == number }.map { m in
-                        map([("extension", text(m["extension"])), ("button", int(m["button"])), ("ring", ring(RingOption(m["ring"] as String) ?? .ring))])
-                    })
+                        map([
+                            ("extension", text(m["extension"])), ("button", int(m["button"])),
+                            ("ring", ring(RingOption(m["ring"] as String) ?? .ring)),
+                        ])
+                    }
+                )
             ),
         ])
     }
@@ -228,7 +242,8 @@ struct DirectoryWriter {
     }
 
     func mapping(_ row: Row) -> Node {
-        let model: String = row["model"], mac: String = row["mac"]
+        let model: String = row["model"]
+        let mac: String = row["mac"]
         return map([
             ("extension", text(row["extension"])), ("template", text(row["template"])),
             ("model", model.isEmpty ? nil : text(model)), ("mac", MACAddress(mac).map { text($0.colonSeparated) }),

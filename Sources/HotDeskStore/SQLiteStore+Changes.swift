@@ -9,26 +9,41 @@ extension SQLiteStore {
         try await writer.write { db in
             let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
             let ofExtension = try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"), arguments: [session.extensionNumber]
+                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
+                arguments: [session.extensionNumber]
             ).compactMap(Self.session)
             let plan = LoginPlan(
-                device: session.mac, extensionNumber: session.extensionNumber, sessionOnDevice: onDevice, sessionsOfExtension: ofExtension, policy: policy)
+                device: session.mac,
+                extensionNumber: session.extensionNumber,
+                sessionOnDevice: onDevice,
+                sessionsOfExtension: ofExtension,
+                policy: policy
+            )
             // Decided inside the write, so two phones cannot both pass the check.
             if plan.refusal != nil { return LoginResult(session: session, plan: plan) }
             for ended in [plan.replacedOnDevice].compactMap({ $0 }) + plan.endedElsewhere {
                 let why = SessionEnd.replaced(by: session.extensionNumber, on: ended.mac == session.mac ? nil : session.mac)
                 try Self.end(ended, why, actor: actor, source: session.source, at: session.startedAt, db)
             }
-            try db.cachedStatement(sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)").execute(
-                arguments: [
-                    session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
-                    session.startedAt.timeIntervalSince1970, session.source,
-                ])
+            try db.cachedStatement(sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(
+                    arguments: [
+                        session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
+                        session.startedAt.timeIntervalSince1970, session.source,
+                    ])
             try Self.insert(
                 AuditEntry(
-                    at: session.startedAt, actor: actor, action: .login, mac: session.mac, extensionNumber: session.extensionNumber,
-                    source: session.source, outcome: .success,
-                    detail: "network=\(session.network.rawValue) credential=\(session.credential.rawValue)"), db)
+                    at: session.startedAt,
+                    actor: actor,
+                    action: .login,
+                    mac: session.mac,
+                    extensionNumber: session.extensionNumber,
+                    source: session.source,
+                    outcome: .success,
+                    detail: "network=\(session.network.rawValue) credential=\(session.credential.rawValue)"
+                ),
+                db
+            )
             var result = LoginResult(session: session, plan: plan)
             let own = try enqueue([session.mac], outbox, db)
             if let state = own.first?.state {
@@ -37,8 +52,17 @@ extension SQLiteStore {
                 for left in LineLayout.place(state.memberships, model: state.device.model).leftOff {
                     try Self.insert(
                         AuditEntry(
-                            at: session.startedAt, actor: "system", action: .lineLeftOff, mac: session.mac, extensionNumber: session.extensionNumber,
-                            source: session.source, outcome: .refused, detail: "shared line \(left.number) left off this phone: \(left.reason)"), db)
+                            at: session.startedAt,
+                            actor: "system",
+                            action: .lineLeftOff,
+                            mac: session.mac,
+                            extensionNumber: session.extensionNumber,
+                            source: session.source,
+                            outcome: .refused,
+                            detail: "shared line \(left.number) left off this phone: \(left.reason)"
+                        ),
+                        db
+                    )
                 }
             }
             result.jobs = own.map(\.job) + (try enqueue(plan.endedElsewhere.map(\.mac), outbox.with(reason: .logout), db)).map(\.job)
@@ -61,7 +85,14 @@ extension SQLiteStore {
         }
     }
 
-    public func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date, outbox: Outbox) async throws -> [PushJob]? {
+    public func resetSIPPassword(
+        _ line: LineReference,
+        to password: String,
+        actor: String,
+        source: String?,
+        at: Date,
+        outbox: Outbox
+    ) async throws -> [PushJob]? {
         let sealed = try secretBox.seal(password)
         return try await writer.write { db -> [PushJob]? in
             let macs: [String]
@@ -71,26 +102,40 @@ extension SQLiteStore {
                 try db.cachedStatement(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 extensionNumber = number
-                macs = try String.fetchAll(try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"), arguments: [number])
+                macs = try String.fetchAll(
+                    try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"),
+                    arguments: [number]
+                )
             case .deviceLine(let mac):
                 try db.cachedStatement(sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL").execute(
                     arguments: [sealed, mac.canonical])
                 guard db.changesCount > 0 else { return nil }
                 // The config carries the device's line only while nobody is logged in.
                 let loggedIn =
-                    try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical]) ?? false
+                    try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical])
+                    ?? false
                 macs = loggedIn ? [] : [mac.canonical]
             case .sharedLine(let number):
                 try db.cachedStatement(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 macs = try String.fetchAll(
-                    db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
-                    arguments: [number])
+                    db,
+                    sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
+                    arguments: [number]
+                )
             }
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .sipPasswordReset, extensionNumber: extensionNumber, source: source, outcome: .success,
-                    detail: "SIP password of \(line) replaced; \(macs.count) phone(s) to update"), db)
+                    at: at,
+                    actor: actor,
+                    action: .sipPasswordReset,
+                    extensionNumber: extensionNumber,
+                    source: source,
+                    outcome: .success,
+                    detail: "SIP password of \(line) replaced; \(macs.count) phone(s) to update"
+                ),
+                db
+            )
             return try enqueue(macs.compactMap { MACAddress($0) }, outbox, db).map(\.job)
         }
     }
@@ -99,14 +144,25 @@ extension SQLiteStore {
     /// other jobs are written. `nil` for an unknown device.
     public func push(mac: MACAddress, message: String?, audit: AuditEntry, outbox: Outbox) async throws -> PushJob? {
         try await writer.write { db -> PushJob? in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE mac = ?)", arguments: [mac.canonical]) == true else { return nil }
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE mac = ?)", arguments: [mac.canonical]) == true else {
+                return nil
+            }
             try Self.insert(audit, db)
             guard let message else { return try enqueue([mac], outbox, db).first?.job }
             let order = outbox.order
             return try Self.insert(
                 PushJob(
-                    mac: mac, action: .xml, reason: order.reason, configHash: "", actor: order.actor, createdAt: order.at, dueAt: order.notBefore,
-                    message: message), db)
+                    mac: mac,
+                    action: .xml,
+                    reason: order.reason,
+                    configHash: "",
+                    actor: order.actor,
+                    createdAt: order.at,
+                    dueAt: order.notBefore,
+                    message: message
+                ),
+                db
+            )
         }
     }
 
@@ -121,8 +177,17 @@ extension SQLiteStore {
         guard db.changesCount > 0 else { return false }
         try insert(
             AuditEntry(
-                at: at, actor: actor, action: .logout, mac: session.mac, extensionNumber: session.extensionNumber, source: source, outcome: .success,
-                detail: why.description), db)
+                at: at,
+                actor: actor,
+                action: .logout,
+                mac: session.mac,
+                extensionNumber: session.extensionNumber,
+                source: source,
+                outcome: .success,
+                detail: why.description
+            ),
+            db
+        )
         return true
     }
 
@@ -136,13 +201,18 @@ extension SQLiteStore {
         var templates: [Brand: [Template]] = [:]
         var done: [(state: DeviceConfigState, job: PushJob)] = []
         for mac in macs {
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else { continue }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else {
+                continue
+            }
             let device = try Self.device(row, secrets: secretBox, catalog: catalog)
             let brand = device.model.brand
             if templates[brand] == nil {
                 let kept = templatesMemo.withLock { $0.generation == generation ? $0.byBrand[brand] : nil }
                 templates[brand] =
-                    try kept ?? Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
+                    try kept
+                    ?? Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(
+                        Self.template
+                    )
             }
             let state = try Self.configState(db, device, row, settings: settings, templates: templates[brand] ?? [], secrets: secretBox)
             done.append((state, try Self.insert(try outbox.planner.job(for: state, outbox.order), db)))

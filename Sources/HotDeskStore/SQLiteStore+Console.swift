@@ -22,7 +22,8 @@ extension SQLiteStore {
                     expires_at DOUBLE NOT NULL
                 );
                 CREATE INDEX console_sessions_account ON console_sessions(account);
-                """)
+                """
+        )
     }
 
     public func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange {
@@ -33,9 +34,18 @@ extension SQLiteStore {
                 guard let hash, let role else { return .unknownAccount }
                 try db.execute(
                     sql: "INSERT INTO admin_accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [name, hash, role.rawValue, at.timeIntervalSince1970])
+                    arguments: [name, hash, role.rawValue, at.timeIntervalSince1970]
+                )
                 try Self.insert(
-                    AuditEntry(at: at, actor: actor, action: .adminAccountChanged, outcome: .success, detail: "console account \"\(name)\" created (role \(role.rawValue))"), db)
+                    AuditEntry(
+                        at: at,
+                        actor: actor,
+                        action: .adminAccountChanged,
+                        outcome: .success,
+                        detail: "console account \"\(name)\" created (role \(role.rawValue))"
+                    ),
+                    db
+                )
                 return .created
             }
             var changes: [String] = []
@@ -52,8 +62,15 @@ extension SQLiteStore {
             let ended = try Self.endSessions(of: name, db)
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .adminAccountChanged, outcome: .success,
-                    detail: "console account \"\(name)\": \(changes.joined(separator: ", "))" + (ended > 0 ? "; \(ended) console session(s) ended" : "")), db)
+                    at: at,
+                    actor: actor,
+                    action: .adminAccountChanged,
+                    outcome: .success,
+                    detail: "console account \"\(name)\": \(changes.joined(separator: ", "))"
+                        + (ended > 0 ? "; \(ended) console session(s) ended" : "")
+                ),
+                db
+            )
             return .updated
         }
     }
@@ -71,24 +88,32 @@ extension SQLiteStore {
             guard db.changesCount > 0 else { return false }
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .adminAccountChanged, outcome: .success,
-                    detail: "console account \"\(name)\" removed" + (ended > 0 ? "; \(ended) console session(s) ended" : "")), db)
+                    at: at,
+                    actor: actor,
+                    action: .adminAccountChanged,
+                    outcome: .success,
+                    detail: "console account \"\(name)\" removed" + (ended > 0 ? "; \(ended) console session(s) ended" : "")
+                ),
+                db
+            )
             return true
         }
     }
 
     public func checkAdminPassword(name: String, password: String) async throws -> AdminRole? {
         let key = secretBox.hashKey
-        let row = try await reader.read { db in
+        // Read as strings (a `Row` is not Sendable: the read would block a thread of the pool).
+        let row = try await reader.read { db -> (role: String, hash: String)? in
             try Row.fetchOne(db, sql: "SELECT role, password_hash FROM admin_accounts WHERE name = ?", arguments: [name])
+                .map { (role: $0["role"], hash: $0["password_hash"]) }
         }
-        guard let row, let hash = SecretHash(encoded: row["password_hash"], key: key) else {
+        guard let row, let hash = SecretHash(encoded: row.hash, key: key) else {
             // The same work for an unknown name: its answer time tells nothing.
             _ = Self.decoy.matches(password)
             return nil
         }
         guard hash.matches(password) else { return nil }
-        return AdminRole(rawValue: row["role"]) ?? .auditor
+        return AdminRole(rawValue: row.role) ?? .auditor
     }
 
     private static let decoy = SecretHash(hashing: "decoy", key: .random())
@@ -99,8 +124,12 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM console_sessions WHERE expires_at <= ?", arguments: [audit.at.timeIntervalSince1970])
             try db.execute(
                 sql: "INSERT INTO console_sessions (token_hash, account, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [tokenHash, session.account, session.csrfToken, audit.at.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970])
-            try db.execute(sql: "UPDATE admin_accounts SET last_sign_in_at = ? WHERE name = ?", arguments: [audit.at.timeIntervalSince1970, session.account])
+                arguments: [tokenHash, session.account, session.csrfToken, audit.at.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970]
+            )
+            try db.execute(
+                sql: "UPDATE admin_accounts SET last_sign_in_at = ? WHERE name = ?",
+                arguments: [audit.at.timeIntervalSince1970, session.account]
+            )
             try Self.insert(audit, db)
         }
     }
@@ -112,12 +141,16 @@ extension SQLiteStore {
                     sql: """
                         SELECT s.account, a.role, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
                         WHERE s.token_hash = ? AND s.expires_at > ?
-                        """),
+                        """
+                ),
                 arguments: [tokenHash, at.timeIntervalSince1970]
             ).map {
                 ConsoleSession(
-                    account: $0["account"], role: AdminRole(rawValue: $0["role"]) ?? .auditor, csrfToken: $0["csrf_token"],
-                    expiresAt: Date(timeIntervalSince1970: $0["expires_at"]))
+                    account: $0["account"],
+                    role: AdminRole(rawValue: $0["role"]) ?? .auditor,
+                    csrfToken: $0["csrf_token"],
+                    expiresAt: Date(timeIntervalSince1970: $0["expires_at"])
+                )
             }
         }
     }
@@ -133,7 +166,9 @@ extension SQLiteStore {
         try await reader.read { db in
             try Double.fetchOne(
                 try db.cachedStatement(
-                    sql: "SELECT (SELECT n FROM change_generation) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)")) ?? 0
+                    sql: "SELECT (SELECT n FROM change_generation) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
+                )
+            ) ?? 0
         }
     }
 
@@ -152,7 +187,10 @@ extension SQLiteStore {
 
     private static func account(_ row: Row) -> AdminAccountInfo {
         AdminAccountInfo(
-            name: row["name"], role: AdminRole(rawValue: row["role"]) ?? .auditor, createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            lastSignInAt: (row["last_sign_in_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            name: row["name"],
+            role: AdminRole(rawValue: row["role"]) ?? .auditor,
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            lastSignInAt: (row["last_sign_in_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
     }
 }

@@ -7,28 +7,42 @@ extension SQLiteStore {
     public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
         try await reader.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name"
+                db,
+                sql: "SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name"
             ).compactMap { row in
-                Workspace.Licence(rawValue: row["licence"]).map { (Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]), row["devices"]) }
+                Workspace.Licence(rawValue: row["licence"]).map {
+                    (Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]), row["devices"])
+                }
             }
         }
     }
 
     public func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment {
         try await writer.write { db in
-            guard let current = try Row.fetchOne(db, sql: "SELECT workspace FROM devices WHERE mac = ?", arguments: [mac.canonical]) else { return .unknownDevice }
+            guard let current = try Row.fetchOne(db, sql: "SELECT workspace FROM devices WHERE mac = ?", arguments: [mac.canonical]) else {
+                return .unknownDevice
+            }
             let old: String? = current["workspace"]
             if let workspace {
                 guard let w = try Self.readWorkspace(db, workspace) else { return .unknownWorkspace }
-                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE workspace = ? AND mac != ?", arguments: [workspace, mac.canonical]) ?? 0
+                let count =
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE workspace = ? AND mac != ?", arguments: [workspace, mac.canonical])
+                    ?? 0
                 guard count < w.licence.maxDevices else { return .full(devices: count, licence: w.licence) }
             }
             guard old != workspace else { return .done }
             try db.execute(sql: "UPDATE devices SET workspace = ? WHERE mac = ?", arguments: [workspace, mac.canonical])
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .deviceChanged, mac: mac, outcome: .success,
-                    detail: workspace.map { "put in workspace \"\($0)\"" } ?? "taken out of workspace \"\(old ?? "")\""), db)
+                    at: at,
+                    actor: actor,
+                    action: .deviceChanged,
+                    mac: mac,
+                    outcome: .success,
+                    detail: workspace.map { "put in workspace \"\($0)\"" } ?? "taken out of workspace \"\(old ?? "")\""
+                ),
+                db
+            )
             return .done
         }
     }
@@ -39,7 +53,9 @@ extension SQLiteStore {
             var toPush: [MACAddress] = []
             func endSessions(_ sql: String, _ key: String) throws {
                 for row in try Row.fetchAll(db, sql: sql, arguments: [key]) {
-                    guard let session = Self.session(row), try Self.end(session, .removed("\(item)"), actor: actor, source: nil, at: at, db) else { continue }
+                    guard let session = Self.session(row), try Self.end(session, .removed("\(item)"), actor: actor, source: nil, at: at, db) else {
+                        continue
+                    }
                     loggedOut.append(session)
                 }
             }
@@ -53,13 +69,19 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM devices WHERE mac = ?", arguments: [mac.canonical])
             case .sharedLine(let number):
                 toPush = try String.fetchAll(
-                    db, sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?", arguments: [number]
+                    db,
+                    sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?",
+                    arguments: [number]
                 ).compactMap { MACAddress($0) }
                 try db.execute(sql: "DELETE FROM shared_lines WHERE number = ?", arguments: [number])
             case .workspace(let name):
                 try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name])
             case .template(let name):
-                let users = try String.fetchAll(db, sql: "SELECT DISTINCT extension FROM mappings WHERE template = ? ORDER BY extension", arguments: [name])
+                let users = try String.fetchAll(
+                    db,
+                    sql: "SELECT DISTINCT extension FROM mappings WHERE template = ? ORDER BY extension",
+                    arguments: [name]
+                )
                 if !users.isEmpty { return .inUse("\(item) is still mapped for extension(s) \(users.joined(separator: ", "))") }
                 try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
             }
@@ -87,7 +109,11 @@ extension SQLiteStore {
     /// extension+model+MAC). Entries in the store but not in the file are kept. Importing the
     /// same file twice changes nothing: secrets are re-hashed or re-sealed only when they differ.
     public func importDirectory(
-        _ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions, outbox: Outbox
+        _ directory: DirectoryDocument,
+        actor: String,
+        at: Date,
+        options: ImportOptions,
+        outbox: Outbox
     ) async throws -> ImportSummary {
         let secrets = self.secretBox
         return try await writer.writeWithoutTransaction { db in
@@ -105,7 +131,12 @@ extension SQLiteStore {
     }
 
     private static func importDirectory(
-        _ directory: DirectoryDocument, _ db: Database, actor: String, at: Date, options: ImportOptions, secrets: SecretBox
+        _ directory: DirectoryDocument,
+        _ db: Database,
+        actor: String,
+        at: Date,
+        options: ImportOptions,
+        secrets: SecretBox
     ) throws -> ImportSummary {
         var summary = ImportSummary()
         func count(_ changed: Bool?) {
@@ -130,9 +161,15 @@ extension SQLiteStore {
         try checkClassesOfService(db)
         try insert(
             AuditEntry(
-                at: at, actor: actor, action: .directoryImport, outcome: .success,
-                detail: summary.description + (options.prune ? " (prune)" : "") + (summary.removed.isEmpty ? "" : ": removed \(summary.removed.joined(separator: ", "))")),
-            db)
+                at: at,
+                actor: actor,
+                action: .directoryImport,
+                outcome: .success,
+                detail: summary.description + (options.prune ? " (prune)" : "")
+                    + (summary.removed.isEmpty ? "" : ": removed \(summary.removed.joined(separator: ", "))")
+            ),
+            db
+        )
         return summary
     }
 
@@ -146,7 +183,9 @@ extension SQLiteStore {
             for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
                 if let sessionsSQL {
                     for row in try Row.fetchAll(db, sql: sessionsSQL, arguments: [value]) {
-                        guard let session = session(row), try end(session, .removed("\(what) \(value)"), actor: actor, source: nil, at: at, db) else { continue }
+                        guard let session = session(row), try end(session, .removed("\(what) \(value)"), actor: actor, source: nil, at: at, db) else {
+                            continue
+                        }
                         summary.endedSessions.append(session)
                     }
                 }
@@ -161,18 +200,31 @@ extension SQLiteStore {
                 let key = "\(row["extension"] as String)/\(row["model"] as String)/\(row["mac"] as String)"
                 guard !keep.contains(key) else { continue }
                 try db.execute(
-                    sql: "DELETE FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: [row["extension"], row["model"], row["mac"]] as StatementArguments)
+                    sql: "DELETE FROM mappings WHERE extension = ? AND model = ? AND mac = ?",
+                    arguments: [row["extension"], row["model"], row["mac"]] as StatementArguments
+                )
                 summary.deleted += 1
                 summary.removed.append("mapping \(key)")
             }
         }
         if d.sections.contains("extensions") {
-            try remove("extension", table: "extensions", key: "number", keep: d.extensions.map(\.number), ending: "SELECT * FROM sessions WHERE extension = ?")
+            try remove(
+                "extension",
+                table: "extensions",
+                key: "number",
+                keep: d.extensions.map(\.number),
+                ending: "SELECT * FROM sessions WHERE extension = ?"
+            )
         }
         if d.sections.contains("devices") {
             try remove(
-                "device", table: "devices", key: "mac", keep: d.devices.map(\.mac.canonical), scope: "enrolled_by = 'directory'",
-                ending: "SELECT * FROM sessions WHERE mac = ?")
+                "device",
+                table: "devices",
+                key: "mac",
+                keep: d.devices.map(\.mac.canonical),
+                scope: "enrolled_by = 'directory'",
+                ending: "SELECT * FROM sessions WHERE mac = ?"
+            )
         }
         if d.sections.contains("shared_lines") {
             try remove("shared line", table: "shared_lines", key: "number", keep: d.sharedLines.map(\.number), ending: nil)
@@ -188,8 +240,12 @@ extension SQLiteStore {
                 guard users.isEmpty else {
                     problems.append(
                         DirectoryProblem(
-                            path: "templates", line: nil,
-                            message: "template \"\(name)\" is not in the file but still mapped (extensions \(users.joined(separator: ", "))): remove those mappings too"))
+                            path: "templates",
+                            line: nil,
+                            message:
+                                "template \"\(name)\" is not in the file but still mapped (extensions \(users.joined(separator: ", "))): remove those mappings too"
+                        )
+                    )
                     continue
                 }
                 try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
@@ -252,10 +308,13 @@ extension SQLiteStore {
         var credentialsChanged = false
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true
-            if let old = current.phoneCredentials[brand], old.username == login.username, ConstantTime.equal(old.password, login.password) { continue }
+            if let old = current.phoneCredentials[brand], old.username == login.username, ConstantTime.equal(old.password, login.password) {
+                continue
+            }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)",
-                arguments: [brand.rawValue, login.username, try secrets.seal(login.password)])
+                arguments: [brand.rawValue, login.username, try secrets.seal(login.password)]
+            )
             credentialsChanged = true
         }
         let changes = assignments.count
@@ -273,7 +332,8 @@ extension SQLiteStore {
             }
         }
         for (column, hash, current) in [
-            ("user_password_hash", patch.userPasswordHash, current.userPassword), ("admin_password_hash", patch.adminPasswordHash, current.adminPassword),
+            ("user_password_hash", patch.userPasswordHash, current.userPassword),
+            ("admin_password_hash", patch.adminPasswordHash, current.adminPassword),
         ] {
             guard let hash else { continue }
             mentioned = true
@@ -296,7 +356,9 @@ extension SQLiteStore {
         let stored = Dictionary(
             try Row.fetchAll(db, sql: "SELECT number, voicemail_pin_hash FROM extensions WHERE voicemail_pin_hash IS NOT NULL").map {
                 ($0["number"] as String, $0["voicemail_pin_hash"] as String)
-            }, uniquingKeysWith: { a, _ in a })
+            },
+            uniquingKeysWith: { a, _ in a }
+        )
         let withPIN = entries.compactMap { e in e.voicemailPIN.map { (number: e.number, pin: $0) } }
         var given: [String: NewPINHash] = [:]
         for e in entries {
@@ -326,7 +388,8 @@ extension SQLiteStore {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
                 sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
-                arguments: [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos])
+                arguments: [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos]
+            )
             return nil
         }
         var changed = false
@@ -343,7 +406,10 @@ extension SQLiteStore {
             changed = true
         }
         if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
-            try db.execute(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", arguments: [try secrets.seal(e.sipPassword), e.number])
+            try db.execute(
+                sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?",
+                arguments: [try secrets.seal(e.sipPassword), e.number]
+            )
             changed = true
         }
         return changed
@@ -367,15 +433,25 @@ extension SQLiteStore {
         let book = try readCoSBook(db)
         var problems = book.problems().map { DirectoryProblem(path: "classes_of_service", line: nil, message: $0) }
         for row in try Row.fetchAll(db, sql: "SELECT number, cos FROM extensions WHERE cos IS NOT NULL") where book.classes[row["cos"]] == nil {
-            problems.append(DirectoryProblem(path: "extensions", line: nil, message: "extension \(row["number"] as String): unknown class of service \"\(row["cos"] as String)\""))
+            problems.append(
+                DirectoryProblem(
+                    path: "extensions",
+                    line: nil,
+                    message: "extension \(row["number"] as String): unknown class of service \"\(row["cos"] as String)\""
+                )
+            )
         }
-        for row in try Row.fetchAll(db, sql: "SELECT mac, cos, cos_if_not_logged FROM devices WHERE cos IS NOT NULL OR cos_if_not_logged IS NOT NULL") {
+        for row in try Row.fetchAll(db, sql: "SELECT mac, cos, cos_if_not_logged FROM devices WHERE cos IS NOT NULL OR cos_if_not_logged IS NOT NULL")
+        {
             for key in ["cos", "cos_if_not_logged"] {
                 if let name = row[key] as String?, book.classes[name] == nil {
                     problems.append(
                         DirectoryProblem(
-                            path: "devices", line: nil,
-                            message: "device \(MACAddress(row["mac"] as String)?.colonSeparated ?? ""): \(key): unknown class of service \"\(name)\""))
+                            path: "devices",
+                            line: nil,
+                            message: "device \(MACAddress(row["mac"] as String)?.colonSeparated ?? ""): \(key): unknown class of service \"\(name)\""
+                        )
+                    )
                 }
             }
         }
@@ -385,7 +461,8 @@ extension SQLiteStore {
     private static func setLine(_ d: DirectoryDocument.DeviceEntry, _ db: Database, secrets: SecretBox) throws {
         try db.execute(
             sql: "UPDATE devices SET line_number = ?, line_name = ?, line_sip_password_sealed = ? WHERE mac = ?",
-            arguments: [d.line?.number, d.line?.name, try d.line.map { try secrets.seal($0.sipPassword) }, d.mac.canonical])
+            arguments: [d.line?.number, d.line?.name, try d.line.map { try secrets.seal($0.sipPassword) }, d.mac.canonical]
+        )
     }
 
     private static func setUsers(_ d: DirectoryDocument.DeviceEntry, _ db: Database) throws {
@@ -398,11 +475,16 @@ extension SQLiteStore {
     private static func upsert(_ w: Workspace, _ db: Database) throws -> Bool? {
         guard let old = try readWorkspace(db, w.name) else {
             try db.execute(
-                sql: "INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)", arguments: [w.name, w.licence.rawValue, w.hotDesking])
+                sql: "INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)",
+                arguments: [w.name, w.licence.rawValue, w.hotDesking]
+            )
             return nil
         }
         guard old != w else { return false }
-        try db.execute(sql: "UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?", arguments: [w.licence.rawValue, w.hotDesking, w.name])
+        try db.execute(
+            sql: "UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?",
+            arguments: [w.licence.rawValue, w.hotDesking, w.name]
+        )
         return true
     }
 
@@ -411,15 +493,20 @@ extension SQLiteStore {
     static func checkWorkspaceLimits(_ directory: DirectoryDocument, _ db: Database) throws {
         var problems: [DirectoryProblem] = []
         for row in try Row.fetchAll(
-            db, sql: "SELECT w.name, w.licence, COUNT(d.mac) AS devices FROM workspaces w JOIN devices d ON d.workspace = w.name GROUP BY w.name")
-        {
+            db,
+            sql: "SELECT w.name, w.licence, COUNT(d.mac) AS devices FROM workspaces w JOIN devices d ON d.workspace = w.name GROUP BY w.name"
+        ) {
             guard let licence = Workspace.Licence(rawValue: row["licence"]), (row["devices"] as Int) > licence.maxDevices else { continue }
             let name: String = row["name"]
             let entry = directory.devices.last { $0.workspace == name }
             problems.append(
                 DirectoryProblem(
-                    path: entry.map { "\($0.path).workspace" } ?? "workspaces", line: entry?.fileLine,
-                    message: "workspace \"\(name)\" would hold \(row["devices"] as Int) devices; a \(licence.rawValue) licence allows \(licence.maxDevices) (workspace_full)"))
+                    path: entry.map { "\($0.path).workspace" } ?? "workspaces",
+                    line: entry?.fileLine,
+                    message:
+                        "workspace \"\(name)\" would hold \(row["devices"] as Int) devices; a \(licence.rawValue) licence allows \(licence.maxDevices) (workspace_full)"
+                )
+            )
         }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
@@ -432,22 +519,26 @@ extension SQLiteStore {
             .map { "\($0["extension"] as String)/\($0["button"] as Int)/\($0["ring"] as String)" }.sorted()
         if let old {
             let oldPassword = try secrets.open(old["sip_password_sealed"])
-            let same = (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID
+            let same =
+                (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID
                 && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
             if same { return false }
             try db.execute(
                 sql: "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ? WHERE number = ?",
-                arguments: [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number])
+                arguments: [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number]
+            )
         } else {
             try db.execute(
                 sql: "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id) VALUES (?, ?, ?, ?)",
-                arguments: [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID])
+                arguments: [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID]
+            )
         }
         try db.execute(sql: "DELETE FROM shared_line_members WHERE line = ?", arguments: [l.number])
         for m in l.members {
             try db.execute(
                 sql: "INSERT INTO shared_line_members (line, extension, button, ring) VALUES (?, ?, ?, ?)",
-                arguments: [l.number, m.extensionNumber, m.button, m.ring.description])
+                arguments: [l.number, m.extensionNumber, m.button, m.ring.description]
+            )
         }
         return old == nil ? nil : true
     }
@@ -455,6 +546,7 @@ extension SQLiteStore {
     /// A provisioning secret (or, for an address-bound phone, an address) set in the file: the
     /// device is claimed with it from now on — no trust on first use. Unchanged when the file
     /// says what is stored already (an export imported again changes nothing).
+    @discardableResult
     private static func setClaim(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool {
         guard d.provisioningSecret != nil || d.claimedFrom != nil else { return false }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else { return false }
@@ -469,9 +561,11 @@ extension SQLiteStore {
                 WHERE mac = ?
                 """,
             arguments: [
-                try d.provisioningSecret.map { try secrets.seal($0) }, at.timeIntervalSince1970, at.timeIntervalSince1970, d.claimedFrom, d.claimedFrom,
+                try d.provisioningSecret.map { try secrets.seal($0) }, at.timeIntervalSince1970, at.timeIntervalSince1970, d.claimedFrom,
+                d.claimedFrom,
                 d.mac.canonical,
-            ])
+            ]
+        )
         return true
     }
 
@@ -484,12 +578,15 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort, d.phoneCredentials?.username, sealed,
+                    d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort,
+                    d.phoneCredentials?.username, sealed,
                     try secrets.seal(d.provisioningSecret ?? RandomToken.make()),
-                ])
+                ]
+            )
             try db.execute(
                 sql: "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
-                arguments: [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical])
+                arguments: [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical]
+            )
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
             try setClaim(d, db, at: at, secrets: secrets)
@@ -498,35 +595,45 @@ extension SQLiteStore {
         // A phone the directory lists is the directory's: never forgotten as an unclaimed enrolment.
         try db.execute(sql: "UPDATE devices SET enrolled_by = 'directory' WHERE mac = ? AND enrolled_by != 'directory'", arguments: [d.mac.canonical])
         let old = try device(row, secrets: secrets, catalog: .empty)
-        let sameLogin: Bool = switch (old.credentials, d.phoneCredentials) {
-        case (nil, nil): true
-        case (let a?, let b?): a.username == b.username && ConstantTime.equal(a.password, b.password)
-        default: false
-        }
+        let sameLogin: Bool =
+            switch (old.credentials, d.phoneCredentials) {
+            case (nil, nil): true
+            case (let a?, let b?): a.username == b.username && ConstantTime.equal(a.password, b.password)
+            default: false
+            }
         let oldModel: String = row["model"]
-        let oldUsers = try String.fetchAll(db, sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", arguments: [d.mac.canonical])
+        let oldUsers = try String.fetchAll(
+            db,
+            sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension",
+            arguments: [d.mac.canonical]
+        )
         let usersSame = oldUsers == Array(Set(d.users)).sorted()
         let workspaceSame = (row["workspace"] as String?) == d.workspace
         let deviceSame = oldModel == d.model.name && old.model.brand == d.model.brand && old.pushPort == d.pushPort && sameLogin
         let oldLine = try device(row, secrets: secrets, catalog: .empty).ownLine
-        let lineSame = oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
+        let lineSame =
+            oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
             && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
         let cosSame = (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
         let claimChanged = try setClaim(d, db, at: at, secrets: secrets)
         guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) || claimChanged else { return false }
         if !cosSame {
             try db.execute(
-                sql: "UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?", arguments: [d.cos, d.cosIfNotLogged, d.mac.canonical])
+                sql: "UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?",
+                arguments: [d.cos, d.cosIfNotLogged, d.mac.canonical]
+            )
         }
         if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }
         try db.execute(
             sql: "UPDATE devices SET model = ?, brand = ?, push_port = ?, workspace = ? WHERE mac = ?",
-            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.workspace, d.mac.canonical])
+            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.workspace, d.mac.canonical]
+        )
         if !sameLogin {
             try db.execute(
                 sql: "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",
-                arguments: [d.phoneCredentials?.username, sealed, d.mac.canonical])
+                arguments: [d.phoneCredentials?.username, sealed, d.mac.canonical]
+            )
         }
         return true
     }
@@ -534,22 +641,31 @@ extension SQLiteStore {
     private static func upsert(_ t: Template, _ db: Database) throws -> Bool? {
         if t.isDefault {
             // The file names the brand's default: any other default of that brand steps down.
-            try db.execute(sql: "UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default", arguments: [t.brand.rawValue, t.name])
+            try db.execute(
+                sql: "UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default",
+                arguments: [t.brand.rawValue, t.name]
+            )
         }
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM templates WHERE name = ?", arguments: [t.name]) else {
             try db.execute(
-                sql: "INSERT INTO templates (name, brand, is_default, body) VALUES (?, ?, ?, ?)", arguments: [t.name, t.brand.rawValue, t.isDefault, t.body])
+                sql: "INSERT INTO templates (name, brand, is_default, body) VALUES (?, ?, ?, ?)",
+                arguments: [t.name, t.brand.rawValue, t.isDefault, t.body]
+            )
             return nil
         }
         guard template(row) != t else { return false }
         try db.execute(
-            sql: "UPDATE templates SET brand = ?, is_default = ?, body = ? WHERE name = ?", arguments: [t.brand.rawValue, t.isDefault, t.body, t.name])
+            sql: "UPDATE templates SET brand = ?, is_default = ?, body = ? WHERE name = ?",
+            arguments: [t.brand.rawValue, t.isDefault, t.body, t.name]
+        )
         return true
     }
 
     private static func upsert(_ m: Mapping, _ db: Database) throws -> Bool? {
         let key: StatementArguments = [m.extensionNumber, m.model ?? "", m.mac?.canonical ?? ""]
-        guard let current = try String.fetchOne(db, sql: "SELECT template FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: key) else {
+        guard
+            let current = try String.fetchOne(db, sql: "SELECT template FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: key)
+        else {
             try db.execute(sql: "INSERT INTO mappings (template, extension, model, mac) VALUES (?, ?, ?, ?)", arguments: [m.templateName] + key)
             return nil
         }

@@ -9,25 +9,25 @@ extension SQLiteStore {
     }
 
     static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO push_jobs (
-                    mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
-                    job.altConfigHash, job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970,
-                    job.dueAt.timeIntervalSince1970, job.message,
-                ])
-            var stored = job
-            stored.id = db.lastInsertedRowID
-            // Only config pushes replace each other; a message neither replaces nor is replaced.
-            guard job.action.appliesConfig else { return stored }
-            try db.cachedStatement(sql: OpenPushJobs.supersede).execute(
-                arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
-            return stored
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO push_jobs (
+                mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(
+            arguments: [
+                job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
+                job.altConfigHash, job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970,
+                job.dueAt.timeIntervalSince1970, job.message,
+            ])
+        var stored = job
+        stored.id = db.lastInsertedRowID
+        // Only config pushes replace each other; a message neither replaces nor is replaced.
+        guard job.action.appliesConfig else { return stored }
+        try db.cachedStatement(sql: OpenPushJobs.supersede).execute(
+            arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
+        return stored
     }
 
     public func sessionOverview() async throws -> [SessionOverview] {
@@ -42,7 +42,8 @@ extension SQLiteStore {
                            d.last_address
                     FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
                     ORDER BY s.started_at
-                    """)
+                    """
+            )
             return try rows.compactMap { row -> SessionOverview? in
                 guard let session = Self.session(row) else { return nil }
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
@@ -63,23 +64,30 @@ extension SQLiteStore {
         var conditions = filters.map(\.0)
         if let loggedIn = query.loggedIn { conditions.append("mac \(loggedIn ? "IN" : "NOT IN") (SELECT mac FROM sessions)") }
         if let never = query.neverFetched { conditions.append("last_config_hash IS \(never ? "" : "NOT ")NULL") }
-        let sql = "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
+        let sql =
+            "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
             + (query.limit == .max ? "" : " LIMIT \(query.limit)")
         let values = StatementArguments(filters.map(\.1))
         return try await reader.read { db in
             // Per phone of the page, by index: its newest job, its users, its session.
             let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")
             let usersOf = try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension")
-            let sessionOf = try db.cachedStatement(sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension WHERE s.mac = ?")
+            let sessionOf = try db.cachedStatement(
+                sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension WHERE s.mac = ?"
+            )
             return try Row.fetchAll(db, sql: sql, arguments: values).map { row in
                 var device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let key = [device.mac.canonical]
                 device.assignedUsers = try String.fetchAll(usersOf, arguments: StatementArguments(key))
                 let session = try Row.fetchOne(sessionOf, arguments: StatementArguments(key))
                 return DeviceOverview(
-                    device: device, lastFetchAt: (row["last_fetch_at"] as Double?).map(Date.init(timeIntervalSince1970:)), lastConfigHash: row["last_config_hash"],
-                    session: session.flatMap(Self.session), sessionName: session?["extension_name"],
-                    lastPush: try Row.fetchOne(newestJob, arguments: StatementArguments(key)).flatMap(Self.pushJob))
+                    device: device,
+                    lastFetchAt: (row["last_fetch_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    lastConfigHash: row["last_config_hash"],
+                    session: session.flatMap(Self.session),
+                    sessionName: session?["extension_name"],
+                    lastPush: try Row.fetchOne(newestJob, arguments: StatementArguments(key)).flatMap(Self.pushJob)
+                )
             }
         }
     }
@@ -90,16 +98,22 @@ extension SQLiteStore {
             return try Row.fetchAll(try db.cachedStatement(sql: "SELECT number, name, caller_id FROM shared_lines ORDER BY number")).map { row in
                 let number: String = row["number"]
                 return SharedLine(
-                    number: number, name: row["name"], sipPassword: "", callerID: row["caller_id"],
+                    number: number,
+                    name: row["name"],
+                    sipPassword: "",
+                    callerID: row["caller_id"],
                     members: members.filter { ($0["line"] as String) == number }.map {
                         SharedLine.Member(extensionNumber: $0["extension"], button: $0["button"], ring: RingOption($0["ring"] as String) ?? .ring)
-                    })
+                    }
+                )
             }
         }
     }
 
     public func pushJob(id: Int64) async throws -> PushJob? {
-        try await reader.read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [id]).flatMap(Self.pushJob) }
+        try await reader.read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [id]).flatMap(Self.pushJob)
+        }
     }
 
     public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
@@ -120,7 +134,9 @@ extension SQLiteStore {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [limit]
-            return try Row.fetchAll(db, sql: "SELECT * FROM push_jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).compactMap(Self.pushJob)
+            return try Row.fetchAll(db, sql: "SELECT * FROM push_jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).compactMap(
+                Self.pushJob
+            )
         }
     }
 
@@ -128,11 +144,14 @@ extension SQLiteStore {
         guard limit > 0 else { return [] }
         return try await writer.write { db in
             let due = try Row.fetchAll(
-                db, sql: "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+                db,
+                sql: "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
                 arguments: [now.timeIntervalSince1970, limit]
             ).compactMap(Self.pushJob)
             for job in due {
-                try db.cachedStatement(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?").execute(arguments: [leaseUntil.timeIntervalSince1970, job.id])
+                try db.cachedStatement(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?").execute(arguments: [
+                    leaseUntil.timeIntervalSince1970, job.id,
+                ])
             }
             return due
         }
@@ -140,24 +159,37 @@ extension SQLiteStore {
 
     public func overdueSentPushJobs(now: Date) async throws -> [PushJob] {
         try await reader.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id"), arguments: [now.timeIntervalSince1970])
-                .compactMap(Self.pushJob)
+            try Row.fetchAll(
+                try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id"),
+                arguments: [now.timeIntervalSince1970]
+            )
+            .compactMap(Self.pushJob)
         }
     }
 
     public func updatePushJob(_ job: PushJob) async throws -> Bool {
         try await writer.write { db in
             // A job the phone applied meanwhile (or that a newer job superseded) stays as it is.
-            guard let current = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [job.id]).flatMap(Self.pushJob),
+            guard
+                let current = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [job.id]).flatMap(
+                    Self.pushJob
+                ),
                 current.state.isPending
             else { return false }
             try Self.write(job, db)
             if job.state == .failed {
                 try Self.insert(
                     AuditEntry(
-                        at: job.updatedAt, actor: "system", action: .push, mac: job.mac, outcome: .failure,
-                        detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) failed after \(job.attempts) attempt(s): \(job.lastError ?? "?")"),
-                    db)
+                        at: job.updatedAt,
+                        actor: "system",
+                        action: .push,
+                        mac: job.mac,
+                        outcome: .failure,
+                        detail:
+                            "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) failed after \(job.attempts) attempt(s): \(job.lastError ?? "?")"
+                    ),
+                    db
+                )
             }
             return true
         }
@@ -165,7 +197,9 @@ extension SQLiteStore {
 
     public func nextPushDue() async throws -> Date? {
         try await reader.read { db in
-            try Double.fetchOne(try db.cachedStatement(sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')")).map(Date.init(timeIntervalSince1970:))
+            try Double.fetchOne(try db.cachedStatement(sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')")).map(
+                Date.init(timeIntervalSince1970:)
+            )
         }
     }
 
@@ -175,8 +209,14 @@ extension SQLiteStore {
                 arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue])
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: "cli", action: .apiKeyCreated, outcome: .success,
-                    detail: kind == .pbx ? "PBX key \"\(name)\"" : "API key \"\(name)\" (role \(role.rawValue))"), db)
+                    at: at,
+                    actor: "cli",
+                    action: .apiKeyCreated,
+                    outcome: .success,
+                    detail: kind == .pbx ? "PBX key \"\(name)\"" : "API key \"\(name)\" (role \(role.rawValue))"
+                ),
+                db
+            )
         }
     }
 
@@ -184,9 +224,12 @@ extension SQLiteStore {
         try await reader.read { db in
             try Row.fetchAll(db, sql: "SELECT name, kind, role, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
                 APIKeyInfo(
-                    name: row["name"], kind: APIKeyKind(rawValue: row["kind"]) ?? .admin, role: AdminRole(rawValue: row["role"]) ?? .auditor,
+                    name: row["name"],
+                    kind: APIKeyKind(rawValue: row["kind"]) ?? .admin,
+                    role: AdminRole(rawValue: row["role"]) ?? .auditor,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                    lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+                )
             }
         }
     }
@@ -197,8 +240,15 @@ extension SQLiteStore {
             try db.cachedStatement(sql: "DELETE FROM api_keys WHERE name = ?").execute(arguments: [name])
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .apiKeyRevoked, source: source, outcome: .success,
-                    detail: "\(kind == APIKeyKind.pbx.rawValue ? "PBX" : "API") key \"\(name)\" revoked"), db)
+                    at: at,
+                    actor: actor,
+                    action: .apiKeyRevoked,
+                    source: source,
+                    outcome: .success,
+                    detail: "\(kind == APIKeyKind.pbx.rawValue ? "PBX" : "API") key \"\(name)\" revoked"
+                ),
+                db
+            )
             return true
         }
     }
@@ -235,7 +285,14 @@ extension SQLiteStore {
         return try await reader.read { db in
             try self.apiKeysMemo.value(in: db) { db in
                 try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
-                    StoredAPIKey(id: $0["id"], kind: $0["kind"], name: $0["name"], role: $0["role"], hash: $0["key_hash"], lastUsed: $0["last_used_at"])
+                    StoredAPIKey(
+                        id: $0["id"],
+                        kind: $0["kind"],
+                        name: $0["name"],
+                        role: $0["role"],
+                        hash: $0["key_hash"],
+                        lastUsed: $0["last_used_at"]
+                    )
                 }
             }
         }
@@ -253,20 +310,38 @@ extension SQLiteStore {
         let catalog = self.catalog
         return try await reader.read { db -> SIPUser? in
             if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
-                let devices = try Row.fetchAll(try db.cachedStatement(sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at"), arguments: [authUser])
-                    .map { try Self.device($0, secrets: secrets, catalog: catalog) }
+                let devices = try Row.fetchAll(
+                    try db.cachedStatement(
+                        sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at"
+                    ),
+                    arguments: [authUser]
+                )
+                .map { try Self.device($0, secrets: secrets, catalog: catalog) }
                 return .extension(ext, devices: devices)
             }
             if let row = try Row.fetchOne(try db.cachedStatement(sql: Self.deviceByOwnLineSQL), arguments: [authUser]) {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                let busy = try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [device.mac.canonical]) ?? false
+                let busy =
+                    try Bool.fetchOne(
+                        try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"),
+                        arguments: [device.mac.canonical]
+                    ) ?? false
                 return .deviceLine(device, inUse: !busy)
             }
             if let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM shared_lines WHERE number = ?"), arguments: [authUser]) {
-                let line = SharedLine(number: row["number"], name: row["name"], sipPassword: try secrets.open(row["sip_password_sealed"]), callerID: row["caller_id"], members: [])
-                let inUse = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
-                    arguments: [authUser]) ?? false
+                let line = SharedLine(
+                    number: row["number"],
+                    name: row["name"],
+                    sipPassword: try secrets.open(row["sip_password_sealed"]),
+                    callerID: row["caller_id"],
+                    members: []
+                )
+                let inUse =
+                    try Bool.fetchOne(
+                        db,
+                        sql: "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
+                        arguments: [authUser]
+                    ) ?? false
                 return .sharedLine(line, inUse: inUse)
             }
             return nil
@@ -280,12 +355,23 @@ extension SQLiteStore {
             let reason = PushReason(rawValue: row["reason"]), let state = PushState(rawValue: row["state"])
         else { return nil }
         return PushJob(
-            id: row["id"], mac: mac, action: action, reason: reason, state: state, attempts: row["attempts"], lastError: row["last_error"],
-            configHash: row["config_hash"], actor: row["actor"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            updatedAt: Date(timeIntervalSince1970: row["updated_at"]), dueAt: Date(timeIntervalSince1970: row["due_at"]),
+            id: row["id"],
+            mac: mac,
+            action: action,
+            reason: reason,
+            state: state,
+            attempts: row["attempts"],
+            lastError: row["last_error"],
+            configHash: row["config_hash"],
+            actor: row["actor"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            dueAt: Date(timeIntervalSince1970: row["due_at"]),
             sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
-            altConfigHash: row["alt_config_hash"])
+            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            message: row["message"],
+            altConfigHash: row["alt_config_hash"]
+        )
     }
 
     static func write(_ job: PushJob, _ db: Database) throws {

@@ -84,7 +84,8 @@ public final class SQLiteStore: Store {
             sql: """
                 SELECT sip_password_sealed FROM extensions UNION ALL SELECT provisioning_secret_sealed FROM devices
                 WHERE provisioning_secret_sealed IS NOT NULL LIMIT 1
-                """)
+                """
+        )
         if let sample, (try? secrets.open(sample)) == nil { throw WrongKey() }
         return .unrecorded
     }
@@ -106,8 +107,10 @@ public final class SQLiteStore: Store {
 
     public func population() async throws -> (sessions: Int, devices: Int) {
         try await pool.read { db in
-            (try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM sessions")) ?? 0,
-             try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices")) ?? 0)
+            (
+                try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM sessions")) ?? 0,
+                try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices")) ?? 0
+            )
         }
     }
     public func changeStamp(mac: MACAddress) throws -> ChangeStamp { try counter.stamp(mac: mac.canonical) }
@@ -191,7 +194,8 @@ public final class SQLiteStore: Store {
                         detail TEXT NOT NULL DEFAULT ''
                     );
                     CREATE INDEX audit_at ON audit(at);
-                    """)
+                    """
+            )
         }
         m.registerMigration("v2: pushes, phone web logins, API keys") { db in
             try db.execute(
@@ -231,7 +235,8 @@ public final class SQLiteStore: Store {
                         created_at DOUBLE NOT NULL,
                         last_used_at DOUBLE
                     );
-                    """)
+                    """
+            )
         }
         m.registerMigration("v3: messages pushed to phones, the push source address, auto logout") { db in
             try db.execute(
@@ -242,14 +247,16 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN auto_logout_daily_at TEXT;
                     ALTER TABLE devices ADD COLUMN last_config_address TEXT;
                     ALTER TABLE push_jobs ADD COLUMN alt_config_hash TEXT;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v4: every family as data: a device's brand is stored, not read off its model's name") { db in
             try db.execute(
                 sql: """
                     ALTER TABLE devices ADD COLUMN brand TEXT NOT NULL DEFAULT '';
                     UPDATE devices SET brand = substr(model, 1, instr(model, '-') - 1) WHERE instr(model, '-') > 0;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v5: shared lines and their members") { db in
             try db.execute(
@@ -268,7 +275,8 @@ public final class SQLiteStore: Store {
                         PRIMARY KEY (line, extension)
                     );
                     CREATE INDEX shared_line_members_extension ON shared_line_members(extension);
-                    """)
+                    """
+            )
         }
         m.registerMigration("v6: an extension may be logged in on several phones (settings.multi_login)") { db in
             try db.execute(
@@ -286,7 +294,8 @@ public final class SQLiteStore: Store {
                     DROP TABLE sessions;
                     ALTER TABLE sessions_new RENAME TO sessions;
                     CREATE INDEX sessions_extension ON sessions(extension);
-                    """)
+                    """
+            )
         }
         m.registerMigration("v7: workspaces and personal devices") { db in
             try db.execute(
@@ -306,7 +315,8 @@ public final class SQLiteStore: Store {
                         extension TEXT NOT NULL REFERENCES extensions(number) ON DELETE CASCADE,
                         PRIMARY KEY (mac, extension)
                     );
-                    """)
+                    """
+            )
         }
         m.registerMigration("v8: the PBX phones register with (settings.sip)") { db in
             try db.execute(
@@ -315,7 +325,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN sip_transport TEXT NOT NULL DEFAULT 'udp';
                     ALTER TABLE settings ADD COLUMN sip_realm TEXT;
                     ALTER TABLE settings ADD COLUMN sip_outbound_proxy TEXT;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v9: classes of service, schedules, emergency numbers") { db in
             try db.execute(
@@ -327,7 +338,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE extensions ADD COLUMN cos TEXT;
                     ALTER TABLE devices ADD COLUMN cos TEXT;
                     ALTER TABLE devices ADD COLUMN cos_if_not_logged TEXT;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v10: PBX keys beside admin API keys") { db in
             try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'admin'")
@@ -337,7 +349,8 @@ public final class SQLiteStore: Store {
                 sql: """
                     ALTER TABLE settings ADD COLUMN lockout_source_failures INTEGER NOT NULL DEFAULT 30;
                     ALTER TABLE settings ADD COLUMN lockout_global_failures INTEGER NOT NULL DEFAULT 20;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v12: per-device provisioning secrets and claims") { db in
             try db.execute(
@@ -346,7 +359,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE devices ADD COLUMN claimed_at DOUBLE;
                     ALTER TABLE devices ADD COLUMN claimed_from TEXT;
                     ALTER TABLE devices ADD COLUMN secret_issued_at DOUBLE;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v13: app tokens derived from the device and a generation every login and logout bumps") { db in
             try db.execute(
@@ -359,7 +373,8 @@ public final class SQLiteStore: Store {
                     BEGIN UPDATE devices SET token_generation = token_generation + 1 WHERE mac = NEW.mac; END;
                     CREATE TRIGGER sessions_delete_rotates_token AFTER DELETE ON sessions
                     BEGIN UPDATE devices SET token_generation = token_generation + 1 WHERE mac = OLD.mac; END;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v14: enrolment limits; devices enrolled by their own request are told apart from the directory's") { db in
             try db.execute(
@@ -369,7 +384,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN enrolment_expire_hours INTEGER NOT NULL DEFAULT 168;
                     ALTER TABLE devices ADD COLUMN enrolled_by TEXT NOT NULL DEFAULT 'directory';
                     CREATE INDEX devices_unclaimed ON devices(enrolled_by, enrolled_at) WHERE claimed_at IS NULL;
-                    """)
+                    """
+            )
         }
         m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
             try ChangeCounter.createTriggers(db)
@@ -415,7 +431,8 @@ public final class SQLiteStore: Store {
                     ALTER TABLE settings ADD COLUMN enrolment_claims_until REAL;
                     ALTER TABLE devices ADD COLUMN claim_pending_from TEXT;
                     ALTER TABLE devices ADD COLUMN claim_approved_from TEXT;
-                    """)
+                    """
+            )
         }
         return m
     }
@@ -440,11 +457,16 @@ public final class SQLiteStore: Store {
 
     public func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws {
         let hash = SecretHash(hashing: secret, key: secrets.hashKey).encoded
-        let (sql, arguments): (String, StatementArguments) = switch credential {
-        case .voicemailPIN: ("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ? AND voicemail_pin_hash LIKE 'pbkdf2-sha256$%'", [hash, extensionNumber])
-        case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
-        case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
-        }
+        let (sql, arguments): (String, StatementArguments) =
+            switch credential {
+            case .voicemailPIN:
+                (
+                    "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ? AND voicemail_pin_hash LIKE 'pbkdf2-sha256$%'",
+                    [hash, extensionNumber]
+                )
+            case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+            case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+            }
         try await writer.write { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
@@ -452,10 +474,19 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.read { db -> DeviceConfigState? in
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else { return nil }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else {
+                return nil
+            }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
             let settings = try self.currentSettings(db, secrets: secrets)
-            return try Self.configState(db, device, row, settings: settings, templates: try self.currentTemplates(db, brand: device.model.brand), secrets: secrets)
+            return try Self.configState(
+                db,
+                device,
+                row,
+                settings: settings,
+                templates: try self.currentTemplates(db, brand: device.model.brand),
+                secrets: secrets
+            )
         }
     }
 
@@ -466,7 +497,8 @@ public final class SQLiteStore: Store {
             let settings = try self.currentSettings(db, secrets: secrets)
             var templates: [Brand: [Template]] = [:]
             return try Row.fetchAll(
-                db, sql: "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
+                db,
+                sql: "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
                 arguments: [after?.canonical ?? "", limit]
             ).map { row in
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
@@ -479,7 +511,12 @@ public final class SQLiteStore: Store {
 
     /// The rest of a device's config state, its row, the settings and its brand's templates read.
     static func configState(
-        _ db: Database, _ device: Device, _ row: Row, settings: Settings, templates: [Template], secrets: SecretBox
+        _ db: Database,
+        _ device: Device,
+        _ row: Row,
+        settings: Settings,
+        templates: [Template],
+        secrets: SecretBox
     ) throws -> DeviceConfigState {
         let session = try readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
         var line: Extension?
@@ -487,15 +524,29 @@ public final class SQLiteStore: Store {
         var memberships: [LineMembership] = []
         if let session {
             line = try readExtension(db, session.extensionNumber, secrets: secrets)
-            mappings = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM mappings WHERE extension = ?"), arguments: [session.extensionNumber]).map(mapping)
+            mappings = try Row.fetchAll(
+                try db.cachedStatement(sql: "SELECT * FROM mappings WHERE extension = ?"),
+                arguments: [session.extensionNumber]
+            ).map(mapping)
             memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
         }
         return DeviceConfigState(
-            settings: settings, device: device, session: session, line: line, memberships: memberships, templates: templates, mappings: mappings,
-            lastHost: row["last_host"], lastConfigAddress: row["last_config_address"], lastConfigHash: row["last_config_hash"],
+            settings: settings,
+            device: device,
+            session: session,
+            line: line,
+            memberships: memberships,
+            templates: templates,
+            mappings: mappings,
+            lastHost: row["last_host"],
+            lastConfigAddress: row["last_config_address"],
+            lastConfigHash: row["last_config_hash"],
             hasPendingPush: try Bool.fetchOne(
-                try db.cachedStatement(sql: OpenPushJobs.exists), arguments: [device.mac.canonical])
-                ?? false)
+                try db.cachedStatement(sql: OpenPushJobs.exists),
+                arguments: [device.mac.canonical]
+            )
+                ?? false
+        )
     }
 
     public func appState(token: String) async throws -> AppLookup {
@@ -503,15 +554,26 @@ public final class SQLiteStore: Store {
         let catalog = self.catalog
         guard let named = secrets.readAppToken(token) else { return .unknown }
         return try await pool.read { db -> AppLookup in
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [named.mac.canonical]) else { return .unknown }
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [named.mac.canonical])
+            else { return .unknown }
             guard (row["token_generation"] as Int) == named.generation else { return named.generation < row["token_generation"] ? .stale : .unknown }
             var device = try Self.device(row, secrets: secrets, catalog: catalog)
-            device.assignedUsers = try String.fetchAll(try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension"), arguments: [device.mac.canonical])
+            device.assignedUsers = try String.fetchAll(
+                try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension"),
+                arguments: [device.mac.canonical]
+            )
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
             let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
             return .current(
-                AppState(settings: try self.currentSettings(db, secrets: secrets), device: device, session: session, sessionExtension: ext, workspace: workspace))
+                AppState(
+                    settings: try self.currentSettings(db, secrets: secrets),
+                    device: device,
+                    session: session,
+                    sessionExtension: ext,
+                    workspace: workspace
+                )
+            )
         }
     }
 
@@ -526,7 +588,10 @@ public final class SQLiteStore: Store {
 
     public func sessions(extensionNumber: String) async throws -> [Session] {
         try await pool.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"), arguments: [extensionNumber]).compactMap(Self.session)
+            try Row.fetchAll(
+                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
+                arguments: [extensionNumber]
+            ).compactMap(Self.session)
         }
     }
 
@@ -538,7 +603,8 @@ public final class SQLiteStore: Store {
 
     public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map { row in
+            try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map {
+                row in
                 ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
             }
         }
@@ -559,10 +625,17 @@ public final class SQLiteStore: Store {
 
     public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
         try await pool.read { db in
-            let device = try Double.fetchAll(try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"), arguments: [mac.canonical, since.timeIntervalSince1970])
-            let ext = try extensionNumber.map {
-                try Double.fetchAll(try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?"), arguments: [$0, since.timeIntervalSince1970])
-            } ?? []
+            let device = try Double.fetchAll(
+                try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"),
+                arguments: [mac.canonical, since.timeIntervalSince1970]
+            )
+            let ext =
+                try extensionNumber.map {
+                    try Double.fetchAll(
+                        try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?"),
+                        arguments: [$0, since.timeIntervalSince1970]
+                    )
+                } ?? []
             return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
         }
     }
@@ -595,7 +668,9 @@ public final class SQLiteStore: Store {
 
     public func auditLog(limit: Int) async throws -> [AuditEntry] {
         try await pool.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(Self.auditEntry)
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(
+                Self.auditEntry
+            )
         }
     }
 
@@ -605,16 +680,22 @@ public final class SQLiteStore: Store {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await pool.write { db in
-            if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [device.mac.canonical]) {
+            if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [device.mac.canonical])
+            {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
             if let maxUnclaimed {
-                let unclaimed = try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'")) ?? 0
+                let unclaimed =
+                    try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'"))
+                    ?? 0
                 if unclaimed >= maxUnclaimed { return nil }
             }
             var device = device
             device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
-            try db.cachedStatement(sql: "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')").execute(
+            try db.cachedStatement(
+                sql:
+                    "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')"
+            ).execute(
                 arguments: [
                     device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
                     try secrets.seal(device.provisioningSecret!),
@@ -632,7 +713,8 @@ public final class SQLiteStore: Store {
                     UPDATE devices SET model = ?, brand = ?, provisioning_secret_sealed = ?, secret_issued_at = NULL
                     WHERE mac = ? AND claimed_at IS NULL AND enrolled_by = 'phone'
                     """,
-                arguments: [model.name, model.brand.rawValue, sealed, mac.canonical])
+                arguments: [model.name, model.brand.rawValue, sealed, mac.canonical]
+            )
             guard db.changesCount > 0 else { return false }
             try Self.insert(audit, db)
             return true
@@ -646,14 +728,21 @@ public final class SQLiteStore: Store {
                     DELETE FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL AND enrolled_at < ?
                     AND mac NOT IN (SELECT mac FROM sessions)
                     """,
-                arguments: [enrolledBefore.timeIntervalSince1970])
+                arguments: [enrolledBefore.timeIntervalSince1970]
+            )
             let removed = db.changesCount
             if removed > 0 {
                 try Self.insert(
                     AuditEntry(
-                        at: at, actor: "system", action: .directoryDelete, outcome: .success,
-                        detail: "\(removed) enrolled phone(s) that never fetched their config with their secret forgotten (enrolled before \(enrolledBefore.formatted(.iso8601)))"),
-                    db)
+                        at: at,
+                        actor: "system",
+                        action: .directoryDelete,
+                        outcome: .success,
+                        detail:
+                            "\(removed) enrolled phone(s) that never fetched their config with their secret forgotten (enrolled before \(enrolledBefore.formatted(.iso8601)))"
+                    ),
+                    db
+                )
             }
             return removed
         }
@@ -662,27 +751,39 @@ public final class SQLiteStore: Store {
     public func ensureProvisioningSecret(mac: MACAddress) async throws {
         let sealed = try secrets.seal(RandomToken.make())
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL").execute(arguments: [sealed, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL")
+                .execute(arguments: [sealed, mac.canonical])
         }
     }
 
     public func secretIssued(mac: MACAddress, at: Date) async throws {
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL").execute(arguments: [at.timeIntervalSince1970, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL").execute(arguments: [
+                at.timeIntervalSince1970, mac.canonical,
+            ])
         }
     }
 
     public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
         try await pool.write { db in
             try db.cachedStatement(
-                sql: "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL"
+                sql:
+                    "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL"
             ).execute(
                 arguments: [at.timeIntervalSince1970, address, mac.canonical])
             guard db.changesCount > 0 else { return false }
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: "system", action: .deviceClaimed, mac: mac, source: address, outcome: .success,
-                    detail: "first config fetch with the phone's provisioning secret: its configs now need it"), db)
+                    at: at,
+                    actor: "system",
+                    action: .deviceClaimed,
+                    mac: mac,
+                    source: address,
+                    outcome: .success,
+                    detail: "first config fetch with the phone's provisioning secret: its configs now need it"
+                ),
+                db
+            )
             return true
         }
     }
@@ -696,12 +797,21 @@ public final class SQLiteStore: Store {
                         claim_pending_from = NULL, claim_approved_from = NULL
                     WHERE mac = ?
                     """,
-                arguments: [sealed, mac.canonical])
+                arguments: [sealed, mac.canonical]
+            )
             guard db.changesCount > 0 else { return false }
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .deviceReleased, mac: mac, source: source, outcome: .success,
-                    detail: "released: a new provisioning secret; the next phone to fetch this MAC's config claims it"), db)
+                    at: at,
+                    actor: actor,
+                    action: .deviceReleased,
+                    mac: mac,
+                    source: source,
+                    outcome: .success,
+                    detail: "released: a new provisioning secret; the next phone to fetch this MAC's config claims it"
+                ),
+                db
+            )
             return true
         }
     }
@@ -710,12 +820,21 @@ public final class SQLiteStore: Store {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
-                arguments: [address, mac.canonical, address])
+                arguments: [address, mac.canonical, address]
+            )
             guard db.changesCount > 0 else { return }
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: "system", action: .claimPending, mac: mac, source: address, outcome: .refused,
-                    detail: "an unclaimed phone asked for its config; claims need an admin's approval (hotdesk device approve)"), db)
+                    at: at,
+                    actor: "system",
+                    action: .claimPending,
+                    mac: mac,
+                    source: address,
+                    outcome: .refused,
+                    detail: "an unclaimed phone asked for its config; claims need an admin's approval (hotdesk device approve)"
+                ),
+                db
+            )
         }
     }
 
@@ -723,35 +842,56 @@ public final class SQLiteStore: Store {
         try await pool.write { db in
             guard
                 let pending = try String.fetchOne(
-                    db, sql: "SELECT claim_pending_from FROM devices WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT NULL",
-                    arguments: [mac.canonical])
+                    db,
+                    sql: "SELECT claim_pending_from FROM devices WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT NULL",
+                    arguments: [mac.canonical]
+                )
             else { return nil }
             try db.execute(sql: "UPDATE devices SET claim_approved_from = ? WHERE mac = ?", arguments: [pending, mac.canonical])
             try Self.insert(
                 AuditEntry(
-                    at: at, actor: actor, action: .claimApproved, mac: mac, source: source, outcome: .success,
-                    detail: "claim approved for the phone at \(pending): its next fetch from there gets its secret"), db)
+                    at: at,
+                    actor: actor,
+                    action: .claimApproved,
+                    mac: mac,
+                    source: source,
+                    outcome: .success,
+                    detail: "claim approved for the phone at \(pending): its next fetch from there gets its secret"
+                ),
+                db
+            )
             return pending
         }
     }
 
     public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?").execute(arguments: [model.name, model.brand.rawValue, mac.canonical])
+            try db.cachedStatement(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?").execute(arguments: [
+                model.name, model.brand.rawValue, mac.canonical,
+            ])
         }
     }
 
     public func recordFetch(
-        mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date
+        mac: MACAddress,
+        address: String?,
+        host: String?,
+        configHash: String,
+        configAddress: String?,
+        at: Date
     ) async throws -> [PushJob] {
         try await pool.write { db in
-            let previousHash = try String.fetchOne(try db.cachedStatement(sql: "SELECT last_config_hash FROM devices WHERE mac = ?"), arguments: [mac.canonical])
+            let previousHash = try String.fetchOne(
+                try db.cachedStatement(sql: "SELECT last_config_hash FROM devices WHERE mac = ?"),
+                arguments: [mac.canonical]
+            )
             try db.execute(
                 sql: """
                     UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ?, last_config_address = ?
                     WHERE mac = ?
                     """,
-                arguments: [address, host, at.timeIntervalSince1970, configHash, configAddress, mac.canonical])
+                arguments: [address, host, at.timeIntervalSince1970, configHash, configAddress, mac.canonical]
+            )
             // A fetch proves a pending push for this config done when it shows the phone acted:
             // the push was sent before it, or the phone took a config new to it. A fetch of the
             // config the phone already had proves nothing about a job not yet sent (an admin's
@@ -771,8 +911,16 @@ public final class SQLiteStore: Store {
                 try Self.write(job, db)
                 try Self.insert(
                     AuditEntry(
-                        at: at, actor: "system", action: .push, mac: mac, source: address, outcome: .success,
-                        detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) applied: the phone fetched its new config"), db)
+                        at: at,
+                        actor: "system",
+                        action: .push,
+                        mac: mac,
+                        source: address,
+                        outcome: .success,
+                        detail: "job \(job.id) \(job.action.rawValue) (\(job.reason.rawValue)) applied: the phone fetched its new config"
+                    ),
+                    db
+                )
             }
             return applied
         }
@@ -788,7 +936,9 @@ public final class SQLiteStore: Store {
 
     public func recordAddress(mac: MACAddress, address: String) async throws {
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?").execute(arguments: [address, mac.canonical, address])
+            try db.cachedStatement(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?").execute(arguments: [
+                address, mac.canonical, address,
+            ])
         }
     }
 
@@ -829,7 +979,9 @@ public final class SQLiteStore: Store {
     func currentTemplates(_ db: Database, brand: Brand) throws -> [Template] {
         let generation = try Self.sharedGeneration(db)
         if let kept = templatesMemo.withLock({ $0.generation == generation ? $0.byBrand[brand] : nil }) { return kept }
-        let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
+        let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(
+            Self.template
+        )
         templatesMemo.withLock { memo in
             if memo.generation != generation { memo = (generation, [:]) }
             memo.byBrand[brand] = templates
@@ -851,25 +1003,38 @@ public final class SQLiteStore: Store {
             adminPassword: (row["admin_password_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
             emergencyCallerID: row["emergency_caller_id"],
             lockout: LockoutPolicy(
-                extensionFailures: row["lockout_extension_failures"], deviceFailures: row["lockout_device_failures"],
-                window: TimeInterval(row["lockout_window_seconds"] as Int), duration: TimeInterval(row["lockout_duration_seconds"] as Int),
-                sourceFailures: row["lockout_source_failures"], globalFailures: row["lockout_global_failures"]),
-            pushPort: row["push_port"], phoneCredentials: credentials, pushFrom: row["push_from"],
+                extensionFailures: row["lockout_extension_failures"],
+                deviceFailures: row["lockout_device_failures"],
+                window: TimeInterval(row["lockout_window_seconds"] as Int),
+                duration: TimeInterval(row["lockout_duration_seconds"] as Int),
+                sourceFailures: row["lockout_source_failures"],
+                globalFailures: row["lockout_global_failures"]
+            ),
+            pushPort: row["push_port"],
+            phoneCredentials: credentials,
+            pushFrom: row["push_from"],
             autoLogout: AutoLogoutPolicy(
                 maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
-                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)),
-            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move, emergencyNumbers: JSONText.decode([String].self, row["emergency_numbers"]) ?? [],
+                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)
+            ),
+            multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move,
+            emergencyNumbers: JSONText.decode([String].self, row["emergency_numbers"]) ?? [],
             sip: (row["sip_server"] as String?).flatMap { server -> SIPSettings? in
-                guard var sip = SIPSettings(server: server, transport: SIPSettings.Transport(rawValue: row["sip_transport"]) ?? .udp) else { return nil }
+                guard var sip = SIPSettings(server: server, transport: SIPSettings.Transport(rawValue: row["sip_transport"]) ?? .udp) else {
+                    return nil
+                }
                 sip.realm = row["sip_realm"]
                 sip.outboundProxy = row["sip_outbound_proxy"]
                 return sip
-            })
+            }
+        )
         settings.enrolment = EnrolmentPolicy(
-            perMinute: row["enrolment_per_minute"], maxUnclaimed: row["enrolment_max_unclaimed"],
+            perMinute: row["enrolment_per_minute"],
+            maxUnclaimed: row["enrolment_max_unclaimed"],
             expireUnclaimedAfter: (row["enrolment_expire_hours"] as Int) > 0 ? TimeInterval((row["enrolment_expire_hours"] as Int) * 3600) : nil,
             claims: EnrolmentPolicy.Claims(rawValue: row["enrolment_claims"]) ?? .approval,
-            claimsUntil: (row["enrolment_claims_until"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            claimsUntil: (row["enrolment_claims_until"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
         return settings
     }
 
@@ -885,7 +1050,14 @@ public final class SQLiteStore: Store {
         if let username = row["phone_username"] as String?, let sealed = row["phone_password_sealed"] as Data? {
             credentials = PhoneCredentials(username: username, password: try secrets.open(sealed))
         }
-        var device = Device(mac: mac, model: model, token: secrets.appToken(mac: mac, generation: row["token_generation"] ?? 0), pushPort: row["push_port"], credentials: credentials, lastAddress: row["last_address"])
+        var device = Device(
+            mac: mac,
+            model: model,
+            token: secrets.appToken(mac: mac, generation: row["token_generation"] ?? 0),
+            pushPort: row["push_port"],
+            credentials: credentials,
+            lastAddress: row["last_address"]
+        )
         device.workspace = row["workspace"]
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]
@@ -902,26 +1074,36 @@ public final class SQLiteStore: Store {
     }
 
     static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
-        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM extensions WHERE number = ?"), arguments: [number]) else { return nil }
+        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM extensions WHERE number = ?"), arguments: [number]) else {
+            return nil
+        }
         var ext = Extension(
-            number: row["number"], name: row["name"],
+            number: row["number"],
+            name: row["name"],
             voicemailPIN: (row["voicemail_pin_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) },
-            sipPassword: try secrets.open(row["sip_password_sealed"]))
+            sipPassword: try secrets.open(row["sip_password_sealed"])
+        )
         ext.cos = row["cos"]
         return ext
     }
 
     /// Every class of service with the schedules, number classes and emergency numbers they use.
     static func readCoSBook(_ db: Database) throws -> CoSBook {
-        let classes = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM classes_of_service")).compactMap { JSONText.decode(StoredCoS.self, $0)?.cos }
-        let schedules = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM schedules")).compactMap { JSONText.decode(StoredSchedule.self, $0)?.schedule }
+        let classes = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM classes_of_service")).compactMap {
+            JSONText.decode(StoredCoS.self, $0)?.cos
+        }
+        let schedules = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM schedules")).compactMap {
+            JSONText.decode(StoredSchedule.self, $0)?.schedule
+        }
         let settings = try Row.fetchOne(try db.cachedStatement(sql: "SELECT emergency_numbers, number_classes FROM settings WHERE id = 1"))
         let numberClasses = (settings.flatMap { JSONText.decode([String: String].self, $0["number_classes"]) } ?? [:])
             .compactMapValues { try? NSRegularExpression(pattern: $0) }
         return CoSBook(
-            classes: Dictionary(classes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), numberClasses: numberClasses,
+            classes: Dictionary(classes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
+            numberClasses: numberClasses,
             schedules: Dictionary(schedules.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-            emergencyNumbers: Set(settings.flatMap { JSONText.decode([String].self, $0["emergency_numbers"]) } ?? []))
+            emergencyNumbers: Set(settings.flatMap { JSONText.decode([String].self, $0["emergency_numbers"]) } ?? [])
+        )
     }
 
     /// The PBX asks at every call setup: built once per change of the classes, schedules or
@@ -944,12 +1126,17 @@ public final class SQLiteStore: Store {
                 sql: """
                     SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
                     WHERE m.extension = ? ORDER BY m.button, l.number
-                    """),
+                    """
+            ),
             arguments: [extensionNumber]
         ).map { row in
             let line = SharedLine(
-                number: row["number"], name: row["name"], sipPassword: try secrets.open(row["sip_password_sealed"]), callerID: row["caller_id"],
-                members: [])
+                number: row["number"],
+                name: row["name"],
+                sipPassword: try secrets.open(row["sip_password_sealed"]),
+                callerID: row["caller_id"],
+                members: []
+            )
             return LineMembership(line: line, button: row["button"], ring: RingOption(row["ring"] as String) ?? .ring)
         }
     }
@@ -964,8 +1151,13 @@ public final class SQLiteStore: Store {
             let credential = Credential(rawValue: row["credential"])
         else { return nil }
         return Session(
-            mac: mac, extensionNumber: row["extension"], network: network, credential: credential,
-            startedAt: Date(timeIntervalSince1970: row["started_at"]), source: row["source"])
+            mac: mac,
+            extensionNumber: row["extension"],
+            network: network,
+            credential: credential,
+            startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            source: row["source"]
+        )
     }
 
     static func template(_ row: Row) -> Template {
@@ -981,16 +1173,24 @@ public final class SQLiteStore: Store {
     static func auditEntry(_ row: Row) -> AuditEntry? {
         guard let action = AuditEntry.Action(rawValue: row["action"]), let outcome = AuditEntry.Outcome(rawValue: row["outcome"]) else { return nil }
         return AuditEntry(
-            at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"], action: action, mac: (row["mac"] as String?).flatMap { MACAddress($0) },
-            extensionNumber: row["extension"], source: row["source"], outcome: outcome, detail: row["detail"])
+            at: Date(timeIntervalSince1970: row["at"]),
+            actor: row["actor"],
+            action: action,
+            mac: (row["mac"] as String?).flatMap { MACAddress($0) },
+            extensionNumber: row["extension"],
+            source: row["source"],
+            outcome: outcome,
+            detail: row["detail"]
+        )
     }
 
     static func insert(_ entry: AuditEntry, _ db: Database) throws {
-        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").execute(
+        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .execute(
                 arguments: [
-                entry.at.timeIntervalSince1970, entry.actor, entry.action.rawValue, entry.mac?.canonical, entry.extensionNumber, entry.source,
-                entry.outcome.rawValue, entry.detail,
-            ])
+                    entry.at.timeIntervalSince1970, entry.actor, entry.action.rawValue, entry.mac?.canonical, entry.extensionNumber, entry.source,
+                    entry.outcome.rawValue, entry.detail,
+                ])
     }
 }
 

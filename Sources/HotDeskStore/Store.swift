@@ -26,8 +26,17 @@ public final class DeviceConfigState: Sendable {
     public let hasPendingPush: Bool
 
     public init(
-        settings: Settings, device: Device, session: Session?, line: Extension?, memberships: [LineMembership] = [], templates: [Template],
-        mappings: [Mapping], lastHost: String?, lastConfigAddress: String?, lastConfigHash: String?, hasPendingPush: Bool = false
+        settings: Settings,
+        device: Device,
+        session: Session?,
+        line: Extension?,
+        memberships: [LineMembership] = [],
+        templates: [Template],
+        mappings: [Mapping],
+        lastHost: String?,
+        lastConfigAddress: String?,
+        lastConfigHash: String?,
+        hasPendingPush: Bool = false
     ) {
         self.settings = settings
         self.device = device
@@ -220,7 +229,14 @@ public protocol PhoneChangeStore: Sendable {
     /// Replaces the SIP password of an extension's own line, a device's line or a shared line,
     /// sealed, audited without it; pushes every phone whose config carries the line now. `nil`
     /// when there is no such line.
-    func resetSIPPassword(_ line: LineReference, to password: String, actor: String, source: String?, at: Date, outbox: Outbox) async throws -> [PushJob]?
+    func resetSIPPassword(
+        _ line: LineReference,
+        to password: String,
+        actor: String,
+        source: String?,
+        at: Date,
+        outbox: Outbox
+    ) async throws -> [PushJob]?
     /// A push that is itself the change: the phone's current config with `outbox.order.action`,
     /// or `message` on its screen, with `audit` (the request). `nil` for an unknown device.
     func push(mac: MACAddress, message: String?, audit: AuditEntry, outbox: Outbox) async throws -> PushJob?
@@ -231,7 +247,13 @@ public protocol PhoneChangeStore: Sendable {
     /// mapping names is refused.
     func delete(_ item: DirectoryItem, actor: String, at: Date, outbox: Outbox) async throws -> DeletionResult
     /// Loads a validated directory (rolled back in a dry run); the phones a prune logged out are pushed.
-    func importDirectory(_ directory: DirectoryDocument, actor: String, at: Date, options: ImportOptions, outbox: Outbox) async throws -> ImportSummary
+    func importDirectory(
+        _ directory: DirectoryDocument,
+        actor: String,
+        at: Date,
+        options: ImportOptions,
+        outbox: Outbox
+    ) async throws -> ImportSummary
 }
 
 /// Persistence for HotDesk. `SQLiteStore` is the embedded default.

@@ -38,14 +38,18 @@ struct StoredCoS: Codable, Hashable {
 
     var cos: ClassOfService {
         ClassOfService(
-            name: name, defaultAction: ClassOfService.Action(rawValue: defaultAction) ?? .deny,
+            name: name,
+            defaultAction: ClassOfService.Action(rawValue: defaultAction) ?? .deny,
             rules: rules.compactMap { r in
                 let action = ClassOfService.Action(rawValue: r.action) ?? .deny
                 if let p = r.pattern.flatMap(DialPattern.init) { return .init(match: .pattern(p), action: action, schedule: r.schedule) }
                 if let n = r.numberClass { return .init(match: .numberClass(n), action: action, schedule: r.schedule) }
                 return nil
             },
-            featureCodes: featureCodes, includes: includes.map { .init(cos: $0.cos, schedule: $0.schedule) }, schedule: schedule)
+            featureCodes: featureCodes,
+            includes: includes.map { .init(cos: $0.cos, schedule: $0.schedule) },
+            schedule: schedule
+        )
     }
 }
 
@@ -68,7 +72,9 @@ struct StoredSchedule: Codable, Hashable {
     init(_ s: Schedule) {
         name = s.name
         timeZone = s.timeZone.identifier
-        open = s.open.map { Period(weekdays: $0.weekdays.sorted(), from: $0.from, to: $0.to, monthDays: $0.monthDays.sorted(), months: $0.months.sorted()) }
+        open = s.open.map {
+            Period(weekdays: $0.weekdays.sorted(), from: $0.from, to: $0.to, monthDays: $0.monthDays.sorted(), months: $0.months.sorted())
+        }
         exceptions = s.exceptions.compactMap { c in
             guard let y = c.year, let m = c.month, let d = c.day else { return nil }
             return String(format: "%04d-%02d-%02d", y, m, d)
@@ -78,9 +84,11 @@ struct StoredSchedule: Codable, Hashable {
     var schedule: Schedule? {
         guard let zone = TimeZone(identifier: timeZone) else { return nil }
         return Schedule(
-            name: name, timeZone: zone,
+            name: name,
+            timeZone: zone,
             open: open.map { .init(weekdays: Set($0.weekdays), from: $0.from, to: $0.to, monthDays: Set($0.monthDays), months: Set($0.months)) },
-            exceptions: Set(exceptions.compactMap(Self.date)))
+            exceptions: Set(exceptions.compactMap(Self.date))
+        )
     }
 
     /// `2026-12-25` → its year, month and day.

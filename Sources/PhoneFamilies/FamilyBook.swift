@@ -39,7 +39,10 @@ public struct FamilyBook: Sendable {
             files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
         } catch {
             throw FamilyError(
-                file: folder.path, field: nil, reason: "cannot read the folder (the phone families: pass --screens DIR or set HOTDESK_SCREENS)")
+                file: folder.path,
+                field: nil,
+                reason: "cannot read the folder (the phone families: pass --screens DIR or set HOTDESK_SCREENS)"
+            )
         }
         guard !files.isEmpty else { throw FamilyError(file: folder.path, field: nil, reason: "no family descriptors (*.json)") }
         var families: [PhoneCatalog.Family] = []
@@ -68,11 +71,17 @@ public struct FamilyBook: Sendable {
             throw FamilyError(file: error.file, field: nil, reason: error.reason)
         }
         self.init(
-            catalog: PhoneCatalog(families: families), configs: ConfigFamilies(configs), screens: ScreenLibrary(dialects: dialects, locales: locales),
-            pushes: PushRecipeBook(vendors: pushes))
+            catalog: PhoneCatalog(families: families),
+            configs: ConfigFamilies(configs),
+            screens: ScreenLibrary(dialects: dialects, locales: locales),
+            pushes: PushRecipeBook(vendors: pushes)
+        )
     }
 
-    private static func load(_ url: URL, screens: URL) throws -> (family: PhoneCatalog.Family, config: ConfigFamily, dialect: any Dialect, push: VendorPushRecipes) {
+    private static func load(
+        _ url: URL,
+        screens: URL
+    ) throws -> (family: PhoneCatalog.Family, config: ConfigFamily, dialect: any Dialect, push: VendorPushRecipes) {
         let path = url.path
         func fail(_ field: String?, _ reason: String) -> FamilyError { FamilyError(file: path, field: field, reason: reason) }
         let descriptor: FamilyDescriptor
@@ -105,9 +114,12 @@ public struct FamilyBook: Sendable {
                 throw fail("models[\(i)].name", "\"\(m.name)\" must be lower-case without spaces")
             }
             guard !m.userAgent.isEmpty else { throw fail("models[\(i)].user_agent", "empty") }
-            guard (2...64).contains(m.lineKeys) else { throw fail("models[\(i)].line_keys", "2 to 64 (the own line and the Login/Logout key at least)") }
+            guard (2...64).contains(m.lineKeys) else {
+                throw fail("models[\(i)].line_keys", "2 to 64 (the own line and the Login/Logout key at least)")
+            }
             models.append(
-                PhoneModel(name: m.name, brand: brand, applyMethod: m.appliesConfig, userAgentModel: m.userAgent.uppercased(), lineKeys: m.lineKeys))
+                PhoneModel(name: m.name, brand: brand, applyMethod: m.appliesConfig, userAgentModel: m.userAgent.uppercased(), lineKeys: m.lineKeys)
+            )
         }
 
         // Config files and their built-in templates.
@@ -134,7 +146,9 @@ public struct FamilyBook: Sendable {
             } catch {
                 throw fail("\(field).template", "\(error)")
             }
-            deviceFiles.append(.init(pattern: pattern, template: body, templateName: name, primary: f.primary ?? (descriptor.config.files.count == 1)))
+            deviceFiles.append(
+                .init(pattern: pattern, template: body, templateName: name, primary: f.primary ?? (descriptor.config.files.count == 1))
+            )
         }
         var commonFiles: [ConfigFamily.CommonFile] = []
         for (i, f) in (descriptor.config.commonFiles ?? []).enumerated() {
@@ -159,8 +173,12 @@ public struct FamilyBook: Sendable {
         return (
             PhoneCatalog.Family(brand: brand, displayName: descriptor.name, userAgentMarks: descriptor.userAgentMarks, models: models),
             ConfigFamily(
-                brand: brand, format: descriptor.config.format, deviceFiles: deviceFiles, commonFiles: commonFiles,
-                provisioningAuth: descriptor.config.provisioningAuth ?? .urlKey),
+                brand: brand,
+                format: descriptor.config.format,
+                deviceFiles: deviceFiles,
+                commonFiles: commonFiles,
+                provisioningAuth: descriptor.config.provisioningAuth ?? .urlKey
+            ),
             dialect, descriptor.push
         )
     }
@@ -174,8 +192,14 @@ public struct FamilyBook: Sendable {
         let contexts = [
             ConfigContext(device: device, line: nil, server: server, network: nil, emergencyCallerID: hostile),
             ConfigContext(
-                device: device, line: .init(number: "5501", name: hostile, sipPassword: hostile), server: server, network: .internal,
-                emergencyCallerID: nil, phoneLogin: PhoneCredentials(username: "admin", password: hostile), pushFrom: "192.0.2.1"),
+                device: device,
+                line: .init(number: "5501", name: hostile, sipPassword: hostile),
+                server: server,
+                network: .internal,
+                emergencyCallerID: nil,
+                phoneLogin: PhoneCredentials(username: "admin", password: hostile),
+                pushFrom: "192.0.2.1"
+            ),
         ]
         for context in contexts {
             let config = try ConfigRenderer.render(body, name: name, format: format, context: context)

@@ -45,7 +45,13 @@ public enum PushOutcome: Hashable, Sendable {
 /// One way of carrying a push to a phone (`http`: the phone's web server). Families name the
 /// transport of each recipe; a SIP NOTIFY through the PBX would be another one.
 public protocol PushTransport: Sendable {
-    func send(_ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy)
+    func send(
+        _ recipe: VendorPushRecipes.Recipe,
+        factory: VendorPushRecipes.Credentials,
+        to target: PushTarget,
+        document: String?,
+        policy: PushPolicy
+    )
         async -> PushOutcome
 }
 
@@ -73,7 +79,10 @@ public struct PhonePusher: Sendable {
             return .failed(code: Self.unsupportedAction, message: "\(target.brand.rawValue) phones have no known \(action.rawValue) push")
         }
         guard let transport = transports[recipe.transport] else {
-            return .failed(code: Self.unsupportedAction, message: "no \(recipe.transport) transport for \(target.brand.rawValue) \(action.rawValue) pushes")
+            return .failed(
+                code: Self.unsupportedAction,
+                message: "no \(recipe.transport) transport for \(target.brand.rawValue) \(action.rawValue) pushes"
+            )
         }
         return await transport.send(recipe, factory: vendor.factoryCredentials, to: target, document: document, policy: policy)
     }
@@ -84,7 +93,11 @@ struct HTTPPushTransport: PushTransport {
     let engine: CurlEngine
 
     static func request(
-        _ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy
+        _ recipe: VendorPushRecipes.Recipe,
+        factory: VendorPushRecipes.Credentials,
+        to target: PushTarget,
+        document: String?,
+        policy: PushPolicy
     ) -> CurlRequest {
         let encoded = (document ?? "").addingPercentEncoding(withAllowedCharacters: formSafe) ?? ""
         let body = recipe.body.map {
@@ -96,15 +109,28 @@ struct HTTPPushTransport: PushTransport {
         var headers: [(name: String, value: String)] = []
         if let type = recipe.contentType { headers.append(("Content-Type", type)) }
         return CurlRequest(
-            method: recipe.method, url: "http://\(host):\(target.port)\(recipe.path)", headers: headers, body: body.map { Array($0.utf8) },
+            method: recipe.method,
+            url: "http://\(host):\(target.port)\(recipe.path)",
+            headers: headers,
+            body: body.map { Array($0.utf8) },
             credentials: recipe.auth.scheme.map { HTTPCredentials(username: login.0, password: login.1, scheme: $0) },
-            connectTimeout: policy.connectTimeout, timeout: policy.transferTimeout, localAddress: target.from, maxResponseBytes: 64 * 1024)
+            connectTimeout: policy.connectTimeout,
+            timeout: policy.transferTimeout,
+            localAddress: target.from,
+            maxResponseBytes: 64 * 1024
+        )
     }
 
     /// What a form value may hold unencoded.
     static let formSafe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._*"))
 
-    func send(_ recipe: VendorPushRecipes.Recipe, factory: VendorPushRecipes.Credentials, to target: PushTarget, document: String?, policy: PushPolicy)
+    func send(
+        _ recipe: VendorPushRecipes.Recipe,
+        factory: VendorPushRecipes.Credentials,
+        to target: PushTarget,
+        document: String?,
+        policy: PushPolicy
+    )
         async -> PushOutcome
     {
         let request = Self.request(recipe, factory: factory, to: target, document: document, policy: policy)
@@ -126,14 +152,15 @@ struct HTTPPushTransport: PushTransport {
             default: return .failed(code: "http_\(response.status)", message: "the phone answered HTTP \(response.status)")
             }
         } catch {
-            let what: String = switch error.kind {
-            case .refused: "connection refused at \(target.address):\(target.port)"
-            case .timedOut: "no answer from \(target.address):\(target.port) in time"
-            case .dns: "cannot resolve \(target.address)"
-            case .unreachable: "no route to \(target.address)"
-            case .localAddress: "cannot send from \(target.from ?? "?"): not an address of this server (settings.push_from)"
-            case .tooLarge, .other: error.message
-            }
+            let what: String =
+                switch error.kind {
+                case .refused: "connection refused at \(target.address):\(target.port)"
+                case .timedOut: "no answer from \(target.address):\(target.port) in time"
+                case .dns: "cannot resolve \(target.address)"
+                case .unreachable: "no route to \(target.address)"
+                case .localAddress: "cannot send from \(target.from ?? "?"): not an address of this server (settings.push_from)"
+                case .tooLarge, .other: error.message
+                }
             return .failed(code: error.kind.rawValue, message: what)
         }
     }

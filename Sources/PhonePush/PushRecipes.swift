@@ -51,7 +51,10 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
             let auth = try c.decode(String.self, forKey: .auth)
             guard let scheme = PushAuth(rawValue: auth) else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: .auth, in: c, debugDescription: "\"\(auth.prefix(20))\": name the phone's one scheme: basic, digest or none (never any)")
+                    forKey: .auth,
+                    in: c,
+                    debugDescription: "\"\(auth.prefix(20))\": name the phone's one scheme: basic, digest or none (never any)"
+                )
             }
             self.auth = scheme
             let login = try c.decodeIfPresent(String.self, forKey: .login) ?? PushLogin.phone.rawValue

@@ -39,7 +39,10 @@ public struct ScreenLibrary: Sendable {
         }
         let missing = Texts.requiredKeys.filter { english.table[$0] == nil }
         guard missing.isEmpty else {
-            throw ScreenLibraryError(file: localeDir.appendingPathComponent("en.json").path, reason: "missing keys: \(missing.sorted().joined(separator: ", "))")
+            throw ScreenLibraryError(
+                file: localeDir.appendingPathComponent("en.json").path,
+                reason: "missing keys: \(missing.sorted().joined(separator: ", "))"
+            )
         }
         return locales.mapValues { $0.fallingBack(to: english) }
     }
@@ -97,6 +100,8 @@ public struct Texts: Sendable {
         "error.wrong_password", "error.wrong_password_last", "error.extension_locked", "error.device_locked",
         "error.no_address", "error.too_long", "error.unknown_device", "error.internal",
         "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",
-        "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "login.ok.manual", "logout.ok.manual", "login.password_title", "error.logged_in_elsewhere", "error.too_many_phones", "error.not_assigned", "error.hot_desking_off", "error.shared_password_held", "logout.not_logged_in", "message.title",
+        "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "login.ok.manual", "logout.ok.manual", "login.password_title",
+        "error.logged_in_elsewhere", "error.too_many_phones", "error.not_assigned", "error.hot_desking_off", "error.shared_password_held",
+        "logout.not_logged_in", "message.title",
     ]
 }

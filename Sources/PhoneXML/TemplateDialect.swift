@@ -1,7 +1,6 @@
+import Foundation
 import LibXML
 import Mustache
-
-import Foundation
 
 /// What a family descriptor (`Screens/families/<brand>.json`, its `dialect` block) says about the
 /// family's XML browser. Every fact comes from `reference/phone-dialects.md`; the ones marked
@@ -143,7 +142,8 @@ public struct TemplateDialect: Dialect {
             let tokens = input.fields.map { "__\($0.parameter.uppercased())__" }
             let separator = input.url.contains("?") ? "&" : "?"
             context["url_with_tokens"] = try checked(
-                input.url + separator + zip(input.fields, tokens).map { "\($0.0.parameter)=\($0.1)" }.joined(separator: "&"))
+                input.url + separator + zip(input.fields, tokens).map { "\($0.0.parameter)=\($0.1)" }.joined(separator: "&")
+            )
             context["fields"] = input.fields.enumerated().map { offset, field -> [String: Any] in
                 [
                     "index": offset + 1, "prompt": cut(field.prompt, spec.limits.prompt), "parameter": field.parameter, "kind": field.kind.rawValue,
@@ -160,7 +160,9 @@ public struct TemplateDialect: Dialect {
             throw .unsupported(dialect: spec.name, reason: "\(softKeys.count) soft keys, at most \(most)")
         }
         context["softkeys"] = try softKeys.enumerated().map { offset, key throws(RenderError) -> [String: Any] in
-            var values: [String: Any] = ["index": offset + 1, "label": cut(key.label, spec.limits.softKeyLabel), "uri": try checked(uri(for: key.action))]
+            var values: [String: Any] = [
+                "index": offset + 1, "label": cut(key.label, spec.limits.softKeyLabel), "uri": try checked(uri(for: key.action)),
+            ]
             switch key.action {
             // `link`, not `url`: Mustache would find a screen's own `url` for keys without one.
             case .url(let url): values["link"] = url
@@ -222,11 +224,17 @@ public struct TemplateDialect: Dialect {
         let url = "http://192.0.2.1:8080/app/t?a=1&b=2"
         let samples: [Screen] = [
             .menu(.init(title: hostile, items: [.init(label: hostile, url: url), .init(label: "2", url: url)])),
-            .input(.init(
-                title: hostile, url: url,
-                fields: Array([Screen.InputField(prompt: hostile, parameter: "ext"), .init(prompt: "P", parameter: "pw", masked: true)]
-                    .prefix(max(1, spec.maxInputFields))),
-                softKeys: [.init(label: "Done", action: .submit), .back])),
+            .input(
+                .init(
+                    title: hostile,
+                    url: url,
+                    fields: Array(
+                        [Screen.InputField(prompt: hostile, parameter: "ext"), .init(prompt: "P", parameter: "pw", masked: true)]
+                            .prefix(max(1, spec.maxInputFields))
+                    ),
+                    softKeys: [.init(label: "Done", action: .submit), .back]
+                )
+            ),
             .text(.init(title: hostile, text: hostile, softKeys: [.init(label: hostile, action: .url(url)), .exit])),
         ]
         for sample in samples {
@@ -239,18 +247,26 @@ public struct TemplateDialect: Dialect {
             }
             guard root.name == spec.roots[sample.kind.rawValue] else {
                 throw RenderError.badTemplate(
-                    dialect: spec.name, kind: sample.kind, reason: "root is <\(root.name)>, expected <\(spec.roots[sample.kind.rawValue] ?? "")>")
+                    dialect: spec.name,
+                    kind: sample.kind,
+                    reason: "root is <\(root.name)>, expected <\(spec.roots[sample.kind.rawValue] ?? "")>"
+                )
             }
             guard body.contains(hostile) == false, Self.shows(hostile, in: root) else {
                 throw RenderError.badTemplate(dialect: spec.name, kind: sample.kind, reason: "text is not escaped or not shown")
             }
         }
         // The password marker appears for a masked field, and only for it.
-        let masked = try renderUnchecked(.input(.init(title: "T", url: url, fields: [.init(prompt: "P", parameter: "pw", masked: true)], softKeys: [])))
+        let masked = try renderUnchecked(
+            .input(.init(title: "T", url: url, fields: [.init(prompt: "P", parameter: "pw", masked: true)], softKeys: []))
+        )
         let plain = try renderUnchecked(.input(.init(title: "T", url: url, fields: [.init(prompt: "E", parameter: "ext")], softKeys: [])))
         guard masked.contains(spec.passwordMarker), !plain.contains(spec.passwordMarker) else {
             throw RenderError.badTemplate(
-                dialect: spec.name, kind: .input, reason: "a masked field must carry the password marker \(spec.passwordMarker), and only a masked one")
+                dialect: spec.name,
+                kind: .input,
+                reason: "a masked field must carry the password marker \(spec.passwordMarker), and only a masked one"
+            )
         }
     }
 }

@@ -54,7 +54,13 @@ public struct ConfigFamily: Sendable {
     /// How the family's phones prove who they are when they fetch their config.
     public var provisioningAuth: ProvisioningAuth
 
-    public init(brand: Brand, format: ConfigFormat, deviceFiles: [DeviceFile], commonFiles: [CommonFile], provisioningAuth: ProvisioningAuth = .urlKey) {
+    public init(
+        brand: Brand,
+        format: ConfigFormat,
+        deviceFiles: [DeviceFile],
+        commonFiles: [CommonFile],
+        provisioningAuth: ProvisioningAuth = .urlKey
+    ) {
         self.provisioningAuth = provisioningAuth
         self.brand = brand
         self.format = format
@@ -154,7 +160,9 @@ public enum FileIdentification: Sendable {
         }
         let fileFamilies = Array(Set(devices.map(\.brand))).sorted()
         if let knownBrand {
-            guard let match = devices.first(where: { $0.brand == knownBrand }) else { return .otherFamily(known: knownBrand, fileFamilies: fileFamilies) }
+            guard let match = devices.first(where: { $0.brand == knownBrand }) else {
+                return .otherFamily(known: knownBrand, fileFamilies: fileFamilies)
+            }
             return .device(match)
         }
         if !userAgentBrands.isEmpty {

@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
-import Synchronization
 import HotDeskCore
 import Mustache
+import Synchronization
 
 /// Everything a config template may use. See `docs/templates.md`.
 public struct ConfigContext: Hashable, Sendable {
@@ -74,7 +74,12 @@ public struct ConfigContext: Hashable, Sendable {
     public static let pendingToken = "pending"
 
     public init(
-        device: Device, line: Line?, server: ServerAddress, network: Network?, emergencyCallerID: String?, phoneLogin: PhoneCredentials? = nil,
+        device: Device,
+        line: Line?,
+        server: ServerAddress,
+        network: Network?,
+        emergencyCallerID: String?,
+        phoneLogin: PhoneCredentials? = nil,
         pushFrom: String? = nil
     ) {
         self.pushFrom = pushFrom
@@ -86,7 +91,21 @@ public struct ConfigContext: Hashable, Sendable {
         self.phoneLogin = phoneLogin
         self.appToken = device.token
         // The own line on key 1; shared lines are added by whoever knows the memberships.
-        self.accounts = line.map { [Account(index: 1, number: $0.number, name: $0.name, sipPassword: $0.sipPassword, callerID: nil, button: 1, shared: false, ring: .ring)] } ?? []
+        self.accounts =
+            line.map {
+                [
+                    Account(
+                        index: 1,
+                        number: $0.number,
+                        name: $0.name,
+                        sipPassword: $0.sipPassword,
+                        callerID: nil,
+                        button: 1,
+                        shared: false,
+                        ring: .ring
+                    )
+                ]
+            } ?? []
     }
 
     /// The Login/Logout key's URL: the per-device app entry.

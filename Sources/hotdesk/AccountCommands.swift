@@ -5,14 +5,16 @@ import HotDeskCore
 import HotDeskStore
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `hotdesk admin …`: the web console's accounts, on the database (the server may run or not).
 struct AdminAccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "admin", abstract: "Manage the web console's accounts (sign in at http://<host>:<port>/admin/).",
-        subcommands: [Create.self, List.self, Password.self, Role.self, Remove.self])
+        commandName: "admin",
+        abstract: "Manage the web console's accounts (sign in at http://<host>:<port>/admin/).",
+        subcommands: [Create.self, List.self, Password.self, Role.self, Remove.self]
+    )
 
     /// Where a password comes from: one line of stdin with `--password-stdin`, else typed twice
     /// at a terminal without echo.
@@ -27,7 +29,8 @@ struct AdminAccountCommand: AsyncParsableCommand {
                 password = line
             } else {
                 guard isatty(STDIN_FILENO) == 1 else { throw fail("stdin is not a terminal: give the password with --password-stdin") }
-                let first = try Self.ask("Password: "), second = try Self.ask("Again: ")
+                let first = try Self.ask("Password: ")
+                let second = try Self.ask("Again: ")
                 guard first == second else { throw fail("the two passwords differ") }
                 password = first
             }
@@ -89,7 +92,11 @@ struct AdminAccountCommand: AsyncParsableCommand {
         func run() async throws {
             let answer = AdminAccountList(accounts: try await store.openOrExit().adminAccounts().map(AdminAccountView.init))
             guard try !output.printedJSON(answer) else { return }
-            output.printRows("name  role  created  last sign-in", answer.accounts.map(\.description), empty: "no console accounts (hotdesk admin create)")
+            output.printRows(
+                "name  role  created  last sign-in",
+                answer.accounts.map(\.description),
+                empty: "no console accounts (hotdesk admin create)"
+            )
         }
     }
 
@@ -104,7 +111,8 @@ struct AdminAccountCommand: AsyncParsableCommand {
 
         func run() async throws {
             let sqlite = try store.openOrExit()
-            guard try await sqlite.saveAdminAccount(name: name, password: try input.read(), role: nil, actor: "cli", at: Date()) != .unknownAccount else {
+            guard try await sqlite.saveAdminAccount(name: name, password: try input.read(), role: nil, actor: "cli", at: Date()) != .unknownAccount
+            else {
                 throw fail("there is no account \"\(name)\"")
             }
             print("new password for \"\(name)\"; its console sessions ended")
@@ -140,7 +148,9 @@ struct AdminAccountCommand: AsyncParsableCommand {
         var name: String
 
         func run() async throws {
-            guard try await store.openOrExit().removeAdminAccount(name: name, actor: "cli", at: Date()) else { throw fail("there is no account \"\(name)\"") }
+            guard try await store.openOrExit().removeAdminAccount(name: name, actor: "cli", at: Date()) else {
+                throw fail("there is no account \"\(name)\"")
+            }
             print("removed console account \"\(name)\"")
         }
     }

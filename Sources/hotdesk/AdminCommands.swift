@@ -10,7 +10,10 @@ import PhoneFamilies
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "apikey", abstract: "Manage admin API keys (and list or revoke PBX keys).", subcommands: [Create.self, List.self, Revoke.self])
+        commandName: "apikey",
+        abstract: "Manage admin API keys (and list or revoke PBX keys).",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
 
     /// Stores a new key of `kind` under `name` and returns it (only its hash is kept).
     static func create(name: String, kind: APIKeyKind, role: AdminRole = .admin, store: StoreOptions) async throws -> String {
@@ -29,7 +32,8 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create an admin API key and print it, alone, on stdout. It is shown once; only its hash is stored.")
+            abstract: "Create an admin API key and print it, alone, on stdout. It is shown once; only its hash is stored."
+        )
 
         @OptionGroup var store: StoreOptions
 
@@ -67,7 +71,9 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let sqlite = try store.openOrExit()
-            guard try await sqlite.revokeAPIKey(name: name, actor: "cli", source: nil, at: Date()) else { throw fail("there is no key named \"\(name)\"") }
+            guard try await sqlite.revokeAPIKey(name: name, actor: "cli", source: nil, at: Date()) else {
+                throw fail("there is no key named \"\(name)\"")
+            }
             print("revoked key \"\(name)\"")
         }
     }
@@ -128,7 +134,8 @@ struct ServerOptions: ParsableArguments {
         let response: CurlResponse
         do {
             response = try await CurlEngine.shared.perform(
-                CurlRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15))
+                CurlRequest(method: method, url: base + "/api/v1" + path, headers: headers, body: body, connectTimeout: 3, timeout: 15)
+            )
         } catch {
             let why = error.kind == .refused ? "connection refused (is hotdesk serve running there?)" : error.description
             throw fail("cannot reach HotDesk at \(base): \(why)")
@@ -151,7 +158,8 @@ struct ServerOptions: ParsableArguments {
 struct Logout: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Force a logout: the phone gets its logged-out config and is told to reload or reboot.",
-        discussion: "Works on the database directly (no API key): the running server sends the push within a second, or the next one to start.")
+        discussion: "Works on the database directly (no API key): the running server sends the push within a second, or the next one to start."
+    )
 
     @Argument(help: "An extension (logged out wherever it is logged in) or a phone's MAC address.")
     var target: String?
@@ -239,7 +247,9 @@ struct Sessions: AsyncParsableCommand {
             answer.sessions.map { s in
                 let push = s.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
                 return [s.extension, s.name, s.mac, s.model, s.network, s.since.formatted(.iso8601), s.address ?? "-", push].joined(separator: "  ")
-            }, empty: "nobody is logged in")
+            },
+            empty: "nobody is logged in"
+        )
     }
 }
 
@@ -269,7 +279,8 @@ struct Jobs: AsyncParsableCommand {
 struct PushChanged: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push-changed",
-        abstract: "Push every phone whose config changed since it last fetched it (after an import changed passwords, templates or settings).")
+        abstract: "Push every phone whose config changed since it last fetched it (after an import changed passwords, templates or settings)."
+    )
 
     @OptionGroup var server: ServerOptions
 
@@ -279,7 +290,9 @@ struct PushChanged: AsyncParsableCommand {
             print("every phone has its current config (\(changed.checked) checked)")
             return
         }
-        print("\(changed.queued) of \(changed.checked) phone(s) to update: push jobs \(first)-\(last)\(changed.next == nil ? "" : ", the newest \(changed.jobs.count) below")")
+        print(
+            "\(changed.queued) of \(changed.checked) phone(s) to update: push jobs \(first)-\(last)\(changed.next == nil ? "" : ", the newest \(changed.jobs.count) below")"
+        )
         for job in changed.jobs { print(job) }
     }
 }
@@ -287,11 +300,16 @@ struct PushChanged: AsyncParsableCommand {
 /// `hotdesk sip-password reset 5501` (or `--shared-line 555`): a new SIP password, printed once.
 struct SIPPasswordCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sip-password", abstract: "Replace a line's SIP password.", subcommands: [Reset.self])
+        commandName: "sip-password",
+        abstract: "Replace a line's SIP password.",
+        subcommands: [Reset.self]
+    )
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give a line a new strong SIP password and push the phones that carry it. The password is printed once, alone on stdout; no command shows it again.")
+            abstract:
+                "Give a line a new strong SIP password and push the phones that carry it. The password is printed once, alone on stdout; no command shows it again."
+        )
 
         @OptionGroup var server: ServerOptions
 
@@ -314,7 +332,8 @@ struct SIPPasswordCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let path = device
+            let path =
+                device
                 ? "/devices/\(MACAddress(number)!.canonical)/sip-password"
                 : sharedLine ? "/shared-lines/\(number)/sip-password" : "/extensions/\(number)/sip-password"
             let answer = try await server.call("POST", path, as: SIPPasswordView.self)
@@ -328,7 +347,8 @@ struct SIPPasswordCommand: AsyncParsableCommand {
 /// `hotdesk devices`: every phone, its family, where it is, whether its config is current.
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every phone: family, model, workspace, address, last fetch, config current or changed, who is logged in, last push.")
+        abstract: "List every phone: family, model, workspace, address, last fetch, config current or changed, who is logged in, last push."
+    )
 
     @OptionGroup var server: ServerOptions
     @OptionGroup var output: ListOutput
@@ -341,9 +361,14 @@ struct Devices: AsyncParsableCommand {
             answer.devices.map { d in
                 let who = d.loggedIn.map { "\($0.extension) \($0.name)" } ?? "-"
                 let push = d.lastPush.map { "last push: \($0.action) \($0.state)" } ?? "no push yet"
-                return [d.mac, d.brand, d.model, d.workspace ?? "-", d.address ?? "-", d.lastFetch?.formatted(.iso8601) ?? "never", "config \(d.config)", who, push]
-                    .joined(separator: "  ") + (d.users.isEmpty ? "" : "  users \(d.users.joined(separator: ","))")
-            }, empty: "no devices")
+                return [
+                    d.mac, d.brand, d.model, d.workspace ?? "-", d.address ?? "-", d.lastFetch?.formatted(.iso8601) ?? "never", "config \(d.config)",
+                    who, push,
+                ]
+                .joined(separator: "  ") + (d.users.isEmpty ? "" : "  users \(d.users.joined(separator: ","))")
+            },
+            empty: "no devices"
+        )
     }
 }
 
@@ -353,7 +378,9 @@ struct DeviceCommand: AsyncParsableCommand {
 
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve the pending claim of a phone that waits for it (settings.enrolment.claims): its next fetch, from the address it asked from, gets its secret.")
+            abstract:
+                "Approve the pending claim of a phone that waits for it (settings.enrolment.claims): its next fetch, from the address it asked from, gets its secret."
+        )
 
         @OptionGroup var server: ServerOptions
 
@@ -369,7 +396,9 @@ struct DeviceCommand: AsyncParsableCommand {
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Release a claimed phone (factory reset, replaced): a new provisioning secret; the next phone to fetch this MAC's config claims it.")
+            abstract:
+                "Release a claimed phone (factory reset, replaced): a new provisioning secret; the next phone to fetch this MAC's config claims it."
+        )
 
         @OptionGroup var server: ServerOptions
 
@@ -396,8 +425,10 @@ struct Workspaces: AsyncParsableCommand {
         guard try !output.printedJSON(answer) else { return }
         output.printRows(
             "name  licence  devices  hot desking",
-            answer.workspaces.map { w in "\(w.name)  \(w.licence)  \(w.devices)/\(w.maxDevices) devices  hot desking \(w.hotDesking ? "on" : "off")" },
-            empty: "no workspaces")
+            answer.workspaces.map { w in "\(w.name)  \(w.licence)  \(w.devices)/\(w.maxDevices) devices  hot desking \(w.hotDesking ? "on" : "off")"
+            },
+            empty: "no workspaces"
+        )
     }
 }
 
@@ -416,7 +447,9 @@ struct SharedLines: AsyncParsableCommand {
             answer.sharedLines.map { l in
                 let members = l.members.map { "\($0.extension) key \($0.button) \($0.ring)" }.joined(separator: ", ")
                 return "\(l.number)  \(l.name)  \(l.callerId ?? "-")  \(members.isEmpty ? "no members" : members)"
-            }, empty: "no shared lines")
+            },
+            empty: "no shared lines"
+        )
     }
 }
 
@@ -426,7 +459,8 @@ struct PBXKeyCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a PBX key and print it, alone, on stdout. It opens /pbx/v1 only (an admin key does not, and it does not open /api/v1).")
+            abstract: "Create a PBX key and print it, alone, on stdout. It opens /pbx/v1 only (an admin key does not, and it does not open /api/v1)."
+        )
 
         @OptionGroup var store: StoreOptions
 
@@ -440,7 +474,10 @@ struct PBXKeyCommand: AsyncParsableCommand {
 /// `hotdesk cos list`, `hotdesk cos show NAME`, `hotdesk cos check --extension 5501 --number 0044…`.
 struct CoSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cos", abstract: "Classes of service: list them, or check which one and which rule decide a call.", subcommands: [List.self, Show.self, Check.self])
+        commandName: "cos",
+        abstract: "Classes of service: list them, or check which one and which rule decide a call.",
+        subcommands: [List.self, Show.self, Check.self]
+    )
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the classes of service with their rules and includes.")
@@ -452,7 +489,9 @@ struct CoSCommand: AsyncParsableCommand {
             let book = try await sqlite.cosBook()
             if book.classes.isEmpty { print("no classes of service") }
             for cos in book.classes.values.sorted(by: { $0.name < $1.name }) { CoSCommand.describe(cos) }
-            if !book.emergencyNumbers.isEmpty { Swift.print("emergency numbers (always allowed): \(book.emergencyNumbers.sorted().joined(separator: ", "))") }
+            if !book.emergencyNumbers.isEmpty {
+                Swift.print("emergency numbers (always allowed): \(book.emergencyNumbers.sorted().joined(separator: ", "))")
+            }
         }
     }
 
@@ -483,7 +522,9 @@ struct CoSCommand: AsyncParsableCommand {
     }
 
     struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Say whether a class of service (or an extension's) lets a number be called, and why.")
+        static let configuration = CommandConfiguration(
+            abstract: "Say whether a class of service (or an extension's) lets a number be called, and why."
+        )
 
         @OptionGroup var store: StoreOptions
 
@@ -530,15 +571,18 @@ struct Locks: AsyncParsableCommand {
         let answer = try await server.call("GET", "/locks", as: LockList.self)
         guard try !output.printedJSON(answer) else { return }
         output.printRows(
-            "kind  key  until  failures", answer.locks.map { [$0.kind, $0.key, $0.until.formatted(.iso8601), "\($0.failures)"].joined(separator: "  ") },
-            empty: "nothing is locked")
+            "kind  key  until  failures",
+            answer.locks.map { [$0.kind, $0.key, $0.until.formatted(.iso8601), "\($0.failures)"].joined(separator: "  ") },
+            empty: "nothing is locked"
+        )
     }
 }
 
 /// `hotdesk unlock --extension 5501` (or `--device MAC`, `--source IP`): clear a lock now.
 struct Unlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Clear a lock now (a person need not wait for it to expire): its wrong passwords are forgotten. Audited.")
+        abstract: "Clear a lock now (a person need not wait for it to expire): its wrong passwords are forgotten. Audited."
+    )
 
     @OptionGroup var server: ServerOptions
 
@@ -552,14 +596,19 @@ struct Unlock: AsyncParsableCommand {
     var source: String?
 
     func validate() throws {
-        guard [`extension`, device, source].compactMap({ $0 }).count == 1 else { throw ValidationError("give one of --extension, --device, --source") }
+        guard [`extension`, device, source].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give one of --extension, --device, --source")
+        }
     }
 
     func run() async throws {
         let (kind, key) = `extension`.map { ("extension", $0) } ?? device.map { ("device", $0) } ?? ("source", source ?? "")
         let path = "/locks/\(kind)/\(key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
         let answer = try await server.call("DELETE", path, as: UnlockView.self)
-        print("unlocked \(answer.kind) \(answer.key)" + (answer.wasLocked ? "" : " (it was not locked)") + "; \(answer.failuresForgotten) wrong password(s) forgotten")
+        print(
+            "unlocked \(answer.kind) \(answer.key)" + (answer.wasLocked ? "" : " (it was not locked)")
+                + "; \(answer.failuresForgotten) wrong password(s) forgotten"
+        )
     }
 }
 

@@ -7,7 +7,9 @@ import PhoneFamilies
 /// `hotdesk backup PATH`: a consistent copy of the database while the server runs.
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the database to PATH while the server runs (SQLite's backup API), and check the copy. Keep the key file with it, stored apart.")
+        abstract:
+            "Copy the database to PATH while the server runs (SQLite's backup API), and check the copy. Keep the key file with it, stored apart."
+    )
 
     @OptionGroup var store: StoreOptions
 
@@ -29,7 +31,8 @@ struct Backup: AsyncParsableCommand {
 /// `hotdesk restore PATH`: puts a backup back, never under a running server.
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replace the database with a backup (checked first). Refused while a HotDesk server uses the database: stop it, restore, start it.")
+        abstract: "Replace the database with a backup (checked first). Refused while a HotDesk server uses the database: stop it, restore, start it."
+    )
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var screens: ScreensOptions
@@ -57,8 +60,14 @@ struct Restore: AsyncParsableCommand {
         do {
             let families = try screens.load()
             let restored = try store.open(catalog: families.catalog)
-            pushed = try await PhoneChanges(store: restored, families: families, logger: quietLogger).pushChanged(actor: "restore", keep: 0, all: true)
-        } catch { throw fail("restored \(database), but its phones were not queued for a push (\(error)): run hotdesk push-changed once the server runs") }
+            pushed = try await PhoneChanges(store: restored, families: families, logger: quietLogger).pushChanged(
+                actor: "restore",
+                keep: 0,
+                all: true
+            )
+        } catch {
+            throw fail("restored \(database), but its phones were not queued for a push (\(error)): run hotdesk push-changed once the server runs")
+        }
         withExtendedLifetime(lock) {}
         print("restored \(database) from \(path): \(contents)")
         print("\(pushed.queued) phone(s) queued for a push of their restored config (sent when the server starts)")
@@ -69,19 +78,25 @@ struct Restore: AsyncParsableCommand {
 /// `hotdesk export`: the directory back as the YAML `hotdesk import` reads.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the directory as YAML that import reads to the same state (stdout, or --output). Secrets are left out unless --with-secrets.")
+        abstract: "Write the directory as YAML that import reads to the same state (stdout, or --output). Secrets are left out unless --with-secrets."
+    )
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var screens: ScreensOptions
 
-    @Flag(help: "Include SIP passwords and phones' web logins (in clear) and PIN and password hashes: the file then restores the directory, with the same key file for the PINs. Keep it like the key file.")
+    @Flag(
+        help:
+            "Include SIP passwords and phones' web logins (in clear) and PIN and password hashes: the file then restores the directory, with the same key file for the PINs. Keep it like the key file."
+    )
     var withSecrets = false
 
     @Option(help: "Write to this file (with --with-secrets, readable by its owner only) instead of stdout.")
     var output: String?
 
-    static let headerWithout = "# HotDesk directory (hotdesk export). Secrets left out: this file is for reading and comparing;\n# hotdesk export --with-secrets writes one that imports.\n"
-    static let headerWith = "# HotDesk directory (hotdesk export --with-secrets): SIP passwords in clear, PINs as hashes that only a\n# store with the same key file checks (import with --key-file). Keep this file as safe as the key file.\n"
+    static let headerWithout =
+        "# HotDesk directory (hotdesk export). Secrets left out: this file is for reading and comparing;\n# hotdesk export --with-secrets writes one that imports.\n"
+    static let headerWith =
+        "# HotDesk directory (hotdesk export --with-secrets): SIP passwords in clear, PINs as hashes that only a\n# store with the same key file checks (import with --key-file). Keep this file as safe as the key file.\n"
 
     func run() async throws {
         // The phone families name the stored models (without them every model reads as its brand's generic one).
@@ -91,7 +106,13 @@ struct Export: AsyncParsableCommand {
         let (yaml, summary) = try await sqlite.exportDirectory(withSecrets: withSecrets)
         let text = (withSecrets ? Self.headerWith : Self.headerWithout) + yaml
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: withSecrets ? 0o600 : 0o644]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: output,
+                    contents: Data(text.utf8),
+                    attributes: [.posixPermissions: withSecrets ? 0o600 : 0o644]
+                )
+            else {
                 throw fail("cannot write \(output)")
             }
         } else {
@@ -100,7 +121,9 @@ struct Export: AsyncParsableCommand {
         }
         printError(
             "exported \(summary.extensions) extension(s), \(summary.devices) device(s)"
-                + (summary.selfEnrolled > 0 ? "; \(summary.selfEnrolled) phone(s) that enrolled themselves are not part of the directory and were left out" : "")
-                + (withSecrets ? "" : "; secrets left out (--with-secrets for a file that imports)"))
+                + (summary.selfEnrolled > 0
+                    ? "; \(summary.selfEnrolled) phone(s) that enrolled themselves are not part of the directory and were left out" : "")
+                + (withSecrets ? "" : "; secrets left out (--with-secrets for a file that imports)")
+        )
     }
 }

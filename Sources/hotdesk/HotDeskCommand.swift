@@ -21,7 +21,8 @@ struct HotDeskCommand: AsyncParsableCommand {
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
             Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self,
-        ])
+        ]
+    )
 }
 
 /// `hotdesk --version`.
@@ -32,7 +33,10 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "SQLite database file (serve and import create it if missing; other commands refuse to).")
     var db: String = ProcessInfo.processInfo.environment["HOTDESK_DB"] ?? "./hotdesk.sqlite"
 
-    @Option(help: "File holding the key that encrypts SIP passwords and keys PIN hashes (created with the database; HOTDESK_SECRET_KEY overrides). Default: <db>.key")
+    @Option(
+        help:
+            "File holding the key that encrypts SIP passwords and keys PIN hashes (created with the database; HOTDESK_SECRET_KEY overrides). Default: <db>.key"
+    )
     var keyFile: String?
 
     var keyPath: String { keyFile ?? db + ".key" }
@@ -61,10 +65,16 @@ struct StoreOptions: ParsableArguments {
         let newKey = !keyFromEnvironment && !files.fileExists(atPath: keyPath)
         if !create {
             if newDatabase {
-                throw Failure(description: "no database at \(database): run this where the server's database is, or pass --db (or set HOTDESK_DB); only `serve` and `import` create one")
+                throw Failure(
+                    description:
+                        "no database at \(database): run this where the server's database is, or pass --db (or set HOTDESK_DB); only `serve` and `import` create one"
+                )
             }
             if newKey {
-                throw Failure(description: "no key file at \(keyFilePath) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read")
+                throw Failure(
+                    description:
+                        "no key file at \(keyFilePath) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read"
+                )
             }
         }
         let secrets = try SecretBox.load(keyFile: keyPath)
@@ -73,7 +83,10 @@ struct StoreOptions: ParsableArguments {
         } catch is SQLiteStore.WrongKey {
             if newKey { try? files.removeItem(atPath: keyPath) }
             let key = keyFromEnvironment ? "HOTDESK_SECRET_KEY" : "the key file \(keyFilePath)"
-            throw Failure(description: "\(key) is not the key \(database)'s secrets were sealed with: use the key file made with it (a backup restores only with its own)")
+            throw Failure(
+                description:
+                    "\(key) is not the key \(database)'s secrets were sealed with: use the key file made with it (a backup restores only with its own)"
+            )
         }
     }
 }
@@ -81,7 +94,10 @@ struct StoreOptions: ParsableArguments {
 /// Where the phone families, dialects and texts are: every command that needs to know the
 /// families (serving, importing a directory) reads them from here.
 struct ScreensOptions: ParsableArguments {
-    @Option(help: "The Screens folder (phone families, screen texts, per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens, else beside the executable (<bin>/Screens, <bin>/../share/hotdesk/Screens).")
+    @Option(
+        help:
+            "The Screens folder (phone families, screen texts, per-vendor markup). Default: $HOTDESK_SCREENS, else ./Screens, else beside the executable (<bin>/Screens, <bin>/../share/hotdesk/Screens)."
+    )
     var screens: String?
 
     var path: String {
@@ -92,7 +108,10 @@ struct ScreensOptions: ParsableArguments {
     /// Where an installed HotDesk finds its Screens when started from any folder.
     static var candidates: [String] {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        return ["./Screens", binary.appendingPathComponent("Screens").path, binary.appendingPathComponent("../share/hotdesk/Screens").standardizedFileURL.path]
+        return [
+            "./Screens", binary.appendingPathComponent("Screens").path,
+            binary.appendingPathComponent("../share/hotdesk/Screens").standardizedFileURL.path,
+        ]
     }
 
     /// Loads and checks every family descriptor; the error names the file and the field.
@@ -133,16 +152,26 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("trusted-proxy"), help: "A proxy whose X-Forwarded-For is believed (repeatable).")
     var trustedProxies: [String] = []
 
-    @Option(name: .customLong("accept-host"), help: "A host name phones may reach HotDesk by besides internal_address and external_address (repeatable); any other Host header is treated as the internal address.")
+    @Option(
+        name: .customLong("accept-host"),
+        help:
+            "A host name phones may reach HotDesk by besides internal_address and external_address (repeatable); any other Host header is treated as the internal address."
+    )
     var acceptedHosts: [String] = []
 
-    @Option(help: "Open connections at most; past it, the one that has waited longest for a request is closed. Default: 10000, or less under the open-file limit.")
+    @Option(
+        help:
+            "Open connections at most; past it, the one that has waited longest for a request is closed. Default: 10000, or less under the open-file limit."
+    )
     var maxConnections: Int?
 
     @Option(help: "Seconds a connection may wait for a request (including the time to send its headers) before it is closed.")
     var idleTimeout: Int = 20
 
-    @Option(help: "Pushes started per second at most (0: no limit). Paces push-changed after an import, so a site's phones do not all reload or reboot, and then fetch their configs, in the same second.")
+    @Option(
+        help:
+            "Pushes started per second at most (0: no limit). Paces push-changed after an import, so a site's phones do not all reload or reboot, and then fetch their configs, in the same second."
+    )
     var maxPushesPerSecond: Double = 0
 
     @Option(help: "HTTPS: the certificate chain (PEM), e.g. for Login Extl phones on the internet. With --tls-key.")
@@ -174,7 +203,10 @@ struct Serve: AsyncParsableCommand {
         let files = FileLimit.raise()
         let connections = ConnectionLimits(maxConnections: maxConnections ?? ConnectionLimits.defaultMax, idleTimeout: .seconds(Int64(idleTimeout)))
         if connections.maxConnections > files - 64 {
-            logger.warning("--max-connections is near the open-file limit", metadata: ["max_connections": "\(connections.maxConnections)", "open_files": "\(files)"])
+            logger.warning(
+                "--max-connections is near the open-file limit",
+                metadata: ["max_connections": "\(connections.maxConnections)", "open_files": "\(files)"]
+            )
         }
         let screensPath = screens.path
         let families: FamilyBook
@@ -195,20 +227,32 @@ struct Serve: AsyncParsableCommand {
             metadata: [
                 "version": "\(hotdeskVersion)",
                 "db": "\(store.databasePath)\(opened.createdDatabase ? " (new)" : "")",
-                "key_file": "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : store.keyFilePath)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
+                "key_file":
+                    "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : store.keyFilePath)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
                 "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
-            ])
+            ]
+        )
         var configuration = ServerConfiguration(
-            host: host, port: port, language: language, timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
-            trustedProxies: Set(trustedProxies), acceptedHosts: Set(acceptedHosts), connections: connections)
+            host: host,
+            port: port,
+            language: language,
+            timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
+            trustedProxies: Set(trustedProxies),
+            acceptedHosts: Set(acceptedHosts),
+            connections: connections
+        )
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
         let scheme = configuration.tls == nil ? "http" : "https"
         let app: HotDeskService
         do {
             app = try makeApplication(
-                store: sqlite, families: families, pusher: PhonePusher(recipes: families.pushes), configuration: configuration, logger: logger,
+                store: sqlite,
+                families: families,
+                pusher: PhonePusher(recipes: families.pushes),
+                configuration: configuration,
+                logger: logger,
                 onServerRunning: { port in
                     let provisioning = (try? await sqlite.settings().internalAddress).flatMap { $0 }.map { "\($0.baseURL)/provision/" }
                     logger.info(
@@ -216,8 +260,10 @@ struct Serve: AsyncParsableCommand {
                         metadata: [
                             "port": "\(port)", "scheme": "\(scheme)",
                             "provisioning_url": "\(provisioning ?? "\(scheme)://<this host>:\(port)/provision/ (set settings.internal_address)")",
-                        ])
-                })
+                        ]
+                    )
+                }
+            )
         } catch {
             throw fail("\(error)")
         }
@@ -238,7 +284,8 @@ struct Import: AsyncParsableCommand {
             With --prune, what a section of the file no longer lists is removed (a removed extension or device is logged out first); \
             The phones a prune logs out are pushed their logged-out config (by the running server, or by the next one to start). \
             --dry-run shows what would happen and writes nothing; --push also pushes every phone whose config changed.
-            """)
+            """
+    )
 
     @Argument(help: "The directory file (YAML).")
     var file: String
@@ -275,7 +322,9 @@ struct Import: AsyncParsableCommand {
         } catch {
             // A first import that failed leaves nothing behind: no empty database, no key file.
             if opened.createdDatabase {
-                for file in [store.databasePath, store.databasePath + "-wal", store.databasePath + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+                for file in [store.databasePath, store.databasePath + "-wal", store.databasePath + "-shm"] {
+                    try? FileManager.default.removeItem(atPath: file)
+                }
             }
             if opened.createdKey { try? FileManager.default.removeItem(atPath: store.keyPath) }
             throw error
@@ -288,9 +337,15 @@ struct Import: AsyncParsableCommand {
         let document: DirectoryDocument
         do {
             document = try DirectoryDocument.parse(
-                yaml: yaml, file: file, baseDirectory: url.deletingLastPathComponent(), catalog: families.catalog, configs: families.configs,
-                knownExtensions: known.extensions, knownTemplates: known.templates,
-                knownWorkspaces: knownWorkspaces)
+                yaml: yaml,
+                file: file,
+                baseDirectory: url.deletingLastPathComponent(),
+                catalog: families.catalog,
+                configs: families.configs,
+                knownExtensions: known.extensions,
+                knownTemplates: known.templates,
+                knownWorkspaces: knownWorkspaces
+            )
         } catch {
             printError("\(error.description)")
             throw ExitCode.failure
@@ -300,7 +355,11 @@ struct Import: AsyncParsableCommand {
         do {
             let changes = PhoneChanges(store: sqlite, families: families, logger: quietLogger)
             (summary, changed) = try await changes.importDirectory(
-                document, actor: "cli", options: ImportOptions(prune: prune, dryRun: dryRun), pushChanged: push)
+                document,
+                actor: "cli",
+                options: ImportOptions(prune: prune, dryRun: dryRun),
+                pushChanged: push
+            )
         } catch let error as DirectoryError {
             // Problems found against what is stored (a workspace over its licence): nothing written.
             printError("\(DirectoryError(file: file, problems: error.problems).description)")
@@ -315,7 +374,10 @@ struct Import: AsyncParsableCommand {
         if dryRun {
             print("nothing written (dry run)")
         } else if let changed {
-            print(changed.queued == 0 ? "every phone has its current config" : "pushing \(changed.queued) phone(s) whose config changed (`hotdesk jobs`)")
+            print(
+                changed.queued == 0
+                    ? "every phone has its current config" : "pushing \(changed.queued) phone(s) whose config changed (`hotdesk jobs`)"
+            )
         } else if !summary.endedSessions.isEmpty || summary.updated > 0 || summary.deleted > 0 {
             print("phones pick the change up at their next fetch; `hotdesk push-changed` (or --push) tells them now")
         }
@@ -352,7 +414,9 @@ struct Audit: AsyncParsableCommand {
             throw ValidationError("--action is one of \(AuditEntry.Action.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let device, MACAddress(device) == nil { throw ValidationError("\"\(device)\" is not a MAC address") }
-        if let since, (try? Date(since, strategy: .iso8601)) == nil { throw ValidationError("--since is an ISO 8601 time, e.g. 2026-11-25T09:00:00Z") }
+        if let since, (try? Date(since, strategy: .iso8601)) == nil {
+            throw ValidationError("--since is an ISO 8601 time, e.g. 2026-11-25T09:00:00Z")
+        }
         guard (1...100_000).contains(limit) else { throw ValidationError("--limit is 1-100000") }
     }
 
@@ -371,9 +435,12 @@ struct Audit: AsyncParsableCommand {
             "time  action  outcome  actor  [mac]  [ext]  [from]  detail",
             found.map { _, e in
                 [
-                    e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" }, e.extensionNumber.map { "ext=\($0)" },
+                    e.at.formatted(.iso8601), e.action.rawValue, e.outcome.rawValue, "actor=\(e.actor)", e.mac.map { "mac=\($0)" },
+                    e.extensionNumber.map { "ext=\($0)" },
                     e.source.map { "from=\($0)" }, e.detail.isEmpty ? nil : e.detail,
                 ].compactMap { $0 }.joined(separator: "  ")
-            }, empty: "no audit entries")
+            },
+            empty: "no audit entries"
+        )
     }
 }

@@ -48,12 +48,20 @@ struct AdminAPITests {
             #expect(revoked.status == 200 && revoked.json["revoked"] as? Bool == true)
             #expect(try await old.call("GET", "/sessions").status == 401, "revoked: refused at once")
             #expect(try await ops.call("DELETE", "/apikeys/old").status == 404)
-            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .apiKeyRevoked && $0.actor == "api:test" && $0.detail == "API key \"old\" revoked" })
+            #expect(
+                try await server.store.auditLog(limit: 20).contains {
+                    $0.action == .apiKeyRevoked && $0.actor == "api:test" && $0.detail == "API key \"old\" revoked"
+                }
+            )
 
             // Keys are kept in memory between changes: one revoked by another process on the same
             // database (`hotdesk apikey revoke` while the server runs) is refused at once too.
             let laterKey = APIKey.make()
-            let cli = try SQLiteStore(path: server.dbPath, secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
+            let cli = try SQLiteStore(
+                path: server.dbPath,
+                secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]),
+                catalog: testFamilies.catalog
+            )
             try await cli.addAPIKey(name: "later", keyHash: APIKey.hash(laterKey), at: Date())
             let later = Client(server: server, key: laterKey)
             #expect(try await later.call("GET", "/sessions").status == 200, "made by another process: accepted at once")
@@ -62,7 +70,9 @@ struct AdminAPITests {
         }
     }
 
-    @Test("roles: an auditor reads and changes nothing; a helpdesk also logs out, clears locks and pushes, but resets no SIP password and manages no keys; refusals are 403 and audited")
+    @Test(
+        "roles: an auditor reads and changes nothing; a helpdesk also logs out, clears locks and pushes, but resets no SIP password and manages no keys; refusals are 403 and audited"
+    )
     func roles() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             func key(_ name: String, _ role: AdminRole) async throws -> Client {
@@ -70,7 +80,9 @@ struct AdminAPITests {
                 try await server.store.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: .admin, role: role, at: Date())
                 return Client(server: server, key: key)
             }
-            let auditor = try await key("eve", .auditor), helpdesk = try await key("hal", .helpdesk), admin = try await key("ada", .admin)
+            let auditor = try await key("eve", .auditor)
+            let helpdesk = try await key("hal", .helpdesk)
+            let admin = try await key("ada", .admin)
             let phone = try await server.phone("sangoma-s500", mac: "001565ae0001")
             try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
 
@@ -96,7 +108,9 @@ struct AdminAPITests {
         }
     }
 
-    @Test("the audit log through the API: filters by action, extension, device and time; pages by before_id; CSV that a spreadsheet cannot take for formulas; one device by MAC")
+    @Test(
+        "the audit log through the API: filters by action, extension, device and time; pages by before_id; CSV that a spreadsheet cannot take for formulas; one device by MAC"
+    )
     func audit() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let api = try await client(server)
@@ -108,7 +122,10 @@ struct AdminAPITests {
             try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
             let failed = try await api.call("GET", "/audit?action=login_failed&extension=5501")
             let entries = (failed.json["entries"] as? [[String: Any]]) ?? []
-            #expect(failed.status == 200 && entries.count == 2 && entries.allSatisfy { $0["action"] as? String == "login_failed" && $0["mac"] as? String == "00:15:65:af:00:01" })
+            #expect(
+                failed.status == 200 && entries.count == 2
+                    && entries.allSatisfy { $0["action"] as? String == "login_failed" && $0["mac"] as? String == "00:15:65:af:00:01" }
+            )
             let ids = entries.compactMap { $0["id"] as? Int }
             #expect(ids == ids.sorted(by: >), "newest first")
             let since = start.addingTimeInterval(-1).formatted(.iso8601)
@@ -117,17 +134,27 @@ struct AdminAPITests {
             let page2 = try await api.call("GET", String(next.dropFirst("/api/v1".count)))
             let all = try await api.call("GET", "/audit?mac=001565af0001&since=\(since)&limit=100")
             let pagedIDs = ((page1.json["entries"] as? [[String: Any]]) ?? []) + ((page2.json["entries"] as? [[String: Any]]) ?? [])
-            #expect(pagedIDs.compactMap { $0["id"] as? Int } == Array(((all.json["entries"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }.prefix(4)))
+            #expect(
+                pagedIDs.compactMap { $0["id"] as? Int }
+                    == Array(((all.json["entries"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }.prefix(4))
+            )
             let before = try await api.call("GET", "/audit?until=\(since)&mac=001565af0001")
             #expect((before.json["entries"] as? [Any])?.isEmpty == true, "nothing of this phone before the test began")
 
-            let csv = try await HTTP.request("GET", server.baseURL + "/api/v1/audit?format=csv&extension=5501", headers: ["Authorization": "Bearer \(api.key)"], body: nil)
+            let csv = try await HTTP.request(
+                "GET",
+                server.baseURL + "/api/v1/audit?format=csv&extension=5501",
+                headers: ["Authorization": "Bearer \(api.key)"],
+                body: nil
+            )
             #expect(csv.status == 200)
             let lines = csv.body.split(separator: "\r\n").map(String.init)
             #expect(lines.first == "id,at,actor,action,mac,extension,source,outcome,detail")
             #expect(lines.count >= 4)
-            #expect(CSV.line(["=HYPERLINK(\"x\")", "a,b", "-1", "plain", "two\nlines"]) == #""'=HYPERLINK(""x"")","a,b",'-1,plain,"two"# + "\nlines\"",
-                "formulas neutralised, commas, quotes and line breaks quoted")
+            #expect(
+                CSV.line(["=HYPERLINK(\"x\")", "a,b", "-1", "plain", "two\nlines"]) == #""'=HYPERLINK(""x"")","a,b",'-1,plain,"two"# + "\nlines\"",
+                "formulas neutralised, commas, quotes and line breaks quoted"
+            )
 
             for bad in ["action=nope", "mac=zz", "since=yesterday", "limit=0", "before_id=-1", "format=xml", "extension=x"] {
                 #expect(try await api.call("GET", "/audit?\(bad)").status == 400, "\(bad)")
@@ -223,7 +250,12 @@ struct AdminAPITests {
             let first = try #require((sessions.json["sessions"] as? [[String: Any]])?.first)
             #expect(first["extension"] as? String == "5501" && first["mac"] as? String == "00:15:65:aa:dd:02" && first["network"] as? String == "int")
             #expect(first["address"] as? String == phone.options.address)
-            #expect(await eventually { ((try? await api.call("GET", "/sessions").json["sessions"] as? [[String: Any]])?.first?["last_push"] as? [String: Any])?["state"] as? String == "applied" })
+            #expect(
+                await eventually {
+                    ((try? await api.call("GET", "/sessions").json["sessions"] as? [[String: Any]])?.first?["last_push"] as? [String: Any])?["state"]
+                        as? String == "applied"
+                }
+            )
 
             let forced = try await api.call("DELETE", "/sessions/00-15-65-AA-DD-02")
             #expect(forced.status == 202)
@@ -244,8 +276,15 @@ struct AdminAPITests {
             #expect(await phone.setting("push_xml.server") == "127.0.0.1", "the config names the address pushes come from")
             #expect(await phone.setting("features.action_uri_limit_ip") == "127.0.0.1")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let sent = try await api.call("POST", "/devices/00:15:65:AA:DD:05/push", body: "{\"action\": \"xml\", \"text\": \"Fire drill at 3 pm & leave by the stairs\"}")
-            #expect(sent.status == 202 && sent.json["action"] as? String == "xml" && sent.json["message"] as? String == "Fire drill at 3 pm & leave by the stairs")
+            let sent = try await api.call(
+                "POST",
+                "/devices/00:15:65:AA:DD:05/push",
+                body: "{\"action\": \"xml\", \"text\": \"Fire drill at 3 pm & leave by the stairs\"}"
+            )
+            #expect(
+                sent.status == 202 && sent.json["action"] as? String == "xml"
+                    && sent.json["message"] as? String == "Fire drill at 3 pm & leave by the stairs"
+            )
             let id = try #require(sent.json["id"] as? Int)
             #expect(try await eventually { try await api.call("GET", "/push-jobs/\(id)").json["state"] as? String == "applied" })
             #expect(await phone.title == "Message")
@@ -275,7 +314,9 @@ struct AdminAPITests {
 
             _ = try await importDirectory(
                 "extensions:\n  - {number: \"5501\", name: Ada Lovelace, voicemail_pin: \"1234\", sip_password: \"rotated-secret-5501\"}\n",
-                into: server.store, base: server.directory)
+                into: server.store,
+                base: server.directory
+            )
             let first = try await changed()
             #expect(first.status == 202 && first.macs == ["00:15:65:aa:dd:06"])
             #expect(try await server.waitForJob("001565aadd06") { $0.state == .applied }?.state == .applied)
@@ -301,7 +342,8 @@ struct AdminAPITests {
             _ = try await importDirectory("settings:\n  emergency_caller_id: \"5550100\"\n", into: server.store, base: server.directory)
             let changed = try await api.call("POST", "/devices/push-changed")
             #expect(changed.status == 202 && changed.json["checked"] as? Int == 125 && changed.json["queued"] as? Int == 125, "\(changed.json)")
-            let first = try #require(changed.json["first_job"] as? Int), last = try #require(changed.json["last_job"] as? Int)
+            let first = try #require(changed.json["first_job"] as? Int)
+            let last = try #require(changed.json["last_job"] as? Int)
             #expect(last - first == 124)
             var seen = ((changed.json["jobs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
             #expect(seen.count == 100 && seen.first == last, "the newest first")
@@ -391,7 +433,9 @@ struct SessionPagingTests {
 
 @Suite("Locks through the API: see them, clear them")
 struct LockAPITests {
-    @Test("an extension, a phone and an address locked by wrong passwords are listed; a helpdesk clears each, audited, and the right PIN works at once")
+    @Test(
+        "an extension, a phone and an address locked by wrong passwords are listed; a helpdesk clears each, audited, and the right PIN works at once"
+    )
     func listAndClear() async throws {
         let yaml = """
             settings:

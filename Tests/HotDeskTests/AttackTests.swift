@@ -1,10 +1,11 @@
 import Curl
 import Foundation
 import HotDeskCore
-@testable import HotDeskServer
 import NIOEmbedded
 import PhoneSimulator
 import Testing
+
+@testable import HotDeskServer
 
 /// The attacks of issue 11, each reproduced through real HTTP as an attacker on the same network
 /// would run it. Each of these failed before its fix.
@@ -68,12 +69,16 @@ struct LoginAttackTests {
             """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             var forms: [String] = []
-            for n in 0..<50 { forms.append(try await Self.submitURL(try await server.phone("yealink-t46u", mac: String(format: "001565ad%04x", n), pushes: false))) }
+            for n in 0..<50 {
+                forms.append(try await Self.submitURL(try await server.phone("yealink-t46u", mac: String(format: "001565ad%04x", n), pushes: false)))
+            }
             // One guess per extension, two per phone: no extension or phone limit is ever reached;
             // from five addresses in turn (one address alone may spend only a quarter of the budget).
             let sources = (0..<5).map { _ in Loopback.next() }
             for n in 0..<100 {
-                _ = try await CurlEngine.shared.perform(CurlRequest(url: forms[n / 2] + "&ext=\(6000 + n)&pw=guess-\(n)", localAddress: sources[n % 5]))
+                _ = try await CurlEngine.shared.perform(
+                    CurlRequest(url: forms[n / 2] + "&ext=\(6000 + n)&pw=guess-\(n)", localAddress: sources[n % 5])
+                )
             }
             let audit = try await server.store.auditLog(limit: 1000)
             let evaluated = audit.filter { $0.detail == "wrong password" }
@@ -115,8 +120,10 @@ struct LoginAttackTests {
             for n in 0..<30 {
                 _ = try await CurlEngine.shared.perform(CurlRequest(url: form + "&ext=690\(n % 2)&pw=guess-\(n)", localAddress: guesser))
             }
-            #expect(!(try await server.store.auditLog(limit: 500)).contains { $0.action == .lockout && $0.detail.contains("global password") },
-                "one address did not lock everyone out")
+            #expect(
+                !(try await server.store.auditLog(limit: 500)).contains { $0.action == .lockout && $0.detail.contains("global password") },
+                "one address did not lock everyone out"
+            )
             let charged = try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count
             #expect(charged == LoginGuard.globalShare(LockoutPolicy(globalFailures: 20)), "failures charged: \(charged)")
             // The guesser's address, typing the right password now, is told it is held, and charged nothing.
@@ -125,7 +132,9 @@ struct LoginAttackTests {
             #expect(try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count == charged)
             // Someone at another desk types the right user password: it works.
             let desk = try await Self.submitURL(try await server.phone("yealink-t46u", mac: "001565ad7002", pushes: false))
-            let other = try await CurlEngine.shared.perform(CurlRequest(url: desk + "&ext=6901&pw=right-user-password", localAddress: Loopback.next()))
+            let other = try await CurlEngine.shared.perform(
+                CurlRequest(url: desk + "&ext=6901&pw=right-user-password", localAddress: Loopback.next())
+            )
             #expect(other.text.contains("Logged in"), "\(other.text.prefix(300))")
         }
     }
@@ -173,7 +182,9 @@ struct LoginAttackTests {
             """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             var forms: [String] = []
-            for n in 0..<6 { forms.append(try await Self.submitURL(try await server.phone("yealink-t46u", mac: String(format: "001565af%04x", n), pushes: false))) }
+            for n in 0..<6 {
+                forms.append(try await Self.submitURL(try await server.phone("yealink-t46u", mac: String(format: "001565af%04x", n), pushes: false)))
+            }
             // From this test process (one address), 2 guesses per phone and one per extension.
             for n in 0..<12 { _ = try await HTTP.get(forms[n / 2] + "&ext=\(6000 + n)&pw=0") }
             let next = try await HTTP.get(forms[0] + "&ext=6020&pw=4020")
@@ -197,25 +208,37 @@ struct RequestAttackTests {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45 00:15:65:aa:cc:01"]
             for (n, host) in ["evil.localhost", "evil.localhost:8080", "127.66.6.6:80", "127.0.0.1.evil.localhost", "[::2]:80"].enumerated() {
-                let config = try await HTTP.get("\(server.baseURL)/provision/001565aacc1\(n).cfg", headers: agent.merging(["Host": host]) { a, _ in a })
+                let config = try await HTTP.get(
+                    "\(server.baseURL)/provision/001565aacc1\(n).cfg",
+                    headers: agent.merging(["Host": host]) { a, _ in a }
+                )
                 // A name that is not HotDesk's is a DNS-rebinding page's: not answered at all.
                 if host.contains("evil") {
                     #expect(config.status == 421, "\(host): \(config.status)")
                     continue
                 }
                 #expect(config.status == 200)
-                #expect(!config.body.contains("evil") && !config.body.contains("127.66.6.6") && !config.body.contains("::2"), "\(host) reflected in the config")
+                #expect(
+                    !config.body.contains("evil") && !config.body.contains("127.66.6.6") && !config.body.contains("::2"),
+                    "\(host) reflected in the config"
+                )
                 #expect(config.body.contains("127.0.0.1:\(server.port)/app/"), "an unknown Host gets the internal address")
             }
             // The console and its sign-in answer only HotDesk's own names (and addresses).
             for path in ["/admin/", "/admin/console.js"] {
-                #expect(try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "rebound.evil.localhost:\(server.port)"]).status == 421, "\(path)")
+                #expect(
+                    try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "rebound.evil.localhost:\(server.port)"]).status == 421,
+                    "\(path)"
+                )
                 #expect(try await HTTP.get("\(server.baseURL)\(path)", headers: ["Host": "localhost:\(server.port)"]).status == 200, "\(path)")
                 #expect(try await HTTP.get("\(server.baseURL)\(path)").status == 200, "\(path)")
             }
             let signIn = try await HTTP.request(
-                "POST", "\(server.baseURL)/admin/sign-in", headers: ["Host": "rebound.evil.localhost", "Content-Type": "application/json"],
-                body: #"{"name": "ada", "password": "whatever-it-is"}"#)
+                "POST",
+                "\(server.baseURL)/admin/sign-in",
+                headers: ["Host": "rebound.evil.localhost", "Content-Type": "application/json"],
+                body: #"{"name": "ada", "password": "whatever-it-is"}"#
+            )
             #expect(signIn.status == 421)
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc02", pushes: false)
             let key = try #require(await phone.config.browserKeyURL)
@@ -262,7 +285,9 @@ struct ProvisioningAttackTests {
             let attacker = Loopback.next()
             let agent = [("User-Agent", "Yealink SIP-T46U 108.86.0.45 00:15:65:ab:00:01")]
             // No credential, then a wrong one.
-            let plain = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/001565ab0001.cfg", headers: agent, localAddress: attacker))
+            let plain = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(server.baseURL)/provision/001565ab0001.cfg", headers: agent, localAddress: attacker)
+            )
             #expect(plain.status == 401)
             #expect(plain.headers["www-authenticate"]?.hasPrefix("Digest realm=\"HotDesk provisioning\"") == true)
             var wrong = CurlRequest(url: "\(server.baseURL)/provision/001565ab0001.cfg", headers: agent, localAddress: attacker)
@@ -364,15 +389,19 @@ struct ProvisioningAttackTests {
         }
     }
 
-    @Test("claims that wait for an admin: the first to fetch gets nothing; approved, the phone at that address claims; a closed claim window does the same")
+    @Test(
+        "claims that wait for an admin: the first to fetch gets nothing; approved, the phone at that address claims; a closed claim window does the same"
+    )
     func claimApproval() async throws {
         let yaml = withSettings(pushDirectory, "  enrolment: {claims: approval}\n")
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let api = try await AdminAPITests().client(server)
             let mac = try #require(MACAddress("001565ab0031"))
             let phone = SimulatedPhone(
-                model: try #require(SimModel.named("sangoma-s500")), mac: mac.canonical,
-                options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil, bootTimeScale: 0.02))
+                model: try #require(SimModel.named("sangoma-s500")),
+                mac: mac.canonical,
+                options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil, bootTimeScale: 0.02)
+            )
             // The phone boots: its request waits for approval, and it is given nothing.
             #expect(try await phone.boot() == 403)
             #expect(await phone.config.provisionURL == nil, "no secret before approval")
@@ -380,11 +409,16 @@ struct ProvisioningAttackTests {
             #expect(pending.claimedAt == nil && pending.claimPendingFrom == phone.options.address)
             #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .claimPending && $0.source == phone.options.address })
             let listed = try await api.call("GET", "/devices/\(mac.canonical)")
-            #expect(listed.json["claim_pending_from"] as? String == phone.options.address, "the console and API show the pending claim: \(listed.json)")
+            #expect(
+                listed.json["claim_pending_from"] as? String == phone.options.address,
+                "the console and API show the pending claim: \(listed.json)"
+            )
             // An attacker asking from elsewhere is refused too, and does not replace the pending address once approved.
             let approved = try await api.call("POST", "/devices/\(mac.canonical)/approve-claim")
             #expect(approved.status == 200 && approved.json["address"] as? String == phone.options.address, "\(approved.json)")
-            let stranger = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/cfg\(mac.canonical).xml", localAddress: Loopback.next()))
+            let stranger = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(server.baseURL)/provision/cfg\(mac.canonical).xml", localAddress: Loopback.next())
+            )
             #expect(stranger.status == 403, "approval is for the address that asked")
             _ = try await phone.boot()
             #expect(await eventually { (try? await server.store.device(mac: mac))??.claimedAt != nil }, "the approved phone claims its device")
@@ -414,7 +448,8 @@ struct ProvisioningAttackTests {
         let (user, secret, uri) = (device.provisioningUsername, try #require(device.provisioningSecret), "/provision/\(file)")
         let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
         let response = DigestAuth.md5("\(ha1):\(nonce):\(nc):c0ffee:auth:\(DigestAuth.md5("GET:\(uri)"))")
-        return #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=MD5, qop=auth, nc=\#(nc), cnonce="c0ffee", response="\#(response)""#
+        return
+            #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=MD5, qop=auth, nc=\#(nc), cnonce="c0ffee", response="\#(response)""#
     }
 
     @Test("a captured Digest header replayed: refused from another address and from the phone's own; the phone's address stays its own")
@@ -424,13 +459,17 @@ struct ProvisioningAttackTests {
             let mac = try #require(MACAddress("001565ab0012"))
             let captured = try await Self.digestAnswer(server, file: "001565ab0012.cfg", mac: "001565ab0012", from: phone.options.address)
             let url = "\(server.baseURL)/provision/001565ab0012.cfg"
-            let first = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address))
+            let first = try await CurlEngine.shared.perform(
+                CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address)
+            )
             let recent = try await server.store.auditLog(limit: 3).map(\.detail)
             #expect(first.status == 200, "the phone's own answer: \(recent)")
             let attacker = Loopback.next()
             let elsewhere = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: attacker))
             #expect(elsewhere.status == 401 && !elsewhere.text.contains("sip-secret"), "replayed from another address")
-            let again = try await CurlEngine.shared.perform(CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address))
+            let again = try await CurlEngine.shared.perform(
+                CurlRequest(url: url, headers: [("Authorization", captured)], localAddress: phone.options.address)
+            )
             #expect(again.status == 401 && again.headers["www-authenticate"]?.contains("stale=true") == true, "replayed from the phone's address")
             #expect(try await server.store.device(mac: mac)?.lastAddress == phone.options.address, "the push address stays the phone's")
             #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .configRefused && $0.source == attacker })
@@ -547,7 +586,9 @@ struct EnrolmentAttackTests {
         let yaml = Self.yaml + "\ndevices:\n  - {mac: 00:15:65:f1:00:01, model: yealink-t46u}\n"
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let agent = ["User-Agent": "Yealink SIP-T46U 108.86.0.45"]
-            for mac in ["001565f10002", "001565f10003"] { #expect(try await HTTP.get("\(server.baseURL)/provision/\(mac).cfg", headers: agent).status == 200) }
+            for mac in ["001565f10002", "001565f10003"] {
+                #expect(try await HTTP.get("\(server.baseURL)/provision/\(mac).cfg", headers: agent).status == 200)
+            }
             // 001565f10003 is then listed by the directory: it is the directory's now.
             let more = (yaml + "  - {mac: 00:15:65:f1:00:03, model: yealink-t46u}\n").replacingOccurrences(of: "{PORT}", with: "\(server.port)")
             _ = try await importDirectory(more, into: server.store, base: server.directory)
@@ -627,7 +668,15 @@ struct ConnectionAttackTests {
             #expect(try await HTTP.get("\(server.baseURL)/health").status == 200)
             for client in slow { client.send("\"") }
             // (An answer sent before the body, such as a 401, is read first: then the end shows.)
-            #expect(await eventually(timeout: 8) { slow.allSatisfy { _ = $0.read(); return $0.closedByServer } }, "a request's body has a deadline")
+            #expect(
+                await eventually(timeout: 8) {
+                    slow.allSatisfy {
+                        _ = $0.read()
+                        return $0.closedByServer
+                    }
+                },
+                "a request's body has a deadline"
+            )
             for client in slow { client.close() }
         }
         await server.stop()
@@ -664,17 +713,23 @@ struct ConnectionAttackTests {
                 streams.append(client)
             }
             var seen = [String](repeating: "", count: streams.count)
-            #expect(await eventually(timeout: 5) {
-                for (i, client) in streams.enumerated() { seen[i] += client.read() }
-                return seen.allSatisfy { $0.contains("HotDesk events") }
-            }, "eight streams open")
+            #expect(
+                await eventually(timeout: 5) {
+                    for (i, client) in streams.enumerated() { seen[i] += client.read() }
+                    return seen.allSatisfy { $0.contains("HotDesk events") }
+                },
+                "eight streams open"
+            )
             let ninth = try await HTTP.get("\(server.baseURL)/api/v1/events", headers: ["Authorization": "Bearer \(key)"])
             #expect(ninth.status == 429 && ninth.body.contains("too_many_streams"), "\(ninth.status) \(ninth.body)")
             #expect(try await admin.call("DELETE", "/apikeys/watcher").status == 200)
-            #expect(await eventually(timeout: 20) {
-                for (i, client) in streams.enumerated() { seen[i] += client.read() }
-                return seen.allSatisfy { $0.hasSuffix("\r\n0\r\n\r\n") }
-            }, "the revoked key's streams ended: \(seen.map { $0.suffix(40) })")
+            #expect(
+                await eventually(timeout: 20) {
+                    for (i, client) in streams.enumerated() { seen[i] += client.read() }
+                    return seen.allSatisfy { $0.hasSuffix("\r\n0\r\n\r\n") }
+                },
+                "the revoked key's streams ended: \(seen.map { $0.suffix(40) })"
+            )
             for client in streams { client.close() }
         }
     }
@@ -705,7 +760,13 @@ struct SecurityLogTests {
     @Test("one line per event, fields in a fixed order; a hostile detail cannot add a line or a source; the shipped fail2ban filter matches it")
     func format() throws {
         let mac = try #require(MACAddress("001565aabbcc"))
-        let line = SecurityLog.line(.loginFailed, source: "127.10.0.7", mac: mac, extensionNumber: "5501", detail: "x\" source=127.6.6.6\r\n\u{1b}[2J")
+        let line = SecurityLog.line(
+            .loginFailed,
+            source: "127.10.0.7",
+            mac: mac,
+            extensionNumber: "5501",
+            detail: "x\" source=127.6.6.6\r\n\u{1b}[2J"
+        )
         #expect(line == #"hotdesk-security event=login_failed source=127.10.0.7 mac=001565aabbcc extension=5501 detail="x\" source=127.6.6.6???[2J""#)
         let hostile = SecurityLog.line(.keyRefused, source: "127.1.2.3 source=127.9.9.9", mac: nil, extensionNumber: nil, detail: "")
         #expect(hostile.hasPrefix("hotdesk-security event=key_refused source=127.1.2.3?source=127.9.9.9 mac=- extension=-"))
@@ -714,11 +775,16 @@ struct SecurityLogTests {
         let failregex = try #require(filter.split(separator: "\n").first { $0.hasPrefix("failregex = ") }).dropFirst("failregex = ".count)
         let regex = try Regex(String(failregex).replacingOccurrences(of: "<HOST>", with: #"(?<host>[0-9.]+|[0-9a-fA-F:]+)"#))
         for event in SecurityLog.Event.allCases {
-            let text = "2026-11-25T19:22:03+0000 notice hotdesk : " + SecurityLog.line(event, source: "127.10.0.7", mac: nil, extensionNumber: nil, detail: "d")
+            let text =
+                "2026-11-25T19:22:03+0000 notice hotdesk : "
+                + SecurityLog.line(event, source: "127.10.0.7", mac: nil, extensionNumber: nil, detail: "d")
             let match = try regex.firstMatch(in: text)
             #expect((match != nil) == (event != .globalLock), "\(event)")
         }
-        #expect(try regex.firstMatch(in: SecurityLog.line(.loginFailed, source: nil, mac: nil, extensionNumber: nil, detail: "")) == nil, "no source, no ban")
+        #expect(
+            try regex.firstMatch(in: SecurityLog.line(.loginFailed, source: nil, mac: nil, extensionNumber: nil, detail: "")) == nil,
+            "no source, no ban"
+        )
     }
 }
 
@@ -736,7 +802,8 @@ struct TLSTests {
         let cert = dir.url.appendingPathComponent("cert.pem").path
         let key = dir.url.appendingPathComponent("key.pem").path
         let made = try await Self.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days",
+            "1",
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
         ])
         try #require(made.status == 0, "openssl could not make a test certificate")
@@ -749,8 +816,13 @@ struct TLSTests {
             let config = try await Self.run([
                 "curl", "-s", "--cacert", cert, "-A", "Yealink SIP-T46U 108.86.0.45", "\(url)/provision/001565ad9001.cfg",
             ])
-            #expect(config.output.contains("static.auto_provision.server.url = https://127.0.0.1:\(server.port)/provision/"), "\(config.output.prefix(300))")
-            let plain = try await Self.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health"])
+            #expect(
+                config.output.contains("static.auto_provision.server.url = https://127.0.0.1:\(server.port)/provision/"),
+                "\(config.output.prefix(300))"
+            )
+            let plain = try await Self.run([
+                "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/health",
+            ])
             #expect(plain.output != "200")
             // Over TLS the console's cookie is Secure: a browser never sends it in clear.
             _ = try await server.store.saveAdminAccount(name: "ada", password: "correct horse battery", role: .admin, actor: "test", at: Date())

@@ -1,14 +1,16 @@
 import Foundation
 import GRDB
 import HotDeskCore
-@testable import HotDeskStore
 import Synchronization
 import Testing
+
+@testable import HotDeskStore
 
 @Suite("hotdesk backup and restore")
 struct BackupTests {
     static let macs = (0..<8).map { String(format: "001565bc%04x", $0) }
-    static let yaml = flowDirectory + "\n  - {number: \"7000\", name: Fleet, sip_password: \"fleet-sip-7000\"}\n"
+    static let yaml =
+        flowDirectory + "\n  - {number: \"7000\", name: Fleet, sip_password: \"fleet-sip-7000\"}\n"
         + (1..<8).map { "  - {number: \"700\($0)\", name: Fleet \($0), sip_password: \"fleet-sip-700\($0)\"}\n" }.joined()
         + "devices:\n" + macs.map { "  - {mac: \"\($0)\", model: sangoma-s500}\n" }.joined()
 
@@ -26,9 +28,25 @@ struct BackupTests {
                 while !running.isSet {
                     for (i, text) in Self.macs.enumerated() {
                         let mac = MACAddress(text)!
-                        let session = Session(mac: mac, extensionNumber: "700\(i)", network: .internal, credential: .adminPassword, startedAt: Date(), source: "127.0.0.1")
+                        let session = Session(
+                            mac: mac,
+                            extensionNumber: "700\(i)",
+                            network: .internal,
+                            credential: .adminPassword,
+                            startedAt: Date(),
+                            source: "127.0.0.1"
+                        )
                         _ = try await store.login(session, actor: "test", policy: .move, outbox: testOutbox(delay: 3600))
-                        if cycles % 2 == 1 { _ = try await store.logout(mac: mac, actor: "test", source: nil, at: Date(), why: .forced, outbox: testOutbox(delay: 3600)) }
+                        if cycles % 2 == 1 {
+                            _ = try await store.logout(
+                                mac: mac,
+                                actor: "test",
+                                source: nil,
+                                at: Date(),
+                                why: .forced,
+                                outbox: testOutbox(delay: 3600)
+                            )
+                        }
                     }
                     cycles += 1
                     progress.withLock { $0 = cycles }
@@ -43,10 +61,12 @@ struct BackupTests {
             #expect(cycles >= 3)
 
             let copied = try await DatabaseQueue(path: copy).read { db in
-                (audit: try Set(Int64.fetchAll(db, sql: "SELECT id FROM audit")),
-                 sessions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? -1,
-                 logins: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'login'") ?? -1,
-                 logouts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'logout'") ?? -1)
+                (
+                    audit: try Set(Int64.fetchAll(db, sql: "SELECT id FROM audit")),
+                    sessions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? -1,
+                    logins: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'login'") ?? -1,
+                    logouts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit WHERE action = 'logout'") ?? -1
+                )
             }
             #expect(before.count > 8 && before.isSubset(of: copied.audit), "every audit row committed before the backup began is in the copy")
             #expect(copied.sessions == contents.sessions && (0...8).contains(copied.sessions))
@@ -81,7 +101,11 @@ struct BackupTests {
     func anotherKey() async throws {
         let dir = try TempDir()
         let store = try dir.store("live.sqlite", key: "live.key")
-        _ = try await importDirectory(Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"), into: store, base: dir.url)
+        _ = try await importDirectory(
+            Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"),
+            into: store,
+            base: dir.url
+        )
         let copy = dir.url.appendingPathComponent("copy.sqlite").path
         _ = try DatabaseBackup.backup(database: dir.url.appendingPathComponent("live.sqlite").path, to: copy)
         let other = try SecretBox.load(keyFile: dir.url.appendingPathComponent("other.key").path, environment: [:])
@@ -103,10 +127,17 @@ struct BackupTests {
     func plantedSchema() async throws {
         let dir = try TempDir()
         let store = try dir.store("live.sqlite", key: "live.key")
-        _ = try await importDirectory(Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"), into: store, base: dir.url)
+        _ = try await importDirectory(
+            Self.yaml.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081"),
+            into: store,
+            base: dir.url
+        )
         let live = dir.url.appendingPathComponent("live.sqlite").path
         let plants = [
-            ("trigger", "CREATE TRIGGER quiet AFTER INSERT ON audit BEGIN DELETE FROM audit WHERE action = 'login'; END", "trigger quiet is not one of HotDesk's"),
+            (
+                "trigger", "CREATE TRIGGER quiet AFTER INSERT ON audit BEGIN DELETE FROM audit WHERE action = 'login'; END",
+                "trigger quiet is not one of HotDesk's"
+            ),
             ("table", "CREATE TABLE loot (x TEXT)", "table loot is not one of HotDesk's"),
             ("index", "DROP INDEX push_jobs_open; CREATE INDEX push_jobs_open ON push_jobs(mac)", "index push_jobs_open differs"),
         ]
@@ -145,10 +176,13 @@ struct StoreFailureTests {
             #expect(push.status == 503, "\(push.status) \(push.json)")
             #expect(server.log.all.contains { $0.hasPrefix("error store error") && $0.contains("readonly") }, "\(server.log.all.suffix(3))")
             #expect(try await HTTP.get("\(server.baseURL)/metrics").body.contains("hotdesk_store_errors_total"))
-            #expect(await eventually(timeout: 10) {
-                let health = try? await HTTP.get("\(server.baseURL)/health")
-                return health?.status == 503 && health?.body.contains("database_not_writable") == true
-            }, "/health says the database takes no write")
+            #expect(
+                await eventually(timeout: 10) {
+                    let health = try? await HTTP.get("\(server.baseURL)/health")
+                    return health?.status == 503 && health?.body.contains("database_not_writable") == true
+                },
+                "/health says the database takes no write"
+            )
         }
     }
 
@@ -162,7 +196,10 @@ struct StoreFailureTests {
             let copy = server.directory.appendingPathComponent("copy.sqlite").path
             _ = try DatabaseBackup.backup(database: server.dbPath, to: copy)
             #expect(Self.mode(copy) == 0o600)
-            #expect(!FileManager.default.fileExists(atPath: copy + "-wal") && !FileManager.default.fileExists(atPath: copy + "-shm"), "no stray files beside the backup")
+            #expect(
+                !FileManager.default.fileExists(atPath: copy + "-wal") && !FileManager.default.fileExists(atPath: copy + "-shm"),
+                "no stray files beside the backup"
+            )
         }
     }
 }

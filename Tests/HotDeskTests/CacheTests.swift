@@ -1,20 +1,24 @@
 import Foundation
 import HotDeskCore
-@testable import HotDeskServer
 import HotDeskStore
 import PhoneSimulator
 import Testing
+
+@testable import HotDeskServer
 
 /// The phone path answers repeated fetches from memory; these prove it never answers from a
 /// memory that is out of date.
 @Suite("Config cache: never out of date")
 struct CacheTests {
-    @Test("a phone's change stamp moves on what its config depends on (its login, its push job, an import) and not on batched fetch times or another phone's login")
+    @Test(
+        "a phone's change stamp moves on what its config depends on (its login, its push job, an import) and not on batched fetch times or another phone's login"
+    )
     func counter() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565ca0001", pushes: false)
             let other = try await server.phone("yealink-t46u", mac: "001565ca0003", pushes: false)
-            let mac = try #require(MACAddress("001565ca0001")), otherMAC = try #require(MACAddress("001565ca0003"))
+            let mac = try #require(MACAddress("001565ca0001"))
+            let otherMAC = try #require(MACAddress("001565ca0003"))
             let before = try server.store.changeStamp(mac: mac)
             let otherBefore = try server.store.changeStamp(mac: otherMAC)
             try await server.store.recordFetchTimes([mac: Date()])
@@ -24,12 +28,25 @@ struct CacheTests {
             #expect(afterLogin.device > before.device && afterLogin.shared == before.shared)
             #expect(try server.store.changeStamp(mac: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
             _ = try await server.store.addPushJobs([
-                PushJob(mac: mac, action: .reload, reason: .admin, configHash: "x", actor: "test", createdAt: Date(), dueAt: Date().addingTimeInterval(3600))
+                PushJob(
+                    mac: mac,
+                    action: .reload,
+                    reason: .admin,
+                    configHash: "x",
+                    actor: "test",
+                    createdAt: Date(),
+                    dueAt: Date().addingTimeInterval(3600)
+                )
             ])
             #expect(try server.store.changeStamp(mac: mac).device > afterLogin.device, "a push job of the phone")
             _ = try await importDirectory(
-                flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)").replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),
-                into: server.store, base: server.directory)
+                flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
+                    of: "{PUSH_PORT}",
+                    with: "\(testPushPort)"
+                ).replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),
+                into: server.store,
+                base: server.directory
+            )
             #expect(try server.store.changeStamp(mac: mac).shared > afterLogin.shared)
             #expect(try server.store.changeStamp(mac: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
             _ = other
@@ -65,10 +82,18 @@ struct CacheTests {
             #expect(await phone.setting("account.1.display_name") == "Ada Lovelace")
             // Another connection, as `hotdesk import` in its own process would open.
             let other = try SQLiteStore(
-                path: server.dbPath, secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
+                path: server.dbPath,
+                secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]),
+                catalog: testFamilies.catalog
+            )
             _ = try await importDirectory(
-                flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)").replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),
-                into: other, base: server.directory)
+                flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
+                    of: "{PUSH_PORT}",
+                    with: "\(testPushPort)"
+                ).replacingOccurrences(of: "Ada Lovelace", with: "Ada King"),
+                into: other,
+                base: server.directory
+            )
             try await phone.fetchConfig()
             #expect(await phone.setting("account.1.display_name") == "Ada King")
         }
@@ -79,7 +104,9 @@ struct CacheTests {
 struct DigestHeaderTests {
     @Test("quoted values with commas and escaped quotes, unquoted values, names in any case, the first of a repeated name")
     func parameters() {
-        let p = DigestAuth.parameters(#"username="hd001565aabbcc", Realm="HotDesk provisioning", nonce="1a2b.c3d4", uri="/provision/a,b.cfg", algorithm=MD5, qop=auth, nc=00000001, cnonce="x\"y", response="abc" , username="second""#)
+        let p = DigestAuth.parameters(
+            #"username="hd001565aabbcc", Realm="HotDesk provisioning", nonce="1a2b.c3d4", uri="/provision/a,b.cfg", algorithm=MD5, qop=auth, nc=00000001, cnonce="x\"y", response="abc" , username="second""#
+        )
         #expect(p["username"] == "hd001565aabbcc")
         #expect(p["realm"] == "HotDesk provisioning")
         #expect(p["uri"] == "/provision/a,b.cfg")
@@ -103,7 +130,8 @@ struct DigestHeaderTests {
             let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
             let ha2 = DigestAuth.md5("GET:\(uri)")
             let response = DigestAuth.md5("\(ha1):\(nonce):\(ncText):abc:auth:\(ha2)")
-            return #"\#(scheme) username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=\#(algorithm), qop=auth, nc=\#(ncText), cnonce="abc", response="\#(upper ? response.uppercased() : response)""#
+            return
+                #"\#(scheme) username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", algorithm=\#(algorithm), qop=auth, nc=\#(ncText), cnonce="abc", response="\#(upper ? response.uppercased() : response)""#
         }
         let check = { (h: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, address: address, now: now) }
         for h in [header(), header(scheme: "DIGEST"), header(scheme: "digest"), header(algorithm: "md5"), header(upper: true)] {
@@ -123,9 +151,12 @@ struct DigestHeaderTests {
         func header(_ nc: String) -> String {
             let ha1 = DigestAuth.md5("\(user):\(DigestAuth.realm):\(secret)")
             let response = DigestAuth.md5("\(ha1):\(nonce):\(nc):abc:auth:\(DigestAuth.md5("GET:\(uri)"))")
-            return #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", qop=auth, nc=\#(nc), cnonce="abc", response="\#(response)""#
+            return
+                #"Digest username="\#(user)", realm="\#(DigestAuth.realm)", nonce="\#(nonce)", uri="\#(uri)", qop=auth, nc=\#(nc), cnonce="abc", response="\#(response)""#
         }
-        let check = { (h: String, from: String) in digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, address: from, now: now) }
+        let check = { (h: String, from: String) in
+            digest.verify(header: h, method: "GET", uri: uri, username: user, secret: secret, address: from, now: now)
+        }
         #expect(check(header("00000001"), "127.0.0.66") == .invalid("not a nonce issued to this address"), "replayed from elsewhere")
         #expect(check(header("00000001"), "127.0.0.9") == .valid)
         #expect(check(header("00000001"), "127.0.0.9") == .stale, "the same answer again")
@@ -163,10 +194,23 @@ struct BoundedCacheTests {
     func memo() {
         let memo = Memo<Int, Int>(limit: 4)
         var computed = 0
-        for _ in 0..<10 { _ = memo.value(1) { computed += 1; return 1 } }
+        for _ in 0..<10 {
+            _ = memo.value(1) {
+                computed += 1
+                return 1
+            }
+        }
         #expect(computed == 1)
-        for key in 2...9 { _ = memo.value(key) { computed += 1; return key } }
-        _ = memo.value(1) { computed += 1; return 1 }
+        for key in 2...9 {
+            _ = memo.value(key) {
+                computed += 1
+                return key
+            }
+        }
+        _ = memo.value(1) {
+            computed += 1
+            return 1
+        }
         #expect(computed == 10, "key 1 was dropped after eight newer keys, and computed again")
     }
 }

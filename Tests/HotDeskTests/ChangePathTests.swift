@@ -21,10 +21,12 @@ final class ServerProcess: Sendable {
             throw TestFailure("no \(hotdeskExecutable): build it first (swift build --build-tests)")
         }
         let log = directory.appendingPathComponent("serve-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: hotdeskExecutable)
-        process.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC"]
+        process.arguments = [
+            "serve", "--db", db, "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC",
+        ]
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -72,8 +74,10 @@ struct ChangePathTests {
         #expect(imported.status == 0, "\(imported.output)")
 
         let phone = SimulatedPhone(
-            model: try #require(SimModel.named("yealink-t46u")), mac: "001565ee0001",
-            options: .init(server: "http://127.0.0.1:\(first.port)", address: Loopback.next(), pushPort: testPushPort, bootTimeScale: 0.02))
+            model: try #require(SimModel.named("yealink-t46u")),
+            mac: "001565ee0001",
+            options: .init(server: "http://127.0.0.1:\(first.port)", address: Loopback.next(), pushPort: testPushPort, bootTimeScale: 0.02)
+        )
         try await phone.boot()
         let mark = await phone.events.count
         try await phone.login("Login Int", ext: "5501", password: "1234")
@@ -104,13 +108,18 @@ struct ChangePathTests {
 
             mark = await phone.events.count
             let out = try await Command.run(
-                [hotdeskExecutable, "logout", "5501", "--db", server.dbPath, "--screens", screensDirectory.path], environment: [:], errors: true)
+                [hotdeskExecutable, "logout", "5501", "--db", server.dbPath, "--screens", screensDirectory.path],
+                environment: [:],
+                errors: true
+            )
             #expect(out.status == 0 && out.output.hasPrefix("logged out 5501 on 00:15:65:ee:00:02; push job "), "\(out.output)")
             #expect(await phone.waitForApply(since: mark), "the running server sent the CLI's push")
             #expect(await phone.config.lineActive == false)
             let job = try #require(try await server.waitForJob("001565ee0002") { !$0.state.isPending })
             #expect(job.state == .applied && job.reason == .admin && job.actor == "cli")
-            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .logout && $0.actor == "cli" && $0.detail == "forced by an admin" })
+            #expect(
+                try await server.store.auditLog(limit: 10).contains { $0.action == .logout && $0.actor == "cli" && $0.detail == "forced by an admin" }
+            )
         }
     }
 
@@ -135,7 +144,9 @@ struct ChangePathTests {
             let phone = try await server.phone("yealink-t46u", mac: "001565ee0003")
             let queue = try DatabaseQueue(path: server.dbPath)
             try await queue.write { db in
-                try db.execute(sql: "CREATE TRIGGER test_no_jobs BEFORE INSERT ON push_jobs BEGIN SELECT RAISE(ABORT, 'push_jobs refused by the test'); END")
+                try db.execute(
+                    sql: "CREATE TRIGGER test_no_jobs BEFORE INSERT ON push_jobs BEGIN SELECT RAISE(ABORT, 'push_jobs refused by the test'); END"
+                )
             }
             try? await phone.login("Login Int", ext: "5501", password: "1234")
             let mac = try #require(MACAddress("001565ee0003"))

@@ -1,11 +1,11 @@
 import Curl
 import Foundation
 import HotDeskCore
-@testable import HotDeskStore
 import Synchronization
 import Testing
 
 @testable import HotDeskServer
+@testable import HotDeskStore
 
 /// The web console's server side: accounts, sign-in, the cookie opening `/api/v1` with a role,
 /// CSRF, live events. (The page itself is driven in Chromium by `scripts/console-test`.)
@@ -28,16 +28,23 @@ struct ConsoleTests {
 
     static func signIn(_ server: TestServer, _ name: String, _ password: String = password) async throws -> HTTPResult {
         try await HTTP.request(
-            "POST", server.baseURL + "/admin/sign-in", headers: ["Content-Type": "application/json"],
-            body: "{\"name\": \"\(name)\", \"password\": \"\(password)\"}")
+            "POST",
+            server.baseURL + "/admin/sign-in",
+            headers: ["Content-Type": "application/json"],
+            body: "{\"name\": \"\(name)\", \"password\": \"\(password)\"}"
+        )
     }
 
     /// A sign-in from `address` (another machine on the LAN): its status.
     static func signIn(_ server: TestServer, _ name: String, _ password: String = password, from address: String) async throws -> Int {
         try await CurlEngine.shared.perform(
             CurlRequest(
-                method: "POST", url: server.baseURL + "/admin/sign-in", headers: [("Content-Type", "application/json")],
-                body: Array("{\"name\": \"\(name)\", \"password\": \"\(password)\"}".utf8), localAddress: address)
+                method: "POST",
+                url: server.baseURL + "/admin/sign-in",
+                headers: [("Content-Type", "application/json")],
+                body: Array("{\"name\": \"\(name)\", \"password\": \"\(password)\"}".utf8),
+                localAddress: address
+            )
         ).status
     }
 
@@ -57,7 +64,10 @@ struct ConsoleTests {
             for path in ["/admin", "/admin/", "/admin/console.js", "/admin/console.css"] {
                 let r = try await HTTP.get(server.baseURL + path)
                 #expect(r.status == 200, "\(path)")
-                #expect(r.header("Content-Security-Policy")?.contains("script-src 'self'") == true && r.header("X-Frame-Options") == "DENY", "\(path)")
+                #expect(
+                    r.header("Content-Security-Policy")?.contains("script-src 'self'") == true && r.header("X-Frame-Options") == "DENY",
+                    "\(path)"
+                )
             }
             #expect(try await HTTP.get(server.baseURL + "/admin").body.contains("<script src=\"/admin/console.js\""))
             _ = try await server.store.saveAdminAccount(name: "hal", password: Self.password, role: .helpdesk, actor: "test", at: Date())
@@ -68,7 +78,11 @@ struct ConsoleTests {
             let stored = try await server.store.reader.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM admin_accounts") }
             #expect(stored?.hasPrefix("hmac-sha256$") == true && stored?.contains(Self.password) == false)
             let form = try await HTTP.request(
-                "POST", server.baseURL + "/admin/sign-in", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: "name=hal&password=x")
+                "POST",
+                server.baseURL + "/admin/sign-in",
+                headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: "name=hal&password=x"
+            )
             #expect(form.status == 415, "a cross-site form cannot sign anyone in")
         }
     }
@@ -92,7 +106,9 @@ struct ConsoleTests {
         }
     }
 
-    @Test("guessing an admin's password from elsewhere does not keep the admin out; concurrent guesses are evaluated up to the limit; rotating names is audited once")
+    @Test(
+        "guessing an admin's password from elsewhere does not keep the admin out; concurrent guesses are evaluated up to the limit; rotating names is audited once"
+    )
     func guessingFromElsewhere() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             _ = try await server.store.saveAdminAccount(name: "hal", password: Self.password, role: .admin, actor: "test", at: Date())
@@ -129,7 +145,9 @@ struct ConsoleTests {
         }
     }
 
-    @Test("the cookie opens /api/v1 with the account's role; a change needs the CSRF token; the helpdesk's logout is audited as console:<name>; sign-out ends the cookie")
+    @Test(
+        "the cookie opens /api/v1 with the account's role; a change needs the CSRF token; the helpdesk's logout is audited as console:<name>; sign-out ends the cookie"
+    )
     func cookieOpensTheAPI() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let hal = try await Self.account(server, "hal", .helpdesk)
@@ -152,7 +170,11 @@ struct ConsoleTests {
             #expect(log.contains { $0.action == .logout && $0.actor == "console:hal" })
             #expect(log.contains { $0.action == .apiRefused && $0.detail.contains("CSRF") })
 
-            let bye = try await HTTP.request("POST", server.baseURL + "/admin/sign-out", headers: ["Cookie": "hotdesk_console=\(hal.cookie)", "X-CSRF-Token": hal.csrf])
+            let bye = try await HTTP.request(
+                "POST",
+                server.baseURL + "/admin/sign-out",
+                headers: ["Cookie": "hotdesk_console=\(hal.cookie)", "X-CSRF-Token": hal.csrf]
+            )
             #expect(bye.status == 204 && bye.header("Set-Cookie")?.contains("Max-Age=0") == true)
             #expect(try await hal.call("GET", "/api/v1/sessions").status == 401, "signed out: the cookie opens nothing")
             #expect(try await HTTP.get(server.baseURL + "/api/v1/sessions", headers: ["Cookie": "hotdesk_console=forged-value"]).status == 401)
@@ -164,9 +186,19 @@ struct ConsoleTests {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let ada = try await Self.account(server, "ada", .admin)
             let hal = try await Self.account(server, "hal", .helpdesk)
-            #expect(try await hal.call("POST", "/api/v1/accounts", body: "{\"name\": \"max\", \"role\": \"admin\", \"password\": \"\(Self.password)\"}").status == 403)
-            #expect(try await ada.call("POST", "/api/v1/accounts", body: "{\"name\": \"max\", \"role\": \"admin\", \"password\": \"short\"}").status == 400)
-            let created = try await ada.call("POST", "/api/v1/accounts", body: "{\"name\": \"max\", \"role\": \"auditor\", \"password\": \"\(Self.password)\"}")
+            #expect(
+                try await hal.call("POST", "/api/v1/accounts", body: "{\"name\": \"max\", \"role\": \"admin\", \"password\": \"\(Self.password)\"}")
+                    .status == 403
+            )
+            #expect(
+                try await ada.call("POST", "/api/v1/accounts", body: "{\"name\": \"max\", \"role\": \"admin\", \"password\": \"short\"}").status
+                    == 400
+            )
+            let created = try await ada.call(
+                "POST",
+                "/api/v1/accounts",
+                body: "{\"name\": \"max\", \"role\": \"auditor\", \"password\": \"\(Self.password)\"}"
+            )
             #expect(created.status == 201, "\(created.body)")
             #expect(try await Self.signIn(server, "max").status == 200)
 
@@ -180,7 +212,11 @@ struct ConsoleTests {
             #expect(try await ada.call("DELETE", "/api/v1/accounts/max").status == 204)
             #expect(try await max.call("GET", "/api/v1/sessions").status == 401)
             #expect(try await Self.signIn(server, "max").status == 401)
-            #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .adminAccountChanged && $0.actor == "console:ada" && $0.detail.contains("removed") })
+            #expect(
+                try await server.store.auditLog(limit: 20).contains {
+                    $0.action == .adminAccountChanged && $0.actor == "console:ada" && $0.detail.contains("removed")
+                }
+            )
         }
     }
 

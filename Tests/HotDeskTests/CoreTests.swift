@@ -1,22 +1,29 @@
 import Foundation
 import HotDeskCore
-@testable import HotDeskServer
 import Hummingbird
 import NIOCore
 import Provisioning
 import Testing
 
+@testable import HotDeskServer
+
 @Suite("Core rules")
 struct CoreTests {
-    @Test("MAC addresses: every common spelling, nothing else", arguments: [
-        ("00:15:65:aa:bb:cc", "001565aabbcc"), ("00-15-65-AA-BB-CC", "001565aabbcc"), ("0015.65aa.bbcc", "001565aabbcc"),
-        ("001565AABBCC", "001565aabbcc"),
-    ])
+    @Test(
+        "MAC addresses: every common spelling, nothing else",
+        arguments: [
+            ("00:15:65:aa:bb:cc", "001565aabbcc"), ("00-15-65-AA-BB-CC", "001565aabbcc"), ("0015.65aa.bbcc", "001565aabbcc"),
+            ("001565AABBCC", "001565aabbcc"),
+        ]
+    )
     func macValid(text: String, canonical: String) {
         #expect(MACAddress(text)?.canonical == canonical)
     }
 
-    @Test("malformed MACs are refused", arguments: ["", "00:15:65:aa:bb", "00:15:65:aa:bb:cg", "00:15-65:aa:bb:cc", "0:015:65:aa:bb:cc", "001565aabbccdd", "../etc/passwd"])
+    @Test(
+        "malformed MACs are refused",
+        arguments: ["", "00:15:65:aa:bb", "00:15:65:aa:bb:cg", "00:15-65:aa:bb:cc", "0:015:65:aa:bb:cc", "001565aabbccdd", "../etc/passwd"]
+    )
     func macInvalid(text: String) {
         #expect(MACAddress(text) == nil)
     }
@@ -31,19 +38,22 @@ struct CoreTests {
         }
     }
 
-    @Test("config file names: each family's own, and the ones families share", arguments: [
-        ("y000000000000.cfg", "common yealink"),
-        ("y000000000028.cfg", "common yealink"),
-        ("000000000000.cfg", "common polycom"),
-        ("aastra.cfg", "common mitel"),
-        ("snomD735.htm", "common snom"),
-        ("SEP001565AABBCC.cnf.xml", "device cisco 001565aabbcc"),
-        ("snomD735-001565AABBCC.htm", "device snom 001565aabbcc"),
-        ("001565aabbcc-hotdesk.cfg", "device polycom 001565aabbcc"),
-        ("001565aabbcc.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
-        ("001565AABBCC.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
-        ("cfg001565aabbcc.xml", "ambiguous grandstream,sangoma"),
-    ])
+    @Test(
+        "config file names: each family's own, and the ones families share",
+        arguments: [
+            ("y000000000000.cfg", "common yealink"),
+            ("y000000000028.cfg", "common yealink"),
+            ("000000000000.cfg", "common polycom"),
+            ("aastra.cfg", "common mitel"),
+            ("snomD735.htm", "common snom"),
+            ("SEP001565AABBCC.cnf.xml", "device cisco 001565aabbcc"),
+            ("snomD735-001565AABBCC.htm", "device snom 001565aabbcc"),
+            ("001565aabbcc-hotdesk.cfg", "device polycom 001565aabbcc"),
+            ("001565aabbcc.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
+            ("001565AABBCC.cfg", "ambiguous fanvil,mitel,polycom,yealink"),
+            ("cfg001565aabbcc.xml", "ambiguous grandstream,sangoma"),
+        ]
+    )
     func fileNames(name: String, expected: String) {
         #expect(family(name) == expected)
     }
@@ -72,7 +82,13 @@ struct CoreTests {
         #expect(decide(known: nil, agent: "curl/8.0") == "ambiguous 4")
     }
 
-    @Test("bad file names", arguments: ["", "000000000000.xml", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz!.cfg", "cfg000000000000.xml"])
+    @Test(
+        "bad file names",
+        arguments: [
+            "", "000000000000.xml", "001565aabbcc.xml", "cfg001565aabbcc.cfg", "../001565aabbcc.cfg", "001565aabbc.cfg", "y0000000000zz!.cfg",
+            "cfg000000000000.xml",
+        ]
+    )
     func badFileNames(name: String) {
         #expect(family(name) == nil)
     }
@@ -87,7 +103,10 @@ struct CoreTests {
         #expect(catalog.brands(inUserAgent: "curl/8.0").isEmpty)
         #expect(catalog.model(named: "sangoma-s500")?.applyMethod == .reload)
         #expect(catalog.model(named: "sangoma-s300")?.applyMethod == .reboot)
-        #expect(catalog.model(fromUserAgent: "FileTransport PolycomVVX-VVX_411-UA/6.4.3.5018 Type/Application", brand: "polycom")?.name == "polycom-vvx411")
+        #expect(
+            catalog.model(fromUserAgent: "FileTransport PolycomVVX-VVX_411-UA/6.4.3.5018 Type/Application", brand: "polycom")?.name
+                == "polycom-vvx411"
+        )
         #expect(catalog.model(fromUserAgent: "Cisco-CP8841/14.2.1", brand: "cisco")?.name == "cisco-8841")
         #expect(catalog.model(fromUserAgent: "D735", brand: "snom")?.name == "snom-d735", "the model a Snom file name holds")
     }
@@ -158,7 +177,10 @@ struct CoreTests {
         let t0 = Date(timeIntervalSince1970: 1_000_000)
         let three = [t0, t0 + 60, t0 + 120]
         #expect(rule.lock(extensionNumber: "5501", extensionFailures: Array(three.prefix(2)), deviceFailures: [], now: t0 + 130) == nil)
-        #expect(rule.lock(extensionNumber: "5501", extensionFailures: three, deviceFailures: [], now: t0 + 130) == .extensionLocked(number: "5501", until: t0 + 1020))
+        #expect(
+            rule.lock(extensionNumber: "5501", extensionFailures: three, deviceFailures: [], now: t0 + 130)
+                == .extensionLocked(number: "5501", until: t0 + 1020)
+        )
         #expect(rule.lock(extensionNumber: "5501", extensionFailures: three, deviceFailures: [], now: t0 + 1021) == nil)
         // Spread wider than the window: no lock.
         #expect(rule.lock(extensionNumber: "5501", extensionFailures: [t0, t0 + 600, t0 + 1200], deviceFailures: [], now: t0 + 1201) == nil)
@@ -183,7 +205,12 @@ struct CoreTests {
         Mapping(extensionNumber: "5501", templateName: "by-brand"),
     ]
 
-    func resolve(_ mappings: [Mapping], ext: String? = "5501", templates: [Template] = CoreTests.templates, device: Device = CoreTests.s500) -> (String?, TemplateResolver.Source) {
+    func resolve(
+        _ mappings: [Mapping],
+        ext: String? = "5501",
+        templates: [Template] = CoreTests.templates,
+        device: Device = CoreTests.s500
+    ) -> (String?, TemplateResolver.Source) {
         let r = TemplateResolver.resolve(extensionNumber: ext, device: device, mappings: mappings, templates: templates)
         return (r.template?.name, r.source)
     }
@@ -220,8 +247,11 @@ struct CoreTests {
 
     @Test("login plan: who is logged out first")
     func loginPlan() {
-        let a = MACAddress("001565aabb01")!, b = MACAddress("001565aabb02")!
-        let s = { (mac: MACAddress, ext: String) in Session(mac: mac, extensionNumber: ext, network: .internal, credential: .voicemailPIN, startedAt: Date(), source: nil) }
+        let a = MACAddress("001565aabb01")!
+        let b = MACAddress("001565aabb02")!
+        let s = { (mac: MACAddress, ext: String) in
+            Session(mac: mac, extensionNumber: ext, network: .internal, credential: .voicemailPIN, startedAt: Date(), source: nil)
+        }
         let over = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5502"), sessionsOfExtension: [])
         #expect(over.replacedOnDevice?.extensionNumber == "5502")
         #expect(over.movedFromDevice == nil)
@@ -235,11 +265,26 @@ struct CoreTests {
         let c = MACAddress("001565aabb03")!
         let denied = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501")], policy: .deny)
         #expect(denied.refusal == .loggedInElsewhere([b]) && denied.endedElsewhere.isEmpty)
-        #expect(LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionsOfExtension: [s(a, "5501")], policy: .deny).refusal == nil,
-            "logging in again on the same phone is not a second phone")
-        let two = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501")], policy: .allow(maxPhones: 2))
+        #expect(
+            LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: s(a, "5501"), sessionsOfExtension: [s(a, "5501")], policy: .deny).refusal
+                == nil,
+            "logging in again on the same phone is not a second phone"
+        )
+        let two = LoginPlan(
+            device: a,
+            extensionNumber: "5501",
+            sessionOnDevice: nil,
+            sessionsOfExtension: [s(b, "5501")],
+            policy: .allow(maxPhones: 2)
+        )
         #expect(two.refusal == nil && two.affectedDevices(a) == [a], "the other phone keeps its session")
-        let three = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501"), s(c, "5501")], policy: .allow(maxPhones: 2))
+        let three = LoginPlan(
+            device: a,
+            extensionNumber: "5501",
+            sessionOnDevice: nil,
+            sessionsOfExtension: [s(b, "5501"), s(c, "5501")],
+            policy: .allow(maxPhones: 2)
+        )
         #expect(three.refusal == .tooManyPhones(count: 2, max: 2))
         let moveAll = LoginPlan(device: a, extensionNumber: "5501", sessionOnDevice: nil, sessionsOfExtension: [s(b, "5501"), s(c, "5501")])
         #expect(moveAll.affectedDevices(a) == [a, b, c])
@@ -250,8 +295,12 @@ struct CoreTests {
     func configEscaping() throws {
         let device = Device(mac: MACAddress("001565aabbcc")!, model: testFamilies.catalog.model(named: "yealink-t46u")!, token: "tok")
         let context = ConfigContext(
-            device: device, line: .init(number: "5501", name: "Eve\naccount.1.password = stolen", sipPassword: "p<&>"), server: ServerAddress("pbx:80")!,
-            network: .internal, emergencyCallerID: nil)
+            device: device,
+            line: .init(number: "5501", name: "Eve\naccount.1.password = stolen", sipPassword: "p<&>"),
+            server: ServerAddress("pbx:80")!,
+            network: .internal,
+            emergencyCallerID: nil
+        )
         let y = try #require(testFamilies.configs["yealink"])
         let yealink = try ConfigRenderer.render(y.primaryFile.template, name: "y", format: y.format, context: context)
         #expect(!yealink.body.contains("\naccount.1.password = stolen"))
@@ -259,20 +308,39 @@ struct CoreTests {
         let sangomaDevice = Device(mac: device.mac, model: testFamilies.catalog.model(named: "sangoma-s500")!, token: "tok")
         let sangoma = try #require(testFamilies.configs["sangoma"])
         let s = try ConfigRenderer.render(
-            sangoma.primaryFile.template, name: "s", format: sangoma.format,
-            context: ConfigContext(device: sangomaDevice, line: context.line, server: context.server, network: .internal, emergencyCallerID: nil))
+            sangoma.primaryFile.template,
+            name: "s",
+            format: sangoma.format,
+            context: ConfigContext(device: sangomaDevice, line: context.line, server: context.server, network: .internal, emergencyCallerID: nil)
+        )
         #expect(s.body.contains("p&lt;&amp;&gt;"))
         #expect(s.hash.count == 64)
         // Printable ASCII skips the escaping, except XML's five special characters on their own.
         let quoted = try ConfigRenderer.render(
-            sangoma.primaryFile.template, name: "s", format: sangoma.format,
+            sangoma.primaryFile.template,
+            name: "s",
+            format: sangoma.format,
             context: ConfigContext(
-                device: sangomaDevice, line: .init(number: "5501", name: "O'Neil", sipPassword: "say \"hi\""), server: context.server, network: .internal,
-                emergencyCallerID: nil))
+                device: sangomaDevice,
+                line: .init(number: "5501", name: "O'Neil", sipPassword: "say \"hi\""),
+                server: context.server,
+                network: .internal,
+                emergencyCallerID: nil
+            )
+        )
         #expect(quoted.body.contains("O&apos;Neil") && quoted.body.contains("say &quot;hi&quot;") && !quoted.body.contains("O'Neil"))
         let tabbed = try ConfigRenderer.render(
-            y.primaryFile.template, name: "y", format: y.format,
-            context: ConfigContext(device: device, line: .init(number: "5501", name: "Ada\u{7F}Lovelace", sipPassword: "plain"), server: context.server, network: .internal, emergencyCallerID: nil))
+            y.primaryFile.template,
+            name: "y",
+            format: y.format,
+            context: ConfigContext(
+                device: device,
+                line: .init(number: "5501", name: "Ada\u{7F}Lovelace", sipPassword: "plain"),
+                server: context.server,
+                network: .internal,
+                emergencyCallerID: nil
+            )
+        )
         #expect(tabbed.body.contains("Ada Lovelace"), "DEL is a control character: blanked")
     }
 
@@ -308,7 +376,16 @@ struct CoreTests {
         #expect(policy.retryDelay(afterAttempt: 3, random: 0.5) == 6)
         #expect(policy.retryDelay(afterAttempt: 30, random: 1) == 10, "capped at maxBackoff")
         let now = Date(timeIntervalSince1970: 1000)
-        var job = PushJob(mac: MACAddress("001565aabbcc")!, action: .reload, reason: .login, attempts: 1, configHash: "h", actor: "t", createdAt: now, dueAt: now)
+        var job = PushJob(
+            mac: MACAddress("001565aabbcc")!,
+            action: .reload,
+            reason: .login,
+            attempts: 1,
+            configHash: "h",
+            actor: "t",
+            createdAt: now,
+            dueAt: now
+        )
         #expect(policy.afterFailedAttempt(job, now: now, random: 0) == .retry(action: .reload, at: now + 1))
         #expect(policy.afterApplyTimeout(job, now: now) == .retry(action: .reboot, at: now))
         job.attempts = 4
@@ -337,7 +414,14 @@ struct AutoLogoutTests {
     func at(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
     func session(since text: String) -> Session {
-        Session(mac: MACAddress("001565aabbcc")!, extensionNumber: "5501", network: .internal, credential: .voicemailPIN, startedAt: at(text), source: nil)
+        Session(
+            mac: MACAddress("001565aabbcc")!,
+            extensionNumber: "5501",
+            network: .internal,
+            credential: .voicemailPIN,
+            startedAt: at(text),
+            source: nil
+        )
     }
 
     @Test("daily times are HH:MM, 24-hour")
@@ -353,13 +437,24 @@ struct AutoLogoutTests {
     func reasons() {
         let maxDuration = AutoLogoutPolicy(maxDuration: 12 * 3600)
         #expect(maxDuration.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T19:59:00Z"), calendar: utc) == nil)
-        #expect(maxDuration.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T20:00:00Z"), calendar: utc)?.contains("12 h") == true)
+        #expect(
+            maxDuration.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T20:00:00Z"), calendar: utc)?.contains("12 h")
+                == true
+        )
 
         let daily = AutoLogoutPolicy(dailyAt: DailyTime("19:00"))
         #expect(daily.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T18:59:59Z"), calendar: utc) == nil)
-        #expect(daily.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T19:00:00Z"), calendar: utc)?.contains("19:00") == true)
-        #expect(daily.reason(toEnd: session(since: "2026-11-20T19:30:00Z"), now: at("2026-11-21T08:00:00Z"), calendar: utc) == nil, "logged in after 19:00")
-        #expect(daily.reason(toEnd: session(since: "2026-11-19T08:00:00Z"), now: at("2026-11-20T08:00:00Z"), calendar: utc) != nil, "missed while down")
+        #expect(
+            daily.reason(toEnd: session(since: "2026-11-20T08:00:00Z"), now: at("2026-11-20T19:00:00Z"), calendar: utc)?.contains("19:00") == true
+        )
+        #expect(
+            daily.reason(toEnd: session(since: "2026-11-20T19:30:00Z"), now: at("2026-11-21T08:00:00Z"), calendar: utc) == nil,
+            "logged in after 19:00"
+        )
+        #expect(
+            daily.reason(toEnd: session(since: "2026-11-19T08:00:00Z"), now: at("2026-11-20T08:00:00Z"), calendar: utc) != nil,
+            "missed while down"
+        )
         #expect(AutoLogoutPolicy().isOff && !daily.isOff)
     }
 }

@@ -22,19 +22,52 @@ struct DialectFacts: Sendable, CustomStringConvertible {
     }
 
     static let xmlbrowser: @Sendable (XMLElement) -> [Bool] = { root in root.children("InputField").map { $0.attributes["password"] == "yes" } }
-    static let xmlbrowserParams: @Sendable (XMLElement) -> [String] = { root in root.children("InputField").compactMap { $0.child("Parameter")?.text } }
-    static let ciscoFlags: @Sendable (XMLElement) -> [Bool] = { root in root.children("InputItem").map { $0.child("InputFlags")?.text.hasSuffix("P") == true } }
-    static let ciscoParams: @Sendable (XMLElement) -> [String] = { root in root.children("InputItem").compactMap { $0.child("QueryStringParam")?.text } }
-    static let htmlInputs: @Sendable (XMLElement) -> [XMLElement] = { root in all(root, "input").filter { $0.attributes["type"] != "hidden" && $0.attributes["type"] != "submit" } }
+    static let xmlbrowserParams: @Sendable (XMLElement) -> [String] = { root in root.children("InputField").compactMap { $0.child("Parameter")?.text }
+    }
+    static let ciscoFlags: @Sendable (XMLElement) -> [Bool] = { root in
+        root.children("InputItem").map { $0.child("InputFlags")?.text.hasSuffix("P") == true }
+    }
+    static let ciscoParams: @Sendable (XMLElement) -> [String] = { root in
+        root.children("InputItem").compactMap { $0.child("QueryStringParam")?.text }
+    }
+    static let htmlInputs: @Sendable (XMLElement) -> [XMLElement] = { root in
+        all(root, "input").filter { $0.attributes["type"] != "hidden" && $0.attributes["type"] != "submit" }
+    }
 
     static let facts: [DialectFacts] = [
-        .init(family: "yealink", roots: [.menu: "YealinkIPPhoneTextMenu", .input: "YealinkIPPhoneInputScreen", .text: "YealinkIPPhoneTextScreen"], masking: xmlbrowser, parameters: xmlbrowserParams),
-        .init(family: "sangoma", roots: [.menu: "TextMenu", .input: "InputScreen", .text: "TextScreen"], masking: xmlbrowser, parameters: xmlbrowserParams),
-        .init(family: "mitel", roots: [.menu: "AastraIPPhoneTextMenu", .input: "AastraIPPhoneInputScreen", .text: "AastraIPPhoneTextScreen"], masking: xmlbrowser, parameters: xmlbrowserParams),
-        .init(family: "cisco", roots: [.menu: "CiscoIPPhoneMenu", .input: "CiscoIPPhoneInput", .text: "CiscoIPPhoneText"], masking: ciscoFlags, parameters: ciscoParams),
-        .init(family: "fanvil", roots: [.menu: "FanvilIPPhoneMenu", .input: "FanvilIPPhoneInputScreen", .text: "FanvilIPPhoneText"], masking: ciscoFlags, parameters: ciscoParams),
         .init(
-            family: "snom", roots: [.menu: "SnomIPPhoneMenu", .input: "SnomIPPhoneInput", .text: "SnomIPPhoneText"],
+            family: "yealink",
+            roots: [.menu: "YealinkIPPhoneTextMenu", .input: "YealinkIPPhoneInputScreen", .text: "YealinkIPPhoneTextScreen"],
+            masking: xmlbrowser,
+            parameters: xmlbrowserParams
+        ),
+        .init(
+            family: "sangoma",
+            roots: [.menu: "TextMenu", .input: "InputScreen", .text: "TextScreen"],
+            masking: xmlbrowser,
+            parameters: xmlbrowserParams
+        ),
+        .init(
+            family: "mitel",
+            roots: [.menu: "AastraIPPhoneTextMenu", .input: "AastraIPPhoneInputScreen", .text: "AastraIPPhoneTextScreen"],
+            masking: xmlbrowser,
+            parameters: xmlbrowserParams
+        ),
+        .init(
+            family: "cisco",
+            roots: [.menu: "CiscoIPPhoneMenu", .input: "CiscoIPPhoneInput", .text: "CiscoIPPhoneText"],
+            masking: ciscoFlags,
+            parameters: ciscoParams
+        ),
+        .init(
+            family: "fanvil",
+            roots: [.menu: "FanvilIPPhoneMenu", .input: "FanvilIPPhoneInputScreen", .text: "FanvilIPPhoneText"],
+            masking: ciscoFlags,
+            parameters: ciscoParams
+        ),
+        .init(
+            family: "snom",
+            roots: [.menu: "SnomIPPhoneMenu", .input: "SnomIPPhoneInput", .text: "SnomIPPhoneText"],
             masking: { root in root.children("InputItem").map { $0.child("InputFlags")?.text.hasPrefix("p") == true } },
             parameters: { root in
                 // The value replaces the token inside Url: `…&pw=__PW__`.
@@ -43,15 +76,20 @@ struct DialectFacts: Sendable, CustomStringConvertible {
                     guard let token = item.child("InputToken")?.text, let range = url.range(of: "=" + token) else { return nil }
                     return String(url[..<range.lowerBound].split(whereSeparator: { $0 == "&" || $0 == "?" }).last ?? "")
                 }
-            }),
+            }
+        ),
         .init(
-            family: "polycom", roots: [.menu: "html", .input: "html", .text: "html"],
+            family: "polycom",
+            roots: [.menu: "html", .input: "html", .text: "html"],
             masking: { root in htmlInputs(root).map { $0.attributes["type"] == "password" } },
-            parameters: { root in htmlInputs(root).compactMap { $0.attributes["name"] } }),
+            parameters: { root in htmlInputs(root).compactMap { $0.attributes["name"] } }
+        ),
         .init(
-            family: "grandstream", roots: [.menu: "xmlapp", .input: "xmlapp", .text: "xmlapp"],
+            family: "grandstream",
+            roots: [.menu: "xmlapp", .input: "xmlapp", .text: "xmlapp"],
             masking: { root in all(root, "input").map { $0.attributes["type"] == "password" } },
-            parameters: { root in all(root, "input").compactMap { $0.attributes["name"] } }),
+            parameters: { root in all(root, "input").compactMap { $0.attributes["name"] } }
+        ),
     ]
 }
 
@@ -70,7 +108,8 @@ struct DialectTests {
     @Test("every screen: well-formed, the vendor's root, URLs and hostile names escaped, the password marked", arguments: DialectFacts.facts)
     func screens(facts: DialectFacts) throws {
         let dialect = try #require(Self.library.dialects[facts.family])
-        let fields: [Screen.InputField] = dialect.maxInputFields >= 2
+        let fields: [Screen.InputField] =
+            dialect.maxInputFields >= 2
             ? [.init(prompt: "Extension:", parameter: "ext"), .init(prompt: "Password:", parameter: "pw", masked: true)]
             : [.init(prompt: "Password:", parameter: "pw", masked: true)]
         let screens: [Screen] = [
@@ -117,7 +156,9 @@ struct DialectTests {
     func snomOneField() throws {
         let snom = try #require(Self.library.dialects["snom"])
         #expect(snom.maxInputFields == 1)
-        let two = Screen.input(.init(title: "x", url: Self.url, fields: [.init(prompt: "a", parameter: "a"), .init(prompt: "b", parameter: "b")], softKeys: []))
+        let two = Screen.input(
+            .init(title: "x", url: Self.url, fields: [.init(prompt: "a", parameter: "a"), .init(prompt: "b", parameter: "b")], softKeys: [])
+        )
         #expect(throws: RenderError.self) { try snom.render(two) }
     }
 
@@ -131,7 +172,8 @@ struct DialectTests {
     @Test("a broken template is caught when the families are loaded")
     func brokenTemplate() throws {
         let spec = try #require((Self.library.dialects["yealink"] as? TemplateDialect)?.spec)
-        let good = "<{{root}}><Title>{{title}}</Title><Text>{{text}}</Text>{{#fields}}<F p=\"{{#masked}}password=&quot;yes&quot;{{/masked}}\"/>{{/fields}}</{{root}}>"
+        let good =
+            "<{{root}}><Title>{{title}}</Title><Text>{{text}}</Text>{{#fields}}<F p=\"{{#masked}}password=&quot;yes&quot;{{/masked}}\"/>{{/fields}}</{{root}}>"
         #expect(throws: RenderError.self) {
             try TemplateDialect(spec: spec, templates: [.menu: "<{{root}}><Title>{{title}}</Title>", .input: good, .text: good])
         }
@@ -155,19 +197,25 @@ struct FamilyLoadTests {
         return copy
     }
 
-    @Test("a broken or incomplete descriptor stops loading with its file and field", arguments: [
-        ("families/cisco.json", "\"max_input_fields\": 5,", "", "cisco.json: dialect.max_input_fields: missing"),
-        ("families/snom.json", "\"templates\": \"snom\"", "\"templates\": \"nosuch\"", "snom.json: dialect"),
-        ("families/fanvil.json", "{mac}.cfg", "{mac.cfg", "fanvil.json: config.files[0].name"),
-        ("families/polycom.json", "\"primary\": true", "\"primary\": false", "polycom.json: config.files"),
-        ("families/mitel.json", "\"brand\": \"mitel\"", "\"brand\": \"aastra\"", "mitel.json: brand"),
-        ("families/grandstream/config.xml.mustache", "</gs_provision>", "", "grandstream.json: config.files[0].template"),
-        ("families/yealink.json", "\"yealink-t46u\"", "\"sangoma-s500\"", "yealink.json: models"),
-        ("families/snom.json", "\"max_input_fields\"", "\"max_inputs_fields\"", "snom.json: dialect.max_inputs_fields: unknown key"),
-        ("families/polycom.json", "\"max_body_bytes\"", "\"max_body_byte\"", "polycom.json: push.xml.max_body_byte: unknown key"),
-        ("families/snom.json", "\"auth\": \"digest\"", "\"auth\": \"any\"", "snom.json: push.reboot.auth: \"any\": name the phone's one scheme"),
-        ("families/yealink.json", "\"provisioning_auth\": \"digest\"", "\"provisioning_auth\": \"maybe\"", "yealink.json: config.provisioning_auth"),
-    ])
+    @Test(
+        "a broken or incomplete descriptor stops loading with its file and field",
+        arguments: [
+            ("families/cisco.json", "\"max_input_fields\": 5,", "", "cisco.json: dialect.max_input_fields: missing"),
+            ("families/snom.json", "\"templates\": \"snom\"", "\"templates\": \"nosuch\"", "snom.json: dialect"),
+            ("families/fanvil.json", "{mac}.cfg", "{mac.cfg", "fanvil.json: config.files[0].name"),
+            ("families/polycom.json", "\"primary\": true", "\"primary\": false", "polycom.json: config.files"),
+            ("families/mitel.json", "\"brand\": \"mitel\"", "\"brand\": \"aastra\"", "mitel.json: brand"),
+            ("families/grandstream/config.xml.mustache", "</gs_provision>", "", "grandstream.json: config.files[0].template"),
+            ("families/yealink.json", "\"yealink-t46u\"", "\"sangoma-s500\"", "yealink.json: models"),
+            ("families/snom.json", "\"max_input_fields\"", "\"max_inputs_fields\"", "snom.json: dialect.max_inputs_fields: unknown key"),
+            ("families/polycom.json", "\"max_body_bytes\"", "\"max_body_byte\"", "polycom.json: push.xml.max_body_byte: unknown key"),
+            ("families/snom.json", "\"auth\": \"digest\"", "\"auth\": \"any\"", "snom.json: push.reboot.auth: \"any\": name the phone's one scheme"),
+            (
+                "families/yealink.json", "\"provisioning_auth\": \"digest\"", "\"provisioning_auth\": \"maybe\"",
+                "yealink.json: config.provisioning_auth"
+            ),
+        ]
+    )
     func brokenDescriptor(file: String, from: String, to: String, expected: String) throws {
         let dir = try TempDir()
         let screens = try broken(file, in: dir) { text in
@@ -191,27 +239,36 @@ extension FamilyLoadTests {
         try FileManager.default.copyItem(at: screensDirectory, to: screens)
         let families = screens.appendingPathComponent("families")
         try FileManager.default.createDirectory(at: families.appendingPathComponent("htek"), withIntermediateDirectories: true)
-        try "<?xml version=\"1.0\"?>\n<hl_provision><config><P271>{{#logged_in}}1{{/logged_in}}{{^logged_in}}0{{/logged_in}}</P271><K>{{app_url}}</K><U>{{provision_url}}</U></config></hl_provision>\n"
+        try
+            "<?xml version=\"1.0\"?>\n<hl_provision><config><P271>{{#logged_in}}1{{/logged_in}}{{^logged_in}}0{{/logged_in}}</P271><K>{{app_url}}</K><U>{{provision_url}}</U></config></hl_provision>\n"
             .write(to: families.appendingPathComponent("htek/config.xml.mustache"), atomically: true, encoding: .utf8)
         try """
-            {"brand": "htek", "name": "Htek", "user_agent_marks": ["Htek"],
-             "models": [{"name": "htek-uc926", "user_agent": "UC926", "applies_config": "reboot", "line_keys": 6}],
-             "config": {"format": "xml", "files": [{"name": "htek{mac}.xml", "template": "htek/config.xml.mustache"}]},
-             "dialect": {"templates": "xmlbrowser", "roots": {"menu": "TextMenu", "input": "InputScreen", "text": "TextScreen"}, "max_bytes": 10000,
-                         "content_type": "text/xml", "max_input_fields": 6, "password_marker": "password=\\"yes\\""},
-             "push": {"factory_credentials": {"username": "admin", "password": "admin"},
-                      "reboot": {"method": "GET", "path": "/Phone_ActionURL&key=Reboot", "auth": "basic"}}}
-            """.write(to: families.appendingPathComponent("htek.json"), atomically: true, encoding: .utf8)
+        {"brand": "htek", "name": "Htek", "user_agent_marks": ["Htek"],
+         "models": [{"name": "htek-uc926", "user_agent": "UC926", "applies_config": "reboot", "line_keys": 6}],
+         "config": {"format": "xml", "files": [{"name": "htek{mac}.xml", "template": "htek/config.xml.mustache"}]},
+         "dialect": {"templates": "xmlbrowser", "roots": {"menu": "TextMenu", "input": "InputScreen", "text": "TextScreen"}, "max_bytes": 10000,
+                     "content_type": "text/xml", "max_input_fields": 6, "password_marker": "password=\\"yes\\""},
+         "push": {"factory_credentials": {"username": "admin", "password": "admin"},
+                  "reboot": {"method": "GET", "path": "/Phone_ActionURL&key=Reboot", "auth": "basic"}}}
+        """.write(to: families.appendingPathComponent("htek.json"), atomically: true, encoding: .utf8)
         let book = try FamilyBook(screens: screens)
         #expect(book.catalog.brands.count == 9)
         let matches = book.configs.matches(fileName: "htek001565aabbcc.xml")
-        guard case .device(let m)? = FileIdentification.decide(matches, knownBrand: nil, userAgentBrands: book.catalog.brands(inUserAgent: "Htek UC926 2.0")) else {
+        guard
+            case .device(let m)? = FileIdentification.decide(
+                matches,
+                knownBrand: nil,
+                userAgentBrands: book.catalog.brands(inUserAgent: "Htek UC926 2.0")
+            )
+        else {
             Issue.record("htek001565aabbcc.xml is not a device file")
             return
         }
         #expect(m.brand == "htek" && book.catalog.model(fromUserAgent: "Htek UC926 2.0", brand: "htek")?.name == "htek-uc926")
         #expect(book.pushes.configAction(for: book.catalog.model(named: "htek-uc926")!) == .reboot)
-        let menu = try #require(book.screens.dialects["htek"]).render(.menu(.init(title: "Hot Desk", items: [.init(label: "Login Int", url: "http://h/a")])))
+        let menu = try #require(book.screens.dialects["htek"]).render(
+            .menu(.init(title: "Hot Desk", items: [.init(label: "Login Int", url: "http://h/a")]))
+        )
         #expect(menu.body.contains("<TextMenu"))
     }
 }

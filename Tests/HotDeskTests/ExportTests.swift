@@ -86,14 +86,17 @@ struct ExportTests {
                 "SELECT * FROM workspaces ORDER BY name", "SELECT number, name, caller_id FROM shared_lines ORDER BY number",
                 "SELECT * FROM shared_line_members ORDER BY line, extension",
                 "SELECT mac, model, brand, push_port, phone_username, workspace, line_number, line_name, cos, cos_if_not_logged FROM devices ORDER BY mac",
-                "SELECT * FROM device_users ORDER BY mac, extension", "SELECT * FROM templates ORDER BY name", "SELECT * FROM mappings ORDER BY extension, model, mac",
+                "SELECT * FROM device_users ORDER BY mac, extension", "SELECT * FROM templates ORDER BY name",
+                "SELECT * FROM mappings ORDER BY extension, model, mac",
                 "SELECT brand, username FROM phone_credentials ORDER BY brand",
             ]
             return try queries.map { sql in try Row.fetchAll(db, sql: sql).map(\.description).joined(separator: "\n") }
         }
     }
 
-    @Test("with secrets: export, import into a new database with the same key file, export again: the same file and the same state; PINs and passwords still work")
+    @Test(
+        "with secrets: export, import into a new database with the same key file, export again: the same file and the same state; PINs and passwords still work"
+    )
     func roundTrip() async throws {
         let dir = try TempDir()
         let first = try dir.store("a.sqlite", key: "hotdesk.key")
@@ -115,7 +118,10 @@ struct ExportTests {
         #expect(settings.adminPassword?.matches("master-4242-admin") == true && settings.userPassword?.matches("7777") == true)
         #expect(settings.phoneCredentials[Brand("polycom")]?.password == "web-pw-poly")
         let devices = try await second.deviceOverview().map(\.device)
-        #expect(devices.first { $0.mac == MACAddress("0015 65aa bbdd".replacingOccurrences(of: " ", with: ""))! }?.ownLine?.sipPassword == "lobby-sip-secret")
+        #expect(
+            devices.first { $0.mac == MACAddress("0015 65aa bbdd".replacingOccurrences(of: " ", with: ""))! }?.ownLine?.sipPassword
+                == "lobby-sip-secret"
+        )
         #expect(devices.first { $0.workspace == "Room 4.12" }?.credentials?.password == "web-pass-3")
         let again2 = try await importDirectory(exported, into: second, base: dir.url)
         #expect(again2.created == 0 && again2.updated == 0, "importing the export again changes nothing: \(again2)")
@@ -127,7 +133,9 @@ struct ExportTests {
         let store = try dir.store("a.sqlite")
         _ = try await importDirectory(Self.rich, into: store, base: dir.url)
         let (yaml, _) = try await store.exportDirectory(withSecrets: false)
-        for secret in ["sip-secret", "sales-sip-secret", "lobby-sip-secret", "web-pw-poly", "web-pass-3", "hmac-sha256", "master-4242", "7777", "1234"] {
+        for secret in [
+            "sip-secret", "sales-sip-secret", "lobby-sip-secret", "web-pw-poly", "web-pass-3", "hmac-sha256", "master-4242", "7777", "1234",
+        ] {
             #expect(!yaml.contains(secret), "\(secret)")
         }
         #expect(yaml.contains("\"0042\"") && yaml.contains("été"), "numbers stay text; names as they are")
@@ -139,7 +147,8 @@ struct ExportTests {
     func hashes() async throws {
         let dir = try TempDir()
         let store = try dir.store("a.sqlite")
-        let both = "extensions:\n  - {number: \"5501\", name: A, voicemail_pin: \"1234\", voicemail_pin_hash: \"hmac-sha256$AAAA$AAAA\", sip_password: \"sip-secret-5501\"}\n"
+        let both =
+            "extensions:\n  - {number: \"5501\", name: A, voicemail_pin: \"1234\", voicemail_pin_hash: \"hmac-sha256$AAAA$AAAA\", sip_password: \"sip-secret-5501\"}\n"
         do {
             _ = try await importDirectory(both, into: store, base: dir.url)
             Issue.record("a PIN and its hash together were accepted")
@@ -155,7 +164,9 @@ struct ExportTests {
         }
     }
 
-    @Test("a site rebuilt from export --with-secrets: its claimed phones (Digest, path key, address-bound, self-enrolled or not) keep fetching with what they know; nobody else gets in")
+    @Test(
+        "a site rebuilt from export --with-secrets: its claimed phones (Digest, path key, address-bound, self-enrolled or not) keep fetching with what they know; nobody else gets in"
+    )
     func rebuild() async throws {
         let yaml = flowDirectory + "\ndevices:\n  - {mac: \"00:15:65:ee:00:01\", model: yealink-t46u}\n"
         let exported: String
@@ -178,20 +189,38 @@ struct ExportTests {
             #expect(digest.status == 200 && digest.text.contains("static.auto_provision.server.password = \(secrets["001565ee0001"] ?? "?")"))
             #expect(try await new.store.device(mac: MACAddress("001565ee0001")!)?.provisioningSecret == secrets["001565ee0001"])
             let key = try #require(secrets["001565ee0002"])
-            let path = try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/\(key)/cfg001565ee0002.xml", localAddress: sangoma.options.address))
+            let path = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(new.baseURL)/provision/\(key)/cfg001565ee0002.xml", localAddress: sangoma.options.address)
+            )
             #expect(path.status == 200, "the path-key phone is not stuck: \(path.status)")
-            let own = try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: cisco.options.address))
+            let own = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: cisco.options.address)
+            )
             #expect(own.status == 200, "the Cisco phone from its own address")
             // They are claimed: a fetch without the secret, or from elsewhere, gets nothing.
             let stranger = Loopback.next()
-            #expect(try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/cfg001565ee0002.xml", localAddress: stranger)).status == 403)
-            #expect(try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: stranger)).status == 403)
+            #expect(
+                try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/cfg001565ee0002.xml", localAddress: stranger)).status
+                    == 403
+            )
+            #expect(
+                try await CurlEngine.shared.perform(CurlRequest(url: "\(new.baseURL)/provision/SEP001565EE0003.cnf.xml", localAddress: stranger))
+                    .status == 403
+            )
             let plain = try await CurlEngine.shared.perform(
-                CurlRequest(url: "\(new.baseURL)/provision/001565ee0001.cfg", headers: [("User-Agent", "Yealink SIP-T46U 108.86.0.45")], localAddress: stranger))
+                CurlRequest(
+                    url: "\(new.baseURL)/provision/001565ee0001.cfg",
+                    headers: [("User-Agent", "Yealink SIP-T46U 108.86.0.45")],
+                    localAddress: stranger
+                )
+            )
             #expect(plain.status == 401 && !plain.text.contains(secrets["001565ee0001"] ?? "?"))
             // Importing the same file again changes nothing.
             let again = try await importDirectory(
-                exported.replacingOccurrences(of: "127.0.0.1:\(old.port)", with: "127.0.0.1:\(new.port)"), into: new.store, base: new.directory)
+                exported.replacingOccurrences(of: "127.0.0.1:\(old.port)", with: "127.0.0.1:\(new.port)"),
+                into: new.store,
+                base: new.directory
+            )
             #expect(again.created == 0 && again.updated <= 1, "\(again)")
         }
         await new.stop()
@@ -205,9 +234,13 @@ struct ExportTests {
             let device = try #require(try await server.store.device(mac: MACAddress("001565ee0011")!))
             #expect(device.claimedAt != nil && device.provisioningSecret == secret)
             // The first to ask without the secret gets nothing (it would have got the secret before).
-            let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/cfg001565ee0011.xml", localAddress: Loopback.next()))
+            let first = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(server.baseURL)/provision/cfg001565ee0011.xml", localAddress: Loopback.next())
+            )
             #expect(first.status == 403 && !first.text.contains(secret))
-            let staged = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(secret)/cfg001565ee0011.xml", localAddress: Loopback.next()))
+            let staged = try await CurlEngine.shared.perform(
+                CurlRequest(url: "\(server.baseURL)/provision/\(secret)/cfg001565ee0011.xml", localAddress: Loopback.next())
+            )
             #expect(staged.status == 200)
         }
         let dir = try TempDir()

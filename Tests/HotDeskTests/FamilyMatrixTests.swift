@@ -28,7 +28,9 @@ struct FamilyCase: Sendable, CustomStringConvertible {
 
 /// The flow directory with a web login for Polycom phones (their XML push needs a push account).
 let matrixDirectory = withSettings(
-    flowDirectory, "  phone_credentials:\n    polycom: {username: Polycom, password: \"web-pw-poly\"}\n    cisco: {username: hotdesk, password: \"web-pw-cisco\"}\n")
+    flowDirectory,
+    "  phone_credentials:\n    polycom: {username: Polycom, password: \"web-pw-poly\"}\n    cisco: {username: hotdesk, password: \"web-pw-cisco\"}\n"
+)
 
 @Suite("Every family end to end: simulated phones of all eight families against the real server")
 struct FamilyMatrixTests {
@@ -49,14 +51,20 @@ struct FamilyMatrixTests {
         }
     }
 
-    @Test("enrol → wrong password → right password → logged-in config → push → logout from the phone → admin forced logout → message", arguments: FamilyCase.all)
+    @Test(
+        "enrol → wrong password → right password → logged-in config → push → logout from the phone → admin forced logout → message",
+        arguments: FamilyCase.all
+    )
     func family(c: FamilyCase) async throws {
         try await TestServer.with(yaml: matrixDirectory) { (server: TestServer) async throws in
             let api = try await AdminAPITests().client(server)
             let phone = try await server.phone(c.model, mac: c.mac)
             let device = try #require(try await server.store.device(mac: MACAddress(c.mac)!), "\(c): enrolled")
             #expect(device.model.name == c.model && device.model.brand.rawValue == c.brand, "\(c): enrolled as \(device.model)")
-            #expect(device.claimedAt != nil && device.lastAddress == phone.options.address, "\(c): claimed by its own fetch, with its secret or from its address")
+            #expect(
+                device.claimedAt != nil && device.lastAddress == phone.options.address,
+                "\(c): claimed by its own fetch, with its secret or from its address"
+            )
             #expect(await phone.config.lineActive == false)
             let key = try #require(await phone.config.browserKeyURL, "\(c): the config carries the Login/Logout key")
             #expect(!key.lowercased().contains(c.mac), "the app URL never carries the MAC")
@@ -92,7 +100,9 @@ struct FamilyMatrixTests {
             try await expectApplied(c, server, phone, since: mark, reason: .admin)
             config = await phone.config
             #expect(config.lineActive == false, "\(c): logged out by the admin")
-            #expect(try await server.store.auditLog(limit: 30).contains { $0.action == .logout && $0.actor == "api:test" && $0.mac?.canonical == c.mac })
+            #expect(
+                try await server.store.auditLog(limit: 30).contains { $0.action == .logout && $0.actor == "api:test" && $0.mac?.canonical == c.mac }
+            )
 
             let message = try await api.call("POST", "/devices/\(c.mac)/push", body: #"{"action": "xml", "text": "Fire drill at 3 pm"}"#)
             if c.message {
@@ -112,7 +122,9 @@ struct FamilyMatrixTests {
 
 @Suite("Which phone is asking: file names several families share")
 struct FileNameCollisionTests {
-    @Test("a Polycom, a Fanvil, an Aastra and a Yealink asking for <mac>.cfg, a Grandstream and a Sangoma asking for cfg<mac>.xml: each its own family")
+    @Test(
+        "a Polycom, a Fanvil, an Aastra and a Yealink asking for <mac>.cfg, a Grandstream and a Sangoma asking for cfg<mac>.xml: each its own family"
+    )
     func sharedNames() async throws {
         try await TestServer.with(yaml: matrixDirectory) { (server: TestServer) async throws in
             let phones: [(String, String, String)] = [
@@ -139,7 +151,10 @@ struct FileNameCollisionTests {
             #expect(entry.action == .unknownDeviceRefused && entry.detail.contains("does not say which"), "\(entry.detail)")
 
             // A User-Agent of a family that never asks for that name is refused too.
-            let grandstream = try await HTTP.get("\(server.baseURL)/provision/001565ad0001.cfg", headers: ["User-Agent": "Grandstream Model HW GRP2614"])
+            let grandstream = try await HTTP.get(
+                "\(server.baseURL)/provision/001565ad0001.cfg",
+                headers: ["User-Agent": "Grandstream Model HW GRP2614"]
+            )
             #expect(grandstream.status == 404 && grandstream.body.contains("names a grandstream phone"), "\(grandstream.body)")
 
             // Once known (here: enrolled by its own request), the stored brand decides without a User-Agent.
@@ -157,19 +172,29 @@ struct FileNameCollisionTests {
             #expect(r.status == 404 && r.body.contains("is a yealink phone"), "\(r.body)")
             #expect(try await server.store.device(mac: MACAddress("001565ad0003")!)?.model.name == "yealink-t46u", "still the Yealink it was")
             let entry = try #require(try await server.store.auditLog(limit: 5).first)
-            #expect(entry.action == .unknownDeviceRefused && entry.mac?.canonical == "001565ad0003" && entry.detail.contains("sangoma"), "\(entry.detail)")
+            #expect(
+                entry.action == .unknownDeviceRefused && entry.mac?.canonical == "001565ad0003" && entry.detail.contains("sangoma"),
+                "\(entry.detail)"
+            )
         }
     }
 
-    @Test("Cisco's authenticationURL: AUTHORIZED once for the login of a push being sent, never for the web password; guessing is throttled and audited")
+    @Test(
+        "Cisco's authenticationURL: AUTHORIZED once for the login of a push being sent, never for the web password; guessing is throttled and audited"
+    )
     func pushAuth() async throws {
         try await TestServer.with(yaml: matrixDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("cisco-8841", mac: "001565ad0004", pushes: false)
             func ask(_ user: String, _ password: String, _ device: String = "SEP001565AD0004", from: String? = nil) async throws -> CurlResponse {
                 try await CurlEngine.shared.perform(
                     CurlRequest(
-                        method: "POST", url: "\(server.baseURL)/push-auth", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                        body: Array("UserID=\(user)&Password=\(password)&devicename=\(device)".utf8), localAddress: from))
+                        method: "POST",
+                        url: "\(server.baseURL)/push-auth",
+                        headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                        body: Array("UserID=\(user)&Password=\(password)&devicename=\(device)".utf8),
+                        localAddress: from
+                    )
+                )
             }
             // The phone's web login is not what a push carries: never confirmed (it was an oracle).
             #expect(try await ask("hotdesk", "web-pw-cisco").text == "UN-AUTHORIZED")
@@ -181,7 +206,10 @@ struct FileNameCollisionTests {
             #expect(await eventually { !catcher.authorizations.isEmpty })
             await catcher.stop()
             let basic = try #require(catcher.authorizations.first)
-            let pair = String(decoding: try #require(Data(base64Encoded: String(basic.dropFirst(6)))), as: UTF8.self).split(separator: ":", maxSplits: 1)
+            let pair = String(decoding: try #require(Data(base64Encoded: String(basic.dropFirst(6)))), as: UTF8.self).split(
+                separator: ":",
+                maxSplits: 1
+            )
             #expect(pair.count == 2 && pair[0] == "hotdesk-push" && !pair[1].contains("web-pw-cisco"), "\(pair)")
             let (user, password) = (String(pair[0]), String(pair[1]))
             #expect(try await ask(user, password, "SEP001565AD0009").text == "UN-AUTHORIZED", "another (unknown) device")

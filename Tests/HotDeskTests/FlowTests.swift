@@ -23,7 +23,10 @@ let flowDirectory = """
 
 @Suite("Login and logout flows: simulated phones against the real server")
 struct FlowTests {
-    @Test("enrol an unknown phone, wrong PIN, right PIN, reload, logged-in config with the internal address", arguments: ["yealink-t46u", "sangoma-s500"])
+    @Test(
+        "enrol an unknown phone, wrong PIN, right PIN, reload, logged-in config with the internal address",
+        arguments: ["yealink-t46u", "sangoma-s500"]
+    )
     func enrolAndLoginInternal(model: String) async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone(model, mac: "001565aabb01")
@@ -34,7 +37,10 @@ struct FlowTests {
             try await phone.key("hotdesk")
             #expect(await phone.menuLabels == ["Login Int", "Login Extl"])
             try await phone.select("Login Int")
-            guard case .input(_, _, let fields, _)? = await phone.screen else { Issue.record("not an input screen"); return }
+            guard case .input(_, _, let fields, _)? = await phone.screen else {
+                Issue.record("not an input screen")
+                return
+            }
             #expect(fields.map(\.masked) == [false, true], "the password field is masked")
             try await phone.type("5501")
             try await phone.next()
@@ -44,7 +50,10 @@ struct FlowTests {
             #expect(await phone.displayText.contains("Wrong password"))
 
             try await phone.press("Try again")
-            guard case .input(_, _, let retry, _)? = await phone.screen else { Issue.record("not an input screen"); return }
+            guard case .input(_, _, let retry, _)? = await phone.screen else {
+                Issue.record("not an input screen")
+                return
+            }
             #expect(retry.first?.value == "5501", "the extension is kept for the retry")
             let mark = await phone.events.count
             try await phone.next()
@@ -131,7 +140,9 @@ struct FlowTests {
             #expect(await phone.waitForApply(since: mark))
             #expect(await phone.config.lineActive == false)
             // The same as before login but for the app token, which every login and logout changes.
-            let token = { (config: String?) in config?.replacingOccurrences(of: #"/app/[A-Za-z0-9_-]{32}"#, with: "/app/TOKEN", options: .regularExpression) }
+            let token = { (config: String?) in
+                config?.replacingOccurrences(of: #"/app/[A-Za-z0-9_-]{32}"#, with: "/app/TOKEN", options: .regularExpression)
+            }
             #expect(token(await phone.configFiles["cfg001565aabb05.xml"]) == token(loggedOut), "the logged-out config is the same as before login")
             #expect(await phone.configFiles["cfg001565aabb05.xml"] != loggedOut, "with a new app token")
             #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .logout && $0.extensionNumber == "5501" })
@@ -168,7 +179,10 @@ struct FlowTests {
         let yaml = flowDirectory.replacingOccurrences(of: "default_login: true", with: "default_login: false")
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = SimulatedPhone(
-                model: SimModel.named("yealink-t46u")!, mac: "001565aabb08", options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil))
+                model: SimModel.named("yealink-t46u")!,
+                mac: "001565aabb08",
+                options: .init(server: server.baseURL, address: Loopback.next(), pushPort: nil)
+            )
             #expect(try await phone.boot() == 404)
             #expect(await phone.config.browserKeyURL == nil)
             let entry = try #require(try await server.store.auditLog(limit: 5).first)
@@ -180,7 +194,8 @@ struct FlowTests {
 
     @Test("a known device still gets its config with default login off")
     func knownDeviceWithDefaultLoginOff() async throws {
-        let yaml = flowDirectory.replacingOccurrences(of: "default_login: true", with: "default_login: false")
+        let yaml =
+            flowDirectory.replacingOccurrences(of: "default_login: true", with: "default_login: false")
             + "\ndevices:\n  - mac: 00-15-65-AA-BB-09\n    model: sangoma-s500\n"
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("sangoma-s500", mac: "001565aabb09")
@@ -268,21 +283,22 @@ struct FlowTests {
 struct TemplateFlowTests {
     @Test("a mapped template is served when its extension logs in; others get the brand default")
     func mappedTemplate() async throws {
-        let yaml = flowDirectory + """
+        let yaml =
+            flowDirectory + """
 
-            templates:
-              - name: office-default
-                brand: yealink
-                default: true
-                body: "#!version:1.0.0.1\\nhotdesk.template = office-default\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}linekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
-              - name: ada-t46u
-                brand: yealink
-                body: "#!version:1.0.0.1\\nhotdesk.template = ada-t46u\\naccount.1.enable = 1\\naccount.1.user_name = {{line.number}}\\nlinekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
-            mappings:
-              - extension: "5501"
-                template: ada-t46u
-                model: yealink-t46u
-            """
+                templates:
+                  - name: office-default
+                    brand: yealink
+                    default: true
+                    body: "#!version:1.0.0.1\\nhotdesk.template = office-default\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}linekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
+                  - name: ada-t46u
+                    brand: yealink
+                    body: "#!version:1.0.0.1\\nhotdesk.template = ada-t46u\\naccount.1.enable = 1\\naccount.1.user_name = {{line.number}}\\nlinekey.3.type = 27\\nlinekey.3.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
+                mappings:
+                  - extension: "5501"
+                    template: ada-t46u
+                    model: yealink-t46u
+                """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aabb20", pushes: false)
             #expect(await phone.setting("hotdesk.template") == "office-default")
@@ -336,9 +352,11 @@ struct AutoLogoutFlowTests {
         #expect(try await eventually { try await server.store.sessions().isEmpty })
         let entry = try #require(try await server.store.auditLog(limit: 20).first { $0.action == .logout })
         #expect(entry.actor == "policy" && entry.extensionNumber == "5501" && entry.detail.contains(reason), "\(entry.detail)")
-        #expect(try await eventually {
-            try await server.store.pushJobs(state: .applied, mac: MACAddress(phone.mac), limit: 5).contains { $0.reason == .policy }
-        })
+        #expect(
+            try await eventually {
+                try await server.store.pushJobs(state: .applied, mac: MACAddress(phone.mac), limit: 5).contains { $0.reason == .policy }
+            }
+        )
         #expect(await eventually { await phone.config.lineActive == false })
     }
 

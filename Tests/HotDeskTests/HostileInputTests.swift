@@ -91,7 +91,10 @@ struct HostileInputTests {
             for hidden in ["\\u200B", "\\uFEFF", "\\u00AD", "\\u202E", "\\uDB40\\uDC41"] {
                 let r = try await api.call("POST", "/devices/001565aaee01/push", body: #"{"action": "xml", "text": "Fire\#(hidden)drill"}"#)
                 #expect(r.status == 400 && api.errorCode(r) == "bad_text", "\(hidden): \(r.json)")
-                #expect(((r.json["error"] as? [String: Any])?["message"] as? String)?.contains("invisible or control character U+") == true, "\(r.json)")
+                #expect(
+                    ((r.json["error"] as? [String: Any])?["message"] as? String)?.contains("invisible or control character U+") == true,
+                    "\(r.json)"
+                )
             }
             #expect(try await api.call("POST", "/devices/001565aaee01/push", body: #"{"action": "xml", "text": "Fire drill\nat 3"}"#).status == 202)
         }
@@ -106,7 +109,9 @@ struct HostileInputTests {
                 let headers = [("X-Forwarded-For", forwarded), ("User-Agent", "Yealink SIP-T46U 108.86.0.45")]
                 // The first fetch enrols the phone (and teaches nothing: it proves nothing); the
                 // phone's own, with its secret, is where its address is learned.
-                let first = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: headers, localAddress: address))
+                let first = try await CurlEngine.shared.perform(
+                    CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", headers: headers, localAddress: address)
+                )
                 #expect(first.status == 200)
                 #expect(try await server.store.device(mac: MACAddress(mac)!)?.lastAddress == nil)
                 let r = try await server.fetchAsPhone("\(mac).cfg", mac: mac, headers: headers, from: address)

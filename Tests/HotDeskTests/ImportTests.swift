@@ -52,7 +52,9 @@ let fullDirectory = """
 struct ImportTests {
     func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
         let dir = try TempDir()
-        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
+        try
+            "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n"
+            .write(to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
         let store = try dir.store()
         try await body(store, dir.url)
     }
@@ -69,7 +71,11 @@ struct ImportTests {
     @Test("auto_logout and push_from: set, kept when not mentioned, turned off with 0 and none")
     func autoLogoutSettings() async throws {
         try await withStore { store, dir in
-            _ = try await importDirectory("settings:\n  push_from: 192.0.2.10\n  auto_logout: {after_hours: 12, daily_at: 19:00}\n", into: store, base: dir)
+            _ = try await importDirectory(
+                "settings:\n  push_from: 192.0.2.10\n  auto_logout: {after_hours: 12, daily_at: 19:00}\n",
+                into: store,
+                base: dir
+            )
             var settings = try await store.settings()
             #expect(settings.pushFrom == "192.0.2.10")
             #expect(settings.autoLogout == AutoLogoutPolicy(maxDuration: 12 * 3600, dailyAt: DailyTime("19:00")))
@@ -130,11 +136,20 @@ struct ImportTests {
             ("devices:\n  - mac: 00:15:65:aa:bb:cc\n    model: nokia-3310\n", "unknown model"),
             ("settings:\n  defualt_login: true\n", "settings.defualt_login: unknown key"),
             ("settings:\n  internal_address: \"not an address:99999\"\n", "settings.internal_address"),
-            ("templates:\n  - {name: a, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n  - {name: b, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n", "default templates"),
+            (
+                "templates:\n  - {name: a, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n  - {name: b, brand: yealink, default: true, body: \"{{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n",
+                "default templates"
+            ),
             ("templates:\n  - {name: a, brand: nokia, body: x}\n", "unknown brand"),
-            ("templates:\n  - {name: a, brand: yealink, body: \"{{#broken}} {{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n", "not a valid template"),
+            (
+                "templates:\n  - {name: a, brand: yealink, body: \"{{#broken}} {{app_url}} {{provisioning.username}} {{provisioning.password}}\"}\n",
+                "not a valid template"
+            ),
             ("templates:\n  - {name: a, brand: yealink, body: \"account.1.enable = 1\"}\n", "does not use {{app_url}}"),
-            ("templates:\n  - {name: a, brand: yealink, body: \"linekey.2.value = {{app_url}}\"}\n", "does not use {{provisioning.username}} and {{provisioning.password}}"),
+            (
+                "templates:\n  - {name: a, brand: yealink, body: \"linekey.2.value = {{app_url}}\"}\n",
+                "does not use {{provisioning.username}} and {{provisioning.password}}"
+            ),
             ("templates:\n  - {name: a, brand: snom, body: \"<settings>{{app_url}}</settings>\"}\n", "does not use {{provision_url}}"),
             ("mappings:\n  - {extension: \"9999\", template: nope}\n", "no extension 9999"),
             ("settings:\n  push_port: 70000\n", "settings.push_port"),
@@ -144,13 +159,31 @@ struct ImportTests {
             ("settings:\n  auto_logout: {at: \"19:00\"}\n", "settings.auto_logout.at: unknown key"),
             ("settings:\n  phone_credentials:\n    nokia: {username: a, password: \"long\"}\n", "settings.phone_credentials.nokia: unknown key"),
             ("settings:\n  phone_credentials:\n    yealink: {username: \"a:b\", password: \"long\"}\n", "phone_credentials.yealink.username"),
-            ("devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n", "devices[0].phone_credentials.password: missing"),
-            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 1}]}\n", "key 1 is the member's own line"),
-            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 99}]}\n", "shared_lines[0].members[0].button: expected a whole number from 2 to"),
+            (
+                "devices:\n  - {mac: 00:15:65:aa:bb:cc, model: yealink-t46u, phone_credentials: {username: admin}}\n",
+                "devices[0].phone_credentials.password: missing"
+            ),
+            (
+                "shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 1}]}\n",
+                "key 1 is the member's own line"
+            ),
+            (
+                "shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 99}]}\n",
+                "shared_lines[0].members[0].button: expected a whole number from 2 to"
+            ),
             ("shared_lines:\n  - {number: \"7001\", name: S, sip_password: \"long-enough\"}\n", "7001 is an extension's number"),
-            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7002\", button: 2}]}\n", "no extension 7002"),
-            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2, ring: loud}]}\n", "ring, no_ring or {after_seconds: N}"),
-            ("shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n  - {number: \"556\", name: T, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n", "extension 7001 has shared lines 555 and 556 on key 2"),
+            (
+                "shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7002\", button: 2}]}\n",
+                "no extension 7002"
+            ),
+            (
+                "shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2, ring: loud}]}\n",
+                "ring, no_ring or {after_seconds: N}"
+            ),
+            (
+                "shared_lines:\n  - {number: \"555\", name: S, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n  - {number: \"556\", name: T, sip_password: \"long-enough\", members: [{extension: \"7001\", button: 2}]}\n",
+                "extension 7001 has shared lines 555 and 556 on key 2"
+            ),
             ("settings:\n  multi_login: {policy: allow}\n", "settings.multi_login.max_phones: missing"),
             ("settings:\n  multi_login: {policy: sometimes}\n", "is not move, deny or allow"),
             ("settings:\n  multi_login: {policy: deny, max_phones: 2}\n", "goes with policy allow only"),
@@ -159,26 +192,51 @@ struct ImportTests {
             ("settings:\n  sip: {transport: udp}\n", "settings.sip.server: missing"),
             ("extensions: [1, 2\n", "not valid YAML"),
             ("settings:\n  admin_password: \"eleven-char\"\n", "settings.admin_password: at least 12 characters"),
-            ("extensions:\n  - {number: \"5501\", name: \"Ada\\e[2J\", sip_password: \"long-enough\"}\n", "extensions[0].name: invisible or control character U+001B at character 4"),
-            ("extensions:\n  - {number: \"5501\", name: \"A\\vB\", sip_password: \"long-enough\"}\n", "extensions[0].name: invisible or control character U+000B"),
-            ("extensions:\n  - {number: \"5501\", name: \"A\\fB\", sip_password: \"long-enough\"}\n", "extensions[0].name: invisible or control character U+000C"),
-            ("extensions:\n  - {number: \"5501\", name: \"Ada\\0Evil\", sip_password: \"long-enough\"}\n", "extensions[0].name: invisible or control character U+0000"),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"Ada\\e[2J\", sip_password: \"long-enough\"}\n",
+                "extensions[0].name: invisible or control character U+001B at character 4"
+            ),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"A\\vB\", sip_password: \"long-enough\"}\n",
+                "extensions[0].name: invisible or control character U+000B"
+            ),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"A\\fB\", sip_password: \"long-enough\"}\n",
+                "extensions[0].name: invisible or control character U+000C"
+            ),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"Ada\\0Evil\", sip_password: \"long-enough\"}\n",
+                "extensions[0].name: invisible or control character U+0000"
+            ),
             ("extensions:\n  - {number: \"5501\", name: \"Ada\\r\\n2026 login ok\", sip_password: \"long-enough\"}\n", "control character U+000D"),
             ("extensions:\n  - {number: \"5501\", name: \"Ada\\L\", sip_password: \"long-enough\"}\n", "control character U+2028"),
-            ("extensions:\n  - {number: \"5501\", name: \"\\u202Eecila\", sip_password: \"long-enough\"}\n", "control character U+202E at character 1"),
-            ("shared_lines:\n  - {number: \"555\", name: \"S\\x85\", sip_password: \"long-enough\"}\n", "shared_lines[0].name: invisible or control character U+0085"),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"\\u202Eecila\", sip_password: \"long-enough\"}\n",
+                "control character U+202E at character 1"
+            ),
+            (
+                "shared_lines:\n  - {number: \"555\", name: \"S\\x85\", sip_password: \"long-enough\"}\n",
+                "shared_lines[0].name: invisible or control character U+0085"
+            ),
             ("workspaces:\n  - {name: \"Desk\\e1\", licence: professional}\n", "workspaces[0].name: invisible or control character U+001B"),
             // Invisible characters: two names that look alike must be alike (issue 21).
-            ("extensions:\n  - {number: \"5501\", name: \"Ad\\u200Ba\", sip_password: \"long-enough\"}\n", "extensions[0].name: invisible or control character U+200B at character 3"),
+            (
+                "extensions:\n  - {number: \"5501\", name: \"Ad\\u200Ba\", sip_password: \"long-enough\"}\n",
+                "extensions[0].name: invisible or control character U+200B at character 3"
+            ),
             ("extensions:\n  - {number: \"5501\", name: \"A\\uFEFFda\", sip_password: \"long-enough\"}\n", "character U+FEFF"),
             ("extensions:\n  - {number: \"5501\", name: \"Ad\\u00ADa\", sip_password: \"long-enough\"}\n", "character U+00AD"),
             ("extensions:\n  - {number: \"5501\", name: \"Ad\\u061Ca\", sip_password: \"long-enough\"}\n", "character U+061C"),
             ("extensions:\n  - {number: \"5501\", name: \"Ad\\u200Fa\", sip_password: \"long-enough\"}\n", "character U+200F"),
             ("extensions:\n  - {number: \"5501\", name: \"Ada\\U000E0041\", sip_password: \"long-enough\"}\n", "character U+E0041"),
-            ("shared_lines:\n  - {number: \"555\", name: \"S\\uFFF9\", sip_password: \"long-enough\"}\n", "shared_lines[0].name: invisible or control character U+FFF9"),
+            (
+                "shared_lines:\n  - {number: \"555\", name: \"S\\uFFF9\", sip_password: \"long-enough\"}\n",
+                "shared_lines[0].name: invisible or control character U+FFF9"
+            ),
             ("workspaces:\n  - {name: \"Desk\\u200D1\", licence: professional}\n", "workspaces[0].name: invisible or control character U+200D"),
             ("- just a list\n", "expected a mapping"),
-        ])
+        ]
+    )
     func invalid(yaml: String, expected: String) async throws {
         try await withStore { store, dir in
             let good = "extensions:\n  - {number: \"7001\", name: Fine, sip_password: \"long-enough\"}\n"
@@ -218,16 +276,22 @@ struct HashUpgradeTests {
     func downgrade(_ path: String) throws {
         try DatabaseQueue(path: path).write { db in
             try db.execute(
-                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = '5501'", arguments: [SecretHash(pbkdf2Hashing: "1234", rounds: 1000).encoded])
+                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = '5501'",
+                arguments: [SecretHash(pbkdf2Hashing: "1234", rounds: 1000).encoded]
+            )
             try db.execute(
-                sql: "UPDATE settings SET admin_password_hash = ?", arguments: [SecretHash(pbkdf2Hashing: "master-4242-admin", rounds: 1000).encoded])
+                sql: "UPDATE settings SET admin_password_hash = ?",
+                arguments: [SecretHash(pbkdf2Hashing: "master-4242-admin", rounds: 1000).encoded]
+            )
         }
     }
 
     func stored(_ path: String) throws -> (pin: String, admin: String) {
         try DatabaseQueue(path: path).read { db in
-            (try String.fetchOne(db, sql: "SELECT voicemail_pin_hash FROM extensions WHERE number = '5501'") ?? "",
-             try String.fetchOne(db, sql: "SELECT admin_password_hash FROM settings") ?? "")
+            (
+                try String.fetchOne(db, sql: "SELECT voicemail_pin_hash FROM extensions WHERE number = '5501'") ?? "",
+                try String.fetchOne(db, sql: "SELECT admin_password_hash FROM settings") ?? ""
+            )
         }
     }
 
@@ -254,7 +318,10 @@ struct HashUpgradeTests {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let path = server.directory.appendingPathComponent("hotdesk.sqlite").path
             try downgrade(path)
-            let yaml = flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+            let yaml = flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
+                of: "{PUSH_PORT}",
+                with: "\(testPushPort)"
+            )
             let summary = try await importDirectory(yaml, into: server.store, base: server.directory)
             #expect(summary.created == 0 && summary.updated == 0, "\(summary)")
             #expect(try stored(path).pin.hasPrefix("hmac-sha256$") && stored(path).admin.hasPrefix("hmac-sha256$"))

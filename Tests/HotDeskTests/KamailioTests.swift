@@ -17,11 +17,14 @@ struct KamailioTests {
     }()
 
     static func directory(_ sipPort: Int) -> String {
-        withSettings(flowDirectory, """
+        withSettings(
+            flowDirectory,
+            """
               sip: {server: "127.0.0.2:\(sipPort)", realm: "127.0.0.2"}
               emergency_numbers: ["112"]
 
-            """).replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff") + """
+            """
+        ).replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff") + """
 
             schedules:
               - {name: until-holiday, time_zone: UTC, open: [{}], exceptions: [{date: "\(holiday)"}]}
@@ -33,7 +36,9 @@ struct KamailioTests {
             """
     }
 
-    @Test("the device's line registers; its class refuses an ordinary call; *22*ext*pin: a wrong PIN is refused and counted, the right one logs in; the logged-in line registers, another password does not; an allowed call connects, CoS and its schedule decide calls; logged out, the line stops registering; HotDesk down: 503, an emergency number still connects")
+    @Test(
+        "the device's line registers; its class refuses an ordinary call; *22*ext*pin: a wrong PIN is refused and counted, the right one logs in; the logged-in line registers, another password does not; an allowed call connects, CoS and its schedule decide calls; logged out, the line stops registering; HotDesk down: 503, an emergency number still connects"
+    )
     func stack() async throws {
         let sipPort = SIPStack.port()
         try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
@@ -42,7 +47,11 @@ struct KamailioTests {
             // The PBX listens where settings.sip says (the port given to Kamailio here).
             let gateway = "127.0.0.3:\(SIPStack.port())"
             let kamailio = try KamailioProcess(
-                port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", emergencyGateway: "sip:\(gateway)", directory: server.directory)
+                port: sipPort,
+                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                emergencyGateway: "sip:\(gateway)",
+                directory: server.directory
+            )
             do {
                 let registrar = "127.0.0.2:\(kamailio.port)"
                 let dir = server.directory
@@ -56,7 +65,13 @@ struct KamailioTests {
                 }
                 #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))")
                 // Its "CoS if not logged" allows the hot desk code only.
-                out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "8001",
+                    password: "lobby-sip-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:5502@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 403, "lobby refuses an ordinary call:\n\(out.suffix(600))")
                 // 5501 is not logged in: its credentials are refused.
                 out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, directory: dir)
@@ -64,14 +79,24 @@ struct KamailioTests {
 
                 // A wrong PIN by star code: refused, and it counts as a failed login.
                 out = try await Baresip.run(
-                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5501*0000@\(registrar)"], directory: dir)
+                    user: "8001",
+                    password: "lobby-sip-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:*22*5501*0000@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 403, "wrong PIN:\n\(out.suffix(600))")
                 #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil)
                 #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .loginFailed && $0.extensionNumber == "5501" })
 
                 // *22*5501*1234 from the device's line: logged in, audited, pushed.
                 out = try await Baresip.run(
-                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5501*1234@\(registrar)"], directory: dir)
+                    user: "8001",
+                    password: "lobby-sip-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:*22*5501*1234@\(registrar)"],
+                    directory: dir
+                )
                 #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5501", "star code:\n\(out.suffix(600))")
                 #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .login && $0.extensionNumber == "5501" })
 
@@ -82,31 +107,65 @@ struct KamailioTests {
                 let line = try #require(await phone.setting("account.1.user_name"))
                 let password = try #require(await phone.setting("account.1.password"))
                 let host = try #require(await phone.setting("account.1.sip_server.1.address"))
-                #expect("\(host):\(await phone.setting("account.1.sip_server.1.port") ?? "")" == "127.0.0.2:\(sipPort)", "the config names settings.sip")
+                #expect(
+                    "\(host):\(await phone.setting("account.1.sip_server.1.port") ?? "")" == "127.0.0.2:\(sipPort)",
+                    "the config names settings.sip"
+                )
                 out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
                 #expect(out.contains("200 OK") && out.contains("1 binding"), "the logged-in line registers:\n\(out.suffix(600))")
                 out = try await Baresip.run(user: line, password: "not-the-password", registrar: registrar, directory: dir)
                 #expect(!out.contains("1 binding"), "another password is refused")
 
                 // 5501's class: 55XX allowed (the callee is not registered: 404 from the PBX, not 403), 00… denied with the reason.
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5599@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:5599@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:0044207946@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:0044207946@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
 
                 // An allowed call to someone registered connects: 5502 (the logged-in line) answers.
                 let registered = kamailio.logged("hotdesk: \(line) registered")
                 async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 8, answer: true, directory: dir)
                 #expect(await eventually(timeout: 6) { kamailio.logged("hotdesk: \(line) registered") > registered }, "the callee registered")
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5502@\(registrar)"], seconds: 4, directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:5502@\(registrar)"],
+                    seconds: 4,
+                    directory: dir
+                )
                 let answered = try await callee
                 #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))\ncallee:\n\(answered.suffix(600))")
 
                 // The scheduled rule: 77XX allowed today (404: nobody there), denied on the holiday.
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:7701@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:7701@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 404, "77XX while the schedule is open:\n\(out.suffix(600))")
                 server.clock.advance(by: 3 * 86400)
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:7701@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:7701@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 403, "77XX on the holiday:\n\(out.suffix(600))")
 
                 // Logged out from the phone: the line's password stops working at the next REGISTER.
@@ -117,13 +176,37 @@ struct KamailioTests {
 
                 // HotDesk stops: ordinary calls get 503; an emergency number still connects (the gateway answers).
                 await server.stop(keepFiles: true)
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:5599@\(registrar)"], directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:5599@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 503, "HotDesk down: 503:\n\(out.suffix(600))")
-                async let answering = Baresip.run(user: "112", password: "-", registrar: gateway, seconds: 8, answer: true, listen: gateway, directory: dir)
+                async let answering = Baresip.run(
+                    user: "112",
+                    password: "-",
+                    registrar: gateway,
+                    seconds: 8,
+                    answer: true,
+                    listen: gateway,
+                    directory: dir
+                )
                 #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, commands: ["/dial sip:112@\(registrar)"], seconds: 4, directory: dir)
+                out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:112@\(registrar)"],
+                    seconds: 4,
+                    directory: dir
+                )
                 let gatewayOut = try await answering
-                #expect(Baresip.connected(out), "emergency connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))")
+                #expect(
+                    Baresip.connected(out),
+                    "emergency connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
+                )
             } catch {
                 await kamailio.stop()
                 throw error
@@ -144,23 +227,38 @@ struct KamailioTests {
                 let dir = server.directory
                 // The lobby line's own identity registers (the control: the password is right).
                 var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
-                if !out.contains("200 OK") { out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir) }
+                if !out.contains("200 OK") {
+                    out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                }
                 #expect(out.contains("200 OK") && out.contains("1 binding"), "the lobby line registers as itself:\n\(out.suffix(600))")
                 // The same digest login claiming 5501: refused, 5501 gets no binding.
                 out = try await Baresip.run(user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, directory: dir)
                 #expect(out.contains("403") && !out.contains("1 binding"), "registering as another user:\n\(out.suffix(600))")
                 // An INVITE with From 5501 on the lobby's login: refused before HotDesk is asked (the star code is not run).
                 out = try await Baresip.run(
-                    user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, commands: ["/dial sip:*22*5502*7777@\(registrar)"],
-                    directory: dir)
+                    user: "5501",
+                    password: "lobby-sip-secret",
+                    authUser: "8001",
+                    registrar: registrar,
+                    commands: ["/dial sip:*22*5502*7777@\(registrar)"],
+                    directory: dir
+                )
                 #expect(Baresip.callStatus(out) == 403, "calling as another user:\n\(out.suffix(600))")
                 #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
                 // The lobby line dialling as itself still reaches HotDesk, with its address.
                 out = try await Baresip.run(
-                    user: "8001", password: "lobby-sip-secret", registrar: registrar, commands: ["/dial sip:*22*5502*7777@\(registrar)"], directory: dir)
+                    user: "8001",
+                    password: "lobby-sip-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:*22*5502*7777@\(registrar)"],
+                    directory: dir
+                )
                 #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5502", "star code:\n\(out.suffix(600))")
                 let login = try await server.store.auditLog(limit: 10).first { $0.action == .login && $0.extensionNumber == "5502" }
-                #expect(login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1", "source_ip is the phone's: \(login?.source ?? "none")")
+                #expect(
+                    login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1",
+                    "source_ip is the phone's: \(login?.source ?? "none")"
+                )
             } catch {
                 await kamailio.stop()
                 throw error

@@ -12,7 +12,10 @@ struct MetricsTests {
 
     @Test("Prometheus text: requests by route and status with latency buckets, logins by outcome, lockouts, pushes, sessions and devices")
     func scrape() async throws {
-        let yaml = flowDirectory.replacingOccurrences(of: "  push_port: {PUSH_PORT}", with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 2, device_failures: 100, source_failures: 1000}")
+        let yaml = flowDirectory.replacingOccurrences(
+            of: "  push_port: {PUSH_PORT}",
+            with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 2, device_failures: 100, source_failures: 1000}"
+        )
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let before = try await HTTP.get("\(server.baseURL)/metrics").body
             let phone = try await server.phone("yealink-t46u", mac: "001565ab0001")
@@ -28,14 +31,23 @@ struct MetricsTests {
             #expect(grew("hotdesk_logins_total{outcome=\"success\"}") >= 1, "\(after.prefix(3000))")
             #expect(grew("hotdesk_logins_total{outcome=\"wrong_password\"}") >= 1)
             #expect(grew("hotdesk_lockouts_total{kind=\"extension\"}") >= 1)
-            #expect(grew("hotdesk_pushes_total{action=\"reload\",state=\"applied\"}") >= 1 || grew("hotdesk_pushes_total{state=\"applied\",action=\"reload\"}") >= 1)
+            #expect(
+                grew("hotdesk_pushes_total{action=\"reload\",state=\"applied\"}") >= 1
+                    || grew("hotdesk_pushes_total{state=\"applied\",action=\"reload\"}") >= 1
+            )
             #expect(after.contains("http_route=\"/provision/{first}\""), "requests by route pattern, never by the MAC")
             #expect(!after.contains("001565ab0001") && !after.contains("\"5501\"") && !after.contains("/5501"), "no MACs or extensions in the labels")
             #expect(after.contains("http_server_request_duration_bucket"), "latency histograms")
             // Three Dones (two wrong PINs, one right), each answered with a screen. (The metrics
             // are the process's: other suites' servers count too, so at least.)
-            #expect(grew("hb_requests{http_route=\"/app/{token}/submit\",http_request_method=\"GET\",http_response_status_code=\"200\"}") >= 3, "\(after.prefix(4000))")
-            #expect(grew("hb_request_errors{http_route=\"NotFound\",http_request_method=\"GET\",error_type=\"404\"}") >= 1, "an unknown path is counted as an error")
+            #expect(
+                grew("hb_requests{http_route=\"/app/{token}/submit\",http_request_method=\"GET\",http_response_status_code=\"200\"}") >= 3,
+                "\(after.prefix(4000))"
+            )
+            #expect(
+                grew("hb_request_errors{http_route=\"NotFound\",http_request_method=\"GET\",error_type=\"404\"}") >= 1,
+                "an unknown path is counted as an error"
+            )
             #expect(await eventually(timeout: 10) { (try? await HTTP.get("\(server.baseURL)/metrics").body.contains("hotdesk_sessions ")) == true })
             #expect(after.contains("# TYPE hotdesk_logins_total counter"))
         }

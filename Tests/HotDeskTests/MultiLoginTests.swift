@@ -48,20 +48,25 @@ struct MultiLoginTests {
             try await a.login("Login Int", ext: "5501", password: "1234")
             try await b.login("Login Int", ext: "5501", password: "1234")
             #expect(try await server.store.sessions().count == 2)
-            #expect(await eventually {
-                let (x, y) = (await a.config.lineUser, await b.config.lineUser)
-                return x == "5501" && y == "5501"
-            }, "both phones carry the line")
+            #expect(
+                await eventually {
+                    let (x, y) = (await a.config.lineUser, await b.config.lineUser)
+                    return x == "5501" && y == "5501"
+                },
+                "both phones carry the line"
+            )
             try await c.login("Login Int", ext: "5501", password: "1234")
             #expect(await c.displayText.contains("on 2 phones already, at most 2"))
 
             let out = try await api.call("POST", "/extensions/5501/logout")
             #expect(out.status == 202 && (out.json["others"] as? [Any])?.count == 1, "\(out.json)")
             #expect(try await server.store.sessions().isEmpty)
-            #expect(await eventually {
-                let (x, y) = (await a.config.lineActive, await b.config.lineActive)
-                return !x && !y
-            })
+            #expect(
+                await eventually {
+                    let (x, y) = (await a.config.lineActive, await b.config.lineActive)
+                    return !x && !y
+                }
+            )
         }
     }
 }

@@ -20,7 +20,10 @@ struct OpenAPITests {
                 }
             }
             // Every described operation is a real route, and every real route is described.
-            #expect(served == OpenAPIDocument.described, "described, not routed: \(OpenAPIDocument.described.subtracting(served)); routed, not described: \(served.subtracting(OpenAPIDocument.described))")
+            #expect(
+                served == OpenAPIDocument.described,
+                "described, not routed: \(OpenAPIDocument.described.subtracting(served)); routed, not described: \(served.subtracting(OpenAPIDocument.described))"
+            )
             #expect(served.contains("DELETE /api/v1/locks/extension/{key}") && served.contains("POST /pbx/v1/authorize"))
         }
     }

@@ -8,16 +8,20 @@ import Testing
 
 @Suite("The PBX API: call authorisation and credentials")
 struct PBXTests {
-    static let directory = cosDirectory.replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff")
-        .replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  sip: {server: \"127.0.0.2:5060\", realm: pbx.test}\n")
-        + """
+    static let directory =
+        cosDirectory.replacingOccurrences(of: "    sip_password: \"sip-secret-5501\"", with: "    sip_password: \"sip-secret-5501\"\n    cos: staff")
+        .replacingOccurrences(
+            of: "  push_port: {PUSH_PORT}\n",
+            with: "  push_port: {PUSH_PORT}\n  sip: {server: \"127.0.0.2:5060\", realm: pbx.test}\n"
+        )
+            + """
 
-        devices:
-          - mac: 00:15:65:e0:00:01
-            model: yealink-t46u
-            cos_if_not_logged: hotdesk-phone
-            line: {number: "8001", name: Lobby, sip_password: "lobby-sip-secret"}
-        """
+            devices:
+              - mac: 00:15:65:e0:00:01
+                model: yealink-t46u
+                cos_if_not_logged: hotdesk-phone
+                line: {number: "8001", name: Lobby, sip_password: "lobby-sip-secret"}
+            """
 
     struct PBX {
         let server: TestServer
@@ -25,11 +29,22 @@ struct PBXTests {
 
         /// Through libcurl, as a PBX's HTTP client (URLSession on Linux never returns from a 401
         /// that offers Basic when it has no credential to answer with).
-        func call(_ method: String, _ path: String, body: String? = nil, headers: [String: String]? = nil) async throws -> (status: Int, json: [String: Any], text: String) {
+        func call(
+            _ method: String,
+            _ path: String,
+            body: String? = nil,
+            headers: [String: String]? = nil
+        ) async throws -> (status: Int, json: [String: Any], text: String) {
             var h = headers ?? ["Authorization": "Bearer \(key)"]
             h["Content-Type"] = "application/json"
             let r = try await CurlEngine.shared.perform(
-                CurlRequest(method: method, url: server.baseURL + "/pbx/v1" + path, headers: h.map { (name: $0.key, value: $0.value) }, body: body.map { Array($0.utf8) }))
+                CurlRequest(
+                    method: method,
+                    url: server.baseURL + "/pbx/v1" + path,
+                    headers: h.map { (name: $0.key, value: $0.value) },
+                    body: body.map { Array($0.utf8) }
+                )
+            )
             return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:], r.text)
         }
 
@@ -59,11 +74,20 @@ struct PBXTests {
             let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
             try await phone.login("Login Int", ext: "5501", password: "1234")
             a = try await pbx.authorize("5501", "5502")
-            #expect(a["decision"] as? String == "allow" && a["cos"] as? String == "staff" && (a["rule"] as? String)?.hasPrefix("rule 1") == true, "\(a)")
+            #expect(
+                a["decision"] as? String == "allow" && a["cos"] as? String == "staff" && (a["rule"] as? String)?.hasPrefix("rule 1") == true,
+                "\(a)"
+            )
             a = try await pbx.authorize("5501", "0044207946")
             #expect(a["decision"] as? String == "deny" && (a["rule"] as? String)?.contains("international") == true, "\(a)")
-            #expect(try await pbx.authorize("8001", "5502")["decision"] as? String == "deny", "the device's line is not in use while someone is logged in")
-            #expect(try await pbx.call("POST", "/authorize", body: #"{"auth_user": "9999", "callee": "5502"}"#).status == 404, "unknown: 404, never allow")
+            #expect(
+                try await pbx.authorize("8001", "5502")["decision"] as? String == "deny",
+                "the device's line is not in use while someone is logged in"
+            )
+            #expect(
+                try await pbx.call("POST", "/authorize", body: #"{"auth_user": "9999", "callee": "5502"}"#).status == 404,
+                "unknown: 404, never allow"
+            )
             #expect(try await pbx.call("POST", "/authorize", body: "{not json").status == 400)
 
             // The key=value form, for PBXs that read such bodies.
@@ -95,7 +119,10 @@ struct PBXTests {
             let pbx = try await pbx(server)
             let admin = try await AdminAPITests().client(server)
             #expect(try await pbx.call("GET", "/credentials/8001").status == 200)
-            #expect(try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": "Bearer \(admin.key)"]).status == 401, "an admin key is not a PBX key")
+            #expect(
+                try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": "Bearer \(admin.key)"]).status == 401,
+                "an admin key is not a PBX key"
+            )
             #expect(try await admin.call("GET", "/sessions", key: pbx.key).status == 401, "a PBX key is not an admin key")
             let basic = "Basic " + Data("kamailio:\(pbx.key)".utf8).base64EncodedString()
             #expect(try await pbx.call("GET", "/credentials/8001", headers: ["Authorization": basic]).status == 200)
@@ -103,7 +130,8 @@ struct PBXTests {
             // A client that negotiates (curl --anyauth, Kamailio's http_client) sends its key only
             // to a scheme the 401 offers: Basic must be offered beside Bearer.
             let negotiated = try await TLSTests.run([
-                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--anyauth", "-u", "kamailio:\(pbx.key)", "\(server.baseURL)/pbx/v1/credentials/8001",
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--anyauth", "-u", "kamailio:\(pbx.key)",
+                "\(server.baseURL)/pbx/v1/credentials/8001",
             ])
             #expect(negotiated.output == "200", "curl --anyauth: \(negotiated.output)")
             #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .apiRefused && $0.detail.contains("wrong PBX key") })
@@ -115,7 +143,10 @@ struct PBXTests {
 struct StarCodeTests {
     @Test("*22*ext*pin from the phone's own line logs the user in (session, audit, push); a wrong PIN counts toward the lockout; *22 logs out")
     func starCode() async throws {
-        let directory = PBXTests.directory.replacingOccurrences(of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 2}\n")
+        let directory = PBXTests.directory.replacingOccurrences(
+            of: "  push_port: {PUSH_PORT}\n",
+            with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 2}\n"
+        )
         try await TestServer.with(yaml: directory) { (server: TestServer) async throws in
             let pbx = try await PBXTests().pbx(server)
             let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
@@ -135,28 +166,33 @@ struct StarCodeTests {
             r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "0000"}"#)
             r = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "1234"}"#)
             #expect(r.json["result"] as? String == "locked", "two wrong PINs lock 5501, even for the right one: \(r.json)")
-            #expect(try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "5501", "extension": "5501", "pin": "1234"}"#).status == 404,
-                "only a phone's own line dials the code")
+            #expect(
+                try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "5501", "extension": "5501", "pin": "1234"}"#).status == 404,
+                "only a phone's own line dials the code"
+            )
         }
     }
 }
 
 @Suite("Attacks: star codes through the PBX")
 struct StarCodeAttackTests {
-    static let directory = PBXTests.directory.replacingOccurrences(
-        of: "  push_port: {PUSH_PORT}\n", with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 1000, device_failures: 1000, source_failures: 30}\n")
-        + """
+    static let directory =
+        PBXTests.directory.replacingOccurrences(
+            of: "  push_port: {PUSH_PORT}\n",
+            with: "  push_port: {PUSH_PORT}\n  lockout: {extension_failures: 1000, device_failures: 1000, source_failures: 30}\n"
+        )
+            + """
 
-          - mac: 00:15:65:e0:00:02
-            model: yealink-t46u
-            workspace: Lobby
-            line: {number: "8002", name: Lobby phone, sip_password: "lobby2-sip-secret"}
-          - mac: 00:15:65:e0:00:03
-            model: yealink-t46u
-            line: {number: "8003", name: Desk 3, sip_password: "desk3-sip-secret"}
-        workspaces:
-          - {name: Lobby, licence: common_area, hot_desking: false}
-        """
+              - mac: 00:15:65:e0:00:02
+                model: yealink-t46u
+                workspace: Lobby
+                line: {number: "8002", name: Lobby phone, sip_password: "lobby2-sip-secret"}
+              - mac: 00:15:65:e0:00:03
+                model: yealink-t46u
+                line: {number: "8003", name: Desk 3, sip_password: "desk3-sip-secret"}
+            workspaces:
+              - {name: Lobby, licence: common_area, hot_desking: false}
+            """
 
     @Test("a phone in a workspace with hot desking off takes no star-code login either")
     func hotDeskingOff() async throws {
@@ -168,7 +204,9 @@ struct StarCodeAttackTests {
         }
     }
 
-    @Test("40 wrong star codes from one line lock neither the PBX's address nor another line; a source_ip that is not an address is not stored; a SIP user with a NUL is nobody")
+    @Test(
+        "40 wrong star codes from one line lock neither the PBX's address nor another line; a source_ip that is not an address is not stored; a SIP user with a NUL is nobody"
+    )
     func guessingFromOneLine() async throws {
         try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
             let pbx = try await PBXTests().pbx(server)
@@ -177,16 +215,34 @@ struct StarCodeAttackTests {
                 #expect(r.json["result"] as? String == "rejected", "\(n): \(r.json)")
             }
             let other = try await pbx.call(
-                "POST", "/hotdesk/login", body: #"{"auth_user": "8003", "extension": "5501", "pin": "1234", "source_ip": "127.0.0.77"}"#)
+                "POST",
+                "/hotdesk/login",
+                body: #"{"auth_user": "8003", "extension": "5501", "pin": "1234", "source_ip": "127.0.0.77"}"#
+            )
             #expect(other.json["result"] as? String == "logged_in", "another line is not locked out: \(other.json)")
-            #expect(try await server.store.auditLog(limit: 5).contains { $0.action == .login && $0.source == "127.0.0.77" }, "the phone's address, as the PBX saw it")
+            #expect(
+                try await server.store.auditLog(limit: 5).contains { $0.action == .login && $0.source == "127.0.0.77" },
+                "the phone's address, as the PBX saw it"
+            )
             // A phone guessing with its own address is locked by address, as on the app.
             for n in 0..<31 {
-                _ = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "\#(8000 + n)", "source_ip": "127.0.0.88"}"#)
+                _ = try await pbx.call(
+                    "POST",
+                    "/hotdesk/login",
+                    body: #"{"auth_user": "8001", "extension": "5501", "pin": "\#(8000 + n)", "source_ip": "127.0.0.88"}"#
+                )
             }
-            let locked = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8001", "extension": "5501", "pin": "9999", "source_ip": "127.0.0.88"}"#)
+            let locked = try await pbx.call(
+                "POST",
+                "/hotdesk/login",
+                body: #"{"auth_user": "8001", "extension": "5501", "pin": "9999", "source_ip": "127.0.0.88"}"#
+            )
             #expect(locked.json["result"] as? String == "locked", "\(locked.json)")
-            _ = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8003", "extension": "5501", "pin": "7654", "source_ip": "9002\u0000' OR 1"}"#)
+            _ = try await pbx.call(
+                "POST",
+                "/hotdesk/login",
+                body: #"{"auth_user": "8003", "extension": "5501", "pin": "7654", "source_ip": "9002\u0000' OR 1"}"#
+            )
             let junk = try await server.store.auditLog(limit: 3).first { $0.action == .loginFailed && $0.mac?.canonical == "001565e00003" }
             #expect(junk?.source == "127.0.0.1", "not an address: the PBX's own is recorded: \(junk?.source ?? "nil")")
             let nul = try await pbx.call("POST", "/hotdesk/login", body: #"{"auth_user": "8003\u0000", "extension": "5501", "pin": "1234"}"#)
@@ -204,16 +260,27 @@ struct CoSAPITests {
             let api = try await AdminAPITests().client(server)
             let list = try await api.call("GET", "/cos")
             let names = (list.json["classes_of_service"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-            #expect(names == ["after-hours-intl", "hotdesk-phone", "staff"] && list.json["emergency_numbers"] as? [String] == ["112", "911"], "\(list.json)")
+            #expect(
+                names == ["after-hours-intl", "hotdesk-phone", "staff"] && list.json["emergency_numbers"] as? [String] == ["112", "911"],
+                "\(list.json)"
+            )
             let staff = try await api.call("GET", "/cos/staff")
-            let rules = (staff.json["rules"] as? [[String: Any]])?.map { ($0["pattern"] as? String ?? $0["class"] as? String ?? "?") + " " + ($0["action"] as? String ?? "?") }
+            let rules = (staff.json["rules"] as? [[String: Any]])?.map {
+                ($0["pattern"] as? String ?? $0["class"] as? String ?? "?") + " " + ($0["action"] as? String ?? "?")
+            }
             let includes = staff.json["includes"] as? [[String: Any]]
             #expect(staff.status == 200 && rules == ["XXXX allow", "international deny"], "\(staff.json)")
-            #expect(includes?.first?["cos"] as? String == "after-hours-intl" && includes?.first?["schedule"] as? String == "office-hours", "\(staff.json)")
+            #expect(
+                includes?.first?["cos"] as? String == "after-hours-intl" && includes?.first?["schedule"] as? String == "office-hours",
+                "\(staff.json)"
+            )
             let ghost = try await api.call("GET", "/cos/ghost")
             #expect(ghost.status == 404 && (ghost.json["error"] as? [String: Any])?["code"] as? String == "unknown_cos", "\(ghost.json)")
             let check = try await api.call("GET", "/cos/check?extension=5501&number=0044207946&at=2026-11-25T09:00:00Z")
-            #expect(check.json["decision"] as? String == "deny" && (check.json["rule"] as? String)?.contains("international") == true, "\(check.json)")
+            #expect(
+                check.json["decision"] as? String == "deny" && (check.json["rule"] as? String)?.contains("international") == true,
+                "\(check.json)"
+            )
             #expect(try await api.call("GET", "/cos/check?cos=ghost&number=5502").status == 404)
             #expect(try await api.call("GET", "/cos/check?cos=staff&number=abc").status == 400)
             #expect(try await api.call("GET", "/cos/check?cos=staff&number=5502&at=yesterday").status == 400)

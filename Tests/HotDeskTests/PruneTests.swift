@@ -18,8 +18,14 @@ struct PruneTests {
     func load(_ yaml: String, _ server: TestServer, _ options: ImportOptions) async throws -> ImportSummary {
         let known = try await server.store.directoryNames()
         let doc = try DirectoryDocument.parse(
-            yaml: yaml, file: "directory.yaml", baseDirectory: server.directory, catalog: testFamilies.catalog, configs: testFamilies.configs,
-            knownExtensions: known.extensions, knownTemplates: known.templates)
+            yaml: yaml,
+            file: "directory.yaml",
+            baseDirectory: server.directory,
+            catalog: testFamilies.catalog,
+            configs: testFamilies.configs,
+            knownExtensions: known.extensions,
+            knownTemplates: known.templates
+        )
         return try await server.changes.importDirectory(doc, actor: "test", options: options, pushChanged: false).summary
     }
 
@@ -44,7 +50,11 @@ struct PruneTests {
             let gone = try await server.store.findExtension("5502")
             let none = try await server.store.sessions()
             #expect(gone == nil && none.isEmpty)
-            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .logout && $0.detail.contains("extension 5502 removed from the directory") })
+            #expect(
+                try await server.store.auditLog(limit: 10).contains {
+                    $0.action == .logout && $0.detail.contains("extension 5502 removed from the directory")
+                }
+            )
 
             let pushed = try await api.call("POST", "/devices/push-changed")
             #expect((pushed.json["jobs"] as? [Any])?.count == 1, "\(pushed.json)")
@@ -54,9 +64,13 @@ struct PruneTests {
         }
     }
 
-    @Test("export then import --prune: phones that enrolled themselves are kept, logged in as they were; a directory device the file drops is removed")
+    @Test(
+        "export then import --prune: phones that enrolled themselves are kept, logged in as they were; a directory device the file drops is removed"
+    )
     func exportThenPrune() async throws {
-        let yaml = flowDirectory + "\ndevices:\n  - {mac: \"00:15:65:d0:00:09\", model: yealink-t46u}\n  - {mac: \"00:15:65:d0:00:0a\", model: yealink-t46u}\n"
+        let yaml =
+            flowDirectory
+            + "\ndevices:\n  - {mac: \"00:15:65:d0:00:09\", model: yealink-t46u}\n  - {mac: \"00:15:65:d0:00:0a\", model: yealink-t46u}\n"
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565d00002")
             try await phone.login("Login Int", ext: "5501", password: "1234")
@@ -77,15 +91,16 @@ struct PruneTests {
 
     @Test("without --prune nothing is removed; a section the file does not have is left alone; a template still mapped is refused")
     func limits() async throws {
-        let yaml = flowDirectory + """
+        let yaml =
+            flowDirectory + """
 
-            devices:
-              - {mac: "00:15:65:d0:00:02", model: yealink-t46u}
-            templates:
-              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
-            mappings:
-              - {extension: "5501", template: ada}
-            """
+                devices:
+                  - {mac: "00:15:65:d0:00:02", model: yealink-t46u}
+                templates:
+                  - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
+                mappings:
+                  - {extension: "5501", template: ada}
+                """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let plain = try await load(Self.after, server, ImportOptions())
             let kept = try await server.store.findExtension("5502")
@@ -109,13 +124,14 @@ struct PruneTests {
 struct APIDeletionTests {
     @Test("DELETE an extension: logged out everywhere, its phone pushed and applied; a mapped template is 409; unknown 404, bad key 400")
     func deletions() async throws {
-        let yaml = sharedLineDirectory + """
+        let yaml =
+            sharedLineDirectory + """
 
-            templates:
-              - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
-            mappings:
-              - {extension: "5501", template: ada}
-            """
+                templates:
+                  - {name: ada, brand: yealink, body: "#!version:1.0.0.1\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"}
+                mappings:
+                  - {extension: "5501", template: ada}
+                """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let api = try await AdminAPITests().client(server)
             let a = try await server.phone("yealink-t46u", mac: "001565d10001")
@@ -126,7 +142,10 @@ struct APIDeletionTests {
             _ = try await server.waitForJob("001565d10002") { $0.state == .applied }
 
             let gone = try await api.call("DELETE", "/extensions/5502")
-            #expect(gone.status == 200 && (gone.json["logged_out"] as? [Any])?.count == 1 && (gone.json["jobs"] as? [Any])?.count == 1, "\(gone.json)")
+            #expect(
+                gone.status == 200 && (gone.json["logged_out"] as? [Any])?.count == 1 && (gone.json["jobs"] as? [Any])?.count == 1,
+                "\(gone.json)"
+            )
             let job = try #require(try await server.waitForJob("001565d10001") { $0.reason == .admin && !$0.state.isPending })
             #expect(job.state == .applied)
             #expect(await eventually { await a.config.lineActive == false })

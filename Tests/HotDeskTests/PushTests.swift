@@ -1,10 +1,11 @@
 import Curl
 import Foundation
-import HotDeskCore
 import GRDB
-@testable import HotDeskStore
+import HotDeskCore
 import PhoneSimulator
 import Testing
+
+@testable import HotDeskStore
 
 let pushDirectory = withSettings(flowDirectory, "  phone_credentials:\n    yealink: {username: admin, password: \"desk-9911\"}\n")
 
@@ -46,7 +47,10 @@ struct PushTests {
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc03")
             // The admin changes the login in the directory; the phone still has the old one.
             _ = try await importDirectory(
-                "settings:\n  phone_credentials:\n    yealink: {username: admin, password: \"changed-1234\"}\n", into: server.store, base: server.directory)
+                "settings:\n  phone_credentials:\n    yealink: {username: admin, password: \"changed-1234\"}\n",
+                into: server.store,
+                base: server.directory
+            )
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(await phone.title == "Logged in")
             let job = try #require(try await server.waitForJob("001565aacc03") { $0.state == .failed })
@@ -177,7 +181,9 @@ struct PushTests {
             // Anyone else is refused, as the phone would.
             let base = "http://\(phone.options.address):\(testPushPort)"
             let login = HTTPCredentials(username: "admin", password: "desk-9911", scheme: .digest)
-            let other = try await CurlEngine.shared.perform(CurlRequest(url: base + "/servlet?key=Reboot", credentials: login, localAddress: "127.0.0.3"))
+            let other = try await CurlEngine.shared.perform(
+                CurlRequest(url: base + "/servlet?key=Reboot", credentials: login, localAddress: "127.0.0.3")
+            )
             #expect(other.status == 403)
             #expect(await phone.events.contains { if case .pushRefused(403, "/servlet", _) = $0 { true } else { false } })
             #expect(await phone.online, "the refused reboot did not happen")
@@ -197,14 +203,15 @@ struct PushTests {
 
     @Test("a phone that takes commands only from another address: failed as http_403, the reason says so")
     func refusedSource() async throws {
-        let yaml = pushDirectory + """
+        let yaml =
+            pushDirectory + """
 
-            templates:
-              - name: locked-down
-                brand: yealink
-                default: true
-                body: "#!version:1.0.0.1\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}static.security.user_name.admin = admin\\nstatic.security.user_password = admin:desk-9911\\nfeatures.action_uri_limit_ip = 192.0.2.1\\nlinekey.2.type = 27\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
-            """
+                templates:
+                  - name: locked-down
+                    brand: yealink
+                    default: true
+                    body: "#!version:1.0.0.1\\n{{#logged_in}}account.1.enable = 1\\naccount.1.user_name = {{line.number}}\\n{{/logged_in}}static.security.user_name.admin = admin\\nstatic.security.user_password = admin:desk-9911\\nfeatures.action_uri_limit_ip = 192.0.2.1\\nlinekey.2.type = 27\\nlinekey.2.value = {{app_url}}\\nstatic.auto_provision.server.username = {{provisioning.username}}\\nstatic.auto_provision.server.password = {{provisioning.password}}\\n"
+                """
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc0c")
             try await phone.login("Login Int", ext: "5501", password: "1234")
@@ -224,7 +231,13 @@ struct PushTests {
             func push(_ body: String, from: String = "127.0.0.1") async throws -> Int {
                 try await CurlEngine.shared.perform(
                     CurlRequest(
-                        method: "POST", url: url, headers: [("Content-Type", "text/xml")], body: Array(body.utf8), credentials: login, localAddress: from)
+                        method: "POST",
+                        url: url,
+                        headers: [("Content-Type", "text/xml")],
+                        body: Array(body.utf8),
+                        credentials: login,
+                        localAddress: from
+                    )
                 ).status
             }
             let good = "<YealinkIPPhoneTextScreen><Title>Note</Title><Text>Hello</Text></YealinkIPPhoneTextScreen>"
@@ -232,7 +245,11 @@ struct PushTests {
             #expect(try await push(good) == 400, "no xml= prefix")
             #expect(try await push("xml=<YealinkIPPhoneTextScreen><Title>a & b</Title></YealinkIPPhoneTextScreen>") == 400, "unescaped &")
             #expect(try await push("xml=<CiscoIPPhoneText><Text>x</Text></CiscoIPPhoneText>") == 400, "foreign root")
-            #expect(try await push("xml=<YealinkIPPhoneTextScreen><Title>x</Title><Text>\(String(repeating: "y", count: 10_001))</Text></YealinkIPPhoneTextScreen>") == 400)
+            #expect(
+                try await push(
+                    "xml=<YealinkIPPhoneTextScreen><Title>x</Title><Text>\(String(repeating: "y", count: 10_001))</Text></YealinkIPPhoneTextScreen>"
+                ) == 400
+            )
             #expect(await phone.title == "", "nothing refused was shown")
             #expect(try await push("xml=" + good) == 200)
             #expect(await phone.title == "Note")
@@ -241,7 +258,8 @@ struct PushTests {
 
     @Test("per-device push port and web login override the settings")
     func deviceOverrides() async throws {
-        let yaml = pushDirectory.replacingOccurrences(of: "push_port: {PUSH_PORT}\n  phone", with: "push_port: 9\n  phone")
+        let yaml =
+            pushDirectory.replacingOccurrences(of: "push_port: {PUSH_PORT}\n  phone", with: "push_port: 9\n  phone")
             + "\ndevices:\n  - mac: 00:15:65:aa:cc:09\n    model: yealink-t46u\n    push_port: {PUSH_PORT}\n    phone_credentials: {username: deskadmin, password: \"own-5555\"}\n"
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565aacc09")
@@ -257,8 +275,13 @@ struct PushConfirmationTests {
     @Test("a fetch of the config the phone already had does not confirm a push not yet sent; after sending, it does")
     func fetchProvesOnlyWhatThePhoneDid() async throws {
         let dir = try TempDir()
-        try "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n".write(
-            to: dir.url.appendingPathComponent("yealink.cfg"), atomically: true, encoding: .utf8)
+        try
+            "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n"
+            .write(
+                to: dir.url.appendingPathComponent("yealink.cfg"),
+                atomically: true,
+                encoding: .utf8
+            )
         let store = try dir.store()
         _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
         let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
@@ -289,7 +312,16 @@ struct PushConfirmationTests {
 
         // A job for a config the phone may ask for at either of two addresses: either fetch confirms it.
         let logout = try await store.addPushJobs([
-            PushJob(mac: mac, action: .reload, reason: .logout, configHash: "via-a", actor: "5501", createdAt: now + 6, dueAt: now + 60, altConfigHash: "via-b")
+            PushJob(
+                mac: mac,
+                action: .reload,
+                reason: .logout,
+                configHash: "via-a",
+                actor: "5501",
+                createdAt: now + 6,
+                dueAt: now + 60,
+                altConfigHash: "via-b"
+            )
         ])[0]
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
     }
@@ -301,9 +333,10 @@ struct PushConfirmationTests {
         // A query reworded so that SQLite cannot prove it asks only for open jobs falls back to
         // push_jobs_mac: every fetch would then read the phone's whole push history. Without
         // their indexes the other two read every device and every failed login.
-        let expected = OpenPushJobs.all.map { ($0, "push_jobs_open") } + [
-            (SQLiteStore.deviceByOwnLineSQL, "devices_line_number"), (SQLiteStore.expiredFailuresSQL, "login_failures_at"),
-        ]
+        let expected =
+            OpenPushJobs.all.map { ($0, "push_jobs_open") } + [
+                (SQLiteStore.deviceByOwnLineSQL, "devices_line_number"), (SQLiteStore.expiredFailuresSQL, "login_failures_at"),
+            ]
         for (sql, index) in expected {
             let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))
             let plan = try await store.reader.read { db in

@@ -6,27 +6,28 @@ import Testing
 
 /// 5501 is a member of two shared lines (555 on key 2, ringing; 556 on key 3, silent) and of a
 /// third on key 9, which models with fewer keys cannot carry.
-let sharedLineDirectory = flowDirectory + """
+let sharedLineDirectory =
+    flowDirectory + """
 
-    shared_lines:
-      - number: "555"
-        name: Sales
-        sip_password: "sales-sip-secret"
-        caller_id: "+15551230555"
-        members:
-          - {extension: "5501", button: 2, ring: ring}
-          - {extension: "5502", button: 3, ring: no_ring}
-      - number: "556"
-        name: Support
-        sip_password: "support-sip-secret"
-        members:
-          - {extension: "5501", button: 3, ring: no_ring}
-      - number: "557"
-        name: Night
-        sip_password: "night-sip-secret"
-        members:
-          - {extension: "5501", button: 9, ring: {after_seconds: 10}}
-    """
+        shared_lines:
+          - number: "555"
+            name: Sales
+            sip_password: "sales-sip-secret"
+            caller_id: "+15551230555"
+            members:
+              - {extension: "5501", button: 2, ring: ring}
+              - {extension: "5502", button: 3, ring: no_ring}
+          - number: "556"
+            name: Support
+            sip_password: "support-sip-secret"
+            members:
+              - {extension: "5501", button: 3, ring: no_ring}
+          - number: "557"
+            name: Night
+            sip_password: "night-sip-secret"
+            members:
+              - {extension: "5501", button: 9, ring: {after_seconds: 10}}
+        """
 
 @Suite("Shared lines: every line a hot desk user is a member of, on its key")
 struct SharedLineTests {
@@ -57,7 +58,10 @@ struct SharedLineTests {
             #expect(config.accounts[1]?.user == "5501" && config.accounts[1]?.shared == false)
             let byKey = { (key: Int) in config.lineKeys[key].flatMap { config.accounts[$0] } }
             #expect(config.lineKeys[1] == 1, "the own line on key 1")
-            #expect(byKey(2)?.user == "555" && byKey(2)?.shared == true && byKey(2)?.silent == false, "\(model): \(config.lineKeys) \(config.accounts)")
+            #expect(
+                byKey(2)?.user == "555" && byKey(2)?.shared == true && byKey(2)?.silent == false,
+                "\(model): \(config.lineKeys) \(config.accounts)"
+            )
             #expect(byKey(3)?.user == "556" && byKey(3)?.shared == true && byKey(3)?.silent == true)
             let keys = try #require(testFamilies.catalog.model(named: model)).lineKeys
             if keys > 9 {
@@ -88,7 +92,10 @@ struct SharedLineTests {
             try await phone.login("Login Int", ext: "5501", password: "1234")
             if model.hasPrefix("sangoma") { #expect(await phone.waitForApply(since: mark)) } else { await phone.restart() }
             var config = await phone.config
-            #expect(config.accounts[1]?.user == "5501" && config.accounts[2]?.user == "555" && config.accounts[3]?.user == "556", "\(model): \(config.accounts)")
+            #expect(
+                config.accounts[1]?.user == "5501" && config.accounts[2]?.user == "555" && config.accounts[3]?.user == "556",
+                "\(model): \(config.accounts)"
+            )
             try await phone.logout()
             if !model.hasPrefix("sangoma") { await phone.restart() }
             #expect(await eventually { await phone.config.accounts.values.allSatisfy { !$0.active } })
@@ -102,17 +109,22 @@ struct SharedLineTests {
         try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in
             let yealink = try await server.phone("yealink-t46u", mac: "001565af0003")
             try await yealink.login("Login Int", ext: "5502", password: "7777")
-            #expect(await eventually {
-                let c = await yealink.config
-                return c.lineKeys[3].flatMap { c.accounts[$0]?.user } == "555"
-            })
+            #expect(
+                await eventually {
+                    let c = await yealink.config
+                    return c.lineKeys[3].flatMap { c.accounts[$0]?.user } == "555"
+                }
+            )
             #expect(await yealink.config.accounts.values.filter(\.active).count == 2, "5502 is a member of 555 only")
 
             // The s500 has 6 line keys (the last one Login/Logout): key 9 does not exist there.
             let sangoma = try await server.phone("sangoma-s500", mac: "001565af0004")
             try await sangoma.login("Login Int", ext: "5501", password: "1234")
             let left = try await server.store.auditLog(limit: 20).filter { $0.action == .lineLeftOff }
-            #expect(left.count == 1 && left[0].detail.contains("557") && left[0].detail.contains("key 9") && left[0].extensionNumber == "5501", "\(left)")
+            #expect(
+                left.count == 1 && left[0].detail.contains("557") && left[0].detail.contains("key 9") && left[0].extensionNumber == "5501",
+                "\(left)"
+            )
             #expect(left.first?.mac?.canonical == "001565af0004")
         }
     }
@@ -128,7 +140,11 @@ struct SIPPasswordResetTests {
             try await phone.login("Login Int", ext: "5501", password: "1234")
             _ = try await server.waitForJob("001565af0010") { $0.state == .applied }
 
-            let r = try await HTTP.request("POST", "\(server.baseURL)/api/v1/extensions/5501/sip-password", headers: ["Authorization": "Bearer \(api.key)"])
+            let r = try await HTTP.request(
+                "POST",
+                "\(server.baseURL)/api/v1/extensions/5501/sip-password",
+                headers: ["Authorization": "Bearer \(api.key)"]
+            )
             #expect(r.status == 200 && r.header("Cache-Control") == "no-store")
             let answer = try #require(try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])
             let password = try #require(answer["sip_password"] as? String)
@@ -179,13 +195,14 @@ struct SIPPasswordResetTests {
 
 @Suite("A device's own line: registered while nobody is logged in")
 struct DeviceLineTests {
-    static let directory = withSettings(flowDirectory, "  emergency_caller_id: \"+15551230000\"\n") + """
+    static let directory =
+        withSettings(flowDirectory, "  emergency_caller_id: \"+15551230000\"\n") + """
 
-        devices:
-          - mac: 00:15:65:af:00:30
-            model: yealink-t46u
-            line: {number: "9030", name: Lobby phone, sip_password: "lobby-sip-secret"}
-        """
+            devices:
+              - mac: 00:15:65:af:00:30
+                model: yealink-t46u
+                line: {number: "9030", name: Lobby phone, sip_password: "lobby-sip-secret"}
+            """
 
     @Test("logged out: the device's line on key 1; a login replaces it, a logout brings it back; its SIP password reset pushes the idle phone")
     func ownLine() async throws {
@@ -217,11 +234,17 @@ struct DeviceLineTests {
         let store = try dir.store("db")
         do {
             _ = try await importDirectory(
-                flowDirectory + "\ndevices:\n  - {mac: 00:15:65:af:00:31, model: yealink-t46u, line: {number: \"5501\", sip_password: \"long-enough\"}}\n",
-                into: store, base: dir.url)
+                flowDirectory
+                    + "\ndevices:\n  - {mac: 00:15:65:af:00:31, model: yealink-t46u, line: {number: \"5501\", sip_password: \"long-enough\"}}\n",
+                into: store,
+                base: dir.url
+            )
             Issue.record("imported")
         } catch let error as DirectoryError {
-            #expect(error.description.contains("devices[0].line.number") && error.description.contains("an extension's number"), "\(error.description)")
+            #expect(
+                error.description.contains("devices[0].line.number") && error.description.contains("an extension's number"),
+                "\(error.description)"
+            )
         }
     }
 }

@@ -11,17 +11,18 @@ struct WorkspaceTests {
             .joined(separator: "\n")
     }
 
-    static let directory = flowDirectory + """
+    static let directory =
+        flowDirectory + """
 
-        workspaces:
-          - {name: "Room 4.12", licence: professional}
-          - {name: "Lobby", licence: common_area, hot_desking: false}
-          - {name: "Kitchen", licence: common_area}
-        devices:
-        \(devices(5, in: "Room 4.12"))
-          - {mac: "00:15:65:c0:01:01", model: yealink-t46u, workspace: Lobby}
-          - {mac: "00:15:65:c0:02:01", model: sangoma-s500, users: ["5501"]}
-        """
+            workspaces:
+              - {name: "Room 4.12", licence: professional}
+              - {name: "Lobby", licence: common_area, hot_desking: false}
+              - {name: "Kitchen", licence: common_area}
+            devices:
+            \(devices(5, in: "Room 4.12"))
+              - {mac: "00:15:65:c0:01:01", model: yealink-t46u, workspace: Lobby}
+              - {mac: "00:15:65:c0:02:01", model: sangoma-s500, users: ["5501"]}
+            """
 
     @Test("licence limits: a 6th device in a professional workspace and a 2nd in a common-area one are refused, nothing written")
     func limits() async throws {
@@ -29,10 +30,15 @@ struct WorkspaceTests {
             let before = try await server.store.workspaces().map(\.devices)
             #expect(before == [0, 1, 5], "Kitchen 0, Lobby 1, Room 4.12 5")
             for (extra, expected) in [
-                (Self.devices(1, in: "Room 4.12", from: 9), "a professional licence allows 5"), (Self.devices(1, in: "Lobby", from: 9), "a common_area licence allows 1"),
+                (Self.devices(1, in: "Room 4.12", from: 9), "a professional licence allows 5"),
+                (Self.devices(1, in: "Lobby", from: 9), "a common_area licence allows 1"),
             ] {
                 do {
-                    _ = try await importDirectory("devices:\n" + extra + "\n  - {mac: \"00:15:65:c0:09:09\", model: yealink-t46u}\n", into: server.store, base: server.directory)
+                    _ = try await importDirectory(
+                        "devices:\n" + extra + "\n  - {mac: \"00:15:65:c0:09:09\", model: yealink-t46u}\n",
+                        into: server.store,
+                        base: server.directory
+                    )
                     Issue.record("an import over the licence went through")
                 } catch let error as DirectoryError {
                     #expect(error.description.contains(expected) && error.description.contains("devices[0].workspace"), "\(error.description)")
@@ -57,7 +63,10 @@ struct WorkspaceTests {
     @Test("workspace names: at most 30 characters, none of % # < > , \\ \"", arguments: ["%", "#", "<", ">", ",", "\\\\", "\\\""])
     func names(bad: String) async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(path: dir.url.appendingPathComponent("db").path, secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:]))
+        let store = try SQLiteStore(
+            path: dir.url.appendingPathComponent("db").path,
+            secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:])
+        )
         for name in ["Room \(bad) 1", String(repeating: "R", count: 31)] {
             do {
                 _ = try await importDirectory("workspaces:\n  - {name: \"\(name)\", licence: professional}\n", into: store, base: dir.url)
@@ -67,7 +76,11 @@ struct WorkspaceTests {
             }
         }
         #expect(try await store.workspaces().isEmpty)
-        _ = try await importDirectory("workspaces:\n  - {name: \"\(String(repeating: "R", count: 30))\", licence: common_area}\n", into: store, base: dir.url)
+        _ = try await importDirectory(
+            "workspaces:\n  - {name: \"\(String(repeating: "R", count: 30))\", licence: common_area}\n",
+            into: store,
+            base: dir.url
+        )
         #expect(try await store.workspaces().count == 1, "30 characters are fine")
     }
 
@@ -103,9 +116,14 @@ struct WorkspaceTests {
 
 @Suite("Admin API: devices and shared lines")
 struct DeviceListTests {
-    @Test("GET /devices: family, model, workspace, users, address, config current or changed, who is logged in; GET /shared-lines never shows a password")
+    @Test(
+        "GET /devices: family, model, workspace, users, address, config current or changed, who is logged in; GET /shared-lines never shows a password"
+    )
     func devices() async throws {
-        try await TestServer.with(yaml: WorkspaceTests.directory + "\nshared_lines:\n  - {number: \"555\", name: Sales, sip_password: \"sales-sip-secret\", members: [{extension: \"5501\", button: 2}]}\n") {
+        try await TestServer.with(
+            yaml: WorkspaceTests.directory
+                + "\nshared_lines:\n  - {number: \"555\", name: Sales, sip_password: \"sales-sip-secret\", members: [{extension: \"5501\", button: 2}]}\n"
+        ) {
             (server: TestServer) async throws in
             let api = try await AdminAPITests().client(server)
             let phone = try await server.phone("sangoma-s500", mac: "001565c00201")
@@ -124,8 +142,16 @@ struct DeviceListTests {
             // A new SIP password: the phone's config is no longer the one it has until it fetches it.
             // (Its push held back an hour, so that the phone does not fetch the new config before the look.)
             _ = try await server.store.resetSIPPassword(
-                .ownLine(extensionNumber: "5501"), to: "brand-new-secret", actor: "test", source: nil, at: Date(), outbox: testOutbox(delay: 3600))
-            let after = try #require((try await api.call("GET", "/devices").json["devices"] as? [[String: Any]])?.first { $0["mac"] as? String == "00:15:65:c0:02:01" })
+                .ownLine(extensionNumber: "5501"),
+                to: "brand-new-secret",
+                actor: "test",
+                source: nil,
+                at: Date(),
+                outbox: testOutbox(delay: 3600)
+            )
+            let after = try #require(
+                (try await api.call("GET", "/devices").json["devices"] as? [[String: Any]])?.first { $0["mac"] as? String == "00:15:65:c0:02:01" }
+            )
             #expect(after["config"] as? String == "changed")
 
             let lines = try await api.call("GET", "/shared-lines")

@@ -36,46 +36,92 @@ public struct BrowserDialect: Sendable, Hashable {
 
     /// Yealink: `YealinkIPPhone*` roots, 10000 bytes per object [V].
     public static let yealink = BrowserDialect(
-        name: "yealink", shape: .xmlBrowser, menuRoot: "YealinkIPPhoneTextMenu", inputRoot: "YealinkIPPhoneInputScreen",
+        name: "yealink",
+        shape: .xmlBrowser,
+        menuRoot: "YealinkIPPhoneTextMenu",
+        inputRoot: "YealinkIPPhoneInputScreen",
         textRoot: "YealinkIPPhoneTextScreen",
         otherRoots: ["YealinkIPPhoneExecute", "YealinkIPPhoneConfiguration", "YealinkIPPhoneStatus", "YealinkIPPhoneFormattedTextScreen"],
-        maxBytes: 10000)
+        maxBytes: 10000
+    )
 
     /// Htek (Sangoma s-series): the same objects without a vendor prefix [V for Htek, I for
     /// s-series]; the 10000-byte limit is assumed equal to Yealink's [I].
     public static let htek = BrowserDialect(
-        name: "htek", shape: .xmlBrowser, menuRoot: "TextMenu", inputRoot: "InputScreen", textRoot: "TextScreen",
-        otherRoots: ["Execute", "Configuration", "Status", "FormattedTextScreen", "ImageScreen", "ImageMenu", "Directory"], maxBytes: 10000)
+        name: "htek",
+        shape: .xmlBrowser,
+        menuRoot: "TextMenu",
+        inputRoot: "InputScreen",
+        textRoot: "TextScreen",
+        otherRoots: ["Execute", "Configuration", "Status", "FormattedTextScreen", "ImageScreen", "ImageMenu", "Directory"],
+        maxBytes: 10000
+    )
 
     /// Aastra/Mitel: `AastraIPPhone*` [V]; the browse limit is [I] (pushes: under 2150 bytes [V]).
     public static let aastra = BrowserDialect(
-        name: "aastra", shape: .xmlBrowser, menuRoot: "AastraIPPhoneTextMenu", inputRoot: "AastraIPPhoneInputScreen",
-        textRoot: "AastraIPPhoneTextScreen", otherRoots: ["AastraIPPhoneExecute", "AastraIPPhoneStatus", "AastraIPPhoneConfiguration"],
-        maxBytes: 10000)
+        name: "aastra",
+        shape: .xmlBrowser,
+        menuRoot: "AastraIPPhoneTextMenu",
+        inputRoot: "AastraIPPhoneInputScreen",
+        textRoot: "AastraIPPhoneTextScreen",
+        otherRoots: ["AastraIPPhoneExecute", "AastraIPPhoneStatus", "AastraIPPhoneConfiguration"],
+        maxBytes: 10000
+    )
 
     /// Cisco Enterprise: `CiscoIPPhone*` [V XSD]; the document size limit is [I].
     public static let cisco = BrowserDialect(
-        name: "cisco", shape: .cisco, menuRoot: "CiscoIPPhoneMenu", inputRoot: "CiscoIPPhoneInput", textRoot: "CiscoIPPhoneText",
+        name: "cisco",
+        shape: .cisco,
+        menuRoot: "CiscoIPPhoneMenu",
+        inputRoot: "CiscoIPPhoneInput",
+        textRoot: "CiscoIPPhoneText",
         otherRoots: ["CiscoIPPhoneExecute", "CiscoIPPhoneResponse", "CiscoIPPhoneError", "CiscoIPPhoneDirectory", "CiscoIPPhoneImage"],
-        maxBytes: 16384)
+        maxBytes: 16384
+    )
 
     /// Fanvil: `FanvilIPPhone*` with Cisco-style items [V input, I the rest].
     public static let fanvil = BrowserDialect(
-        name: "fanvil", shape: .cisco, menuRoot: "FanvilIPPhoneMenu", inputRoot: "FanvilIPPhoneInputScreen", textRoot: "FanvilIPPhoneText",
-        otherRoots: ["FanvilIPPhoneDirectory", "FanvilConfiguration", "FanvilIPPhoneExecute"], maxBytes: 16384)
+        name: "fanvil",
+        shape: .cisco,
+        menuRoot: "FanvilIPPhoneMenu",
+        inputRoot: "FanvilIPPhoneInputScreen",
+        textRoot: "FanvilIPPhoneText",
+        otherRoots: ["FanvilIPPhoneDirectory", "FanvilConfiguration", "FanvilIPPhoneExecute"],
+        maxBytes: 16384
+    )
 
     /// Snom minibrowser [V, Snomio/Documentation]; the size limit is [I].
     public static let snom = BrowserDialect(
-        name: "snom", shape: .snom, menuRoot: "SnomIPPhoneMenu", inputRoot: "SnomIPPhoneInput", textRoot: "SnomIPPhoneText",
-        otherRoots: ["SnomIPPhoneDirectory", "SnomIPPhoneBatch", "SnomIPPhoneImage"], maxBytes: 16384)
+        name: "snom",
+        shape: .snom,
+        menuRoot: "SnomIPPhoneMenu",
+        inputRoot: "SnomIPPhoneInput",
+        textRoot: "SnomIPPhoneText",
+        otherRoots: ["SnomIPPhoneDirectory", "SnomIPPhoneBatch", "SnomIPPhoneImage"],
+        maxBytes: 16384
+    )
 
     /// Polycom microbrowser: XHTML, root `html` for every page [V]; the size limit is [I].
     public static let polycom = BrowserDialect(
-        name: "polycom", shape: .xhtml, menuRoot: "html", inputRoot: "html", textRoot: "html", otherRoots: ["PolycomIPPhone"], maxBytes: 16384)
+        name: "polycom",
+        shape: .xhtml,
+        menuRoot: "html",
+        inputRoot: "html",
+        textRoot: "html",
+        otherRoots: ["PolycomIPPhone"],
+        maxBytes: 16384
+    )
 
     /// Grandstream GRP: `xmlapp` for every screen [3P]; the size limit is [I].
     public static let grandstream = BrowserDialect(
-        name: "grandstream", shape: .xmlApp, menuRoot: "xmlapp", inputRoot: "xmlapp", textRoot: "xmlapp", otherRoots: [], maxBytes: 16384)
+        name: "grandstream",
+        shape: .xmlApp,
+        menuRoot: "xmlapp",
+        inputRoot: "xmlapp",
+        textRoot: "xmlapp",
+        otherRoots: [],
+        maxBytes: 16384
+    )
 }
 
 /// A screen the phone shows, read from a document.
@@ -209,7 +255,11 @@ extension BrowserDialect {
                 }
                 let masked = field.attributes["password"]?.lowercased() == "yes"
                 return BrowserScreen.Field(
-                    prompt: field.child("Prompt")?.text ?? "", parameter: parameter, masked: masked, value: field.child("Default")?.text ?? "")
+                    prompt: field.child("Prompt")?.text ?? "",
+                    parameter: parameter,
+                    masked: masked,
+                    value: field.child("Default")?.text ?? ""
+                )
             }
             guard !fields.isEmpty else { throw DocumentRefusal(reason: "\(inputRoot) without InputField") }
             // Aastra: at most 6 fields [V]; Yealink/Htek take as many [I].
@@ -235,7 +285,8 @@ extension BrowserDialect {
         let keyItems = root.children("SoftKeyItem")
         guard keyItems.count <= 8 else { throw DocumentRefusal(reason: "\(keyItems.count) SoftKeyItems; at most 8") }
         let softKeys = try keyItems.map { key throws(DocumentRefusal) in
-            guard let name = key.child("Name")?.text, let url = key.child("URL")?.text, let position = key.child("Position").flatMap({ Int($0.text) }),
+            guard let name = key.child("Name")?.text, let url = key.child("URL")?.text,
+                let position = key.child("Position").flatMap({ Int($0.text) }),
                 (1...8).contains(position)
             else { throw DocumentRefusal(reason: "SoftKeyItem needs Name, Position 1-8 and URL") }
             return BrowserScreen.SoftKey(label: try within(name, 32, "SoftKeyItem Name"), uri: try within(url, 256, "SoftKeyItem URL"))
@@ -263,8 +314,11 @@ extension BrowserDialect {
                     Self.ciscoFlags.contains(flags)
                 else { throw DocumentRefusal(reason: "InputItem needs QueryStringParam and valid InputFlags") }
                 return BrowserScreen.Field(
-                    prompt: try within(item.child("DisplayName")?.text ?? "", 32, "DisplayName"), parameter: parameter, masked: flags.contains("P"),
-                    value: item.child("DefaultValue")?.text ?? "")
+                    prompt: try within(item.child("DisplayName")?.text ?? "", 32, "DisplayName"),
+                    parameter: parameter,
+                    masked: flags.contains("P"),
+                    value: item.child("DefaultValue")?.text ?? ""
+                )
             }
             return .input(title: title, url: url, fields: fields, softKeys: softKeys)
         case textRoot:
@@ -310,8 +364,12 @@ extension BrowserDialect {
             let flags = item.child("InputFlags")?.text ?? "a"
             guard ["a", "t", "n", "e", "u", "l", "p", "pn"].contains(flags) else { throw DocumentRefusal(reason: "InputFlags \"\(flags)\" unknown") }
             let field = BrowserScreen.Field(
-                prompt: item.child("DisplayName")?.text ?? "", parameter: token, masked: flags.hasPrefix("p"), value: item.child("DefaultValue")?.text ?? "",
-                token: token)
+                prompt: item.child("DisplayName")?.text ?? "",
+                parameter: token,
+                masked: flags.hasPrefix("p"),
+                value: item.child("DefaultValue")?.text ?? "",
+                token: token
+            )
             return .input(title: title, url: url, fields: [field], softKeys: softKeys)
         case textRoot:
             try only(["Title", "Text", "SoftKeyItem", "Fetch", "LED"], in: root)
@@ -324,7 +382,9 @@ extension BrowserDialect {
 
     // MARK: Polycom XHTML
 
-    static let xhtmlTags: Set<String> = ["html", "head", "title", "body", "img", "b", "u", "a", "br", "hr", "form", "input", "p", "table", "tr", "td", "th"]
+    static let xhtmlTags: Set<String> = [
+        "html", "head", "title", "body", "img", "b", "u", "a", "br", "hr", "form", "input", "p", "table", "tr", "td", "th",
+    ]
 
     static func descendants(_ element: XMLElement) -> [XMLElement] { element.children.flatMap { [$0] + descendants($0) } }
 
@@ -342,7 +402,9 @@ extension BrowserDialect {
         }
         if let form = all.first(where: { $0.name == "form" }) {
             guard let action = form.attributes["action"], !action.isEmpty else { throw DocumentRefusal(reason: "form without action") }
-            guard form.attributes["method"]?.lowercased() == "get" else { throw DocumentRefusal(reason: "the microbrowser sends forms with method=\"get\"") }
+            guard form.attributes["method"]?.lowercased() == "get" else {
+                throw DocumentRefusal(reason: "the microbrowser sends forms with method=\"get\"")
+            }
             let inputs = Self.descendants(form).filter { $0.name == "input" }
             var hidden: [(String, String)] = []
             var fields: [BrowserScreen.Field] = []
@@ -359,7 +421,9 @@ extension BrowserDialect {
                 case "submit": submit = input.attributes["value"] ?? "Submit"
                 case "text", "password":
                     guard let name = input.attributes["name"], !name.isEmpty else { throw DocumentRefusal(reason: "input without name") }
-                    fields.append(.init(prompt: prompts.next() ?? name, parameter: name, masked: type == "password", value: input.attributes["value"] ?? ""))
+                    fields.append(
+                        .init(prompt: prompts.next() ?? name, parameter: name, masked: type == "password", value: input.attributes["value"] ?? "")
+                    )
                 default: throw DocumentRefusal(reason: "input type \"\(type)\" unknown")
                 }
             }
@@ -406,7 +470,11 @@ extension BrowserDialect {
             let fields = try form.children("input").map { input throws(DocumentRefusal) in
                 guard let name = input.attributes["name"], !name.isEmpty else { throw DocumentRefusal(reason: "input without name") }
                 return BrowserScreen.Field(
-                    prompt: input.attributes["label"] ?? name, parameter: name, masked: input.attributes["type"] == "password", value: input.attributes["value"] ?? "")
+                    prompt: input.attributes["label"] ?? name,
+                    parameter: name,
+                    masked: input.attributes["type"] == "password",
+                    value: input.attributes["value"] ?? ""
+                )
             }
             guard !fields.isEmpty else { throw DocumentRefusal(reason: "a form without inputs") }
             return .input(title: title, url: action, fields: fields, softKeys: softKeys)
@@ -415,7 +483,9 @@ extension BrowserDialect {
         let items = section.flatMap { $0.children("item") }
         if !items.isEmpty {
             let menu = try items.map { item throws(DocumentRefusal) in
-                guard let label = item.attributes["label"], item.attributes["action"] == "UseURL", let url = item.attributes["commandArgs"], !url.isEmpty else {
+                guard let label = item.attributes["label"], item.attributes["action"] == "UseURL", let url = item.attributes["commandArgs"],
+                    !url.isEmpty
+                else {
                     throw DocumentRefusal(reason: "item needs label, action UseURL and commandArgs")
                 }
                 return BrowserScreen.MenuItem(prompt: label, uri: url)

@@ -406,7 +406,12 @@ extension PhoneConfig {
             browserKeyLabel = p["P1364"]
         }
         // Accounts 2-4: P401/P404, P501/P504, P601/P604 (active, user ID) [3P numbering].
-        accounts[1] = { var a = SimAccount(); a.active = lineActive; a.user = lineUser; return a }()
+        accounts[1] = {
+            var a = SimAccount()
+            a.active = lineActive
+            a.user = lineUser
+            return a
+        }()
         for (n, base) in [(2, 400), (3, 500), (4, 600)] {
             var a = accounts[n] ?? SimAccount()
             if let v = p["P\(base + 1)"] { a.active = v == "1" }

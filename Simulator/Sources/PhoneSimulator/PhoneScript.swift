@@ -70,7 +70,9 @@ public struct PhoneScript: Sendable {
             case "wait": step = .wait(seconds: try seconds())
             default:
                 throw ParseError(
-                    line: number, message: "unknown step \"\(verb)\" (key, expect, expect-not, select, type, next, press, expect-reload, expect-reboot, wait)")
+                    line: number,
+                    message: "unknown step \"\(verb)\" (key, expect, expect-not, select, type, next, press, expect-reload, expect-reboot, wait)"
+                )
             }
             lines.append(Line(number: number, text: trimmed, step: step))
         }
@@ -131,7 +133,10 @@ public struct ScriptRunner: Sendable {
                     let since = Array(await phone.events.dropFirst(start))
                     guard held, !since.contains(.rebootStarted) else {
                         throw Failure(
-                            line: line, reason: "no reload without reboot within \(seconds) s; events: \(since.map(\.description))", transcript: transcript)
+                            line: line,
+                            reason: "no reload without reboot within \(seconds) s; events: \(since.map(\.description))",
+                            transcript: transcript
+                        )
                     }
                     mark = await phone.events.count
                 case .expectReboot(let seconds):
@@ -143,7 +148,11 @@ public struct ScriptRunner: Sendable {
                     }
                     guard held else {
                         let since = Array(await phone.events.dropFirst(start))
-                        throw Failure(line: line, reason: "no reboot within \(seconds) s; events: \(since.map(\.description))", transcript: transcript)
+                        throw Failure(
+                            line: line,
+                            reason: "no reboot within \(seconds) s; events: \(since.map(\.description))",
+                            transcript: transcript
+                        )
                     }
                     mark = await phone.events.count
                 }

@@ -17,7 +17,9 @@ extension SimulatedPhone {
         let app = Application(
             responder: PhoneWebResponder(phone: self),
             configuration: .init(address: .hostname(options.address, port: port), serverName: model.userAgent(mac: mac)),
-            onServerRunning: { _ in continuation.yield(.success(())) }, logger: logger)
+            onServerRunning: { _ in continuation.yield(.success(())) },
+            logger: logger
+        )
         // Stopped by a graceful shutdown, never by cancelling its task: cancelling a server with a
         // connection just accepted traps in NIO ("Deinited NIOAsyncWriter without calling
         // finish()", apple/swift-nio#3481).
@@ -72,9 +74,10 @@ extension SimulatedPhone {
             return WebAnswer(status: 403)
         }
         // A path the phone does not know is still behind its web login (answered 404 only after it).
-        let login = command?.login ?? model.pushCommands.lazy.compactMap { c -> PushCommand.Login? in
-            if case .web = c.login { return c.login } else { return nil }
-        }.first ?? .web(.basic)
+        let login =
+            command?.login ?? model.pushCommands.lazy.compactMap { c -> PushCommand.Login? in
+                if case .web = c.login { return c.login } else { return nil }
+            }.first ?? .web(.basic)
         switch login {
         case .none:
             break
@@ -142,7 +145,9 @@ extension SimulatedPhone {
             guard text.hasPrefix("xml=") else { return nil }
             let rest = String(text.dropFirst(4))
             // Older Aastra firmware sends the document URL-encoded [V]; later ones raw.
-            if rest.hasPrefix("%3C") || rest.hasPrefix("%3c") { return rest.replacingOccurrences(of: "+", with: " ").removingPercentEncoding.map { Array($0.utf8) } }
+            if rest.hasPrefix("%3C") || rest.hasPrefix("%3c") {
+                return rest.replacingOccurrences(of: "+", with: " ").removingPercentEncoding.map { Array($0.utf8) }
+            }
             return Array(rest.utf8)
         case .formXML:
             for pair in text.split(separator: "&") where pair.hasPrefix("XML=") {
@@ -211,15 +216,24 @@ extension SimulatedPhone {
         let pair = String(decoding: data, as: UTF8.self)
         guard let colon = pair.firstIndex(of: ":") else { return "a Basic login without a colon" }
         guard let url = config.pushAuthURL, !url.isEmpty else { return "no authenticationURL in the config" }
-        let form = [("UserID", String(pair[..<colon])), ("Password", String(pair[pair.index(after: colon)...])), ("devicename", "SEP\(mac.uppercased())")]
-            .map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
+        let form = [
+            ("UserID", String(pair[..<colon])), ("Password", String(pair[pair.index(after: colon)...])), ("devicename", "SEP\(mac.uppercased())"),
+        ]
+        .map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
         do {
             let response = try await engine.perform(
                 CurlRequest(
-                    method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8),
-                    localAddress: options.address, maxResponseBytes: 4096))
+                    method: "POST",
+                    url: url,
+                    headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                    body: Array(form.utf8),
+                    localAddress: options.address,
+                    maxResponseBytes: 4096
+                )
+            )
             // Exactly AUTHORIZED: any other byte and the phone refuses [V].
-            return response.status == 200 && response.body == Array("AUTHORIZED".utf8) ? nil : "authenticationURL answered \(response.status) \"\(response.text.prefix(40))\""
+            return response.status == 200 && response.body == Array("AUTHORIZED".utf8)
+                ? nil : "authenticationURL answered \(response.status) \"\(response.text.prefix(40))\""
         } catch {
             return "authenticationURL unreachable: \(error)"
         }
@@ -283,8 +297,13 @@ struct PhoneWebResponder: HTTPResponder {
         // A phone's web server takes small requests; 16 KB covers the largest XML object.
         let received = try await request.body.collect(upTo: 16 * 1024)
         let answer = await phone.handleWeb(
-            method: request.method.rawValue, target: request.head.path ?? "/", authorization: request.headers[.authorization],
-            contentType: request.headers[.contentType], source: context.remoteAddress?.ipAddress, body: Array(received.readableBytesView))
+            method: request.method.rawValue,
+            target: request.head.path ?? "/",
+            authorization: request.headers[.authorization],
+            contentType: request.headers[.contentType],
+            source: context.remoteAddress?.ipAddress,
+            body: Array(received.readableBytesView)
+        )
         var headers = HTTPFields()
         if let challenge = answer.challenge { headers[.wwwAuthenticate] = challenge }
         if let action = answer.then {

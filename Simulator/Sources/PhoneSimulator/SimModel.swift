@@ -24,8 +24,13 @@ public struct SimFamily: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
     public static let yealink = SimFamily(
-        name: "yealink", dialect: .yealink, configFormat: .yealink, configFiles: ["y000000000028.cfg", "{mac}.cfg"],
-        userAgent: "Yealink SIP-{code} {firmware} {mac_colon}", realm: "Yealink", factoryLogin: ("admin", "admin"),
+        name: "yealink",
+        dialect: .yealink,
+        configFormat: .yealink,
+        configFiles: ["y000000000028.cfg", "{mac}.cfg"],
+        userAgent: "Yealink SIP-{code} {firmware} {mac_colon}",
+        realm: "Yealink",
+        factoryLogin: ("admin", "admin"),
         pushCommands: [
             // Action URIs only from `features.action_uri_limit_ip` when set [V]; newer firmware asks for Digest [3P].
             .init(method: "GET", path: "/servlet", query: "key=AutoP", action: .reload, from: .actionURIList, login: .web(.digest)),
@@ -34,64 +39,130 @@ public struct SimFamily: Sendable, Hashable {
             .init(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=Reboot", action: .reboot, from: .actionURIList, login: .web(.digest)),
             // XML push: body `xml=` + the raw document [3P], only from the Push XML Server IP [V].
             .init(method: "POST", path: "/servlet", query: "push=xml", action: .xml, from: .pushServers, login: .web(.digest), body: .xmlEquals),
-        ])
+        ]
+    )
 
     /// Sangoma s-series (Htek inside) [I strong]: reboot verified in FreePBX endpoint code, the
     /// AutoP reload form is [I]; FreePBX sends `curl http://admin:admin@IP/…`, which is Basic.
     public static let sangoma = SimFamily(
-        name: "sangoma", dialect: .htek, configFormat: .hlProvision, configFiles: ["cfg{mac}.xml"],
-        userAgent: "Sangoma {code} {firmware} {mac_colon}", realm: "Sangoma", factoryLogin: ("admin", "admin"),
+        name: "sangoma",
+        dialect: .htek,
+        configFormat: .hlProvision,
+        configFiles: ["cfg{mac}.xml"],
+        userAgent: "Sangoma {code} {firmware} {mac_colon}",
+        realm: "Sangoma",
+        factoryLogin: ("admin", "admin"),
         pushCommands: [
             .init(method: "GET", path: "/Phone_ActionURL&key=Reboot", query: nil, action: .reboot, from: .anyone, login: .web(.basic)),
             .init(method: "GET", path: "/Phone_ActionURL&key=AutoP", query: nil, action: .reload, from: .anyone, login: .web(.basic)),
-        ])
+        ]
+    )
 
     /// Cisco Enterprise (§2): `POST /CGI/Execute` with `XML=` form-encoded and Basic auth, whose
     /// login the phone checks at its `authenticationURL` (exactly `AUTHORIZED`) [V]. No HTTP
     /// reload or reboot is known. The User-Agent spelling is [I].
     public static let cisco = SimFamily(
-        name: "cisco", dialect: .cisco, configFormat: .ciscoDevice, configFiles: ["SEP{MAC}.cnf.xml"],
-        userAgent: "Cisco-{code}/{firmware}", realm: "Cisco", factoryLogin: ("admin", "cisco"),
-        pushCommands: [.init(method: "POST", path: "/CGI/Execute", query: nil, action: .xml, from: .anyone, login: .authenticationURL, body: .formXML)])
+        name: "cisco",
+        dialect: .cisco,
+        configFormat: .ciscoDevice,
+        configFiles: ["SEP{MAC}.cnf.xml"],
+        userAgent: "Cisco-{code}/{firmware}",
+        realm: "Cisco",
+        factoryLogin: ("admin", "cisco"),
+        pushCommands: [
+            .init(method: "POST", path: "/CGI/Execute", query: nil, action: .xml, from: .anyone, login: .authenticationURL, body: .formXML)
+        ]
+    )
 
     /// Polycom VVX (§3): `POST /push` with Digest from `apps.push.*` only, `application/xhtml+xml`,
     /// at most 2 KB [V]; the REST API's `safeRestart` [I]. The User-Agent is the provisioning one [3P].
     public static let polycom = SimFamily(
-        name: "polycom", dialect: .polycom, configFormat: .polycom, configFiles: ["{mac}.cfg"],
-        userAgent: "FileTransport PolycomVVX-{code}-UA/{firmware} Type/Application", realm: "PolycomSPIP", factoryLogin: ("Polycom", "456"),
+        name: "polycom",
+        dialect: .polycom,
+        configFormat: .polycom,
+        configFiles: ["{mac}.cfg"],
+        userAgent: "FileTransport PolycomVVX-{code}-UA/{firmware} Type/Application",
+        realm: "PolycomSPIP",
+        factoryLogin: ("Polycom", "456"),
         pushCommands: [
             .init(
-                method: "POST", path: "/push", query: nil, action: .xml, from: .anyone, login: .pushAccount(.digest), body: .polycomData,
-                contentType: "application/xhtml+xml", maxBodyBytes: 2048),
-            .init(method: "POST", path: "/api/v1/mgmt/safeRestart", query: nil, action: .reboot, from: .anyone, login: .web(.basic), needsRESTAPI: true),
-        ])
+                method: "POST",
+                path: "/push",
+                query: nil,
+                action: .xml,
+                from: .anyone,
+                login: .pushAccount(.digest),
+                body: .polycomData,
+                contentType: "application/xhtml+xml",
+                maxBodyBytes: 2048
+            ),
+            .init(
+                method: "POST",
+                path: "/api/v1/mgmt/safeRestart",
+                query: nil,
+                action: .reboot,
+                from: .anyone,
+                login: .web(.basic),
+                needsRESTAPI: true
+            ),
+        ]
+    )
 
     /// Snom (§4): `GET /advanced_update.htm?reboot=Reboot` with http_user/http_pass [V]; no HTTP
     /// reload and no XML push are known. The User-Agent form is [3P].
     public static let snom = SimFamily(
-        name: "snom", dialect: .snom, configFormat: .snomSettings, configFiles: ["snom{code}.htm", "snom{code}-{MAC}.htm"],
-        userAgent: "Mozilla/4.0 (compatible; snom{code}-SIP {firmware} {mac})", realm: "snom", factoryLogin: ("admin", "admin"),
-        pushCommands: [.init(method: "GET", path: "/advanced_update.htm", query: "reboot=Reboot", action: .reboot, from: .anyone, login: .web(.digest))])
+        name: "snom",
+        dialect: .snom,
+        configFormat: .snomSettings,
+        configFiles: ["snom{code}.htm", "snom{code}-{MAC}.htm"],
+        userAgent: "Mozilla/4.0 (compatible; snom{code}-SIP {firmware} {mac})",
+        realm: "snom",
+        factoryLogin: ("admin", "admin"),
+        pushCommands: [
+            .init(method: "GET", path: "/advanced_update.htm", query: "reboot=Reboot", action: .reboot, from: .anyone, login: .web(.digest))
+        ]
+    )
 
     /// Fanvil (§6): `POST /xmlService` with a raw XML body, only from the PUSH XML Server IP, web
     /// admin auth [V]; no reload or reboot request is known. `<mac>.cfg` and the User-Agent are [I].
     public static let fanvil = SimFamily(
-        name: "fanvil", dialect: .fanvil, configFormat: .fanvil, configFiles: ["{mac}.cfg"],
-        userAgent: "Fanvil {code} {firmware} {mac}", realm: "Fanvil", factoryLogin: ("admin", "admin"),
-        pushCommands: [.init(method: "POST", path: "/xmlService", query: nil, action: .xml, from: .pushServers, login: .web(.basic), body: .raw)])
+        name: "fanvil",
+        dialect: .fanvil,
+        configFormat: .fanvil,
+        configFiles: ["{mac}.cfg"],
+        userAgent: "Fanvil {code} {firmware} {mac}",
+        realm: "Fanvil",
+        factoryLogin: ("admin", "admin"),
+        pushCommands: [.init(method: "POST", path: "/xmlService", query: nil, action: .xml, from: .pushServers, login: .web(.basic), body: .raw)]
+    )
 
     /// Aastra/Mitel (§8): `POST /` with `xml=` (raw in later firmware, URL-encoded in older), only
     /// from the XML Push Server List, objects under 2150 bytes; `Command: Reset` reboots [V].
     /// `aastra.cfg` then `<MAC>.cfg` and the User-Agent form are [I].
     public static let mitel = SimFamily(
-        name: "mitel", dialect: .aastra, configFormat: .aastra, configFiles: ["aastra.cfg", "{MAC}.cfg"],
-        userAgent: "Aastra{code} MAC:{mac_dash} V:{firmware}-SIP", realm: "Aastra", factoryLogin: ("admin", "22222"),
-        pushCommands: [.init(method: "POST", path: "/", query: nil, action: .xml, from: .pushServers, login: .none, body: .xmlEquals, maxBodyBytes: 2149)])
+        name: "mitel",
+        dialect: .aastra,
+        configFormat: .aastra,
+        configFiles: ["aastra.cfg", "{MAC}.cfg"],
+        userAgent: "Aastra{code} MAC:{mac_dash} V:{firmware}-SIP",
+        realm: "Aastra",
+        factoryLogin: ("admin", "22222"),
+        pushCommands: [
+            .init(method: "POST", path: "/", query: nil, action: .xml, from: .pushServers, login: .none, body: .xmlEquals, maxBodyBytes: 2149)
+        ]
+    )
 
     /// Grandstream GRP (§5): `cfg<mac>.xml` [V]; no push of any kind is known.
     public static let grandstream = SimFamily(
-        name: "grandstream", dialect: .grandstream, configFormat: .gsProvision, configFiles: ["cfg{mac}.xml"],
-        userAgent: "Grandstream Model HW {code} SW {firmware} DevId {mac}", realm: "Grandstream", factoryLogin: ("admin", "admin"), pushCommands: [])
+        name: "grandstream",
+        dialect: .grandstream,
+        configFormat: .gsProvision,
+        configFiles: ["cfg{mac}.xml"],
+        userAgent: "Grandstream Model HW {code} SW {firmware} DevId {mac}",
+        realm: "Grandstream",
+        factoryLogin: ("admin", "admin"),
+        pushCommands: []
+    )
 
     public static let all: [SimFamily] = [.yealink, .sangoma, .cisco, .polycom, .snom, .fanvil, .mitel, .grandstream]
 }
@@ -115,17 +186,107 @@ public struct SimModel: Sendable, Hashable {
     /// Display sizes and boot times are approximate [I]. Sangoma primer: only s500/s700 update
     /// their config without a reboot [V]; Yealink applies one via AutoP [3P].
     public static let all: [SimModel] = [
-        SimModel(name: "sangoma-s300", family: .sangoma, code: "S300", firmware: "2.0.4.80", lines: 4, columns: 24, reloadsInPlace: false, bootSeconds: 40),
-        SimModel(name: "sangoma-s500", family: .sangoma, code: "S500", firmware: "2.0.4.80", lines: 6, columns: 30, reloadsInPlace: true, bootSeconds: 45),
-        SimModel(name: "sangoma-s700", family: .sangoma, code: "S700", firmware: "2.0.4.80", lines: 10, columns: 40, reloadsInPlace: true, bootSeconds: 50),
-        SimModel(name: "yealink-t46u", family: .yealink, code: "T46U", firmware: "108.86.0.45", lines: 8, columns: 36, reloadsInPlace: true, bootSeconds: 60),
-        SimModel(name: "yealink-t54w", family: .yealink, code: "T54W", firmware: "96.86.0.45", lines: 10, columns: 40, reloadsInPlace: true, bootSeconds: 60),
-        SimModel(name: "cisco-8841", family: .cisco, code: "CP8841", firmware: "14.2.1", lines: 10, columns: 40, reloadsInPlace: false, bootSeconds: 90),
-        SimModel(name: "polycom-vvx411", family: .polycom, code: "VVX_411", firmware: "6.4.3.5018", lines: 8, columns: 36, reloadsInPlace: false, bootSeconds: 70),
-        SimModel(name: "snom-d735", family: .snom, code: "D735", firmware: "10.1.54.13", lines: 8, columns: 36, reloadsInPlace: false, bootSeconds: 50),
+        SimModel(
+            name: "sangoma-s300",
+            family: .sangoma,
+            code: "S300",
+            firmware: "2.0.4.80",
+            lines: 4,
+            columns: 24,
+            reloadsInPlace: false,
+            bootSeconds: 40
+        ),
+        SimModel(
+            name: "sangoma-s500",
+            family: .sangoma,
+            code: "S500",
+            firmware: "2.0.4.80",
+            lines: 6,
+            columns: 30,
+            reloadsInPlace: true,
+            bootSeconds: 45
+        ),
+        SimModel(
+            name: "sangoma-s700",
+            family: .sangoma,
+            code: "S700",
+            firmware: "2.0.4.80",
+            lines: 10,
+            columns: 40,
+            reloadsInPlace: true,
+            bootSeconds: 50
+        ),
+        SimModel(
+            name: "yealink-t46u",
+            family: .yealink,
+            code: "T46U",
+            firmware: "108.86.0.45",
+            lines: 8,
+            columns: 36,
+            reloadsInPlace: true,
+            bootSeconds: 60
+        ),
+        SimModel(
+            name: "yealink-t54w",
+            family: .yealink,
+            code: "T54W",
+            firmware: "96.86.0.45",
+            lines: 10,
+            columns: 40,
+            reloadsInPlace: true,
+            bootSeconds: 60
+        ),
+        SimModel(
+            name: "cisco-8841",
+            family: .cisco,
+            code: "CP8841",
+            firmware: "14.2.1",
+            lines: 10,
+            columns: 40,
+            reloadsInPlace: false,
+            bootSeconds: 90
+        ),
+        SimModel(
+            name: "polycom-vvx411",
+            family: .polycom,
+            code: "VVX_411",
+            firmware: "6.4.3.5018",
+            lines: 8,
+            columns: 36,
+            reloadsInPlace: false,
+            bootSeconds: 70
+        ),
+        SimModel(
+            name: "snom-d735",
+            family: .snom,
+            code: "D735",
+            firmware: "10.1.54.13",
+            lines: 8,
+            columns: 36,
+            reloadsInPlace: false,
+            bootSeconds: 50
+        ),
         SimModel(name: "fanvil-x4u", family: .fanvil, code: "X4U", firmware: "2.12.2", lines: 8, columns: 32, reloadsInPlace: false, bootSeconds: 45),
-        SimModel(name: "mitel-6867i", family: .mitel, code: "6867i", firmware: "5.1.0.2036", lines: 8, columns: 32, reloadsInPlace: false, bootSeconds: 60),
-        SimModel(name: "grandstream-grp2614", family: .grandstream, code: "GRP2614", firmware: "1.0.5.33", lines: 8, columns: 32, reloadsInPlace: false, bootSeconds: 50),
+        SimModel(
+            name: "mitel-6867i",
+            family: .mitel,
+            code: "6867i",
+            firmware: "5.1.0.2036",
+            lines: 8,
+            columns: 32,
+            reloadsInPlace: false,
+            bootSeconds: 60
+        ),
+        SimModel(
+            name: "grandstream-grp2614",
+            family: .grandstream,
+            code: "GRP2614",
+            firmware: "1.0.5.33",
+            lines: 8,
+            columns: 32,
+            reloadsInPlace: false,
+            bootSeconds: 50
+        ),
     ]
 
     /// The model with this name; an unknown name is `nil` (never a default model).
@@ -142,7 +303,10 @@ public struct SimModel: Sendable, Hashable {
 
     func fill(_ pattern: String, mac: String) -> String {
         pattern.replacingOccurrences(of: "{code}", with: code).replacingOccurrences(of: "{mac_colon}", with: Self.grouped(mac, ":"))
-            .replacingOccurrences(of: "{mac_dash}", with: Self.grouped(mac, "-").uppercased()).replacingOccurrences(of: "{MAC}", with: mac.uppercased())
+            .replacingOccurrences(of: "{mac_dash}", with: Self.grouped(mac, "-").uppercased()).replacingOccurrences(
+                of: "{MAC}",
+                with: mac.uppercased()
+            )
             .replacingOccurrences(of: "{mac}", with: mac)
     }
 
@@ -210,8 +374,16 @@ public struct PushCommand: Sendable, Hashable {
     public let needsRESTAPI: Bool
 
     public init(
-        method: String, path: String, query: String?, action: Action, from: Sources, login: Login, body: Body = .none, contentType: String? = nil,
-        maxBodyBytes: Int? = nil, needsRESTAPI: Bool = false
+        method: String,
+        path: String,
+        query: String?,
+        action: Action,
+        from: Sources,
+        login: Login,
+        body: Body = .none,
+        contentType: String? = nil,
+        maxBodyBytes: Int? = nil,
+        needsRESTAPI: Bool = false
     ) {
         self.method = method
         self.path = path

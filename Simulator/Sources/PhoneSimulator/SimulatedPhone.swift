@@ -249,7 +249,8 @@ public actor SimulatedPhone {
     /// Chooses a menu item by its number (1-based) or its label, and opens it.
     public func select(_ item: String) async throws {
         guard case .menu(_, let items, _) = screen else { throw PhoneError.noSuchItem(item) }
-        let index: Int? = Int(item).flatMap { (1...items.count).contains($0) ? $0 - 1 : nil }
+        let index: Int? =
+            Int(item).flatMap { (1...items.count).contains($0) ? $0 - 1 : nil }
             ?? items.firstIndex { $0.prompt.caseInsensitiveCompare(item) == .orderedSame }
         guard let index else { throw PhoneError.noSuchItem(item) }
         selected = index
@@ -258,7 +259,9 @@ public actor SimulatedPhone {
 
     /// Types into the focused input field.
     public func type(_ text: String) throws {
-        guard case .input(let title, let url, var fields, let keys) = screen, fields.indices.contains(focused) else { throw PhoneError.notAnInputScreen }
+        guard case .input(let title, let url, var fields, let keys) = screen, fields.indices.contains(focused) else {
+            throw PhoneError.notAnInputScreen
+        }
         fields[focused].value += text
         screen = .input(title: title, url: url, fields: fields, softKeys: keys)
     }
@@ -322,7 +325,8 @@ public actor SimulatedPhone {
         let response: CurlResponse
         do {
             response = try await engine.perform(
-                CurlRequest(url: url, headers: [("User-Agent", model.userAgent(mac: mac))], localAddress: options.address, maxResponseBytes: 1 << 20))
+                CurlRequest(url: url, headers: [("User-Agent", model.userAgent(mac: mac))], localAddress: options.address, maxResponseBytes: 1 << 20)
+            )
         } catch {
             throw PhoneError.transfer(error.description)
         }
@@ -359,11 +363,15 @@ public actor SimulatedPhone {
         case .menu(let title, let items, _)?:
             let room = max(1, model.lines - 2)
             let first = max(0, min(selected - room + 1, items.count - room))
-            lines = [title] + items.enumerated().dropFirst(first).prefix(room).map { "\($0.offset == selected ? ">" : " ")\($0.offset + 1) \($0.element.prompt)" }
+            lines =
+                [title]
+                + items.enumerated().dropFirst(first).prefix(room).map { "\($0.offset == selected ? ">" : " ")\($0.offset + 1) \($0.element.prompt)" }
         case .input(let title, _, let fields, _)?:
-            lines = [title] + fields.enumerated().map { i, f in
-                "\(i == focused ? ">" : " ")\(f.prompt) \(f.masked ? String(repeating: "*", count: f.value.count) : f.value)"
-            }
+            lines =
+                [title]
+                + fields.enumerated().map { i, f in
+                    "\(i == focused ? ">" : " ")\(f.prompt) \(f.masked ? String(repeating: "*", count: f.value.count) : f.value)"
+                }
         case .text(let title, let text, _)?:
             lines = [title] + Self.wrap(text, width: model.columns)
         }

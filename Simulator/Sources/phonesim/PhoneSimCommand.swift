@@ -10,7 +10,8 @@ struct PhoneSimCommand: AsyncParsableCommand {
         commandName: "phonesim",
         abstract: "A desk phone simulator for HotDesk: boots, fetches its config, browses the Login/Logout app, takes pushes.",
         subcommands: [Interactive.self, Run.self, Fleet.self],
-        defaultSubcommand: Interactive.self)
+        defaultSubcommand: Interactive.self
+    )
 }
 
 /// What identifies one simulated phone.
@@ -40,9 +41,15 @@ struct PhoneOptions: ParsableArguments {
         let hex = mac.lowercased().filter(\.isHexDigit)
         guard hex.count == 12 else { throw ValidationError("\"\(mac)\" is not a MAC address") }
         return SimulatedPhone(
-            model: simModel, mac: hex,
-            options: .init(server: server.hasSuffix("/") ? String(server.dropLast()) : server, address: address,
-                           pushPort: pushPort == 0 ? nil : pushPort, bootTimeScale: bootTimeScale))
+            model: simModel,
+            mac: hex,
+            options: .init(
+                server: server.hasSuffix("/") ? String(server.dropLast()) : server,
+                address: address,
+                pushPort: pushPort == 0 ? nil : pushPort,
+                bootTimeScale: bootTimeScale
+            )
+        )
     }
 }
 
@@ -54,7 +61,9 @@ func printErr(_ text: String) {
 struct Interactive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "interactive",
-        abstract: "Boot a phone and drive it by hand: h (Login/Logout key), a menu number, digits for a field, n (next field), a softkey label; or script steps.")
+        abstract:
+            "Boot a phone and drive it by hand: h (Login/Logout key), a menu number, digits for a field, n (next field), a softkey label; or script steps."
+    )
 
     @OptionGroup var phone: PhoneOptions
 
@@ -175,7 +184,8 @@ struct Fleet: AsyncParsableCommand {
         discussion: """
             Phone i (from 0) has MAC <mac-prefix><i as 6 hex digits>, address 127.1.x.y, and logs in extension first-extension+i with \
             --password (a voicemail PIN or the user password). The directory must hold those extensions.
-            """)
+            """
+    )
 
     @Option(help: "HotDesk's base URL.")
     var server: String
@@ -183,7 +193,10 @@ struct Fleet: AsyncParsableCommand {
     @Option(help: "How many phones.")
     var phones: Int = 10
 
-    @Option(help: "The phones' models, comma-separated and taken in turn, or \"mixed\" for one of each family: \(SimModel.all.map(\.name).joined(separator: ", ")).")
+    @Option(
+        help:
+            "The phones' models, comma-separated and taken in turn, or \"mixed\" for one of each family: \(SimModel.all.map(\.name).joined(separator: ", "))."
+    )
     var model: String = "sangoma-s500"
 
     @Option(help: "Login/logout cycles per phone.")
@@ -205,7 +218,9 @@ struct Fleet: AsyncParsableCommand {
     var waitApply = true
 
     func run() async throws {
-        let names = model == "mixed" ? SimFamily.all.compactMap { f in SimModel.all.first { $0.family == f }?.name } : model.split(separator: ",").map(String.init)
+        let names =
+            model == "mixed"
+            ? SimFamily.all.compactMap { f in SimModel.all.first { $0.family == f }?.name } : model.split(separator: ",").map(String.init)
         let models = try names.map { name in
             guard let m = SimModel.named(name.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError("unknown model \"\(name)\"; one of \(SimModel.all.map(\.name).joined(separator: ", ")) or mixed")
@@ -216,8 +231,10 @@ struct Fleet: AsyncParsableCommand {
         let base = server.hasSuffix("/") ? String(server.dropLast()) : server
         let fleet = (0..<phones).map { i in
             SimulatedPhone(
-                model: models[i % models.count], mac: macPrefix + String(format: "%06x", i),
-                options: .init(server: base, address: "127.1.\(i / 250).\(i % 250 + 1)", pushPort: pushPort == 0 ? nil : pushPort, bootTimeScale: 0))
+                model: models[i % models.count],
+                mac: macPrefix + String(format: "%06x", i),
+                options: .init(server: base, address: "127.1.\(i / 250).\(i % 250 + 1)", pushPort: pushPort == 0 ? nil : pushPort, bootTimeScale: 0)
+            )
         }
         let bootStart = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -249,16 +266,31 @@ struct Fleet: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let (login, logout, applied, failures) = (results.login, results.logout, results.applied, results.failures)
         print("phones \(phones) (\(names.joined(separator: ", "))), \(logins) cycles each, booted in \(bootTime)")
-        print(String(format: "cycles %d in %.2f s: %.1f login+logout cycles/s, %d failed", login.totalCount, seconds, Double(login.totalCount) / seconds, failures))
+        print(
+            String(
+                format: "cycles %d in %.2f s: %.1f login+logout cycles/s, %d failed",
+                login.totalCount,
+                seconds,
+                Double(login.totalCount) / seconds,
+                failures
+            )
+        )
         if wait { print("(each Done waits for its push and config fetch; the server waits 1 s after Done so the phone shows it first)") }
         var rows = [("health (reference)", reference), ("login (key → Done screen)", login), ("logout (key → Logged out)", logout)]
         if wait { rows.append(("Done → new config applied (push + fetch)", applied)) }
         for (name, h) in rows where h.totalCount > 0 {
             print(
-                "\(name): p50 \(Self.ms(h.valueAtPercentile(50))) p90 \(Self.ms(h.valueAtPercentile(90))) p99 \(Self.ms(h.valueAtPercentile(99))) max \(Self.ms(h.max))")
+                "\(name): p50 \(Self.ms(h.valueAtPercentile(50))) p90 \(Self.ms(h.valueAtPercentile(90))) p99 \(Self.ms(h.valueAtPercentile(99))) max \(Self.ms(h.max))"
+            )
         }
         let ref = max(1, Double(reference.valueAtPercentile(50)))
-        print(String(format: "ratios to health p50: login p50 %.1fx, logout p50 %.1fx", Double(login.valueAtPercentile(50)) / ref, Double(logout.valueAtPercentile(50)) / ref))
+        print(
+            String(
+                format: "ratios to health p50: login p50 %.1fx, logout p50 %.1fx",
+                Double(login.valueAtPercentile(50)) / ref,
+                Double(logout.valueAtPercentile(50)) / ref
+            )
+        )
         await withTaskGroup(of: Void.self) { group in
             for phone in fleet { group.addTask { await phone.shutdown() } }
         }

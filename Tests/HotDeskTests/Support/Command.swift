@@ -14,7 +14,10 @@ enum Command {
 
     /// `arguments[0]` is looked up on PATH (`/usr/bin/env`), unless it is a path.
     static func run(
-        _ arguments: [String], environment: [String: String]? = nil, errors: Bool = false, directory: URL = FileManager.default.temporaryDirectory
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        errors: Bool = false,
+        directory: URL = FileManager.default.temporaryDirectory
     ) async throws -> Result {
         let file = directory.appendingPathComponent("command-\(UUID().uuidString).out")
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }

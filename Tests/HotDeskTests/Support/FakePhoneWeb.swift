@@ -39,8 +39,11 @@ final class FakePhoneWeb: Sendable {
         router.get("**") { request, _ in answer(request) }
         router.post("**") { request, _ in answer(request) }
         let app = Application(
-            router: router, configuration: .init(address: .hostname(address, port: port)), onServerRunning: { _ in continuation.yield() },
-            logger: logger)
+            router: router,
+            configuration: .init(address: .hostname(address, port: port)),
+            onServerRunning: { _ in continuation.yield() },
+            logger: logger
+        )
         task = Task { try await app.run() }
         for await _ in stream { break }
     }
@@ -63,7 +66,9 @@ final class SilentListener: Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, address, &addr.sin_addr)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
     }
 
@@ -80,7 +85,9 @@ final class RawClient: Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, address, &addr.sin_addr)
-        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard connected == 0 else {
             _ = Glibc.close(fd)
             throw POSIXError(.ECONNREFUSED)

@@ -11,15 +11,18 @@ enum SIPStack {
     /// Whether the packages are installed (CI installs them; see `.ci/run`).
     static let available: Bool = {
         let fm = FileManager.default
-        let ok = fm.isExecutableFile(atPath: kamailio) && fm.isExecutableFile(atPath: baresip)
+        let ok =
+            fm.isExecutableFile(atPath: kamailio) && fm.isExecutableFile(atPath: baresip)
             && fm.fileExists(atPath: modules + "/http_client.so") && fm.fileExists(atPath: modules + "/json.so")
         // CI sets HOTDESK_REQUIRE_SIP: there a missing package fails the suite instead of skipping it.
         if !ok && ProcessInfo.processInfo.environment["HOTDESK_REQUIRE_SIP"] != nil { return true }
         if !ok {
-            print("""
+            print(
+                """
                 ⚠️  SKIPPING the Kamailio + baresip suite: install kamailio, kamailio-utils-modules, kamailio-json-modules and \
                 baresip-core (apt) to run it. CI installs them.
-                """)
+                """
+            )
         }
         return ok
     }()
@@ -28,7 +31,12 @@ enum SIPStack {
     static let config = screensDirectory.deletingLastPathComponent().appendingPathComponent("examples/pbx/kamailio.cfg").path
 
     private static let ports = Mutex(Int.random(in: 41000..<45000))
-    static func port() -> Int { ports.withLock { $0 += 2; return $0 } }
+    static func port() -> Int {
+        ports.withLock {
+            $0 += 2
+            return $0
+        }
+    }
 }
 
 /// A running Kamailio on 127.0.0.2:<port>, asking HotDesk at `hotdeskURL`.
@@ -45,7 +53,9 @@ final class KamailioProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SIPStack.kamailio)
-        process.arguments = ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"]
+        process.arguments = [
+            "-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1",
+        ]
         process.environment = ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""]
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
@@ -69,7 +79,9 @@ final class KamailioProcess: Sendable {
         for pid in ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init) {
             guard let cmdline = fm.contents(atPath: "/proc/\(pid)/cmdline"),
                 let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                let ppid = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }).flatMap({ Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) })
+                let ppid = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }).flatMap({
+                    Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces))
+                })
             else { continue }
             let arguments = String(decoding: cmdline, as: UTF8.self).split(separator: "\0").map(String.init)
             guard arguments.first == SIPStack.kamailio, let w = arguments.firstIndex(of: "-w"), w + 1 < arguments.count,
@@ -124,7 +136,8 @@ enum Baresip {
     /// The final SIP status of the call baresip placed ("… session closed: 404 Not registered").
     static func callStatus(_ output: String) -> Int? {
         guard let line = output.split(separator: "\n").first(where: { $0.contains("session closed: ") }),
-              let range = line.range(of: "session closed: ") else { return nil }
+            let range = line.range(of: "session closed: ")
+        else { return nil }
         return Int(line[range.upperBound...].prefix(3))
     }
 
@@ -134,31 +147,46 @@ enum Baresip {
     /// Waits without holding a thread (`Command`): baresip waits on Kamailio, which waits on
     /// HotDesk, which needs the concurrency pool's threads to answer.
     static func run(
-        user: String, password: String, authUser: String? = nil, registrar: String, commands: [String] = [], seconds: Int = 3, answer: Bool = false,
-        listen: String? = nil, directory: URL
+        user: String,
+        password: String,
+        authUser: String? = nil,
+        registrar: String,
+        commands: [String] = [],
+        seconds: Int = 3,
+        answer: Bool = false,
+        listen: String? = nil,
+        directory: URL
     ) async throws -> String {
         let dir = directory.appendingPathComponent("baresip-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let listen = listen ?? "127.0.0.\(Int.random(in: 30...200)):\(SIPStack.port())"
         try """
-            sip_listen \(listen)
-            module_path \(SIPStack.baresipModules)
-            module g711.so
-            module account.so
-            module menu.so
-            module aufile.so
-            module ausine.so
-            audio_player aufile,/dev/null
-            audio_alert aufile,/dev/null
-            audio_source ausine,440
-            ausrc_srate 48000
-            ausrc_channels 2
-            auplay_srate 48000
-            """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        try "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password)\(authUser.map { ";auth_user=\($0)" } ?? "");regint=\(listen == registrar ? 0 : 60)\(answer ? ";answermode=auto" : "")\n".write(
-            to: dir.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+        sip_listen \(listen)
+        module_path \(SIPStack.baresipModules)
+        module g711.so
+        module account.so
+        module menu.so
+        module aufile.so
+        module ausine.so
+        audio_player aufile,/dev/null
+        audio_alert aufile,/dev/null
+        audio_source ausine,440
+        ausrc_srate 48000
+        ausrc_channels 2
+        auplay_srate 48000
+        """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        try
+            "<sip:\(user)@\(registrar);transport=udp>;auth_pass=\(password)\(authUser.map { ";auth_user=\($0)" } ?? "");regint=\(listen == registrar ? 0 : 60)\(answer ? ";answermode=auto" : "")\n"
+            .write(
+                to: dir.appendingPathComponent("accounts"),
+                atomically: true,
+                encoding: .utf8
+            )
         let result = try await Command.run(
-            [SIPStack.baresip, "-f", dir.path, "-t", "\(seconds)"] + commands.flatMap { ["-e", $0] }, errors: true, directory: dir)
+            [SIPStack.baresip, "-f", dir.path, "-t", "\(seconds)"] + commands.flatMap { ["-e", $0] },
+            errors: true,
+            directory: dir
+        )
         return result.output
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import Curl
+import Foundation
 import HotDeskCore
 import HotDeskServer
 import HotDeskStore
@@ -37,8 +37,10 @@ struct TempDir: ~Copyable {
     /// A store in this directory, with its key in the key file `key` here (a new one if absent).
     func store(_ name: String = "db.sqlite", key: String = "k") throws -> SQLiteStore {
         try SQLiteStore(
-            path: url.appendingPathComponent(name).path, secrets: .load(keyFile: url.appendingPathComponent(key).path, environment: [:]),
-            catalog: testFamilies.catalog)
+            path: url.appendingPathComponent(name).path,
+            secrets: .load(keyFile: url.appendingPathComponent(key).path, environment: [:]),
+            catalog: testFamilies.catalog
+        )
     }
 }
 
@@ -46,8 +48,15 @@ struct TempDir: ~Copyable {
 func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async throws -> ImportSummary {
     let known = try await store.directoryNames()
     let doc = try DirectoryDocument.parse(
-        yaml: yaml, file: "directory.yaml", baseDirectory: base, catalog: testFamilies.catalog, configs: testFamilies.configs,
-        knownExtensions: known.extensions, knownTemplates: known.templates, knownWorkspaces: try await store.workspaceNames())
+        yaml: yaml,
+        file: "directory.yaml",
+        baseDirectory: base,
+        catalog: testFamilies.catalog,
+        configs: testFamilies.configs,
+        knownExtensions: known.extensions,
+        knownTemplates: known.templates,
+        knownWorkspaces: try await store.workspaceNames()
+    )
     return try await store.importDirectory(doc, actor: "test", at: Date(), options: ImportOptions(), outbox: testOutbox())
 }
 
@@ -62,8 +71,16 @@ func testOutbox(delay: TimeInterval = 0) -> Outbox {
 /// than 4 s, and the push escalated and failed while the phone was still booting (a test that
 /// wants the timeout sets its own: PushTests, "a phone that says OK but never fetches").
 let testPushPolicy = PushPolicy(
-    maxAttempts: 3, backoff: 0.1, maxBackoff: 0.4, connectTimeout: 1, transferTimeout: 1.5, reloadApplyTimeout: 10, rebootApplyTimeout: 20,
-    delayAfterDone: 0.05, maxConcurrent: 16)
+    maxAttempts: 3,
+    backoff: 0.1,
+    maxBackoff: 0.4,
+    connectTimeout: 1,
+    transferTimeout: 1.5,
+    reloadApplyTimeout: 10,
+    rebootApplyTimeout: 20,
+    delayAfterDone: 0.05,
+    maxConcurrent: 16
+)
 
 /// The server's clock: the real time, moved forward when a test says so.
 final class TestClock: Sendable {
@@ -91,8 +108,13 @@ final class TestServer: Sendable {
     /// the external `localhost:{PORT}` so the two can be told apart) and `{PUSH_PORT}` (the
     /// port the test phones' web servers listen on).
     static func start(
-        yaml: String?, directory: URL? = nil, port: Int = 0, policy: PushPolicy = testPushPolicy, trustedProxies: Set<String> = [],
-        connections: ConnectionLimits = ConnectionLimits(), tls: TLSFiles? = nil
+        yaml: String?,
+        directory: URL? = nil,
+        port: Int = 0,
+        policy: PushPolicy = testPushPolicy,
+        trustedProxies: Set<String> = [],
+        connections: ConnectionLimits = ConnectionLimits(),
+        tls: TLSFiles? = nil
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -104,16 +126,26 @@ final class TestServer: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let clock = TestClock()
         var configuration = ServerConfiguration(
-            host: "127.0.0.1", port: port, timeZone: TimeZone(identifier: "UTC")!, push: policy, trustedProxies: trustedProxies, autoLogoutInterval: 0.1)
+            host: "127.0.0.1",
+            port: port,
+            timeZone: TimeZone(identifier: "UTC")!,
+            push: policy,
+            trustedProxies: trustedProxies,
+            autoLogoutInterval: 0.1
+        )
         configuration.housekeepingInterval = 0.1
         configuration.fetchTimesInterval = 0.1
         configuration.connections = connections
         configuration.tls = tls
         let app = try makeApplication(
-            store: store, families: testFamilies, pusher: pusher,
+            store: store,
+            families: testFamilies,
+            pusher: pusher,
             configuration: configuration,
-            logger: logger, clock: { clock.now() },
-            onServerRunning: { port in continuation.yield(port) })
+            logger: logger,
+            clock: { clock.now() },
+            onServerRunning: { port in continuation.yield(port) }
+        )
         // Stopped by a graceful shutdown, not by cancelling the task (apple/swift-nio#3481).
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task { try await group.run() }
@@ -134,11 +166,28 @@ final class TestServer: Sendable {
             }
         }
         return TestServer(
-            store: store, changes: app.changes, clock: clock, port: bound, dbPath: dbPath, task: task, group: group, directory: directory, log: log)
+            store: store,
+            changes: app.changes,
+            clock: clock,
+            port: bound,
+            dbPath: dbPath,
+            task: task,
+            group: group,
+            directory: directory,
+            log: log
+        )
     }
 
     private init(
-        store: SQLiteStore, changes: PhoneChanges, clock: TestClock, port: Int, dbPath: String, task: Task<Void, any Error>, group: ServiceGroup, directory: URL, log: LogRecorder
+        store: SQLiteStore,
+        changes: PhoneChanges,
+        clock: TestClock,
+        port: Int,
+        dbPath: String,
+        task: Task<Void, any Error>,
+        group: ServiceGroup,
+        directory: URL,
+        log: LogRecorder
     ) {
         self.log = log
         self.changes = changes
@@ -181,8 +230,10 @@ final class TestServer: Sendable {
     /// A simulated phone on its own loopback address, booted (it fetched its config).
     func phone(_ model: String, mac: String, pushes: Bool = true) async throws -> SimulatedPhone {
         let phone = SimulatedPhone(
-            model: try #require(SimModel.named(model)), mac: mac,
-            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02))
+            model: try #require(SimModel.named(model)),
+            mac: mac,
+            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02)
+        )
         try await phone.boot()
         return phone
     }
@@ -280,10 +331,19 @@ enum HTTP {
 extension TestServer {
     /// `GET /provision/<file>` as the phone itself: with its provisioning secret (HTTP Digest),
     /// from `address`.
-    func fetchAsPhone(_ file: String, mac: String, headers: [(name: String, value: String)] = [], from address: String? = nil) async throws -> CurlResponse {
+    func fetchAsPhone(
+        _ file: String,
+        mac: String,
+        headers: [(name: String, value: String)] = [],
+        from address: String? = nil
+    ) async throws -> CurlResponse {
         let device = try #require(try await store.device(mac: MACAddress(mac)!), "no device \(mac)")
         var request = CurlRequest(url: "\(baseURL)/provision/\(file)", headers: headers, localAddress: address)
-        request.credentials = HTTPCredentials(username: device.provisioningUsername, password: try #require(device.provisioningSecret), scheme: .digest)
+        request.credentials = HTTPCredentials(
+            username: device.provisioningUsername,
+            password: try #require(device.provisioningSecret),
+            scheme: .digest
+        )
         return try await CurlEngine.shared.perform(request)
     }
 }
