@@ -60,11 +60,9 @@ struct ConsoleController: Sendable {
     /// address) within the window, even with the right password.
     func signIn(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
-            return APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)").response
+            throw APIError(.unsupportedMediaType, "bad_content_type", "send the sign-in as JSON (Content-Type: application/json)")
         }
-        let body: SignInRequest
-        do { body = try await request.decodeJSON(SignInRequest.self, expected: "{\"name\": \"…\", \"password\": \"…\"}") } catch let error as APIError
-        { return error.response }
+        let body = try await request.decodeJSON(SignInRequest.self, expected: "{\"name\": \"…\", \"password\": \"…\"}")
         let now = clock()
         let source = addresses.address(of: request, context: context) ?? "unknown"
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
@@ -95,7 +93,7 @@ struct ConsoleController: Sendable {
                     )
                 )
             }
-            return APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait).response
+            throw APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait)
         }
         guard let role = try await store.checkAdminPassword(name: name, password: password) else {
             _ = pairFailures.refuse(source: pair, now: now)
@@ -112,7 +110,7 @@ struct ConsoleController: Sendable {
                     detail: "console sign-in: wrong name or password"
                 )
             )
-            return APIError(.unauthorized, "wrong_password", "wrong name or password").response
+            throw APIError(.unauthorized, "wrong_password", "wrong name or password")
         }
         let token = ConsoleSession.makeToken()
         let session = ConsoleSession(
@@ -142,7 +140,7 @@ struct ConsoleController: Sendable {
     /// The signed-in session (for a page opened again), or 401.
     func current(_ request: Request) async throws -> Response {
         guard let (_, session) = try await auth.session(of: request) else {
-            return APIError(.unauthorized, "signed_out", "not signed in").response
+            throw APIError(.unauthorized, "signed_out", "not signed in")
         }
         var response = Response.json(.ok, Self.view(session))
         response.headers[.cacheControl] = "no-store"
@@ -153,10 +151,10 @@ struct ConsoleController: Sendable {
     /// cross-site post (which carries the cookie but cannot know the token) changes nothing.
     func signOut(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         guard let (hash, session) = try await auth.session(of: request) else {
-            return APIError(.unauthorized, "signed_out", "not signed in").response
+            throw APIError(.unauthorized, "signed_out", "not signed in")
         }
         guard auth.carriesCSRFToken(request, of: session) else {
-            return APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token").response
+            throw APIError(.forbidden, "csrf", "sign-out needs the page's X-CSRF-Token")
         }
         var response = Response(status: .noContent)
         response.headers[.setCookie] = auth.cookie("", request: request, maxAge: 0)

@@ -57,7 +57,27 @@ struct PhoneAppController: Sendable {
         let query: String?
     }
 
+    /// Any failure below (the store unreachable, a write refused) is a screen the phone shows,
+    /// in its own dialect: "not available, try again", never a bare 500 the phone cannot show.
     func handle(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
+        do {
+            return try await answer(request, context, step)
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            context.logger.error("phone app request failed", metadata: ["error": "\(error)"])
+            let texts = screens.texts(language)
+            var response = try render(
+                .text(.init(title: texts["unavailable.title"], text: texts["error.unavailable"])),
+                dialect: dialectForUnknownPhone(request),
+                context: context
+            )
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+
+    func answer(_ request: Request, _ context: HotDeskRequestContext, _ step: Step) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         // A token's state is kept while nothing it depends on changed (a person paging through the
         // app's screens reads the database once; a login on another phone changes nothing here).

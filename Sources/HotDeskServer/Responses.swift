@@ -1,3 +1,5 @@
+import Foundation
+import HotDeskAPI
 import Hummingbird
 import PhoneXML
 
@@ -31,4 +33,27 @@ struct ServedDocument: Sendable {
     }
 
     var response: Response { Response(status: .ok, headers: headers, body: .init(byteBuffer: body)) }
+}
+
+extension Response {
+    static let encoder = APICoding.encoder()
+
+    /// Our API types always encode; a failure would be a programming error, answered as `{}`.
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        data.append(0x0A)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
+    }
+}
+
+extension Request {
+    /// The JSON body (at most 4 KB) as `T`, or 400 `bad_body` saying what was `expected`.
+    func decodeJSON<T: Decodable>(_ type: T.Type, expected: String) async throws -> T {
+        do {
+            let buffer = try await body.collect(upTo: 4096)
+            return try APICoding.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "bad_body", "expected JSON \(expected)")
+        }
+    }
 }

@@ -98,7 +98,7 @@ public struct Texts: Sendable {
         "softkey.select", "softkey.try_again", "login.ok.title", "login.ok.reload", "login.ok.reboot",
         "error.title", "updating.title", "updating.text", "error.no_extension", "error.bad_extension", "error.no_password",
         "error.wrong_password", "error.wrong_password_last", "error.extension_locked", "error.device_locked",
-        "error.no_address", "error.too_long", "error.unknown_device", "error.internal",
+        "error.no_address", "error.too_long", "error.unknown_device", "error.internal", "unavailable.title", "error.unavailable",
         "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",
         "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "login.ok.manual", "logout.ok.manual", "login.password_title",
         "error.logged_in_elsewhere", "error.too_many_phones", "error.not_assigned", "error.hot_desking_off", "error.shared_password_held",

@@ -133,8 +133,6 @@ struct ChangePathTests {
             let job = try #require(try await server.waitForJob("001565e00001") { $0.state == .failed })
             #expect(job.reason == .login && job.actor == "5501" && job.attempts == testPushPolicy.maxAttempts)
             #expect(job.lastError?.hasPrefix("refused") == true, "\(job.lastError ?? "")")
-            // Shown after the Done delay, as from the phone's own app.
-            #expect(job.dueAt > job.createdAt)
         }
     }
 
@@ -149,6 +147,12 @@ struct ChangePathTests {
                 )
             }
             try? await phone.login("Login Int", ext: "5501", password: "1234")
+            // The store's refusal is a screen the phone shows, in its own dialect.
+            #expect(await phone.title == "Hot Desk unavailable")
+            guard case .text(_, let text, _)? = await phone.screen else {
+                throw TestFailure("no text screen: \(String(describing: await phone.screen))")
+            }
+            #expect(text.contains("Hot desking is not available just now"))
             let mac = try #require(MACAddress("001565ee0003"))
             #expect(try await server.store.session(mac: mac) == nil, "the login did not stand without its push")
             #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .login } == false)
