@@ -353,9 +353,9 @@ struct ProvisioningController: Sendable {
 
     private func list(_ brands: [Brand]) -> String { brands.map(\.rawValue).joined(separator: "/") }
 
-    /// A header as it may go into the audit log: printable ASCII, at most 80 characters.
+    /// A header as it may go into the audit log: at most 80 characters, every unsafe one shown as `\u{…}`.
     private func printable(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(80).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f ? $0 : "?" }))
+        TextSafety.printable(String(String.UnicodeScalarView(text.unicodeScalars.prefix(80))))
     }
 
     /// 304 when the phone already has this config (its `If-None-Match` names our hash).

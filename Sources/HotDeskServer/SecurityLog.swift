@@ -53,7 +53,7 @@ public struct SecurityLog: Sendable {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029: out += "?"
+            case _ where TextSafety.isUnsafe(scalar): out += "?"
             default: out.unicodeScalars.append(scalar)
             }
         }

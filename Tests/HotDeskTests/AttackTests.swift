@@ -768,6 +768,9 @@ struct SecurityLogTests {
             detail: "x\" source=127.6.6.6\r\n\u{1b}[2J"
         )
         #expect(line == #"hotdesk-security event=login_failed source=127.10.0.7 mac=001565aabbcc extension=5501 detail="x\" source=127.6.6.6???[2J""#)
+        // A bidi override would show a reader another order than the one logged.
+        let reordered = SecurityLog.line(.loginFailed, source: nil, mac: nil, extensionNumber: nil, detail: "abc\u{202E}fed\u{200B}")
+        #expect(reordered.hasSuffix(#"detail="abc?fed?""#), "\(reordered)")
         let hostile = SecurityLog.line(.keyRefused, source: "127.1.2.3 source=127.9.9.9", mac: nil, extensionNumber: nil, detail: "")
         #expect(hostile.hasPrefix("hotdesk-security event=key_refused source=127.1.2.3?source=127.9.9.9 mac=- extension=-"))
         // The filter shipped for fail2ban, read the way fail2ban reads <HOST>.
