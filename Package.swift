@@ -58,11 +58,17 @@ let package = Package(
         .target(
             name: "HotDeskStore",
             dependencies: [
-                "HotDeskCore", "Provisioning",
+                "HotDeskCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        // The directory file: YAML read and checked (templates against their families) into the
+        // `DirectoryDocument` the store imports.
+        .target(
+            name: "DirectoryFile",
+            dependencies: ["HotDeskCore", "HotDeskStore", "Provisioning", .product(name: "Yams", package: "Yams")]
         ),
         // The web console's page, script and style, compiled into the binary (nothing to install,
         // nothing fetched at run time).
@@ -88,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "hotdesk",
             dependencies: [
-                "HotDeskServer", "HotDeskStore", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
+                "HotDeskServer", "HotDeskStore", "DirectoryFile", "HotDeskAPI", "PhonePush", "PhoneFamilies", "Curl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,7 +134,8 @@ let package = Package(
         .testTarget(
             name: "HotDeskTests",
             dependencies: [
-                "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskServer", "HotDeskAPI",
+                "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "DirectoryFile", "HotDeskServer",
+                "HotDeskAPI",
                 "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

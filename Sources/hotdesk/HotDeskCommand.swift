@@ -1,4 +1,5 @@
 import ArgumentParser
+import DirectoryFile
 import Foundation
 import HotDeskAPI
 import HotDeskCore

@@ -1,3 +1,4 @@
+import DirectoryFile
 import Foundation
 import HotDeskCore
 import HotDeskStore

@@ -1,4 +1,5 @@
 import Curl
+import DirectoryFile
 import Foundation
 import HotDeskCore
 import HotDeskServer
