@@ -102,6 +102,7 @@ public struct HotDeskService: Service {
     let events: ConsoleEvents
     /// The one way to change a phone, as this server makes changes (its pushes go out at once).
     public let changes: PhoneChanges
+    let autoLogout: AutoLogoutService
     let logger: Logger
 
     public func run() async throws {
@@ -111,6 +112,10 @@ public struct HotDeskService: Service {
             events.stop()
         }
     }
+
+    /// One pass of the auto-logout policy now (it also runs every `autoLogoutInterval`): the
+    /// sessions it ended.
+    public func autoLogoutSweep() async -> [Session] { await autoLogout.sweep() }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully.
     public func runService() async throws {
@@ -211,6 +216,14 @@ public func makeApplication(
             idleTimeout: configuration.connections.idleTimeout
         )
     )
+    let autoLogout = AutoLogoutService(
+        store: store,
+        changes: changes,
+        interval: configuration.autoLogoutInterval,
+        timeZone: configuration.timeZone,
+        logger: logger,
+        clock: clock
+    )
     let application = Application(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
@@ -219,17 +232,10 @@ public func makeApplication(
             pushes,
             fetchTimes, health, events,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
-            AutoLogoutService(
-                store: store,
-                changes: changes,
-                interval: configuration.autoLogoutInterval,
-                timeZone: configuration.timeZone,
-                logger: logger,
-                clock: clock
-            ),
+            autoLogout,
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
-    return HotDeskService(application: application, events: events, changes: changes, logger: logger)
+    return HotDeskService(application: application, events: events, changes: changes, autoLogout: autoLogout, logger: logger)
 }

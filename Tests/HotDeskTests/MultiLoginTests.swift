@@ -12,11 +12,16 @@ struct MultiLoginTests {
         try await TestServer.with(yaml: directory("{policy: move}")) { (server: TestServer) async throws in
             let a = try await server.phone("yealink-t46u", mac: "001565b00001")
             let b = try await server.phone("yealink-t46u", mac: "001565b00002")
+            var mark = await a.events.count
             try await a.login("Login Int", ext: "5501", password: "1234")
+            #expect(await a.waitForApply(since: mark))
+            #expect(await a.config.lineUser == "5501", "the first phone had the line")
+            mark = await a.events.count
             try await b.login("Login Int", ext: "5501", password: "1234")
             #expect(await b.title == "Logged in")
             #expect(try await server.store.sessions().map(\.mac.canonical) == ["001565b00002"])
-            #expect(await eventually { await a.config.lineActive == false })
+            #expect(await a.waitForApply(since: mark), "the first phone applied its logged-out config")
+            #expect(await a.config.lineActive == false)
         }
     }
 

@@ -72,6 +72,12 @@ final class SilentListener: Sendable {
         guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
     }
 
+    /// Whether a connection is waiting to be accepted (the kernel completed it: a push is hanging here).
+    var hasWaitingConnection: Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0
+    }
+
     func close() { _ = Glibc.close(fd) }
 }
 

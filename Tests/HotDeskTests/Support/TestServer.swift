@@ -96,6 +96,8 @@ final class TestServer: Sendable {
     let store: SQLiteStore
     /// The server's change service (a change made here is pushed at once).
     let changes: PhoneChanges
+    /// The running server (its auto-logout sweep, run now by a test).
+    let service: HotDeskService
     let clock: TestClock
     let port: Int
     let dbPath: String
@@ -169,6 +171,7 @@ final class TestServer: Sendable {
         return TestServer(
             store: store,
             changes: app.changes,
+            service: app,
             clock: clock,
             port: bound,
             dbPath: dbPath,
@@ -182,6 +185,7 @@ final class TestServer: Sendable {
     private init(
         store: SQLiteStore,
         changes: PhoneChanges,
+        service: HotDeskService,
         clock: TestClock,
         port: Int,
         dbPath: String,
@@ -192,6 +196,7 @@ final class TestServer: Sendable {
     ) {
         self.log = log
         self.changes = changes
+        self.service = service
         self.group = group
         self.store = store
         self.clock = clock
