@@ -10,10 +10,12 @@ final class HealthMonitor: Service, Sendable {
     let store: any Store
     let interval: TimeInterval
     let logger: Logger
+    let telemetry: Telemetry
     /// `nil` while healthy; else why not.
     private let problem = Mutex<String?>(nil)
 
-    init(store: any Store, interval: TimeInterval, logger: Logger) {
+    init(store: any Store, interval: TimeInterval, telemetry: Telemetry, logger: Logger) {
+        self.telemetry = telemetry
         self.store = store
         self.interval = interval
         self.logger = logger
@@ -31,7 +33,7 @@ final class HealthMonitor: Service, Sendable {
         var found: String?
         do {
             let population = try await store.population()
-            Telemetry.gauges(sessions: population.sessions, devices: population.devices)
+            telemetry.gauges(sessions: population.sessions, devices: population.devices)
             do {
                 try await store.probeWrite(at: Date())
             } catch {
@@ -50,7 +52,7 @@ final class HealthMonitor: Service, Sendable {
     }
 
     private func report(_ found: String?, _ error: any Error) {
-        Telemetry.storeError()
+        telemetry.storeError()
         if problem.withLock({ $0 }) != found { logger.error("database check failed: \(found ?? "")", metadata: ["error": "\(error)"]) }
     }
 }

@@ -135,12 +135,14 @@ public func makeApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
     let screens = families.screens
+    let telemetry = Telemetry()
     let pushes = PushService(
         store: store,
         pusher: pusher,
         policy: configuration.push,
         screens: screens,
         language: configuration.language,
+        telemetry: telemetry,
         logger: logger,
         clock: clock
     )
@@ -148,14 +150,20 @@ public func makeApplication(
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
     let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
     let security = SecurityLog(logger: logger)
-    let login = LoginService(store: store, changes: changes, limits: LoginGuard(), security: security, pushDelay: configuration.push.delayAfterDone)
+    let login = LoginService(
+        store: store,
+        changes: changes,
+        limits: LoginGuard(),
+        security: security,
+        telemetry: telemetry,
+        pushDelay: configuration.push.delayAfterDone
+    )
     let fetchTimes = FetchTimes(store: store, interval: configuration.fetchTimesInterval, logger: logger)
     let router = Router(context: HotDeskRequestContext.self)
-    _ = Telemetry.registry
-    router.add(middleware: RequestRecordMiddleware())
+    router.add(middleware: RequestRecordMiddleware(telemetry: telemetry))
     // Counts only, no names, numbers or secrets; restrict it at a proxy if even counts are private.
-    router.get("/metrics") { _, _ -> Response in .text(.ok, Telemetry.text(), contentType: "text/plain; version=0.0.4") }
-    let health = HealthMonitor(store: store, interval: 2, logger: logger)
+    router.get("/metrics") { _, _ -> Response in .text(.ok, telemetry.text(), contentType: "text/plain; version=0.0.4") }
+    let health = HealthMonitor(store: store, interval: 2, telemetry: telemetry, logger: logger)
     router.get("/health") { _, _ -> Response in
         guard let problem = health.currentProblem else { return .text(.ok, "{\"status\":\"ok\"}\n", contentType: "application/json") }
         return .text(.serviceUnavailable, "{\"status\":\"\(problem)\"}\n", contentType: "application/json")
@@ -165,6 +173,7 @@ public func makeApplication(
         catalog: families.catalog,
         configs: families.configs,
         pushes: pushes,
+        telemetry: telemetry,
         addresses: addresses,
         hosts: hosts,
         digest: DigestAuth(),

@@ -48,6 +48,7 @@ struct LoginService: Sendable {
     let changes: PhoneChanges
     let limits: LoginGuard
     let security: SecurityLog
+    let telemetry: Telemetry
     /// How long the phone shows "Done" before its push: the same from the app and the star code.
     let pushDelay: TimeInterval
 
@@ -74,7 +75,7 @@ struct LoginService: Sendable {
         now: Date
     ) async throws -> LoginOutcome {
         if let workspace, !workspace.hotDesking {
-            Telemetry.login(LoginOutcome.hotDeskingOff(workspace: workspace.name).metricLabel)
+            telemetry.login(LoginOutcome.hotDeskingOff(workspace: workspace.name).metricLabel)
             return .hotDeskingOff(workspace: workspace.name)
         }
         let outcome = try await attempt(
@@ -87,7 +88,7 @@ struct LoginService: Sendable {
             guessingSource: guessingSource ?? source,
             now: now
         )
-        Telemetry.login(outcome.metricLabel)
+        telemetry.login(outcome.metricLabel)
         return outcome
     }
 
@@ -185,7 +186,7 @@ struct LoginService: Sendable {
                 "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
                 + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
             try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
-            Telemetry.lockout("global")
+            telemetry.lockout("global")
             security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
         }
         guard ext != nil, let credential = matched else {
@@ -306,7 +307,7 @@ struct LoginService: Sendable {
             key = LoginGuard.key(extension: n)
             kind = "extension"
         }
-        if new { Telemetry.lockout(kind) }
+        if new { telemetry.lockout(kind) }
         limits.remember(
             LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what),
             key: key

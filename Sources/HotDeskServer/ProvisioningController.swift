@@ -12,6 +12,7 @@ struct ProvisioningController: Sendable {
     let catalog: PhoneCatalog
     let configs: ConfigFamilies
     let pushes: PushService
+    let telemetry: Telemetry
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let digest: DigestAuth
@@ -275,7 +276,7 @@ struct ProvisioningController: Sendable {
         )
         for job in applied {
             context.logger.info("push applied", metadata: ["job": "\(job.id)", "mac": "\(mac)", "action": "\(job.action.rawValue)"])
-            Telemetry.push(job.action.rawValue, "applied")
+            telemetry.push(job.action.rawValue, "applied")
         }
         if !applied.isEmpty { pushes.wake() }
         return conditional(served, request)

@@ -21,6 +21,7 @@ final class PushService: Service, Sendable {
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
+    let telemetry: Telemetry
     let clock: @Sendable () -> Date
     /// Renders the messages of `xml` pushes in each phone's dialect.
     let screens: ScreenLibrary
@@ -38,6 +39,7 @@ final class PushService: Service, Sendable {
         policy: PushPolicy,
         screens: ScreenLibrary,
         language: String,
+        telemetry: Telemetry,
         logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
@@ -48,6 +50,7 @@ final class PushService: Service, Sendable {
         self.screens = screens
         self.language = language
         self.logger = logger
+        self.telemetry = telemetry
         self.clock = clock
     }
 
@@ -158,7 +161,7 @@ final class PushService: Service, Sendable {
                 ]
             )
         }
-        if job.state == .sent || job.state == .applied || job.state == .failed { Telemetry.push(job.action.rawValue, job.state.rawValue) }
+        if job.state == .sent || job.state == .applied || job.state == .failed { telemetry.push(job.action.rawValue, job.state.rawValue) }
         await save(job)
     }
 
@@ -204,7 +207,7 @@ final class PushService: Service, Sendable {
             "push not applied",
             metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "state": "\(job.state.rawValue)", "next": "\(job.action.rawValue)"]
         )
-        if job.state == .failed { Telemetry.push(job.action.rawValue, "failed") }
+        if job.state == .failed { telemetry.push(job.action.rawValue, "failed") }
         await save(job)
     }
 

@@ -4,6 +4,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import Metrics
+import Prometheus
 import Synchronization
 
 /// One layer for every request, as cheap as it can be (issue 12: Hummingbird's `MetricsMiddleware`
@@ -19,9 +20,13 @@ import Synchronization
 ///   security event. Query strings are never logged (phones send passwords in them) and tokens in
 ///   paths are replaced by `…`.
 public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
-    private let metrics = RouteMetrics()
+    private let telemetry: Telemetry
+    private let metrics: RouteMetrics
 
-    public init() {}
+    public init(telemetry: Telemetry) {
+        self.telemetry = telemetry
+        metrics = RouteMetrics(factory: telemetry.factory)
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -35,7 +40,7 @@ public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware
         } catch  where StoreFailure.isStoreError(error) {
             // The database refused (a full disk, a read-only file): said in the log and the
             // metrics, and to the client as a temporary failure, not an empty 500.
-            Telemetry.storeError()
+            telemetry.storeError()
             context.logger.error("store error", metadata: ["path": "\(Self.redact(request.uri.path))", "error": "\(error)"])
             let response = Response.text(
                 .serviceUnavailable,
@@ -84,6 +89,10 @@ public struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware
 /// The metrics of each (route pattern, method, status), made once: the metrics factory's own
 /// lookup by label and dimensions is far dearer than this table's.
 private final class RouteMetrics: Sendable {
+    let factory: PrometheusMetricsFactory
+
+    init(factory: PrometheusMetricsFactory) { self.factory = factory }
+
     struct Key: Hashable {
         let route: String
         let method: HTTPRequest.Method
@@ -91,9 +100,9 @@ private final class RouteMetrics: Sendable {
     }
 
     struct Route: Sendable {
-        let requests: Counter
+        let requests: Metrics.Counter
         let duration: Metrics.Timer
-        let errors: Counter
+        let errors: Metrics.Counter
     }
 
     private let routes = Mutex([Key: Route]())
@@ -103,11 +112,12 @@ private final class RouteMetrics: Sendable {
         if let known = routes.withLock({ $0[key] }) { return known }
         let labels = [("http.route", pattern), ("http.request.method", method.rawValue), ("http.response.status_code", String(status.code))]
         let made = Route(
-            requests: Counter(label: "hb.requests", dimensions: labels),
-            duration: Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds),
-            errors: Counter(
+            requests: Metrics.Counter(label: "hb.requests", dimensions: labels, factory: factory),
+            duration: Metrics.Timer(label: "http.server.request.duration", dimensions: labels, preferredDisplayUnit: .seconds, factory: factory),
+            errors: Metrics.Counter(
                 label: "hb.request.errors",
-                dimensions: [("http.route", pattern), ("http.request.method", method.rawValue), ("error.type", String(status.code))]
+                dimensions: [("http.route", pattern), ("http.request.method", method.rawValue), ("error.type", String(status.code))],
+                factory: factory
             )
         )
         return routes.withLock { table in
