@@ -193,7 +193,6 @@ public func makeApplication(
         login: login,
         changes: changes,
         recipes: pusher.recipes,
-        pushDelay: configuration.push.delayAfterDone,
         addresses: addresses,
         hosts: hosts,
         language: configuration.language,

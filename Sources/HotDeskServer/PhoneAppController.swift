@@ -17,8 +17,6 @@ struct PhoneAppController: Sendable {
     let changes: PhoneChanges
     /// What each family does to apply a config (the "Done" screen says "reloading" or "restarting").
     let recipes: PushRecipeBook
-    /// How long the phone shows "Done" before its push.
-    let pushDelay: TimeInterval
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let language: String
@@ -173,7 +171,7 @@ struct PhoneAppController: Sendable {
                 source: phoneAddress,
                 why: .fromPhone,
                 reason: .logout,
-                delay: pushDelay
+                delay: login.pushDelay
             )
             if let ended {
                 screen = app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model))

@@ -65,6 +65,10 @@ public struct PhoneChanges: Sendable {
         Outbox(planner: planner, order: PushOrder(reason: reason, actor: actor, at: clock(), delay: delay, action: action))
     }
 
+    /// The one job a change queued, if any.
+    @discardableResult
+    private func queued(_ job: PushJob?) -> PushJob? { queued(job.map { [$0] } ?? []).first }
+
     /// Says which jobs were queued and wakes the worker.
     @discardableResult
     private func queued(_ jobs: [PushJob]) -> [PushJob] {
@@ -110,14 +114,14 @@ public struct PhoneChanges: Sendable {
             why: why,
             outbox: outbox(reason, actor: actor, delay: delay)
         )
-        queued(ended?.job.map { [$0] } ?? [])
+        queued(ended?.job)
         return ended
     }
 
     /// Ends exactly this session (the auto-logout policy's); `nil` when it had already ended.
     public func end(_ session: Session, actor: String, why: SessionEnd, reason: PushReason) async throws -> EndedSession? {
         let ended = try await store.endSession(session, actor: actor, at: clock(), why: why, outbox: outbox(reason, actor: actor))
-        queued(ended?.job.map { [$0] } ?? [])
+        queued(ended?.job)
         return ended
     }
 
@@ -139,34 +143,26 @@ public struct PhoneChanges: Sendable {
     /// An admin's push of the phone's current config (`action`, else its model's way to apply one).
     /// `nil` for an unknown device.
     public func push(mac: MACAddress, action: PushAction? = nil, actor: String, source: String?) async throws -> PushJob? {
-        let outbox = outbox(.admin, actor: actor, action: action)
-        let audit = AuditEntry(
-            at: outbox.order.at,
-            actor: actor,
-            action: .push,
-            mac: mac,
-            source: source,
-            outcome: .success,
-            detail: "\(action?.rawValue ?? "push") requested"
-        )
-        let job = try await store.push(mac: mac, message: nil, audit: audit, outbox: outbox)
-        return queued(job.map { [$0] } ?? []).first
+        try await adminPush(mac: mac, action: action, message: nil, actor: actor, source: source, detail: "\(action?.rawValue ?? "push") requested")
     }
 
     /// A message on the phone's screen (the vendor's XML push). `nil` for an unknown device.
     public func message(mac: MACAddress, text: String, actor: String, source: String?) async throws -> PushJob? {
-        let outbox = outbox(.admin, actor: actor, action: .xml)
-        let audit = AuditEntry(
-            at: outbox.order.at,
-            actor: actor,
-            action: .push,
-            mac: mac,
-            source: source,
-            outcome: .success,
-            detail: "message requested: \"\(text)\""
-        )
-        let job = try await store.push(mac: mac, message: text, audit: audit, outbox: outbox)
-        return queued(job.map { [$0] } ?? []).first
+        try await adminPush(mac: mac, action: .xml, message: text, actor: actor, source: source, detail: "message requested: \"\(text)\"")
+    }
+
+    /// A push that is itself the change, audited as the admin's request in the same transaction.
+    private func adminPush(
+        mac: MACAddress,
+        action: PushAction?,
+        message: String?,
+        actor: String,
+        source: String?,
+        detail: String
+    ) async throws -> PushJob? {
+        let outbox = outbox(.admin, actor: actor, action: action)
+        let audit = AuditEntry(at: outbox.order.at, actor: actor, action: .push, mac: mac, source: source, outcome: .success, detail: detail)
+        return queued(try await store.push(mac: mac, message: message, audit: audit, outbox: outbox))
     }
 
     /// Removes a directory entry; the phones whose config changed are pushed (a template's brand

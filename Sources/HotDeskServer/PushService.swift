@@ -57,10 +57,6 @@ final class PushService: Service, Sendable {
     /// Something changed (a new job, a job applied): look at the queue now.
     func wake() { signal.signal() }
 
-    /// What a phone is sent to apply a new config: its model's way, else a reboot, else `nil`
-    /// (its family has no known push: the phone applies its config when restarted).
-    func configAction(for model: PhoneModel) -> PushAction? { pusher.recipes.configAction(for: model) }
-
     // MARK: the worker
 
     func run() async throws {
