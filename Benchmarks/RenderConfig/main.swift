@@ -13,6 +13,7 @@ let renders = arguments.count > 2 ? Int(arguments[2]) ?? 20_000 : 20_000
 let book = try FamilyBook(screens: screens)
 let server = ServerAddress("127.0.0.1:8080")!
 let clock = ContinuousClock()
+let renderer = ConfigRenderer()
 print("family       bytes  µs/render  (\(renders) renders, a logged-in phone with two shared lines)")
 for brand in book.configs.families.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
     guard let family = book.configs[brand], let model = book.catalog.families[brand]?.models.first else { continue }
@@ -36,7 +37,7 @@ for brand in book.configs.families.keys.sorted(by: { $0.rawValue < $1.rawValue }
             device.token = "token-\(i)"
             context.device = device
             context.appToken = device.token
-            bytes = try ConfigRenderer.render(file.template, name: file.templateName, format: family.format, context: context).body.utf8.count
+            bytes = try renderer.render(file.template, name: file.templateName, format: family.format, context: context).body.utf8.count
         }
     }
     let micros = Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12

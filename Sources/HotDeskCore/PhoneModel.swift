@@ -84,8 +84,8 @@ public struct PhoneCatalog: Sendable {
     private let byName: [String: PhoneModel]
     /// What User-Agents were read as: a site's phones send a handful of them on every fetch, and
     /// reading one costs case conversions and substring searches (issue 12: 9 % of a config GET).
-    private let agentBrands = Memo<String, [Brand]>(limit: 4096)
-    private let agentModels = Memo<String, PhoneModel?>(limit: 4096)
+    private let agentBrands = Memo<String, [Brand]>(limit: CacheLimits().requests)
+    private let agentModels = Memo<String, PhoneModel?>(limit: CacheLimits().requests)
 
     public init(families: [Family]) {
         self.families = Dictionary(families.map { ($0.brand, $0) }, uniquingKeysWith: { first, _ in first })

@@ -6,6 +6,7 @@ import Provisioning
 /// rendering serves `/provision` and tells a push job which config hash to wait for.
 struct ConfigBuilder: Sendable {
     let configs: ConfigFamilies
+    let renderer: ConfigRenderer
 
     struct NoFamily: Error, CustomStringConvertible {
         let brand: Brand
@@ -94,7 +95,7 @@ struct ConfigBuilder: Sendable {
                 name = template.name
             }
         }
-        return try ConfigRenderer.render(body, name: name, format: family.format, context: context)
+        return try renderer.render(body, name: name, format: family.format, context: context)
     }
 
     /// The address a config points the phone to (its provisioning URL and app key): the one

@@ -20,12 +20,18 @@ public struct DigestAuth: Sendable {
     /// What nonces were read as (a phone answering a challenge may send its nonce again with the
     /// next `nc`), and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
     /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
-    private let nonces = Memo<String, Date?>(limit: 4096)
+    private let nonces: Memo<String, Date?>
     /// The last `nc` taken with each live nonce and user.
     private let counts = NonceCounts()
-    private let ha1s = Memo<String, String>(limit: 10_000)
+    private let ha1s: Memo<String, String>
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
-    private let ha2s = Memo<String, String>(limit: 4096)
+    private let ha2s: Memo<String, String>
+
+    init(caches: CacheLimits = CacheLimits()) {
+        nonces = Memo(limit: caches.requests)
+        ha1s = Memo(limit: caches.phones)
+        ha2s = Memo(limit: caches.requests)
+    }
 
     enum Verdict: Equatable {
         case none

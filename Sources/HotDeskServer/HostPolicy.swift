@@ -20,10 +20,14 @@ struct HostPolicy: Sendable {
         var externalAddress: ServerAddress?
     }
 
-    private let answers = Memo<Question, ServerAddress?>(limit: 1024)
-    private let accepted = Memo<Question, Bool>(limit: 1024)
+    private let answers: Memo<Question, ServerAddress?>
+    private let accepted: Memo<Question, Bool>
 
-    init(acceptedNames: Set<String> = []) { self.acceptedNames = Set(acceptedNames.map { $0.lowercased() }) }
+    init(acceptedNames: Set<String> = [], caches: CacheLimits = CacheLimits()) {
+        self.acceptedNames = Set(acceptedNames.map { $0.lowercased() })
+        answers = Memo(limit: caches.requests)
+        accepted = Memo(limit: caches.requests)
+    }
 
     func address(_ request: Request, settings: Settings) -> ServerAddress? {
         let authority = request.head.authority

@@ -9,6 +9,7 @@ import NIOCore
 import PhoneFamilies
 import PhonePush
 import PhoneXML
+import Provisioning
 import ServiceLifecycle
 
 /// How to run the server.
@@ -37,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     /// Host names phones may reach HotDesk by besides the directory's internal and external
     /// addresses (any other `Host` is answered as if it were the internal address).
     public var acceptedHosts: Set<String> = []
+    /// How many entries the server's caches keep (the store's own are given when it is opened).
+    public var caches = CacheLimits()
 
     public init(
         host: String = "0.0.0.0",
@@ -146,9 +149,10 @@ public func makeApplication(
         logger: logger,
         clock: clock
     )
-    let changes = PhoneChanges(store: store, families: families, logger: logger, clock: clock, wake: { pushes.wake() })
+    let renderer = ConfigRenderer(limits: configuration.caches)
+    let changes = PhoneChanges(store: store, families: families, renderer: renderer, logger: logger, clock: clock, wake: { pushes.wake() })
     let addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
-    let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts)
+    let hosts = HostPolicy(acceptedNames: configuration.acceptedHosts, caches: configuration.caches)
     let security = SecurityLog(logger: logger)
     let login = LoginService(
         store: store,
@@ -170,13 +174,14 @@ public func makeApplication(
     }
     ProvisioningController(
         store: store,
-        catalog: families.catalog,
-        configs: families.configs,
+        families: families,
+        renderer: renderer,
+        caches: configuration.caches,
         pushes: pushes,
         telemetry: telemetry,
         addresses: addresses,
         hosts: hosts,
-        digest: DigestAuth(),
+        digest: DigestAuth(caches: configuration.caches),
         security: security,
         refusals: RefusalThrottle(),
         enrolments: EnrolmentGate(),
@@ -197,7 +202,9 @@ public func makeApplication(
         hosts: hosts,
         language: configuration.language,
         timeZone: configuration.timeZone,
-        clock: clock
+        clock: clock,
+        states: StampedCache(limit: configuration.caches.phones),
+        documents: StampedCache(limit: configuration.caches.phones)
     ).register(with: router)
     let consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
     let events = ConsoleEvents(store: store, logger: logger)

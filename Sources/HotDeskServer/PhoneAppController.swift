@@ -23,11 +23,12 @@ struct PhoneAppController: Sendable {
     let timeZone: TimeZone
     let clock: @Sendable () -> Date
 
-    let states = GenerationCache<String, AppState>(limit: 10_000)
+    /// What the store holds for an app token, while its phone's change stamp stays the same.
+    let states: StampedCache<String, ChangeStamp, AppState>
     /// The screens that only show (menu, forms, confirmations), as rendered for a token, host
     /// and query while its stamp stays the same: a phone paging through the app renders nothing
     /// twice (issue 12: rendering was a third of an app request).
-    let documents = GenerationCache<DocumentKey, ServedDocument>(limit: 10_000)
+    let documents: StampedCache<DocumentKey, ChangeStamp, ServedDocument>
 
     /// Longer query strings are refused before anything is parsed.
     static let maxQueryBytes = 2048
@@ -79,18 +80,18 @@ struct PhoneAppController: Sendable {
         let token = context.parameters.get("token") ?? ""
         // A token's state is kept while nothing it depends on changed (a person paging through the
         // app's screens reads the database once; a login on another phone changes nothing here).
-        let generation = store.device(ofAppToken: token).flatMap { try? store.changeStamp(mac: $0) }
+        let stamp = store.device(ofAppToken: token).flatMap { try? store.stamps.stamp(of: $0) }
         var lookup = AppLookup.unknown
-        if let cached = states.value(token, generation: generation) {
+        if let cached = states.value(token, at: stamp) {
             lookup = .current(cached)
         } else if RandomToken.isWellFormed(token) {
             lookup = try await store.appState(token: token)
-            if case .current(let state) = lookup { states.keep(state, for: token, generation: generation) }
+            if case .current(let state) = lookup { states.keep(state, for: token, at: stamp) }
         }
         // Screens that change nothing are a function of the token's state, the host and the query.
         let showOnly = step == .menu || step == .choose || step == .form || step == .password || step == .confirmLogout
         let documentKey = showOnly ? DocumentKey(token: token, step: step, host: request.hostHeader, query: request.uri.query) : nil
-        if case .current = lookup, let documentKey, let served = documents.value(documentKey, generation: generation) {
+        if case .current = lookup, let documentKey, let served = documents.value(documentKey, at: stamp) {
             return served.response
         }
         guard case .current(let state) = lookup else {
@@ -180,7 +181,7 @@ struct PhoneAppController: Sendable {
             }
         }
         let served = ServedDocument(try self.document(screen, dialect: dialect, context: context))
-        if let documentKey { documents.keep(served, for: documentKey, generation: generation) }
+        if let documentKey { documents.keep(served, for: documentKey, at: stamp) }
         return served.response
     }
 

@@ -12,8 +12,8 @@ public struct ConfigPushPlanner: PushPlanner {
     let builder: ConfigBuilder
     let recipes: PushRecipeBook
 
-    public init(families: FamilyBook) {
-        builder = ConfigBuilder(configs: families.configs)
+    public init(families: FamilyBook, renderer: ConfigRenderer = ConfigRenderer()) {
+        builder = ConfigBuilder(configs: families.configs, renderer: renderer)
         recipes = families.pushes
     }
 
@@ -50,12 +50,13 @@ public struct PhoneChanges: Sendable {
     public init(
         store: any Store,
         families: FamilyBook,
+        renderer: ConfigRenderer = ConfigRenderer(),
         logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() },
         wake: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
-        planner = ConfigPushPlanner(families: families)
+        planner = ConfigPushPlanner(families: families, renderer: renderer)
         self.logger = logger
         self.clock = clock
         self.wake = wake

@@ -4,6 +4,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import NIOCore
+import PhoneFamilies
 import Provisioning
 
 /// `GET /provision/<file>`: the phones' config files, logged in or out, from templates.
@@ -21,16 +22,50 @@ struct ProvisioningController: Sendable {
     let refusals: RefusalThrottle
     let enrolments: EnrolmentGate
     let fetchTimes: FetchTimes
-    /// What the store held for a device, and the configs rendered from it, while the store's
-    /// change counter stays the same: a phone asking again costs no read and no render. Sized
-    /// for memory (Benchmarks/scale: 20,000 entries each put a 100,000-phone server near 190 MB).
-    let states = GenerationCache<MACAddress, DeviceConfigState>(limit: 5_000)
-    let rendered = GenerationCache<RenderedKey, ServedConfig>(limit: 5_000)
+    let builder: ConfigBuilder
+    /// What the store held for a device, and the configs rendered from it, while the phone's
+    /// change stamp stays the same: a phone asking again costs no read and no render. Sized
+    /// for memory (`CacheLimits.phoneConfigs`).
+    let states: StampedCache<MACAddress, ChangeStamp, DeviceConfigState>
+    let rendered: StampedCache<RenderedKey, ChangeStamp, ServedConfig>
     /// What each file name means never changes while the server runs (the families are loaded once).
-    let fileNames = Memo<String, [ConfigFileMatch]>(limit: 4096)
+    let fileNames: Memo<String, [ConfigFileMatch]>
     let clock: @Sendable () -> Date
 
-    var builder: ConfigBuilder { ConfigBuilder(configs: configs) }
+    init(
+        store: any Store,
+        families: FamilyBook,
+        renderer: ConfigRenderer,
+        caches: CacheLimits,
+        pushes: PushService,
+        telemetry: Telemetry,
+        addresses: PhoneAddressResolver,
+        hosts: HostPolicy,
+        digest: DigestAuth,
+        security: SecurityLog,
+        refusals: RefusalThrottle,
+        enrolments: EnrolmentGate,
+        fetchTimes: FetchTimes,
+        clock: @escaping @Sendable () -> Date
+    ) {
+        self.store = store
+        catalog = families.catalog
+        configs = families.configs
+        builder = ConfigBuilder(configs: families.configs, renderer: renderer)
+        states = StampedCache(limit: caches.phoneConfigs)
+        rendered = StampedCache(limit: caches.phoneConfigs)
+        fileNames = Memo(limit: caches.requests)
+        self.pushes = pushes
+        self.telemetry = telemetry
+        self.addresses = addresses
+        self.hosts = hosts
+        self.digest = digest
+        self.security = security
+        self.refusals = refusals
+        self.enrolments = enrolments
+        self.fetchTimes = fetchTimes
+        self.clock = clock
+    }
 
     func register(with router: Router<HotDeskRequestContext>) {
         router.get("/provision/{first}") { request, context in try await self.serve(request, context: context) }
@@ -51,16 +86,16 @@ struct ProvisioningController: Sendable {
         let userAgent = request.headers[.userAgent] ?? ""
         let now = clock()
         let phoneAddress = addresses.address(of: request, context: context)
-        // What the store holds at this change counter; a phone asking again before anything changed
+        // What the store holds at this change stamp; a phone asking again before anything changed
         // is answered from the cache (no read, no render).
-        var generation: ChangeStamp?
+        var stamp: ChangeStamp?
         var state: DeviceConfigState?
         if matches.contains(where: { $0.mac != nil }) {
-            generation = try? store.changeStamp(mac: mac)
-            state = states.value(mac, generation: generation)
+            stamp = try? store.stamps.stamp(of: mac)
+            state = states.value(mac, at: stamp)
             if state == nil {
                 state = try await store.deviceConfigState(mac: mac)
-                if let state { states.keep(state, for: mac, generation: generation) }
+                if let state { states.keep(state, for: mac, at: stamp) }
             }
         }
         let agentBrands = catalog.brands(inUserAgent: userAgent)
@@ -239,11 +274,11 @@ struct ProvisioningController: Sendable {
         let reached = hosts.address(request, settings: state.settings)
         do {
             let key = RenderedKey(mac: mac, template: spec.templateName, reached: reached?.baseURL, proven: proven)
-            if let cached = rendered.value(key, generation: generation) {
+            if let cached = rendered.value(key, at: stamp) {
                 served = cached
             } else {
                 served = ServedConfig(try builder.render(state, reached: reached, file: spec, proven: proven))
-                rendered.keep(served, for: key, generation: generation)
+                rendered.keep(served, for: key, at: stamp)
             }
         } catch {
             context.logger.error("config template failed", metadata: ["mac": "\(mac)", "error": "\(error)"])

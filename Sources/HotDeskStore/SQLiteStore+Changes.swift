@@ -196,8 +196,8 @@ extension SQLiteStore {
     func enqueue(_ macs: [MACAddress], _ outbox: Outbox, _ db: Database) throws -> [(state: DeviceConfigState, job: PushJob)] {
         guard !macs.isEmpty else { return [] }
         // Read, never kept: this transaction may still roll back (a dry run, a failed check).
-        let generation = try Self.sharedGeneration(db)
-        let settings = try settingsMemo.value(at: generation) ?? Self.readSettings(db, secrets: secretBox)
+        let stamp = try SQLiteChangeStamps.shared(in: db)
+        let settings = try settingsMemo.value(at: stamp) ?? Self.readSettings(db, secrets: secretBox)
         var templates: [Brand: [Template]] = [:]
         var done: [(state: DeviceConfigState, job: PushJob)] = []
         for mac in macs {
@@ -207,7 +207,7 @@ extension SQLiteStore {
             let device = try Self.device(row, secrets: secretBox, catalog: catalog)
             let brand = device.model.brand
             if templates[brand] == nil {
-                let kept = templatesMemo.withLock { $0.generation == generation ? $0.byBrand[brand] : nil }
+                let kept = templatesMemo.value(brand, at: stamp)
                 templates[brand] =
                     try kept
                     ?? Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(

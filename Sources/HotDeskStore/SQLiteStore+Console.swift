@@ -166,7 +166,7 @@ extension SQLiteStore {
         try await reader.read { db in
             try Double.fetchOne(
                 try db.cachedStatement(
-                    sql: "SELECT (SELECT n FROM change_generation) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
+                    sql: "SELECT (SELECT n FROM shared_changes) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
                 )
             ) ?? 0
         }

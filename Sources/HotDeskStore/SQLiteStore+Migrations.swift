@@ -276,10 +276,10 @@ extension SQLiteStore {
             )
         }
         m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
-            try ChangeCounter.createTriggers(db)
+            try SQLiteChangeStamps.createTriggers(db)
         }
         m.registerMigration("v16: per-phone change counters for each phone's row, session and push jobs") { db in
-            try ChangeCounter.createDeviceCounters(db)
+            try SQLiteChangeStamps.createDeviceCounters(db)
         }
         m.registerMigration("v17: roles of admin API keys (keys from before keep everything: admin)") { db in
             try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'")
@@ -300,7 +300,7 @@ extension SQLiteStore {
             // that read the whole table, which is largest during a guessing attack.
             try db.execute(sql: "CREATE INDEX devices_line_number ON devices(line_number) WHERE line_number IS NOT NULL")
             try db.execute(sql: "CREATE INDEX login_failures_at ON login_failures(at)")
-            try ChangeCounter.createAPIKeyTriggers(db)
+            try SQLiteChangeStamps.createAPIKeyTriggers(db)
         }
         m.registerMigration("v21: a row the health check writes") { db in
             // `/health` proves the database takes writes (a full disk answered every write with an
@@ -321,6 +321,12 @@ extension SQLiteStore {
                     ALTER TABLE devices ADD COLUMN claim_approved_from TEXT;
                     """
             )
+        }
+        m.registerMigration("v24: the shared change counter named for what it is") { db in
+            // "generation" now means one thing: an app token's (`devices.token_generation`). The
+            // counters the caches key on are change stamps: `shared_changes` beside
+            // `device_changes`. SQLite rewrites the triggers that bump it.
+            try db.execute(sql: "ALTER TABLE change_generation RENAME TO shared_changes")
         }
         return m
     }

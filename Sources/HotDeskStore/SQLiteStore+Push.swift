@@ -277,13 +277,13 @@ extension SQLiteStore {
         return (found.name, role)
     }
 
-    /// Every API and PBX key as stored, read once per change of the shared counter (the PBX asks
+    /// Every API and PBX key as stored, read once per change of the shared stamp (the PBX asks
     /// at every registration and call; a revoke, here or by `hotdesk` in another process, moves
-    /// the counter and is seen by the next request).
+    /// the stamp and is seen by the next request).
     private func storedAPIKeys() async throws -> [StoredAPIKey] {
-        if let kept = apiKeysMemo.value(at: try? counter.read()) { return kept }
+        if let kept = apiKeysMemo.value(at: try? changeStamps.shared()) { return kept }
         return try await reader.read { db in
-            try self.apiKeysMemo.value(in: db) { db in
+            try self.apiKeysMemo.value(at: SQLiteChangeStamps.shared(in: db)) {
                 try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
                     StoredAPIKey(
                         id: $0["id"],

@@ -7,19 +7,19 @@ import Synchronization
 /// multi-row change in one transaction.
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
-    let counter: ChangeCounter
+    let changeStamps: SQLiteChangeStamps
     private let secrets: SecretBox
-    /// `currentSettings`: the settings last decoded and the shared counter they were read at.
-    let settingsMemo = CounterMemo<Settings>()
+    /// `currentSettings`: the settings last decoded, at the shared stamp they were read at.
+    let settingsMemo = StampedValue<Settings>()
     /// `cosBook()`: the classes of service as last built (JSON decoded, number classes compiled
-    /// to regular expressions) and the shared counter they were read at.
-    private let cosBookMemo = CounterMemo<CoSBook>()
-    /// `apiKey(hash:kind:at:)`: the stored keys as of the shared counter (a key made, revoked or
+    /// to regular expressions), at the shared stamp they were read at.
+    private let cosBookMemo = StampedValue<CoSBook>()
+    /// `apiKey(hash:kind:at:)`: the stored keys as of the shared stamp (a key made, revoked or
     /// changed moves it, from any process), and when this process last wrote each one's use.
-    let apiKeysMemo = CounterMemo<[StoredAPIKey]>()
+    let apiKeysMemo = StampedValue<[StoredAPIKey]>()
     let apiKeyUseWritten = Mutex<[Int64: Double]>([:])
-    /// `currentTemplates`: each brand's templates and the shared counter they were read at.
-    let templatesMemo = Mutex<(generation: Int, byBrand: [Brand: [Template]])>((-1, [:]))
+    /// `currentTemplates`: each brand's templates, at the shared stamp they were read at.
+    let templatesMemo = StampedCache<Brand, Int, [Template]>(limit: 256)
     /// Turns stored model names into models; a name it does not know (a family removed from
     /// `Screens/families/`) reads as the generic model of the device's stored brand.
     let catalog: PhoneCatalog
@@ -51,7 +51,7 @@ public final class SQLiteStore: Store {
         if try pool.read({ db in try Self.checkKeyReadOnly(db, secrets: secrets) }) == .unrecorded {
             try pool.write { db in try Self.checkKey(db, secrets: secrets) }
         }
-        counter = try ChangeCounter(path: path)
+        changeStamps = try SQLiteChangeStamps(path: path)
     }
 
     /// The key given is not the one the database's secrets were sealed with.
@@ -90,7 +90,7 @@ public final class SQLiteStore: Store {
         return .unrecorded
     }
 
-    public func changeCounter() throws -> Int { try counter.read() }
+    public var stamps: any ChangeStamps { changeStamps }
 
     public func probeWrite(at: Date) async throws {
         try await pool.write { db in
@@ -103,7 +103,6 @@ public final class SQLiteStore: Store {
     func refuseWrites() async throws {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
     }
-    public func dataVersion() throws -> Int { try counter.dataVersion() }
 
     public func population() async throws -> (sessions: Int, devices: Int) {
         try await pool.read { db in
@@ -113,13 +112,12 @@ public final class SQLiteStore: Store {
             )
         }
     }
-    public func changeStamp(mac: MACAddress) throws -> ChangeStamp { try counter.stamp(mac: mac.canonical) }
     public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
 
     // MARK: reads
 
     public func settings() async throws -> Settings {
-        if let kept = settingsMemo.value(at: try? counter.read()) { return kept }
+        if let kept = settingsMemo.value(at: try? changeStamps.shared()) { return kept }
         let secrets = self.secrets
         return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
     }
@@ -641,31 +639,19 @@ public final class SQLiteStore: Store {
 
     // MARK: row mapping
 
-    /// The settings as of the shared change counter read in the same transaction: decoded (and
+    /// The settings as of the shared stamp read in the same transaction: decoded (and
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
     func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        try settingsMemo.value(in: db) { try Self.readSettings($0, secrets: secrets) }
+        try settingsMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readSettings(db, secrets: secrets) }
     }
 
-    /// The shared change counter, read in the caller's transaction (what the memos below key on).
-    static func sharedGeneration(_ db: Database) throws -> Int {
-        try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM change_generation WHERE id = 1")) ?? -1
-    }
-
-    /// A brand's templates as of the shared change counter: read once per change and shared by
-    /// every phone's cached state (one copy of each template text, not one per phone: at 100,000
-    /// phones that was tens of megabytes).
+    /// A brand's templates as of the shared stamp: read once per change and shared by every
+    /// phone's cached state (one copy of each template text, not one per phone: at 100,000 phones
+    /// that was tens of megabytes).
     func currentTemplates(_ db: Database, brand: Brand) throws -> [Template] {
-        let generation = try Self.sharedGeneration(db)
-        if let kept = templatesMemo.withLock({ $0.generation == generation ? $0.byBrand[brand] : nil }) { return kept }
-        let templates = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(
-            Self.template
-        )
-        templatesMemo.withLock { memo in
-            if memo.generation != generation { memo = (generation, [:]) }
-            memo.byBrand[brand] = templates
+        try templatesMemo.value(brand, at: SQLiteChangeStamps.shared(in: db)) {
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
         }
-        return templates
     }
 
     static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
@@ -788,8 +774,8 @@ public final class SQLiteStore: Store {
     /// The PBX asks at every call setup: built once per change of the classes, schedules or
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
-        if let kept = cosBookMemo.value(at: try? counter.read()) { return kept }
-        return try await pool.read { db in try self.cosBookMemo.value(in: db, build: Self.readCoSBook) }
+        if let kept = cosBookMemo.value(at: try? changeStamps.shared()) { return kept }
+        return try await pool.read { db in try self.cosBookMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readCoSBook(db) } }
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
@@ -890,28 +876,4 @@ enum OpenPushJobs {
         WHERE mac = ? AND id < ? AND state IN ('queued', 'sent') AND action != 'xml'
         """
     static let all = [exists, confirmedByFetch, supersede]
-}
-
-/// A value built from the store, kept with the shared change counter it was read at. Asked with
-/// the counter as `ChangeCounter` reads it now (its own connection: no read transaction of the
-/// pool, no hop to GRDB's queues), it answers while nothing it depends on changed.
-final class CounterMemo<Value: Sendable>: Sendable {
-    private let kept = Mutex<(generation: Int, value: Value)?>(nil)
-
-    func value(at generation: Int?) -> Value? {
-        guard let generation else { return nil }
-        return kept.withLock { $0?.generation == generation ? $0?.value : nil }
-    }
-
-    func keep(_ value: Value, at generation: Int) { kept.withLock { $0 = (generation, value) } }
-
-    /// In a read transaction: the value as of the counter read in it, built by `build` (and kept)
-    /// when it changed.
-    func value(in db: Database, build: (Database) throws -> Value) throws -> Value {
-        let generation = try SQLiteStore.sharedGeneration(db)
-        if let kept = value(at: generation) { return kept }
-        let value = try build(db)
-        keep(value, at: generation)
-        return value
-    }
 }

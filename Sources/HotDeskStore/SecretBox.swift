@@ -15,10 +15,10 @@ public struct SecretBox: Sendable {
     public let hashKey: HashKey
     /// App tokens already checked (a phone's token comes on every screen; its HMAC is a tenth
     /// of an app request). A token's reading never changes: the generation is in the token.
-    private let appTokens = Memo<String, AppTokenReading?>(limit: 10_000)
+    private let appTokens: Memo<String, AppTokenReading?>
     /// The token of each phone's current generation, made once: every read of a phone's row
     /// names its token (issue 12: its HMAC was 2 % of a login).
-    private let madeTokens = Memo<MadeToken, String>(limit: 10_000)
+    private let madeTokens: Memo<MadeToken, String>
 
     private struct MadeToken: Hashable, Sendable {
         let mac: MACAddress
@@ -27,8 +27,10 @@ public struct SecretBox: Sendable {
 
     public typealias AppTokenReading = (mac: MACAddress, generation: Int)
 
-    public init(key: SymmetricKey) {
+    public init(key: SymmetricKey, caches: CacheLimits = CacheLimits()) {
         self.key = key
+        appTokens = Memo(limit: caches.phones)
+        madeTokens = Memo(limit: caches.phones)
         tokenKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk app tokens v1".utf8), outputByteCount: 32)
         hashKey = HashKey(HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk secret hashes v1".utf8), outputByteCount: 32))
     }
@@ -48,24 +50,28 @@ public struct SecretBox: Sendable {
     }
 
     /// The key from the environment, else from `keyFile` (made if missing).
-    public static func load(keyFile: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
+    public static func load(
+        keyFile: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        caches: CacheLimits = CacheLimits()
+    ) throws -> SecretBox {
         if let text = environment["HOTDESK_SECRET_KEY"], !text.isEmpty {
             guard let data = Data(base64Encoded: text), data.count == 32 else { throw KeyError.badEnvironmentKey }
-            return SecretBox(key: SymmetricKey(data: data))
+            return SecretBox(key: SymmetricKey(data: data), caches: caches)
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: keyFile) {
             guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8),
                 let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count == 32
             else { throw KeyError.badKeyFile(keyFile) }
-            return SecretBox(key: SymmetricKey(data: data))
+            return SecretBox(key: SymmetricKey(data: data), caches: caches)
         }
         let key = SymmetricKey(size: .bits256)
         let text = key.withUnsafeBytes { Data($0) }.base64EncodedString() + "\n"
         guard fm.createFile(atPath: keyFile, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw KeyError.cannotCreate(keyFile, "the folder is missing or not writable")
         }
-        return SecretBox(key: key)
+        return SecretBox(key: key, caches: caches)
     }
 
     /// A value that names this key without revealing it (an HMAC of a fixed label under a key

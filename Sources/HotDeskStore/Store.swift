@@ -258,9 +258,8 @@ public protocol PhoneChangeStore: Sendable {
 
 /// Persistence for HotDesk. `SQLiteStore` is the embedded default.
 public protocol Store: PhoneChangeStore {
-    /// A number that changes whenever anything in the store changed, by this process or another
-    /// (cheap: no disk read). What was read at one value is still true while it stays the same.
-    func changeCounter() throws -> Int
+    /// The change stamps every cache keys on.
+    var stamps: any ChangeStamps { get }
     /// How many sessions and devices there are (the metrics' gauges; also a cheap health check).
     func population() async throws -> (sessions: Int, devices: Int)
     /// Writes one small row (the health check's proof that the database takes writes).
@@ -271,9 +270,6 @@ public protocol Store: PhoneChangeStore {
     /// Approves the pending claim of an unclaimed phone: its next fetch from the pending address
     /// gets its secret. The address approved; `nil` when no claim is pending.
     func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String?
-    /// The shared counter and this phone's own: what its cached config or app state was read at
-    /// stays true while both stay the same.
-    func changeStamp(mac: MACAddress) throws -> ChangeStamp
     /// The phone an app token was made for (checked, without a read); `nil` for a forged one.
     func device(ofAppToken token: String) -> MACAddress?
     func settings() async throws -> Settings
@@ -399,9 +395,6 @@ public protocol Store: PhoneChangeStore {
     func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession?
     /// Ends a session; the audit entry is written only if there was one.
     func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws
-    /// Moves whenever anything was committed to the store (by any process); `activityMark` then
-    /// says whether it was something an admin sees.
-    func dataVersion() throws -> Int
     /// A number that moves whenever something an admin sees changes (a session, a push job's
     /// state, a device, the directory, the audit log), by this process or another. Not the fetch
     /// times written in batches.

@@ -201,8 +201,9 @@ public struct FamilyBook: Sendable {
                 pushFrom: "192.0.2.1"
             ),
         ]
+        let renderer = ConfigRenderer(limits: CacheLimits(renders: contexts.count))
         for context in contexts {
-            let config = try ConfigRenderer.render(body, name: name, format: format, context: context)
+            let config = try renderer.render(body, name: name, format: format, context: context)
             if format == .xml {
                 do {
                     _ = try XMLParser.parse(config.body)

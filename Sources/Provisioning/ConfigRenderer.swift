@@ -201,7 +201,21 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable {
 
 /// Renders config templates with the vendor's escaping: XML-escaped values for XML formats,
 /// line breaks removed for `key = value` formats (a display name cannot inject a setting).
-public enum ConfigRenderer {
+/// One per server (its caches are its own): `ConfigBuilder` renders with it.
+public final class ConfigRenderer: Sendable {
+    /// Configs as rendered, by template and context: a login renders the phone's new config for
+    /// the push (the hash to wait for) and the phone's fetch asks for the same one a moment later
+    /// (issue 12: rendering was the largest part of a login). A context that differs in anything
+    /// is another key.
+    private let rendered: Memo<RenderKey, RenderedConfig>
+    /// Compiled templates by their format and text: each is parsed once, not at every fetch.
+    private let compiled: Memo<TemplateKey, MustacheTemplate>
+
+    public init(limits: CacheLimits = CacheLimits()) {
+        rendered = Memo(limit: limits.renders)
+        compiled = Memo(limit: limits.renders)
+    }
+
     private static let registered: Void = {
         MustacheContentTypes.register(KeyValueContent(), named: "HOTDESK_KEYVALUE")
         MustacheContentTypes.register(XMLContent(), named: "HOTDESK_XML")
@@ -212,27 +226,19 @@ public enum ConfigRenderer {
         _ = try compile(TemplateKey(format: format, body: body), name: name)
     }
 
-    public static func render(_ body: String, name: String, format: ConfigFormat, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
+    public func render(_ body: String, name: String, format: ConfigFormat, context: ConfigContext) throws(TemplateError) -> RenderedConfig {
         let templateKey = TemplateKey(format: format, body: body)
         let key = RenderKey(template: templateKey, context: context)
-        if let done = rendered.withLock({ $0[key] }) { return done }
-        let template = try compile(templateKey, name: name)
-        let config = RenderedConfig(body: template.render(context.values), contentType: format.contentType)
-        rendered.withLock { $0[key] = config }
-        return config
+        return try rendered.value(key) { () throws(TemplateError) in
+            let template = try compiled.value(templateKey) { () throws(TemplateError) in try Self.compile(templateKey, name: name) }
+            return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
+        }
     }
-
-    /// Configs as rendered, by template and context: a login renders the phone's new config for
-    /// the push (the hash to wait for) and the phone's fetch asks for the same one a moment later
-    /// (issue 12: rendering was the largest part of a login). A context that differs in anything
-    /// is another key; it keeps the `maxRendered` used lately.
-    private static let rendered = Mutex(BoundedTable<RenderKey, RenderedConfig>(limit: maxRendered))
-    static let maxRendered = 1024
 
     /// Hashed once, outside the lock (a template is kilobytes); compared in full only when the
     /// hashes match. (Hashing and comparing inside the lock made a boot storm 11 times slower:
     /// every probe compared the template text byte by byte while the other cores waited.)
-    private struct RenderKey: Hashable {
+    private struct RenderKey: Hashable, Sendable {
         let template: TemplateKey
         let context: ConfigContext
         let fingerprint: Int
@@ -253,33 +259,21 @@ public enum ConfigRenderer {
         }
     }
 
-    /// Compiled templates by their format and text: each is parsed once, not at every fetch.
-    private static let compiled = Mutex<[TemplateKey: MustacheTemplate]>([:])
-    /// Template texts kept compiled at most (admins have a handful; a bound all the same).
-    static let maxCompiled = 512
-
     private static func compile(_ key: TemplateKey, name: String) throws(TemplateError) -> MustacheTemplate {
         _ = registered
-        if let template = compiled.withLock({ $0[key] }) { return template }
         let pragma = key.format == .xml ? "{{% CONTENT_TYPE: HOTDESK_XML}}" : "{{% CONTENT_TYPE: HOTDESK_KEYVALUE}}"
-        let template: MustacheTemplate
         do {
-            template = try MustacheTemplate(string: pragma + key.body)
+            return try MustacheTemplate(string: pragma + key.body)
         } catch {
             throw TemplateError(template: name, reason: "\(error)")
         }
-        compiled.withLock { cache in
-            if cache.count >= maxCompiled { cache.removeAll() }
-            cache[key] = template
-        }
-        return template
     }
 }
 
 /// A template text as a cache key: hashed and compared as UTF-8 bytes. (A `String` key hashes
 /// its Unicode-normalised form: a template with one non-ASCII character cost more to look up
 /// than to render.)
-private struct TemplateKey: Hashable {
+private struct TemplateKey: Hashable, Sendable {
     let format: ConfigFormat
     let body: String
     /// The bytes hashed once, where the key is made (not inside a cache's lock).

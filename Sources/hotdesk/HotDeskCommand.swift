@@ -58,7 +58,11 @@ struct StoreOptions: ParsableArguments {
         do { return try open(catalog: catalog) } catch { throw fail("\(error)") }
     }
 
-    func openReporting(catalog: PhoneCatalog = .empty, create: Bool) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
+    func openReporting(
+        catalog: PhoneCatalog = .empty,
+        create: Bool,
+        caches: CacheLimits = CacheLimits()
+    ) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
         let files = FileManager.default
         let database = databasePath
         let newDatabase = !files.fileExists(atPath: database)
@@ -78,7 +82,7 @@ struct StoreOptions: ParsableArguments {
                 )
             }
         }
-        let secrets = try SecretBox.load(keyFile: keyPath)
+        let secrets = try SecretBox.load(keyFile: keyPath, caches: caches)
         do {
             return (try SQLiteStore(path: db, secrets: secrets, catalog: catalog), newDatabase, newKey)
         } catch is SQLiteStore.WrongKey {
@@ -184,10 +188,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Time zone of lock times and of the daily auto logout, e.g. Europe/Paris. Default: the machine's.")
     var timeZone: String?
 
+    @Option(
+        help:
+            "Phones answered from memory with no database read (app, tokens, Digest); the config caches, whose entries are the largest, hold half as many. More phones still work: the least recently seen cost a read."
+    )
+    var cachePhones: Int = CacheLimits().phones
+
+    var caches: CacheLimits { CacheLimits(phones: cachePhones, phoneConfigs: max(1, cachePhones / 2)) }
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("give --tls-cert and --tls-key together") }
         if idleTimeout < 1 { throw ValidationError("--idle-timeout is at least 1 second") }
         if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections is at least 16") }
+        if cachePhones < 16 { throw ValidationError("--cache-phones is at least 16") }
         if !(maxPushesPerSecond >= 0 && maxPushesPerSecond.isFinite) { throw ValidationError("--max-pushes-per-second is 0 (no limit) or more") }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             throw ValidationError("unknown time zone \"\(timeZone)\" (use a name such as Europe/Paris or America/New_York)")
@@ -214,7 +227,7 @@ struct Serve: AsyncParsableCommand {
         let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
-            opened = try store.openReporting(catalog: families.catalog, create: true)
+            opened = try store.openReporting(catalog: families.catalog, create: true, caches: caches)
         } catch {
             throw fail("\(error)")
         }
@@ -243,6 +256,7 @@ struct Serve: AsyncParsableCommand {
             acceptedHosts: Set(acceptedHosts),
             connections: connections
         )
+        configuration.caches = caches
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
         let scheme = configuration.tls == nil ? "http" : "https"

@@ -19,14 +19,14 @@ struct CacheTests {
             let other = try await server.phone("yealink-t46u", mac: "001565ca0003", pushes: false)
             let mac = try #require(MACAddress("001565ca0001"))
             let otherMAC = try #require(MACAddress("001565ca0003"))
-            let before = try server.store.changeStamp(mac: mac)
-            let otherBefore = try server.store.changeStamp(mac: otherMAC)
+            let before = try server.store.stamps.stamp(of: mac)
+            let otherBefore = try server.store.stamps.stamp(of: otherMAC)
             try await server.store.recordFetchTimes([mac: Date()])
-            #expect(try server.store.changeStamp(mac: mac) == before, "fetch times are not a change")
+            #expect(try server.store.stamps.stamp(of: mac) == before, "fetch times are not a change")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let afterLogin = try server.store.changeStamp(mac: mac)
+            let afterLogin = try server.store.stamps.stamp(of: mac)
             #expect(afterLogin.device > before.device && afterLogin.shared == before.shared)
-            #expect(try server.store.changeStamp(mac: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
+            #expect(try server.store.stamps.stamp(of: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
             _ = try await server.store.addPushJobs([
                 PushJob(
                     mac: mac,
@@ -38,7 +38,7 @@ struct CacheTests {
                     dueAt: Date().addingTimeInterval(3600)
                 )
             ])
-            #expect(try server.store.changeStamp(mac: mac).device > afterLogin.device, "a push job of the phone")
+            #expect(try server.store.stamps.stamp(of: mac).device > afterLogin.device, "a push job of the phone")
             _ = try await importDirectory(
                 flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
                     of: "{PUSH_PORT}",
@@ -47,8 +47,8 @@ struct CacheTests {
                 into: server.store,
                 base: server.directory
             )
-            #expect(try server.store.changeStamp(mac: mac).shared > afterLogin.shared)
-            #expect(try server.store.changeStamp(mac: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
+            #expect(try server.store.stamps.stamp(of: mac).shared > afterLogin.shared)
+            #expect(try server.store.stamps.stamp(of: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
             _ = other
         }
     }
@@ -174,12 +174,12 @@ struct DigestHeaderTests {
 
 @Suite("Bounded caches keep what was used lately")
 struct BoundedCacheTests {
-    @Test("two generations: never more than the limit; an entry read lately outlives older ones; one not read goes")
+    @Test("two halves: never more than the limit; an entry read lately outlives older ones; one not read goes")
     func recency() {
         var table = BoundedTable<Int, String>(limit: 8)
         for key in 1...4 { table[key] = "\(key)" }
-        table[5] = "5"  // the newer generation was full: 1-4 become the older one
-        #expect(table[2] == "2", "read from the older generation, and moved to the newer")
+        table[5] = "5"  // the newer half was full: 1-4 become the older one
+        #expect(table[2] == "2", "read from the older half, and moved to the newer")
         for key in 6...8 { table[key] = "\(key)" }  // newer: 5, 2, 6, 7 → full at 8: 5, 2, 6, 7 become the older
         #expect(table.count <= 8)
         #expect(table.peek(2) == "2" && table.peek(8) == "8", "used lately: kept")
@@ -212,5 +212,42 @@ struct BoundedCacheTests {
             return 1
         }
         #expect(computed == 10, "key 1 was dropped after eight newer keys, and computed again")
+    }
+
+    @Test("a memo keeps nothing of a computation that threw: the next ask computes again")
+    func memoFailure() {
+        struct Refused: Error {}
+        let memo = Memo<Int, Int>(limit: 4)
+        #expect(throws: Refused.self) { try memo.value(1) { () throws(Refused) -> Int in throw Refused() } }
+        #expect(memo.value(1) { 7 } == 7, "computed again after the failure")
+    }
+
+    @Test("a stamped cache answers only at the stamp it was kept at; without a stamp it keeps nothing")
+    func stamped() {
+        let cache = StampedCache<String, ChangeStamp, Int>(limit: 8)
+        let first = ChangeStamp(shared: 1, device: 1)
+        cache.keep(10, for: "a", at: first)
+        #expect(cache.value("a", at: first) == 10)
+        #expect(cache.value("a", at: ChangeStamp(shared: 1, device: 2)) == nil, "the phone's own stamp moved")
+        #expect(cache.value("a", at: ChangeStamp(shared: 2, device: 1)) == nil, "the shared stamp moved")
+        #expect(cache.value("a", at: nil) == nil, "no stamp: no answer")
+        cache.keep(11, for: "b", at: nil)
+        #expect(cache.value("b", at: first) == nil, "no stamp: nothing kept")
+        var built = 0
+        for _ in 0..<3 {
+            _ = cache.value("c", at: first) {
+                built += 1
+                return 12
+            }
+        }
+        #expect(built == 1, "built once while the stamp stays the same")
+        _ = cache.value("c", at: ChangeStamp(shared: 2, device: 1)) {
+            built += 1
+            return 13
+        }
+        #expect(built == 2 && cache.value("c", at: ChangeStamp(shared: 2, device: 1)) == 13, "built again at the new stamp")
+        let whole = StampedValue<String>()
+        #expect(whole.value(at: 4) { "settings at 4" } == "settings at 4")
+        #expect(whole.value(at: 5) == nil && whole.value(at: 4) == "settings at 4")
     }
 }

@@ -302,12 +302,12 @@ struct CoreTests {
             emergencyCallerID: nil
         )
         let y = try #require(testFamilies.configs["yealink"])
-        let yealink = try ConfigRenderer.render(y.primaryFile.template, name: "y", format: y.format, context: context)
+        let yealink = try ConfigRenderer().render(y.primaryFile.template, name: "y", format: y.format, context: context)
         #expect(!yealink.body.contains("\naccount.1.password = stolen"))
         #expect(yealink.body.contains("account.1.password = p<&>"))
         let sangomaDevice = Device(mac: device.mac, model: testFamilies.catalog.model(named: "sangoma-s500")!, token: "tok")
         let sangoma = try #require(testFamilies.configs["sangoma"])
-        let s = try ConfigRenderer.render(
+        let s = try ConfigRenderer().render(
             sangoma.primaryFile.template,
             name: "s",
             format: sangoma.format,
@@ -316,7 +316,7 @@ struct CoreTests {
         #expect(s.body.contains("p&lt;&amp;&gt;"))
         #expect(s.hash.count == 64)
         // Printable ASCII skips the escaping, except XML's five special characters on their own.
-        let quoted = try ConfigRenderer.render(
+        let quoted = try ConfigRenderer().render(
             sangoma.primaryFile.template,
             name: "s",
             format: sangoma.format,
@@ -329,7 +329,7 @@ struct CoreTests {
             )
         )
         #expect(quoted.body.contains("O&apos;Neil") && quoted.body.contains("say &quot;hi&quot;") && !quoted.body.contains("O'Neil"))
-        let tabbed = try ConfigRenderer.render(
+        let tabbed = try ConfigRenderer().render(
             y.primaryFile.template,
             name: "y",
             format: y.format,

@@ -1,22 +1,17 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import HotDeskCore
 import Synchronization
 
-/// What a cached config or app state of one phone was read at: the store's shared facts
-/// (settings, extensions, templates, lines…) and that phone's own (its row, session, push jobs).
-/// A login on one phone moves only that phone's stamp, so the other phones' caches stay good.
-public struct ChangeStamp: Hashable, Sendable {
-    public var shared: Int
-    public var device: Int
-}
-
-/// Reads the change counters, which triggers move on every change a phone's config, its
+/// SQLite's change stamps: counters that triggers move on every change a phone's config, its
 /// authentication or a push confirmation depends on — by this process or another (`hotdesk
-/// import`) — but not on the fetch times written in batches: `change_generation.n` for what all
+/// import`) — but not on the fetch times written in batches: `shared_changes.n` for what all
 /// phones share, `device_changes.n` per phone for its own row, session and push jobs. One
 /// read-only connection of its own and prepared statements: a few microseconds, no thread hop.
-final class ChangeCounter: Sendable {
+/// Inside a transaction of the store's pool, `shared(in:)` reads the same counter as that
+/// transaction sees it (its own changes included).
+final class SQLiteChangeStamps: ChangeStamps {
     private struct Handles: @unchecked Sendable {
         var db: OpaquePointer?
         var statement: OpaquePointer?
@@ -29,10 +24,10 @@ final class ChangeCounter: Sendable {
     init(path: String) throws {
         var h = Handles()
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
-            sqlite3_prepare_v2(h.db, "SELECT n FROM change_generation WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(h.db, "SELECT n FROM shared_changes WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
             sqlite3_prepare_v2(
                 h.db,
-                "SELECT (SELECT n FROM change_generation WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
+                "SELECT (SELECT n FROM shared_changes WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
                 -1,
                 &h.stampStatement,
                 nil
@@ -42,7 +37,7 @@ final class ChangeCounter: Sendable {
         else {
             let message = h.db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(h.db)
-            throw DatabaseError(message: "change counter: \(message)")
+            throw DatabaseError(message: "change stamps: \(message)")
         }
         sqlite3_busy_timeout(h.db, 5000)
         handles = Mutex(h)
@@ -57,11 +52,11 @@ final class ChangeCounter: Sendable {
         }
     }
 
-    func read() throws -> Int {
+    func shared() throws -> Int {
         try handles.withLock { h in
             defer { sqlite3_reset(h.statement) }
             guard sqlite3_step(h.statement) == SQLITE_ROW else {
-                throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))")
+                throw DatabaseError(message: "change stamps: \(String(cString: sqlite3_errmsg(h.db)))")
             }
             return Int(sqlite3_column_int64(h.statement, 0))
         }
@@ -69,7 +64,7 @@ final class ChangeCounter: Sendable {
 
     /// SQLite's `data_version` of this connection: it moves whenever another connection commits
     /// (any write at all, the batched fetch times too). Microseconds: cheap to ask every second.
-    func dataVersion() throws -> Int {
+    func commits() throws -> Int {
         try handles.withLock { h in
             defer { sqlite3_reset(h.versionStatement) }
             guard sqlite3_step(h.versionStatement) == SQLITE_ROW else {
@@ -82,22 +77,29 @@ final class ChangeCounter: Sendable {
     /// Both counters, read in one statement: one read transaction (one snapshot, one round of
     /// WAL locks; two statements took two, ≈ 3 % of a config fetch). A phone without a counter
     /// row yet (nothing of its own ever changed) reads as 0.
-    func stamp(mac: String) throws -> ChangeStamp {
+    func stamp(of mac: MACAddress) throws -> ChangeStamp {
         try handles.withLock { h in
             defer {
                 sqlite3_reset(h.stampStatement)
                 sqlite3_clear_bindings(h.stampStatement)
             }
             let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-            sqlite3_bind_text(h.stampStatement, 1, mac, -1, transient)
+            sqlite3_bind_text(h.stampStatement, 1, mac.canonical, -1, transient)
             guard sqlite3_step(h.stampStatement) == SQLITE_ROW else {
-                throw DatabaseError(message: "change counter: \(String(cString: sqlite3_errmsg(h.db)))")
+                throw DatabaseError(message: "change stamps: \(String(cString: sqlite3_errmsg(h.db)))")
             }
             return ChangeStamp(shared: Int(sqlite3_column_int64(h.stampStatement, 0)), device: Int(sqlite3_column_int64(h.stampStatement, 1)))
         }
     }
 
-    /// The triggers, for the migration that creates the counter. A migration that adds a column
+    /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
+    /// inside a read or a write).
+    static func shared(in db: Database) throws -> Int {
+        try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM shared_changes WHERE id = 1")) ?? -1
+    }
+
+    /// The triggers, for the migration that creates the counter (v15, when it was still called
+    /// `change_generation`; v24 renames it and SQLite rewrites the triggers). A migration that adds a column
     /// to `devices` calls `deviceTrigger` again, so the new column counts too.
     static func createTriggers(_ db: Database) throws {
         try db.execute(
@@ -133,6 +135,8 @@ final class ChangeCounter: Sendable {
         try db.execute(sql: "CREATE TRIGGER api_keys_update_changes AFTER UPDATE OF kind, name, role, key_hash ON api_keys BEGIN \(bump) END")
     }
 
+    /// The shared counter's bump as the migrations before v24 wrote it (they run on a database
+    /// of their time, before the rename).
     private static let bump = "UPDATE change_generation SET n = n + 1 WHERE id = 1;"
 
     private static func bumpDevice(_ row: String) -> String {
