@@ -763,7 +763,7 @@ struct AdminAPIController: Sendable {
 /// web console's session cookie, whose changes must also carry the page's `X-CSRF-Token`;
 /// refusals are audited. Also turns any `APIError` a handler throws into its JSON answer.
 struct APIKeyMiddleware: RouterMiddleware {
-    let store: any Store
+    let store: any AccountStore & AuditStore
     let addresses: PhoneAddressResolver
     let clock: @Sendable () -> Date
     let throttle: RefusalThrottle

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// reason `policy`. Runs beside the HTTP server; a daily logout missed while the server was down
 /// is caught up at start.
 final class AutoLogoutService: Service, Sendable {
-    let store: any Store
+    let store: any SessionStore & DirectoryStore
     let changes: PhoneChanges
     /// Seconds between sweeps.
     let interval: TimeInterval
@@ -18,7 +18,14 @@ final class AutoLogoutService: Service, Sendable {
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    init(store: any Store, changes: PhoneChanges, interval: TimeInterval, timeZone: TimeZone, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    init(
+        store: any SessionStore & DirectoryStore,
+        changes: PhoneChanges,
+        interval: TimeInterval,
+        timeZone: TimeZone,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Date
+    ) {
         self.store = store
         self.changes = changes
         self.interval = interval

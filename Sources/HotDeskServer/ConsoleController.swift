@@ -187,7 +187,7 @@ struct ConsoleAuth: Sendable {
     static let allowedFailuresPerSource = 20
     static let failureWindow: TimeInterval = 300
 
-    let store: any Store
+    let store: any AccountStore & AuditStore
     /// `Secure` on the cookie: HotDesk serves TLS itself (behind a TLS proxy, the proxy's
     /// `X-Forwarded-Proto: https` also sets it).
     let servesTLS: Bool

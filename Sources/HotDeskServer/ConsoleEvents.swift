@@ -22,7 +22,7 @@ final class ConsoleEvents: Service, Sendable {
         var stopped = false
     }
 
-    let store: any Store
+    let store: any AuditStore & StampedStore
     let interval: TimeInterval
     /// Ticks between keep-alive comments.
     let keepAliveTicks: Int
@@ -33,7 +33,14 @@ final class ConsoleEvents: Service, Sendable {
     let total: Int
     private let subscribers = Mutex(Subscribers())
 
-    init(store: any Store, interval: TimeInterval = 1, keepAlive: TimeInterval = 10, perOwner: Int = 8, total: Int = 200, logger: Logger) {
+    init(
+        store: any AuditStore & StampedStore,
+        interval: TimeInterval = 1,
+        keepAlive: TimeInterval = 10,
+        perOwner: Int = 8,
+        total: Int = 200,
+        logger: Logger
+    ) {
         self.perOwner = perOwner
         self.total = total
         self.store = store

@@ -10,12 +10,12 @@ import Synchronization
 /// boot storm of unchanged phones costs no write per request. A crash loses at most `interval`
 /// of these times; everything a fetch proves (an address, a config, a push) is written at once.
 final class FetchTimes: Service, Sendable {
-    let store: any Store
+    let store: any DeviceStore
     let interval: TimeInterval
     let logger: Logger
     private let pending = Mutex<[MACAddress: Date]>([:])
 
-    init(store: any Store, interval: TimeInterval, logger: Logger) {
+    init(store: any DeviceStore, interval: TimeInterval, logger: Logger) {
         self.store = store
         self.interval = interval
         self.logger = logger

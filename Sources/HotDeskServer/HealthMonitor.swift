@@ -7,14 +7,14 @@ import Synchronization
 /// `GET /health` answers from memory: the database is checked every `interval` by this service,
 /// not by every probe (a load balancer probing at 100/s costs nothing).
 final class HealthMonitor: Service, Sendable {
-    let store: any Store
+    let store: any StoreHealth
     let interval: TimeInterval
     let logger: Logger
     let telemetry: Telemetry
     /// `nil` while healthy; else why not.
     private let problem = Mutex<String?>(nil)
 
-    init(store: any Store, interval: TimeInterval, telemetry: Telemetry, logger: Logger) {
+    init(store: any StoreHealth, interval: TimeInterval, telemetry: Telemetry, logger: Logger) {
         self.telemetry = telemetry
         self.store = store
         self.interval = interval

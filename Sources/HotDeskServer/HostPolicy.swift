@@ -77,7 +77,7 @@ struct HostPolicy: Sendable {
 /// Request, before anything else runs. On the console's routes; `/provision` checks the same in
 /// its controller (one settings read it makes anyway).
 struct HostCheckMiddleware: RouterMiddleware {
-    let store: any Store
+    let store: any DirectoryStore
     let hosts: HostPolicy
 
     func handle(

@@ -8,13 +8,14 @@ import ServiceLifecycle
 /// that have ended (attempts refused under them are counted, not listed), and forgetting phones
 /// that enrolled but never fetched their config with their secret (`settings.enrolment`).
 final class HousekeepingService: Service, Sendable {
-    let store: any Store
+    let store: any DeviceStore & DirectoryStore
     let login: LoginService
     let interval: TimeInterval
     let logger: Logger
     let clock: @Sendable () -> Date
 
-    init(store: any Store, login: LoginService, interval: TimeInterval, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    init(store: any DeviceStore & DirectoryStore, login: LoginService, interval: TimeInterval, logger: Logger, clock: @escaping @Sendable () -> Date)
+    {
         self.store = store
         self.login = login
         self.interval = interval

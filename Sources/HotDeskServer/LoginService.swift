@@ -43,7 +43,7 @@ enum LoginOutcome: Sendable {
 /// exactly like a wrong password (same screen, same work, its own failure count), so the app
 /// does not tell which extensions exist.
 struct LoginService: Sendable {
-    let store: any Store
+    let store: any DeviceStore & DirectoryStore & LoginRecordStore & AuditStore
     /// Where a login that passes is made (with its pushes).
     let changes: PhoneChanges
     let limits: LoginGuard

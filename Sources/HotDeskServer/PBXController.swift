@@ -8,7 +8,7 @@ import Hummingbird
 /// The PBX-facing API under `/pbx/v1` (PBX keys only): may this SIP user call that number now
 /// (Class of Service), and the credentials of the lines HotDesk has provisioned now. See `docs/pbx.md`.
 struct PBXController: Sendable {
-    let store: any Store
+    let store: any DirectoryStore & DeviceStore & AccountStore & AuditStore
     let addresses: PhoneAddressResolver
     let changes: PhoneChanges
     let login: LoginService

@@ -10,7 +10,7 @@ import Provisioning
 /// The on-phone Login/Logout app under `/app/<device token>`. The token is the per-device
 /// secret written into the phone's config; the MAC is never an identity here.
 struct PhoneAppController: Sendable {
-    let store: any Store
+    let store: any DeviceStore & StampedStore
     let catalog: PhoneCatalog
     let screens: ScreenLibrary
     let login: LoginService

@@ -40,7 +40,7 @@ public struct ConfigPushPlanner: PushPlanner {
 /// outbox). Callers choose the actor and the delay, nothing else. The push worker of whichever
 /// process runs `serve` sends the jobs (a CLI's are seen within a second).
 public struct PhoneChanges: Sendable {
-    let store: any Store
+    let store: any PhoneChangeStore & DeviceStore
     let planner: ConfigPushPlanner
     let logger: Logger
     let clock: @Sendable () -> Date
@@ -48,7 +48,7 @@ public struct PhoneChanges: Sendable {
     let wake: @Sendable () -> Void
 
     public init(
-        store: any Store,
+        store: any PhoneChangeStore & DeviceStore,
         families: FamilyBook,
         renderer: ConfigRenderer = ConfigRenderer(),
         logger: Logger,

@@ -9,7 +9,7 @@ import Provisioning
 
 /// `GET /provision/<file>`: the phones' config files, logged in or out, from templates.
 struct ProvisioningController: Sendable {
-    let store: any Store
+    let store: any DeviceStore & DirectoryStore & AuditStore & StampedStore
     let catalog: PhoneCatalog
     let configs: ConfigFamilies
     let pushes: PushService
@@ -33,7 +33,7 @@ struct ProvisioningController: Sendable {
     let clock: @Sendable () -> Date
 
     init(
-        store: any Store,
+        store: any DeviceStore & DirectoryStore & AuditStore & StampedStore,
         families: FamilyBook,
         renderer: ConfigRenderer,
         caches: CacheLimits,

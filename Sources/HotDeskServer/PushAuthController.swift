@@ -12,7 +12,7 @@ import PhonePush
 /// password. Refusals are logged (`push_auth_refused`), audited and throttled per address like
 /// wrong API keys: past the limit, 429 and no audit row.
 struct PushAuthController: Sendable {
-    let store: any Store
+    let store: any DeviceStore & AuditStore
     let recipes: PushRecipeBook
     let logins: PushLogins
     let addresses: PhoneAddressResolver

@@ -17,7 +17,7 @@ import Synchronization
 /// job was for (the store does that in `recordFetch`); a 2xx from the phone only makes it
 /// `sent`. A message (`xml`) involves no config: the phone taking the document is the effect.
 final class PushService: Service, Sendable {
-    let store: any Store
+    let store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
@@ -34,7 +34,7 @@ final class PushService: Service, Sendable {
     private let pacer: Mutex<PushPacer?>
 
     init(
-        store: any Store,
+        store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore,
         pusher: PhonePusher,
         policy: PushPolicy,
         screens: ScreenLibrary,

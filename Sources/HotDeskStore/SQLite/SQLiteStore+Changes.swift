@@ -25,12 +25,7 @@ extension SQLiteStore {
                 let why = SessionEnd.replaced(by: session.extensionNumber, on: ended.mac == session.mac ? nil : session.mac)
                 try Self.end(ended, why, actor: actor, source: session.source, at: session.startedAt, db)
             }
-            try db.cachedStatement(sql: "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)")
-                .execute(
-                    arguments: [
-                        session.mac.canonical, session.extensionNumber, session.network.rawValue, session.credential.rawValue,
-                        session.startedAt.timeIntervalSince1970, session.source,
-                    ])
+            try SessionRecord(session).insert(db)
             try Self.insert(
                 AuditEntry(
                     at: session.startedAt,

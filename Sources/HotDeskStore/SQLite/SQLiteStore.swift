@@ -811,19 +811,7 @@ public final class SQLiteStore: Store {
         try Row.fetchOne(try db.cachedStatement(sql: sql), arguments: [key]).flatMap(session)
     }
 
-    static func session(_ row: Row) -> Session? {
-        guard let mac = MACAddress(row["mac"] as String), let network = Network(rawValue: row["network"]),
-            let credential = Credential(rawValue: row["credential"])
-        else { return nil }
-        return Session(
-            mac: mac,
-            extensionNumber: row["extension"],
-            network: network,
-            credential: credential,
-            startedAt: Date(timeIntervalSince1970: row["started_at"]),
-            source: row["source"]
-        )
-    }
+    static func session(_ row: Row) -> Session? { (try? SessionRecord(row: row))?.session }
 
     static func template(_ row: Row) -> Template {
         Template(name: row["name"], brand: Brand(rawValue: row["brand"]), isDefault: row["is_default"], body: row["body"])
@@ -835,28 +823,9 @@ public final class SQLiteStore: Store {
         return Mapping(extensionNumber: row["extension"], templateName: row["template"], model: model.isEmpty ? nil : model, mac: MACAddress(mac))
     }
 
-    static func auditEntry(_ row: Row) -> AuditEntry? {
-        guard let action = AuditEntry.Action(rawValue: row["action"]), let outcome = AuditEntry.Outcome(rawValue: row["outcome"]) else { return nil }
-        return AuditEntry(
-            at: Date(timeIntervalSince1970: row["at"]),
-            actor: row["actor"],
-            action: action,
-            mac: (row["mac"] as String?).flatMap { MACAddress($0) },
-            extensionNumber: row["extension"],
-            source: row["source"],
-            outcome: outcome,
-            detail: row["detail"]
-        )
-    }
+    static func auditEntry(_ row: Row) -> AuditEntry? { (try? AuditRecord(row: row))?.entry }
 
-    static func insert(_ entry: AuditEntry, _ db: Database) throws {
-        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .execute(
-                arguments: [
-                    entry.at.timeIntervalSince1970, entry.actor, entry.action.rawValue, entry.mac?.canonical, entry.extensionNumber, entry.source,
-                    entry.outcome.rawValue, entry.detail,
-                ])
-    }
+    static func insert(_ entry: AuditEntry, _ db: Database) throws { try AuditRecord(entry).insert(db) }
 }
 
 /// The queries for a phone's open (queued or sent) push jobs, asked at every config fetch, login
@@ -877,3 +846,6 @@ enum OpenPushJobs {
         """
     static let all = [exists, confirmedByFetch, supersede]
 }
+
+/// SQLite's own failures (a full disk, a read-only file, an I/O error) are the store's.
+extension DatabaseError: StoreError {}

@@ -9,18 +9,9 @@ extension SQLiteStore {
     }
 
     static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO push_jobs (
-                mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at, updated_at, due_at, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
-            arguments: [
-                job.mac.canonical, job.action.rawValue, job.reason.rawValue, job.state.rawValue, job.attempts, job.lastError, job.configHash,
-                job.altConfigHash, job.actor, job.createdAt.timeIntervalSince1970, job.updatedAt.timeIntervalSince1970,
-                job.dueAt.timeIntervalSince1970, job.message,
-            ])
+        var record = PushJobRecord(job)
+        record.id = nil
+        try record.insert(db)
         var stored = job
         stored.id = db.lastInsertedRowID
         // Only config pushes replace each other; a message neither replaces nor is replaced.
@@ -350,29 +341,7 @@ extension SQLiteStore {
 
     // MARK: rows
 
-    static func pushJob(_ row: Row) -> PushJob? {
-        guard let mac = MACAddress(row["mac"] as String), let action = PushAction(rawValue: row["action"]),
-            let reason = PushReason(rawValue: row["reason"]), let state = PushState(rawValue: row["state"])
-        else { return nil }
-        return PushJob(
-            id: row["id"],
-            mac: mac,
-            action: action,
-            reason: reason,
-            state: state,
-            attempts: row["attempts"],
-            lastError: row["last_error"],
-            configHash: row["config_hash"],
-            actor: row["actor"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
-            dueAt: Date(timeIntervalSince1970: row["due_at"]),
-            sentAt: (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            appliedAt: (row["applied_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            message: row["message"],
-            altConfigHash: row["alt_config_hash"]
-        )
-    }
+    static func pushJob(_ row: Row) -> PushJob? { (try? PushJobRecord(row: row))?.job }
 
     static func write(_ job: PushJob, _ db: Database) throws {
         try db.cachedStatement(

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+// GRDB record types of the tables the store maps most: each names its columns once (snake case
+// from the property names) and converts to and from the core value. Times are stored as seconds
+// since 1970 (REAL), as every table of the schema does.
+
+/// How every record here spells its columns.
+protocol SnakeCaseRecord: Codable, FetchableRecord, PersistableRecord {}
+
+extension SnakeCaseRecord {
+    static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+}
+
+/// A row of `push_jobs`: the outbox.
+struct PushJobRecord: SnakeCaseRecord {
+    static let databaseTableName = "push_jobs"
+    var id: Int64?
+    var mac: String
+    var action: String
+    var reason: String
+    var state: String
+    var attempts: Int
+    var lastError: String?
+    var configHash: String
+    var altConfigHash: String?
+    var actor: String
+    var createdAt: Double
+    var updatedAt: Double
+    var dueAt: Double
+    var sentAt: Double?
+    var appliedAt: Double?
+    var message: String?
+
+    init(_ job: PushJob) {
+        id = job.id == 0 ? nil : job.id
+        mac = job.mac.canonical
+        action = job.action.rawValue
+        reason = job.reason.rawValue
+        state = job.state.rawValue
+        attempts = job.attempts
+        lastError = job.lastError
+        configHash = job.configHash
+        altConfigHash = job.altConfigHash
+        actor = job.actor
+        createdAt = job.createdAt.timeIntervalSince1970
+        updatedAt = job.updatedAt.timeIntervalSince1970
+        dueAt = job.dueAt.timeIntervalSince1970
+        sentAt = job.sentAt?.timeIntervalSince1970
+        appliedAt = job.appliedAt?.timeIntervalSince1970
+        message = job.message
+    }
+
+    /// `nil` for a row this version cannot read (an action or state from a newer one).
+    var job: PushJob? {
+        guard let mac = MACAddress(mac), let action = PushAction(rawValue: action), let reason = PushReason(rawValue: reason),
+            let state = PushState(rawValue: state)
+        else { return nil }
+        return PushJob(
+            id: id ?? 0,
+            mac: mac,
+            action: action,
+            reason: reason,
+            state: state,
+            attempts: attempts,
+            lastError: lastError,
+            configHash: configHash,
+            actor: actor,
+            createdAt: Date(timeIntervalSince1970: createdAt),
+            updatedAt: Date(timeIntervalSince1970: updatedAt),
+            dueAt: Date(timeIntervalSince1970: dueAt),
+            sentAt: sentAt.map(Date.init(timeIntervalSince1970:)),
+            appliedAt: appliedAt.map(Date.init(timeIntervalSince1970:)),
+            message: message,
+            altConfigHash: altConfigHash
+        )
+    }
+}
+
+/// A row of `sessions`: who is logged in on which phone.
+struct SessionRecord: SnakeCaseRecord {
+    static let databaseTableName = "sessions"
+    var mac: String
+    var `extension`: String
+    var network: String
+    var credential: String
+    var startedAt: Double
+    var source: String?
+
+    init(_ session: Session) {
+        mac = session.mac.canonical
+        self.extension = session.extensionNumber
+        network = session.network.rawValue
+        credential = session.credential.rawValue
+        startedAt = session.startedAt.timeIntervalSince1970
+        source = session.source
+    }
+
+    var session: Session? {
+        guard let mac = MACAddress(mac), let network = Network(rawValue: network), let credential = Credential(rawValue: credential) else {
+            return nil
+        }
+        return Session(
+            mac: mac,
+            extensionNumber: self.extension,
+            network: network,
+            credential: credential,
+            startedAt: Date(timeIntervalSince1970: startedAt),
+            source: source
+        )
+    }
+}
+
+/// A row of `audit`.
+struct AuditRecord: SnakeCaseRecord {
+    static let databaseTableName = "audit"
+    var id: Int64?
+    var at: Double
+    var actor: String
+    var action: String
+    var mac: String?
+    var `extension`: String?
+    var source: String?
+    var outcome: String
+    var detail: String
+
+    init(_ entry: AuditEntry) {
+        at = entry.at.timeIntervalSince1970
+        actor = entry.actor
+        action = entry.action.rawValue
+        mac = entry.mac?.canonical
+        self.extension = entry.extensionNumber
+        source = entry.source
+        outcome = entry.outcome.rawValue
+        detail = entry.detail
+    }
+
+    var entry: AuditEntry? {
+        guard let action = AuditEntry.Action(rawValue: action), let outcome = AuditEntry.Outcome(rawValue: outcome) else { return nil }
+        return AuditEntry(
+            at: Date(timeIntervalSince1970: at),
+            actor: actor,
+            action: action,
+            mac: mac.flatMap { MACAddress($0) },
+            extensionNumber: self.extension,
+            source: source,
+            outcome: outcome,
+            detail: detail
+        )
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import HotDeskCore
+
+// The store by role: each caller asks for the roles it needs (`any DeviceStore & StampedStore`),
+// and a second database implements the same protocols. Nothing here is SQLite's: values in,
+// values out, one transaction per call where a call changes several rows.
+
+/// The changes to what a phone should have. Each is one transaction that changes the state, writes
+/// its audit rows and the push jobs of every phone whose config it changed (the outbox), so a
+/// crash can never keep a change and lose its push. `PhoneChanges` (the server's change service)
+/// is their one caller.
+public protocol PhoneChangeStore: Sendable {
+    /// Logs `session.extensionNumber` into `session.mac`, first ending the phone's current session
+    /// and — under `move` — the extension's sessions elsewhere. Under `deny`/`allow` a refused
+    /// login writes nothing: the plan says why.
+    func login(_ session: Session, actor: String, policy: MultiLoginPolicy, outbox: Outbox) async throws -> LoginResult
+    /// Ends the session on `mac`, if any.
+    func logout(mac: MACAddress, actor: String, source: String?, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession?
+    /// Ends exactly this session (not a newer one on the same phone); `nil` when it had already ended.
+    func endSession(_ session: Session, actor: String, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession?
+    /// Replaces the SIP password of an extension's own line, a device's line or a shared line,
+    /// sealed, audited without it; pushes every phone whose config carries the line now. `nil`
+    /// when there is no such line.
+    func resetSIPPassword(
+        _ line: LineReference,
+        to password: String,
+        actor: String,
+        source: String?,
+        at: Date,
+        outbox: Outbox
+    ) async throws -> [PushJob]?
+    /// A push that is itself the change: the phone's current config with `outbox.order.action`,
+    /// or `message` on its screen, with `audit` (the request). `nil` for an unknown device.
+    func push(mac: MACAddress, message: String?, audit: AuditEntry, outbox: Outbox) async throws -> PushJob?
+    /// Stores new jobs in one transaction (each supersedes its device's older pending config
+    /// jobs); returns them with their ids, in order.
+    func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob]
+    /// Removes one directory entry: an extension or device is logged out first, a template a
+    /// mapping names is refused.
+    func delete(_ item: DirectoryItem, actor: String, at: Date, outbox: Outbox) async throws -> DeletionResult
+    /// Loads a validated directory (rolled back in a dry run); the phones a prune logged out are pushed.
+    func importDirectory(
+        _ directory: DirectoryDocument,
+        actor: String,
+        at: Date,
+        options: ImportOptions,
+        outbox: Outbox
+    ) async throws -> ImportSummary
+}
+
+/// The change stamps every cache keys on (see `ChangeStamps`).
+public protocol StampedStore: Sendable {
+    var stamps: any ChangeStamps { get }
+}
+
+/// Who is logged in where.
+public protocol SessionStore: Sendable {
+    func session(mac: MACAddress) async throws -> Session?
+    /// Every phone this extension is logged in on, oldest login first.
+    func sessions(extensionNumber: String) async throws -> [Session]
+    func sessions() async throws -> [Session]
+    /// Every session with its extension's name, its device and the device's last push.
+    func sessionOverview() async throws -> [SessionOverview]
+}
+
+/// The push outbox as the worker and the admins see it (jobs are written by the change path).
+public protocol PushJobStore: Sendable {
+    func pushJob(id: Int64) async throws -> PushJob?
+    /// Newest first; `ids` keeps those whose id is in the range (a page of a range: the range
+    /// up to one below the last id seen).
+    func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob]
+    /// Queued jobs due by `now`, oldest first, leased until `leaseUntil` so a crash mid-push
+    /// leaves them to be tried again.
+    func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob]
+    /// Sent jobs whose phone did not fetch the config by their due time.
+    func overdueSentPushJobs(now: Date) async throws -> [PushJob]
+    /// Writes a job's new state, unless it was applied or superseded meanwhile; audits the
+    /// final states. Returns whether it was written.
+    func updatePushJob(_ job: PushJob) async throws -> Bool
+    /// When the next queued or sent job falls due, if any.
+    func nextPushDue() async throws -> Date?
+}
+
+/// Phones: enrolment and claims, what they fetched, their state as a config or the app needs it,
+/// their workspaces.
+public protocol DeviceStore: Sendable {
+    func device(mac: MACAddress) async throws -> Device?
+    /// The phone an app token was made for (checked, without a read); `nil` for a forged one.
+    func device(ofAppToken token: String) -> MACAddress?
+    /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
+    /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
+    func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?
+    /// A phone that enrolled itself and never proved itself, asked for again by another family's
+    /// phone: it takes that family and a new secret (a squatter cannot keep the real phone out).
+    /// `false` when the device is claimed or the directory's. Audited.
+    func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool
+    /// Forgets phones enrolled by their own request before `enrolledBefore` that never fetched
+    /// with their secret (and nobody is logged in on); one audit row. Returns how many.
+    func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int
+    /// Gives a device a provisioning secret if it has none (devices from before secrets existed).
+    func ensureProvisioningSecret(mac: MACAddress) async throws
+    /// Notes that an unproven config carried the device's secret: from now on a fetch without
+    /// credentials is challenged (a phone sends Digest only when asked).
+    func secretIssued(mac: MACAddress, at: Date) async throws
+    /// Marks the device claimed by its first fetch with its secret (audited); `false` if it already was.
+    func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool
+    /// Unclaims a device and gives it a new secret (factory reset, replaced phone); audited.
+    /// `false` when there is no such device.
+    func release(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> Bool
+    /// An unclaimed phone asked from `address` while claims need approval: remembered (and
+    /// audited when the address is new).
+    func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws
+    /// Approves the pending claim of an unclaimed phone: its next fetch from the pending address
+    /// gets its secret. The address approved; `nil` when no claim is pending.
+    func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String?
+    /// Learns a better model for a device (e.g. from its User-Agent).
+    func updateModel(mac: MACAddress, model: PhoneModel) async throws
+    /// Remembers the phone's address and the config it was last served; the pending pushes
+    /// for exactly that config become `applied` (returned) — those already sent, and queued ones
+    /// too when the config is new to the phone (a refetch of the same config proves no push).
+    func recordFetch(mac: MACAddress, address: String?, host: String?, configHash: String, configAddress: String?, at: Date) async throws -> [PushJob]
+    /// Writes the last fetch times kept in memory (fetches that changed nothing else), in one transaction.
+    func recordFetchTimes(_ times: [MACAddress: Date]) async throws
+    /// Remembers the address a phone's app request came from.
+    func recordAddress(mac: MACAddress, address: String) async throws
+    func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState?
+    /// The config states of the devices that have fetched a config, in MAC order, `limit` at a
+    /// time after `after` (one read per page: a push of every changed phone pages through these).
+    func servedConfigStates(after: MACAddress?, limit: Int) async throws -> [DeviceConfigState]
+    /// What an app token names: a device's current state, an older token of a device (it changes
+    /// at every login and logout), or nothing.
+    func appState(token: String) async throws -> AppLookup
+    /// The phones `query` selects, by MAC, with their users, session and newest push job: one
+    /// page read with indexed lookups (a site of 100,000 phones is read a page at a time).
+    func deviceOverview(_ query: DeviceQuery) async throws -> [DeviceOverview]
+    /// Every workspace with how many devices it holds.
+    func workspaces() async throws -> [(workspace: Workspace, devices: Int)]
+    /// Puts a device in a workspace (`nil`: out of any), within the licence, audited.
+    func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment
+}
+
+/// The directory as imported: settings, extensions, lines, classes of service.
+public protocol DirectoryStore: Sendable {
+    func settings() async throws -> Settings
+    func findExtension(_ number: String) async throws -> Extension?
+    /// Extension numbers and template names already stored (a directory file may refer to them).
+    func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
+    /// Every shared line with its members (no password).
+    func sharedLines() async throws -> [SharedLine]
+    /// Every extension without its secrets, by number.
+    func extensionSummaries() async throws -> [ExtensionSummary]
+    /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.
+    func sipUser(_ authUser: String) async throws -> SIPUser?
+    /// Every class of service with its schedules, number classes and the emergency numbers.
+    func cosBook() async throws -> CoSBook
+}
+
+/// Wrong passwords counted for the lockouts, and hashes upgraded at a right one.
+public protocol LoginRecordStore: Sendable {
+    /// Every counted wrong password since `since`, for the locks in force.
+    func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)]
+    /// Failure times since `since`, for this extension (any phone) and this phone (any extension).
+    func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date])
+    /// A wrong password (or unknown extension): audited and counted for lockouts.
+    func recordFailure(_ audit: AuditEntry) async throws
+    /// Forgets the counted wrong passwords of an extension or a phone (clearing its lock), with
+    /// `audit`, in one transaction. Returns how many were forgotten.
+    func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int
+    /// Replaces an old-format (PBKDF2) hash of `credential` — the extension's PIN, or the user or
+    /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored
+    /// hash is already keyed.
+    func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws
+}
+
+/// The audit log.
+public protocol AuditStore: Sendable {
+    func audit(_ entry: AuditEntry) async throws
+    func auditLog(limit: Int) async throws -> [AuditEntry]
+    /// The entries `query` selects with their ids, newest first.
+    func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)]
+    /// A number that moves whenever something an admin sees changes (a session, a push job's
+    /// state, a device, the directory, the audit log), by this process or another. Not the fetch
+    /// times written in batches.
+    func activityMark() async throws -> Double
+}
+
+/// Who may administer: API and PBX keys, console accounts and their sessions.
+public protocol AccountStore: Sendable {
+    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws
+    /// Every admin and PBX key, by name.
+    func apiKeys() async throws -> [APIKeyInfo]
+    /// Deletes the key named `name` (of either kind), audited with `actor`; `false` when there is none.
+    func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool
+    /// The key's name and role, if a key with this hash exists (and notes its use).
+    func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)?
+    /// Creates an account (`password` and `role` needed) or changes one (either may be nil); a
+    /// change of password or role ends the account's console sessions. Audited.
+    func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange
+    func adminAccounts() async throws -> [AdminAccountInfo]
+    /// Removes an account and ends its sessions; false when there is none of that name. Audited.
+    func removeAdminAccount(name: String, actor: String, at: Date) async throws -> Bool
+    /// The account's role when `password` is its password (the same work for an unknown name).
+    func checkAdminPassword(name: String, password: String) async throws -> AdminRole?
+    /// Stores a new signed-in session (by its cookie's hash) with its audit entry.
+    func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws
+    /// The live session whose cookie hashes to `tokenHash` (nil once expired or its account gone).
+    func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession?
+    /// Ends a session; the audit entry is written only if there was one.
+    func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws
+}
+
+/// What the health check and the metrics ask of the database itself.
+public protocol StoreHealth: Sendable {
+    /// How many sessions and devices there are (the metrics' gauges; also a cheap health check).
+    func population() async throws -> (sessions: Int, devices: Int)
+    /// Writes one small row (the health check's proof that the database takes writes).
+    func probeWrite(at: Date) async throws
+}
+
+/// Every role: what the server is built on. `SQLiteStore` is the embedded default.
+public protocol Store: PhoneChangeStore, StampedStore, SessionStore, PushJobStore, DeviceStore, DirectoryStore, LoginRecordStore, AuditStore,
+    AccountStore, StoreHealth
+{}
+
+/// A failure of the database itself (a full disk, a read-only file, an I/O error, a server gone),
+/// as opposed to a request HotDesk refuses. Each store's own errors conform.
+public protocol StoreError: Error {}
+
+public enum StoreFailure {
+    public static func isStoreError(_ error: any Error) -> Bool { error is any StoreError }
+}
+
+extension DeviceStore {
+    public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
+        try await enrol(device, audit: audit, maxUnclaimed: nil)!
+    }
+}
+
+extension AccountStore {
+    public func addAPIKey(name: String, keyHash: String, at: Date) async throws {
+        try await addAPIKey(name: name, keyHash: keyHash, kind: .admin, role: .admin, at: at)
+    }
+
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws {
+        try await addAPIKey(name: name, keyHash: keyHash, kind: kind, role: .admin, at: at)
+    }
+}
+
+extension PushJobStore {
+    /// Newest first.
+    public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
+        try await pushJobs(state: state, mac: mac, ids: nil, limit: limit)
+    }
+}
+
+extension DeviceStore {
+    /// Every phone.
+    public func deviceOverview() async throws -> [DeviceOverview] { try await deviceOverview(DeviceQuery()) }
+}
