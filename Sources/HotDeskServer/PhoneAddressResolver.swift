@@ -9,8 +9,8 @@ struct PhoneAddressResolver: Sendable {
     /// Proxy addresses exactly as the socket reports them (`10.0.0.2`, `::1`).
     let trustedProxies: Set<String>
 
-    func address(of request: Request, context: HotDeskRequestContext) -> String? {
-        guard let peer = context.peerAddress else { return nil }
+    func address(of request: Request, context: some RemoteAddressRequestContext) -> String? {
+        guard let peer = context.remoteAddress?.ipAddress else { return nil }
         guard trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor] else { return peer }
         // Right to left: the nearest hop not ours is the phone. A hop that is not an address
         // (`unknown`, `_hidden`, `[::1]:80`) ends the walk: what is left of it was written by
