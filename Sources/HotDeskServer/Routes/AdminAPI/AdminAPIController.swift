@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import HotDeskAPI
+import HotDeskCore
+import HotDeskStore
+import Hummingbird
+import Logging
+import PhonePush
+
+/// The admin API under `/api/v1`: JSON, bearer API key (`hotdesk apikey create`). See
+/// `docs/api.md`. Every change is audited with the key's name as actor (`api:<name>`).
+struct AdminAPIController: Sendable {
+    let store: any Store
+    let changes: PhoneChanges
+    /// Which pushes each family takes (an admin's push of another is refused).
+    let recipes: PushRecipeBook
+    let addresses: PhoneAddressResolver
+    /// The Login app's remembered locks and address counts (cleared with the store's failures).
+    let locks: LoginGuard
+    /// The web console's cookie, which opens the API like a key of the account's role.
+    let console: ConsoleAuth
+    let events: ConsoleEvents
+    let clock: @Sendable () -> Date
+
+    func register(with router: Router<HotDeskRequestContext>) {
+        let api = router.group("/api/v1").add(
+            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console)
+        )
+        api.get("events") { _, context in try self.eventStream(context) }
+        api.get("extensions") { request, _ in try await self.listExtensions(request) }
+        api.get("accounts") { _, _ -> Response in
+            .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init)))
+        }
+        api.post("accounts") { request, context in try await self.saveAccount(request, context) }
+        api.delete("accounts/{name}") { _, context in try await self.removeAccount(context) }
+        api.get("sessions") { request, _ in try await self.listSessions(request) }
+        api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
+        api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
+        api.get("push-jobs") { request, _ in try await self.listJobs(request) }
+        api.get("push-jobs/{id}") { _, context in try await self.job(context) }
+        api.post("devices/{mac}/push") { request, context in try await self.push(request, context) }
+        api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
+        api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
+        api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
+        api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
+        api.get("workspaces") { _, _ in try await self.listWorkspaces() }
+        api.get("cos") { _, _ in try await self.listCoS() }
+        api.get("cos/check") { request, _ in try await self.checkCoS(request) }
+        api.get("cos/{name}") { _, context in try await self.showCoS(context) }
+        api.get("devices") { request, _ in try await self.listDevices(request) }
+        api.get("shared-lines") { _, _ in try await self.listSharedLines() }
+        api.get("locks") { _, _ in try await self.listLocks() }
+        api.get("audit") { request, _ in try await self.listAudit(request) }
+        api.get("devices/{mac}") { _, context in try await self.device(context) }
+        api.get("apikeys") { _, _ -> Response in .json(.ok, APIKeyList(keys: try await self.store.apiKeys().map(APIKeyView.init))) }
+        api.delete("apikeys/{name}") { request, context in try await self.revokeKey(request, context) }
+        api.delete("locks/extension/{key}") { request, context in
+            try await self.clearLock(request, context) { Extension.isValidNumber($0) ? .extension($0) : nil }
+        }
+        api.delete("locks/device/{key}") { request, context in try await self.clearLock(request, context) { MACAddress($0).map(LockSubject.device) } }
+        api.delete("locks/source/{key}") { request, context in
+            try await self.clearLock(request, context) { IPAddressLiteral.isValid($0) ? .source($0) : nil }
+        }
+        api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
+        api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
+        api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
+        api.delete("extensions/{number}") { _, context in
+            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil }
+        }
+        api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
+        api.delete("shared-lines/{number}") { _, context in
+            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil }
+        }
+        api.delete("workspaces/{name}") { _, context in
+            try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil }
+        }
+        api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
+    }
+
+    func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {
+        guard let mac = context.parameters.get("mac").flatMap(MACAddress.init) else { throw APIError.badMAC }
+        return mac
+    }
+}
