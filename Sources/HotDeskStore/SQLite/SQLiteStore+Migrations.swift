@@ -4,10 +4,20 @@ import HotDeskCore
 
 /// The schema, one migration per version: append a new one at the end, never edit a shipped one
 /// (a migration that adds what a phone's config depends on adds the triggers that move the
-/// change counters too).
+/// change stamps too; see `SQLiteChangeStamps`).
 extension SQLiteStore {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
+        registerV1(&m)
+        registerV2toV4(&m)
+        registerV5toV8(&m)
+        registerV9toV14(&m)
+        registerV15on(&m)
+        return m
+    }
+
+    /// The first schema: directory, sessions, audit.
+    private static func registerV1(_ m: inout DatabaseMigrator) {
         m.registerMigration("v1: directory, sessions, audit") { db in
             try db.execute(
                 sql: """
@@ -85,6 +95,10 @@ extension SQLiteStore {
                     """
             )
         }
+    }
+
+    /// Pushes, keys, families as data.
+    private static func registerV2toV4(_ m: inout DatabaseMigrator) {
         m.registerMigration("v2: pushes, phone web logins, API keys") { db in
             try db.execute(
                 sql: """
@@ -146,6 +160,10 @@ extension SQLiteStore {
                     """
             )
         }
+    }
+
+    /// Shared lines, multi-login, workspaces, the SIP server.
+    private static func registerV5toV8(_ m: inout DatabaseMigrator) {
         m.registerMigration("v5: shared lines and their members") { db in
             try db.execute(
                 sql: """
@@ -216,6 +234,10 @@ extension SQLiteStore {
                     """
             )
         }
+    }
+
+    /// Classes of service, limits, provisioning secrets, app tokens, enrolment.
+    private static func registerV9toV14(_ m: inout DatabaseMigrator) {
         m.registerMigration("v9: classes of service, schedules, emergency numbers") { db in
             try db.execute(
                 sql: """
@@ -275,6 +297,10 @@ extension SQLiteStore {
                     """
             )
         }
+    }
+
+    /// Change stamps, roles, the console, health, key checks, claims.
+    private static func registerV15on(_ m: inout DatabaseMigrator) {
         m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
             try SQLiteChangeStamps.createTriggers(db)
         }
@@ -328,6 +354,5 @@ extension SQLiteStore {
             // `device_changes`. SQLite rewrites the triggers that bump it.
             try db.execute(sql: "ALTER TABLE change_generation RENAME TO shared_changes")
         }
-        return m
     }
 }

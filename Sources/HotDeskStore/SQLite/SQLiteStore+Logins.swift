@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+import HotDeskCore
+
+// SessionStore, LoginRecordStore and AuditStore: who is logged in where, counted wrong passwords, the audit log.
+extension SQLiteStore {
+    public func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws {
+        let hash = SecretHash(hashing: secret, key: secrets.hashKey).encoded
+        let (sql, arguments): (String, StatementArguments) =
+            switch credential {
+            case .voicemailPIN:
+                (
+                    "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ? AND voicemail_pin_hash LIKE 'pbkdf2-sha256$%'",
+                    [hash, extensionNumber]
+                )
+            case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+            case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
+            }
+        try await writer.write { db in try db.execute(sql: sql, arguments: arguments) }
+    }
+
+    public func session(mac: MACAddress) async throws -> Session? {
+        try await reader.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
+    }
+
+    public func sessions(extensionNumber: String) async throws -> [Session] {
+        try await reader.read { db in
+            try Row.fetchAll(
+                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
+                arguments: [extensionNumber]
+            ).compactMap(Self.session)
+        }
+    }
+
+    public func sessions() async throws -> [Session] {
+        try await reader.read { db in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions ORDER BY started_at")).compactMap(Self.session)
+        }
+    }
+
+    public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
+        try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map {
+                row in
+                ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
+            }
+        }
+    }
+
+    public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
+        try await writer.write { db in
+            switch subject {
+            case .extension(let number): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE extension = ?").execute(arguments: [number])
+            case .device(let mac): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE mac = ?").execute(arguments: [mac.canonical])
+            case .source: break
+            }
+            let cleared = db.changesCount
+            try Self.insert(audit, db)
+            return cleared
+        }
+    }
+
+    public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
+        try await reader.read { db in
+            let device = try Double.fetchAll(
+                try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"),
+                arguments: [mac.canonical, since.timeIntervalSince1970]
+            )
+            let ext =
+                try extensionNumber.map {
+                    try Double.fetchAll(
+                        try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?"),
+                        arguments: [$0, since.timeIntervalSince1970]
+                    )
+                } ?? []
+            return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
+    public func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments += [value]
+        }
+        add("actor = ?", query.actor)
+        add("action = ?", query.action?.rawValue)
+        add("mac = ?", query.mac?.canonical)
+        add("extension = ?", query.extensionNumber)
+        add("at >= ?", query.since?.timeIntervalSince1970)
+        add("at < ?", query.until?.timeIntervalSince1970)
+        add("id < ?", query.beforeID)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [query.limit]
+        let sql = "SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?"
+        let bound = arguments
+        return try await reader.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).compactMap { row in
+                Self.auditEntry(row).map { (row["id"] as Int64, $0) }
+            }
+        }
+    }
+
+    public func auditLog(limit: Int) async throws -> [AuditEntry] {
+        try await reader.read { db in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(
+                Self.auditEntry
+            )
+        }
+    }
+
+    /// At every failed login, through `login_failures_at` (the table is largest during an attack).
+    static let expiredFailuresSQL = "DELETE FROM login_failures WHERE at < ?"
+
+    public func recordFailure(_ audit: AuditEntry) async throws {
+        guard let mac = audit.mac else { return try await self.audit(audit) }
+        try await writer.write { db in
+            try db.cachedStatement(sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)").execute(
+                arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
+            // Old failures no longer count for anything: keep the table small.
+            try db.cachedStatement(sql: Self.expiredFailuresSQL).execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
+            try Self.insert(audit, db)
+        }
+    }
+
+    public func audit(_ entry: AuditEntry) async throws {
+        try await writer.write { db in try Self.insert(entry, db) }
+    }
+}
