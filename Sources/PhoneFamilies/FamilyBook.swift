@@ -83,22 +83,8 @@ public struct FamilyBook: Sendable {
         screens: URL
     ) throws -> (family: PhoneCatalog.Family, config: ConfigFamily, dialect: any Dialect, push: VendorPushRecipes) {
         let path = url.path
-        func fail(_ field: String?, _ reason: String) -> FamilyError { FamilyError(file: path, field: field, reason: reason) }
-        let descriptor: FamilyDescriptor
-        do {
-            let data = try Data(contentsOf: url)
-            // A misspelt key would otherwise pass unseen (an optional fact silently missing).
-            if let object = try? JSONSerialization.jsonObject(with: data), let stray = FamilyDescriptor.unknownKey(in: object) {
-                throw fail(stray, "unknown key (see docs/vendors.md for the descriptor's keys)")
-            }
-            descriptor = try JSONDecoder().decode(FamilyDescriptor.self, from: data)
-        } catch let error as FamilyError {
-            throw error
-        } catch let error as DecodingError {
-            throw Self.describe(error, file: path)
-        } catch {
-            throw fail(nil, "cannot read: \(error)")
-        }
+        let fail = { (field: String?, reason: String) in FamilyError(file: path, field: field, reason: reason) }
+        let descriptor = try readDescriptor(url, fail: fail)
         let stem = url.deletingPathExtension().lastPathComponent
         guard descriptor.brand == stem, !stem.isEmpty, stem.allSatisfy({ ($0.isLowercase || $0.isNumber) && $0.isASCII }) else {
             throw fail("brand", "\"\(descriptor.brand)\" must be the file's name (\(stem)), lower-case letters and digits")
@@ -108,6 +94,44 @@ public struct FamilyBook: Sendable {
             throw fail("user_agent_marks", "at least one non-empty word that a User-Agent of this family holds")
         }
         guard !descriptor.models.isEmpty else { throw fail("models", "at least one model") }
+        let models = try readModels(descriptor, brand: brand, fail: fail)
+        let files = try readConfigFiles(descriptor, brand: brand, model: models[0], folder: url.deletingLastPathComponent(), fail: fail)
+        let dialect = try readDialect(descriptor, screens: screens, fail: fail)
+        if let problem = descriptor.push.problem() { throw fail(nil, problem) }
+        return (
+            PhoneCatalog.Family(brand: brand, displayName: descriptor.name, userAgentMarks: descriptor.userAgentMarks, models: models),
+            ConfigFamily(
+                brand: brand,
+                format: descriptor.config.format,
+                deviceFiles: files.device,
+                commonFiles: files.common,
+                provisioningAuth: descriptor.config.provisioningAuth ?? .urlKey
+            ),
+            dialect, descriptor.push
+        )
+    }
+
+    private typealias Fail = (String?, String) -> FamilyError
+
+    /// The JSON, with a misspelt key refused by name.
+    private static func readDescriptor(_ url: URL, fail: Fail) throws -> FamilyDescriptor {
+        do {
+            let data = try Data(contentsOf: url)
+            // A misspelt key would otherwise pass unseen (an optional fact silently missing).
+            if let object = try? JSONSerialization.jsonObject(with: data), let stray = FamilyDescriptor.unknownKey(in: object) {
+                throw fail(stray, "unknown key (see docs/vendors.md for the descriptor's keys)")
+            }
+            return try JSONDecoder().decode(FamilyDescriptor.self, from: data)
+        } catch let error as FamilyError {
+            throw error
+        } catch let error as DecodingError {
+            throw Self.describe(error, file: url.path)
+        } catch {
+            throw fail(nil, "cannot read: \(error)")
+        }
+    }
+
+    private static func readModels(_ descriptor: FamilyDescriptor, brand: Brand, fail: Fail) throws -> [PhoneModel] {
         var models: [PhoneModel] = []
         for (i, m) in descriptor.models.enumerated() {
             guard !m.name.isEmpty, m.name == m.name.lowercased(), !m.name.contains(" ") else {
@@ -122,13 +146,22 @@ public struct FamilyBook: Sendable {
             )
         }
 
-        // Config files and their built-in templates.
+        return models
+    }
+
+    /// Config files and their built-in templates (each rendered once with hostile names).
+    private static func readConfigFiles(
+        _ descriptor: FamilyDescriptor,
+        brand: Brand,
+        model: PhoneModel,
+        folder familiesFolder: URL,
+        fail: Fail
+    ) throws -> (device: [ConfigFamily.DeviceFile], common: [ConfigFamily.CommonFile]) {
         guard !descriptor.config.files.isEmpty else { throw fail("config.files", "at least one file a phone asks for") }
         let primaries = descriptor.config.files.filter { $0.primary == true }.count
         guard primaries == 1 || (primaries == 0 && descriptor.config.files.count == 1) else {
             throw fail("config.files", "exactly one file must be \"primary\": true (the one that carries the line)")
         }
-        let familiesFolder = url.deletingLastPathComponent()
         var deviceFiles: [ConfigFamily.DeviceFile] = []
         for (i, f) in descriptor.config.files.enumerated() {
             let field = "config.files[\(i)]"
@@ -142,7 +175,7 @@ public struct FamilyBook: Sendable {
             let name = "built-in \(f.template)"
             do {
                 try ConfigRenderer.validate(body, format: descriptor.config.format, name: name)
-                try Self.sampleRender(body, name: name, format: descriptor.config.format, brand: brand, model: models[0])
+                try Self.sampleRender(body, name: name, format: descriptor.config.format, brand: brand, model: model)
             } catch {
                 throw fail("\(field).template", "\(error)")
             }
@@ -158,7 +191,11 @@ public struct FamilyBook: Sendable {
             commonFiles.append(.init(pattern: pattern, body: f.body))
         }
 
-        // The XML browser dialect: its templates must render well-formed documents.
+        return (deviceFiles, commonFiles)
+    }
+
+    /// The XML browser dialect: its templates must render well-formed documents.
+    private static func readDialect(_ descriptor: FamilyDescriptor, screens: URL, fail: Fail) throws -> TemplateDialect {
         var spec = descriptor.dialect
         spec.name = descriptor.brand
         let dialect: TemplateDialect
@@ -169,18 +206,7 @@ public struct FamilyBook: Sendable {
             throw fail("dialect", "\(error) (templates in \(screens.appendingPathComponent("dialects/\(spec.templates)").path))")
         }
         guard spec.maxInputFields >= 1 else { throw fail("dialect.max_input_fields", "at least 1") }
-        if let problem = descriptor.push.problem() { throw fail(nil, problem) }
-        return (
-            PhoneCatalog.Family(brand: brand, displayName: descriptor.name, userAgentMarks: descriptor.userAgentMarks, models: models),
-            ConfigFamily(
-                brand: brand,
-                format: descriptor.config.format,
-                deviceFiles: deviceFiles,
-                commonFiles: commonFiles,
-                provisioningAuth: descriptor.config.provisioningAuth ?? .urlKey
-            ),
-            dialect, descriptor.push
-        )
+        return dialect
     }
 
     /// Renders a built-in template logged in and out, with hostile names: an XML config must stay

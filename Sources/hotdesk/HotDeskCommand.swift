@@ -247,18 +247,7 @@ struct Serve: AsyncParsableCommand {
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
             ]
         )
-        var configuration = ServerConfiguration(
-            host: host,
-            port: port,
-            language: language,
-            timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
-            trustedProxies: Set(trustedProxies),
-            acceptedHosts: Set(acceptedHosts),
-            connections: connections
-        )
-        configuration.caches = caches
-        if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
-        if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
+        let configuration = serverConfiguration(connections: connections)
         let scheme = configuration.tls == nil ? "http" : "https"
         let app: HotDeskService
         do {
@@ -288,6 +277,23 @@ struct Serve: AsyncParsableCommand {
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             throw fail("\(host):\(port) is already in use (another HotDesk, or another server): stop it or pass --port")
         }
+    }
+
+    /// The options as the server takes them.
+    private func serverConfiguration(connections: ConnectionLimits) -> ServerConfiguration {
+        var configuration = ServerConfiguration(
+            host: host,
+            port: port,
+            language: language,
+            timeZone: timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
+            trustedProxies: Set(trustedProxies),
+            acceptedHosts: Set(acceptedHosts),
+            connections: connections
+        )
+        configuration.caches = caches
+        if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
+        if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
+        return configuration
     }
 }
 

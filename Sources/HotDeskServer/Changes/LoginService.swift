@@ -182,44 +182,11 @@ struct LoginService: Sendable {
         let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
         let matched = ext == nil ? nil : candidate
         if reserved, let until = limits.settleGlobal(source: guessingSource, failed: matched == nil, policy: policy, now: now) {
-            let detail =
-                "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
-                + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
-            try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
-            telemetry.lockout("global")
-            security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+            try await globalPasswordsLocked(until: until, policy: policy, device: device, number: number, source: source, now: now)
         }
         guard ext != nil, let credential = matched else {
-            var detail = ext == nil ? "unknown extension" : "wrong password"
-            switch reservation {
-            case .blocked(let until)?: detail += "; global passwords blocked until \(until.formatted(.iso8601))"
-            case .sourceSpent(let until)?: detail += "; this address's share of global password guesses is spent until \(until.formatted(.iso8601))"
-            case .reserved?, nil: break
-            }
-            try await store.recordFailure(
-                AuditEntry(
-                    at: now,
-                    actor: number,
-                    action: .loginFailed,
-                    mac: device.mac,
-                    extensionNumber: number,
-                    source: source,
-                    outcome: .failure,
-                    detail: detail
-                )
-            )
-            security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
-            if let source = guessingSource, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
-                let lock = LockReason.deviceLocked(until: until)
-                try await remember(lock, device: device, number: number, source: source, now: now, new: true, sourceLock: true)
-                return .locked(lock)
-            }
-            let after = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
-            if let lock = rule.lock(extensionNumber: number, extensionFailures: after.extension, deviceFailures: after.device, now: now) {
-                try await remember(lock, device: device, number: number, source: source, now: now, new: true)
-                return .locked(lock)
-            }
-            return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
+            let context = FailedLogin(device: device, number: number, unknown: ext == nil, reservation: reservation, source: source)
+            return try await failed(context, guessingSource: guessingSource, rule: rule, policy: policy, now: now)
         }
 
         // A hash from before keyed hashes, just proven: replaced by one under the store's key.
@@ -233,6 +200,7 @@ struct LoginService: Sendable {
 
         // A personal device takes its own users only (and the admin password, which logs anyone in anywhere).
         if !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword {
+            let detail = "personal device of \(device.assignedUsers.joined(separator: ", "))"
             try await store.audit(
                 AuditEntry(
                     at: now,
@@ -242,12 +210,74 @@ struct LoginService: Sendable {
                     extensionNumber: number,
                     source: source,
                     outcome: .refused,
-                    detail: "personal device of \(device.assignedUsers.joined(separator: ", "))"
+                    detail: detail
                 )
             )
             return .notAssigned(number)
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
+        return try await start(session, settings: settings, device: device)
+    }
+
+    /// The failures that could have matched a global password reached the global budget: the
+    /// admin and user passwords stop working for a while (audited, counted, logged).
+    private func globalPasswordsLocked(until: Date, policy: LockoutPolicy, device: Device, number: String, source: String?, now: Date) async throws {
+        let detail =
+            "\(policy.globalFailures) failures that could have matched a global password within \(Int(policy.window / 60)) min: "
+            + "the admin and user passwords stop working until \(until.formatted(.iso8601)); voicemail PINs still work"
+        try await store.audit(AuditEntry(at: now, actor: "system", action: .lockout, source: source, outcome: .refused, detail: detail))
+        telemetry.lockout("global")
+        security.record(.globalLock, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+    }
+
+    /// A wrong password or unknown extension, and the refusals it leads to.
+    private struct FailedLogin {
+        let device: Device
+        let number: String
+        let unknown: Bool
+        let reservation: LoginGuard.GlobalReservation?
+        let source: String?
+    }
+
+    /// Counts and audits a failed login; the lock it tips, if any, is the answer.
+    private func failed(_ f: FailedLogin, guessingSource: String?, rule: LockoutRule, policy: LockoutPolicy, now: Date) async throws -> LoginOutcome {
+        let (device, number, source, reservation) = (f.device, f.number, f.source, f.reservation)
+        var detail = f.unknown ? "unknown extension" : "wrong password"
+        switch reservation {
+        case .blocked(let until)?: detail += "; global passwords blocked until \(until.formatted(.iso8601))"
+        case .sourceSpent(let until)?: detail += "; this address's share of global password guesses is spent until \(until.formatted(.iso8601))"
+        case .reserved?, nil: break
+        }
+        try await store.recordFailure(
+            AuditEntry(
+                at: now,
+                actor: number,
+                action: .loginFailed,
+                mac: device.mac,
+                extensionNumber: number,
+                source: source,
+                outcome: .failure,
+                detail: detail
+            )
+        )
+        security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
+        if let source = guessingSource, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
+            let lock = LockReason.deviceLocked(until: until)
+            try await remember(lock, device: device, number: number, source: source, now: now, new: true, sourceLock: true)
+            return .locked(lock)
+        }
+        let after = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
+        if let lock = rule.lock(extensionNumber: number, extensionFailures: after.extension, deviceFailures: after.device, now: now) {
+            try await remember(lock, device: device, number: number, source: source, now: now, new: true)
+            return .locked(lock)
+        }
+        return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
+    }
+
+    /// The login itself, through the change path; a refusal of the multi-login policy is audited.
+    private func start(_ session: Session, settings: Settings, device: Device) async throws -> LoginOutcome {
+        let (number, now, source) = (session.extensionNumber, session.startedAt, session.source)
+        let credential = session.credential
         let actor = credential == .adminPassword ? "admin-password" : number
         let result = try await changes.login(session, actor: actor, policy: settings.multiLogin, delay: pushDelay)
         guard let refusal = result.plan.refusal else { return .loggedIn(result) }

@@ -1,0 +1,117 @@
+import Foundation
+import HotDeskCore
+
+// The admin API's JSON, defined once: the server encodes these, the CLI decodes them. Keys are
+// snake_case on the wire (`APICoding`), times ISO 8601.
+
+/// A class of service as the admin API shows it.
+public struct CoSView: Codable, Sendable {
+    public struct Rule: Codable, Sendable {
+        public var pattern: String?
+        public var `class`: String?
+        public var action: String
+        public var schedule: String?
+
+        public init(pattern: String?, class: String?, action: String, schedule: String?) {
+            self.pattern = pattern
+            self.class = `class`
+            self.action = action
+            self.schedule = schedule
+        }
+    }
+
+    public struct Include: Codable, Sendable {
+        public var cos: String
+        public var schedule: String?
+
+        public init(cos: String, schedule: String?) {
+            self.cos = cos
+            self.schedule = schedule
+        }
+    }
+
+    public var name: String
+    public var `default`: String
+    public var rules: [Rule]
+    public var featureCodes: [String]
+    public var includes: [Include]
+    public var schedule: String?
+
+    public init(name: String, default: String, rules: [Rule], featureCodes: [String], includes: [Include], schedule: String?) {
+        self.name = name
+        self.default = `default`
+        self.rules = rules
+        self.featureCodes = featureCodes
+        self.includes = includes
+        self.schedule = schedule
+    }
+}
+
+public struct CoSList: Codable, Sendable {
+    public var classesOfService: [CoSView]
+    public var emergencyNumbers: [String]
+
+    public init(classesOfService: [CoSView], emergencyNumbers: [String]) {
+        self.classesOfService = classesOfService
+        self.emergencyNumbers = emergencyNumbers
+    }
+}
+
+/// `GET /cos/check`: what decides a call, and how.
+public struct CoSCheckView: Codable, Sendable {
+    public var decision: String
+    public var cos: String
+    public var rule: String
+    public var reason: String
+    public var at: Date
+
+    public init(decision: String, cos: String, rule: String, reason: String, at: Date) {
+        self.decision = decision
+        self.cos = cos
+        self.rule = rule
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// A lock in force: `kind` extension|device|source, `key` the number, MAC or address.
+public struct LockView: Codable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var key: String
+    /// Wrong passwords counted (0 for an address, counted in memory).
+    public var failures: Int
+    public var until: Date
+
+    public init(kind: String, key: String, failures: Int, until: Date) {
+        self.kind = kind
+        self.key = key
+        self.failures = failures
+        self.until = until
+    }
+
+    public init(_ lock: ActiveLock) {
+        self.init(kind: lock.subject.kind, key: lock.subject.key, failures: lock.failures, until: lock.until)
+    }
+
+    public var description: String { "\(kind)  \(key)  until \(until.formatted(.iso8601))  \(failures) failure(s)" }
+}
+
+public struct LockList: Codable, Sendable {
+    public var locks: [LockView]
+    public init(locks: [LockView]) { self.locks = locks }
+}
+
+/// The answer to clearing a lock.
+public struct UnlockView: Codable, Sendable {
+    public var kind: String
+    public var key: String
+    public var wasLocked: Bool
+    public var failuresForgotten: Int
+
+    public init(kind: String, key: String, wasLocked: Bool, failuresForgotten: Int) {
+        self.kind = kind
+        self.key = key
+        self.wasLocked = wasLocked
+        self.failuresForgotten = failuresForgotten
+    }
+}
