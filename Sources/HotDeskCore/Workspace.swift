@@ -1,3 +1,5 @@
+import Foundation
+
 /// A shared space whose phones a partner manages (Webex document): a name, a licence that caps
 /// how many devices it holds, and whether its phones offer hot desking.
 public struct Workspace: Hashable, Sendable {

@@ -11,6 +11,7 @@ import PhonePush
 import PhoneXML
 import Provisioning
 import ServiceLifecycle
+import UnixSignals
 
 /// The running HotDesk: the HTTP application and the services beside it. A service of its own so
 /// that, as a stop begins, the console's event streams end first: the HTTP server waits for

@@ -1,7 +1,9 @@
+import Curl
 import Foundation
 import HotDeskAPI
 import HotDeskCore
 import HotDeskStore
+import PhoneFamilies
 import PhoneSimulator
 import Testing
 

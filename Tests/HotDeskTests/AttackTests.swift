@@ -1,6 +1,8 @@
 import Curl
 import Foundation
 import HotDeskCore
+import HotDeskStore
+import NIOCore
 import NIOEmbedded
 import PhoneSimulator
 import Testing

@@ -1,6 +1,8 @@
 import Curl
 import Foundation
+import GRDB
 import HotDeskCore
+import PhoneSimulator
 import Synchronization
 import Testing
 

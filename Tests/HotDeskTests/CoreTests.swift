@@ -2,6 +2,7 @@ import Foundation
 import HotDeskCore
 import Hummingbird
 import NIOCore
+import PhoneFamilies
 import Provisioning
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import HotDeskCore
 import LibXML
 import PhoneFamilies
+import PhonePush
 import PhoneXML
 import Provisioning
 import Testing

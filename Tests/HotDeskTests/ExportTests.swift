@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import GRDB
 import HotDeskCore
+import PhoneSimulator
 import Testing
 
 @testable import HotDeskStore

@@ -1,6 +1,8 @@
 import Curl
 import Foundation
 import HotDeskCore
+import HotDeskServer
+import HotDeskStore
 import PhoneSimulator
 import Testing
 

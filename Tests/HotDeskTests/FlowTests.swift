@@ -1,5 +1,7 @@
 import Foundation
 import HotDeskCore
+import HotDeskServer
+import HotDeskStore
 import PhoneSimulator
 import Testing
 

@@ -1,6 +1,7 @@
 import Curl
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import PhoneSimulator
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HotDeskCore
 import HotDeskStore
+import PhoneSimulator
 import Testing
 
 let fullDirectory = """

@@ -1,5 +1,6 @@
 import Foundation
 import HotDeskCore
+import HotDeskStore
 import PhoneSimulator
 import Testing
 

@@ -1,7 +1,9 @@
 import DirectoryFile
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import HotDeskStore
+import PhoneFamilies
 import PhoneSimulator
 import Testing
 

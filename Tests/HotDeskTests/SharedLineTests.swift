@@ -1,6 +1,7 @@
 import Foundation
 import HotDeskCore
 import HotDeskStore
+import PhoneFamilies
 import PhoneSimulator
 import Testing
 

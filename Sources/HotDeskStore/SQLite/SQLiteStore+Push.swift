@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HotDeskCore
+import Synchronization
 
 extension SQLiteStore {
     public func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob] {

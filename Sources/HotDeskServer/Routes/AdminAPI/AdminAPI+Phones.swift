@@ -6,6 +6,7 @@ import HotDeskStore
 import Hummingbird
 import Logging
 import PhonePush
+import Provisioning
 
 // Phones, lines, workspaces, sessions and push jobs as the admin API shows and changes them.
 extension AdminAPIController {

@@ -2,6 +2,7 @@ import Foundation
 import HotDeskCore
 import HotDeskStore
 import Hummingbird
+import Logging
 import NIOCore
 import PhoneXML
 

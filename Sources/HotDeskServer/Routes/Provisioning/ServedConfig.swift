@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HotDeskCore
 import NIOCore
