@@ -250,12 +250,13 @@ struct ConsoleTests {
             let stream = try EventStream(url: server.baseURL + "/api/v1/events", cookie: hal.cookie)
             defer { stream.close() }
             try await stream.wait(for: ": HotDesk events")
-            // The sign-in just before may still be announced: let a tick and a half pass, then count.
-            try await Task.sleep(for: .milliseconds(1500))
-            let before = stream.changes
+            // Each change names the store's activity mark it announces: one at or past the mark
+            // read once the login is applied is a change that includes the login (the sign-in
+            // just before, or the phone's enrolment, announce smaller ones).
             let phone = try await server.phone("sangoma-s500", mac: "001565c0c004")
             try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
-            try await stream.wait(for: "event: change", count: before + 1)
+            let loggedIn = Int64(try await server.store.activityMark())
+            try await stream.wait(forChangeAtLeast: loggedIn)
             await server.stop()
             try await stream.waitForEnd()
         } catch {
@@ -292,6 +293,19 @@ final class EventStream: Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while text.components(separatedBy: marker).count - 1 < count {
             guard Date() < deadline else { throw StreamTimeout(marker: marker, received: text) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The marks the `change` events named, in order.
+    var marks: [Int64] {
+        text.components(separatedBy: "event: change\ndata: {\"mark\":").dropFirst().compactMap { Int64($0.prefix { $0.isNumber }) }
+    }
+
+    func wait(forChangeAtLeast mark: Int64, seconds: Double = 10) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !marks.contains(where: { $0 >= mark }) {
+            guard Date() < deadline else { throw StreamTimeout(marker: "a change at mark \(mark) or later", received: text) }
             try await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -35,7 +35,7 @@ extension AdminAPIController {
                 for await event in stream {
                     if let stillAuthorized, await !stillAuthorized() { break }
                     switch event {
-                    case .change: try await writer.write(ByteBuffer(string: "event: change\ndata: {}\n\n"))
+                    case .change(let mark): try await writer.write(ByteBuffer(string: "event: change\ndata: {\"mark\":\(Int64(mark))}\n\n"))
                     case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                     }
                 }

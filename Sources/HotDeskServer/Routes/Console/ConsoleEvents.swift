@@ -7,11 +7,13 @@ import Synchronization
 /// Tells the signed-in consoles that what they show changed, as server-sent events on
 /// `GET /api/v1/events`: every `interval` one look at SQLite's data version for every console
 /// together (not one per open page); when something was committed, the store's activity mark
-/// says whether it was something an admin sees (`event: change`). A comment line now and then
+/// says whether it was something an admin sees (`event: change`, whose data names the new mark: a
+/// page, or a test, can tell the changes it already read from the next). A comment line now and then
 /// keeps proxies and the idle timeout from closing the stream. The streams end when the server stops.
 final class ConsoleEvents: Service, Sendable {
     enum Event: Sendable {
-        case change
+        /// Something an admin sees changed; the store's activity mark is now `mark`.
+        case change(mark: Double)
         case keepAlive
     }
 
@@ -109,7 +111,7 @@ final class ConsoleEvents: Service, Sendable {
                     s.version = version
                     s.mark = mark
                 }
-                if before.mark != nil, mark != before.mark { broadcast(.change) }
+                if before.mark != nil, mark != before.mark { broadcast(.change(mark: mark)) }
             } catch {
                 logger.warning("console events: cannot read the store: \(error)")
             }
