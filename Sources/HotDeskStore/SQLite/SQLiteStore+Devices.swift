@@ -7,7 +7,7 @@ extension SQLiteStore {
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await reader.read { db in
+        return try await pool.read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]).map {
                 try Self.device($0, secrets: secrets, catalog: catalog)
             }
@@ -17,7 +17,7 @@ extension SQLiteStore {
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await reader.read { db -> DeviceConfigState? in
+        return try await pool.read { db -> DeviceConfigState? in
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else {
                 return nil
             }
@@ -37,7 +37,7 @@ extension SQLiteStore {
     public func servedConfigStates(after: MACAddress?, limit: Int) async throws -> [DeviceConfigState] {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await reader.read { db in
+        return try await pool.read { db in
             let settings = try self.currentSettings(db, secrets: secrets)
             var templates: [Brand: [Template]] = [:]
             return try Row.fetchAll(
@@ -97,7 +97,7 @@ extension SQLiteStore {
         let secrets = self.secrets
         let catalog = self.catalog
         guard let named = secrets.readAppToken(token) else { return .unknown }
-        return try await reader.read { db -> AppLookup in
+        return try await pool.read { db -> AppLookup in
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [named.mac.canonical])
             else { return .unknown }
             guard (row["token_generation"] as Int) == named.generation else { return named.generation < row["token_generation"] ? .stale : .unknown }
@@ -124,7 +124,7 @@ extension SQLiteStore {
     public func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await writer.write { db in
+        return try await pool.write { db in
             if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [device.mac.canonical])
             {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
@@ -152,7 +152,7 @@ extension SQLiteStore {
 
     public func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool {
         let sealed = try secrets.seal(RandomToken.make())
-        return try await writer.write { db in
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE devices SET model = ?, brand = ?, provisioning_secret_sealed = ?, secret_issued_at = NULL
@@ -167,7 +167,7 @@ extension SQLiteStore {
     }
 
     public func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.execute(
                 sql: """
                     DELETE FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL AND enrolled_at < ?
@@ -195,14 +195,14 @@ extension SQLiteStore {
 
     public func ensureProvisioningSecret(mac: MACAddress) async throws {
         let sealed = try secrets.seal(RandomToken.make())
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL")
                 .execute(arguments: [sealed, mac.canonical])
         }
     }
 
     public func secretIssued(mac: MACAddress, at: Date) async throws {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL").execute(arguments: [
                 at.timeIntervalSince1970, mac.canonical,
             ])
@@ -210,7 +210,7 @@ extension SQLiteStore {
     }
 
     public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(
                 sql:
                     "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL"
@@ -235,7 +235,7 @@ extension SQLiteStore {
 
     public func release(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> Bool {
         let sealed = try secrets.seal(RandomToken.make())
-        return try await writer.write { db in
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL,
@@ -262,7 +262,7 @@ extension SQLiteStore {
     }
 
     public func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.execute(
                 sql: "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
                 arguments: [address, mac.canonical, address]
@@ -284,7 +284,7 @@ extension SQLiteStore {
     }
 
     public func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String? {
-        try await writer.write { db in
+        try await pool.write { db in
             guard
                 let pending = try String.fetchOne(
                     db,
@@ -310,7 +310,7 @@ extension SQLiteStore {
     }
 
     public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?").execute(arguments: [
                 model.name, model.brand.rawValue, mac.canonical,
             ])
@@ -325,7 +325,7 @@ extension SQLiteStore {
         configAddress: String?,
         at: Date
     ) async throws -> [PushJob] {
-        try await writer.write { db in
+        try await pool.write { db in
             let previousHash = try String.fetchOne(
                 try db.cachedStatement(sql: "SELECT last_config_hash FROM devices WHERE mac = ?"),
                 arguments: [mac.canonical]
@@ -373,14 +373,14 @@ extension SQLiteStore {
 
     public func recordFetchTimes(_ times: [MACAddress: Date]) async throws {
         guard !times.isEmpty else { return }
-        try await writer.write { db in
+        try await pool.write { db in
             let update = try db.makeStatement(sql: "UPDATE devices SET last_fetch_at = MAX(COALESCE(last_fetch_at, 0), ?) WHERE mac = ?")
             for (mac, at) in times { try update.execute(arguments: [at.timeIntervalSince1970, mac.canonical]) }
         }
     }
 
     public func recordAddress(mac: MACAddress, address: String) async throws {
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?").execute(arguments: [
                 address, mac.canonical, address,
             ])

@@ -16,15 +16,15 @@ extension SQLiteStore {
             case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             }
-        try await writer.write { db in try db.execute(sql: sql, arguments: arguments) }
+        try await pool.write { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
     public func session(mac: MACAddress) async throws -> Session? {
-        try await reader.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
+        try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
     }
 
     public func sessions(extensionNumber: String) async throws -> [Session] {
-        try await reader.read { db in
+        try await pool.read { db in
             try Row.fetchAll(
                 try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
                 arguments: [extensionNumber]
@@ -33,13 +33,13 @@ extension SQLiteStore {
     }
 
     public func sessions() async throws -> [Session] {
-        try await reader.read { db in
+        try await pool.read { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions ORDER BY started_at")).compactMap(Self.session)
         }
     }
 
     public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
-        try await reader.read { db in
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map {
                 row in
                 ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
@@ -48,7 +48,7 @@ extension SQLiteStore {
     }
 
     public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
-        try await writer.write { db in
+        try await pool.write { db in
             switch subject {
             case .extension(let number): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE extension = ?").execute(arguments: [number])
             case .device(let mac): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE mac = ?").execute(arguments: [mac.canonical])
@@ -61,7 +61,7 @@ extension SQLiteStore {
     }
 
     public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
-        try await reader.read { db in
+        try await pool.read { db in
             let device = try Double.fetchAll(
                 try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"),
                 arguments: [mac.canonical, since.timeIntervalSince1970]
@@ -96,7 +96,7 @@ extension SQLiteStore {
         arguments += [query.limit]
         let sql = "SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?"
         let bound = arguments
-        return try await reader.read { db in
+        return try await pool.read { db in
             try Row.fetchAll(db, sql: sql, arguments: bound).compactMap { row in
                 Self.auditEntry(row).map { (row["id"] as Int64, $0) }
             }
@@ -104,7 +104,7 @@ extension SQLiteStore {
     }
 
     public func auditLog(limit: Int) async throws -> [AuditEntry] {
-        try await reader.read { db in
+        try await pool.read { db in
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(
                 Self.auditEntry
             )
@@ -116,7 +116,7 @@ extension SQLiteStore {
 
     public func recordFailure(_ audit: AuditEntry) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
-        try await writer.write { db in
+        try await pool.write { db in
             try db.cachedStatement(sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)").execute(
                 arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
             // Old failures no longer count for anything: keep the table small.
@@ -126,6 +126,6 @@ extension SQLiteStore {
     }
 
     public func audit(_ entry: AuditEntry) async throws {
-        try await writer.write { db in try Self.insert(entry, db) }
+        try await pool.write { db in try Self.insert(entry, db) }
     }
 }

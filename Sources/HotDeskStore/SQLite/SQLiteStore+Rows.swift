@@ -7,12 +7,12 @@ extension SQLiteStore {
     public func settings() async throws -> Settings {
         if let kept = settingsMemo.value(at: try? changeStamps.shared()) { return kept }
         let secrets = self.secrets
-        return try await reader.read { db in try self.currentSettings(db, secrets: secrets) }
+        return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
     }
 
     public func findExtension(_ number: String) async throws -> Extension? {
         let secrets = self.secrets
-        return try await reader.read { db in try Self.readExtension(db, number, secrets: secrets) }
+        return try await pool.read { db in try Self.readExtension(db, number, secrets: secrets) }
     }
 
     /// The settings as of the shared stamp read in the same transaction: decoded (and
@@ -151,7 +151,7 @@ extension SQLiteStore {
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
         if let kept = cosBookMemo.value(at: try? changeStamps.shared()) { return kept }
-        return try await reader.read { db in try self.cosBookMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readCoSBook(db) } }
+        return try await pool.read { db in try self.cosBookMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readCoSBook(db) } }
     }
 
     static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {

@@ -5,7 +5,7 @@ import HotDeskCore
 // Workspaces: which devices they hold, within their licence.
 extension SQLiteStore {
     public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
-        try await reader.read { db in
+        try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name"
@@ -18,7 +18,7 @@ extension SQLiteStore {
     }
 
     public func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment {
-        try await writer.write { db in
+        try await pool.write { db in
             guard let current = try Row.fetchOne(db, sql: "SELECT workspace FROM devices WHERE mac = ?", arguments: [mac.canonical]) else {
                 return .unknownDevice
             }

@@ -6,7 +6,7 @@ import Synchronization
 /// The embedded store: one SQLite file in WAL mode, reads in parallel, writes serialised, every
 /// multi-row change in one transaction.
 public final class SQLiteStore: Store {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     let changeStamps: SQLiteChangeStamps
     let secrets: SecretBox
     /// `currentSettings`: the settings last decoded, at the shared stamp they were read at.
