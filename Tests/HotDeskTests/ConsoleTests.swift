@@ -287,8 +287,6 @@ final class EventStream: Sendable {
 
     var text: String { received.text.withLock { $0 } }
 
-    var changes: Int { text.components(separatedBy: "event: change").count - 1 }
-
     func wait(for marker: String, count: Int = 1, seconds: Double = 10) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while text.components(separatedBy: marker).count - 1 < count {
