@@ -87,9 +87,23 @@ public struct PhoneCatalog: Sendable {
     private let agentBrands = Memo<String, [Brand]>(limit: CacheLimits().requests)
     private let agentModels = Memo<String, PhoneModel?>(limit: CacheLimits().requests)
 
+    /// Each family's User-Agent marks as lower-case bytes, in brand order (read on every unknown agent).
+    private let marks: [(brand: Brand, marks: [[UInt8]])]
+    /// Each family's models with a User-Agent spelling, the longest spelling first (so that `VVX_411`
+    /// is not taken for `VVX_41`).
+    private let spellings: [Brand: [(model: PhoneModel, spelling: [UInt8])]]
+
     public init(families: [Family]) {
         self.families = Dictionary(families.map { ($0.brand, $0) }, uniquingKeysWith: { first, _ in first })
         byName = Dictionary(families.flatMap(\.models).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        marks = self.families.values.sorted { $0.brand < $1.brand }.map { family in
+            (family.brand, family.userAgentMarks.map { ASCIIBytes.lowercased($0.utf8) })
+        }
+        spellings = self.families.mapValues { family in
+            family.models.filter { !$0.userAgentModel.isEmpty }
+                .map { ($0, Array($0.userAgentModel.utf8)) }
+                .sorted { $0.1.count > $1.1.count }
+        }
     }
 
     /// No families: a store opened only to read its audit log or keys needs none.
@@ -109,10 +123,12 @@ public struct PhoneCatalog: Sendable {
         agentBrands.value(userAgent) { readBrands(inUserAgent: userAgent) }
     }
 
+    /// A byte search, ASCII case-insensitive: String's own `contains` compares Characters (with
+    /// Unicode canonical equivalence) and cost a boot storm, where every agent is new, 1.5 % of its CPU.
     private func readBrands(inUserAgent userAgent: String) -> [Brand] {
-        let agent = userAgent.lowercased()
+        let agent = ASCIIBytes.lowercased(userAgent.utf8)
         guard !agent.isEmpty else { return [] }
-        return brands.filter { brand in families[brand]!.userAgentMarks.contains { agent.contains($0.lowercased()) } }
+        return marks.filter { family in family.marks.contains { ASCIIBytes.contains(agent, $0) } }.map(\.brand)
     }
 
     /// Reads a model of `brand` out of a phone's User-Agent: a word (split at spaces, `/`, `;`,
@@ -133,8 +149,29 @@ public struct PhoneCatalog: Sendable {
             }
         }
         // Spellings that embed the model inside a longer word (`PolycomVVX-VVX_411-UA`).
-        // The longest spelling first, so that `VVX_411` is not taken for `VVX_41`.
-        return family.models.sorted { $0.userAgentModel.count > $1.userAgentModel.count }
-            .first { !$0.userAgentModel.isEmpty && agent.contains($0.userAgentModel) }
+        let bytes = Array(agent.utf8)
+        return spellings[brand]?.first { ASCIIBytes.contains(bytes, $0.spelling) }?.model
+    }
+}
+
+/// Byte-level text helpers for ASCII protocol words (User-Agents, marks), where Character
+/// comparison would cost Unicode work for nothing.
+enum ASCIIBytes {
+    /// The bytes with `A`–`Z` lowered; other bytes as they are.
+    static func lowercased(_ text: String.UTF8View) -> [UInt8] {
+        text.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+    }
+
+    /// Whether `needle` occurs in `haystack`, byte for byte (an empty needle occurs everywhere).
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        guard let first = needle.first else { return true }
+        var start = 0
+        let last = haystack.count - needle.count
+        while start <= last {
+            if haystack[start] == first && haystack[start..<start + needle.count].elementsEqual(needle) { return true }
+            start += 1
+        }
+        return false
     }
 }

@@ -102,6 +102,9 @@ struct CoreTests {
         #expect(catalog.model(fromUserAgent: "curl/8.0", brand: "yealink") == nil)
         #expect(catalog.brands(inUserAgent: "Yealink SIP-T46U 108.86.0.45") == ["yealink"])
         #expect(catalog.brands(inUserAgent: "curl/8.0").isEmpty)
+        #expect(catalog.brands(inUserAgent: "SIP phone (YEALINK) T46U") == ["yealink"], "a mark in any case, anywhere in the agent")
+        #expect(catalog.brands(inUserAgent: "Yealin") == [], "a mark cut short is no mark")
+        #expect(catalog.model(fromUserAgent: "polycomvvx-vvx_411-ua/6.4.3", brand: "polycom")?.name == "polycom-vvx411")
         #expect(catalog.model(named: "sangoma-s500")?.applyMethod == .reload)
         #expect(catalog.model(named: "sangoma-s300")?.applyMethod == .reboot)
         #expect(

@@ -342,7 +342,7 @@ extension SQLiteStore {
 
     // MARK: rows
 
-    static func pushJob(_ row: Row) -> PushJob? { (try? PushJobRecord(row: row))?.job }
+    static func pushJob(_ row: Row) -> PushJob? { PushJobRecord(row: row).job }
 
     static func write(_ job: PushJob, _ db: Database) throws {
         try db.cachedStatement(
