@@ -63,7 +63,8 @@ struct Reader {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
-            problem("(file)", nil, "not valid YAML: \(error)")
+            let syntax = YAMLSyntaxError(error, yaml: yaml)
+            problems.append(DirectoryProblem(path: "(file)", line: syntax.line, message: syntax.message))
             return nil
         } catch {
             problem("(file)", nil, "not valid YAML: \(error)")
@@ -296,4 +297,27 @@ struct Reader {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// A YAML syntax error in one line: where, what, and the likely cause when it is a tab (YAML
+/// indents with spaces only, and the parser's own words for it do not say so).
+struct YAMLSyntaxError {
+    let line: Int?
+    let message: String
+
+    init(_ error: YamlError, yaml: String) {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            line = mark.line
+            let source = yaml.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(mark.line - 1).first ?? ""
+            var text = "not valid YAML at column \(mark.column): \(problem)"
+            if let context { text += " (\(context.text) on line \(context.mark.line))" }
+            if source.contains("\t") { text += "; this line has a tab: YAML indents with spaces only" }
+            message = text
+        default:
+            line = nil
+            message = "not valid YAML: \(String(describing: error).split(separator: "\n").joined(separator: " "))"
+        }
+    }
 }

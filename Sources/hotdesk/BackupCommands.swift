@@ -78,7 +78,8 @@ struct Restore: AsyncParsableCommand {
 /// `hotdesk export`: the directory back as the YAML `hotdesk import` reads.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the directory as YAML that import reads to the same state (stdout, or --output). Secrets are left out unless --with-secrets."
+        abstract:
+            "Write the directory as YAML (stdout, or --output): without secrets, for reading and comparing; with --with-secrets, a file import restores the same directory from."
     )
 
     @OptionGroup var store: StoreOptions

@@ -112,11 +112,21 @@ struct ScreensOptions: ParsableArguments {
 
     /// Where an installed HotDesk finds its Screens when started from any folder.
     static var candidates: [String] {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = executable.deletingLastPathComponent()
         return [
             "./Screens", binary.appendingPathComponent("Screens").path,
             binary.appendingPathComponent("../share/hotdesk/Screens").standardizedFileURL.path,
         ]
+    }
+
+    /// This program's own file, whatever the shell typed: found on `PATH`, `argv[0]` is only
+    /// `hotdesk`, which names a file in the current folder.
+    static var executable: URL {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: path)
+        }
+        if let url = Bundle.main.executableURL { return url.resolvingSymlinksInPath() }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     }
 
     /// Loads and checks every family descriptor; the error names the file and the field.
@@ -227,6 +237,10 @@ struct Serve: AsyncParsableCommand {
         let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
+            guard families.screens.locales[language] != nil else {
+                let known = families.screens.locales.keys.sorted().joined(separator: ", ")
+                throw Failure(description: "--language \(language): no screen texts in \(screensPath)/locales (there are: \(known))")
+            }
             opened = try store.openReporting(catalog: families.catalog, create: true, caches: caches)
         } catch {
             throw fail("\(error)")

@@ -198,7 +198,12 @@ struct ImportTests {
             ("settings:\n  sip: {server: \"pbx example:5060\"}\n", "settings.sip.server"),
             ("settings:\n  sip: {server: pbx.example.com, transport: sctp}\n", "settings.sip.transport: \"sctp\" is not udp, tcp or tls"),
             ("settings:\n  sip: {transport: udp}\n", "settings.sip.server: missing"),
-            ("extensions: [1, 2\n", "not valid YAML"),
+            (
+                "extensions: [1, 2\n",
+                "line 2: (file): not valid YAML at column 1: did not find expected ',' or ']' (while parsing a flow sequence on line 1)"
+            ),
+            ("extensions:\n\t- {number: \"5501\"}\n", "line 2: (file): not valid YAML at column 1: found character that cannot start any token"),
+            ("extensions:\n\t- {number: \"5501\"}\n", "this line has a tab: YAML indents with spaces only"),
             ("settings:\n  admin_password: \"eleven-char\"\n", "settings.admin_password: at least 12 characters"),
             (
                 "extensions:\n  - {number: \"5501\", name: \"Ada\\e[2J\", sip_password: \"long-enough\"}\n",

@@ -12,12 +12,16 @@ enum Command {
         let output: String
     }
 
-    /// `arguments[0]` is looked up on PATH (`/usr/bin/env`), unless it is a path.
+    /// `arguments[0]` is looked up on PATH (`/usr/bin/env`), unless it is a path. `killAfter`: a
+    /// command expected to end by itself is killed (SIGKILL, status 9) if it has not by then, so
+    /// that a regression fails the test instead of hanging the suite.
     static func run(
         _ arguments: [String],
         environment: [String: String]? = nil,
         errors: Bool = false,
-        directory: URL = FileManager.default.temporaryDirectory
+        directory: URL = FileManager.default.temporaryDirectory,
+        workingDirectory: URL? = nil,
+        killAfter: Duration? = nil
     ) async throws -> Result {
         let file = directory.appendingPathComponent("command-\(UUID().uuidString).out")
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
@@ -33,9 +37,16 @@ enum Command {
             process.arguments = arguments
         }
         if let environment { process.environment = environment }
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.standardOutput = output
         process.standardError = errors ? output : FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
+        let watchdog = killAfter.map { limit in
+            Task { [process] in
+                try await Task.sleep(for: limit)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+        }
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             var attempt = 0
@@ -51,6 +62,7 @@ enum Command {
                 }
             }
         }
+        watchdog?.cancel()
         return Result(status: status, output: String(decoding: (try? Data(contentsOf: file)) ?? Data(), as: UTF8.self))
     }
 }
