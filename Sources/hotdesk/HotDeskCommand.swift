@@ -131,7 +131,14 @@ struct ScreensOptions: ParsableArguments {
 
     /// Loads and checks every family descriptor; the error names the file and the field.
     func load() throws -> FamilyBook {
-        try FamilyBook(screens: URL(fileURLWithPath: path))
+        let chosen = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"]
+        if chosen == nil, !Self.candidates.contains(where: { FileManager.default.fileExists(atPath: $0 + "/families") }) {
+            throw Failure(
+                description:
+                    "no Screens folder (the phone families) in \(Self.candidates.joined(separator: ", ")): pass --screens DIR or set HOTDESK_SCREENS"
+            )
+        }
+        return try FamilyBook(screens: URL(fileURLWithPath: path))
     }
 }
 

@@ -53,4 +53,22 @@ struct InstallTests {
         #expect(served.output.contains("(there are: en)"), "\(served.output)")
         #expect(!FileManager.default.fileExists(atPath: db), "nothing created for a command that refused")
     }
+
+    @Test("without a Screens folder anywhere it looks, hotdesk says where it looked, in one line")
+    func noScreens() async throws {
+        let dir = try TempDir()
+        try "extensions: []\n".write(to: dir.url.appendingPathComponent("directory.yaml"), atomically: true, encoding: .utf8)
+        let result = try await Command.run(
+            [hotdeskExecutable, "import", "directory.yaml", "--db", "hotdesk.sqlite"],
+            environment: ["PATH": "/usr/bin:/bin", "HOME": dir.url.path],
+            errors: true,
+            workingDirectory: dir.url
+        )
+        let binary = URL(fileURLWithPath: hotdeskExecutable).resolvingSymlinksInPath().deletingLastPathComponent()
+        #expect(result.status != 0)
+        #expect(result.output.hasPrefix("hotdesk: no Screens folder (the phone families) in ./Screens, "), "\(result.output)")
+        #expect(result.output.contains(binary.appendingPathComponent("Screens").path), "\(result.output)")
+        #expect(result.output.hasSuffix("pass --screens DIR or set HOTDESK_SCREENS\n"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("hotdesk.sqlite").path))
+    }
 }
