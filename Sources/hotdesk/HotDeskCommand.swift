@@ -105,9 +105,13 @@ struct ScreensOptions: ParsableArguments {
     )
     var screens: String?
 
-    var path: String {
+    var path: String { found ?? "./Screens" }
+
+    /// The folder chosen (`--screens`, `HOTDESK_SCREENS`), else the first candidate that has
+    /// families; `nil` when neither.
+    private var found: String? {
         if let chosen = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"] { return chosen }
-        return Self.candidates.first { FileManager.default.fileExists(atPath: $0 + "/families") } ?? "./Screens"
+        return Self.candidates.first { FileManager.default.fileExists(atPath: $0 + "/families") }
     }
 
     /// Where an installed HotDesk finds its Screens when started from any folder.
@@ -131,14 +135,13 @@ struct ScreensOptions: ParsableArguments {
 
     /// Loads and checks every family descriptor; the error names the file and the field.
     func load() throws -> FamilyBook {
-        let chosen = screens ?? ProcessInfo.processInfo.environment["HOTDESK_SCREENS"]
-        if chosen == nil, !Self.candidates.contains(where: { FileManager.default.fileExists(atPath: $0 + "/families") }) {
+        guard let found else {
             throw Failure(
                 description:
                     "no Screens folder (the phone families) in \(Self.candidates.joined(separator: ", ")): pass --screens DIR or set HOTDESK_SCREENS"
             )
         }
-        return try FamilyBook(screens: URL(fileURLWithPath: path))
+        return try FamilyBook(screens: URL(fileURLWithPath: found))
     }
 }
 
