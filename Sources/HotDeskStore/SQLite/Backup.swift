@@ -59,7 +59,7 @@ public enum DatabaseBackup {
             }
             if let unexpected = try unexpectedSchema(db) { throw Problem(description: "\(path) is not as HotDesk made it: \(unexpected)") }
             if let secrets {
-                do { try SQLiteStore.checkKeyReadOnly(db, secrets: secrets) } catch let wrong as SQLiteStore.WrongKey {
+                do { try SQLiteStore.checkKeyReadOnly(GRDBConnection(db: db), secrets: secrets) } catch let wrong as SQLiteStore.WrongKey {
                     throw Problem(description: "\(path) was made with another key: \(wrong)")
                 }
             }

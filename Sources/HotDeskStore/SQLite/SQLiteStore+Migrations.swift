@@ -311,7 +311,25 @@ extension SQLiteStore {
             try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'")
         }
         m.registerMigration("v18: web console accounts and their signed-in sessions") { db in
-            try createConsoleTables(db)
+            try db.execute(
+                sql: """
+                    CREATE TABLE admin_accounts (
+                        name TEXT PRIMARY KEY,
+                        password_hash TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        created_at DOUBLE NOT NULL,
+                        last_sign_in_at DOUBLE
+                    );
+                    CREATE TABLE console_sessions (
+                        token_hash TEXT PRIMARY KEY,
+                        account TEXT NOT NULL REFERENCES admin_accounts(name) ON DELETE CASCADE,
+                        csrf_token TEXT NOT NULL,
+                        created_at DOUBLE NOT NULL,
+                        expires_at DOUBLE NOT NULL
+                    );
+                    CREATE INDEX console_sessions_account ON console_sessions(account);
+                    """
+            )
         }
         m.registerMigration("v19: a phone's open push jobs found without reading its finished ones") { db in
             // Every config fetch, login and push asks for a phone's queued or sent jobs; through

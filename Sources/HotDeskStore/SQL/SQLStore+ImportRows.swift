@@ -1,59 +1,55 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
 // The rows an import writes, one kind at a time (each an upsert that reports whether it changed anything).
-extension SQLiteStore {
+extension SQLStore {
     /// `pinHash`: the entry's new PIN hash (`nil`: it has no PIN, or the stored hash matches it).
-    static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: Database, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
+    static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: any SQLDatabase, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
-                sql: "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
-                arguments: [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos]
+                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
+                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos]
             )
             return nil
         }
         var changed = false
         if old.name != e.name {
-            try db.execute(sql: "UPDATE extensions SET name = ? WHERE number = ?", arguments: [e.name, e.number])
+            try db.execute("UPDATE extensions SET name = ? WHERE number = ?", [e.name, e.number])
             changed = true
         }
         if pinHash != nil || (e.voicemailPIN == nil && e.voicemailPINHash == nil && old.voicemailPIN != nil) {
-            try db.execute(sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", arguments: [pinHash?.encoded, e.number])
+            try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }
         if old.cos != e.cos {
-            try db.execute(sql: "UPDATE extensions SET cos = ? WHERE number = ?", arguments: [e.cos, e.number])
+            try db.execute("UPDATE extensions SET cos = ? WHERE number = ?", [e.cos, e.number])
             changed = true
         }
         if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
-            try db.execute(
-                sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?",
-                arguments: [try secrets.seal(e.sipPassword), e.number]
-            )
+            try db.execute("UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", [try secrets.seal(e.sipPassword), e.number])
             changed = true
         }
         return changed
     }
 
     /// A definition kept as JSON (a class of service, a schedule), by name.
-    static func upsertDefinition(_ table: String, _ name: String, _ value: some Encodable, _ db: Database) throws -> Bool? {
+    static func upsertDefinition(_ table: String, _ name: String, _ value: some Encodable, _ db: any SQLDatabase) throws -> Bool? {
         let json = try JSONText.encode(value)
-        guard let old = try String.fetchOne(db, sql: "SELECT definition FROM \(table) WHERE name = ?", arguments: [name]) else {
-            try db.execute(sql: "INSERT INTO \(table) (name, definition) VALUES (?, ?)", arguments: [name, json])
+        guard let old = try db.value(String.self, "SELECT definition FROM \(table) WHERE name = ?", [name]) else {
+            try db.execute("INSERT INTO \(table) (name, definition) VALUES (?, ?)", [name, json])
             return nil
         }
         guard old != json else { return false }
-        try db.execute(sql: "UPDATE \(table) SET definition = ? WHERE name = ?", arguments: [json, name])
+        try db.execute("UPDATE \(table) SET definition = ? WHERE name = ?", [json, name])
         return true
     }
 
     /// After the import's writes: every name a class of service, an extension or a device uses
     /// exists, and no class includes itself; else nothing is written.
-    static func checkClassesOfService(_ db: Database) throws {
+    static func checkClassesOfService(_ db: any SQLDatabase) throws {
         let book = try readCoSBook(db)
         var problems = book.problems().map { DirectoryProblem(path: "classes_of_service", line: nil, message: $0) }
-        for row in try Row.fetchAll(db, sql: "SELECT number, cos FROM extensions WHERE cos IS NOT NULL") where book.classes[row["cos"]] == nil {
+        for row in try db.rows("SELECT number, cos FROM extensions WHERE cos IS NOT NULL") where book.classes[row["cos"]] == nil {
             problems.append(
                 DirectoryProblem(
                     path: "extensions",
@@ -62,8 +58,7 @@ extension SQLiteStore {
                 )
             )
         }
-        for row in try Row.fetchAll(db, sql: "SELECT mac, cos, cos_if_not_logged FROM devices WHERE cos IS NOT NULL OR cos_if_not_logged IS NOT NULL")
-        {
+        for row in try db.rows("SELECT mac, cos, cos_if_not_logged FROM devices WHERE cos IS NOT NULL OR cos_if_not_logged IS NOT NULL") {
             for key in ["cos", "cos_if_not_logged"] {
                 if let name = row[key] as String?, book.classes[name] == nil {
                     problems.append(
@@ -79,43 +74,36 @@ extension SQLiteStore {
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 
-    static func setLine(_ d: DirectoryDocument.DeviceEntry, _ db: Database, secrets: SecretBox) throws {
+    static func setLine(_ d: DirectoryDocument.DeviceEntry, _ db: any SQLDatabase, secrets: SecretBox) throws {
         try db.execute(
-            sql: "UPDATE devices SET line_number = ?, line_name = ?, line_sip_password_sealed = ? WHERE mac = ?",
-            arguments: [d.line?.number, d.line?.name, try d.line.map { try secrets.seal($0.sipPassword) }, d.mac.canonical]
+            "UPDATE devices SET line_number = ?, line_name = ?, line_sip_password_sealed = ? WHERE mac = ?",
+            [d.line?.number, d.line?.name, try d.line.map { try secrets.seal($0.sipPassword) }, d.mac.canonical]
         )
     }
 
-    static func setUsers(_ d: DirectoryDocument.DeviceEntry, _ db: Database) throws {
-        try db.execute(sql: "DELETE FROM device_users WHERE mac = ?", arguments: [d.mac.canonical])
+    static func setUsers(_ d: DirectoryDocument.DeviceEntry, _ db: any SQLDatabase) throws {
+        try db.execute("DELETE FROM device_users WHERE mac = ?", [d.mac.canonical])
         for user in Set(d.users) {
-            try db.execute(sql: "INSERT INTO device_users (mac, extension) VALUES (?, ?)", arguments: [d.mac.canonical, user])
+            try db.execute("INSERT INTO device_users (mac, extension) VALUES (?, ?)", [d.mac.canonical, user])
         }
     }
 
-    static func upsert(_ w: Workspace, _ db: Database) throws -> Bool? {
+    static func upsert(_ w: Workspace, _ db: any SQLDatabase) throws -> Bool? {
         guard let old = try readWorkspace(db, w.name) else {
-            try db.execute(
-                sql: "INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)",
-                arguments: [w.name, w.licence.rawValue, w.hotDesking]
-            )
+            try db.execute("INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)", [w.name, w.licence.rawValue, w.hotDesking])
             return nil
         }
         guard old != w else { return false }
-        try db.execute(
-            sql: "UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?",
-            arguments: [w.licence.rawValue, w.hotDesking, w.name]
-        )
+        try db.execute("UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?", [w.licence.rawValue, w.hotDesking, w.name])
         return true
     }
 
     /// After the import's writes (in its transaction): no workspace holds more devices than its
     /// licence allows. A problem names the file's device that went over, so nothing is written.
-    static func checkWorkspaceLimits(_ directory: DirectoryDocument, _ db: Database) throws {
+    static func checkWorkspaceLimits(_ directory: DirectoryDocument, _ db: any SQLDatabase) throws {
         var problems: [DirectoryProblem] = []
-        for row in try Row.fetchAll(
-            db,
-            sql: "SELECT w.name, w.licence, COUNT(d.mac) AS devices FROM workspaces w JOIN devices d ON d.workspace = w.name GROUP BY w.name"
+        for row in try db.rows(
+            "SELECT w.name, w.licence, COUNT(d.mac) AS devices FROM workspaces w JOIN devices d ON d.workspace = w.name GROUP BY w.name"
         ) {
             guard let licence = Workspace.Licence(rawValue: row["licence"]), (row["devices"] as Int) > licence.maxDevices else { continue }
             let name: String = row["name"]
@@ -133,10 +121,10 @@ extension SQLiteStore {
     }
 
     /// A shared line and exactly the members the file lists for it.
-    static func upsert(_ l: SharedLine, _ db: Database, secrets: SecretBox) throws -> Bool? {
+    static func upsert(_ l: SharedLine, _ db: any SQLDatabase, secrets: SecretBox) throws -> Bool? {
         let members = l.members.map { "\($0.extensionNumber)/\($0.button)/\($0.ring)" }.sorted()
-        let old = try Row.fetchOne(db, sql: "SELECT * FROM shared_lines WHERE number = ?", arguments: [l.number])
-        let oldMembers = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members WHERE line = ?", arguments: [l.number])
+        let old = try db.row("SELECT * FROM shared_lines WHERE number = ?", [l.number])
+        let oldMembers = try db.rows("SELECT * FROM shared_line_members WHERE line = ?", [l.number])
             .map { "\($0["extension"] as String)/\($0["button"] as Int)/\($0["ring"] as String)" }.sorted()
         if let old {
             let oldPassword = try secrets.open(old["sip_password_sealed"])
@@ -145,20 +133,20 @@ extension SQLiteStore {
                 && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
             if same { return false }
             try db.execute(
-                sql: "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ? WHERE number = ?",
-                arguments: [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number]
+                "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ? WHERE number = ?",
+                [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number]
             )
         } else {
             try db.execute(
-                sql: "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id) VALUES (?, ?, ?, ?)",
-                arguments: [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID]
+                "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id) VALUES (?, ?, ?, ?)",
+                [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID]
             )
         }
-        try db.execute(sql: "DELETE FROM shared_line_members WHERE line = ?", arguments: [l.number])
+        try db.execute("DELETE FROM shared_line_members WHERE line = ?", [l.number])
         for m in l.members {
             try db.execute(
-                sql: "INSERT INTO shared_line_members (line, extension, button, ring) VALUES (?, ?, ?, ?)",
-                arguments: [l.number, m.extensionNumber, m.button, m.ring.description]
+                "INSERT INTO shared_line_members (line, extension, button, ring) VALUES (?, ?, ?, ?)",
+                [l.number, m.extensionNumber, m.button, m.ring.description]
             )
         }
         return old == nil ? nil : true
@@ -168,20 +156,20 @@ extension SQLiteStore {
     /// device is claimed with it from now on — no trust on first use. Unchanged when the file
     /// says what is stored already (an export imported again changes nothing).
     @discardableResult
-    static func setClaim(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool {
+    static func setClaim(_ d: DirectoryDocument.DeviceEntry, _ db: any SQLDatabase, at: Date, secrets: SecretBox) throws -> Bool {
         guard d.provisioningSecret != nil || d.claimedFrom != nil else { return false }
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else { return false }
+        guard let row = try db.row("SELECT * FROM devices WHERE mac = ?", [d.mac.canonical]) else { return false }
         let stored = try (row["provisioning_secret_sealed"] as Data?).map { try secrets.open($0) }
         let sameSecret = d.provisioningSecret.map { new in stored.map { ConstantTime.equal($0, new) } ?? false } ?? true
         let claimed = (row["claimed_at"] as Double?) != nil
         guard !sameSecret || !claimed || (d.claimedFrom != nil && d.claimedFrom != row["claimed_from"]) else { return false }
         try db.execute(
-            sql: """
-                UPDATE devices SET provisioning_secret_sealed = COALESCE(?, provisioning_secret_sealed), claimed_at = COALESCE(claimed_at, ?),
-                    secret_issued_at = COALESCE(secret_issued_at, ?), claimed_from = COALESCE(?, claimed_from), last_address = COALESCE(?, last_address)
-                WHERE mac = ?
-                """,
-            arguments: [
+            """
+            UPDATE devices SET provisioning_secret_sealed = COALESCE(?, provisioning_secret_sealed), claimed_at = COALESCE(claimed_at, ?),
+                secret_issued_at = COALESCE(secret_issued_at, ?), claimed_from = COALESCE(?, claimed_from), last_address = COALESCE(?, last_address)
+            WHERE mac = ?
+            """,
+            [
                 try d.provisioningSecret.map { try secrets.seal($0) }, at.timeIntervalSince1970, at.timeIntervalSince1970, d.claimedFrom,
                 d.claimedFrom,
                 d.mac.canonical,
@@ -190,23 +178,23 @@ extension SQLiteStore {
         return true
     }
 
-    static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: Database, at: Date, secrets: SecretBox) throws -> Bool? {
+    static func upsert(_ d: DirectoryDocument.DeviceEntry, _ db: any SQLDatabase, at: Date, secrets: SecretBox) throws -> Bool? {
         let sealed = try d.phoneCredentials.map { try secrets.seal($0.password) }
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE mac = ?", arguments: [d.mac.canonical]) else {
+        guard let row = try db.row("SELECT * FROM devices WHERE mac = ?", [d.mac.canonical]) else {
             try db.execute(
-                sql: """
-                    INSERT INTO devices (mac, model, brand, token, enrolled_at, push_port, phone_username, phone_password_sealed, provisioning_secret_sealed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                """
+                INSERT INTO devices (mac, model, brand, token, enrolled_at, push_port, phone_username, phone_password_sealed, provisioning_secret_sealed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
                     d.mac.canonical, d.model.name, d.model.brand.rawValue, RandomToken.make(), at.timeIntervalSince1970, d.pushPort,
                     d.phoneCredentials?.username, sealed,
                     try secrets.seal(d.provisioningSecret ?? RandomToken.make()),
                 ]
             )
             try db.execute(
-                sql: "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
-                arguments: [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical]
+                "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
+                [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical]
             )
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
@@ -214,7 +202,7 @@ extension SQLiteStore {
             return nil
         }
         // A phone the directory lists is the directory's: never forgotten as an unclaimed enrolment.
-        try db.execute(sql: "UPDATE devices SET enrolled_by = 'directory' WHERE mac = ? AND enrolled_by != 'directory'", arguments: [d.mac.canonical])
+        try db.execute("UPDATE devices SET enrolled_by = 'directory' WHERE mac = ? AND enrolled_by != 'directory'", [d.mac.canonical])
         let old = try device(row, secrets: secrets, catalog: .empty)
         let sameLogin: Bool =
             switch (old.credentials, d.phoneCredentials) {
@@ -223,11 +211,7 @@ extension SQLiteStore {
             default: false
             }
         let oldModel: String = row["model"]
-        let oldUsers = try String.fetchAll(
-            db,
-            sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension",
-            arguments: [d.mac.canonical]
-        )
+        let oldUsers = try db.values(String.self, "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", [d.mac.canonical])
         let usersSame = oldUsers == Array(Set(d.users)).sorted()
         let workspaceSame = (row["workspace"] as String?) == d.workspace
         let deviceSame = oldModel == d.model.name && old.model.brand == d.model.brand && old.pushPort == d.pushPort && sameLogin
@@ -239,59 +223,50 @@ extension SQLiteStore {
         let claimChanged = try setClaim(d, db, at: at, secrets: secrets)
         guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) || claimChanged else { return false }
         if !cosSame {
-            try db.execute(
-                sql: "UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?",
-                arguments: [d.cos, d.cosIfNotLogged, d.mac.canonical]
-            )
+            try db.execute("UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?", [d.cos, d.cosIfNotLogged, d.mac.canonical])
         }
         if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }
         try db.execute(
-            sql: "UPDATE devices SET model = ?, brand = ?, push_port = ?, workspace = ? WHERE mac = ?",
-            arguments: [d.model.name, d.model.brand.rawValue, d.pushPort, d.workspace, d.mac.canonical]
+            "UPDATE devices SET model = ?, brand = ?, push_port = ?, workspace = ? WHERE mac = ?",
+            [d.model.name, d.model.brand.rawValue, d.pushPort, d.workspace, d.mac.canonical]
         )
         if !sameLogin {
             try db.execute(
-                sql: "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",
-                arguments: [d.phoneCredentials?.username, sealed, d.mac.canonical]
+                "UPDATE devices SET phone_username = ?, phone_password_sealed = ? WHERE mac = ?",
+                [d.phoneCredentials?.username, sealed, d.mac.canonical]
             )
         }
         return true
     }
 
-    static func upsert(_ t: Template, _ db: Database) throws -> Bool? {
+    static func upsert(_ t: Template, _ db: any SQLDatabase) throws -> Bool? {
         if t.isDefault {
             // The file names the brand's default: any other default of that brand steps down.
-            try db.execute(
-                sql: "UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default",
-                arguments: [t.brand.rawValue, t.name]
-            )
+            try db.execute("UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default", [t.brand.rawValue, t.name])
         }
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM templates WHERE name = ?", arguments: [t.name]) else {
+        guard let row = try db.row("SELECT * FROM templates WHERE name = ?", [t.name]) else {
             try db.execute(
-                sql: "INSERT INTO templates (name, brand, is_default, body) VALUES (?, ?, ?, ?)",
-                arguments: [t.name, t.brand.rawValue, t.isDefault, t.body]
+                "INSERT INTO templates (name, brand, is_default, body) VALUES (?, ?, ?, ?)",
+                [t.name, t.brand.rawValue, t.isDefault, t.body]
             )
             return nil
         }
         guard template(row) != t else { return false }
-        try db.execute(
-            sql: "UPDATE templates SET brand = ?, is_default = ?, body = ? WHERE name = ?",
-            arguments: [t.brand.rawValue, t.isDefault, t.body, t.name]
-        )
+        try db.execute("UPDATE templates SET brand = ?, is_default = ?, body = ? WHERE name = ?", [t.brand.rawValue, t.isDefault, t.body, t.name])
         return true
     }
 
-    static func upsert(_ m: Mapping, _ db: Database) throws -> Bool? {
-        let key: StatementArguments = [m.extensionNumber, m.model ?? "", m.mac?.canonical ?? ""]
+    static func upsert(_ m: Mapping, _ db: any SQLDatabase) throws -> Bool? {
+        let key: SQLArguments = [m.extensionNumber, m.model ?? "", m.mac?.canonical ?? ""]
         guard
-            let current = try String.fetchOne(db, sql: "SELECT template FROM mappings WHERE extension = ? AND model = ? AND mac = ?", arguments: key)
+            let current = try db.value(String.self, "SELECT template FROM mappings WHERE extension = ? AND model = ? AND mac = ?", key)
         else {
-            try db.execute(sql: "INSERT INTO mappings (template, extension, model, mac) VALUES (?, ?, ?, ?)", arguments: [m.templateName] + key)
+            try db.execute("INSERT INTO mappings (template, extension, model, mac) VALUES (?, ?, ?, ?)", [m.templateName] + key)
             return nil
         }
         guard current != m.templateName else { return false }
-        try db.execute(sql: "UPDATE mappings SET template = ? WHERE extension = ? AND model = ? AND mac = ?", arguments: [m.templateName] + key)
+        try db.execute("UPDATE mappings SET template = ? WHERE extension = ? AND model = ? AND mac = ?", [m.templateName] + key)
         return true
     }
 }

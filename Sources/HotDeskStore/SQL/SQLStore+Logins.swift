@@ -1,12 +1,11 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
 // SessionStore, LoginRecordStore and AuditStore: who is logged in where, counted wrong passwords, the audit log.
-extension SQLiteStore {
+extension SQLStore {
     public func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws {
         let hash = SecretHash(hashing: secret, key: secrets.hashKey).encoded
-        let (sql, arguments): (String, StatementArguments) =
+        let (sql, arguments): (String, SQLArguments) =
             switch credential {
             case .voicemailPIN:
                 (
@@ -16,31 +15,28 @@ extension SQLiteStore {
             case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             }
-        try await pool.write { db in try db.execute(sql: sql, arguments: arguments) }
+        try await engine.write { db in try db.execute(sql, arguments) }
     }
 
     public func session(mac: MACAddress) async throws -> Session? {
-        try await pool.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
+        try await engine.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
     }
 
     public func sessions(extensionNumber: String) async throws -> [Session] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
-                arguments: [extensionNumber]
-            ).compactMap(Self.session)
+        try await engine.read { db in
+            try db.rows("SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", [extensionNumber]).compactMap(Self.session)
         }
     }
 
     public func sessions() async throws -> [Session] {
-        try await pool.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM sessions ORDER BY started_at")).compactMap(Self.session)
+        try await engine.read { db in
+            try db.rows("SELECT * FROM sessions ORDER BY started_at").compactMap(Self.session)
         }
     }
 
     public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT mac, extension, at FROM login_failures WHERE at >= ?", arguments: [since.timeIntervalSince1970]).map {
+        try await engine.read { db in
+            try db.rows("SELECT mac, extension, at FROM login_failures WHERE at >= ?", [since.timeIntervalSince1970]).map {
                 row in
                 ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
             }
@@ -48,10 +44,10 @@ extension SQLiteStore {
     }
 
     public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
-        try await pool.write { db in
+        try await engine.write { db in
             switch subject {
-            case .extension(let number): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE extension = ?").execute(arguments: [number])
-            case .device(let mac): try db.cachedStatement(sql: "DELETE FROM login_failures WHERE mac = ?").execute(arguments: [mac.canonical])
+            case .extension(let number): try db.execute("DELETE FROM login_failures WHERE extension = ?", [number])
+            case .device(let mac): try db.execute("DELETE FROM login_failures WHERE mac = ?", [mac.canonical])
             case .source: break
             }
             let cleared = db.changesCount
@@ -61,17 +57,15 @@ extension SQLiteStore {
     }
 
     public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
-        try await pool.read { db in
-            let device = try Double.fetchAll(
-                try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE mac = ? AND at >= ?"),
-                arguments: [mac.canonical, since.timeIntervalSince1970]
+        try await engine.read { db in
+            let device = try db.values(
+                Double.self,
+                "SELECT at FROM login_failures WHERE mac = ? AND at >= ?",
+                [mac.canonical, since.timeIntervalSince1970]
             )
             let ext =
                 try extensionNumber.map {
-                    try Double.fetchAll(
-                        try db.cachedStatement(sql: "SELECT at FROM login_failures WHERE extension = ? AND at >= ?"),
-                        arguments: [$0, since.timeIntervalSince1970]
-                    )
+                    try db.values(Double.self, "SELECT at FROM login_failures WHERE extension = ? AND at >= ?", [$0, since.timeIntervalSince1970])
                 } ?? []
             return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
         }
@@ -79,8 +73,8 @@ extension SQLiteStore {
 
     public func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)] {
         var conditions: [String] = []
-        var arguments: StatementArguments = []
-        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+        var arguments: SQLArguments = []
+        func add(_ condition: String, _ value: (any SQLValueConvertible)?) {
             guard let value else { return }
             conditions.append(condition)
             arguments += [value]
@@ -96,16 +90,16 @@ extension SQLiteStore {
         arguments += [query.limit]
         let sql = "SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?"
         let bound = arguments
-        return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: bound).compactMap { row in
+        return try await engine.read { db in
+            try db.rows(sql, bound).compactMap { row in
                 Self.auditEntry(row).map { (row["id"] as Int64, $0) }
             }
         }
     }
 
     public func auditLog(limit: Int) async throws -> [AuditEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?"), arguments: [limit]).compactMap(
+        try await engine.read { db in
+            try db.rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit]).compactMap(
                 Self.auditEntry
             )
         }
@@ -116,16 +110,18 @@ extension SQLiteStore {
 
     public func recordFailure(_ audit: AuditEntry) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
-        try await pool.write { db in
-            try db.cachedStatement(sql: "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)").execute(
-                arguments: [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber])
+        try await engine.write { db in
+            try db.execute(
+                "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)",
+                [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber]
+            )
             // Old failures no longer count for anything: keep the table small.
-            try db.cachedStatement(sql: Self.expiredFailuresSQL).execute(arguments: [audit.at.timeIntervalSince1970 - 7 * 86400])
+            try db.execute(Self.expiredFailuresSQL, [audit.at.timeIntervalSince1970 - 7 * 86400])
             try Self.insert(audit, db)
         }
     }
 
     public func audit(_ entry: AuditEntry) async throws {
-        try await pool.write { db in try Self.insert(entry, db) }
+        try await engine.write { db in try Self.insert(entry, db) }
     }
 }

@@ -1,17 +1,15 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
 /// The changes to what a phone should have. Each is one transaction: the state, its audit rows
 /// and the push jobs of every phone whose config it changed (the outbox), or none of them.
-extension SQLiteStore {
+extension SQLStore {
     public func login(_ session: Session, actor: String, policy: MultiLoginPolicy, outbox: Outbox) async throws -> LoginResult {
-        try await writer.write { db in
+        try await engine.write { db in
             let onDevice = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", session.mac.canonical)
-            let ofExtension = try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT * FROM sessions WHERE extension = ? ORDER BY started_at"),
-                arguments: [session.extensionNumber]
-            ).compactMap(Self.session)
+            let ofExtension = try db.rows("SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", [session.extensionNumber]).compactMap(
+                Self.session
+            )
             let plan = LoginPlan(
                 device: session.mac,
                 extensionNumber: session.extensionNumber,
@@ -40,7 +38,7 @@ extension SQLiteStore {
                 db
             )
             var result = LoginResult(session: session, plan: plan)
-            let own = try enqueue([session.mac], outbox, db)
+            let own = try self.enqueue([session.mac], outbox, db)
             if let state = own.first?.state {
                 // Shared lines of the user that this phone cannot carry (its model has no such
                 // key, or another line took it) are left off; the audit says which and why.
@@ -60,23 +58,23 @@ extension SQLiteStore {
                     )
                 }
             }
-            result.jobs = own.map(\.job) + (try enqueue(plan.endedElsewhere.map(\.mac), outbox.with(reason: .logout), db)).map(\.job)
+            result.jobs = own.map(\.job) + (try self.enqueue(plan.endedElsewhere.map(\.mac), outbox.with(reason: .logout), db)).map(\.job)
             return result
         }
     }
 
     public func logout(mac: MACAddress, actor: String, source: String?, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession? {
-        try await writer.write { db in
+        try await engine.write { db in
             guard let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) else { return nil }
             try Self.end(session, why, actor: actor, source: source, at: at, db)
-            return EndedSession(session: session, job: try enqueue([mac], outbox, db).first?.job)
+            return EndedSession(session: session, job: try self.enqueue([mac], outbox, db).first?.job)
         }
     }
 
     public func endSession(_ session: Session, actor: String, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession? {
-        try await writer.write { db in
+        try await engine.write { db in
             guard try Self.end(session, why, actor: actor, source: nil, at: at, db) else { return nil }
-            return EndedSession(session: session, job: try enqueue([session.mac], outbox, db).first?.job)
+            return EndedSession(session: session, job: try self.enqueue([session.mac], outbox, db).first?.job)
         }
     }
 
@@ -89,34 +87,30 @@ extension SQLiteStore {
         outbox: Outbox
     ) async throws -> [PushJob]? {
         let sealed = try secretBox.seal(password)
-        return try await writer.write { db -> [PushJob]? in
+        return try await engine.write { db -> [PushJob]? in
             let macs: [String]
             var extensionNumber: String?
             switch line {
             case .ownLine(let number):
-                try db.cachedStatement(sql: "UPDATE extensions SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
+                try db.execute("UPDATE extensions SET sip_password_sealed = ? WHERE number = ?", [sealed, number])
                 guard db.changesCount > 0 else { return nil }
                 extensionNumber = number
-                macs = try String.fetchAll(
-                    try db.cachedStatement(sql: "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac"),
-                    arguments: [number]
-                )
+                macs = try db.values(String.self, "SELECT mac FROM sessions WHERE extension = ? ORDER BY mac", [number])
             case .deviceLine(let mac):
-                try db.cachedStatement(sql: "UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL").execute(
-                    arguments: [sealed, mac.canonical])
+                try db.execute("UPDATE devices SET line_sip_password_sealed = ? WHERE mac = ? AND line_number IS NOT NULL", [sealed, mac.canonical])
                 guard db.changesCount > 0 else { return nil }
                 // The config carries the device's line only while nobody is logged in.
                 let loggedIn =
-                    try Bool.fetchOne(try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"), arguments: [mac.canonical])
+                    try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", [mac.canonical])
                     ?? false
                 macs = loggedIn ? [] : [mac.canonical]
             case .sharedLine(let number):
-                try db.cachedStatement(sql: "UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?").execute(arguments: [sealed, number])
+                try db.execute("UPDATE shared_lines SET sip_password_sealed = ? WHERE number = ?", [sealed, number])
                 guard db.changesCount > 0 else { return nil }
-                macs = try String.fetchAll(
-                    db,
-                    sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
-                    arguments: [number]
+                macs = try db.values(
+                    String.self,
+                    "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ? ORDER BY s.mac",
+                    [number]
                 )
             }
             try Self.insert(
@@ -131,19 +125,19 @@ extension SQLiteStore {
                 ),
                 db
             )
-            return try enqueue(macs.compactMap { MACAddress($0) }, outbox, db).map(\.job)
+            return try self.enqueue(macs.compactMap { MACAddress($0) }, outbox, db).map(\.job)
         }
     }
 
     /// A push the change itself is (an admin's reload, reboot or message), as the outbox's
     /// other jobs are written. `nil` for an unknown device.
     public func push(mac: MACAddress, message: String?, audit: AuditEntry, outbox: Outbox) async throws -> PushJob? {
-        try await writer.write { db -> PushJob? in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE mac = ?)", arguments: [mac.canonical]) == true else {
+        try await engine.write { db -> PushJob? in
+            guard try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM devices WHERE mac = ?)", [mac.canonical]) == true else {
                 return nil
             }
             try Self.insert(audit, db)
-            guard let message else { return try enqueue([mac], outbox, db).first?.job }
+            guard let message else { return try self.enqueue([mac], outbox, db).first?.job }
             let order = outbox.order
             return try Self.insert(
                 PushJob(
@@ -166,9 +160,11 @@ extension SQLiteStore {
     /// Ends exactly this session (not a newer one on the same phone) with its audit row: the one
     /// SQL path that ends sessions. `false` when it had already ended.
     @discardableResult
-    static func end(_ session: Session, _ why: SessionEnd, actor: String, source: String?, at: Date, _ db: Database) throws -> Bool {
-        try db.cachedStatement(sql: "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?").execute(
-            arguments: [session.mac.canonical, session.extensionNumber, session.startedAt.timeIntervalSince1970])
+    static func end(_ session: Session, _ why: SessionEnd, actor: String, source: String?, at: Date, _ db: any SQLDatabase) throws -> Bool {
+        try db.execute(
+            "DELETE FROM sessions WHERE mac = ? AND extension = ? AND started_at = ?",
+            [session.mac.canonical, session.extensionNumber, session.startedAt.timeIntervalSince1970]
+        )
         guard db.changesCount > 0 else { return false }
         try insert(
             AuditEntry(
@@ -188,15 +184,15 @@ extension SQLiteStore {
 
     /// Writes the push job of each phone (that is still a device), from its state as changed in
     /// this transaction; returns the states and jobs in order.
-    func enqueue(_ macs: [MACAddress], _ outbox: Outbox, _ db: Database) throws -> [(state: DeviceConfigState, job: PushJob)] {
+    func enqueue(_ macs: [MACAddress], _ outbox: Outbox, _ db: any SQLDatabase) throws -> [(state: DeviceConfigState, job: PushJob)] {
         guard !macs.isEmpty else { return [] }
         // Read, never kept: this transaction may still roll back (a dry run, a failed check).
-        let stamp = try SQLiteChangeStamps.shared(in: db)
+        let stamp = try Self.sharedStamp(db)
         let settings = try settingsMemo.value(at: stamp) ?? Self.readSettings(db, secrets: secretBox)
         var templates: [Brand: [Template]] = [:]
         var done: [(state: DeviceConfigState, job: PushJob)] = []
         for mac in macs {
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else {
+            guard let row = try db.row("SELECT * FROM devices WHERE mac = ?", [mac.canonical]) else {
                 continue
             }
             let device = try Self.device(row, secrets: secretBox, catalog: catalog)
@@ -205,7 +201,7 @@ extension SQLiteStore {
                 let kept = templatesMemo.value(brand, at: stamp)
                 templates[brand] =
                     try kept
-                    ?? Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(
+                    ?? db.rows("SELECT * FROM templates WHERE brand = ?", [brand.rawValue]).map(
                         Self.template
                     )
             }

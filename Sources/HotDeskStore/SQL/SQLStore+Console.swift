@@ -1,40 +1,17 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
-/// Console accounts and their signed-in sessions (v18).
-extension SQLiteStore {
-    static func createConsoleTables(_ db: Database) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE admin_accounts (
-                    name TEXT PRIMARY KEY,
-                    password_hash TEXT NOT NULL,
-                    role TEXT NOT NULL,
-                    created_at DOUBLE NOT NULL,
-                    last_sign_in_at DOUBLE
-                );
-                CREATE TABLE console_sessions (
-                    token_hash TEXT PRIMARY KEY,
-                    account TEXT NOT NULL REFERENCES admin_accounts(name) ON DELETE CASCADE,
-                    csrf_token TEXT NOT NULL,
-                    created_at DOUBLE NOT NULL,
-                    expires_at DOUBLE NOT NULL
-                );
-                CREATE INDEX console_sessions_account ON console_sessions(account);
-                """
-        )
-    }
-
+/// Console accounts and their signed-in sessions.
+extension SQLStore {
     public func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange {
         let hash = password.map { SecretHash(hashing: $0, key: secretBox.hashKey).encoded }
-        return try await writer.write { db in
-            let existing = try Row.fetchOne(db, sql: "SELECT role FROM admin_accounts WHERE name = ?", arguments: [name])
+        return try await engine.write { db in
+            let existing = try db.row("SELECT role FROM admin_accounts WHERE name = ?", [name])
             guard let existing else {
                 guard let hash, let role else { return .unknownAccount }
                 try db.execute(
-                    sql: "INSERT INTO admin_accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                    arguments: [name, hash, role.rawValue, at.timeIntervalSince1970]
+                    "INSERT INTO admin_accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                    [name, hash, role.rawValue, at.timeIntervalSince1970]
                 )
                 try Self.insert(
                     AuditEntry(
@@ -50,11 +27,11 @@ extension SQLiteStore {
             }
             var changes: [String] = []
             if let hash {
-                try db.execute(sql: "UPDATE admin_accounts SET password_hash = ? WHERE name = ?", arguments: [hash, name])
+                try db.execute("UPDATE admin_accounts SET password_hash = ? WHERE name = ?", [hash, name])
                 changes.append("password changed")
             }
             if let role, role.rawValue != existing["role"] as String {
-                try db.execute(sql: "UPDATE admin_accounts SET role = ? WHERE name = ?", arguments: [role.rawValue, name])
+                try db.execute("UPDATE admin_accounts SET role = ? WHERE name = ?", [role.rawValue, name])
                 changes.append("role \(existing["role"] as String) → \(role.rawValue)")
             }
             guard !changes.isEmpty else { return .unchanged }
@@ -76,15 +53,15 @@ extension SQLiteStore {
     }
 
     public func adminAccounts() async throws -> [AdminAccountInfo] {
-        try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, role, created_at, last_sign_in_at FROM admin_accounts ORDER BY name").map(Self.account)
+        try await engine.read { db in
+            try db.rows("SELECT name, role, created_at, last_sign_in_at FROM admin_accounts ORDER BY name").map(Self.account)
         }
     }
 
     public func removeAdminAccount(name: String, actor: String, at: Date) async throws -> Bool {
-        try await writer.write { db in
+        try await engine.write { db in
             let ended = try Self.endSessions(of: name, db)
-            try db.execute(sql: "DELETE FROM admin_accounts WHERE name = ?", arguments: [name])
+            try db.execute("DELETE FROM admin_accounts WHERE name = ?", [name])
             guard db.changesCount > 0 else { return false }
             try Self.insert(
                 AuditEntry(
@@ -103,8 +80,8 @@ extension SQLiteStore {
     public func checkAdminPassword(name: String, password: String) async throws -> AdminRole? {
         let key = secretBox.hashKey
         // Read as strings (a `Row` is not Sendable: the read would block a thread of the pool).
-        let row = try await reader.read { db -> (role: String, hash: String)? in
-            try Row.fetchOne(db, sql: "SELECT role, password_hash FROM admin_accounts WHERE name = ?", arguments: [name])
+        let row = try await engine.read { db -> (role: String, hash: String)? in
+            try db.row("SELECT role, password_hash FROM admin_accounts WHERE name = ?", [name])
                 .map { (role: $0["role"], hash: $0["password_hash"]) }
         }
         guard let row, let hash = SecretHash(encoded: row.hash, key: key) else {
@@ -119,31 +96,26 @@ extension SQLiteStore {
     private static let decoy = SecretHash(hashing: "decoy", key: .random())
 
     public func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws {
-        try await writer.write { db in
+        try await engine.write { db in
             // Ended sessions are forgotten as new ones start: the table holds live ones only.
-            try db.execute(sql: "DELETE FROM console_sessions WHERE expires_at <= ?", arguments: [audit.at.timeIntervalSince1970])
+            try db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", [audit.at.timeIntervalSince1970])
             try db.execute(
-                sql: "INSERT INTO console_sessions (token_hash, account, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [tokenHash, session.account, session.csrfToken, audit.at.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970]
+                "INSERT INTO console_sessions (token_hash, account, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [tokenHash, session.account, session.csrfToken, audit.at.timeIntervalSince1970, session.expiresAt.timeIntervalSince1970]
             )
-            try db.execute(
-                sql: "UPDATE admin_accounts SET last_sign_in_at = ? WHERE name = ?",
-                arguments: [audit.at.timeIntervalSince1970, session.account]
-            )
+            try db.execute("UPDATE admin_accounts SET last_sign_in_at = ? WHERE name = ?", [audit.at.timeIntervalSince1970, session.account])
             try Self.insert(audit, db)
         }
     }
 
     public func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession? {
-        try await reader.read { db in
-            try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT s.account, a.role, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
-                        WHERE s.token_hash = ? AND s.expires_at > ?
-                        """
-                ),
-                arguments: [tokenHash, at.timeIntervalSince1970]
+        try await engine.read { db in
+            try db.row(
+                """
+                SELECT s.account, a.role, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
+                WHERE s.token_hash = ? AND s.expires_at > ?
+                """,
+                [tokenHash, at.timeIntervalSince1970]
             ).map {
                 ConsoleSession(
                     account: $0["account"],
@@ -156,36 +128,35 @@ extension SQLiteStore {
     }
 
     public func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "DELETE FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash])
+        try await engine.write { db in
+            try db.execute("DELETE FROM console_sessions WHERE token_hash = ?", [tokenHash])
             if db.changesCount > 0 { try Self.insert(audit, db) }
         }
     }
 
     public func activityMark() async throws -> Double {
-        try await reader.read { db in
-            try Double.fetchOne(
-                try db.cachedStatement(
-                    sql: "SELECT (SELECT n FROM shared_changes) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
-                )
+        try await engine.read { db in
+            try db.value(
+                Double.self,
+                "SELECT (SELECT n FROM shared_changes) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
             ) ?? 0
         }
     }
 
     public func extensionSummaries() async throws -> [ExtensionSummary] {
-        try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT number, name, cos, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
+        try await engine.read { db in
+            try db.rows("SELECT number, name, cos, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
                 ExtensionSummary(number: $0["number"], name: $0["name"], cos: $0["cos"], hasVoicemail: $0["voicemail"])
             }
         }
     }
 
-    private static func endSessions(of account: String, _ db: Database) throws -> Int {
-        try db.execute(sql: "DELETE FROM console_sessions WHERE account = ?", arguments: [account])
+    private static func endSessions(of account: String, _ db: any SQLDatabase) throws -> Int {
+        try db.execute("DELETE FROM console_sessions WHERE account = ?", [account])
         return db.changesCount
     }
 
-    private static func account(_ row: Row) -> AdminAccountInfo {
+    private static func account(_ row: SQLRow) -> AdminAccountInfo {
         AdminAccountInfo(
             name: row["name"],
             role: AdminRole(rawValue: row["role"]) ?? .auditor,

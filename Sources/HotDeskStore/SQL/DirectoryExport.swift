@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HotDeskCore
 import Yams
 
@@ -13,7 +12,7 @@ import Yams
 /// passwords as their keyed hashes (`voicemail_pin_hash`, …: one-way, so only a store with the
 /// same key file checks them). Without secrets the file is for reading and comparing: `import`
 /// needs the SIP passwords it leaves out.
-extension SQLiteStore {
+extension SQLStore {
     public struct ExportSummary: Sendable {
         public var extensions = 0
         public var devices = 0
@@ -24,28 +23,28 @@ extension SQLiteStore {
     public func exportDirectory(withSecrets: Bool) async throws -> (yaml: String, summary: ExportSummary) {
         let secrets = secretBox
         let catalog = self.catalog
-        return try await reader.read { db -> (String, ExportSummary) in
+        return try await engine.read { db -> (String, ExportSummary) in
             let writer = DirectoryWriter(withSecrets: withSecrets, secrets: secrets)
             var summary = ExportSummary()
             let settings = try Self.readSettings(db, secrets: secrets)
             let book = try Self.readCoSBook(db)
             var top: [(String, Node?)] = [("settings", writer.settings(settings, numberClasses: book.numberClasses))]
-            let extensions = try Row.fetchAll(db, sql: "SELECT * FROM extensions ORDER BY number")
+            let extensions = try db.rows("SELECT * FROM extensions ORDER BY number")
             summary.extensions = extensions.count
             top.append(("extensions", try writer.list(extensions.map(writer.extensionEntry))))
             top.append(("schedules", writer.list(book.schedules.values.sorted { $0.name < $1.name }.map(writer.schedule))))
             top.append(("classes_of_service", writer.list(book.classes.values.sorted { $0.name < $1.name }.map(writer.classOfService))))
-            let workspaces = try Row.fetchAll(db, sql: "SELECT * FROM workspaces ORDER BY name")
+            let workspaces = try db.rows("SELECT * FROM workspaces ORDER BY name")
             top.append(("workspaces", writer.list(workspaces.map(writer.workspace))))
-            let members = try Row.fetchAll(db, sql: "SELECT * FROM shared_line_members ORDER BY line, extension")
-            let lines = try Row.fetchAll(db, sql: "SELECT * FROM shared_lines ORDER BY number")
+            let members = try db.rows("SELECT * FROM shared_line_members ORDER BY line, extension")
+            let lines = try db.rows("SELECT * FROM shared_lines ORDER BY number")
             top.append(("shared_lines", try writer.list(lines.map { try writer.sharedLine($0, members: members) })))
             let users = Dictionary(
-                grouping: try Row.fetchAll(db, sql: "SELECT mac, extension FROM device_users ORDER BY extension"),
+                grouping: try db.rows("SELECT mac, extension FROM device_users ORDER BY extension"),
                 by: { $0["mac"] as String }
             )
             var devices: [Node] = []
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY mac") {
+            for row in try db.rows("SELECT * FROM devices ORDER BY mac") {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 // With secrets, a phone that enrolled itself and proved itself is written too, with
                 // its secret and claim: the file rebuilds a site whose phones keep working (a URL-key
@@ -60,9 +59,9 @@ extension SQLiteStore {
             }
             summary.devices = devices.count
             top.append(("devices", writer.list(devices)))
-            top.append(("templates", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM templates ORDER BY name").map(writer.template))))
+            top.append(("templates", writer.list(try db.rows("SELECT * FROM templates ORDER BY name").map(writer.template))))
             top.append(
-                ("mappings", writer.list(try Row.fetchAll(db, sql: "SELECT * FROM mappings ORDER BY extension, model, mac").map(writer.mapping)))
+                ("mappings", writer.list(try db.rows("SELECT * FROM mappings ORDER BY extension, model, mac").map(writer.mapping)))
             )
             return (try Yams.serialize(node: writer.map(top), indent: 2, width: -1, allowUnicode: true), summary)
         }
@@ -127,7 +126,7 @@ struct DirectoryWriter {
         return map(pairs)
     }
 
-    func extensionEntry(_ row: Row) throws -> Node {
+    func extensionEntry(_ row: SQLRow) throws -> Node {
         var pairs: [(String, Node?)] = [("number", text(row["number"])), ("name", text(row["name"]))]
         if withSecrets {
             pairs.append(("voicemail_pin_hash", (row["voicemail_pin_hash"] as String?).map(text)))
@@ -192,11 +191,11 @@ struct DirectoryWriter {
         ])
     }
 
-    func workspace(_ row: Row) -> Node {
+    func workspace(_ row: SQLRow) -> Node {
         map([("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"]))])
     }
 
-    func sharedLine(_ row: Row, members: [Row]) throws -> Node {
+    func sharedLine(_ row: SQLRow, members: [SQLRow]) throws -> Node {
         let number: String = row["number"]
         return map([
             ("number", text(number)), ("name", text(row["name"])),
@@ -234,14 +233,14 @@ struct DirectoryWriter {
         ])
     }
 
-    func template(_ row: Row) -> Node {
+    func template(_ row: SQLRow) -> Node {
         map([
             ("name", text(row["name"])), ("brand", text(row["brand"])), ("default", bool(row["is_default"])),
             ("body", .scalar(.init(row["body"] as String, Tag(.str), .literal))),
         ])
     }
 
-    func mapping(_ row: Row) -> Node {
+    func mapping(_ row: SQLRow) -> Node {
         let model: String = row["model"]
         let mac: String = row["mac"]
         return map([

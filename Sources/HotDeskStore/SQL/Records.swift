@@ -1,23 +1,13 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
-// GRDB record types of the tables the store maps most: each names its columns (snake case from
-// the property names) and converts to and from the core value. Times are stored as seconds since
-// 1970 (REAL), as every table of the schema does. The rows written on hot paths (push jobs, audit)
-// encode by hand: GRDB's `Codable` encoder cost several times more per row.
-
-/// How every record here spells its columns.
-protocol SnakeCaseRecord: Codable, FetchableRecord, PersistableRecord {}
-
-extension SnakeCaseRecord {
-    static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
-}
+// The rows of the tables the store maps most: each names its columns and converts to and from
+// the core value. Times are stored as seconds since 1970 (a double), as every table of the
+// schema does. Written by hand (no `Codable`): push jobs and audit rows are written on every
+// login and for every phone a change reaches.
 
 /// A row of `push_jobs`: the outbox.
-struct PushJobRecord: SnakeCaseRecord {
-    static let databaseTableName = "push_jobs"
+struct PushJobRecord {
     var id: Int64?
     var mac: String
     var action: String
@@ -54,28 +44,22 @@ struct PushJobRecord: SnakeCaseRecord {
         message = job.message
     }
 
-    /// Written and read by hand, not through `Codable`: a push job is written for every phone a
-    /// change reaches (110,000 for one push-changed), and GRDB's encoder costs several times more.
-    func encode(to container: inout PersistenceContainer) {
-        container["id"] = id
-        container["mac"] = mac
-        container["action"] = action
-        container["reason"] = reason
-        container["state"] = state
-        container["attempts"] = attempts
-        container["last_error"] = lastError
-        container["config_hash"] = configHash
-        container["alt_config_hash"] = altConfigHash
-        container["actor"] = actor
-        container["created_at"] = createdAt
-        container["updated_at"] = updatedAt
-        container["due_at"] = dueAt
-        container["sent_at"] = sentAt
-        container["applied_at"] = appliedAt
-        container["message"] = message
+    /// Inserts the job as a new row; returns its id.
+    func insert(_ db: any SQLDatabase) throws -> Int64 {
+        let sql = """
+            INSERT INTO push_jobs (mac, action, reason, state, attempts, last_error, config_hash, alt_config_hash, actor, created_at,
+                                   updated_at, due_at, sent_at, applied_at, message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """
+        let arguments: SQLArguments = [
+            mac, action, reason, state, attempts, lastError, configHash, altConfigHash, actor, createdAt, updatedAt, dueAt, sentAt, appliedAt,
+            message,
+        ]
+        guard let id = try db.value(Int64.self, sql, arguments) else { throw SQLStoreFailure("push job inserted without an id") }
+        return id
     }
 
-    init(row: Row) {
+    init(row: SQLRow) {
         id = row["id"]
         mac = row["mac"]
         action = row["action"]
@@ -121,8 +105,7 @@ struct PushJobRecord: SnakeCaseRecord {
 }
 
 /// A row of `sessions`: who is logged in on which phone.
-struct SessionRecord: SnakeCaseRecord {
-    static let databaseTableName = "sessions"
+struct SessionRecord {
     var mac: String
     var `extension`: String
     var network: String
@@ -137,6 +120,22 @@ struct SessionRecord: SnakeCaseRecord {
         credential = session.credential.rawValue
         startedAt = session.startedAt.timeIntervalSince1970
         source = session.source
+    }
+
+    init(row: SQLRow) {
+        mac = row["mac"]
+        self.extension = row["extension"]
+        network = row["network"]
+        credential = row["credential"]
+        startedAt = row["started_at"]
+        source = row["source"]
+    }
+
+    func insert(_ db: any SQLDatabase) throws {
+        try db.execute(
+            "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)",
+            [mac, self.extension, network, credential, startedAt, source]
+        )
     }
 
     var session: Session? {
@@ -155,8 +154,7 @@ struct SessionRecord: SnakeCaseRecord {
 }
 
 /// A row of `audit`.
-struct AuditRecord: SnakeCaseRecord {
-    static let databaseTableName = "audit"
+struct AuditRecord {
     var id: Int64?
     var at: Double
     var actor: String
@@ -178,17 +176,23 @@ struct AuditRecord: SnakeCaseRecord {
         detail = entry.detail
     }
 
-    /// By hand, not through `Codable`: every login, claim and enrolment writes audit rows.
-    func encode(to container: inout PersistenceContainer) {
-        container["id"] = id
-        container["at"] = at
-        container["actor"] = actor
-        container["action"] = action
-        container["mac"] = mac
-        container["extension"] = self.extension
-        container["source"] = source
-        container["outcome"] = outcome
-        container["detail"] = detail
+    init(row: SQLRow) {
+        id = row["id"]
+        at = row["at"]
+        actor = row["actor"]
+        action = row["action"]
+        mac = row["mac"]
+        self.extension = row["extension"]
+        source = row["source"]
+        outcome = row["outcome"]
+        detail = row["detail"]
+    }
+
+    func insert(_ db: any SQLDatabase) throws {
+        try db.execute(
+            "INSERT INTO audit (at, actor, action, mac, extension, source, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [at, actor, action, mac, self.extension, source, outcome, detail]
+        )
     }
 
     var entry: AuditEntry? {

@@ -1,15 +1,14 @@
 import Foundation
-import GRDB
 import HotDeskCore
 import Synchronization
 
-extension SQLiteStore {
+extension SQLStore {
     public func delete(_ item: DirectoryItem, actor: String, at: Date, outbox: Outbox) async throws -> DeletionResult {
-        try await writer.write { db in
+        try await engine.write { db in
             var loggedOut: [Session] = []
             var toPush: [MACAddress] = []
             func endSessions(_ sql: String, _ key: String) throws {
-                for row in try Row.fetchAll(db, sql: sql, arguments: [key]) {
+                for row in try db.rows(sql, [key]) {
                     guard let session = Self.session(row), try Self.end(session, .removed("\(item)"), actor: actor, source: nil, at: at, db) else {
                         continue
                     }
@@ -20,42 +19,38 @@ extension SQLiteStore {
             case .extension(let number):
                 try endSessions("SELECT * FROM sessions WHERE extension = ?", number)
                 toPush = loggedOut.map(\.mac)
-                try db.execute(sql: "DELETE FROM extensions WHERE number = ?", arguments: [number])
+                try db.execute("DELETE FROM extensions WHERE number = ?", [number])
             case .device(let mac):
                 try endSessions("SELECT * FROM sessions WHERE mac = ?", mac.canonical)
-                try db.execute(sql: "DELETE FROM devices WHERE mac = ?", arguments: [mac.canonical])
+                try db.execute("DELETE FROM devices WHERE mac = ?", [mac.canonical])
             case .sharedLine(let number):
-                toPush = try String.fetchAll(
-                    db,
-                    sql: "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?",
-                    arguments: [number]
+                toPush = try db.values(
+                    String.self,
+                    "SELECT s.mac FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?",
+                    [number]
                 ).compactMap { MACAddress($0) }
-                try db.execute(sql: "DELETE FROM shared_lines WHERE number = ?", arguments: [number])
+                try db.execute("DELETE FROM shared_lines WHERE number = ?", [number])
             case .workspace(let name):
-                try db.execute(sql: "DELETE FROM workspaces WHERE name = ?", arguments: [name])
+                try db.execute("DELETE FROM workspaces WHERE name = ?", [name])
             case .template(let name):
-                let users = try String.fetchAll(
-                    db,
-                    sql: "SELECT DISTINCT extension FROM mappings WHERE template = ? ORDER BY extension",
-                    arguments: [name]
-                )
+                let users = try db.values(String.self, "SELECT DISTINCT extension FROM mappings WHERE template = ? ORDER BY extension", [name])
                 if !users.isEmpty { return .inUse("\(item) is still mapped for extension(s) \(users.joined(separator: ", "))") }
-                try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
+                try db.execute("DELETE FROM templates WHERE name = ?", [name])
             }
             guard db.changesCount > 0 else { return .notFound }
             try Self.insert(AuditEntry(at: at, actor: actor, action: .directoryDelete, outcome: .success, detail: "\(item) removed"), db)
-            return .deleted(loggedOut: loggedOut, jobs: try enqueue(toPush, outbox, db).map(\.job))
+            return .deleted(loggedOut: loggedOut, jobs: try self.enqueue(toPush, outbox, db).map(\.job))
         }
     }
 
     public func workspaceNames() async throws -> Set<String> {
-        try await reader.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM workspaces")) }
+        try await engine.read { db in Set(try db.values(String.self, "SELECT name FROM workspaces")) }
     }
 
     public func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand]) {
-        try await reader.read { db in
-            let extensions = try String.fetchAll(db, sql: "SELECT number FROM extensions")
-            let templates = try Row.fetchAll(db, sql: "SELECT name, brand FROM templates").map { row -> (String, Brand) in
+        try await engine.read { db in
+            let extensions = try db.values(String.self, "SELECT number FROM extensions")
+            let templates = try db.rows("SELECT name, brand FROM templates").map { row -> (String, Brand) in
                 (row["name"], Brand(rawValue: row["brand"]))
             }
             return (Set(extensions), Dictionary(templates, uniquingKeysWith: { a, _ in a }))
@@ -73,23 +68,19 @@ extension SQLiteStore {
         outbox: Outbox
     ) async throws -> ImportSummary {
         let secrets = self.secretBox
-        return try await writer.writeWithoutTransaction { db in
-            var summary = ImportSummary()
-            try db.inTransaction {
-                summary = try Self.importDirectory(directory, db, actor: actor, at: at, options: options, secrets: secrets)
-                // A dry run did it all (so that it met every check) and keeps none of it.
-                if options.dryRun { return .rollback }
-                // The phones a prune logged out are pushed, written with the import itself.
-                summary.jobs = try self.enqueue(summary.endedSessions.map(\.mac), outbox, db).map(\.job)
-                return .commit
-            }
-            return summary
+        return try await engine.transaction { db in
+            var summary = try Self.importDirectory(directory, db, actor: actor, at: at, options: options, secrets: secrets)
+            // A dry run did it all (so that it met every check) and keeps none of it.
+            if options.dryRun { return (summary, .rollback) }
+            // The phones a prune logged out are pushed, written with the import itself.
+            summary.jobs = try self.enqueue(summary.endedSessions.map(\.mac), outbox, db).map(\.job)
+            return (summary, .commit)
         }
     }
 
     private static func importDirectory(
         _ directory: DirectoryDocument,
-        _ db: Database,
+        _ db: any SQLDatabase,
         actor: String,
         at: Date,
         options: ImportOptions,
@@ -132,33 +123,33 @@ extension SQLiteStore {
 
     /// Removes what the file's sections no longer list. A removed extension or device is logged
     /// out first (audited); a template a remaining mapping still names is refused.
-    private static func prune(_ d: DirectoryDocument, _ db: Database, actor: String, at: Date, into summary: inout ImportSummary) throws {
+    private static func prune(_ d: DirectoryDocument, _ db: any SQLDatabase, actor: String, at: Date, into summary: inout ImportSummary) throws {
         /// `scope`: which rows are the directory's to remove (phones that enrolled themselves are
         /// not in any directory file, an export's included: pruning never removes them).
         func remove(_ what: String, table: String, key: String, keep: [String], scope: String = "1", ending sessionsSQL: String?) throws {
             let keepSet = Set(keep)
-            for value in try String.fetchAll(db, sql: "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
+            for value in try db.values(String.self, "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
                 if let sessionsSQL {
-                    for row in try Row.fetchAll(db, sql: sessionsSQL, arguments: [value]) {
+                    for row in try db.rows(sessionsSQL, [value]) {
                         guard let session = session(row), try end(session, .removed("\(what) \(value)"), actor: actor, source: nil, at: at, db) else {
                             continue
                         }
                         summary.endedSessions.append(session)
                     }
                 }
-                try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [value])
+                try db.execute("DELETE FROM \(table) WHERE \(key) = ?", [value])
                 summary.deleted += 1
                 summary.removed.append("\(what) \(what == "device" ? MACAddress(value)?.colonSeparated ?? value : value)")
             }
         }
         if d.sections.contains("mappings") {
             let keep = Set(d.mappings.map { "\($0.extensionNumber)/\($0.model ?? "")/\($0.mac?.canonical ?? "")" })
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM mappings") {
+            for row in try db.rows("SELECT * FROM mappings") {
                 let key = "\(row["extension"] as String)/\(row["model"] as String)/\(row["mac"] as String)"
                 guard !keep.contains(key) else { continue }
                 try db.execute(
-                    sql: "DELETE FROM mappings WHERE extension = ? AND model = ? AND mac = ?",
-                    arguments: [row["extension"], row["model"], row["mac"]] as StatementArguments
+                    "DELETE FROM mappings WHERE extension = ? AND model = ? AND mac = ?",
+                    [row.value("extension"), row.value("model"), row.value("mac")]
                 )
                 summary.deleted += 1
                 summary.removed.append("mapping \(key)")
@@ -192,8 +183,8 @@ extension SQLiteStore {
         if d.sections.contains("templates") {
             let keep = Set(d.templates.map(\.name))
             var problems: [DirectoryProblem] = []
-            for name in try String.fetchAll(db, sql: "SELECT name FROM templates ORDER BY name") where !keep.contains(name) {
-                let users = try String.fetchAll(db, sql: "SELECT extension FROM mappings WHERE template = ?", arguments: [name])
+            for name in try db.values(String.self, "SELECT name FROM templates ORDER BY name") where !keep.contains(name) {
+                let users = try db.values(String.self, "SELECT extension FROM mappings WHERE template = ?", [name])
                 guard users.isEmpty else {
                     problems.append(
                         DirectoryProblem(
@@ -205,7 +196,7 @@ extension SQLiteStore {
                     )
                     continue
                 }
-                try db.execute(sql: "DELETE FROM templates WHERE name = ?", arguments: [name])
+                try db.execute("DELETE FROM templates WHERE name = ?", [name])
                 summary.deleted += 1
                 summary.removed.append("template \(name)")
             }
@@ -214,7 +205,7 @@ extension SQLiteStore {
     }
 
     /// `nil` when nothing in the patch; else whether anything changed.
-    private static func apply(_ patch: DirectoryDocument.SettingsPatch, _ db: Database, secrets: SecretBox) throws -> Bool? {
+    private static func apply(_ patch: DirectoryDocument.SettingsPatch, _ db: any SQLDatabase, secrets: SecretBox) throws -> Bool? {
         let current = try readSettings(db, secrets: secrets)
         var update = SettingsUpdate()
         update.plainColumns(patch, current)
@@ -227,9 +218,9 @@ extension SQLiteStore {
     /// old PBKDF2 hash is about a millisecond: 100,000 of them would take minutes on one core).
     /// For each entry with a PIN: the new hash, or no entry when the stored hash already matches
     /// (an old PBKDF2 one that matches is replaced, without counting as a change).
-    private static func pinHashes(_ entries: [DirectoryDocument.ExtensionEntry], _ db: Database, key: HashKey) throws -> [String: NewPINHash] {
+    private static func pinHashes(_ entries: [DirectoryDocument.ExtensionEntry], _ db: any SQLDatabase, key: HashKey) throws -> [String: NewPINHash] {
         let stored = Dictionary(
-            try Row.fetchAll(db, sql: "SELECT number, voicemail_pin_hash FROM extensions WHERE voicemail_pin_hash IS NOT NULL").map {
+            try db.rows("SELECT number, voicemail_pin_hash FROM extensions WHERE voicemail_pin_hash IS NOT NULL").map {
                 ($0["number"] as String, $0["voicemail_pin_hash"] as String)
             },
             uniquingKeysWith: { a, _ in a }
@@ -262,7 +253,7 @@ extension SQLiteStore {
 
 /// The columns of `settings` an import's patch changes, gathered for one `UPDATE`.
 private struct SettingsUpdate {
-    var assignments: [(String, (any DatabaseValueConvertible)?)] = []
+    var assignments: [(String, (any SQLValueConvertible)?)] = []
     /// Whether the patch names any setting at all.
     var mentioned = false
     /// A login or password changed (phones' web logins, the user or admin password).
@@ -271,7 +262,7 @@ private struct SettingsUpdate {
     /// upgraded hash of the same password is no change).
     var plainChanges = 0
 
-    mutating func set<T: Equatable>(_ column: String, _ new: T?, _ old: T?, _ value: (T) -> (any DatabaseValueConvertible)?) {
+    mutating func set<T: Equatable>(_ column: String, _ new: T?, _ old: T?, _ value: (T) -> (any SQLValueConvertible)?) {
         guard let new else { return }
         mentioned = true
         if new != old { assignments.append((column, value(new))) }
@@ -301,14 +292,14 @@ private struct SettingsUpdate {
     }
 
     /// Emergency numbers, number classes and the SIP server.
-    mutating func lists(_ patch: DirectoryDocument.SettingsPatch, _ current: Settings, _ db: Database) throws {
+    mutating func lists(_ patch: DirectoryDocument.SettingsPatch, _ current: Settings, _ db: any SQLDatabase) throws {
         if let numbers = patch.emergencyNumbers {
             mentioned = true
             if numbers != current.emergencyNumbers { assignments.append(("emergency_numbers", try JSONText.encode(numbers))) }
         }
         if let classes = patch.numberClasses {
             mentioned = true
-            let old = try String.fetchOne(db, sql: "SELECT number_classes FROM settings WHERE id = 1")
+            let old = try db.value(String.self, "SELECT number_classes FROM settings WHERE id = 1")
             let new = try JSONText.encode(classes)
             if old != new { assignments.append(("number_classes", new)) }
         }
@@ -322,15 +313,15 @@ private struct SettingsUpdate {
     }
 
     /// The phones' web logins (written at once, sealed) and the user and admin passwords.
-    mutating func credentials(_ patch: DirectoryDocument.SettingsPatch, _ current: Settings, _ db: Database, secrets: SecretBox) throws {
+    mutating func credentials(_ patch: DirectoryDocument.SettingsPatch, _ current: Settings, _ db: any SQLDatabase, secrets: SecretBox) throws {
         for (brand, login) in patch.phoneCredentials.sorted(by: { $0.key < $1.key }) {
             mentioned = true
             if let old = current.phoneCredentials[brand], old.username == login.username, ConstantTime.equal(old.password, login.password) {
                 continue
             }
             try db.execute(
-                sql: "INSERT OR REPLACE INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)",
-                arguments: [brand.rawValue, login.username, try secrets.seal(login.password)]
+                "INSERT OR REPLACE INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)",
+                [brand.rawValue, login.username, try secrets.seal(login.password)]
             )
             credentialsChanged = true
         }
@@ -361,11 +352,11 @@ private struct SettingsUpdate {
     }
 
     /// `nil` when nothing in the patch; else whether anything changed.
-    func write(_ db: Database) throws -> Bool? {
+    func write(_ db: any SQLDatabase) throws -> Bool? {
         guard mentioned else { return nil }
         guard !assignments.isEmpty else { return credentialsChanged }
         let sql = "UPDATE settings SET " + assignments.map { "\($0.0) = ?" }.joined(separator: ", ") + " WHERE id = 1"
-        try db.execute(sql: sql, arguments: StatementArguments(assignments.map { $0.1 }))
+        try db.execute(sql, SQLArguments(assignments.map { $0.1 }))
         return credentialsChanged || plainChanges > 0
     }
 }

@@ -1,45 +1,41 @@
 import Foundation
-import GRDB
 import HotDeskCore
 import Synchronization
 
-extension SQLiteStore {
+extension SQLStore {
     public func addPushJobs(_ jobs: [PushJob]) async throws -> [PushJob] {
         guard !jobs.isEmpty else { return [] }
-        return try await writer.write { db in try jobs.map { try Self.insert($0, db) } }
+        return try await engine.write { db in try jobs.map { try Self.insert($0, db) } }
     }
 
-    static func insert(_ job: PushJob, _ db: Database) throws -> PushJob {
-        var record = PushJobRecord(job)
-        record.id = nil
-        try record.insert(db)
+    static func insert(_ job: PushJob, _ db: any SQLDatabase) throws -> PushJob {
         var stored = job
-        stored.id = db.lastInsertedRowID
+        stored.id = try PushJobRecord(job).insert(db)
         // Only config pushes replace each other; a message neither replaces nor is replaced.
         guard job.action.appliesConfig else { return stored }
-        try db.cachedStatement(sql: OpenPushJobs.supersede).execute(
-            arguments: ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
+        try db.execute(OpenPushJobs.supersede, ["job \(stored.id) replaces it", job.createdAt.timeIntervalSince1970, job.mac.canonical, stored.id])
         return stored
     }
 
+    /// A phone's newest push job, by index (not every job of the site).
+    static let newestJobSQL = "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1"
+
     public func sessionOverview() async throws -> [SessionOverview] {
         let secrets = secretBox
-        return try await reader.read { db in
+        return try await engine.read { db in
             // Each session's newest job by index (not every job of the site).
-            let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token_generation, d.push_port, d.phone_username, d.phone_password_sealed,
-                           d.last_address
-                    FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
-                    ORDER BY s.started_at
-                    """
+            let rows = try db.rows(
+                """
+                SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token_generation, d.push_port, d.phone_username, d.phone_password_sealed,
+                       d.last_address
+                FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
+                ORDER BY s.started_at
+                """
             )
             return try rows.compactMap { row -> SessionOverview? in
                 guard let session = Self.session(row) else { return nil }
-                let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                let lastPush = try Row.fetchOne(newestJob, arguments: [session.mac.canonical]).flatMap(Self.pushJob)
+                let device = try Self.device(row, secrets: secrets, catalog: self.catalog)
+                let lastPush = try db.row(Self.newestJobSQL, [session.mac.canonical]).flatMap(Self.pushJob)
                 return SessionOverview(session: session, extensionName: row["extension_name"], device: device, lastPush: lastPush)
             }
         }
@@ -59,35 +55,33 @@ extension SQLiteStore {
         let sql =
             "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
             + (query.limit == .max ? "" : " LIMIT \(query.limit)")
-        let values = StatementArguments(filters.map(\.1))
-        return try await reader.read { db in
+        let values: SQLArguments = filters.map(\.1)
+        return try await engine.read { db in
             // Per phone of the page, by index: its newest job, its users, its session.
-            let newestJob = try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE mac = ? ORDER BY id DESC LIMIT 1")
-            let usersOf = try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension")
-            let sessionOf = try db.cachedStatement(
-                sql: "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension WHERE s.mac = ?"
-            )
-            return try Row.fetchAll(db, sql: sql, arguments: values).map { row in
+            try db.rows(sql, values).map { row in
                 var device = try Self.device(row, secrets: secrets, catalog: catalog)
-                let key = [device.mac.canonical]
-                device.assignedUsers = try String.fetchAll(usersOf, arguments: StatementArguments(key))
-                let session = try Row.fetchOne(sessionOf, arguments: StatementArguments(key))
+                let key: SQLArguments = [device.mac.canonical]
+                device.assignedUsers = try db.values(String.self, "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", key)
+                let session = try db.row(
+                    "SELECT s.*, e.name AS extension_name FROM sessions s JOIN extensions e ON e.number = s.extension WHERE s.mac = ?",
+                    key
+                )
                 return DeviceOverview(
                     device: device,
                     lastFetchAt: (row["last_fetch_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     lastConfigHash: row["last_config_hash"],
                     session: session.flatMap(Self.session),
                     sessionName: session?["extension_name"],
-                    lastPush: try Row.fetchOne(newestJob, arguments: StatementArguments(key)).flatMap(Self.pushJob)
+                    lastPush: try db.row(Self.newestJobSQL, key).flatMap(Self.pushJob)
                 )
             }
         }
     }
 
     public func sharedLines() async throws -> [SharedLine] {
-        try await reader.read { db in
-            let members = try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM shared_line_members ORDER BY button, extension"))
-            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT number, name, caller_id FROM shared_lines ORDER BY number")).map { row in
+        try await engine.read { db in
+            let members = try db.rows("SELECT * FROM shared_line_members ORDER BY button, extension")
+            return try db.rows("SELECT number, name, caller_id FROM shared_lines ORDER BY number").map { row in
                 let number: String = row["number"]
                 return SharedLine(
                     number: number,
@@ -103,15 +97,15 @@ extension SQLiteStore {
     }
 
     public func pushJob(id: Int64) async throws -> PushJob? {
-        try await reader.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [id]).flatMap(Self.pushJob)
+        try await engine.read { db in
+            try db.row("SELECT * FROM push_jobs WHERE id = ?", [id]).flatMap(Self.pushJob)
         }
     }
 
     public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
-        try await reader.read { db in
+        try await engine.read { db in
             var conditions: [String] = []
-            var arguments: StatementArguments = []
+            var arguments: SQLArguments = []
             if let state {
                 conditions.append("state = ?")
                 arguments += [state.rawValue]
@@ -126,7 +120,7 @@ extension SQLiteStore {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [limit]
-            return try Row.fetchAll(db, sql: "SELECT * FROM push_jobs \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).compactMap(
+            return try db.rows("SELECT * FROM push_jobs \(filter) ORDER BY id DESC LIMIT ?", arguments).compactMap(
                 Self.pushJob
             )
         }
@@ -134,36 +128,35 @@ extension SQLiteStore {
 
     public func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob] {
         guard limit > 0 else { return [] }
-        return try await writer.write { db in
-            let due = try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-                arguments: [now.timeIntervalSince1970, limit]
+        return try await engine.write { db in
+            let due = try db.rows(
+                "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+                [now.timeIntervalSince1970, limit]
             ).compactMap(Self.pushJob)
             for job in due {
-                try db.cachedStatement(sql: "UPDATE push_jobs SET due_at = ? WHERE id = ?").execute(arguments: [
-                    leaseUntil.timeIntervalSince1970, job.id,
-                ])
+                try db.execute(
+                    "UPDATE push_jobs SET due_at = ? WHERE id = ?",
+                    [
+                        leaseUntil.timeIntervalSince1970, job.id,
+                    ]
+                )
             }
             return due
         }
     }
 
     public func overdueSentPushJobs(now: Date) async throws -> [PushJob] {
-        try await reader.read { db in
-            try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id"),
-                arguments: [now.timeIntervalSince1970]
-            )
-            .compactMap(Self.pushJob)
+        try await engine.read { db in
+            try db.rows("SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id", [now.timeIntervalSince1970])
+                .compactMap(Self.pushJob)
         }
     }
 
     public func updatePushJob(_ job: PushJob) async throws -> Bool {
-        try await writer.write { db in
+        try await engine.write { db in
             // A job the phone applied meanwhile (or that a newer job superseded) stays as it is.
             guard
-                let current = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM push_jobs WHERE id = ?"), arguments: [job.id]).flatMap(
+                let current = try db.row("SELECT * FROM push_jobs WHERE id = ?", [job.id]).flatMap(
                     Self.pushJob
                 ),
                 current.state.isPending
@@ -188,17 +181,19 @@ extension SQLiteStore {
     }
 
     public func nextPushDue() async throws -> Date? {
-        try await reader.read { db in
-            try Double.fetchOne(try db.cachedStatement(sql: "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')")).map(
+        try await engine.read { db in
+            try db.value(Double.self, "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')").map(
                 Date.init(timeIntervalSince1970:)
             )
         }
     }
 
     public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {
-        try await writer.write { db in
-            try db.cachedStatement(sql: "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)").execute(
-                arguments: [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue])
+        try await engine.write { db in
+            try db.execute(
+                "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)",
+                [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue]
+            )
             try Self.insert(
                 AuditEntry(
                     at: at,
@@ -213,8 +208,8 @@ extension SQLiteStore {
     }
 
     public func apiKeys() async throws -> [APIKeyInfo] {
-        try await reader.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, kind, role, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
+        try await engine.read { db in
+            try db.rows("SELECT name, kind, role, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
                 APIKeyInfo(
                     name: row["name"],
                     kind: APIKeyKind(rawValue: row["kind"]) ?? .admin,
@@ -227,9 +222,9 @@ extension SQLiteStore {
     }
 
     public func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool {
-        try await writer.write { db in
-            guard let kind = try String.fetchOne(db, sql: "SELECT kind FROM api_keys WHERE name = ?", arguments: [name]) else { return false }
-            try db.cachedStatement(sql: "DELETE FROM api_keys WHERE name = ?").execute(arguments: [name])
+        try await engine.write { db in
+            guard let kind = try db.value(String.self, "SELECT kind FROM api_keys WHERE name = ?", [name]) else { return false }
+            try db.execute("DELETE FROM api_keys WHERE name = ?", [name])
             try Self.insert(
                 AuditEntry(
                     at: at,
@@ -262,8 +257,8 @@ extension SQLiteStore {
             return true
         }
         if due {
-            try await writer.write { db in
-                try db.cachedStatement(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?").execute(arguments: [now, found.id])
+            try await engine.write { db in
+                try db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now, found.id])
             }
         }
         return (found.name, role)
@@ -273,10 +268,10 @@ extension SQLiteStore {
     /// at every registration and call; a revoke, here or by `hotdesk` in another process, moves
     /// the stamp and is seen by the next request).
     private func storedAPIKeys() async throws -> [StoredAPIKey] {
-        if let kept = apiKeysMemo.value(at: try? changeStamps.shared()) { return kept }
-        return try await reader.read { db in
-            try self.apiKeysMemo.value(at: SQLiteChangeStamps.shared(in: db)) {
-                try Row.fetchAll(try db.cachedStatement(sql: "SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys")).map {
+        if let kept = apiKeysMemo.value(at: try? stamps.shared()) { return kept }
+        return try await engine.read { db in
+            try self.apiKeysMemo.value(at: Self.sharedStamp(db)) {
+                try db.rows("SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys").map {
                     StoredAPIKey(
                         id: $0["id"],
                         kind: $0["kind"],
@@ -300,27 +295,22 @@ extension SQLiteStore {
     public func sipUser(_ authUser: String) async throws -> SIPUser? {
         let secrets = secretBox
         let catalog = self.catalog
-        return try await reader.read { db -> SIPUser? in
+        return try await engine.read { db -> SIPUser? in
             if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
-                let devices = try Row.fetchAll(
-                    try db.cachedStatement(
-                        sql: "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at"
-                    ),
-                    arguments: [authUser]
+                let devices = try db.rows(
+                    "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at",
+                    [authUser]
                 )
                 .map { try Self.device($0, secrets: secrets, catalog: catalog) }
                 return .extension(ext, devices: devices)
             }
-            if let row = try Row.fetchOne(try db.cachedStatement(sql: Self.deviceByOwnLineSQL), arguments: [authUser]) {
+            if let row = try db.row(Self.deviceByOwnLineSQL, [authUser]) {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let busy =
-                    try Bool.fetchOne(
-                        try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)"),
-                        arguments: [device.mac.canonical]
-                    ) ?? false
+                    try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", [device.mac.canonical]) ?? false
                 return .deviceLine(device, inUse: !busy)
             }
-            if let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM shared_lines WHERE number = ?"), arguments: [authUser]) {
+            if let row = try db.row("SELECT * FROM shared_lines WHERE number = ?", [authUser]) {
                 let line = SharedLine(
                     number: row["number"],
                     name: row["name"],
@@ -329,10 +319,10 @@ extension SQLiteStore {
                     members: []
                 )
                 let inUse =
-                    try Bool.fetchOne(
-                        db,
-                        sql: "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
-                        arguments: [authUser]
+                    try db.value(
+                        Bool.self,
+                        "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
+                        [authUser]
                     ) ?? false
                 return .sharedLine(line, inUse: inUse)
             }
@@ -342,19 +332,19 @@ extension SQLiteStore {
 
     // MARK: rows
 
-    static func pushJob(_ row: Row) -> PushJob? { PushJobRecord(row: row).job }
+    static func pushJob(_ row: SQLRow) -> PushJob? { PushJobRecord(row: row).job }
 
-    static func write(_ job: PushJob, _ db: Database) throws {
-        try db.cachedStatement(
-            sql: """
-                UPDATE push_jobs SET action = ?, state = ?, attempts = ?, last_error = ?, updated_at = ?, due_at = ?, sent_at = ?, applied_at = ?
-                WHERE id = ?
-                """
-        ).execute(
-            arguments: [
+    static func write(_ job: PushJob, _ db: any SQLDatabase) throws {
+        try db.execute(
+            """
+            UPDATE push_jobs SET action = ?, state = ?, attempts = ?, last_error = ?, updated_at = ?, due_at = ?, sent_at = ?, applied_at = ?
+            WHERE id = ?
+            """,
+            [
                 job.action.rawValue, job.state.rawValue, job.attempts, job.lastError, job.updatedAt.timeIntervalSince1970,
                 job.dueAt.timeIntervalSince1970, job.sentAt?.timeIntervalSince1970, job.appliedAt?.timeIntervalSince1970, job.id,
-            ])
+            ]
+        )
     }
 }
 

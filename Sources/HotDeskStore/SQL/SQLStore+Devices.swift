@@ -1,14 +1,13 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
 // DeviceStore: enrolment and claims, fetches, a phone's config and app state.
-extension SQLiteStore {
+extension SQLStore {
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await pool.read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]).map {
+        return try await engine.read { db in
+            try db.row("SELECT * FROM devices WHERE mac = ?", [mac.canonical]).map {
                 try Self.device($0, secrets: secrets, catalog: catalog)
             }
         }
@@ -17,8 +16,8 @@ extension SQLiteStore {
     public func deviceConfigState(mac: MACAddress) async throws -> DeviceConfigState? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await pool.read { db -> DeviceConfigState? in
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [mac.canonical]) else {
+        return try await engine.read { db -> DeviceConfigState? in
+            guard let row = try db.row("SELECT * FROM devices WHERE mac = ?", [mac.canonical]) else {
                 return nil
             }
             let device = try Self.device(row, secrets: secrets, catalog: catalog)
@@ -37,13 +36,12 @@ extension SQLiteStore {
     public func servedConfigStates(after: MACAddress?, limit: Int) async throws -> [DeviceConfigState] {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await pool.read { db in
+        return try await engine.read { db in
             let settings = try self.currentSettings(db, secrets: secrets)
             var templates: [Brand: [Template]] = [:]
-            return try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
-                arguments: [after?.canonical ?? "", limit]
+            return try db.rows(
+                "SELECT * FROM devices WHERE last_config_hash IS NOT NULL AND mac > ? ORDER BY mac LIMIT ?",
+                [after?.canonical ?? "", limit]
             ).map { row in
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let brand = device.model.brand
@@ -55,9 +53,9 @@ extension SQLiteStore {
 
     /// The rest of a device's config state, its row, the settings and its brand's templates read.
     static func configState(
-        _ db: Database,
+        _ db: any SQLDatabase,
         _ device: Device,
-        _ row: Row,
+        _ row: SQLRow,
         settings: Settings,
         templates: [Template],
         secrets: SecretBox
@@ -68,10 +66,7 @@ extension SQLiteStore {
         var memberships: [LineMembership] = []
         if let session {
             line = try readExtension(db, session.extensionNumber, secrets: secrets)
-            mappings = try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT * FROM mappings WHERE extension = ?"),
-                arguments: [session.extensionNumber]
-            ).map(mapping)
+            mappings = try db.rows("SELECT * FROM mappings WHERE extension = ?", [session.extensionNumber]).map(mapping)
             memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
         }
         return DeviceConfigState(
@@ -85,10 +80,7 @@ extension SQLiteStore {
             lastHost: row["last_host"],
             lastConfigAddress: row["last_config_address"],
             lastConfigHash: row["last_config_hash"],
-            hasPendingPush: try Bool.fetchOne(
-                try db.cachedStatement(sql: OpenPushJobs.exists),
-                arguments: [device.mac.canonical]
-            )
+            hasPendingPush: try db.value(Bool.self, OpenPushJobs.exists, [device.mac.canonical])
                 ?? false
         )
     }
@@ -97,14 +89,15 @@ extension SQLiteStore {
         let secrets = self.secrets
         let catalog = self.catalog
         guard let named = secrets.readAppToken(token) else { return .unknown }
-        return try await pool.read { db -> AppLookup in
-            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [named.mac.canonical])
+        return try await engine.read { db -> AppLookup in
+            guard let row = try db.row("SELECT * FROM devices WHERE mac = ?", [named.mac.canonical])
             else { return .unknown }
             guard (row["token_generation"] as Int) == named.generation else { return named.generation < row["token_generation"] ? .stale : .unknown }
             var device = try Self.device(row, secrets: secrets, catalog: catalog)
-            device.assignedUsers = try String.fetchAll(
-                try db.cachedStatement(sql: "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension"),
-                arguments: [device.mac.canonical]
+            device.assignedUsers = try db.values(
+                String.self,
+                "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension",
+                [device.mac.canonical]
             )
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
@@ -124,27 +117,25 @@ extension SQLiteStore {
     public func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await pool.write { db in
-            if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [device.mac.canonical])
-            {
+        return try await engine.write { db in
+            if let existing = try db.row("SELECT * FROM devices WHERE mac = ?", [device.mac.canonical]) {
                 return try Self.device(existing, secrets: secrets, catalog: catalog)
             }
             if let maxUnclaimed {
                 let unclaimed =
-                    try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'"))
+                    try db.value(Int.self, "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'")
                     ?? 0
                 if unclaimed >= maxUnclaimed { return nil }
             }
             var device = device
             device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
-            try db.cachedStatement(
-                sql:
-                    "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')"
-            ).execute(
-                arguments: [
+            try db.execute(
+                "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')",
+                [
                     device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
                     try secrets.seal(device.provisioningSecret!),
-                ])
+                ]
+            )
             try Self.insert(audit, db)
             return device
         }
@@ -152,13 +143,13 @@ extension SQLiteStore {
 
     public func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool {
         let sealed = try secrets.seal(RandomToken.make())
-        return try await pool.write { db in
+        return try await engine.write { db in
             try db.execute(
-                sql: """
-                    UPDATE devices SET model = ?, brand = ?, provisioning_secret_sealed = ?, secret_issued_at = NULL
-                    WHERE mac = ? AND claimed_at IS NULL AND enrolled_by = 'phone'
-                    """,
-                arguments: [model.name, model.brand.rawValue, sealed, mac.canonical]
+                """
+                UPDATE devices SET model = ?, brand = ?, provisioning_secret_sealed = ?, secret_issued_at = NULL
+                WHERE mac = ? AND claimed_at IS NULL AND enrolled_by = 'phone'
+                """,
+                [model.name, model.brand.rawValue, sealed, mac.canonical]
             )
             guard db.changesCount > 0 else { return false }
             try Self.insert(audit, db)
@@ -167,13 +158,13 @@ extension SQLiteStore {
     }
 
     public func expireUnclaimed(enrolledBefore: Date, at: Date) async throws -> Int {
-        try await pool.write { db in
+        try await engine.write { db in
             try db.execute(
-                sql: """
-                    DELETE FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL AND enrolled_at < ?
-                    AND mac NOT IN (SELECT mac FROM sessions)
-                    """,
-                arguments: [enrolledBefore.timeIntervalSince1970]
+                """
+                DELETE FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL AND enrolled_at < ?
+                AND mac NOT IN (SELECT mac FROM sessions)
+                """,
+                [enrolledBefore.timeIntervalSince1970]
             )
             let removed = db.changesCount
             if removed > 0 {
@@ -195,27 +186,31 @@ extension SQLiteStore {
 
     public func ensureProvisioningSecret(mac: MACAddress) async throws {
         let sealed = try secrets.seal(RandomToken.make())
-        try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL")
-                .execute(arguments: [sealed, mac.canonical])
+        try await engine.write { db in
+            try db.execute(
+                "UPDATE devices SET provisioning_secret_sealed = ? WHERE mac = ? AND provisioning_secret_sealed IS NULL",
+                [sealed, mac.canonical]
+            )
         }
     }
 
     public func secretIssued(mac: MACAddress, at: Date) async throws {
-        try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL").execute(arguments: [
-                at.timeIntervalSince1970, mac.canonical,
-            ])
+        try await engine.write { db in
+            try db.execute(
+                "UPDATE devices SET secret_issued_at = ? WHERE mac = ? AND secret_issued_at IS NULL",
+                [
+                    at.timeIntervalSince1970, mac.canonical,
+                ]
+            )
         }
     }
 
     public func claim(mac: MACAddress, address: String?, at: Date) async throws -> Bool {
-        try await pool.write { db in
-            try db.cachedStatement(
-                sql:
-                    "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL"
-            ).execute(
-                arguments: [at.timeIntervalSince1970, address, mac.canonical])
+        try await engine.write { db in
+            try db.execute(
+                "UPDATE devices SET claimed_at = ?, claimed_from = ?, claim_pending_from = NULL, claim_approved_from = NULL WHERE mac = ? AND claimed_at IS NULL",
+                [at.timeIntervalSince1970, address, mac.canonical]
+            )
             guard db.changesCount > 0 else { return false }
             try Self.insert(
                 AuditEntry(
@@ -235,14 +230,14 @@ extension SQLiteStore {
 
     public func release(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> Bool {
         let sealed = try secrets.seal(RandomToken.make())
-        return try await pool.write { db in
+        return try await engine.write { db in
             try db.execute(
-                sql: """
-                    UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL,
-                        claim_pending_from = NULL, claim_approved_from = NULL
-                    WHERE mac = ?
-                    """,
-                arguments: [sealed, mac.canonical]
+                """
+                UPDATE devices SET claimed_at = NULL, claimed_from = NULL, secret_issued_at = NULL, provisioning_secret_sealed = ?, last_address = NULL,
+                    claim_pending_from = NULL, claim_approved_from = NULL
+                WHERE mac = ?
+                """,
+                [sealed, mac.canonical]
             )
             guard db.changesCount > 0 else { return false }
             try Self.insert(
@@ -262,10 +257,10 @@ extension SQLiteStore {
     }
 
     public func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws {
-        try await pool.write { db in
+        try await engine.write { db in
             try db.execute(
-                sql: "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
-                arguments: [address, mac.canonical, address]
+                "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
+                [address, mac.canonical, address]
             )
             guard db.changesCount > 0 else { return }
             try Self.insert(
@@ -284,15 +279,15 @@ extension SQLiteStore {
     }
 
     public func approveClaim(mac: MACAddress, actor: String, source: String?, at: Date) async throws -> String? {
-        try await pool.write { db in
+        try await engine.write { db in
             guard
-                let pending = try String.fetchOne(
-                    db,
-                    sql: "SELECT claim_pending_from FROM devices WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT NULL",
-                    arguments: [mac.canonical]
+                let pending = try db.value(
+                    String.self,
+                    "SELECT claim_pending_from FROM devices WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT NULL",
+                    [mac.canonical]
                 )
             else { return nil }
-            try db.execute(sql: "UPDATE devices SET claim_approved_from = ? WHERE mac = ?", arguments: [pending, mac.canonical])
+            try db.execute("UPDATE devices SET claim_approved_from = ? WHERE mac = ?", [pending, mac.canonical])
             try Self.insert(
                 AuditEntry(
                     at: at,
@@ -310,10 +305,13 @@ extension SQLiteStore {
     }
 
     public func updateModel(mac: MACAddress, model: PhoneModel) async throws {
-        try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET model = ?, brand = ? WHERE mac = ?").execute(arguments: [
-                model.name, model.brand.rawValue, mac.canonical,
-            ])
+        try await engine.write { db in
+            try db.execute(
+                "UPDATE devices SET model = ?, brand = ? WHERE mac = ?",
+                [
+                    model.name, model.brand.rawValue, mac.canonical,
+                ]
+            )
         }
     }
 
@@ -325,33 +323,28 @@ extension SQLiteStore {
         configAddress: String?,
         at: Date
     ) async throws -> [PushJob] {
-        try await pool.write { db in
-            let previousHash = try String.fetchOne(
-                try db.cachedStatement(sql: "SELECT last_config_hash FROM devices WHERE mac = ?"),
-                arguments: [mac.canonical]
-            )
+        try await engine.write { db in
+            let previousHash = try db.value(String.self, "SELECT last_config_hash FROM devices WHERE mac = ?", [mac.canonical])
             try db.execute(
-                sql: """
-                    UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ?, last_config_address = ?
-                    WHERE mac = ?
-                    """,
-                arguments: [address, host, at.timeIntervalSince1970, configHash, configAddress, mac.canonical]
+                """
+                UPDATE devices SET last_address = ?, last_host = ?, last_fetch_at = ?, last_config_hash = ?, last_config_address = ?
+                WHERE mac = ?
+                """,
+                [address, host, at.timeIntervalSince1970, configHash, configAddress, mac.canonical]
             )
             // A fetch proves a pending push for this config done when it shows the phone acted:
             // the push was sent before it, or the phone took a config new to it. A fetch of the
             // config the phone already had proves nothing about a job not yet sent (an admin's
             // reboot of an unchanged phone must still happen).
             let isNewToPhone = previousHash != configHash
-            let applied = try Row.fetchAll(
-                try db.cachedStatement(sql: OpenPushJobs.confirmedByFetch),
-                arguments: [mac.canonical, configHash, configHash, isNewToPhone]
-            ).compactMap(Self.pushJob).map { job in
-                var job = job
-                job.state = .applied
-                job.appliedAt = at
-                job.updatedAt = at
-                return job
-            }
+            let applied = try db.rows(OpenPushJobs.confirmedByFetch, [mac.canonical, configHash, configHash, isNewToPhone]).compactMap(Self.pushJob)
+                .map { job in
+                    var job = job
+                    job.state = .applied
+                    job.appliedAt = at
+                    job.updatedAt = at
+                    return job
+                }
             for job in applied {
                 try Self.write(job, db)
                 try Self.insert(
@@ -373,17 +366,20 @@ extension SQLiteStore {
 
     public func recordFetchTimes(_ times: [MACAddress: Date]) async throws {
         guard !times.isEmpty else { return }
-        try await pool.write { db in
-            let update = try db.makeStatement(sql: "UPDATE devices SET last_fetch_at = MAX(COALESCE(last_fetch_at, 0), ?) WHERE mac = ?")
-            for (mac, at) in times { try update.execute(arguments: [at.timeIntervalSince1970, mac.canonical]) }
+        try await engine.write { db in
+            let update = "UPDATE devices SET last_fetch_at = \(db.dialect.greatest)(COALESCE(last_fetch_at, 0), ?) WHERE mac = ?"
+            for (mac, at) in times { try db.execute(update, [at.timeIntervalSince1970, mac.canonical]) }
         }
     }
 
     public func recordAddress(mac: MACAddress, address: String) async throws {
-        try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?").execute(arguments: [
-                address, mac.canonical, address,
-            ])
+        try await engine.write { db in
+            try db.execute(
+                "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?",
+                [
+                    address, mac.canonical, address,
+                ]
+            )
         }
     }
 }

@@ -1,39 +1,38 @@
 import Foundation
-import GRDB
 import HotDeskCore
 
 // Directory reads (settings, extensions, classes of service) and the row mappings every part uses.
-extension SQLiteStore {
+extension SQLStore {
     public func settings() async throws -> Settings {
-        if let kept = settingsMemo.value(at: try? changeStamps.shared()) { return kept }
+        if let kept = settingsMemo.value(at: try? stamps.shared()) { return kept }
         let secrets = self.secrets
-        return try await pool.read { db in try self.currentSettings(db, secrets: secrets) }
+        return try await engine.read { db in try self.currentSettings(db, secrets: secrets) }
     }
 
     public func findExtension(_ number: String) async throws -> Extension? {
         let secrets = self.secrets
-        return try await pool.read { db in try Self.readExtension(db, number, secrets: secrets) }
+        return try await engine.read { db in try Self.readExtension(db, number, secrets: secrets) }
     }
 
     /// The settings as of the shared stamp read in the same transaction: decoded (and
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
-    func currentSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        try settingsMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readSettings(db, secrets: secrets) }
+    func currentSettings(_ db: any SQLDatabase, secrets: SecretBox) throws -> Settings {
+        try settingsMemo.value(at: Self.sharedStamp(db)) { try Self.readSettings(db, secrets: secrets) }
     }
 
     /// A brand's templates as of the shared stamp: read once per change and shared by every
     /// phone's cached state (one copy of each template text, not one per phone: at 100,000 phones
     /// that was tens of megabytes).
-    func currentTemplates(_ db: Database, brand: Brand) throws -> [Template] {
-        try templatesMemo.value(brand, at: SQLiteChangeStamps.shared(in: db)) {
-            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM templates WHERE brand = ?"), arguments: [brand.rawValue]).map(Self.template)
+    func currentTemplates(_ db: any SQLDatabase, brand: Brand) throws -> [Template] {
+        try templatesMemo.value(brand, at: Self.sharedStamp(db)) {
+            try db.rows("SELECT * FROM templates WHERE brand = ?", [brand.rawValue]).map(Self.template)
         }
     }
 
-    static func readSettings(_ db: Database, secrets: SecretBox) throws -> Settings {
-        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM settings WHERE id = 1")) else { return Settings() }
+    static func readSettings(_ db: any SQLDatabase, secrets: SecretBox) throws -> Settings {
+        guard let row = try db.row("SELECT * FROM settings WHERE id = 1") else { return Settings() }
         var credentials: [Brand: PhoneCredentials] = [:]
-        for c in try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM phone_credentials")) {
+        for c in try db.rows("SELECT * FROM phone_credentials") {
             credentials[Brand(rawValue: c["brand"])] = PhoneCredentials(username: c["username"], password: try secrets.open(c["password_sealed"]))
         }
         var settings = Settings(
@@ -82,7 +81,7 @@ extension SQLiteStore {
     /// Minutes as seconds; 0 (off) as `nil`.
     static func minutes(_ value: Int) -> TimeInterval? { value > 0 ? TimeInterval(value * 60) : nil }
 
-    static func device(_ row: Row, secrets: SecretBox, catalog: PhoneCatalog) throws -> Device {
+    static func device(_ row: SQLRow, secrets: SecretBox, catalog: PhoneCatalog) throws -> Device {
         let mac = MACAddress(row["mac"] as String)!
         let modelName: String = row["model"]
         let brand = Brand(rawValue: row["brand"])
@@ -114,8 +113,8 @@ extension SQLiteStore {
         return device
     }
 
-    static func readExtension(_ db: Database, _ number: String, secrets: SecretBox) throws -> Extension? {
-        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM extensions WHERE number = ?"), arguments: [number]) else {
+    static func readExtension(_ db: any SQLDatabase, _ number: String, secrets: SecretBox) throws -> Extension? {
+        guard let row = try db.row("SELECT * FROM extensions WHERE number = ?", [number]) else {
             return nil
         }
         var ext = Extension(
@@ -129,14 +128,14 @@ extension SQLiteStore {
     }
 
     /// Every class of service with the schedules, number classes and emergency numbers they use.
-    static func readCoSBook(_ db: Database) throws -> CoSBook {
-        let classes = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM classes_of_service")).compactMap {
+    static func readCoSBook(_ db: any SQLDatabase) throws -> CoSBook {
+        let classes = try db.values(String.self, "SELECT definition FROM classes_of_service").compactMap {
             JSONText.decode(StoredCoS.self, $0)?.cos
         }
-        let schedules = try String.fetchAll(try db.cachedStatement(sql: "SELECT definition FROM schedules")).compactMap {
+        let schedules = try db.values(String.self, "SELECT definition FROM schedules").compactMap {
             JSONText.decode(StoredSchedule.self, $0)?.schedule
         }
-        let settings = try Row.fetchOne(try db.cachedStatement(sql: "SELECT emergency_numbers, number_classes FROM settings WHERE id = 1"))
+        let settings = try db.row("SELECT emergency_numbers, number_classes FROM settings WHERE id = 1")
         let numberClasses = (settings.flatMap { JSONText.decode([String: String].self, $0["number_classes"]) } ?? [:])
             .compactMapValues { try? NSRegularExpression(pattern: $0) }
         return CoSBook(
@@ -150,26 +149,24 @@ extension SQLiteStore {
     /// The PBX asks at every call setup: built once per change of the classes, schedules or
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
-        if let kept = cosBookMemo.value(at: try? changeStamps.shared()) { return kept }
-        return try await pool.read { db in try self.cosBookMemo.value(at: SQLiteChangeStamps.shared(in: db)) { try Self.readCoSBook(db) } }
+        if let kept = cosBookMemo.value(at: try? stamps.shared()) { return kept }
+        return try await engine.read { db in try self.cosBookMemo.value(at: Self.sharedStamp(db)) { try Self.readCoSBook(db) } }
     }
 
-    static func readWorkspace(_ db: Database, _ name: String) throws -> Workspace? {
-        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE name = ?"), arguments: [name]).flatMap { row in
+    static func readWorkspace(_ db: any SQLDatabase, _ name: String) throws -> Workspace? {
+        try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap { row in
             Workspace.Licence(rawValue: row["licence"]).map { Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]) }
         }
     }
 
     /// The shared lines an extension is a member of, with its key and ring option.
-    static func memberships(_ db: Database, of extensionNumber: String, secrets: SecretBox) throws -> [LineMembership] {
-        try Row.fetchAll(
-            try db.cachedStatement(
-                sql: """
-                    SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
-                    WHERE m.extension = ? ORDER BY m.button, l.number
-                    """
-            ),
-            arguments: [extensionNumber]
+    static func memberships(_ db: any SQLDatabase, of extensionNumber: String, secrets: SecretBox) throws -> [LineMembership] {
+        try db.rows(
+            """
+            SELECT l.*, m.button, m.ring FROM shared_line_members m JOIN shared_lines l ON l.number = m.line
+            WHERE m.extension = ? ORDER BY m.button, l.number
+            """,
+            [extensionNumber]
         ).map { row in
             let line = SharedLine(
                 number: row["number"],
@@ -183,23 +180,23 @@ extension SQLiteStore {
     }
 
     /// `sql`: a literal (its statement is kept prepared).
-    static func readSession(_ db: Database, sql: String, _ key: String) throws -> Session? {
-        try Row.fetchOne(try db.cachedStatement(sql: sql), arguments: [key]).flatMap(session)
+    static func readSession(_ db: any SQLDatabase, sql: String, _ key: String) throws -> Session? {
+        try db.row(sql, [key]).flatMap(session)
     }
 
-    static func session(_ row: Row) -> Session? { (try? SessionRecord(row: row))?.session }
+    static func session(_ row: SQLRow) -> Session? { SessionRecord(row: row).session }
 
-    static func template(_ row: Row) -> Template {
+    static func template(_ row: SQLRow) -> Template {
         Template(name: row["name"], brand: Brand(rawValue: row["brand"]), isDefault: row["is_default"], body: row["body"])
     }
 
-    static func mapping(_ row: Row) -> Mapping {
+    static func mapping(_ row: SQLRow) -> Mapping {
         let model: String = row["model"]
         let mac: String = row["mac"]
         return Mapping(extensionNumber: row["extension"], templateName: row["template"], model: model.isEmpty ? nil : model, mac: MACAddress(mac))
     }
 
-    static func auditEntry(_ row: Row) -> AuditEntry? { (try? AuditRecord(row: row))?.entry }
+    static func auditEntry(_ row: SQLRow) -> AuditEntry? { AuditRecord(row: row).entry }
 
-    static func insert(_ entry: AuditEntry, _ db: Database) throws { try AuditRecord(entry).insert(db) }
+    static func insert(_ entry: AuditEntry, _ db: any SQLDatabase) throws { try AuditRecord(entry).insert(db) }
 }

@@ -1,0 +1,76 @@
+import Foundation
+
+// The one seam between the store's role code (written once) and a database engine. The role
+// code runs inside a transaction on one connection, synchronously, statement by statement, as
+// GRDB runs it on SQLite; PostgreSQL's engine runs the same closure on a thread of its own and
+// waits for each statement there (never on Swift's cooperative pool).
+
+/// Which SQL a statement is written in. The role code writes the subset both understand
+/// (`?` arguments, `ON CONFLICT … DO UPDATE`, `RETURNING`, `TRUE`/`FALSE`); where they differ
+/// it asks `dialect`.
+public enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+
+    /// The larger of two values (SQLite's scalar `MAX`, PostgreSQL's `GREATEST`).
+    public var greatest: String { self == .sqlite ? "MAX" : "GREATEST" }
+    /// A case-insensitive `LIKE`.
+    public var caseInsensitiveLike: String { self == .sqlite ? "LIKE" : "ILIKE" }
+}
+
+/// One connection inside a read or a transaction.
+public protocol SQLDatabase {
+    var dialect: SQLDialect { get }
+    /// Runs one statement; returns how many rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int
+    /// Runs one statement and returns every row.
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow]
+    /// How many rows the last statement changed.
+    var changesCount: Int { get }
+}
+
+extension SQLDatabase {
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
+
+    public func rows(_ sql: String) throws -> [SQLRow] { try rows(sql, []) }
+
+    /// The first row, if any.
+    public func row(_ sql: String, _ arguments: SQLArguments = []) throws -> SQLRow? { try rows(sql, arguments).first }
+
+    /// The first column of every row (a NULL or a value of another type is left out).
+    public func values<T: SQLValueConvertible>(_ type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [T] {
+        try rows(sql, arguments).compactMap { T(sqlValue: $0.values[0]) }
+    }
+
+    /// The first column of the first row; `nil` when there is no row or it is NULL.
+    public func value<T: SQLValueConvertible>(_ type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> T? {
+        try rows(sql, arguments).first.flatMap { T(sqlValue: $0.values[0]) }
+    }
+}
+
+/// Whether a transaction keeps what it did.
+public enum SQLCompletion: Sendable {
+    case commit
+    case rollback
+}
+
+/// A database the store's roles run on: reads in parallel, writes in transactions that behave as
+/// if they ran one after another (SQLite serialises them; PostgreSQL runs them `SERIALIZABLE`
+/// and runs a closure again when the database says two transactions collided, so a closure may
+/// run more than once and must not change anything outside the database before it returns).
+public protocol SQLEngine: Sendable {
+    var dialect: SQLDialect { get }
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T
+    /// One transaction; the closure says whether to keep it.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)) async throws -> T
+}
+
+extension SQLEngine {
+    /// One transaction, kept unless the closure throws.
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        try await transaction { db in (try body(db), .commit) }
+    }
+}
