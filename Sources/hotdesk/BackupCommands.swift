@@ -18,6 +18,7 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let database = store.databasePath
+        if store.isPostgres { throw fail(PostgresBackup.advice(database, path: path)) }
         guard FileManager.default.fileExists(atPath: database) else {
             throw fail("no database at \(database): pass --db (or set HOTDESK_DB)")
         }
@@ -42,6 +43,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let database = store.databasePath
+        if store.isPostgres { throw fail(PostgresBackup.restoreAdvice(database, path: path)) }
         let lock: ServerLock?
         do { lock = try ServerLock(database: database) } catch { throw fail("\(error)") }
         guard let lock else { throw fail("a HotDesk server is running on \(database): stop it first (restoring under it would lose what it writes)") }
@@ -126,5 +128,18 @@ struct Export: AsyncParsableCommand {
                     ? "; \(summary.selfEnrolled) phone(s) that enrolled themselves are not part of the directory and were left out" : "")
                 + (withSecrets ? "" : "; secrets left out (--with-secrets for a file that imports)")
         )
+    }
+}
+
+/// PostgreSQL's backups are its own tools': HotDesk says the exact command.
+enum PostgresBackup {
+    static func advice(_ database: String, path: String) -> String {
+        "a PostgreSQL database is backed up with PostgreSQL's own tool, consistent while the servers run: "
+            + "pg_dump --format=custom --file='\(path)' '\(database)' (keep the key file with it, stored apart)"
+    }
+
+    static func restoreAdvice(_ database: String, path: String) -> String {
+        "a PostgreSQL database is restored with PostgreSQL's own tool, every HotDesk node stopped: "
+            + "pg_restore --clean --if-exists --dbname='\(database)' '\(path)' (then start the nodes with the key file the dump was made with)"
     }
 }

@@ -29,73 +29,6 @@ struct HotDeskCommand: AsyncParsableCommand {
 /// `hotdesk --version`.
 let hotdeskVersion = "0.12.0"
 
-/// Options every command that opens the store shares.
-struct StoreOptions: ParsableArguments {
-    @Option(help: "SQLite database file (serve and import create it if missing; other commands refuse to).")
-    var db: String = ProcessInfo.processInfo.environment["HOTDESK_DB"] ?? "./hotdesk.sqlite"
-
-    @Option(
-        help:
-            "File holding the key that encrypts SIP passwords and keys PIN hashes (created with the database; HOTDESK_SECRET_KEY overrides). Default: <db>.key"
-    )
-    var keyFile: String?
-
-    var keyPath: String { keyFile ?? db + ".key" }
-
-    /// The database and key file as absolute paths: what messages and the start-up log name.
-    var databasePath: String { URL(fileURLWithPath: db).standardizedFileURL.path }
-    var keyFilePath: String { URL(fileURLWithPath: keyPath).standardizedFileURL.path }
-
-    /// Opens the store. Only `serve` and `import` may `create` it: any other command run in the
-    /// wrong folder would otherwise make an empty database (and, say, a key the server never sees).
-    /// Returns whether the database and the key file were just created.
-    func open(catalog: PhoneCatalog = .empty, create: Bool = false) throws -> SQLiteStore {
-        try openReporting(catalog: catalog, create: create).store
-    }
-
-    /// Opens the store (never creating it), or exits with one clear line saying why.
-    func openOrExit(catalog: PhoneCatalog = .empty) throws -> SQLiteStore {
-        do { return try open(catalog: catalog) } catch { throw fail("\(error)") }
-    }
-
-    func openReporting(
-        catalog: PhoneCatalog = .empty,
-        create: Bool,
-        caches: CacheLimits = CacheLimits()
-    ) throws -> (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool) {
-        let files = FileManager.default
-        let database = databasePath
-        let newDatabase = !files.fileExists(atPath: database)
-        let keyFromEnvironment = ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil
-        let newKey = !keyFromEnvironment && !files.fileExists(atPath: keyPath)
-        if !create {
-            if newDatabase {
-                throw Failure(
-                    description:
-                        "no database at \(database): run this where the server's database is, or pass --db (or set HOTDESK_DB); only `serve` and `import` create one"
-                )
-            }
-            if newKey {
-                throw Failure(
-                    description:
-                        "no key file at \(keyFilePath) for \(database): pass --key-file (or set HOTDESK_SECRET_KEY); without it the database's secrets cannot be read"
-                )
-            }
-        }
-        let secrets = try SecretBox.load(keyFile: keyPath, caches: caches)
-        do {
-            return (try SQLiteStore(path: db, secrets: secrets, catalog: catalog), newDatabase, newKey)
-        } catch is SQLiteStore.WrongKey {
-            if newKey { try? files.removeItem(atPath: keyPath) }
-            let key = keyFromEnvironment ? "HOTDESK_SECRET_KEY" : "the key file \(keyFilePath)"
-            throw Failure(
-                description:
-                    "\(key) is not the key \(database)'s secrets were sealed with: use the key file made with it (a backup restores only with its own)"
-            )
-        }
-    }
-}
-
 /// Where the phone families, dialects and texts are: every command that needs to know the
 /// families (serving, importing a directory) reads them from here.
 struct ScreensOptions: ParsableArguments {
@@ -244,7 +177,7 @@ struct Serve: AsyncParsableCommand {
         }
         let screensPath = screens.path
         let families: FamilyBook
-        let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
+        let opened: (store: SQLStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
             guard families.screens.locales[language] != nil else {
@@ -256,10 +189,13 @@ struct Serve: AsyncParsableCommand {
             throw fail("\(error)")
         }
         let sqlite = opened.store
-        // Held while serving: `hotdesk restore` refuses this database meanwhile.
-        let serverLock: ServerLock?
-        do { serverLock = try ServerLock(database: store.databasePath) } catch { throw fail("\(error)") }
-        guard let serverLock else { throw fail("another HotDesk server is running on \(store.databasePath)") }
+        // Held while serving: `hotdesk restore` refuses this database meanwhile. PostgreSQL is
+        // served by as many nodes as there are (and restored with its own tools).
+        var serverLock: ServerLock?
+        if !store.isPostgres {
+            do { serverLock = try ServerLock(database: store.databasePath) } catch { throw fail("\(error)") }
+            guard serverLock != nil else { throw fail("another HotDesk server is running on \(store.databasePath)") }
+        }
         logger.info(
             "HotDesk starting",
             metadata: [
@@ -354,9 +290,9 @@ struct Import: AsyncParsableCommand {
     func run() async throws {
         let url = URL(fileURLWithPath: file)
         guard let yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
-        let sqlite: SQLiteStore
+        let sqlite: SQLStore
         let families: FamilyBook
-        let opened: (store: SQLiteStore, createdDatabase: Bool, createdKey: Bool)
+        let opened: (store: SQLStore, createdDatabase: Bool, createdKey: Bool)
         do {
             families = try screens.load()
             opened = try store.openReporting(catalog: families.catalog, create: true)
@@ -376,7 +312,7 @@ struct Import: AsyncParsableCommand {
         }
     }
 
-    private func importFile(_ yaml: String, url: URL, into sqlite: SQLiteStore, families: FamilyBook) async throws {
+    private func importFile(_ yaml: String, url: URL, into sqlite: SQLStore, families: FamilyBook) async throws {
         let known = try await sqlite.directoryNames()
         let knownWorkspaces = try await sqlite.workspaceNames()
         let document: DirectoryDocument

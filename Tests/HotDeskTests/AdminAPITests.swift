@@ -59,11 +59,7 @@ struct AdminAPITests {
             // Keys are kept in memory between changes: one revoked by another process on the same
             // database (`hotdesk apikey revoke` while the server runs) is refused at once too.
             let laterKey = APIKey.make()
-            let cli = try SQLiteStore(
-                path: server.dbPath,
-                secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]),
-                catalog: testFamilies.catalog
-            )
+            let cli = try TestDatabase.open(path: server.dbPath, keyFile: server.dbPath + ".key")
             try await cli.addAPIKey(name: "later", keyHash: APIKey.hash(laterKey), at: Date())
             let later = Client(server: server, key: laterKey)
             #expect(try await later.call("GET", "/sessions").status == 200, "made by another process: accepted at once")

@@ -527,12 +527,10 @@ struct AppTokenTests {
             forged[31] = forged[31] == "A" ? "B" : "A"
             #expect(try await screen(String(forged)).contains("not set up for Hot Desk"))
             // Nothing in the database (or its WAL) holds a token.
-            for file in ["hotdesk.sqlite", "hotdesk.sqlite-wal"] {
-                let path = server.directory.appendingPathComponent(file).path
-                guard let bytes = FileManager.default.contents(atPath: path) else { continue }
-                let text = String(decoding: bytes, as: UTF8.self)
-                #expect(![t0, t1, t2].contains { text.contains($0) }, "\(file) holds an app token")
-            }
+            let bytes = try await TestDatabase.storedBytes(server.store, file: URL(fileURLWithPath: server.dbPath))
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text.contains("001565"), "the search finds what is stored (a MAC)")
+            #expect(![t0, t1, t2].contains { text.contains($0) }, "the database holds an app token")
         }
     }
 }

@@ -20,14 +20,14 @@ struct CacheTests {
             let other = try await server.phone("yealink-t46u", mac: "001565ca0003", pushes: false)
             let mac = try #require(MACAddress("001565ca0001"))
             let otherMAC = try #require(MACAddress("001565ca0003"))
-            let before = try server.store.stamps.stamp(of: mac)
-            let otherBefore = try server.store.stamps.stamp(of: otherMAC)
+            let before = try await server.store.stamps.stamp(of: mac)
+            let otherBefore = try await server.store.stamps.stamp(of: otherMAC)
             try await server.store.recordFetchTimes([mac: Date()])
-            #expect(try server.store.stamps.stamp(of: mac) == before, "fetch times are not a change")
+            #expect(try await server.store.stamps.stamp(of: mac) == before, "fetch times are not a change")
             try await phone.login("Login Int", ext: "5501", password: "1234")
-            let afterLogin = try server.store.stamps.stamp(of: mac)
+            let afterLogin = try await server.store.stamps.stamp(of: mac)
             #expect(afterLogin.device > before.device && afterLogin.shared == before.shared)
-            #expect(try server.store.stamps.stamp(of: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
+            #expect(try await server.store.stamps.stamp(of: otherMAC) == otherBefore, "another phone's login changes nothing of this one")
             _ = try await server.store.addPushJobs([
                 PushJob(
                     mac: mac,
@@ -39,7 +39,7 @@ struct CacheTests {
                     dueAt: Date().addingTimeInterval(3600)
                 )
             ])
-            #expect(try server.store.stamps.stamp(of: mac).device > afterLogin.device, "a push job of the phone")
+            #expect(try await server.store.stamps.stamp(of: mac).device > afterLogin.device, "a push job of the phone")
             _ = try await importDirectory(
                 flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
                     of: "{PUSH_PORT}",
@@ -48,8 +48,8 @@ struct CacheTests {
                 into: server.store,
                 base: server.directory
             )
-            #expect(try server.store.stamps.stamp(of: mac).shared > afterLogin.shared)
-            #expect(try server.store.stamps.stamp(of: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
+            #expect(try await server.store.stamps.stamp(of: mac).shared > afterLogin.shared)
+            #expect(try await server.store.stamps.stamp(of: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
             _ = other
         }
     }
@@ -82,11 +82,7 @@ struct CacheTests {
             try await phone.fetchConfig()  // now cached
             #expect(await phone.setting("account.1.display_name") == "Ada Lovelace")
             // Another connection, as `hotdesk import` in its own process would open.
-            let other = try SQLiteStore(
-                path: server.dbPath,
-                secrets: SecretBox.load(keyFile: server.dbPath + ".key", environment: [:]),
-                catalog: testFamilies.catalog
-            )
+            let other = try TestDatabase.open(path: server.dbPath, keyFile: server.dbPath + ".key")
             _ = try await importDirectory(
                 flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
                     of: "{PUSH_PORT}",

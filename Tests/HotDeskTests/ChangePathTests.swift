@@ -1,9 +1,9 @@
 import Foundation
-import GRDB
 import HotDeskCore
-import HotDeskStore
 import PhoneSimulator
 import Testing
+
+@testable import HotDeskStore
 
 /// The `hotdesk` executable of this build (`swift build` makes it beside the tests).
 let hotdeskExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -24,9 +24,10 @@ final class ServerProcess: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: hotdeskExecutable)
-        process.arguments = [
-            "serve", "--db", db, "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC",
-        ]
+        process.arguments =
+            [
+                "serve", "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC",
+            ] + (try TestDatabase.commandLine(for: db))
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -66,11 +67,15 @@ struct ChangePathTests {
     func killAfterDone() async throws {
         let dir = try TempDir()
         let db = dir.url.appendingPathComponent("hotdesk.sqlite").path
+        defer { TestDatabase.remove(path: db) }
         let first = try await ServerProcess.start(db: db, directory: dir.url)
         let yaml = dir.url.appendingPathComponent("directory.yaml")
         try flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(first.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
             .write(to: yaml, atomically: true, encoding: .utf8)
-        let imported = try await Command.run([hotdeskExecutable, "import", yaml.path, "--db", db, "--screens", screensDirectory.path], errors: true)
+        let imported = try await Command.run(
+            [hotdeskExecutable, "import", yaml.path, "--screens", screensDirectory.path] + (try TestDatabase.commandLine(for: db)),
+            errors: true
+        )
         #expect(imported.status == 0, "\(imported.output)")
 
         let phone = SimulatedPhone(
@@ -108,8 +113,8 @@ struct ChangePathTests {
 
             mark = await phone.events.count
             let out = try await Command.run(
-                [hotdeskExecutable, "logout", "5501", "--db", server.dbPath, "--screens", screensDirectory.path],
-                environment: [:],
+                [hotdeskExecutable, "logout", "5501", "--screens", screensDirectory.path] + (try TestDatabase.commandLine(for: server.dbPath)),
+                environment: TestDatabase.commandEnvironment,
                 errors: true
             )
             #expect(out.status == 0 && out.output.hasPrefix("logged out 5501 on 00:15:65:ee:00:02; push job "), "\(out.output)")
@@ -140,11 +145,17 @@ struct ChangePathTests {
     func noLoginWithoutItsPush() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565ee0003")
-            let queue = try DatabaseQueue(path: server.dbPath)
-            try await queue.write { db in
-                try db.execute(
-                    sql: "CREATE TRIGGER test_no_jobs BEFORE INSERT ON push_jobs BEGIN SELECT RAISE(ABORT, 'push_jobs refused by the test'); END"
-                )
+            try await server.store.engine.write { db in
+                if db.dialect == .sqlite {
+                    try db.execute(
+                        "CREATE TRIGGER test_no_jobs BEFORE INSERT ON push_jobs BEGIN SELECT RAISE(ABORT, 'push_jobs refused by the test'); END"
+                    )
+                } else {
+                    try db.execute(
+                        "CREATE FUNCTION test_no_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'push_jobs refused by the test'; END $$"
+                    )
+                    try db.execute("CREATE TRIGGER test_no_jobs BEFORE INSERT ON push_jobs FOR EACH ROW EXECUTE FUNCTION test_no_jobs()")
+                }
             }
             try? await phone.login("Login Int", ext: "5501", password: "1234")
             // The store's refusal is a screen the phone shows, in its own dialect.
@@ -157,7 +168,9 @@ struct ChangePathTests {
             #expect(try await server.store.session(mac: mac) == nil, "the login did not stand without its push")
             #expect(try await server.store.auditLog(limit: 20).contains { $0.action == .login } == false)
 
-            try await queue.write { db in try db.execute(sql: "DROP TRIGGER test_no_jobs") }
+            try await server.store.engine.write { db in
+                try db.execute(db.dialect == .sqlite ? "DROP TRIGGER test_no_jobs" : "DROP TRIGGER test_no_jobs ON push_jobs")
+            }
             let mark = await phone.events.count
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(await phone.waitForApply(since: mark))

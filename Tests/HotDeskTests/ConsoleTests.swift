@@ -77,7 +77,7 @@ struct ConsoleTests {
             let cookie = try #require(r.header("Set-Cookie"))
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "\(cookie)")
             #expect(!cookie.contains("Secure"), "plain HTTP: a Secure cookie would never come back")
-            let stored = try await server.store.reader.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM admin_accounts") }
+            let stored = try await server.store.scalar(String.self, "SELECT password_hash FROM admin_accounts")
             #expect(stored?.hasPrefix("hmac-sha256$") == true && stored?.contains(Self.password) == false)
             let form = try await HTTP.request(
                 "POST",

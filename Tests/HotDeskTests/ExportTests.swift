@@ -79,20 +79,18 @@ struct ExportTests {
         """
 
     /// What the store holds of the directory, without what only a running system writes.
-    static func state(_ store: SQLiteStore) async throws -> [String] {
-        try await store.reader.read { db in
-            let queries = [
-                "SELECT * FROM settings", "SELECT number, name, cos, voicemail_pin_hash FROM extensions ORDER BY number",
-                "SELECT definition FROM classes_of_service ORDER BY name", "SELECT definition FROM schedules ORDER BY name",
-                "SELECT * FROM workspaces ORDER BY name", "SELECT number, name, caller_id FROM shared_lines ORDER BY number",
-                "SELECT * FROM shared_line_members ORDER BY line, extension",
-                "SELECT mac, model, brand, push_port, phone_username, workspace, line_number, line_name, cos, cos_if_not_logged FROM devices ORDER BY mac",
-                "SELECT * FROM device_users ORDER BY mac, extension", "SELECT * FROM templates ORDER BY name",
-                "SELECT * FROM mappings ORDER BY extension, model, mac",
-                "SELECT brand, username FROM phone_credentials ORDER BY brand",
-            ]
-            return try queries.map { sql in try Row.fetchAll(db, sql: sql).map(\.description).joined(separator: "\n") }
-        }
+    static func state(_ store: SQLStore) async throws -> [String] {
+        let queries = [
+            "SELECT * FROM settings", "SELECT number, name, cos, voicemail_pin_hash FROM extensions ORDER BY number",
+            "SELECT definition FROM classes_of_service ORDER BY name", "SELECT definition FROM schedules ORDER BY name",
+            "SELECT * FROM workspaces ORDER BY name", "SELECT number, name, caller_id FROM shared_lines ORDER BY number",
+            "SELECT * FROM shared_line_members ORDER BY line, extension",
+            "SELECT mac, model, brand, push_port, phone_username, workspace, line_number, line_name, cos, cos_if_not_logged FROM devices ORDER BY mac",
+            "SELECT * FROM device_users ORDER BY mac, extension", "SELECT * FROM templates ORDER BY name",
+            "SELECT * FROM mappings ORDER BY extension, model, mac",
+            "SELECT brand, username FROM phone_credentials ORDER BY brand",
+        ]
+        return try await store.dump(queries)
     }
 
     @Test(

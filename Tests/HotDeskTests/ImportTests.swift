@@ -1,9 +1,9 @@
 import Foundation
-import GRDB
 import HotDeskCore
-import HotDeskStore
 import PhoneSimulator
 import Testing
+
+@testable import HotDeskStore
 
 let fullDirectory = """
     settings:
@@ -51,7 +51,7 @@ let fullDirectory = """
 
 @Suite("hotdesk import")
 struct ImportTests {
-    func withStore(_ body: (SQLiteStore, URL) async throws -> Void) async throws {
+    func withStore(_ body: (SQLStore, URL) async throws -> Void) async throws {
         let dir = try TempDir()
         try
             "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n"
@@ -60,13 +60,9 @@ struct ImportTests {
         try await body(store, dir.url)
     }
 
-    func snapshot(_ path: String) throws -> String {
-        let queue = try DatabaseQueue(path: path)
-        return try queue.read { db in
-            try ["settings", "extensions", "devices", "templates", "mappings"].map { table in
-                try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1").map(\.description).joined(separator: "\n")
-            }.joined(separator: "\n--\n")
-        }
+    func snapshot(_ store: SQLStore) async throws -> String {
+        try await store.dump(["settings", "extensions", "devices", "templates", "mappings"].map { "SELECT * FROM \($0) ORDER BY 1" })
+            .joined(separator: "\n--\n")
     }
 
     @Test("auto_logout and push_from: set, kept when not mentioned, turned off with 0 and none")
@@ -107,11 +103,10 @@ struct ImportTests {
             #expect(device.pushPort == 8080 && device.credentials == PhoneCredentials(username: "desk", password: "web-pass-3"))
             #expect(settings.pushPort(for: device) == 8080 && settings.credentials(for: device)?.username == "desk")
 
-            let path = dir.appendingPathComponent("db.sqlite").path
-            let before = try snapshot(path)
+            let before = try await snapshot(store)
             let second = try await importDirectory(fullDirectory, into: store, base: dir)
             #expect(second.created == 0 && second.updated == 0)
-            #expect(try snapshot(path) == before)
+            #expect(try await snapshot(store) == before)
         }
     }
 
@@ -123,9 +118,9 @@ struct ImportTests {
             let directory = fullDirectory.replacingOccurrences(of: "voicemail_pin: \"1234\"", with: "voicemail_pin: \"\(pin)\"")
             #expect(directory.contains(pin))
             _ = try await importDirectory(directory, into: store, base: dir)
-            let bytes = try Data(contentsOf: dir.appendingPathComponent("db.sqlite"))
-            let wal = (try? Data(contentsOf: dir.appendingPathComponent("db.sqlite-wal"))) ?? Data()
-            func stored(_ text: String) -> Bool { bytes.range(of: Data(text.utf8)) != nil || wal.range(of: Data(text.utf8)) != nil }
+            // SQLite: the file's bytes and its WAL's; PostgreSQL: every value of every table.
+            let bytes = try await TestDatabase.storedBytes(store, file: dir.appendingPathComponent("db.sqlite"))
+            func stored(_ text: String) -> Bool { bytes.range(of: Data(text.utf8)) != nil }
             // The search finds what is stored in clear (the extension's name), so a miss below means something.
             #expect(stored("Ada Lovelace"), "the control value is not found: the search proves nothing")
             for secret in ["sip-secret-5501", "master-4242-admin", pin, "web-pass-1", "web-pass-3"] {
@@ -286,58 +281,51 @@ struct ImportTests {
 @Suite("PIN and password hashes from before keyed hashes")
 struct HashUpgradeTests {
     /// What a store written before keyed hashes holds: PBKDF2 hashes of the same secrets.
-    func downgrade(_ path: String) throws {
-        try DatabaseQueue(path: path).write { db in
-            try db.execute(
-                sql: "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = '5501'",
-                arguments: [SecretHash(pbkdf2Hashing: "1234", rounds: 1000).encoded]
-            )
-            try db.execute(
-                sql: "UPDATE settings SET admin_password_hash = ?",
-                arguments: [SecretHash(pbkdf2Hashing: "master-4242-admin", rounds: 1000).encoded]
-            )
+    func downgrade(_ store: SQLStore) async throws {
+        let pin = SecretHash(pbkdf2Hashing: "1234", rounds: 1000).encoded
+        let admin = SecretHash(pbkdf2Hashing: "master-4242-admin", rounds: 1000).encoded
+        try await store.engine.write { db in
+            try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = '5501'", [pin])
+            try db.execute("UPDATE settings SET admin_password_hash = ?", [admin])
         }
     }
 
-    func stored(_ path: String) throws -> (pin: String, admin: String) {
-        try DatabaseQueue(path: path).read { db in
-            (
-                try String.fetchOne(db, sql: "SELECT voicemail_pin_hash FROM extensions WHERE number = '5501'") ?? "",
-                try String.fetchOne(db, sql: "SELECT admin_password_hash FROM settings") ?? ""
-            )
-        }
+    func stored(_ store: SQLStore) async throws -> (pin: String, admin: String) {
+        (
+            try await store.scalar(String.self, "SELECT voicemail_pin_hash FROM extensions WHERE number = '5501'") ?? "",
+            try await store.scalar(String.self, "SELECT admin_password_hash FROM settings") ?? ""
+        )
     }
 
     @Test("a login with an old PBKDF2 PIN works and replaces it by a keyed hash; the admin password's too")
     func loginUpgrades() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            let path = server.directory.appendingPathComponent("hotdesk.sqlite").path
-            try downgrade(path)
-            #expect(try stored(path).pin.hasPrefix("pbkdf2-sha256$"))
+            try await downgrade(server.store)
+            #expect(try await stored(server.store).pin.hasPrefix("pbkdf2-sha256$"))
             let phone = try await server.phone("sangoma-s500", mac: "001565aabb61")
             try await phone.login("Login Int", ext: "5501", password: "1234")
             #expect(await phone.title == "Logged in")
-            #expect(try stored(path).pin.hasPrefix("hmac-sha256$"))
-            #expect(try stored(path).admin.hasPrefix("pbkdf2-sha256$"), "only the secret proven")
+            #expect(try await stored(server.store).pin.hasPrefix("hmac-sha256$"))
+            #expect(try await stored(server.store).admin.hasPrefix("pbkdf2-sha256$"), "only the secret proven")
             let other = try await server.phone("sangoma-s500", mac: "001565aabb62")
             try await other.login("Login Int", ext: "5502", password: "master-4242-admin")
             #expect(await other.title == "Logged in")
-            #expect(try stored(path).admin.hasPrefix("hmac-sha256$"))
+            #expect(try await stored(server.store).admin.hasPrefix("hmac-sha256$"))
         }
     }
 
     @Test("re-importing the same file replaces old hashes and counts nothing as changed")
     func importUpgrades() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
-            let path = server.directory.appendingPathComponent("hotdesk.sqlite").path
-            try downgrade(path)
+            try await downgrade(server.store)
             let yaml = flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(
                 of: "{PUSH_PORT}",
                 with: "\(testPushPort)"
             )
             let summary = try await importDirectory(yaml, into: server.store, base: server.directory)
             #expect(summary.created == 0 && summary.updated == 0, "\(summary)")
-            #expect(try stored(path).pin.hasPrefix("hmac-sha256$") && stored(path).admin.hasPrefix("hmac-sha256$"))
+            #expect(try await stored(server.store).pin.hasPrefix("hmac-sha256$"))
+            #expect(try await stored(server.store).admin.hasPrefix("hmac-sha256$"))
             #expect(try await server.store.findExtension("5501")?.voicemailPIN?.matches("1234") == true)
             #expect(try await server.store.settings().adminPassword?.matches("master-4242-admin") == true)
         }

@@ -63,10 +63,7 @@ struct WorkspaceTests {
     @Test("workspace names: at most 30 characters, none of % # < > , \\ \"", arguments: ["%", "#", "<", ">", ",", "\\\\", "\\\""])
     func names(bad: String) async throws {
         let dir = try TempDir()
-        let store = try SQLiteStore(
-            path: dir.url.appendingPathComponent("db").path,
-            secrets: .load(keyFile: dir.url.appendingPathComponent("k").path, environment: [:])
-        )
+        let store = try dir.store("db", key: "k")
         for name in ["Room \(bad) 1", String(repeating: "R", count: 31)] {
             do {
                 _ = try await importDirectory("workspaces:\n  - {name: \"\(name)\", licence: professional}\n", into: store, base: dir.url)

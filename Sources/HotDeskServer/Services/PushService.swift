@@ -76,10 +76,10 @@ final class PushService: Service, Sendable {
     /// Jobs written by another process (`hotdesk logout`, `hotdesk import --prune`) are seen
     /// within a second: the store's data version moves on any other connection's commit.
     private func watchOtherWriters() async {
-        var seen = try? store.stamps.commits()
+        var seen = try? await store.stamps.commits()
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
-            let now = try? store.stamps.commits()
+            let now = try? await store.stamps.commits()
             if now != seen {
                 seen = now
                 wake()

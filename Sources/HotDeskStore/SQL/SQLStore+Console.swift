@@ -138,7 +138,7 @@ extension SQLStore {
         try await engine.read { db in
             try db.value(
                 Double.self,
-                "SELECT (SELECT n FROM shared_changes) + (SELECT total(n) FROM device_changes) + (SELECT IFNULL(MAX(id), 0) FROM audit)"
+                "SELECT CAST((SELECT n FROM shared_changes) + (SELECT COALESCE(SUM(n), 0) FROM device_changes) + (SELECT COALESCE(MAX(id), 0) FROM audit) AS DOUBLE PRECISION)"
             ) ?? 0
         }
     }

@@ -259,7 +259,7 @@ extension SQLStore {
     public func noteClaimPending(mac: MACAddress, address: String?, at: Date) async throws {
         try await engine.write { db in
             try db.execute(
-                "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS NOT ?",
+                "UPDATE devices SET claim_pending_from = ? WHERE mac = ? AND claimed_at IS NULL AND claim_pending_from IS DISTINCT FROM ?",
                 [address, mac.canonical, address]
             )
             guard db.changesCount > 0 else { return }
@@ -375,7 +375,7 @@ extension SQLStore {
     public func recordAddress(mac: MACAddress, address: String) async throws {
         try await engine.write { db in
             try db.execute(
-                "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS NOT ?",
+                "UPDATE devices SET last_address = ? WHERE mac = ? AND last_address IS DISTINCT FROM ?",
                 [
                     address, mac.canonical, address,
                 ]

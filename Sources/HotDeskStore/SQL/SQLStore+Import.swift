@@ -126,7 +126,7 @@ extension SQLStore {
     private static func prune(_ d: DirectoryDocument, _ db: any SQLDatabase, actor: String, at: Date, into summary: inout ImportSummary) throws {
         /// `scope`: which rows are the directory's to remove (phones that enrolled themselves are
         /// not in any directory file, an export's included: pruning never removes them).
-        func remove(_ what: String, table: String, key: String, keep: [String], scope: String = "1", ending sessionsSQL: String?) throws {
+        func remove(_ what: String, table: String, key: String, keep: [String], scope: String = "TRUE", ending sessionsSQL: String?) throws {
             let keepSet = Set(keep)
             for value in try db.values(String.self, "SELECT \(key) FROM \(table) WHERE \(scope) ORDER BY \(key)") where !keepSet.contains(value) {
                 if let sessionsSQL {
@@ -320,7 +320,10 @@ private struct SettingsUpdate {
                 continue
             }
             try db.execute(
-                "INSERT OR REPLACE INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)",
+                """
+                INSERT INTO phone_credentials (brand, username, password_sealed) VALUES (?, ?, ?)
+                ON CONFLICT (brand) DO UPDATE SET username = excluded.username, password_sealed = excluded.password_sealed
+                """,
                 [brand.rawValue, login.username, try secrets.seal(login.password)]
             )
             credentialsChanged = true

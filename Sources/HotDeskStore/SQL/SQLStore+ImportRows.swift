@@ -243,7 +243,7 @@ extension SQLStore {
     static func upsert(_ t: Template, _ db: any SQLDatabase) throws -> Bool? {
         if t.isDefault {
             // The file names the brand's default: any other default of that brand steps down.
-            try db.execute("UPDATE templates SET is_default = 0 WHERE brand = ? AND name != ? AND is_default", [t.brand.rawValue, t.name])
+            try db.execute("UPDATE templates SET is_default = FALSE WHERE brand = ? AND name != ? AND is_default", [t.brand.rawValue, t.name])
         }
         guard let row = try db.row("SELECT * FROM templates WHERE name = ?", [t.name]) else {
             try db.execute(

@@ -268,7 +268,7 @@ extension SQLStore {
     /// at every registration and call; a revoke, here or by `hotdesk` in another process, moves
     /// the stamp and is seen by the next request).
     private func storedAPIKeys() async throws -> [StoredAPIKey] {
-        if let kept = apiKeysMemo.value(at: try? stamps.shared()) { return kept }
+        if let kept = apiKeysMemo.value(at: try? await stamps.shared()) { return kept }
         return try await engine.read { db in
             try self.apiKeysMemo.value(at: Self.sharedStamp(db)) {
                 try db.rows("SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys").map {

@@ -4,7 +4,7 @@ import HotDeskCore
 // Directory reads (settings, extensions, classes of service) and the row mappings every part uses.
 extension SQLStore {
     public func settings() async throws -> Settings {
-        if let kept = settingsMemo.value(at: try? stamps.shared()) { return kept }
+        if let kept = settingsMemo.value(at: try? await stamps.shared()) { return kept }
         let secrets = self.secrets
         return try await engine.read { db in try self.currentSettings(db, secrets: secrets) }
     }
@@ -149,7 +149,7 @@ extension SQLStore {
     /// The PBX asks at every call setup: built once per change of the classes, schedules or
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
-        if let kept = cosBookMemo.value(at: try? stamps.shared()) { return kept }
+        if let kept = cosBookMemo.value(at: try? await stamps.shared()) { return kept }
         return try await engine.read { db in try self.cosBookMemo.value(at: Self.sharedStamp(db)) { try Self.readCoSBook(db) } }
     }
 

@@ -100,6 +100,10 @@ public class SQLStore: Store, @unchecked Sendable {
     }
 
     public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
+
+    /// Makes every later write fail as a full or read-only disk would (tests of what the server
+    /// does then).
+    func refuseWrites() async throws { fatalError("\(Self.self) names how it refuses writes") }
 }
 
 /// The queries for a phone's open (queued or sent) push jobs, asked at every config fetch, login

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 // The values and rows the store's role code reads and writes, whatever the database: SQLite
@@ -136,4 +137,20 @@ public struct SQLRow: Sendable {
     }
 
     public subscript<T: SQLValueConvertible>(_ index: Int) -> T? { T(sqlValue: values[index]) }
+}
+
+extension SQLRow: CustomStringConvertible {
+    /// `name:value` pairs, a blob (a sealed secret) as its size and digest: for tests and diagnostics.
+    public var description: String {
+        zip(columns.names, values).map { name, value in
+            switch value {
+            case .null: "\(name):NULL"
+            case .integer(let n): "\(name):\(n)"
+            case .real(let d): "\(name):\(d)"
+            case .text(let s): "\(name):\(s.debugDescription)"
+            case .blob(let b): "\(name):<\(b.count) bytes \(SHA256.hash(data: b).prefix(6).map { String($0, radix: 16) }.joined())>"
+            case .bool(let b): "\(name):\(b ? 1 : 0)"
+            }
+        }.joined(separator: " ")
+    }
 }

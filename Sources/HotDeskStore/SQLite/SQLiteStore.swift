@@ -47,7 +47,7 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
 
     /// Makes every later write fail as a full or read-only disk would (tests of what the server
     /// does then).
-    func refuseWrites() async throws {
+    override func refuseWrites() async throws {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = 1") }
     }
 }

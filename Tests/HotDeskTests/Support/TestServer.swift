@@ -36,17 +36,13 @@ struct TempDir: ~Copyable {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     /// A store in this directory, with its key in the key file `key` here (a new one if absent).
-    func store(_ name: String = "db.sqlite", key: String = "k") throws -> SQLiteStore {
-        try SQLiteStore(
-            path: url.appendingPathComponent(name).path,
-            secrets: .load(keyFile: url.appendingPathComponent(key).path, environment: [:]),
-            catalog: testFamilies.catalog
-        )
+    func store(_ name: String = "db.sqlite", key: String = "k") throws -> SQLStore {
+        try TestDatabase.open(path: url.appendingPathComponent(name).path, keyFile: url.appendingPathComponent(key).path)
     }
 }
 
 /// Imports a YAML directory into a store the way `hotdesk import` does.
-func importDirectory(_ yaml: String, into store: SQLiteStore, base: URL) async throws -> ImportSummary {
+func importDirectory(_ yaml: String, into store: SQLStore, base: URL) async throws -> ImportSummary {
     let known = try await store.directoryNames()
     let doc = try DirectoryDocument.parse(
         yaml: yaml,
@@ -91,9 +87,10 @@ final class TestClock: Sendable {
     func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
 }
 
-/// The real HotDesk server on 127.0.0.1 with a temporary SQLite file, for one test.
+/// The real HotDesk server on 127.0.0.1 with a temporary SQLite file (or its PostgreSQL
+/// database, `TestDatabase`), for one test.
 final class TestServer: Sendable {
-    let store: SQLiteStore
+    let store: SQLStore
     /// The server's change service (a change made here is pushed at once).
     let changes: PhoneChanges
     /// The running server (its auto-logout sweep, run now by a test).
@@ -122,7 +119,7 @@ final class TestServer: Sendable {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
-        let store = try SQLiteStore(path: dbPath, secrets: SecretBox.load(keyFile: dbPath + ".key", environment: [:]), catalog: testFamilies.catalog)
+        let store = try TestDatabase.open(path: dbPath, keyFile: dbPath + ".key")
         let pusher = PhonePusher(recipes: testFamilies.pushes)
         let log = LogRecorder()
         let logger = Logger(label: "test-server") { _ in log }
@@ -183,7 +180,7 @@ final class TestServer: Sendable {
     }
 
     private init(
-        store: SQLiteStore,
+        store: SQLStore,
         changes: PhoneChanges,
         service: HotDeskService,
         clock: TestClock,
@@ -212,7 +209,10 @@ final class TestServer: Sendable {
     func stop(keepFiles: Bool = false) async {
         await group.triggerGracefulShutdown()
         _ = await task.result
-        if !keepFiles { try? FileManager.default.removeItem(at: directory) }
+        if !keepFiles {
+            TestDatabase.remove(path: dbPath)
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// Stops this server and starts a new one on the same database and port.

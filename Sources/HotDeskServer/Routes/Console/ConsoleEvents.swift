@@ -104,7 +104,7 @@ final class ConsoleEvents: Service, Sendable {
             do {
                 // Kept up to date with nobody watching too: a page opened now hears of what
                 // changes after it read its view, however soon.
-                let version = try store.stamps.commits()
+                let version = try await store.stamps.commits()
                 guard version != before.version else { return }
                 let mark = try await store.activityMark()
                 seen.withLock { s in

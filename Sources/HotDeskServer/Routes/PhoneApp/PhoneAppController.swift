@@ -148,7 +148,8 @@ struct PhoneAppController: Sendable {
     /// app's screens reads the database once; a login on another phone changes nothing here).
     func resolve(_ request: Request, _ context: HotDeskRequestContext) async throws -> Resolution {
         let token = context.parameters.get("token") ?? ""
-        let stamp = store.device(ofAppToken: token).flatMap { try? store.stamps.stamp(of: $0) }
+        var stamp: ChangeStamp?
+        if let mac = store.device(ofAppToken: token) { stamp = try? await store.stamps.stamp(of: mac) }
         var phone = states.value(token, at: stamp)
         var lookup = AppLookup.unknown
         if phone == nil, RandomToken.isWellFormed(token) {

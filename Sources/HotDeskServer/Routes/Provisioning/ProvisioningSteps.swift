@@ -30,7 +30,7 @@ extension ProvisioningController {
             phoneAddress: addresses.address(of: request, context: context)
         )
         if matches.contains(where: { $0.mac != nil }) {
-            fetch.stamp = try? store.stamps.stamp(of: mac)
+            fetch.stamp = try? await store.stamps.stamp(of: mac)
             fetch.state = states.value(mac, at: fetch.stamp)
             if fetch.state == nil {
                 fetch.state = try await store.deviceConfigState(mac: mac)

@@ -1,0 +1,260 @@
+import Foundation
+import HotDeskCore
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// The store on PostgreSQL: the roles of `SQLStore` on `PostgresEngine`, for several HotDesk
+/// nodes sharing one database. Opening connects, migrates (once, whichever node comes first)
+/// and checks the key, each failure one line.
+public final class PostgresStore: SQLStore, @unchecked Sendable {
+    let postgres: PostgresEngine
+    let changeStamps: PostgresChangeStamps
+
+    /// Opens the database at `location`. `create`: a database without HotDesk's tables gets them
+    /// (`serve`, `import`); otherwise it is refused, as a SQLite file that is not there is.
+    public init(location: PostgresLocation, secrets: SecretBox, catalog: PhoneCatalog = .empty, create: Bool = true, connections: Int = 4) throws {
+        let engine: PostgresEngine
+        do {
+            engine = try PostgresEngine(location, size: connections)
+        } catch {
+            throw PostgresOpenFailure(location: location, error: error)
+        }
+        postgres = engine
+        do {
+            try engine.onFirstLink { link in
+                try Self.migrate(link, location: location, create: create)
+                try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { db in
+                    if try Self.checkKeyReadOnly(db, secrets: secrets) == .unrecorded {
+                        try db.execute("INSERT INTO key_check (id, value) VALUES (1, ?)", [secrets.keyCheck])
+                    }
+                    return ((), .commit)
+                }
+            }
+            changeStamps = try PostgresChangeStamps(location: location)
+        } catch {
+            engine.close()
+            throw error is WrongKey || error is SchemaFromNewerVersion || error is NotHotDesk
+                ? error : PostgresOpenFailure(location: location, error: error)
+        }
+        super.init(engine: engine, secrets: secrets, catalog: catalog)
+    }
+
+    deinit {
+        postgres.close()
+        changeStamps.close()
+    }
+
+    public override var stamps: any ChangeStamps { changeStamps }
+
+    /// Every later write fails as on a database turned read-only (tests of what the server does then).
+    override func refuseWrites() async throws {
+        try postgres.onFirstLink { link in
+            try link.autocommit("ALTER DATABASE \(Self.quoted(postgres.location.database)) SET default_transaction_read_only = on")
+            try link.autocommit(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        }
+        postgres.close()
+    }
+
+    static func quoted(_ identifier: String) -> String { "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+    /// Applies the migrations this version knows and the database lacks, under an advisory lock
+    /// (two nodes started together migrate once); refuses a database a newer version migrated.
+    static func migrate(_ link: PostgresLink, location: PostgresLocation, create: Bool) throws {
+        try link.transaction(begin: "BEGIN") { db in
+            try db.execute("SELECT pg_advisory_xact_lock(\(AdvisoryLock.migrations))")
+            if !create, try db.value(String.self, "SELECT to_regclass('hotdesk_migrations')::text") == nil {
+                throw NotHotDesk(location: location)
+            }
+            try db.execute(
+                "CREATE TABLE IF NOT EXISTS hotdesk_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)"
+            )
+            let applied = Set(try db.values(Int.self, "SELECT version FROM hotdesk_migrations"))
+            if let newest = applied.max(), newest > PostgresSchema.latest {
+                throw SchemaFromNewerVersion(location: location, version: newest, known: PostgresSchema.latest)
+            }
+            for migration in PostgresSchema.migrations where !applied.contains(migration.version) {
+                for statement in migration.statements { try db.execute(statement) }
+                try db.execute(
+                    "INSERT INTO hotdesk_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [migration.version, migration.name, Date().timeIntervalSince1970]
+                )
+            }
+            return ((), .commit)
+        }
+    }
+
+    /// Advisory lock keys: one per thing only one node does at a time.
+    enum AdvisoryLock {
+        static let migrations: Int64 = 0x486F_7444_0001
+    }
+
+    /// A database without HotDesk's tables, opened by a command that does not create them.
+    public struct NotHotDesk: Error, CustomStringConvertible {
+        var location: PostgresLocation
+        public var description: String {
+            "\(location) has no HotDesk tables: pass the database the servers use (--db or HOTDESK_DATABASE_URL); only `serve` and `import` create them"
+        }
+    }
+
+    /// A database migrated by a newer HotDesk.
+    public struct SchemaFromNewerVersion: Error, CustomStringConvertible {
+        var location: PostgresLocation
+        var version: Int
+        var known: Int
+        public var description: String {
+            "\(location) has schema version \(version), made by a newer HotDesk (this one knows up to \(known)): run that version, or restore a backup"
+        }
+    }
+}
+
+/// Why a database could not be opened, in one line: the address, then PostgreSQL's own reason.
+public struct PostgresOpenFailure: Error, CustomStringConvertible {
+    var location: PostgresLocation
+    var error: any Error
+
+    public var description: String {
+        "cannot open \(location): \(PostgresOpenFailure.reason(error))"
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let failure: PostgresFailure
+        switch error {
+        case let known as PostgresFailure: failure = known
+        case let psql as PSQLError: failure = PostgresFailure(psql)
+        default: return "\(error)"
+        }
+        switch failure.state {
+        case "28P01", "28000": return "\(failure.message) (check HOTDESK_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass)"
+        case "3D000": return "\(failure.message) (make it first: createdb, or CREATE DATABASE)"
+        default: return failure.message
+        }
+    }
+}
+
+/// PostgreSQL's change stamps: the same counters as SQLite's (`shared_changes`, `device_changes`),
+/// read on a connection of their own, one statement per reading (no transaction: one statement
+/// is one snapshot), requests pipelined on it without a thread of their own. A commit of any node
+/// is seen by the next reading.
+final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
+    private let location: PostgresLocation
+    private let connection = Mutex<PostgresConnection?>(nil)
+    private let logger: Logger
+
+    init(location: PostgresLocation) throws {
+        self.location = location
+        var logger = Logger(label: "hotdesk.postgres.stamps")
+        logger.logLevel = .critical
+        self.logger = logger
+        let first = try Self.wait(
+            PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: location.configuration,
+                id: 1000,
+                logger: logger
+            )
+        )
+        connection.withLock { $0 = first }
+    }
+
+    private static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        do { return try future.wait() } catch let error as PSQLError { throw PostgresFailure(error) }
+    }
+
+    func close() {
+        let last = connection.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        try? last?.close().wait()
+    }
+
+    /// The open connection, or a new one when the server closed it.
+    private func open() async throws -> PostgresConnection {
+        if let live = connection.withLock({ $0 }), !live.isClosed { return live }
+        do {
+            let new = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: location.configuration,
+                id: 1000,
+                logger: logger
+            ).get()
+            let old = connection.withLock { c in
+                defer { c = new }
+                return c
+            }
+            if let old { try? await old.close() }
+            return new
+        } catch let error as PSQLError {
+            throw PostgresFailure(error)
+        }
+    }
+
+    private func row(_ sql: String, _ arguments: SQLArguments = []) async throws -> SQLRow? {
+        let live = try await open()
+        do {
+            return try PostgresSession.rows(try await live.query(PostgresStatements.query(sql, arguments), logger: logger).get()).first
+        } catch let error as PSQLError {
+            throw PostgresFailure(error)
+        }
+    }
+
+    func shared() async throws -> Int {
+        try await row("SELECT n FROM shared_changes WHERE id = 1").map { $0[0] } ?? -1
+    }
+
+    func stamp(of mac: MACAddress) async throws -> ChangeStamp {
+        let row = try await row(
+            "SELECT (SELECT n FROM shared_changes WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
+            [mac.canonical]
+        )
+        return ChangeStamp(shared: row?[0] ?? -1, device: row?[1] ?? 0)
+    }
+
+    /// Moves whenever any transaction of the cluster that wrote completes.
+    func commits() async throws -> Int {
+        try await row("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").map { $0[0] } ?? 0
+    }
+}
+
+/// Databases made and dropped on a cluster (the tests' one database each; `hotdesk db copy`'s target).
+public enum PostgresDatabases {
+    /// Creates database `name` (letters, digits and `_`) on the cluster `admin` connects to,
+    /// unless it exists.
+    public static func create(_ name: String, on admin: PostgresLocation) throws {
+        try run(admin, "CREATE DATABASE \(try identifier(name))", ignoring: "42P04")
+    }
+
+    /// Drops database `name`, closing whatever is still connected to it.
+    public static func drop(_ name: String, on admin: PostgresLocation) throws {
+        try run(admin, "DROP DATABASE IF EXISTS \(try identifier(name)) WITH (FORCE)", ignoring: nil)
+    }
+
+    private static func identifier(_ name: String) throws -> String {
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw PostgresLocation.Problem(description: "not a database name HotDesk makes: \(name)")
+        }
+        return name
+    }
+
+    private static func run(_ admin: PostgresLocation, _ sql: String, ignoring state: String?) throws {
+        let link = PostgresLink(location: admin, id: 2000)
+        defer { link.close() }
+        try link.queue.sync {
+            do { try link.autocommit(sql) } catch let error as PostgresFailure where state != nil && error.state == state {}
+        }
+    }
+}
+
+extension PostgresLocation {
+    /// The same server and user, another database.
+    public func database(_ name: String) -> PostgresLocation {
+        var location = self
+        location.database = name
+        return location
+    }
+}
