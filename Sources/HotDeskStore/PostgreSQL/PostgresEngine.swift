@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -116,16 +115,7 @@ final class PostgresLink: @unchecked Sendable {
         if let connection, !connection.isClosed { return }
         if let connection { try? connection.close().wait() }
         connection = nil
-        do {
-            connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: location.configuration,
-                id: id,
-                logger: logger
-            ).wait()
-        } catch let error as PSQLError {
-            throw PostgresFailure(error)
-        }
+        connection = try PostgresSession.wait(location.connect(id: id, logger: logger))
     }
 
     func close() {
@@ -204,7 +194,7 @@ final class PostgresSession: SQLDatabase {
     }
 
     /// A statement's result, PostgreSQL's errors as `PostgresFailure`.
-    static func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         do {
             return try future.wait()
         } catch let error as PSQLError {

@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// Where a PostgreSQL database is: `postgres://USER@HOST:PORT/DATABASE` (or `postgresql://`), a
@@ -64,6 +67,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         configuration.options.connectTimeout = .seconds(5)
         return configuration
+    }
+
+    /// A new connection to this database (every connection HotDesk makes goes through here).
+    func connect(id: Int, logger: Logger) -> EventLoopFuture<PostgresConnection> {
+        PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: id, logger: logger)
     }
 
     /// The URL as it may be printed: a password, if one was typed, replaced.

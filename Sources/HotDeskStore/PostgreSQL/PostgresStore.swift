@@ -1,8 +1,6 @@
 import Foundation
 import HotDeskCore
 import Logging
-import NIOCore
-import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -23,31 +21,26 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
             throw PostgresOpenFailure(location: location, error: error)
         }
         postgres = engine
+        let stamps: PostgresChangeStamps
         do {
             try engine.onFirstLink { link in
                 try Self.migrate(link, location: location, create: create)
-                try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { db in
-                    if try Self.checkKeyReadOnly(db, secrets: secrets) == .unrecorded {
-                        try db.execute("INSERT INTO key_check (id, value) VALUES (1, ?)", [secrets.keyCheck])
-                    }
-                    return ((), .commit)
-                }
+                try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { db in (try Self.recordKey(db, secrets: secrets), .commit) }
             }
-            changeStamps = try PostgresChangeStamps(location: location)
+            stamps = try PostgresChangeStamps(location: location)
         } catch {
             engine.close()
             throw error is WrongKey || error is SchemaFromNewerVersion || error is NotHotDesk
                 ? error : PostgresOpenFailure(location: location, error: error)
         }
-        super.init(engine: engine, secrets: secrets, catalog: catalog)
+        changeStamps = stamps
+        super.init(engine: engine, stamps: stamps, secrets: secrets, catalog: catalog)
     }
 
     deinit {
         postgres.close()
         changeStamps.close()
     }
-
-    public override var stamps: any ChangeStamps { changeStamps }
 
     /// Every later write fails as on a database turned read-only (tests of what the server does then).
     override func refuseWrites() async throws {
@@ -150,19 +143,8 @@ final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
         var logger = Logger(label: "hotdesk.postgres.stamps")
         logger.logLevel = .critical
         self.logger = logger
-        let first = try Self.wait(
-            PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: location.configuration,
-                id: 1000,
-                logger: logger
-            )
-        )
+        let first = try PostgresSession.wait(location.connect(id: 1000, logger: logger))
         connection.withLock { $0 = first }
-    }
-
-    private static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
-        do { return try future.wait() } catch let error as PSQLError { throw PostgresFailure(error) }
     }
 
     func close() {
@@ -177,12 +159,7 @@ final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
     private func open() async throws -> PostgresConnection {
         if let live = connection.withLock({ $0 }), !live.isClosed { return live }
         do {
-            let new = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(),
-                configuration: location.configuration,
-                id: 1000,
-                logger: logger
-            ).get()
+            let new = try await location.connect(id: 1000, logger: logger).get()
             let old = connection.withLock { c in
                 defer { c = new }
                 return c

@@ -14,8 +14,6 @@ public enum SQLDialect: Sendable {
 
     /// The larger of two values (SQLite's scalar `MAX`, PostgreSQL's `GREATEST`).
     public var greatest: String { self == .sqlite ? "MAX" : "GREATEST" }
-    /// A case-insensitive `LIKE`.
-    public var caseInsensitiveLike: String { self == .sqlite ? "LIKE" : "ILIKE" }
 }
 
 /// One connection inside a read or a transaction.

@@ -25,14 +25,15 @@ public class SQLStore: Store, @unchecked Sendable {
 
     var secretBox: SecretBox { secrets }
 
-    init(engine: any SQLEngine, secrets: SecretBox, catalog: PhoneCatalog) {
+    /// The engine's change stamps (each database moves its own counters).
+    public let stamps: any ChangeStamps
+
+    init(engine: any SQLEngine, stamps: any ChangeStamps, secrets: SecretBox, catalog: PhoneCatalog) {
         self.engine = engine
+        self.stamps = stamps
         self.secrets = secrets
         self.catalog = catalog
     }
-
-    /// The engine's change stamps (each engine moves its own counters).
-    public var stamps: any ChangeStamps { fatalError("\(Self.self) names its change stamps") }
 
     /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
     /// inside a read or a write): the same table in every engine.
@@ -69,16 +70,11 @@ public class SQLStore: Store, @unchecked Sendable {
         return .unrecorded
     }
 
-    /// Refuses a key that is not the database's; a database without a check value (made before
-    /// there was one) takes this key's. A read at every open, a write only the first time.
-    func checkKey() async throws {
-        let secrets = self.secrets
-        if try await engine.read({ db in try Self.checkKeyReadOnly(db, secrets: secrets) }) == .unrecorded {
-            try await engine.write { db in
-                guard try Self.checkKeyReadOnly(db, secrets: secrets) == .unrecorded else { return }
-                try db.execute("INSERT INTO key_check (id, value) VALUES (1, ?)", [secrets.keyCheck])
-            }
-        }
+    /// Inside a write at opening: refuses a key that is not the database's; a database without
+    /// a check value (new, or made before there was one) takes this key's.
+    static func recordKey(_ db: any SQLDatabase, secrets: SecretBox) throws {
+        guard try checkKeyReadOnly(db, secrets: secrets) == .unrecorded else { return }
+        try db.execute("INSERT INTO key_check (id, value) VALUES (1, ?)", [secrets.keyCheck])
     }
 
     public func probeWrite(at: Date) async throws {

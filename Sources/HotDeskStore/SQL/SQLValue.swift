@@ -118,8 +118,6 @@ public struct SQLRow: Sendable {
         columns.index(of: column).map { values[$0] } ?? .null
     }
 
-    public func hasColumn(_ column: String) -> Bool { columns.index(of: column) != nil }
-
     /// A column that the schema makes NOT NULL and of this type: anything else is a broken
     /// schema, stopped here as GRDB would.
     public subscript<T: SQLValueConvertible>(_ column: String) -> T {

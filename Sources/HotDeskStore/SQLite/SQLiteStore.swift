@@ -7,7 +7,6 @@ import Synchronization
 /// multi-row change in one transaction.
 public final class SQLiteStore: SQLStore, @unchecked Sendable {
     let pool: DatabasePool
-    let changeStamps: SQLiteChangeStamps
 
     /// The pool itself, for what only SQLite does (backups, tests that read a table).
     var reader: any DatabaseReader { pool }
@@ -33,17 +32,10 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         try Self.migrator.migrate(pool)
         // A read at every open; a write only the first time (every CLI command opens the store).
         if try pool.read({ db in try Self.checkKeyReadOnly(GRDBConnection(db: db), secrets: secrets) }) == .unrecorded {
-            try pool.write { db in
-                let connection = GRDBConnection(db: db)
-                guard try Self.checkKeyReadOnly(connection, secrets: secrets) == .unrecorded else { return }
-                try connection.execute("INSERT INTO key_check (id, value) VALUES (1, ?)", [secrets.keyCheck])
-            }
+            try pool.write { db in try Self.recordKey(GRDBConnection(db: db), secrets: secrets) }
         }
-        changeStamps = try SQLiteChangeStamps(path: path)
-        super.init(engine: GRDBEngine(pool: pool), secrets: secrets, catalog: catalog)
+        super.init(engine: GRDBEngine(pool: pool), stamps: try SQLiteChangeStamps(path: path), secrets: secrets, catalog: catalog)
     }
-
-    public override var stamps: any ChangeStamps { changeStamps }
 
     /// Makes every later write fail as a full or read-only disk would (tests of what the server
     /// does then).
