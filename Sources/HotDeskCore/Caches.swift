@@ -96,6 +96,13 @@ public final class StampedCache<Key: Hashable & Sendable, Stamp: Equatable & Sen
         entries.withLock { $0[key] = Entry(stamp: stamp, value: value) }
     }
 
+    /// The value kept for `key` whatever its stamp: what to answer with while the store cannot
+    /// be reached (its stamps unknown), the last state this node saw.
+    @inlinable
+    public func lastKnown(_ key: Key) -> Value? {
+        entries.withLock { $0.peek(key)?.value }
+    }
+
     /// The value at `stamp`, built (outside the lock) and kept when there is none.
     @inlinable
     public func value(_ key: Key, at stamp: Stamp?, build: () throws -> Value) rethrows -> Value {
@@ -120,6 +127,9 @@ extension StampedCache where Key == WholeValue {
 
     @inlinable
     public func value(at stamp: Stamp?, build: () throws -> Value) rethrows -> Value { try value(.whole, at: stamp, build: build) }
+
+    @inlinable
+    public var lastKnown: Value? { lastKnown(.whole) }
 }
 
 /// A table of at most `limit` entries that keeps what was used lately: two halves, the newer

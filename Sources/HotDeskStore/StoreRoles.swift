@@ -217,9 +217,20 @@ public protocol StoreHealth: Sendable {
     func probeWrite(at: Date) async throws
 }
 
+/// Locks every node on the database respects: a login's count, check and record for one
+/// extension and one phone (so that guesses spread over nodes are evaluated exactly up to the
+/// limit), a sweep that one node runs at a time. On SQLite one process holds the file
+/// (`ServerLock`): its own in-memory gates are all there is to hold.
+public protocol NodeLocks: Sendable {
+    /// Runs `body` while holding every key in `keys` against the other nodes.
+    func withNodeLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T
+    /// Runs `body` unless another node is running the job named `key` now (then nil).
+    func unlessAnotherNodeRuns<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T?
+}
+
 /// Every role: what the server is built on. `SQLiteStore` is the embedded default.
 public protocol Store: PhoneChangeStore, StampedStore, SessionStore, PushJobStore, DeviceStore, DirectoryStore, LoginRecordStore, AuditStore,
-    AccountStore, StoreHealth
+    AccountStore, StoreHealth, NodeLocks
 {}
 
 /// A failure of the database itself (a full disk, a read-only file, an I/O error, a server gone),

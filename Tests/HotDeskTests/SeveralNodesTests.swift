@@ -1,6 +1,7 @@
 import Curl
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import PhoneSimulator
 import Testing
 
@@ -44,6 +45,71 @@ struct SeveralNodesTests {
         }
         await b.stop(keepFiles: true)
         await a.stop()
+    }
+}
+
+extension SeveralNodesTests {
+    @Test("16 clients guessing one extension at once, half through each node: exactly the limit is evaluated, no more")
+    func guessesOverTwoNodes() async throws {
+        let yaml = """
+            settings:
+              default_login: true
+              internal_address: 127.0.0.1:{PORT}
+              lockout: {extension_failures: 5, device_failures: 1000, source_failures: 1000}
+            extensions:
+            \(LoginAttackTests.extensions(1))
+            """
+        let a = try await TestServer.start(yaml: yaml)
+        let b = try await TestServer.start(yaml: nil, directory: a.directory)
+        do {
+            let phone = try await a.phone("yealink-t46u", mac: "001565c00004", pushes: false)
+            let formA = try await LoginAttackTests.submitURL(phone)
+            let formB = formA.replacingOccurrences(of: "127.0.0.1:\(a.port)/", with: "127.0.0.1:\(b.port)/")
+            #expect(formB != formA)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        for round in 0..<3 {
+                            _ = try await HTTP.get((client % 2 == 0 ? formA : formB) + "&ext=6000&pw=\(1000 + client * 3 + round)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let audit = try await a.store.auditLog(limit: 500)
+            let evaluated = audit.filter { $0.action == .loginFailed && $0.outcome == .failure && $0.extensionNumber == "6000" }
+            #expect(evaluated.count == 5, "guesses evaluated against a limit of 5 over two nodes: \(evaluated.count)")
+            #expect(audit.filter { $0.action == .lockout }.count == 1)
+            for form in [formA, formB] {
+                #expect(try await HTTP.get(form + "&ext=6000&pw=4000").body.contains("6000 is locked until"), "locked on both nodes")
+            }
+            #expect(try await a.store.sessions().isEmpty)
+        } catch {
+            await b.stop(keepFiles: true)
+            await a.stop()
+            throw error
+        }
+        await b.stop(keepFiles: true)
+        await a.stop()
+    }
+}
+
+extension SeveralNodesTests {
+    @Test("the auto-logout sweep runs on one node at a time: while another node holds its turn, a sweep ends nothing; then it does")
+    func sweepOneNodeAtATime() async throws {
+        let flows = AutoLogoutFlowTests()
+        try await TestServer.with(yaml: flows.directory("{after_hours: 12}")) { (server: TestServer) async throws in
+            let phone = try await flows.loggedIn(server, mac: "001565c00005")
+            // Another node's sweep in progress: its lock, taken on a connection of its own.
+            let cluster = try #require(TestDatabase.postgres)
+            let other = PostgresLink(location: cluster.database(TestDatabase.name(for: server.dbPath)), id: 3002)
+            try await other.run("SELECT pg_advisory_lock(\(PostgresNodeLocks.number("sweep:auto-logout")))")
+            server.clock.advance(by: 13 * 3600)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "the other node's turn: this one skips")
+            #expect(try await server.store.sessions().count == 1)
+            other.close()
+            try await flows.expectPolicyLogout(server, phone, reason: "more than 12 h")
+        }
     }
 }
 
@@ -100,5 +166,112 @@ struct PostgresOpenTests {
         }
         let newer = failure { _ = try PostgresStore(location: location, secrets: secrets) }
         #expect(newer.contains("schema version 999") && newer.contains("newer HotDesk"), "\(newer)")
+    }
+}
+
+/// The database out of reach for a while (a restart, a failover, a network cut), with the node
+/// still up: phones it served keep their configs, the app says "try again", and the node comes
+/// back by itself when the database does. The cut: the database refuses new connections and
+/// its open ones are closed, as a PostgreSQL going away does to every node at once.
+@Suite(
+    "The database briefly unreachable",
+    .enabled(if: TestDatabase.isPostgres, "needs HOTDESK_TEST_POSTGRES (scripts/postgres start; scripts/test runs it)")
+)
+struct DatabaseOutageTests {
+    @Test("cut: a known phone's config from memory (304 and 200), an unknown phone 503, the app's try-again screen; restored: back alone")
+    func outage() async throws {
+        try await TestServer.with(yaml: PBXTests.directory) { (server: TestServer) async throws in
+            let mac = "001565c00002"
+            let phone = try await server.phone("yealink-t46u", mac: mac)
+            try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
+            let device = try #require(try await server.store.device(mac: MACAddress(mac)!))
+            let loggedIn = try await server.fetchAsPhone("\(mac).cfg", mac: mac, from: phone.options.address)
+            #expect(loggedIn.status == 200 && loggedIn.text.contains("user_name = 5501"))
+
+            try TestDatabase.cut(path: server.dbPath)
+            do {
+                // The phone asks again (with its ETag): unchanged, from memory.
+                #expect(try await phone.fetchConfig() == 304)
+                #expect(await phone.config.lineUser == "5501")
+                // Asked in full: the same config, from memory, its Digest proof checked.
+                var request = CurlRequest(url: "\(server.baseURL)/provision/\(mac).cfg", localAddress: phone.options.address)
+                request.credentials = HTTPCredentials(
+                    username: device.provisioningUsername,
+                    password: try #require(device.provisioningSecret),
+                    scheme: .digest
+                )
+                let full = try await CurlEngine.shared.perform(request)
+                #expect(full.status == 200 && full.text == loggedIn.text, "\(full.status) \(full.text.prefix(200))")
+                request.credentials = HTTPCredentials(username: device.provisioningUsername, password: "wrong-secret-00", scheme: .digest)
+                let wrong = try await CurlEngine.shared.perform(request)
+                #expect(wrong.status == 401 || wrong.status == 503, "a wrong proof is not served from memory either: \(wrong.status)")
+                // A phone this node never served: nothing to answer from, 503 (the phone tries again).
+                let unknown = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/001565c0ffff.cfg"))
+                #expect(unknown.status == 503, "\(unknown.status)")
+                // The Login/Logout key: the app's "try again" screen, in the phone's dialect.
+                try await phone.key("hotdesk")
+                let title = await phone.title
+                #expect(title == "Hot Desk unavailable", "\(title)")
+            } catch {
+                try? TestDatabase.restore(path: server.dbPath)
+                throw error
+            }
+            try TestDatabase.restore(path: server.dbPath)
+            // Nothing restarted: the node reconnects on its own at the next request.
+            let back = await eventually(timeout: 20) {
+                try? await phone.key("hotdesk")
+                return await phone.menuLabels.contains("Logout")
+            }
+            let title = await phone.title
+            #expect(back, "the app is back once the database is: \(title)")
+            let mark = await phone.events.count
+            try await phone.select("Logout")
+            try await phone.select("Yes, log out")
+            #expect(await phone.waitForApply(since: mark), "a logout after the outage is pushed and applied")
+            #expect(await phone.config.lineUser == nil)
+        }
+    }
+
+    @Test("a statement with no answer (a lock held by a node that hangs) fails at the deadline, said in one line; the next is answered")
+    func deadline() async throws {
+        let cluster = try #require(TestDatabase.postgres)
+        let dir = try TempDir()
+        let path = dir.url.appendingPathComponent("db.sqlite").path
+        defer { TestDatabase.remove(path: path) }
+        let store = try TestDatabase.open(path: path, keyFile: dir.url.appendingPathComponent("k").path, deadline: 2)
+        let mac = try #require(MACAddress("001565c00003"))
+        #expect(try await store.device(mac: mac) == nil)
+        // Another session takes the devices table and holds it until told to let go.
+        let holder = PostgresLink(location: cluster.database(TestDatabase.name(for: path)), id: 3001)
+        let (locked, release) = (Flag(), DispatchSemaphore(value: 0))
+        holder.queue.async {
+            _ = try? holder.transaction(begin: "BEGIN") { db in
+                try db.execute("LOCK TABLE devices IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                release.wait()
+                return ((), .rollback)
+            }
+        }
+        #expect(await eventually(timeout: 10) { locked.isSet })
+        // Let go after 8 s in any case: without a deadline the read is answered then, and fails the test rather than hang it.
+        let backstop = Task {
+            try await Task.sleep(for: .seconds(8))
+            release.signal()
+        }
+        let start = ContinuousClock.now
+        var failure = ""
+        do {
+            _ = try await store.device(mac: mac)
+        } catch {
+            failure = "\(error)"
+        }
+        let waited = ContinuousClock.now - start
+        backstop.cancel()
+        if (try? await backstop.value) == nil { release.signal() }
+        holder.close()
+        #expect(failure == "PostgreSQL is unavailable: no answer within 2 s", "\(failure)")
+        #expect(waited >= .seconds(2) && waited < .seconds(10), "\(waited)")
+        // The connection given up is made again by the next statement.
+        #expect(try await store.device(mac: mac) == nil)
     }
 }

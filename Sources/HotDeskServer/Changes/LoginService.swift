@@ -43,7 +43,7 @@ enum LoginOutcome: Sendable {
 /// exactly like a wrong password (same screen, same work, its own failure count), so the app
 /// does not tell which extensions exist.
 struct LoginService: Sendable {
-    let store: any DeviceStore & DirectoryStore & LoginRecordStore & AuditStore
+    let store: any DeviceStore & DirectoryStore & LoginRecordStore & AuditStore & NodeLocks
     /// Where a login that passes is made (with its pushes).
     let changes: PhoneChanges
     let limits: LoginGuard
@@ -123,17 +123,23 @@ struct LoginService: Sendable {
             )
             return .locked(lock)
         }
-        return try await limits.gate.withKeys(Array(keys.prefix(2))) {
-            try await check(
-                device: device,
-                settings: settings,
-                network: network,
-                number: number,
-                password: password,
-                source: source,
-                guessingSource: guessingSource,
-                now: now
-            )
+        // One attempt at a time per extension and per phone: on this node (the gate), then
+        // across every node on the database (its locks), so guesses spread over nodes are
+        // evaluated exactly up to the limit.
+        let serialised = Array(keys.prefix(2))
+        return try await limits.gate.withKeys(serialised) {
+            try await store.withNodeLocks(serialised) {
+                try await check(
+                    device: device,
+                    settings: settings,
+                    network: network,
+                    number: number,
+                    password: password,
+                    source: source,
+                    guessingSource: guessingSource,
+                    now: now
+                )
+            }
         }
     }
 

@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// reason `policy`. Runs beside the HTTP server; a daily logout missed while the server was down
 /// is caught up at start.
 final class AutoLogoutService: Service, Sendable {
-    let store: any SessionStore & DirectoryStore
+    let store: any SessionStore & DirectoryStore & NodeLocks
     let changes: PhoneChanges
     /// Seconds between sweeps.
     let interval: TimeInterval
@@ -19,7 +19,7 @@ final class AutoLogoutService: Service, Sendable {
     let clock: @Sendable () -> Date
 
     init(
-        store: any SessionStore & DirectoryStore,
+        store: any SessionStore & DirectoryStore & NodeLocks,
         changes: PhoneChanges,
         interval: TimeInterval,
         timeZone: TimeZone,
@@ -40,10 +40,20 @@ final class AutoLogoutService: Service, Sendable {
         await repeatUntilShutdown(every: interval) { await self.sweep() }
     }
 
-    /// One pass over the sessions; returns those it ended. One session that cannot be ended
-    /// (logged) never keeps the others logged in.
+    /// One pass over the sessions, on one node at a time (the others skip their turn); returns
+    /// those it ended.
     @discardableResult
     func sweep() async -> [Session] {
+        do {
+            return try await store.unlessAnotherNodeRuns("sweep:auto-logout") { await self.sweepHere() } ?? []
+        } catch {
+            logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    /// One session that cannot be ended (logged) never keeps the others logged in.
+    private func sweepHere() async -> [Session] {
         let policy: AutoLogoutPolicy
         let sessions: [Session]
         do {

@@ -40,6 +40,9 @@ public final class Telemetry: Sendable {
     /// A failed store operation or check.
     func storeError() { Counter(label: "hotdesk_store_errors_total", factory: factory).increment() }
 
+    /// A config served from memory while the store could not be reached.
+    func servedWithoutStore() { Counter(label: "hotdesk_configs_served_without_store_total", factory: factory).increment() }
+
     func gauges(sessions: Int, devices: Int) {
         Gauge(label: "hotdesk_sessions", factory: factory).record(sessions)
         Gauge(label: "hotdesk_devices", factory: factory).record(devices)

@@ -13,16 +13,21 @@ import Synchronization
 final class PostgresEngine: SQLEngine {
     let location: PostgresLocation
     private let links: [PostgresLink]
+    let watchdog: PostgresWatchdog
     private let idle: Mutex<(free: [Int], waiting: [CheckedContinuation<Int, Never>])>
 
     var dialect: SQLDialect { .postgres }
 
     /// Connects `size` connections (at least one now, so a wrong address or password is said at
     /// start-up; the others on first use).
-    init(_ location: PostgresLocation, size: Int = 4) throws {
+    /// `connectNow: false`: every connection on first use.
+    init(_ location: PostgresLocation, size: Int = 4, watchdog: PostgresWatchdog? = nil, connectNow: Bool = true) throws {
         self.location = location
-        links = (0..<max(1, size)).map { PostgresLink(location: location, id: $0) }
+        let watchdog = watchdog ?? PostgresWatchdog(seconds: location.deadline)
+        self.watchdog = watchdog
+        links = (0..<max(1, size)).map { PostgresLink(location: location, id: $0, watchdog: watchdog) }
         idle = Mutex((Array(links.indices), []))
+        guard connectNow else { return }
         let first = links[0]
         try first.queue.sync { try first.connectIfNeeded() }
     }
@@ -56,6 +61,14 @@ final class PostgresEngine: SQLEngine {
                 }
             }
         }
+    }
+
+    /// Runs `body` holding a free connection for as long as it runs (the cluster's locks: a
+    /// session's advisory locks are held by its connection).
+    func holdingLink<T: Sendable>(_ body: @Sendable (PostgresLink) async throws -> T) async throws -> T {
+        let index = await checkOut()
+        defer { checkIn(index) }
+        return try await body(links[index])
     }
 
     /// Runs `body` on a free connection's queue.
@@ -98,13 +111,16 @@ final class PostgresLink: @unchecked Sendable {
     let queue: DispatchQueue
     private let location: PostgresLocation
     private let id: Int
+    private let watchdog: PostgresWatchdog
     private let logger: Logger
     /// Touched on `queue` only.
     private var connection: PostgresConnection?
 
-    init(location: PostgresLocation, id: Int) {
+    /// `watchdog`: the engine's (none: the deadline of `location`, watched by a watchdog of its own).
+    init(location: PostgresLocation, id: Int, watchdog: PostgresWatchdog? = nil) {
         self.location = location
         self.id = id
+        self.watchdog = watchdog ?? PostgresWatchdog(seconds: location.deadline)
         queue = DispatchQueue(label: "hotdesk.postgres.\(id)")
         var logger = Logger(label: "hotdesk.postgres")
         logger.logLevel = .critical
@@ -137,7 +153,7 @@ final class PostgresLink: @unchecked Sendable {
     func transaction<T>(begin: String, _ body: (any SQLDatabase) throws -> (T, SQLCompletion)) throws -> T {
         try connectIfNeeded()
         guard let connection else { throw PostgresUnavailable(reason: "no connection") }
-        let db = PostgresSession(connection: connection, logger: logger)
+        let db = PostgresSession(connection: connection, watchdog: watchdog, logger: logger)
         let began = connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
         do {
             let (value, completion) = try body(db)
@@ -158,7 +174,14 @@ final class PostgresLink: @unchecked Sendable {
     func autocommit(_ sql: String) throws {
         try connectIfNeeded()
         guard let connection else { throw PostgresUnavailable(reason: "no connection") }
-        try PostgresSession(connection: connection, logger: logger).execute(sql)
+        try PostgresSession(connection: connection, watchdog: watchdog, logger: logger).execute(sql)
+    }
+
+    /// `autocommit`, from anywhere: run on this queue, awaited.
+    func run(_ sql: String) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async { continuation.resume(with: Result { try self.autocommit(sql) }) }
+        }
     }
 
 }
@@ -166,11 +189,13 @@ final class PostgresLink: @unchecked Sendable {
 /// One connection inside a transaction, as the role code sees it.
 final class PostgresSession: SQLDatabase {
     let connection: PostgresConnection
+    let watchdog: PostgresWatchdog
     let logger: Logger
     private(set) var changesCount = 0
 
-    init(connection: PostgresConnection, logger: Logger) {
+    init(connection: PostgresConnection, watchdog: PostgresWatchdog, logger: Logger) {
         self.connection = connection
+        self.watchdog = watchdog
         self.logger = logger
     }
 
@@ -190,7 +215,7 @@ final class PostgresSession: SQLDatabase {
     }
 
     private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        try Self.wait(connection.query(PostgresStatements.query(sql, arguments), logger: logger))
+        try watchdog.wait(connection.query(PostgresStatements.query(sql, arguments), logger: logger), on: connection)
     }
 
     /// A statement's result, PostgreSQL's errors as `PostgresFailure`.

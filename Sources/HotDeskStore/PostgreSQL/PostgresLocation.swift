@@ -16,6 +16,10 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public var database: String
     /// The socket's folder, when the URL names one (`?host=/path`).
     public var socketFolder: String?
+    /// Seconds a statement may wait for its answer before its connection is given up
+    /// (`PostgresDeadline`): HotDesk's statements take milliseconds; half a minute is a server
+    /// or a network that stopped answering.
+    public var deadline: Int64 = 30
     var password: String?
 
     /// Whether `text` is meant as a PostgreSQL URL (anything else passed as `--db` is a SQLite file).

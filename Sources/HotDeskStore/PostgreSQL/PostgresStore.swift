@@ -9,7 +9,10 @@ import Synchronization
 /// and checks the key, each failure one line.
 public final class PostgresStore: SQLStore, @unchecked Sendable {
     let postgres: PostgresEngine
-    let changeStamps: PostgresChangeStamps
+    let side: PostgresSideConnection
+    /// Connections that wait for and hold the cluster's locks of logins in progress.
+    let holders: PostgresEngine
+    let locks: PostgresNodeLocks
 
     /// Opens the database at `location`. `create`: a database without HotDesk's tables gets them
     /// (`serve`, `import`); otherwise it is refused, as a SQLite file that is not there is.
@@ -21,25 +24,38 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
             throw PostgresOpenFailure(location: location, error: error)
         }
         postgres = engine
-        let stamps: PostgresChangeStamps
+        let side: PostgresSideConnection
+        let holders: PostgresEngine
         do {
             try engine.onFirstLink { link in
                 try Self.migrate(link, location: location, create: create)
                 try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { db in (try Self.recordKey(db, secrets: secrets), .commit) }
             }
-            stamps = try PostgresChangeStamps(location: location)
+            side = try PostgresSideConnection(location: location, watchdog: engine.watchdog)
+            holders = try PostgresEngine(location, size: 4, watchdog: engine.watchdog, connectNow: false)
         } catch {
             engine.close()
             throw error is WrongKey || error is SchemaFromNewerVersion || error is NotHotDesk
                 ? error : PostgresOpenFailure(location: location, error: error)
         }
-        changeStamps = stamps
-        super.init(engine: engine, stamps: stamps, secrets: secrets, catalog: catalog)
+        self.side = side
+        self.holders = holders
+        locks = PostgresNodeLocks(side: side, holders: holders)
+        super.init(engine: engine, stamps: PostgresChangeStamps(side: side), secrets: secrets, catalog: catalog)
     }
 
     deinit {
         postgres.close()
-        changeStamps.close()
+        holders.close()
+        side.close()
+    }
+
+    override public func withNodeLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+        try await locks.withLocks(keys, body)
+    }
+
+    override public func unlessAnotherNodeRuns<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await locks.unlessHeld(key, body)
     }
 
     /// Every later write fails as on a database turned read-only (tests of what the server does then).
@@ -129,18 +145,19 @@ public struct PostgresOpenFailure: Error, CustomStringConvertible {
     }
 }
 
-/// PostgreSQL's change stamps: the same counters as SQLite's (`shared_changes`, `device_changes`),
-/// read on a connection of their own, one statement per reading (no transaction: one statement
-/// is one snapshot), requests pipelined on it without a thread of their own. A commit of any node
-/// is seen by the next reading.
-final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
+/// A connection of a store's own beside its engine's, for the statements every request makes
+/// (the change stamps) and the cluster's locks: one statement at a time per caller, callers
+/// pipelined on it without a thread of their own; made again when the server closed it.
+final class PostgresSideConnection: @unchecked Sendable {
     private let location: PostgresLocation
+    private let watchdog: PostgresWatchdog
     private let connection = Mutex<PostgresConnection?>(nil)
     private let logger: Logger
 
-    init(location: PostgresLocation) throws {
+    init(location: PostgresLocation, watchdog: PostgresWatchdog) throws {
         self.location = location
-        var logger = Logger(label: "hotdesk.postgres.stamps")
+        self.watchdog = watchdog
+        var logger = Logger(label: "hotdesk.postgres.side")
         logger.logLevel = .critical
         self.logger = logger
         let first = try PostgresSession.wait(location.connect(id: 1000, logger: logger))
@@ -155,37 +172,44 @@ final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
         try? last?.close().wait()
     }
 
-    /// The open connection, or a new one when the server closed it.
+    /// The open connection, or a new one when the server closed it (requests that find it
+    /// closed together may each connect: the first to finish is kept, the others closed).
     private func open() async throws -> PostgresConnection {
         if let live = connection.withLock({ $0 }), !live.isClosed { return live }
         do {
             let new = try await location.connect(id: 1000, logger: logger).get()
-            let old = connection.withLock { c in
-                defer { c = new }
-                return c
+            let (kept, spare) = connection.withLock { current -> (PostgresConnection, PostgresConnection?) in
+                if let current, !current.isClosed { return (current, new) }
+                defer { current = new }
+                return (new, current)
             }
-            if let old { try? await old.close() }
-            return new
+            if let spare { try? await spare.close() }
+            return kept
         } catch let error as PSQLError {
             throw PostgresFailure(error)
         }
     }
 
-    private func row(_ sql: String, _ arguments: SQLArguments = []) async throws -> SQLRow? {
+    /// The first row of one statement (one statement is one snapshot: no transaction needed).
+    func row(_ sql: String, _ arguments: SQLArguments = []) async throws -> SQLRow? {
         let live = try await open()
-        do {
-            return try PostgresSession.rows(try await live.query(PostgresStatements.query(sql, arguments), logger: logger).get()).first
-        } catch let error as PSQLError {
-            throw PostgresFailure(error)
-        }
+        let result = try await watchdog.value(live.query(PostgresStatements.query(sql, arguments), logger: logger), on: live)
+        return try PostgresSession.rows(result).first
     }
+}
+
+/// PostgreSQL's change stamps: the same counters as SQLite's (`shared_changes`, `device_changes`),
+/// read on the store's side connection, one statement per reading. A commit of any node is seen
+/// by the next reading.
+struct PostgresChangeStamps: ChangeStamps {
+    let side: PostgresSideConnection
 
     func shared() async throws -> Int {
-        try await row("SELECT n FROM shared_changes WHERE id = 1").map { $0[0] } ?? -1
+        try await side.row("SELECT n FROM shared_changes WHERE id = 1").map { $0[0] } ?? -1
     }
 
     func stamp(of mac: MACAddress) async throws -> ChangeStamp {
-        let row = try await row(
+        let row = try await side.row(
             "SELECT (SELECT n FROM shared_changes WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
             [mac.canonical]
         )
@@ -194,7 +218,55 @@ final class PostgresChangeStamps: ChangeStamps, @unchecked Sendable {
 
     /// Moves whenever any transaction of the cluster that wrote completes.
     func commits() async throws -> Int {
-        try await row("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").map { $0[0] } ?? 0
+        try await side.row("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").map { $0[0] } ?? 0
+    }
+}
+
+/// The cluster's locks: PostgreSQL's session advisory locks, keyed by a number made from each
+/// key's text. A login's keys are waited for in one order (no two nodes wait on each other) on a
+/// connection kept for it while it runs (`holders`): PostgreSQL queues the waiters, so nodes
+/// take turns (polling let one node's queue starve the other's). A wait is bounded by the
+/// statement deadline (a node that hangs holding one fails the request rather than block it for
+/// good), and a lost connection gives its locks back (PostgreSQL's own rule): a node that dies
+/// holds nothing. A sweep only tries its lock, on the side connection, and skips its turn.
+struct PostgresNodeLocks: Sendable {
+    let side: PostgresSideConnection
+    let holders: PostgresEngine
+
+    /// A key's lock number: FNV-1a of its text (two keys sharing one only wait on each other).
+    static func number(_ key: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "hotdesk:\(key)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int64(bitPattern: hash)
+    }
+
+    func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+        let numbers = Set(keys.map(Self.number)).sorted()
+        return try await holders.holdingLink { link in
+            do {
+                for number in numbers { try await link.run("SELECT pg_advisory_lock(\(number))") }
+                let result = try await body()
+                try? await link.run("SELECT pg_advisory_unlock_all()")
+                return result
+            } catch {
+                try? await link.run("SELECT pg_advisory_unlock_all()")
+                throw error
+            }
+        }
+    }
+
+    func unlessHeld<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        let number = Self.number(key)
+        let taken: Bool? = try await side.row("SELECT pg_try_advisory_lock(?)", [number])?[0]
+        guard taken == true else { return nil }
+        do {
+            let result = try await body()
+            _ = try? await side.row("SELECT pg_advisory_unlock(?)", [number])
+            return result
+        } catch {
+            _ = try? await side.row("SELECT pg_advisory_unlock(?)", [number])
+            throw error
+        }
     }
 }
 

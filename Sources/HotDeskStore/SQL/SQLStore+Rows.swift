@@ -3,8 +3,17 @@ import HotDeskCore
 
 // Directory reads (settings, extensions, classes of service) and the row mappings every part uses.
 extension SQLStore {
+    /// The settings; while the database cannot be reached, the last ones read (a phone's config
+    /// is still served from the cache then, and needs them to check the `Host` it asked).
     public func settings() async throws -> Settings {
-        if let kept = settingsMemo.value(at: try? await stamps.shared()) { return kept }
+        let stamp: Int
+        do {
+            stamp = try await stamps.shared()
+        } catch {
+            guard let last = settingsMemo.lastKnown else { throw error }
+            return last
+        }
+        if let kept = settingsMemo.value(at: stamp) { return kept }
         let secrets = self.secrets
         return try await engine.read { db in try self.currentSettings(db, secrets: secrets) }
     }

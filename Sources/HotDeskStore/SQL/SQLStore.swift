@@ -35,6 +35,16 @@ public class SQLStore: Store, @unchecked Sendable {
         self.catalog = catalog
     }
 
+    /// One process holds a SQLite file: nothing beyond it to lock. (`PostgresStore` locks
+    /// across nodes.)
+    public func withNodeLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+        try await body()
+    }
+
+    public func unlessAnotherNodeRuns<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await body()
+    }
+
     /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
     /// inside a read or a write): the same table in every engine.
     static func sharedStamp(_ db: any SQLDatabase) throws -> Int {

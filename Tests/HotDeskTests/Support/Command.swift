@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs a program (openssl, curl, baresip) for a test and waits for it without holding a thread:
 /// the output goes to a file, read once the program has ended. (Blocking a thread of Swift's
@@ -14,14 +15,15 @@ enum Command {
 
     /// `arguments[0]` is looked up on PATH (`/usr/bin/env`), unless it is a path. `killAfter`: a
     /// command expected to end by itself is killed (SIGKILL, status 9) if it has not by then, so
-    /// that a regression fails the test instead of hanging the suite.
+    /// that a regression (or a hung tool) fails the test instead of hanging the suite; no test
+    /// command takes minutes, so two is the default.
     static func run(
         _ arguments: [String],
         environment: [String: String]? = nil,
         errors: Bool = false,
         directory: URL = FileManager.default.temporaryDirectory,
         workingDirectory: URL? = nil,
-        killAfter: Duration? = nil
+        killAfter: Duration = .seconds(120)
     ) async throws -> Result {
         let file = directory.appendingPathComponent("command-\(UUID().uuidString).out")
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
@@ -41,28 +43,54 @@ enum Command {
         process.standardOutput = output
         process.standardError = errors ? output : FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
-        let watchdog = killAfter.map { limit in
-            Task { [process] in
-                try await Task.sleep(for: limit)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let ending = Ending()
+        process.terminationHandler = { ending.end($0.terminationStatus) }
+        var attempt = 0
+        while true {
+            do {
+                try process.run()
+                break
+            } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(EINTR) && attempt < 5 {
+                attempt += 1
             }
         }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            var attempt = 0
-            while true {
-                do {
-                    try process.run()
-                    return
-                } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(EINTR) && attempt < 5 {
-                    attempt += 1
-                } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-            }
+        // The watchdog kills a command past its time; and should the end of a process that is
+        // gone never be reported (the handler is Foundation's), it reports it itself.
+        let watchdog = Task { [process] in
+            try await Task.sleep(for: killAfter)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+            try await Task.sleep(for: .seconds(5))
+            ending.end(process.isRunning ? -1 : process.terminationStatus)
         }
-        watchdog?.cancel()
+        let status = await ending.wait()
+        watchdog.cancel()
         return Result(status: status, output: String(decoding: (try? Data(contentsOf: file)) ?? Data(), as: UTF8.self))
+    }
+
+    /// The end of a process, reported once, to one waiter, whichever comes first.
+    private final class Ending: Sendable {
+        private let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+
+        func end(_ status: Int32) {
+            let waiter = state.withLock { state -> CheckedContinuation<Int32, Never>? in
+                guard state.status == nil else { return nil }
+                state.status = status
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: status)
+        }
+
+        func wait() async -> Int32 {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Int32? in
+                    if let status = state.status { return status }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        }
     }
 }

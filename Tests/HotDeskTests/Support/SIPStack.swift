@@ -190,7 +190,10 @@ enum Baresip {
             let result = try await Command.run(
                 [SIPStack.baresip, "-f", dir.path, "-t", "\(limit)"] + commands.flatMap { ["-e", $0] },
                 errors: true,
-                directory: dir
+                directory: dir,
+                // baresip quits at `-t` once its transactions end (32 s at most, SIP's timer B):
+                // one still running well after that is hung, and is killed.
+                killAfter: .seconds(limit + 45)
             )
             let dialled = commands.contains { $0.hasPrefix("/dial") }
             if !dialled || callStatus(result.output) != nil || connected(result.output) || limit >= 4 * seconds { return result.output }

@@ -29,11 +29,14 @@ enum TestDatabase {
     }
 
     /// A store for `path`, its secrets sealed with the key in `keyFile`.
-    static func open(path: String, keyFile: String, catalog: PhoneCatalog = testFamilies.catalog) throws -> SQLStore {
+    /// `deadline`: on PostgreSQL, the seconds a statement may wait for its answer.
+    static func open(path: String, keyFile: String, catalog: PhoneCatalog = testFamilies.catalog, deadline: Int64? = nil) throws -> SQLStore {
         let secrets = try SecretBox.load(keyFile: keyFile, environment: [:])
         guard let postgres else { return try SQLiteStore(path: path, secrets: secrets, catalog: catalog) }
         try PostgresDatabases.create(name(for: path), on: postgres)
-        return try PostgresStore(location: postgres.database(name(for: path)), secrets: secrets, catalog: catalog, connections: 2)
+        var location = postgres.database(name(for: path))
+        if let deadline { location.deadline = deadline }
+        return try PostgresStore(location: location, secrets: secrets, catalog: catalog, connections: 2)
     }
 
     /// Drops the database standing for `path` (nothing for a file: its folder is removed).
@@ -96,5 +99,26 @@ extension TestDatabase {
     static var commandEnvironment: [String: String] {
         guard isPostgres, let password = ProcessInfo.processInfo.environment["PGPASSWORD"] else { return [:] }
         return ["PGPASSWORD": password]
+    }
+}
+
+extension TestDatabase {
+    /// The database standing for `path` out of reach: new connections refused, open ones closed.
+    static func cut(path: String) throws {
+        let name = name(for: path)
+        try administer("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+        try administer("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+    }
+
+    /// The database standing for `path` reachable again.
+    static func restore(path: String) throws {
+        try administer("ALTER DATABASE \(name(for: path)) ALLOW_CONNECTIONS true")
+    }
+
+    private static func administer(_ sql: String) throws {
+        guard let postgres else { return }
+        let link = PostgresLink(location: postgres, id: 3000)
+        defer { link.close() }
+        try link.queue.sync { try link.autocommit(sql) }
     }
 }

@@ -87,6 +87,13 @@ final class TestClock: Sendable {
     func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
 }
 
+/// A flag set once, from any task.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
 /// The real HotDesk server on 127.0.0.1 with a temporary SQLite file (or its PostgreSQL
 /// database, `TestDatabase`), for one test.
 final class TestServer: Sendable {
@@ -149,10 +156,20 @@ final class TestServer: Sendable {
         // Stopped by a graceful shutdown, not by cancelling the task (apple/swift-nio#3481).
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task { try await group.run() }
+        // A server that ends before it listens (a port taken, a store that fails) ends the wait
+        // for its port too, instead of leaving the test waiting for ever.
+        Task {
+            _ = await task.result
+            continuation.finish()
+        }
         var bound = 0
         for await p in stream {
             bound = p
             break
+        }
+        guard bound != 0 else {
+            let failure = await task.result
+            throw TestFailure("the server did not start listening: \(failure)")
         }
         if let yaml {
             let text = yaml.replacingOccurrences(of: "{PORT}", with: "\(bound)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
@@ -208,7 +225,18 @@ final class TestServer: Sendable {
     /// Stops the server; `keepFiles` leaves the database for a restart.
     func stop(keepFiles: Bool = false) async {
         await group.triggerGracefulShutdown()
-        _ = await task.result
+        // A graceful shutdown waits for requests in flight; one that never ends is a hang of
+        // the server under test, said here rather than left to stall the suite.
+        let ended = Flag()
+        Task { [task] in
+            _ = await task.result
+            ended.set()
+        }
+        let stopped = await eventually(timeout: 60) { ended.isSet }
+        if !stopped {
+            Issue.record("the server did not stop within 60 s of a graceful shutdown (a request that never ends?)")
+            task.cancel()
+        }
         if !keepFiles {
             TestDatabase.remove(path: dbPath)
             try? FileManager.default.removeItem(at: directory)

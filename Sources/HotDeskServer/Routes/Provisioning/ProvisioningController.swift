@@ -116,6 +116,9 @@ struct ProvisioningController: Sendable {
         /// What the store holds for the phone, at `stamp` (nil: not known yet).
         var stamp: ChangeStamp?
         var state: DeviceConfigState?
+        /// The store could not say the phone's stamp (the database is down or unreachable): the
+        /// state is the last this node saw, the config the last it served, and nothing is written.
+        var storeUnreachable = false
         /// The address the phone reached HotDesk at, as `HostPolicy` believes it.
         var reached: ServerAddress?
     }

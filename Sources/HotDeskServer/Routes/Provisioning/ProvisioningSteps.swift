@@ -30,8 +30,16 @@ extension ProvisioningController {
             phoneAddress: addresses.address(of: request, context: context)
         )
         if matches.contains(where: { $0.mac != nil }) {
-            fetch.stamp = try? await store.stamps.stamp(of: mac)
-            fetch.state = states.value(mac, at: fetch.stamp)
+            do {
+                fetch.stamp = try await store.stamps.stamp(of: mac)
+            } catch {
+                // The database is briefly unreachable: a phone this node served keeps getting the
+                // config it had (a phone booting now still finds its line); any other gets 503.
+                fetch.storeUnreachable = true
+                fetch.state = states.lastKnown(mac)
+                if fetch.state != nil { telemetry.servedWithoutStore() }
+            }
+            fetch.state = fetch.state ?? states.value(mac, at: fetch.stamp)
             if fetch.state == nil {
                 fetch.state = try await store.deviceConfigState(mac: mac)
                 if let state = fetch.state { states.keep(state, for: mac, at: fetch.stamp) }
@@ -216,7 +224,7 @@ extension ProvisioningController {
         guard case .device(_, let spec) = match.kind else { throw Answer.noSuchFile }
         let reached = fetch.reached
         let key = RenderedKey(mac: fetch.mac, template: spec.templateName, reached: reached?.baseURL, proven: proven)
-        if let cached = rendered.value(key, at: fetch.stamp) { return cached }
+        if let cached = fetch.storeUnreachable ? rendered.lastKnown(key) : rendered.value(key, at: fetch.stamp) { return cached }
         do {
             let served = ServedConfig(try builder.render(state, reached: reached, file: spec, proven: proven))
             rendered.keep(served, for: key, at: fetch.stamp)
@@ -240,6 +248,9 @@ extension ProvisioningController {
     ) async throws -> Response {
         let (mac, now, source) = (fetch.mac, fetch.now, fetch.phoneAddress)
         let answer = conditional(served, fetch.request)
+        // Served from memory while the database is unreachable: what it learned waits for the
+        // phone's next fetch (a push it confirms is confirmed then).
+        if fetch.storeUnreachable { return answer }
         // Not proven (a phone that has not claimed its device yet, or anyone knowing the MAC): the
         // config holds nothing but the provisioning secret; nothing is learned, no push confirmed.
         guard proven else {
