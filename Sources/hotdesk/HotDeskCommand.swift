@@ -21,7 +21,7 @@ struct HotDeskCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
-            Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self,
+            Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self, DatabaseCommand.self,
         ]
     )
 }

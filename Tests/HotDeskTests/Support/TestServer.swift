@@ -121,12 +121,13 @@ final class TestServer: Sendable {
         policy: PushPolicy = testPushPolicy,
         trustedProxies: Set<String> = [],
         connections: ConnectionLimits = ConnectionLimits(),
-        tls: TLSFiles? = nil
+        tls: TLSFiles? = nil,
+        store given: SQLStore? = nil
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
-        let store = try TestDatabase.open(path: dbPath, keyFile: dbPath + ".key")
+        let store = try given ?? TestDatabase.open(path: dbPath, keyFile: dbPath + ".key")
         let pusher = PhonePusher(recipes: testFamilies.pushes)
         let log = LogRecorder()
         let logger = Logger(label: "test-server") { _ in log }
