@@ -195,7 +195,7 @@ struct ServerParts {
             telemetry: telemetry,
             addresses: addresses,
             hosts: hosts,
-            digest: DigestAuth(caches: caches),
+            digest: DigestAuth(key: store.digestNonceKey, caches: caches),
             security: security,
             refusals: RefusalThrottle(),
             enrolments: EnrolmentGate(),

@@ -33,7 +33,12 @@ public struct SecretBox: Sendable {
         madeTokens = Memo(limit: caches.phones)
         tokenKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk app tokens v1".utf8), outputByteCount: 32)
         hashKey = HashKey(HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk secret hashes v1".utf8), outputByteCount: 32))
+        nonceKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("hotdesk digest nonces v1".utf8), outputByteCount: 32)
     }
+
+    /// The key provisioning Digest nonces are made with: from the store's key, so the same on
+    /// every node (a nonce one node issued is checked by whichever node the answer reaches).
+    public let nonceKey: SymmetricKey
 
     public enum KeyError: Error, CustomStringConvertible {
         case badEnvironmentKey

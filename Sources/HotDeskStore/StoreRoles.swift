@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HotDeskCore
 
@@ -87,6 +88,8 @@ public protocol DeviceStore: Sendable {
     func device(mac: MACAddress) async throws -> Device?
     /// The phone an app token was made for (checked, without a read); `nil` for a forged one.
     func device(ofAppToken token: String) -> MACAddress?
+    /// What provisioning Digest nonces are made with: the same on every node on this database.
+    var digestNonceKey: SymmetricKey { get }
     /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
     /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
     func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?

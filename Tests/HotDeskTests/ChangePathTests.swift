@@ -16,7 +16,8 @@ final class ServerProcess: Sendable {
     let log: URL
 
     /// Starts `hotdesk serve` on 127.0.0.1 (`port` 0: any free one) and waits for its "listening" line.
-    static func start(db: String, port: Int = 0, directory: URL) async throws -> ServerProcess {
+    /// `options`: more of `serve`'s options (`--trusted-proxy`).
+    static func start(db: String, port: Int = 0, directory: URL, options: [String] = []) async throws -> ServerProcess {
         guard FileManager.default.isExecutableFile(atPath: hotdeskExecutable) else {
             throw TestFailure("no \(hotdeskExecutable): build it first (swift build --build-tests)")
         }
@@ -27,7 +28,7 @@ final class ServerProcess: Sendable {
         process.arguments =
             [
                 "serve", "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC",
-            ] + (try TestDatabase.commandLine(for: db))
+            ] + (try TestDatabase.commandLine(for: db)) + options
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

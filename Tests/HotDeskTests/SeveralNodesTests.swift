@@ -70,7 +70,8 @@ extension SeveralNodesTests {
                 for client in 0..<16 {
                     group.addTask {
                         for round in 0..<3 {
-                            _ = try await HTTP.get((client % 2 == 0 ? formA : formB) + "&ext=6000&pw=\(1000 + client * 3 + round)")
+                            let form = client % 2 == 0 ? formA : formB
+                            _ = try await HTTP.get(form + "&ext=6000&pw=\(1000 + client * 3 + round)", patient: true)
                         }
                     }
                 }

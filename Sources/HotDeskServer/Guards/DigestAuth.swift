@@ -15,7 +15,8 @@ public struct DigestAuth: Sendable {
     static let realm = "HotDesk provisioning"
     /// Why a fetch is challenged again: its nonce is too old or was used with that `nc` already.
     static let staleNonce = "stale nonce"
-    let key = SymmetricKey(size: .bits256)
+    /// From the store's key (`DeviceStore.digestNonceKey`): every node checks every node's nonces.
+    let key: SymmetricKey
     var nonceLifetime: TimeInterval = 300
     /// What nonces were read as (a phone answering a challenge may send its nonce again with the
     /// next `nc`), and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
@@ -27,7 +28,8 @@ public struct DigestAuth: Sendable {
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
     private let ha2s: Memo<String, String>
 
-    init(caches: CacheLimits = CacheLimits()) {
+    init(key: SymmetricKey = SymmetricKey(size: .bits256), caches: CacheLimits = CacheLimits()) {
+        self.key = key
         nonces = Memo(limit: caches.requests)
         ha1s = Memo(limit: caches.phones)
         ha2s = Memo(limit: caches.requests)

@@ -32,7 +32,8 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
                 try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE") { db in (try Self.recordKey(db, secrets: secrets), .commit) }
             }
             side = try PostgresSideConnection(location: location, watchdog: engine.watchdog)
-            holders = try PostgresEngine(location, size: 4, watchdog: engine.watchdog, connectNow: false)
+            // One connected now: a login's first lock does not wait for a connection to be made.
+            holders = try PostgresEngine(location, size: 4, watchdog: engine.watchdog)
         } catch {
             engine.close()
             throw error is WrongKey || error is SchemaFromNewerVersion || error is NotHotDesk
@@ -244,7 +245,8 @@ struct PostgresNodeLocks: Sendable {
         let numbers = Set(keys.map(Self.number)).sorted()
         return try await holders.holdingLink { link in
             do {
-                for number in numbers { try await link.run("SELECT pg_advisory_lock(\(number))") }
+                // One statement, one round trip: its locks are taken left to right, in order.
+                try await link.run("SELECT " + numbers.map { "pg_advisory_lock(\($0))" }.joined(separator: ", "))
                 let result = try await body()
                 try? await link.run("SELECT pg_advisory_unlock_all()")
                 return result

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HotDeskCore
 import Synchronization
@@ -106,6 +107,8 @@ public class SQLStore: Store, @unchecked Sendable {
     }
 
     public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
+
+    public var digestNonceKey: SymmetricKey { secrets.nonceKey }
 
     /// Makes every later write fail as a full or read-only disk would (tests of what the server
     /// does then).

@@ -345,11 +345,28 @@ enum HTTP {
         return URLSession(configuration: config)
     }()
 
-    static func get(_ url: String, headers: [String: String] = [:]) async throws -> HTTPResult {
-        try await request("GET", url, headers: headers)
+    /// For requests queued on purpose behind many others (an attack test's): two minutes.
+    static let patientSession: URLSession = {
+        let config = URLSessionConfiguration.ephemeral
+        config.urlCache = nil
+        config.timeoutIntervalForRequest = 120
+        config.httpShouldSetCookies = false
+        config.httpCookieAcceptPolicy = .never
+        return URLSession(configuration: config)
+    }()
+
+    /// `patient`: may wait longer than a phone's own 10 s (`patientSession`).
+    static func get(_ url: String, headers: [String: String] = [:], patient: Bool = false) async throws -> HTTPResult {
+        try await request("GET", url, headers: headers, session: patient ? patientSession : session)
     }
 
-    static func request(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> HTTPResult {
+    static func request(
+        _ method: String,
+        _ url: String,
+        headers: [String: String] = [:],
+        body: String? = nil,
+        session: URLSession = HTTP.session
+    ) async throws -> HTTPResult {
         guard let u = URL(string: url) else { throw URLError(.badURL) }
         var request = URLRequest(url: u)
         request.httpMethod = method
