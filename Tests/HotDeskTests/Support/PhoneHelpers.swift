@@ -24,7 +24,9 @@ extension SimulatedPhone {
     }
 
     /// Waits until the phone has applied a pushed reload (or finished a reboot) since event `index`.
-    func waitForApply(since index: Int, timeout: Double = 8) async -> Bool {
+    /// Up to 20 s: it returns as soon as the phone has; a PostgreSQL pass on a busy 2-core machine
+    /// once took more than 8 s between a login and the phone's reload.
+    func waitForApply(since index: Int, timeout: Double = 20) async -> Bool {
         await waitForEvents(timeout: timeout) { events in
             let since = events.dropFirst(index)
             return since.contains(.reloaded) || since.contains(.booted)
