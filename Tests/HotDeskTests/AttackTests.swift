@@ -26,17 +26,19 @@ struct LoginAttackTests {
             .joined(separator: "\n")
     }
 
+    /// Extension 6000 (PIN 4000), locked after 5 wrong passwords; phones and addresses never.
+    static let oneExtensionLimitFive = """
+        settings:
+          default_login: true
+          internal_address: 127.0.0.1:{PORT}
+          lockout: {extension_failures: 5, device_failures: 1000, source_failures: 1000}
+        extensions:
+        \(extensions(1))
+        """
+
     @Test("16 clients guessing one extension at once: exactly the limit is evaluated, no more")
     func concurrentGuesses() async throws {
-        let yaml = """
-            settings:
-              default_login: true
-              internal_address: 127.0.0.1:{PORT}
-              lockout: {extension_failures: 5, device_failures: 1000, source_failures: 1000}
-            extensions:
-            \(Self.extensions(1))
-            """
-        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+        try await TestServer.with(yaml: Self.oneExtensionLimitFive) { (server: TestServer) async throws in
             let phone = try await server.phone("yealink-t46u", mac: "001565ac0001", pushes: false)
             let form = try await Self.submitURL(phone)
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -55,6 +55,18 @@ final class ServerProcess: Sendable {
         self.log = log
     }
 
+    /// `hotdesk import` of the flow directory into `db`, its addresses `127.0.0.1:port`, as an
+    /// admin imports beside running servers.
+    static func importFlowDirectory(db: String, port: Int, directory: URL) async throws -> Command.Result {
+        let yaml = directory.appendingPathComponent("directory.yaml")
+        try flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+            .write(to: yaml, atomically: true, encoding: .utf8)
+        return try await Command.run(
+            [hotdeskExecutable, "import", yaml.path, "--screens", screensDirectory.path] + (try TestDatabase.commandLine(for: db)),
+            errors: true
+        )
+    }
+
     /// SIGKILL: no graceful stop, nothing flushed but what was committed.
     func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
@@ -70,13 +82,7 @@ struct ChangePathTests {
         let db = dir.url.appendingPathComponent("hotdesk.sqlite").path
         defer { TestDatabase.remove(path: db) }
         let first = try await ServerProcess.start(db: db, directory: dir.url)
-        let yaml = dir.url.appendingPathComponent("directory.yaml")
-        try flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(first.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
-            .write(to: yaml, atomically: true, encoding: .utf8)
-        let imported = try await Command.run(
-            [hotdeskExecutable, "import", yaml.path, "--screens", screensDirectory.path] + (try TestDatabase.commandLine(for: db)),
-            errors: true
-        )
+        let imported = try await ServerProcess.importFlowDirectory(db: db, port: first.port, directory: dir.url)
         #expect(imported.status == 0, "\(imported.output)")
 
         let phone = SimulatedPhone(

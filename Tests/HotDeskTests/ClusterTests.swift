@@ -63,14 +63,7 @@ struct ClusterTests {
         let front = SIPStack.port()
         let proxy = try HAProxyProcess(front: front, nodes: [node1.port, node2.port], directory: dir.url)
         do {
-            let yaml = dir.url.appendingPathComponent("directory.yaml")
-            try flowDirectory.replacingOccurrences(of: "{PORT}", with: "\(front)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
-                .write(to: yaml, atomically: true, encoding: .utf8)
-            let imported = try await Command.run(
-                [hotdeskExecutable, "import", yaml.path, "--screens", screensDirectory.path] + (try TestDatabase.commandLine(for: db)),
-                environment: TestDatabase.commandEnvironment,
-                errors: true
-            )
+            let imported = try await ServerProcess.importFlowDirectory(db: db, port: front, directory: dir.url)
             #expect(imported.status == 0, "\(imported.output)")
             let up = await eventually(timeout: 20) { (try? await HTTP.get("http://127.0.0.1:\(front)/health"))?.status == 200 }
             #expect(up, "HAProxy answers on the front address: \((try? String(contentsOf: proxy.log, encoding: .utf8)) ?? "")")

@@ -17,10 +17,7 @@ import Testing
 struct SeveralNodesTests {
     @Test("a login through node A is in node B's very next config fetch; a logout through B is refused by A's PBX answer at once")
     func everyNodeCurrent() async throws {
-        let a = try await TestServer.start(yaml: PBXTests.directory)
-        // The second node: the same database (and key file), its own caches.
-        let b = try await TestServer.start(yaml: nil, directory: a.directory)
-        do {
+        try await Self.twoNodes(yaml: PBXTests.directory) { a, b in
             let pbxA = try await PBXTests().pbx(a)
             let phone = try await a.phone("yealink-t46u", mac: "001565c00001")
             // Node B serves the logged-out config and keeps it.
@@ -38,6 +35,20 @@ struct SeveralNodesTests {
             #expect(try await pbxA.call("GET", "/credentials/5501").status == 404, "a logout through B: A refuses the line at once")
             let loggedOut = try await a.fetchAsPhone("001565c00001.cfg", mac: "001565c00001", from: phone.options.address)
             #expect(loggedOut.status == 200 && !loggedOut.text.contains("user_name = 5501"))
+        }
+    }
+
+    /// Two servers on one database (and key file), each with its own caches, as two nodes;
+    /// both stopped whatever `body` does.
+    static func twoNodes(yaml: String, _ body: (TestServer, TestServer) async throws -> Void) async throws {
+        let a = try await TestServer.start(yaml: yaml)
+        let b: TestServer
+        do { b = try await TestServer.start(yaml: nil, directory: a.directory) } catch {
+            await a.stop()
+            throw error
+        }
+        do {
+            try await body(a, b)
         } catch {
             await b.stop(keepFiles: true)
             await a.stop()
@@ -51,17 +62,7 @@ struct SeveralNodesTests {
 extension SeveralNodesTests {
     @Test("16 clients guessing one extension at once, half through each node: exactly the limit is evaluated, no more")
     func guessesOverTwoNodes() async throws {
-        let yaml = """
-            settings:
-              default_login: true
-              internal_address: 127.0.0.1:{PORT}
-              lockout: {extension_failures: 5, device_failures: 1000, source_failures: 1000}
-            extensions:
-            \(LoginAttackTests.extensions(1))
-            """
-        let a = try await TestServer.start(yaml: yaml)
-        let b = try await TestServer.start(yaml: nil, directory: a.directory)
-        do {
+        try await Self.twoNodes(yaml: LoginAttackTests.oneExtensionLimitFive) { a, b in
             let phone = try await a.phone("yealink-t46u", mac: "001565c00004", pushes: false)
             let formA = try await LoginAttackTests.submitURL(phone)
             let formB = formA.replacingOccurrences(of: "127.0.0.1:\(a.port)/", with: "127.0.0.1:\(b.port)/")
@@ -85,13 +86,7 @@ extension SeveralNodesTests {
                 #expect(try await HTTP.get(form + "&ext=6000&pw=4000").body.contains("6000 is locked until"), "locked on both nodes")
             }
             #expect(try await a.store.sessions().isEmpty)
-        } catch {
-            await b.stop(keepFiles: true)
-            await a.stop()
-            throw error
         }
-        await b.stop(keepFiles: true)
-        await a.stop()
     }
 }
 

@@ -20,14 +20,13 @@ final class PostgresEngine: SQLEngine {
 
     /// Connects `size` connections (at least one now, so a wrong address or password is said at
     /// start-up; the others on first use).
-    /// `connectNow: false`: every connection on first use.
-    init(_ location: PostgresLocation, size: Int = 4, watchdog: PostgresWatchdog? = nil, connectNow: Bool = true) throws {
+    /// `watchdog`: one shared with the store's other connections (else one of its own).
+    init(_ location: PostgresLocation, size: Int = 4, watchdog: PostgresWatchdog? = nil) throws {
         self.location = location
         let watchdog = watchdog ?? PostgresWatchdog(seconds: location.deadline)
         self.watchdog = watchdog
         links = (0..<max(1, size)).map { PostgresLink(location: location, id: $0, watchdog: watchdog) }
         idle = Mutex((Array(links.indices), []))
-        guard connectNow else { return }
         let first = links[0]
         try first.queue.sync { try first.connectIfNeeded() }
     }

@@ -54,13 +54,12 @@ enum Command {
                 attempt += 1
             }
         }
-        // The watchdog kills a command past its time; and should the end of a process that is
-        // gone never be reported (the handler is Foundation's), it reports it itself.
+        // A timer, not a look: past its time the command is killed, and its end reported here
+        // should Foundation's handler never report it (the first report wins).
         let watchdog = Task { [process] in
             try await Task.sleep(for: killAfter)
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-            try await Task.sleep(for: .seconds(5))
+            _ = await eventually(timeout: 10) { !process.isRunning }
             ending.end(process.isRunning ? -1 : process.terminationStatus)
         }
         let status = await ending.wait()
