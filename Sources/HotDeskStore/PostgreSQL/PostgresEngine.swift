@@ -31,8 +31,11 @@ final class PostgresEngine: SQLEngine {
         try first.queue.sync { try first.connectIfNeeded() }
     }
 
+    /// Closes every connection after what its queue is running now, without waiting: the last
+    /// reference to a store can go on one of these queues (a closure that held it ends there),
+    /// and a close that waited on its own queue there would trap (seen in a PostgreSQL pass).
     func close() {
-        for link in links { link.close() }
+        for link in links { link.closeSoon() }
     }
 
     /// Runs `body` on the first connection before the engine serves anything (opening: migrations, the key check).
@@ -135,6 +138,11 @@ final class PostgresLink: @unchecked Sendable {
 
     func close() {
         queue.sync { closeHere() }
+    }
+
+    /// `close`, queued: from anywhere, this queue included.
+    func closeSoon() {
+        queue.async { self.closeHere() }
     }
 
     /// On `queue` (or when nothing else can use the link).

@@ -165,12 +165,15 @@ final class PostgresSideConnection: @unchecked Sendable {
         connection.withLock { $0 = first }
     }
 
+    /// Closes the connection without waiting (it may be called on an event loop or a link's queue).
     func close() {
         let last = connection.withLock { c in
             defer { c = nil }
             return c
         }
-        try? last?.close().wait()
+        // Kept until closed (PostgresNIO asserts a connection is closed before it goes).
+        guard let last else { return }
+        last.close().whenComplete { _ in withExtendedLifetime(last) {} }
     }
 
     /// The open connection, or a new one when the server closed it (requests that find it
