@@ -14,6 +14,44 @@ public enum LockReason: Hashable, Sendable {
     }
 }
 
+/// A wrong password (or unknown extension) the store counted.
+public struct CountedFailure: Hashable, Sendable {
+    public var at: Date
+    public var mac: MACAddress?
+    public var extensionNumber: String?
+    /// The address whose failures count toward `source_failures`; `nil` where the attempt came
+    /// through a relay many phones share (the PBX's star code).
+    public var source: String?
+    /// A global password (the admin or the user password) was checked and did not match: counted
+    /// against the global budget.
+    public var globalGuess: Bool
+
+    public init(at: Date, mac: MACAddress?, extensionNumber: String?, source: String? = nil, globalGuess: Bool = false) {
+        self.at = at
+        self.mac = mac
+        self.extensionNumber = extensionNumber
+        self.source = source
+        self.globalGuess = globalGuess
+    }
+}
+
+/// The counted failures one login attempt is decided on: its extension's (on any phone), its
+/// phone's (for any extension), its address's, and every global guess (with its address, for
+/// each address's share of the budget). Read from the store, so every node decides alike.
+public struct RecentFailures: Sendable {
+    public var extensionFailures: [Date]
+    public var device: [Date]
+    public var source: [Date]
+    public var global: [(at: Date, source: String?)]
+
+    public init(extensionFailures: [Date] = [], device: [Date] = [], source: [Date] = [], global: [(at: Date, source: String?)] = []) {
+        self.extensionFailures = extensionFailures
+        self.device = device
+        self.source = source
+        self.global = global
+    }
+}
+
 /// Decides locks from the recent failures the store counted. Pure: the store supplies the
 /// failure times, this type supplies the rule.
 public struct LockoutRule: Sendable {
@@ -52,6 +90,17 @@ public struct LockoutRule: Sendable {
             return .extensionLocked(number: number, until: until)
         }
         return nil
+    }
+
+    /// Until when this address is locked out of the Login app, if it is.
+    public func sourceLockedUntil(_ failures: [Date], now: Date) -> Date? {
+        lockedUntil(failures: failures, limit: policy.sourceFailures, now: now)
+    }
+
+    /// Until when the global passwords stop working, if they do: the global budget spent within
+    /// one window, less than `duration` ago (the same rule as a lock).
+    public func globalBlockedUntil(_ failures: [Date], now: Date) -> Date? {
+        lockedUntil(failures: failures, limit: policy.globalFailures, now: now)
     }
 
     /// How many more wrong passwords this extension may have before it is locked.
@@ -95,7 +144,7 @@ public enum LockSubject: Hashable, Sendable, CustomStringConvertible {
 /// A lock in force now.
 public struct ActiveLock: Hashable, Sendable {
     public var subject: LockSubject
-    /// Wrong passwords counted in the lookback (0 for an address's lock, counted in memory).
+    /// Wrong passwords counted in the lookback.
     public var failures: Int
     public var until: Date
 
@@ -107,15 +156,23 @@ public struct ActiveLock: Hashable, Sendable {
 }
 
 extension LockoutRule {
-    /// The extension and phone locks in force at `now`, from the failures since `windowStart`.
-    public func locks(failures: [(mac: MACAddress?, extensionNumber: String?, at: Date)], now: Date) -> [ActiveLock] {
+    /// The extension, phone and address locks in force at `now`, from the failures since
+    /// `windowStart`.
+    public func locks(failures: [CountedFailure], now: Date) -> [ActiveLock] {
         var byExtension: [String: [Date]] = [:]
         var byDevice: [MACAddress: [Date]] = [:]
+        var bySource: [String: [Date]] = [:]
         for f in failures {
             if let number = f.extensionNumber { byExtension[number, default: []].append(f.at) }
             if let mac = f.mac { byDevice[mac, default: []].append(f.at) }
+            if let source = f.source { bySource[source, default: []].append(f.at) }
         }
         var locks: [ActiveLock] = []
+        for (source, times) in bySource {
+            if let until = sourceLockedUntil(times, now: now) {
+                locks.append(ActiveLock(subject: .source(source), failures: times.count, until: until))
+            }
+        }
         for (number, times) in byExtension {
             if let until = lockedUntil(failures: times, limit: policy.extensionFailures, now: now) {
                 locks.append(ActiveLock(subject: .extension(number), failures: times.count, until: until))

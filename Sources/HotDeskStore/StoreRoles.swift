@@ -161,13 +161,17 @@ public protocol DirectoryStore: Sendable {
 /// Wrong passwords counted for the lockouts, and hashes upgraded at a right one.
 public protocol LoginRecordStore: Sendable {
     /// Every counted wrong password since `since`, for the locks in force.
-    func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)]
-    /// Failure times since `since`, for this extension (any phone) and this phone (any extension).
-    func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date])
-    /// A wrong password (or unknown extension): audited and counted for lockouts.
-    func recordFailure(_ audit: AuditEntry) async throws
-    /// Forgets the counted wrong passwords of an extension or a phone (clearing its lock), with
-    /// `audit`, in one transaction. Returns how many were forgotten.
+    func failures(since: Date) async throws -> [CountedFailure]
+    /// The failures since `since` one attempt is decided on: this extension's (any phone), this
+    /// phone's (any extension), this address's, and — when `global` — every global guess. One
+    /// read: every node counts the same failures.
+    func failures(mac: MACAddress, extensionNumber: String?, source: String?, global: Bool, since: Date) async throws -> RecentFailures
+    /// A wrong password (or unknown extension): audited, and counted for lockouts against its
+    /// phone, its extension, `guessingSource` and, for a `globalGuess`, the global budget.
+    func recordFailure(_ audit: AuditEntry, guessingSource: String?, globalGuess: Bool) async throws
+    /// Forgets the counted wrong passwords of an extension, a phone or an address (clearing its
+    /// lock), with `audit`, in one transaction, and moves the shared change stamp so that every
+    /// node drops the lock it remembers. Returns how many were forgotten.
     func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int
     /// Replaces an old-format (PBKDF2) hash of `credential` — the extension's PIN, or the user or
     /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored

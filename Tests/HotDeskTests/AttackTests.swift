@@ -128,12 +128,16 @@ struct LoginAttackTests {
                 !(try await server.store.auditLog(limit: 500)).contains { $0.action == .lockout && $0.detail.contains("global password") },
                 "one address did not lock everyone out"
             )
-            let charged = try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count
+            let charged = try await server.store.failures(mac: mac, extensionNumber: "6900", source: nil, global: false, since: .distantPast).device
+                .count
             #expect(charged == LoginGuard.globalShare(LockoutPolicy(globalFailures: 20)), "failures charged: \(charged)")
             // The guesser's address, typing the right password now, is told it is held, and charged nothing.
             let held = try await CurlEngine.shared.perform(CurlRequest(url: form + "&ext=6900&pw=right-user-password", localAddress: guesser))
             #expect(held.text.contains("shared password cannot be used until") && !held.text.contains("Wrong password"), "\(held.text.prefix(300))")
-            #expect(try await server.store.failures(mac: mac, extensionNumber: "6900", since: .distantPast).device.count == charged)
+            #expect(
+                try await server.store.failures(mac: mac, extensionNumber: "6900", source: nil, global: false, since: .distantPast).device.count
+                    == charged
+            )
             // Someone at another desk types the right user password: it works.
             let desk = try await Self.submitURL(try await server.phone("yealink-t46u", mac: "001565ad7002", pushes: false))
             let other = try await CurlEngine.shared.perform(

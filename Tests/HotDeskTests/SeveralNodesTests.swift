@@ -91,6 +91,54 @@ extension SeveralNodesTests {
 }
 
 extension SeveralNodesTests {
+    @Test(
+        "one address guessing through both nodes is locked at its limit on both; the global budget is one; a lock cleared through A is cleared on B at once"
+    )
+    func sharedCounts() async throws {
+        let yaml = """
+            settings:
+              default_login: true
+              internal_address: 127.0.0.1:{PORT}
+              user_password: "right-user-password"
+              lockout: {extension_failures: 1000, device_failures: 1000, source_failures: 6, global_failures: 8}
+            extensions:
+            \(LoginAttackTests.extensions(4))
+              - {number: "6900", name: No Voicemail, sip_password: "sip-6900-secret"}
+            """
+        try await Self.twoNodes(yaml: yaml) { a, b in
+            let admin = try await AdminAPITests().client(a)  // first: a new key moves the shared stamp
+            let phone = try await a.phone("yealink-t46u", mac: "001565c00005", pushes: false)
+            let formA = try await LoginAttackTests.submitURL(phone)
+            let forms = [formA, formA.replacingOccurrences(of: "127.0.0.1:\(a.port)/", with: "127.0.0.1:\(b.port)/")]
+            func attempt(_ node: Int, _ query: String, from address: String) async throws -> String {
+                try await CurlEngine.shared.perform(CurlRequest(url: forms[node] + query, localAddress: address)).text
+            }
+            // Six wrong PINs from one address, three through each node: the address is locked on both.
+            let guesser = Loopback.next()
+            for n in 0..<6 { _ = try await attempt(n % 2, "&ext=600\(n % 4)&pw=0", from: guesser) }
+            for node in 0..<2 {
+                #expect(try await attempt(node, "&ext=6001&pw=4001", from: guesser).contains("locked until"), "the address is locked on node \(node)")
+            }
+            // The global budget (8; each address's share 2): four addresses, two guesses each, one per node.
+            for _ in 0..<4 {
+                let address = Loopback.next()
+                for node in 0..<2 { _ = try await attempt(node, "&ext=6900&pw=guess", from: address) }
+            }
+            let audit = try await a.store.auditLog(limit: 500)
+            #expect(
+                audit.filter { $0.action == .lockout && $0.detail.contains("global password") }.count == 1,
+                "the budget is spent once, over both nodes"
+            )
+            for node in 0..<2 {
+                let held = try await attempt(node, "&ext=6900&pw=right-user-password", from: Loopback.next())
+                #expect(held.contains("shared password cannot be used until"), "held on node \(node): \(held.prefix(200))")
+            }
+            // A helpdesk clears the address's lock through A: B lets it in at its next attempt.
+            #expect(try await admin.call("DELETE", "/locks/source/\(guesser)").status == 200)
+            #expect(try await attempt(1, "&ext=6001&pw=4001", from: guesser).contains("Logged in"), "B knows of the unlock made through A")
+        }
+    }
+
     @Test("the auto-logout sweep runs on one node at a time: while another node holds its turn, a sweep ends nothing; then it does")
     func sweepOneNodeAtATime() async throws {
         let flows = AutoLogoutFlowTests()

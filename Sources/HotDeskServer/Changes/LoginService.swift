@@ -38,12 +38,13 @@ enum LoginOutcome: Sendable {
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
 ///
-/// For one extension and one phone, count → check → record runs as one step (`LoginGuard.gate`),
-/// so concurrent guesses never evaluate more than the limit. An unknown extension is answered
+/// For one extension and one phone, count → check → record runs as one step (`LoginGuard.gate`
+/// on this node, the store's node locks across nodes), so concurrent guesses never evaluate more
+/// than the limit. The failures are counted in the store, so every node decides alike. An unknown extension is answered
 /// exactly like a wrong password (same screen, same work, its own failure count), so the app
 /// does not tell which extensions exist.
 struct LoginService: Sendable {
-    let store: any DeviceStore & DirectoryStore & LoginRecordStore & AuditStore & NodeLocks
+    let store: any DeviceStore & DirectoryStore & LoginRecordStore & AuditStore & NodeLocks & StampedStore
     /// Where a login that passes is made (with its pushes).
     let changes: PhoneChanges
     let limits: LoginGuard
@@ -110,10 +111,11 @@ struct LoginService: Sendable {
         if network == .external, settings.externalAddress == nil { return .noAddress(.external) }
         try await writeLockSummaries(now: now)
 
-        // A lock already decided is answered from memory: no read, no audit row (counted).
+        // A lock already decided is answered from memory: no failures read, no audit row (counted).
         let keys =
             [LoginGuard.key(extension: number), LoginGuard.key(device: device.mac)] + (guessingSource.map { [LoginGuard.key(source: $0)] } ?? [])
-        if let lock = limits.lockInForce(keys, now: now) {
+        let stamp = try await store.stamps.shared()
+        if let lock = limits.lockInForce(keys, stamp: stamp, now: now) {
             security.record(
                 .loginFailed,
                 source: source,
@@ -137,6 +139,7 @@ struct LoginService: Sendable {
                     password: password,
                     source: source,
                     guessingSource: guessingSource,
+                    stamp: stamp,
                     now: now
                 )
             }
@@ -152,22 +155,29 @@ struct LoginService: Sendable {
         password: String,
         source: String?,
         guessingSource: String?,
+        stamp: Int,
         now: Date
     ) async throws -> LoginOutcome {
         let policy = settings.lockout
         let rule = LockoutRule(policy: policy)
-        let recent = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
-        if let lock = rule.lock(extensionNumber: number, extensionFailures: recent.extension, deviceFailures: recent.device, now: now) {
-            // Decided from the store (a lock from before a restart, or another step's): remembered from now on.
-            try await remember(lock, device: device, number: number, source: source, now: now, new: false)
-            return .locked(lock)
-        }
+        let anyGlobal = settings.adminPassword != nil || settings.userPassword != nil
+        let recent = try await store.failures(
+            mac: device.mac,
+            extensionNumber: number,
+            source: guessingSource,
+            global: anyGlobal,
+            since: rule.windowStart(now: now)
+        )
+        let locked = LockedAttempt(device: device, number: number, source: source, stamp: stamp, now: now)
+        if let lock = try await lockInStore(recent, locked, guessingSource: guessingSource, rule: rule) { return .locked(lock) }
 
         let ext = try await store.findExtension(number)
         // Global passwords are checked only within the global budget.
         let globalApplies = settings.adminPassword != nil || (ext?.voicemailPIN == nil && settings.userPassword != nil)
-        let reservation = globalApplies ? limits.reserveGlobal(source: guessingSource, policy: policy, now: now) : nil
+        let reservation = globalApplies ? limits.reserveGlobal(source: guessingSource, failures: recent.global, policy: policy, now: now) : nil
         let reserved = reservation == .reserved
+        // Given back once this attempt's failure, if any, is counted in the store.
+        defer { if reserved { limits.releaseGlobal(source: guessingSource) } }
         // When a global password is all that could match (an extension without a voicemail box;
         // an unknown one is answered alike when a user password is set) and the global passwords
         // are held, nothing is checked and nothing charged: a person typing the right user
@@ -187,12 +197,9 @@ struct LoginService: Sendable {
         let decoy = Extension(number: number, name: "", voicemailPIN: Self.decoyPIN, sipPassword: "")
         let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
         let matched = ext == nil ? nil : candidate
-        if reserved, let until = limits.settleGlobal(source: guessingSource, failed: matched == nil, policy: policy, now: now) {
-            try await globalPasswordsLocked(until: until, policy: policy, device: device, number: number, source: source, now: now)
-        }
         guard ext != nil, let credential = matched else {
             let context = FailedLogin(device: device, number: number, unknown: ext == nil, reservation: reservation, source: source)
-            return try await failed(context, guessingSource: guessingSource, rule: rule, policy: policy, now: now)
+            return try await failed(context, locked: locked, guessingSource: guessingSource, rule: rule, now: now)
         }
 
         // A hash from before keyed hashes, just proven: replaced by one under the store's key.
@@ -204,25 +211,53 @@ struct LoginService: Sendable {
             }
         if proven?.needsUpgrade == true { try await store.upgradeSecretHash(credential, extensionNumber: number, secret: password) }
 
-        // A personal device takes its own users only (and the admin password, which logs anyone in anywhere).
-        if !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword {
-            let detail = "personal device of \(device.assignedUsers.joined(separator: ", "))"
-            try await store.audit(
-                AuditEntry(
-                    at: now,
-                    actor: number,
-                    action: .loginFailed,
-                    mac: device.mac,
-                    extensionNumber: number,
-                    source: source,
-                    outcome: .refused,
-                    detail: detail
-                )
-            )
+        if try await refusedAsPersonal(device: device, number: number, credential: credential, source: source, now: now) {
             return .notAssigned(number)
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         return try await start(session, settings: settings, device: device)
+    }
+
+    /// A personal device takes its own users only (and the admin password, which logs anyone in
+    /// anywhere): another user's login is refused, audited.
+    private func refusedAsPersonal(device: Device, number: String, credential: Credential, source: String?, now: Date) async throws -> Bool {
+        guard !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword else { return false }
+        let detail = "personal device of \(device.assignedUsers.joined(separator: ", "))"
+        try await store.audit(
+            AuditEntry(
+                at: now,
+                actor: number,
+                action: .loginFailed,
+                mac: device.mac,
+                extensionNumber: number,
+                source: source,
+                outcome: .refused,
+                detail: detail
+            )
+        )
+        return true
+    }
+
+    /// A lock decided from the store's counts (from before a restart, another node's or another
+    /// step's): remembered from now on.
+    private func lockInStore(
+        _ recent: RecentFailures,
+        _ attempt: LockedAttempt,
+        guessingSource: String?,
+        rule: LockoutRule
+    ) async throws -> LockReason? {
+        if guessingSource != nil, let until = rule.sourceLockedUntil(recent.source, now: attempt.now) {
+            let lock = LockReason.deviceLocked(until: until)
+            try await remember(lock, attempt, new: false, sourceLock: true)
+            return lock
+        }
+        let number = attempt.number
+        if let lock = rule.lock(extensionNumber: number, extensionFailures: recent.extensionFailures, deviceFailures: recent.device, now: attempt.now)
+        {
+            try await remember(lock, attempt, new: false)
+            return lock
+        }
+        return nil
     }
 
     /// The failures that could have matched a global password reached the global budget: the
@@ -246,8 +281,9 @@ struct LoginService: Sendable {
     }
 
     /// Counts and audits a failed login; the lock it tips, if any, is the answer.
-    private func failed(_ f: FailedLogin, guessingSource: String?, rule: LockoutRule, policy: LockoutPolicy, now: Date) async throws -> LoginOutcome {
+    private func failed(_ f: FailedLogin, locked: LockedAttempt, guessingSource: String?, rule: LockoutRule, now: Date) async throws -> LoginOutcome {
         let (device, number, source, reservation) = (f.device, f.number, f.source, f.reservation)
+        let globalGuess = reservation == .reserved
         var detail = f.unknown ? "unknown extension" : "wrong password"
         switch reservation {
         case .blocked(let until)?: detail += "; global passwords blocked until \(until.formatted(.iso8601))"
@@ -264,20 +300,32 @@ struct LoginService: Sendable {
                 source: source,
                 outcome: .failure,
                 detail: detail
-            )
+            ),
+            guessingSource: guessingSource,
+            globalGuess: globalGuess
         )
         security.record(.loginFailed, source: source, mac: device.mac, extensionNumber: number, detail: detail)
-        if let source = guessingSource, let until = limits.recordSourceFailure(source, policy: policy, now: now) {
+        let after = try await store.failures(
+            mac: device.mac,
+            extensionNumber: number,
+            source: guessingSource,
+            global: globalGuess,
+            since: rule.windowStart(now: now)
+        )
+        // The budget was not spent when this guess was reserved: if it is now, this guess spent it.
+        if globalGuess, let until = rule.globalBlockedUntil(after.global.map(\.at), now: now) {
+            try await globalPasswordsLocked(until: until, policy: rule.policy, device: device, number: number, source: source, now: now)
+        }
+        if guessingSource != nil, let until = rule.sourceLockedUntil(after.source, now: now) {
             let lock = LockReason.deviceLocked(until: until)
-            try await remember(lock, device: device, number: number, source: source, now: now, new: true, sourceLock: true)
+            try await remember(lock, locked, new: true, sourceLock: true)
             return .locked(lock)
         }
-        let after = try await store.failures(mac: device.mac, extensionNumber: number, since: rule.windowStart(now: now))
-        if let lock = rule.lock(extensionNumber: number, extensionFailures: after.extension, deviceFailures: after.device, now: now) {
-            try await remember(lock, device: device, number: number, source: source, now: now, new: true)
+        if let lock = rule.lock(extensionNumber: number, extensionFailures: after.extensionFailures, deviceFailures: after.device, now: now) {
+            try await remember(lock, locked, new: true)
             return .locked(lock)
         }
-        return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extension, now: now))
+        return .wrongPassword(number, triesLeft: rule.triesLeft(extensionFailures: after.extensionFailures, now: now))
     }
 
     /// The login itself, through the change path; a refusal of the multi-login policy is audited.
@@ -315,17 +363,21 @@ struct LoginService: Sendable {
         return outcome
     }
 
+    /// The attempt a lock is remembered for.
+    private struct LockedAttempt {
+        let device: Device
+        let number: String
+        let source: String?
+        /// The shared change stamp the attempt was decided at.
+        let stamp: Int
+        let now: Date
+    }
+
     /// Remembers a lock in memory (later attempts are answered from there) and audits it once:
-    /// `new` when this failure tipped it, else as found in the store.
-    private func remember(
-        _ lock: LockReason,
-        device: Device,
-        number: String,
-        source: String?,
-        now: Date,
-        new: Bool,
-        sourceLock: Bool = false
-    ) async throws {
+    /// `new` when this failure tipped it, else as found in the store (not again when this node
+    /// remembered it already, before the shared stamp moved).
+    private func remember(_ lock: LockReason, _ attempt: LockedAttempt, new: Bool, sourceLock: Bool = false) async throws {
+        let (device, number, source, now) = (attempt.device, attempt.number, attempt.source, attempt.now)
         let what: String
         let key: String
         let kind: String
@@ -343,11 +395,16 @@ struct LoginService: Sendable {
             key = LoginGuard.key(extension: n)
             kind = "extension"
         }
-        if new { telemetry.lockout(kind) }
-        limits.remember(
-            LoginGuard.RememberedLock(reason: lock, mac: device.mac, extensionNumber: number, source: source, what: what),
-            key: key
+        let remembered = LoginGuard.RememberedLock(
+            reason: lock,
+            mac: device.mac,
+            extensionNumber: number,
+            source: source,
+            what: what,
+            stamp: attempt.stamp
         )
+        guard limits.remember(remembered, key: key) || new else { return }
+        if new { telemetry.lockout(kind) }
         let detail = "\(what) until \(lock.until.formatted(.iso8601))" + (new ? "" : " (refused; further attempts are counted, not listed)")
         try await store.audit(
             AuditEntry(

@@ -2,17 +2,15 @@ import Foundation
 import HotDeskCore
 import Synchronization
 
-/// What the Login app keeps in memory against guessing, beside the failures the store counts:
+/// What the Login app keeps in memory against guessing, beside the failures the store counts
+/// (per extension, phone and source address, and the global guesses; every node reads the same):
 /// - locks already decided, so attempts on a locked extension, phone or source address are
 ///   answered without a database read and summarised in the audit (one row per lock, with a
-///   count) instead of one row each;
-/// - failures per source address (a guesser rotating extensions and phones);
-/// - the global budget: failures that could have matched a global password (the admin password,
-///   the user password). Once spent, global passwords stop working for the lock duration while
-///   voicemail PINs still do. Reservations are taken before a check, so concurrent guesses never
-///   evaluate more than the budget.
-/// In memory on purpose: a restart forgets the source and global counts (the per-extension and
-/// per-phone failures are in the store and survive it).
+///   count) instead of one row each. Each is remembered under the shared change stamp it was
+///   decided at: an admin's unlock moves that stamp, and every node then asks the store again;
+/// - the global budget's reservations in flight: a unit is reserved before a global password is
+///   checked, so concurrent guesses on this node never evaluate more than the budget (across
+///   nodes, at most one check in flight per node past it).
 final class LoginGuard: Sendable {
     /// A lock remembered with the attempts refused under it.
     struct RememberedLock: Sendable {
@@ -22,30 +20,18 @@ final class LoginGuard: Sendable {
         var extensionNumber: String?
         var source: String?
         var what: String
-    }
-
-    /// An expired lock under which attempts were refused: one audit row.
-    struct LockSummary: Sendable {
-        var lock: RememberedLock
+        /// The shared change stamp the lock was decided at.
+        var stamp = 0
     }
 
     private struct State {
         var locks: [String: RememberedLock] = [:]
-        var sourceFailures: [String: [Date]] = [:]
-        var globalFailures: [Date] = []
         var globalInFlight = 0
-        /// Each source's part of the global count (failures in the window, reservations in flight).
-        var globalBySource: [String: [Date]] = [:]
         var globalInFlightBySource: [String: Int] = [:]
-        var globalBlockedUntil: Date?
     }
 
     let gate = KeyedGate()
-    /// Source addresses remembered at most; beyond it, the oldest are forgotten.
-    let maxSources: Int
     private let state = Mutex(State())
-
-    init(maxSources: Int = 50_000) { self.maxSources = maxSources }
 
     static func key(extension number: String) -> String { "ext:\(number)" }
     static func key(device mac: MACAddress) -> String { "dev:\(mac.canonical)" }
@@ -53,11 +39,12 @@ final class LoginGuard: Sendable {
 
     // MARK: remembered locks
 
-    /// The first lock in force among `keys`, counted as one more refused attempt.
-    func lockInForce(_ keys: [String], now: Date) -> LockReason? {
+    /// The first lock in force among `keys` decided at the shared stamp `stamp`, counted as one
+    /// more refused attempt. A lock decided at another stamp is asked of the store again.
+    func lockInForce(_ keys: [String], stamp: Int, now: Date) -> LockReason? {
         state.withLock { s in
             for key in keys {
-                guard var lock = s.locks[key], lock.reason.until > now else { continue }
+                guard var lock = s.locks[key], lock.reason.until > now, lock.stamp == stamp else { continue }
                 lock.refused += 1
                 s.locks[key] = lock
                 return lock.reason
@@ -66,15 +53,22 @@ final class LoginGuard: Sendable {
         }
     }
 
-    func remember(_ lock: RememberedLock, key: String) {
+    /// Remembers a lock; returns `false` when the same lock was remembered already (decided again
+    /// from the store after the shared stamp moved: not audited twice).
+    @discardableResult
+    func remember(_ lock: RememberedLock, key: String) -> Bool {
         state.withLock { s in
-            if let old = s.locks[key], old.reason.until >= lock.reason.until { return }
+            if var old = s.locks[key], old.reason.until >= lock.reason.until {
+                old.stamp = lock.stamp
+                s.locks[key] = old
+                return false
+            }
             s.locks[key] = lock
+            return true
         }
     }
 
-    /// Forgets what is remembered of `subject`: its lock (without a summary) and, for an address,
-    /// its failures. Returns whether anything was remembered.
+    /// Forgets the lock remembered of `subject` (without a summary). Returns whether one was.
     @discardableResult
     func forget(_ subject: LockSubject) -> Bool {
         let key: String =
@@ -83,21 +77,7 @@ final class LoginGuard: Sendable {
             case .device(let mac): Self.key(device: mac)
             case .source(let address): Self.key(source: address)
             }
-        return state.withLock { s in
-            var found = s.locks.removeValue(forKey: key) != nil
-            if case .source(let address) = subject { found = s.sourceFailures.removeValue(forKey: address) != nil || found }
-            return found
-        }
-    }
-
-    /// The addresses locked out of the Login app now (kept in memory only).
-    func sourceLocks(now: Date) -> [ActiveLock] {
-        state.withLock { s in
-            s.locks.compactMap { key, lock in
-                guard key.hasPrefix("src:"), lock.reason.until > now else { return nil }
-                return ActiveLock(subject: .source(String(key.dropFirst(4))), failures: 0, until: lock.reason.until)
-            }.sorted { $0.subject.key < $1.subject.key }
-        }
+        return state.withLock { s in s.locks.removeValue(forKey: key) != nil }
     }
 
     /// Expired locks that refused attempts (each returned once), and forgets every expired lock.
@@ -110,28 +90,11 @@ final class LoginGuard: Sendable {
         }
     }
 
-    // MARK: source addresses
-
-    /// Records a failure from `source`; returns when the source is locked until, if this failure
-    /// reached the limit.
-    func recordSourceFailure(_ source: String, policy: LockoutPolicy, now: Date) -> Date? {
-        state.withLock { s in
-            if s.sourceFailures[source] == nil, s.sourceFailures.count >= maxSources {
-                s.sourceFailures = s.sourceFailures.filter { now.timeIntervalSince($0.value.last ?? .distantPast) < policy.window }
-                if s.sourceFailures.count >= maxSources { s.sourceFailures.removeAll() }
-            }
-            var times = (s.sourceFailures[source] ?? []).filter { now.timeIntervalSince($0) < policy.window }
-            times.append(now)
-            s.sourceFailures[source] = Array(times.suffix(policy.sourceFailures))
-            return times.count >= policy.sourceFailures ? now.addingTimeInterval(policy.duration) : nil
-        }
-    }
-
     // MARK: the global budget
 
     /// Whether a global password may be checked for this attempt.
     enum GlobalReservation: Equatable {
-        /// Yes: one unit of the budget is reserved, to be settled with `settleGlobal`.
+        /// Yes: one unit of the budget is reserved, to be released with `releaseGlobal`.
         case reserved
         /// No: the budget is spent; global passwords work again at `until`.
         case blocked(until: Date)
@@ -143,22 +106,18 @@ final class LoginGuard: Sendable {
     /// and lock the shared passwords out for everyone (at least 2).
     static func globalShare(_ policy: LockoutPolicy) -> Int { max(2, policy.globalFailures / 4) }
 
-    func reserveGlobal(source: String?, policy: LockoutPolicy, now: Date) -> GlobalReservation {
-        state.withLock { s in
-            if let until = s.globalBlockedUntil {
-                if until > now { return .blocked(until: until) }
-                s.globalBlockedUntil = nil
+    /// Reserves a unit of the global budget, given the global guesses the store counted.
+    func reserveGlobal(source: String?, failures: [(at: Date, source: String?)], policy: LockoutPolicy, now: Date) -> GlobalReservation {
+        let rule = LockoutRule(policy: policy)
+        if let until = rule.globalBlockedUntil(failures.map(\.at), now: now) { return .blocked(until: until) }
+        let recent = failures.filter { now.timeIntervalSince($0.at) < policy.window }
+        let key = source ?? "-"
+        let mine = recent.filter { ($0.source ?? "-") == key }.map(\.at).sorted()
+        return state.withLock { s in
+            guard recent.count + s.globalInFlight < policy.globalFailures else {
+                return .blocked(until: (recent.map(\.at).min() ?? now).addingTimeInterval(policy.window))
             }
-            s.globalFailures.removeAll { now.timeIntervalSince($0) >= policy.window }
-            guard s.globalFailures.count + s.globalInFlight < policy.globalFailures else {
-                return .blocked(until: (s.globalFailures.first ?? now).addingTimeInterval(policy.window))
-            }
-            let key = source ?? "-"
-            var mine = (s.globalBySource[key] ?? []).filter { now.timeIntervalSince($0) < policy.window }
-            s.globalBySource[key] = mine.isEmpty ? nil : mine
-            if s.globalBySource.count > 10_000 { s.globalBySource = s.globalBySource.filter { !$0.value.isEmpty } }
             guard mine.count + (s.globalInFlightBySource[key] ?? 0) < Self.globalShare(policy) else {
-                mine.sort()
                 return .sourceSpent(until: (mine.first ?? now).addingTimeInterval(policy.window))
             }
             s.globalInFlight += 1
@@ -167,28 +126,13 @@ final class LoginGuard: Sendable {
         }
     }
 
-    /// Settles a reservation. Returns the time global passwords are blocked until, when this
-    /// failure spent the budget (exactly once per block).
-    func settleGlobal(source: String?, failed: Bool, policy: LockoutPolicy, now: Date) -> Date? {
+    /// Gives back a reservation, once its failure (if it failed) is counted in the store.
+    func releaseGlobal(source: String?) {
         state.withLock { s in
             let key = source ?? "-"
             s.globalInFlight = max(0, s.globalInFlight - 1)
             let left = (s.globalInFlightBySource[key] ?? 1) - 1
             s.globalInFlightBySource[key] = left > 0 ? left : nil
-            guard failed else { return nil }
-            s.globalFailures.append(now)
-            s.globalBySource[key, default: []].append(now)
-            guard s.globalFailures.count >= policy.globalFailures, s.globalBlockedUntil == nil else { return nil }
-            let until = now.addingTimeInterval(policy.duration)
-            s.globalBlockedUntil = until
-            s.globalFailures.removeAll()
-            s.globalBySource.removeAll()
-            return until
         }
-    }
-
-    /// Until when global passwords are blocked, if they are.
-    func globalBlockedUntil(now: Date) -> Date? {
-        state.withLock { s in s.globalBlockedUntil.flatMap { $0 > now ? $0 : nil } }
     }
 }

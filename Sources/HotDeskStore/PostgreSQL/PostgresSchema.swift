@@ -11,7 +11,17 @@ enum PostgresSchema {
     }
 
     static let migrations: [Migration] = [
-        Migration(version: 1, name: "the schema of SQLite's v1–v24", statements: tables + indexes + tokenRotation + changeCounters)
+        Migration(version: 1, name: "the schema of SQLite's v1–v24", statements: tables + indexes + tokenRotation + changeCounters),
+        Migration(
+            version: 2,
+            name: "SQLite's v25: failed logins counted against their address and the global budget",
+            statements: [
+                "ALTER TABLE login_failures ADD COLUMN source text",
+                "ALTER TABLE login_failures ADD COLUMN global_guess boolean NOT NULL DEFAULT false",
+                "CREATE INDEX login_failures_source ON login_failures(source, at) WHERE source IS NOT NULL",
+                "CREATE INDEX login_failures_global ON login_failures(at) WHERE global_guess",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -34,40 +34,68 @@ extension SQLStore {
         }
     }
 
-    public func failures(since: Date) async throws -> [(mac: MACAddress?, extensionNumber: String?, at: Date)] {
+    public func failures(since: Date) async throws -> [CountedFailure] {
         try await engine.read { db in
-            try db.rows("SELECT mac, extension, at FROM login_failures WHERE at >= ?", [since.timeIntervalSince1970]).map {
+            try db.rows("SELECT mac, extension, source, global_guess, at FROM login_failures WHERE at >= ?", [since.timeIntervalSince1970]).map {
                 row in
-                ((row["mac"] as String?).flatMap(MACAddress.init), row["extension"] as String?, Date(timeIntervalSince1970: row["at"]))
+                CountedFailure(
+                    at: Date(timeIntervalSince1970: row["at"]),
+                    mac: (row["mac"] as String?).flatMap(MACAddress.init),
+                    extensionNumber: row["extension"],
+                    source: row["source"],
+                    globalGuess: row["global_guess"]
+                )
             }
         }
     }
 
     public func clearFailures(of subject: LockSubject, audit: AuditEntry) async throws -> Int {
         try await engine.write { db in
+            // An extension's or an address's failures stop counting against it and still count for
+            // their phones (a phone's own lock stays); a phone's are forgotten (its row is the failure).
             switch subject {
-            case .extension(let number): try db.execute("DELETE FROM login_failures WHERE extension = ?", [number])
+            case .extension(let number): try db.execute("UPDATE login_failures SET extension = NULL WHERE extension = ?", [number])
             case .device(let mac): try db.execute("DELETE FROM login_failures WHERE mac = ?", [mac.canonical])
-            case .source: break
+            case .source(let address): try db.execute("UPDATE login_failures SET source = NULL WHERE source = ?", [address])
             }
             let cleared = db.changesCount
+            // Every node remembers the locks it decided (`LoginGuard`), under this stamp.
+            try db.execute("UPDATE shared_changes SET n = n + 1 WHERE id = 1")
             try Self.insert(audit, db)
             return cleared
         }
     }
 
-    public func failures(mac: MACAddress, extensionNumber: String?, since: Date) async throws -> (extension: [Date], device: [Date]) {
-        try await engine.read { db in
-            let device = try db.values(
-                Double.self,
-                "SELECT at FROM login_failures WHERE mac = ? AND at >= ?",
-                [mac.canonical, since.timeIntervalSince1970]
-            )
-            let ext =
-                try extensionNumber.map {
-                    try db.values(Double.self, "SELECT at FROM login_failures WHERE extension = ? AND at >= ?", [$0, since.timeIntervalSince1970])
-                } ?? []
-            return (ext.map(Date.init(timeIntervalSince1970:)), device.map(Date.init(timeIntervalSince1970:)))
+    /// One statement (one round trip on PostgreSQL): each row tagged with the list it belongs to.
+    public func failures(mac: MACAddress, extensionNumber: String?, source: String?, global: Bool, since: Date) async throws -> RecentFailures {
+        let start = since.timeIntervalSince1970
+        var sql = "SELECT 'd' AS list, at, source FROM login_failures WHERE mac = ? AND at >= ?"
+        var arguments: SQLArguments = [mac.canonical, start]
+        if let extensionNumber {
+            sql += " UNION ALL SELECT 'e', at, source FROM login_failures WHERE extension = ? AND at >= ?"
+            arguments += [extensionNumber, start]
+        }
+        if let source {
+            sql += " UNION ALL SELECT 's', at, source FROM login_failures WHERE source = ? AND at >= ?"
+            arguments += [source, start]
+        }
+        if global {
+            sql += " UNION ALL SELECT 'g', at, source FROM login_failures WHERE global_guess AND at >= ?"
+            arguments += [start]
+        }
+        let (statement, bound) = (sql, arguments)
+        return try await engine.read { db in
+            var recent = RecentFailures()
+            for row in try db.rows(statement, bound) {
+                let at = Date(timeIntervalSince1970: row["at"])
+                switch row["list"] as String {
+                case "d": recent.device.append(at)
+                case "e": recent.extensionFailures.append(at)
+                case "s": recent.source.append(at)
+                default: recent.global.append((at, row["source"]))
+                }
+            }
+            return recent
         }
     }
 
@@ -108,12 +136,12 @@ extension SQLStore {
     /// At every failed login, through `login_failures_at` (the table is largest during an attack).
     static let expiredFailuresSQL = "DELETE FROM login_failures WHERE at < ?"
 
-    public func recordFailure(_ audit: AuditEntry) async throws {
+    public func recordFailure(_ audit: AuditEntry, guessingSource: String?, globalGuess: Bool) async throws {
         guard let mac = audit.mac else { return try await self.audit(audit) }
         try await engine.write { db in
             try db.execute(
-                "INSERT INTO login_failures (at, mac, extension) VALUES (?, ?, ?)",
-                [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber]
+                "INSERT INTO login_failures (at, mac, extension, source, global_guess) VALUES (?, ?, ?, ?, ?)",
+                [audit.at.timeIntervalSince1970, mac.canonical, audit.extensionNumber, guessingSource, globalGuess]
             )
             // Old failures no longer count for anything: keep the table small.
             try db.execute(Self.expiredFailuresSQL, [audit.at.timeIntervalSince1970 - 7 * 86400])

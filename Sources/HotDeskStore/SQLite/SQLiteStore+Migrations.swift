@@ -12,7 +12,8 @@ extension SQLiteStore {
         registerV2toV4(&m)
         registerV5toV8(&m)
         registerV9toV14(&m)
-        registerV15on(&m)
+        registerV15toV24(&m)
+        registerV25on(&m)
         return m
     }
 
@@ -300,7 +301,7 @@ extension SQLiteStore {
     }
 
     /// Change stamps, roles, the console, health, key checks, claims.
-    private static func registerV15on(_ m: inout DatabaseMigrator) {
+    private static func registerV15toV24(_ m: inout DatabaseMigrator) {
         m.registerMigration("v15: a change counter moved by every change a phone's config depends on") { db in
             try SQLiteChangeStamps.createTriggers(db)
         }
@@ -371,6 +372,21 @@ extension SQLiteStore {
             // counters the caches key on are change stamps: `shared_changes` beside
             // `device_changes`. SQLite rewrites the triggers that bump it.
             try db.execute(sql: "ALTER TABLE change_generation RENAME TO shared_changes")
+        }
+    }
+
+    private static func registerV25on(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v25: failed logins counted against their address and the global budget in the store") { db in
+            // Several nodes on one database must count the same guesses: the failures per source
+            // address and the global password budget were counted in each process's memory.
+            try db.execute(
+                sql: """
+                    ALTER TABLE login_failures ADD COLUMN source TEXT;
+                    ALTER TABLE login_failures ADD COLUMN global_guess INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX login_failures_source ON login_failures(source, at) WHERE source IS NOT NULL;
+                    CREATE INDEX login_failures_global ON login_failures(at) WHERE global_guess;
+                    """
+            )
         }
     }
 }

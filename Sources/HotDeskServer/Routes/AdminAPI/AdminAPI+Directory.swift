@@ -271,7 +271,7 @@ extension AdminAPIController {
         let now = clock()
         let rule = LockoutRule(policy: try await store.settings().lockout)
         let stored = rule.locks(failures: try await store.failures(since: rule.windowStart(now: now)), now: now)
-        return .json(.ok, LockList(locks: (stored + locks.sourceLocks(now: now)).map(LockView.init)))
+        return .json(.ok, LockList(locks: stored.map(LockView.init)))
     }
 
     /// Clears a lock now (a helpdesk need not wait for it to expire): forgets the subject's counted
@@ -283,10 +283,13 @@ extension AdminAPIController {
         let now = clock()
         let rule = LockoutRule(policy: try await store.settings().lockout)
         let failures = try await store.failures(since: rule.windowStart(now: now))
-        let wasLocked =
-            rule.locks(failures: failures, now: now).first { $0.subject == subject } ?? locks.sourceLocks(now: now).first { $0.subject == subject }
+        let wasLocked = rule.locks(failures: failures, now: now).first { $0.subject == subject }
         let counted = failures.contains { f in
-            (subject.extensionNumber != nil && f.extensionNumber == subject.extensionNumber) || (subject.mac != nil && f.mac == subject.mac)
+            switch subject {
+            case .extension(let number): f.extensionNumber == number
+            case .device(let mac): f.mac == mac
+            case .source(let address): f.source == address
+            }
         }
         let remembered = locks.forget(subject)
         guard wasLocked != nil || remembered || counted else { throw APIError(.notFound, "not_locked", "\(subject) is not locked") }
