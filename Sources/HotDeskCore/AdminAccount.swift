@@ -58,7 +58,7 @@ public struct ConsoleSession: Hashable, Sendable {
 
     public static func isWellFormedToken(_ text: some StringProtocol) -> Bool { RandomToken.isWellFormed(text, bytes: 32) }
 
-    public static func hash(_ token: String) -> String { Hex.string(SHA256.hash(data: Data(token.utf8))) }
+    public static func hash(_ token: String) -> String { RandomToken.hash(token) }
 }
 
 /// One line of the extension list: never a PIN or SIP password.

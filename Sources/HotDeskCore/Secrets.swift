@@ -136,6 +136,10 @@ public enum RandomToken {
             .replacingOccurrences(of: "=", with: "")
     }
 
+    /// What a store keeps of a token instead of the token (hex SHA-256): looked up by it, a
+    /// token's lookup time says nothing about the token, and a copy of the store opens nothing.
+    public static func hash(_ token: String) -> String { Hex.string(SHA256.hash(data: Data(token.utf8))) }
+
     /// Whether `text` could be a token made by `make` (cheap syntax check before any lookup).
     public static func isWellFormed(_ text: some StringProtocol, bytes: Int = 24) -> Bool {
         text.utf8.count == (bytes * 4 + 2) / 3

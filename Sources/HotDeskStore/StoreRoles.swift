@@ -80,6 +80,12 @@ public protocol PushJobStore: Sendable {
     func updatePushJob(_ job: PushJob) async throws -> Bool
     /// When the next queued or sent job falls due, if any.
     func nextPushDue() async throws -> Date?
+    /// Keeps a single-use login for one push to `mac` (its SHA-256 only), good until `expires`,
+    /// where every node sees it (the phone's question may reach another node); forgets the
+    /// expired ones and the phone's oldest beyond `keepPerPhone`.
+    func addPushLogin(mac: MACAddress, loginHash: String, expires: Date, now: Date, keepPerPhone: Int) async throws
+    /// Takes a live login of `mac` by its hash: `true` once.
+    func takePushLogin(mac: MACAddress, loginHash: String, now: Date) async throws -> Bool
 }
 
 /// Phones: enrolment and claims, what they fetched, their state as a config or the app needs it,

@@ -5,6 +5,7 @@ import HotDeskServer
 import PhoneSimulator
 import Testing
 
+@testable import HotDeskServer
 @testable import HotDeskStore
 
 /// Two HotDesk servers on one PostgreSQL database, as two nodes behind one address: what one
@@ -136,6 +137,27 @@ extension SeveralNodesTests {
             // A helpdesk clears the address's lock through A: B lets it in at its next attempt.
             #expect(try await admin.call("DELETE", "/locks/source/\(guesser)").status == 200)
             #expect(try await attempt(1, "&ext=6001&pw=4001", from: guesser).contains("Logged in"), "B knows of the unlock made through A")
+        }
+    }
+
+    @Test("a push's single-use login issued by node A is answered AUTHORIZED by node B, once (a Cisco phone asks the one address)")
+    func pushLoginsShared() async throws {
+        try await Self.twoNodes(yaml: matrixDirectory) { a, b in
+            _ = try await a.phone("cisco-8841", mac: "001565c00006", pushes: false)
+            let mac = try #require(MACAddress("001565c00006"))
+            let login = try await PushLogins(store: a.store).issue(mac: mac, now: Date(), lifetime: 60)
+            func ask(_ node: TestServer) async throws -> String {
+                try await CurlEngine.shared.perform(
+                    CurlRequest(
+                        method: "POST",
+                        url: "\(node.baseURL)/push-auth",
+                        headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                        body: Array("UserID=\(login.username)&Password=\(login.password)&devicename=SEP001565C00006".utf8)
+                    )
+                ).text
+            }
+            #expect(try await ask(b) == "AUTHORIZED", "the other node knows the login")
+            #expect(try await ask(a) == "UN-AUTHORIZED", "taken once, whichever node is asked")
         }
     }
 

@@ -27,7 +27,7 @@ final class PushService: Service, Sendable {
     let screens: ScreenLibrary
     let language: String
     /// The single-use logins of pushes whose phones check them with `/push-auth`.
-    let logins = PushLogins()
+    var logins: PushLogins { PushLogins(store: store) }
     private let signal = WakeSignal()
     private let inFlight = Mutex(0)
     /// `policy.maxPerSecond`, when set.
@@ -178,7 +178,7 @@ final class PushService: Service, Sendable {
         )
         if pusher.recipes.vendors[device.model.brand]?.recipe(job.action)?.login == .oneTime {
             // The phone asks /push-auth about this login while it takes the command: good for that alone.
-            target.credentials = logins.issue(mac: device.mac, now: clock(), lifetime: policy.connectTimeout + policy.transferTimeout + 10)
+            target.credentials = try await logins.issue(mac: device.mac, now: clock(), lifetime: policy.connectTimeout + policy.transferTimeout + 10)
         }
         var document: String?
         if job.action == .xml {

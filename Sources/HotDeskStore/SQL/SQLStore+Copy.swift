@@ -18,6 +18,8 @@ extension SQLStore {
     /// probe's row, its migrations' records.
     static let tablesNotCopied: Set<String> = [
         "shared_changes", "device_changes", "key_check", "health_probe", "grdb_migrations", "hotdesk_migrations",
+        // Live for the seconds of one push.
+        "push_logins",
     ]
 
     /// Rows copied, by table, in copy order.

@@ -330,6 +330,30 @@ extension SQLStore {
         }
     }
 
+    public func addPushLogin(mac: MACAddress, loginHash: String, expires: Date, now: Date, keepPerPhone: Int) async throws {
+        try await engine.write { db in
+            try db.execute("DELETE FROM push_logins WHERE expires_at <= ?", [now.timeIntervalSince1970])
+            try db.execute(
+                "INSERT INTO push_logins (mac, login_hash, expires_at) VALUES (?, ?, ?)",
+                [mac.canonical, loginHash, expires.timeIntervalSince1970]
+            )
+            try db.execute(
+                "DELETE FROM push_logins WHERE mac = ? AND id NOT IN (SELECT id FROM push_logins WHERE mac = ? ORDER BY id DESC LIMIT ?)",
+                [mac.canonical, mac.canonical, keepPerPhone]
+            )
+        }
+    }
+
+    public func takePushLogin(mac: MACAddress, loginHash: String, now: Date) async throws -> Bool {
+        try await engine.write { db in
+            try db.execute(
+                "DELETE FROM push_logins WHERE mac = ? AND login_hash = ? AND expires_at > ?",
+                [mac.canonical, loginHash, now.timeIntervalSince1970]
+            )
+            return db.changesCount > 0
+        }
+    }
+
     // MARK: rows
 
     static func pushJob(_ row: SQLRow) -> PushJob? { PushJobRecord(row: row).job }

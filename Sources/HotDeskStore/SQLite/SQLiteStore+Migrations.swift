@@ -388,5 +388,21 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v26: single-use push logins in the store") { db in
+            // A Cisco phone asks /push-auth about the login of a push while it takes it: through one
+            // address, that question may reach another node than the one pushing.
+            try db.execute(
+                sql: """
+                    CREATE TABLE push_logins (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        mac TEXT NOT NULL,
+                        login_hash TEXT NOT NULL,
+                        expires_at REAL NOT NULL
+                    );
+                    CREATE INDEX push_logins_mac ON push_logins(mac, login_hash);
+                    CREATE INDEX push_logins_expires ON push_logins(expires_at);
+                    """
+            )
+        }
     }
 }

@@ -12,7 +12,7 @@ import PhonePush
 /// password. Refusals are logged (`push_auth_refused`), audited and throttled per address like
 /// wrong API keys: past the limit, 429 and no audit row.
 struct PushAuthController: Sendable {
-    let store: any DeviceStore & AuditStore
+    let store: any DeviceStore & AuditStore & PushJobStore
     let recipes: PushRecipeBook
     let logins: PushLogins
     let addresses: PhoneAddressResolver
@@ -39,7 +39,7 @@ struct PushAuthController: Sendable {
         if let mac, let device = try await store.device(mac: mac) {
             if recipes.vendors[device.model.brand]?.usesOneTimeLogins != true {
                 why = "\(device.model.brand.rawValue) phones do not check push logins with HotDesk"
-            } else if logins.redeem(mac: mac, username: form["UserID"] ?? "", password: form["Password"] ?? "", now: now) {
+            } else if try await logins.redeem(mac: mac, username: form["UserID"] ?? "", password: form["Password"] ?? "", now: now) {
                 return Self.answer(true)
             } else {
                 why = "not the login of a push being sent to this phone"
