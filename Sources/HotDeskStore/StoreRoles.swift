@@ -96,9 +96,11 @@ public protocol DeviceStore: Sendable {
     func device(ofAppToken token: String) -> MACAddress?
     /// What provisioning Digest nonces are made with: the same on every node on this database.
     var digestNonceKey: SymmetricKey { get }
-    /// Adds a device unless one with its MAC exists; returns the stored one. Audited. `nil`:
-    /// refused, `maxUnclaimed` phones enrolled this way have not proved themselves yet.
-    func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device?
+    /// Adds a device unless one with its MAC exists (then the stored one); audited. With
+    /// `limits`, counted over everything the database holds (every node): at most `perMinute`
+    /// phones enrolled by their own request within the last minute, at most `maxUnclaimed` of
+    /// them unproven.
+    func enrol(_ device: Device, audit: AuditEntry, limits: EnrolmentPolicy?) async throws -> Enrolment
     /// A phone that enrolled itself and never proved itself, asked for again by another family's
     /// phone: it takes that family and a new secret (a squatter cannot keep the real phone out).
     /// `false` when the device is claimed or the directory's. Audited.
@@ -254,9 +256,21 @@ public enum StoreFailure {
     public static func isStoreError(_ error: any Error) -> Bool { error is any StoreError }
 }
 
+/// What came of enrolling an unknown phone.
+public enum Enrolment: Sendable {
+    /// Enrolled now, or known already (the stored device).
+    case enrolled(Device)
+    /// `per_minute` phones enrolled within the last minute: the next slot frees in `retryAfter` s.
+    case overRate(retryAfter: Int)
+    /// `max_unclaimed` enrolled phones have not proved themselves yet.
+    case overUnclaimed
+
+    public var device: Device? { if case .enrolled(let device) = self { device } else { nil } }
+}
+
 extension DeviceStore {
     public func enrol(_ device: Device, audit: AuditEntry) async throws -> Device {
-        try await enrol(device, audit: audit, maxUnclaimed: nil)!
+        try await enrol(device, audit: audit, limits: nil).device!
     }
 }
 

@@ -161,6 +161,24 @@ extension SeveralNodesTests {
         }
     }
 
+    @Test("settings.enrolment.per_minute counts both nodes' enrolments: six unknown phones, three through each node, four enrolled")
+    func enrolmentRateShared() async throws {
+        let yaml = EnrolmentAttackTests.yaml.replacingOccurrences(of: "per_minute: 20", with: "per_minute: 4")
+        try await Self.twoNodes(yaml: yaml) { a, b in
+            var statuses: [Int: Int] = [:]
+            for n in 0..<6 {
+                let node = n % 2 == 0 ? a : b
+                let r = try await HTTP.get(
+                    "\(node.baseURL)/provision/" + String(format: "001565f2%04x.cfg", n),
+                    headers: ["User-Agent": "Yealink SIP-T46U 108.86.0.45"]
+                )
+                statuses[r.status, default: 0] += 1
+            }
+            #expect(statuses == [200: 4, 503: 2], "\(statuses)")
+            #expect(try await a.store.auditLog(limit: 100).filter { $0.action == .enrol }.count == 4)
+        }
+    }
+
     @Test("the auto-logout sweep runs on one node at a time: while another node holds its turn, a sweep ends nothing; then it does")
     func sweepOneNodeAtATime() async throws {
         let flows = AutoLogoutFlowTests()

@@ -1,9 +1,11 @@
 import Foundation
 import Synchronization
 
-/// The enrolment rate (`settings.enrolment.per_minute`), in memory: unknown phones admitted in the
-/// last minute, and those refused since the last summary, so that a flood of fake MACs is
-/// audited as one row per episode, not one row per MAC.
+/// This node's share of the enrolment rate (`settings.enrolment.per_minute`), in memory: unknown
+/// phones it admitted in the last minute (a flood is shed here, without the database; the
+/// database then counts every node's enrolments, `DeviceStore.enrol`), and those refused since
+/// the last summary, so that a flood of fake MACs is audited as one row per episode, not one row
+/// per MAC.
 final class EnrolmentGate: Sendable {
     enum Verdict: Equatable {
         case admit

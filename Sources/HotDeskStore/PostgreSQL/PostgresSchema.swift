@@ -38,6 +38,11 @@ enum PostgresSchema {
                 "CREATE INDEX push_logins_expires ON push_logins(expires_at)",
             ]
         ),
+        Migration(
+            version: 4,
+            name: "SQLite's v27: phones enrolled by their own request found by time",
+            statements: ["CREATE INDEX devices_enrolled_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone'"]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

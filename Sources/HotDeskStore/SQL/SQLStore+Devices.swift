@@ -114,18 +114,28 @@ extension SQLStore {
         }
     }
 
-    public func enrol(_ device: Device, audit: AuditEntry, maxUnclaimed: Int?) async throws -> Device? {
+    public func enrol(_ device: Device, audit: AuditEntry, limits: EnrolmentPolicy?) async throws -> Enrolment {
         let secrets = self.secrets
         let catalog = self.catalog
         return try await engine.write { db in
             if let existing = try db.row("SELECT * FROM devices WHERE mac = ?", [device.mac.canonical]) {
-                return try Self.device(existing, secrets: secrets, catalog: catalog)
+                return .enrolled(try Self.device(existing, secrets: secrets, catalog: catalog))
             }
-            if let maxUnclaimed {
+            if let limits {
+                // Through `devices_enrolled_by_phone`: the last minute's enrolments only.
+                let lastMinute = try db.values(
+                    Double.self,
+                    "SELECT enrolled_at FROM devices WHERE enrolled_by = 'phone' AND enrolled_at > ? ORDER BY enrolled_at LIMIT ?",
+                    [audit.at.timeIntervalSince1970 - 60, max(1, limits.perMinute)]
+                )
+                if lastMinute.count >= limits.perMinute {
+                    let oldest = lastMinute.first ?? audit.at.timeIntervalSince1970
+                    return .overRate(retryAfter: max(1, Int((60 - (audit.at.timeIntervalSince1970 - oldest)).rounded(.up))))
+                }
                 let unclaimed =
                     try db.value(Int.self, "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'")
                     ?? 0
-                if unclaimed >= maxUnclaimed { return nil }
+                if unclaimed >= limits.maxUnclaimed { return .overUnclaimed }
             }
             var device = device
             device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
@@ -137,7 +147,7 @@ extension SQLStore {
                 ]
             )
             try Self.insert(audit, db)
-            return device
+            return .enrolled(device)
         }
     }
 

@@ -404,5 +404,9 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v27: phones enrolled by their own request found by time") { db in
+            // `settings.enrolment.per_minute` is counted in the database (every node's enrolments).
+            try db.execute(sql: "CREATE INDEX devices_enrolled_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone'")
+        }
     }
 }

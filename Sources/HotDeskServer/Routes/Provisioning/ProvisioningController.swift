@@ -12,7 +12,7 @@ import Provisioning
 /// asks, render, record what the phone was served. A step that must answer early (a refusal, a
 /// challenge, a common file) throws its `Answer`.
 struct ProvisioningController: Sendable {
-    let store: any DeviceStore & DirectoryStore & AuditStore & StampedStore
+    let store: any DeviceStore & DirectoryStore & AuditStore & StampedStore & NodeLocks
     let catalog: PhoneCatalog
     let configs: ConfigFamilies
     let pushes: PushService
@@ -36,7 +36,7 @@ struct ProvisioningController: Sendable {
     let clock: @Sendable () -> Date
 
     init(
-        store: any DeviceStore & DirectoryStore & AuditStore & StampedStore,
+        store: any DeviceStore & DirectoryStore & AuditStore & StampedStore & NodeLocks,
         families: FamilyBook,
         renderer: ConfigRenderer,
         caches: CacheLimits,

@@ -133,17 +133,23 @@ extension ProvisioningController {
             throw Answer.unknownDevice
         }
         let limits = settings.enrolment
+        let rate = "more than \(limits.perMinute) unknown phones in a minute (settings.enrolment.per_minute)"
+        // This node's own count first (a flood is shed without the database)…
         if case .refuse(let retry, let first) = enrolments.admit(perMinute: limits.perMinute, now: now) {
-            let why = "more than \(limits.perMinute) unknown phones in a minute (settings.enrolment.per_minute)"
-            throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: retry, first: first, why: why)
+            throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: retry, first: first, why: rate)
         }
+        // …then every node's, in the database, one enrolment at a time over all nodes.
         let detail = "\(brand.rawValue) model \(model.name) from \(how); file \(fetch.file)"
-        let enrolled = try await store.enrol(
-            Device(mac: mac, model: model, token: RandomToken.make()),
-            audit: AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: source, outcome: .success, detail: detail),
-            maxUnclaimed: limits.maxUnclaimed
-        )
-        guard enrolled != nil else {
+        let audit = AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: source, outcome: .success, detail: detail)
+        let device = Device(mac: mac, model: model, token: RandomToken.make())
+        let store = self.store
+        let enrolment = try await store.withNodeLocks(["enrolment"]) { try await store.enrol(device, audit: audit, limits: limits) }
+        switch enrolment {
+        case .enrolled:
+            break
+        case .overRate(let retry):
+            throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: retry, first: enrolments.countRefusal(), why: rate)
+        case .overUnclaimed:
             let why = "\(limits.maxUnclaimed) enrolled phones have not fetched their config with their secret yet (settings.enrolment.max_unclaimed)"
             throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: 300, first: enrolments.countRefusal(), why: why)
         }
