@@ -11,7 +11,7 @@ let hotdeskExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponen
 
 /// `hotdesk serve` as its own process, to be killed with SIGKILL.
 final class ServerProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let log: URL
 
@@ -23,16 +23,10 @@ final class ServerProcess: Sendable {
         }
         let log = directory.appendingPathComponent("serve-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: hotdeskExecutable)
-        process.arguments =
-            [
-                "serve", "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC",
-            ] + (try TestDatabase.commandLine(for: db)) + options
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let arguments =
+            ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--screens", screensDirectory.path, "--time-zone", "UTC"]
+            + (try TestDatabase.commandLine(for: db)) + options
+        let process = try ChildProcess(hotdeskExecutable, arguments, errors: .file(log.path))
         var bound: Int?
         _ = await eventually(timeout: 30) {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -43,13 +37,13 @@ final class ServerProcess: Sendable {
             return true
         }
         guard let bound else {
-            process.terminate()
+            process.signal(SIGTERM)
             throw TestFailure("hotdesk serve did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         }
         return ServerProcess(process: process, port: bound, log: log)
     }
 
-    private init(process: Process, port: Int, log: URL) {
+    private init(process: ChildProcess, port: Int, log: URL) {
         self.process = process
         self.port = port
         self.log = log
@@ -69,7 +63,7 @@ final class ServerProcess: Sendable {
 
     /// SIGKILL: no graceful stop, nothing flushed but what was committed.
     func kill() async {
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         _ = await eventually(timeout: 10) { !self.process.isRunning }
     }
 }
@@ -103,7 +97,7 @@ struct ChangePathTests {
         #expect(queued.reason == .login)
 
         let second = try await ServerProcess.start(db: db, port: first.port, directory: dir.url)
-        defer { second.process.terminate() }
+        defer { second.process.signal(SIGTERM) }
         #expect(await phone.waitForApply(since: mark), "the restarted server pushed the phone and it fetched its config")
         #expect(await phone.config.lineUser == "5501")
         #expect(try await eventually { try await store.pushJob(id: queued.id)?.state == .applied }, "the job written before the kill is applied")

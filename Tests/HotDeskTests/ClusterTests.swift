@@ -18,29 +18,26 @@ final class HAProxyProcess: Sendable {
         return false
     }()
 
-    let process: Process
+    let process: ChildProcess
     let log: URL
 
     /// Listens on 127.0.0.1:`front`, in front of the nodes on 127.0.0.1:`nodes`.
     init(front: Int, nodes: [Int], directory: URL) throws {
         log = directory.appendingPathComponent("haproxy.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path)
-        process.arguments = ["-db", "-f", Self.config]
-        process.environment = [
-            "HOTDESK_FRONT": "127.0.0.1:\(front)", "HOTDESK_NODE1": "127.0.0.1:\(nodes[0])", "HOTDESK_NODE2": "127.0.0.1:\(nodes[1])",
-        ]
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        process = try ChildProcess(
+            Self.path,
+            ["-db", "-f", Self.config],
+            environment: [
+                "HOTDESK_FRONT": "127.0.0.1:\(front)", "HOTDESK_NODE1": "127.0.0.1:\(nodes[0])", "HOTDESK_NODE2": "127.0.0.1:\(nodes[1])",
+            ],
+            output: .file(log.path),
+            errors: .file(log.path)
+        )
     }
 
     func stop() async {
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         _ = await eventually(timeout: 10) { !self.process.isRunning }
     }
 }

@@ -266,26 +266,24 @@ struct ConsoleTests {
     }
 }
 
-/// `curl -N` reading a server-sent event stream (URLSession on Linux gives no streamed body).
+/// `curl -N` reading a server-sent event stream (URLSession on Linux gives no streamed body)
+/// into a file, read as it grows.
 final class EventStream: Sendable {
-    private let process: Process
-    private final class Received: Sendable { let text = Mutex("") }
-    private let received = Received()
+    private let process: ChildProcess
+    private let file: URL
 
     init(url: String, cookie: String) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sN", "--max-time", "60", "-H", "Cookie: hotdesk_console=\(cookie)", url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [received] handle in
-            let data = handle.availableData
-            received.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try process.run()
+        file = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID().uuidString).txt")
+        process = try ChildProcess(
+            "/usr/bin/curl",
+            ["-sN", "--max-time", "60", "-H", "Cookie: hotdesk_console=\(cookie)", url],
+            output: .file(file.path)
+        )
     }
 
-    var text: String { received.text.withLock { $0 } }
+    deinit { try? FileManager.default.removeItem(at: file) }
+
+    var text: String { (try? String(contentsOf: file, encoding: .utf8)) ?? "" }
 
     func wait(for marker: String, count: Int = 1, seconds: Double = 10) async throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -316,7 +314,7 @@ final class EventStream: Sendable {
         }
     }
 
-    func close() { if process.isRunning { process.terminate() } }
+    func close() { process.signal(SIGTERM) }
 
     struct StreamTimeout: Error, CustomStringConvertible {
         let marker: String

@@ -26,70 +26,23 @@ enum Command {
         killAfter: Duration = .seconds(120)
     ) async throws -> Result {
         let file = directory.appendingPathComponent("command-\(UUID().uuidString).out")
-        guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
         defer { try? FileManager.default.removeItem(at: file) }
-        let output = try FileHandle(forWritingTo: file)
-        defer { try? output.close() }
-        let process = Process()
-        if arguments[0].hasPrefix("/") {
-            process.executableURL = URL(fileURLWithPath: arguments[0])
-            process.arguments = Array(arguments.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-        }
-        if let environment { process.environment = environment }
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardOutput = output
-        process.standardError = errors ? output : FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let ending = Ending()
-        process.terminationHandler = { ending.end($0.terminationStatus) }
-        var attempt = 0
-        while true {
-            do {
-                try process.run()
-                break
-            } catch let error as NSError where error.domain == NSPOSIXErrorDomain && error.code == Int(EINTR) && attempt < 5 {
-                attempt += 1
-            }
-        }
-        // A timer, not a look: past its time the command is killed, and its end reported here
-        // should Foundation's handler never report it (the first report wins).
-        let watchdog = Task { [process] in
+        let (executable, rest) = arguments[0].hasPrefix("/") ? (arguments[0], Array(arguments.dropFirst())) : ("/usr/bin/env", arguments)
+        let child = try ChildProcess(
+            executable,
+            rest,
+            environment: environment,
+            workingDirectory: workingDirectory?.path,
+            output: .file(file.path),
+            errors: errors ? .file(file.path) : .discard
+        )
+        // A timer, not a look: past its time the command is killed.
+        let watchdog = Task {
             try await Task.sleep(for: killAfter)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            _ = await eventually(timeout: 10) { !process.isRunning }
-            ending.end(process.isRunning ? -1 : process.terminationStatus)
+            child.signal(SIGKILL)
         }
-        let status = await ending.wait()
+        let status = await child.wait()
         watchdog.cancel()
         return Result(status: status, output: String(decoding: (try? Data(contentsOf: file)) ?? Data(), as: UTF8.self))
-    }
-
-    /// The end of a process, reported once, to one waiter, whichever comes first.
-    private final class Ending: Sendable {
-        private let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
-
-        func end(_ status: Int32) {
-            let waiter = state.withLock { state -> CheckedContinuation<Int32, Never>? in
-                guard state.status == nil else { return nil }
-                state.status = status
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume(returning: status)
-        }
-
-        func wait() async -> Int32 {
-            await withCheckedContinuation { continuation in
-                let now = state.withLock { state -> Int32? in
-                    if let status = state.status { return status }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let now { continuation.resume(returning: now) }
-            }
-        }
     }
 }

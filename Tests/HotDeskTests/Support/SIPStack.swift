@@ -42,7 +42,7 @@ enum SIPStack {
 /// A running Kamailio on 127.0.0.2:<port>, asking HotDesk at `hotdeskURL`.
 final class KamailioProcess: Sendable {
     let port: Int
-    private let process: Process
+    private let process: ChildProcess
     let log: URL
 
     /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
@@ -51,17 +51,13 @@ final class KamailioProcess: Sendable {
         self.port = port
         log = directory.appendingPathComponent("kamailio-\(port).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: SIPStack.kamailio)
-        process.arguments = [
-            "-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1",
-        ]
-        process.environment = ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""]
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        self.process = process
+        process = try ChildProcess(
+            SIPStack.kamailio,
+            ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"],
+            environment: ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""],
+            output: .file(log.path),
+            errors: .file(log.path)
+        )
         // Ready when it says it listens.
         for _ in 0..<50 {
             if (try? String(contentsOf: log, encoding: .utf8))?.contains("SO_RCVBUF is finally") == true { break }
