@@ -61,6 +61,18 @@ public struct ConsoleSession: Hashable, Sendable {
     public static func hash(_ token: String) -> String { RandomToken.hash(token) }
 }
 
+/// The wrong console passwords a sign-in is held by: its account's (each with its address) and
+/// its address's (for any account).
+public struct SignInFailures: Sendable {
+    public var account: [(at: Date, source: String)]
+    public var source: [Date]
+
+    public init(account: [(at: Date, source: String)] = [], source: [Date] = []) {
+        self.account = account
+        self.source = source
+    }
+}
+
 /// One line of the extension list: never a PIN or SIP password.
 public struct ExtensionSummary: Hashable, Sendable {
     public var number: String

@@ -222,6 +222,12 @@ public protocol AccountStore: Sendable {
     func consoleSession(tokenHash: String, at: Date) async throws -> ConsoleSession?
     /// Ends a session; the audit entry is written only if there was one.
     func endConsoleSession(tokenHash: String, audit: AuditEntry) async throws
+    /// Wrong console passwords since `since`, every node's: for `account` (with the address each
+    /// came from) and from `source` (for any account).
+    func signInFailures(account: String, source: String, since: Date) async throws -> SignInFailures
+    /// A wrong console password, counted for its account and address and audited, in one
+    /// transaction.
+    func recordSignInFailure(account: String, source: String, audit: AuditEntry) async throws
 }
 
 /// What the health check and the metrics ask of the database itself.

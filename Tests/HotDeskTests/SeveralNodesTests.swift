@@ -179,6 +179,29 @@ extension SeveralNodesTests {
         }
     }
 
+    @Test(
+        "the console's sign-in hold is both nodes': three wrong passwords through A hold the right one through B; 20 at once over both, three evaluated"
+    )
+    func signInHoldsShared() async throws {
+        try await Self.twoNodes(yaml: flowDirectory) { a, b in
+            _ = try await a.store.saveAdminAccount(name: "hal", password: ConsoleTests.password, role: .admin, actor: "test", at: Date())
+            let guesser = Loopback.next()
+            for n in 0..<3 { #expect(try await ConsoleTests.signIn(a, "hal", "wrong password \(n)", from: guesser) == 401) }
+            #expect(try await ConsoleTests.signIn(b, "hal", from: guesser) == 429, "held on B by A's count")
+            #expect(try await ConsoleTests.signIn(b, "hal", from: Loopback.next()) == 200, "not held for hal at another desk")
+            // 20 at once from another address, half through each node: three evaluated.
+            let attacker = Loopback.next()
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<20 {
+                    group.addTask { try await ConsoleTests.signIn(n % 2 == 0 ? a : b, "hal", "wrong password \(n)", from: attacker) }
+                }
+                for try await _ in group {}
+            }
+            let failures = try await a.store.auditLog(limit: 200).filter { $0.action == .signIn && $0.outcome == .failure && $0.source == attacker }
+            #expect(failures.count == 3, "evaluated over two nodes: \(failures.count)")
+        }
+    }
+
     @Test("the auto-logout sweep runs on one node at a time: while another node holds its turn, a sweep ends nothing; then it does")
     func sweepOneNodeAtATime() async throws {
         let flows = AutoLogoutFlowTests()

@@ -95,6 +95,38 @@ extension SQLStore {
 
     private static let decoy = SecretHash(hashing: "decoy", key: .random())
 
+    /// One statement (one round trip on PostgreSQL): each row tagged with the list it belongs to.
+    public func signInFailures(account: String, source: String, since: Date) async throws -> SignInFailures {
+        let start = since.timeIntervalSince1970
+        return try await engine.read { db in
+            var failures = SignInFailures()
+            let rows = try db.rows(
+                """
+                SELECT 'a' AS list, at, source FROM sign_in_failures WHERE account = ? AND at >= ?
+                UNION ALL SELECT 's', at, source FROM sign_in_failures WHERE source = ? AND at >= ?
+                """,
+                [account, start, source, start]
+            )
+            for row in rows {
+                let at = Date(timeIntervalSince1970: row["at"])
+                if row["list"] as String == "a" { failures.account.append((at, row["source"])) } else { failures.source.append(at) }
+            }
+            return failures
+        }
+    }
+
+    public func recordSignInFailure(account: String, source: String, audit: AuditEntry) async throws {
+        try await engine.write { db in
+            try db.execute(
+                "INSERT INTO sign_in_failures (at, account, source) VALUES (?, ?, ?)",
+                [audit.at.timeIntervalSince1970, account, source]
+            )
+            // A day old, a failure holds nothing any more.
+            try db.execute("DELETE FROM sign_in_failures WHERE at < ?", [audit.at.timeIntervalSince1970 - 86400])
+            try Self.insert(audit, db)
+        }
+    }
+
     public func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws {
         try await engine.write { db in
             // Ended sessions are forgotten as new ones start: the table holds live ones only.

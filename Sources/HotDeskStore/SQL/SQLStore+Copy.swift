@@ -11,7 +11,7 @@ extension SQLStore {
     static let copiedTables = [
         "settings", "phone_credentials", "extensions", "workspaces", "devices", "sessions", "device_users", "templates", "mappings",
         "shared_lines", "shared_line_members", "classes_of_service", "schedules", "push_jobs", "audit", "login_failures", "api_keys",
-        "admin_accounts", "console_sessions",
+        "admin_accounts", "console_sessions", "sign_in_failures",
     ]
 
     /// What each store makes for itself: the counters its triggers move, its key check, the health

@@ -408,5 +408,22 @@ extension SQLiteStore {
             // `settings.enrolment.per_minute` is counted in the database (every node's enrolments).
             try db.execute(sql: "CREATE INDEX devices_enrolled_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone'")
         }
+        m.registerMigration("v28: wrong console passwords counted in the database") { db in
+            // The console's sign-in holds (per account and address, per account, per address)
+            // were counted in each process's memory; several nodes must hold alike.
+            try db.execute(
+                sql: """
+                    CREATE TABLE sign_in_failures (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        account TEXT NOT NULL,
+                        source TEXT NOT NULL
+                    );
+                    CREATE INDEX sign_in_failures_account ON sign_in_failures(account, at);
+                    CREATE INDEX sign_in_failures_source ON sign_in_failures(source, at);
+                    CREATE INDEX sign_in_failures_at ON sign_in_failures(at);
+                    """
+            )
+        }
     }
 }

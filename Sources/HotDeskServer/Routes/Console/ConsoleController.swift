@@ -17,17 +17,14 @@ struct ConsoleController: Sendable {
     /// The console answers only HotDesk's own names (a DNS-rebinding page uses its own).
     let hosts: HostPolicy
     let security: SecurityLog
-    /// Sign-ins refused for wrong passwords: per account and source address (three hold that
-    /// pair), per account from every address (a slower hold: three guesses from anywhere must not
-    /// keep a named admin out), and per source address.
-    let pairFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailures, window: ConsoleAuth.failureWindow)
-    let accountFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailuresPerAccount, window: ConsoleAuth.failureWindow)
-    let sourceFailures = RefusalThrottle(limit: ConsoleAuth.allowedFailuresPerSource, window: ConsoleAuth.failureWindow)
-    /// Throttled attempts: only the first of a window per source is audited, so a loop (with a
-    /// new account name each time or not) fills no log.
+    /// Throttled attempts: only the first of a window per source is audited (by each node), so a
+    /// loop (with a new account name each time or not) fills no log.
     let throttledAudit = RefusalThrottle(limit: 1, window: ConsoleAuth.failureWindow)
-    /// Count → check → record for one account and one source runs as one step: concurrent wrong
-    /// passwords are evaluated up to the limit, no more.
+    /// Count → check → record for one account and one source runs as one step, on this node (the
+    /// gate) and across nodes (the store's node locks): concurrent wrong passwords are evaluated
+    /// up to the limit, no more. The wrong passwords are counted in the store (every node's):
+    /// per account and source address (three hold that pair), per account from every address (a
+    /// slower hold: three guesses from anywhere must not keep a named admin out), and per address.
     let gate = KeyedGate()
     let clock: @Sendable () -> Date
 
@@ -67,18 +64,31 @@ struct ConsoleController: Sendable {
         let source = addresses.address(of: request, context: context) ?? "unknown"
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
         let printable = TextSafety.printable(String(body.name.prefix(64)))
-        return try await gate.withKeys(["account " + name, "source " + source]) {
-            try await check(request, name: name, printable: printable, password: body.password, source: source, now: now)
+        let keys = ["console account " + name, "console source " + source]
+        return try await gate.withKeys(keys) {
+            try await store.withNodeLocks(keys) {
+                try await check(request, name: name, printable: printable, password: body.password, source: source, now: now)
+            }
         }
+    }
+
+    /// Seconds a sign-in is held by `failures` within the window (0: not held): until enough of
+    /// them leave the window to go below `limit`.
+    static func hold(_ failures: [Date], limit: Int, now: Date) -> Int {
+        let recent = failures.filter { now.timeIntervalSince($0) < ConsoleAuth.failureWindow }.sorted()
+        guard recent.count >= limit else { return 0 }
+        let frees = recent[recent.count - limit]
+        return max(1, Int((ConsoleAuth.failureWindow - now.timeIntervalSince(frees)).rounded(.up)))
     }
 
     /// The serialised part of a sign-in: count, check, record.
     private func check(_ request: Request, name: String, printable: String, password: String, source: String, now: Date) async throws -> Response {
-        let pair = name + " " + source
-        func hold(_ throttle: RefusalThrottle, _ key: String) -> Int {
-            throttle.recent(source: key, now: now) >= throttle.limit ? throttle.retryAfter(source: key, now: now) : 0
-        }
-        let wait = max(hold(pairFailures, pair), hold(accountFailures, name), hold(sourceFailures, source))
+        let failures = try await store.signInFailures(account: name, source: source, since: now - ConsoleAuth.failureWindow)
+        let wait = max(
+            Self.hold(failures.account.filter { $0.source == source }.map(\.at), limit: ConsoleAuth.allowedFailures, now: now),
+            Self.hold(failures.account.map(\.at), limit: ConsoleAuth.allowedFailuresPerAccount, now: now),
+            Self.hold(failures.source, limit: ConsoleAuth.allowedFailuresPerSource, now: now)
+        )
         if wait > 0 {
             if throttledAudit.refuse(source: source, now: now) == .withinLimit {
                 try await store.audit(
@@ -96,12 +106,11 @@ struct ConsoleController: Sendable {
             throw APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait)
         }
         guard let role = try await store.checkAdminPassword(name: name, password: password) else {
-            _ = pairFailures.refuse(source: pair, now: now)
-            _ = accountFailures.refuse(source: name, now: now)
-            _ = sourceFailures.refuse(source: source, now: now)
             security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
-            try await store.audit(
-                AuditEntry(
+            try await store.recordSignInFailure(
+                account: name,
+                source: source,
+                audit: AuditEntry(
                     at: now,
                     actor: "console:\(printable)",
                     action: .signIn,
