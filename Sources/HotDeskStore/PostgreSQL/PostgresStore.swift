@@ -196,33 +196,100 @@ final class PostgresSideConnection: @unchecked Sendable {
 
     /// The first row of one statement (one statement is one snapshot: no transaction needed).
     func row(_ sql: String, _ arguments: SQLArguments = []) async throws -> SQLRow? {
+        try await rows(sql, arguments).first
+    }
+
+    /// The rows of one statement.
+    func rows(_ sql: String, _ arguments: SQLArguments = []) async throws -> [SQLRow] {
         let live = try await open()
         let result = try await watchdog.value(live.query(PostgresStatements.query(sql, arguments), logger: logger), on: live)
-        return try PostgresSession.rows(result).first
+        return try PostgresSession.rows(result)
     }
 }
 
 /// PostgreSQL's change stamps: the same counters as SQLite's (`shared_changes`, `device_changes`),
-/// read on the store's side connection, one statement per reading. A commit of any node is seen
-/// by the next reading.
+/// read on the store's side connection. A commit of any node is seen by the next reading: every
+/// request waits for a reading that started after it asked (`PostgresStampReader`).
 struct PostgresChangeStamps: ChangeStamps {
     let side: PostgresSideConnection
+    let reader: PostgresStampReader
+
+    init(side: PostgresSideConnection) {
+        self.side = side
+        reader = PostgresStampReader(side: side)
+    }
 
     func shared() async throws -> Int {
-        try await side.row("SELECT n FROM shared_changes WHERE id = 1").map { $0[0] } ?? -1
+        try await reader.read(nil).shared
     }
 
     func stamp(of mac: MACAddress) async throws -> ChangeStamp {
-        let row = try await side.row(
-            "SELECT (SELECT n FROM shared_changes WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
-            [mac.canonical]
-        )
-        return ChangeStamp(shared: row?[0] ?? -1, device: row?[1] ?? 0)
+        try await reader.read(mac)
     }
 
     /// Moves whenever any transaction of the cluster that wrote completes.
     func commits() async throws -> Int {
         try await side.row("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").map { $0[0] } ?? 0
+    }
+}
+
+/// Stamp readings in batches: the requests that ask while a reading is on the wire wait for the
+/// next one, which reads the shared stamp and every phone they asked about in one statement (one
+/// snapshot). A reading never starts before a request that it answers, so it sees every commit
+/// made before that request — on any node — as a reading per request would; under load the side
+/// connection carries one statement per round trip instead of one per request (1,900 config
+/// GETs/s over 64 connections, one per request, was the side connection's round trips).
+final class PostgresStampReader: Sendable {
+    private typealias Waiter = (mac: MACAddress?, continuation: CheckedContinuation<ChangeStamp, any Error>)
+    private let waiting = Mutex<(waiters: [Waiter], reading: Bool)>(([], false))
+    private let side: PostgresSideConnection
+
+    init(side: PostgresSideConnection) { self.side = side }
+
+    /// The shared stamp and, for `mac`, the phone's own (0 for a phone never changed).
+    func read(_ mac: MACAddress?) async throws -> ChangeStamp {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = waiting.withLock { state -> Bool in
+                state.waiters.append((mac, continuation))
+                defer { state.reading = true }
+                return !state.reading
+            }
+            if start { Task { await self.readWhileAsked() } }
+        }
+    }
+
+    private func readWhileAsked() async {
+        while true {
+            let batch = waiting.withLock { state -> [Waiter] in
+                defer { state.waiters = [] }
+                if state.waiters.isEmpty { state.reading = false }
+                return state.waiters
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                let stamps = try await readNow(Set(batch.compactMap(\.mac)))
+                for waiter in batch {
+                    waiter.continuation.resume(returning: ChangeStamp(shared: stamps.shared, device: waiter.mac.flatMap { stamps.devices[$0] } ?? 0))
+                }
+            } catch {
+                for waiter in batch { waiter.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// One statement; MACs inlined as their canonical text (12 hex digits, nothing to escape).
+    private func readNow(_ macs: Set<MACAddress>) async throws -> (shared: Int, devices: [MACAddress: Int]) {
+        var sql = "SELECT '' AS mac, n FROM shared_changes WHERE id = 1"
+        if !macs.isEmpty {
+            sql += " UNION ALL SELECT mac, n FROM device_changes WHERE mac IN (" + macs.map { "'\($0.canonical)'" }.joined(separator: ", ") + ")"
+        }
+        var shared = -1
+        var devices: [MACAddress: Int] = [:]
+        for row in try await side.rows(sql) {
+            let mac: String = row["mac"]
+            if mac.isEmpty { shared = row["n"] } else if let key = MACAddress(mac) { devices[key] = row["n"] }
+        }
+        return (shared, devices)
     }
 }
 
