@@ -66,8 +66,12 @@ struct ConsoleController: Sendable {
         let printable = TextSafety.printable(String(body.name.prefix(64)))
         let keys = ["console account " + name, "console source " + source]
         return try await gate.withKeys(keys) {
-            try await store.withNodeLocks(keys) {
-                try await check(request, name: name, printable: printable, password: body.password, source: source, now: now)
+            // Held already (a count only grows within its window): refused without the nodes'
+            // locks, so a flood of held attempts costs one read each.
+            try await refuseIfHeld(name: name, printable: printable, source: source, now: now)
+            return try await store.withNodeLocks(keys) {
+                try await refuseIfHeld(name: name, printable: printable, source: source, now: now)
+                return try await check(request, name: name, printable: printable, password: body.password, source: source, now: now)
             }
         }
     }
@@ -81,8 +85,9 @@ struct ConsoleController: Sendable {
         return max(1, Int((ConsoleAuth.failureWindow - now.timeIntervalSince(frees)).rounded(.up)))
     }
 
-    /// The serialised part of a sign-in: count, check, record.
-    private func check(_ request: Request, name: String, printable: String, password: String, source: String, now: Date) async throws -> Response {
+    /// 429 while wrong passwords hold this account and address (the first refusal of a window
+    /// audited).
+    private func refuseIfHeld(name: String, printable: String, source: String, now: Date) async throws {
         let failures = try await store.signInFailures(account: name, source: source, since: now - ConsoleAuth.failureWindow)
         let wait = max(
             Self.hold(failures.account.filter { $0.source == source }.map(\.at), limit: ConsoleAuth.allowedFailures, now: now),
@@ -105,6 +110,10 @@ struct ConsoleController: Sendable {
             }
             throw APIError(.tooManyRequests, "too_many_attempts", "too many wrong passwords; try again in \(wait) s", retryAfter: wait)
         }
+    }
+
+    /// The serialised part of a sign-in, once it is not held: check, record.
+    private func check(_ request: Request, name: String, printable: String, password: String, source: String, now: Date) async throws -> Response {
         guard let role = try await store.checkAdminPassword(name: name, password: password) else {
             security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
             try await store.recordSignInFailure(
