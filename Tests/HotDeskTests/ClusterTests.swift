@@ -64,7 +64,7 @@ struct ClusterTests {
         do {
             let imported = try await ServerProcess.importFlowDirectory(db: db, port: front, directory: dir.url)
             #expect(imported.status == 0, "\(imported.output)")
-            let up = await eventually(timeout: 20) { (try? await HTTP.get("http://127.0.0.1:\(front)/health"))?.status == 200 }
+            let up = await eventually(timeout: 60) { (try? await HTTP.get("http://127.0.0.1:\(front)/health"))?.status == 200 }
             #expect(up, "HAProxy answers on the front address: \((try? String(contentsOf: proxy.log, encoding: .utf8)) ?? "")")
 
             let phone = SimulatedPhone(
@@ -187,8 +187,9 @@ struct FleetThroughKillsTests {
             await node2.kill()
         }
         do {
-            let up = await eventually(timeout: 20) { (try? await HTTP.get("http://127.0.0.1:\(front)/health"))?.status == 200 }
-            try #require(up, "HAProxy answers on the front address")
+            // Both nodes' health checks pass first (each writes to the database: slow on a busy pass).
+            let up = await eventually(timeout: 60) { (try? await HTTP.get("http://127.0.0.1:\(front)/health"))?.status == 200 }
+            try #require(up, "HAProxy answers on the front address: \((try? String(contentsOf: proxy.log, encoding: .utf8)) ?? "")")
             var phones: [SimulatedPhone] = []
             for (n, model) in Self.models.enumerated() {
                 let phone = SimulatedPhone(
