@@ -6,6 +6,7 @@ import HotDeskCore
 import HotDeskStore
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The web console at `/admin`: its page, script and style (compiled in), sign-in and sign-out.
 /// Everything it shows and changes goes through `/api/v1`, opened by the session cookie this
@@ -20,6 +21,9 @@ struct ConsoleController: Sendable {
     /// Throttled attempts: only the first of a window per source is audited (by each node), so a
     /// loop (with a new account name each time or not) fills no log.
     let throttledAudit = RefusalThrottle(limit: 1, window: ConsoleAuth.failureWindow)
+    /// Holds this node found in the store, until they end: a hold only ends when its window
+    /// does (nothing clears it sooner), so the attempts it refuses need no read at all.
+    let holds = Holds()
     /// Count → check → record for one account and one source runs as one step, on this node (the
     /// gate) and across nodes (the store's node locks): concurrent wrong passwords are evaluated
     /// up to the limit, no more. The wrong passwords are counted in the store (every node's):
@@ -65,9 +69,10 @@ struct ConsoleController: Sendable {
         let name = AdminAccountInfo.nameProblem(body.name) == nil ? body.name : "?"
         let printable = TextSafety.printable(String(body.name.prefix(64)))
         let keys = ["console account " + name, "console source " + source]
+        // A hold this node knows of: refused at once, in no queue.
+        try await refuseIfHeld(name: name, printable: printable, source: source, now: now, known: true)
         return try await gate.withKeys(keys) {
-            // Held already (a count only grows within its window): refused without the nodes'
-            // locks, so a flood of held attempts costs one read each.
+            // Held already (a count only grows within its window): refused without the nodes' locks.
             try await refuseIfHeld(name: name, printable: printable, source: source, now: now)
             return try await store.withNodeLocks(keys) {
                 try await refuseIfHeld(name: name, printable: printable, source: source, now: now)
@@ -86,14 +91,20 @@ struct ConsoleController: Sendable {
     }
 
     /// 429 while wrong passwords hold this account and address (the first refusal of a window
-    /// audited).
-    private func refuseIfHeld(name: String, printable: String, source: String, now: Date) async throws {
-        let failures = try await store.signInFailures(account: name, source: source, since: now - ConsoleAuth.failureWindow)
-        let wait = max(
-            Self.hold(failures.account.filter { $0.source == source }.map(\.at), limit: ConsoleAuth.allowedFailures, now: now),
-            Self.hold(failures.account.map(\.at), limit: ConsoleAuth.allowedFailuresPerAccount, now: now),
-            Self.hold(failures.source, limit: ConsoleAuth.allowedFailuresPerSource, now: now)
-        )
+    /// audited): from the holds this node knows of, and unless `known`, from the store's counts.
+    private func refuseIfHeld(name: String, printable: String, source: String, now: Date, known: Bool = false) async throws {
+        let keys = (pair: "pair \(name) \(source)", account: "account \(name)", source: "source \(source)")
+        var wait = holds.wait([keys.pair, keys.account, keys.source], now: now)
+        if wait == 0, !known {
+            let failures = try await store.signInFailures(account: name, source: source, since: now - ConsoleAuth.failureWindow)
+            let waits = [
+                (keys.pair, Self.hold(failures.account.filter { $0.source == source }.map(\.at), limit: ConsoleAuth.allowedFailures, now: now)),
+                (keys.account, Self.hold(failures.account.map(\.at), limit: ConsoleAuth.allowedFailuresPerAccount, now: now)),
+                (keys.source, Self.hold(failures.source, limit: ConsoleAuth.allowedFailuresPerSource, now: now)),
+            ]
+            for (key, seconds) in waits where seconds > 0 { holds.remember(key, until: now + TimeInterval(seconds), now: now) }
+            wait = waits.map(\.1).max() ?? 0
+        }
         if wait > 0 {
             if throttledAudit.refuse(source: source, now: now) == .withinLimit {
                 try await store.audit(
@@ -254,5 +265,29 @@ extension HTTPFields {
         var fields = self
         for field in other { fields[field.name] = field.value }
         return fields
+    }
+}
+
+/// Sign-in holds known to this node, by key, until they end (at most `limit` kept: past it, the
+/// ended ones are forgotten, then all — the store still has the counts).
+final class Holds: Sendable {
+    private let table = Mutex<[String: Date]>([:])
+    let limit = 10_000
+
+    /// Seconds until every hold among `keys` has ended (0: none is in force).
+    func wait(_ keys: [String], now: Date) -> Int {
+        let until = table.withLock { table in keys.compactMap { table[$0] }.max() }
+        guard let until, until > now else { return 0 }
+        return max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+    }
+
+    func remember(_ key: String, until: Date, now: Date) {
+        table.withLock { table in
+            if table.count >= limit {
+                table = table.filter { $0.value > now }
+                if table.count >= limit { table.removeAll() }
+            }
+            table[key] = max(table[key] ?? until, until)
+        }
     }
 }
