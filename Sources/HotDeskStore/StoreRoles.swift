@@ -99,7 +99,7 @@ public protocol DeviceStore: Sendable {
     /// Adds a device unless one with its MAC exists (then the stored one); audited. With
     /// `limits`, counted over everything the database holds (every node): at most `perMinute`
     /// phones enrolled by their own request within the last minute, at most `maxUnclaimed` of
-    /// them unproven.
+    /// them unproven (one enrolment at a time over every node).
     func enrol(_ device: Device, audit: AuditEntry, limits: EnrolmentPolicy?) async throws -> Enrolment
     /// A phone that enrolled itself and never proved itself, asked for again by another family's
     /// phone: it takes that family and a new secret (a squatter cannot keep the real phone out).

@@ -9,12 +9,14 @@ import Synchronization
 /// serial queue of its own: a read or transaction runs its closure there, statement by
 /// statement, waiting for each on that queue's thread (never on an event loop, never on Swift's
 /// cooperative pool). Writes run `SERIALIZABLE` and run again when PostgreSQL says two
-/// transactions collided: what SQLite's one writer gives, across every node.
+/// transactions collided: what SQLite's one writer gives, across every node (a write ordered
+/// by node locks runs `READ COMMITTED` holding them: `SQLIsolation.underNodeLocks`).
 final class PostgresEngine: SQLEngine {
     let location: PostgresLocation
     private let links: [PostgresLink]
     let watchdog: PostgresWatchdog
     private let idle: Mutex<(free: [Int], waiting: [CheckedContinuation<Int, Never>])>
+    private let turns = LockTurns()
 
     var dialect: SQLDialect { .postgres }
 
@@ -49,18 +51,36 @@ final class PostgresEngine: SQLEngine {
         }
     }
 
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)) async throws -> T {
-        try await withLink { link in
-            var attempt = 0
-            while true {
-                do {
-                    return try link.transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
-                } catch let error as PostgresFailure where error.isCollision && attempt < 30 {
-                    // Another node (or connection) changed what this one read: do it again on
-                    // the new state, after a short random pause so the two do not collide again.
-                    attempt += 1
-                    usleep(UInt32.random(in: 200...(2000 * UInt32(min(attempt, 10)))))
+    func transaction<T: Sendable>(
+        _ isolation: SQLIsolation,
+        _ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)
+    ) async throws -> T {
+        guard case .underNodeLocks(let keys) = isolation else {
+            return try await withLink { link in try Self.again(link, begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body) }
+        }
+        let numbers = Set(keys.map(PostgresNodeLocks.number)).sorted()
+        let lock = "SELECT " + numbers.map { "pg_advisory_xact_lock(\($0))" }.joined(separator: ", ")
+        return try await turns.inTurn(numbers) {
+            try await withLink { link in
+                try Self.again(link, begin: "BEGIN ISOLATION LEVEL READ COMMITTED") { db in
+                    try db.execute(lock)
+                    return try body(db)
                 }
+            }
+        }
+    }
+
+    /// One transaction on `link`, run again when PostgreSQL says it collided with another.
+    private static func again<T>(_ link: PostgresLink, begin: String, _ body: (any SQLDatabase) throws -> (T, SQLCompletion)) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try link.transaction(begin: begin, body)
+            } catch let error as PostgresFailure where error.isCollision && attempt < 30 {
+                // Another node (or connection) changed what this one read: do it again on
+                // the new state, after a short random pause so the two do not collide again.
+                attempt += 1
+                usleep(UInt32.random(in: 200...(2000 * UInt32(min(attempt, 10)))))
             }
         }
     }
@@ -104,6 +124,48 @@ final class PostgresEngine: SQLEngine {
             return state.waiting.removeFirst()
         }
         waiter?.resume(returning: index)
+    }
+}
+
+/// This node's turns at PostgreSQL's locks: one transaction per lock number waits for the
+/// lock inside PostgreSQL at a time, the others here, holding no connection (so waiters never
+/// take every connection from the reads and writes that need none of the locks).
+final class LockTurns: Sendable {
+    /// A number present is taken; its array holds who waits for it, in order.
+    private let state = Mutex<[Int64: [CheckedContinuation<Void, Never>]]>([:])
+
+    /// Runs `body` holding this node's turn at every number of `numbers` (sorted: taken in one order).
+    func inTurn<T>(_ numbers: [Int64], _ body: () async throws -> T) async throws -> T {
+        for number in numbers { await take(number) }
+        defer { for number in numbers.reversed() { give(number) } }
+        return try await body()
+    }
+
+    private func take(_ number: Int64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free: Bool = state.withLock { state in
+                guard state[number] != nil else {
+                    state[number] = []
+                    return true
+                }
+                state[number]!.append(continuation)
+                return false
+            }
+            if free { continuation.resume() }
+        }
+    }
+
+    private func give(_ number: Int64) {
+        let next: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard var waiting = state[number], !waiting.isEmpty else {
+                state[number] = nil
+                return nil
+            }
+            let first = waiting.removeFirst()
+            state[number] = waiting
+            return first
+        }
+        next?.resume()
     }
 }
 

@@ -60,6 +60,13 @@ enum PostgresSchema {
                 "CREATE INDEX sign_in_failures_at ON sign_in_failures(at)",
             ]
         ),
+        Migration(
+            version: 6,
+            name: "SQLite's v29: phones that have not proved their secret found without a scan",
+            statements: [
+                "CREATE INDEX devices_unclaimed_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone' AND claimed_at IS NULL"
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -62,13 +62,37 @@ public protocol SQLEngine: Sendable {
     var dialect: SQLDialect { get }
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T
     /// One transaction; the closure says whether to keep it.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)) async throws -> T
+    func transaction<T: Sendable>(
+        _ isolation: SQLIsolation,
+        _ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)
+    ) async throws -> T
+}
+
+/// How a write is kept apart from the others.
+public enum SQLIsolation: Sendable, Equatable {
+    /// As if every write ran alone, one after another, whatever else runs (the default).
+    case serializable
+    /// Holding the node locks `keys` for the transaction, which every write that could change
+    /// what this one reads also holds: the locks are what orders them. PostgreSQL waits for them
+    /// inside the transaction (one waiter per node at a time, the others holding no connection)
+    /// and runs it `READ COMMITTED`, so unrelated writes to the same tables cannot make it fail
+    /// and run again while every other holder waits (a boot storm's enrolments did, again and
+    /// again). SQLite's one writer runs it as any other.
+    case underNodeLocks([String])
 }
 
 extension SQLEngine {
+    /// One serializable transaction; the closure says whether to keep it.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)) async throws -> T {
+        try await transaction(.serializable, body)
+    }
+
     /// One transaction, kept unless the closure throws.
     @discardableResult
-    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
-        try await transaction { db in (try body(db), .commit) }
+    public func write<T: Sendable>(
+        _ isolation: SQLIsolation = .serializable,
+        _ body: @escaping @Sendable (any SQLDatabase) throws -> T
+    ) async throws -> T {
+        try await transaction(isolation) { db in (try body(db), .commit) }
     }
 }

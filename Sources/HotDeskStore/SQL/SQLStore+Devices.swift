@@ -114,41 +114,55 @@ extension SQLStore {
         }
     }
 
+    /// One enrolment at a time over every node (node lock `enrolment`): the limits are counted
+    /// in the database and the lock orders every write that adds to those counts.
     public func enrol(_ device: Device, audit: AuditEntry, limits: EnrolmentPolicy?) async throws -> Enrolment {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await engine.write { db in
+        return try await engine.write(.underNodeLocks(["enrolment"])) { db in
             if let existing = try db.row("SELECT * FROM devices WHERE mac = ?", [device.mac.canonical]) {
                 return .enrolled(try Self.device(existing, secrets: secrets, catalog: catalog))
             }
-            if let limits {
-                // Through `devices_enrolled_by_phone`: the last minute's enrolments only.
-                let lastMinute = try db.values(
-                    Double.self,
-                    "SELECT enrolled_at FROM devices WHERE enrolled_by = 'phone' AND enrolled_at > ? ORDER BY enrolled_at LIMIT ?",
-                    [audit.at.timeIntervalSince1970 - 60, max(1, limits.perMinute)]
-                )
-                if lastMinute.count >= limits.perMinute {
-                    let oldest = lastMinute.first ?? audit.at.timeIntervalSince1970
-                    return .overRate(retryAfter: max(1, Int((60 - (audit.at.timeIntervalSince1970 - oldest)).rounded(.up))))
-                }
-                let unclaimed =
-                    try db.value(Int.self, "SELECT COUNT(*) FROM devices WHERE claimed_at IS NULL AND enrolled_by = 'phone'")
-                    ?? 0
-                if unclaimed >= limits.maxUnclaimed { return .overUnclaimed }
-            }
-            var device = device
-            device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
-            try db.execute(
-                "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')",
-                [
-                    device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
-                    try secrets.seal(device.provisioningSecret!),
-                ]
-            )
-            try Self.insert(audit, db)
-            return .enrolled(device)
+            if let limits, let refusal = try Self.enrolmentRefusal(db, limits: limits, at: audit.at) { return refusal }
+            return .enrolled(try Self.insertEnrolled(device, audit: audit, db, secrets: secrets))
         }
+    }
+
+    /// Why one more phone may not enrol now, if it may not. Each count reads at most its limit's
+    /// rows of an index of its own (`devices_enrolled_by_phone`, `devices_unclaimed_by_phone`),
+    /// so a storm of thousands of new phones costs each enrolment the same.
+    private static func enrolmentRefusal(_ db: any SQLDatabase, limits: EnrolmentPolicy, at: Date) throws -> Enrolment? {
+        let now = at.timeIntervalSince1970
+        // The per_minute-th newest enrolment of the last minute, if there are that many: the
+        // next one may enrol once it is a minute old.
+        if let slot = try db.value(
+            Double.self,
+            "SELECT enrolled_at FROM devices WHERE enrolled_by = 'phone' AND enrolled_at > ? ORDER BY enrolled_at DESC LIMIT 1 OFFSET ?",
+            [now - 60, max(0, limits.perMinute - 1)]
+        ) {
+            return .overRate(retryAfter: max(1, Int((60 - (now - slot)).rounded(.up))))
+        }
+        let unclaimed =
+            try db.value(
+                Int.self,
+                "SELECT COUNT(*) FROM (SELECT 1 FROM devices WHERE enrolled_by = 'phone' AND claimed_at IS NULL LIMIT ?) AS waiting",
+                [limits.maxUnclaimed]
+            ) ?? 0
+        return unclaimed >= limits.maxUnclaimed ? .overUnclaimed : nil
+    }
+
+    private static func insertEnrolled(_ device: Device, audit: AuditEntry, _ db: any SQLDatabase, secrets: SecretBox) throws -> Device {
+        var device = device
+        device.provisioningSecret = device.provisioningSecret ?? RandomToken.make()
+        try db.execute(
+            "INSERT INTO devices (mac, model, brand, token, enrolled_at, provisioning_secret_sealed, enrolled_by) VALUES (?, ?, ?, ?, ?, ?, 'phone')",
+            [
+                device.mac.canonical, device.model.name, device.model.brand.rawValue, device.token, audit.at.timeIntervalSince1970,
+                try secrets.seal(device.provisioningSecret!),
+            ]
+        )
+        try Self.insert(audit, db)
+        return device
     }
 
     public func reenrol(mac: MACAddress, model: PhoneModel, audit: AuditEntry) async throws -> Bool {

@@ -12,7 +12,11 @@ struct GRDBEngine: SQLEngine {
         try await pool.read { db in try body(GRDBConnection(db: db)) }
     }
 
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)) async throws -> T {
+    /// SQLite has one writer: every transaction is serializable, whatever `isolation` says.
+    func transaction<T: Sendable>(
+        _ isolation: SQLIsolation,
+        _ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)
+    ) async throws -> T {
         try await pool.writeWithoutTransaction { db in
             var result: T?
             try db.inTransaction {

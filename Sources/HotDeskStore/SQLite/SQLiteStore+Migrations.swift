@@ -425,5 +425,12 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v29: phones that have not proved their secret found without a scan") { db in
+            // `settings.enrolment.max_unclaimed` is counted at every enrolment: through this
+            // index it reads the phones still waiting, not every device.
+            try db.execute(
+                sql: "CREATE INDEX devices_unclaimed_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone' AND claimed_at IS NULL"
+            )
+        }
     }
 }

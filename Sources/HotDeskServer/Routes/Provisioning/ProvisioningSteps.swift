@@ -138,13 +138,11 @@ extension ProvisioningController {
         if case .refuse(let retry, let first) = enrolments.admit(perMinute: limits.perMinute, now: now) {
             throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: retry, first: first, why: rate)
         }
-        // …then every node's, in the database, one enrolment at a time over all nodes.
+        // …then every node's, in the database (one enrolment at a time over all nodes).
         let detail = "\(brand.rawValue) model \(model.name) from \(how); file \(fetch.file)"
         let audit = AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: source, outcome: .success, detail: detail)
         let device = Device(mac: mac, model: model, token: RandomToken.make())
-        let store = self.store
-        let enrolment = try await store.withNodeLocks(["enrolment"]) { try await store.enrol(device, audit: audit, limits: limits) }
-        switch enrolment {
+        switch try await store.enrol(device, audit: audit, limits: limits) {
         case .enrolled:
             break
         case .overRate(let retry):
