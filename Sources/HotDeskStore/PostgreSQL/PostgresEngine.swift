@@ -216,14 +216,17 @@ final class PostgresLink: @unchecked Sendable {
     deinit { closeHere() }
 
     /// One transaction opened with `begin`, on this queue. `BEGIN` is sent with the first
-    /// statement rather than waited for (the connection keeps them in order), and a transaction
-    /// that keeps nothing ends without waiting either: a read costs the round trips of its own
-    /// statements only.
-    func transaction<T>(begin: String, _ body: (any SQLDatabase) throws -> (T, SQLCompletion)) throws -> T {
+    /// statement rather than waited for (the connection keeps them in order), and so is the
+    /// shared change stamp's query (most reads and writes key a memo on it: its answer comes
+    /// with the first statement's, no round trip of its own); a transaction that keeps nothing
+    /// ends without waiting either: a read costs the round trips of its own statements only.
+    /// `askingStamp: false` where the table may not be there yet (migrations).
+    func transaction<T>(begin: String, askingStamp: Bool = true, _ body: (any SQLDatabase) throws -> (T, SQLCompletion)) throws -> T {
         try connectIfNeeded()
         guard let connection else { throw PostgresUnavailable(reason: "no connection") }
-        let db = PostgresSession(connection: connection, watchdog: watchdog, logger: logger)
         let began = connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
+        let stamp = askingStamp ? connection.query(PostgresQuery(unsafeSQL: PostgresSession.sharedStampQuery), logger: logger) : nil
+        let db = PostgresSession(connection: connection, watchdog: watchdog, logger: logger, stampAsked: stamp)
         do {
             let (value, completion) = try body(db)
             _ = try PostgresSession.wait(began)
@@ -261,14 +264,23 @@ final class PostgresSession: SQLDatabase {
     let watchdog: PostgresWatchdog
     let logger: Logger
     private(set) var changesCount = 0
+    /// The shared stamp's query, sent as the transaction began (its answer not waited for yet).
+    private let stampAsked: EventLoopFuture<PostgresQueryResult>?
 
-    init(connection: PostgresConnection, watchdog: PostgresWatchdog, logger: Logger) {
+    init(connection: PostgresConnection, watchdog: PostgresWatchdog, logger: Logger, stampAsked: EventLoopFuture<PostgresQueryResult>? = nil) {
         self.connection = connection
         self.watchdog = watchdog
         self.logger = logger
+        self.stampAsked = stampAsked
     }
 
     var dialect: SQLDialect { .postgres }
+
+    func sharedStamp() throws -> Int {
+        guard let stampAsked else { return try value(Int.self, Self.sharedStampQuery) ?? -1 }
+        let row = try Self.rows(try watchdog.wait(stampAsked, on: connection)).first
+        return row.flatMap { Int(sqlValue: $0.values[0]) } ?? -1
+    }
 
     @discardableResult
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {

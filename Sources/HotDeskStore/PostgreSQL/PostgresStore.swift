@@ -75,7 +75,7 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
     /// Applies the migrations this version knows and the database lacks, under an advisory lock
     /// (two nodes started together migrate once); refuses a database a newer version migrated.
     static func migrate(_ link: PostgresLink, location: PostgresLocation, create: Bool) throws {
-        try link.transaction(begin: "BEGIN") { db in
+        try link.transaction(begin: "BEGIN", askingStamp: false) { db in
             try db.execute("SELECT pg_advisory_xact_lock(\(AdvisoryLock.migrations))")
             if !create, try db.value(String.self, "SELECT to_regclass('hotdesk_migrations')::text") == nil {
                 throw NotHotDesk(location: location)

@@ -26,6 +26,8 @@ public protocol SQLDatabase {
     func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow]
     /// How many rows the last statement changed.
     var changesCount: Int { get }
+    /// The shared change stamp as this read or transaction sees it (what the store's memos key on).
+    func sharedStamp() throws -> Int
 }
 
 extension SQLDatabase {
@@ -33,6 +35,12 @@ extension SQLDatabase {
     public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
 
     public func rows(_ sql: String) throws -> [SQLRow] { try rows(sql, []) }
+
+    /// The shared stamp, one statement (an engine that has it asked already answers from that).
+    public func sharedStamp() throws -> Int { try value(Int.self, Self.sharedStampQuery) ?? -1 }
+
+    /// The same table in every engine.
+    public static var sharedStampQuery: String { "SELECT n FROM shared_changes WHERE id = 1" }
 
     /// The first row, if any.
     public func row(_ sql: String, _ arguments: SQLArguments = []) throws -> SQLRow? { try rows(sql, arguments).first }

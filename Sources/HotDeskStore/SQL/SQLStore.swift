@@ -47,10 +47,8 @@ public class SQLStore: Store, @unchecked Sendable {
     }
 
     /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
-    /// inside a read or a write): the same table in every engine.
-    static func sharedStamp(_ db: any SQLDatabase) throws -> Int {
-        try db.value(Int.self, "SELECT n FROM shared_changes WHERE id = 1") ?? -1
-    }
+    /// inside a read or a write).
+    static func sharedStamp(_ db: any SQLDatabase) throws -> Int { try db.sharedStamp() }
 
     /// The secret key (key file or HOTDESK_SECRET_KEY) is not the one the database's secrets were sealed with.
     public struct WrongKey: Error, CustomStringConvertible {
