@@ -120,7 +120,11 @@ let package = Package(
         ),
         // One config render's cost per phone family, nothing cached (Benchmarks/run prints it).
         // What one GRDB async read and write cost on their own (Benchmarks/run prints it).
-        .executableTarget(name: "store-floor", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreFloor"),
+        .executableTarget(
+            name: "store-floor",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Benchmarks/StoreFloor"
+        ),
         .executableTarget(name: "render-config", dependencies: ["HotDeskCore", "PhoneFamilies", "Provisioning"], path: "Benchmarks/RenderConfig"),
         // The phone simulator: written from the vendor facts, never from HotDesk's renderers.
         .target(

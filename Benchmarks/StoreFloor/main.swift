@@ -2,7 +2,8 @@
 // on their own, 64 at a time, in WAL with synchronous=NORMAL as HotDesk opens its database — the
 // thread hops to GRDB's queues and back, SQLite, the commit. A login+logout cycle makes ≈ 14 such
 // calls; with the renders and the HTTP requests this bounds the logins a machine can do. Not a
-// product: built only by the benchmark. Usage: store-floor
+// product: built only by the benchmark. Usage: [HOTDESK_FLOOR_POSTGRES=postgres://…] store-floor
+// (PostgresFloor.swift: the same for one PostgreSQL statement when a database is named)
 import Foundation
 import GRDB
 
@@ -69,6 +70,7 @@ do {
         }
     }
 }
+if let url = ProcessInfo.processInfo.environment["HOTDESK_FLOOR_POSTGRES"], !url.isEmpty { try await postgresFloor(url) }
 try? FileManager.default.removeItem(atPath: path)
 try? FileManager.default.removeItem(atPath: path + "-wal")
 try? FileManager.default.removeItem(atPath: path + "-shm")
