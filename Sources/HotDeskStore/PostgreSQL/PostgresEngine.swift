@@ -51,6 +51,10 @@ final class PostgresEngine: SQLEngine {
         }
     }
 
+    func rows(_ sql: String, _ arguments: SQLArguments) async throws -> [SQLRow] {
+        try await withLink { link in try link.alone { db in try db.rows(sql, arguments) } }
+    }
+
     func transaction<T: Sendable>(
         _ isolation: SQLIsolation,
         _ body: @escaping @Sendable (any SQLDatabase) throws -> (T, SQLCompletion)
@@ -244,9 +248,14 @@ final class PostgresLink: @unchecked Sendable {
 
     /// One statement on its own, outside any transaction (`CREATE DATABASE` must be), on this queue.
     func autocommit(_ sql: String) throws {
+        try alone { db in try db.execute(sql) }
+    }
+
+    /// `body` on the connection outside any transaction, on this queue.
+    func alone<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         try connectIfNeeded()
         guard let connection else { throw PostgresUnavailable(reason: "no connection") }
-        try PostgresSession(connection: connection, watchdog: watchdog, logger: logger).execute(sql)
+        return try body(PostgresSession(connection: connection, watchdog: watchdog, logger: logger))
     }
 
     /// `autocommit`, from anywhere: run on this queue, awaited.

@@ -69,6 +69,10 @@ public enum SQLCompletion: Sendable {
 public protocol SQLEngine: Sendable {
     var dialect: SQLDialect { get }
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T
+    /// One statement on its own, outside any transaction (one statement sees one snapshot
+    /// anyway): on PostgreSQL one round trip, where a `read` also sends `BEGIN`, the shared
+    /// stamp's query and `ROLLBACK`. For reads that are one statement and need no memo.
+    func rows(_ sql: String, _ arguments: SQLArguments) async throws -> [SQLRow]
     /// One transaction; the closure says whether to keep it.
     func transaction<T: Sendable>(
         _ isolation: SQLIsolation,

@@ -6,10 +6,8 @@ extension SQLStore {
     public func device(mac: MACAddress) async throws -> Device? {
         let secrets = self.secrets
         let catalog = self.catalog
-        return try await engine.read { db in
-            try db.row("SELECT * FROM devices WHERE mac = ?", [mac.canonical]).map {
-                try Self.device($0, secrets: secrets, catalog: catalog)
-            }
+        return try await engine.rows("SELECT * FROM devices WHERE mac = ?", [mac.canonical]).first.map {
+            try Self.device($0, secrets: secrets, catalog: catalog)
         }
     }
 

@@ -19,13 +19,11 @@ extension SQLStore {
     }
 
     public func session(mac: MACAddress) async throws -> Session? {
-        try await engine.read { db in try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) }
+        try await engine.rows("SELECT * FROM sessions WHERE mac = ?", [mac.canonical]).first.flatMap(Self.session)
     }
 
     public func sessions(extensionNumber: String) async throws -> [Session] {
-        try await engine.read { db in
-            try db.rows("SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", [extensionNumber]).compactMap(Self.session)
-        }
+        try await engine.rows("SELECT * FROM sessions WHERE extension = ? ORDER BY started_at", [extensionNumber]).compactMap(Self.session)
     }
 
     public func sessions() async throws -> [Session] {
@@ -83,20 +81,17 @@ extension SQLStore {
             sql += " UNION ALL SELECT 'g', at, source FROM login_failures WHERE global_guess AND at >= ?"
             arguments += [start]
         }
-        let (statement, bound) = (sql, arguments)
-        return try await engine.read { db in
-            var recent = RecentFailures()
-            for row in try db.rows(statement, bound) {
-                let at = Date(timeIntervalSince1970: row["at"])
-                switch row["list"] as String {
-                case "d": recent.device.append(at)
-                case "e": recent.extensionFailures.append(at)
-                case "s": recent.source.append(at)
-                default: recent.global.append((at, row["source"]))
-                }
+        var recent = RecentFailures()
+        for row in try await engine.rows(sql, arguments) {
+            let at = Date(timeIntervalSince1970: row["at"])
+            switch row["list"] as String {
+            case "d": recent.device.append(at)
+            case "e": recent.extensionFailures.append(at)
+            case "s": recent.source.append(at)
+            default: recent.global.append((at, row["source"]))
             }
-            return recent
         }
+        return recent
     }
 
     public func auditEntries(_ query: AuditQuery) async throws -> [(id: Int64, entry: AuditEntry)] {

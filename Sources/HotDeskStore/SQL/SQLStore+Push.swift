@@ -146,10 +146,8 @@ extension SQLStore {
     }
 
     public func overdueSentPushJobs(now: Date) async throws -> [PushJob] {
-        try await engine.read { db in
-            try db.rows("SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id", [now.timeIntervalSince1970])
-                .compactMap(Self.pushJob)
-        }
+        try await engine.rows("SELECT * FROM push_jobs WHERE state = 'sent' AND due_at <= ? ORDER BY id", [now.timeIntervalSince1970])
+            .compactMap(Self.pushJob)
     }
 
     public func updatePushJob(_ job: PushJob) async throws -> Bool {
@@ -181,11 +179,8 @@ extension SQLStore {
     }
 
     public func nextPushDue() async throws -> Date? {
-        try await engine.read { db in
-            try db.value(Double.self, "SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')").map(
-                Date.init(timeIntervalSince1970:)
-            )
-        }
+        try await engine.rows("SELECT MIN(due_at) FROM push_jobs WHERE state IN ('queued', 'sent')", []).first
+            .flatMap { Double(sqlValue: $0.values[0]) }.map(Date.init(timeIntervalSince1970:))
     }
 
     public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {

@@ -20,7 +20,9 @@ extension SQLStore {
 
     public func findExtension(_ number: String) async throws -> Extension? {
         let secrets = self.secrets
-        return try await engine.read { db in try Self.readExtension(db, number, secrets: secrets) }
+        return try await engine.rows("SELECT * FROM extensions WHERE number = ?", [number]).first.map {
+            try Self.extensionRecord($0, secrets: secrets)
+        }
     }
 
     /// The settings as of the shared stamp read in the same transaction: decoded (and
@@ -123,9 +125,10 @@ extension SQLStore {
     }
 
     static func readExtension(_ db: any SQLDatabase, _ number: String, secrets: SecretBox) throws -> Extension? {
-        guard let row = try db.row("SELECT * FROM extensions WHERE number = ?", [number]) else {
-            return nil
-        }
+        try db.row("SELECT * FROM extensions WHERE number = ?", [number]).map { try extensionRecord($0, secrets: secrets) }
+    }
+
+    static func extensionRecord(_ row: SQLRow, secrets: SecretBox) throws -> Extension {
         var ext = Extension(
             number: row["number"],
             name: row["name"],

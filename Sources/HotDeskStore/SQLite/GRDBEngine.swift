@@ -12,6 +12,10 @@ struct GRDBEngine: SQLEngine {
         try await pool.read { db in try body(GRDBConnection(db: db)) }
     }
 
+    func rows(_ sql: String, _ arguments: SQLArguments) async throws -> [SQLRow] {
+        try await pool.read { db in try GRDBConnection(db: db).rows(sql, arguments) }
+    }
+
     /// SQLite has one writer: every transaction is serializable, whatever `isolation` says.
     func transaction<T: Sendable>(
         _ isolation: SQLIsolation,
