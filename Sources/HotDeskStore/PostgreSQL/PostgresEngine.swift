@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HotDeskCore
 import Logging
 import NIOCore
 import PostgresNIO
@@ -16,7 +17,9 @@ final class PostgresEngine: SQLEngine {
     private let links: [PostgresLink]
     let watchdog: PostgresWatchdog
     private let idle: Mutex<(free: [Int], waiting: [CheckedContinuation<Int, Never>])>
-    private let turns = LockTurns()
+    /// One transaction per node lock waits for it inside PostgreSQL at a time, the others here,
+    /// holding no connection (waiters never take every connection from the work that needs none).
+    private let turns = KeyedGate()
 
     var dialect: SQLDialect { .postgres }
 
@@ -64,7 +67,7 @@ final class PostgresEngine: SQLEngine {
         }
         let numbers = Set(keys.map(PostgresNodeLocks.number)).sorted()
         let lock = "SELECT " + numbers.map { "pg_advisory_xact_lock(\($0))" }.joined(separator: ", ")
-        return try await turns.inTurn(numbers) {
+        return try await turns.withKeys(keys) {
             try await withLink { link in
                 try Self.again(link, begin: "BEGIN ISOLATION LEVEL READ COMMITTED") { db in
                     try db.execute(lock)
@@ -128,48 +131,6 @@ final class PostgresEngine: SQLEngine {
             return state.waiting.removeFirst()
         }
         waiter?.resume(returning: index)
-    }
-}
-
-/// This node's turns at PostgreSQL's locks: one transaction per lock number waits for the
-/// lock inside PostgreSQL at a time, the others here, holding no connection (so waiters never
-/// take every connection from the reads and writes that need none of the locks).
-final class LockTurns: Sendable {
-    /// A number present is taken; its array holds who waits for it, in order.
-    private let state = Mutex<[Int64: [CheckedContinuation<Void, Never>]]>([:])
-
-    /// Runs `body` holding this node's turn at every number of `numbers` (sorted: taken in one order).
-    func inTurn<T>(_ numbers: [Int64], _ body: () async throws -> T) async throws -> T {
-        for number in numbers { await take(number) }
-        defer { for number in numbers.reversed() { give(number) } }
-        return try await body()
-    }
-
-    private func take(_ number: Int64) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let free: Bool = state.withLock { state in
-                guard state[number] != nil else {
-                    state[number] = []
-                    return true
-                }
-                state[number]!.append(continuation)
-                return false
-            }
-            if free { continuation.resume() }
-        }
-    }
-
-    private func give(_ number: Int64) {
-        let next: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard var waiting = state[number], !waiting.isEmpty else {
-                state[number] = nil
-                return nil
-            }
-            let first = waiting.removeFirst()
-            state[number] = waiting
-            return first
-        }
-        next?.resume()
     }
 }
 

@@ -187,7 +187,7 @@ extension SQLStore {
     func enqueue(_ macs: [MACAddress], _ outbox: Outbox, _ db: any SQLDatabase) throws -> [(state: DeviceConfigState, job: PushJob)] {
         guard !macs.isEmpty else { return [] }
         // Read, never kept: this transaction may still roll back (a dry run, a failed check).
-        let stamp = try Self.sharedStamp(db)
+        let stamp = try db.sharedStamp()
         let settings = try settingsMemo.value(at: stamp) ?? Self.readSettings(db, secrets: secretBox)
         var templates: [Brand: [Template]] = [:]
         var done: [(state: DeviceConfigState, job: PushJob)] = []

@@ -265,7 +265,7 @@ extension SQLStore {
     private func storedAPIKeys() async throws -> [StoredAPIKey] {
         if let kept = apiKeysMemo.value(at: try? await stamps.shared()) { return kept }
         return try await engine.read { db in
-            try self.apiKeysMemo.value(at: Self.sharedStamp(db)) {
+            try self.apiKeysMemo.value(at: db.sharedStamp()) {
                 try db.rows("SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys").map {
                     StoredAPIKey(
                         id: $0["id"],

@@ -28,14 +28,14 @@ extension SQLStore {
     /// The settings as of the shared stamp read in the same transaction: decoded (and
     /// the phones' web logins opened) once per change, not on every state read (issue 12).
     func currentSettings(_ db: any SQLDatabase, secrets: SecretBox) throws -> Settings {
-        try settingsMemo.value(at: Self.sharedStamp(db)) { try Self.readSettings(db, secrets: secrets) }
+        try settingsMemo.value(at: db.sharedStamp()) { try Self.readSettings(db, secrets: secrets) }
     }
 
     /// A brand's templates as of the shared stamp: read once per change and shared by every
     /// phone's cached state (one copy of each template text, not one per phone: at 100,000 phones
     /// that was tens of megabytes).
     func currentTemplates(_ db: any SQLDatabase, brand: Brand) throws -> [Template] {
-        try templatesMemo.value(brand, at: Self.sharedStamp(db)) {
+        try templatesMemo.value(brand, at: db.sharedStamp()) {
             try db.rows("SELECT * FROM templates WHERE brand = ?", [brand.rawValue]).map(Self.template)
         }
     }
@@ -162,7 +162,7 @@ extension SQLStore {
     /// settings (they move the shared counter), not at every call.
     public func cosBook() async throws -> CoSBook {
         if let kept = cosBookMemo.value(at: try? await stamps.shared()) { return kept }
-        return try await engine.read { db in try self.cosBookMemo.value(at: Self.sharedStamp(db)) { try Self.readCoSBook(db) } }
+        return try await engine.read { db in try self.cosBookMemo.value(at: db.sharedStamp()) { try Self.readCoSBook(db) } }
     }
 
     static func readWorkspace(_ db: any SQLDatabase, _ name: String) throws -> Workspace? {

@@ -46,10 +46,6 @@ public class SQLStore: Store, @unchecked Sendable {
         try await body()
     }
 
-    /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
-    /// inside a read or a write).
-    static func sharedStamp(_ db: any SQLDatabase) throws -> Int { try db.sharedStamp() }
-
     /// The secret key (key file or HOTDESK_SECRET_KEY) is not the one the database's secrets were sealed with.
     public struct WrongKey: Error, CustomStringConvertible {
         public var description: String {

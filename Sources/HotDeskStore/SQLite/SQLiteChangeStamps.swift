@@ -24,7 +24,7 @@ final class SQLiteChangeStamps: ChangeStamps {
     init(path: String) throws {
         var h = Handles()
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
-            sqlite3_prepare_v2(h.db, "SELECT n FROM shared_changes WHERE id = 1", -1, &h.statement, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(h.db, GRDBConnection.sharedStampQuery, -1, &h.statement, nil) == SQLITE_OK,
             sqlite3_prepare_v2(
                 h.db,
                 "SELECT (SELECT n FROM shared_changes WHERE id = 1), (SELECT n FROM device_changes WHERE mac = ?)",
@@ -95,7 +95,7 @@ final class SQLiteChangeStamps: ChangeStamps {
     /// The shared stamp as the transaction `db` sees it (what the store's own memos key on
     /// inside a read or a write).
     static func shared(in db: Database) throws -> Int {
-        try Int.fetchOne(try db.cachedStatement(sql: "SELECT n FROM shared_changes WHERE id = 1")) ?? -1
+        try Int.fetchOne(try db.cachedStatement(sql: GRDBConnection.sharedStampQuery)) ?? -1
     }
 
     /// The triggers, for the migration that creates the counter (v15, when it was still called

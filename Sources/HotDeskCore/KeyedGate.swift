@@ -1,12 +1,16 @@
-/// One holder at a time per key: a login's count → check → record for an extension and a phone
-/// runs as one step, so concurrent guesses cannot all read "4 failures" and all be evaluated.
+/// One holder at a time per key, in this process: a login's count → check → record for an
+/// extension and a phone runs as one step, so concurrent guesses cannot all read "4 failures"
+/// and all be evaluated; PostgreSQL's store lets one transaction per node lock wait inside the
+/// database at a time, the others here.
 /// Keys are taken in sorted order (no deadlock between two logins that share both keys); a
 /// released key passes straight to the next waiter (first come, first served).
-actor KeyedGate {
+public actor KeyedGate {
     private var held: Set<String> = []
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    func withKeys<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+    public init() {}
+
+    public func withKeys<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         let sorted = Array(Set(keys)).sorted()
         for key in sorted { await acquire(key) }
         do {
@@ -38,5 +42,5 @@ actor KeyedGate {
     }
 
     /// Keys held or waited for (for tests and metrics).
-    var busyKeys: Int { held.count }
+    public var busyKeys: Int { held.count }
 }
