@@ -4,6 +4,8 @@ import HotDeskStore
 import PhoneSimulator
 import Testing
 
+@testable import HotDeskServer
+
 /// The PBX side proven on a real SIP stack: Kamailio 5.6 with `examples/pbx/kamailio.cfg`, and
 /// baresip as the SIP phone, on loopback, against the real HotDesk server.
 @Suite("Kamailio + baresip against HotDesk", .serialized, .enabled(if: SIPStack.available))
@@ -261,6 +263,82 @@ struct KamailioTests {
                     login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1",
                     "source_ip is the phone's: \(login?.source ?? "none")"
                 )
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
+
+    @Test(
+        "a star code's INVITE arriving three times (UDP retransmissions while HotDesk answers) asks HotDesk once: a wrong PIN counts once, every copy gets its 403"
+    )
+    func retransmissionsAskOnce() async throws {
+        let sipPort = SIPStack.port()
+        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
+            do {
+                let registrar = "127.0.0.2:\(kamailio.port)"
+                let phone = try SIPDatagrams()
+                let uri = "sip:*22*5501*0000@\(registrar)"
+                let callID = UUID().uuidString
+                func request(_ method: String, _ cseq: Int, branch: String, toTag: String? = nil, authorization: String? = nil) -> String {
+                    ([
+                        "\(method) \(uri) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=\(branch)", "Max-Forwards: 70",
+                        "From: <sip:8001@127.0.0.2>;tag=lobby", "To: <\(uri)>\(toTag.map { ";tag=\($0)" } ?? "")", "Call-ID: \(callID)",
+                        "CSeq: \(cseq) \(method)", "Contact: <sip:8001@\(phone.local)>",
+                    ]
+                        + (authorization.map { ["Proxy-Authorization: \($0)"] } ?? []) + ["Content-Length: 0", "", ""]).joined(separator: "\r\n")
+                }
+                /// The next final response (100 Trying skipped).
+                func finalResponse() async -> String? {
+                    while let message = await phone.receive(timeout: .seconds(30)) {
+                        if let status = SIPDatagrams.status(message), status >= 200 { return message }
+                    }
+                    return nil
+                }
+                // The challenge, acknowledged as a phone does.
+                phone.send(request("INVITE", 1, branch: "z9hG4bK-first"), to: registrar)
+                let challenge = try #require(await finalResponse(), "Kamailio challenges the INVITE")
+                #expect(SIPDatagrams.status(challenge) == 407)
+                let toTag = SIPDatagrams.header("To", in: challenge).flatMap(SIPDatagrams.tag)
+                phone.send(request("ACK", 1, branch: "z9hG4bK-first", toTag: toTag), to: registrar)
+                let offer = try #require(SIPDatagrams.header("Proxy-Authenticate", in: challenge))
+                let realm = try #require(SIPDatagrams.parameter("realm", in: offer))
+                let nonce = try #require(SIPDatagrams.parameter("nonce", in: offer))
+                let ha1 = DigestAuth.md5("8001:\(realm):lobby-sip-secret")
+                let response = DigestAuth.md5("\(ha1):\(nonce):\(DigestAuth.md5("INVITE:\(uri)"))")
+                let authorization =
+                    "Digest username=\"8001\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", response=\"\(response)\", algorithm=MD5"
+                // The answered INVITE and two copies of it, sent before any answer can come back:
+                // Kamailio's one worker reads them in turn after HotDesk answered the first.
+                let invite = request("INVITE", 2, branch: "z9hG4bK-second", authorization: authorization)
+                for _ in 0..<3 { phone.send(invite, to: registrar) }
+                // An OPTIONS sent behind them is answered only once all three were handled.
+                let probe =
+                    ([
+                        "OPTIONS sip:\(registrar) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=z9hG4bK-probe", "Max-Forwards: 70",
+                        "From: <sip:8001@127.0.0.2>;tag=probe", "To: <sip:\(registrar)>", "Call-ID: probe-\(callID)", "CSeq: 1 OPTIONS",
+                        "Content-Length: 0", "", "",
+                    ]).joined(separator: "\r\n")
+                phone.send(probe, to: registrar)
+                var answers: [Int] = []
+                var probed = false
+                while !probed, let message = await finalResponse() {
+                    let cseq = SIPDatagrams.header("CSeq", in: message) ?? ""
+                    if cseq.hasSuffix("OPTIONS") {
+                        probed = true
+                    } else if cseq == "2 INVITE", let status = SIPDatagrams.status(message) {
+                        answers.append(status)
+                    }
+                }
+                #expect(probed, "Kamailio answered the OPTIONS behind the INVITEs:\n\(kamailio.tail())")
+                #expect(!answers.isEmpty && answers.allSatisfy { $0 == 403 }, "the wrong PIN is refused: \(answers)")
+                let failed = try await server.store.auditLog(limit: 50).filter { $0.action == .loginFailed && $0.extensionNumber == "5501" }
+                #expect(failed.count == 1, "one wrong PIN sent three times counts once: \(failed.count) failed logins\n\(kamailio.tail())")
             } catch {
                 await kamailio.stop()
                 throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Synchronization
 
 /// Kamailio and baresip from Debian's packages, run by the tests on loopback only.
@@ -87,6 +88,11 @@ final class KamailioProcess: Sendable {
         }
         let strays = parents.filter { $0.value == 1 }.map(\.key)
         for (pid, parent) in parents where parent == 1 || strays.contains(parent) { kill(pid, SIGKILL) }
+    }
+
+    /// The end of what Kamailio logged: for a failure's message.
+    func tail(_ characters: Int = 2000) -> String {
+        String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(characters))
     }
 
     /// How many times Kamailio has logged `text` so far.
@@ -201,5 +207,92 @@ enum Baresip {
             }
             limit *= 2
         }
+    }
+}
+
+/// A SIP client that writes its own datagrams: what baresip cannot do, such as sending one
+/// request twice (a retransmission, as any phone sends over UDP when the answer is slow).
+/// Bound to a loopback address; waits by polling a non-blocking socket, holding no thread.
+final class SIPDatagrams {
+    let local: String
+    private let socket: Int32
+
+    init(host: String = "127.0.0.\(Int.random(in: 30...200))") throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(.EIO) }
+        _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+        self.socket = socket
+        var port = 0
+        for _ in 0..<20 {
+            port = SIPStack.port()
+            var address = Self.address(host, port)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { break }
+            port = 0
+        }
+        guard port != 0 else {
+            close(socket)
+            throw POSIXError(.EADDRINUSE)
+        }
+        local = "\(host):\(port)"
+    }
+
+    deinit { close(socket) }
+
+    private static func address(_ host: String, _ port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &address.sin_addr)
+        return address
+    }
+
+    /// Sends `message` (lines joined with CRLF) to `to` ("host:port").
+    func send(_ message: String, to: String) {
+        let parts = to.split(separator: ":")
+        var address = Self.address(String(parts[0]), Int(parts[1])!)
+        let bytes = Array(message.utf8)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(socket, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// The next datagram received, or nil after `timeout`.
+    func receive(timeout: Duration) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while ContinuousClock.now < deadline {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count > 0 { return String(decoding: buffer[0..<count], as: UTF8.self) }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    /// The status code of a SIP response ("SIP/2.0 403 …").
+    static func status(_ response: String) -> Int? {
+        guard response.hasPrefix("SIP/2.0 ") else { return nil }
+        return Int(response.dropFirst(8).prefix(3))
+    }
+
+    /// A header's value in a SIP message.
+    static func header(_ name: String, in message: String) -> String? {
+        message.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+            .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The tag of a From or To header's value.
+    static func tag(_ value: String) -> String? {
+        value.split(separator: ";").first { $0.hasPrefix("tag=") }.map { String($0.dropFirst(4)) }
+    }
+
+    /// A parameter of a Digest challenge (`nonce="…"`).
+    static func parameter(_ name: String, in challenge: String) -> String? {
+        guard let range = challenge.range(of: "\(name)=\"") else { return nil }
+        return String(challenge[range.upperBound...].prefix { $0 != "\"" })
     }
 }
