@@ -79,12 +79,21 @@ let testPushPolicy = PushPolicy(
     maxConcurrent: 16
 )
 
-/// The server's clock: the real time, moved forward when a test says so.
+/// The server's clock: the real time, moved forward when a test says so; or stopped, for a
+/// test that counts within a time window (a minute's requests must fall in one minute however
+/// slowly a loaded machine sends them).
 final class TestClock: Sendable {
-    private let offset = Mutex<TimeInterval>(0)
+    private let state = Mutex<(offset: TimeInterval, stopped: Date?)>((0, nil))
 
-    func now() -> Date { Date() + offset.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+    func now() -> Date { state.withLock { $0.stopped ?? Date() + $0.offset } }
+    func advance(by seconds: TimeInterval) {
+        state.withLock {
+            $0.offset += seconds
+            $0.stopped = $0.stopped.map { $0 + seconds }
+        }
+    }
+    /// From now on, only `advance` moves the time.
+    func stop() { state.withLock { $0.stopped = Date() + $0.offset } }
 }
 
 /// A flag set once, from any task.
