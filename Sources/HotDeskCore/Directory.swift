@@ -230,6 +230,9 @@ public struct SIPSettings: Hashable, Sendable {
 
     /// The port phones use: the one set, else SIP's default for the transport.
     public var effectivePort: Int { port ?? (transport == .tls ? 5061 : 5060) }
+
+    /// The digest realm the PBX challenges with and `/pbx/v1/credentials` keys the `ha1` by.
+    public var effectiveRealm: String { realm ?? host }
 }
 
 /// Limits on wrong passwords.

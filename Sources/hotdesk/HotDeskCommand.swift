@@ -20,7 +20,8 @@ struct HotDeskCommand: AsyncParsableCommand {
         version: hotdeskVersion,
         subcommands: [
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
-            SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, CoSCommand.self,
+            SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, PBXCommand.self,
+            CoSCommand.self,
             Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self, DatabaseCommand.self,
         ]
     )

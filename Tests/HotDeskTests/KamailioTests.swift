@@ -346,4 +346,73 @@ struct KamailioTests {
             await kamailio.stop()
         }
     }
+
+    /// The commands docs/pbx.md gives, in its words (the test runs these very lines).
+    static let documentedCommands = [
+        "hotdesk pbxkey create --name kamailio", "hotdesk pbx kamailio-config --output kamailio.cfg",
+        "HOTDESK_URL=http://pbx:<PBX key>@127.0.0.1:8080 kamailio -f kamailio.cfg -DD -E",
+    ]
+
+    @Test(
+        "docs/pbx.md as written: a PBX key, `hotdesk pbx kamailio-config`, Kamailio started as the doc says: the device line registers with the directory's realm, a star code logs in, the directory's emergency number is Kamailio's"
+    )
+    func docsAsWritten() async throws {
+        let doc = try String(contentsOf: screensDirectory.deletingLastPathComponent().appendingPathComponent("docs/pbx.md"), encoding: .utf8)
+        for line in Self.documentedCommands { #expect(doc.contains(line), "docs/pbx.md gives `\(line)`") }
+        let sipPort = SIPStack.port()
+        // A realm that is not the address the phones register to: only a configuration that
+        // challenges with the directory's realm lets them in.
+        let yaml = Self.directory(sipPort).replacingOccurrences(of: "realm: \"127.0.0.2\"", with: "realm: \"pbx.hotdesk.test\"")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let database = try TestDatabase.commandLine(for: server.dbPath)
+            func hotdesk(_ arguments: [String]) async throws -> Command.Result {
+                try await Command.run(
+                    [hotdeskExecutable] + arguments + database,
+                    environment: TestDatabase.commandEnvironment,
+                    errors: true,
+                    workingDirectory: server.directory
+                )
+            }
+            let created = try await hotdesk(["pbxkey", "create", "--name", "kamailio"])
+            let key = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(created.status == 0 && !key.contains(" "), "\(created.output)")
+            let written = try await hotdesk(["pbx", "kamailio-config", "--output", "kamailio.cfg", "--screens", screensDirectory.path])
+            #expect(written.status == 0, "\(written.output)")
+            let config = server.directory.appendingPathComponent("kamailio.cfg")
+            let text = try String(contentsOf: config, encoding: .utf8)
+            #expect(text.contains("#!define EMERGENCY \"^(112)$\""), "the directory's emergency numbers")
+            #expect(text.contains("#!define REGISTER_REALM \"pbx.hotdesk.test\"") && text.contains("#!define CALL_REALM \"pbx.hotdesk.test\""))
+            #expect(text.contains("\nlisten=udp:127.0.0.2:\(sipPort)\n"), "settings.sip's address")
+            let kamailio = try KamailioProcess(
+                port: sipPort,
+                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                config: config.path,
+                directory: server.directory
+            )
+            do {
+                let registrar = "127.0.0.2:\(sipPort)"
+                let dir = server.directory
+                var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                if !out.contains("200 OK") {
+                    out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+                }
+                #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))\n\(kamailio.tail())")
+                out = try await Baresip.run(
+                    user: "8001",
+                    password: "lobby-sip-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:*22*5501*1234@\(registrar)"],
+                    directory: dir
+                )
+                #expect(
+                    try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5501",
+                    "star code:\n\(out.suffix(600))\n\(kamailio.tail())"
+                )
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
 }

@@ -139,6 +139,33 @@ struct PBXTests {
     }
 }
 
+@Suite("hotdesk pbx kamailio-config: what it needs from the directory")
+struct KamailioConfigCommandTests {
+    @Test(
+        "without settings.sip, or without emergency numbers, `hotdesk pbx kamailio-config` says what to set in one line, exits non-zero and writes nothing"
+    )
+    func refusals() async throws {
+        let cases = [
+            (flowDirectory, "settings.sip is not set"),
+            (withSettings(flowDirectory, "  sip: {server: \"127.0.0.2:5060\"}\n"), "settings.emergency_numbers is empty"),
+        ]
+        for (yaml, problem) in cases {
+            try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+                let out = try await Command.run(
+                    [hotdeskExecutable, "pbx", "kamailio-config", "--output", "kamailio.cfg", "--screens", screensDirectory.path]
+                        + (try TestDatabase.commandLine(for: server.dbPath)),
+                    environment: TestDatabase.commandEnvironment,
+                    errors: true,
+                    workingDirectory: server.directory
+                )
+                #expect(out.status != 0 && out.output.hasPrefix("hotdesk: \(problem)"), "\(out.output)")
+                #expect(out.output.split(separator: "\n").count == 1, "one line: \(out.output)")
+                #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("kamailio.cfg").path))
+            }
+        }
+    }
+}
+
 @Suite("Star-code login through the PBX")
 struct StarCodeTests {
     @Test("*22*ext*pin from the phone's own line logs the user in (session, audit, push); a wrong PIN counts toward the lockout; *22 logs out")

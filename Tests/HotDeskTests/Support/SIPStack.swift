@@ -45,16 +45,22 @@ final class KamailioProcess: Sendable {
     let port: Int
     private let process: ChildProcess
     let log: URL
+    /// What this instance's processes, and no other's, have on their command line.
+    private let marker: String
 
     /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
-    init(port: Int, hotdeskURL: String, emergencyGateway: String? = nil, directory: URL) throws {
+    /// `config`: a configuration that names its own `listen` address (port `port`); Kamailio
+    /// then runs as docs/pbx.md starts it (`-DD -E`: in the foreground, with its children).
+    init(port: Int, hotdeskURL: String, emergencyGateway: String? = nil, config: String? = nil, directory: URL) throws {
         Self.killStrays()
         self.port = port
+        marker = config ?? "udp:127.0.0.2:\(port)"
         log = directory.appendingPathComponent("kamailio-\(port).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let how = config.map { ["-f", $0, "-DD", "-E"] } ?? ["-f", SIPStack.config, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-n", "1"]
         process = try ChildProcess(
             SIPStack.kamailio,
-            ["-f", SIPStack.config, "-L", SIPStack.modules, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-w", directory.path, "-n", "1"],
+            how + ["-L", SIPStack.modules, "-w", directory.path],
             environment: ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""],
             output: .file(log.path),
             errors: .file(log.path)
@@ -101,9 +107,9 @@ final class KamailioProcess: Sendable {
     }
 
     /// Kills Kamailio's processes (they do not always stop on SIGTERM): every process whose
-    /// command line names this instance's listen address, which no other instance shares.
+    /// command line names this instance's listen address or configuration, which no other
+    /// instance shares.
     func stop() async {
-        let marker = "udp:127.0.0.2:\(port)"
         let fm = FileManager.default
         for _ in 0..<50 {
             let pids = ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in

@@ -217,7 +217,7 @@ struct PBXController: Sendable {
         }
         guard let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
         let settings = try await store.settings()
-        let realm = settings.sip?.realm ?? settings.sip?.host ?? "hotdesk"
+        let realm = settings.sip?.effectiveRealm ?? "hotdesk"
         let ha1 = Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)))
         var response = Response.json(.ok, CredentialsView(authUser: name, realm: realm, ha1: ha1))
         response.headers[.cacheControl] = "no-store"
