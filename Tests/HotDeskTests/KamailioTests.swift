@@ -415,4 +415,83 @@ struct KamailioTests {
             await kamailio.stop()
         }
     }
+
+    /// One model of each family, each with its own device line (8101…).
+    static let linePhones: [(model: SimModel, mac: String, line: String)] = SimFamily.all.enumerated().map { n, family in
+        (SimModel.all.first { $0.family == family }!, String(format: "0015650a0b%02x", n + 1), "81\(String(format: "%02d", n + 1))")
+    }
+
+    @Test(
+        "the simulator's SIP side: a phone of each family registers the line its config gives it through Kamailio (HotDesk's credentials, the config's port), moves its registration to the user who logs in, and takes the PBX's NOTIFY as its family does: from the registrar only, a known event only"
+    )
+    func simulatedLines() async throws {
+        let sipPort = SIPStack.port()
+        let devices = Self.linePhones.map {
+            "  - {mac: \"\($0.mac)\", model: \($0.model.name), line: {number: \"\($0.line)\", sip_password: \"secret-\($0.line)\"}}"
+        }
+        let yaml = Self.directory(sipPort) + "\n" + devices.joined(separator: "\n") + "\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
+            do {
+                var phones: [SimulatedPhone] = []
+                for entry in Self.linePhones {
+                    let phone = try await server.phone(entry.model.name, mac: entry.mac, sip: true)
+                    phones.append(phone)
+                    let events = await phone.events
+                    #expect(
+                        events.contains(.sipRegistered(user: entry.line, status: 200)),
+                        "\(entry.model.name) registers \(entry.line): \(events)\n\(kamailio.tail())"
+                    )
+                }
+                // A NOTIFY as the PBX sends it: from the registrar's address (another port of it).
+                let pbx = try SIPDatagrams(host: "127.0.0.2")
+                let elsewhere = try SIPDatagrams()
+                func notify(_ phone: SimulatedPhone, event: String, body: String = "", from sender: SIPDatagrams) async -> Int? {
+                    let target = "\(phone.options.address):\(await phone.sipPort)"
+                    let user = await phone.config.lineUser ?? ""
+                    let callID = UUID().uuidString
+                    let message = [
+                        "NOTIFY sip:\(user)@\(target) SIP/2.0", "Via: SIP/2.0/UDP \(sender.local);branch=z9hG4bK-\(callID.prefix(8))",
+                        "Max-Forwards: 70",
+                        "From: <sip:hotdesk@127.0.0.2>;tag=pbx", "To: <sip:\(user)@127.0.0.2>", "Call-ID: \(callID)", "CSeq: 1 NOTIFY",
+                        "Event: \(event)",
+                        "Subscription-State: terminated", "Content-Length: \(body.utf8.count)", "", body,
+                    ].joined(separator: "\r\n")
+                    sender.send(message, to: target)
+                    while let answer = await sender.receive(timeout: .seconds(10)) {
+                        if SIPDatagrams.header("Call-ID", in: answer) == callID { return SIPDatagrams.status(answer) }
+                    }
+                    return nil
+                }
+                for (phone, entry) in zip(phones, Self.linePhones) {
+                    let cisco = entry.model.family == .cisco
+                    let (event, body) = cisco ? ("service-control", "action=restart\r\n") : ("check-sync", "")
+                    #expect(await notify(phone, event: event, body: body, from: elsewhere) == 403, "\(entry.model.name): not from the registrar")
+                    #expect(await notify(phone, event: "no-such-event", from: pbx) == 489, "\(entry.model.name): an event it does not know")
+                    let mark = await phone.events.count
+                    #expect(await notify(phone, event: event, body: body, from: pbx) == 200, "\(entry.model.name) takes \(event)")
+                    let fetched = await phone.waitForEvents(timeout: 20) { events in
+                        events.dropFirst(mark).contains { if case .configFetched(_, 200...304) = $0 { true } else { false } }
+                    }
+                    let after = await phone.events.dropFirst(mark)
+                    #expect(fetched, "\(entry.model.name) fetched its config after \(event): \(after)")
+                }
+                // A login moves the registration to the user's line; the device line is let go.
+                let phone = phones[0]
+                let mark = await phone.events.count
+                try await phone.login("Login Int", ext: "5502", password: "7777")
+                let moved = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.sipRegistered(user: "5502", status: 200)) }
+                let after = await phone.events.dropFirst(mark)
+                #expect(moved, "\(after)\n\(kamailio.tail())")
+                #expect(after.contains(.sipUnregistered(user: Self.linePhones[0].line)))
+                for phone in phones { await phone.shutdown() }
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
 }

@@ -22,8 +22,15 @@ public struct PhoneConfig: Sendable, Hashable {
     public var lineActive = false
     public var lineUser: String?
     public var lineLabel: String?
+    /// The registrar's host, and its port when the config names one (in its own key, or as
+    /// `host:port`).
     public var sipServer: String?
-    public var hasSIPPassword = false
+    public var sipPort: Int?
+    /// Line 1's SIP password: the phone registers with it (kept in memory, never printed).
+    public var sipPassword: String?
+    public var hasSIPPassword: Bool { sipPassword != nil }
+    /// Settings that decide how the phone takes a SIP NOTIFY (Yealink `sip.notify_reboot_enable`).
+    public var notifySettings: [String: String] = [:]
     /// The XML-browser key's URL (HotDesk's Login/Logout key).
     public var browserKeyURL: String?
     public var browserKeyLabel: String?
@@ -53,6 +60,19 @@ public struct PhoneConfig: Sendable, Hashable {
     public var moreFiles: [String] = []
 
     public init() {}
+}
+
+extension PhoneConfig {
+    /// A server written `host` or `host:port` (Grandstream P47, Htek P47, Snom `user_host`).
+    mutating func setServer(_ text: String) {
+        let parts = text.split(separator: ":")
+        if parts.count == 2, let port = Int(parts[1]) {
+            sipServer = String(parts[0])
+            sipPort = port
+        } else {
+            sipServer = text
+        }
+    }
 }
 
 public struct ConfigRefusal: Error, Hashable, Sendable, CustomStringConvertible {
@@ -130,7 +150,9 @@ extension PhoneConfig {
         if let v = keys["account.1.user_name"] { lineUser = v.isEmpty ? nil : v }
         if let v = keys["account.1.label"] { lineLabel = v }
         if let v = keys["account.1.sip_server.1.address"] { sipServer = v }
-        if let v = keys["account.1.password"] { hasSIPPassword = !v.isEmpty }
+        if let v = keys["account.1.sip_server.1.port"] { sipPort = Int(v) }
+        if let v = keys["sip.notify_reboot_enable"] { notifySettings["sip.notify_reboot_enable"] = v }
+        if let v = keys["account.1.password"] { sipPassword = v.isEmpty ? nil : v }
         if let v = keys["static.auto_provision.server.url"], !v.isEmpty { provisionURL = v }
         if let v = keys["static.auto_provision.server.username"] { provisioningUser = v.isEmpty ? nil : v }
         if let v = keys["static.auto_provision.server.password"] { provisioningPassword = v.isEmpty ? nil : v }
@@ -176,8 +198,8 @@ extension PhoneConfig {
         if let v = paras["Account1.Active"] { lineActive = v == "1" }
         if let v = paras["Account1.UserId"] { lineUser = v.isEmpty ? nil : v }
         if let v = paras["Account1.Label"] { lineLabel = v }
-        if let v = paras["Account1.SipServer"] { sipServer = v }
-        if let v = paras["Account1.AuthPassword"] { hasSIPPassword = !v.isEmpty }
+        if let v = paras["Account1.SipServer"] { setServer(v) }
+        if let v = paras["Account1.AuthPassword"] { sipPassword = v.isEmpty ? nil : v }
         if let v = paras["Autoprovision.ServerURL"], !v.isEmpty { provisionURL = v }
         if let v = paras["Security.AdminUser"], !v.isEmpty { webUsername = v }
         if let v = paras["Security.AdminPassword"], !v.isEmpty { webPassword = v }
@@ -220,7 +242,9 @@ extension PhoneConfig {
         lineUser = name.isEmpty ? nil : name
         lineLabel = first?.child("featureLabel")?.text ?? profile?.child("phoneLabel")?.text
         sipServer = first?.child("proxy")?.text
-        hasSIPPassword = !(first?.child("authPassword")?.text ?? "").isEmpty
+        let password = first?.child("authPassword")?.text ?? ""
+        sipPassword = password.isEmpty ? nil : password
+        sipPort = (first?.child("port")?.text).flatMap { Int($0) }
         browserKeyURL = root.child("servicesURL")?.text
         browserKeyLabel = browserKeyURL == nil ? nil : "Services"
         pushAuthURL = root.child("authenticationURL")?.text
@@ -248,7 +272,8 @@ extension PhoneConfig {
         }
         if let v = values["reg.1.label"] { lineLabel = v }
         if let v = values["reg.1.server.1.address"] { sipServer = v }
-        if let v = values["reg.1.auth.password"] { hasSIPPassword = !v.isEmpty }
+        if let v = values["reg.1.server.1.port"] { sipPort = Int(v) }
+        if let v = values["reg.1.auth.password"] { sipPassword = v.isEmpty ? nil : v }
         if let v = values["mb.main.home"], !v.isEmpty {
             browserKeyURL = v
             browserKeyLabel = "Applications"
@@ -290,8 +315,8 @@ extension PhoneConfig {
         if let v = values["user_active#1"] { lineActive = v == "on" }
         if let v = values["user_name#1"] { lineUser = v.isEmpty ? nil : v }
         if let v = values["user_idle_text#1"] { lineLabel = v }
-        if let v = values["user_host#1"] { sipServer = v }
-        if let v = values["user_pass#1"] { hasSIPPassword = !v.isEmpty }
+        if let v = values["user_host#1"] { setServer(v) }
+        if let v = values["user_pass#1"] { sipPassword = v.isEmpty ? nil : v }
         if let v = values["http_user"], !v.isEmpty { webUsername = v }
         if let v = values["http_pass"], !v.isEmpty { webPassword = v }
         // setting_server is the settings file's own URL: the phone asks the same folder next time.
@@ -326,7 +351,8 @@ extension PhoneConfig {
         if let v = keys["sip.line.1.RegisterUser"] { lineUser = v.isEmpty ? nil : v }
         if let v = keys["sip.line.1.Label"] { lineLabel = v }
         if let v = keys["sip.line.1.RegisterAddr"] { sipServer = v }
-        if let v = keys["sip.line.1.RegisterPswd"] { hasSIPPassword = !v.isEmpty }
+        if let v = keys["sip.line.1.RegisterPort"] { sipPort = Int(v) }
+        if let v = keys["sip.line.1.RegisterPswd"] { sipPassword = v.isEmpty ? nil : v }
         if let v = keys["web.user"], !v.isEmpty { webUsername = v }
         if let v = keys["web.password"], !v.isEmpty { webPassword = v }
         if let v = keys["xml.push_server"] { pushServers = Self.list(v) }
@@ -361,7 +387,8 @@ extension PhoneConfig {
         }
         if let v = keys["sip line1 screen name"] { lineLabel = v }
         if let v = keys["sip line1 proxy ip"] { sipServer = v }
-        if let v = keys["sip line1 password"] { hasSIPPassword = !v.isEmpty }
+        if let v = keys["sip line1 registrar port"] ?? keys["sip line1 proxy port"] { sipPort = Int(v) }
+        if let v = keys["sip line1 password"] { sipPassword = v.isEmpty ? nil : v }
         if let v = keys["admin password"], !v.isEmpty { webPassword = v }
         if let v = keys["xml application post list"] { pushServers = Self.list(v) }
         if let v = keys["config server path"], !v.isEmpty { provisionURL = v }
@@ -397,8 +424,8 @@ extension PhoneConfig {
         if let v = p["P271"] { lineActive = v == "1" }
         if let v = p["P35"] { lineUser = v.isEmpty ? nil : v }
         if let v = p["P270"] { lineLabel = v }
-        if let v = p["P47"] { sipServer = v }
-        if let v = p["P34"] { hasSIPPassword = !v.isEmpty }
+        if let v = p["P47"] { setServer(v) }
+        if let v = p["P34"] { sipPassword = v.isEmpty ? nil : v }
         if let v = p["P2"], !v.isEmpty { webPassword = v }
         if let v = p["P237"], !v.isEmpty { provisionURL = v }
         if p["P1363"] == "XMLApp" {

@@ -19,6 +19,9 @@ public struct SimFamily: Sendable, Hashable {
     public let factoryLogin: (username: String, password: String)
     /// The requests the phone's web server takes.
     public let pushCommands: [PushCommand]
+    /// The SIP NOTIFY events the phone acts on (`Event:` header, first token); any other event
+    /// is refused with 489 Bad Event (RFC 6665).
+    public let notifyEvents: [NotifyEvent]
 
     public static func == (a: SimFamily, b: SimFamily) -> Bool { a.name == b.name }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
@@ -39,6 +42,11 @@ public struct SimFamily: Sendable, Hashable {
             .init(method: "GET", path: "/cgi-bin/ConfigManApp.com", query: "key=Reboot", action: .reboot, from: .actionURIList, login: .web(.digest)),
             // XML push: body `xml=` + the raw document [3P], only from the Push XML Server IP [V].
             .init(method: "POST", path: "/servlet", query: "push=xml", action: .xml, from: .pushServers, login: .web(.digest), body: .xmlEquals),
+        ],
+        notifyEvents: [
+            // sip.notify_reboot_enable: 1 (default) reboots, 0 re-provisions unless ;reboot=true, 2 ignores [V: Yealink
+            // admin guide, "Rebooting Issues"].
+            .init(event: "check-sync", effect: .setting("sip.notify_reboot_enable"), source: "V: Yealink admin guide")
         ]
     )
 
@@ -55,6 +63,11 @@ public struct SimFamily: Sendable, Hashable {
         pushCommands: [
             .init(method: "GET", path: "/Phone_ActionURL&key=Reboot", query: nil, action: .reboot, from: .anyone, login: .web(.basic)),
             .init(method: "GET", path: "/Phone_ActionURL&key=AutoP", query: nil, action: .reload, from: .anyone, login: .web(.basic)),
+        ],
+        notifyEvents: [
+            // Wazo's Htek plugin synchronizes with check-sync [3P: wazo-provd-plugins wazo_htek]; that it re-provisions in
+            // place on models that can, and reboots the others, is [I].
+            .init(event: "check-sync", effect: .reload, source: "3P: wazo-provd-plugins wazo_htek; effect I")
         ]
     )
 
@@ -71,6 +84,13 @@ public struct SimFamily: Sendable, Hashable {
         factoryLogin: ("admin", "cisco"),
         pushCommands: [
             .init(method: "POST", path: "/CGI/Execute", query: nil, action: .xml, from: .anyone, login: .authenticationURL, body: .formXML)
+        ],
+        notifyEvents: [
+            // service-control with a text body action=restart (unregister, fetch the config again) or action=reset (reboot)
+            // [3P: wazo-provd-plugins wazo_cisco_sip]; check-sync as Asterisk's cisco-check-cfg [V: pjsip_notify.conf.sample],
+            // its effect (a reset) is [I].
+            .init(event: "service-control", effect: .bodyAction, source: "3P: wazo-provd-plugins wazo_cisco_sip"),
+            .init(event: "check-sync", effect: .reboot, source: "V: Asterisk pjsip_notify.conf.sample; effect I"),
         ]
     )
 
@@ -105,6 +125,11 @@ public struct SimFamily: Sendable, Hashable {
                 login: .web(.basic),
                 needsRESTAPI: true
             ),
+        ],
+        notifyEvents: [
+            // check-sync [V: Asterisk polycom-check-cfg]; re-provisioning without a reboot is the default of
+            // voIpProt.SIP.specialEvent.checkSync.alwaysReboot = 0 [I].
+            .init(event: "check-sync", effect: .reload, source: "V: Asterisk pjsip_notify.conf.sample; effect I")
         ]
     )
 
@@ -120,6 +145,11 @@ public struct SimFamily: Sendable, Hashable {
         factoryLogin: ("admin", "admin"),
         pushCommands: [
             .init(method: "GET", path: "/advanced_update.htm", query: "reboot=Reboot", action: .reboot, from: .anyone, login: .web(.digest))
+        ],
+        notifyEvents: [
+            // check-sync;reboot=false re-provisions, ;reboot=true reboots [V: Asterisk snom-check-cfg, snom-reboot]; a bare
+            // check-sync rebooting is [I].
+            .init(event: "check-sync", effect: .rebootParameter(default: true), source: "V: Asterisk pjsip_notify.conf.sample")
         ]
     )
 
@@ -133,7 +163,11 @@ public struct SimFamily: Sendable, Hashable {
         userAgent: "Fanvil {code} {firmware} {mac}",
         realm: "Fanvil",
         factoryLogin: ("admin", "admin"),
-        pushCommands: [.init(method: "POST", path: "/xmlService", query: nil, action: .xml, from: .pushServers, login: .web(.basic), body: .raw)]
+        pushCommands: [.init(method: "POST", path: "/xmlService", query: nil, action: .xml, from: .pushServers, login: .web(.basic), body: .raw)],
+        notifyEvents: [
+            // Wazo's Fanvil plugin synchronizes with check-sync [3P: wazo-provd-plugins wazo_fanvil]; the reboot is [I].
+            .init(event: "check-sync", effect: .reboot, source: "3P: wazo-provd-plugins wazo_fanvil; effect I")
+        ]
     )
 
     /// Aastra/Mitel (§8): `POST /` with `xml=` (raw in later firmware, URL-encoded in older), only
@@ -149,10 +183,14 @@ public struct SimFamily: Sendable, Hashable {
         factoryLogin: ("admin", "22222"),
         pushCommands: [
             .init(method: "POST", path: "/", query: nil, action: .xml, from: .pushServers, login: .none, body: .xmlEquals, maxBodyBytes: 2149)
+        ],
+        notifyEvents: [
+            // check-sync as Asterisk's aastra-check-cfg [V: pjsip_notify.conf.sample]; the reboot is [I].
+            .init(event: "check-sync", effect: .reboot, source: "V: Asterisk pjsip_notify.conf.sample; effect I")
         ]
     )
 
-    /// Grandstream GRP (§5): `cfg<mac>.xml` [V]; no push of any kind is known.
+    /// Grandstream GRP (§5): `cfg<mac>.xml` [V]; no HTTP push of any kind is known.
     public static let grandstream = SimFamily(
         name: "grandstream",
         dialect: .grandstream,
@@ -161,7 +199,11 @@ public struct SimFamily: Sendable, Hashable {
         userAgent: "Grandstream Model HW {code} SW {firmware} DevId {mac}",
         realm: "Grandstream",
         factoryLogin: ("admin", "admin"),
-        pushCommands: []
+        pushCommands: [],
+        notifyEvents: [
+            // Wazo's Grandstream plugin synchronizes with check-sync [3P: wazo-provd-plugins wazo_grandstream]; the reboot is [I].
+            .init(event: "check-sync", effect: .reboot, source: "3P: wazo-provd-plugins wazo_grandstream; effect I")
+        ]
     )
 
     public static let all: [SimFamily] = [.yealink, .sangoma, .cisco, .polycom, .snom, .fanvil, .mitel, .grandstream]
@@ -320,6 +362,27 @@ public struct SimModel: Sendable, Hashable {
     public var pushCommands: [PushCommand] { family.pushCommands }
     public var factoryLogin: (username: String, password: String) { family.factoryLogin }
     public var webRealm: String { family.realm }
+}
+
+/// A SIP NOTIFY event a phone acts on, and what it does.
+public struct NotifyEvent: Sendable, Hashable {
+    public enum Effect: Sendable, Hashable {
+        /// Fetches its config again and applies it in place (a model that cannot reboots).
+        case reload
+        case reboot
+        /// `;reboot=true` or `;reboot=false` on the event decides; without it, `default`.
+        case rebootParameter(default: Bool)
+        /// Cisco `service-control`: the body's `action=restart` reloads, `action=reset` reboots.
+        case bodyAction
+        /// Yealink: the config key decides: 1 (or unset) reboots, 0 reloads unless `;reboot=true`,
+        /// 2 ignores the event.
+        case setting(String)
+    }
+
+    public let event: String
+    public let effect: Effect
+    /// Where the fact comes from and how sure it is.
+    public let source: String
 }
 
 /// A command a phone's web server takes.

@@ -16,6 +16,12 @@ public enum PhoneEvent: Sendable, Hashable, CustomStringConvertible {
     case reloaded
     case rebootStarted
     case documentRefused(url: String, reason: String)
+    /// Line 1's REGISTER ended with `status` (200: registered; 0: no answer).
+    case sipRegistered(user: String, status: Int)
+    case sipUnregistered(user: String)
+    /// A NOTIFY the phone took (the whole `Event:` value), and what it then does.
+    case notifyAccepted(event: String)
+    case notifyRefused(event: String, status: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -28,6 +34,10 @@ public enum PhoneEvent: Sendable, Hashable, CustomStringConvertible {
         case .reloaded: "reloaded config"
         case .rebootStarted: "rebooting"
         case .documentRefused(let url, let reason): "document refused (\(url)): \(reason)"
+        case .sipRegistered(let user, let status): "SIP \(user): REGISTER \(status == 0 ? "unanswered" : "\(status)")"
+        case .sipUnregistered(let user): "SIP \(user): unregistered"
+        case .notifyAccepted(let event): "NOTIFY \(event): taken"
+        case .notifyRefused(let event, let status, let reason): "NOTIFY \(event): \(status) (\(reason))"
         }
     }
 }
@@ -44,12 +54,16 @@ public actor SimulatedPhone {
         public var pushPort: Int?
         /// Multiplies the model's boot time (tests use a small factor).
         public var bootTimeScale: Double
+        /// Whether the phone registers its line with the SIP server its config names and takes
+        /// SIP requests (NOTIFY) on its address; off, it has no SIP side at all.
+        public var sip: Bool
 
-        public init(server: String, address: String = "127.0.0.1", pushPort: Int? = 80, bootTimeScale: Double = 1) {
+        public init(server: String, address: String = "127.0.0.1", pushPort: Int? = 80, bootTimeScale: Double = 1, sip: Bool = false) {
             self.server = server
             self.address = address
             self.pushPort = pushPort
             self.bootTimeScale = bootTimeScale
+            self.sip = sip
         }
     }
 
@@ -99,6 +113,8 @@ public actor SimulatedPhone {
     private var named: [String: [String]] = [:]
     var listener: Task<Void, any Error>?
     var listenerGroup: ServiceGroup?
+    /// The SIP side, while the phone is on (`Options.sip`).
+    var line: SIPLine?
     private var eventWaiters: [CheckedContinuation<Void, Never>] = []
     let engine: CurlEngine
 
@@ -117,6 +133,7 @@ public actor SimulatedPhone {
     @discardableResult
     public func boot() async throws -> Int {
         try await startListener()
+        try await startLine()
         var status = 0
         do {
             status = try await fetchConfig()
@@ -136,6 +153,7 @@ public actor SimulatedPhone {
     public func shutdown() async {
         online = false
         await stopListener()
+        await stopLine()
     }
 
     /// The person at the desk power-cycles the phone: off for its boot time, then it boots and
@@ -147,6 +165,7 @@ public actor SimulatedPhone {
         online = false
         screen = nil
         await stopListener()
+        await stopLine()
         try? await Task.sleep(for: .milliseconds(Int(model.bootSeconds * options.bootTimeScale * 1000)))
         do {
             try await boot()
@@ -174,10 +193,11 @@ public actor SimulatedPhone {
     @discardableResult
     public func fetchConfig() async throws -> Int {
         let before = (provisionBase, config.provisioningUser, config.provisioningPassword)
-        let status = try await fetchConfigOnce()
+        var status = try await fetchConfigOnce()
         if status == 200, (provisionBase, config.provisioningUser, config.provisioningPassword) != before {
-            return try await fetchConfigOnce()
+            status = try await fetchConfigOnce()
         }
+        await registerLine()
         return status
     }
 

@@ -34,6 +34,11 @@ struct PhoneOptions: ParsableArguments {
     @Option(help: "Multiply the model's boot time by this (e.g. 0.05 for quick tests).")
     var bootTimeScale: Double = 1
 
+    @Flag(
+        help: "Register the phone's line with the SIP server its config names and take the PBX's NOTIFY (on the phone's address, a port of its own)."
+    )
+    var sip = false
+
     func makePhone() throws -> SimulatedPhone {
         guard let simModel = SimModel.named(model) else {
             throw ValidationError("unknown model \"\(model)\"; one of \(SimModel.all.map(\.name).joined(separator: ", "))")
@@ -47,7 +52,8 @@ struct PhoneOptions: ParsableArguments {
                 server: server.hasSuffix("/") ? String(server.dropLast()) : server,
                 address: address,
                 pushPort: pushPort == 0 ? nil : pushPort,
-                bootTimeScale: bootTimeScale
+                bootTimeScale: bootTimeScale,
+                sip: sip
             )
         )
     }

@@ -272,11 +272,12 @@ final class TestServer: Sendable {
     }
 
     /// A simulated phone on its own loopback address, booted (it fetched its config).
-    func phone(_ model: String, mac: String, pushes: Bool = true) async throws -> SimulatedPhone {
+    /// `sip`: the phone registers its line and takes NOTIFY (a PBX must be running).
+    func phone(_ model: String, mac: String, pushes: Bool = true, sip: Bool = false) async throws -> SimulatedPhone {
         let phone = SimulatedPhone(
             model: try #require(SimModel.named(model)),
             mac: mac,
-            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02)
+            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02, sip: sip)
         )
         try await phone.boot()
         return phone

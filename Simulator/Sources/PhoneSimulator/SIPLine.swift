@@ -1,0 +1,180 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The phone's SIP side over UDP: it registers line 1 with the registrar its config names (Digest,
+/// refreshed before it expires), and hands every request it receives (`NOTIFY`, `INVITE`,
+/// `OPTIONS`) to the phone, which decides the answer. One socket on the phone's own address.
+actor SIPLine {
+    /// What line 1 registers as, from the applied config.
+    struct Account: Hashable, Sendable {
+        var user: String
+        var password: String
+        var host: String
+        var port: Int
+
+        var aor: String { "sip:\(user)@\(host)" }
+    }
+
+    /// The phone's answer to a request, and what it does once the answer is sent.
+    struct Answer: Sendable {
+        var status: Int
+        var reason: String
+        var then: (@Sendable () async -> Void)? = nil
+    }
+
+    let address: String
+    let userAgent: String
+    private let answer: @Sendable (SIPMessage, String) async -> Answer
+    private var channel: (any Channel)?
+    private(set) var port = 0
+    /// Transactions waiting for their final response, by branch.
+    private var waiting: [String: CheckedContinuation<SIPMessage?, Never>] = [:]
+    private(set) var registered: Account?
+    private var refresh: Task<Void, Never>?
+    private let callID = UUID().uuidString.lowercased()
+    private let fromTag = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    private var sequence = 0
+
+    /// `answer(request, source address)`.
+    init(address: String, userAgent: String, answer: @escaping @Sendable (SIPMessage, String) async -> Answer) {
+        self.address = address
+        self.userAgent = userAgent
+        self.answer = answer
+    }
+
+    func start() async throws {
+        guard channel == nil else { return }
+        let line = self
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Inbound { text, source in Task { await line.received(text, from: source) } })
+                }
+            }
+            .bind(host: address, port: 0).get()
+        self.channel = channel
+        port = channel.localAddress?.port ?? 0
+    }
+
+    /// Power off: no unregistration (a phone that loses power does not send one).
+    func stop() async {
+        refresh?.cancel()
+        refresh = nil
+        registered = nil
+        for (_, waiter) in waiting { waiter.resume(returning: nil) }
+        waiting = [:]
+        try? await channel?.close()
+        channel = nil
+    }
+
+    /// Registers `account` (unregistering the one before, if it differs); `nil`: only
+    /// unregisters. Returns the final status of the REGISTER that mattered (0: no answer).
+    @discardableResult
+    func register(_ account: Account?) async -> Int {
+        if let old = registered, old != account {
+            refresh?.cancel()
+            registered = nil
+            _ = await send(register: old, expires: 0)
+        }
+        guard let account else { return 200 }
+        if registered == account { return 200 }
+        let status = await send(register: account, expires: 60)
+        if status == 200 {
+            registered = account
+            refresh = Task { [weak self] in
+                while !Task.isCancelled {
+                    guard (try? await Task.sleep(for: .seconds(45))) != nil else { return }
+                    _ = await self?.send(register: account, expires: 60)
+                }
+            }
+        }
+        return status
+    }
+
+    /// One REGISTER, answered once more with credentials when challenged.
+    private func send(register account: Account, expires: Int) async -> Int {
+        let uri = "sip:\(account.host):\(account.port)"
+        var authorization: String?
+        for _ in 0..<2 {
+            sequence += 1
+            var headers: [(name: String, value: String)] = [
+                ("Max-Forwards", "70"), ("From", "<\(account.aor)>;tag=\(fromTag)"), ("To", "<\(account.aor)>"), ("Call-ID", callID),
+                ("CSeq", "\(sequence) REGISTER"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("Expires", "\(expires)"),
+                ("User-Agent", userAgent),
+            ]
+            if let authorization { headers.append(("Authorization", authorization)) }
+            let request = SIPMessage(startLine: "REGISTER \(uri) SIP/2.0", headers: headers)
+            guard let response = await transaction(request, to: account.host, port: account.port), let status = response.status else { return 0 }
+            guard status == 401, authorization == nil, let challenge = response.header("WWW-Authenticate") else { return status }
+            authorization = SIPDigest.authorization(
+                challenge: challenge,
+                method: "REGISTER",
+                uri: uri,
+                user: account.user,
+                password: account.password
+            )
+            if authorization == nil { return status }
+        }
+        return 401
+    }
+
+    /// Sends `request` with a new branch, again at 0.5, 1, 2 and 4 s until a final answer
+    /// (RFC 3261 timer E), for at most 16 s; `nil` without one.
+    private func transaction(_ request: SIPMessage, to host: String, port: Int) async -> SIPMessage? {
+        guard let channel, let target = try? SocketAddress(ipAddress: host, port: port) else { return nil }
+        let branch = "z9hG4bK" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        var message = request
+        message.headers.insert(("Via", "SIP/2.0/UDP \(address):\(self.port);branch=\(branch);rport"), at: 0)
+        let bytes = message.text
+        let retransmit = Task {
+            for wait in [0.5, 1, 2, 4, 4, 4] {
+                Self.write(bytes, to: target, on: channel)
+                guard (try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))) != nil else { return }
+            }
+            self.finish(branch, with: nil)
+        }
+        let response = await withCheckedContinuation { waiting[branch] = $0 }
+        retransmit.cancel()
+        return response
+    }
+
+    private func finish(_ branch: String, with response: SIPMessage?) {
+        waiting.removeValue(forKey: branch)?.resume(returning: response)
+    }
+
+    private static func write(_ text: String, to target: SocketAddress, on channel: any Channel) {
+        let buffer = channel.allocator.buffer(string: text)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: buffer), promise: nil)
+    }
+
+    private func received(_ text: String, from source: SocketAddress) async {
+        guard let message = SIPMessage.parse(text) else { return }
+        if let status = message.status {
+            guard status >= 200, let via = message.header("via"), let branch = SIPMessage.parameter("branch", of: via) else { return }
+            finish(branch, with: message)
+            return
+        }
+        guard message.method != "ACK", let channel else { return }
+        let host = source.ipAddress ?? ""
+        let answer = await answer(message, host)
+        let response = message.response(answer.status, answer.reason, toTag: fromTag)
+        // Answered where it came from (RFC 3581: the source port, whatever the Via says).
+        Self.write(response.text, to: source, on: channel)
+        if let then = answer.then { Task { await then() } }
+    }
+}
+
+/// Hands each datagram's text and sender to the line.
+private final class Inbound: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let received: @Sendable (String, SocketAddress) -> Void
+
+    init(_ received: @escaping @Sendable (String, SocketAddress) -> Void) { self.received = received }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = Self.unwrapInboundIn(data)
+        received(String(buffer: envelope.data), envelope.remoteAddress)
+    }
+}
