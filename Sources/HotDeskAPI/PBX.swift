@@ -53,3 +53,36 @@ public struct StarCodeView: Codable, Sendable {
         self.reason = reason
     }
 }
+
+/// `GET /pbx/v1/notify`: a NOTIFY for the PBX to send to a phone, in the flat form a PBX script
+/// reads (Kamailio's `json_get_field`): every value a string.
+public struct NotifyOrderView: Codable, Sendable {
+    /// The push job it carries: send it back with the phone's answer.
+    public var id: String
+    /// The SIP users the phone may be registered as, `;`-separated: send to the one whose
+    /// contact is at `address`.
+    public var users: String
+    public var address: String
+    /// The `Event:` header.
+    public var event: String
+    /// The body and its type; empty when none.
+    public var body: String
+    public var contentType: String
+
+    public init(id: String, users: String, address: String, event: String, body: String, contentType: String) {
+        self.id = id
+        self.users = users
+        self.address = address
+        self.event = event
+        self.body = body
+        self.contentType = contentType
+    }
+}
+
+/// `POST /pbx/v1/notify/{id}`: how the phone answered the NOTIFY (404: no contact at its
+/// address; 408: no answer).
+public struct NotifyAnswer: Codable, Sendable {
+    public var sipCode: Int
+
+    public init(sipCode: Int) { self.sipCode = sipCode }
+}

@@ -237,3 +237,46 @@ public enum PushMessage {
         return nil
     }
 }
+
+/// A push carried by the PBX: the SIP NOTIFY HotDesk asks it to send to a phone, through the
+/// registration the phone keeps with it (so it reaches phones HotDesk's own HTTP cannot: behind
+/// a home router, or of a family with no HTTP command). One per push job at a time.
+public struct PBXNotify: Hashable, Sendable {
+    /// The push job it carries (confirmed, like any, by the phone's next config fetch).
+    public var jobID: Int64
+    public var mac: MACAddress
+    /// The SIP users the phone may be registered as now (its device line, the user logged in,
+    /// the user before): the PBX sends to the one whose contact is at `address`.
+    public var users: [String]
+    /// The phone's address as HotDesk last saw it.
+    public var address: String
+    /// The `Event:` header (`check-sync;reboot=false`).
+    public var event: String
+    public var body: String?
+    public var contentType: String?
+    public var queuedAt: Date
+    /// When a PBX took it to send; `nil` while it waits.
+    public var takenAt: Date?
+
+    public init(
+        jobID: Int64,
+        mac: MACAddress,
+        users: [String],
+        address: String,
+        event: String,
+        body: String? = nil,
+        contentType: String? = nil,
+        queuedAt: Date,
+        takenAt: Date? = nil
+    ) {
+        self.jobID = jobID
+        self.mac = mac
+        self.users = users
+        self.address = address
+        self.event = event
+        self.body = body
+        self.contentType = contentType
+        self.queuedAt = queuedAt
+        self.takenAt = takenAt
+    }
+}

@@ -22,6 +22,8 @@ public struct HotDeskService: Service {
     /// The one way to change a phone, as this server makes changes (its pushes go out at once).
     public let changes: PhoneChanges
     let autoLogout: AutoLogoutService
+    /// Whether a PBX carries this node's NOTIFYs (tests wait for its first poll).
+    let pbx: PBXNotifyRelay
     let logger: Logger
 
     public func run() async throws {
@@ -71,7 +73,14 @@ public func makeApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
-    return HotDeskService(application: application, events: parts.events, changes: parts.changes, autoLogout: parts.autoLogout, logger: logger)
+    return HotDeskService(
+        application: application,
+        events: parts.events,
+        changes: parts.changes,
+        autoLogout: parts.autoLogout,
+        pbx: parts.pushes.relay,
+        logger: logger
+    )
 }
 
 /// The parts of one server, made once and shared by its routes and services.
@@ -177,7 +186,7 @@ struct ServerParts {
             clock: clock
         )
         .register(with: router)
-        PBXController(store: store, addresses: addresses, changes: changes, login: login, clock: clock).register(with: router)
+        PBXController(store: store, addresses: addresses, changes: changes, login: login, pushes: pushes, clock: clock).register(with: router)
         // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
         let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
         router.get("/api/v1/openapi.json") { _, _ -> Response in .text(.ok, openAPI, contentType: "application/json") }
@@ -211,6 +220,7 @@ struct ServerParts {
             login: login,
             changes: changes,
             recipes: pusher.recipes,
+            pbxConnected: { [pushes, clock] in pushes.relay.connected(at: clock()) },
             addresses: addresses,
             hosts: hosts,
             language: configuration.language,

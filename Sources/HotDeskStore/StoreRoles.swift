@@ -86,6 +86,17 @@ public protocol PushJobStore: Sendable {
     func addPushLogin(mac: MACAddress, loginHash: String, expires: Date, now: Date, keepPerPhone: Int) async throws
     /// Takes a live login of `mac` by its hash: `true` once.
     func takePushLogin(mac: MACAddress, loginHash: String, now: Date) async throws -> Bool
+    /// Queues a NOTIFY for the PBX to send, where every node's PBX poll finds it (replacing
+    /// the job's earlier one, if any).
+    func queueNotify(_ notify: PBXNotify) async throws
+    /// The oldest NOTIFY no PBX took yet, now taken (once, over every node); forgets those
+    /// taken before `forgetTakenBefore` whose answer never came.
+    func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify?
+    /// The PBX's answer came: the NOTIFY is forgotten and returned (`nil`: not one of ours, or
+    /// answered already).
+    func answerNotify(jobID: Int64) async throws -> PBXNotify?
+    /// Whether the job's NOTIFY still waits for a PBX to take it.
+    func notifyWaiting(jobID: Int64) async throws -> Bool
 }
 
 /// Phones: enrolment and claims, what they fetched, their state as a config or the app needs it,

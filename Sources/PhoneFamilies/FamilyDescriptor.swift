@@ -79,10 +79,13 @@ struct FamilyDescriptor: Decodable {
         "dialect.roots": ["menu", "input", "text"],
         "dialect.soft_key_uris": ["submit", "select", "back", "exit"],
         "dialect.limits": ["title", "label", "prompt", "soft_key_label", "text", "url", "items", "soft_keys"],
-        "push": ["factory_credentials", "reload", "reboot", "xml"],
+        "push": ["factory_credentials", "reload", "reboot", "xml", "sip_notify"],
         "push.factory_credentials": ["username", "password"],
         "push.reload": recipeKeys, "push.reboot": recipeKeys, "push.xml": recipeKeys,
+        "push.sip_notify": ["reload", "reboot"],
+        "push.sip_notify.reload": notifyKeys, "push.sip_notify.reboot": notifyKeys,
     ]
+    static let notifyKeys: Set<String> = ["event", "body", "content_type"]
     static let recipeKeys: Set<String> = ["transport", "method", "path", "body", "content_type", "auth", "login", "max_body_bytes", "failure_marker"]
 
     /// The path of the first key no descriptor has (`dialect.max_byte`), if any.

@@ -100,8 +100,34 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         public var password: String
     }
 
+    /// A SIP NOTIFY the PBX sends the phone (through the registration the phone keeps with
+    /// it): what the family's phones take it as.
+    public struct Notify: Decodable, Hashable, Sendable {
+        /// The `Event:` header, e.g. `check-sync;reboot=false`.
+        public var event: String
+        /// A body, for the families that read one (Cisco `service-control`: `action=restart`).
+        public var body: String?
+        public var contentType: String?
+        public var source: String?
+
+        enum CodingKeys: String, CodingKey {
+            case event, body, source
+            case contentType = "content_type"
+        }
+    }
+
+    /// The NOTIFYs a family's phones act on: `reload` (the config applied in place) and `reboot`.
+    public struct NotifyRecipes: Decodable, Hashable, Sendable {
+        public var reload: Notify?
+        public var reboot: Notify?
+    }
+
     /// The web login a phone has before HotDesk's config set one.
     public var factoryCredentials: Credentials
+    /// How the PBX makes the family's phones reload or reboot (`push.sip_notify`); `nil` when
+    /// no NOTIFY is known. Used when the phone cannot be reached over HTTP (logged in with
+    /// Login Extl, or its HTTP push failed) or the family has no HTTP command.
+    public var sipNotify: NotifyRecipes?
     /// `nil` when no way to make the family's phones re-read their config in place is known.
     public var reload: Recipe?
     /// `nil` when no remote restart is known (the phone applies its config when restarted by hand
@@ -113,6 +139,16 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey {
         case reload, reboot, xml
         case factoryCredentials = "factory_credentials"
+        case sipNotify = "sip_notify"
+    }
+
+    /// The NOTIFY for `action`, if the family has one (never for `xml`).
+    public func notify(_ action: PushAction) -> Notify? {
+        switch action {
+        case .reload: sipNotify?.reload
+        case .reboot: sipNotify?.reboot
+        case .xml: nil
+        }
     }
 
     public func recipe(_ action: PushAction) -> Recipe? {
@@ -142,6 +178,13 @@ public struct VendorPushRecipes: Decodable, Hashable, Sendable {
         if let xml, xml.body?.contains(Self.documentSlot) != true, xml.body?.contains(Self.encodedDocumentSlot) != true {
             return "push.xml.body must hold \(Self.documentSlot) or \(Self.encodedDocumentSlot)"
         }
+        for (name, notify) in [("reload", sipNotify?.reload), ("reboot", sipNotify?.reboot)] {
+            guard let notify else { continue }
+            // One header value for the PBX to send: no line breaks, nothing a script quotes.
+            guard !notify.event.isEmpty, notify.event.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "\"" && $0 != "\\" }) else {
+                return "push.sip_notify.\(name).event must be one line of plain text, e.g. check-sync;reboot=false"
+            }
+        }
         return nil
     }
 }
@@ -154,16 +197,18 @@ public struct PushRecipeBook: Sendable {
         self.vendors = vendors
     }
 
-    /// Whether phones of `brand` take `action` at all.
-    public func supports(_ action: PushAction, brand: Brand) -> Bool {
-        vendors[brand]?.recipe(action) != nil
+    /// Whether phones of `brand` take `action` at all: over HTTP, or, `viaPBX`, by a NOTIFY
+    /// the PBX sends.
+    public func supports(_ action: PushAction, brand: Brand, viaPBX: Bool = true) -> Bool {
+        vendors[brand]?.recipe(action) != nil || (viaPBX && vendors[brand]?.notify(action) != nil)
     }
 
     /// What a phone of `brand` is sent to apply a new config: its model's way when the family has
     /// it, else the other way (a family with no reload reboots), else `nil` (nothing is known).
-    public func configAction(for model: PhoneModel) -> PushAction? {
+    /// `viaPBX`: whether a NOTIFY through the PBX counts (a PBX asks HotDesk for them).
+    public func configAction(for model: PhoneModel, viaPBX: Bool = true) -> PushAction? {
         let preferred = PushAction(model.applyMethod)
-        if supports(preferred, brand: model.brand) { return preferred }
-        return supports(.reboot, brand: model.brand) ? .reboot : nil
+        if supports(preferred, brand: model.brand, viaPBX: viaPBX) { return preferred }
+        return supports(.reboot, brand: model.brand, viaPBX: viaPBX) ? .reboot : nil
     }
 }

@@ -494,4 +494,85 @@ struct KamailioTests {
             await kamailio.stop()
         }
     }
+
+    @Test(
+        "pushes by NOTIFY through Kamailio: a Cisco, a Fanvil and a Grandstream phone (no HTTP command) log in and out and apply each config without a manual restart; a Yealink logged in with Login Extl that takes no HTTP is reloaded by NOTIFY; a phone the PBX cannot find fails its attempt with the reason"
+    )
+    func pushesThroughThePBX() async throws {
+        let sipPort = SIPStack.port()
+        let entries: [(model: String, mac: String, line: String)] = [
+            ("cisco-8841", "0015650c0d01", "8201"), ("fanvil-x4u", "0015650c0d02", "8202"), ("grandstream-grp2614", "0015650c0d03", "8203"),
+            ("yealink-t46u", "0015650c0d04", "8204"),
+        ]
+        let devices = entries.map {
+            "  - {mac: \"\($0.mac)\", model: \($0.model), line: {number: \"\($0.line)\", sip_password: \"secret-\($0.line)\"}}"
+        }
+        let yaml = Self.directory(sipPort) + "\n" + devices.joined(separator: "\n") + "\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
+            do {
+                #expect(await eventually(timeout: 20) { server.service.pbx.connected(at: Date()) }, "Kamailio polls for NOTIFYs:\n\(kamailio.tail())")
+                for entry in entries.prefix(3) {
+                    // No web server: only the PBX can reach it (these families take no HTTP command anyway).
+                    let phone = try await server.phone(entry.model, mac: entry.mac, pushes: false, sip: true)
+                    #expect(await phone.events.contains(.sipRegistered(user: entry.line, status: 200)), "\(entry.model) registers")
+                    var mark = await phone.events.count
+                    try await phone.login("Login Int", ext: "5502", password: "7777")
+                    let screen = await phone.displayText
+                    #expect(!screen.contains("restart the phone"), "\(entry.model): \(screen)")
+                    let applied = await phone.waitForApply(since: mark)
+                    var job = try await server.waitForJob(entry.mac, timeout: 20) { !$0.state.isPending }
+                    #expect(
+                        applied && job?.state == .applied,
+                        "\(entry.model) login: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                    )
+                    #expect(await phone.config.lineUser == "5502")
+                    // The phone moved its registration to 5502: the logout's NOTIFY finds it there.
+                    #expect(await phone.waitForEvents(timeout: 10) { $0.contains(.sipRegistered(user: "5502", status: 200)) })
+                    mark = await phone.events.count
+                    try await phone.key("hotdesk")
+                    try await phone.select("Logout")
+                    try await phone.select("Yes, log out")
+                    let left = await phone.waitForApply(since: mark)
+                    job = try await server.waitForJob(entry.mac, timeout: 20) { $0.reason == .logout && !$0.state.isPending }
+                    #expect(
+                        left && job?.state == .applied,
+                        "\(entry.model) logout: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                    )
+                    #expect(await phone.config.lineUser == entry.line)
+                    await phone.shutdown()
+                }
+                // A Yealink behind a home router: Login Extl, no HTTP; the PBX reloads it in place.
+                let yealink = entries[3]
+                let phone = try await server.phone(yealink.model, mac: yealink.mac, pushes: false, sip: true)
+                let mark = await phone.events.count
+                try await phone.login("Login Extl", ext: "5502", password: "7777")
+                let reloaded = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.reloaded) }
+                let job = try await server.waitForJob(yealink.mac, timeout: 20) { !$0.state.isPending }
+                #expect(
+                    reloaded && job?.state == .applied,
+                    "Extl: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                )
+                #expect(await phone.events.dropFirst(mark).contains(.notifyAccepted(event: "check-sync;reboot=false")))
+                #expect(!(await phone.events.dropFirst(mark).contains(.rebootStarted)), "sip.notify_reboot_enable = 0: reloaded, not rebooted")
+                await phone.shutdown()
+                // A Grandstream that registers nowhere: the PBX finds no contact at its address
+                // and says so; the job's attempt fails with the reason.
+                let silent = try await server.phone(entries[2].model, mac: "0015650c0d05", pushes: false, sip: false)
+                try await silent.login("Login Int", ext: "5501", password: "1234")
+                let lost = try await server.waitForJob("0015650c0d05", timeout: 20) { $0.lastError?.hasPrefix("sip_") == true || !$0.state.isPending }
+                #expect(
+                    lost?.lastError?.hasPrefix("sip_404: the phone is not registered with the PBX") == true,
+                    "\(lost.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                )
+                await silent.shutdown()
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
 }

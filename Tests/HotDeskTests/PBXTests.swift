@@ -96,6 +96,51 @@ struct PBXTests {
         }
     }
 
+    @Test(
+        "NOTIFYs for the PBX: without a PBX polling, a Grandstream login says restart and its job fails with why; once a PBX polls, the push waits for it, is handed out once with the phone's users and address, and a refusal from the phone fails the attempt with the reason"
+    )
+    func notifyQueue() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            let phone = try await server.phone("grandstream-grp2614", mac: "000b82e00009", pushes: false)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(await phone.displayText.contains("restart the phone"), "no PBX carries NOTIFYs yet")
+            var job = try await server.waitForJob("000b82e00009") { !$0.state.isPending }
+            #expect(job?.state == .failed && job?.lastError?.contains("no PBX asks HotDesk for NOTIFYs") == true, "\(String(describing: job))")
+
+            // The person restarts the phone as told: it has the line.
+            await phone.restart()
+            #expect(await phone.config.lineUser == "5501")
+            // A PBX polls: the next push waits for it.
+            #expect(try await pbx.call("GET", "/notify").status == 204, "nothing to send")
+            #expect(try await pbx.call("GET", "/notify?wait=99").status == 400)
+            #expect(try await pbx.call("GET", "/notify", headers: ["Authorization": "Bearer not-a-key"]).status == 401)
+            try await phone.key("hotdesk")
+            try await phone.select("Logout")
+            try await phone.select("Yes, log out")
+            let said = await phone.displayText
+            #expect(said.contains("restarting") || said.contains("reloading"), "\(said)")
+            let order = try await pbx.call("GET", "/notify?wait=5")
+            #expect(order.status == 200, "\(order.text)")
+            let id = try #require(order.json["id"] as? String)
+            #expect(order.json["event"] as? String == "check-sync")
+            #expect(order.json["users"] as? String == "5501", "the line the phone is registered with: \(order.text)")
+            #expect(order.json["address"] as? String == phone.options.address)
+            #expect(try await pbx.call("GET", "/notify").status == 204, "handed out once")
+            job = try await server.job("000b82e00009")
+            #expect(job?.state == .sent && String(job?.id ?? 0) == id)
+
+            // The phone refused the event: a failed attempt, with the reason; the answer counts once.
+            #expect(try await pbx.call("POST", "/notify/\(id)", body: #"{"sip_code": 489}"#).status == 204)
+            job = try await server.job("000b82e00009")
+            #expect(job?.lastError == "sip_489: the phone does not take the event check-sync", "\(String(describing: job))")
+            #expect(job?.state != .sent)
+            #expect(try await pbx.call("POST", "/notify/\(id)", body: #"{"sip_code": 200}"#).status == 404)
+            #expect(try await pbx.call("POST", "/notify/\(id)", body: #"{"sip_code": 9}"#).status == 400)
+            await phone.shutdown()
+        }
+    }
+
     @Test("credentials: only for lines a phone carries now; a logged-out user's stop at once")
     func credentials() async throws {
         try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in

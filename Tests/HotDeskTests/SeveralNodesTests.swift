@@ -386,3 +386,24 @@ struct DatabaseOutageTests {
         #expect(try await store.device(mac: mac) == nil)
     }
 }
+
+extension SeveralNodesTests {
+    @Test("a NOTIFY queued by node A's push worker is handed to the PBX polling node B, once; its answer through A settles A's job")
+    func notifyOverTwoNodes() async throws {
+        try await Self.twoNodes(yaml: PBXTests.directory) { a, b in
+            let pbxA = try await PBXTests().pbx(a)
+            let pbxB = PBXTests.PBX(server: b, key: pbxA.key)
+            #expect(try await pbxA.call("GET", "/notify").status == 204, "the PBX has polled node A")
+            let phone = try await a.phone("grandstream-grp2614", mac: "000b82c00009", pushes: false)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            let order = try await pbxB.call("GET", "/notify?wait=10")
+            #expect(order.status == 200 && order.json["event"] as? String == "check-sync", "node B hands out A's NOTIFY: \(order.text)")
+            #expect(try await pbxA.call("GET", "/notify").status == 204, "once")
+            let id = try #require(order.json["id"] as? String)
+            #expect(try await pbxA.call("POST", "/notify/\(id)", body: #"{"sip_code": 408}"#).status == 204)
+            let job = try await a.job("000b82c00009")
+            #expect(job?.lastError == "sip_408: the phone did not answer the PBX's NOTIFY", "\(String(describing: job))")
+            await phone.shutdown()
+        }
+    }
+}

@@ -3,18 +3,20 @@ import Foundation
 /// The phone's SIP side: line 1 registered as the applied config says, and the requests a PBX
 /// sends it answered as its family does (`SimFamily.notifyEvents`).
 extension SimulatedPhone {
+    /// Opens the SIP socket: the same port after a reboot (the PBX's contact stays good).
     func startLine() async throws {
-        guard options.sip, line == nil else { return }
-        let line = SIPLine(address: options.address, userAgent: model.userAgent(mac: mac)) { [weak self] request, source in
-            await self?.answerSIP(request, from: source) ?? SIPLine.Answer(status: 503, reason: "Powering Off")
-        }
-        try await line.start()
+        guard options.sip else { return }
+        let line =
+            line
+            ?? SIPLine(address: options.address, userAgent: model.userAgent(mac: mac)) { [weak self] request, source in
+                await self?.answerSIP(request, from: source) ?? SIPLine.Answer(status: 503, reason: "Powering Off")
+            }
         self.line = line
+        try await line.start()
     }
 
     func stopLine() async {
         await line?.stop()
-        line = nil
     }
 
     /// The SIP port the phone listens on (0 without a SIP side).

@@ -53,7 +53,8 @@ actor SIPLine {
                     try channel.pipeline.syncOperations.addHandler(Inbound { text, source in Task { await line.received(text, from: source) } })
                 }
             }
-            .bind(host: address, port: 0).get()
+            // The port it had before a reboot, as a phone keeps 5060: the PBX's contact stays good.
+            .bind(host: address, port: port).get()
         self.channel = channel
         port = channel.localAddress?.port ?? 0
     }

@@ -117,6 +117,12 @@ public enum OpenAPIDocument {
         "GET /pbx/v1/credentials/{user}": .init(summary: "The HA1 of a line a phone carries now.", answers: [200, 404]),
         "POST /pbx/v1/hotdesk/login": .init(summary: "Star-code login from a phone's own line.", body: true, answers: [200, 400, 404]),
         "POST /pbx/v1/hotdesk/logout": .init(summary: "Star-code logout of a phone.", body: true, answers: [200, 400, 404]),
+        "GET /pbx/v1/notify": .init(
+            summary: "The next SIP NOTIFY for the PBX to send to a phone (a long poll: up to ?wait= seconds).",
+            query: ["wait"],
+            answers: [200, 204, 400]
+        ),
+        "POST /pbx/v1/notify/{id}": .init(summary: "How the phone answered a NOTIFY the PBX sent.", body: true, answers: [204, 400, 404]),
     ]
 
     /// The operations described, `"METHOD /path"`.

@@ -17,7 +17,7 @@ import Synchronization
 /// job was for (the store does that in `recordFetch`); a 2xx from the phone only makes it
 /// `sent`. A message (`xml`) involves no config: the phone taking the document is the effect.
 final class PushService: Service, Sendable {
-    let store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore
+    let store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore & SessionStore & AuditStore
     let pusher: PhonePusher
     let policy: PushPolicy
     let logger: Logger
@@ -32,9 +32,11 @@ final class PushService: Service, Sendable {
     private let inFlight = Mutex(0)
     /// `policy.maxPerSecond`, when set.
     private let pacer: Mutex<PushPacer?>
+    /// The PBX that sends this node's NOTIFYs, as seen by its polls.
+    let relay = PBXNotifyRelay()
 
     init(
-        store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore,
+        store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore & SessionStore & AuditStore,
         pusher: PhonePusher,
         policy: PushPolicy,
         screens: ScreenLibrary,
@@ -189,7 +191,112 @@ final class PushService: Service, Sendable {
             let exit = Screen.SoftKey(label: texts["softkey.exit"], action: .exit)
             document = try dialect.render(.text(.init(title: texts["message.title"], text: job.message ?? "", softKeys: [exit]))).body
         }
-        return await pusher.push(job.action, to: target, document: document, policy: policy)
+        // A NOTIFY through the PBX reaches a phone behind a home router (logged in with Login
+        // Extl) and a family with no HTTP command; HTTP is tried first on the LAN (and for Extl
+        // when no PBX carries NOTIFYs), and the PBX when it fails.
+        let vendor = pusher.recipes.vendors[device.model.brand]
+        guard let notify = vendor?.notify(job.action) else {
+            return await pusher.push(job.action, to: target, document: document, policy: policy)
+        }
+        let session = try await store.session(mac: device.mac)
+        if vendor?.recipe(job.action) == nil || (session?.network == .external && relay.connected(at: clock())) {
+            return try await viaPBX(job, device, notify, session: session, address: address)
+        }
+        let outcome = await pusher.push(job.action, to: target, document: document, policy: policy)
+        guard case .failed(let code, let message) = outcome, relay.connected(at: clock()) else { return outcome }
+        let second = try await viaPBX(job, device, notify, session: session, address: address)
+        guard case .accepted = second else { return outcome }
+        logger.info("push sent through the PBX", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "http": "\(code): \(message)"])
+        return second
+    }
+
+    /// Queues the NOTIFY for the PBX: `sent` once queued, confirmed by the phone's fetch like
+    /// any push; the PBX's answer, when it is not 2xx, makes it a failed attempt.
+    private func viaPBX(
+        _ job: PushJob,
+        _ device: Device,
+        _ notify: VendorPushRecipes.Notify,
+        session: Session?,
+        address: String
+    ) async throws
+        -> PushOutcome
+    {
+        guard relay.connected(at: clock()) else {
+            return .failed(
+                code: PhonePusher.unsupportedAction,
+                message:
+                    "\(device.model.brand.rawValue) phones take this \(job.action.rawValue) only from the PBX, and no PBX asks HotDesk for NOTIFYs (examples/pbx/kamailio.cfg polls /pbx/v1/notify)"
+            )
+        }
+        // The lines the phone may be registered with now: its own, the user's, the user who
+        // just left (a logout's push reaches the phone still registered as them).
+        var users = [device.ownLine?.number, session?.extensionNumber].compactMap { $0 }
+        var before = AuditQuery()
+        before.mac = device.mac
+        before.action = .logout
+        before.limit = 1
+        if let left = try await store.auditEntries(before).first?.entry.extensionNumber { users.append(left) }
+        users = users.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        guard !users.isEmpty else {
+            return .failed(code: "no_line", message: "the phone has no SIP line the PBX knows it by")
+        }
+        try await store.queueNotify(
+            PBXNotify(
+                jobID: job.id,
+                mac: device.mac,
+                users: users,
+                address: address,
+                event: notify.event,
+                body: notify.body,
+                contentType: notify.contentType,
+                queuedAt: clock()
+            )
+        )
+        relay.wake()
+        return .accepted(status: 202)
+    }
+
+    /// The PBX sent a NOTIFY and says how the phone answered: a 2xx leaves the job waiting for
+    /// the phone's fetch; anything else is a failed attempt (tried again, or failed). `false`
+    /// when the NOTIFY is not one the PBX took.
+    func notifyAnswered(jobID: Int64, sipCode: Int) async throws -> Bool {
+        guard let notify = try await store.answerNotify(jobID: jobID) else { return false }
+        if (200..<300).contains(sipCode) {
+            logger.info("NOTIFY taken by the phone", metadata: ["job": "\(jobID)", "mac": "\(notify.mac)", "sip": "\(sipCode)"])
+            return true
+        }
+        guard var job = try await store.pushJob(id: jobID), job.state == .sent else { return true }
+        let why =
+            switch sipCode {
+            case 404: "the phone is not registered with the PBX as \(notify.users.joined(separator: " or ")) at \(notify.address)"
+            case 408: "the phone did not answer the PBX's NOTIFY"
+            case 489: "the phone does not take the event \(notify.event)"
+            default: "the phone answered the PBX's NOTIFY \(sipCode)"
+            }
+        let now = clock()
+        job.lastError = "sip_\(sipCode): \(why)"
+        job.updatedAt = now
+        apply(policy.afterFailedAttempt(job, now: now, random: Double.random(in: 0..<1)), to: &job)
+        logger.warning("push attempt failed", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "error": "\(job.lastError ?? "")"])
+        if job.state == .failed { telemetry.push(job.action.rawValue, "failed") }
+        await save(job)
+        wake()
+        return true
+    }
+
+    /// The next NOTIFY for the PBX, waiting up to `wait` seconds for one (a long poll: the
+    /// PBX asks again at once). Every node's queue is the store's: one queued by another node
+    /// is found within a second.
+    func nextNotify(wait: TimeInterval) async throws -> PBXNotify? {
+        let end = clock() + wait
+        while true {
+            let now = clock()
+            relay.polled(at: now)
+            if let notify = try await store.takeNotify(now: now, forgetTakenBefore: now - 600) { return notify }
+            let left = end.timeIntervalSince(clock())
+            guard left > 0, !Task.isCancelled else { return nil }
+            await relay.waitForWork(upTo: min(1, left))
+        }
     }
 
     /// A phone took the push but never fetched its new config: try a reboot, or give up.
@@ -197,6 +304,9 @@ final class PushService: Service, Sendable {
         var job = claimed
         let waited = Int(policy.applyTimeout(job.action))
         job.lastError = "not_applied: the phone accepted the \(job.action.rawValue) but did not fetch its new config within \(waited) s"
+        if (try? await store.notifyWaiting(jobID: job.id)) == true {
+            job.lastError = "no_pbx: no PBX took the NOTIFY within \(waited) s (is it polling /pbx/v1/notify?)"
+        }
         job.updatedAt = now
         apply(policy.afterApplyTimeout(job, now: now), to: &job)
         logger.warning(
@@ -226,6 +336,26 @@ final class PushService: Service, Sendable {
             logger.error("push job not saved", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
     }
+}
+
+/// This node's view of the PBX that carries NOTIFYs: when it last asked for one (a PBX that
+/// polls is connected), and a wake for its waiting poll when a NOTIFY is queued here.
+final class PBXNotifyRelay: Sendable {
+    private let lastPoll = Mutex<Date?>(nil)
+    private let work = WakeSignal()
+
+    /// A PBX asks at least every few seconds (its poll waits 3 s, then asks again).
+    static let connectedFor: TimeInterval = 15
+
+    func polled(at now: Date) { lastPoll.withLock { $0 = now } }
+
+    func connected(at now: Date) -> Bool {
+        lastPoll.withLock { $0.map { now.timeIntervalSince($0) < Self.connectedFor } ?? false }
+    }
+
+    func wake() { work.signal() }
+
+    func waitForWork(upTo seconds: TimeInterval) async { await work.wait(upTo: seconds) }
 }
 
 /// Wakes the push worker early. A wake with nobody waiting is remembered once.

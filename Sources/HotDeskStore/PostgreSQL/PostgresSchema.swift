@@ -67,6 +67,26 @@ enum PostgresSchema {
                 "CREATE INDEX devices_unclaimed_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone' AND claimed_at IS NULL"
             ]
         ),
+        Migration(
+            version: 7,
+            name: "SQLite's v30: NOTIFYs waiting for the PBX",
+            statements: [
+                """
+                CREATE TABLE pbx_notifies (
+                    job_id bigint PRIMARY KEY REFERENCES push_jobs(id) ON DELETE CASCADE,
+                    mac text NOT NULL,
+                    users text NOT NULL,
+                    address text NOT NULL,
+                    event text NOT NULL,
+                    body text,
+                    content_type text,
+                    queued_at double precision NOT NULL,
+                    taken_at double precision
+                )
+                """,
+                "CREATE INDEX pbx_notifies_waiting ON pbx_notifies(queued_at) WHERE taken_at IS NULL",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -349,6 +349,60 @@ extension SQLStore {
         }
     }
 
+    public func queueNotify(_ notify: PBXNotify) async throws {
+        try await engine.write { db in
+            try db.execute("DELETE FROM pbx_notifies WHERE job_id = ?", [notify.jobID])
+            try db.execute(
+                """
+                INSERT INTO pbx_notifies (job_id, mac, users, address, event, body, content_type, queued_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    notify.jobID, notify.mac.canonical, notify.users.joined(separator: ";"), notify.address, notify.event, notify.body,
+                    notify.contentType, notify.queuedAt.timeIntervalSince1970,
+                ]
+            )
+        }
+    }
+
+    public func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify? {
+        try await engine.write { db in
+            try db.execute("DELETE FROM pbx_notifies WHERE taken_at < ?", [forgetTakenBefore.timeIntervalSince1970])
+            guard var notify = try db.row("SELECT * FROM pbx_notifies WHERE taken_at IS NULL ORDER BY queued_at, job_id LIMIT 1").map(Self.notify)
+            else { return nil }
+            try db.execute("UPDATE pbx_notifies SET taken_at = ? WHERE job_id = ?", [now.timeIntervalSince1970, notify.jobID])
+            notify.takenAt = now
+            return notify
+        }
+    }
+
+    public func answerNotify(jobID: Int64) async throws -> PBXNotify? {
+        try await engine.write { db in
+            guard let notify = try db.row("SELECT * FROM pbx_notifies WHERE job_id = ? AND taken_at IS NOT NULL", [jobID]).map(Self.notify)
+            else { return nil }
+            try db.execute("DELETE FROM pbx_notifies WHERE job_id = ?", [jobID])
+            return notify
+        }
+    }
+
+    public func notifyWaiting(jobID: Int64) async throws -> Bool {
+        try await !engine.rows("SELECT job_id FROM pbx_notifies WHERE job_id = ? AND taken_at IS NULL", [jobID]).isEmpty
+    }
+
+    static func notify(_ row: SQLRow) -> PBXNotify {
+        PBXNotify(
+            jobID: row["job_id"],
+            mac: MACAddress(row["mac"] as String) ?? MACAddress("000000000000")!,
+            users: (row["users"] as String).split(separator: ";").map(String.init),
+            address: row["address"],
+            event: row["event"],
+            body: row["body"],
+            contentType: row["content_type"],
+            queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
+            takenAt: (row["taken_at"] as Double?).map { Date(timeIntervalSince1970: $0) }
+        )
+    }
+
     // MARK: rows
 
     static func pushJob(_ row: SQLRow) -> PushJob? { PushJobRecord(row: row).job }

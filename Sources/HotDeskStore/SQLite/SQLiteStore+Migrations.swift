@@ -432,5 +432,24 @@ extension SQLiteStore {
                 sql: "CREATE INDEX devices_unclaimed_by_phone ON devices(enrolled_at) WHERE enrolled_by = 'phone' AND claimed_at IS NULL"
             )
         }
+        m.registerMigration("v30: NOTIFYs waiting for the PBX") { db in
+            // A push carried by the PBX: queued where every node's PBX poll finds it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE pbx_notifies (
+                        job_id INTEGER PRIMARY KEY REFERENCES push_jobs(id) ON DELETE CASCADE,
+                        mac TEXT NOT NULL,
+                        users TEXT NOT NULL,
+                        address TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        body TEXT,
+                        content_type TEXT,
+                        queued_at REAL NOT NULL,
+                        taken_at REAL
+                    );
+                    CREATE INDEX pbx_notifies_waiting ON pbx_notifies(queued_at) WHERE taken_at IS NULL;
+                    """
+            )
+        }
     }
 }

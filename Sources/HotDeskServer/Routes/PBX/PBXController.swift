@@ -12,6 +12,7 @@ struct PBXController: Sendable {
     let addresses: PhoneAddressResolver
     let changes: PhoneChanges
     let login: LoginService
+    let pushes: PushService
     let clock: @Sendable () -> Date
 
     /// How long a PBX may cache an answer, in seconds.
@@ -26,6 +27,44 @@ struct PBXController: Sendable {
         pbx.get("credentials/{user}") { _, context in try await self.credentials(context) }
         pbx.post("hotdesk/login") { request, context in try await self.starCodeLogin(request, context) }
         pbx.post("hotdesk/logout") { request, context in try await self.starCodeLogout(request, context) }
+        pbx.get("notify") { request, _ in try await self.nextNotify(request) }
+        pbx.post("notify/{id}") { request, context in try await self.notifyAnswered(request, context) }
+    }
+
+    /// The longest a PBX's poll for a NOTIFY is held open, in seconds.
+    static let longestNotifyWait = 25.0
+
+    /// The next NOTIFY to send (204: none within `?wait=` seconds, 0 by default).
+    func nextNotify(_ request: Request) async throws -> Response {
+        let asked = request.uri.queryParameters.get("wait").map { Double($0) }
+        guard let wait = asked ?? 0, wait.isFinite, wait >= 0, wait <= Self.longestNotifyWait else {
+            throw APIError(.badRequest, "bad_wait", "wait is 0 to \(Int(Self.longestNotifyWait)) seconds")
+        }
+        guard let notify = try await pushes.nextNotify(wait: wait) else { return Response(status: .noContent) }
+        return .json(
+            .ok,
+            NotifyOrderView(
+                id: String(notify.jobID),
+                users: notify.users.joined(separator: ";"),
+                address: notify.address,
+                event: notify.event,
+                body: notify.body ?? "",
+                contentType: notify.contentType ?? ""
+            )
+        )
+    }
+
+    /// The phone's answer to a NOTIFY the PBX sent.
+    func notifyAnswered(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        guard let id = context.parameters.get("id").flatMap({ Int64($0) }) else {
+            throw APIError(.notFound, "unknown_notify", "no NOTIFY has that id")
+        }
+        let answer = try await request.decodeJSON(NotifyAnswer.self, expected: "{\"sip_code\": 200}")
+        guard (100...699).contains(answer.sipCode) else { throw APIError(.badRequest, "bad_sip_code", "sip_code is a SIP status, 100-699") }
+        guard try await pushes.notifyAnswered(jobID: id, sipCode: answer.sipCode) else {
+            throw APIError(.notFound, "unknown_notify", "no NOTIFY \(id) was taken by a PBX (answered already?)")
+        }
+        return Response(status: .noContent)
     }
 
     struct StarCodeRequest: Decodable {

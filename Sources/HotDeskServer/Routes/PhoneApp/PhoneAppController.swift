@@ -18,6 +18,8 @@ struct PhoneAppController: Sendable {
     let changes: PhoneChanges
     /// What each family does to apply a config (the "Done" screen says "reloading" or "restarting").
     let recipes: PushRecipeBook
+    /// Whether a PBX carries NOTIFYs now (a family the PBX alone can reach is then reloaded too).
+    let pbxConnected: @Sendable () -> Bool
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let language: String
@@ -111,7 +113,10 @@ struct PhoneAppController: Sendable {
             let kept = Extension.isValidNumber(ext) ? ext : ""
             return try render(app.loginError(app.describe(outcome), network: network(request), extensionValue: kept), context)
         }
-        return try render(app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model)), context)
+        return try render(
+            app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: pbxConnected())),
+            context
+        )
     }
 
     func confirmLogout(_ request: Request, _ context: PhoneAppContext) throws -> Response {
@@ -133,7 +138,10 @@ struct PhoneAppController: Sendable {
             delay: login.pushDelay
         )
         guard let ended else { return try render(app.message(app.texts["logout.not_logged_in"]), context) }
-        return try render(app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model)), context)
+        return try render(
+            app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: pbxConnected())),
+            context
+        )
     }
 
     // MARK: resolving the token (`PhoneAppMiddleware`)
