@@ -7,10 +7,17 @@ import Yams
 // Extensions, workspaces, devices, templates and mappings.
 extension Reader {
     mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos"]) else {
+        guard
+            let map = mapping(
+                node,
+                path: path,
+                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id"]
+            )
+        else {
             return nil
         }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
+        let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
             guard Extension.isValidNumber(v) else {
@@ -32,15 +39,27 @@ extension Reader {
         }
         let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
-        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil else {
+        guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil,
+            map["caller_id"] == nil || callerID != nil
+        else {
             return nil
         }
-        return .init(number: number, name: name, voicemailPIN: pin, sipPassword: sip, cos: cos, voicemailPINHash: pinHash)
+        var entry = DirectoryDocument.ExtensionEntry(
+            number: number,
+            name: name,
+            voicemailPIN: pin,
+            sipPassword: sip,
+            cos: cos,
+            voicemailPINHash: pinHash
+        )
+        entry.callerID = callerID
+        return entry
     }
 
     /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
     mutating func readWorkspace(_ node: Node, path: String) -> Workspace? {
-        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking", "emergency_caller_id"]) else { return nil }
+        let emergencyCallerID = map["emergency_caller_id"].flatMap { callerID($0, path: "\(path).emergency_caller_id") }
         let name = required(map, "name", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).name") else { return nil }
             if let why = Workspace.nameProblem(v) {
@@ -59,8 +78,8 @@ extension Reader {
         }
         var hotDesking: Bool? = true
         if let n = map["hot_desking"] { hotDesking = bool(n, path: "\(path).hot_desking") }
-        guard let name, let licence, let hotDesking else { return nil }
-        return Workspace(name: name, licence: licence, hotDesking: hotDesking)
+        guard let name, let licence, let hotDesking, map["emergency_caller_id"] == nil || emergencyCallerID != nil else { return nil }
+        return Workspace(name: name, licence: licence, hotDesking: hotDesking, emergencyCallerID: emergencyCallerID)
     }
 
     mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
@@ -70,13 +89,14 @@ extension Reader {
                 path: path,
                 allowed: [
                     "mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged", "provisioning_secret",
-                    "claimed_from",
+                    "claimed_from", "emergency_caller_id",
                 ]
             )
         else { return nil }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let cosIfNotLogged = map["cos_if_not_logged"].flatMap { string($0, path: "\(path).cos_if_not_logged", maxLength: 64) }
         let line = map["line"].flatMap { readDeviceLine($0, path: "\(path).line", extensions: extensions) }
+        let emergencyCallerID = map["emergency_caller_id"].flatMap { callerID($0, path: "\(path).emergency_caller_id") }
         var workspace: String?
         if let n = map["workspace"], let v = string(n, path: "\(path).workspace") {
             if workspaces.contains(v) {
@@ -100,9 +120,10 @@ extension Reader {
         }
         guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil,
             map["workspace"] == nil || workspace != nil, let users, map["line"] == nil || line != nil,
-            map["provisioning_secret"] == nil || provisioningSecret != nil, map["claimed_from"] == nil || claimedFrom != nil
+            map["provisioning_secret"] == nil || provisioningSecret != nil, map["claimed_from"] == nil || claimedFrom != nil,
+            map["emergency_caller_id"] == nil || emergencyCallerID != nil
         else { return nil }
-        return .init(
+        var entry = DirectoryDocument.DeviceEntry(
             mac: mac,
             model: model,
             pushPort: port,
@@ -117,6 +138,8 @@ extension Reader {
             path: path,
             fileLine: node.mark.map { $0.line }
         )
+        entry.emergencyCallerID = emergencyCallerID
+        return entry
     }
 
     /// A device's own line; `nil` (with the problem said) when it is not one.

@@ -15,14 +15,7 @@ extension Reader {
         }
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
-        var callerID: String?
-        if let n = map["caller_id"], let v = string(n, path: "\(path).caller_id") {
-            if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
-                callerID = v
-            } else {
-                problem("\(path).caller_id", n, "\"\(v)\" is not a phone number (digits, optional +)")
-            }
-        }
+        let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
         let highest = catalog.mostLineKeys - 1
         let members = list(map["members"], path: "\(path).members").compactMap { item -> SharedLine.Member? in
             guard let m = mapping(item.node, path: item.path, allowed: ["extension", "button", "ring"]) else { return nil }

@@ -36,12 +36,17 @@ extension Reader {
     }
 
     mutating func readEmergencyCallerID(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
-        guard let v = string(n, path: "settings.emergency_caller_id") else { return }
-        if v.allSatisfy({ $0.isNumber || $0 == "+" }), (3...20).contains(v.count) {
-            s.emergencyCallerID = v
-        } else {
-            problem("settings.emergency_caller_id", n, "\"\(v)\" is not a phone number (digits, optional +)")
+        if let v = callerID(n, path: "settings.emergency_caller_id") { s.emergencyCallerID = v }
+    }
+
+    /// A caller ID (`caller_id`, `emergency_caller_id`); `nil` (with the problem said) when it is not one.
+    mutating func callerID(_ n: Node, path: String) -> String? {
+        guard let v = string(n, path: path) else { return nil }
+        guard CallerID.isValid(v) else {
+            problem(path, n, "\"\(v.prefix(24))\" is not a phone number (3-20 digits, optional leading +)")
+            return nil
         }
+        return v
     }
 
     mutating func readLockout(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {

@@ -16,14 +16,18 @@ public struct AuthorizeView: Codable, Sendable {
     public var rule: String
     /// Seconds the PBX may cache the answer.
     public var ttl: Int
+    /// The number the PBX asserts for this call (`P-Asserted-Identity`): the line's caller ID, or
+    /// for an emergency number the desk's emergency caller ID.
+    public var callerId: String
 
-    public init(decision: String, sipCode: Int, reason: String, cos: String, rule: String, ttl: Int) {
+    public init(decision: String, sipCode: Int, reason: String, cos: String, rule: String, ttl: Int, callerId: String) {
         self.decision = decision
         self.sipCode = sipCode
         self.reason = reason
         self.cos = cos
         self.rule = rule
         self.ttl = ttl
+        self.callerId = callerId
     }
 }
 
@@ -32,11 +36,17 @@ public struct CredentialsView: Codable, Sendable {
     public var authUser: String
     public var realm: String
     public var ha1: String
+    /// The number the PBX asserts for the line's calls, and for its emergency calls from the desk
+    /// at `?source_ip=` (a PBX keeps it from the REGISTER, to assert without asking HotDesk).
+    public var callerId: String
+    public var emergencyCallerId: String
 
-    public init(authUser: String, realm: String, ha1: String) {
+    public init(authUser: String, realm: String, ha1: String, callerId: String, emergencyCallerId: String) {
         self.authUser = authUser
         self.realm = realm
         self.ha1 = ha1
+        self.callerId = callerId
+        self.emergencyCallerId = emergencyCallerId
     }
 }
 
@@ -85,4 +95,17 @@ public struct NotifyAnswer: Codable, Sendable {
     public var sipCode: Int
 
     public init(sipCode: Int) { self.sipCode = sipCode }
+}
+
+/// `GET /pbx/v1/emergency`: the numbers that always go through, for the PBX to keep (it routes
+/// them without asking HotDesk, and keeps the last list when HotDesk is away). Flat, for a PBX
+/// script: the numbers `;`-separated; `version` changes when they do.
+public struct EmergencyListView: Codable, Sendable {
+    public var version: String
+    public var numbers: String
+
+    public init(version: String, numbers: String) {
+        self.version = version
+        self.numbers = numbers
+    }
 }

@@ -11,6 +11,8 @@ public struct Extension: Hashable, Sendable {
     public var sipPassword: String
     /// The class of service that decides the calls of this user's phone while logged in.
     public var cos: String?
+    /// The number the PBX asserts for this user's calls, from whatever desk (`nil`: the extension).
+    public var callerID: String?
 
     public init(number: String, name: String, voicemailPIN: SecretHash?, sipPassword: String) {
         self.number = number
@@ -63,6 +65,9 @@ public struct Device: Hashable, Sendable {
     /// The class of service of the device, and the one while nobody is logged in on it.
     public var cos: String?
     public var cosIfNotLogged: String?
+    /// The caller ID of an emergency call from this desk, whoever is logged in (`nil`: its
+    /// workspace's, else the settings').
+    public var emergencyCallerID: String?
     /// The phone's own provisioning secret: its HTTP Digest password (user `provisioningUsername`),
     /// or the key in its provisioning path for families that cannot send credentials. Written
     /// into its configs; sealed at rest.
@@ -324,7 +329,7 @@ public struct Settings: Hashable, Sendable {
     public var userPassword: SecretHash?
     /// Logs any extension into any phone.
     public var adminPassword: SecretHash?
-    /// Caller ID a logged-out phone sends for emergency calls.
+    /// The caller ID of an emergency call from a desk that names none (device or workspace).
     public var emergencyCallerID: String?
     public var lockout: LockoutPolicy
     /// The phones' web port for pushes, unless a device says otherwise.

@@ -20,11 +20,14 @@ public struct Workspace: Hashable, Sendable {
     public var name: String
     public var licence: Licence
     public var hotDesking: Bool
+    /// The caller ID of an emergency call from a desk in this workspace (`nil`: the settings').
+    public var emergencyCallerID: String?
 
-    public init(name: String, licence: Licence, hotDesking: Bool) {
+    public init(name: String, licence: Licence, hotDesking: Bool, emergencyCallerID: String? = nil) {
         self.name = name
         self.licence = licence
         self.hotDesking = hotDesking
+        self.emergencyCallerID = emergencyCallerID
     }
 
     /// Characters a workspace name may not hold.

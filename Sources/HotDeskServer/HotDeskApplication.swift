@@ -24,6 +24,7 @@ public struct HotDeskService: Service {
     let autoLogout: AutoLogoutService
     /// Whether a PBX carries this node's NOTIFYs (tests wait for its first poll).
     let pbx: PBXNotifyRelay
+    let pushes: PushService
     let logger: Logger
 
     public func run() async throws {
@@ -79,6 +80,7 @@ public func makeApplication(
         changes: parts.changes,
         autoLogout: parts.autoLogout,
         pbx: parts.pushes.relay,
+        pushes: parts.pushes,
         logger: logger
     )
 }
@@ -220,7 +222,7 @@ struct ServerParts {
             login: login,
             changes: changes,
             recipes: pusher.recipes,
-            pbxConnected: { [pushes, clock] in pushes.relay.connected(at: clock()) },
+            pbxConnected: { [pushes] in await pushes.pbxConnected() },
             addresses: addresses,
             hosts: hosts,
             language: configuration.language,

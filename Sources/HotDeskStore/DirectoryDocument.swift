@@ -51,6 +51,8 @@ public struct DirectoryDocument: Sendable {
         public var voicemailPIN: String?
         public var sipPassword: String
         public var cos: String?
+        /// The number the PBX asserts for this user's calls (`nil`: the extension).
+        public var callerID: String?
         /// `voicemail_pin_hash` (from `hotdesk export --with-secrets`): the stored hash itself,
         /// good only with the key file it was made under.
         public var voicemailPINHash: String?
@@ -75,6 +77,8 @@ public struct DirectoryDocument: Sendable {
         public var line: DeviceLine?
         public var cos: String?
         public var cosIfNotLogged: String?
+        /// The caller ID of an emergency call from this desk (`nil`: its workspace's, else the settings').
+        public var emergencyCallerID: String?
         /// A provisioning secret set beforehand (a phone staged with it, or an export's): the device
         /// is claimed from the import on, its configs served only with this secret — no trust on
         /// first use.

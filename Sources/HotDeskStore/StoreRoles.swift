@@ -90,8 +90,11 @@ public protocol PushJobStore: Sendable {
     /// the job's earlier one, if any).
     func queueNotify(_ notify: PBXNotify) async throws
     /// The oldest NOTIFY no PBX took yet, now taken (once, over every node); forgets those
-    /// taken before `forgetTakenBefore` whose answer never came.
+    /// taken before `forgetTakenBefore` whose answer never came. Notes `now` as the last time a
+    /// PBX polled, on whichever node (`lastPBXPoll`).
     func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify?
+    /// When a PBX last polled any node for a NOTIFY (`nil`: never).
+    func lastPBXPoll() async throws -> Date?
     /// The PBX's answer came: the NOTIFY is forgotten and returned (`nil`: not one of ours, or
     /// answered already).
     func answerNotify(jobID: Int64) async throws -> PBXNotify?

@@ -23,6 +23,8 @@ public final class DeviceConfigState: Sendable {
     public let lastConfigHash: String?
     /// Whether a push job of the phone is queued or sent (a fetch may confirm it).
     public let hasPendingPush: Bool
+    /// The desk's emergency caller ID: the device's, its workspace's or the settings' (`CallerID.emergency`).
+    public let emergencyCallerID: String?
 
     public init(
         settings: Settings,
@@ -35,7 +37,8 @@ public final class DeviceConfigState: Sendable {
         lastHost: String?,
         lastConfigAddress: String?,
         lastConfigHash: String?,
-        hasPendingPush: Bool = false
+        hasPendingPush: Bool = false,
+        workspace: Workspace? = nil
     ) {
         self.settings = settings
         self.device = device
@@ -48,6 +51,7 @@ public final class DeviceConfigState: Sendable {
         self.lastConfigAddress = lastConfigAddress
         self.lastConfigHash = lastConfigHash
         self.hasPendingPush = hasPendingPush
+        self.emergencyCallerID = CallerID.emergency(of: device, workspace: workspace, settings: settings)
     }
 
     /// Whether a fetch of `configHash` from `address`, reached at `host`, pointing the phone to
@@ -181,11 +185,31 @@ public enum DeletionResult: Hashable, Sendable {
 /// A SIP user as the PBX sees it, with what decides its calls and whether its line is provisioned now.
 public enum SIPUser: Sendable {
     /// An extension and the phones it is logged in on (none: its credentials are not in use).
-    case `extension`(Extension, devices: [Device])
+    case `extension`(Extension, desks: [SIPDesk])
     /// A device's own line; `inUse` while nobody is logged in on it.
-    case deviceLine(Device, inUse: Bool)
-    /// A shared line; `inUse` while a member is logged in somewhere.
-    case sharedLine(SharedLine, inUse: Bool)
+    case deviceLine(SIPDesk, inUse: Bool)
+    /// A shared line and the phones of its members logged in now (none: not in use).
+    case sharedLine(SharedLine, desks: [SIPDesk])
+
+    /// The phones the line is on now.
+    public var desks: [SIPDesk] {
+        switch self {
+        case .extension(_, let desks), .sharedLine(_, let desks): desks
+        case .deviceLine(let desk, let inUse): inUse ? [desk] : []
+        }
+    }
+}
+
+/// A phone a SIP user's line is on, and the caller ID of an emergency call from it.
+public struct SIPDesk: Sendable {
+    public let device: Device
+    /// `CallerID.emergency`: the device's, its workspace's or the settings'.
+    public let emergencyCallerID: String?
+
+    public init(device: Device, emergencyCallerID: String?) {
+        self.device = device
+        self.emergencyCallerID = emergencyCallerID
+    }
 }
 
 /// How putting a device in a workspace ended.

@@ -31,7 +31,7 @@ struct ExportTests {
           number_classes: {international: "^00[0-9]+$", premium: "^0900[0-9]+$"}
           enrolment: {per_minute: 30, max_unclaimed: 500, expire_unclaimed_hours: 48}
         extensions:
-          - {number: "5501", name: "Ada Lovelace", voicemail_pin: "1234", sip_password: "sip-secret-5501", cos: staff}
+          - {number: "5501", name: "Ada Lovelace", voicemail_pin: "1234", sip_password: "sip-secret-5501", cos: staff, caller_id: "+15551230555"}
           - {number: "5502", name: "Bob \\"the\\" Builder: été", sip_password: "sip-secret-5502"}
           - {number: "0042", name: "Leading Zero", voicemail_pin: "004200", sip_password: "sip-secret-0042"}
         schedules:
@@ -47,7 +47,7 @@ struct ExportTests {
             includes: [{cos: intl}, {cos: intl, schedule: office-hours}]
           - {name: intl, default: allow, schedule: office-hours}
         workspaces:
-          - {name: "Room 4.12", licence: professional}
+          - {name: "Room 4.12", licence: professional, emergency_caller_id: "+15551230412"}
           - {name: Lobby, licence: common_area, hot_desking: false}
         shared_lines:
           - name: Sales
@@ -59,7 +59,7 @@ struct ExportTests {
               - {extension: "5502", button: 3, ring: {after_seconds: 10}}
               - {extension: "0042", button: 4, ring: no_ring}
         devices:
-          - {mac: "00:15:65:aa:bb:dd", model: yealink-t33g, workspace: Lobby, line: {number: "9001", name: Lobby, sip_password: "lobby-sip-secret"}, cos: intl, cos_if_not_logged: staff}
+          - {mac: "00:15:65:aa:bb:dd", model: yealink-t33g, workspace: Lobby, line: {number: "9001", name: Lobby, sip_password: "lobby-sip-secret"}, cos: intl, cos_if_not_logged: staff, emergency_caller_id: "+15551230413"}
           - {mac: "00:04:f2:aa:bb:cc", model: polycom-vvx411, workspace: "Room 4.12", push_port: 8082, users: ["5502", "5501"], phone_credentials: {username: desk, password: "web-pass-3"}}
         templates:
           - name: standard
@@ -81,11 +81,11 @@ struct ExportTests {
     /// What the store holds of the directory, without what only a running system writes.
     static func state(_ store: SQLStore) async throws -> [String] {
         let queries = [
-            "SELECT * FROM settings", "SELECT number, name, cos, voicemail_pin_hash FROM extensions ORDER BY number",
+            "SELECT * FROM settings", "SELECT number, name, cos, caller_id, voicemail_pin_hash FROM extensions ORDER BY number",
             "SELECT definition FROM classes_of_service ORDER BY name", "SELECT definition FROM schedules ORDER BY name",
             "SELECT * FROM workspaces ORDER BY name", "SELECT number, name, caller_id FROM shared_lines ORDER BY number",
             "SELECT * FROM shared_line_members ORDER BY line, extension",
-            "SELECT mac, model, brand, push_port, phone_username, workspace, line_number, line_name, cos, cos_if_not_logged FROM devices ORDER BY mac",
+            "SELECT mac, model, brand, push_port, phone_username, workspace, line_number, line_name, cos, cos_if_not_logged, emergency_caller_id FROM devices ORDER BY mac",
             "SELECT * FROM device_users ORDER BY mac, extension", "SELECT * FROM templates ORDER BY name",
             "SELECT * FROM mappings ORDER BY extension, model, mac",
             "SELECT brand, username FROM phone_credentials ORDER BY brand",

@@ -575,4 +575,190 @@ struct KamailioTests {
             await kamailio.stop()
         }
     }
+
+    @Test(
+        "emergency numbers kept in the PBX: Kamailio loads the directory's list from HotDesk; a number added to the directory is routed as an emergency within seconds, and still with HotDesk stopped"
+    )
+    func emergencyListInThePBX() async throws {
+        let sipPort = SIPStack.port()
+        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let gateway = "127.0.0.3:\(SIPStack.port())"
+            let kamailio = try KamailioProcess(
+                port: sipPort,
+                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                emergencyGateway: "sip:\(gateway)",
+                directory: server.directory
+            )
+            do {
+                #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112 (version") == 1 }, "\(kamailio.tail())")
+                // 999 joins the list (the example's own pattern is 112 and 911 only).
+                let yaml = Self.directory(sipPort).replacingOccurrences(
+                    of: #"emergency_numbers: ["112"]"#,
+                    with: #"emergency_numbers: ["112", "999"]"#
+                )
+                .replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+                _ = try await importDirectory(yaml, into: server.store, base: server.directory)
+                #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112;999 (version") == 1 }, "\(kamailio.tail())")
+                // HotDesk stops; 999 still goes to the emergency gateway, which answers.
+                await server.stop(keepFiles: true)
+                let registrar = "127.0.0.2:\(sipPort)"
+                async let answering = Baresip.run(
+                    user: "999",
+                    password: "-",
+                    registrar: gateway,
+                    seconds: 8,
+                    answer: true,
+                    listen: gateway,
+                    directory: server.directory
+                )
+                #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
+                let out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:999@\(registrar)"],
+                    seconds: 4,
+                    directory: server.directory
+                )
+                let gatewayOut = try await answering
+                #expect(
+                    Baresip.connected(out),
+                    "999 connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
+                )
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
+
+    @Test(
+        "the hot desk caller ID: a user's call reaches the callee with the extension's caller ID asserted (P-Asserted-Identity); an emergency call carries the desk's emergency caller ID, whatever the phone claims; a phone not registered here asserts nothing"
+    )
+    func callerIDsAsserted() async throws {
+        let sipPort = SIPStack.port()
+        let yaml =
+            Self.directory(sipPort).replacingOccurrences(of: "    cos: staff", with: "    cos: staff\n    caller_id: \"+15551230555\"") + """
+
+                  - {mac: "0015650c0e01", model: yealink-t46u}
+                  - {mac: "0015650c0e02", model: yealink-t46u, emergency_caller_id: "+15550000102", line: {number: "8302", sip_password: "secret-8302"}}
+
+                """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let gateway = try SIPDatagrams(host: "127.0.0.3")
+            let kamailio = try KamailioProcess(
+                port: sipPort,
+                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                emergencyGateway: "sip:\(gateway.local)",
+                directory: server.directory
+            )
+            do {
+                let registrar = "127.0.0.2:\(kamailio.port)"
+                // 5502 on a simulated phone that registers; 5501 logged in on the lobby phone.
+                let callee = try await server.phone("yealink-t46u", mac: "0015650c0e01", sip: true)
+                try await callee.loginApplied("Login Int", ext: "5502", password: "7777")
+                #expect(await callee.waitForEvents(timeout: 20) { $0.contains(.sipRegistered(user: "5502", status: 200)) }, "\(kamailio.tail())")
+                let desk = try await server.phone("yealink-t46u", mac: "001565abcd01")
+                try await desk.loginApplied("Login Int", ext: "5501", password: "1234")
+                let out = try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:5502@\(registrar)"],
+                    directory: server.directory
+                )
+                let seen = await callee.waitForEvents(timeout: 20) { $0.contains(.incomingCall(from: "5501", asserted: "+15551230555")) }
+                let calls = await callee.events.filter { if case .incomingCall = $0 { true } else { false } }
+                #expect(seen, "the callee sees 5501's caller ID asserted: \(calls)\n\(out.suffix(600))\n\(kamailio.tail())")
+
+                // The desk's own line (nobody logged in there) registers from a raw phone, which
+                // then calls 112 claiming another identity.
+                let phone = try SIPDatagrams()
+                let registered = try await Self.register(phone, user: "8302", password: "secret-8302", registrar: registrar)
+                #expect(registered == 200, "8302 registers\n\(kamailio.tail())")
+                phone.send(Self.emergencyCall(from: phone, user: "8302", registrar: registrar, claiming: "+19999999999"), to: registrar)
+                let located = await Self.nextInvite(at: gateway, registrar: registrar)
+                let asserted = located.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) }
+                #expect(asserted == "<sip:+15550000102@127.0.0.2>", "the desk's emergency caller ID: \(located ?? "no INVITE")\n\(kamailio.tail())")
+                #expect(located?.contains("+19999999999") == false, "the phone's claim is taken off")
+                // A phone this PBX has no registration from: its emergency call goes through, asserting nothing.
+                let stranger = try SIPDatagrams()
+                stranger.send(Self.emergencyCall(from: stranger, user: "5501", registrar: registrar, claiming: "+19999999999"), to: registrar)
+                let unlocated = await Self.nextInvite(at: gateway, registrar: registrar)
+                #expect(unlocated != nil, "the stranger's emergency call reaches the gateway\n\(kamailio.tail())")
+                #expect(unlocated.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) } == nil, "\(unlocated ?? "")")
+                for phone in [callee, desk] { await phone.shutdown() }
+            } catch {
+                await kamailio.stop()
+                throw error
+            }
+            await kamailio.stop()
+        }
+    }
+
+    /// REGISTER with Digest from a raw socket, as a phone does; the final status.
+    static func register(_ phone: SIPDatagrams, user: String, password: String, registrar: String) async throws -> Int? {
+        let uri = "sip:\(registrar)"
+        let callID = UUID().uuidString
+        func request(_ cseq: Int, authorization: String?) -> String {
+            ([
+                "REGISTER \(uri) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=z9hG4bK-reg\(cseq)-\(callID.prefix(8))", "Max-Forwards: 70",
+                "From: <sip:\(user)@127.0.0.2>;tag=reg", "To: <sip:\(user)@127.0.0.2>", "Call-ID: \(callID)", "CSeq: \(cseq) REGISTER",
+                "Contact: <sip:\(user)@\(phone.local)>", "Expires: 300",
+            ] + (authorization.map { ["Authorization: \($0)"] } ?? []) + ["Content-Length: 0", "", ""]).joined(separator: "\r\n")
+        }
+        func finalResponse() async -> String? {
+            while let message = await phone.receive(timeout: .seconds(30)) {
+                if let status = SIPDatagrams.status(message), status >= 200 { return message }
+            }
+            return nil
+        }
+        phone.send(request(1, authorization: nil), to: registrar)
+        let challenge = try #require(await finalResponse(), "Kamailio challenges the REGISTER")
+        let offer = try #require(SIPDatagrams.header("WWW-Authenticate", in: challenge), "\(challenge)")
+        let realm = try #require(SIPDatagrams.parameter("realm", in: offer))
+        let nonce = try #require(SIPDatagrams.parameter("nonce", in: offer))
+        let ha1 = DigestAuth.md5("\(user):\(realm):\(password)")
+        let response = DigestAuth.md5("\(ha1):\(nonce):\(DigestAuth.md5("REGISTER:\(uri)"))")
+        phone.send(
+            request(
+                2,
+                authorization:
+                    "Digest username=\"\(user)\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", response=\"\(response)\", algorithm=MD5"
+            ),
+            to: registrar
+        )
+        return await finalResponse().flatMap(SIPDatagrams.status)
+    }
+
+    /// An INVITE to 112 from `phone` as `user`, with a `P-Asserted-Identity` of its own making.
+    static func emergencyCall(from phone: SIPDatagrams, user: String, registrar: String, claiming: String) -> String {
+        let callID = UUID().uuidString
+        return
+            ([
+                "INVITE sip:112@\(registrar) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=z9hG4bK-\(callID.prefix(12))", "Max-Forwards: 70",
+                "From: <sip:\(user)@127.0.0.2>;tag=e", "To: <sip:112@\(registrar)>", "Call-ID: \(callID)", "CSeq: 1 INVITE",
+                "Contact: <sip:\(user)@\(phone.local)>", "P-Asserted-Identity: <sip:\(claiming)@127.0.0.2>", "Content-Length: 0", "", "",
+            ]).joined(separator: "\r\n")
+    }
+
+    /// The next INVITE the gateway gets (answered 486, so that the PBX stops resending it).
+    static func nextInvite(at gateway: SIPDatagrams, registrar: String) async -> String? {
+        while let message = await gateway.receive(timeout: .seconds(20)) {
+            guard message.hasPrefix("INVITE ") else { continue }
+            let lines = message.components(separatedBy: "\r\n")
+            let copied = lines.filter { line in
+                ["via:", "from:", "to:", "call-id:", "cseq:"].contains { line.lowercased().hasPrefix($0) }
+            }
+            .map { $0.lowercased().hasPrefix("to:") ? $0 + ";tag=gateway" : $0 }
+            gateway.send((["SIP/2.0 486 Busy Here"] + copied + ["Content-Length: 0", "", ""]).joined(separator: "\r\n"), to: registrar)
+            return message
+        }
+        return nil
+    }
 }

@@ -158,6 +158,85 @@ struct PBXTests {
         }
     }
 
+    /// Caller IDs for the PBX to assert: an extension's own, and a desk's emergency one (device,
+    /// workspace, settings) that follows the phone, not whoever was last logged in on it.
+    static let callerIDDirectory =
+        withSettings(
+            directory.replacingOccurrences(of: "    cos: staff", with: "    cos: staff\n    caller_id: \"+15551230555\""),
+            "  emergency_caller_id: \"+15550000000\"\n"
+        ) + """
+
+              - {mac: "00:15:65:e0:00:11", model: yealink-t46u, emergency_caller_id: "+15550000011", line: {number: "8011", sip_password: "desk-sip-secret-11"}}
+              - {mac: "00:15:65:e0:00:12", model: yealink-t46u, workspace: Lyon, line: {number: "8012", sip_password: "desk-sip-secret-12"}}
+            workspaces:
+              - {name: Lyon, licence: professional, emergency_caller_id: "+33400000012"}
+            """
+
+    @Test(
+        "caller IDs: a user's calls assert the extension's caller ID from any desk (else its number); an emergency call asserts the desk's (device, workspace, settings), never the user's or the last user's; credentials carry both"
+    )
+    func callerIDs() async throws {
+        try await TestServer.with(yaml: Self.callerIDDirectory) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            func callerID(_ user: String, _ callee: String) async throws -> String? {
+                try await pbx.authorize(user, callee)["caller_id"] as? String
+            }
+            // Logged-out phones: their own line sends the desk's emergency caller ID, on every call.
+            #expect(try await callerID("8011", "112") == "+15550000011", "the device's own")
+            #expect(try await callerID("8011", "5502") == "+15550000011")
+            #expect(try await callerID("8012", "112") == "+33400000012", "its workspace's")
+            #expect(try await callerID("8001", "112") == "+15550000000", "the settings'")
+            // 5501 at the desk with its own emergency caller ID.
+            let desk = try await server.phone("yealink-t46u", mac: "001565e00011")
+            try await desk.loginApplied("Login Int", ext: "5501", password: "1234")
+            #expect(try await callerID("5501", "5502") == "+15551230555", "the extension's caller ID")
+            #expect(try await callerID("5501", "112") == "+15550000011", "an emergency call is located at the desk")
+            let credentials = try await pbx.call("GET", "/credentials/5501?source_ip=127.0.0.1")
+            #expect(credentials.json["caller_id"] as? String == "+15551230555", "\(credentials.text)")
+            #expect(credentials.json["emergency_caller_id"] as? String == "+15550000011", "\(credentials.text)")
+            // 5502 names no caller ID: its number. At a desk of the workspace: the workspace's.
+            let lyon = try await server.phone("yealink-t46u", mac: "001565e00012")
+            try await lyon.loginApplied("Login Int", ext: "5502", password: "7777")
+            #expect(try await callerID("5502", "5501") == "5502")
+            #expect(try await callerID("5502", "112") == "+33400000012")
+            // 5501 moves to the lobby phone: its emergency calls are located there now, and the
+            // desk it left sends its own again, not 5501's.
+            try await desk.logout()
+            let lobby = try await server.phone("yealink-t46u", mac: "001565e00001")
+            try await lobby.loginApplied("Login Int", ext: "5501", password: "1234")
+            #expect(try await callerID("5501", "112") == "+15550000000")
+            #expect(try await callerID("8011", "112") == "+15550000011")
+            #expect(try await pbx.authorize("8011", "112")["decision"] as? String == "allow")
+            for phone in [desk, lyon, lobby] { await phone.shutdown() }
+        }
+    }
+
+    @Test("a caller ID that is not a phone number is refused with where it is, and nothing is imported")
+    func badCallerIDs() async throws {
+        let dir = try TempDir()
+        let store = try dir.store("a.sqlite")
+        let cases = [
+            ("extensions:\n  - {number: \"5501\", name: A, sip_password: \"sip-secret-5501\", caller_id: \"555-0100\"}\n", "extensions[0].caller_id"),
+            // Digits of another script are numbers to Swift, not to a PBX.
+            ("workspaces:\n  - {name: W, licence: professional, emergency_caller_id: \"+١٢٣٤٥\"}\n", "workspaces[0].emergency_caller_id"),
+            ("settings:\n  emergency_caller_id: \"12+34\"\n", "settings.emergency_caller_id"),
+            (
+                "devices:\n  - {mac: \"00:15:65:e0:00:21\", model: yealink-t46u, emergency_caller_id: \"+15550100>;x=<sip:1\"}\n",
+                "devices[0].emergency_caller_id"
+            ),
+        ]
+        for (yaml, path) in cases {
+            do {
+                _ = try await importDirectory(yaml, into: store, base: dir.url)
+                Issue.record("accepted: \(yaml)")
+            } catch let error as DirectoryError {
+                #expect(error.description.contains(path) && error.description.contains("is not a phone number"), "\(error)")
+            }
+        }
+        #expect(try await store.extensionSummaries().isEmpty)
+        #expect(try await store.workspaces().isEmpty)
+    }
+
     @Test("a PBX key opens /pbx/v1 only, an admin key /api/v1 only; Basic with the key as password works; wrong keys 401, audited")
     func keys() async throws {
         try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in

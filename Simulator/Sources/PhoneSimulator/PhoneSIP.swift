@@ -45,7 +45,10 @@ extension SimulatedPhone {
         guard online else { return SIPLine.Answer(status: 503, reason: "Service Unavailable") }
         switch request.method {
         case "OPTIONS": return SIPLine.Answer(status: 200, reason: "OK")
-        case "INVITE": return SIPLine.Answer(status: 486, reason: "Busy Here")
+        case "INVITE":
+            let from = request.header("from").flatMap(SIPMessage.user(of:)) ?? "?"
+            record(.incomingCall(from: from, asserted: request.header("p-asserted-identity").flatMap(SIPMessage.user(of:))))
+            return SIPLine.Answer(status: 486, reason: "Busy Here")
         case "NOTIFY": return notify(request, from: source)
         default: return SIPLine.Answer(status: 405, reason: "Method Not Allowed")
         }

@@ -44,6 +44,16 @@ public struct SIPMessage: Sendable, Hashable {
             .map { String($0.dropFirst(name.count + 1)) }
     }
 
+    /// The user part of a name-address or URI header value: `5501` of `"Ann" <sip:5501@pbx>;tag=1`.
+    public static func user(of value: String) -> String? {
+        var uri = Substring(value)
+        if let open = uri.firstIndex(of: "<"), let close = uri[open...].firstIndex(of: ">") { uri = uri[uri.index(after: open)..<close] }
+        guard let colon = uri.firstIndex(of: ":") else { return nil }
+        let rest = uri[uri.index(after: colon)...]
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        return String(rest[..<at])
+    }
+
     /// `nil` for anything that is not a SIP message.
     public static func parse(_ text: String) -> SIPMessage? {
         let (head, body): (Substring, Substring) =

@@ -22,6 +22,9 @@ public enum PhoneEvent: Sendable, Hashable, CustomStringConvertible {
     /// A NOTIFY the phone took (the whole `Event:` value), and what it then does.
     case notifyAccepted(event: String)
     case notifyRefused(event: String, status: Int, reason: String)
+    /// A call came in (answered busy): the caller as its `From` says and as its registrar
+    /// asserts it (`P-Asserted-Identity`; what phones that trust their PBX show).
+    case incomingCall(from: String, asserted: String?)
 
     public var description: String {
         switch self {
@@ -38,6 +41,7 @@ public enum PhoneEvent: Sendable, Hashable, CustomStringConvertible {
         case .sipUnregistered(let user): "SIP \(user): unregistered"
         case .notifyAccepted(let event): "NOTIFY \(event): taken"
         case .notifyRefused(let event, let status, let reason): "NOTIFY \(event): \(status) (\(reason))"
+        case .incomingCall(let from, let asserted): "call from \(from)\(asserted.map { " (asserted: \($0))" } ?? "")"
         }
     }
 }

@@ -40,7 +40,7 @@ struct ConfigBuilder: Sendable {
             line: line,
             server: server,
             network: line == nil ? nil : state.session?.network,
-            emergencyCallerID: state.settings.emergencyCallerID,
+            emergencyCallerID: state.emergencyCallerID,
             phoneLogin: proven ? state.settings.credentials(for: state.device) : nil,
             pushFrom: state.settings.pushFrom ?? (IPAddressLiteral.isValid(reached.host) ? reached.host : nil)
         )
@@ -58,7 +58,7 @@ struct ConfigBuilder: Sendable {
                     number: own.number,
                     name: own.name,
                     sipPassword: own.sipPassword,
-                    callerID: state.settings.emergencyCallerID,
+                    callerID: state.emergencyCallerID,
                     button: 1,
                     shared: false,
                     ring: .ring

@@ -114,9 +114,18 @@ public enum OpenAPIDocument {
             query: ["auth_user", "callee", "caller", "source_ip"],
             answers: [200, 400, 404]
         ),
-        "GET /pbx/v1/credentials/{user}": .init(summary: "The HA1 of a line a phone carries now.", answers: [200, 404]),
+        "GET /pbx/v1/credentials/{user}": .init(
+            summary: "The HA1 of a line a phone carries now, with the caller IDs to assert (the desk at ?source_ip=).",
+            query: ["source_ip"],
+            answers: [200, 404]
+        ),
         "POST /pbx/v1/hotdesk/login": .init(summary: "Star-code login from a phone's own line.", body: true, answers: [200, 400, 404]),
         "POST /pbx/v1/hotdesk/logout": .init(summary: "Star-code logout of a phone.", body: true, answers: [200, 400, 404]),
+        "GET /pbx/v1/emergency": .init(
+            summary: "The emergency numbers, for the PBX to route without asking (204: the ?known= version is current).",
+            query: ["known"],
+            answers: [200, 204]
+        ),
         "GET /pbx/v1/notify": .init(
             summary: "The next SIP NOTIFY for the PBX to send to a phone (a long poll: up to ?wait= seconds).",
             query: ["wait"],

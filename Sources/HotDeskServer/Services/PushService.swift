@@ -199,15 +199,26 @@ final class PushService: Service, Sendable {
             return await pusher.push(job.action, to: target, document: document, policy: policy)
         }
         let session = try await store.session(mac: device.mac)
-        if vendor?.recipe(job.action) == nil || (session?.network == .external && relay.connected(at: clock())) {
+        let throughPBX = session?.network == .external ? await pbxConnected() : false
+        if vendor?.recipe(job.action) == nil || throughPBX {
             return try await viaPBX(job, device, notify, session: session, address: address)
         }
         let outcome = await pusher.push(job.action, to: target, document: document, policy: policy)
-        guard case .failed(let code, let message) = outcome, relay.connected(at: clock()) else { return outcome }
+        guard case .failed(let code, let message) = outcome else { return outcome }
+        guard await pbxConnected() else { return outcome }
         let second = try await viaPBX(job, device, notify, session: session, address: address)
         guard case .accepted = second else { return outcome }
         logger.info("push sent through the PBX", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "http": "\(code): \(message)"])
         return second
+    }
+
+    /// Whether a PBX polls for NOTIFYs: this node was polled lately, or another node was (a PBX
+    /// behind a load balancer may poll only one of them).
+    func pbxConnected() async -> Bool {
+        let now = clock()
+        if relay.connected(at: now) { return true }
+        guard let last = try? await store.lastPBXPoll() else { return false }
+        return now.timeIntervalSince(last) < PBXNotifyRelay.connectedFor
     }
 
     /// Queues the NOTIFY for the PBX: `sent` once queued, confirmed by the phone's fetch like
@@ -221,7 +232,7 @@ final class PushService: Service, Sendable {
     ) async throws
         -> PushOutcome
     {
-        guard relay.connected(at: clock()) else {
+        guard await pbxConnected() else {
             return .failed(
                 code: PhonePusher.unsupportedAction,
                 message:

@@ -87,6 +87,18 @@ enum PostgresSchema {
                 "CREATE INDEX pbx_notifies_waiting ON pbx_notifies(queued_at) WHERE taken_at IS NULL",
             ]
         ),
+        Migration(
+            version: 8,
+            name: "SQLite's v31: caller IDs for the PBX to assert; when a PBX last polled",
+            statements: [
+                "CREATE TABLE pbx_polls (id bigint PRIMARY KEY CHECK (id = 1), at double precision NOT NULL)",
+                "ALTER TABLE extensions ADD COLUMN caller_id text",
+                "ALTER TABLE devices ADD COLUMN emergency_caller_id text",
+                "ALTER TABLE workspaces ADD COLUMN emergency_caller_id text",
+                "DROP TRIGGER devices_device_changes ON devices",
+                deviceTriggerOfVersion8,
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }
@@ -357,16 +369,23 @@ enum PostgresSchema {
                 "CREATE TRIGGER \(table)_device_changes AFTER INSERT OR UPDATE OR DELETE ON \(table) FOR EACH ROW EXECUTE FUNCTION hotdesk_device_changed()"
             )
         }
-        let deviceColumns = [
-            "mac", "model", "token", "enrolled_at", "last_address", "last_config_hash", "push_port", "phone_username", "phone_password_sealed",
-            "last_host", "last_config_address", "brand", "workspace", "line_number", "line_name", "line_sip_password_sealed", "cos",
-            "cos_if_not_logged", "provisioning_secret_sealed", "claimed_at", "claimed_from", "secret_issued_at", "token_generation",
-            "enrolled_by", "claim_pending_from", "claim_approved_from",
-        ]
-        statements.append(
-            "CREATE TRIGGER devices_device_changes AFTER INSERT OR DELETE OR UPDATE OF \(deviceColumns.joined(separator: ", ")) ON devices "
-                + "FOR EACH ROW EXECUTE FUNCTION hotdesk_device_changed()"
-        )
+        statements.append(deviceTrigger(columns: deviceColumnsOfVersion1))
         return statements
     }()
+
+    /// The columns of `devices` whose change moves the phone's counter: all but `last_fetch_at`.
+    private static let deviceColumnsOfVersion1 = [
+        "mac", "model", "token", "enrolled_at", "last_address", "last_config_hash", "push_port", "phone_username", "phone_password_sealed",
+        "last_host", "last_config_address", "brand", "workspace", "line_number", "line_name", "line_sip_password_sealed", "cos",
+        "cos_if_not_logged", "provisioning_secret_sealed", "claimed_at", "claimed_from", "secret_issued_at", "token_generation",
+        "enrolled_by", "claim_pending_from", "claim_approved_from",
+    ]
+
+    /// The trigger as migration 8 writes it again, with the column it adds.
+    private static let deviceTriggerOfVersion8 = deviceTrigger(columns: deviceColumnsOfVersion1 + ["emergency_caller_id"])
+
+    private static func deviceTrigger(columns: [String]) -> String {
+        "CREATE TRIGGER devices_device_changes AFTER INSERT OR DELETE OR UPDATE OF \(columns.joined(separator: ", ")) ON devices "
+            + "FOR EACH ROW EXECUTE FUNCTION hotdesk_device_changed()"
+    }
 }

@@ -133,6 +133,7 @@ struct DirectoryWriter {
             pairs.append(("sip_password", text(try secrets.open(row["sip_password_sealed"]))))
         }
         pairs.append(("cos", (row["cos"] as String?).map(text)))
+        pairs.append(("caller_id", (row["caller_id"] as String?).map(text)))
         return map(pairs)
     }
 
@@ -192,7 +193,10 @@ struct DirectoryWriter {
     }
 
     func workspace(_ row: SQLRow) -> Node {
-        map([("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"]))])
+        map([
+            ("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"])),
+            ("emergency_caller_id", (row["emergency_caller_id"] as String?).map(text)),
+        ])
     }
 
     func sharedLine(_ row: SQLRow, members: [SQLRow]) throws -> Node {
@@ -228,6 +232,7 @@ struct DirectoryWriter {
                 }
             ),
             ("cos", d.cos.map(text)), ("cos_if_not_logged", d.cosIfNotLogged.map(text)),
+            ("emergency_caller_id", d.emergencyCallerID.map(text)),
             ("provisioning_secret", claimed ? d.provisioningSecret.map(text) : nil),
             ("claimed_from", claimed ? (claimedFrom ?? d.lastAddress).map(text) : nil),
         ])

@@ -19,7 +19,7 @@ extension SQLStore {
     static let tablesNotCopied: Set<String> = [
         "shared_changes", "device_changes", "key_check", "health_probe", "grdb_migrations", "hotdesk_migrations",
         // Live for the seconds of one push.
-        "push_logins", "pbx_notifies",
+        "push_logins", "pbx_notifies", "pbx_polls",
     ]
 
     /// Rows copied, by table, in copy order.

@@ -67,6 +67,8 @@ extension SQLStore {
             mappings = try db.rows("SELECT * FROM mappings WHERE extension = ?", [session.extensionNumber]).map(mapping)
             memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
         }
+        // The workspace is read only when its emergency caller ID could be the desk's.
+        let workspace = try device.emergencyCallerID == nil ? device.workspace.flatMap { try readWorkspace(db, $0) } : nil
         return DeviceConfigState(
             settings: settings,
             device: device,
@@ -79,7 +81,8 @@ extension SQLStore {
             lastConfigAddress: row["last_config_address"],
             lastConfigHash: row["last_config_hash"],
             hasPendingPush: try db.value(Bool.self, OpenPushJobs.exists, [device.mac.canonical])
-                ?? false
+                ?? false,
+            workspace: workspace
         )
     }
 

@@ -7,8 +7,8 @@ extension SQLStore {
     static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: any SQLDatabase, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
-                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos) VALUES (?, ?, ?, ?, ?)",
-                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos]
+                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id) VALUES (?, ?, ?, ?, ?, ?)",
+                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID]
             )
             return nil
         }
@@ -21,8 +21,8 @@ extension SQLStore {
             try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }
-        if old.cos != e.cos {
-            try db.execute("UPDATE extensions SET cos = ? WHERE number = ?", [e.cos, e.number])
+        if old.cos != e.cos || old.callerID != e.callerID {
+            try db.execute("UPDATE extensions SET cos = ?, caller_id = ? WHERE number = ?", [e.cos, e.callerID, e.number])
             changed = true
         }
         if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
@@ -90,11 +90,17 @@ extension SQLStore {
 
     static func upsert(_ w: Workspace, _ db: any SQLDatabase) throws -> Bool? {
         guard let old = try readWorkspace(db, w.name) else {
-            try db.execute("INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)", [w.name, w.licence.rawValue, w.hotDesking])
+            try db.execute(
+                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id) VALUES (?, ?, ?, ?)",
+                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID]
+            )
             return nil
         }
         guard old != w else { return false }
-        try db.execute("UPDATE workspaces SET licence = ?, hot_desking = ? WHERE name = ?", [w.licence.rawValue, w.hotDesking, w.name])
+        try db.execute(
+            "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ? WHERE name = ?",
+            [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.name]
+        )
         return true
     }
 
@@ -193,8 +199,8 @@ extension SQLStore {
                 ]
             )
             try db.execute(
-                "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ? WHERE mac = ?",
-                [d.workspace, d.cos, d.cosIfNotLogged, d.mac.canonical]
+                "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ?, emergency_caller_id = ? WHERE mac = ?",
+                [d.workspace, d.cos, d.cosIfNotLogged, d.emergencyCallerID, d.mac.canonical]
             )
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
@@ -219,11 +225,16 @@ extension SQLStore {
         let lineSame =
             oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
             && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
-        let cosSame = (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
+        let cosSame =
+            (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
+            && (row["emergency_caller_id"] as String?) == d.emergencyCallerID
         let claimChanged = try setClaim(d, db, at: at, secrets: secrets)
         guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) || claimChanged else { return false }
         if !cosSame {
-            try db.execute("UPDATE devices SET cos = ?, cos_if_not_logged = ? WHERE mac = ?", [d.cos, d.cosIfNotLogged, d.mac.canonical])
+            try db.execute(
+                "UPDATE devices SET cos = ?, cos_if_not_logged = ?, emergency_caller_id = ? WHERE mac = ?",
+                [d.cos, d.cosIfNotLogged, d.emergencyCallerID, d.mac.canonical]
+            )
         }
         if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }

@@ -291,19 +291,26 @@ extension SQLStore {
         let secrets = secretBox
         let catalog = self.catalog
         return try await engine.read { db -> SIPUser? in
+            var settings: Settings?
+            func desk(_ row: SQLRow) throws -> SIPDesk {
+                let device = try Self.device(row, secrets: secrets, catalog: catalog)
+                if let own = device.emergencyCallerID { return SIPDesk(device: device, emergencyCallerID: own) }
+                let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
+                if settings == nil { settings = try self.currentSettings(db, secrets: secrets) }
+                return SIPDesk(device: device, emergencyCallerID: CallerID.emergency(of: device, workspace: workspace, settings: settings!))
+            }
             if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
-                let devices = try db.rows(
+                let desks = try db.rows(
                     "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at",
                     [authUser]
                 )
-                .map { try Self.device($0, secrets: secrets, catalog: catalog) }
-                return .extension(ext, devices: devices)
+                .map(desk)
+                return .extension(ext, desks: desks)
             }
             if let row = try db.row(Self.deviceByOwnLineSQL, [authUser]) {
-                let device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let busy =
-                    try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", [device.mac.canonical]) ?? false
-                return .deviceLine(device, inUse: !busy)
+                    try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", [row["mac"] as String]) ?? false
+                return .deviceLine(try desk(row), inUse: !busy)
             }
             if let row = try db.row("SELECT * FROM shared_lines WHERE number = ?", [authUser]) {
                 let line = SharedLine(
@@ -313,13 +320,15 @@ extension SQLStore {
                     callerID: row["caller_id"],
                     members: []
                 )
-                let inUse =
-                    try db.value(
-                        Bool.self,
-                        "SELECT EXISTS (SELECT 1 FROM sessions s JOIN shared_line_members m ON m.extension = s.extension WHERE m.line = ?)",
-                        [authUser]
-                    ) ?? false
-                return .sharedLine(line, inUse: inUse)
+                let desks = try db.rows(
+                    """
+                    SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac JOIN shared_line_members m ON m.extension = s.extension
+                    WHERE m.line = ? ORDER BY s.started_at
+                    """,
+                    [authUser]
+                )
+                .map(desk)
+                return .sharedLine(line, desks: desks)
             }
             return nil
         }
@@ -368,6 +377,10 @@ extension SQLStore {
     public func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify? {
         try await engine.write { db in
             try db.execute("DELETE FROM pbx_notifies WHERE taken_at < ?", [forgetTakenBefore.timeIntervalSince1970])
+            try db.execute(
+                "INSERT INTO pbx_polls (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                [now.timeIntervalSince1970]
+            )
             guard var notify = try db.row("SELECT * FROM pbx_notifies WHERE taken_at IS NULL ORDER BY queued_at, job_id LIMIT 1").map(Self.notify)
             else { return nil }
             try db.execute("UPDATE pbx_notifies SET taken_at = ? WHERE job_id = ?", [now.timeIntervalSince1970, notify.jobID])
@@ -383,6 +396,10 @@ extension SQLStore {
             try db.execute("DELETE FROM pbx_notifies WHERE job_id = ?", [jobID])
             return notify
         }
+    }
+
+    public func lastPBXPoll() async throws -> Date? {
+        try await engine.rows("SELECT at FROM pbx_polls WHERE id = 1", []).first.map { Date(timeIntervalSince1970: $0["at"]) }
     }
 
     public func notifyWaiting(jobID: Int64) async throws -> Bool {

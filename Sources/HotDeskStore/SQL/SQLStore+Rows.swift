@@ -112,6 +112,7 @@ extension SQLStore {
         device.workspace = row["workspace"]
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]
+        device.emergencyCallerID = row["emergency_caller_id"]
         if let sealed = row["provisioning_secret_sealed"] as Data? { device.provisioningSecret = try secrets.open(sealed) }
         device.claimedAt = (row["claimed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         device.secretIssuedAt = (row["secret_issued_at"] as Double?).map(Date.init(timeIntervalSince1970:))
@@ -136,6 +137,7 @@ extension SQLStore {
             sipPassword: try secrets.open(row["sip_password_sealed"])
         )
         ext.cos = row["cos"]
+        ext.callerID = row["caller_id"]
         return ext
     }
 
@@ -166,8 +168,12 @@ extension SQLStore {
     }
 
     static func readWorkspace(_ db: any SQLDatabase, _ name: String) throws -> Workspace? {
-        try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap { row in
-            Workspace.Licence(rawValue: row["licence"]).map { Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]) }
+        try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap(workspaceRecord)
+    }
+
+    static func workspaceRecord(_ row: SQLRow) -> Workspace? {
+        Workspace.Licence(rawValue: row["licence"]).map {
+            Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
         }
     }
 

@@ -6,11 +6,7 @@ extension SQLStore {
     public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
         try await engine.read { db in
             try db.rows("SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name")
-                .compactMap { row in
-                    Workspace.Licence(rawValue: row["licence"]).map {
-                        (Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"]), row["devices"])
-                    }
-                }
+                .compactMap { row in Self.workspaceRecord(row).map { ($0, row["devices"]) } }
         }
     }
 

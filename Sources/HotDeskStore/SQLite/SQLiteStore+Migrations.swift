@@ -13,7 +13,8 @@ extension SQLiteStore {
         registerV5toV8(&m)
         registerV9toV14(&m)
         registerV15toV24(&m)
-        registerV25on(&m)
+        registerV25toV30(&m)
+        registerV31on(&m)
         return m
     }
 
@@ -375,7 +376,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func registerV25on(_ m: inout DatabaseMigrator) {
+    private static func registerV25toV30(_ m: inout DatabaseMigrator) {
         m.registerMigration("v25: failed logins counted against their address and the global budget in the store") { db in
             // Several nodes on one database must count the same guesses: the failures per source
             // address and the global password budget were counted in each process's memory.
@@ -450,6 +451,22 @@ extension SQLiteStore {
                     CREATE INDEX pbx_notifies_waiting ON pbx_notifies(queued_at) WHERE taken_at IS NULL;
                     """
             )
+        }
+    }
+
+    private static func registerV31on(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v31: caller IDs for the PBX to assert; when a PBX last polled") { db in
+            // An extension's caller ID (any desk); a desk's emergency caller ID (device, workspace).
+            // The last NOTIFY poll of a PBX, on any node: every node's push worker sees it connected.
+            try db.execute(
+                sql: """
+                    CREATE TABLE pbx_polls (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL);
+                    ALTER TABLE extensions ADD COLUMN caller_id TEXT;
+                    ALTER TABLE devices ADD COLUMN emergency_caller_id TEXT;
+                    ALTER TABLE workspaces ADD COLUMN emergency_caller_id TEXT;
+                    """
+            )
+            try SQLiteChangeStamps.deviceUpdateTrigger(db)
         }
     }
 }

@@ -24,11 +24,22 @@ struct PBXController: Sendable {
         )
         pbx.post("authorize") { request, _ in try await self.authorize(request, form: false) }
         pbx.get("authorize") { request, _ in try await self.authorize(request, form: true) }
-        pbx.get("credentials/{user}") { _, context in try await self.credentials(context) }
+        pbx.get("credentials/{user}") { request, context in try await self.credentials(request, context) }
         pbx.post("hotdesk/login") { request, context in try await self.starCodeLogin(request, context) }
         pbx.post("hotdesk/logout") { request, context in try await self.starCodeLogout(request, context) }
+        pbx.get("emergency") { request, _ in try await self.emergencyNumbers(request) }
         pbx.get("notify") { request, _ in try await self.nextNotify(request) }
         pbx.post("notify/{id}") { request, context in try await self.notifyAnswered(request, context) }
+    }
+
+    /// The directory's emergency numbers, for the PBX to route without asking (204 when the
+    /// PBX's `?known=` version is still the current one).
+    func emergencyNumbers(_ request: Request) async throws -> Response {
+        let numbers = try await store.settings().emergencyNumbers
+        let joined = numbers.joined(separator: ";")
+        let version = SHA256.hash(data: Data(joined.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        if request.uri.queryParameters.get("known") == version { return Response(status: .noContent) }
+        return .json(.ok, EmergencyListView(version: version, numbers: joined))
     }
 
     /// The longest a PBX's poll for a NOTIFY is held open, in seconds.
@@ -82,10 +93,10 @@ struct PBXController: Sendable {
             expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}"
         )
         try Self.checkSIPUser(asked.authUser)
-        guard case .deviceLine(let device, _)? = try await store.sipUser(asked.authUser) else {
+        guard case .deviceLine(let desk, _)? = try await store.sipUser(asked.authUser) else {
             throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
         }
-        return (device, asked)
+        return (desk.device, asked)
     }
 
     /// Where the caller is: the PBX's `source_ip` when it is an IP address (the phone's, as the
@@ -206,17 +217,19 @@ struct PBXController: Sendable {
         let cosName: String?
         var notProvisioned: String?
         switch user {
-        case .extension(let ext, let devices):
-            cosName = ext.cos ?? devices.first?.cos
-            if devices.isEmpty { notProvisioned = "\(ext.number) is not logged in on any phone" }
-        case .deviceLine(let device, let inUse):
-            cosName = device.cosIfNotLogged ?? device.cos
-            if !inUse { notProvisioned = "the line of \(device.mac) is not in use while someone is logged in on it" }
-        case .sharedLine(let line, let inUse):
+        case .extension(let ext, let desks):
+            cosName = ext.cos ?? desks.first?.device.cos
+            if desks.isEmpty { notProvisioned = "\(ext.number) is not logged in on any phone" }
+        case .deviceLine(let desk, let inUse):
+            cosName = desk.device.cosIfNotLogged ?? desk.device.cos
+            if !inUse { notProvisioned = "the line of \(desk.device.mac) is not in use while someone is logged in on it" }
+        case .sharedLine(let line, let desks):
             cosName = nil
-            if !inUse { notProvisioned = "no member of shared line \(line.number) is logged in" }
+            if desks.isEmpty { notProvisioned = "no member of shared line \(line.number) is logged in" }
         }
-        if book.emergencyNumbers.contains(asked.callee) {
+        let callerIDs = try await callerIDs(user, sourceIP: asked.sourceIp)
+        let emergency = book.emergencyNumbers.contains(asked.callee)
+        if emergency {
             decision = book.decide(cosName: cosName ?? "", number: asked.callee, at: now)
         } else if let notProvisioned {
             decision = .init(action: .deny, cos: cosName ?? "", rule: "not provisioned", reason: notProvisioned)
@@ -231,12 +244,13 @@ struct PBXController: Sendable {
             reason: decision.reason,
             cos: decision.cos,
             rule: decision.rule,
-            ttl: Self.ttl
+            ttl: Self.ttl,
+            callerId: emergency ? callerIDs.emergency : callerIDs.line
         )
         guard form else { return .json(.ok, answer) }
         let pairs = [
             ("decision", answer.decision), ("sip_code", "\(answer.sipCode)"), ("reason", answer.reason), ("cos", answer.cos), ("rule", answer.rule),
-            ("ttl", "\(answer.ttl)"),
+            ("ttl", "\(answer.ttl)"), ("caller_id", answer.callerId),
         ]
         let text = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
         return Response(status: .ok, headers: [.contentType: "application/x-www-form-urlencoded"], body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -244,22 +258,47 @@ struct PBXController: Sendable {
 
     /// `{"ha1": md5(user:realm:password)}` for a line provisioned now; 404 otherwise, so a
     /// logged-out user's credentials stop working on the PBX at once.
-    func credentials(_ context: HotDeskRequestContext) async throws -> Response {
+    func credentials(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let name = context.parameters.get("user") ?? ""
         try Self.checkSIPUser(name)
-        let password: String?
-        switch try await store.sipUser(name) {
-        case .extension(let ext, let devices)?: password = devices.isEmpty ? nil : ext.sipPassword
-        case .deviceLine(let device, let inUse)?: password = inUse ? device.ownLine?.sipPassword : nil
-        case .sharedLine(let line, let inUse)?: password = inUse ? line.sipPassword : nil
-        case nil: password = nil
-        }
-        guard let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
+        let user = try await store.sipUser(name)
+        let password: String? =
+            switch user {
+            case .extension(let ext, let desks)?: desks.isEmpty ? nil : ext.sipPassword
+            case .deviceLine(let desk, let inUse)?: inUse ? desk.device.ownLine?.sipPassword : nil
+            case .sharedLine(let line, let desks)?: desks.isEmpty ? nil : line.sipPassword
+            case nil: nil
+            }
+        guard let user, let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
         let settings = try await store.settings()
         let realm = settings.sip?.effectiveRealm ?? "hotdesk"
         let ha1 = Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)))
-        var response = Response.json(.ok, CredentialsView(authUser: name, realm: realm, ha1: ha1))
+        let sourceIP = request.uri.queryParameters.get("source_ip").map { String($0) }
+        let callerIDs = try await callerIDs(user, sourceIP: sourceIP)
+        var response = Response.json(
+            .ok,
+            CredentialsView(authUser: name, realm: realm, ha1: ha1, callerId: callerIDs.line, emergencyCallerId: callerIDs.emergency)
+        )
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+
+    /// The numbers the PBX asserts for `user`'s calls: its line's caller ID, and for an emergency
+    /// call the desk's — the phone at `sourceIP` (as the PBX saw it) among those the line is on,
+    /// the only one, or none (the settings'). A logged-out phone's own line sends its desk's
+    /// emergency caller ID on every call, never its last user's.
+    func callerIDs(_ user: SIPUser, sourceIP: String?) async throws -> (line: String, emergency: String) {
+        let desks = user.desks
+        let address = sourceIP.flatMap { IPAddressLiteral.canonical($0) }
+        let desk = desks.first { address != nil && $0.device.lastAddress == address } ?? (desks.count == 1 ? desks.first : nil)
+        var deskCallerID = desk?.emergencyCallerID
+        if desk == nil { deskCallerID = try await store.settings().emergencyCallerID }
+        let line: String =
+            switch user {
+            case .extension(let ext, _): ext.callerID ?? ext.number
+            case .deviceLine(let own, _): own.emergencyCallerID ?? own.device.ownLine?.number ?? ""
+            case .sharedLine(let shared, _): shared.callerID ?? shared.number
+            }
+        return (line, deskCallerID ?? line)
     }
 }

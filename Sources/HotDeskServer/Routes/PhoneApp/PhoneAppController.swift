@@ -19,7 +19,7 @@ struct PhoneAppController: Sendable {
     /// What each family does to apply a config (the "Done" screen says "reloading" or "restarting").
     let recipes: PushRecipeBook
     /// Whether a PBX carries NOTIFYs now (a family the PBX alone can reach is then reloaded too).
-    let pbxConnected: @Sendable () -> Bool
+    let pbxConnected: @Sendable () async -> Bool
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let language: String
@@ -114,7 +114,7 @@ struct PhoneAppController: Sendable {
             return try render(app.loginError(app.describe(outcome), network: network(request), extensionValue: kept), context)
         }
         return try render(
-            app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: pbxConnected())),
+            app.loggedIn(number: result.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: await pbxConnected())),
             context
         )
     }
@@ -139,7 +139,7 @@ struct PhoneAppController: Sendable {
         )
         guard let ended else { return try render(app.message(app.texts["logout.not_logged_in"]), context) }
         return try render(
-            app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: pbxConnected())),
+            app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: await pbxConnected())),
             context
         )
     }
