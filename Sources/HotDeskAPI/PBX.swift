@@ -109,3 +109,10 @@ public struct EmergencyListView: Codable, Sendable {
         self.numbers = numbers
     }
 }
+
+/// `POST /pbx/v1/calls/start`: the phone the party was found on.
+public struct CallView: Codable, Sendable {
+    public var mac: String
+
+    public init(mac: String) { self.mac = mac }
+}

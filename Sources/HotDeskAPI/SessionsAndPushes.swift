@@ -54,6 +54,10 @@ public struct SessionView: Codable, Sendable {
     public var model: String
     public var address: String?
     public var lastPush: PushJobView?
+    /// When the phone's call began, while the PBX reports it on a call.
+    public var onCallSince: Date?
+    /// An admin's logout waits for the phone's call to end.
+    public var logoutWaiting: Bool = false
 
     public init(
         mac: String,
@@ -123,6 +127,8 @@ public struct LogoutView: Codable, Sendable {
     public var mac: String
     public var `extension`: String
     public var job: PushJobView?
+    /// The phone is on a call: the logout happens when the call ends (`?force=true`: now).
+    public var waitingForCall: Bool?
     /// A logout by extension under `multi_login: allow`: the other phones it was logged out of.
     public var others: [LogoutView]?
 

@@ -6,6 +6,8 @@ public struct AuditEntry: Hashable, Sendable {
         case login
         case loginFailed = "login_failed"
         case logout
+        /// An admin's logout of a phone on a call: carried out when the call ends.
+        case logoutWaiting = "logout_waiting"
         case lockout
         case enrol
         /// A phone's first fetch with its provisioning secret; from then on its configs need it.

@@ -32,6 +32,10 @@ public struct AutoLogoutPolicy: Hashable, Sendable {
     /// Every session that was running at this time of day ends (also when the server was down
     /// then: it is caught up at start); `nil`: never.
     public var dailyAt: DailyTime?
+    /// A phone on a call (as the PBX reports calls) is logged out when the call ends, not in the
+    /// middle of it — waiting at most `longestCallWait`.
+    public var waitForCall = true
+    public var longestCallWait: TimeInterval = 3600
 
     public init(maxDuration: TimeInterval? = nil, dailyAt: DailyTime? = nil) {
         self.maxDuration = maxDuration
@@ -41,14 +45,22 @@ public struct AutoLogoutPolicy: Hashable, Sendable {
     public var isOff: Bool { maxDuration == nil && dailyAt == nil }
 
     /// Why `session` should end at `now` (for the audit log), or `nil` when it should not.
-    public func reason(toEnd session: Session, now: Date, calendar: Calendar) -> String? {
+    public func reason(toEnd session: Session, now: Date, calendar: Calendar) -> String? { due(session, now: now, calendar: calendar)?.reason }
+
+    /// Since when `session` should have ended at `now`, and why; `nil` when it should not.
+    public func due(_ session: Session, now: Date, calendar: Calendar) -> (since: Date, reason: String)? {
         if let maxDuration, now.timeIntervalSince(session.startedAt) >= maxDuration {
-            return "auto logout: logged in for more than \(Self.hours(maxDuration))"
+            return (session.startedAt + maxDuration, "auto logout: logged in for more than \(Self.hours(maxDuration))")
         }
         if let dailyAt, let boundary = dailyAt.latest(atOrBefore: now, calendar: calendar), session.startedAt < boundary {
-            return "auto logout: daily logout at \(dailyAt)"
+            return (boundary, "auto logout: daily logout at \(dailyAt)")
         }
         return nil
+    }
+
+    /// Whether a logout due `since` waits for the phone's call (on a call since `call`, or not).
+    public func waits(since: Date, onCallSince call: Date?, now: Date) -> Bool {
+        waitForCall && call != nil && now.timeIntervalSince(since) < longestCallWait
     }
 
     static func hours(_ seconds: TimeInterval) -> String {

@@ -188,7 +188,16 @@ struct ServerParts {
             clock: clock
         )
         .register(with: router)
-        PBXController(store: store, addresses: addresses, changes: changes, login: login, pushes: pushes, clock: clock).register(with: router)
+        PBXController(
+            store: store,
+            addresses: addresses,
+            changes: changes,
+            login: login,
+            pushes: pushes,
+            sweep: { [autoLogout] in await autoLogout.sweep() },
+            clock: clock
+        )
+        .register(with: router)
         // The API's OpenAPI document, made from the routes just registered (open: it holds no data).
         let openAPI = OpenAPIDocument.json(routes: OpenAPIDocument.apiRoutes(router.routes))
         router.get("/api/v1/openapi.json") { _, _ -> Response in .text(.ok, openAPI, contentType: "application/json") }

@@ -26,6 +26,8 @@ public struct DirectoryDocument: Sendable {
         public var autoLogoutAfterHours: Int?
         /// `.some(nil)`: off.
         public var autoLogoutDailyAt: DailyTime??
+        public var autoLogoutWaitForCall: Bool?
+        public var autoLogoutLongestCallWaitMinutes: Int?
         public var multiLogin: MultiLoginPolicy?
         public var sip: SIPSettings?
         /// Always allowed, whatever any class of service says.

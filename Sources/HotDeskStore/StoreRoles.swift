@@ -263,9 +263,25 @@ public protocol NodeLocks: Sendable {
     func unlessAnotherNodeRuns<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T?
 }
 
+/// The calls the PBX reports on each phone (`/pbx/v1/calls`), and admins' logouts that wait
+/// for a phone's call to end.
+public protocol CallStore: Sendable {
+    /// A call on `mac` began (reported again: nothing changes). Calls that began before
+    /// `forgetBefore` are forgotten: their end was lost (a PBX restarted mid-call).
+    func callStarted(callID: String, mac: MACAddress, at: Date, forgetBefore: Date) async throws
+    /// The call ended: the phones it was on.
+    func callEnded(callID: String) async throws -> [MACAddress]
+    /// The phones on a call that began after `since`, each with when its oldest one began.
+    func phonesOnCalls(since: Date) async throws -> [MACAddress: Date]
+    /// An admin's logout of `session`, carried out once its phone's call ends.
+    func addWaitingLogout(_ logout: WaitingLogout) async throws
+    func waitingLogouts() async throws -> [WaitingLogout]
+    func removeWaitingLogout(mac: MACAddress) async throws
+}
+
 /// Every role: what the server is built on. `SQLiteStore` is the embedded default.
 public protocol Store: PhoneChangeStore, StampedStore, SessionStore, PushJobStore, DeviceStore, DirectoryStore, LoginRecordStore, AuditStore,
-    AccountStore, StoreHealth, NodeLocks
+    AccountStore, StoreHealth, NodeLocks, CallStore
 {}
 
 /// A failure of the database itself (a full disk, a read-only file, an I/O error, a server gone),

@@ -261,3 +261,24 @@ public struct DeviceQuery: Sendable {
 
     public init(mac: MACAddress? = nil) { self.mac = mac }
 }
+
+/// An admin's logout of a phone that was on a call: carried out when the call ends (or the
+/// longest wait is over), for the session it was asked for only (not a later one).
+public struct WaitingLogout: Hashable, Sendable {
+    public var mac: MACAddress
+    public var sessionStartedAt: Date
+    public var actor: String
+    public var requestedAt: Date
+
+    public init(mac: MACAddress, sessionStartedAt: Date, actor: String, requestedAt: Date) {
+        self.mac = mac
+        self.sessionStartedAt = sessionStartedAt
+        self.actor = actor
+        self.requestedAt = requestedAt
+    }
+
+    /// Whether `session` is the one this logout was asked for.
+    public func isFor(_ session: Session) -> Bool {
+        session.mac == mac && abs(session.startedAt.timeIntervalSince(sessionStartedAt)) < 0.001
+    }
+}

@@ -222,52 +222,43 @@ struct KamailioTests {
     @Test("one line's password is not another's identity: registering as 5501 or calling with From 5501 on the lobby line's digest login is refused")
     func identityBinding() async throws {
         let sipPort = SIPStack.port()
-        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
-            do {
-                let registrar = "127.0.0.2:\(kamailio.port)"
-                let dir = server.directory
-                // The lobby line's own identity registers (the control: the password is right).
-                var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
-                if !out.contains("200 OK") {
-                    out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
-                }
-                #expect(out.contains("200 OK") && out.contains("1 binding"), "the lobby line registers as itself:\n\(out.suffix(600))")
-                // The same digest login claiming 5501: refused, 5501 gets no binding.
-                out = try await Baresip.run(user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, directory: dir)
-                #expect(out.contains("403") && !out.contains("1 binding"), "registering as another user:\n\(out.suffix(600))")
-                // An INVITE with From 5501 on the lobby's login: refused before HotDesk is asked (the star code is not run).
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "lobby-sip-secret",
-                    authUser: "8001",
-                    registrar: registrar,
-                    commands: ["/dial sip:*22*5502*7777@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 403, "calling as another user:\n\(out.suffix(600))")
-                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
-                // The lobby line dialling as itself still reaches HotDesk, with its address.
-                out = try await Baresip.run(
-                    user: "8001",
-                    password: "lobby-sip-secret",
-                    registrar: registrar,
-                    commands: ["/dial sip:*22*5502*7777@\(registrar)"],
-                    directory: dir
-                )
-                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5502", "star code:\n\(out.suffix(600))")
-                let login = try await server.store.auditLog(limit: 10).first { $0.action == .login && $0.extensionNumber == "5502" }
-                #expect(
-                    login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1",
-                    "source_ip is the phone's: \(login?.source ?? "none")"
-                )
-            } catch {
-                await kamailio.stop()
-                throw error
+        try await Self.withKamailio(yaml: Self.directory(sipPort), sipPort: sipPort) { server, kamailio in
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            let dir = server.directory
+            // The lobby line's own identity registers (the control: the password is right).
+            var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+            if !out.contains("200 OK") {
+                out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
             }
-            await kamailio.stop()
+            #expect(out.contains("200 OK") && out.contains("1 binding"), "the lobby line registers as itself:\n\(out.suffix(600))")
+            // The same digest login claiming 5501: refused, 5501 gets no binding.
+            out = try await Baresip.run(user: "5501", password: "lobby-sip-secret", authUser: "8001", registrar: registrar, directory: dir)
+            #expect(out.contains("403") && !out.contains("1 binding"), "registering as another user:\n\(out.suffix(600))")
+            // An INVITE with From 5501 on the lobby's login: refused before HotDesk is asked (the star code is not run).
+            out = try await Baresip.run(
+                user: "5501",
+                password: "lobby-sip-secret",
+                authUser: "8001",
+                registrar: registrar,
+                commands: ["/dial sip:*22*5502*7777@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 403, "calling as another user:\n\(out.suffix(600))")
+            #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
+            // The lobby line dialling as itself still reaches HotDesk, with its address.
+            out = try await Baresip.run(
+                user: "8001",
+                password: "lobby-sip-secret",
+                registrar: registrar,
+                commands: ["/dial sip:*22*5502*7777@\(registrar)"],
+                directory: dir
+            )
+            #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5502", "star code:\n\(out.suffix(600))")
+            let login = try await server.store.auditLog(limit: 10).first { $0.action == .login && $0.extensionNumber == "5502" }
+            #expect(
+                login?.source?.hasPrefix("127.0.0.") == true && login?.source != "127.0.0.1",
+                "source_ip is the phone's: \(login?.source ?? "none")"
+            )
         }
     }
 
@@ -276,74 +267,65 @@ struct KamailioTests {
     )
     func retransmissionsAskOnce() async throws {
         let sipPort = SIPStack.port()
-        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
-            do {
-                let registrar = "127.0.0.2:\(kamailio.port)"
-                let phone = try SIPDatagrams()
-                let uri = "sip:*22*5501*0000@\(registrar)"
-                let callID = UUID().uuidString
-                func request(_ method: String, _ cseq: Int, branch: String, toTag: String? = nil, authorization: String? = nil) -> String {
-                    ([
-                        "\(method) \(uri) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=\(branch)", "Max-Forwards: 70",
-                        "From: <sip:8001@127.0.0.2>;tag=lobby", "To: <\(uri)>\(toTag.map { ";tag=\($0)" } ?? "")", "Call-ID: \(callID)",
-                        "CSeq: \(cseq) \(method)", "Contact: <sip:8001@\(phone.local)>",
-                    ]
-                        + (authorization.map { ["Proxy-Authorization: \($0)"] } ?? []) + ["Content-Length: 0", "", ""]).joined(separator: "\r\n")
-                }
-                /// The next final response (100 Trying skipped).
-                func finalResponse() async -> String? {
-                    while let message = await phone.receive(timeout: .seconds(30)) {
-                        if let status = SIPDatagrams.status(message), status >= 200 { return message }
-                    }
-                    return nil
-                }
-                // The challenge, acknowledged as a phone does.
-                phone.send(request("INVITE", 1, branch: "z9hG4bK-first"), to: registrar)
-                let challenge = try #require(await finalResponse(), "Kamailio challenges the INVITE")
-                #expect(SIPDatagrams.status(challenge) == 407)
-                let toTag = SIPDatagrams.header("To", in: challenge).flatMap(SIPDatagrams.tag)
-                phone.send(request("ACK", 1, branch: "z9hG4bK-first", toTag: toTag), to: registrar)
-                let offer = try #require(SIPDatagrams.header("Proxy-Authenticate", in: challenge))
-                let realm = try #require(SIPDatagrams.parameter("realm", in: offer))
-                let nonce = try #require(SIPDatagrams.parameter("nonce", in: offer))
-                let ha1 = DigestAuth.md5("8001:\(realm):lobby-sip-secret")
-                let response = DigestAuth.md5("\(ha1):\(nonce):\(DigestAuth.md5("INVITE:\(uri)"))")
-                let authorization =
-                    "Digest username=\"8001\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", response=\"\(response)\", algorithm=MD5"
-                // The answered INVITE and two copies of it, sent before any answer can come back:
-                // Kamailio's one worker reads them in turn after HotDesk answered the first.
-                let invite = request("INVITE", 2, branch: "z9hG4bK-second", authorization: authorization)
-                for _ in 0..<3 { phone.send(invite, to: registrar) }
-                // An OPTIONS sent behind them is answered only once all three were handled.
-                let probe =
-                    ([
-                        "OPTIONS sip:\(registrar) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=z9hG4bK-probe", "Max-Forwards: 70",
-                        "From: <sip:8001@127.0.0.2>;tag=probe", "To: <sip:\(registrar)>", "Call-ID: probe-\(callID)", "CSeq: 1 OPTIONS",
-                        "Content-Length: 0", "", "",
-                    ]).joined(separator: "\r\n")
-                phone.send(probe, to: registrar)
-                var answers: [Int] = []
-                var probed = false
-                while !probed, let message = await finalResponse() {
-                    let cseq = SIPDatagrams.header("CSeq", in: message) ?? ""
-                    if cseq.hasSuffix("OPTIONS") {
-                        probed = true
-                    } else if cseq == "2 INVITE", let status = SIPDatagrams.status(message) {
-                        answers.append(status)
-                    }
-                }
-                #expect(probed, "Kamailio answered the OPTIONS behind the INVITEs:\n\(kamailio.tail())")
-                #expect(!answers.isEmpty && answers.allSatisfy { $0 == 403 }, "the wrong PIN is refused: \(answers)")
-                let failed = try await server.store.auditLog(limit: 50).filter { $0.action == .loginFailed && $0.extensionNumber == "5501" }
-                #expect(failed.count == 1, "one wrong PIN sent three times counts once: \(failed.count) failed logins\n\(kamailio.tail())")
-            } catch {
-                await kamailio.stop()
-                throw error
+        try await Self.withKamailio(yaml: Self.directory(sipPort), sipPort: sipPort) { server, kamailio in
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            let phone = try SIPDatagrams()
+            let uri = "sip:*22*5501*0000@\(registrar)"
+            let callID = UUID().uuidString
+            func request(_ method: String, _ cseq: Int, branch: String, toTag: String? = nil, authorization: String? = nil) -> String {
+                ([
+                    "\(method) \(uri) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=\(branch)", "Max-Forwards: 70",
+                    "From: <sip:8001@127.0.0.2>;tag=lobby", "To: <\(uri)>\(toTag.map { ";tag=\($0)" } ?? "")", "Call-ID: \(callID)",
+                    "CSeq: \(cseq) \(method)", "Contact: <sip:8001@\(phone.local)>",
+                ]
+                    + (authorization.map { ["Proxy-Authorization: \($0)"] } ?? []) + ["Content-Length: 0", "", ""]).joined(separator: "\r\n")
             }
-            await kamailio.stop()
+            /// The next final response (100 Trying skipped).
+            func finalResponse() async -> String? {
+                while let message = await phone.receive(timeout: .seconds(30)) {
+                    if let status = SIPDatagrams.status(message), status >= 200 { return message }
+                }
+                return nil
+            }
+            // The challenge, acknowledged as a phone does.
+            phone.send(request("INVITE", 1, branch: "z9hG4bK-first"), to: registrar)
+            let challenge = try #require(await finalResponse(), "Kamailio challenges the INVITE")
+            #expect(SIPDatagrams.status(challenge) == 407)
+            let toTag = SIPDatagrams.header("To", in: challenge).flatMap(SIPDatagrams.tag)
+            phone.send(request("ACK", 1, branch: "z9hG4bK-first", toTag: toTag), to: registrar)
+            let offer = try #require(SIPDatagrams.header("Proxy-Authenticate", in: challenge))
+            let realm = try #require(SIPDatagrams.parameter("realm", in: offer))
+            let nonce = try #require(SIPDatagrams.parameter("nonce", in: offer))
+            let ha1 = DigestAuth.md5("8001:\(realm):lobby-sip-secret")
+            let response = DigestAuth.md5("\(ha1):\(nonce):\(DigestAuth.md5("INVITE:\(uri)"))")
+            let authorization =
+                "Digest username=\"8001\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", response=\"\(response)\", algorithm=MD5"
+            // The answered INVITE and two copies of it, sent before any answer can come back:
+            // Kamailio's one worker reads them in turn after HotDesk answered the first.
+            let invite = request("INVITE", 2, branch: "z9hG4bK-second", authorization: authorization)
+            for _ in 0..<3 { phone.send(invite, to: registrar) }
+            // An OPTIONS sent behind them is answered only once all three were handled.
+            let probe =
+                ([
+                    "OPTIONS sip:\(registrar) SIP/2.0", "Via: SIP/2.0/UDP \(phone.local);branch=z9hG4bK-probe", "Max-Forwards: 70",
+                    "From: <sip:8001@127.0.0.2>;tag=probe", "To: <sip:\(registrar)>", "Call-ID: probe-\(callID)", "CSeq: 1 OPTIONS",
+                    "Content-Length: 0", "", "",
+                ]).joined(separator: "\r\n")
+            phone.send(probe, to: registrar)
+            var answers: [Int] = []
+            var probed = false
+            while !probed, let message = await finalResponse() {
+                let cseq = SIPDatagrams.header("CSeq", in: message) ?? ""
+                if cseq.hasSuffix("OPTIONS") {
+                    probed = true
+                } else if cseq == "2 INVITE", let status = SIPDatagrams.status(message) {
+                    answers.append(status)
+                }
+            }
+            #expect(probed, "Kamailio answered the OPTIONS behind the INVITEs:\n\(kamailio.tail())")
+            #expect(!answers.isEmpty && answers.allSatisfy { $0 == 403 }, "the wrong PIN is refused: \(answers)")
+            let failed = try await server.store.auditLog(limit: 50).filter { $0.action == .loginFailed && $0.extensionNumber == "5501" }
+            #expect(failed.count == 1, "one wrong PIN sent three times counts once: \(failed.count) failed logins\n\(kamailio.tail())")
         }
     }
 
@@ -430,68 +412,59 @@ struct KamailioTests {
             "  - {mac: \"\($0.mac)\", model: \($0.model.name), line: {number: \"\($0.line)\", sip_password: \"secret-\($0.line)\"}}"
         }
         let yaml = Self.directory(sipPort) + "\n" + devices.joined(separator: "\n") + "\n"
-        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
-            do {
-                var phones: [SimulatedPhone] = []
-                for entry in Self.linePhones {
-                    let phone = try await server.phone(entry.model.name, mac: entry.mac, sip: true)
-                    phones.append(phone)
-                    let events = await phone.events
-                    #expect(
-                        events.contains(.sipRegistered(user: entry.line, status: 200)),
-                        "\(entry.model.name) registers \(entry.line): \(events)\n\(kamailio.tail())"
-                    )
-                }
-                // A NOTIFY as the PBX sends it: from the registrar's address (another port of it).
-                let pbx = try SIPDatagrams(host: "127.0.0.2")
-                let elsewhere = try SIPDatagrams()
-                func notify(_ phone: SimulatedPhone, event: String, body: String = "", from sender: SIPDatagrams) async -> Int? {
-                    let target = "\(phone.options.address):\(await phone.sipPort)"
-                    let user = await phone.config.lineUser ?? ""
-                    let callID = UUID().uuidString
-                    let message = [
-                        "NOTIFY sip:\(user)@\(target) SIP/2.0", "Via: SIP/2.0/UDP \(sender.local);branch=z9hG4bK-\(callID.prefix(8))",
-                        "Max-Forwards: 70",
-                        "From: <sip:hotdesk@127.0.0.2>;tag=pbx", "To: <sip:\(user)@127.0.0.2>", "Call-ID: \(callID)", "CSeq: 1 NOTIFY",
-                        "Event: \(event)",
-                        "Subscription-State: terminated", "Content-Length: \(body.utf8.count)", "", body,
-                    ].joined(separator: "\r\n")
-                    sender.send(message, to: target)
-                    while let answer = await sender.receive(timeout: .seconds(10)) {
-                        if SIPDatagrams.header("Call-ID", in: answer) == callID { return SIPDatagrams.status(answer) }
-                    }
-                    return nil
-                }
-                for (phone, entry) in zip(phones, Self.linePhones) {
-                    let cisco = entry.model.family == .cisco
-                    let (event, body) = cisco ? ("service-control", "action=restart\r\n") : ("check-sync", "")
-                    #expect(await notify(phone, event: event, body: body, from: elsewhere) == 403, "\(entry.model.name): not from the registrar")
-                    #expect(await notify(phone, event: "no-such-event", from: pbx) == 489, "\(entry.model.name): an event it does not know")
-                    let mark = await phone.events.count
-                    #expect(await notify(phone, event: event, body: body, from: pbx) == 200, "\(entry.model.name) takes \(event)")
-                    let fetched = await phone.waitForEvents(timeout: 20) { events in
-                        events.dropFirst(mark).contains { if case .configFetched(_, 200...304) = $0 { true } else { false } }
-                    }
-                    let after = await phone.events.dropFirst(mark)
-                    #expect(fetched, "\(entry.model.name) fetched its config after \(event): \(after)")
-                }
-                // A login moves the registration to the user's line; the device line is let go.
-                let phone = phones[0]
-                let mark = await phone.events.count
-                try await phone.login("Login Int", ext: "5502", password: "7777")
-                let moved = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.sipRegistered(user: "5502", status: 200)) }
-                let after = await phone.events.dropFirst(mark)
-                #expect(moved, "\(after)\n\(kamailio.tail())")
-                #expect(after.contains(.sipUnregistered(user: Self.linePhones[0].line)))
-                for phone in phones { await phone.shutdown() }
-            } catch {
-                await kamailio.stop()
-                throw error
+        try await Self.withKamailio(yaml: yaml, sipPort: sipPort) { server, kamailio in
+            var phones: [SimulatedPhone] = []
+            for entry in Self.linePhones {
+                let phone = try await server.phone(entry.model.name, mac: entry.mac, sip: true)
+                phones.append(phone)
+                let events = await phone.events
+                #expect(
+                    events.contains(.sipRegistered(user: entry.line, status: 200)),
+                    "\(entry.model.name) registers \(entry.line): \(events)\n\(kamailio.tail())"
+                )
             }
-            await kamailio.stop()
+            // A NOTIFY as the PBX sends it: from the registrar's address (another port of it).
+            let pbx = try SIPDatagrams(host: "127.0.0.2")
+            let elsewhere = try SIPDatagrams()
+            func notify(_ phone: SimulatedPhone, event: String, body: String = "", from sender: SIPDatagrams) async -> Int? {
+                let target = "\(phone.options.address):\(await phone.sipPort)"
+                let user = await phone.config.lineUser ?? ""
+                let callID = UUID().uuidString
+                let message = [
+                    "NOTIFY sip:\(user)@\(target) SIP/2.0", "Via: SIP/2.0/UDP \(sender.local);branch=z9hG4bK-\(callID.prefix(8))",
+                    "Max-Forwards: 70",
+                    "From: <sip:hotdesk@127.0.0.2>;tag=pbx", "To: <sip:\(user)@127.0.0.2>", "Call-ID: \(callID)", "CSeq: 1 NOTIFY",
+                    "Event: \(event)",
+                    "Subscription-State: terminated", "Content-Length: \(body.utf8.count)", "", body,
+                ].joined(separator: "\r\n")
+                sender.send(message, to: target)
+                while let answer = await sender.receive(timeout: .seconds(10)) {
+                    if SIPDatagrams.header("Call-ID", in: answer) == callID { return SIPDatagrams.status(answer) }
+                }
+                return nil
+            }
+            for (phone, entry) in zip(phones, Self.linePhones) {
+                let cisco = entry.model.family == .cisco
+                let (event, body) = cisco ? ("service-control", "action=restart\r\n") : ("check-sync", "")
+                #expect(await notify(phone, event: event, body: body, from: elsewhere) == 403, "\(entry.model.name): not from the registrar")
+                #expect(await notify(phone, event: "no-such-event", from: pbx) == 489, "\(entry.model.name): an event it does not know")
+                let mark = await phone.events.count
+                #expect(await notify(phone, event: event, body: body, from: pbx) == 200, "\(entry.model.name) takes \(event)")
+                let fetched = await phone.waitForEvents(timeout: 20) { events in
+                    events.dropFirst(mark).contains { if case .configFetched(_, 200...304) = $0 { true } else { false } }
+                }
+                let after = await phone.events.dropFirst(mark)
+                #expect(fetched, "\(entry.model.name) fetched its config after \(event): \(after)")
+            }
+            // A login moves the registration to the user's line; the device line is let go.
+            let phone = phones[0]
+            let mark = await phone.events.count
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            let moved = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.sipRegistered(user: "5502", status: 200)) }
+            let after = await phone.events.dropFirst(mark)
+            #expect(moved, "\(after)\n\(kamailio.tail())")
+            #expect(after.contains(.sipUnregistered(user: Self.linePhones[0].line)))
+            for phone in phones { await phone.shutdown() }
         }
     }
 
@@ -508,71 +481,62 @@ struct KamailioTests {
             "  - {mac: \"\($0.mac)\", model: \($0.model), line: {number: \"\($0.line)\", sip_password: \"secret-\($0.line)\"}}"
         }
         let yaml = Self.directory(sipPort) + "\n" + devices.joined(separator: "\n") + "\n"
-        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let kamailio = try KamailioProcess(port: sipPort, hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)", directory: server.directory)
-            do {
-                #expect(await eventually(timeout: 20) { server.service.pbx.connected(at: Date()) }, "Kamailio polls for NOTIFYs:\n\(kamailio.tail())")
-                for entry in entries.prefix(3) {
-                    // No web server: only the PBX can reach it (these families take no HTTP command anyway).
-                    let phone = try await server.phone(entry.model, mac: entry.mac, pushes: false, sip: true)
-                    #expect(await phone.events.contains(.sipRegistered(user: entry.line, status: 200)), "\(entry.model) registers")
-                    var mark = await phone.events.count
-                    try await phone.login("Login Int", ext: "5502", password: "7777")
-                    let screen = await phone.displayText
-                    #expect(!screen.contains("restart the phone"), "\(entry.model): \(screen)")
-                    let applied = await phone.waitForApply(since: mark)
-                    var job = try await server.waitForJob(entry.mac, timeout: 20) { !$0.state.isPending }
-                    #expect(
-                        applied && job?.state == .applied,
-                        "\(entry.model) login: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
-                    )
-                    #expect(await phone.config.lineUser == "5502")
-                    // The phone moved its registration to 5502: the logout's NOTIFY finds it there.
-                    #expect(await phone.waitForEvents(timeout: 10) { $0.contains(.sipRegistered(user: "5502", status: 200)) })
-                    mark = await phone.events.count
-                    try await phone.key("hotdesk")
-                    try await phone.select("Logout")
-                    try await phone.select("Yes, log out")
-                    let left = await phone.waitForApply(since: mark)
-                    job = try await server.waitForJob(entry.mac, timeout: 20) { $0.reason == .logout && !$0.state.isPending }
-                    #expect(
-                        left && job?.state == .applied,
-                        "\(entry.model) logout: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
-                    )
-                    #expect(await phone.config.lineUser == entry.line)
-                    await phone.shutdown()
-                }
-                // A Yealink behind a home router: Login Extl, no HTTP; the PBX reloads it in place.
-                let yealink = entries[3]
-                let phone = try await server.phone(yealink.model, mac: yealink.mac, pushes: false, sip: true)
-                let mark = await phone.events.count
-                try await phone.login("Login Extl", ext: "5502", password: "7777")
-                let reloaded = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.reloaded) }
-                let job = try await server.waitForJob(yealink.mac, timeout: 20) { !$0.state.isPending }
+        try await Self.withKamailio(yaml: yaml, sipPort: sipPort) { server, kamailio in
+            #expect(await eventually(timeout: 20) { server.service.pbx.connected(at: Date()) }, "Kamailio polls for NOTIFYs:\n\(kamailio.tail())")
+            for entry in entries.prefix(3) {
+                // No web server: only the PBX can reach it (these families take no HTTP command anyway).
+                let phone = try await server.phone(entry.model, mac: entry.mac, pushes: false, sip: true)
+                #expect(await phone.events.contains(.sipRegistered(user: entry.line, status: 200)), "\(entry.model) registers")
+                var mark = await phone.events.count
+                try await phone.login("Login Int", ext: "5502", password: "7777")
+                let screen = await phone.displayText
+                #expect(!screen.contains("restart the phone"), "\(entry.model): \(screen)")
+                let applied = await phone.waitForApply(since: mark)
+                var job = try await server.waitForJob(entry.mac, timeout: 20) { !$0.state.isPending }
                 #expect(
-                    reloaded && job?.state == .applied,
-                    "Extl: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                    applied && job?.state == .applied,
+                    "\(entry.model) login: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
                 )
-                #expect(await phone.events.dropFirst(mark).contains(.notifyAccepted(event: "check-sync;reboot=false")))
-                #expect(!(await phone.events.dropFirst(mark).contains(.rebootStarted)), "sip.notify_reboot_enable = 0: reloaded, not rebooted")
+                #expect(await phone.config.lineUser == "5502")
+                // The phone moved its registration to 5502: the logout's NOTIFY finds it there.
+                #expect(await phone.waitForEvents(timeout: 10) { $0.contains(.sipRegistered(user: "5502", status: 200)) })
+                mark = await phone.events.count
+                try await phone.key("hotdesk")
+                try await phone.select("Logout")
+                try await phone.select("Yes, log out")
+                let left = await phone.waitForApply(since: mark)
+                job = try await server.waitForJob(entry.mac, timeout: 20) { $0.reason == .logout && !$0.state.isPending }
+                #expect(
+                    left && job?.state == .applied,
+                    "\(entry.model) logout: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+                )
+                #expect(await phone.config.lineUser == entry.line)
                 await phone.shutdown()
-                // A Grandstream that registers nowhere: the PBX finds no contact at its address
-                // and says so; the job's attempt fails with the reason.
-                let silent = try await server.phone(entries[2].model, mac: "0015650c0d05", pushes: false, sip: false)
-                try await silent.login("Login Int", ext: "5501", password: "1234")
-                let lost = try await server.waitForJob("0015650c0d05", timeout: 20) { $0.lastError?.hasPrefix("sip_") == true || !$0.state.isPending }
-                #expect(
-                    lost?.lastError?.hasPrefix("sip_404: the phone is not registered with the PBX") == true,
-                    "\(lost.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
-                )
-                await silent.shutdown()
-            } catch {
-                await kamailio.stop()
-                throw error
             }
-            await kamailio.stop()
+            // A Yealink behind a home router: Login Extl, no HTTP; the PBX reloads it in place.
+            let yealink = entries[3]
+            let phone = try await server.phone(yealink.model, mac: yealink.mac, pushes: false, sip: true)
+            let mark = await phone.events.count
+            try await phone.login("Login Extl", ext: "5502", password: "7777")
+            let reloaded = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.reloaded) }
+            let job = try await server.waitForJob(yealink.mac, timeout: 20) { !$0.state.isPending }
+            #expect(
+                reloaded && job?.state == .applied,
+                "Extl: \(job.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+            )
+            #expect(await phone.events.dropFirst(mark).contains(.notifyAccepted(event: "check-sync;reboot=false")))
+            #expect(!(await phone.events.dropFirst(mark).contains(.rebootStarted)), "sip.notify_reboot_enable = 0: reloaded, not rebooted")
+            await phone.shutdown()
+            // A Grandstream that registers nowhere: the PBX finds no contact at its address
+            // and says so; the job's attempt fails with the reason.
+            let silent = try await server.phone(entries[2].model, mac: "0015650c0d05", pushes: false, sip: false)
+            try await silent.login("Login Int", ext: "5501", password: "1234")
+            let lost = try await server.waitForJob("0015650c0d05", timeout: 20) { $0.lastError?.hasPrefix("sip_") == true || !$0.state.isPending }
+            #expect(
+                lost?.lastError?.hasPrefix("sip_404: the phone is not registered with the PBX") == true,
+                "\(lost.map { "\($0.state) \($0.lastError ?? "")" } ?? "no job")\n\(kamailio.tail())"
+            )
+            await silent.shutdown()
         }
     }
 
@@ -581,57 +545,43 @@ struct KamailioTests {
     )
     func emergencyListInThePBX() async throws {
         let sipPort = SIPStack.port()
-        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let gateway = "127.0.0.3:\(SIPStack.port())"
-            let kamailio = try KamailioProcess(
-                port: sipPort,
-                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
-                emergencyGateway: "sip:\(gateway)",
+        let gateway = "127.0.0.3:\(SIPStack.port())"
+        try await Self.withKamailio(yaml: Self.directory(sipPort), sipPort: sipPort, emergencyGateway: "sip:\(gateway)") { server, kamailio in
+            #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112 (version") == 1 }, "\(kamailio.tail())")
+            // 999 joins the list (the example's own pattern is 112 and 911 only).
+            let yaml = Self.directory(sipPort).replacingOccurrences(
+                of: #"emergency_numbers: ["112"]"#,
+                with: #"emergency_numbers: ["112", "999"]"#
+            )
+            .replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
+            _ = try await importDirectory(yaml, into: server.store, base: server.directory)
+            #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112;999 (version") == 1 }, "\(kamailio.tail())")
+            // HotDesk stops; 999 still goes to the emergency gateway, which answers.
+            await server.stop(keepFiles: true)
+            let registrar = "127.0.0.2:\(sipPort)"
+            async let answering = Baresip.run(
+                user: "999",
+                password: "-",
+                registrar: gateway,
+                seconds: 8,
+                answer: true,
+                listen: gateway,
                 directory: server.directory
             )
-            do {
-                #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112 (version") == 1 }, "\(kamailio.tail())")
-                // 999 joins the list (the example's own pattern is 112 and 911 only).
-                let yaml = Self.directory(sipPort).replacingOccurrences(
-                    of: #"emergency_numbers: ["112"]"#,
-                    with: #"emergency_numbers: ["112", "999"]"#
-                )
-                .replacingOccurrences(of: "{PORT}", with: "\(server.port)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
-                _ = try await importDirectory(yaml, into: server.store, base: server.directory)
-                #expect(await eventually(timeout: 20) { kamailio.logged("hotdesk: emergency numbers 112;999 (version") == 1 }, "\(kamailio.tail())")
-                // HotDesk stops; 999 still goes to the emergency gateway, which answers.
-                await server.stop(keepFiles: true)
-                let registrar = "127.0.0.2:\(sipPort)"
-                async let answering = Baresip.run(
-                    user: "999",
-                    password: "-",
-                    registrar: gateway,
-                    seconds: 8,
-                    answer: true,
-                    listen: gateway,
-                    directory: server.directory
-                )
-                #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
-                let out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:999@\(registrar)"],
-                    seconds: 4,
-                    directory: server.directory
-                )
-                let gatewayOut = try await answering
-                #expect(
-                    Baresip.connected(out),
-                    "999 connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
-                )
-            } catch {
-                await kamailio.stop()
-                throw error
-            }
-            await kamailio.stop()
+            #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
+            let out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:999@\(registrar)"],
+                seconds: 4,
+                directory: server.directory
+            )
+            let gatewayOut = try await answering
+            #expect(
+                Baresip.connected(out),
+                "999 connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
+            )
         }
     }
 
@@ -647,58 +597,123 @@ struct KamailioTests {
                   - {mac: "0015650c0e02", model: yealink-t46u, emergency_caller_id: "+15550000102", line: {number: "8302", sip_password: "secret-8302"}}
 
                 """
-        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let gateway = try SIPDatagrams(host: "127.0.0.3")
-            let kamailio = try KamailioProcess(
-                port: sipPort,
-                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
-                emergencyGateway: "sip:\(gateway.local)",
+        let gateway = try SIPDatagrams(host: "127.0.0.3")
+        try await Self.withKamailio(yaml: yaml, sipPort: sipPort, emergencyGateway: "sip:\(gateway.local)") { server, kamailio in
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            // 5502 on a simulated phone that registers; 5501 logged in on the lobby phone.
+            let callee = try await server.phone("yealink-t46u", mac: "0015650c0e01", sip: true)
+            try await callee.loginApplied("Login Int", ext: "5502", password: "7777")
+            #expect(await callee.waitForEvents(timeout: 20) { $0.contains(.sipRegistered(user: "5502", status: 200)) }, "\(kamailio.tail())")
+            let desk = try await server.phone("yealink-t46u", mac: "001565abcd01")
+            try await desk.loginApplied("Login Int", ext: "5501", password: "1234")
+            let out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:5502@\(registrar)"],
                 directory: server.directory
             )
-            do {
-                let registrar = "127.0.0.2:\(kamailio.port)"
-                // 5502 on a simulated phone that registers; 5501 logged in on the lobby phone.
-                let callee = try await server.phone("yealink-t46u", mac: "0015650c0e01", sip: true)
-                try await callee.loginApplied("Login Int", ext: "5502", password: "7777")
-                #expect(await callee.waitForEvents(timeout: 20) { $0.contains(.sipRegistered(user: "5502", status: 200)) }, "\(kamailio.tail())")
-                let desk = try await server.phone("yealink-t46u", mac: "001565abcd01")
-                try await desk.loginApplied("Login Int", ext: "5501", password: "1234")
-                let out = try await Baresip.run(
+            let seen = await callee.waitForEvents(timeout: 20) { $0.contains(.incomingCall(from: "5501", asserted: "+15551230555")) }
+            let calls = await callee.events.filter { if case .incomingCall = $0 { true } else { false } }
+            #expect(seen, "the callee sees 5501's caller ID asserted: \(calls)\n\(out.suffix(600))\n\(kamailio.tail())")
+
+            // The desk's own line (nobody logged in there) registers from a raw phone, which
+            // then calls 112 claiming another identity.
+            let phone = try SIPDatagrams()
+            let registered = try await Self.register(phone, user: "8302", password: "secret-8302", registrar: registrar)
+            #expect(registered == 200, "8302 registers\n\(kamailio.tail())")
+            phone.send(Self.emergencyCall(from: phone, user: "8302", registrar: registrar, claiming: "+19999999999"), to: registrar)
+            let located = await Self.nextInvite(at: gateway, registrar: registrar)
+            let asserted = located.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) }
+            #expect(asserted == "<sip:+15550000102@127.0.0.2>", "the desk's emergency caller ID: \(located ?? "no INVITE")\n\(kamailio.tail())")
+            #expect(located?.contains("+19999999999") == false, "the phone's claim is taken off")
+            // A phone this PBX has no registration from: its emergency call goes through, asserting nothing.
+            let stranger = try SIPDatagrams()
+            stranger.send(Self.emergencyCall(from: stranger, user: "5501", registrar: registrar, claiming: "+19999999999"), to: registrar)
+            let unlocated = await Self.nextInvite(at: gateway, registrar: registrar)
+            #expect(unlocated != nil, "the stranger's emergency call reaches the gateway\n\(kamailio.tail())")
+            #expect(unlocated.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) } == nil, "\(unlocated ?? "")")
+            for phone in [callee, desk] { await phone.shutdown() }
+        }
+    }
+
+    @Test(
+        "calls known to HotDesk: an answered call through Kamailio puts both phones on a call (dialog start); the policy's logout that falls due waits for the call, and happens when its BYE ends the dialog"
+    )
+    func callsHoldLogoutsThroughThePBX() async throws {
+        let sipPort = SIPStack.port()
+        let yaml = withSettings(Self.directory(sipPort), "  auto_logout: {after_hours: 1}\n") + "\n  - {mac: \"0015650c0e01\", model: yealink-t46u}\n"
+        try await Self.withKamailio(yaml: yaml, sipPort: sipPort) { server, kamailio in
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            let dir = server.directory
+            let admin = try await AdminAPITests().client(server)
+            let deskA = try await server.phone("yealink-t46u", mac: "001565abcd01")
+            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+            let deskB = try await server.phone("yealink-t46u", mac: "0015650c0e01")
+            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            let registered = kamailio.logged("hotdesk: 5502 registered")
+            let callee = Task {
+                try await Baresip.run(user: "5502", password: "sip-secret-5502", registrar: registrar, seconds: 18, answer: true, directory: dir)
+            }
+            #expect(await eventually(timeout: 15) { kamailio.logged("hotdesk: 5502 registered") > registered }, "the callee registered")
+            let caller = Task {
+                try await Baresip.run(
                     user: "5501",
                     password: "sip-secret-5501",
                     registrar: registrar,
                     commands: ["/dial sip:5502@\(registrar)"],
-                    directory: server.directory
+                    seconds: 12,
+                    directory: dir
                 )
-                let seen = await callee.waitForEvents(timeout: 20) { $0.contains(.incomingCall(from: "5501", asserted: "+15551230555")) }
-                let calls = await callee.events.filter { if case .incomingCall = $0 { true } else { false } }
-                #expect(seen, "the callee sees 5501's caller ID asserted: \(calls)\n\(out.suffix(600))\n\(kamailio.tail())")
+            }
+            // While the call is up, both desks are on it.
+            let onCall = await eventually(timeout: 12) { await Self.phonesOnCall(admin) == 2 }
+            #expect(onCall, "both phones on the call:\n\(kamailio.tail())")
+            // The policy's logout falls due: nobody is logged out in the middle of the call.
+            server.clock.advance(by: 3600 + 60)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "the call holds the logouts")
+            #expect(try await server.store.sessions().count == 2)
+            // The caller hangs up (baresip quits): the BYE ends the dialog, the logouts happen.
+            let out = try await caller.value
+            #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))")
+            let ended = await eventually(timeout: 20) { (try? await server.store.sessions())?.isEmpty == true }
+            #expect(ended, "logged out once the call ended:\n\(kamailio.tail())")
+            _ = try await callee.value
+            for phone in [deskA, deskB] { await phone.shutdown() }
+        }
+    }
 
-                // The desk's own line (nobody logged in there) registers from a raw phone, which
-                // then calls 112 claiming another identity.
-                let phone = try SIPDatagrams()
-                let registered = try await Self.register(phone, user: "8302", password: "secret-8302", registrar: registrar)
-                #expect(registered == 200, "8302 registers\n\(kamailio.tail())")
-                phone.send(Self.emergencyCall(from: phone, user: "8302", registrar: registrar, claiming: "+19999999999"), to: registrar)
-                let located = await Self.nextInvite(at: gateway, registrar: registrar)
-                let asserted = located.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) }
-                #expect(asserted == "<sip:+15550000102@127.0.0.2>", "the desk's emergency caller ID: \(located ?? "no INVITE")\n\(kamailio.tail())")
-                #expect(located?.contains("+19999999999") == false, "the phone's claim is taken off")
-                // A phone this PBX has no registration from: its emergency call goes through, asserting nothing.
-                let stranger = try SIPDatagrams()
-                stranger.send(Self.emergencyCall(from: stranger, user: "5501", registrar: registrar, claiming: "+19999999999"), to: registrar)
-                let unlocated = await Self.nextInvite(at: gateway, registrar: registrar)
-                #expect(unlocated != nil, "the stranger's emergency call reaches the gateway\n\(kamailio.tail())")
-                #expect(unlocated.flatMap { SIPDatagrams.header("P-Asserted-Identity", in: $0) } == nil, "\(unlocated ?? "")")
-                for phone in [callee, desk] { await phone.shutdown() }
+    /// HotDesk with `yaml`, and a Kamailio on `sipPort` asking it with a PBX key; Kamailio is
+    /// stopped however `body` ends.
+    static func withKamailio(
+        yaml: String,
+        sipPort: Int,
+        emergencyGateway: String? = nil,
+        _ body: @escaping (TestServer, KamailioProcess) async throws -> Void
+    ) async throws {
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let kamailio = try KamailioProcess(
+                port: sipPort,
+                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                emergencyGateway: emergencyGateway,
+                directory: server.directory
+            )
+            do {
+                try await body(server, kamailio)
             } catch {
                 await kamailio.stop()
                 throw error
             }
             await kamailio.stop()
         }
+    }
+
+    /// How many sessions the admin API shows on a call.
+    static func phonesOnCall(_ admin: AdminAPITests.Client) async -> Int {
+        let list = (try? await admin.call("GET", "/sessions"))?.json["sessions"] as? [[String: Any]] ?? []
+        return list.filter { $0["on_call_since"] != nil }.count
     }
 
     /// REGISTER with Digest from a raw socket, as a phone does; the final status.

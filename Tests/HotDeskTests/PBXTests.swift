@@ -2,6 +2,7 @@ import Crypto
 import Curl
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import HotDeskStore
 import PhoneSimulator
 import Testing
@@ -235,6 +236,86 @@ struct PBXTests {
         }
         #expect(try await store.extensionSummaries().isEmpty)
         #expect(try await store.workspaces().isEmpty)
+    }
+
+    @Test(
+        "calls the PBX reports: a policy logout of a phone on a call happens when the call ends (or after the longest wait), an admin's waits the same way unless forced; sessions show who is on a call; all audited"
+    )
+    func callsHoldLogouts() async throws {
+        let yaml =
+            withSettings(Self.directory, "  auto_logout: {after_hours: 1, longest_call_wait_minutes: 90}\n") + """
+
+                  - {mac: "00:15:65:e0:00:31", model: yealink-t46u}
+                  - {mac: "00:15:65:e0:00:32", model: yealink-t46u}
+                """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            let admin = try await AdminAPITests().client(server)
+            let (macA, macB) = ("00:15:65:e0:00:31", "00:15:65:e0:00:32")
+            let deskA = try await server.phone("yealink-t46u", mac: "001565e00031")
+            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+            let deskB = try await server.phone("yealink-t46u", mac: "001565e00032")
+            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            func start(_ id: String, _ user: String) async throws -> (status: Int, json: [String: Any], text: String) {
+                try await pbx.call("POST", "/calls/start", body: #"{"call_id": "\#(id)", "auth_user": "\#(user)", "source_ip": "127.0.0.1"}"#)
+            }
+            func end(_ id: String) async throws -> Int {
+                let answer = try await pbx.call("POST", "/calls/end", body: "{\"call_id\": \"\(id)\"}")
+                return answer.status
+            }
+            func sessions() async throws -> [String: [String: Any]] {
+                let list = try await admin.call("GET", "/sessions").json["sessions"] as? [[String: Any]] ?? []
+                return Dictionary(uniqueKeysWithValues: list.map { ($0["mac"] as? String ?? "", $0) })
+            }
+            // 5501 calls 5502: both phones are on the call.
+            var started = try await start("c1", "5501")
+            #expect(started.status == 200 && started.json["mac"] as? String == macA, "\(started.text)")
+            started = try await start("c1", "5502")
+            #expect(started.status == 200 && started.json["mac"] as? String == macB, "\(started.text)")
+            #expect(try await start("", "5501").status == 400, "an empty call id")
+            #expect((try await start("c9", "9999").json["error"] as? [String: Any])?["code"] as? String == "unknown_sip_user")
+            var now = try await sessions()
+            #expect(now[macA]?["on_call_since"] != nil && now[macB]?["on_call_since"] != nil, "\(now)")
+            // An admin logs B out: it waits for the call.
+            let asked = try await admin.call("DELETE", "/sessions/\(macB)")
+            #expect(asked.status == 202 && asked.json["waiting_for_call"] as? Bool == true, "\(asked.json)")
+            // A's session is due by the policy (1 h): on the call, it stays; so does B.
+            server.clock.advance(by: 3600 + 60)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "nobody is logged out in the middle of the call")
+            now = try await sessions()
+            #expect(now.count == 2 && now[macB]?["logout_waiting"] as? Bool == true && now[macA]?["logout_waiting"] as? Bool == false, "\(now)")
+            // The call ends: both logouts happen at once.
+            #expect(try await end("c1") == 204)
+            #expect(await eventually(timeout: 10) { (try? await sessions())?.isEmpty == true }, "logged out when the call ended")
+            let audit = try await server.store.auditLog(limit: 50)
+            #expect(audit.contains { $0.action == .logout && $0.extensionNumber == "5501" && $0.actor == "policy" })
+            #expect(audit.contains { $0.action == .logout && $0.extensionNumber == "5502" && $0.actor == "api:test" })
+            #expect(audit.contains { $0.action == .logoutWaiting && $0.extensionNumber == "5502" && $0.actor == "api:test" })
+            #expect(try await end("c1") == 204, "an end reported twice is no error")
+
+            // The longest wait: a call that never ends holds the policy's logout 90 minutes, no more.
+            let bothOut = await eventually(timeout: 10) {
+                let (a, b) = (await deskA.config.lineUser, await deskB.config.lineUser)
+                return a == nil && b == nil
+            }
+            #expect(bothOut, "both phones have their logged-out configs")
+            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+            _ = try await start("c2", "5501")
+            server.clock.advance(by: 3600 + 60)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "due a minute ago, on a call: waits")
+            server.clock.advance(by: 90 * 60)
+            #expect(
+                await eventually(timeout: 10) { (try? await sessions())?.isEmpty == true },
+                "waited 91 minutes: logged out by the sweep"
+            )
+            // An admin's force does not wait.
+            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            _ = try await start("c3", "5502")
+            let forced = try await admin.call("DELETE", "/sessions/\(macB)?force=true")
+            #expect(forced.status == 202 && forced.json["waiting_for_call"] == nil, "\(forced.json)")
+            #expect(try await sessions().isEmpty)
+            for phone in [deskA, deskB] { await phone.shutdown() }
+        }
     }
 
     @Test("a PBX key opens /pbx/v1 only, an admin key /api/v1 only; Basic with the key as password works; wrong keys 401, audited")

@@ -163,9 +163,10 @@ const views = {
     const rows = page.sessions.map((s) => el("tr", { "data-mac": s.mac },
       el("td", {}, s.extension), el("td", {}, s.name), el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
+      el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
       pushCell(s.last_push),
-      el("td", { class: "actions" }, may("helpdesk") ? el("button", { class: "danger", onclick: () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac) }, "Log out") : null)));
-    return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Last push", ""], rows, "Nobody is logged in."),
+      el("td", { class: "actions" }, may("helpdesk") ? el("button", { class: "danger", onclick: () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : "")) }, s.on_call_since ? "Log out now" : "Log out") : null)));
+    return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Call", "Last push", ""], rows, "Nobody is logged in."),
       pager(page.next, state.sessionsAfter, page.sessions.length ? page.sessions[page.sessions.length - 1].mac : null)];
   },
 
@@ -235,7 +236,7 @@ const views = {
     try { page = await api("GET", "/audit?" + query); } catch (e) { if (e.status === 400) { notice(e.message, true); page = { entries: [] }; } else throw e; }
     const csv = new URLSearchParams(query); csv.delete("before_id"); csv.set("format", "csv"); csv.set("limit", "10000");
     const refilter = (key) => (e) => { f[key] = e.target.value; state.auditBefore = []; render(); };
-    const actions = ["login", "login_failed", "logout", "lockout", "push", "unlock", "sign_in", "sign_out", "api_refused", "device_claimed", "device_released",
+    const actions = ["login", "login_failed", "logout", "logout_waiting", "lockout", "push", "unlock", "sign_in", "sign_out", "api_refused", "device_claimed", "device_released",
       "directory_import", "directory_delete", "sip_password_reset", "api_key_created", "api_key_revoked", "admin_account_changed", "enrol", "config_refused", "push_auth_refused", "claim_pending", "claim_approved"];
     toolbar("Audit",
       field("Actor", el("input", { name: "actor", value: f.actor, onchange: refilter("actor") })),

@@ -40,8 +40,16 @@ public enum OpenAPIDocument {
             query: ["limit", "after"],
             answers: [200, 400, 404]
         ),
-        "DELETE /api/v1/sessions/{mac}": .init(summary: "Force the logout of a phone: logged-out config, push, audit.", answers: [202, 404]),
-        "POST /api/v1/extensions/{number}/logout": .init(summary: "Log an extension out of every phone it is logged in on.", answers: [202, 404]),
+        "DELETE /api/v1/sessions/{mac}": .init(
+            summary: "Force the logout of a phone: logged-out config, push, audit (on a call: when the call ends, unless ?force=true).",
+            query: ["force"],
+            answers: [202, 404]
+        ),
+        "POST /api/v1/extensions/{number}/logout": .init(
+            summary: "Log an extension out of every phone it is logged in on (a phone on a call: when the call ends, unless ?force=true).",
+            query: ["force"],
+            answers: [202, 404]
+        ),
         "GET /api/v1/push-jobs": .init(
             summary: "Push jobs, newest first; from_id/to_id keep an id range; next is the following page.",
             query: ["state", "mac", "from_id", "to_id", "limit"],
@@ -132,6 +140,8 @@ public enum OpenAPIDocument {
             answers: [200, 204, 400]
         ),
         "POST /pbx/v1/notify/{id}": .init(summary: "How the phone answered a NOTIFY the PBX sent.", body: true, answers: [204, 400, 404]),
+        "POST /pbx/v1/calls/start": .init(summary: "A party of a call answered: its phone is on a call.", body: true, answers: [200, 400, 404]),
+        "POST /pbx/v1/calls/end": .init(summary: "A call ended: logouts that waited for it happen now.", body: true, answers: [204, 400]),
     ]
 
     /// The operations described, `"METHOD /path"`.

@@ -7,9 +7,11 @@ import ServiceLifecycle
 /// Ends sessions by the directory's auto-logout policy (`settings.auto_logout`): each one is
 /// audited as a logout by actor `policy`, and the phone gets its logged-out config pushed with
 /// reason `policy`. Runs beside the HTTP server; a daily logout missed while the server was down
-/// is caught up at start.
+/// is caught up at start. A phone on a call (as the PBX reports calls, `/pbx/v1/calls`) is
+/// logged out when its call ends, waiting at most `longest_call_wait_minutes`; an admin's logout
+/// of a phone on a call waits the same way (`WaitingLogout`).
 final class AutoLogoutService: Service, Sendable {
-    let store: any SessionStore & DirectoryStore & NodeLocks
+    let store: any SessionStore & DirectoryStore & NodeLocks & CallStore
     let changes: PhoneChanges
     /// Seconds between sweeps.
     let interval: TimeInterval
@@ -19,7 +21,7 @@ final class AutoLogoutService: Service, Sendable {
     let clock: @Sendable () -> Date
 
     init(
-        store: any SessionStore & DirectoryStore & NodeLocks,
+        store: any SessionStore & DirectoryStore & NodeLocks & CallStore,
         changes: PhoneChanges,
         interval: TimeInterval,
         timeZone: TimeZone,
@@ -52,25 +54,51 @@ final class AutoLogoutService: Service, Sendable {
         }
     }
 
+    /// A call whose end never came (a PBX restarted mid-call) is forgotten after this long.
+    static let callsForgottenAfter: TimeInterval = 12 * 3600
+
+    /// A session the sweep ends: since when it is due, why, and whose logout it is.
+    struct Due {
+        let session: Session
+        let since: Date
+        let why: SessionEnd
+        let actor: String
+        let reason: PushReason
+        let waiting: Bool
+    }
+
     /// One session that cannot be ended (logged) never keeps the others logged in.
     private func sweepHere() async -> [Session] {
+        let now = clock()
         let policy: AutoLogoutPolicy
-        let sessions: [Session]
+        var due: [Due] = []
         do {
             policy = try await store.settings().autoLogout
-            guard !policy.isOff else { return [] }
-            sessions = try await store.sessions()
+            let waiting = try await store.waitingLogouts()
+            guard !policy.isOff || !waiting.isEmpty else { return [] }
+            let sessions = try await store.sessions()
+            for session in sessions {
+                if let logout = waiting.first(where: { $0.isFor(session) }) {
+                    due.append(.init(session: session, since: logout.requestedAt, why: .forced, actor: logout.actor, reason: .admin, waiting: true))
+                } else if let end = policy.due(session, now: now, calendar: calendar) {
+                    due.append(.init(session: session, since: end.since, why: .policy(end.reason), actor: "policy", reason: .policy, waiting: false))
+                }
+            }
+            // A waiting logout whose session ended otherwise is for nobody now.
+            for logout in waiting where !sessions.contains(where: logout.isFor) { try await store.removeWaitingLogout(mac: logout.mac) }
         } catch {
             logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
             return []
         }
-        let now = clock()
+        guard !due.isEmpty else { return [] }
+        let calls = policy.waitForCall ? (try? await store.phonesOnCalls(since: now - Self.callsForgottenAfter)) ?? [:] : [:]
         var ended: [Session] = []
-        for session in sessions {
-            guard let reason = policy.reason(toEnd: session, now: now, calendar: calendar) else { continue }
+        for end in due where !policy.waits(since: end.since, onCallSince: calls[end.session.mac], now: now) {
+            let session = end.session
             do {
-                guard try await changes.end(session, actor: "policy", why: .policy(reason), reason: .policy) != nil else { continue }
-                logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(reason)"])
+                if end.waiting { try await store.removeWaitingLogout(mac: session.mac) }
+                guard try await changes.end(session, actor: end.actor, why: end.why, reason: end.reason) != nil else { continue }
+                logger.info("auto logout", metadata: ["mac": "\(session.mac)", "extension": "\(session.extensionNumber)", "reason": "\(end.why)"])
                 ended.append(session)
             } catch {
                 logger.error(

@@ -99,6 +99,31 @@ enum PostgresSchema {
                 deviceTriggerOfVersion8,
             ]
         ),
+        Migration(
+            version: 9,
+            name: "SQLite's v32: calls the PBX reports, and logouts that wait for them",
+            statements: [
+                "ALTER TABLE settings ADD COLUMN auto_logout_wait_for_call boolean NOT NULL DEFAULT true",
+                "ALTER TABLE settings ADD COLUMN auto_logout_call_wait_minutes bigint NOT NULL DEFAULT 60",
+                """
+                CREATE TABLE calls (
+                    call_id text NOT NULL,
+                    mac text NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+                    started_at double precision NOT NULL,
+                    PRIMARY KEY (call_id, mac)
+                )
+                """,
+                "CREATE INDEX calls_mac ON calls(mac)",
+                """
+                CREATE TABLE waiting_logouts (
+                    mac text PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,
+                    session_started_at double precision NOT NULL,
+                    actor text NOT NULL,
+                    requested_at double precision NOT NULL
+                )
+                """,
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -107,6 +107,8 @@ struct DirectoryWriter {
                 map([
                     ("after_hours", int(Int((s.autoLogout.maxDuration ?? 0) / 3600))),
                     ("daily_at", text(s.autoLogout.dailyAt?.description ?? "none")),
+                    ("wait_for_call", bool(s.autoLogout.waitForCall)),
+                    ("longest_call_wait_minutes", int(Int(s.autoLogout.longestCallWait / 60))),
                 ])
             ),
             ("multi_login", multiLogin(s.multiLogin)),

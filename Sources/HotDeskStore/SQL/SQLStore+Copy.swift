@@ -20,6 +20,8 @@ extension SQLStore {
         "shared_changes", "device_changes", "key_check", "health_probe", "grdb_migrations", "hotdesk_migrations",
         // Live for the seconds of one push.
         "push_logins", "pbx_notifies", "pbx_polls",
+        // Live for the length of a call.
+        "calls", "waiting_logouts",
     ]
 
     /// Rows copied, by table, in copy order.

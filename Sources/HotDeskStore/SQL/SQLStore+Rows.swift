@@ -64,10 +64,7 @@ extension SQLStore {
             pushPort: row["push_port"],
             phoneCredentials: credentials,
             pushFrom: row["push_from"],
-            autoLogout: AutoLogoutPolicy(
-                maxDuration: Self.minutes(row["auto_logout_after_minutes"]),
-                dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)
-            ),
+            autoLogout: Self.autoLogout(row),
             multiLogin: MultiLoginPolicy(row["multi_login"] as String) ?? .move,
             emergencyNumbers: JSONText.decode([String].self, row["emergency_numbers"]) ?? [],
             sip: (row["sip_server"] as String?).flatMap { server -> SIPSettings? in
@@ -90,6 +87,16 @@ extension SQLStore {
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.
+    static func autoLogout(_ row: SQLRow) -> AutoLogoutPolicy {
+        var policy = AutoLogoutPolicy(
+            maxDuration: minutes(row["auto_logout_after_minutes"]),
+            dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)
+        )
+        policy.waitForCall = row["auto_logout_wait_for_call"]
+        policy.longestCallWait = TimeInterval(row["auto_logout_call_wait_minutes"] as Int) * 60
+        return policy
+    }
+
     static func minutes(_ value: Int) -> TimeInterval? { value > 0 ? TimeInterval(value * 60) : nil }
 
     static func device(_ row: SQLRow, secrets: SecretBox, catalog: PhoneCatalog) throws -> Device {

@@ -193,8 +193,10 @@ extension AdminAPIController {
             overviews.removeFirst(index + 1)
         }
         let page = overviews.prefix(limit)
+        let calls = try await store.phonesOnCalls(since: clock() - AutoLogoutService.callsForgottenAfter)
+        let waiting = try await store.waitingLogouts()
         let sessions = page.map { overview in
-            SessionView(
+            var view = SessionView(
                 mac: overview.session.mac.colonSeparated,
                 extension: overview.session.extensionNumber,
                 name: overview.extensionName,
@@ -204,6 +206,9 @@ extension AdminAPIController {
                 address: overview.device.lastAddress,
                 lastPush: overview.lastPush.map(PushJobView.init)
             )
+            view.onCallSince = calls[overview.session.mac]
+            view.logoutWaiting = waiting.contains { $0.isFor(overview.session) }
+            return view
         }
         let next = overviews.count > limit ? page.last.map { Self.page("sessions", params, setting: ["after": $0.session.mac.canonical]) } : nil
         return .json(.ok, SessionList(sessions: Array(sessions), next: next))
@@ -237,8 +242,13 @@ extension AdminAPIController {
         return .json(.accepted, view)
     }
 
+    /// Ends the phone's session now, or — the phone on a call, `wait_for_call` on and no
+    /// `?force=true` — once the call ends (audited `logout_waiting`).
     func endSession(mac: MACAddress, _ request: Request, _ context: HotDeskRequestContext) async throws -> LogoutView? {
         let actor = context.apiActor
+        if request.uri.queryParameters.get("force") != "true", let waiting = try await waitForCall(mac: mac, actor: actor, request, context) {
+            return waiting
+        }
         guard
             let ended = try await changes.logout(
                 mac: mac,
@@ -249,6 +259,32 @@ extension AdminAPIController {
             )
         else { return nil }
         return LogoutView(mac: mac.colonSeparated, extension: ended.session.extensionNumber, job: ended.job.map(PushJobView.init))
+    }
+
+    /// A waiting logout when the phone is on a call and the policy waits for calls; `nil` otherwise.
+    private func waitForCall(mac: MACAddress, actor: String, _ request: Request, _ context: HotDeskRequestContext) async throws -> LogoutView? {
+        let now = clock()
+        let policy = try await store.settings().autoLogout
+        guard policy.waitForCall, let session = try await store.session(mac: mac),
+            let call = try await store.phonesOnCalls(since: now - AutoLogoutService.callsForgottenAfter)[mac]
+        else { return nil }
+        try await store.addWaitingLogout(WaitingLogout(mac: mac, sessionStartedAt: session.startedAt, actor: actor, requestedAt: now))
+        let minutes = Int(policy.longestCallWait / 60)
+        try await store.audit(
+            AuditEntry(
+                at: now,
+                actor: actor,
+                action: .logoutWaiting,
+                mac: mac,
+                extensionNumber: session.extensionNumber,
+                source: addresses.address(of: request, context: context),
+                outcome: .success,
+                detail: "on a call since \(call.formatted(.iso8601)): logged out when it ends (at most \(minutes) min; force=true: now)"
+            )
+        )
+        var view = LogoutView(mac: mac.colonSeparated, extension: session.extensionNumber, job: nil)
+        view.waitingForCall = true
+        return view
     }
 
     // MARK: push jobs

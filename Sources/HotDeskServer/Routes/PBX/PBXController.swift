@@ -8,11 +8,13 @@ import Hummingbird
 /// The PBX-facing API under `/pbx/v1` (PBX keys only): may this SIP user call that number now
 /// (Class of Service), and the credentials of the lines HotDesk has provisioned now. See `docs/pbx.md`.
 struct PBXController: Sendable {
-    let store: any DirectoryStore & DeviceStore & AccountStore & AuditStore
+    let store: any DirectoryStore & DeviceStore & AccountStore & AuditStore & CallStore
     let addresses: PhoneAddressResolver
     let changes: PhoneChanges
     let login: LoginService
     let pushes: PushService
+    /// Carries out the logouts that waited for a call (run when a call ends).
+    let sweep: @Sendable () async -> Void
     let clock: @Sendable () -> Date
 
     /// How long a PBX may cache an answer, in seconds.
@@ -30,6 +32,8 @@ struct PBXController: Sendable {
         pbx.get("emergency") { request, _ in try await self.emergencyNumbers(request) }
         pbx.get("notify") { request, _ in try await self.nextNotify(request) }
         pbx.post("notify/{id}") { request, context in try await self.notifyAnswered(request, context) }
+        pbx.post("calls/start") { request, _ in try await self.callStarted(request) }
+        pbx.post("calls/end") { request, _ in try await self.callEnded(request) }
     }
 
     /// The directory's emergency numbers, for the PBX to route without asking (204 when the
@@ -288,9 +292,7 @@ struct PBXController: Sendable {
     /// the only one, or none (the settings'). A logged-out phone's own line sends its desk's
     /// emergency caller ID on every call, never its last user's.
     func callerIDs(_ user: SIPUser, sourceIP: String?) async throws -> (line: String, emergency: String) {
-        let desks = user.desks
-        let address = sourceIP.flatMap { IPAddressLiteral.canonical($0) }
-        let desk = desks.first { address != nil && $0.device.lastAddress == address } ?? (desks.count == 1 ? desks.first : nil)
+        let desk = Self.desk(of: user, sourceIP: sourceIP)
         var deskCallerID = desk?.emergencyCallerID
         if desk == nil { deskCallerID = try await store.settings().emergencyCallerID }
         let line: String =
@@ -300,5 +302,13 @@ struct PBXController: Sendable {
             case .sharedLine(let shared, _): shared.callerID ?? shared.number
             }
         return (line, deskCallerID ?? line)
+    }
+
+    /// The phone a SIP user's request came from: the one at `sourceIP` (as the PBX saw it)
+    /// among those its line is on now, else the only one; `nil` when that cannot be told.
+    static func desk(of user: SIPUser, sourceIP: String?) -> SIPDesk? {
+        let desks = user.desks
+        let address = sourceIP.flatMap { IPAddressLiteral.canonical($0) }
+        return desks.first { address != nil && $0.device.lastAddress == address } ?? (desks.count == 1 ? desks.first : nil)
     }
 }
