@@ -63,9 +63,15 @@ extension Reader {
     }
 
     mutating func readAutoLogout(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
-        guard let auto = mapping(n, path: "settings.auto_logout", allowed: ["after_hours", "daily_at", "wait_for_call", "longest_call_wait_minutes"])
+        guard
+            let auto = mapping(
+                n,
+                path: "settings.auto_logout",
+                allowed: ["after_hours", "daily_at", "idle_minutes", "wait_for_call", "longest_call_wait_minutes"]
+            )
         else { return }
         s.autoLogoutAfterHours = int(auto["after_hours"], path: "settings.auto_logout.after_hours", range: 0...168)
+        s.autoLogoutIdleMinutes = int(auto["idle_minutes"], path: "settings.auto_logout.idle_minutes", range: 0...10_080)
         s.autoLogoutWaitForCall = auto["wait_for_call"].flatMap { bool($0, path: "settings.auto_logout.wait_for_call") }
         s.autoLogoutLongestCallWaitMinutes = int(
             auto["longest_call_wait_minutes"],

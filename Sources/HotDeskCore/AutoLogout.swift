@@ -36,16 +36,27 @@ public struct AutoLogoutPolicy: Hashable, Sendable {
     /// middle of it — waiting at most `longestCallWait`.
     public var waitForCall = true
     public var longestCallWait: TimeInterval = 3600
+    /// A session with no call and no use of the phone's app for this long ends; `nil`: never.
+    public var idleAfter: TimeInterval?
 
     public init(maxDuration: TimeInterval? = nil, dailyAt: DailyTime? = nil) {
         self.maxDuration = maxDuration
         self.dailyAt = dailyAt
     }
 
-    public var isOff: Bool { maxDuration == nil && dailyAt == nil }
+    public var isOff: Bool { maxDuration == nil && dailyAt == nil && idleAfter == nil }
 
     /// Why `session` should end at `now` (for the audit log), or `nil` when it should not.
     public func reason(toEnd session: Session, now: Date, calendar: Calendar) -> String? { due(session, now: now, calendar: calendar)?.reason }
+
+    /// Whether `session`, last active at `activity` (its login, its app's last use, its last
+    /// call's end), has been idle for `idleAfter` at `now`. A phone on a call is never idle.
+    public func idle(_ session: Session, lastActive activity: Date?, onCall: Bool, now: Date) -> (since: Date, reason: String)? {
+        guard let idleAfter, !onCall else { return nil }
+        let since = max(session.startedAt, activity ?? session.startedAt) + idleAfter
+        guard now >= since else { return nil }
+        return (since, "auto logout: idle for \(Self.hours(idleAfter))")
+    }
 
     /// Since when `session` should have ended at `now`, and why; `nil` when it should not.
     public func due(_ session: Session, now: Date, calendar: Calendar) -> (since: Date, reason: String)? {

@@ -26,6 +26,8 @@ public struct DirectoryDocument: Sendable {
         public var autoLogoutAfterHours: Int?
         /// `.some(nil)`: off.
         public var autoLogoutDailyAt: DailyTime??
+        /// 0: off.
+        public var autoLogoutIdleMinutes: Int?
         public var autoLogoutWaitForCall: Bool?
         public var autoLogoutLongestCallWaitMinutes: Int?
         public var multiLogin: MultiLoginPolicy?

@@ -277,6 +277,10 @@ public protocol CallStore: Sendable {
     func addWaitingLogout(_ logout: WaitingLogout) async throws
     func waitingLogouts() async throws -> [WaitingLogout]
     func removeWaitingLogout(mac: MACAddress) async throws
+    /// The phone was used now (its app, a call): an idle logout counts from here.
+    func noteActivity(mac: MACAddress, at: Date) async throws
+    /// When each phone was last used.
+    func lastActivity() async throws -> [MACAddress: Date]
 }
 
 /// Every role: what the server is built on. `SQLiteStore` is the embedded default.

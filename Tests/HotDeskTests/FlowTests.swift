@@ -374,6 +374,33 @@ struct AutoLogoutFlowTests {
         }
     }
 
+    @Test(
+        "idle_minutes: a phone not used for that long (its app, its calls as the PBX reports them) is logged out; using the app or a call holds it"
+    )
+    func idle() async throws {
+        let yaml = withSettings(directory("{idle_minutes: 30}"), "  sip: {server: \"127.0.0.2:5060\"}\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let phone = try await loggedIn(server, mac: "001565aaff03")
+            let pbx = try await PBXTests().pbx(server)
+            server.clock.advance(by: 20 * 60)
+            try await phone.key("hotdesk")
+            #expect(await phone.menuLabels.contains("Logout"), "the person opens the app 20 min after logging in")
+            server.clock.advance(by: 20 * 60)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "40 min after the login, 20 after the app was used: not idle")
+            // A call of two hours: never idle on a call; the idle time counts from its end.
+            let call = #"{"call_id": "idle-1", "auth_user": "5501", "source_ip": "127.0.0.1"}"#
+            #expect(try await pbx.call("POST", "/calls/start", body: call).status == 200)
+            server.clock.advance(by: 2 * 3600)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "on a call for 2 h: not idle")
+            #expect(try await pbx.call("POST", "/calls/end", body: call).status == 204)
+            server.clock.advance(by: 29 * 60)
+            #expect(await server.service.autoLogoutSweep().isEmpty, "29 min after the call")
+            #expect(try await server.store.sessions().count == 1)
+            server.clock.advance(by: 2 * 60)
+            try await expectPolicyLogout(server, phone, reason: "idle for 30 min")
+        }
+    }
+
     @Test("daily_at: every session running at that time of day is logged out")
     func daily() async throws {
         var utc = Calendar(identifier: .gregorian)

@@ -72,26 +72,41 @@ final class AutoLogoutService: Service, Sendable {
         let now = clock()
         let policy: AutoLogoutPolicy
         var due: [Due] = []
+        var calls: [MACAddress: Date] = [:]
         do {
             policy = try await store.settings().autoLogout
             let waiting = try await store.waitingLogouts()
             guard !policy.isOff || !waiting.isEmpty else { return [] }
             let sessions = try await store.sessions()
+            // Calls and the phones' last use are read only when a rule needs them.
+            var callsRead = false
+            func onCalls() async throws -> [MACAddress: Date] {
+                if !callsRead { calls = try await store.phonesOnCalls(since: now - Self.callsForgottenAfter) }
+                callsRead = true
+                return calls
+            }
+            let activity = policy.idleAfter == nil || sessions.isEmpty ? [:] : try await store.lastActivity()
             for session in sessions {
                 if let logout = waiting.first(where: { $0.isFor(session) }) {
                     due.append(.init(session: session, since: logout.requestedAt, why: .forced, actor: logout.actor, reason: .admin, waiting: true))
                 } else if let end = policy.due(session, now: now, calendar: calendar) {
                     due.append(.init(session: session, since: end.since, why: .policy(end.reason), actor: "policy", reason: .policy, waiting: false))
+                } else if policy.idleAfter != nil,
+                    let idle = policy.idle(session, lastActive: activity[session.mac], onCall: try await onCalls()[session.mac] != nil, now: now)
+                {
+                    due.append(
+                        .init(session: session, since: idle.since, why: .policy(idle.reason), actor: "policy", reason: .policy, waiting: false)
+                    )
                 }
             }
             // A waiting logout whose session ended otherwise is for nobody now.
             for logout in waiting where !sessions.contains(where: logout.isFor) { try await store.removeWaitingLogout(mac: logout.mac) }
+            if !due.isEmpty, policy.waitForCall { _ = try await onCalls() }
         } catch {
             logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
             return []
         }
         guard !due.isEmpty else { return [] }
-        let calls = policy.waitForCall ? (try? await store.phonesOnCalls(since: now - Self.callsForgottenAfter)) ?? [:] : [:]
         var ended: [Session] = []
         for end in due where !policy.waits(since: end.since, onCallSince: calls[end.session.mac], now: now) {
             let session = end.session

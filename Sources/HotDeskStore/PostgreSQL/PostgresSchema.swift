@@ -124,6 +124,14 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        Migration(
+            version: 10,
+            name: "SQLite's v33: idle sessions",
+            statements: [
+                "ALTER TABLE settings ADD COLUMN auto_logout_idle_minutes bigint NOT NULL DEFAULT 0",
+                "CREATE TABLE phone_activity (mac text PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE, at double precision NOT NULL)",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -107,6 +107,7 @@ struct DirectoryWriter {
                 map([
                     ("after_hours", int(Int((s.autoLogout.maxDuration ?? 0) / 3600))),
                     ("daily_at", text(s.autoLogout.dailyAt?.description ?? "none")),
+                    ("idle_minutes", int(Int((s.autoLogout.idleAfter ?? 0) / 60))),
                     ("wait_for_call", bool(s.autoLogout.waitForCall)),
                     ("longest_call_wait_minutes", int(Int(s.autoLogout.longestCallWait / 60))),
                 ])

@@ -64,4 +64,21 @@ extension SQLStore {
     public func removeWaitingLogout(mac: MACAddress) async throws {
         try await engine.write { db in try db.execute("DELETE FROM waiting_logouts WHERE mac = ?", [mac.canonical]) }
     }
+
+    public func noteActivity(mac: MACAddress, at: Date) async throws {
+        try await engine.write { db in
+            try db.execute(
+                "INSERT INTO phone_activity (mac, at) VALUES (?, ?) ON CONFLICT (mac) DO UPDATE SET at = excluded.at",
+                [mac.canonical, at.timeIntervalSince1970]
+            )
+        }
+    }
+
+    public func lastActivity() async throws -> [MACAddress: Date] {
+        var phones: [MACAddress: Date] = [:]
+        for row in try await engine.rows("SELECT mac, at FROM phone_activity", []) {
+            if let mac = MACAddress(row["mac"] as String) { phones[mac] = Date(timeIntervalSince1970: row["at"]) }
+        }
+        return phones
+    }
 }

@@ -21,7 +21,7 @@ extension SQLStore {
         // Live for the seconds of one push.
         "push_logins", "pbx_notifies", "pbx_polls",
         // Live for the length of a call.
-        "calls", "waiting_logouts",
+        "calls", "waiting_logouts", "phone_activity",
     ]
 
     /// Rows copied, by table, in copy order.

@@ -288,6 +288,7 @@ private struct SettingsUpdate {
         set("push_from", patch.pushFrom, current.pushFrom) { $0 }
         set("auto_logout_after_minutes", patch.autoLogoutAfterHours.map { $0 * 60 }, current.autoLogout.maxDuration.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_daily_at", patch.autoLogoutDailyAt, .some(current.autoLogout.dailyAt)) { $0?.description }
+        set("auto_logout_idle_minutes", patch.autoLogoutIdleMinutes, current.autoLogout.idleAfter.map { Int($0 / 60) } ?? 0) { $0 }
         set("auto_logout_wait_for_call", patch.autoLogoutWaitForCall, current.autoLogout.waitForCall) { $0 }
         set("auto_logout_call_wait_minutes", patch.autoLogoutLongestCallWaitMinutes, Int(current.autoLogout.longestCallWait / 60)) { $0 }
         set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }

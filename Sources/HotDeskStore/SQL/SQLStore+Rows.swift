@@ -92,6 +92,7 @@ extension SQLStore {
             maxDuration: minutes(row["auto_logout_after_minutes"]),
             dailyAt: (row["auto_logout_daily_at"] as String?).flatMap(DailyTime.init)
         )
+        policy.idleAfter = minutes(row["auto_logout_idle_minutes"])
         policy.waitForCall = row["auto_logout_wait_for_call"]
         policy.longestCallWait = TimeInterval(row["auto_logout_call_wait_minutes"] as Int) * 60
         return policy

@@ -453,45 +453,4 @@ extension SQLiteStore {
             )
         }
     }
-
-    private static func registerV31on(_ m: inout DatabaseMigrator) {
-        m.registerMigration("v31: caller IDs for the PBX to assert; when a PBX last polled") { db in
-            // An extension's caller ID (any desk); a desk's emergency caller ID (device, workspace).
-            // The last NOTIFY poll of a PBX, on any node: every node's push worker sees it connected.
-            try db.execute(
-                sql: """
-                    CREATE TABLE pbx_polls (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL);
-                    ALTER TABLE extensions ADD COLUMN caller_id TEXT;
-                    ALTER TABLE devices ADD COLUMN emergency_caller_id TEXT;
-                    ALTER TABLE workspaces ADD COLUMN emergency_caller_id TEXT;
-                    """
-            )
-            try SQLiteChangeStamps.deviceUpdateTrigger(db)
-        }
-        m.registerMigration("v32: calls the PBX reports, and logouts that wait for them") { db in
-            try db.execute(sql: SQLiteStore.callTables)
-        }
-    }
-}
-
-extension SQLiteStore {
-    /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'
-    /// logouts of phones on a call, carried out when the call ends.
-    static let callTables = """
-        ALTER TABLE settings ADD COLUMN auto_logout_wait_for_call BOOLEAN NOT NULL DEFAULT 1;
-        ALTER TABLE settings ADD COLUMN auto_logout_call_wait_minutes INTEGER NOT NULL DEFAULT 60;
-        CREATE TABLE calls (
-            call_id TEXT NOT NULL,
-            mac TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
-            started_at REAL NOT NULL,
-            PRIMARY KEY (call_id, mac)
-        );
-        CREATE INDEX calls_mac ON calls(mac);
-        CREATE TABLE waiting_logouts (
-            mac TEXT PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,
-            session_started_at REAL NOT NULL,
-            actor TEXT NOT NULL,
-            requested_at REAL NOT NULL
-        );
-        """
 }

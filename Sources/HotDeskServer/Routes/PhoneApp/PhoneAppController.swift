@@ -11,7 +11,7 @@ import Provisioning
 /// secret written into the phone's config; the MAC is never an identity here. `PhoneAppMiddleware`
 /// resolves the token once; each route is a handler of its own.
 struct PhoneAppController: Sendable {
-    let store: any DeviceStore & StampedStore
+    let store: any DeviceStore & StampedStore & CallStore
     let catalog: PhoneCatalog
     let screens: ScreenLibrary
     let login: LoginService
@@ -171,6 +171,10 @@ struct PhoneAppController: Sendable {
             }
         }
         guard let phone else { return .answer(try notCurrent(token, lookup, request, context)) }
+        // The person at the desk uses the app: not idle (written only when an idle rule is on).
+        if phone.state.session != nil, phone.state.settings.autoLogout.idleAfter != nil {
+            try await store.noteActivity(mac: phone.state.device.mac, at: clock())
+        }
         if let query = request.uri.query, query.utf8.count > Self.maxQueryBytes {
             let app = appScreens(request, phone)
             return .answer(try render(app.message(app.texts["error.too_long"], title: app.texts["error.title"]), context, dialect: phone.dialect))
