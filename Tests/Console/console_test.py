@@ -133,6 +133,11 @@ try:
 
     # 3. Force its logout from the console; the logout push becomes applied (the phone refetched).
     click("the session's Log out button", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Log out']"))
+    # A logout asks once more, in place; a live update does not take the question away.
+    shot("03a-logout-asks")
+    if not rows(f"tr[data-mac='{MAC}']"):
+        fail("the first click logged the phone out: a logout asks once more")
+    click("the session's confirmation", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Yes, log out 5501']"))
     wait_until("the session gone from the list", lambda: not rows(f"tr[data-mac='{MAC}']"))
     view("jobs")
     wait_until("the logout push applied", lambda: next(

@@ -27,10 +27,32 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+/// A time as people read it, with its zone (the browser's): 3 Dec 2026, 18:30:12 UTC.
 function when(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  return d.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+}
+
+/// A stored value as words (never_fetched: never fetched).
+function human(value) { return String(value).replace(/_/g, " "); }
+
+/// A change that cannot be taken back asks once more, in place: the first click arms the button
+/// (its text says what the second click does), the second acts; it disarms by itself after 8 s.
+/// Live updates wait while a button is armed, so the question does not vanish under the pointer.
+function danger(label, question, run, kind) {
+  const button = el("button", { class: kind || "danger", type: "button" }, label);
+  let timer = null;
+  button.addEventListener("click", () => {
+    if (button.dataset.armed) {
+      clearTimeout(timer); delete button.dataset.armed; state.armed = null;
+      run();
+      return;
+    }
+    button.dataset.armed = "1"; button.textContent = question; state.armed = button;
+    timer = setTimeout(() => { delete button.dataset.armed; button.textContent = label; state.armed = null; render(); }, 8000);
+  });
+  return button;
 }
 
 function notice(text, bad) {
@@ -124,8 +146,9 @@ function listen() {
   state.events = source;
 }
 
-/// Whether the person is typing in the view (a refresh would take the text away).
+/// Whether the person is typing in the view, or answering a "sure?" (a refresh would take either away).
 function busy() {
+  if (state.armed && document.contains(state.armed)) return true;
   const a = document.activeElement;
   return a && $("content").contains(a) && (a.tagName === "INPUT" || a.tagName === "SELECT");
 }
@@ -137,7 +160,7 @@ function table(headers, rows, empty) {
   return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
 }
 
-function stateCell(text) { return el("td", { class: "state-" + text }, text); }
+function stateCell(text) { return el("td", { class: "state-" + text }, human(text)); }
 
 function pushCell(job) {
   if (!job) return el("td", {}, "—");
@@ -165,7 +188,7 @@ const views = {
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
       el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
       pushCell(s.last_push),
-      el("td", { class: "actions" }, may("helpdesk") ? el("button", { class: "danger", onclick: () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : "")) }, s.on_call_since ? "Log out now" : "Log out") : null)));
+      el("td", { class: "actions" }, may("helpdesk") ? danger(s.on_call_since ? "Log out now" : "Log out", s.on_call_since ? "Yes, cut the call and log out " + s.extension : "Yes, log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : ""))) : null)));
     return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Call", "Last push", ""], rows, "Nobody is logged in."),
       pager(page.next, state.sessionsAfter, page.sessions.length ? page.sessions[page.sessions.length - 1].mac : null)];
   },
@@ -220,7 +243,7 @@ const views = {
     toolbar("Push jobs", field("State", select("state", [["", "all"], ["queued", "queued"], ["sent", "sent"], ["applied", "applied"], ["failed", "failed"], ["superseded", "superseded"]], f,
       (e) => { state.jobState = e.target.value; render(); })));
     const rows = page.jobs.map((j) => el("tr", { "data-job": String(j.id) },
-      el("td", {}, String(j.id)), el("td", { class: "mono" }, j.mac), el("td", {}, j.action), el("td", {}, j.reason), stateCell(j.state),
+      el("td", {}, String(j.id)), el("td", { class: "mono" }, j.mac), el("td", {}, human(j.action)), el("td", {}, human(j.reason)), stateCell(j.state),
       el("td", {}, String(j.attempts)), el("td", {}, j.actor), el("td", {}, when(j.created_at)), el("td", {}, when(j.applied_at || j.updated_at)), el("td", {}, j.last_error || "")));
     return [table(["Job", "Device", "Action", "Reason", "State", "Attempts", "By", "Queued", "Last change", "Error"], rows, "No push jobs.")];
   },
@@ -240,14 +263,14 @@ const views = {
       "directory_import", "directory_delete", "sip_password_reset", "api_key_created", "api_key_revoked", "admin_account_changed", "enrol", "config_refused", "push_auth_refused", "claim_pending", "claim_approved"];
     toolbar("Audit",
       field("Actor", el("input", { name: "actor", value: f.actor, onchange: refilter("actor") })),
-      field("Action", select("action", [["", "all"], ...actions.map((a) => [a, a])], f.action, refilter("action"))),
+      field("Action", select("action", [["", "all"], ...actions.map((a) => [a, human(a)])], f.action, refilter("action"))),
       field("Device", el("input", { name: "mac", value: f.mac, placeholder: "MAC", onchange: refilter("mac") })),
       field("Extension", el("input", { name: "extension", value: f.extension, onchange: refilter("extension") })),
       field("Since", el("input", { name: "since", type: "datetime-local", value: f.since, onchange: refilter("since") })),
       field("Until", el("input", { name: "until", type: "datetime-local", value: f.until, onchange: refilter("until") })),
       el("a", { href: "/api/v1/audit?" + csv, download: "hotdesk-audit.csv", id: "audit-csv" }, "Export CSV"));
     const rows = page.entries.map((a) => el("tr", {},
-      el("td", {}, when(a.at)), el("td", {}, a.actor), el("td", {}, a.action), el("td", { class: "mono" }, a.mac || ""), el("td", {}, a.extension || ""),
+      el("td", {}, when(a.at)), el("td", {}, a.actor), el("td", {}, human(a.action)), el("td", { class: "mono" }, a.mac || ""), el("td", {}, a.extension || ""),
       el("td", { class: "mono" }, a.source || ""), el("td", { class: a.outcome === "success" ? "ok" : "error" }, a.outcome), el("td", {}, a.detail)));
     return [table(["Time", "Actor", "Action", "Device", "Extension", "Source", "Outcome", "Detail"], rows, "No entries match."),
       pager(page.next, state.auditBefore, page.entries.length ? page.entries[page.entries.length - 1].id : null)];
@@ -266,7 +289,7 @@ const views = {
     const list = await api("GET", "/workspaces");
     toolbar("Workspaces");
     const rows = list.workspaces.map((w) => el("tr", {},
-      el("td", {}, w.name), el("td", {}, w.licence), el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices)));
+      el("td", {}, w.name), el("td", {}, human(w.licence)), el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices)));
     return [table(["Name", "Licence", "Hot desking", "Devices"], rows, "No workspaces.")];
   },
 
@@ -276,10 +299,10 @@ const views = {
     const mine = (name) => state.session && name === state.session.name;
     const accountRows = accounts.accounts.map((a) => el("tr", {},
       el("td", {}, a.name), el("td", {}, a.role), el("td", {}, when(a.created_at)), el("td", {}, when(a.last_sign_in_at)),
-      el("td", { class: "actions" }, mine(a.name) ? "you" : el("button", { class: "danger", onclick: () => act("Remove account " + a.name, "DELETE", "/accounts/" + encodeURIComponent(a.name)) }, "Remove"))));
+      el("td", { class: "actions" }, mine(a.name) ? "you" : danger("Remove", "Yes, remove " + a.name, () => act("Remove account " + a.name, "DELETE", "/accounts/" + encodeURIComponent(a.name))))));
     const keyRows = keys.keys.map((k) => el("tr", {},
       el("td", {}, k.name), el("td", {}, k.kind), el("td", {}, k.role || "—"), el("td", {}, when(k.created_at)), el("td", {}, when(k.last_used_at)),
-      el("td", { class: "actions" }, el("button", { class: "danger", onclick: () => act("Revoke key " + k.name, "DELETE", "/apikeys/" + encodeURIComponent(k.name)) }, "Revoke"))));
+      el("td", { class: "actions" }, danger("Revoke", "Yes, revoke " + k.name, () => act("Revoke key " + k.name, "DELETE", "/apikeys/" + encodeURIComponent(k.name))))));
     const form = el("form", { class: "row", onsubmit: (e) => {
       e.preventDefault();
       const t = e.target;
@@ -299,11 +322,11 @@ function devicePanel(d, locks) {
   const buttons = [];
   if (may("helpdesk")) {
     buttons.push(el("button", { onclick: () => act("Reload " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "reload" }) }, "Push reload"));
-    buttons.push(el("button", { class: "secondary", onclick: () => act("Reboot " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "reboot" }) }, "Reboot"));
+    buttons.push(danger("Reboot", "Yes, reboot it (a call on it ends)", () => act("Reboot " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "reboot" }), "secondary"));
     const text = el("input", { name: "message", placeholder: "Message to show", maxlength: "200" });
     buttons.push(el("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act("Message to " + d.mac, "POST", "/devices/" + d.mac + "/push", { action: "xml", text: text.value }); } },
       text, el("button", { type: "submit", class: "secondary" }, "Send message")));
-    if (d.logged_in) buttons.push(el("button", { class: "danger", onclick: () => act("Log out " + d.logged_in.extension, "DELETE", "/sessions/" + d.mac) }, "Force logout"));
+    if (d.logged_in) buttons.push(danger("Force logout", "Yes, log out " + d.logged_in.extension, () => act("Log out " + d.logged_in.extension, "DELETE", "/sessions/" + d.mac)));
     for (const l of locks) buttons.push(el("button", { onclick: () => act("Clear lock of " + d.mac, "DELETE", "/locks/device/" + encodeURIComponent(d.mac)) }, "Clear lock"));
   }
   if (may("admin") && d.claim_pending_from) {
