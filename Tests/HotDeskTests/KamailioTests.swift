@@ -43,179 +43,165 @@ struct KamailioTests {
     )
     func stack() async throws {
         let sipPort = SIPStack.port()
-        try await TestServer.with(yaml: Self.directory(sipPort)) { (server: TestServer) async throws in
-            let key = APIKey.make()
-            try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            // The PBX listens where settings.sip says (the port given to Kamailio here).
-            let gateway = "127.0.0.3:\(SIPStack.port())"
-            let kamailio = try KamailioProcess(
-                port: sipPort,
-                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
-                emergencyGateway: "sip:\(gateway)",
-                directory: server.directory
-            )
-            do {
-                let registrar = "127.0.0.2:\(kamailio.port)"
-                let dir = server.directory
+        // The PBX listens where settings.sip says (the port given to Kamailio here).
+        let gateway = "127.0.0.3:\(SIPStack.port())"
+        try await Self.withKamailio(yaml: Self.directory(sipPort), sipPort: sipPort, emergencyGateway: "sip:\(gateway)") { server, kamailio in
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            let dir = server.directory
 
-                // The idle phone's own line registers with the credentials HotDesk gives the PBX.
-                var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
-                if !out.contains("200 OK") {
-                    // The first REGISTER can meet a Kamailio still warming up on a loaded machine
-                    // (seen once in a full run): one more try, the same credentials.
-                    out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
-                }
-                #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))")
-                // Its "CoS if not logged" allows the hot desk code only.
-                out = try await Baresip.run(
-                    user: "8001",
-                    password: "lobby-sip-secret",
-                    registrar: registrar,
-                    commands: ["/dial sip:5502@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 403, "lobby refuses an ordinary call:\n\(out.suffix(600))")
-                // 5501 is not logged in: its credentials are refused.
-                out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, directory: dir)
-                #expect(out.contains("403") && !out.contains("1 binding"), "a logged-out user cannot register:\n\(out.suffix(600))")
-
-                // A wrong PIN by star code: refused, and it counts as a failed login.
-                out = try await Baresip.run(
-                    user: "8001",
-                    password: "lobby-sip-secret",
-                    registrar: registrar,
-                    commands: ["/dial sip:*22*5501*0000@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 403, "wrong PIN:\n\(out.suffix(600))")
-                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil)
-                #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .loginFailed && $0.extensionNumber == "5501" })
-
-                // *22*5501*1234 from the device's line: logged in, audited, pushed.
-                out = try await Baresip.run(
-                    user: "8001",
-                    password: "lobby-sip-secret",
-                    registrar: registrar,
-                    commands: ["/dial sip:*22*5501*1234@\(registrar)"],
-                    directory: dir
-                )
-                #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5501", "star code:\n\(out.suffix(600))")
-                #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .login && $0.extensionNumber == "5501" })
-
-                // A phone logged in through the simulator: its config names the line and the server baresip uses.
-                let phone = try await server.phone("yealink-t46u", mac: "001565abcd02")
-                try await phone.login("Login Int", ext: "5502", password: "7777")
-                #expect(await eventually { await phone.setting("account.1.user_name") == "5502" })
-                let line = try #require(await phone.setting("account.1.user_name"))
-                let password = try #require(await phone.setting("account.1.password"))
-                let host = try #require(await phone.setting("account.1.sip_server.1.address"))
-                #expect(
-                    "\(host):\(await phone.setting("account.1.sip_server.1.port") ?? "")" == "127.0.0.2:\(sipPort)",
-                    "the config names settings.sip"
-                )
-                out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
-                #expect(out.contains("200 OK") && out.contains("1 binding"), "the logged-in line registers:\n\(out.suffix(600))")
-                out = try await Baresip.run(user: line, password: "not-the-password", registrar: registrar, directory: dir)
-                #expect(!out.contains("1 binding"), "another password is refused")
-
-                // 5501's class: 55XX allowed (the callee is not registered: 404 from the PBX, not 403), 00… denied with the reason.
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:5599@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:0044207946@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
-
-                // An allowed call to someone registered connects: 5502 (the logged-in line) answers.
-                let registered = kamailio.logged("hotdesk: \(line) registered")
-                // The callee stays registered long enough for a caller that starts slowly on a busy
-                // machine (it ended first once: 404 Not registered); the wait ends when it registers.
-                async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 20, answer: true, directory: dir)
-                #expect(await eventually(timeout: 15) { kamailio.logged("hotdesk: \(line) registered") > registered }, "the callee registered")
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:5502@\(registrar)"],
-                    seconds: 4,
-                    directory: dir
-                )
-                let answered = try await callee
-                #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))\ncallee:\n\(answered.suffix(600))")
-
-                // The scheduled rule: 77XX allowed today (404: nobody there), denied on the holiday.
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:7701@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 404, "77XX while the schedule is open:\n\(out.suffix(600))")
-                server.clock.advance(by: 3 * 86400)
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:7701@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 403, "77XX on the holiday:\n\(out.suffix(600))")
-
-                // Logged out from the phone: the line's password stops working at the next REGISTER.
-                try await phone.logout()
-                #expect(await eventually { await phone.setting("account.1.user_name") != line })
-                out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
-                #expect(!out.contains("1 binding"), "a logged-out line cannot register:\n\(out.suffix(600))")
-
-                // HotDesk stops: ordinary calls get 503; an emergency number still connects (the gateway answers).
-                await server.stop(keepFiles: true)
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:5599@\(registrar)"],
-                    directory: dir
-                )
-                #expect(Baresip.callStatus(out) == 503, "HotDesk down: 503:\n\(out.suffix(600))")
-                async let answering = Baresip.run(
-                    user: "112",
-                    password: "-",
-                    registrar: gateway,
-                    seconds: 8,
-                    answer: true,
-                    listen: gateway,
-                    directory: dir
-                )
-                #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
-                out = try await Baresip.run(
-                    user: "5501",
-                    password: "sip-secret-5501",
-                    registrar: registrar,
-                    commands: ["/dial sip:112@\(registrar)"],
-                    seconds: 4,
-                    directory: dir
-                )
-                let gatewayOut = try await answering
-                #expect(
-                    Baresip.connected(out),
-                    "emergency connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
-                )
-            } catch {
-                await kamailio.stop()
-                throw error
+            // The idle phone's own line registers with the credentials HotDesk gives the PBX.
+            var out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
+            if !out.contains("200 OK") {
+                // The first REGISTER can meet a Kamailio still warming up on a loaded machine
+                // (seen once in a full run): one more try, the same credentials.
+                out = try await Baresip.run(user: "8001", password: "lobby-sip-secret", registrar: registrar, directory: dir)
             }
-            await kamailio.stop()
+            #expect(out.contains("200 OK") && out.contains("1 binding"), "the device line registers:\n\(out.suffix(600))")
+            // Its "CoS if not logged" allows the hot desk code only.
+            out = try await Baresip.run(
+                user: "8001",
+                password: "lobby-sip-secret",
+                registrar: registrar,
+                commands: ["/dial sip:5502@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 403, "lobby refuses an ordinary call:\n\(out.suffix(600))")
+            // 5501 is not logged in: its credentials are refused.
+            out = try await Baresip.run(user: "5501", password: "sip-secret-5501", registrar: registrar, directory: dir)
+            #expect(out.contains("403") && !out.contains("1 binding"), "a logged-out user cannot register:\n\(out.suffix(600))")
+
+            // A wrong PIN by star code: refused, and it counts as a failed login.
+            out = try await Baresip.run(
+                user: "8001",
+                password: "lobby-sip-secret",
+                registrar: registrar,
+                commands: ["/dial sip:*22*5501*0000@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 403, "wrong PIN:\n\(out.suffix(600))")
+            #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil)
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .loginFailed && $0.extensionNumber == "5501" })
+
+            // *22*5501*1234 from the device's line: logged in, audited, pushed.
+            out = try await Baresip.run(
+                user: "8001",
+                password: "lobby-sip-secret",
+                registrar: registrar,
+                commands: ["/dial sip:*22*5501*1234@\(registrar)"],
+                directory: dir
+            )
+            #expect(try await server.store.session(mac: MACAddress("001565abcd01")!)?.extensionNumber == "5501", "star code:\n\(out.suffix(600))")
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .login && $0.extensionNumber == "5501" })
+
+            // A phone logged in through the simulator: its config names the line and the server baresip uses.
+            let phone = try await server.phone("yealink-t46u", mac: "001565abcd02")
+            try await phone.login("Login Int", ext: "5502", password: "7777")
+            #expect(await eventually { await phone.setting("account.1.user_name") == "5502" })
+            let line = try #require(await phone.setting("account.1.user_name"))
+            let password = try #require(await phone.setting("account.1.password"))
+            let host = try #require(await phone.setting("account.1.sip_server.1.address"))
+            #expect(
+                "\(host):\(await phone.setting("account.1.sip_server.1.port") ?? "")" == "127.0.0.2:\(sipPort)",
+                "the config names settings.sip"
+            )
+            out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
+            #expect(out.contains("200 OK") && out.contains("1 binding"), "the logged-in line registers:\n\(out.suffix(600))")
+            out = try await Baresip.run(user: line, password: "not-the-password", registrar: registrar, directory: dir)
+            #expect(!out.contains("1 binding"), "another password is refused")
+
+            // 5501's class: 55XX allowed (the callee is not registered: 404 from the PBX, not 403), 00… denied with the reason.
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:5599@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 404, "allowed by staff:\n\(out.suffix(600))")
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:0044207946@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 403, "denied by staff:\n\(out.suffix(600))")
+
+            // An allowed call to someone registered connects: 5502 (the logged-in line) answers.
+            let registered = kamailio.logged("hotdesk: \(line) registered")
+            // The callee stays registered long enough for a caller that starts slowly on a busy
+            // machine (it ended first once: 404 Not registered); the wait ends when it registers.
+            async let callee = Baresip.run(user: line, password: password, registrar: registrar, seconds: 20, answer: true, directory: dir)
+            #expect(await eventually(timeout: 15) { kamailio.logged("hotdesk: \(line) registered") > registered }, "the callee registered")
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:5502@\(registrar)"],
+                seconds: 4,
+                directory: dir
+            )
+            let answered = try await callee
+            #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))\ncallee:\n\(answered.suffix(600))")
+
+            // The scheduled rule: 77XX allowed today (404: nobody there), denied on the holiday.
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:7701@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 404, "77XX while the schedule is open:\n\(out.suffix(600))")
+            server.clock.advance(by: 3 * 86400)
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:7701@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 403, "77XX on the holiday:\n\(out.suffix(600))")
+
+            // Logged out from the phone: the line's password stops working at the next REGISTER.
+            try await phone.logout()
+            #expect(await eventually { await phone.setting("account.1.user_name") != line })
+            out = try await Baresip.run(user: line, password: password, registrar: registrar, directory: dir)
+            #expect(!out.contains("1 binding"), "a logged-out line cannot register:\n\(out.suffix(600))")
+
+            // HotDesk stops: ordinary calls get 503; an emergency number still connects (the gateway answers).
+            await server.stop(keepFiles: true)
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:5599@\(registrar)"],
+                directory: dir
+            )
+            #expect(Baresip.callStatus(out) == 503, "HotDesk down: 503:\n\(out.suffix(600))")
+            async let answering = Baresip.run(
+                user: "112",
+                password: "-",
+                registrar: gateway,
+                seconds: 8,
+                answer: true,
+                listen: gateway,
+                directory: dir
+            )
+            #expect(await eventually(timeout: 6) { SIPStack.listening(udp: gateway) }, "the gateway listens")
+            out = try await Baresip.run(
+                user: "5501",
+                password: "sip-secret-5501",
+                registrar: registrar,
+                commands: ["/dial sip:112@\(registrar)"],
+                seconds: 4,
+                directory: dir
+            )
+            let gatewayOut = try await answering
+            #expect(
+                Baresip.connected(out),
+                "emergency connects to the gateway without HotDesk:\n\(out.suffix(600))\ngateway:\n\(gatewayOut.suffix(600))"
+            )
         }
     }
 
