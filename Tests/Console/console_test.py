@@ -102,6 +102,16 @@ def api_as_page(method, path):
     """, method, path)
 
 
+def pbx(path, key, body):
+    """What the PBX tells HotDesk (/pbx/v1/...), as Kamailio does."""
+    import urllib.request
+    request = urllib.request.Request(BASE + "/pbx/v1/" + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        if answer.status not in (200, 204):
+            fail(f"/pbx/v1/{path}: {answer.status}")
+
+
 def audit(action):
     out = subprocess.run([HOTDESK, "audit", "--db", DB, "--action", action, "--json"], stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(out)["entries"]
@@ -131,13 +141,20 @@ try:
     holds("the login push applied in the row", lambda: any("reload applied" in r.text for r in rows(f"tr[data-mac='{MAC}']")), timeout=20)
     shot("02-session-appeared-live")
 
-    # 3. Force its logout from the console; the logout push becomes applied (the phone refetched).
-    click("the session's Log out button", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Log out']"))
+    # 3. The PBX reports 5501 on a call: the row says so, and a logout from the console waits for
+    # the call's end; the logout push then becomes applied (the phone refetched).
+    key = subprocess.run([HOTDESK, "pbxkey", "create", "--db", DB, "--name", "console-test"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    pbx("calls/start", key, {"call_id": "console-1", "auth_user": "5501", "source_ip": "127.0.66.2"})
+    holds("the session on a call", lambda: any("On a call since" in r.text for r in rows(f"tr[data-mac='{MAC}']")), timeout=20)
+    click("the session's Log out after the call button", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Log out after the call']"))
     # A logout asks once more, in place; a live update does not take the question away.
     shot("03a-logout-asks")
     if not rows(f"tr[data-mac='{MAC}']"):
         fail("the first click logged the phone out: a logout asks once more")
-    click("the session's confirmation", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Yes, log out 5501']"))
+    click("the session's confirmation", lambda: rows(f"tr[data-mac='{MAC}']")[0].find_element(By.XPATH, ".//button[text()='Yes, log out 5501 when the call ends']"))
+    holds("the logout waiting for the call", lambda: any("logout waiting" in r.text for r in rows(f"tr[data-mac='{MAC}']")), timeout=20)
+    shot("03b-logout-waits-for-the-call")
+    pbx("calls/end", key, {"call_id": "console-1"})
     wait_until("the session gone from the list", lambda: not rows(f"tr[data-mac='{MAC}']"))
     view("jobs")
     wait_until("the logout push applied", lambda: next(
@@ -147,6 +164,8 @@ try:
         fail(f"the phone did not see its login and logout pushes: {login.stdout.read()[-1500:]}")
     if not any(e.get("actor") == "console:hal" and e.get("mac") == MAC for e in audit("logout")):
         fail("the forced logout is not audited as console:hal")
+    if not any(e.get("actor") == "console:hal" and e.get("mac") == MAC for e in audit("logout_waiting")):
+        fail("the logout that waited for the call is not audited as console:hal")
 
     # 4. Five wrong PINs lock 5502; the helpdesk clears the lock from the console.
     phone("key hotdesk\nexpect Login Int\n" + "".join(
@@ -200,4 +219,4 @@ try:
         fail(f"the page logged errors: {logs}")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a forced logout applied, a lock cleared, an auditor refused, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, sign-in throttled); screenshots in {SHOTS}")

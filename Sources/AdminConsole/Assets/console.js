@@ -85,6 +85,7 @@ async function api(method, path, body) {
 async function act(label, method, path, body) {
   try {
     const answer = await api(method, path, body);
+    if (answer.waiting_for_call) { notice(label + ": the phone is on a call; it is logged out when the call ends"); await render(); return answer; }
     notice(label + ": done" + (answer.job ? " (push job " + answer.job.id + ", " + answer.job.state + ")" : answer.id ? " (push job " + answer.id + ")" : ""));
     await render();
     return answer;
@@ -188,7 +189,10 @@ const views = {
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
       el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
       pushCell(s.last_push),
-      el("td", { class: "actions" }, may("helpdesk") ? danger(s.on_call_since ? "Log out now" : "Log out", s.on_call_since ? "Yes, cut the call and log out " + s.extension : "Yes, log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : ""))) : null)));
+      el("td", { class: "actions" }, !may("helpdesk") ? null : !s.on_call_since || s.logout_waiting
+        ? danger(s.on_call_since ? "Log out now" : "Log out", s.on_call_since ? "Yes, cut the call and log out " + s.extension : "Yes, log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : "")))
+        : el("span", {}, danger("Log out after the call", "Yes, log out " + s.extension + " when the call ends", () => act("Log out " + s.extension + " after the call", "DELETE", "/sessions/" + s.mac), "secondary"), " ",
+            danger("Log out now", "Yes, cut the call and log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + "?force=true"))))));
     return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Call", "Last push", ""], rows, "Nobody is logged in."),
       pager(page.next, state.sessionsAfter, page.sessions.length ? page.sessions[page.sessions.length - 1].mac : null)];
   },
