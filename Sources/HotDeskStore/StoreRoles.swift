@@ -269,8 +269,9 @@ public protocol CallStore: Sendable {
     /// A call on `mac` began (reported again: nothing changes). Calls that began before
     /// `forgetBefore` are forgotten: their end was lost (a PBX restarted mid-call).
     func callStarted(callID: String, mac: MACAddress, at: Date, forgetBefore: Date) async throws
-    /// The call ended: the phones it was on.
-    func callEnded(callID: String) async throws -> [MACAddress]
+    /// The call ended at `at`: the phones it was on, each noted as used then (in the same
+    /// transaction: a sweep that sees the call gone sees the use too).
+    func callEnded(callID: String, at: Date) async throws -> [MACAddress]
     /// The phones on a call that began after `since`, each with when its oldest one began.
     func phonesOnCalls(since: Date) async throws -> [MACAddress: Date]
     /// An admin's logout of `session`, carried out once its phone's call ends.

@@ -85,6 +85,9 @@ final class AutoLogoutService: Service, Sendable {
                 callsRead = true
                 return calls
             }
+            // Calls before uses: a call that ends between the two reads has its end noted as a use
+            // (in one transaction), so the second read sees it; the other order could see neither.
+            if policy.idleAfter != nil, !sessions.isEmpty { _ = try await onCalls() }
             let activity = policy.idleAfter == nil || sessions.isEmpty ? [:] : try await store.lastActivity()
             for session in sessions {
                 if let logout = waiting.first(where: { $0.isFor(session) }) {

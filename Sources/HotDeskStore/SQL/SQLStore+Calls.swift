@@ -13,10 +13,11 @@ extension SQLStore {
         }
     }
 
-    public func callEnded(callID: String) async throws -> [MACAddress] {
+    public func callEnded(callID: String, at: Date) async throws -> [MACAddress] {
         try await engine.write { db in
             let macs = try db.values(String.self, "SELECT mac FROM calls WHERE call_id = ?", [callID]).compactMap(MACAddress.init)
             try db.execute("DELETE FROM calls WHERE call_id = ?", [callID])
+            for mac in macs { try Self.noteActivity(mac, at: at, db) }
             return macs
         }
     }
@@ -66,12 +67,14 @@ extension SQLStore {
     }
 
     public func noteActivity(mac: MACAddress, at: Date) async throws {
-        try await engine.write { db in
-            try db.execute(
-                "INSERT INTO phone_activity (mac, at) VALUES (?, ?) ON CONFLICT (mac) DO UPDATE SET at = excluded.at",
-                [mac.canonical, at.timeIntervalSince1970]
-            )
-        }
+        try await engine.write { db in try Self.noteActivity(mac, at: at, db) }
+    }
+
+    static func noteActivity(_ mac: MACAddress, at: Date, _ db: any SQLDatabase) throws {
+        try db.execute(
+            "INSERT INTO phone_activity (mac, at) VALUES (?, ?) ON CONFLICT (mac) DO UPDATE SET at = excluded.at",
+            [mac.canonical, at.timeIntervalSince1970]
+        )
     }
 
     public func lastActivity() async throws -> [MACAddress: Date] {

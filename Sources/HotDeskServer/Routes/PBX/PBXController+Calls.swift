@@ -42,9 +42,8 @@ extension PBXController {
     func callEnded(_ request: Request) async throws -> Response {
         let report = try await request.decodeJSON(CallReport.self, expected: "{\"call_id\": \"…\"}")
         try Self.checkCallID(report.callId)
-        let phones = try await store.callEnded(callID: report.callId)
-        // An idle logout counts from the call's end.
-        for mac in phones { try await store.noteActivity(mac: mac, at: clock()) }
+        // An idle logout counts from the call's end (noted with it).
+        let phones = try await store.callEnded(callID: report.callId, at: clock())
         if !phones.isEmpty { Task { await sweep() } }
         return Response(status: .noContent)
     }
