@@ -639,7 +639,7 @@ struct KamailioTests {
             try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
             let registered = kamailio.logged("hotdesk: 5502 registered")
             let callee = Task {
-                try await Baresip.run(user: "5502", password: "sip-secret-5502", registrar: registrar, seconds: 18, answer: true, directory: dir)
+                try await Baresip.run(user: "5502", password: "sip-secret-5502", registrar: registrar, seconds: 36, answer: true, directory: dir)
             }
             #expect(await eventually(timeout: 15) { kamailio.logged("hotdesk: 5502 registered") > registered }, "the callee registered")
             let caller = Task {
@@ -648,12 +648,12 @@ struct KamailioTests {
                     password: "sip-secret-5501",
                     registrar: registrar,
                     commands: ["/dial sip:5502@\(registrar)"],
-                    seconds: 12,
+                    seconds: 20,
                     directory: dir
                 )
             }
-            // While the call is up, both desks are on it.
-            let onCall = await eventually(timeout: 12) { await Self.phonesOnCall(admin) == 2 }
+            // While the call is up (20 s: room for a slow start on a busy machine), both desks are on it.
+            let onCall = await eventually(timeout: 18) { await Self.phonesOnCall(admin) == 2 }
             #expect(onCall, "both phones on the call:\n\(kamailio.tail())")
             // The policy's logout falls due: nobody is logged out in the middle of the call.
             server.clock.advance(by: 3600 + 60)
