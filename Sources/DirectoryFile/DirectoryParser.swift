@@ -20,15 +20,14 @@ extension DirectoryDocument {
         configs: ConfigFamilies,
         knownExtensions: Set<String> = [],
         knownTemplates: [String: Brand] = [:],
-        knownWorkspaces: Set<String> = []
+        knownWorkspaces: Set<String> = [],
+        knownSites: Set<String> = []
     ) throws(DirectoryError) -> DirectoryDocument {
         var reader = Reader(catalog: catalog, configs: configs)
         let document = reader.read(
             yaml: yaml,
             baseDirectory: baseDirectory,
-            knownExtensions: knownExtensions,
-            knownTemplates: knownTemplates,
-            knownWorkspaces: knownWorkspaces
+            known: Reader.Known(extensions: knownExtensions, templates: knownTemplates, workspaces: knownWorkspaces, sites: knownSites)
         )
         if let document, reader.problems.isEmpty { return document }
         throw DirectoryError(file: file, problems: reader.problems)
@@ -52,13 +51,16 @@ struct Reader {
         problems.append(DirectoryProblem(path: path, line: node?.mark.map { $0.line }, message: message))
     }
 
-    mutating func read(
-        yaml: String,
-        baseDirectory: URL,
-        knownExtensions: Set<String>,
-        knownTemplates: [String: Brand],
-        knownWorkspaces: Set<String>
-    ) -> DirectoryDocument? {
+    /// What the store already has, that the file's entries may name.
+    struct Known {
+        var extensions: Set<String>
+        var templates: [String: Brand]
+        var workspaces: Set<String>
+        var sites: Set<String>
+    }
+
+    mutating func read(yaml: String, baseDirectory: URL, known: Known) -> DirectoryDocument? {
+        let (knownExtensions, knownTemplates, knownWorkspaces) = (known.extensions, known.templates, known.workspaces)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -75,7 +77,8 @@ struct Reader {
                 root,
                 path: "(top)",
                 allowed: [
-                    "settings", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings", "classes_of_service", "schedules",
+                    "settings", "sites", "extensions", "shared_lines", "workspaces", "devices", "templates", "mappings", "classes_of_service",
+                    "schedules",
                 ]
             )
         else {
@@ -85,17 +88,20 @@ struct Reader {
         var doc = DirectoryDocument()
         doc.sections = Set(top.keys)
         if let node = top["settings"] { doc.settings = readSettings(node) }
-        doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path) }
+        doc.sites = list(top["sites"], path: "sites").compactMap { readSite($0.node, path: $0.path) }
+        checkUnique(doc.sites.map(\.name), what: "site name", list: "sites", nodes: top["sites"])
+        let sites = known.sites.union(doc.sites.map(\.name))
+        doc.extensions = list(top["extensions"], path: "extensions").compactMap { readExtension($0.node, path: $0.path, sites: sites) }
         doc.schedules = list(top["schedules"], path: "schedules").compactMap { readSchedule($0.node, path: $0.path) }
         checkUnique(doc.schedules.map(\.name), what: "schedule name", list: "schedules", nodes: top["schedules"])
         doc.classesOfService = list(top["classes_of_service"], path: "classes_of_service").compactMap { readCoS($0.node, path: $0.path) }
         checkUnique(doc.classesOfService.map(\.name), what: "class of service name", list: "classes_of_service", nodes: top["classes_of_service"])
-        doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path) }
+        doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path, sites: sites) }
         checkUnique(doc.workspaces.map(\.name), what: "workspace name", list: "workspaces", nodes: top["workspaces"])
         let knownExtensionsNow = knownExtensions.union(doc.extensions.map(\.number))
         let workspaceNames = knownWorkspaces.union(doc.workspaces.map(\.name))
         doc.devices = list(top["devices"], path: "devices").compactMap {
-            readDevice($0.node, path: $0.path, extensions: knownExtensionsNow, workspaces: workspaceNames)
+            readDevice($0.node, path: $0.path, extensions: knownExtensionsNow, workspaces: workspaceNames, sites: sites)
         }
         doc.templates = list(top["templates"], path: "templates").compactMap { readTemplate($0.node, path: $0.path, base: baseDirectory) }
         checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
@@ -237,16 +243,16 @@ struct Reader {
         return PhoneCredentials(username: username, password: password)
     }
 
-    mutating func bool(_ node: Node, path: String) -> Bool? {
+    mutating func bool(_ node: Node, path: String, hint: String = "true or false") -> Bool? {
         guard let s = node.scalar?.string else {
-            problem(path, node, "expected true or false")
+            problem(path, node, "expected \(hint)")
             return nil
         }
         switch s.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            problem(path, node, "\"\(s)\" is not true or false")
+            problem(path, node, "\"\(s.prefix(30))\" is not \(hint)")
             return nil
         }
     }

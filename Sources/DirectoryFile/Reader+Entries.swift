@@ -6,16 +6,18 @@ import Yams
 
 // Extensions, workspaces, devices, templates and mappings.
 extension Reader {
-    mutating func readExtension(_ node: Node, path: String) -> DirectoryDocument.ExtensionEntry? {
+    mutating func readExtension(_ node: Node, path: String, sites: Set<String>) -> DirectoryDocument.ExtensionEntry? {
         guard
             let map = mapping(
                 node,
                 path: path,
-                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id"]
+                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming"]
             )
         else {
             return nil
         }
+        let site = siteName(map["site"], path: "\(path).site", sites: sites)
+        let roaming = roaming(map["roaming"], path: "\(path).roaming", sites: sites)
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
         let number = required(map, "number", path: path).flatMap { n -> String? in
@@ -40,7 +42,7 @@ extension Reader {
         let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil,
-            map["caller_id"] == nil || callerID != nil
+            map["caller_id"] == nil || callerID != nil, let site, let roaming
         else {
             return nil
         }
@@ -53,12 +55,15 @@ extension Reader {
             voicemailPINHash: pinHash
         )
         entry.callerID = callerID
+        entry.site = site
+        entry.roaming = roaming
         return entry
     }
 
     /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
-    mutating func readWorkspace(_ node: Node, path: String) -> Workspace? {
-        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking", "emergency_caller_id"]) else { return nil }
+    mutating func readWorkspace(_ node: Node, path: String, sites: Set<String>) -> Workspace? {
+        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking", "emergency_caller_id", "site"]) else { return nil }
+        let site = siteName(map["site"], path: "\(path).site", sites: sites)
         let emergencyCallerID = map["emergency_caller_id"].flatMap { callerID($0, path: "\(path).emergency_caller_id") }
         let name = required(map, "name", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).name") else { return nil }
@@ -78,21 +83,33 @@ extension Reader {
         }
         var hotDesking: Bool? = true
         if let n = map["hot_desking"] { hotDesking = bool(n, path: "\(path).hot_desking") }
-        guard let name, let licence, let hotDesking, map["emergency_caller_id"] == nil || emergencyCallerID != nil else { return nil }
-        return Workspace(name: name, licence: licence, hotDesking: hotDesking, emergencyCallerID: emergencyCallerID)
+        guard let name, let licence, let hotDesking, map["emergency_caller_id"] == nil || emergencyCallerID != nil, let site else { return nil }
+        var workspace = Workspace(name: name, licence: licence, hotDesking: hotDesking, emergencyCallerID: emergencyCallerID)
+        workspace.site = site
+        return workspace
     }
 
-    mutating func readDevice(_ node: Node, path: String, extensions: Set<String>, workspaces: Set<String>) -> DirectoryDocument.DeviceEntry? {
+    mutating func readDevice(
+        _ node: Node,
+        path: String,
+        extensions: Set<String>,
+        workspaces: Set<String>,
+        sites: Set<String>
+    ) -> DirectoryDocument.DeviceEntry? {
         guard
             let map = mapping(
                 node,
                 path: path,
                 allowed: [
                     "mac", "model", "push_port", "phone_credentials", "workspace", "users", "line", "cos", "cos_if_not_logged", "provisioning_secret",
-                    "claimed_from", "emergency_caller_id",
+                    "claimed_from", "emergency_caller_id", "site",
                 ]
             )
         else { return nil }
+        let site = siteName(map["site"], path: "\(path).site", sites: sites)
+        if map["site"] != nil, map["workspace"] != nil {
+            problem("\(path).site", map["site"], "a device in a workspace is in the workspace's site: give site to the workspace")
+        }
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let cosIfNotLogged = map["cos_if_not_logged"].flatMap { string($0, path: "\(path).cos_if_not_logged", maxLength: 64) }
         let line = map["line"].flatMap { readDeviceLine($0, path: "\(path).line", extensions: extensions) }
@@ -121,7 +138,7 @@ extension Reader {
         guard let mac, let model, map["push_port"] == nil || port != nil, map["phone_credentials"] == nil || login != nil,
             map["workspace"] == nil || workspace != nil, let users, map["line"] == nil || line != nil,
             map["provisioning_secret"] == nil || provisioningSecret != nil, map["claimed_from"] == nil || claimedFrom != nil,
-            map["emergency_caller_id"] == nil || emergencyCallerID != nil
+            map["emergency_caller_id"] == nil || emergencyCallerID != nil, let site, map["site"] == nil || map["workspace"] == nil
         else { return nil }
         var entry = DirectoryDocument.DeviceEntry(
             mac: mac,
@@ -139,6 +156,7 @@ extension Reader {
             fileLine: node.mark.map { $0.line }
         )
         entry.emergencyCallerID = emergencyCallerID
+        entry.site = site
         return entry
     }
 

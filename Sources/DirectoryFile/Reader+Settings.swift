@@ -12,6 +12,7 @@ extension Reader {
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "user_password_hash", "admin_password_hash",
             "emergency_caller_id", "lockout",
             "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes", "enrolment",
+            "time_zone", "emergency_location",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -32,8 +33,23 @@ extension Reader {
         if let n = map["sip"] { readSIP(n, into: &s) }
         if let n = map["push_from"] { readPushFrom(n, into: &s) }
         if let n = map["phone_credentials"] { readPhoneCredentials(n, into: &s) }
+        if let n = map["time_zone"] { s.timeZone = timeZone(n, path: "settings.time_zone") }
+        if let n = map["emergency_location"] { s.emergencyLocation = emergencyLocation(n, path: "settings.emergency_location") }
         return s
     }
+
+    /// An IANA time zone (`Europe/Paris`, `UTC`).
+    mutating func timeZone(_ n: Node, path: String) -> TimeZone? {
+        guard let v = string(n, path: path, maxLength: 64) else { return nil }
+        guard let zone = TimeZone(identifier: v) else {
+            problem(path, n, "\"\(v.prefix(40))\" is not a time zone (an IANA name such as Europe/Paris or UTC)")
+            return nil
+        }
+        return zone
+    }
+
+    /// Where callers are (street, building, floor): one line of text, up to 200 characters.
+    mutating func emergencyLocation(_ n: Node, path: String) -> String? { string(n, path: path, maxLength: 200) }
 
     mutating func readEmergencyCallerID(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
         if let v = callerID(n, path: "settings.emergency_caller_id") { s.emergencyCallerID = v }
@@ -62,29 +78,30 @@ extension Reader {
         s.lockoutGlobalFailures = int(lock["global_failures"], path: "settings.lockout.global_failures", range: 1...100_000)
     }
 
-    mutating func readAutoLogout(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
-        guard
-            let auto = mapping(
-                n,
-                path: "settings.auto_logout",
-                allowed: ["after_hours", "daily_at", "idle_minutes", "wait_for_call", "longest_call_wait_minutes"]
-            )
-        else { return }
-        s.autoLogoutAfterHours = int(auto["after_hours"], path: "settings.auto_logout.after_hours", range: 0...168)
-        s.autoLogoutIdleMinutes = int(auto["idle_minutes"], path: "settings.auto_logout.idle_minutes", range: 0...10_080)
-        s.autoLogoutWaitForCall = auto["wait_for_call"].flatMap { bool($0, path: "settings.auto_logout.wait_for_call") }
+    /// `siteOnly`: a site's block, which sets when sessions end but not how calls are waited for.
+    mutating func readAutoLogout(
+        _ n: Node,
+        into s: inout DirectoryDocument.SettingsPatch,
+        path: String = "settings.auto_logout",
+        siteOnly: Bool = false
+    ) {
+        let allowed = Set<String>(["after_hours", "daily_at", "idle_minutes"]).union(siteOnly ? [] : ["wait_for_call", "longest_call_wait_minutes"])
+        guard let auto = mapping(n, path: path, allowed: allowed) else { return }
+        s.autoLogoutAfterHours = int(auto["after_hours"], path: "\(path).after_hours", range: 0...168)
+        s.autoLogoutIdleMinutes = int(auto["idle_minutes"], path: "\(path).idle_minutes", range: 0...10_080)
+        s.autoLogoutWaitForCall = auto["wait_for_call"].flatMap { bool($0, path: "\(path).wait_for_call") }
         s.autoLogoutLongestCallWaitMinutes = int(
             auto["longest_call_wait_minutes"],
-            path: "settings.auto_logout.longest_call_wait_minutes",
+            path: "\(path).longest_call_wait_minutes",
             range: 1...1440
         )
-        if let d = auto["daily_at"], let v = string(d, path: "settings.auto_logout.daily_at") {
+        if let d = auto["daily_at"], let v = string(d, path: "\(path).daily_at") {
             if v.isEmpty || v == "none" {
                 s.autoLogoutDailyAt = .some(nil)
             } else if let time = DailyTime(v) {
                 s.autoLogoutDailyAt = time
             } else {
-                problem("settings.auto_logout.daily_at", d, "\"\(v.prefix(20))\" is not a time of day HH:MM (24-hour), or none")
+                problem("\(path).daily_at", d, "\"\(v.prefix(20))\" is not a time of day HH:MM (24-hour), or none")
             }
         }
     }
@@ -134,8 +151,8 @@ extension Reader {
         }
     }
 
-    mutating func readEmergencyNumbers(_ n: Node) -> [String] {
-        list(n, path: "settings.emergency_numbers").compactMap { item -> String? in
+    mutating func readEmergencyNumbers(_ n: Node, path: String = "settings.emergency_numbers") -> [String] {
+        list(n, path: path).compactMap { item -> String? in
             guard let v = string(item.node, path: item.path) else { return nil }
             guard (2...15).contains(v.count), v.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+") }) else {
                 problem(item.path, item.node, "\"\(v.prefix(20))\" is not a number to dial")
@@ -160,30 +177,34 @@ extension Reader {
     }
 
     mutating func readSIP(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
-        guard let m = mapping(n, path: "settings.sip", allowed: ["server", "transport", "realm", "outbound_proxy"]) else { return }
+        if let sip = sip(n, path: "settings.sip") { s.sip = sip }
+    }
+
+    /// A `sip:` block (the settings' or a site's); `nil` (with the problems said) when it is not one.
+    mutating func sip(_ n: Node, path: String) -> SIPSettings? {
+        guard let m = mapping(n, path: path, allowed: ["server", "transport", "realm", "outbound_proxy"]) else { return nil }
         var transport = SIPSettings.Transport.udp
-        if let t = m["transport"], let v = string(t, path: "settings.sip.transport") {
+        if let t = m["transport"], let v = string(t, path: "\(path).transport") {
             if let known = SIPSettings.Transport(rawValue: v.lowercased()) {
                 transport = known
             } else {
-                problem("settings.sip.transport", t, "\"\(v.prefix(10))\" is not udp, tcp or tls")
+                problem("\(path).transport", t, "\"\(v.prefix(10))\" is not udp, tcp or tls")
             }
         }
-        if let server = required(m, "server", path: "settings.sip").flatMap({ string($0, path: "settings.sip.server") }) {
-            if var sip = SIPSettings(server: server, transport: transport) {
-                sip.realm = m["realm"].flatMap { string($0, path: "settings.sip.realm", maxLength: 253) }
-                if let p = m["outbound_proxy"], let v = string(p, path: "settings.sip.outbound_proxy") {
-                    if SIPSettings(server: v) != nil {
-                        sip.outboundProxy = v
-                    } else {
-                        problem("settings.sip.outbound_proxy", p, "not host[:port]")
-                    }
-                }
-                s.sip = sip
+        guard let server = required(m, "server", path: path).flatMap({ string($0, path: "\(path).server") }) else { return nil }
+        guard var sip = SIPSettings(server: server, transport: transport) else {
+            problem("\(path).server", m["server"], "\"\(server.prefix(60))\" is not host[:port] (a name or an IP address, port 1-65535)")
+            return nil
+        }
+        sip.realm = m["realm"].flatMap { string($0, path: "\(path).realm", maxLength: 253) }
+        if let p = m["outbound_proxy"], let v = string(p, path: "\(path).outbound_proxy") {
+            if SIPSettings(server: v) != nil {
+                sip.outboundProxy = v
             } else {
-                problem("settings.sip.server", m["server"], "\"\(server.prefix(60))\" is not host[:port] (a name or an IP address, port 1-65535)")
+                problem("\(path).outbound_proxy", p, "not host[:port]")
             }
         }
+        return sip
     }
 
     mutating func readPushFrom(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {

@@ -19,6 +19,8 @@ public struct AuthorizeView: Codable, Sendable {
     /// The number the PBX asserts for this call (`P-Asserted-Identity`): the line's caller ID, or
     /// for an emergency number the desk's emergency caller ID.
     public var callerId: String
+    /// For an emergency number: where the desk is (its site's `emergency_location`), if set.
+    public var emergencyLocation: String?
 
     public init(decision: String, sipCode: Int, reason: String, cos: String, rule: String, ttl: Int, callerId: String) {
         self.decision = decision
@@ -40,6 +42,8 @@ public struct CredentialsView: Codable, Sendable {
     /// at `?source_ip=` (a PBX keeps it from the REGISTER, to assert without asking HotDesk).
     public var callerId: String
     public var emergencyCallerId: String
+    /// Where the desk at `?source_ip=` is (its site's `emergency_location`), if set.
+    public var emergencyLocation: String?
 
     public init(authUser: String, realm: String, ha1: String, callerId: String, emergencyCallerId: String) {
         self.authUser = authUser

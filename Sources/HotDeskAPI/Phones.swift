@@ -69,6 +69,8 @@ public struct DeviceView: Codable, Sendable {
     public var brand: String
     public var model: String
     public var workspace: String?
+    /// The site the phone is in (its workspace's when it is in one).
+    public var site: String?
     /// A personal device's users; empty: open to all.
     public var users: [String]
     public var address: String?

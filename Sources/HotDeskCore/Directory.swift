@@ -13,6 +13,10 @@ public struct Extension: Hashable, Sendable {
     public var cos: String?
     /// The number the PBX asserts for this user's calls, from whatever desk (`nil`: the extension).
     public var callerID: String?
+    /// The user's home site (`nil`: none; may log in on any phone).
+    public var site: String?
+    /// Which other sites' phones the user may log in on.
+    public var roaming: Roaming = .none
 
     public init(number: String, name: String, voicemailPIN: SecretHash?, sipPassword: String) {
         self.number = number
@@ -58,6 +62,9 @@ public struct Device: Hashable, Sendable {
     public var lastAddress: String?
     /// The workspace the phone is in, if any.
     public var workspace: String?
+    /// The site the phone stands in (its workspace's, when it is in one): its config, clock and
+    /// emergency calls are that site's whoever logs in. `nil`: the settings' alone.
+    public var site: String?
     /// A personal device: only these extensions (and the admin password) may log in. Empty: anyone.
     public var assignedUsers: [String] = []
     /// The phone's own line while nobody is logged in, if it has one.
@@ -350,6 +357,14 @@ public struct Settings: Hashable, Sendable {
     /// Always allowed, whatever any class of service says.
     public var emergencyNumbers: [String] = []
     public var enrolment = EnrolmentPolicy()
+    /// The zone of the daily auto logout (`nil`: the server's).
+    public var timeZone: TimeZone?
+    /// Where a caller is, for the PBX to pass on with an emergency call (a site's, usually).
+    public var emergencyLocation: String?
+    /// The directory's sites, by name.
+    public var sites: [String: Site] = [:]
+    /// The site these settings were made for by `forSite` (`nil`: the settings themselves).
+    public var site: String?
 
     public init(
         defaultLogin: Bool = false,

@@ -22,6 +22,8 @@ public struct Workspace: Hashable, Sendable {
     public var hotDesking: Bool
     /// The caller ID of an emergency call from a desk in this workspace (`nil`: the settings').
     public var emergencyCallerID: String?
+    /// The site the workspace is in: its phones are that site's.
+    public var site: String?
 
     public init(name: String, licence: Licence, hotDesking: Bool, emergencyCallerID: String? = nil) {
         self.name = name

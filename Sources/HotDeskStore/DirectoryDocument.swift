@@ -45,6 +45,8 @@ public struct DirectoryDocument: Sendable {
         public var enrolmentClaimsUntil: Date??
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
+        public var timeZone: TimeZone?
+        public var emergencyLocation: String?
 
         public init() {}
     }
@@ -60,6 +62,8 @@ public struct DirectoryDocument: Sendable {
         /// `voicemail_pin_hash` (from `hotdesk export --with-secrets`): the stored hash itself,
         /// good only with the key file it was made under.
         public var voicemailPINHash: String?
+        public var site: String?
+        public var roaming: Roaming = .none
 
         public init(number: String, name: String, voicemailPIN: String?, sipPassword: String, cos: String?, voicemailPINHash: String?) {
             self.number = number
@@ -83,6 +87,8 @@ public struct DirectoryDocument: Sendable {
         public var cosIfNotLogged: String?
         /// The caller ID of an emergency call from this desk (`nil`: its workspace's, else the settings').
         public var emergencyCallerID: String?
+        /// Its site (`nil`: its workspace's, else none).
+        public var site: String?
         /// A provisioning secret set beforehand (a phone staged with it, or an export's): the device
         /// is claimed from the import on, its configs served only with this secret — no trust on
         /// first use.
@@ -130,6 +136,8 @@ public struct DirectoryDocument: Sendable {
     /// Each line named here gets exactly the members listed (lines not named keep theirs).
     public var sharedLines: [SharedLine] = []
     public var workspaces: [Workspace] = []
+    /// Each site named here is replaced by its entry (sites not named are kept).
+    public var sites: [Site] = []
     public var classesOfService: [ClassOfService] = []
     public var schedules: [Schedule] = []
     /// The sections the file has (`extensions`, `devices`, …): `--prune` removes what a section

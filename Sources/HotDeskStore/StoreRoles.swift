@@ -92,7 +92,7 @@ public protocol PushJobStore: Sendable {
     /// The oldest NOTIFY no PBX took yet, now taken (once, over every node); forgets those
     /// taken before `forgetTakenBefore` whose answer never came. Notes `now` as the last time a
     /// PBX polled, on whichever node (`lastPBXPoll`).
-    func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify?
+    func takeNotify(now: Date, forgetTakenBefore: Date, site: String?) async throws -> PBXNotify?
     /// When a PBX last polled any node for a NOTIFY (`nil`: never).
     func lastPBXPoll() async throws -> Date?
     /// The PBX's answer came: the NOTIFY is forgotten and returned (`nil`: not one of ours, or
@@ -178,6 +178,8 @@ public protocol DirectoryStore: Sendable {
     func sipUser(_ authUser: String) async throws -> SIPUser?
     /// Every class of service with its schedules, number classes and the emergency numbers.
     func cosBook() async throws -> CoSBook
+    /// The site of every phone that is in one.
+    func deviceSites() async throws -> [MACAddress: String]
 }
 
 /// Wrong passwords counted for the lockouts, and hashes upgraded at a right one.

@@ -203,12 +203,15 @@ public enum SIPUser: Sendable {
 /// A phone a SIP user's line is on, and the caller ID of an emergency call from it.
 public struct SIPDesk: Sendable {
     public let device: Device
-    /// `CallerID.emergency`: the device's, its workspace's or the settings'.
+    /// `CallerID.emergency`: the device's, its workspace's or its site's (or the settings').
     public let emergencyCallerID: String?
+    /// Where the desk is, for an emergency call: its site's location text (or the settings').
+    public let emergencyLocation: String?
 
-    public init(device: Device, emergencyCallerID: String?) {
+    public init(device: Device, emergencyCallerID: String?, emergencyLocation: String? = nil) {
         self.device = device
         self.emergencyCallerID = emergencyCallerID
+        self.emergencyLocation = emergencyLocation
     }
 }
 

@@ -101,7 +101,8 @@ public struct Texts: Sendable {
         "error.no_address", "error.too_long", "error.unknown_device", "error.internal", "unavailable.title", "error.unavailable",
         "logout.confirm.title", "logout.confirm.text", "logout.confirm.yes", "logout.confirm.no",
         "logout.ok.title", "logout.ok.reload", "logout.ok.reboot", "login.ok.manual", "logout.ok.manual", "login.password_title",
-        "error.logged_in_elsewhere", "error.too_many_phones", "error.not_assigned", "error.hot_desking_off", "error.shared_password_held",
+        "error.logged_in_elsewhere", "error.too_many_phones", "error.not_assigned", "error.other_site", "error.hot_desking_off",
+        "error.shared_password_held",
         "logout.not_logged_in", "message.title",
     ]
 }

@@ -316,6 +316,7 @@ struct Import: AsyncParsableCommand {
     private func importFile(_ yaml: String, url: URL, into sqlite: SQLStore, families: FamilyBook) async throws {
         let known = try await sqlite.directoryNames()
         let knownWorkspaces = try await sqlite.workspaceNames()
+        let knownSites = try await sqlite.siteNames()
         let document: DirectoryDocument
         do {
             document = try DirectoryDocument.parse(
@@ -326,7 +327,8 @@ struct Import: AsyncParsableCommand {
                 configs: families.configs,
                 knownExtensions: known.extensions,
                 knownTemplates: known.templates,
-                knownWorkspaces: knownWorkspaces
+                knownWorkspaces: knownWorkspaces,
+                knownSites: knownSites
             )
         } catch {
             printError("\(error.description)")

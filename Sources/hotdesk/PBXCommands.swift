@@ -32,13 +32,20 @@ struct KamailioConfigCommand: AsyncParsableCommand {
     @Option(help: "The configuration to start from. Default: examples/pbx/kamailio.cfg beside the Screens folder.")
     var template: String?
 
+    @Option(help: "The directory's site this PBX serves: its SIP settings and emergency numbers, its phones' NOTIFYs.")
+    var site: String?
+
     func run() async throws {
         let templatePath =
             template ?? URL(fileURLWithPath: screens.path).deletingLastPathComponent().appendingPathComponent("examples/pbx/kamailio.cfg").path
         guard let text = try? String(contentsOfFile: templatePath, encoding: .utf8) else {
             throw fail("cannot read the Kamailio template \(templatePath): pass --template FILE (HotDesk's examples/pbx/kamailio.cfg)")
         }
-        let settings = try await store.openOrExit().settings()
+        let all = try await store.openOrExit().settings()
+        if let site, all.sites[site] == nil {
+            throw fail("no site \(site) in the directory (sites: \(all.sites.keys.sorted().joined(separator: ", ")))")
+        }
+        let settings = all.forSite(site)
         let config: String
         do {
             config = try KamailioConfig(settings: settings).render(template: text, from: templatePath)
@@ -52,7 +59,7 @@ struct KamailioConfigCommand: AsyncParsableCommand {
             throw fail("cannot write \(output): \(error.localizedDescription)")
         }
         print(
-            "wrote \(output): Kamailio for realm \(settings.sip?.effectiveRealm ?? "?"), emergency numbers \(settings.emergencyNumbers.joined(separator: ", "))"
+            "wrote \(output): Kamailio for \(site.map { "site \($0), " } ?? "")realm \(settings.sip?.effectiveRealm ?? "?"), emergency numbers \(settings.emergencyNumbers.joined(separator: ", "))"
         )
     }
 }
@@ -61,6 +68,8 @@ struct KamailioConfigCommand: AsyncParsableCommand {
 struct KamailioConfig {
     let sip: SIPSettings
     let emergencyNumbers: [String]
+    /// The site it serves (`nil`: every site).
+    let site: String?
 
     struct Problem: Error, CustomStringConvertible {
         let description: String
@@ -86,6 +95,7 @@ struct KamailioConfig {
         }
         self.sip = sip
         emergencyNumbers = settings.emergencyNumbers
+        site = settings.site
     }
 
     /// The numbers as one anchored pattern (`+`, the only character of a number that a pattern
@@ -111,6 +121,7 @@ struct KamailioConfig {
             "EMERGENCY": emergencyPattern,
             "REGISTER_REALM": realm,
             "CALL_REALM": realm,
+            "SITE": site ?? "",
         ]
         var lines = template.components(separatedBy: "\n")
         for (name, value) in defines {
@@ -122,7 +133,7 @@ struct KamailioConfig {
         }
         let header = [
             "# Written by `hotdesk pbx kamailio-config` from \(path) for this directory:",
-            "#   realm \(realm) (settings.sip), emergency numbers \(emergencyNumbers.joined(separator: ", ")) (settings.emergency_numbers).",
+            "#   \(site.map { "site \($0), " } ?? "")realm \(realm) (settings.sip), emergency numbers \(emergencyNumbers.joined(separator: ", ")) (settings.emergency_numbers).",
             "# Start it with HotDesk's URL and a PBX key (hotdesk pbxkey create --name kamailio):",
             "#   HOTDESK_URL=http://pbx:<PBX key>@<HotDesk's address> kamailio -f kamailio.cfg -DD -E",
         ]

@@ -39,6 +39,13 @@ extension SimulatedPhone {
         if let wanted { record(.sipRegistered(user: wanted.user, status: status)) }
     }
 
+    /// Dials `number` on line 1 (registered): the final answer's status, 0 when none came or the
+    /// line is not registered.
+    public func dial(_ number: String) async -> Int {
+        guard let line, let account = await line.registered else { return 0 }
+        return await line.invite(number, account: account)
+    }
+
     /// What the phone answers a SIP request. It takes no calls (486: the caller reached this
     /// phone, so the PBX routed the line here).
     func answerSIP(_ request: SIPMessage, from source: String) -> SIPLine.Answer {

@@ -96,27 +96,48 @@ actor SIPLine {
 
     /// One REGISTER, answered once more with credentials when challenged.
     private func send(register account: Account, expires: Int) async -> Int {
-        let uri = "sip:\(account.host):\(account.port)"
-        var authorization: String?
-        for _ in 0..<2 {
-            sequence += 1
-            var headers: [(name: String, value: String)] = [
+        await authenticated("REGISTER", uri: "sip:\(account.host):\(account.port)", account: account) { cseq in
+            [
                 ("Max-Forwards", "70"), ("From", "<\(account.aor)>;tag=\(fromTag)"), ("To", "<\(account.aor)>"), ("Call-ID", callID),
-                ("CSeq", "\(sequence) REGISTER"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("Expires", "\(expires)"),
+                ("CSeq", "\(cseq) REGISTER"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("Expires", "\(expires)"),
                 ("User-Agent", userAgent),
             ]
-            if let authorization { headers.append(("Authorization", authorization)) }
-            let request = SIPMessage(startLine: "REGISTER \(uri) SIP/2.0", headers: headers)
+        }
+    }
+
+    /// A call to `number` through the PBX `account` is registered with (a number dialled on
+    /// the phone's keypad), answered once more with credentials when challenged. No media: the
+    /// call is over at its final answer, whose status is returned (0: none). The PBX's
+    /// retransmissions of a final answer are ignored (no ACK is sent).
+    func invite(_ number: String, account: Account) async -> Int {
+        let (callID, tag) = (UUID().uuidString.lowercased(), String(UInt32.random(in: 0...UInt32.max), radix: 16))
+        return await authenticated("INVITE", uri: "sip:\(number)@\(account.host):\(account.port)", account: account) { cseq in
+            [
+                ("Max-Forwards", "70"), ("From", "<\(account.aor)>;tag=\(tag)"), ("To", "<sip:\(number)@\(account.host)>"), ("Call-ID", callID),
+                ("CSeq", "\(cseq) INVITE"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("User-Agent", userAgent),
+            ]
+        }
+    }
+
+    /// `method` to `uri` at the account's registrar, sent once more with credentials when the
+    /// answer challenges it (401 `WWW-Authenticate`, 407 `Proxy-Authenticate`); the final
+    /// answer's status (0: none). `headers(cseq)`: the request's headers for each attempt.
+    private func authenticated(
+        _ method: String,
+        uri: String,
+        account: Account,
+        headers: (Int) -> [(name: String, value: String)]
+    ) async -> Int {
+        var authorization: (name: String, value: String)?
+        for _ in 0..<2 {
+            sequence += 1
+            let request = SIPMessage(startLine: "\(method) \(uri) SIP/2.0", headers: headers(sequence) + (authorization.map { [$0] } ?? []))
             guard let response = await transaction(request, to: account.host, port: account.port), let status = response.status else { return 0 }
-            guard status == 401, authorization == nil, let challenge = response.header("WWW-Authenticate") else { return status }
-            authorization = SIPDigest.authorization(
-                challenge: challenge,
-                method: "REGISTER",
-                uri: uri,
-                user: account.user,
-                password: account.password
-            )
-            if authorization == nil { return status }
+            let asked = status == 401 ? ("WWW-Authenticate", "Authorization") : ("Proxy-Authenticate", "Proxy-Authorization")
+            guard status == 401 || status == 407, authorization == nil, let challenge = response.header(asked.0),
+                let answer = SIPDigest.authorization(challenge: challenge, method: method, uri: uri, user: account.user, password: account.password)
+            else { return status }
+            authorization = (asked.1, answer)
         }
         return 401
     }

@@ -17,6 +17,8 @@ enum LoginOutcome: Sendable {
     case tooManyPhones(String, count: Int, max: Int)
     /// A personal device: the extension is not one of its users.
     case notAssigned(String)
+    /// The phone is in another site than the extension's, and the extension does not roam there.
+    case otherSite(String, site: String)
     /// The phone is in a workspace with hot desking off (a lobby or meeting-room phone).
     case hotDeskingOff(workspace: String)
     /// Only a global password could match (the extension has no voicemail box), and the global
@@ -31,7 +33,7 @@ enum LoginOutcome: Sendable {
         case .wrongPassword: "wrong_password"
         case .locked: "locked"
         case .noExtension, .badExtension, .tooLong, .noPassword: "bad_input"
-        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned, .hotDeskingOff, .globalPasswordsHeld: "refused"
+        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned, .otherSite, .hotDeskingOff, .globalPasswordsHeld: "refused"
         }
     }
 }
@@ -214,6 +216,11 @@ struct LoginService: Sendable {
         if try await refusedAsPersonal(device: device, number: number, credential: credential, source: source, now: now) {
             return .notAssigned(number)
         }
+        if let ext, let site = device.site, !ext.mayLogIn(atSite: site), credential != .adminPassword {
+            let detail = "site \(site); \(number) is of site \(ext.site ?? "-") and does not roam there"
+            try await refuse(device: device, number: number, source: source, detail: detail, now: now)
+            return .otherSite(number, site: site)
+        }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         return try await start(session, settings: settings, device: device)
     }
@@ -222,7 +229,18 @@ struct LoginService: Sendable {
     /// anywhere): another user's login is refused, audited.
     private func refusedAsPersonal(device: Device, number: String, credential: Credential, source: String?, now: Date) async throws -> Bool {
         guard !device.assignedUsers.isEmpty, !device.assignedUsers.contains(number), credential != .adminPassword else { return false }
-        let detail = "personal device of \(device.assignedUsers.joined(separator: ", "))"
+        try await refuse(
+            device: device,
+            number: number,
+            source: source,
+            detail: "personal device of \(device.assignedUsers.joined(separator: ", "))",
+            now: now
+        )
+        return true
+    }
+
+    /// A login the rules of the phone refuse after its password was proven, audited.
+    private func refuse(device: Device, number: String, source: String?, detail: String, now: Date) async throws {
         try await store.audit(
             AuditEntry(
                 at: now,
@@ -235,7 +253,6 @@ struct LoginService: Sendable {
                 detail: detail
             )
         )
-        return true
     }
 
     /// A lock decided from the store's counts (from before a restart, another node's or another

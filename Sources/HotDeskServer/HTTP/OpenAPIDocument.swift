@@ -130,14 +130,15 @@ public enum OpenAPIDocument {
         "POST /pbx/v1/hotdesk/login": .init(summary: "Star-code login from a phone's own line.", body: true, answers: [200, 400, 404]),
         "POST /pbx/v1/hotdesk/logout": .init(summary: "Star-code logout of a phone.", body: true, answers: [200, 400, 404]),
         "GET /pbx/v1/emergency": .init(
-            summary: "The emergency numbers, for the PBX to route without asking (204: the ?known= version is current).",
-            query: ["known"],
-            answers: [200, 204]
+            summary:
+                "The emergency numbers of every site, or of ?site= only, for the PBX to route without asking (204: the ?known= version is current).",
+            query: ["known", "site"],
+            answers: [200, 204, 404]
         ),
         "GET /pbx/v1/notify": .init(
-            summary: "The next SIP NOTIFY for the PBX to send to a phone (a long poll: up to ?wait= seconds).",
-            query: ["wait"],
-            answers: [200, 204, 400]
+            summary: "The next SIP NOTIFY for the PBX to send to a phone (a long poll: up to ?wait= seconds); ?site= only its phones.",
+            query: ["wait", "site"],
+            answers: [200, 204, 400, 404]
         ),
         "POST /pbx/v1/notify/{id}": .init(summary: "How the phone answered a NOTIFY the PBX sent.", body: true, answers: [204, 400, 404]),
         "POST /pbx/v1/calls/start": .init(summary: "A party of a call answered: its phone is on a call.", body: true, answers: [200, 400, 404]),

@@ -67,16 +67,44 @@ final class AutoLogoutService: Service, Sendable {
         let waiting: Bool
     }
 
+    /// Each phone's rules: its site's (the settings' own where it has none).
+    struct Rules {
+        let settings: Settings
+        let sites: [MACAddress: String]
+        let fallback: Calendar
+        private let bySite: [String: (policy: AutoLogoutPolicy, calendar: Calendar)]
+
+        init(settings: Settings, sites: [MACAddress: String], fallback: Calendar) {
+            self.settings = settings
+            self.sites = sites
+            self.fallback = fallback
+            bySite = settings.sites.keys.reduce(into: [:]) { rules, name in
+                let site = settings.forSite(name)
+                rules[name] = (site.autoLogout, site.calendar(fallback: fallback))
+            }
+        }
+
+        /// Whether no phone anywhere has a rule.
+        var areOff: Bool { settings.autoLogout.isOff && bySite.values.allSatisfy(\.policy.isOff) }
+        /// Whether some phone has an idle rule, or waits for calls.
+        var anyIdle: Bool { settings.autoLogout.idleAfter != nil || bySite.values.contains { $0.policy.idleAfter != nil } }
+
+        func of(_ mac: MACAddress) -> (policy: AutoLogoutPolicy, calendar: Calendar) {
+            sites[mac].flatMap { bySite[$0] } ?? (settings.autoLogout, settings.calendar(fallback: fallback))
+        }
+    }
+
     /// One session that cannot be ended (logged) never keeps the others logged in.
     private func sweepHere() async -> [Session] {
         let now = clock()
-        let policy: AutoLogoutPolicy
+        let rules: Rules
         var due: [Due] = []
         var calls: [MACAddress: Date] = [:]
         do {
-            policy = try await store.settings().autoLogout
+            let settings = try await store.settings()
+            rules = Rules(settings: settings, sites: settings.sites.isEmpty ? [:] : try await store.deviceSites(), fallback: calendar)
             let waiting = try await store.waitingLogouts()
-            guard !policy.isOff || !waiting.isEmpty else { return [] }
+            guard !rules.areOff || !waiting.isEmpty else { return [] }
             let sessions = try await store.sessions()
             // Calls and the phones' last use are read only when a rule needs them.
             var callsRead = false
@@ -87,9 +115,10 @@ final class AutoLogoutService: Service, Sendable {
             }
             // Calls before uses: a call that ends between the two reads has its end noted as a use
             // (in one transaction), so the second read sees it; the other order could see neither.
-            if policy.idleAfter != nil, !sessions.isEmpty { _ = try await onCalls() }
-            let activity = policy.idleAfter == nil || sessions.isEmpty ? [:] : try await store.lastActivity()
+            if rules.anyIdle, !sessions.isEmpty { _ = try await onCalls() }
+            let activity = !rules.anyIdle || sessions.isEmpty ? [:] : try await store.lastActivity()
             for session in sessions {
+                let (policy, calendar) = rules.of(session.mac)
                 if let logout = waiting.first(where: { $0.isFor(session) }) {
                     due.append(.init(session: session, since: logout.requestedAt, why: .forced, actor: logout.actor, reason: .admin, waiting: true))
                 } else if let end = policy.due(session, now: now, calendar: calendar) {
@@ -104,14 +133,14 @@ final class AutoLogoutService: Service, Sendable {
             }
             // A waiting logout whose session ended otherwise is for nobody now.
             for logout in waiting where !sessions.contains(where: logout.isFor) { try await store.removeWaitingLogout(mac: logout.mac) }
-            if !due.isEmpty, policy.waitForCall { _ = try await onCalls() }
+            if !due.isEmpty, rules.settings.autoLogout.waitForCall { _ = try await onCalls() }
         } catch {
             logger.error("auto logout sweep failed", metadata: ["error": "\(error)"])
             return []
         }
         guard !due.isEmpty else { return [] }
         var ended: [Session] = []
-        for end in due where !policy.waits(since: end.since, onCallSince: calls[end.session.mac], now: now) {
+        for end in due where !rules.settings.autoLogout.waits(since: end.since, onCallSince: calls[end.session.mac], now: now) {
             let session = end.session
             do {
                 if end.waiting { try await store.removeWaitingLogout(mac: session.mac) }

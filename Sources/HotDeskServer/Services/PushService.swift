@@ -298,12 +298,13 @@ final class PushService: Service, Sendable {
     /// The next NOTIFY for the PBX, waiting up to `wait` seconds for one (a long poll: the
     /// PBX asks again at once). Every node's queue is the store's: one queued by another node
     /// is found within a second.
-    func nextNotify(wait: TimeInterval) async throws -> PBXNotify? {
+    /// `site`: only for the phones of that site (its own PBX asks).
+    func nextNotify(wait: TimeInterval, site: String? = nil) async throws -> PBXNotify? {
         let end = clock() + wait
         while true {
             let now = clock()
             relay.polled(at: now)
-            if let notify = try await store.takeNotify(now: now, forgetTakenBefore: now - 600) { return notify }
+            if let notify = try await store.takeNotify(now: now, forgetTakenBefore: now - 600, site: site) { return notify }
             let left = end.timeIntervalSince(clock())
             guard left > 0, !Task.isCancelled else { return nil }
             await relay.waitForWork(upTo: min(1, left))

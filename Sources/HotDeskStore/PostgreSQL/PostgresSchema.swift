@@ -132,6 +132,22 @@ enum PostgresSchema {
                 "CREATE TABLE phone_activity (mac text PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE, at double precision NOT NULL)",
             ]
         ),
+        Migration(
+            version: 11,
+            name: "SQLite's v34: sites",
+            statements: [
+                "CREATE TABLE sites (name text PRIMARY KEY, definition text NOT NULL)",
+                "CREATE TRIGGER sites_changes AFTER INSERT OR UPDATE OR DELETE ON sites FOR EACH ROW EXECUTE FUNCTION hotdesk_shared_changed()",
+                "ALTER TABLE settings ADD COLUMN time_zone text",
+                "ALTER TABLE settings ADD COLUMN emergency_location text",
+                "ALTER TABLE extensions ADD COLUMN site text",
+                "ALTER TABLE extensions ADD COLUMN roaming text",
+                "ALTER TABLE workspaces ADD COLUMN site text",
+                "ALTER TABLE devices ADD COLUMN site text",
+                "DROP TRIGGER devices_device_changes ON devices",
+                deviceTrigger(columns: deviceColumnsOfVersion1 + ["emergency_caller_id", "site"]),
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

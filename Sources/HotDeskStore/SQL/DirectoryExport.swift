@@ -29,6 +29,7 @@ extension SQLStore {
             let settings = try Self.readSettings(db, secrets: secrets)
             let book = try Self.readCoSBook(db)
             var top: [(String, Node?)] = [("settings", writer.settings(settings, numberClasses: book.numberClasses))]
+            top.append(("sites", writer.list(settings.sites.values.sorted { $0.name < $1.name }.map(writer.site))))
             let extensions = try db.rows("SELECT * FROM extensions ORDER BY number")
             summary.extensions = extensions.count
             top.append(("extensions", try writer.list(extensions.map(writer.extensionEntry))))
@@ -87,6 +88,8 @@ struct DirectoryWriter {
         }
         pairs += [
             ("emergency_caller_id", s.emergencyCallerID.map(text)),
+            ("emergency_location", s.emergencyLocation.map(text)),
+            ("time_zone", s.timeZone.map { text($0.identifier) }),
             (
                 "lockout",
                 map([
@@ -137,7 +140,32 @@ struct DirectoryWriter {
         }
         pairs.append(("cos", (row["cos"] as String?).map(text)))
         pairs.append(("caller_id", (row["caller_id"] as String?).map(text)))
+        pairs.append(("site", (row["site"] as String?).map(text)))
+        switch StoredRoaming.roaming(row["roaming"]) {
+        case .none: break
+        case .everywhere: pairs.append(("roaming", bool(true)))
+        case .sites(let names): pairs.append(("roaming", sequence(names.sorted().map(text))))
+        }
         return map(pairs)
+    }
+
+    /// A site: only what it sets (what it leaves to the settings stays out).
+    func site(_ s: Site) -> Node {
+        var auto: [(String, Node?)] = []
+        if let v = s.maxDuration { auto.append(("after_hours", int(Int((v ?? 0) / 3600)))) }
+        if let v = s.dailyAt { auto.append(("daily_at", text(v?.description ?? "none"))) }
+        if let v = s.idleAfter { auto.append(("idle_minutes", int(Int((v ?? 0) / 60)))) }
+        return map([
+            ("name", text(s.name)),
+            ("internal_address", s.internalAddress.map { text($0.baseURL) }),
+            ("external_address", s.externalAddress.map { text($0.baseURL) }),
+            ("sip", s.sip.map(sip)),
+            ("time_zone", s.timeZone.map { text($0.identifier) }),
+            ("emergency_numbers", s.emergencyNumbers.map { sequence($0.map(text)) }),
+            ("emergency_caller_id", s.emergencyCallerID.map(text)),
+            ("emergency_location", s.emergencyLocation.map(text)),
+            ("auto_logout", auto.isEmpty ? nil : map(auto)),
+        ])
     }
 
     static let weekdays = [1: "sun", 2: "mon", 3: "tue", 4: "wed", 5: "thu", 6: "fri", 7: "sat"]
@@ -199,6 +227,7 @@ struct DirectoryWriter {
         map([
             ("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"])),
             ("emergency_caller_id", (row["emergency_caller_id"] as String?).map(text)),
+            ("site", (row["site"] as String?).map(text)),
         ])
     }
 
@@ -228,6 +257,8 @@ struct DirectoryWriter {
             ("mac", text(d.mac.colonSeparated)), ("model", text(d.model.name)), ("push_port", d.pushPort.map(int)),
             ("phone_credentials", withSecrets ? d.credentials.map(credentials) : nil),
             ("workspace", d.workspace.map(text)), ("users", users.isEmpty ? nil : sequence(users.map(text))),
+            // A device in a workspace is in the workspace's site.
+            ("site", d.workspace == nil ? d.site.map(text) : nil),
             (
                 "line",
                 d.ownLine.map { l in

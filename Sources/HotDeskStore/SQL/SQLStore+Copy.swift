@@ -9,7 +9,7 @@ import HotDeskCore
 extension SQLStore {
     /// The tables copied, each after the tables it refers to.
     static let copiedTables = [
-        "settings", "phone_credentials", "extensions", "workspaces", "devices", "sessions", "device_users", "templates", "mappings",
+        "settings", "phone_credentials", "sites", "extensions", "workspaces", "devices", "sessions", "device_users", "templates", "mappings",
         "shared_lines", "shared_line_members", "classes_of_service", "schedules", "push_jobs", "audit", "login_failures", "api_keys",
         "admin_accounts", "console_sessions", "sign_in_failures",
     ]

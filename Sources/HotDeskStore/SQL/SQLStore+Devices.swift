@@ -70,7 +70,7 @@ extension SQLStore {
         // The workspace is read only when its emergency caller ID could be the desk's.
         let workspace = try device.emergencyCallerID == nil ? device.workspace.flatMap { try readWorkspace(db, $0) } : nil
         return DeviceConfigState(
-            settings: settings,
+            settings: settings.forSite(device.site),
             device: device,
             session: session,
             line: line,
@@ -105,7 +105,7 @@ extension SQLStore {
             let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
             return .current(
                 AppState(
-                    settings: try self.currentSettings(db, secrets: secrets),
+                    settings: try self.currentSettings(db, secrets: secrets).forSite(device.site),
                     device: device,
                     session: session,
                     sessionExtension: ext,

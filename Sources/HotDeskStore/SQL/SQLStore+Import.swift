@@ -47,6 +47,20 @@ extension SQLStore {
         try await engine.read { db in Set(try db.values(String.self, "SELECT name FROM workspaces")) }
     }
 
+    public func deviceSites() async throws -> [MACAddress: String] {
+        try await engine.read { db in
+            var sites: [MACAddress: String] = [:]
+            for row in try db.rows("SELECT mac, site FROM devices WHERE site IS NOT NULL") {
+                if let mac = MACAddress(row["mac"] as String) { sites[mac] = row["site"] }
+            }
+            return sites
+        }
+    }
+
+    public func siteNames() async throws -> Set<String> {
+        try await engine.read { db in Set(try db.values(String.self, "SELECT name FROM sites")) }
+    }
+
     public func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand]) {
         try await engine.read { db in
             let extensions = try db.values(String.self, "SELECT number FROM extensions")
@@ -98,6 +112,7 @@ extension SQLStore {
         let pins = try pinHashes(directory.extensions, db, key: secrets.hashKey)
         for e in directory.extensions { count(try upsert(e, db, pinHash: pins[e.number] ?? nil, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
+        for site in directory.sites { count(try upsertDefinition("sites", site.name, StoredSite(site), db)) }
         for w in directory.workspaces { count(try upsert(w, db)) }
         for sch in directory.schedules { count(try upsertDefinition("schedules", sch.name, StoredSchedule(sch), db)) }
         for c in directory.classesOfService { count(try upsertDefinition("classes_of_service", c.name, StoredCoS(c), db)) }
@@ -106,6 +121,8 @@ extension SQLStore {
         for m in directory.mappings { count(try upsert(m, db)) }
         if options.prune { try prune(directory, db, actor: actor, at: at, into: &summary) }
         try checkWorkspaceLimits(directory, db)
+        try placeDevicesInTheirWorkspacesSites(db)
+        try checkSites(db)
         try checkClassesOfService(db)
         try insert(
             AuditEntry(
@@ -180,28 +197,34 @@ extension SQLStore {
         if d.sections.contains("workspaces") {
             try remove("workspace", table: "workspaces", key: "name", keep: d.workspaces.map(\.name), ending: nil)
         }
-        if d.sections.contains("templates") {
-            let keep = Set(d.templates.map(\.name))
-            var problems: [DirectoryProblem] = []
-            for name in try db.values(String.self, "SELECT name FROM templates ORDER BY name") where !keep.contains(name) {
-                let users = try db.values(String.self, "SELECT extension FROM mappings WHERE template = ?", [name])
-                guard users.isEmpty else {
-                    problems.append(
-                        DirectoryProblem(
-                            path: "templates",
-                            line: nil,
-                            message:
-                                "template \"\(name)\" is not in the file but still mapped (extensions \(users.joined(separator: ", "))): remove those mappings too"
-                        )
-                    )
-                    continue
-                }
-                try db.execute("DELETE FROM templates WHERE name = ?", [name])
-                summary.deleted += 1
-                summary.removed.append("template \(name)")
-            }
-            if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
+        if d.sections.contains("sites") {
+            // A site still named elsewhere is refused after the writes (`checkSites`).
+            try remove("site", table: "sites", key: "name", keep: d.sites.map(\.name), ending: nil)
         }
+        if d.sections.contains("templates") { try pruneTemplates(keeping: Set(d.templates.map(\.name)), db, into: &summary) }
+    }
+
+    /// Removes the templates not kept; one a remaining mapping still names is refused.
+    private static func pruneTemplates(keeping keep: Set<String>, _ db: any SQLDatabase, into summary: inout ImportSummary) throws {
+        var problems: [DirectoryProblem] = []
+        for name in try db.values(String.self, "SELECT name FROM templates ORDER BY name") where !keep.contains(name) {
+            let users = try db.values(String.self, "SELECT extension FROM mappings WHERE template = ?", [name])
+            guard users.isEmpty else {
+                problems.append(
+                    DirectoryProblem(
+                        path: "templates",
+                        line: nil,
+                        message:
+                            "template \"\(name)\" is not in the file but still mapped (extensions \(users.joined(separator: ", "))): remove those mappings too"
+                    )
+                )
+                continue
+            }
+            try db.execute("DELETE FROM templates WHERE name = ?", [name])
+            summary.deleted += 1
+            summary.removed.append("template \(name)")
+        }
+        if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 
     /// `nil` when nothing in the patch; else whether anything changed.
@@ -292,6 +315,8 @@ private struct SettingsUpdate {
         set("auto_logout_wait_for_call", patch.autoLogoutWaitForCall, current.autoLogout.waitForCall) { $0 }
         set("auto_logout_call_wait_minutes", patch.autoLogoutLongestCallWaitMinutes, Int(current.autoLogout.longestCallWait / 60)) { $0 }
         set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }
+        set("time_zone", patch.timeZone?.identifier, current.timeZone?.identifier) { $0 }
+        set("emergency_location", patch.emergencyLocation, current.emergencyLocation) { $0 }
     }
 
     /// Emergency numbers, number classes and the SIP server.

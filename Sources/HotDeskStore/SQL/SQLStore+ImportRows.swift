@@ -7,8 +7,8 @@ extension SQLStore {
     static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: any SQLDatabase, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
-                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id) VALUES (?, ?, ?, ?, ?, ?)",
-                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID]
+                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id, site, roaming) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming)]
             )
             return nil
         }
@@ -21,8 +21,11 @@ extension SQLStore {
             try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }
-        if old.cos != e.cos || old.callerID != e.callerID {
-            try db.execute("UPDATE extensions SET cos = ?, caller_id = ? WHERE number = ?", [e.cos, e.callerID, e.number])
+        if old.cos != e.cos || old.callerID != e.callerID || old.site != e.site || old.roaming != e.roaming {
+            try db.execute(
+                "UPDATE extensions SET cos = ?, caller_id = ?, site = ?, roaming = ? WHERE number = ?",
+                [e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming), e.number]
+            )
             changed = true
         }
         if !ConstantTime.equal(old.sipPassword, e.sipPassword) {
@@ -91,15 +94,15 @@ extension SQLStore {
     static func upsert(_ w: Workspace, _ db: any SQLDatabase) throws -> Bool? {
         guard let old = try readWorkspace(db, w.name) else {
             try db.execute(
-                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id) VALUES (?, ?, ?, ?)",
-                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID]
+                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id, site) VALUES (?, ?, ?, ?, ?)",
+                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site]
             )
             return nil
         }
         guard old != w else { return false }
         try db.execute(
-            "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ? WHERE name = ?",
-            [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.name]
+            "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ?, site = ? WHERE name = ?",
+            [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.name]
         )
         return true
     }
@@ -122,6 +125,47 @@ extension SQLStore {
                         "workspace \"\(name)\" would hold \(row["devices"] as Int) devices; a \(licence.rawValue) licence allows \(licence.maxDevices) (workspace_full)"
                 )
             )
+        }
+        if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
+    }
+
+    /// After the import's writes: each device in a workspace is in the workspace's site.
+    static func placeDevicesInTheirWorkspacesSites(_ db: any SQLDatabase) throws {
+        var sites: [String: String?] = [:]
+        for row in try db.rows("SELECT name, site FROM workspaces") { sites[row["name"] as String] = .some(row["site"] as String?) }
+        for row in try db.rows("SELECT mac, workspace, site FROM devices WHERE workspace IS NOT NULL") {
+            guard let site = sites[row["workspace"] as String], site != (row["site"] as String?) else { continue }
+            try db.execute("UPDATE devices SET site = ? WHERE mac = ?", [site, row["mac"] as String])
+        }
+    }
+
+    /// After the import's writes: every site an extension, a device or a workspace names exists
+    /// (a site still in use cannot be pruned); else nothing is written.
+    static func checkSites(_ db: any SQLDatabase) throws {
+        let sites = Set(try db.values(String.self, "SELECT name FROM sites"))
+        var problems: [DirectoryProblem] = []
+        for (table, key) in [("extensions", "number"), ("workspaces", "name"), ("devices", "mac")] {
+            for row in try db.rows("SELECT \(key) AS name, site FROM \(table) WHERE site IS NOT NULL") where !sites.contains(row["site"] as String) {
+                problems.append(
+                    DirectoryProblem(
+                        path: table,
+                        line: nil,
+                        message: "\(row["name"] as String) is in site \(row["site"] as String), which is not in the directory"
+                    )
+                )
+            }
+        }
+        for row in try db.rows("SELECT number, roaming FROM extensions WHERE roaming IS NOT NULL") {
+            guard case .sites(let names) = StoredRoaming.roaming(row["roaming"]) else { continue }
+            for name in names.sorted() where !sites.contains(name) {
+                problems.append(
+                    DirectoryProblem(
+                        path: "extensions",
+                        line: nil,
+                        message: "\(row["number"] as String) roams to site \(name), which is not in the directory"
+                    )
+                )
+            }
         }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
@@ -199,8 +243,8 @@ extension SQLStore {
                 ]
             )
             try db.execute(
-                "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ?, emergency_caller_id = ? WHERE mac = ?",
-                [d.workspace, d.cos, d.cosIfNotLogged, d.emergencyCallerID, d.mac.canonical]
+                "UPDATE devices SET workspace = ?, cos = ?, cos_if_not_logged = ?, emergency_caller_id = ?, site = ? WHERE mac = ?",
+                [d.workspace, d.cos, d.cosIfNotLogged, d.emergencyCallerID, d.site, d.mac.canonical]
             )
             try setUsers(d, db)
             try setLine(d, db, secrets: secrets)
@@ -225,9 +269,10 @@ extension SQLStore {
         let lineSame =
             oldLine?.number == d.line?.number && oldLine?.name == d.line?.name
             && ConstantTime.equal(oldLine?.sipPassword ?? "", d.line?.sipPassword ?? "")
+        // A device in a workspace takes the workspace's site after the writes.
         let cosSame =
             (row["cos"] as String?) == d.cos && (row["cos_if_not_logged"] as String?) == d.cosIfNotLogged
-            && (row["emergency_caller_id"] as String?) == d.emergencyCallerID
+            && (row["emergency_caller_id"] as String?) == d.emergencyCallerID && (d.workspace != nil || (row["site"] as String?) == d.site)
         let claimChanged = try setClaim(d, db, at: at, secrets: secrets)
         guard !(usersSame && workspaceSame && deviceSame && lineSame && cosSame) || claimChanged else { return false }
         if !cosSame {
@@ -235,6 +280,7 @@ extension SQLStore {
                 "UPDATE devices SET cos = ?, cos_if_not_logged = ?, emergency_caller_id = ? WHERE mac = ?",
                 [d.cos, d.cosIfNotLogged, d.emergencyCallerID, d.mac.canonical]
             )
+            if d.workspace == nil { try db.execute("UPDATE devices SET site = ? WHERE mac = ?", [d.site, d.mac.canonical]) }
         }
         if !lineSame { try setLine(d, db, secrets: secrets) }
         if !usersSame { try setUsers(d, db) }

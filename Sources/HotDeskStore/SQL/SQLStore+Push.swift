@@ -294,10 +294,15 @@ extension SQLStore {
             var settings: Settings?
             func desk(_ row: SQLRow) throws -> SIPDesk {
                 let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                if let own = device.emergencyCallerID { return SIPDesk(device: device, emergencyCallerID: own) }
-                let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
                 if settings == nil { settings = try self.currentSettings(db, secrets: secrets) }
-                return SIPDesk(device: device, emergencyCallerID: CallerID.emergency(of: device, workspace: workspace, settings: settings!))
+                let site = settings!.forSite(device.site)
+                // The workspace is read only when its emergency caller ID could be the desk's.
+                let workspace = try device.emergencyCallerID == nil ? device.workspace.flatMap { try Self.readWorkspace(db, $0) } : nil
+                return SIPDesk(
+                    device: device,
+                    emergencyCallerID: CallerID.emergency(of: device, workspace: workspace, settings: site),
+                    emergencyLocation: site.emergencyLocation
+                )
             }
             if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
                 let desks = try db.rows(
@@ -374,15 +379,22 @@ extension SQLStore {
         }
     }
 
-    public func takeNotify(now: Date, forgetTakenBefore: Date) async throws -> PBXNotify? {
+    /// `site`: a site's PBX takes only the NOTIFYs of its site's phones (`nil`: any).
+    public func takeNotify(now: Date, forgetTakenBefore: Date, site: String?) async throws -> PBXNotify? {
         try await engine.write { db in
             try db.execute("DELETE FROM pbx_notifies WHERE taken_at < ?", [forgetTakenBefore.timeIntervalSince1970])
             try db.execute(
                 "INSERT INTO pbx_polls (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
                 [now.timeIntervalSince1970]
             )
-            guard var notify = try db.row("SELECT * FROM pbx_notifies WHERE taken_at IS NULL ORDER BY queued_at, job_id LIMIT 1").map(Self.notify)
-            else { return nil }
+            let next =
+                try site.map {
+                    try db.row(
+                        "SELECT n.* FROM pbx_notifies n JOIN devices d ON d.mac = n.mac WHERE n.taken_at IS NULL AND d.site = ? ORDER BY n.queued_at, n.job_id LIMIT 1",
+                        [$0]
+                    )
+                } ?? db.row("SELECT * FROM pbx_notifies WHERE taken_at IS NULL ORDER BY queued_at, job_id LIMIT 1")
+            guard var notify = next.map(Self.notify) else { return nil }
             try db.execute("UPDATE pbx_notifies SET taken_at = ? WHERE job_id = ?", [now.timeIntervalSince1970, notify.jobID])
             notify.takenAt = now
             return notify

@@ -83,6 +83,12 @@ extension SQLStore {
             claims: EnrolmentPolicy.Claims(rawValue: row["enrolment_claims"]) ?? .approval,
             claimsUntil: (row["enrolment_claims_until"] as Double?).map(Date.init(timeIntervalSince1970:))
         )
+        settings.timeZone = (row["time_zone"] as String?).flatMap(TimeZone.init(identifier:))
+        settings.emergencyLocation = row["emergency_location"]
+        for definition in try db.values(String.self, "SELECT definition FROM sites") {
+            guard let site = JSONText.decode(StoredSite.self, definition)?.site else { continue }
+            settings.sites[site.name] = site
+        }
         return settings
     }
 
@@ -118,6 +124,7 @@ extension SQLStore {
             lastAddress: row["last_address"]
         )
         device.workspace = row["workspace"]
+        device.site = row["site"]
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]
         device.emergencyCallerID = row["emergency_caller_id"]
@@ -146,6 +153,8 @@ extension SQLStore {
         )
         ext.cos = row["cos"]
         ext.callerID = row["caller_id"]
+        ext.site = row["site"]
+        ext.roaming = StoredRoaming.roaming(row["roaming"])
         return ext
     }
 
@@ -181,7 +190,9 @@ extension SQLStore {
 
     static func workspaceRecord(_ row: SQLRow) -> Workspace? {
         Workspace.Licence(rawValue: row["licence"]).map {
-            Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
+            var workspace = Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
+            workspace.site = row["site"]
+            return workspace
         }
     }
 

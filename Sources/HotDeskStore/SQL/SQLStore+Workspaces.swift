@@ -16,15 +16,19 @@ extension SQLStore {
                 return .unknownDevice
             }
             let old: String? = current["workspace"]
+            var site: String?
             if let workspace {
                 guard let w = try Self.readWorkspace(db, workspace) else { return .unknownWorkspace }
                 let count =
                     try db.value(Int.self, "SELECT COUNT(*) FROM devices WHERE workspace = ? AND mac != ?", [workspace, mac.canonical])
                     ?? 0
                 guard count < w.licence.maxDevices else { return .full(devices: count, licence: w.licence) }
+                site = w.site
             }
             guard old != workspace else { return .done }
             try db.execute("UPDATE devices SET workspace = ? WHERE mac = ?", [workspace, mac.canonical])
+            // In a workspace, the phone is in its site; taken out, it stays in the site it was in.
+            if workspace != nil { try db.execute("UPDATE devices SET site = ? WHERE mac = ?", [site, mac.canonical]) }
             try Self.insert(
                 AuditEntry(
                     at: at,

@@ -31,6 +31,28 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v34: sites") { db in
+            // A site's settings are a definition (JSON) like a class of service's; extensions,
+            // workspaces and devices name their site. A site's change moves the shared stamp.
+            try db.execute(
+                sql: """
+                    CREATE TABLE sites (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+                    ALTER TABLE settings ADD COLUMN time_zone TEXT;
+                    ALTER TABLE settings ADD COLUMN emergency_location TEXT;
+                    ALTER TABLE extensions ADD COLUMN site TEXT;
+                    ALTER TABLE extensions ADD COLUMN roaming TEXT;
+                    ALTER TABLE workspaces ADD COLUMN site TEXT;
+                    ALTER TABLE devices ADD COLUMN site TEXT;
+                    """
+            )
+            for event in ["INSERT", "UPDATE", "DELETE"] {
+                try db.execute(
+                    sql:
+                        "CREATE TRIGGER sites_\(event.lowercased())_changes AFTER \(event) ON sites BEGIN UPDATE shared_changes SET n = n + 1 WHERE id = 1; END"
+                )
+            }
+            try SQLiteChangeStamps.deviceUpdateTrigger(db)
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

@@ -43,7 +43,7 @@ enum SIPStack {
     }
 }
 
-/// A running Kamailio on 127.0.0.2:<port>, asking HotDesk at `hotdeskURL`.
+/// A running Kamailio on 127.0.0.2:<port> (or another loopback address), asking HotDesk at `hotdeskURL`.
 final class KamailioProcess: Sendable {
     let port: Int
     private let process: ChildProcess
@@ -54,13 +54,33 @@ final class KamailioProcess: Sendable {
     /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
     /// `config`: a configuration that names its own `listen` address (port `port`); Kamailio
     /// then runs as docs/pbx.md starts it (`-DD -E`: in the foreground, with its children).
-    init(port: Int, hotdeskURL: String, emergencyGateway: String? = nil, config: String? = nil, directory: URL) throws {
+    /// `host`: the loopback address it listens on; `site`: the directory's site it serves (the
+    /// example's `SITE`).
+    init(
+        port: Int,
+        hotdeskURL: String,
+        emergencyGateway: String? = nil,
+        config: String? = nil,
+        host: String = "127.0.0.2",
+        site: String? = nil,
+        directory: URL
+    ) throws {
         Self.killStrays()
         self.port = port
-        marker = config ?? "udp:127.0.0.2:\(port)"
+        marker = config ?? "udp:\(host):\(port)"
         log = directory.appendingPathComponent("kamailio-\(port).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let how = config.map { ["-f", $0, "-DD", "-E"] } ?? ["-f", SIPStack.config, "-l", "udp:127.0.0.2:\(port)", "-D", "-E", "-n", "1"]
+        var example = SIPStack.config
+        if let site {
+            example = directory.appendingPathComponent("kamailio-\(site).cfg").path
+            let text = try String(contentsOfFile: SIPStack.config, encoding: .utf8)
+            try text.replacingOccurrences(of: "#!define SITE \"\"", with: "#!define SITE \"\(site)\"").write(
+                toFile: example,
+                atomically: true,
+                encoding: .utf8
+            )
+        }
+        let how = config.map { ["-f", $0, "-DD", "-E"] } ?? ["-f", example, "-l", "udp:\(host):\(port)", "-D", "-E", "-n", "1"]
         process = try ChildProcess(
             SIPStack.kamailio,
             how + ["-L", SIPStack.modules, "-w", directory.path],

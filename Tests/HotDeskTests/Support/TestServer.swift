@@ -52,7 +52,8 @@ func importDirectory(_ yaml: String, into store: SQLStore, base: URL) async thro
         configs: testFamilies.configs,
         knownExtensions: known.extensions,
         knownTemplates: known.templates,
-        knownWorkspaces: try await store.workspaceNames()
+        knownWorkspaces: try await store.workspaceNames(),
+        knownSites: try await store.siteNames()
     )
     return try await store.importDirectory(doc, actor: "test", at: Date(), options: ImportOptions(), outbox: testOutbox())
 }

@@ -61,7 +61,7 @@ extension AdminAPIController {
         if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {
             config = (try? changes.planner.builder.expected(state).contains { $0.hash == served }) == true ? "current" : "changed"
         }
-        return DeviceView(
+        var view = DeviceView(
             mac: o.device.mac.colonSeparated,
             brand: o.device.model.brand.rawValue,
             model: o.device.model.name,
@@ -75,6 +75,8 @@ extension AdminAPIController {
             claimedAt: o.device.claimedAt,
             claimPendingFrom: o.device.claimedAt == nil && o.device.claimApprovedFrom == nil ? o.device.claimPendingFrom : nil
         )
+        view.site = o.device.site
+        return view
     }
 
     func listSharedLines() async throws -> Response {

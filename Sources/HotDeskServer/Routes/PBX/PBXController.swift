@@ -39,11 +39,21 @@ struct PBXController: Sendable {
     /// The directory's emergency numbers, for the PBX to route without asking (204 when the
     /// PBX's `?known=` version is still the current one).
     func emergencyNumbers(_ request: Request) async throws -> Response {
-        let numbers = try await store.settings().emergencyNumbers
+        // Every site's numbers (a PBX may serve several); `?site=` narrows to one.
+        let settings = try await store.settings()
+        var numbers = settings.allEmergencyNumbers
+        if let site = try Self.site(request, settings) { numbers = settings.forSite(site).emergencyNumbers }
         let joined = numbers.joined(separator: ";")
         let version = SHA256.hash(data: Data(joined.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         if request.uri.queryParameters.get("known") == version { return Response(status: .noContent) }
         return .json(.ok, EmergencyListView(version: version, numbers: joined))
+    }
+
+    /// The site a PBX asks for (`?site=`; empty: none, as a PBX configured without one sends it).
+    static func site(_ request: Request, _ settings: Settings) throws -> String? {
+        guard let asked = request.uri.queryParameters.get("site"), !asked.isEmpty else { return nil }
+        guard settings.sites[String(asked)] != nil else { throw APIError(.notFound, "unknown_site", "no site \(asked.prefix(30))") }
+        return String(asked)
     }
 
     /// The longest a PBX's poll for a NOTIFY is held open, in seconds.
@@ -55,7 +65,8 @@ struct PBXController: Sendable {
         guard let wait = asked ?? 0, wait.isFinite, wait >= 0, wait <= Self.longestNotifyWait else {
             throw APIError(.badRequest, "bad_wait", "wait is 0 to \(Int(Self.longestNotifyWait)) seconds")
         }
-        guard let notify = try await pushes.nextNotify(wait: wait) else { return Response(status: .noContent) }
+        let site = try Self.site(request, try await store.settings())
+        guard let notify = try await pushes.nextNotify(wait: wait, site: site) else { return Response(status: .noContent) }
         return .json(
             .ok,
             NotifyOrderView(
@@ -128,7 +139,7 @@ struct PBXController: Sendable {
     /// the on-phone app; an answer the PBX turns into a SIP reply.
     func starCodeLogin(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let (device, asked) = try await device(request)
-        let settings = try await store.settings()
+        let settings = try await store.settings().forSite(device.site)
         var workspace: Workspace?
         if let name = device.workspace { workspace = try await store.workspaces().first { $0.workspace.name == name }?.workspace }
         let outcome = try await login.login(
@@ -163,6 +174,7 @@ struct PBXController: Sendable {
         case .loggedInElsewhere(let n, _): "\(n) is logged in elsewhere"
         case .tooManyPhones(let n, _, let max): "\(n) is on \(max) phones already"
         case .notAssigned(let n): "this phone does not take \(n)"
+        case .otherSite(let n, let site): "\(n) may not log in on the phones of site \(site)"
         case .hotDeskingOff(let workspace): "hot desking is off on this phone (workspace \(workspace))"
         case .globalPasswordsHeld(let until): "the shared password is not accepted until \(until.formatted(.iso8601)); a voicemail PIN still works"
         case .noAddress: "no server address is set up"
@@ -214,7 +226,10 @@ struct PBXController: Sendable {
         guard let user = try await store.sipUser(asked.authUser) else {
             throw APIError(.notFound, "unknown_sip_user", "no SIP user \(asked.authUser)")
         }
-        let book = try await store.cosBook()
+        let callerIDs = try await callerIDs(user, sourceIP: asked.sourceIp)
+        var book = try await store.cosBook()
+        // The desk's site says which numbers are emergency numbers there.
+        if callerIDs.site != nil { book.emergencyNumbers = Set(callerIDs.settings.emergencyNumbers) }
         let now = clock()
         let decision: CoSBook.Decision
         // Whose class of service decides: the logged-in user's, else the device's "if not logged".
@@ -231,7 +246,6 @@ struct PBXController: Sendable {
             cosName = nil
             if desks.isEmpty { notProvisioned = "no member of shared line \(line.number) is logged in" }
         }
-        let callerIDs = try await callerIDs(user, sourceIP: asked.sourceIp)
         let emergency = book.emergencyNumbers.contains(asked.callee)
         if emergency {
             decision = book.decide(cosName: cosName ?? "", number: asked.callee, at: now)
@@ -242,7 +256,7 @@ struct PBXController: Sendable {
         } else {
             decision = .init(action: .allow, cos: "", rule: "no class of service", reason: "no class of service is assigned to \(asked.authUser)")
         }
-        let answer = AuthorizeView(
+        var answer = AuthorizeView(
             decision: decision.action.rawValue,
             sipCode: decision.action == .allow ? 200 : 403,
             reason: decision.reason,
@@ -251,6 +265,7 @@ struct PBXController: Sendable {
             ttl: Self.ttl,
             callerId: emergency ? callerIDs.emergency : callerIDs.line
         )
+        if emergency { answer.emergencyLocation = callerIDs.location }
         guard form else { return .json(.ok, answer) }
         let pairs = [
             ("decision", answer.decision), ("sip_code", "\(answer.sipCode)"), ("reason", answer.reason), ("cos", answer.cos), ("rule", answer.rule),
@@ -274,15 +289,14 @@ struct PBXController: Sendable {
             case nil: nil
             }
         guard let user, let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
-        let settings = try await store.settings()
-        let realm = settings.sip?.effectiveRealm ?? "hotdesk"
-        let ha1 = Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)))
         let sourceIP = request.uri.queryParameters.get("source_ip").map { String($0) }
         let callerIDs = try await callerIDs(user, sourceIP: sourceIP)
-        var response = Response.json(
-            .ok,
-            CredentialsView(authUser: name, realm: realm, ha1: ha1, callerId: callerIDs.line, emergencyCallerId: callerIDs.emergency)
-        )
+        // The realm of the PBX the phone registers with: its site's.
+        let realm = callerIDs.settings.sip?.effectiveRealm ?? "hotdesk"
+        let ha1 = Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)))
+        var view = CredentialsView(authUser: name, realm: realm, ha1: ha1, callerId: callerIDs.line, emergencyCallerId: callerIDs.emergency)
+        view.emergencyLocation = callerIDs.location
+        var response = Response.json(.ok, view)
         response.headers[.cacheControl] = "no-store"
         return response
     }
@@ -291,17 +305,33 @@ struct PBXController: Sendable {
     /// call the desk's — the phone at `sourceIP` (as the PBX saw it) among those the line is on,
     /// the only one, or none (the settings'). A logged-out phone's own line sends its desk's
     /// emergency caller ID on every call, never its last user's.
-    func callerIDs(_ user: SIPUser, sourceIP: String?) async throws -> (line: String, emergency: String) {
+    func callerIDs(_ user: SIPUser, sourceIP: String?) async throws -> DeskIdentity {
         let desk = Self.desk(of: user, sourceIP: sourceIP)
-        var deskCallerID = desk?.emergencyCallerID
-        if desk == nil { deskCallerID = try await store.settings().emergencyCallerID }
+        let settings = try await store.settings().forSite(desk?.device.site)
+        let deskCallerID = desk == nil ? settings.emergencyCallerID : desk?.emergencyCallerID
         let line: String =
             switch user {
             case .extension(let ext, _): ext.callerID ?? ext.number
             case .deviceLine(let own, _): own.emergencyCallerID ?? own.device.ownLine?.number ?? ""
             case .sharedLine(let shared, _): shared.callerID ?? shared.number
             }
-        return (line, deskCallerID ?? line)
+        return DeskIdentity(
+            line: line,
+            emergency: deskCallerID ?? line,
+            location: desk?.emergencyLocation ?? settings.emergencyLocation,
+            settings: settings
+        )
+    }
+
+    /// Who a SIP user's call says it is, and from where: the desk's site decides the emergency
+    /// caller ID, the location, the emergency numbers and the realm.
+    struct DeskIdentity {
+        let line: String
+        let emergency: String
+        let location: String?
+        /// The settings of the desk's site (the settings' own when the desk has none or is not known).
+        let settings: Settings
+        var site: String? { settings.site }
     }
 
     /// The phone a SIP user's request came from: the one at `sourceIP` (as the PBX saw it)

@@ -138,6 +138,7 @@ struct AppScreens: Sendable {
         case .loggedInElsewhere(let n, let places): texts["error.logged_in_elsewhere", ["ext": n, "where": places.joined(separator: ", ")]]
         case .tooManyPhones(let n, let count, let max): texts["error.too_many_phones", ["ext": n, "count": "\(count)", "max": "\(max)"]]
         case .notAssigned(let n): texts["error.not_assigned", ["ext": n]]
+        case .otherSite(let n, let site): texts["error.other_site", ["ext": n, "site": site]]
         case .hotDeskingOff: texts["error.hot_desking_off"]
         case .globalPasswordsHeld(let until): texts["error.shared_password_held", ["until": time(until)]]
         case .noAddress(let net): texts["error.no_address", ["net": net == .internal ? texts["menu.login_int"] : texts["menu.login_extl"]]]

@@ -1,0 +1,211 @@
+import DirectoryFile
+import Foundation
+import HotDeskCore
+import HotDeskServer
+import HotDeskStore
+import PhoneFamilies
+import PhoneSimulator
+import Testing
+
+/// Sites (issue 25): each phone is served its own site's settings, whoever logs in on it.
+@Suite("Sites: a phone's site decides its PBX, addresses, emergency calls and clock")
+struct SiteTests {
+    /// Paris is the settings' own office; Lyon has its own address, PBX and emergency calls.
+    /// 5501 (Paris) roams to Lyon; 5502 (Paris) does not; 5503 has no site.
+    static let directory = """
+        settings:
+          internal_address: 127.0.0.1:{PORT}
+          push_port: {PUSH_PORT}
+          sip: {server: "127.0.0.2:5060", realm: hq.test}
+          emergency_numbers: ["112"]
+          emergency_caller_id: "+33100000000"
+        sites:
+          - name: paris
+            time_zone: Europe/Paris
+          - name: lyon
+            internal_address: localhost:{PORT}
+            sip: {server: "127.0.0.3:5062", realm: lyon.test}
+            emergency_numbers: ["112", "15"]
+            emergency_caller_id: "+33478000000"
+            emergency_location: "Lyon office, 3rd floor, desk 12"
+        extensions:
+          - {number: "5501", name: Ada, voicemail_pin: "1234", sip_password: "sip-secret-5501", site: paris, roaming: [lyon]}
+          - {number: "5502", name: Bob, voicemail_pin: "2345", sip_password: "sip-secret-5502", site: paris}
+          - {number: "5503", name: Cy, voicemail_pin: "3456", sip_password: "sip-secret-5503"}
+        workspaces:
+          - {name: "Lyon 3.12", licence: professional, site: lyon}
+        devices:
+          - {mac: "00:15:65:5e:00:01", model: yealink-t46u, site: paris}
+          - {mac: "00:15:65:5e:00:02", model: yealink-t46u, workspace: "Lyon 3.12"}
+        """
+
+    @Test(
+        "a roaming user on a Lyon phone gets Lyon's PBX and address, and its emergency calls carry Lyon's caller ID and location; a user who does not roam there is refused"
+    )
+    func roaming() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let lyon = try await server.phone("yealink-t46u", mac: "001565 5e0002".replacingOccurrences(of: " ", with: ""))
+            #expect(await lyon.config.provisionURL == "http://localhost:\(server.port)/provision/", "the Lyon phone is pointed at Lyon's address")
+
+            try await lyon.login("Login Int", ext: "5502", password: "2345")
+            let refusal = await lyon.displayText
+            #expect(refusal.contains("another site"), "\(refusal)")
+            #expect(try await server.store.sessions().isEmpty)
+            let refused = try #require(try await server.store.auditLog(limit: 10).first { $0.action == .loginFailed })
+            #expect(refused.outcome == .refused && refused.extensionNumber == "5502" && refused.detail.contains("site lyon"), "\(refused.detail)")
+
+            let mark = await lyon.events.count
+            try await lyon.login("Login Int", ext: "5501", password: "1234")
+            #expect(await lyon.waitForApply(since: mark))
+            let config = await lyon.config
+            #expect(config.lineUser == "5501" && config.sipServer == "127.0.0.3" && config.sipPort == 5062, "Lyon's PBX: \(config)")
+
+            let pbx = try await PBXTests().pbx(server)
+            var a = try await pbx.authorize("5501", "15")
+            #expect(a["rule"] as? String == "emergency number", "15 is an emergency number in Lyon: \(a)")
+            #expect(a["caller_id"] as? String == "+33478000000" && a["emergency_location"] as? String == "Lyon office, 3rd floor, desk 12", "\(a)")
+            let credentials = try await pbx.call("GET", "/credentials/5501").json
+            #expect(credentials["realm"] as? String == "lyon.test" && credentials["emergency_caller_id"] as? String == "+33478000000")
+
+            // Paris (the settings' PBX, emergency caller ID and numbers) for 5502 on a Paris phone.
+            let paris = try await server.phone("yealink-t46u", mac: "0015655e0001")
+            let parisMark = await paris.events.count
+            try await paris.login("Login Int", ext: "5502", password: "2345")
+            #expect(await paris.waitForApply(since: parisMark))
+            let parisConfig = await paris.config
+            #expect(parisConfig.sipServer == "127.0.0.2" && parisConfig.sipPort == 5060)
+            a = try await pbx.authorize("5502", "15")
+            #expect(a["rule"] as? String != "emergency number", "15 is not an emergency number in Paris: \(a)")
+            a = try await pbx.authorize("5502", "112")
+            #expect(a["caller_id"] as? String == "+33100000000" && a["emergency_location"] == nil, "\(a)")
+
+            // The PBX's list: every site's numbers, or one site's.
+            #expect(try await pbx.call("GET", "/emergency").json["numbers"] as? String == "112;15")
+            #expect(try await pbx.call("GET", "/emergency?site=paris").json["numbers"] as? String == "112")
+            #expect(try await pbx.call("GET", "/emergency?site=mars").status == 404)
+        }
+    }
+
+    @Test("the daily logout of each site happens at its own local time")
+    func dailyLogoutPerSite() async throws {
+        let yaml = """
+            settings:
+              internal_address: 127.0.0.1:{PORT}
+              push_port: {PUSH_PORT}
+            sites:
+              - {name: paris, time_zone: Europe/Paris, auto_logout: {daily_at: "19:00"}}
+              - {name: newyork, time_zone: America/New_York, auto_logout: {daily_at: "19:00"}}
+            extensions:
+              - {number: "5501", name: Ada, voicemail_pin: "1234", sip_password: "sip-secret-5501"}
+              - {number: "5502", name: Bob, voicemail_pin: "2345", sip_password: "sip-secret-5502"}
+            devices:
+              - {mac: "00:15:65:5e:01:01", model: yealink-t46u, site: paris}
+              - {mac: "00:15:65:5e:01:02", model: yealink-t46u, site: newyork}
+            """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            server.clock.stop()
+            let paris = try await server.phone("yealink-t46u", mac: "0015655e0101")
+            let newYork = try await server.phone("yealink-t46u", mac: "0015655e0102")
+            try await paris.login("Login Int", ext: "5501", password: "1234")
+            try await newYork.login("Login Int", ext: "5502", password: "2345")
+            #expect(try await eventually { try await server.store.sessions().count == 2 })
+
+            func next(_ zone: String) -> Date {
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = TimeZone(identifier: zone)!
+                return calendar.nextDate(after: server.clock.now(), matching: DateComponents(hour: 19, minute: 0), matchingPolicy: .nextTime)!
+            }
+            let boundaries = [("0015655e0101", next("Europe/Paris")), ("0015655e0102", next("America/New_York"))].sorted { $0.1 < $1.1 }
+            let (first, second) = (boundaries[0], boundaries[1])
+
+            server.clock.advance(by: first.1.timeIntervalSince(server.clock.now()) - 60)
+            _ = await server.service.autoLogoutSweep()
+            #expect(try await server.store.sessions().count == 2, "a minute before the first site's 19:00, nobody is logged out")
+            server.clock.advance(by: 120)
+            _ = await server.service.autoLogoutSweep()
+            let left = try await server.store.sessions().map(\.mac.canonical)
+            #expect(left == [second.0], "at 19:00 in the first site, only its phone is logged out: \(left)")
+            let entry = try #require(try await server.store.auditLog(limit: 20).first { $0.action == .logout })
+            #expect(entry.actor == "policy" && entry.mac?.canonical == first.0 && entry.detail.contains("daily logout at 19:00"), "\(entry.detail)")
+
+            server.clock.advance(by: second.1.timeIntervalSince(server.clock.now()) + 60)
+            _ = await server.service.autoLogoutSweep()
+            #expect(try await server.store.sessions().isEmpty, "at 19:00 in the second site, its phone is logged out too")
+        }
+    }
+
+    @Test(
+        "a site named nowhere, a device given a site and a workspace, a bad time zone, a site's call-wait setting: clear problems, nothing imported",
+        arguments: [
+            ("extensions:\n  - {number: \"7001\", name: A, sip_password: \"long-enough\", site: mars}\n", "no site \"mars\""),
+            ("extensions:\n  - {number: \"7001\", name: A, sip_password: \"long-enough\", roaming: [mars]}\n", "no site \"mars\""),
+            (
+                "extensions:\n  - {number: \"7001\", name: A, sip_password: \"long-enough\", roaming: sometimes}\n",
+                "true (any site), false, or a list"
+            ),
+            (
+                "sites:\n  - {name: lyon}\nworkspaces:\n  - {name: W, licence: professional}\ndevices:\n  - {mac: \"00:15:65:5e:02:01\", model: yealink-t46u, workspace: W, site: lyon}\n",
+                "give site to the workspace"
+            ),
+            ("sites:\n  - {name: lyon, time_zone: Mars/Olympus}\n", "not a time zone"),
+            ("sites:\n  - {name: lyon, auto_logout: {wait_for_call: false}}\n", "unknown key"),
+            ("sites:\n  - {name: \"ly on\"}\n", "letters, digits"),
+            ("sites:\n  - {name: lyon}\n  - {name: lyon}\n", "site name"),
+        ]
+    )
+    func invalid(yaml: String, expected: String) async throws {
+        let dir = try TempDir()
+        let store = try dir.store()
+        do {
+            _ = try await importDirectory(yaml, into: store, base: dir.url)
+            Issue.record("import of a bad file succeeded")
+        } catch let error as DirectoryError {
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+        #expect(try await store.siteNames().isEmpty)
+        #expect(try await store.directoryNames().extensions.isEmpty)
+    }
+
+    @Test("a site still named by an extension is not pruned; export, import, export gives the same file")
+    func pruneAndExport() async throws {
+        let dir = try TempDir()
+        let store = try dir.store("a.sqlite", key: "k")
+        let yaml = Self.directory.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081")
+        _ = try await importDirectory(yaml, into: store, base: dir.url)
+        do {
+            _ = try await store.importDirectory(
+                try parse("sites:\n  - {name: paris}\n", store: store, dir: dir.url),
+                actor: "test",
+                at: Date(),
+                options: ImportOptions(prune: true),
+                outbox: testOutbox()
+            )
+            Issue.record("pruning a site in use succeeded")
+        } catch let error as DirectoryError {
+            #expect(error.description.contains("in site lyon, which is not in the directory"), "\(error.description)")
+        }
+        #expect(try await store.siteNames() == ["paris", "lyon"])
+
+        let (exported, _) = try await store.exportDirectory(withSecrets: true)
+        #expect(exported.contains("roaming:") && exported.contains("emergency_location: \"Lyon office, 3rd floor, desk 12\""))
+        let second = try dir.store("b.sqlite", key: "k")
+        _ = try await importDirectory(exported, into: second, base: dir.url)
+        let (again, _) = try await second.exportDirectory(withSecrets: true)
+        #expect(again == exported, "export → import → export gives the same file")
+        let devices = try await second.deviceSites()
+        #expect(devices[MACAddress("0015655e0002")!] == "lyon", "a device takes its workspace's site")
+        let again2 = try await importDirectory(exported, into: second, base: dir.url)
+        #expect(again2.created == 0 && again2.updated == 0, "importing the export again changes nothing: \(again2)")
+    }
+
+    func parse(_ yaml: String, store: SQLStore, dir: URL) async throws -> DirectoryDocument {
+        try DirectoryDocument.parse(
+            yaml: yaml,
+            file: "directory.yaml",
+            baseDirectory: dir,
+            catalog: testFamilies.catalog,
+            configs: testFamilies.configs,
+            knownSites: try await store.siteNames()
+        )
+    }
+}
