@@ -371,6 +371,34 @@ struct KamailioConfigCommandTests {
     }
 }
 
+extension KamailioConfigCommandTests {
+    @Test("--site writes one site's PBX: its realm, emergency numbers, listen address and SITE (its NOTIFYs only); an unknown site is refused")
+    func site() async throws {
+        try await TestServer.with(yaml: SiteTests.directory) { (server: TestServer) async throws in
+            func config(_ site: String) async throws -> (status: Int32, output: String) {
+                let out = try await Command.run(
+                    [hotdeskExecutable, "pbx", "kamailio-config", "--site", site, "--output", "\(site).cfg", "--screens", screensDirectory.path]
+                        + (try TestDatabase.commandLine(for: server.dbPath)),
+                    environment: TestDatabase.commandEnvironment,
+                    errors: true,
+                    workingDirectory: server.directory
+                )
+                return (out.status, out.output)
+            }
+            let lyon = try await config("lyon")
+            #expect(lyon.status == 0, "\(lyon.output)")
+            let text = try String(contentsOf: server.directory.appendingPathComponent("lyon.cfg"), encoding: .utf8)
+            for line in [
+                "#!define SITE \"lyon\"", "#!define REGISTER_REALM \"lyon.test\"", "#!define EMERGENCY \"^(112|15)$\"", "listen=udp:127.0.0.3:5062",
+            ] {
+                #expect(text.contains(line), "\(line)")
+            }
+            let mars = try await config("mars")
+            #expect(mars.status != 0 && mars.output.contains("no site mars"), "\(mars.output)")
+        }
+    }
+}
+
 @Suite("Star-code login through the PBX")
 struct StarCodeTests {
     @Test("*22*ext*pin from the phone's own line logs the user in (session, audit, push); a wrong PIN counts toward the lockout; *22 logs out")

@@ -5,6 +5,7 @@ import HotDeskCore
 import PhoneSimulator
 import Testing
 
+@testable import HotDeskServer
 @testable import HotDeskStore
 
 let pushDirectory = withSettings(flowDirectory, "  phone_credentials:\n    yealink: {username: admin, password: \"desk-9911\"}\n")
@@ -388,5 +389,31 @@ struct PushPacingTests {
             throw error
         }
         await server.stop()
+    }
+}
+
+@Suite("The wake of waiting pushes and PBX polls")
+struct WakeSignalTests {
+    @Test("a signal wakes every waiter (two PBX polls at once); a wait ends by its time; a signal with nobody waiting is kept for the next wait")
+    func everyWaiter() async throws {
+        let signal = WakeSignal()
+        let woken = [Flag(), Flag()]
+        let waits = woken.map { flag in
+            Task {
+                await signal.wait(upTo: 60)
+                flag.set()
+            }
+        }
+        #expect(await eventually { signal.waiting == 2 }, "both wait")
+        signal.signal()
+        #expect(await eventually { woken.allSatisfy(\.isSet) }, "both woken by one signal")
+        for wait in waits { wait.cancel() }
+
+        await signal.wait(upTo: 0.05)
+        #expect(signal.waiting == 0, "a wait that timed out leaves nothing behind")
+        signal.signal()
+        let kept = Task { await signal.wait(upTo: 60) }
+        await kept.value
+        #expect(signal.waiting == 0, "the kept signal ended the next wait at once")
     }
 }

@@ -86,6 +86,25 @@ struct SiteTests {
         }
     }
 
+    @Test(
+        "one PBX per site: two NOTIFY polls at once are both answered (a second poll used to leave the first waiting for ever), and a Lyon phone's NOTIFY goes to Lyon's PBX only"
+    )
+    func notifiesPerSite() async throws {
+        let yaml = Self.directory + "\n  - {mac: \"00:0b:82:5e:00:03\", model: grandstream-grp2614, workspace: \"Lyon 3.12\"}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let pbx = try await PBXTests().pbx(server)
+            let polls = ["paris", "lyon"].map { site in Task { try await pbx.call("GET", "/notify?wait=2&site=\(site)").status } }
+            for poll in polls { #expect(try await poll.value == 204, "each poll is answered when its wait is over") }
+
+            let phone = try await server.phone("grandstream-grp2614", mac: "000b825e0003", pushes: false)
+            try await phone.login("Login Int", ext: "5501", password: "1234")
+            #expect(try await pbx.call("GET", "/notify?wait=2&site=paris").status == 204, "not Paris's phone")
+            let order = try await pbx.call("GET", "/notify?wait=5&site=lyon")
+            #expect(order.status == 200 && order.json["address"] as? String == phone.options.address, "\(order.text)")
+            #expect(try await pbx.call("GET", "/notify?site=mars").status == 404)
+        }
+    }
+
     @Test("the daily logout of each site happens at its own local time")
     func dailyLogoutPerSite() async throws {
         let yaml = """

@@ -245,13 +245,27 @@ final class TestServer: Sendable {
         }
         let stopped = await eventually(timeout: 60) { ended.isSet }
         if !stopped {
-            Issue.record("the server did not stop within 60 s of a graceful shutdown (a request that never ends?)")
+            Issue.record("the server did not stop within 60 s of a graceful shutdown (a request that never ends?)\n\(connections())")
             task.cancel()
         }
         if !keepFiles {
             TestDatabase.remove(path: dbPath)
             try? FileManager.default.removeItem(at: directory)
         }
+    }
+
+    /// The TCP connections to the server's port and who holds them (`ss`): what a shutdown that
+    /// does not end waits for.
+    func connections() -> String {
+        let ss = Process()
+        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+        ss.arguments = ["-tanp", "( sport = :\(port) or dport = :\(port) )"]
+        let out = Pipe()
+        ss.standardOutput = out
+        ss.standardError = out
+        guard (try? ss.run()) != nil else { return "(ss did not run)" }
+        ss.waitUntilExit()
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
 
     /// Stops this server and starts a new one on the same database and port.
