@@ -195,3 +195,29 @@ public struct DeletionView: Codable, Sendable {
         self.jobs = jobs
     }
 }
+
+/// A site as its phones get it: the settings with the site's own values over them.
+public struct SiteView: Codable, Sendable {
+    public var name: String
+    public var timeZone: String?
+    public var internalAddress: String?
+    public var externalAddress: String?
+    public var sipServer: String?
+    public var emergencyNumbers: [String]
+    public var emergencyCallerId: String?
+    public var emergencyLocation: String?
+    /// How many phones stand in it.
+    public var devices: Int
+
+    public init(name: String, devices: Int) {
+        self.name = name
+        self.devices = devices
+        emergencyNumbers = []
+    }
+}
+
+public struct SiteList: Codable, Sendable {
+    public var sites: [SiteView]
+
+    public init(sites: [SiteView]) { self.sites = sites }
+}

@@ -58,6 +58,8 @@ public struct SessionView: Codable, Sendable {
     public var onCallSince: Date?
     /// An admin's logout waits for the phone's call to end.
     public var logoutWaiting: Bool = false
+    /// The site of the phone (`nil`: none).
+    public var site: String?
 
     public init(
         mac: String,

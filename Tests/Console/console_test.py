@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 BASE, PHONESIM, PUSH_PORT, HOTDESK, DB, SHOTS = sys.argv[1:7]
 PASSWORD = "correct horse battery"
@@ -191,6 +192,14 @@ try:
         len(r.find_elements(By.TAG_NAME, "button")) for r in rows("tr[data-mac='00:15:65:c0:50:03']")])
     if any(buttons):
         fail("an auditor is shown change buttons on a session")
+    # Sites: the switcher narrows the list to one site's phones (the phone is Lyon's).
+    site = lambda: Select(browser.find_element(By.CSS_SELECTOR, "#toolbar select[name='site']"))
+    site().select_by_value("paris")
+    wait_until("nobody at paris", lambda: "Nobody is logged in at paris." in browser.find_element(By.ID, "content").text)
+    site().select_by_value("lyon")
+    holds("lyon's session, with its site", lambda: [r for r in rows("tr[data-mac='00:15:65:c0:50:03']") if "lyon" in r.text])
+    shot("06a-sessions-of-a-site")
+    site().select_by_value("")
     view("devices")
     click("the device in the list", lambda: rows("tr[data-mac='00:15:65:c0:50:03']")[0])
     buttons = holds("the device panel", lambda: [len(p.find_elements(By.TAG_NAME, "button")) for p in browser.find_elements(By.ID, "device-panel")])
@@ -219,4 +228,4 @@ try:
         fail(f"the page logged errors: {logs}")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, sign-in throttled); screenshots in {SHOTS}")

@@ -79,6 +79,20 @@ struct SiteTests {
             a = try await pbx.authorize("5502", "112")
             #expect(a["caller_id"] as? String == "+33100000000" && a["emergency_location"] == nil, "\(a)")
 
+            // The admin API: each list by site.
+            let admin = try await AdminAPITests().client(server)
+            let lyonSessions = try await admin.call("GET", "/sessions?site=lyon").json["sessions"] as? [[String: Any]] ?? []
+            #expect(lyonSessions.map { $0["extension"] as? String } == ["5501"] && lyonSessions.first?["site"] as? String == "lyon")
+            let parisSessions = try await admin.call("GET", "/sessions?site=paris").json["sessions"] as? [[String: Any]] ?? []
+            #expect(parisSessions.map { $0["extension"] as? String } == ["5502"])
+            let lyonDevices = try await admin.call("GET", "/devices?site=lyon").json["devices"] as? [[String: Any]] ?? []
+            #expect(lyonDevices.map { $0["mac"] as? String } == ["00:15:65:5e:00:02"] && lyonDevices.first?["site"] as? String == "lyon")
+            #expect(try await admin.call("GET", "/sessions?site=mars").status == 404)
+            let sites = try await admin.call("GET", "/sites").json["sites"] as? [[String: Any]] ?? []
+            #expect(sites.map { $0["name"] as? String } == ["lyon", "paris"])
+            #expect(sites.first?["sip_server"] as? String == "127.0.0.3:5062" && sites.first?["devices"] as? Int == 1, "\(sites)")
+            #expect(sites.last?["sip_server"] as? String == "127.0.0.2:5060" && sites.last?["time_zone"] as? String == "Europe/Paris", "\(sites)")
+
             // The PBX's list: every site's numbers, or one site's.
             #expect(try await pbx.call("GET", "/emergency").json["numbers"] as? String == "112;15")
             #expect(try await pbx.call("GET", "/emergency?site=paris").json["numbers"] as? String == "112")

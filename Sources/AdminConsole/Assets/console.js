@@ -5,7 +5,7 @@
 // ever set as textContent, never as markup.
 "use strict";
 
-const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [] };
+const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [], site: "" };
 const ROLES = ["auditor", "helpdesk", "admin"];
 const $ = (id) => document.getElementById(id);
 
@@ -170,10 +170,16 @@ function pushCell(job) {
 
 function toolbar(title, ...controls) {
   const bar = $("toolbar");
-  bar.replaceChildren(el("h2", {}, title), ...controls);
+  bar.replaceChildren(el("h2", {}, title), ...controls.filter((c) => c));
 }
 
 function field(label, input) { return el("label", {}, label, input); }
+
+/// The site switcher of a list (none while the directory has no sites): one choice for every view.
+function siteField(sites, reset) {
+  if (!sites.length) return null;
+  return field("Site", select("site", [["", "all"], ...sites.map((s) => [s, s])], state.site, (e) => { state.site = e.target.value; reset(); render(); }));
+}
 
 function select(name, options, value, onchange) {
   return el("select", { name, onchange }, options.map(([v, t]) => el("option", { value: v, selected: v === value }, t)));
@@ -182,10 +188,15 @@ function select(name, options, value, onchange) {
 const views = {
   async sessions() {
     const after = state.sessionsAfter[state.sessionsAfter.length - 1];
-    const page = await api("GET", "/sessions?limit=200" + (after ? "&after=" + encodeURIComponent(after) : ""));
-    toolbar("Sessions", el("span", {}, page.sessions.length + (page.next ? "+" : "") + " logged in"));
+    const sites = (await api("GET", "/sites")).sites.map((s) => s.name);
+    if (!sites.includes(state.site)) state.site = "";
+    const query = new URLSearchParams({ limit: "200" });
+    if (state.site) query.set("site", state.site);
+    if (after) query.set("after", after);
+    const page = await api("GET", "/sessions?" + query);
+    toolbar("Sessions", siteField(sites, () => { state.sessionsAfter = []; }), el("span", {}, page.sessions.length + (page.next ? "+" : "") + " logged in"));
     const rows = page.sessions.map((s) => el("tr", { "data-mac": s.mac },
-      el("td", {}, s.extension), el("td", {}, s.name), el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
+      el("td", {}, s.extension), el("td", {}, s.name), sites.length ? el("td", {}, s.site || "—") : null, el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
       el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
       pushCell(s.last_push),
@@ -193,7 +204,8 @@ const views = {
         ? danger(s.on_call_since ? "Log out now" : "Log out", s.on_call_since ? "Yes, cut the call and log out " + s.extension : "Yes, log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : "")))
         : el("span", {}, danger("Log out after the call", "Yes, log out " + s.extension + " when the call ends", () => act("Log out " + s.extension + " after the call", "DELETE", "/sessions/" + s.mac), "secondary"), " ",
             danger("Log out now", "Yes, cut the call and log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + "?force=true"))))));
-    return [table(["Extension", "Name", "Device", "Model", "Network", "Since", "Address", "Call", "Last push", ""], rows, "Nobody is logged in."),
+    return [table(["Extension", "Name", ...(sites.length ? ["Site"] : []), "Device", "Model", "Network", "Since", "Address", "Call", "Last push", ""], rows,
+      state.site ? "Nobody is logged in at " + state.site + "." : "Nobody is logged in."),
       pager(page.next, state.sessionsAfter, page.sessions.length ? page.sessions[page.sessions.length - 1].mac : null)];
   },
 
@@ -201,14 +213,17 @@ const views = {
     // Filtered and paged by the server: a site may have 100,000 phones.
     const f = state.deviceFilter || (state.deviceFilter = { brand: "", workspace: "", state: "", text: "" });
     const query = new URLSearchParams({ limit: "200" });
+    const sites = (await api("GET", "/sites")).sites.map((s) => s.name);
+    if (!sites.includes(state.site)) state.site = "";
     for (const key of ["brand", "workspace", "state"]) if (f[key]) query.set(key, f[key]);
+    if (state.site) query.set("site", state.site);
     const after = state.devicesAfter[state.devicesAfter.length - 1];
     if (after) query.set("after", after);
     const [list, locks, spaceList] = await Promise.all([api("GET", "/devices?" + query), api("GET", "/locks"), api("GET", "/workspaces")]);
     const brands = [...new Set(["cisco", "fanvil", "grandstream", "mitel", "polycom", "sangoma", "snom", "yealink", ...list.devices.map((d) => d.brand)])].sort();
     const spaces = spaceList.workspaces.map((w) => w.name);
     const refilter = (key) => (e) => { f[key] = e.target.value; state.devicesAfter = []; render(); };
-    toolbar("Devices",
+    toolbar("Devices", siteField(sites, () => { state.devicesAfter = []; }),
       field("Family", select("brand", [["", "all"], ...brands.map((b) => [b, b])], f.brand, refilter("brand"))),
       field("Workspace", select("workspace", [["", "all"], ...spaces.map((w) => [w, w])], f.workspace, refilter("workspace"))),
       field("State", select("state", [["", "all"], ["logged_in", "logged in"], ["idle", "idle"], ["changed", "config changed"], ["current", "config current"], ["never_fetched", "never fetched"]], f.state, refilter("state"))),
@@ -216,10 +231,10 @@ const views = {
     const shown = list.devices.filter((d) =>
       !f.text || [d.mac, d.model, d.address, d.logged_in && d.logged_in.extension].some((v) => v && String(v).toLowerCase().includes(f.text.toLowerCase())));
     const rows = shown.map((d) => el("tr", { class: "clickable" + (state.device === d.mac ? " selected" : ""), "data-mac": d.mac, onclick: () => { state.device = d.mac; render(); } },
-      el("td", { class: "mono" }, d.mac), el("td", {}, d.brand), el("td", {}, d.model), el("td", {}, d.workspace || "—"),
+      el("td", { class: "mono" }, d.mac), el("td", {}, d.brand), el("td", {}, d.model), sites.length ? el("td", {}, d.site || "—") : null, el("td", {}, d.workspace || "—"),
       el("td", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name : "idle"), el("td", { class: "mono" }, d.address || "—"),
       el("td", {}, when(d.last_fetch)), stateCell(d.config), pushCell(d.last_push)));
-    const out = [table(["MAC", "Family", "Model", "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
+    const out = [table(["MAC", "Family", "Model", ...(sites.length ? ["Site"] : []), "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
       f.brand || f.workspace || f.state || f.text || list.next ? "No device on this page matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
     const d = list.devices.find((x) => x.mac === state.device);
     if (d) out.unshift(devicePanel(d, locks.locks.filter((l) => l.kind === "device" && l.key === d.mac)));

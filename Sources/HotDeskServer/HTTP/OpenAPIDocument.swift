@@ -36,8 +36,9 @@ public enum OpenAPIDocument {
         ),
         "DELETE /api/v1/accounts/{name}": .init(summary: "Remove a console account; its sessions end. Not your own.", answers: [204, 404, 409]),
         "GET /api/v1/sessions": .init(
-            summary: "Who is logged in on which phone, with each phone's last push, oldest login first; limit/after page it.",
-            query: ["limit", "after"],
+            summary:
+                "Who is logged in on which phone (and its site), with each phone's last push, oldest login first; ?site= one site's; limit/after page it.",
+            query: ["site", "limit", "after"],
             answers: [200, 400, 404]
         ),
         "DELETE /api/v1/sessions/{mac}": .init(
@@ -75,6 +76,7 @@ public enum OpenAPIDocument {
         ),
         "POST /api/v1/devices/{mac}/sip-password": .init(summary: "A new SIP password for a phone's own line, returned once.", answers: [200, 404]),
         "GET /api/v1/workspaces": .init(summary: "Workspaces with their device counts and licence limits."),
+        "GET /api/v1/sites": .init(summary: "Sites as their phones get them (addresses, PBX, zone, emergency calls) with their device counts."),
         "GET /api/v1/cos": .init(summary: "Classes of service, schedules and emergency numbers."),
         "GET /api/v1/cos/check": .init(
             summary: "Which class of service and rule decide a call.",
@@ -84,9 +86,9 @@ public enum OpenAPIDocument {
         "GET /api/v1/cos/{name}": .init(summary: "One class of service.", answers: [200, 404]),
         "GET /api/v1/devices": .init(
             summary:
-                "Phones by MAC: family, workspace, address, last fetch, config current or changed, who, last push; filters brand/workspace/state; limit/after page them.",
-            query: ["brand", "workspace", "state", "limit", "after"],
-            answers: [200, 400]
+                "Phones by MAC: family, workspace, site, address, last fetch, config current or changed, who, last push; filters brand/workspace/site/state; limit/after page them.",
+            query: ["brand", "workspace", "site", "state", "limit", "after"],
+            answers: [200, 400, 404]
         ),
         "GET /api/v1/shared-lines": .init(summary: "Shared lines and their members (never a password)."),
         "GET /api/v1/locks": .init(summary: "Extensions, phones and addresses locked by wrong passwords, until when."),

@@ -27,7 +27,7 @@ extension SQLStore {
             let rows = try db.rows(
                 """
                 SELECT s.*, e.name AS extension_name, d.model, d.brand, d.token_generation, d.push_port, d.phone_username, d.phone_password_sealed,
-                       d.last_address
+                       d.last_address, d.site
                 FROM sessions s JOIN devices d ON d.mac = s.mac JOIN extensions e ON e.number = s.extension
                 ORDER BY s.started_at
                 """
@@ -47,7 +47,7 @@ extension SQLStore {
         // Each filter given: its condition and the value it binds.
         let filters: [(String, String)] = [
             query.mac.map { ("mac = ?", $0.canonical) }, query.after.map { ("mac > ?", $0.canonical) },
-            query.brand.map { ("brand = ?", $0.rawValue) }, query.workspace.map { ("workspace = ?", $0) },
+            query.brand.map { ("brand = ?", $0.rawValue) }, query.workspace.map { ("workspace = ?", $0) }, query.site.map { ("site = ?", $0) },
         ].compactMap { $0 }
         var conditions = filters.map(\.0)
         if let loggedIn = query.loggedIn { conditions.append("mac \(loggedIn ? "IN" : "NOT IN") (SELECT mac FROM sessions)") }

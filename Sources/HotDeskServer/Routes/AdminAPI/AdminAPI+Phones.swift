@@ -27,6 +27,7 @@ extension AdminAPIController {
         }
         query.brand = params.get("brand").map { Brand($0.lowercased()) }
         query.workspace = params.get("workspace")
+        query.site = try await siteFilter(params)
         var configState: String?
         switch params.get("state") {
         case nil: break
@@ -126,6 +127,25 @@ extension AdminAPIController {
         return .json(.ok, WorkspaceList(workspaces: list))
     }
 
+    /// The directory's sites, each as its phones get it, with how many phones stand in it.
+    func listSites() async throws -> Response {
+        let settings = try await store.settings()
+        let placed = try await store.deviceSites()
+        let list = settings.sites.keys.sorted().map { name in
+            let site = settings.forSite(name)
+            var view = SiteView(name: name, devices: placed.values.filter { $0 == name }.count)
+            view.timeZone = site.timeZone?.identifier
+            view.internalAddress = site.internalAddress?.baseURL
+            view.externalAddress = site.externalAddress?.baseURL
+            view.sipServer = site.sip.map { "\($0.host):\($0.effectivePort)" }
+            view.emergencyNumbers = site.emergencyNumbers
+            view.emergencyCallerId = site.emergencyCallerID
+            view.emergencyLocation = site.emergencyLocation
+            return view
+        }
+        return .json(.ok, SiteList(sites: list))
+    }
+
     /// Puts a device in a workspace (or takes it out), within the workspace's licence.
     func assignWorkspace(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
@@ -183,7 +203,8 @@ extension AdminAPIController {
     func listSessions(_ request: Request) async throws -> Response {
         let params = request.uri.queryParameters
         let limit = try Self.limit(params, default: Int.max, max: 10_000)
-        var overviews = try await store.sessionOverview().sorted {
+        let site = try await siteFilter(params)
+        var overviews = try await store.sessionOverview().filter { site == nil || $0.device.site == site }.sorted {
             ($0.session.startedAt, $0.session.mac.canonical) < ($1.session.startedAt, $1.session.mac.canonical)
         }
         if let text = params.get("after") {
@@ -210,6 +231,7 @@ extension AdminAPIController {
             )
             view.onCallSince = calls[overview.session.mac]
             view.logoutWaiting = waiting.contains { $0.isFor(overview.session) }
+            view.site = overview.device.site
             return view
         }
         let next = overviews.count > limit ? page.last.map { Self.page("sessions", params, setting: ["after": $0.session.mac.canonical]) } : nil
@@ -334,6 +356,15 @@ extension AdminAPIController {
             query.filter { setting[String($0.key)] == nil }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
             + setting.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         return "/api/v1/\(list)?" + (items.percentEncodedQuery ?? "")
+    }
+
+    /// The `site` filter of a list: a site of the directory, else 404 `unknown_site`.
+    func siteFilter(_ query: Parameters) async throws -> String? {
+        guard let name = query.get("site") else { return nil }
+        guard try await store.settings().sites[name] != nil else {
+            throw APIError(.notFound, "unknown_site", "no site \(name.prefix(30)) in the directory")
+        }
+        return name
     }
 
     /// The `limit` parameter: 1 to `max`, else 400 `bad_limit`; `default` when absent.

@@ -44,6 +44,7 @@ struct AdminAPIController: Sendable {
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
         api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
         api.get("workspaces") { _, _ in try await self.listWorkspaces() }
+        api.get("sites") { _, _ in try await self.listSites() }
         api.get("cos") { _, _ in try await self.listCoS() }
         api.get("cos/check") { request, _ in try await self.checkCoS(request) }
         api.get("cos/{name}") { _, context in try await self.showCoS(context) }
