@@ -21,6 +21,9 @@ public struct Site: Hashable, Sendable {
     public var maxDuration: TimeInterval??
     public var dailyAt: DailyTime??
     public var idleAfter: TimeInterval??
+    /// The class of service a visitor's calls from this site's phones must also pass (a user
+    /// whose home is another site): their own class still decides first.
+    public var visitorCoS: String?
 
     public init(name: String) { self.name = name }
 
@@ -52,6 +55,16 @@ public enum Roaming: Hashable, Sendable {
         case .everywhere: true
         case .sites(let names): names.contains(site)
         }
+    }
+}
+
+extension Site {
+    /// The class of service that also decides the calls of `ext` on this site's phones: the
+    /// site's `visitorCoS` when `ext` is of another site; `nil` for the site's own users and
+    /// users of no site.
+    public func restriction(for ext: Extension) -> String? {
+        guard let home = ext.site, home != name else { return nil }
+        return visitorCoS
     }
 }
 

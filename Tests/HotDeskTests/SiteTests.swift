@@ -119,6 +119,37 @@ struct SiteTests {
         }
     }
 
+    @Test(
+        "a site's visitor_cos restricts visitors: a Paris user's international call from a Lyon phone is refused with why; the same call from Paris, a local call and 112 go through"
+    )
+    func visitorClassOfService() async throws {
+        let yaml =
+            Self.directory
+            .replacingOccurrences(of: "desk 12\"\n", with: "desk 12\"\n    visitor_cos: lyon-visitors\n")
+            .replacingOccurrences(of: "site: paris, roaming: [lyon]}", with: "site: paris, roaming: [lyon], cos: staff}")
+            .replacingOccurrences(of: "\"sip-secret-5502\", site: paris}", with: "\"sip-secret-5502\", site: paris, cos: staff}")
+                + """
+
+                classes_of_service:
+                  - {name: staff, default: allow}
+                  - {name: lyon-visitors, default: allow, rules: [{pattern: "00.", action: deny}]}
+                """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let lyon = try await server.phone("yealink-t46u", mac: "0015655e0002")
+            try await lyon.login("Login Int", ext: "5501", password: "1234")
+            let paris = try await server.phone("yealink-t46u", mac: "0015655e0001")
+            try await paris.login("Login Int", ext: "5502", password: "2345")
+            #expect(try await eventually { try await server.store.sessions().count == 2 })
+            let pbx = try await PBXTests().pbx(server)
+            let refused = try await pbx.authorize("5501", "0044201234567")
+            #expect(refused["decision"] as? String == "deny" && refused["cos"] as? String == "lyon-visitors", "\(refused)")
+            #expect((refused["reason"] as? String)?.contains("a visitor from paris at lyon") == true, "\(refused)")
+            #expect(try await pbx.authorize("5501", "5502")["decision"] as? String == "allow", "a local call")
+            #expect(try await pbx.authorize("5501", "112")["decision"] as? String == "allow", "an emergency call")
+            #expect(try await pbx.authorize("5502", "0044201234567")["decision"] as? String == "allow", "at home, staff allows it")
+        }
+    }
+
     @Test("the daily logout of each site happens at its own local time")
     func dailyLogoutPerSite() async throws {
         let yaml = """
@@ -183,6 +214,7 @@ struct SiteTests {
             ("sites:\n  - {name: lyon, time_zone: Mars/Olympus}\n", "not a time zone"),
             ("sites:\n  - {name: lyon, auto_logout: {wait_for_call: false}}\n", "unknown key"),
             ("sites:\n  - {name: \"ly on\"}\n", "letters, digits"),
+            ("sites:\n  - {name: lyon, visitor_cos: nobody}\n", "visitor_cos: unknown class of service \"nobody\""),
             ("sites:\n  - {name: lyon}\n  - {name: lyon}\n", "site name"),
         ]
     )

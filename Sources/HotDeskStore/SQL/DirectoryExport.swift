@@ -165,6 +165,7 @@ struct DirectoryWriter {
             ("emergency_caller_id", s.emergencyCallerID.map(text)),
             ("emergency_location", s.emergencyLocation.map(text)),
             ("auto_logout", auto.isEmpty ? nil : map(auto)),
+            ("visitor_cos", s.visitorCoS.map(text)),
         ])
     }
 

@@ -74,6 +74,14 @@ extension SQLStore {
                 }
             }
         }
+        for definition in try db.values(String.self, "SELECT definition FROM sites") {
+            guard let site = JSONText.decode(StoredSite.self, definition)?.site, let name = site.visitorCoS, book.classes[name] == nil else {
+                continue
+            }
+            problems.append(
+                DirectoryProblem(path: "sites", line: nil, message: "site \(site.name): visitor_cos: unknown class of service \"\(name)\"")
+            )
+        }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 

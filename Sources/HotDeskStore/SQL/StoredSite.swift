@@ -18,6 +18,7 @@ struct StoredSite: Codable, Hashable {
     var afterMinutes: Int?
     var dailyAt: String?
     var idleMinutes: Int?
+    var visitorCos: String?
 
     init(_ s: Site) {
         name = s.name
@@ -36,6 +37,7 @@ struct StoredSite: Codable, Hashable {
         afterMinutes = s.maxDuration.map { $0.map { Int($0 / 60) } ?? 0 }
         dailyAt = s.dailyAt.map { $0?.description ?? "none" }
         idleMinutes = s.idleAfter.map { $0.map { Int($0 / 60) } ?? 0 }
+        visitorCos = s.visitorCoS
     }
 
     var site: Site {
@@ -54,6 +56,7 @@ struct StoredSite: Codable, Hashable {
         s.maxDuration = afterMinutes.map { $0 == 0 ? nil : TimeInterval($0 * 60) }
         s.dailyAt = dailyAt.map { $0 == "none" ? nil : DailyTime($0) }
         s.idleAfter = idleMinutes.map { $0 == 0 ? nil : TimeInterval($0 * 60) }
+        s.visitorCoS = visitorCos
         return s
     }
 }

@@ -49,6 +49,25 @@ struct PBXController: Sendable {
         return .json(.ok, EmergencyListView(version: version, numbers: joined))
     }
 
+    /// A call its own class allows, from a phone of another site than the user's: the site's
+    /// `visitor_cos` must allow it too.
+    private func visiting(
+        _ decision: CoSBook.Decision,
+        _ user: SIPUser,
+        _ desk: DeskIdentity,
+        _ book: CoSBook,
+        _ callee: String,
+        _ now: Date
+    ) -> CoSBook.Decision {
+        guard decision.action == .allow, case .extension(let ext, _) = user, let site = desk.site,
+            let visitors = desk.settings.sites[site]?.restriction(for: ext)
+        else { return decision }
+        var visiting = book.decide(cosName: visitors, number: callee, at: now)
+        guard visiting.action == .deny else { return decision }
+        visiting.reason = "a visitor from \(ext.site ?? "another site") at \(site): " + visiting.reason
+        return visiting
+    }
+
     /// The site a PBX asks for (`?site=`; empty: none, as a PBX configured without one sends it).
     static func site(_ request: Request, _ settings: Settings) throws -> String? {
         guard let asked = request.uri.queryParameters.get("site"), !asked.isEmpty else { return nil }
@@ -252,7 +271,7 @@ struct PBXController: Sendable {
         } else if let notProvisioned {
             decision = .init(action: .deny, cos: cosName ?? "", rule: "not provisioned", reason: notProvisioned)
         } else if let cosName {
-            decision = book.decide(cosName: cosName, number: asked.callee, at: now)
+            decision = visiting(book.decide(cosName: cosName, number: asked.callee, at: now), user, callerIDs, book, asked.callee, now)
         } else {
             decision = .init(action: .allow, cos: "", rule: "no class of service", reason: "no class of service is assigned to \(asked.authUser)")
         }
