@@ -150,6 +150,23 @@ struct SiteTests {
         }
     }
 
+    @Test("a phone shows times in its site's zone: a lock's end on a Paris phone is Paris time")
+    func screenTimesInTheSiteZone() async throws {
+        let yaml = withSettings(Self.directory, "  lockout: {extension_failures: 1}\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let paris = try await server.phone("yealink-t46u", mac: "0015655e0001")
+            try await paris.login("Login Int", ext: "5502", password: "0000")
+            let text = await paris.displayText
+            let zone = TimeZone(identifier: "Europe/Paris")!
+            let until = server.clock.now() + 15 * 60
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            // The server's lock began a moment before this test's clock read: either hour is its.
+            let hours = [until - 5, until].map { String(format: "%02d:", calendar.component(.hour, from: $0)) }
+            #expect(text.contains(zone.abbreviation(for: until) ?? "?") && hours.contains { text.contains($0) }, "\(text)")
+        }
+    }
+
     @Test("the daily logout of each site happens at its own local time")
     func dailyLogoutPerSite() async throws {
         let yaml = """

@@ -217,7 +217,9 @@ struct PhoneAppController: Sendable {
     /// The app's screens for this phone, with links to the address it reached HotDesk at.
     private func appScreens(_ request: Request, _ phone: ResolvedPhone) -> AppScreens {
         let base = hosts.address(request, settings: phone.state.settings)?.baseURL ?? ""
-        return AppScreens(texts: screens.texts(language), appURL: "\(base)/app/\(phone.token)", timeZone: timeZone)
+        // Times on the screen (a lock's end) in the phone's own zone: its site's, else the settings', else the server's.
+        let zone = phone.state.settings.timeZone ?? timeZone
+        return AppScreens(texts: screens.texts(language), appURL: "\(base)/app/\(phone.token)", timeZone: zone)
     }
 
     private func network(_ request: Request) -> Network { request.uri.queryParameters.get("net").flatMap { Network(rawValue: $0) } ?? .internal }
