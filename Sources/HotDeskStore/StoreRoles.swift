@@ -250,6 +250,8 @@ public protocol AccountStore: Sendable {
 public protocol StoreHealth: Sendable {
     /// How many sessions and devices there are (the metrics' gauges; also a cheap health check).
     func population() async throws -> (sessions: Int, devices: Int)
+    /// The same per site, for the sites that have phones (empty without sites).
+    func populationBySite() async throws -> [String: (sessions: Int, devices: Int)]
     /// Writes one small row (the health check's proof that the database takes writes).
     func probeWrite(at: Date) async throws
 }

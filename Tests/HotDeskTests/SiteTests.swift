@@ -93,6 +93,13 @@ struct SiteTests {
             #expect(sites.first?["sip_server"] as? String == "127.0.0.3:5062" && sites.first?["devices"] as? Int == 1, "\(sites)")
             #expect(sites.last?["sip_server"] as? String == "127.0.0.2:5060" && sites.last?["time_zone"] as? String == "Europe/Paris", "\(sites)")
 
+            // The metrics by site.
+            let counted = await eventually(timeout: 10) {
+                let text = (try? await HTTP.get("\(server.baseURL)/metrics").body) ?? ""
+                return text.contains("hotdesk_site_sessions{site=\"lyon\"} 1") && text.contains("hotdesk_site_devices{site=\"paris\"} 1")
+            }
+            #expect(counted, "sessions and devices by site in /metrics")
+
             // The PBX's list: every site's numbers, or one site's.
             #expect(try await pbx.call("GET", "/emergency").json["numbers"] as? String == "112;15")
             #expect(try await pbx.call("GET", "/emergency?site=paris").json["numbers"] as? String == "112")

@@ -13,6 +13,8 @@ final class HealthMonitor: Service, Sendable {
     let telemetry: Telemetry
     /// `nil` while healthy; else why not.
     private let problem = Mutex<String?>(nil)
+    /// The sites counted last time (a site with no phones any more goes to 0).
+    private let sitesCounted = Mutex<Set<String>>([])
 
     init(store: any StoreHealth, interval: TimeInterval, telemetry: Telemetry, logger: Logger) {
         self.telemetry = telemetry
@@ -34,6 +36,12 @@ final class HealthMonitor: Service, Sendable {
         do {
             let population = try await store.population()
             telemetry.gauges(sessions: population.sessions, devices: population.devices)
+            let bySite = try await store.populationBySite()
+            let gone = sitesCounted.withLock { counted in
+                defer { counted = Set(bySite.keys) }
+                return counted.subtracting(bySite.keys)
+            }
+            telemetry.siteGauges(bySite, gone: gone)
             do {
                 try await store.probeWrite(at: Date())
             } catch {

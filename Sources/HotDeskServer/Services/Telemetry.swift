@@ -48,6 +48,18 @@ public final class Telemetry: Sendable {
         Gauge(label: "hotdesk_devices", factory: factory).record(devices)
     }
 
+    /// `hotdesk_site_sessions{site}`, `hotdesk_site_devices{site}`; a site named in `gone` (it
+    /// had phones at the last count, none now) goes to 0.
+    func siteGauges(_ counts: [String: (sessions: Int, devices: Int)], gone: Set<String>) {
+        for site in gone { recordSite(site, sessions: 0, devices: 0) }
+        for (site, count) in counts { recordSite(site, sessions: count.sessions, devices: count.devices) }
+    }
+
+    private func recordSite(_ site: String, sessions: Int, devices: Int) {
+        Gauge(label: "hotdesk_site_sessions", dimensions: [("site", site)], factory: factory).record(sessions)
+        Gauge(label: "hotdesk_site_devices", dimensions: [("site", site)], factory: factory).record(devices)
+    }
+
     private static func safe(_ name: String) -> String {
         String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") ? $0 : "_" })
     }

@@ -100,6 +100,18 @@ public class SQLStore: Store, @unchecked Sendable {
         }
     }
 
+    public func populationBySite() async throws -> [String: (sessions: Int, devices: Int)] {
+        try await engine.read { db in
+            var counts: [String: (sessions: Int, devices: Int)] = [:]
+            for row in try db.rows("SELECT site, COUNT(*) AS n FROM devices WHERE site IS NOT NULL GROUP BY site") {
+                counts[row["site"] as String] = (0, row["n"])
+            }
+            let sessions = "SELECT d.site, COUNT(*) AS n FROM sessions s JOIN devices d ON d.mac = s.mac WHERE d.site IS NOT NULL GROUP BY d.site"
+            for row in try db.rows(sessions) { counts[row["site"] as String]?.sessions = row["n"] }
+            return counts
+        }
+    }
+
     public func device(ofAppToken token: String) -> MACAddress? { secrets.readAppToken(token)?.mac }
 
     public var digestNonceKey: SymmetricKey { secrets.nonceKey }
