@@ -164,10 +164,13 @@ public struct ExtensionView: Codable, Sendable {
     public var loggedInOn: [String]
     /// When its lock ends, if wrong passwords locked it.
     public var lockedUntil: Date?
+    /// Its home site, if any.
+    public var site: String?
     public init(_ e: ExtensionSummary, loggedInOn: [String], lockedUntil: Date?) {
         number = e.number
         name = e.name
         cos = e.cos
+        site = e.site
         voicemail = e.hasVoicemail
         self.loggedInOn = loggedInOn
         self.lockedUntil = lockedUntil

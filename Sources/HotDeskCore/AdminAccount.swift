@@ -79,6 +79,8 @@ public struct ExtensionSummary: Hashable, Sendable {
     public var name: String
     public var cos: String?
     public var hasVoicemail: Bool
+    /// The user's home site, if any.
+    public var site: String?
 
     public init(number: String, name: String, cos: String?, hasVoicemail: Bool) {
         self.number = number

@@ -88,6 +88,8 @@ struct SiteTests {
             let lyonDevices = try await admin.call("GET", "/devices?site=lyon").json["devices"] as? [[String: Any]] ?? []
             #expect(lyonDevices.map { $0["mac"] as? String } == ["00:15:65:5e:00:02"] && lyonDevices.first?["site"] as? String == "lyon")
             #expect(try await admin.call("GET", "/sessions?site=mars").status == 404)
+            let parisUsers = try await admin.call("GET", "/extensions?site=paris").json["extensions"] as? [[String: Any]] ?? []
+            #expect(parisUsers.map { $0["number"] as? String } == ["5501", "5502"], "the users whose home is Paris")
             let sites = try await admin.call("GET", "/sites").json["sites"] as? [[String: Any]] ?? []
             #expect(sites.map { $0["name"] as? String } == ["lyon", "paris"])
             #expect(sites.first?["sip_server"] as? String == "127.0.0.3:5062" && sites.first?["devices"] as? Int == 1, "\(sites)")

@@ -24,9 +24,10 @@ public enum OpenAPIDocument {
             contentType: "text/event-stream"
         ),
         "GET /api/v1/extensions": .init(
-            summary: "Extensions (never a secret) with the phones each is logged in on and its lock; limit/after page them.",
-            query: ["limit", "after"],
-            answers: [200, 400]
+            summary:
+                "Extensions (never a secret) with their site, the phones each is logged in on and its lock; ?site= one site's users; limit/after page them.",
+            query: ["site", "limit", "after"],
+            answers: [200, 400, 404]
         ),
         "GET /api/v1/accounts": .init(summary: "The web console's accounts: name, role, created, last sign-in (never a password)."),
         "POST /api/v1/accounts": .init(

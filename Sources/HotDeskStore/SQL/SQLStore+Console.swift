@@ -177,8 +177,10 @@ extension SQLStore {
 
     public func extensionSummaries() async throws -> [ExtensionSummary] {
         try await engine.read { db in
-            try db.rows("SELECT number, name, cos, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
-                ExtensionSummary(number: $0["number"], name: $0["name"], cos: $0["cos"], hasVoicemail: $0["voicemail"])
+            try db.rows("SELECT number, name, cos, site, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
+                var summary = ExtensionSummary(number: $0["number"], name: $0["name"], cos: $0["cos"], hasVoicemail: $0["voicemail"])
+                summary.site = $0["site"]
+                return summary
             }
         }
     }

@@ -50,6 +50,7 @@ extension AdminAPIController {
         let params = request.uri.queryParameters
         let limit = try Self.limit(params, default: Int.max, max: 10_000)
         var all = try await store.extensionSummaries()
+        if let site = try await siteFilter(params) { all.removeAll { $0.site != site } }
         if let after = params.get("after") {
             guard Extension.isValidNumber(after) else { throw APIError(.badRequest, "bad_extension", "after is an extension number (2-6 digits)") }
             all.removeAll { $0.number <= after }
