@@ -52,7 +52,8 @@ struct KamailioConfigCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        guard let output else { return print(config, terminator: "") }
+        // The file itself, lines and tabs as they are (its directory facts were checked at import).
+        guard let output else { return FileHandle.standardOutput.write(Data(config.utf8)) }
         do {
             try config.write(toFile: output, atomically: true, encoding: .utf8)
         } catch {

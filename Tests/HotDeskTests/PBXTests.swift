@@ -393,6 +393,14 @@ extension KamailioConfigCommandTests {
             ] {
                 #expect(text.contains(line), "\(line)")
             }
+            // Without --output, the same file on standard output, line by line.
+            let printed = try await Command.run(
+                [hotdeskExecutable, "pbx", "kamailio-config", "--site", "lyon", "--screens", screensDirectory.path]
+                    + (try TestDatabase.commandLine(for: server.dbPath)),
+                environment: TestDatabase.commandEnvironment,
+                workingDirectory: server.directory
+            )
+            #expect(printed.output.contains("\n#!define SITE \"lyon\"\n") && !printed.output.contains("\\u{A}"), "\(printed.output.prefix(300))")
             let mars = try await config("mars")
             #expect(mars.status != 0 && mars.output.contains("no site mars"), "\(mars.output)")
         }
