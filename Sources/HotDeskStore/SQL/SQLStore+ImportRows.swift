@@ -74,10 +74,8 @@ extension SQLStore {
                 }
             }
         }
-        for definition in try db.values(String.self, "SELECT definition FROM sites") {
-            guard let site = JSONText.decode(StoredSite.self, definition)?.site, let name = site.visitorCoS, book.classes[name] == nil else {
-                continue
-            }
+        for site in try readSites(db) {
+            guard let name = site.visitorCoS, book.classes[name] == nil else { continue }
             problems.append(
                 DirectoryProblem(path: "sites", line: nil, message: "site \(site.name): visitor_cos: unknown class of service \"\(name)\"")
             )

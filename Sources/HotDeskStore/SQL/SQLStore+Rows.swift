@@ -85,11 +85,13 @@ extension SQLStore {
         )
         settings.timeZone = (row["time_zone"] as String?).flatMap(TimeZone.init(identifier:))
         settings.emergencyLocation = row["emergency_location"]
-        for definition in try db.values(String.self, "SELECT definition FROM sites") {
-            guard let site = JSONText.decode(StoredSite.self, definition)?.site else { continue }
-            settings.sites[site.name] = site
-        }
+        for site in try readSites(db) { settings.sites[site.name] = site }
         return settings
+    }
+
+    /// The directory's sites, as stored.
+    static func readSites(_ db: any SQLDatabase) throws -> [Site] {
+        try db.values(String.self, "SELECT definition FROM sites").compactMap { JSONText.decode(StoredSite.self, $0)?.site }
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.
