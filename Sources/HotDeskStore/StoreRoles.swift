@@ -71,7 +71,7 @@ public protocol PushJobStore: Sendable {
     /// up to one below the last id seen).
     func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob]
     /// Queued jobs due by `now`, oldest first, leased until `leaseUntil` so a crash mid-push
-    /// leaves them to be tried again.
+    /// leaves them to be tried again; each one's attempt is counted as it is claimed.
     func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob]
     /// Sent jobs whose phone did not fetch the config by their due time.
     func overdueSentPushJobs(now: Date) async throws -> [PushJob]

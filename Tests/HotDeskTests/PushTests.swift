@@ -273,9 +273,8 @@ struct PushTests {
 
 @Suite("Push jobs in the store: what a config fetch proves")
 struct PushConfirmationTests {
-    @Test("a fetch of the config the phone already had does not confirm a push not yet sent; after sending, it does")
-    func fetchProvesOnlyWhatThePhoneDid() async throws {
-        let dir = try TempDir()
+    /// A store with the full directory (its Yealink template written beside it).
+    func directoryStore(_ dir: borrowing TempDir) async throws -> SQLStore {
         try
             "#!version:1.0.0.1\naccount.1.user_name = {{line.number}}\nlinekey.2.value = {{app_url}}\nstatic.auto_provision.server.username = {{provisioning.username}}\nstatic.auto_provision.server.password = {{provisioning.password}}\n"
             .write(
@@ -285,6 +284,13 @@ struct PushConfirmationTests {
             )
         let store = try dir.store()
         _ = try await importDirectory(fullDirectory, into: store, base: dir.url)
+        return store
+    }
+
+    @Test("a fetch of the config the phone already had does not confirm a push not yet sent; after sending, it does")
+    func fetchProvesOnlyWhatThePhoneDid() async throws {
+        let dir = try TempDir()
+        let store = try await directoryStore(dir)
         let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
         let now = Date()
         func fetch(_ hash: String, _ at: Date) async throws -> [PushJob] {
@@ -325,6 +331,29 @@ struct PushConfirmationTests {
             )
         ])[0]
         #expect(try await fetch("via-b", now + 7).map(\.id) == [logout.id])
+    }
+
+    @Test("a phone that fetches its config before the push's answer is written: the job is applied with its attempt counted")
+    func fetchDuringTheAttempt() async throws {
+        let dir = try TempDir()
+        let store = try await directoryStore(dir)
+        let mac = try #require(MACAddress("00:15:65:aa:bb:dd"))
+        let now = Date()
+        let job = try await store.addPushJobs([
+            PushJob(mac: mac, action: .reload, reason: .login, configHash: "new", actor: "5501", createdAt: now, dueAt: now)
+        ])[0]
+        // The push service claims the job and sends it; the phone fetches at once, while the
+        // attempt's outcome is still on its way to the store (a race seen in CI: applied, 0 attempts).
+        let claimed = try await store.claimDuePushJobs(now: now, leaseUntil: now + 60, limit: 10)
+        #expect(claimed.map(\.id) == [job.id] && claimed.map(\.attempts) == [1])
+        let applied = try await store.recordFetch(mac: mac, address: "127.0.0.9", host: nil, configHash: "new", configAddress: nil, at: now + 1)
+        #expect(applied.map(\.attempts) == [1])
+        var sent = claimed[0]
+        sent.state = .sent
+        sent.sentAt = now + 1
+        #expect(try await store.updatePushJob(sent) == false, "the phone's fetch came first: the job stays applied")
+        let stored = try #require(try await store.pushJob(id: job.id))
+        #expect(stored.state == .applied && stored.attempts == 1)
     }
 
     @Test(

@@ -124,8 +124,7 @@ final class PushService: Service, Sendable {
             inFlight.withLock { $0 -= 1 }
             wake()
         }
-        var job = claimed
-        job.attempts += 1
+        var job = claimed  // its attempt already counted by the claim
         let outcome: PushOutcome
         do {
             outcome = try await send(job)

@@ -133,15 +133,21 @@ extension SQLStore {
                 "SELECT * FROM push_jobs WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
                 [now.timeIntervalSince1970, limit]
             ).compactMap(Self.pushJob)
+            // The attempt is counted as it is claimed: the phone may fetch the config it pushes
+            // (and so apply the job) before the attempt's own outcome is written.
             for job in due {
                 try db.execute(
-                    "UPDATE push_jobs SET due_at = ? WHERE id = ?",
+                    "UPDATE push_jobs SET due_at = ?, attempts = attempts + 1 WHERE id = ?",
                     [
                         leaseUntil.timeIntervalSince1970, job.id,
                     ]
                 )
             }
-            return due
+            return due.map { job in
+                var job = job
+                job.attempts += 1
+                return job
+            }
         }
     }
 
