@@ -11,6 +11,8 @@ public struct APIKeyView: Codable, Sendable, CustomStringConvertible {
     public var kind: String
     /// An admin key's role: `auditor`, `helpdesk` or `admin` (PBX keys: null).
     public var role: String?
+    /// The sites an admin key is limited to; null: every site.
+    public var sites: [String]?
     public var createdAt: Date
     public var lastUsedAt: Date?
 
@@ -18,12 +20,17 @@ public struct APIKeyView: Codable, Sendable, CustomStringConvertible {
         name = key.name
         kind = key.kind.rawValue
         role = key.kind == .admin ? key.role.rawValue : nil
+        sites = key.scope.sites
         createdAt = key.createdAt
         lastUsedAt = key.lastUsedAt
     }
 
     public var description: String {
-        [name, kind, role ?? "-", createdAt.formatted(.iso8601), lastUsedAt?.formatted(.iso8601) ?? "never used"].joined(separator: "  ")
+        [
+            name, kind, role ?? "-", sites?.joined(separator: ",") ?? "every site", createdAt.formatted(.iso8601),
+            lastUsedAt?.formatted(.iso8601) ?? "never used",
+        ]
+        .joined(separator: "  ")
     }
 }
 
@@ -110,6 +117,8 @@ public struct SignInRequest: Codable, Sendable {
 public struct ConsoleSessionView: Codable, Sendable {
     public var name: String
     public var role: String
+    /// The sites the account is limited to; null: every site.
+    public var sites: [String]?
     public var csrfToken: String
     public var expiresAt: Date
     public init(name: String, role: String, csrfToken: String, expiresAt: Date) {
@@ -123,17 +132,21 @@ public struct ConsoleSessionView: Codable, Sendable {
 public struct AdminAccountView: Codable, Sendable, CustomStringConvertible {
     public var name: String
     public var role: String
+    /// The sites the account is limited to; null: every site.
+    public var sites: [String]?
     public var createdAt: Date
     public var lastSignInAt: Date?
     public init(_ account: AdminAccountInfo) {
         name = account.name
         role = account.role.rawValue
+        sites = account.scope.sites
         createdAt = account.createdAt
         lastSignInAt = account.lastSignInAt
     }
 
     public var description: String {
-        "\(name)  \(role)  \(createdAt.formatted(.iso8601))  \(lastSignInAt.map { $0.formatted(.iso8601) } ?? "never")"
+        "\(name)  \(role)  \(sites?.joined(separator: ",") ?? "every site")  \(createdAt.formatted(.iso8601))  "
+            + (lastSignInAt.map { $0.formatted(.iso8601) } ?? "never")
     }
 }
 
@@ -147,6 +160,10 @@ public struct AdminAccountRequest: Codable, Sendable {
     public var name: String
     public var role: String?
     public var password: String?
+    /// Limits the account to these sites (a new account without them: every site).
+    public var sites: [String]?
+    /// `true`: the account is of every site again.
+    public var everySite: Bool?
     public init(name: String, role: String?, password: String?) {
         self.name = name
         self.role = role

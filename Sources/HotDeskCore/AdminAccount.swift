@@ -7,6 +7,8 @@ import Foundation
 public struct AdminAccountInfo: Hashable, Sendable {
     public var name: String
     public var role: AdminRole
+    /// The sites the account is limited to.
+    public var scope = SiteScope.everySite
     public var createdAt: Date
     public var lastSignInAt: Date?
 
@@ -43,6 +45,8 @@ public struct AdminAccountInfo: Hashable, Sendable {
 public struct ConsoleSession: Hashable, Sendable {
     public var account: String
     public var role: AdminRole
+    /// The account's sites, read with the session at each request.
+    public var scope = SiteScope.everySite
     public var csrfToken: String
     public var expiresAt: Date
 

@@ -95,6 +95,8 @@ public struct AuditQuery: Hashable, Sendable {
     public var action: AuditEntry.Action?
     public var mac: MACAddress?
     public var extensionNumber: String?
+    /// Only entries about the phones or users of these sites (nil: every entry).
+    public var sites: [String]?
     public var since: Date?
     public var until: Date?
     public var beforeID: Int64?

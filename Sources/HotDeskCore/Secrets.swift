@@ -195,6 +195,8 @@ public struct APIKeyInfo: Hashable, Sendable {
     public var kind: APIKeyKind
     /// For admin keys (PBX keys are `admin` and open only `/pbx/v1`).
     public var role: AdminRole = .admin
+    /// The sites an admin key is limited to.
+    public var scope = SiteScope.everySite
     public var createdAt: Date
     /// To the minute (a PBX asks on every call).
     public var lastUsedAt: Date?

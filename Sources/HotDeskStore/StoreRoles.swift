@@ -69,7 +69,8 @@ public protocol PushJobStore: Sendable {
     func pushJob(id: Int64) async throws -> PushJob?
     /// Newest first; `ids` keeps those whose id is in the range (a page of a range: the range
     /// up to one below the last id seen).
-    func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob]
+    /// `sites`: only the jobs of those sites' phones (nil: every phone's).
+    func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, sites: [String]?, limit: Int) async throws -> [PushJob]
     /// Queued jobs due by `now`, oldest first, leased until `leaseUntil` so a crash mid-push
     /// leaves them to be tried again; each one's attempt is counted as it is claimed.
     func claimDuePushJobs(now: Date, leaseUntil: Date, limit: Int) async throws -> [PushJob]
@@ -217,21 +218,31 @@ public protocol AuditStore: Sendable {
 
 /// Who may administer: API and PBX keys, console accounts and their sessions.
 public protocol AccountStore: Sendable {
-    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws
+    /// A key of `role`, limited to `scope`'s sites (PBX keys: every site).
+    func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, scope: SiteScope, at: Date) async throws
     /// Every admin and PBX key, by name.
     func apiKeys() async throws -> [APIKeyInfo]
     /// Deletes the key named `name` (of either kind), audited with `actor`; `false` when there is none.
     func revokeAPIKey(name: String, actor: String, source: String?, at: Date) async throws -> Bool
-    /// The key's name and role, if a key with this hash exists (and notes its use).
-    func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)?
-    /// Creates an account (`password` and `role` needed) or changes one (either may be nil); a
-    /// change of password or role ends the account's console sessions. Audited.
-    func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange
+    /// The key's name, role and sites, if a key with this hash exists (and notes its use).
+    func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole, scope: SiteScope)?
+    /// Creates an account (`password` and `role` needed; `scope` nil: every site) or changes one
+    /// (any may be nil: unchanged); a change of password, role or sites ends the account's
+    /// console sessions. Audited.
+    func saveAdminAccount(
+        name: String,
+        password: String?,
+        role: AdminRole?,
+        scope: SiteScope?,
+        actor: String,
+        at: Date
+    ) async throws
+        -> AccountChange
     func adminAccounts() async throws -> [AdminAccountInfo]
     /// Removes an account and ends its sessions; false when there is none of that name. Audited.
     func removeAdminAccount(name: String, actor: String, at: Date) async throws -> Bool
-    /// The account's role when `password` is its password (the same work for an unknown name).
-    func checkAdminPassword(name: String, password: String) async throws -> AdminRole?
+    /// The account's role and sites when `password` is its password (the same work for an unknown name).
+    func checkAdminPassword(name: String, password: String) async throws -> (role: AdminRole, scope: SiteScope)?
     /// Stores a new signed-in session (by its cookie's hash) with its audit entry.
     func startConsoleSession(tokenHash: String, _ session: ConsoleSession, audit: AuditEntry) async throws
     /// The live session whose cookie hashes to `tokenHash` (nil once expired or its account gone).
@@ -327,12 +338,27 @@ extension AccountStore {
     public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, at: Date) async throws {
         try await addAPIKey(name: name, keyHash: keyHash, kind: kind, role: .admin, at: at)
     }
+
+    /// A key of every site.
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {
+        try await addAPIKey(name: name, keyHash: keyHash, kind: kind, role: role, scope: .everySite, at: at)
+    }
+
+    /// Sites unchanged (an account created so is of every site).
+    public func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange {
+        try await saveAdminAccount(name: name, password: password, role: role, scope: nil, actor: actor, at: at)
+    }
 }
 
 extension PushJobStore {
     /// Newest first.
     public func pushJobs(state: PushState?, mac: MACAddress?, limit: Int) async throws -> [PushJob] {
-        try await pushJobs(state: state, mac: mac, ids: nil, limit: limit)
+        try await pushJobs(state: state, mac: mac, ids: nil, sites: nil, limit: limit)
+    }
+
+    /// Every phone's.
+    public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
+        try await pushJobs(state: state, mac: mac, ids: ids, sites: nil, limit: limit)
     }
 }
 

@@ -257,7 +257,8 @@ public struct DeviceQuery: Sendable {
     public var limit = Int.max
     public var brand: Brand?
     public var workspace: String?
-    public var site: String?
+    /// Only the phones of these sites (nil: of any site or none).
+    public var sites: [String]?
     /// Only phones someone is logged in on (true) or nobody is (false).
     public var loggedIn: Bool?
     /// Only phones that never fetched a config (true) or did (false).

@@ -16,14 +16,21 @@ struct APIKeyCommand: AsyncParsableCommand {
     )
 
     /// Stores a new key of `kind` under `name` and returns it (only its hash is kept).
-    static func create(name: String, kind: APIKeyKind, role: AdminRole = .admin, store: StoreOptions) async throws -> String {
+    static func create(
+        name: String,
+        kind: APIKeyKind,
+        role: AdminRole = .admin,
+        sites: SiteOptions? = nil,
+        store: StoreOptions
+    ) async throws -> String {
         guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw fail("a key name is 1-64 letters, digits, - _ . @")
         }
         let sqlite = try store.openOrExit()
         let key = APIKey.make()
+        let scope = try await sites?.scope(in: sqlite) ?? .everySite
         do {
-            try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, role: role, at: Date())
+            try await sqlite.addAPIKey(name: name, keyHash: APIKey.hash(key), kind: kind, role: role, scope: scope, at: Date())
         } catch {
             throw fail("cannot store the key (is the name \"\(name)\" taken?)")
         }
@@ -43,7 +50,9 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(help: "What the key may do: auditor (read), helpdesk (also force logouts, clear locks, push), admin (everything).")
         var role: AdminRole = .admin
 
-        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, role: role, store: store)) }
+        @OptionGroup var sites: SiteOptions
+
+        func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .admin, role: role, sites: sites, store: store)) }
     }
 
     /// On the database, like `create`: works with the server down and with no key at hand.
@@ -57,7 +66,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             let sqlite = try store.openOrExit()
             let answer = APIKeyList(keys: try await sqlite.apiKeys().map(APIKeyView.init))
             guard try !output.printedJSON(answer) else { return }
-            output.printRows("name  kind  role  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
+            output.printRows("name  kind  role  sites  created  last used", answer.keys.map(\.description), empty: "no keys (hotdesk apikey create)")
         }
     }
 

@@ -13,7 +13,7 @@ struct AdminAccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage the web console's accounts (sign in at http://<host>:<port>/admin/).",
-        subcommands: [Create.self, List.self, Password.self, Role.self, Remove.self]
+        subcommands: [Create.self, List.self, Password.self, Role.self, Sites.self, Remove.self]
     )
 
     /// Where a password comes from: one line of stdin with `--password-stdin`, else typed twice
@@ -72,14 +72,17 @@ struct AdminAccountCommand: AsyncParsableCommand {
         @Option(help: "What it may do: auditor (read), helpdesk (also force logouts, clear locks, push), admin (everything).")
         var role: AdminRole
 
+        @OptionGroup var sites: SiteOptions
+
         func run() async throws {
             let name = try AdminAccountCommand.validName(name)
             let sqlite = try store.openOrExit()
             guard try await sqlite.adminAccounts().allSatisfy({ $0.name != name }) else {
                 throw fail("there is already an account \"\(name)\" (hotdesk admin password / role change it)")
             }
-            _ = try await sqlite.saveAdminAccount(name: name, password: try input.read(), role: role, actor: "cli", at: Date())
-            print("created console account \"\(name)\" (\(role.rawValue))")
+            let scope = try await sites.scope(in: sqlite)
+            _ = try await sqlite.saveAdminAccount(name: name, password: try input.read(), role: role, scope: scope, actor: "cli", at: Date())
+            print("created console account \"\(name)\" (\(role.rawValue), \(scope.description))")
         }
     }
 
@@ -93,7 +96,7 @@ struct AdminAccountCommand: AsyncParsableCommand {
             let answer = AdminAccountList(accounts: try await store.openOrExit().adminAccounts().map(AdminAccountView.init))
             guard try !output.printedJSON(answer) else { return }
             output.printRows(
-                "name  role  created  last sign-in",
+                "name  role  sites  created  last sign-in",
                 answer.accounts.map(\.description),
                 empty: "no console accounts (hotdesk admin create)"
             )
@@ -135,6 +138,33 @@ struct AdminAccountCommand: AsyncParsableCommand {
             case .unknownAccount: throw fail("there is no account \"\(name)\"")
             case .unchanged: print("\"\(name)\" is already \(role.rawValue)")
             default: print("\"\(name)\" is now \(role.rawValue); its console sessions ended")
+            }
+        }
+    }
+
+    struct Sites: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Limit an account to some sites (--site, repeated), or give it every site (--every-site); its console sessions end. Audited."
+        )
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The account's name.")
+        var name: String
+
+        @OptionGroup var sites: SiteOptions
+
+        @Flag(help: "The account sees and acts on every site.")
+        var everySite = false
+
+        func run() async throws {
+            guard sites.sites.isEmpty != everySite else { throw fail("give --site (one or more) or --every-site") }
+            let sqlite = try store.openOrExit()
+            let scope = try await sites.scope(in: sqlite)
+            switch try await sqlite.saveAdminAccount(name: name, password: nil, role: nil, scope: scope, actor: "cli", at: Date()) {
+            case .unknownAccount: throw fail("there is no account \"\(name)\"")
+            case .unchanged: print("\"\(name)\" already has \(scope.description)")
+            default: print("\"\(name)\" now has \(scope.description); its console sessions ended")
             }
         }
     }

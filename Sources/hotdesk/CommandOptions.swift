@@ -44,6 +44,23 @@ struct ListOutput: ParsableArguments {
 }
 
 /// Where the running server is and the key to reach its admin API.
+/// `--site` (repeatable) on keys and console accounts: the sites they are limited to.
+struct SiteOptions: ParsableArguments {
+    @Option(
+        name: .customLong("site"),
+        help: "Limit it to this site of the directory (repeat for several): it sees and acts on that site's phones and users only."
+    )
+    var sites: [String] = []
+
+    /// The scope the options give (every site without `--site`), each site checked against the
+    /// directory in `store`.
+    func scope(in store: SQLStore) async throws -> SiteScope {
+        guard !sites.isEmpty else { return .everySite }
+        if let problem = SiteScope.problem(sites, known: try await store.settings().sites.keys) { throw fail("--site: \(problem)") }
+        return SiteScope(sites: sites)
+    }
+}
+
 struct ServerOptions: ParsableArguments {
     @Option(help: "The HotDesk server. Default: $HOTDESK_SERVER, else http://127.0.0.1:8080")
     var server: String = ProcessInfo.processInfo.environment["HOTDESK_SERVER"] ?? "http://127.0.0.1:8080"

@@ -52,7 +52,11 @@ struct ConsoleTests {
 
     static func account(_ server: TestServer, _ name: String, _ role: AdminRole) async throws -> Console {
         _ = try await server.store.saveAdminAccount(name: name, password: password, role: role, actor: "test", at: Date())
-        let r = try await signIn(server, name)
+        return try signedIn(server, try await signIn(server, name))
+    }
+
+    /// The console a successful sign-in's answer opens.
+    static func signedIn(_ server: TestServer, _ r: HTTPResult) throws -> Console {
         try #require(r.status == 200, "\(r.status) \(r.body)")
         let cookie = try #require(r.header("Set-Cookie"))
         let value = try #require(cookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last.map(String.init))

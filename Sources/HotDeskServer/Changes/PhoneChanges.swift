@@ -209,16 +209,18 @@ public struct PhoneChanges: Sendable {
     /// a crash here still has its config on its next fetch, and `push-changed` finds it again.
     /// `all`: every phone that ever fetched a config, changed or not (after a restore, what each
     /// phone holds is not what the backup says it was served).
-    public func pushChanged(actor: String, keep: Int = 100, all: Bool = false) async throws -> ChangedPushes {
+    public func pushChanged(actor: String, keep: Int = 100, all: Bool = false, sites: [String]? = nil) async throws -> ChangedPushes {
+        let shown = SiteScope(sites: sites)
         var result = ChangedPushes()
         let store = self.store
         let order = PushOrder(reason: .admin, actor: actor, at: clock())
         let size = 2000
         var reading = Task { try await store.servedConfigStates(after: nil, limit: size) }
         while true {
-            let page = try await reading.value
+            var page = try await reading.value
             guard let last = page.last else { break }
             reading = Task { try await store.servedConfigStates(after: last.device.mac, limit: size) }
+            page.removeAll { !shown.contains($0.device.site) }
             result.checked += page.count
             let added = try await store.addPushJobs(try await Self.changed(page, planner: planner, order: order, all: all))
             guard let firstID = added.first?.id, let lastID = added.last?.id else { continue }

@@ -31,7 +31,8 @@ public enum OpenAPIDocument {
         ),
         "GET /api/v1/accounts": .init(summary: "The web console's accounts: name, role, created, last sign-in (never a password)."),
         "POST /api/v1/accounts": .init(
-            summary: "Create a console account {name, role, password}, or give one a new role and/or password (its sessions end).",
+            summary:
+                "Create a console account {name, role, password, sites}, or give one a new role, password, sites or every_site: true (its sessions end).",
             body: true,
             answers: [200, 201, 400, 404, 409]
         ),
@@ -181,8 +182,12 @@ public enum OpenAPIDocument {
                 responses["\(code)"] = answer
             }
             responses["401"] = ["description": "no key, or a wrong one"]
-            if !isPBX, method != "get" {
-                responses["403"] = ["description": "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes)"]
+            if !isPBX {
+                responses["403"] = [
+                    "description":
+                        "the key's role may not do this (auditor: reads; helpdesk: also logouts, locks, pushes), or the key is limited to sites: "
+                        + "forbidden_scope (for keys of every site), out_of_scope (another site's phone or user)"
+                ]
             }
             var operation: [String: Any] = [
                 "summary": described?.summary ?? "undocumented",

@@ -12,6 +12,8 @@ public struct HotDeskRequestContext: RequestContext, RemoteAddressRequestContext
     /// Whether the key or console session that opened this request still opens the API (a
     /// long request, such as an event stream, ends when it does not); set by the key check.
     public var stillAuthorized: (@Sendable () async -> Bool)?
+    /// The sites the key or console account may see and act on; set by the key check.
+    public var scope = SiteScope.everySite
     /// Under `/app/{token}`: the phone the token named, set by `PhoneAppMiddleware`.
     var resolvedPhone: ResolvedPhone?
 

@@ -148,6 +148,11 @@ enum PostgresSchema {
                 deviceTrigger(columns: deviceColumnsOfVersion1 + ["emergency_caller_id", "site"]),
             ]
         ),
+        Migration(
+            version: 12,
+            name: "SQLite's v35: keys and console accounts limited to sites",
+            statements: ["ALTER TABLE api_keys ADD COLUMN sites text", "ALTER TABLE admin_accounts ADD COLUMN sites text"]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

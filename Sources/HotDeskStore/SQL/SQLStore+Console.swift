@@ -3,15 +3,23 @@ import HotDeskCore
 
 /// Console accounts and their signed-in sessions.
 extension SQLStore {
-    public func saveAdminAccount(name: String, password: String?, role: AdminRole?, actor: String, at: Date) async throws -> AccountChange {
+    public func saveAdminAccount(
+        name: String,
+        password: String?,
+        role: AdminRole?,
+        scope: SiteScope?,
+        actor: String,
+        at: Date
+    ) async throws -> AccountChange {
         let hash = password.map { SecretHash(hashing: $0, key: secretBox.hashKey).encoded }
         return try await engine.write { db in
-            let existing = try db.row("SELECT role FROM admin_accounts WHERE name = ?", [name])
+            let existing = try db.row("SELECT role, sites FROM admin_accounts WHERE name = ?", [name])
             guard let existing else {
                 guard let hash, let role else { return .unknownAccount }
+                let scope = scope ?? .everySite
                 try db.execute(
-                    "INSERT INTO admin_accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                    [name, hash, role.rawValue, at.timeIntervalSince1970]
+                    "INSERT INTO admin_accounts (name, password_hash, role, created_at, sites) VALUES (?, ?, ?, ?, ?)",
+                    [name, hash, role.rawValue, at.timeIntervalSince1970, scope.stored]
                 )
                 try Self.insert(
                     AuditEntry(
@@ -19,7 +27,7 @@ extension SQLStore {
                         actor: actor,
                         action: .adminAccountChanged,
                         outcome: .success,
-                        detail: "console account \"\(name)\" created (role \(role.rawValue))"
+                        detail: "console account \"\(name)\" created (role \(role.rawValue)\(scope.isLimited ? ", \(scope.description)" : ""))"
                     ),
                     db
                 )
@@ -34,8 +42,13 @@ extension SQLStore {
                 try db.execute("UPDATE admin_accounts SET role = ? WHERE name = ?", [role.rawValue, name])
                 changes.append("role \(existing["role"] as String) → \(role.rawValue)")
             }
+            let before = SiteScope(stored: existing["sites"])
+            if let scope, scope != before {
+                try db.execute("UPDATE admin_accounts SET sites = ? WHERE name = ?", [scope.stored, name])
+                changes.append("\(before.description) → \(scope.description)")
+            }
             guard !changes.isEmpty else { return .unchanged }
-            // A new password or role signs the account out everywhere: old cookies open nothing.
+            // A new password, role or scope signs the account out everywhere: old cookies open nothing.
             let ended = try Self.endSessions(of: name, db)
             try Self.insert(
                 AuditEntry(
@@ -54,7 +67,7 @@ extension SQLStore {
 
     public func adminAccounts() async throws -> [AdminAccountInfo] {
         try await engine.read { db in
-            try db.rows("SELECT name, role, created_at, last_sign_in_at FROM admin_accounts ORDER BY name").map(Self.account)
+            try db.rows("SELECT name, role, sites, created_at, last_sign_in_at FROM admin_accounts ORDER BY name").map(Self.account)
         }
     }
 
@@ -77,12 +90,12 @@ extension SQLStore {
         }
     }
 
-    public func checkAdminPassword(name: String, password: String) async throws -> AdminRole? {
+    public func checkAdminPassword(name: String, password: String) async throws -> (role: AdminRole, scope: SiteScope)? {
         let key = secretBox.hashKey
         // Read as strings (a `Row` is not Sendable: the read would block a thread of the pool).
-        let row = try await engine.read { db -> (role: String, hash: String)? in
-            try db.row("SELECT role, password_hash FROM admin_accounts WHERE name = ?", [name])
-                .map { (role: $0["role"], hash: $0["password_hash"]) }
+        let row = try await engine.read { db -> (role: String, hash: String, sites: String?)? in
+            try db.row("SELECT role, password_hash, sites FROM admin_accounts WHERE name = ?", [name])
+                .map { (role: $0["role"], hash: $0["password_hash"], sites: $0["sites"]) }
         }
         guard let row, let hash = SecretHash(encoded: row.hash, key: key) else {
             // The same work for an unknown name: its answer time tells nothing.
@@ -90,7 +103,7 @@ extension SQLStore {
             return nil
         }
         guard hash.matches(password) else { return nil }
-        return AdminRole(rawValue: row.role) ?? .auditor
+        return (AdminRole(rawValue: row.role) ?? .auditor, SiteScope(stored: row.sites))
     }
 
     private static let decoy = SecretHash(hashing: "decoy", key: .random())
@@ -144,17 +157,19 @@ extension SQLStore {
         try await engine.read { db in
             try db.row(
                 """
-                SELECT s.account, a.role, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
+                SELECT s.account, a.role, a.sites, s.csrf_token, s.expires_at FROM console_sessions s JOIN admin_accounts a ON a.name = s.account
                 WHERE s.token_hash = ? AND s.expires_at > ?
                 """,
                 [tokenHash, at.timeIntervalSince1970]
             ).map {
-                ConsoleSession(
+                var session = ConsoleSession(
                     account: $0["account"],
                     role: AdminRole(rawValue: $0["role"]) ?? .auditor,
                     csrfToken: $0["csrf_token"],
                     expiresAt: Date(timeIntervalSince1970: $0["expires_at"])
                 )
+                session.scope = SiteScope(stored: $0["sites"])
+                return session
             }
         }
     }
@@ -191,11 +206,13 @@ extension SQLStore {
     }
 
     private static func account(_ row: SQLRow) -> AdminAccountInfo {
-        AdminAccountInfo(
+        var account = AdminAccountInfo(
             name: row["name"],
             role: AdminRole(rawValue: row["role"]) ?? .auditor,
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             lastSignInAt: (row["last_sign_in_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         )
+        account.scope = SiteScope(stored: row["sites"])
+        return account
     }
 }

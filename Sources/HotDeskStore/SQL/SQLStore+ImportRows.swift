@@ -173,6 +173,21 @@ extension SQLStore {
                 )
             }
         }
+        // A key or account limited to a site keeps it: else it would see nothing, or (the site
+        // made again) see what it was never meant to.
+        for (table, what) in [("api_keys", "API key"), ("admin_accounts", "console account")] {
+            for row in try db.rows("SELECT name, sites FROM \(table) WHERE sites IS NOT NULL") {
+                for name in SiteScope(stored: row["sites"]).sites ?? [] where !sites.contains(name) {
+                    problems.append(
+                        DirectoryProblem(
+                            path: "sites",
+                            line: nil,
+                            message: "site \(name) is the scope of \(what) \"\(row["name"] as String)\": revoke or change it first"
+                        )
+                    )
+                }
+            }
+        }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 

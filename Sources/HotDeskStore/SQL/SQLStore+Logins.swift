@@ -109,6 +109,14 @@ extension SQLStore {
         add("at >= ?", query.since?.timeIntervalSince1970)
         add("at < ?", query.until?.timeIntervalSince1970)
         add("id < ?", query.beforeID)
+        if let sites = query.sites {
+            // Its phone's site, or (an entry about a user, on any phone or none) its user's.
+            let (condition, values) = Self.inSites("site", sites)
+            conditions.append(
+                "(mac IN (SELECT mac FROM devices WHERE \(condition)) OR extension IN (SELECT number FROM extensions WHERE \(condition)))"
+            )
+            arguments += values + values
+        }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments += [query.limit]
         let sql = "SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?"

@@ -47,18 +47,24 @@ extension SQLStore {
         // Each filter given: its condition and the value it binds.
         let filters: [(String, String)] = [
             query.mac.map { ("mac = ?", $0.canonical) }, query.after.map { ("mac > ?", $0.canonical) },
-            query.brand.map { ("brand = ?", $0.rawValue) }, query.workspace.map { ("workspace = ?", $0) }, query.site.map { ("site = ?", $0) },
+            query.brand.map { ("brand = ?", $0.rawValue) }, query.workspace.map { ("workspace = ?", $0) },
         ].compactMap { $0 }
         var conditions = filters.map(\.0)
+        var values: SQLArguments = filters.map(\.1)
+        if let sites = query.sites {
+            let (condition, arguments) = Self.inSites("site", sites)
+            conditions.append(condition)
+            values += arguments
+        }
         if let loggedIn = query.loggedIn { conditions.append("mac \(loggedIn ? "IN" : "NOT IN") (SELECT mac FROM sessions)") }
         if let never = query.neverFetched { conditions.append("last_config_hash IS \(never ? "" : "NOT ")NULL") }
         let sql =
             "SELECT * FROM devices" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
             + (query.limit == .max ? "" : " LIMIT \(query.limit)")
-        let values: SQLArguments = filters.map(\.1)
+        let bound = values
         return try await engine.read { db in
             // Per phone of the page, by index: its newest job, its users, its session.
-            try db.rows(sql, values).map { row in
+            try db.rows(sql, bound).map { row in
                 var device = try Self.device(row, secrets: secrets, catalog: catalog)
                 let key: SQLArguments = [device.mac.canonical]
                 device.assignedUsers = try db.values(String.self, "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", key)
@@ -102,10 +108,15 @@ extension SQLStore {
         }
     }
 
-    public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, limit: Int) async throws -> [PushJob] {
+    public func pushJobs(state: PushState?, mac: MACAddress?, ids: ClosedRange<Int64>?, sites: [String]?, limit: Int) async throws -> [PushJob] {
         try await engine.read { db in
             var conditions: [String] = []
             var arguments: SQLArguments = []
+            if let sites {
+                let (condition, values) = Self.inSites("site", sites)
+                conditions.append("mac IN (SELECT mac FROM devices WHERE \(condition))")
+                arguments += values
+            }
             if let state {
                 conditions.append("state = ?")
                 arguments += [state.rawValue]
@@ -189,11 +200,11 @@ extension SQLStore {
             .flatMap { Double(sqlValue: $0.values[0]) }.map(Date.init(timeIntervalSince1970:))
     }
 
-    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, at: Date) async throws {
+    public func addAPIKey(name: String, keyHash: String, kind: APIKeyKind, role: AdminRole, scope: SiteScope, at: Date) async throws {
         try await engine.write { db in
             try db.execute(
-                "INSERT INTO api_keys (name, key_hash, created_at, kind, role) VALUES (?, ?, ?, ?, ?)",
-                [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue]
+                "INSERT INTO api_keys (name, key_hash, created_at, kind, role, sites) VALUES (?, ?, ?, ?, ?, ?)",
+                [name, keyHash, at.timeIntervalSince1970, kind.rawValue, role.rawValue, scope.stored]
             )
             try Self.insert(
                 AuditEntry(
@@ -201,7 +212,8 @@ extension SQLStore {
                     actor: "cli",
                     action: .apiKeyCreated,
                     outcome: .success,
-                    detail: kind == .pbx ? "PBX key \"\(name)\"" : "API key \"\(name)\" (role \(role.rawValue))"
+                    detail: kind == .pbx
+                        ? "PBX key \"\(name)\"" : "API key \"\(name)\" (role \(role.rawValue)\(scope.isLimited ? ", \(scope.description)" : ""))"
                 ),
                 db
             )
@@ -210,14 +222,16 @@ extension SQLStore {
 
     public func apiKeys() async throws -> [APIKeyInfo] {
         try await engine.read { db in
-            try db.rows("SELECT name, kind, role, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
-                APIKeyInfo(
+            try db.rows("SELECT name, kind, role, sites, created_at, last_used_at FROM api_keys ORDER BY name").map { row in
+                var key = APIKeyInfo(
                     name: row["name"],
                     kind: APIKeyKind(rawValue: row["kind"]) ?? .admin,
                     role: AdminRole(rawValue: row["role"]) ?? .auditor,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
                 )
+                key.scope = SiteScope(stored: row["sites"])
+                return key
             }
         }
     }
@@ -241,7 +255,7 @@ extension SQLStore {
         }
     }
 
-    public func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole)? {
+    public func apiKey(hash: String, kind: APIKeyKind, at: Date) async throws -> (name: String, role: AdminRole, scope: SiteScope)? {
         let keys = try await storedAPIKeys()
         // Every stored hash is compared in constant time: no early exit tells how close a guess was.
         var found: StoredAPIKey?
@@ -262,7 +276,7 @@ extension SQLStore {
                 try db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now, found.id])
             }
         }
-        return (found.name, role)
+        return (found.name, role, SiteScope(stored: found.sites))
     }
 
     /// Every API and PBX key as stored, read once per change of the shared stamp (the PBX asks
@@ -272,12 +286,13 @@ extension SQLStore {
         if let kept = apiKeysMemo.value(at: try? await stamps.shared()) { return kept }
         return try await engine.read { db in
             try self.apiKeysMemo.value(at: db.sharedStamp()) {
-                try db.rows("SELECT id, kind, name, role, key_hash, last_used_at FROM api_keys").map {
+                try db.rows("SELECT id, kind, name, role, sites, key_hash, last_used_at FROM api_keys").map {
                     StoredAPIKey(
                         id: $0["id"],
                         kind: $0["kind"],
                         name: $0["name"],
                         role: $0["role"],
+                        sites: $0["sites"],
                         hash: $0["key_hash"],
                         lastUsed: $0["last_used_at"]
                     )
@@ -462,6 +477,7 @@ struct StoredAPIKey: Sendable {
     var kind: String
     var name: String
     var role: String
+    var sites: String?
     var hash: String
     var lastUsed: Double?
 }

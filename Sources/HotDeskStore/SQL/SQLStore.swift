@@ -59,6 +59,13 @@ public class SQLStore: Store, @unchecked Sendable {
     /// Whether the database names this key (or, naming none, one of its sealed secrets opens
     /// with it); throws `WrongKey` otherwise. Writes nothing.
     @discardableResult
+    /// `column IN (?, …)` for `sites`, and its arguments: a condition that keeps the rows of those
+    /// sites (none, for no sites).
+    static func inSites(_ column: String, _ sites: [String]) -> (condition: String, arguments: SQLArguments) {
+        guard !sites.isEmpty else { return ("1 = 0", []) }
+        return ("\(column) IN (\(Array(repeating: "?", count: sites.count).joined(separator: ", ")))", sites.map { $0 })
+    }
+
     static func checkKeyReadOnly(_ db: any SQLDatabase, secrets: SecretBox) throws -> KeyCheck {
         if let stored = try db.value(String.self, "SELECT value FROM key_check WHERE id = 1") {
             guard ConstantTime.equal(stored, secrets.keyCheck) else { throw WrongKey() }

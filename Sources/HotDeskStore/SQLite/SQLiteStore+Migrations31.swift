@@ -53,6 +53,15 @@ extension SQLiteStore {
             }
             try SQLiteChangeStamps.deviceUpdateTrigger(db)
         }
+        m.registerMigration("v35: keys and console accounts limited to sites") { db in
+            // NULL: every site (what every key and account made before had).
+            try db.execute(
+                sql: """
+                    ALTER TABLE api_keys ADD COLUMN sites TEXT;
+                    ALTER TABLE admin_accounts ADD COLUMN sites TEXT;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

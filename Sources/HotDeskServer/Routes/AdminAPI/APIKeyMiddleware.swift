@@ -58,6 +58,7 @@ struct APIKeyMiddleware: RouterMiddleware {
             context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(found.name)"
             let (store, hash, kind, clock) = (store, APIKey.hash(key), kind, clock)
             context.stillAuthorized = { (try? await store.apiKey(hash: hash, kind: kind, at: clock())) != nil }
+            context.scope = found.scope
             if kind == .admin { try await checkRole(found.role, of: "key \"\(found.name)\"", request, context) }
             return try await next(request, context)
         } catch let error as APIError {
@@ -70,27 +71,29 @@ struct APIKeyMiddleware: RouterMiddleware {
         }
     }
 
-    /// Refuses (403, audited) a request the role may not make.
+    /// Refuses (403, audited) a request the role may not make, or that a key or account limited
+    /// to some sites may not make at all (the directory, settings, keys: for every site's).
     private func checkRole(_ role: AdminRole, of who: String, _ request: Request, _ context: HotDeskRequestContext) async throws {
         let path = String(request.uri.path.dropFirst("/api/v1/".count))
         let needed = AdminRole.needed(method: request.method.rawValue, path: path)
-        guard role < needed else { return }
-        try await store.audit(
-            AuditEntry(
-                at: clock(),
-                actor: context.apiActor,
-                action: .apiRefused,
-                source: addresses.address(of: request, context: context),
-                outcome: .refused,
-                detail:
-                    "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80)))) needs the \(needed.rawValue) role; \(who) is \(role.rawValue)"
+        let whose = who.hasPrefix("key") ? "key" : "account"
+        let printable = "\(request.method) /api/v1/\(TextSafety.printable(String(path.prefix(80))))"
+        if role < needed {
+            try await refuse(request, context, "\(printable) needs the \(needed.rawValue) role; \(who) is \(role.rawValue)")
+            throw APIError(.forbidden, "forbidden", "this \(whose)'s role (\(role.rawValue)) may not do that: it needs \(needed.rawValue)")
+        }
+        if context.scope.isLimited, !SiteScope.opens(method: request.method.rawValue, path: path) {
+            try await refuse(request, context, "\(printable) is for keys and accounts of every site; \(who) has \(context.scope.description)")
+            throw APIError(
+                .forbidden,
+                "forbidden_scope",
+                "this \(whose) is limited to \(context.scope.description): that is for a \(whose) of every site"
             )
-        )
-        throw APIError(
-            .forbidden,
-            "forbidden",
-            "this \(who.hasPrefix("key") ? "key" : "account")'s role (\(role.rawValue)) may not do that: it needs \(needed.rawValue)"
-        )
+        }
+    }
+
+    private func refuse(_ request: Request, _ context: HotDeskRequestContext, _ detail: String) async throws {
+        try await store.auditRefusal(request, context, addresses: addresses, at: clock(), detail)
     }
 
     /// A request of the signed-in console: its account as actor (`console:<name>`) and role;
@@ -106,17 +109,13 @@ struct APIKeyMiddleware: RouterMiddleware {
         }
         var context = context
         context.apiActor = "console:\(session.account)"
+        context.scope = session.scope
         context.stillAuthorized = { (try? await console.session(token: token)) != nil }
         if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
-            try await store.audit(
-                AuditEntry(
-                    at: clock(),
-                    actor: context.apiActor,
-                    action: .apiRefused,
-                    source: addresses.address(of: request, context: context),
-                    outcome: .refused,
-                    detail: "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
-                )
+            try await refuse(
+                request,
+                context,
+                "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
             )
             throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
         }
@@ -152,5 +151,27 @@ struct APIKeyMiddleware: RouterMiddleware {
             return APIError(.tooManyRequests, "too_many_attempts", "too many refused keys; try again in \(wait) s", retryAfter: wait)
         }
         return APIError(.unauthorized, "unauthorized", "the API key is not valid")
+    }
+}
+
+extension AuditStore {
+    /// Audits an authenticated request refused (`api_refused`): its key or account as actor.
+    func auditRefusal(
+        _ request: Request,
+        _ context: HotDeskRequestContext,
+        addresses: PhoneAddressResolver,
+        at: Date,
+        _ detail: String
+    ) async throws {
+        try await audit(
+            AuditEntry(
+                at: at,
+                actor: context.apiActor,
+                action: .apiRefused,
+                source: addresses.address(of: request, context: context),
+                outcome: .refused,
+                detail: detail
+            )
+        )
     }
 }

@@ -46,11 +46,12 @@ extension AdminAPIController {
 
     /// Extensions by number with where each is logged in and whether it is locked; `limit` and
     /// `after` (an extension number) page them.
-    func listExtensions(_ request: Request) async throws -> Response {
+    func listExtensions(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let params = request.uri.queryParameters
         let limit = try Self.limit(params, default: Int.max, max: 10_000)
         var all = try await store.extensionSummaries()
-        if let site = try await siteFilter(params) { all.removeAll { $0.site != site } }
+        let shown = SiteScope(sites: try await sitesShown(request, context))
+        all.removeAll { !shown.contains($0.site) }
         if let after = params.get("after") {
             guard Extension.isValidNumber(after) else { throw APIError(.badRequest, "bad_extension", "after is an extension number (2-6 digits)") }
             all.removeAll { $0.number <= after }
@@ -74,7 +75,7 @@ extension AdminAPIController {
     func saveAccount(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let body = try await request.decodeJSON(
             AdminAccountRequest.self,
-            expected: "{\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\"}"
+            expected: "{\"name\": \"…\", \"role\": \"auditor|helpdesk|admin\", \"password\": \"…\", \"sites\": [\"…\"]}"
         )
         if let problem = AdminAccountInfo.nameProblem(body.name) { throw APIError(.badRequest, "bad_name", problem) }
         var role: AdminRole?
@@ -85,10 +86,18 @@ extension AdminAPIController {
         if let password = body.password, let problem = AdminAccountInfo.passwordProblem(password) {
             throw APIError(.badRequest, "bad_password", problem)
         }
-        if "console:\(body.name)" == context.apiActor, role.map({ $0 < .admin }) == true {
-            throw APIError(.conflict, "own_account", "an account cannot lower its own role: another admin can")
+        let scope = try await accountScope(body)
+        if "console:\(body.name)" == context.apiActor, role.map({ $0 < .admin }) == true || scope?.isLimited == true {
+            throw APIError(.conflict, "own_account", "an account cannot lower its own role or limit its own sites: another admin can")
         }
-        switch try await store.saveAdminAccount(name: body.name, password: body.password, role: role, actor: context.apiActor, at: clock()) {
+        switch try await store.saveAdminAccount(
+            name: body.name,
+            password: body.password,
+            role: role,
+            scope: scope,
+            actor: context.apiActor,
+            at: clock()
+        ) {
         case .unknownAccount:
             throw APIError(.notFound, "unknown_account", "there is no account \"\(body.name)\"; a new one needs a role and a password")
         case let change:
@@ -98,6 +107,21 @@ extension AdminAPIController {
             if change == .created, body.password == nil { throw APIError(.badRequest, "bad_password", "a new account needs a password") }
             return .json(change == .created ? .created : .ok, AdminAccountView(account))
         }
+    }
+
+    /// The sites a request gives an account: `sites` (each a site of the directory), or
+    /// `every_site: true`; nil when it gives neither (unchanged).
+    private func accountScope(_ body: AdminAccountRequest) async throws -> SiteScope? {
+        if body.everySite == true {
+            guard body.sites == nil else { throw APIError(.badRequest, "bad_sites", "give sites or every_site, not both") }
+            return .everySite
+        }
+        guard let names = body.sites else { return nil }
+        guard !names.isEmpty else { throw APIError(.badRequest, "bad_sites", "sites names at least one site (every_site: true for all)") }
+        if let problem = SiteScope.problem(names, known: try await store.settings().sites.keys) {
+            throw APIError(.badRequest, "unknown_site", problem)
+        }
+        return SiteScope(sites: names)
     }
 
     func removeAccount(_ context: HotDeskRequestContext) async throws -> Response {
@@ -145,7 +169,7 @@ extension AdminAPIController {
     }
 
     /// `?extension=5501&number=0044…[&at=ISO8601]` or `?cos=staff&number=…`: which class and rule decide.
-    func checkCoS(_ request: Request) async throws -> Response {
+    func checkCoS(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let q = request.uri.queryParameters
         guard let number = q.get("number"), (1...64).contains(number.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || "*#+".contains($0)) })
         else {
@@ -162,6 +186,7 @@ extension AdminAPIController {
         if let cos = q.get("cos") {
             name = cos
         } else if let ext = q.get("extension") {
+            try await requireScope(extension: ext, request, context)
             guard let found = try await store.findExtension(ext) else {
                 throw APIError(.notFound, "unknown_extension", "there is no extension \(ext)")
             }
@@ -207,9 +232,10 @@ extension AdminAPIController {
     // MARK: audit
 
     /// The audit log, newest first, filtered; `format=csv` for a spreadsheet.
-    func listAudit(_ request: Request) async throws -> Response {
+    func listAudit(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let params = request.uri.queryParameters
         var query = AuditQuery()
+        query.sites = try await sitesShown(request, context)
         query.actor = params.get("actor")
         if let text = params.get("action") {
             guard let action = AuditEntry.Action(rawValue: text) else {
@@ -268,11 +294,15 @@ extension AdminAPIController {
     // MARK: locks
 
     /// Extensions and phones locked by wrong passwords, and addresses locked out of the Login app.
-    func listLocks() async throws -> Response {
+    func listLocks(_ context: HotDeskRequestContext) async throws -> Response {
         let now = clock()
         let rule = LockoutRule(policy: try await store.settings().lockout)
-        let stored = rule.locks(failures: try await store.failures(since: rule.windowStart(now: now)), now: now)
-        return .json(.ok, LockList(locks: stored.map(LockView.init)))
+        var shown: [ActiveLock] = []
+        for lock in rule.locks(failures: try await store.failures(since: rule.windowStart(now: now)), now: now)
+        where try await sees(lock.subject, context) {
+            shown.append(lock)
+        }
+        return .json(.ok, LockList(locks: shown.map(LockView.init)))
     }
 
     /// Clears a lock now (a helpdesk need not wait for it to expire): forgets the subject's counted
@@ -281,6 +311,11 @@ extension AdminAPIController {
     func clearLock(_ request: Request, _ context: HotDeskRequestContext, _ parse: (String) -> LockSubject?) async throws -> Response {
         let key = (context.parameters.get("key") ?? "").removingPercentEncoding ?? ""
         guard let subject = parse(key) else { throw APIError(.badRequest, "bad_key", "\"\(key.prefix(40))\" is not a key of that kind") }
+        switch subject {
+        case .extension(let number): try await requireScope(extension: number, request, context)
+        case .device(let mac): try await requireScope(mac: mac, request, context)
+        case .source: break  // for keys of every site (the middleware)
+        }
         let now = clock()
         let rule = LockoutRule(policy: try await store.settings().lockout)
         let failures = try await store.failures(since: rule.windowStart(now: now))

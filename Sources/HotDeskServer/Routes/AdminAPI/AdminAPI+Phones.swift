@@ -17,7 +17,7 @@ extension AdminAPIController {
     /// `state` (logged_in, idle, never_fetched, changed, current); `limit` and `after` page them
     /// (`changed` and `current` are decided per phone after the read, so such a page may hold
     /// fewer than `limit`: follow `next`).
-    func listDevices(_ request: Request) async throws -> Response {
+    func listDevices(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let params = request.uri.queryParameters
         var query = DeviceQuery()
         query.limit = try Self.limit(params, default: Int.max, max: 10_000)
@@ -27,7 +27,7 @@ extension AdminAPIController {
         }
         query.brand = params.get("brand").map { Brand($0.lowercased()) }
         query.workspace = params.get("workspace")
-        query.site = try await siteFilter(params)
+        query.sites = try await sitesShown(request, context)
         var configState: String?
         switch params.get("state") {
         case nil: break
@@ -51,8 +51,9 @@ extension AdminAPIController {
     }
 
     /// One phone, as the list shows it; 404 for an unknown MAC.
-    func device(_ context: HotDeskRequestContext) async throws -> Response {
+    func device(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
+        try await requireScope(mac: mac, request, context)
         guard let o = try await store.deviceOverview(DeviceQuery(mac: mac)).first else { throw APIError.unknownDevice(mac) }
         return .json(.ok, try await view(o))
     }
@@ -114,8 +115,8 @@ extension AdminAPIController {
 
     // MARK: workspaces
 
-    func listWorkspaces() async throws -> Response {
-        let list = try await store.workspaces().map {
+    func listWorkspaces(_ context: HotDeskRequestContext) async throws -> Response {
+        let list = try await store.workspaces().filter { context.scope.contains($0.workspace.site) }.map {
             WorkspaceView(
                 name: $0.workspace.name,
                 licence: $0.workspace.licence.rawValue,
@@ -128,10 +129,10 @@ extension AdminAPIController {
     }
 
     /// The directory's sites, each as its phones get it, with how many phones stand in it.
-    func listSites() async throws -> Response {
+    func listSites(_ context: HotDeskRequestContext) async throws -> Response {
         let settings = try await store.settings()
         let placed = try await store.deviceSites()
-        let list = settings.sites.keys.sorted().map { name in
+        let list = settings.sites.keys.sorted().filter(context.scope.contains).map { name in
             let site = settings.forSite(name)
             var view = SiteView(name: name, devices: placed.values.filter { $0 == name }.count)
             view.timeZone = site.timeZone?.identifier
@@ -200,11 +201,11 @@ extension AdminAPIController {
 
     /// Sessions, oldest login first; `limit` pages them, `after` (the `next` of the page before:
     /// the last session's MAC) continues after that session.
-    func listSessions(_ request: Request) async throws -> Response {
+    func listSessions(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let params = request.uri.queryParameters
         let limit = try Self.limit(params, default: Int.max, max: 10_000)
-        let site = try await siteFilter(params)
-        var overviews = try await store.sessionOverview().filter { site == nil || $0.device.site == site }.sorted {
+        let shown = SiteScope(sites: try await sitesShown(request, context))
+        var overviews = try await store.sessionOverview().filter { shown.contains($0.device.site) }.sorted {
             ($0.session.startedAt, $0.session.mac.canonical) < ($1.session.startedAt, $1.session.mac.canonical)
         }
         if let text = params.get("after") {
@@ -240,6 +241,7 @@ extension AdminAPIController {
 
     func forceLogout(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
+        try await requireScope(mac: mac, request, context)
         guard try await store.device(mac: mac) != nil else { throw APIError.unknownDevice(mac) }
         return try await logout(mac: mac, request, context)
     }
@@ -248,9 +250,15 @@ extension AdminAPIController {
         let number = context.parameters.get("number") ?? ""
         guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_extension", "an extension number is 2-6 digits") }
         guard try await store.findExtension(number) != nil else { throw APIError(.notFound, "unknown_extension", "there is no extension \(number)") }
-        // Every phone it is logged in on (several under multi_login: allow).
+        // Every phone it is logged in on (several under multi_login: allow); of the caller's sites.
+        var sessions = try await store.sessions(extensionNumber: number)
+        if context.scope.isLimited, let first = sessions.first {
+            let sites = try await store.deviceSites()
+            sessions.removeAll { !context.scope.contains(sites[$0.mac]) }
+            if sessions.isEmpty { try await requireScope(mac: first.mac, request, context) }
+        }
         var views: [LogoutView] = []
-        for session in try await store.sessions(extensionNumber: number) {
+        for session in sessions {
             if let view = try await endSession(mac: session.mac, request, context) { views.append(view) }
         }
         guard var first = views.first else { throw APIError(.notFound, "not_logged_in", "extension \(number) is not logged in anywhere") }
@@ -313,7 +321,7 @@ extension AdminAPIController {
 
     // MARK: push jobs
 
-    func listJobs(_ request: Request) async throws -> Response {
+    func listJobs(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let params = request.uri.queryParameters
         var state: PushState?
         if let text = params.get("state") {
@@ -325,8 +333,10 @@ extension AdminAPIController {
         var mac: MACAddress?
         if let text = params.get("mac") {
             guard let m = MACAddress(text) else { throw APIError.badMAC }
+            try await requireScope(mac: m, request, context)
             mac = m
         }
+        let sites = try await sitesShown(request, context)
         let limit = try Self.limit(params, default: 100, max: 1000)
         var bounds: [Int64] = [1, Int64.max]
         for (index, name) in ["from_id", "to_id"].enumerated() {
@@ -335,7 +345,7 @@ extension AdminAPIController {
             bounds[index] = id
         }
         let ids = bounds[0] <= bounds[1] ? bounds[0]...bounds[1] : nil
-        let jobs = ids == nil ? [] : try await store.pushJobs(state: state, mac: mac, ids: ids, limit: limit)
+        let jobs = ids == nil ? [] : try await store.pushJobs(state: state, mac: mac, ids: ids, sites: sites, limit: limit)
         return .json(
             .ok,
             PushJobList(jobs: jobs.map(PushJobView.init), next: Self.nextPage(after: jobs, limit: limit, query: params, from: bounds[0]))
@@ -358,15 +368,6 @@ extension AdminAPIController {
         return "/api/v1/\(list)?" + (items.percentEncodedQuery ?? "")
     }
 
-    /// The `site` filter of a list: a site of the directory, else 404 `unknown_site`.
-    func siteFilter(_ query: Parameters) async throws -> String? {
-        guard let name = query.get("site") else { return nil }
-        guard try await store.settings().sites[name] != nil else {
-            throw APIError(.notFound, "unknown_site", "no site \(name.prefix(30)) in the directory")
-        }
-        return name
-    }
-
     /// The `limit` parameter: 1 to `max`, else 400 `bad_limit`; `default` when absent.
     static func limit(_ query: Parameters, default value: Int, max: Int) throws -> Int {
         guard let text = query.get("limit") else { return value }
@@ -374,11 +375,12 @@ extension AdminAPIController {
         return n
     }
 
-    func job(_ context: HotDeskRequestContext) async throws -> Response {
+    func job(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
             throw APIError(.badRequest, "bad_id", "a job id is a positive whole number")
         }
         guard let job = try await store.pushJob(id: id) else { throw APIError(.notFound, "unknown_job", "there is no push job \(id)") }
+        try await requireScope(mac: job.mac, request, context)
         return .json(.ok, PushJobView(job))
     }
 
@@ -389,6 +391,7 @@ extension AdminAPIController {
             expected: "{\"action\": \"reload\"}, {\"action\": \"reboot\"} or {\"action\": \"xml\", \"text\": \"…\"}"
         )
         if body.action == .xml, let problem = PushMessage.problem(body.text) { throw APIError(.badRequest, "bad_text", problem) }
+        try await requireScope(mac: mac, request, context)
         guard let device = try await store.device(mac: mac) else { throw APIError.unknownDevice(mac) }
         guard recipes.supports(body.action, brand: device.model.brand) else {
             throw APIError(.badRequest, "unsupported_action", "\(device.model.brand.rawValue) phones take no \(body.action.rawValue) push")
@@ -406,7 +409,7 @@ extension AdminAPIController {
     /// new jobs' id range and its first page (`GET /push-jobs?from_id=&to_id=` pages through it).
     func pushChanged(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let page = 100
-        let changed = try await changes.pushChanged(actor: context.apiActor, keep: 0)
+        let changed = try await changes.pushChanged(actor: context.apiActor, keep: 0, sites: context.scope.sites)
         try await store.audit(
             AuditEntry(
                 at: clock(),
@@ -415,6 +418,7 @@ extension AdminAPIController {
                 source: addresses.address(of: request, context: context),
                 outcome: .success,
                 detail: "push of changed configs requested: \(changed.queued) of \(changed.checked) phone(s)"
+                    + (context.scope.isLimited ? " of \(context.scope.description)" : "")
                     + (changed.ids.map { ", jobs \($0.lowerBound)-\($0.upperBound)" } ?? "")
             )
         )

@@ -27,32 +27,32 @@ struct AdminAPIController: Sendable {
             middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console)
         )
         api.get("events") { _, context in try self.eventStream(context) }
-        api.get("extensions") { request, _ in try await self.listExtensions(request) }
+        api.get("extensions") { request, context in try await self.listExtensions(request, context) }
         api.get("accounts") { _, _ -> Response in
             .json(.ok, AdminAccountList(accounts: try await self.store.adminAccounts().map(AdminAccountView.init)))
         }
         api.post("accounts") { request, context in try await self.saveAccount(request, context) }
         api.delete("accounts/{name}") { _, context in try await self.removeAccount(context) }
-        api.get("sessions") { request, _ in try await self.listSessions(request) }
+        api.get("sessions") { request, context in try await self.listSessions(request, context) }
         api.delete("sessions/{mac}") { request, context in try await self.forceLogout(request, context) }
         api.post("extensions/{number}/logout") { request, context in try await self.logoutExtension(request, context) }
-        api.get("push-jobs") { request, _ in try await self.listJobs(request) }
-        api.get("push-jobs/{id}") { _, context in try await self.job(context) }
+        api.get("push-jobs") { request, context in try await self.listJobs(request, context) }
+        api.get("push-jobs/{id}") { request, context in try await self.job(request, context) }
         api.post("devices/{mac}/push") { request, context in try await self.push(request, context) }
         api.post("devices/push-changed") { request, context in try await self.pushChanged(request, context) }
         api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
         api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
-        api.get("workspaces") { _, _ in try await self.listWorkspaces() }
-        api.get("sites") { _, _ in try await self.listSites() }
+        api.get("workspaces") { _, context in try await self.listWorkspaces(context) }
+        api.get("sites") { _, context in try await self.listSites(context) }
         api.get("cos") { _, _ in try await self.listCoS() }
-        api.get("cos/check") { request, _ in try await self.checkCoS(request) }
+        api.get("cos/check") { request, context in try await self.checkCoS(request, context) }
         api.get("cos/{name}") { _, context in try await self.showCoS(context) }
-        api.get("devices") { request, _ in try await self.listDevices(request) }
+        api.get("devices") { request, context in try await self.listDevices(request, context) }
         api.get("shared-lines") { _, _ in try await self.listSharedLines() }
-        api.get("locks") { _, _ in try await self.listLocks() }
-        api.get("audit") { request, _ in try await self.listAudit(request) }
-        api.get("devices/{mac}") { _, context in try await self.device(context) }
+        api.get("locks") { _, context in try await self.listLocks(context) }
+        api.get("audit") { request, context in try await self.listAudit(request, context) }
+        api.get("devices/{mac}") { request, context in try await self.device(request, context) }
         api.get("apikeys") { _, _ -> Response in .json(.ok, APIKeyList(keys: try await self.store.apiKeys().map(APIKeyView.init))) }
         api.delete("apikeys/{name}") { request, context in try await self.revokeKey(request, context) }
         api.delete("locks/extension/{key}") { request, context in

@@ -125,7 +125,7 @@ struct ConsoleController: Sendable {
 
     /// The serialised part of a sign-in, once it is not held: check, record.
     private func check(_ request: Request, name: String, printable: String, password: String, source: String, now: Date) async throws -> Response {
-        guard let role = try await store.checkAdminPassword(name: name, password: password) else {
+        guard let (role, scope) = try await store.checkAdminPassword(name: name, password: password) else {
             security.record(.signInFailed, source: source, detail: "console account \"\(printable)\"")
             try await store.recordSignInFailure(
                 account: name,
@@ -142,12 +142,13 @@ struct ConsoleController: Sendable {
             throw APIError(.unauthorized, "wrong_password", "wrong name or password")
         }
         let token = ConsoleSession.makeToken()
-        let session = ConsoleSession(
+        var session = ConsoleSession(
             account: name,
             role: role,
             csrfToken: RandomToken.make(bytes: 32),
             expiresAt: now.addingTimeInterval(ConsoleAuth.lifetime)
         )
+        session.scope = scope
         try await store.startConsoleSession(
             tokenHash: ConsoleSession.hash(token),
             session,
@@ -157,7 +158,7 @@ struct ConsoleController: Sendable {
                 action: .signIn,
                 source: source,
                 outcome: .success,
-                detail: "console sign-in (role \(role.rawValue))"
+                detail: "console sign-in (role \(role.rawValue)\(scope.isLimited ? ", \(scope.description)" : ""))"
             )
         )
         var response = Response.json(.ok, Self.view(session))
@@ -202,7 +203,9 @@ struct ConsoleController: Sendable {
     }
 
     static func view(_ session: ConsoleSession) -> ConsoleSessionView {
-        ConsoleSessionView(name: session.account, role: session.role.rawValue, csrfToken: session.csrfToken, expiresAt: session.expiresAt)
+        var view = ConsoleSessionView(name: session.account, role: session.role.rawValue, csrfToken: session.csrfToken, expiresAt: session.expiresAt)
+        view.sites = session.scope.sites
+        return view
     }
 }
 
