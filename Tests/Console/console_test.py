@@ -200,8 +200,9 @@ try:
     holds("lyon's session, with its site", lambda: [r for r in rows("tr[data-mac='00:15:65:c0:50:03']") if "lyon" in r.text])
     shot("06a-sessions-of-a-site")
     site().select_by_value("")
-    view("devices")
-    click("the device in the list", lambda: rows("tr[data-mac='00:15:65:c0:50:03']")[0])
+    # A session's row opens its phone in the Devices view.
+    click("the session's row", lambda: rows("tr[data-mac='00:15:65:c0:50:03'] td")[0])
+    wait_until("the devices view", lambda: browser.execute_script("return document.body.dataset.view") == "devices")
     buttons = holds("the device panel", lambda: [len(p.find_elements(By.TAG_NAME, "button")) for p in browser.find_elements(By.ID, "device-panel")])
     if any(buttons):
         fail("an auditor is shown change buttons on a device")
@@ -211,6 +212,30 @@ try:
     status = api_as_page("DELETE", "/sessions/00:15:65:c0:50:03")
     if status != 403:
         fail(f"the API answered {status} to an auditor's forced logout")
+    # A phone-sized screen: the page never scrolls sideways (only a table, inside its box).
+    browser.set_window_size(390, 844)
+    for name in ["sessions", "devices", "audit"]:
+        view(name)
+        wait_until(f"the {name} view at 390 px without sideways scrolling",
+                   lambda: browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+        shot(f"06b-{name}-at-390-px")
+    browser.set_window_size(1400, 900)
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+
+    # 5b. A helpdesk account limited to Paris: its site shown, Lyon's session not, Lyon's phone refused.
+    sign_in("pat")
+    wait_until("signed in as pat, of paris", lambda: browser.find_element(By.ID, "who-sites").text == "paris")
+    view("sessions")
+    wait_until("nobody logged in at paris", lambda: "Nobody is logged in." in browser.find_element(By.ID, "content").text)
+    if rows("tr[data-mac='00:15:65:c0:50:03']"):
+        fail("an account of paris is shown lyon's session")
+    if rows("nav a[href='#accounts']")[0].is_displayed():
+        fail("an account of one site is shown the accounts page")
+    shot("06c-helpdesk-of-paris")
+    status = api_as_page("DELETE", "/sessions/00:15:65:c0:50:03")
+    if status != 403:
+        fail(f"the API answered {status} to a paris helpdesk's logout of a lyon phone")
     browser.find_element(By.ID, "sign-out").click()
     wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
 
@@ -228,4 +253,4 @@ try:
         fail(f"the page logged errors: {logs}")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, 390 px, an account of one site, sign-in throttled); screenshots in {SHOTS}")

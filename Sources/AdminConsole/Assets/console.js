@@ -11,6 +11,22 @@ const $ = (id) => document.getElementById(id);
 
 function may(role) { return state.session && ROLES.indexOf(state.session.role) >= ROLES.indexOf(role); }
 
+/// Whether the account is of every site (an account limited to some sees and acts on those only,
+/// and the accounts and keys are not for it).
+function everySite() { return state.session && !state.session.sites; }
+
+/// A row that opens a phone in the Devices view (a click on a button or field in it does not).
+function opensDevice(mac) {
+  return (e) => {
+    if (e.target.closest("button, input, select, a, form")) return;
+    state.device = mac; state.devicesAfter = [];
+    location.hash = "#devices";
+  };
+}
+
+/// A table in a box that scrolls sideways on a narrow screen (the page itself never does).
+function scroller(node) { return node.tagName === "TABLE" ? el("div", { class: "scroll" }, node) : node; }
+
 /// An element with attributes and children (strings become text nodes).
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -110,7 +126,9 @@ function signedIn(session) {
   $("nav").hidden = false; $("who").hidden = false; $("view").hidden = false;
   $("who-name").textContent = session.name;
   $("who-role").textContent = session.role;
-  for (const a of document.querySelectorAll("nav a[data-role]")) a.hidden = !may(a.dataset.role);
+  $("who-sites").textContent = session.sites ? session.sites.join(", ") : "";
+  $("who-sites").hidden = !session.sites;
+  for (const a of document.querySelectorAll("nav a[data-role]")) a.hidden = !may(a.dataset.role) || ("everySite" in a.dataset && !everySite());
   listen();
   if (!location.hash) location.hash = "#sessions"; else render();
 }
@@ -158,7 +176,7 @@ function busy() {
 
 function table(headers, rows, empty) {
   if (!rows.length) return el("p", { class: "empty" }, empty);
-  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+  return scroller(el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
 }
 
 function stateCell(text) { return el("td", { class: "state-" + text }, human(text)); }
@@ -195,7 +213,7 @@ const views = {
     if (after) query.set("after", after);
     const page = await api("GET", "/sessions?" + query);
     toolbar("Sessions", siteField(sites, () => { state.sessionsAfter = []; }), el("span", {}, page.sessions.length + (page.next ? "+" : "") + " logged in"));
-    const rows = page.sessions.map((s) => el("tr", { "data-mac": s.mac },
+    const rows = page.sessions.map((s) => el("tr", { class: "clickable", "data-mac": s.mac, title: "Open this phone", onclick: opensDevice(s.mac) },
       el("td", {}, s.extension), el("td", {}, s.name), sites.length ? el("td", {}, s.site || "—") : null, el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
       el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
@@ -236,7 +254,9 @@ const views = {
       el("td", {}, when(d.last_fetch)), stateCell(d.config), pushCell(d.last_push)));
     const out = [table(["MAC", "Family", "Model", ...(sites.length ? ["Site"] : []), "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
       f.brand || f.workspace || f.state || f.text || list.next ? "No device on this page matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
-    const d = list.devices.find((x) => x.mac === state.device);
+    // The phone opened (here, or from a session or a job): read alone when not on this page.
+    let d = list.devices.find((x) => x.mac === state.device);
+    if (!d && state.device) d = await api("GET", "/devices/" + state.device).catch(() => null);
     if (d) out.unshift(devicePanel(d, locks.locks.filter((l) => l.kind === "device" && l.key === d.mac)));
     const cursor = list.next ? new URLSearchParams(list.next.split("?")[1]).get("after") : null;
     out.push(pager(list.next, state.devicesAfter, cursor));
@@ -261,7 +281,7 @@ const views = {
     const page = await api("GET", "/push-jobs?limit=200" + (f ? "&state=" + f : ""));
     toolbar("Push jobs", field("State", select("state", [["", "all"], ["queued", "queued"], ["sent", "sent"], ["applied", "applied"], ["failed", "failed"], ["superseded", "superseded"]], f,
       (e) => { state.jobState = e.target.value; render(); })));
-    const rows = page.jobs.map((j) => el("tr", { "data-job": String(j.id) },
+    const rows = page.jobs.map((j) => el("tr", { class: "clickable", "data-job": String(j.id), title: "Open this phone", onclick: opensDevice(j.mac) },
       el("td", {}, String(j.id)), el("td", { class: "mono" }, j.mac), el("td", {}, human(j.action)), el("td", {}, human(j.reason)), stateCell(j.state),
       el("td", {}, String(j.attempts)), el("td", {}, j.actor), el("td", {}, when(j.created_at)), el("td", {}, when(j.applied_at || j.updated_at)), el("td", {}, j.last_error || "")));
     return [table(["Job", "Device", "Action", "Reason", "State", "Attempts", "By", "Queued", "Last change", "Error"], rows, "No push jobs.")];
@@ -313,27 +333,35 @@ const views = {
   },
 
   async accounts() {
-    const [accounts, keys] = await Promise.all([api("GET", "/accounts"), api("GET", "/apikeys")]);
+    const [accounts, keys, siteList] = await Promise.all([api("GET", "/accounts"), api("GET", "/apikeys"), api("GET", "/sites")]);
+    const sites = siteList.sites.map((s) => s.name);
+    const scope = (x) => x.sites ? x.sites.join(", ") : "every site";
     toolbar("Accounts & keys");
     const mine = (name) => state.session && name === state.session.name;
     const accountRows = accounts.accounts.map((a) => el("tr", {},
-      el("td", {}, a.name), el("td", {}, a.role), el("td", {}, when(a.created_at)), el("td", {}, when(a.last_sign_in_at)),
+      el("td", {}, a.name), el("td", {}, a.role), sites.length ? el("td", {}, scope(a)) : null, el("td", {}, when(a.created_at)), el("td", {}, when(a.last_sign_in_at)),
       el("td", { class: "actions" }, mine(a.name) ? "you" : danger("Remove", "Yes, remove " + a.name, () => act("Remove account " + a.name, "DELETE", "/accounts/" + encodeURIComponent(a.name))))));
     const keyRows = keys.keys.map((k) => el("tr", {},
-      el("td", {}, k.name), el("td", {}, k.kind), el("td", {}, k.role || "—"), el("td", {}, when(k.created_at)), el("td", {}, when(k.last_used_at)),
+      el("td", {}, k.name), el("td", {}, k.kind), el("td", {}, k.role || "—"), sites.length ? el("td", {}, k.kind === "pbx" ? "—" : scope(k)) : null,
+      el("td", {}, when(k.created_at)), el("td", {}, when(k.last_used_at)),
       el("td", { class: "actions" }, danger("Revoke", "Yes, revoke " + k.name, () => act("Revoke key " + k.name, "DELETE", "/apikeys/" + encodeURIComponent(k.name))))));
     const form = el("form", { class: "row", onsubmit: (e) => {
       e.preventDefault();
       const t = e.target;
-      act("Create account " + t.name.value, "POST", "/accounts", { name: t.name.value, role: t.role.value, password: t.password.value });
+      const body = { name: t.name.value, role: t.role.value, password: t.password.value };
+      const chosen = t.sites ? [...t.sites.selectedOptions].map((o) => o.value) : [];
+      if (chosen.length) body.sites = chosen;
+      act("Create account " + t.name.value, "POST", "/accounts", body);
     } },
     field("Name", el("input", { name: "name", required: true })),
     field("Role", select("role", ROLES.map((r) => [r, r]), "helpdesk")),
+    sites.length ? field("Sites (none chosen: every site)", el("select", { name: "sites", multiple: true, size: String(Math.min(4, sites.length)) }, sites.map((n) => el("option", { value: n }, n)))) : null,
     field("Password (12+ characters)", el("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: "12" })),
     el("button", { type: "submit" }, "Create account"));
-    return [el("h3", { class: "section" }, "Console accounts"), table(["Name", "Role", "Created", "Last sign-in", ""], accountRows, "No accounts."), el("div", { class: "panel" }, form),
-      el("h3", { class: "section" }, "API keys"), el("p", {}, "Keys are created on the server: hotdesk apikey create --role …"),
-      table(["Name", "Kind", "Role", "Created", "Last used", ""], keyRows, "No keys.")];
+    const siteHeader = sites.length ? ["Sites"] : [];
+    return [el("h3", { class: "section" }, "Console accounts"), table(["Name", "Role", ...siteHeader, "Created", "Last sign-in", ""], accountRows, "No accounts."), el("div", { class: "panel" }, form),
+      el("h3", { class: "section" }, "API keys"), el("p", {}, "Keys are created on the server: hotdesk apikey create --role … [--site …]"),
+      table(["Name", "Kind", "Role", ...siteHeader, "Created", "Last used", ""], keyRows, "No keys.")];
   },
 };
 
@@ -383,7 +411,7 @@ function render() {
 async function renderNow() {
   if (!state.session) return;
   const name = (location.hash || "#sessions").slice(1);
-  const view = views[name] && (name !== "accounts" || may("admin")) ? views[name] : views.sessions;
+  const view = views[name] && (name !== "accounts" || (may("admin") && everySite())) ? views[name] : views.sessions;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
   try {
     const parts = await view();
