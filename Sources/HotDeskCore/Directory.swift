@@ -362,7 +362,12 @@ public struct Settings: Hashable, Sendable {
     /// Where a caller is, for the PBX to pass on with an emergency call (a site's, usually).
     public var emergencyLocation: String?
     /// The directory's sites, by name.
-    public var sites: [String: Site] = [:]
+    public var sites: [String: Site] = [:] {
+        didSet { siteHosts = Set(sites.values.flatMap { [$0.internalAddress, $0.externalAddress] }.compactMap { $0?.host.lowercased() }) }
+    }
+    /// The host names of the sites' addresses, lower case: kept with `sites` (the host check
+    /// asks on every phone request).
+    public private(set) var siteHosts: Set<String> = []
     /// The site these settings were made for by `forSite` (`nil`: the settings themselves).
     public var site: String?
 

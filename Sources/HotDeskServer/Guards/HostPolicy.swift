@@ -19,7 +19,7 @@ struct HostPolicy: Sendable {
         var internalAddress: ServerAddress?
         var externalAddress: ServerAddress?
         /// The sites' own addresses (phones of a site reach HotDesk at its site's).
-        var siteHosts: [String] = []
+        var siteHosts: Set<String> = []
     }
 
     private let answers: Memo<Question, ServerAddress?>
@@ -49,11 +49,6 @@ struct HostPolicy: Sendable {
         return settings.internalAddress ?? settings.externalAddress
     }
 
-    /// The host names of every site's addresses, lower case.
-    private static func siteHosts(_ settings: Settings) -> [String] {
-        settings.sites.values.flatMap { [$0.internalAddress, $0.externalAddress] }.compactMap { $0?.host.lowercased() }.sorted()
-    }
-
     /// The answer to a request for another server's name.
     static var misdirected: Response {
         .text(.misdirectedRequest, "this server does not answer for that host name: use its address (or hotdesk serve --accept-host NAME)\n")
@@ -68,7 +63,7 @@ struct HostPolicy: Sendable {
     func accepts(_ request: Request, settings: Settings) -> Bool {
         guard let authority = request.head.authority, !authority.isEmpty else { return true }
         guard authority.utf8.count <= 255 else { return false }
-        let siteHosts = settings.sites.isEmpty ? [] : Self.siteHosts(settings)
+        let siteHosts = settings.siteHosts
         let question = Question(
             host: authority,
             internalAddress: settings.internalAddress,
@@ -79,9 +74,10 @@ struct HostPolicy: Sendable {
             guard let asked = request.hostHeader.flatMap(ServerAddress.init) else { return false }
             let host = asked.host.lowercased()
             let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-            let configured = [settings.internalAddress, settings.externalAddress].compactMap { $0?.host.lowercased() } + siteHosts
-            if configured.isEmpty, acceptedNames.isEmpty { return true }
-            return IPAddressLiteral.canonical(bare) != nil || host == "localhost" || configured.contains(host) || acceptedNames.contains(host)
+            let configured = [settings.internalAddress, settings.externalAddress].compactMap { $0?.host.lowercased() }
+            if configured.isEmpty, siteHosts.isEmpty, acceptedNames.isEmpty { return true }
+            return IPAddressLiteral.canonical(bare) != nil || host == "localhost" || configured.contains(host) || siteHosts.contains(host)
+                || acceptedNames.contains(host)
         }
     }
 }
