@@ -11,7 +11,8 @@ extension DirectoryDocument {
     /// Names that must exist (extensions and templates in mappings) may also exist already in
     /// the store: pass them as `knownExtensions` and `knownTemplates`.
     /// `catalog` and `configs` say which families, models and config formats exist (the phone
-    /// family descriptors).
+    /// family descriptors); `languages`, the languages the app has screen texts for (nil: any
+    /// well-formed code).
     public static func parse(
         yaml: String,
         file: String,
@@ -21,9 +22,11 @@ extension DirectoryDocument {
         knownExtensions: Set<String> = [],
         knownTemplates: [String: Brand] = [:],
         knownWorkspaces: Set<String> = [],
-        knownSites: Set<String> = []
+        knownSites: Set<String> = [],
+        languages: Set<String>? = nil
     ) throws(DirectoryError) -> DirectoryDocument {
         var reader = Reader(catalog: catalog, configs: configs)
+        reader.languages = languages
         let document = reader.read(
             yaml: yaml,
             baseDirectory: baseDirectory,
@@ -39,6 +42,8 @@ struct Reader {
     let catalog: PhoneCatalog
     let configs: ConfigFamilies
     var problems: [DirectoryProblem] = []
+    /// The languages with screen texts (nil: not checked).
+    var languages: Set<String>?
 
     init(catalog: PhoneCatalog, configs: ConfigFamilies) {
         self.catalog = catalog

@@ -11,7 +11,7 @@ extension Reader {
             let map = mapping(
                 node,
                 path: path,
-                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming"]
+                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming", "language"]
             )
         else {
             return nil
@@ -19,6 +19,7 @@ extension Reader {
         let site = siteName(map["site"], path: "\(path).site", sites: sites)
         let roaming = roaming(map["roaming"], path: "\(path).roaming", sites: sites)
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
+        let language = map["language"].flatMap { self.language($0, path: "\(path).language") }
         let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
@@ -42,7 +43,7 @@ extension Reader {
         let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil,
-            map["caller_id"] == nil || callerID != nil, let site, let roaming
+            map["caller_id"] == nil || callerID != nil, let site, let roaming, map["language"] == nil || language != nil
         else {
             return nil
         }
@@ -57,6 +58,7 @@ extension Reader {
         entry.callerID = callerID
         entry.site = site
         entry.roaming = roaming
+        entry.language = language
         return entry
     }
 

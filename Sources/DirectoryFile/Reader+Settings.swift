@@ -12,7 +12,7 @@ extension Reader {
             "default_login", "internal_address", "external_address", "user_password", "admin_password", "user_password_hash", "admin_password_hash",
             "emergency_caller_id", "lockout",
             "push_port", "push_from", "phone_credentials", "auto_logout", "multi_login", "sip", "emergency_numbers", "number_classes", "enrolment",
-            "time_zone", "emergency_location",
+            "time_zone", "emergency_location", "language",
         ]
         guard let map = mapping(node, path: "settings", allowed: allowed) else { return s }
         if let n = map["default_login"] { s.defaultLogin = bool(n, path: "settings.default_login") }
@@ -35,7 +35,22 @@ extension Reader {
         if let n = map["phone_credentials"] { readPhoneCredentials(n, into: &s) }
         if let n = map["time_zone"] { s.timeZone = timeZone(n, path: "settings.time_zone") }
         if let n = map["emergency_location"] { s.emergencyLocation = emergencyLocation(n, path: "settings.emergency_location") }
+        if let n = map["language"] { s.language = language(n, path: "settings.language") }
         return s
+    }
+
+    /// A language of the app's screens: a well-formed code with screen texts (when those are known).
+    mutating func language(_ n: Node, path: String) -> String? {
+        guard let v = string(n, path: path, maxLength: 20) else { return nil }
+        if let why = ScreenLanguage.problem(v) {
+            problem(path, n, why)
+            return nil
+        }
+        if let languages, !languages.contains(v) {
+            problem(path, n, "no screen texts for \(v) (there are: \(languages.sorted().joined(separator: ", ")); add Screens/locales/\(v).json)")
+            return nil
+        }
+        return v
     }
 
     /// An IANA time zone (`Europe/Paris`, `UTC`).

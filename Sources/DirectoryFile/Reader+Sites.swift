@@ -9,7 +9,7 @@ extension Reader {
     mutating func readSite(_ node: Node, path: String) -> Site? {
         let allowed: Set<String> = [
             "name", "internal_address", "external_address", "sip", "time_zone", "emergency_numbers", "emergency_caller_id", "emergency_location",
-            "auto_logout", "visitor_cos",
+            "auto_logout", "visitor_cos", "language",
         ]
         guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
         guard let nameNode = required(map, "name", path: path), let name = string(nameNode, path: "\(path).name") else { return nil }
@@ -27,6 +27,7 @@ extension Reader {
         site.emergencyCallerID = map["emergency_caller_id"].flatMap { callerID($0, path: "\(path).emergency_caller_id") }
         site.emergencyLocation = map["emergency_location"].flatMap { emergencyLocation($0, path: "\(path).emergency_location") }
         site.visitorCoS = map["visitor_cos"].flatMap { string($0, path: "\(path).visitor_cos", maxLength: 64) }
+        site.language = map["language"].flatMap { language($0, path: "\(path).language") }
         if let n = map["auto_logout"] {
             var patch = DirectoryDocument.SettingsPatch()
             readAutoLogout(n, into: &patch, path: "\(path).auto_logout", siteOnly: true)

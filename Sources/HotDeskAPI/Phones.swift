@@ -206,6 +206,8 @@ public struct SiteView: Codable, Sendable {
     public var emergencyNumbers: [String]
     public var emergencyCallerId: String?
     public var emergencyLocation: String?
+    /// The language of the app on its phones.
+    public var language: String?
     /// How many phones stand in it.
     public var devices: Int
 

@@ -17,6 +17,8 @@ public struct Extension: Hashable, Sendable {
     public var site: String?
     /// Which other sites' phones the user may log in on.
     public var roaming: Roaming = .none
+    /// The language of the phone app's screens once this user is logged in (`nil`: the phone's site's).
+    public var language: String?
 
     public init(number: String, name: String, voicemailPIN: SecretHash?, sipPassword: String) {
         self.number = number
@@ -361,6 +363,8 @@ public struct Settings: Hashable, Sendable {
     public var timeZone: TimeZone?
     /// Where a caller is, for the PBX to pass on with an emergency call (a site's, usually).
     public var emergencyLocation: String?
+    /// The language of the phone app's screens (`nil`: the server's, `hotdesk serve --language`).
+    public var language: String?
     /// The directory's sites, by name.
     public var sites: [String: Site] = [:] {
         didSet { siteHosts = Set(sites.values.flatMap { [$0.internalAddress, $0.externalAddress] }.compactMap { $0?.host.lowercased() }) }

@@ -24,6 +24,8 @@ public struct Site: Hashable, Sendable {
     /// The class of service a visitor's calls from this site's phones must also pass (a user
     /// whose home is another site): their own class still decides first.
     public var visitorCoS: String?
+    /// The language of the app on this site's phones while nobody (or a user without one) is logged in.
+    public var language: String?
 
     public init(name: String) { self.name = name }
 
@@ -94,6 +96,7 @@ extension Settings {
         if let v = site.maxDuration { s.autoLogout.maxDuration = v }
         if let v = site.dailyAt { s.autoLogout.dailyAt = v }
         if let v = site.idleAfter { s.autoLogout.idleAfter = v }
+        if let v = site.language { s.language = v }
         return s
     }
 
@@ -110,5 +113,18 @@ extension Settings {
         var calendar = fallback
         calendar.timeZone = timeZone
         return calendar
+    }
+}
+
+/// A language of the phone app's screens (`Screens/locales/<language>.json`): `fr`, `de`, `pt-BR`.
+public enum ScreenLanguage {
+    /// Why `code` cannot name a language, or `nil`: 2-3 lower-case letters, optionally `-` and a
+    /// region or variant of 2-8 letters or digits.
+    public static func problem(_ code: String) -> String? {
+        let parts = code.split(separator: "-", omittingEmptySubsequences: false)
+        let lower = parts.first.map { (2...3).contains($0.count) && $0.allSatisfy { $0.isASCII && $0.isLowercase } } ?? false
+        let rest = parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
+        guard lower, rest, parts.count <= 2 else { return "\"\(code.prefix(20))\" is not a language code such as en, fr or pt-BR" }
+        return nil
     }
 }

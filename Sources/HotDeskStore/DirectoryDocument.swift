@@ -46,6 +46,7 @@ public struct DirectoryDocument: Sendable {
         /// Per brand; a brand not named keeps what the store has.
         public var phoneCredentials: [Brand: PhoneCredentials] = [:]
         public var timeZone: TimeZone?
+        public var language: String?
         public var emergencyLocation: String?
 
         public init() {}
@@ -64,6 +65,7 @@ public struct DirectoryDocument: Sendable {
         public var voicemailPINHash: String?
         public var site: String?
         public var roaming: Roaming = .none
+        public var language: String?
 
         public init(number: String, name: String, voicemailPIN: String?, sipPassword: String, cos: String?, voicemailPINHash: String?) {
             self.number = number

@@ -89,7 +89,9 @@ public protocol PushJobStore: Sendable {
     func takePushLogin(mac: MACAddress, loginHash: String, now: Date) async throws -> Bool
     /// Queues a NOTIFY for the PBX to send, where every node's PBX poll finds it (replacing
     /// the job's earlier one, if any).
-    func queueNotify(_ notify: PBXNotify) async throws
+    /// Queues a NOTIFY and stores its job's new state (`sent`) in one transaction: the PBX may
+    /// take it, and answer, at once. A job applied or superseded meanwhile stays as it is.
+    func queueNotify(sent job: PushJob, _ notify: PBXNotify) async throws
     /// The oldest NOTIFY no PBX took yet, now taken (once, over every node); forgets those
     /// taken before `forgetTakenBefore` whose answer never came. Notes `now` as the last time a
     /// PBX polled, on whichever node (`lastPBXPoll`).

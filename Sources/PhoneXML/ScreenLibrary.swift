@@ -62,6 +62,11 @@ public struct ScreenLibrary: Sendable {
     /// The texts for `language`, else English.
     public func texts(_ language: String) -> Texts { locales[language] ?? locales["en"] ?? Texts([:]) }
 
+    /// The first language of `preferred` that has texts (a user's, then a site's…), else `fallback`.
+    public func language(_ preferred: [String?], fallback: String) -> String {
+        preferred.lazy.compactMap { $0 }.first { locales[$0] != nil } ?? fallback
+    }
+
     static func list(_ directory: URL, suffix: String) throws -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(suffix) }.sorted()

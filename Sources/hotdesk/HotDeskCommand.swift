@@ -328,7 +328,8 @@ struct Import: AsyncParsableCommand {
                 knownExtensions: known.extensions,
                 knownTemplates: known.templates,
                 knownWorkspaces: knownWorkspaces,
-                knownSites: knownSites
+                knownSites: knownSites,
+                languages: Set(families.screens.locales.keys)
             )
         } catch {
             printError("\(error.description)")

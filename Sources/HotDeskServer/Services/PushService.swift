@@ -127,24 +127,22 @@ final class PushService: Service, Sendable {
         var job = claimed  // its attempt already counted by the claim
         let outcome: PushOutcome
         do {
-            outcome = try await send(job)
+            switch try await send(job) {
+            case .answered(let answer): outcome = answer
+            case .queuedForPBX:
+                // Stored with the NOTIFY: the PBX's answer may come before this line runs.
+                telemetry.push(job.action.rawValue, PushState.sent.rawValue)
+                logger.info("push queued for the PBX", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)"])
+                return
+            }
         } catch {
             outcome = .failed(code: "internal", message: "\(error)")
         }
         let now = clock()
         job.updatedAt = now
         switch outcome {
-        case .accepted(let status) where !job.action.appliesConfig:
-            job.state = .applied
-            job.sentAt = now
-            job.appliedAt = now
-            job.lastError = nil
-            logger.info("message shown", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "status": "\(status)"])
         case .accepted(let status):
-            job.state = .sent
-            job.sentAt = now
-            job.lastError = nil
-            job.dueAt = now + policy.applyTimeout(job.action)
+            accepted(&job, now: now)
             logger.info("push sent", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "action": "\(job.action.rawValue)", "status": "\(status)"])
         case .failed:
             job.lastError = outcome.errorText
@@ -162,12 +160,30 @@ final class PushService: Service, Sendable {
         await save(job)
     }
 
-    private func send(_ job: PushJob) async throws -> PushOutcome {
+    /// A job whose request the phone (or the PBX) took: sent, waiting for the phone's fetch; a
+    /// message is done once shown.
+    private func accepted(_ job: inout PushJob, now: Date) {
+        job.state = job.action.appliesConfig ? .sent : .applied
+        job.sentAt = now
+        job.appliedAt = job.action.appliesConfig ? nil : now
+        job.lastError = nil
+        job.updatedAt = now
+        if job.action.appliesConfig { job.dueAt = now + policy.applyTimeout(job.action) }
+    }
+
+    /// What became of one attempt: the answer to record, or a NOTIFY queued for the PBX with the
+    /// job's new state stored in the same transaction.
+    private enum Attempted {
+        case answered(PushOutcome)
+        case queuedForPBX
+    }
+
+    private func send(_ job: PushJob) async throws -> Attempted {
         guard let device = try await store.device(mac: job.mac) else {
-            return .failed(code: "unknown_device", message: "device \(job.mac) is no longer in the directory")
+            return .answered(.failed(code: "unknown_device", message: "device \(job.mac) is no longer in the directory"))
         }
         guard let address = device.lastAddress else {
-            return .failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown")
+            return .answered(.failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown"))
         }
         let settings = try await store.settings()
         var target = PushTarget(
@@ -184,9 +200,12 @@ final class PushService: Service, Sendable {
         var document: String?
         if job.action == .xml {
             guard let dialect = screens.dialects[device.model.brand.rawValue] else {
-                return .failed(code: "no_dialect", message: "no screen dialect for \(device.model.brand.rawValue) phones")
+                return .answered(.failed(code: "no_dialect", message: "no screen dialect for \(device.model.brand.rawValue) phones"))
             }
-            let texts = screens.texts(language)
+            // In the phone's language: its user's, else its site's or the settings'.
+            var user: String?
+            if let session = try await store.session(mac: device.mac) { user = try await store.findExtension(session.extensionNumber)?.language }
+            let texts = screens.texts(screens.language([user, settings.forSite(device.site).language], fallback: language))
             let exit = Screen.SoftKey(label: texts["softkey.exit"], action: .exit)
             document = try dialect.render(.text(.init(title: texts["message.title"], text: job.message ?? "", softKeys: [exit]))).body
         }
@@ -195,7 +214,7 @@ final class PushService: Service, Sendable {
         // when no PBX carries NOTIFYs), and the PBX when it fails.
         let vendor = pusher.recipes.vendors[device.model.brand]
         guard let notify = vendor?.notify(job.action) else {
-            return await pusher.push(job.action, to: target, document: document, policy: policy)
+            return .answered(await pusher.push(job.action, to: target, document: document, policy: policy))
         }
         let session = try await store.session(mac: device.mac)
         let throughPBX = session?.network == .external ? await pbxConnected() : false
@@ -203,10 +222,10 @@ final class PushService: Service, Sendable {
             return try await viaPBX(job, device, notify, session: session, address: address)
         }
         let outcome = await pusher.push(job.action, to: target, document: document, policy: policy)
-        guard case .failed(let code, let message) = outcome else { return outcome }
-        guard await pbxConnected() else { return outcome }
+        guard case .failed(let code, let message) = outcome else { return .answered(outcome) }
+        guard await pbxConnected() else { return .answered(outcome) }
         let second = try await viaPBX(job, device, notify, session: session, address: address)
-        guard case .accepted = second else { return outcome }
+        guard case .queuedForPBX = second else { return .answered(outcome) }
         logger.info("push sent through the PBX", metadata: ["job": "\(job.id)", "mac": "\(job.mac)", "http": "\(code): \(message)"])
         return second
     }
@@ -229,13 +248,15 @@ final class PushService: Service, Sendable {
         session: Session?,
         address: String
     ) async throws
-        -> PushOutcome
+        -> Attempted
     {
         guard await pbxConnected() else {
-            return .failed(
-                code: PhonePusher.unsupportedAction,
-                message:
-                    "\(device.model.brand.rawValue) phones take this \(job.action.rawValue) only from the PBX, and no PBX asks HotDesk for NOTIFYs (examples/pbx/kamailio.cfg polls /pbx/v1/notify)"
+            return .answered(
+                .failed(
+                    code: PhonePusher.unsupportedAction,
+                    message:
+                        "\(device.model.brand.rawValue) phones take this \(job.action.rawValue) only from the PBX, and no PBX asks HotDesk for NOTIFYs (examples/pbx/kamailio.cfg polls /pbx/v1/notify)"
+                )
             )
         }
         // The lines the phone may be registered with now: its own, the user's, the user who
@@ -248,9 +269,12 @@ final class PushService: Service, Sendable {
         if let left = try await store.auditEntries(before).first?.entry.extensionNumber { users.append(left) }
         users = users.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         guard !users.isEmpty else {
-            return .failed(code: "no_line", message: "the phone has no SIP line the PBX knows it by")
+            return .answered(.failed(code: "no_line", message: "the phone has no SIP line the PBX knows it by"))
         }
+        var sent = job
+        accepted(&sent, now: clock())
         try await store.queueNotify(
+            sent: sent,
             PBXNotify(
                 jobID: job.id,
                 mac: device.mac,
@@ -263,7 +287,7 @@ final class PushService: Service, Sendable {
             )
         )
         relay.wake()
-        return .accepted(status: 202)
+        return .queuedForPBX
     }
 
     /// The PBX sent a NOTIFY and says how the phone answered: a 2xx leaves the job waiting for

@@ -153,6 +153,11 @@ enum PostgresSchema {
             name: "SQLite's v35: keys and console accounts limited to sites",
             statements: ["ALTER TABLE api_keys ADD COLUMN sites text", "ALTER TABLE admin_accounts ADD COLUMN sites text"]
         ),
+        Migration(
+            version: 13,
+            name: "SQLite's v36: the app's language, of the settings and of each user",
+            statements: ["ALTER TABLE settings ADD COLUMN language text", "ALTER TABLE extensions ADD COLUMN language text"]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

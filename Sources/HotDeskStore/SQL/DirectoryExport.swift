@@ -90,6 +90,7 @@ struct DirectoryWriter {
             ("emergency_caller_id", s.emergencyCallerID.map(text)),
             ("emergency_location", s.emergencyLocation.map(text)),
             ("time_zone", s.timeZone.map { text($0.identifier) }),
+            ("language", s.language.map(text)),
             (
                 "lockout",
                 map([
@@ -146,6 +147,7 @@ struct DirectoryWriter {
         case .everywhere: pairs.append(("roaming", bool(true)))
         case .sites(let names): pairs.append(("roaming", sequence(names.sorted().map(text))))
         }
+        pairs.append(("language", (row["language"] as String?).map(text)))
         return map(pairs)
     }
 
@@ -166,6 +168,7 @@ struct DirectoryWriter {
             ("emergency_location", s.emergencyLocation.map(text)),
             ("auto_logout", auto.isEmpty ? nil : map(auto)),
             ("visitor_cos", s.visitorCoS.map(text)),
+            ("language", s.language.map(text)),
         ])
     }
 

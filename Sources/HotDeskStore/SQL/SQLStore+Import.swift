@@ -317,6 +317,7 @@ private struct SettingsUpdate {
         set("multi_login", patch.multiLogin, current.multiLogin) { $0.description }
         set("time_zone", patch.timeZone?.identifier, current.timeZone?.identifier) { $0 }
         set("emergency_location", patch.emergencyLocation, current.emergencyLocation) { $0 }
+        set("language", patch.language, current.language) { $0 }
     }
 
     /// Emergency numbers, number classes and the SIP server.

@@ -7,8 +7,14 @@ extension SQLStore {
     static func upsert(_ e: DirectoryDocument.ExtensionEntry, _ db: any SQLDatabase, pinHash: NewPINHash?, secrets: SecretBox) throws -> Bool? {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
-                "INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id, site, roaming) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming)]
+                """
+                INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id, site, roaming, language)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming),
+                    e.language,
+                ]
             )
             return nil
         }
@@ -21,10 +27,10 @@ extension SQLStore {
             try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }
-        if old.cos != e.cos || old.callerID != e.callerID || old.site != e.site || old.roaming != e.roaming {
+        if old.cos != e.cos || old.callerID != e.callerID || old.site != e.site || old.roaming != e.roaming || old.language != e.language {
             try db.execute(
-                "UPDATE extensions SET cos = ?, caller_id = ?, site = ?, roaming = ? WHERE number = ?",
-                [e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming), e.number]
+                "UPDATE extensions SET cos = ?, caller_id = ?, site = ?, roaming = ?, language = ? WHERE number = ?",
+                [e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming), e.language, e.number]
             )
             changed = true
         }

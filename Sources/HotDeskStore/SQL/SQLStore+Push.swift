@@ -384,8 +384,10 @@ extension SQLStore {
         }
     }
 
-    public func queueNotify(_ notify: PBXNotify) async throws {
+    public func queueNotify(sent job: PushJob, _ notify: PBXNotify) async throws {
         try await engine.write { db in
+            guard try db.row("SELECT * FROM push_jobs WHERE id = ?", [job.id]).flatMap(Self.pushJob)?.state.isPending == true else { return }
+            try Self.write(job, db)
             try db.execute("DELETE FROM pbx_notifies WHERE job_id = ?", [notify.jobID])
             try db.execute(
                 """

@@ -85,6 +85,7 @@ extension SQLStore {
         )
         settings.timeZone = (row["time_zone"] as String?).flatMap(TimeZone.init(identifier:))
         settings.emergencyLocation = row["emergency_location"]
+        settings.language = row["language"]
         for site in try readSites(db) { settings.sites[site.name] = site }
         return settings
     }
@@ -157,6 +158,7 @@ extension SQLStore {
         ext.callerID = row["caller_id"]
         ext.site = row["site"]
         ext.roaming = StoredRoaming.roaming(row["roaming"])
+        ext.language = row["language"]
         return ext
     }
 

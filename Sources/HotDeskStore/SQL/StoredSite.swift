@@ -19,6 +19,7 @@ struct StoredSite: Codable, Hashable {
     var dailyAt: String?
     var idleMinutes: Int?
     var visitorCos: String?
+    var language: String?
 
     init(_ s: Site) {
         name = s.name
@@ -38,6 +39,7 @@ struct StoredSite: Codable, Hashable {
         dailyAt = s.dailyAt.map { $0?.description ?? "none" }
         idleMinutes = s.idleAfter.map { $0.map { Int($0 / 60) } ?? 0 }
         visitorCos = s.visitorCoS
+        language = s.language
     }
 
     var site: Site {
@@ -57,6 +59,7 @@ struct StoredSite: Codable, Hashable {
         s.dailyAt = dailyAt.map { $0 == "none" ? nil : DailyTime($0) }
         s.idleAfter = idleMinutes.map { $0 == 0 ? nil : TimeInterval($0 * 60) }
         s.visitorCoS = visitorCos
+        s.language = language
         return s
     }
 }

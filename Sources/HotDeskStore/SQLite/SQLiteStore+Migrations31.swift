@@ -62,6 +62,14 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v36: the app's language, of the settings and of each user") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE settings ADD COLUMN language TEXT;
+                    ALTER TABLE extensions ADD COLUMN language TEXT;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

@@ -53,7 +53,8 @@ func importDirectory(_ yaml: String, into store: SQLStore, base: URL) async thro
         knownExtensions: known.extensions,
         knownTemplates: known.templates,
         knownWorkspaces: try await store.workspaceNames(),
-        knownSites: try await store.siteNames()
+        knownSites: try await store.siteNames(),
+        languages: Set(testFamilies.screens.locales.keys)
     )
     return try await store.importDirectory(doc, actor: "test", at: Date(), options: ImportOptions(), outbox: testOutbox())
 }

@@ -142,6 +142,7 @@ extension AdminAPIController {
             view.emergencyNumbers = site.emergencyNumbers
             view.emergencyCallerId = site.emergencyCallerID
             view.emergencyLocation = site.emergencyLocation
+            view.language = site.language
             return view
         }
         return .json(.ok, SiteList(sites: list))

@@ -197,7 +197,7 @@ struct PhoneAppController: Sendable {
 
     /// "Hot desking is not available, try again", in the phone's dialect when it is known.
     func unavailable(_ request: Request, _ context: HotDeskRequestContext) throws -> Response {
-        let texts = screens.texts(language)
+        let texts = screens.texts(context.resolvedPhone.map { language(of: $0.state) } ?? language)
         let screen = Screen.text(.init(title: texts["unavailable.title"], text: texts["error.unavailable"]))
         return try render(screen, context, dialect: context.resolvedPhone?.dialect ?? dialectForUnknownPhone(request))
     }
@@ -219,7 +219,13 @@ struct PhoneAppController: Sendable {
         let base = hosts.address(request, settings: phone.state.settings)?.baseURL ?? ""
         // Times on the screen (a lock's end) in the phone's own zone: its site's, else the settings', else the server's.
         let zone = phone.state.settings.timeZone ?? timeZone
-        return AppScreens(texts: screens.texts(language), appURL: "\(base)/app/\(phone.token)", timeZone: zone)
+        return AppScreens(texts: screens.texts(language(of: phone.state)), appURL: "\(base)/app/\(phone.token)", timeZone: zone)
+    }
+
+    /// The language of a phone's screens: its user's (logged in), else its site's or the
+    /// settings', else the server's (`--language`); one without screen texts is passed over.
+    func language(of state: AppState) -> String {
+        screens.language([state.sessionExtension?.language, state.settings.language], fallback: language)
     }
 
     private func network(_ request: Request) -> Network { request.uri.queryParameters.get("net").flatMap { Network(rawValue: $0) } ?? .internal }
