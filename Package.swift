@@ -55,6 +55,15 @@ let package = Package(
             ]
         ),
         .target(name: "PhonePush", dependencies: ["HotDeskCore", "Curl"]),
+        // A read-only TFTP server (phones that fetch their configs that way, Cisco's by default).
+        .target(
+            name: "TFTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Every phone family as data: loads and checks Screens/families/*.json.
         .target(name: "PhoneFamilies", dependencies: ["HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush"]),
         .target(name: "HotDeskAPI", dependencies: ["HotDeskCore"]),
@@ -86,7 +95,7 @@ let package = Package(
         .target(
             name: "HotDeskServer",
             dependencies: [
-                "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole",
+                "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole", "TFTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -153,13 +162,14 @@ let package = Package(
             name: "HotDeskTests",
             dependencies: [
                 "HotDeskCore", "LibXML", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "DirectoryFile", "HotDeskServer",
-                "HotDeskAPI",
+                "HotDeskAPI", "TFTP",
                 "PhoneSimulator", "Curl", .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -11,6 +11,7 @@ import PhonePush
 import PhoneXML
 import Provisioning
 import ServiceLifecycle
+import TFTP
 import UnixSignals
 
 /// The running HotDesk: the HTTP application and the services beside it. A service of its own so
@@ -54,7 +55,8 @@ public func makeApplication(
     configuration: ServerConfiguration,
     logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    onTFTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
     let parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
     let router = Router(context: HotDeskRequestContext.self)
@@ -70,7 +72,7 @@ public func makeApplication(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
-        services: parts.services,
+        services: parts.services(onTFTPRunning: onTFTPRunning),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
@@ -106,6 +108,8 @@ struct ServerParts {
     let consoleAuth: ConsoleAuth
     let events: ConsoleEvents
     let autoLogout: AutoLogoutService
+    /// `/provision`, and what TFTP reads of it.
+    let provisioning: ProvisioningController
 
     init(
         store: any Store,
@@ -154,15 +158,39 @@ struct ServerParts {
             logger: logger,
             clock: clock
         )
+        provisioning = ProvisioningController(
+            store: store,
+            families: families,
+            renderer: renderer,
+            caches: configuration.caches,
+            pushes: pushes,
+            telemetry: telemetry,
+            addresses: addresses,
+            hosts: hosts,
+            digest: DigestAuth(key: store.digestNonceKey, caches: configuration.caches),
+            security: security,
+            refusals: RefusalThrottle(),
+            enrolments: EnrolmentGate(),
+            fetchTimes: fetchTimes,
+            clock: clock
+        )
     }
 
     /// What runs beside the HTTP server.
-    var services: [any Service] {
-        [
+    func services(onTFTPRunning: @escaping @Sendable (Int) async -> Void) -> [any Service] {
+        var services: [any Service] = [
             pushes, fetchTimes, health, events,
             HousekeepingService(store: store, login: login, interval: configuration.housekeepingInterval, logger: logger, clock: clock),
             autoLogout,
         ]
+        if let port = configuration.tftpPort {
+            let (provisioning, logger) = (provisioning, logger)
+            let server = TFTPServer(host: configuration.host, port: port, logger: logger) { file, peer in
+                await provisioning.serveTFTP(file: file, peer: peer, logger: logger)
+            }
+            services.append(TFTPService(server: server, onBound: onTFTPRunning))
+        }
+        return services
     }
 
     func registerRoutes(on router: Router<HotDeskRequestContext>) {
@@ -206,22 +234,7 @@ struct ServerParts {
     /// `/provision`, the push-auth callback and `/app`.
     private func registerPhoneRoutes(on router: Router<HotDeskRequestContext>) {
         let caches = configuration.caches
-        ProvisioningController(
-            store: store,
-            families: families,
-            renderer: renderer,
-            caches: caches,
-            pushes: pushes,
-            telemetry: telemetry,
-            addresses: addresses,
-            hosts: hosts,
-            digest: DigestAuth(key: store.digestNonceKey, caches: caches),
-            security: security,
-            refusals: RefusalThrottle(),
-            enrolments: EnrolmentGate(),
-            fetchTimes: fetchTimes,
-            clock: clock
-        ).register(with: router)
+        provisioning.register(with: router)
         PushAuthController(store: store, recipes: pusher.recipes, logins: pushes.logins, addresses: addresses, security: security, clock: clock)
             .register(with: router)
         PhoneAppController(

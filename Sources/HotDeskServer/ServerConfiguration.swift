@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     public var acceptedHosts: Set<String> = []
     /// How many entries the server's caches keep (the store's own are given when it is opened).
     public var caches = CacheLimits()
+    /// The UDP port of the TFTP server beside the HTTP one, on `host` (`nil`: none; 0: any free
+    /// port). It serves what `/provision` serves, to phones that fetch by TFTP.
+    public var tftpPort: Int?
 
     public init(
         host: String = "0.0.0.0",

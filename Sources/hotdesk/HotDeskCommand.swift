@@ -144,6 +144,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
+            "Also serve the config files by TFTP on this UDP port of --host (69 is TFTP's; phones sent there by DHCP options 66/150, Cisco's by default). Off unless given."
+    )
+    var tftpPort: Int?
+
+    @Option(
+        help:
             "Phones answered from memory with no database read (app, tokens, Digest); the config caches, whose entries are the largest, hold half as many. More phones still work: the least recently seen cost a read."
     )
     var cachePhones: Int = CacheLimits().phones
@@ -155,6 +161,7 @@ struct Serve: AsyncParsableCommand {
         if idleTimeout < 1 { throw ValidationError("--idle-timeout is at least 1 second") }
         if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections is at least 16") }
         if cachePhones < 16 { throw ValidationError("--cache-phones is at least 16") }
+        if let tftpPort, !(0...65535).contains(tftpPort) { throw ValidationError("--tftp-port is a UDP port, 1-65535 (0: any free one)") }
         if !(maxPushesPerSecond >= 0 && maxPushesPerSecond.isFinite) { throw ValidationError("--max-pushes-per-second is 0 (no limit) or more") }
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             throw ValidationError("unknown time zone \"\(timeZone)\" (use a name such as Europe/Paris or America/New_York)")
@@ -252,6 +259,7 @@ struct Serve: AsyncParsableCommand {
             connections: connections
         )
         configuration.caches = caches
+        configuration.tftpPort = tftpPort
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
         if maxPushesPerSecond > 0 { configuration.push.maxPerSecond = maxPushesPerSecond }
         return configuration

@@ -1,5 +1,6 @@
 import HotDeskCore
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The per-request context: Hummingbird's core context plus the peer's address, from which
@@ -20,6 +21,18 @@ public struct HotDeskRequestContext: RequestContext, RemoteAddressRequestContext
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+    }
+
+    /// A request the server makes for a phone that asked another way (a TFTP read from `peer`):
+    /// the route's handler sees the phone's own address, as if it had asked by HTTP.
+    init(phoneAt peer: SocketAddress, parameters: Parameters, logger: Logger) {
+        coreContext = .init(source: InternalSource(logger: logger))
+        coreContext.parameters = parameters
+        remoteAddress = peer
+    }
+
+    private struct InternalSource: RequestContextSource {
+        let logger: Logger
     }
 
     /// The peer's IP address as text (`127.0.0.5`).

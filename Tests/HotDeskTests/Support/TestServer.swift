@@ -115,6 +115,8 @@ final class TestServer: Sendable {
     let service: HotDeskService
     let clock: TestClock
     let port: Int
+    /// The TFTP server's UDP port (0: started without one).
+    let tftpPort: Int
     let dbPath: String
     let directory: URL
     /// What the server logged at `notice` and above (the security log among it).
@@ -133,7 +135,8 @@ final class TestServer: Sendable {
         trustedProxies: Set<String> = [],
         connections: ConnectionLimits = ConnectionLimits(),
         tls: TLSFiles? = nil,
-        store given: SQLStore? = nil
+        store given: SQLStore? = nil,
+        tftp: Bool = false
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -156,6 +159,8 @@ final class TestServer: Sendable {
         configuration.fetchTimesInterval = 0.1
         configuration.connections = connections
         configuration.tls = tls
+        configuration.tftpPort = tftp ? 0 : nil
+        let (tftpPorts, tftpBound) = AsyncStream.makeStream(of: Int.self)
         let app = try makeApplication(
             store: store,
             families: testFamilies,
@@ -163,7 +168,8 @@ final class TestServer: Sendable {
             configuration: configuration,
             logger: logger,
             clock: { clock.now() },
-            onServerRunning: { port in continuation.yield(port) }
+            onServerRunning: { port in continuation.yield(port) },
+            onTFTPRunning: { port in tftpBound.yield(port) }
         )
         // Stopped by a graceful shutdown, not by cancelling the task (apple/swift-nio#3481).
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
@@ -173,6 +179,7 @@ final class TestServer: Sendable {
         Task {
             _ = await task.result
             continuation.finish()
+            tftpBound.finish()
         }
         var bound = 0
         for await p in stream {
@@ -200,6 +207,7 @@ final class TestServer: Sendable {
             service: app,
             clock: clock,
             port: bound,
+            tftpPort: tftp ? await tftpPorts.first { _ in true } ?? 0 : 0,
             dbPath: dbPath,
             task: task,
             group: group,
@@ -214,6 +222,7 @@ final class TestServer: Sendable {
         service: HotDeskService,
         clock: TestClock,
         port: Int,
+        tftpPort: Int,
         dbPath: String,
         task: Task<Void, any Error>,
         group: ServiceGroup,
@@ -227,6 +236,7 @@ final class TestServer: Sendable {
         self.store = store
         self.clock = clock
         self.port = port
+        self.tftpPort = tftpPort
         self.dbPath = dbPath
         self.task = task
         self.directory = directory
