@@ -168,9 +168,21 @@ try:
     if not any(e.get("actor") == "console:hal" and e.get("mac") == MAC for e in audit("logout_waiting")):
         fail("the logout that waited for the call is not audited as console:hal")
 
-    # 4. Five wrong PINs lock 5502; the helpdesk clears the lock from the console.
+    # 4. A live update while the helpdesk types: a message half-typed into a phone's panel stays
+    # (text and focus) while the list changes under it (a new phone appears).
+    view("devices")
+    click("the phone's row", lambda: rows(f"tr[data-mac='{MAC}'] td")[0])
+    message = wait_until("the message field", lambda: browser.find_element(By.CSS_SELECTOR, "#device-panel input[name='message']"))
+    message.click()
+    message.send_keys("Fire drill at 3")
+    # Five wrong PINs lock 5502 (from a phone new to HotDesk); the helpdesk clears the lock.
     phone("key hotdesk\nexpect Login Int\n" + "".join(
         "select Login Int\ntype 5502\nnext\ntype 0000\npress Done\nkey hotdesk\n" for _ in range(5)), "00:15:65:c0:50:02", "127.0.66.3")
+    wait_until("the new phone in the list while typing", lambda: rows("tr[data-mac='00:15:65:c0:50:02']"))
+    typed = browser.execute_script("const a = document.activeElement; return a && a.name === 'message' ? a.value : null")
+    if typed != "Fire drill at 3":
+        fail(f"the live update took the half-typed message (focused field now holds {typed!r})")
+    shot("04a-typing-kept-through-a-live-update")
     view("extensions")
     wait_until("the lock of 5502", lambda: rows("tr[data-lock='extension:5502']"))
     shot("04-lock-listed")
@@ -253,4 +265,4 @@ try:
         fail(f"the page logged errors: {logs}")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, 390 px, an account of one site, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, sign-in throttled); screenshots in {SHOTS}")

@@ -101,7 +101,7 @@ struct Interactive: AsyncParsableCommand {
         }
         defer { watcher.cancel() }
         prompt()
-        while let line = readLine() {
+        for await line in Self.standardInputLines() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed == "quit" || trimmed == "q" { break }
             if trimmed == "events" {
@@ -121,6 +121,20 @@ struct Interactive: AsyncParsableCommand {
             prompt()
         }
         await sim.shutdown()
+    }
+
+    /// Standard input's lines, read on a thread of their own: a `readLine` waiting for a key on
+    /// one of Swift's concurrency threads kept the phone from answering pushes (its reload
+    /// waited for the next Enter) wherever that pool has one thread or every other one is busy.
+    static func standardInputLines() -> AsyncStream<String> {
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Thread {
+            while let line = readLine() { continuation.yield(line) }
+            continuation.finish()
+        }
+        reader.name = "phonesim stdin"
+        reader.start()
+        return lines
     }
 
     static func isPush(_ event: PhoneEvent) -> Bool {

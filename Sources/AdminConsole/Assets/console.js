@@ -32,7 +32,7 @@ function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    if (k.startsWith("on")) { node.addEventListener(k.slice(2), v); node.dataset.live = ""; }
     else if (k === "class") node.className = v;
     else node.setAttribute(k, v === true ? "" : v);
   }
@@ -41,6 +41,26 @@ function el(tag, attrs, ...children) {
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return node;
+}
+
+/// Puts `nodes` in `parent` changing only what changed, so a live update never takes away what
+/// the person is typing, or where: a node equal to the one shown is kept (with its focus and the
+/// text typed into it); one that answers events (`data-live`: its handlers hold the data it was
+/// made for) is kept only while the person is using it, else replaced; a container of the same
+/// shape (tag and attributes, a row's key among them) is patched inside; anything else replaced.
+function patch(parent, nodes) {
+  const old = [...parent.childNodes];
+  if (old.length !== nodes.length) { parent.replaceChildren(...nodes); return; }
+  nodes.forEach((next, i) => {
+    const shown = old[i];
+    if (shown.nodeType !== 1 || next.nodeType !== 1) { if (!shown.isEqualNode(next)) parent.replaceChild(next, shown); return; }
+    const inUse = document.activeElement !== document.body && shown.contains(document.activeElement);
+    if ("live" in shown.dataset) { if (!(inUse && shown.isEqualNode(next))) parent.replaceChild(next, shown); return; }
+    if (shown.isEqualNode(next) && !shown.querySelector("[data-live]")) return;
+    const sameShape = shown.nodeName === next.nodeName && !("live" in next.dataset) && shown.attributes.length === next.attributes.length &&
+      [...next.attributes].every((a) => shown.getAttribute(a.name) === a.value);
+    if (sameShape) patch(shown, [...next.childNodes]); else parent.replaceChild(next, shown);
+  });
 }
 
 /// A time as people read it, with its zone (the browser's): 3 Dec 2026, 18:30:12 UTC.
@@ -57,7 +77,7 @@ function human(value) { return String(value).replace(/_/g, " "); }
 /// (its text says what the second click does), the second acts; it disarms by itself after 8 s.
 /// Live updates wait while a button is armed, so the question does not vanish under the pointer.
 function danger(label, question, run, kind) {
-  const button = el("button", { class: kind || "danger", type: "button" }, label);
+  const button = el("button", { class: kind || "danger", type: "button", "data-live": "" }, label);
   let timer = null;
   button.addEventListener("click", () => {
     if (button.dataset.armed) {
@@ -165,11 +185,10 @@ function listen() {
   state.events = source;
 }
 
-/// Whether the person is typing in the view, or answering a "sure?" (a refresh would take either away).
+/// Whether the person is answering a "sure?" (the row it is in could be replaced). Typing is no
+/// reason to wait: `patch` keeps the field being typed into as it is.
 function busy() {
-  if (state.armed && document.contains(state.armed)) return true;
-  const a = document.activeElement;
-  return a && $("content").contains(a) && (a.tagName === "INPUT" || a.tagName === "SELECT");
+  return Boolean(state.armed && document.contains(state.armed));
 }
 
 // MARK: views
@@ -188,7 +207,7 @@ function pushCell(job) {
 
 function toolbar(title, ...controls) {
   const bar = $("toolbar");
-  bar.replaceChildren(el("h2", {}, title), ...controls.filter((c) => c));
+  patch(bar, [el("h2", {}, title), ...controls.filter((c) => c)]);
 }
 
 function field(label, input) { return el("label", {}, label, input); }
@@ -338,10 +357,10 @@ const views = {
     const scope = (x) => x.sites ? x.sites.join(", ") : "every site";
     toolbar("Accounts & keys");
     const mine = (name) => state.session && name === state.session.name;
-    const accountRows = accounts.accounts.map((a) => el("tr", {},
+    const accountRows = accounts.accounts.map((a) => el("tr", { "data-account": a.name },
       el("td", {}, a.name), el("td", {}, a.role), sites.length ? el("td", {}, scope(a)) : null, el("td", {}, when(a.created_at)), el("td", {}, when(a.last_sign_in_at)),
       el("td", { class: "actions" }, mine(a.name) ? "you" : danger("Remove", "Yes, remove " + a.name, () => act("Remove account " + a.name, "DELETE", "/accounts/" + encodeURIComponent(a.name))))));
-    const keyRows = keys.keys.map((k) => el("tr", {},
+    const keyRows = keys.keys.map((k) => el("tr", { "data-key-name": k.name },
       el("td", {}, k.name), el("td", {}, k.kind), el("td", {}, k.role || "—"), sites.length ? el("td", {}, k.kind === "pbx" ? "—" : scope(k)) : null,
       el("td", {}, when(k.created_at)), el("td", {}, when(k.last_used_at)),
       el("td", { class: "actions" }, danger("Revoke", "Yes, revoke " + k.name, () => act("Revoke key " + k.name, "DELETE", "/apikeys/" + encodeURIComponent(k.name))))));
@@ -379,7 +398,7 @@ function devicePanel(d, locks) {
   if (may("admin") && d.claim_pending_from) {
     buttons.push(el("button", { onclick: () => act("Approve the claim of " + d.mac + " at " + d.claim_pending_from, "POST", "/devices/" + d.mac + "/approve-claim") }, "Approve claim"));
   }
-  return el("div", { class: "panel", id: "device-panel" },
+  return el("div", { class: "panel", id: "device-panel", "data-mac": d.mac },
     el("h3", {}, d.mac + " — " + d.model),
     el("dl", {},
       el("dt", {}, "Logged in"), el("dd", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name + " since " + when(d.logged_in.since) : "nobody"),
@@ -415,7 +434,7 @@ async function renderNow() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
   try {
     const parts = await view();
-    $("content").replaceChildren(...parts);
+    patch($("content"), parts);
     document.body.dataset.view = name;
   } catch (e) {
     if (e.status !== 401) notice(e.message, true);
