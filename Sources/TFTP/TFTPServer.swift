@@ -52,30 +52,55 @@ public final class TFTPServer: Sendable {
 
     typealias Datagrams = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
 
-    /// Serves until the task is cancelled. `onBound` gets the port it listens on.
+    /// Serves until the task is cancelled. `onBound` gets the port it listens on. A listening
+    /// socket that fails (an error the system reports on it) is opened again on the same port:
+    /// nothing a client sends stops the server.
     public func run(onBound: @Sendable (Int) async -> Void = { _ in }) async throws {
-        let listener = try await bind(port: port)
-        await onBound(listener.channel.localAddress?.port ?? port)
-        logger.notice("TFTP serving", metadata: ["host": "\(host)", "port": "\(listener.channel.localAddress?.port ?? port)"])
+        var port = self.port
+        var first = true
+        while !Task.isCancelled {
+            let listener = try await bind(port: port)
+            port = listener.channel.localAddress?.port ?? port
+            if first { await onBound(port) }
+            first = false
+            logger.notice("TFTP serving", metadata: ["host": "\(host)", "port": "\(port)"])
+            do {
+                try await serve(listener)
+                if Task.isCancelled { return }
+                logger.error("TFTP socket closed: listening again")
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("TFTP socket failed: listening again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// Reads requests until the socket ends; each read is a transfer of its own.
+    private func serve(_ listener: Datagrams) async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            defer { listener.channel.close(promise: nil) }
             try await listener.executeThenClose { inbound, outbound in
+                /// An answer that cannot be sent (an address that cannot be reached) is dropped.
+                func answer(_ error: TFTPError, to peer: SocketAddress) async {
+                    do { try await outbound.write(reply(.error(error), to: peer)) } catch {
+                        logger.debug("TFTP answer not sent", metadata: ["peer": "\(peer.ipAddress ?? "?")", "error": "\(error)"])
+                    }
+                }
                 for try await envelope in inbound {
                     let peer = envelope.remoteAddress
                     switch TFTPPacket(Array(buffer: envelope.data)) {
                     case .readRequest(let file, let mode, let options)?:
                         guard let ticket = admit(peer) else {
-                            try await outbound.write(reply(.error(.notDefined("server busy: try again")), to: peer))
+                            await answer(.notDefined("server busy: try again"), to: peer)
                             continue
                         }
                         group.addTask {
                             defer { self.release(ticket) }
                             await self.transfer(file: file, mode: mode, options: options, to: peer)
                         }
-                    case .writeRequest?:
-                        try await outbound.write(reply(.error(.accessViolation("this server only serves files")), to: peer))
-                    case .some, nil:
-                        try await outbound.write(reply(.error(.illegalOperation("expected a read request")), to: peer))
+                    case .writeRequest?: await answer(.accessViolation("this server only serves files"), to: peer)
+                    case .some, nil: await answer(.illegalOperation("expected a read request"), to: peer)
                     }
                 }
             }

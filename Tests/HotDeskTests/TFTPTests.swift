@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import NIOCore
 import NIOPosix
@@ -88,6 +89,9 @@ struct TFTPTests {
         do {
             let target = try SocketAddress(ipAddress: "127.0.0.1", port: server.tftpPort)
             let client = try await UDPClient(address: "127.0.0.9")
+            // The phone's first fetch binds it to its address (four first fetches at once would race for that).
+            let claimed = try await CurlEngine.shared.perform(CurlRequest(url: "\(server.baseURL)/provision/\(Self.file)", localAddress: "127.0.0.9"))
+            #expect(claimed.status == 200)
             // Four reads never acknowledged hold four transfers (each waits for its ACK).
             for _ in 1...4 { try await client.send(TFTPPacket.readRequest(file: Self.file, mode: "octet", options: []).bytes, to: target) }
             var first: [TFTPPacket] = []
