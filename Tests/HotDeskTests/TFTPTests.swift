@@ -74,6 +74,10 @@ struct TFTPTests {
             #expect(other.status == 69 && other.output.contains("its own address"), "\(other.status): \(other.output)")
             let leaked = (try? Data(contentsOf: dir.appendingPathComponent("other"))) ?? Data()
             #expect(leaked.isEmpty, "nothing of the file reached the other address")
+            let metrics = try await HTTP.get("\(server.baseURL)/metrics").body
+            for line in ["hotdesk_tftp_reads_total{outcome=\"served\"} 2", "{outcome=\"not_found\"} 1", "{outcome=\"refused\"} 1"] {
+                #expect(metrics.contains(line), "\(line) in /metrics")
+            }
         } catch {
             await server.stop()
             throw error

@@ -37,6 +37,9 @@ public final class Telemetry: Sendable {
         Counter(label: "hotdesk_pushes_total", dimensions: [("action", action), ("state", state)], factory: factory).increment()
     }
 
+    /// A file read by TFTP: `served`, `not_found`, `refused` (access violation) or `failed`.
+    func tftpRead(_ outcome: String) { Counter(label: "hotdesk_tftp_reads_total", dimensions: [("outcome", outcome)], factory: factory).increment() }
+
     /// A failed store operation or check.
     func storeError() { Counter(label: "hotdesk_store_errors_total", factory: factory).increment() }
 

@@ -12,6 +12,15 @@ import TFTP
 extension ProvisioningController {
     /// The file for `peer`, or the TFTP error that says why not.
     func serveTFTP(file: String, peer: SocketAddress, logger: Logger) async -> Result<[UInt8], TFTPError> {
+        let answer = await readByTFTP(file: file, peer: peer, logger: logger)
+        switch answer {
+        case .success: telemetry.tftpRead("served")
+        case .failure(let error): telemetry.tftpRead(error.code == 1 ? "not_found" : error.code == 2 ? "refused" : "failed")
+        }
+        return answer
+    }
+
+    private func readByTFTP(file: String, peer: SocketAddress, logger: Logger) async -> Result<[UInt8], TFTPError> {
         // A file name of a phone's, never a path: no folder, nothing a URL would read otherwise.
         guard (1...255).contains(file.utf8.count), file.unicodeScalars.allSatisfy({ $0.isASCII && !"/\\?#%".unicodeScalars.contains($0) })
         else { return .failure(.fileNotFound("no such file")) }
