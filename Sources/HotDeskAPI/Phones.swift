@@ -52,6 +52,25 @@ public struct WorkspaceAssignmentRequest: Codable, Sendable {
 }
 
 /// One phone, as `GET /devices` lists it.
+/// `GET /api/v1/devices/{mac}/config`: the config the phone gets on its next fetch, secrets masked.
+public struct ConfigPreviewView: Codable, Sendable {
+    public var mac: String
+    public var contentType: String
+    public var body: String
+    /// How many secrets (SIP passwords, provisioning secret, web password, app token) it masks.
+    public var secretsMasked: Int
+    /// Whether the phone already has this config (`current`), or gets it at its next fetch (`changed`).
+    public var config: String
+
+    public init(mac: String, contentType: String, body: String, secretsMasked: Int, config: String) {
+        self.mac = mac
+        self.contentType = contentType
+        self.body = body
+        self.secretsMasked = secretsMasked
+        self.config = config
+    }
+}
+
 public struct DeviceView: Codable, Sendable {
     public struct LoggedIn: Codable, Sendable {
         public var `extension`: String

@@ -176,8 +176,10 @@ public enum AdminRole: String, Hashable, Sendable, Codable, CaseIterable, Compar
     /// The least role a request needs: reads need `auditor`; the helpdesk's actions `helpdesk`;
     /// anything else `admin`. `path` is under `/api/v1`, without it (`sessions/00:15:…`).
     public static func needed(method: String, path: String) -> AdminRole {
-        if method == "GET" || method == "HEAD" { return .auditor }
         let parts = path.split(separator: "/").map(String.init)
+        // A phone's config, secrets masked, still shows how every phone is set up: admins only.
+        if parts.count == 3, parts[0] == "devices", parts[2] == "config" { return .admin }
+        if method == "GET" || method == "HEAD" { return .auditor }
         switch (method, parts.count) {
         case ("DELETE", 2) where parts[0] == "sessions": return .helpdesk
         case ("DELETE", 3) where parts[0] == "locks": return .helpdesk

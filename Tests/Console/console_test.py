@@ -251,6 +251,19 @@ try:
     browser.find_element(By.ID, "sign-out").click()
     wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
 
+    # 5c. An admin sees the config a phone gets, its secrets masked.
+    sign_in("ada")
+    wait_until("signed in as ada", lambda: browser.find_element(By.ID, "who-role").text == "admin")
+    view("devices")
+    click("the phone's row", lambda: rows(f"tr[data-mac='{MAC}'] td")[0])
+    click("Show config", lambda: browser.find_element(By.XPATH, "//div[@id='device-panel']//button[text()='Show config']"))
+    shown = wait_until("the config preview", lambda: browser.find_element(By.CSS_SELECTOR, "#config-preview pre").text)
+    if "********" not in shown or "sip-secret" in shown or not shown.startswith("#!version"):
+        fail(f"the preview should be the phone's config with its secrets masked: {shown[:400]}")
+    shot("06d-config-preview")
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+
     # 6. A wrong password three times: the fourth attempt is throttled, even with the right one.
     for n in range(3):
         sign_in("eve", "not the password")
@@ -265,4 +278,4 @@ try:
         fail(f"the page logged errors: {logs}")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, sign-in throttled); screenshots in {SHOTS}")

@@ -395,6 +395,15 @@ function devicePanel(d, locks) {
     if (d.logged_in) buttons.push(danger("Force logout", "Yes, log out " + d.logged_in.extension, () => act("Log out " + d.logged_in.extension, "DELETE", "/sessions/" + d.mac)));
     for (const l of locks) buttons.push(el("button", { onclick: () => act("Clear lock of " + d.mac, "DELETE", "/locks/device/" + encodeURIComponent(d.mac)) }, "Clear lock"));
   }
+  if (may("admin") && everySite()) {
+    buttons.push(el("button", { class: "secondary", onclick: async () => {
+      try {
+        const p = await api("GET", "/devices/" + d.mac + "/config");
+        state.preview = { mac: d.mac, body: p.body, config: p.config, masked: p.secrets_masked };
+        render();
+      } catch (e) { notice("Config of " + d.mac + ": " + e.message, true); }
+    } }, "Show config"));
+  }
   if (may("admin") && d.claim_pending_from) {
     buttons.push(el("button", { onclick: () => act("Approve the claim of " + d.mac + " at " + d.claim_pending_from, "POST", "/devices/" + d.mac + "/approve-claim") }, "Approve claim"));
   }
@@ -410,7 +419,10 @@ function devicePanel(d, locks) {
       el("dt", {}, "Users"), el("dd", {}, d.users.join(", ") || "anyone (hot desk)"),
       el("dt", {}, "Last push"), el("dd", { class: d.last_push ? "state-" + d.last_push.state : "" }, d.last_push ? "#" + d.last_push.id + " " + d.last_push.action + " " + d.last_push.state + " " + when(d.last_push.updated_at) : "none"),
       el("dt", {}, "Locks"), el("dd", {}, locks.length ? locks.map((l) => "until " + when(l.until)).join(", ") : "none")),
-    el("div", { class: "row" }, buttons));
+    el("div", { class: "row" }, buttons),
+    state.preview && state.preview.mac === d.mac ? el("div", { id: "config-preview" },
+      el("h4", {}, "The config it gets " + (state.preview.config === "current" ? "(it has it already)" : "at its next fetch") + ", " + state.preview.masked + " secret(s) masked"),
+      el("pre", { class: "config" }, state.preview.body)) : null);
 }
 
 /// Older/newer for lists paged by a cursor: `stack` holds the cursors of the pages before.

@@ -1,3 +1,4 @@
+import Foundation
 import HotDeskCore
 import HotDeskStore
 import Provisioning
@@ -103,6 +104,26 @@ struct ConfigBuilder: Sendable {
     static func address(_ state: DeviceConfigState, reached: ServerAddress) -> ServerAddress {
         guard let session = state.session, state.line != nil else { return reached }
         return state.settings.address(for: session.network) ?? reached
+    }
+
+    /// What the phone's next config holds that nobody else may read: SIP passwords (its user's,
+    /// shared lines', its own line's), its provisioning secret, its web login's password and its
+    /// app token. A preview for an admin shows each as `Self.mask`.
+    static func secrets(of state: DeviceConfigState) -> [String] {
+        let lines = [state.line?.sipPassword, state.device.ownLine?.sipPassword] + state.memberships.map { $0.line.sipPassword }
+        let others = [state.device.provisioningSecret, state.settings.credentials(for: state.device)?.password, state.device.token]
+        // Longest first: a secret that holds another is masked whole.
+        return Array(Set((lines + others).compactMap { $0 }.filter { $0.count >= 4 })).sorted { $0.count > $1.count }
+    }
+
+    static let mask = "********"
+
+    /// The phone's next config with every secret of it masked: what an admin may see.
+    func preview(_ state: DeviceConfigState) throws -> RenderedConfig {
+        let next = try expected(state)[0]
+        var body = next.body
+        for secret in Self.secrets(of: state) { body = body.replacingOccurrences(of: secret, with: Self.mask) }
+        return RenderedConfig(body: body, contentType: next.contentType)
     }
 
     /// The config the phone will get on its next fetch: asking at the address its last config

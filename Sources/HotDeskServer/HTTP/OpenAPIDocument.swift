@@ -37,6 +37,11 @@ public enum OpenAPIDocument {
             answers: [200, 201, 400, 404, 409]
         ),
         "DELETE /api/v1/accounts/{name}": .init(summary: "Remove a console account; its sessions end. Not your own.", answers: [204, 404, 409]),
+        "GET /api/v1/devices/{mac}/config": .init(
+            summary:
+                "Admin: the config the phone gets on its next fetch (its first file), every secret masked (SIP passwords, provisioning secret, web password, app token): {mac, content_type, body, secrets_masked, config: current|changed}.",
+            answers: [200, 400, 404]
+        ),
         "GET /api/v1/sessions": .init(
             summary:
                 "Who is logged in on which phone (and its site), with each phone's last push, oldest login first; ?site= one site's; limit/after page it.",

@@ -58,6 +58,27 @@ extension AdminAPIController {
         return .json(.ok, try await view(o))
     }
 
+    /// The config the phone gets on its next fetch, every secret of it masked (admins only).
+    func configPreview(_ context: HotDeskRequestContext) async throws -> Response {
+        let mac = try macParameter(context)
+        guard let state = try await store.deviceConfigState(mac: mac) else { throw APIError.unknownDevice(mac) }
+        let preview = try changes.planner.builder.preview(state)
+        let next = try changes.planner.builder.expected(state)[0]
+        let masked = ConfigBuilder.secrets(of: state).filter { next.body.contains($0) }.count
+        var response = Response.json(
+            .ok,
+            ConfigPreviewView(
+                mac: mac.colonSeparated,
+                contentType: preview.contentType,
+                body: preview.body,
+                secretsMasked: masked,
+                config: state.lastConfigHash == next.hash ? "current" : "changed"
+            )
+        )
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
     func view(_ o: DeviceOverview) async throws -> DeviceView {
         var config = "never_fetched"
         if let served = o.lastConfigHash, let state = try await store.deviceConfigState(mac: o.device.mac) {

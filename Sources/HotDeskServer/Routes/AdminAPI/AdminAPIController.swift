@@ -53,6 +53,7 @@ struct AdminAPIController: Sendable {
         api.get("locks") { _, context in try await self.listLocks(context) }
         api.get("audit") { request, context in try await self.listAudit(request, context) }
         api.get("devices/{mac}") { request, context in try await self.device(request, context) }
+        api.get("devices/{mac}/config") { _, context in try await self.configPreview(context) }
         api.get("apikeys") { _, _ -> Response in .json(.ok, APIKeyList(keys: try await self.store.apiKeys().map(APIKeyView.init))) }
         api.delete("apikeys/{name}") { request, context in try await self.revokeKey(request, context) }
         api.delete("locks/extension/{key}") { request, context in
