@@ -85,6 +85,11 @@ def sign_in(name, password=PASSWORD):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
 
+def sign_out():
+    browser.find_element(By.ID, "sign-out").click()
+    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+
+
 def rows(selector):
     return browser.find_elements(By.CSS_SELECTOR, selector)
 
@@ -191,8 +196,7 @@ try:
     if not any(e.get("actor") == "console:hal" and e.get("extension") == "5502" for e in audit("unlock")):
         fail("the cleared lock is not audited as console:hal")
     shot("05-lock-cleared")
-    browser.find_element(By.ID, "sign-out").click()
-    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+    sign_out()
 
     # 5. An auditor sees no change buttons, and the API refuses a change the page is made to send.
     phone("key hotdesk\nexpect Login Int\nselect Login Int\ntype 5501\nnext\ntype 1234\npress Done\nexpect Logged in as 5501\n",
@@ -232,8 +236,7 @@ try:
                    lambda: browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
         shot(f"06b-{name}-at-390-px")
     browser.set_window_size(1400, 900)
-    browser.find_element(By.ID, "sign-out").click()
-    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+    sign_out()
 
     # 5b. A helpdesk account limited to Paris: its site shown, Lyon's session not, Lyon's phone refused.
     sign_in("pat")
@@ -248,8 +251,7 @@ try:
     status = api_as_page("DELETE", "/sessions/00:15:65:c0:50:03")
     if status != 403:
         fail(f"the API answered {status} to a paris helpdesk's logout of a lyon phone")
-    browser.find_element(By.ID, "sign-out").click()
-    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+    sign_out()
 
     # 5c. An admin sees the config a phone gets, its secrets masked.
     sign_in("ada")
@@ -261,8 +263,7 @@ try:
     if "********" not in shown or "sip-secret" in shown or not shown.startswith("#!version"):
         fail(f"the preview should be the phone's config with its secrets masked: {shown[:400]}")
     shot("06d-config-preview")
-    browser.find_element(By.ID, "sign-out").click()
-    wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
+    sign_out()
 
     # 6. A wrong password three times: the fourth attempt is throttled, even with the right one.
     for n in range(3):

@@ -213,18 +213,8 @@ struct SiteScopeTests {
 
             // A site still some account's scope cannot be pruned from the directory.
             #expect(try await all.call("POST", "/accounts", body: "{\"name\": \"paris-desk\", \"sites\": [\"lyon\"]}").status == 200)
-            do {
-                _ = try await server.store.importDirectory(
-                    try await SiteTests().parse("sites:\n  - {name: paris}\n", store: server.store, dir: server.directory),
-                    actor: "test",
-                    at: Date(),
-                    options: ImportOptions(prune: true),
-                    outbox: testOutbox()
-                )
-                Issue.record("pruning a site in use succeeded")
-            } catch let error as DirectoryError {
-                #expect(error.description.contains("site lyon is the scope of console account \"paris-desk\""), "\(error.description)")
-            }
+            let refused = try await SiteTests().refusedPrune("sites:\n  - {name: paris}\n", into: server.store, dir: server.directory)
+            #expect(refused.contains("site lyon is the scope of console account \"paris-desk\""), "\(refused)")
         } catch {
             await server.stop()
             throw error

@@ -279,18 +279,8 @@ struct SiteTests {
         let store = try dir.store("a.sqlite", key: "k")
         let yaml = Self.directory.replacingOccurrences(of: "{PORT}", with: "8080").replacingOccurrences(of: "{PUSH_PORT}", with: "8081")
         _ = try await importDirectory(yaml, into: store, base: dir.url)
-        do {
-            _ = try await store.importDirectory(
-                try parse("sites:\n  - {name: paris}\n", store: store, dir: dir.url),
-                actor: "test",
-                at: Date(),
-                options: ImportOptions(prune: true),
-                outbox: testOutbox()
-            )
-            Issue.record("pruning a site in use succeeded")
-        } catch let error as DirectoryError {
-            #expect(error.description.contains("in site lyon, which is not in the directory"), "\(error.description)")
-        }
+        let refused = try await refusedPrune("sites:\n  - {name: paris}\n", into: store, dir: dir.url)
+        #expect(refused.contains("in site lyon, which is not in the directory"), "\(refused)")
         #expect(try await store.siteNames() == ["paris", "lyon"])
 
         let (exported, _) = try await store.exportDirectory(withSecrets: true)
@@ -303,6 +293,18 @@ struct SiteTests {
         #expect(devices[MACAddress("0015655e0002")!] == "lyon", "a device takes its workspace's site")
         let again2 = try await importDirectory(exported, into: second, base: dir.url)
         #expect(again2.created == 0 && again2.updated == 0, "importing the export again changes nothing: \(again2)")
+    }
+
+    /// Imports `yaml` with `--prune`, which must be refused: the problems it was refused with.
+    func refusedPrune(_ yaml: String, into store: SQLStore, dir: URL) async throws -> String {
+        do {
+            let document = try await parse(yaml, store: store, dir: dir)
+            _ = try await store.importDirectory(document, actor: "test", at: Date(), options: ImportOptions(prune: true), outbox: testOutbox())
+            Issue.record("the prune was not refused")
+            return ""
+        } catch let error as DirectoryError {
+            return error.description
+        }
     }
 
     func parse(_ yaml: String, store: SQLStore, dir: URL) async throws -> DirectoryDocument {
