@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import TFTP
 import Testing
 
@@ -151,21 +152,24 @@ struct TFTPTests {
 final class UDPClient: Sendable {
     typealias Datagrams = NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
     private let channel: Datagrams
-    private let received: AsyncStream<[UInt8]>
+    /// What arrived and was not taken yet, in order.
+    private let arrived = Inbox()
     private let reader: Task<Void, Never>
+
+    final class Inbox: Sendable {
+        let packets = Mutex<[[UInt8]]>([])
+    }
 
     init(address: String) async throws {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: address, port: 0) { channel in
             channel.eventLoop.makeCompletedFuture { try Datagrams(wrappingChannelSynchronously: channel) }
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         self.channel = channel
-        received = stream
+        let inbox = arrived
         reader = Task {
             do {
-                for try await envelope in channel.inbound { continuation.yield(Array(buffer: envelope.data)) }
+                for try await envelope in channel.inbound { inbox.packets.withLock { $0.append(Array(buffer: envelope.data)) } }
             } catch {}
-            continuation.finish()
         }
     }
 
@@ -173,22 +177,10 @@ final class UDPClient: Sendable {
         try await channel.outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
     }
 
-    /// The next packet, or nil after 10 s without one.
+    /// The next packet: waited for until it comes (nil if none within 10 s).
     func receive() async throws -> TFTPPacket? {
-        let stream = received
-        return await withTaskGroup(of: TFTPPacket??.self) { group in
-            group.addTask {
-                for await bytes in stream { return .some(TFTPPacket(bytes)) }
-                return .some(nil)
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(10))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? nil
-        }
+        guard await eventually(timeout: 10, { arrived.packets.withLock { !$0.isEmpty } }) else { return nil }
+        return TFTPPacket(arrived.packets.withLock { $0.removeFirst() })
     }
 
     /// The next packet that is not a block sent again by a transfer already running.

@@ -118,12 +118,17 @@ struct ConfigBuilder: Sendable {
 
     static let mask = "********"
 
-    /// The phone's next config with every secret of it masked: what an admin may see.
-    func preview(_ state: DeviceConfigState) throws -> RenderedConfig {
+    /// The phone's next config with every secret of it masked: what an admin may see, how many
+    /// secrets it masks, and the unmasked config's hash (whether the phone has it already).
+    func preview(_ state: DeviceConfigState) throws -> (config: RenderedConfig, masked: Int, hash: String) {
         let next = try expected(state)[0]
         var body = next.body
-        for secret in Self.secrets(of: state) { body = body.replacingOccurrences(of: secret, with: Self.mask) }
-        return RenderedConfig(body: body, contentType: next.contentType)
+        var masked = 0
+        for secret in Self.secrets(of: state) where body.contains(secret) {
+            body = body.replacingOccurrences(of: secret, with: Self.mask)
+            masked += 1
+        }
+        return (RenderedConfig(body: body, contentType: next.contentType), masked, next.hash)
     }
 
     /// The config the phone will get on its next fetch: asking at the address its last config

@@ -62,9 +62,7 @@ extension AdminAPIController {
     func configPreview(_ context: HotDeskRequestContext) async throws -> Response {
         let mac = try macParameter(context)
         guard let state = try await store.deviceConfigState(mac: mac) else { throw APIError.unknownDevice(mac) }
-        let preview = try changes.planner.builder.preview(state)
-        let next = try changes.planner.builder.expected(state)[0]
-        let masked = ConfigBuilder.secrets(of: state).filter { next.body.contains($0) }.count
+        let (preview, masked, hash) = try changes.planner.builder.preview(state)
         var response = Response.json(
             .ok,
             ConfigPreviewView(
@@ -72,7 +70,7 @@ extension AdminAPIController {
                 contentType: preview.contentType,
                 body: preview.body,
                 secretsMasked: masked,
-                config: state.lastConfigHash == next.hash ? "current" : "changed"
+                config: state.lastConfigHash == hash ? "current" : "changed"
             )
         )
         response.headers[.cacheControl] = "no-store"
