@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The PBX under load (issue 24): SIPp through the example Kamailio (examples/pbx/kamailio.cfg),
-# HotDesk answering its questions (the credentials of every REGISTER and INVITE, the class of
-# service of every call), against the same Kamailio answering from a static table in the same
-# run: the ceiling, the same configuration with the two HTTP questions replaced by their answers
-# (HA1 computed in the script, a fixed "deny"). Two scenarios (Benchmarks/pbx/*.xml), each ATTEMPTS
+# HotDesk answering its questions (the credentials of every REGISTER; the credentials and the
+# class of service of every call, in one question), against the same Kamailio answering from a
+# static table in the same run: the ceiling, the same configuration with the HTTP questions
+# replaced by their answers (HA1 computed in the script, a fixed "deny"). Two scenarios (Benchmarks/pbx/*.xml), each ATTEMPTS
 # times at most CONCURRENT at once, ROUNDS times alternating HotDesk and the ceiling:
 #   register  REGISTER, 401, REGISTER with Digest, 200 (a phone's own line of USERS)
 #   call      INVITE, 407, ACK, INVITE with Digest, 403 from the class of service, ACK
@@ -59,12 +59,13 @@ python3 - "$OLDPWD/examples/pbx/kamailio.cfg" >static.cfg <<'PY'
 import sys
 s = open(sys.argv[1]).read()
 credentials = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/credentials/$var(user)?source_ip=$si", "$var(body)");'
-authorize = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/authorize", "{\\"auth_user\\": \\"$au\\", \\"callee\\": \\"$rU\\", \\"source_ip\\": \\"$si\\"}", "Content-Type: application/json", "$var(body)");'
+authorize = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/authorize", "{\\"auth_user\\": \\"$au\\", \\"callee\\": \\"$rU\\", \\"source_ip\\": \\"$si\\", \\"credentials\\": true}", "Content-Type: application/json", "$var(body)");'
 for text in (credentials, authorize):
     if text not in s: sys.exit("Benchmarks/pbx.sh: the example's HotDesk question changed; update the ceiling: " + text[:60])
 s = s.replace(credentials, '$var(a1) = $var(user) + ":127.0.0.2:secret-" + $var(user); $var(code) = 200; '
               '$var(body) = "{\\"ha1\\": \\"" + $(var(a1){s.md5}) + "\\", \\"emergency_caller_id\\": \\"\\"}";')
-s = s.replace(authorize, '$var(code) = 200; $var(body) = "{\\"decision\\": \\"deny\\", \\"reason\\": \\"international\\", \\"caller_id\\": \\"\\"}";')
+s = s.replace(authorize, '$var(a1) = $au + ":127.0.0.2:secret-" + $au; $var(code) = 200; '
+              '$var(body) = "{\\"decision\\": \\"deny\\", \\"reason\\": \\"international\\", \\"caller_id\\": \\"\\", \\"ha1\\": \\"" + $(var(a1){s.md5}) + "\\"}";')
 print(s)
 PY
 

@@ -21,6 +21,10 @@ public struct AuthorizeView: Codable, Sendable {
     public var callerId: String
     /// For an emergency number: where the desk is (its site's `emergency_location`), if set.
     public var emergencyLocation: String?
+    /// Asked with `credentials: true`, for a line provisioned now: what the PBX's Digest check of
+    /// the caller needs (as `GET /pbx/v1/credentials/{user}` gives it). Absent: not provisioned.
+    public var ha1: String?
+    public var realm: String?
 
     public init(decision: String, sipCode: Int, reason: String, cos: String, rule: String, ttl: Int, callerId: String) {
         self.decision = decision
@@ -119,4 +123,11 @@ public struct CallView: Codable, Sendable {
     public var mac: String
 
     public init(mac: String) { self.mac = mac }
+}
+
+/// `POST /pbx/v1/calls/reset`: the phones that were on a call HotDesk now knows has ended.
+public struct CallsResetView: Codable, Sendable {
+    public var phones: [String]
+
+    public init(phones: [String]) { self.phones = phones }
 }

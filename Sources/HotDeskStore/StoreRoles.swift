@@ -289,6 +289,9 @@ public protocol CallStore: Sendable {
     /// The call ended at `at`: the phones it was on, each noted as used then (in the same
     /// transaction: a sweep that sees the call gone sees the use too).
     func callEnded(callID: String, at: Date) async throws -> [MACAddress]
+    /// Every call on `macs` ended at `at` (their ends were lost: the PBX restarted, or the phone
+    /// did): the phones that had one, each noted as used then.
+    func callsEnded(on macs: [MACAddress], at: Date) async throws -> [MACAddress]
     /// The phones on a call that began after `since`, each with when its oldest one began.
     func phonesOnCalls(since: Date) async throws -> [MACAddress: Date]
     /// An admin's logout of `session`, carried out once its phone's call ends.

@@ -200,7 +200,9 @@ struct KamailioTests {
         }
     }
 
-    @Test("one line's password is not another's identity: registering as 5501 or calling with From 5501 on the lobby line's digest login is refused")
+    @Test(
+        "one line's password is not another's identity: registering as 5501 or calling with From 5501 on the lobby line's digest login is refused; a wrong password's call and star code are challenged again"
+    )
     func identityBinding() async throws {
         let sipPort = SIPStack.port()
         try await Self.withKamailio(yaml: Self.directory(sipPort), sipPort: sipPort) { server, kamailio in
@@ -225,6 +227,20 @@ struct KamailioTests {
                 directory: dir
             )
             #expect(Baresip.callStatus(out) == 403, "calling as another user:\n\(out.suffix(600))")
+            #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
+            // The lobby line with a wrong password: every INVITE is challenged again (HotDesk's
+            // answer, HA1 and decision, is used only once the Digest check passes), for a call
+            // and for a star code, which is not run.
+            for number in ["5502", "*22*5502*7777"] {
+                out = try await Baresip.run(
+                    user: "8001",
+                    password: "not-the-lobby-secret",
+                    registrar: registrar,
+                    commands: ["/dial sip:\(number)@\(registrar)"],
+                    directory: dir
+                )
+                #expect(Baresip.callStatus(out) == 407, "a wrong password calling \(number):\n\(out.suffix(600))")
+            }
             #expect(try await server.store.session(mac: MACAddress("001565abcd01")!) == nil, "the star code was not run")
             // The lobby line dialling as itself still reaches HotDesk, with its address.
             out = try await Baresip.run(

@@ -150,13 +150,31 @@ struct PBXTests {
             let expected = Insecure.MD5.hash(data: Data("8001:pbx.test:lobby-sip-secret".utf8)).map { String(format: "%02x", $0) }.joined()
             #expect(idle.status == 200 && idle.json["ha1"] as? String == expected && !idle.text.contains("lobby-sip-secret"))
             #expect(try await pbx.call("GET", "/credentials/5501").status == 404, "not logged in")
+            // A call's one question: the decision and the same HA1, for a line provisioned now only.
+            #expect(try await callCredentials(pbx, "8001") == expected)
+            #expect(try await callCredentials(pbx, "5501") == nil, "not logged in")
             let phone = try await server.phone("yealink-t46u", mac: "001565e00001")
             try await phone.loginApplied("Login Int", ext: "5501", password: "1234")
-            #expect(try await pbx.call("GET", "/credentials/5501").status == 200)
+            let loggedIn = try await pbx.call("GET", "/credentials/5501")
+            #expect(loggedIn.status == 200)
+            #expect(try await callCredentials(pbx, "5501") == loggedIn.json["ha1"] as? String)
             #expect(try await pbx.call("GET", "/credentials/8001").status == 404, "the device's line is off while someone is logged in")
+            #expect(try await callCredentials(pbx, "8001") == nil, "the device's line is off while someone is logged in")
             try await phone.logout()
             #expect(try await pbx.call("GET", "/credentials/5501").status == 404, "logged out: refused at once")
+            #expect(try await callCredentials(pbx, "5501") == nil, "logged out: refused at once")
         }
+    }
+
+    /// The `ha1` that `POST /authorize` with `credentials: true` gives for `user` (`nil`: none);
+    /// without `credentials` it never gives one.
+    private func callCredentials(_ pbx: PBX, _ user: String) async throws -> String? {
+        let plain = try await pbx.call("POST", "/authorize", body: #"{"auth_user": "\#(user)", "callee": "5502"}"#)
+        #expect(plain.status == 200 && plain.json["ha1"] == nil && !plain.text.contains("secret"))
+        let answer = try await pbx.call("POST", "/authorize", body: #"{"auth_user": "\#(user)", "callee": "5502", "credentials": true}"#)
+        #expect(answer.status == 200 && answer.json["decision"] != nil && !answer.text.contains("secret"), "\(answer.text)")
+        #expect((answer.json["ha1"] == nil) == (answer.json["realm"] == nil))
+        return answer.json["ha1"] as? String
     }
 
     /// Caller IDs for the PBX to assert: an extension's own, and a desk's emergency one (device,

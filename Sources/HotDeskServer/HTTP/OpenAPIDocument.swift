@@ -125,7 +125,11 @@ public enum OpenAPIDocument {
         "DELETE /api/v1/shared-lines/{number}": .init(summary: "Remove a shared line.", answers: [200, 400, 404]),
         "DELETE /api/v1/workspaces/{name}": .init(summary: "Remove a workspace.", answers: [200, 400, 404]),
         "DELETE /api/v1/templates/{name}": .init(summary: "Remove a config template (409 while a mapping names it).", answers: [200, 400, 404, 409]),
-        "POST /pbx/v1/authorize": .init(summary: "May this SIP user call that number now (JSON).", body: true, answers: [200, 400, 404]),
+        "POST /pbx/v1/authorize": .init(
+            summary: "May this SIP user call that number now (JSON); with credentials: true also its HA1, for one question per call.",
+            body: true,
+            answers: [200, 400, 404]
+        ),
         "GET /pbx/v1/authorize": .init(
             summary: "The same as key=value text.",
             query: ["auth_user", "callee", "caller", "source_ip"],
@@ -152,6 +156,12 @@ public enum OpenAPIDocument {
         "POST /pbx/v1/notify/{id}": .init(summary: "How the phone answered a NOTIFY the PBX sent.", body: true, answers: [204, 400, 404]),
         "POST /pbx/v1/calls/start": .init(summary: "A party of a call answered: its phone is on a call.", body: true, answers: [200, 400, 404]),
         "POST /pbx/v1/calls/end": .init(summary: "A call ended: logouts that waited for it happen now.", body: true, answers: [204, 400]),
+        "POST /pbx/v1/calls/reset": .init(
+            summary: "Calls whose end was lost: a phone's (it registered afresh) or, with {}, every call of the PBX (it started; ?site= narrows).",
+            query: ["site"],
+            body: true,
+            answers: [200, 400, 404]
+        ),
     ]
 
     /// The operations described, `"METHOD /path"`.

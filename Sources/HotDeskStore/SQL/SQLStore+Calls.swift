@@ -22,6 +22,19 @@ extension SQLStore {
         }
     }
 
+    public func callsEnded(on macs: [MACAddress], at: Date) async throws -> [MACAddress] {
+        guard !macs.isEmpty else { return [] }
+        return try await engine.write { db in
+            var ended: [MACAddress] = []
+            for mac in macs where try !db.values(String.self, "SELECT call_id FROM calls WHERE mac = ?", [mac.canonical]).isEmpty {
+                try db.execute("DELETE FROM calls WHERE mac = ?", [mac.canonical])
+                try Self.noteActivity(mac, at: at, db)
+                ended.append(mac)
+            }
+            return ended
+        }
+    }
+
     public func phonesOnCalls(since: Date) async throws -> [MACAddress: Date] {
         var phones: [MACAddress: Date] = [:]
         for row in try await engine.rows(

@@ -48,6 +48,38 @@ extension PBXController {
         return Response(status: .noContent)
     }
 
+    /// Calls whose end was lost: `{auth_user, source_ip}` — that phone registered afresh (a new
+    /// Call-ID: it restarted), so it is on no call; `{}` — the PBX started, so none of the calls
+    /// it reported goes on (with `?site=`, the calls of that site's phones; else every call).
+    /// A logout that waited for them happens now.
+    func callsReset(_ request: Request) async throws -> Response {
+        let report = try await request.decodeJSON(Reset.self, expected: "{} or {\"auth_user\": \"5501\", \"source_ip\": \"192.0.2.31\"}")
+        var phones: [MACAddress]
+        if let name = report.authUser {
+            try Self.checkSIPUser(name)
+            guard let user = try await store.sipUser(name) else { throw APIError(.notFound, "unknown_sip_user", "no SIP user \(name)") }
+            guard let desk = Self.desk(of: user, sourceIP: report.sourceIp) else {
+                throw APIError(.notFound, "no_phone", "\(name) is not on one phone HotDesk can tell at \(report.sourceIp ?? "an unknown address")")
+            }
+            phones = [desk.device.mac]
+        } else {
+            phones = Array(try await store.phonesOnCalls(since: .distantPast).keys)
+            if let site = try Self.site(request, try await store.settings()) {
+                var ofSite: [MACAddress] = []
+                for mac in phones where try await store.device(mac: mac)?.site == site { ofSite.append(mac) }
+                phones = ofSite
+            }
+        }
+        let ended = try await store.callsEnded(on: phones, at: clock())
+        if !ended.isEmpty { Task { await sweep() } }
+        return .json(.ok, CallsResetView(phones: ended.map(\.colonSeparated).sorted()))
+    }
+
+    struct Reset: Decodable {
+        var authUser: String?
+        var sourceIp: String?
+    }
+
     static func checkCallID(_ id: String) throws {
         guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw APIError(.badRequest, "bad_call_id", "call_id is 1-128 printable ASCII characters")

@@ -34,6 +34,7 @@ struct PBXController: Sendable {
         pbx.post("notify/{id}") { request, context in try await self.notifyAnswered(request, context) }
         pbx.post("calls/start") { request, _ in try await self.callStarted(request) }
         pbx.post("calls/end") { request, _ in try await self.callEnded(request) }
+        pbx.post("calls/reset") { request, _ in try await self.callsReset(request) }
     }
 
     /// The directory's emergency numbers, for the PBX to route without asking (204 when the
@@ -223,6 +224,9 @@ struct PBXController: Sendable {
         var callee: String
         var caller: String?
         var sourceIp: String?
+        /// Also the line's `ha1` and `realm` (when provisioned now): a PBX checks the call's Digest
+        /// and decides it with one question instead of two.
+        var credentials: Bool?
     }
 
     /// `POST {auth_user, callee}` → JSON; `GET ?auth_user=&callee=` → `decision=allow&sip_code=200&…`
@@ -285,7 +289,15 @@ struct PBXController: Sendable {
             callerId: emergency ? callerIDs.emergency : callerIDs.line
         )
         if emergency { answer.emergencyLocation = callerIDs.location }
-        guard form else { return .json(.ok, answer) }
+        if asked.credentials == true, let digest = Self.digest(of: user, named: asked.authUser, in: callerIDs.settings) {
+            answer.ha1 = digest.ha1
+            answer.realm = digest.realm
+        }
+        guard form else {
+            var response = Response.json(.ok, answer)
+            if answer.ha1 != nil { response.headers[.cacheControl] = "no-store" }
+            return response
+        }
         let pairs = [
             ("decision", answer.decision), ("sip_code", "\(answer.sipCode)"), ("reason", answer.reason), ("cos", answer.cos), ("rule", answer.rule),
             ("ttl", "\(answer.ttl)"), ("caller_id", answer.callerId),
@@ -299,25 +311,40 @@ struct PBXController: Sendable {
     func credentials(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let name = context.parameters.get("user") ?? ""
         try Self.checkSIPUser(name)
-        let user = try await store.sipUser(name)
-        let password: String? =
-            switch user {
-            case .extension(let ext, let desks)?: desks.isEmpty ? nil : ext.sipPassword
-            case .deviceLine(let desk, let inUse)?: inUse ? desk.device.ownLine?.sipPassword : nil
-            case .sharedLine(let line, let desks)?: desks.isEmpty ? nil : line.sipPassword
-            case nil: nil
-            }
-        guard let user, let password else { throw APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now") }
+        let notProvisioned = APIError(.notFound, "not_provisioned", "\(name) is not a line any phone carries now")
+        guard let user = try await store.sipUser(name), Self.password(of: user) != nil else { throw notProvisioned }
         let sourceIP = request.uri.queryParameters.get("source_ip").map { String($0) }
         let callerIDs = try await callerIDs(user, sourceIP: sourceIP)
-        // The realm of the PBX the phone registers with: its site's.
-        let realm = callerIDs.settings.sip?.effectiveRealm ?? "hotdesk"
-        let ha1 = Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8)))
-        var view = CredentialsView(authUser: name, realm: realm, ha1: ha1, callerId: callerIDs.line, emergencyCallerId: callerIDs.emergency)
+        guard let digest = Self.digest(of: user, named: name, in: callerIDs.settings) else { throw notProvisioned }
+        var view = CredentialsView(
+            authUser: name,
+            realm: digest.realm,
+            ha1: digest.ha1,
+            callerId: callerIDs.line,
+            emergencyCallerId: callerIDs.emergency
+        )
         view.emergencyLocation = callerIDs.location
         var response = Response.json(.ok, view)
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+
+    /// The SIP password of a line provisioned now; `nil` when no phone carries it, so a logged-out
+    /// user's credentials stop working on the PBX at once.
+    static func password(of user: SIPUser) -> String? {
+        switch user {
+        case .extension(let ext, let desks): desks.isEmpty ? nil : ext.sipPassword
+        case .deviceLine(let desk, let inUse): inUse ? desk.device.ownLine?.sipPassword : nil
+        case .sharedLine(let line, let desks): desks.isEmpty ? nil : line.sipPassword
+        }
+    }
+
+    /// What a PBX's Digest check of `name` needs: md5(user:realm:password) in the realm of the
+    /// PBX the desk registers with (its site's), for a line provisioned now.
+    static func digest(of user: SIPUser, named name: String, in settings: Settings) -> (ha1: String, realm: String)? {
+        guard let password = password(of: user) else { return nil }
+        let realm = settings.sip?.effectiveRealm ?? "hotdesk"
+        return (Hex.string(Insecure.MD5.hash(data: Data("\(name):\(realm):\(password)".utf8))), realm)
     }
 
     /// The numbers the PBX asserts for `user`'s calls: its line's caller ID, and for an emergency
