@@ -58,8 +58,8 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null &&
 python3 - "$OLDPWD/examples/pbx/kamailio.cfg" >static.cfg <<'PY'
 import sys
 s = open(sys.argv[1]).read()
-credentials = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/credentials/$var(user)?source_ip=$si", "$var(body)");'
-authorize = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/authorize", "{\\"auth_user\\": \\"$au\\", \\"callee\\": \\"$rU\\", \\"source_ip\\": \\"$si\\", \\"credentials\\": true}", "Content-Type: application/json", "$var(body)");'
+credentials = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/credentials/$var(user)?source_ip=$si", "", "Authorization: Bearer $env(HOTDESK_KEY)", "$var(body)");'
+authorize = '$var(code) = http_client_query("$env(HOTDESK_URL)/pbx/v1/authorize", "{\\"auth_user\\": \\"$au\\", \\"callee\\": \\"$rU\\", \\"source_ip\\": \\"$si\\", \\"credentials\\": true}", "Content-Type: application/json\\r\\nAuthorization: Bearer $env(HOTDESK_KEY)", "$var(body)");'
 for text in (credentials, authorize):
     if text not in s: sys.exit("Benchmarks/pbx.sh: the example's HotDesk question changed; update the ceiling: " + text[:60])
 s = s.replace(credentials, '$var(a1) = $var(user) + ":127.0.0.2:secret-" + $var(user); $var(code) = 200; '
@@ -70,7 +70,7 @@ print(s)
 PY
 
 kamailio_start() { # config
-  HOTDESK_URL="http://pbx:$KEY@127.0.0.1:$PORT" /usr/sbin/kamailio -f "$1" -l "udp:127.0.0.2:$SIP_PORT" -DD -E -n "${WORKERS:-16}" -m 256 -M 16 \
+  HOTDESK_URL="http://127.0.0.1:$PORT" HOTDESK_KEY="$KEY" /usr/sbin/kamailio -f "$1" -l "udp:127.0.0.2:$SIP_PORT" -DD -E -n "${WORKERS:-16}" -m 256 -M 16 \
     -L /usr/lib/x86_64-linux-gnu/kamailio/modules -w "$WORK" >>kamailio.log 2>&1 &
   KAMAILIO=$!
   for _ in $(seq 1 50); do ss -lun | grep -q "127.0.0.2:$SIP_PORT " && return; sleep 0.1; done

@@ -18,8 +18,8 @@ struct KamailioConfigCommand: AsyncParsableCommand {
         abstract: "Write the example Kamailio configuration for this directory: its realm, emergency numbers and SIP address.",
         discussion: """
             Reads settings.sip (server, realm) and settings.emergency_numbers from the database and writes \
-            examples/pbx/kamailio.cfg with them. The PBX key is not written: Kamailio reads HotDesk's URL, key \
-            included, from HOTDESK_URL when it starts (the file's first lines say how).
+            examples/pbx/kamailio.cfg with them. The PBX key is not written: Kamailio reads HotDesk's URL from \
+            HOTDESK_URL and the key from HOTDESK_KEY when it starts (the file's first lines say how).
             """
     )
 
@@ -136,7 +136,7 @@ struct KamailioConfig {
             "# Written by `hotdesk pbx kamailio-config` from \(path) for this directory:",
             "#   \(site.map { "site \($0), " } ?? "")realm \(realm) (settings.sip), emergency numbers \(emergencyNumbers.joined(separator: ", ")) (settings.emergency_numbers).",
             "# Start it with HotDesk's URL and a PBX key (hotdesk pbxkey create --name kamailio):",
-            "#   HOTDESK_URL=http://pbx:<PBX key>@<HotDesk's address> kamailio -f kamailio.cfg -DD -E",
+            "#   HOTDESK_URL=http://<HotDesk's address> HOTDESK_KEY=<PBX key> kamailio -f kamailio.cfg -DD -E",
         ]
         lines.insert(contentsOf: header, at: lines.first?.hasPrefix("#!KAMAILIO") == true ? 1 : 0)
         return lines.joined(separator: "\n")

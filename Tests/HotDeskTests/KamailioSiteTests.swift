@@ -31,11 +31,12 @@ extension KamailioTests {
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let key = APIKey.make()
             try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
-            let url = "http://pbx:\(key)@127.0.0.1:\(server.port)"
-            let paris = try KamailioProcess(port: parisPort, hotdeskURL: url, site: "paris", directory: server.directory)
+            let url = "http://127.0.0.1:\(server.port)"
+            let paris = try KamailioProcess(port: parisPort, hotdeskURL: url, key: key, site: "paris", directory: server.directory)
             let lyon = try KamailioProcess(
                 port: lyonPort,
                 hotdeskURL: url,
+                key: key,
                 emergencyGateway: "sip:\(gateway.local)",
                 host: "127.0.0.3",
                 site: "lyon",

@@ -329,7 +329,7 @@ struct KamailioTests {
     /// The commands docs/pbx.md gives, in its words (the test runs these very lines).
     static let documentedCommands = [
         "hotdesk pbxkey create --name kamailio", "hotdesk pbx kamailio-config --output kamailio.cfg",
-        "HOTDESK_URL=http://pbx:<PBX key>@127.0.0.1:8080 kamailio -f kamailio.cfg -DD -E",
+        "HOTDESK_URL=http://127.0.0.1:8080 HOTDESK_KEY=<PBX key> kamailio -f kamailio.cfg -DD -E",
     ]
 
     @Test(
@@ -364,7 +364,8 @@ struct KamailioTests {
             #expect(text.contains("\nlisten=udp:127.0.0.2:\(sipPort)\n"), "settings.sip's address")
             let kamailio = try KamailioProcess(
                 port: sipPort,
-                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                hotdeskURL: "http://127.0.0.1:\(server.port)",
+                key: key,
                 config: config.path,
                 directory: server.directory
             )
@@ -463,7 +464,7 @@ struct KamailioTests {
     }
 
     @Test(
-        "pushes by NOTIFY through Kamailio: a Cisco, a Fanvil and a Grandstream phone (no HTTP command) log in and out and apply each config without a manual restart; a Yealink logged in with Login Extl that takes no HTTP is reloaded by NOTIFY; a phone the PBX cannot find fails its attempt with the reason"
+        "pushes by NOTIFY through Kamailio: a Cisco, a Fanvil and a Grandstream phone (no HTTP command) log in and out and apply each config without a manual restart; a Yealink behind NAT logged in with Login Extl that takes no HTTP is reloaded by NOTIFY; a phone the PBX cannot find fails its attempt with the reason"
     )
     func pushesThroughThePBX() async throws {
         let sipPort = SIPStack.port()
@@ -507,9 +508,10 @@ struct KamailioTests {
                 #expect(await phone.config.lineUser == entry.line)
                 await phone.shutdown()
             }
-            // A Yealink behind a home router: Login Extl, no HTTP; the PBX reloads it in place.
+            // A Yealink behind a home router: Login Extl, no HTTP, and its SIP messages say its home
+            // address (where nothing answers); the PBX reloads it in place, through the router.
             let yealink = entries[3]
-            let phone = try await server.phone(yealink.model, mac: yealink.mac, pushes: false, sip: true)
+            let phone = try await server.phone(yealink.model, mac: yealink.mac, pushes: false, sip: true, lanAddress: "127.0.0.254:5999")
             let mark = await phone.events.count
             try await phone.login("Login Extl", ext: "5502", password: "7777")
             let reloaded = await phone.waitForEvents(timeout: 20) { $0.dropFirst(mark).contains(.reloaded) }
@@ -677,6 +679,83 @@ struct KamailioTests {
         }
     }
 
+    @Test(
+        "a call's end is not lost: Kamailio's start ends the calls HotDesk held from before it; a phone that registers with a new Call-ID (it restarted) is on no call; an end HotDesk missed while it was away is sent again once it is back"
+    )
+    func lostCallEnds() async throws {
+        let sipPort = SIPStack.port()
+        let yaml = Self.directory(sipPort) + "\n  - {mac: \"0015650c0e01\", model: yealink-t46u}\n"
+        try await Self.withKamailio(yaml: yaml, sipPort: sipPort) { first, started in
+            var server = first
+            var kamailio = started
+            let registrar = "127.0.0.2:\(kamailio.port)"
+            let key = APIKey.make()
+            try await server.store.addAPIKey(name: "calls", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
+            let pbx = PBXTests.PBX(server: server, key: key)
+            @Sendable func calls(_ server: TestServer) async -> Int { (try? await server.store.phonesOnCalls(since: .distantPast).count) ?? -1 }
+            func callOnTheLobbyPhone(_ id: String) async throws {
+                let started = try await pbx.call("POST", "/calls/start", body: #"{"call_id": "\#(id)", "auth_user": "8001"}"#)
+                #expect(started.status == 200 && started.json["mac"] as? String == "00:15:65:ab:cd:01", "\(started.text)")
+                #expect(await calls(server) == 1)
+            }
+            let reset = "hotdesk: calls from before this start ended; HotDesk: HTTP 200"
+            #expect(await eventually(timeout: 20) { kamailio.logged(reset) == 1 }, "\(kamailio.tail())")
+
+            // The lobby phone restarts: its second REGISTER comes with a new Call-ID.
+            let phone = try SIPDatagrams()
+            #expect(try await Self.register(phone, user: "8001", password: "lobby-sip-secret", registrar: registrar) == 200)
+            try await callOnTheLobbyPhone("call-before-the-phone-restarts")
+            #expect(try await Self.register(phone, user: "8001", password: "lobby-sip-secret", registrar: registrar) == 200)
+            #expect(await eventually(timeout: 10) { await calls(server) == 0 }, "the phone restarted: no call\n\(kamailio.tail())")
+            #expect(kamailio.logged("hotdesk: 8001 at \(phone.local.split(separator: ":")[0]) restarted (a new Call-ID)") == 1)
+
+            // Kamailio restarts: the dialogs it reported are gone, and so are HotDesk's calls.
+            try await callOnTheLobbyPhone("call-before-the-pbx-restarts")
+            kamailio = try await kamailio.restarted()
+            #expect(await eventually(timeout: 20) { kamailio.logged(reset) == 1 }, "\(kamailio.tail())")
+            #expect(await calls(server) == 0, "the PBX restarted: no call")
+
+            // A real call, whose end comes while HotDesk is away.
+            let deskA = try await server.phone("yealink-t46u", mac: "001565abcd01")
+            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+            let deskB = try await server.phone("yealink-t46u", mac: "0015650c0e01")
+            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            for desk in [deskA, deskB] { await desk.shutdown() }
+            let dir = server.directory
+            let registered = kamailio.logged("hotdesk: 5502 registered")
+            let callee = Task {
+                try await Baresip.run(user: "5502", password: "sip-secret-5502", registrar: registrar, seconds: 30, answer: true, directory: dir)
+            }
+            #expect(await eventually(timeout: 15) { kamailio.logged("hotdesk: 5502 registered") > registered }, "the callee registered")
+            let caller = Task {
+                try await Baresip.run(
+                    user: "5501",
+                    password: "sip-secret-5501",
+                    registrar: registrar,
+                    commands: ["/dial sip:5502@\(registrar)"],
+                    seconds: 14,
+                    directory: dir
+                )
+            }
+            let onCall = await eventually(timeout: 13) { await calls(server) == 2 }
+            #expect(onCall, "both phones on the call:\n\(kamailio.tail())")
+            await server.stop(keepFiles: true)
+            // The caller hangs up while HotDesk is stopped: the end is kept.
+            let out = try await caller.value
+            #expect(Baresip.connected(out), "5501 → 5502 connects:\n\(out.suffix(600))")
+            // (The call's end, not taken: http_client's code is curl's error, 7: no connection.)
+            #expect(await eventually(timeout: 10) { kamailio.logged("ended; HotDesk: HTTP 7") == 1 }, "\(kamailio.said())")
+            #expect(!kamailio.tail(1_000_000).contains(kamailio.key), "the PBX key is not in Kamailio's log")
+            server = try await TestServer.start(yaml: nil, directory: dir, port: first.port)
+            #expect(await calls(server) == 2, "HotDesk back: it still holds the call")
+            #expect(await eventually(timeout: 20) { await calls(server) == 0 }, "the end, sent again:\n\(kamailio.tail())")
+            #expect(kamailio.logged("(sent again); HotDesk: HTTP 204") == 1, "\(kamailio.tail())")
+            _ = try await callee.value
+            await server.stop()
+            await kamailio.stop()
+        }
+    }
+
     /// HotDesk with `yaml`, and a Kamailio on `sipPort` asking it with a PBX key; Kamailio is
     /// stopped however `body` ends.
     static func withKamailio(
@@ -690,7 +769,8 @@ struct KamailioTests {
             try await server.store.addAPIKey(name: "kamailio", keyHash: APIKey.hash(key), kind: .pbx, at: Date())
             let kamailio = try KamailioProcess(
                 port: sipPort,
-                hotdeskURL: "http://pbx:\(key)@127.0.0.1:\(server.port)",
+                hotdeskURL: "http://127.0.0.1:\(server.port)",
+                key: key,
                 emergencyGateway: emergencyGateway,
                 directory: server.directory
             )

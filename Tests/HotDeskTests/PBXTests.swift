@@ -336,6 +336,51 @@ struct PBXTests {
         }
     }
 
+    @Test(
+        "calls whose end was lost: a phone that registered afresh is on no call (a logout that waited for it happens); the PBX's start ends every call it reported; bad and unknown parties refused"
+    )
+    func callsReset() async throws {
+        let yaml = Self.directory + "\n  - {mac: \"00:15:65:e0:00:31\", model: yealink-t46u}\n  - {mac: \"00:15:65:e0:00:32\", model: yealink-t46u}\n"
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let pbx = try await pbx(server)
+            let admin = try await AdminAPITests().client(server)
+            let (macA, macB) = ("00:15:65:e0:00:31", "00:15:65:e0:00:32")
+            let deskA = try await server.phone("yealink-t46u", mac: "001565e00031")
+            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+            let deskB = try await server.phone("yealink-t46u", mac: "001565e00032")
+            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            for user in ["5501", "5502"] {
+                let started = try await pbx.call(
+                    "POST",
+                    "/calls/start",
+                    body: #"{"call_id": "c1", "auth_user": "\#(user)", "source_ip": "127.0.0.1"}"#
+                )
+                #expect(started.status == 200, "\(started.text)")
+            }
+            #expect(try await admin.call("DELETE", "/sessions/\(macB)").status == 202, "B's logout waits for the call")
+            func reset(_ body: String, _ query: String = "") async throws -> (status: Int, phones: [String]?, code: String?) {
+                let answer = try await pbx.call("POST", "/calls/reset\(query)", body: body)
+                return (answer.status, answer.json["phones"] as? [String], (answer.json["error"] as? [String: Any])?["code"] as? String)
+            }
+            #expect(try await reset(#"{"auth_user": "5 02"}"#).code == "bad_user")
+            #expect(try await reset(#"{"auth_user": "9999"}"#).code == "unknown_sip_user")
+            #expect(try await reset("{}", "?site=nowhere").code == "unknown_site")
+            #expect(try await reset("[]").status == 400)
+            #expect(try await server.store.phonesOnCalls(since: .distantPast).count == 2, "refusals end nothing")
+            // B's phone restarted: its call is gone, and its waiting logout happens.
+            #expect(try await reset(#"{"auth_user": "5502", "source_ip": "127.0.0.1"}"#).phones == [macB])
+            let bOut = await eventually(timeout: 10) { (try? await server.store.session(mac: MACAddress(macB)!)) == nil }
+            #expect(bOut, "the logout that waited for B's call happened")
+            #expect(try await server.store.phonesOnCalls(since: .distantPast).keys.map(\.colonSeparated) == [macA])
+            // The PBX started: every call it reported ends.
+            #expect(try await reset("{}").phones == [macA])
+            #expect(try await server.store.phonesOnCalls(since: .distantPast).isEmpty)
+            #expect(try await reset("{}").phones == [], "nothing left to end")
+            #expect(try await server.store.session(mac: MACAddress(macA)!) != nil, "A stays logged in: nothing waited")
+            for phone in [deskA, deskB] { await phone.shutdown() }
+        }
+    }
+
     @Test("a PBX key opens /pbx/v1 only, an admin key /api/v1 only; Basic with the key as password works; wrong keys 401, audited")
     func keys() async throws {
         try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in

@@ -8,7 +8,8 @@ extension SimulatedPhone {
         guard options.sip else { return }
         let line =
             line
-            ?? SIPLine(address: options.address, userAgent: model.userAgent(mac: mac)) { [weak self] request, source in
+            ?? SIPLine(address: options.address, lanAddress: options.lanAddress, userAgent: model.userAgent(mac: mac)) {
+                [weak self] request, source in
                 await self?.answerSIP(request, from: source) ?? SIPLine.Answer(status: 503, reason: "Powering Off")
             }
         self.line = line

@@ -24,6 +24,8 @@ actor SIPLine {
     }
 
     let address: String
+    /// Behind NAT: the `host:port` written in Via and Contact instead of the socket's own.
+    let lanAddress: String?
     let userAgent: String
     private let answer: @Sendable (SIPMessage, String) async -> Answer
     private var channel: (any Channel)?
@@ -37,8 +39,9 @@ actor SIPLine {
     private var sequence = 0
 
     /// `answer(request, source address)`.
-    init(address: String, userAgent: String, answer: @escaping @Sendable (SIPMessage, String) async -> Answer) {
+    init(address: String, lanAddress: String? = nil, userAgent: String, answer: @escaping @Sendable (SIPMessage, String) async -> Answer) {
         self.address = address
+        self.lanAddress = lanAddress
         self.userAgent = userAgent
         self.answer = answer
     }
@@ -58,6 +61,9 @@ actor SIPLine {
         self.channel = channel
         port = channel.localAddress?.port ?? 0
     }
+
+    /// Where the phone says it is in Via and Contact: its socket, or its LAN address behind NAT.
+    private var written: String { lanAddress ?? "\(address):\(port)" }
 
     /// Power off: no unregistration (a phone that loses power does not send one).
     func stop() async {
@@ -99,7 +105,7 @@ actor SIPLine {
         await authenticated("REGISTER", uri: "sip:\(account.host):\(account.port)", account: account) { cseq in
             [
                 ("Max-Forwards", "70"), ("From", "<\(account.aor)>;tag=\(fromTag)"), ("To", "<\(account.aor)>"), ("Call-ID", callID),
-                ("CSeq", "\(cseq) REGISTER"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("Expires", "\(expires)"),
+                ("CSeq", "\(cseq) REGISTER"), ("Contact", "<sip:\(account.user)@\(written)>"), ("Expires", "\(expires)"),
                 ("User-Agent", userAgent),
             ]
         }
@@ -114,7 +120,7 @@ actor SIPLine {
         return await authenticated("INVITE", uri: "sip:\(number)@\(account.host):\(account.port)", account: account) { cseq in
             [
                 ("Max-Forwards", "70"), ("From", "<\(account.aor)>;tag=\(tag)"), ("To", "<sip:\(number)@\(account.host)>"), ("Call-ID", callID),
-                ("CSeq", "\(cseq) INVITE"), ("Contact", "<sip:\(account.user)@\(address):\(port)>"), ("User-Agent", userAgent),
+                ("CSeq", "\(cseq) INVITE"), ("Contact", "<sip:\(account.user)@\(written)>"), ("User-Agent", userAgent),
             ]
         }
     }
@@ -148,7 +154,7 @@ actor SIPLine {
         guard let channel, let target = try? SocketAddress(ipAddress: host, port: port) else { return nil }
         let branch = "z9hG4bK" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         var message = request
-        message.headers.insert(("Via", "SIP/2.0/UDP \(address):\(self.port);branch=\(branch);rport"), at: 0)
+        message.headers.insert(("Via", "SIP/2.0/UDP \(written);branch=\(branch);rport"), at: 0)
         let bytes = message.text
         let retransmit = Task {
             for wait in [0.5, 1, 2, 4, 4, 4] {

@@ -61,13 +61,25 @@ public actor SimulatedPhone {
         /// Whether the phone registers its line with the SIP server its config names and takes
         /// SIP requests (NOTIFY) on its address; off, it has no SIP side at all.
         public var sip: Bool
+        /// Behind NAT: the `host:port` the phone writes in its SIP Via and Contact (its address on
+        /// the home network), which is not where its packets come from (`address`, the router's)
+        /// and where nothing reaches it. `nil`: it writes its own address.
+        public var lanAddress: String?
 
-        public init(server: String, address: String = "127.0.0.1", pushPort: Int? = 80, bootTimeScale: Double = 1, sip: Bool = false) {
+        public init(
+            server: String,
+            address: String = "127.0.0.1",
+            pushPort: Int? = 80,
+            bootTimeScale: Double = 1,
+            sip: Bool = false,
+            lanAddress: String? = nil
+        ) {
             self.server = server
             self.address = address
             self.pushPort = pushPort
             self.bootTimeScale = bootTimeScale
             self.sip = sip
+            self.lanAddress = lanAddress
         }
     }
 

@@ -39,6 +39,11 @@ struct PhoneOptions: ParsableArguments {
     )
     var sip = false
 
+    @Option(
+        help: "Behind NAT: the host:port the phone writes in its SIP Via and Contact (its home network address), not where it sends from."
+    )
+    var sipLanAddress: String?
+
     func makePhone() throws -> SimulatedPhone {
         guard let simModel = SimModel.named(model) else {
             throw ValidationError("unknown model \"\(model)\"; one of \(SimModel.all.map(\.name).joined(separator: ", "))")
@@ -53,7 +58,8 @@ struct PhoneOptions: ParsableArguments {
                 address: address,
                 pushPort: pushPort == 0 ? nil : pushPort,
                 bootTimeScale: bootTimeScale,
-                sip: sip
+                sip: sip,
+                lanAddress: sipLanAddress
             )
         )
     }

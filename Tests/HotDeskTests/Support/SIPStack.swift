@@ -46,10 +46,14 @@ enum SIPStack {
 /// A running Kamailio on 127.0.0.2:<port> (or another loopback address), asking HotDesk at `hotdeskURL`.
 final class KamailioProcess: Sendable {
     let port: Int
+    /// The PBX key it asks HotDesk with.
+    let key: String
     private let process: ChildProcess
     let log: URL
     /// What this instance's processes, and no other's, have on their command line.
     private let marker: String
+    /// Starts another Kamailio as this one was started.
+    private let again: @Sendable () throws -> KamailioProcess
 
     /// `emergencyGateway`: where Kamailio sends emergency numbers (`sip:host:port`).
     /// `config`: a configuration that names its own `listen` address (port `port`); Kamailio
@@ -59,6 +63,7 @@ final class KamailioProcess: Sendable {
     init(
         port: Int,
         hotdeskURL: String,
+        key: String,
         emergencyGateway: String? = nil,
         config: String? = nil,
         host: String = "127.0.0.2",
@@ -67,6 +72,19 @@ final class KamailioProcess: Sendable {
     ) throws {
         Self.killStrays()
         self.port = port
+        self.key = key
+        again = {
+            try KamailioProcess(
+                port: port,
+                hotdeskURL: hotdeskURL,
+                key: key,
+                emergencyGateway: emergencyGateway,
+                config: config,
+                host: host,
+                site: site,
+                directory: directory
+            )
+        }
         marker = config ?? "udp:\(host):\(port)"
         log = directory.appendingPathComponent("kamailio-\(port).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -84,7 +102,7 @@ final class KamailioProcess: Sendable {
         process = try ChildProcess(
             SIPStack.kamailio,
             how + ["-L", SIPStack.modules, "-w", directory.path],
-            environment: ["HOTDESK_URL": hotdeskURL, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""],
+            environment: ["HOTDESK_URL": hotdeskURL, "HOTDESK_KEY": key, "PATH": "/usr/bin:/bin", "EMERGENCY_GATEWAY": emergencyGateway ?? ""],
             output: .file(log.path),
             errors: .file(log.path)
         )
@@ -119,9 +137,22 @@ final class KamailioProcess: Sendable {
         for (pid, parent) in parents where parent == 1 || strays.contains(parent) { kill(pid, SIGKILL) }
     }
 
+    /// This Kamailio stopped and another started in its place (its dialogs and tables gone, as
+    /// after a restart), with its log begun afresh.
+    func restarted() async throws -> KamailioProcess {
+        await stop()
+        return try again()
+    }
+
     /// The end of what Kamailio logged: for a failure's message.
     func tail(_ characters: Int = 2000) -> String {
         String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(characters))
+    }
+
+    /// What the example's own routes logged ("hotdesk: …" lines), without Kamailio's warnings.
+    func said() -> String {
+        ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains("hotdesk: ") }.suffix(30)
+            .joined(separator: "\n")
     }
 
     /// How many times Kamailio has logged `text` so far.

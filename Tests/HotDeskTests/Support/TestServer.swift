@@ -298,12 +298,20 @@ final class TestServer: Sendable {
     }
 
     /// A simulated phone on its own loopback address, booted (it fetched its config).
-    /// `sip`: the phone registers its line and takes NOTIFY (a PBX must be running).
-    func phone(_ model: String, mac: String, pushes: Bool = true, sip: Bool = false) async throws -> SimulatedPhone {
+    /// `sip`: the phone registers its line and takes NOTIFY (a PBX must be running); `lanAddress`:
+    /// behind NAT, the address it writes in its SIP messages instead of its own.
+    func phone(_ model: String, mac: String, pushes: Bool = true, sip: Bool = false, lanAddress: String? = nil) async throws -> SimulatedPhone {
         let phone = SimulatedPhone(
             model: try #require(SimModel.named(model)),
             mac: mac,
-            options: .init(server: baseURL, address: Loopback.next(), pushPort: pushes ? testPushPort : nil, bootTimeScale: 0.02, sip: sip)
+            options: .init(
+                server: baseURL,
+                address: Loopback.next(),
+                pushPort: pushes ? testPushPort : nil,
+                bootTimeScale: 0.02,
+                sip: sip,
+                lanAddress: lanAddress
+            )
         )
         try await phone.boot()
         return phone
