@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 ATTEMPTS=${1:-4000}
 CONCURRENT=${2:-32}
 ROUNDS=${3:-3}
-USERS=${4:-1000}
+# One line per attempt by default: each line registers once per round. A running phone keeps its
+# Call-ID from one REGISTER to the next, which SIPp cannot (it tells its calls apart by Call-ID);
+# the same line again with a new Call-ID is a phone that restarted, which costs the example one
+# more question (POST /pbx/v1/calls/reset): fewer USERS than ATTEMPTS measures that path.
+USERS=${4:-$ATTEMPTS}
 PORT=${PORT:-18210}
 SIP_PORT=${SIP_PORT:-15070}
 
