@@ -101,6 +101,18 @@ public struct LockList: Codable, Sendable {
     public init(locks: [LockView]) { self.locks = locks }
 }
 
+/// The answer to forgetting the PIN a person chose: what logs them in again.
+public struct PINClearedView: Codable, Sendable {
+    public var `extension`: String
+    /// `voicemail_pin` or `user_password`.
+    public var logsInWith: String
+
+    public init(extension number: String, logsInWith: String) {
+        self.extension = number
+        self.logsInWith = logsInWith
+    }
+}
+
 /// The answer to clearing a lock.
 public struct UnlockView: Codable, Sendable {
     public var kind: String

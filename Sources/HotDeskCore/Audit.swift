@@ -47,6 +47,9 @@ public struct AuditEntry: Hashable, Sendable {
         case signOut = "sign_out"
         /// A console account was created, changed (role, password) or removed.
         case adminAccountChanged = "admin_account_changed"
+        /// A person changed their PIN on a phone (Change PIN), or an admin cleared it (`outcome`
+        /// and `detail` say which); the audit never holds a PIN.
+        case pinChanged = "pin_changed"
     }
 
     public enum Outcome: String, Sendable, Codable {

@@ -7,6 +7,10 @@ public struct Extension: Hashable, Sendable {
     public var name: String
     /// The voicemail PIN's hash; `nil` means the extension has no voicemail box.
     public var voicemailPIN: SecretHash?
+    /// The PIN the person chose on a phone (Change PIN), which from then on is the only secret of
+    /// their own that logs them in (not the voicemail PIN, not the user password). Never imported
+    /// or exported: the directory does not own it; an admin can clear it. `nil`: none chosen.
+    public var ownPIN: SecretHash?
     /// Recoverable: phones need it in clear in their config. Encrypted at rest by the store.
     public var sipPassword: String
     /// The class of service that decides the calls of this user's phone while logged in.
@@ -28,6 +32,15 @@ public struct Extension: Hashable, Sendable {
     }
 
     public var hasVoicemail: Bool { voicemailPIN != nil }
+
+    /// The secret of this person's own that logs them in: their chosen PIN, else the voicemail
+    /// PIN; `nil` when only the global user password can (no voicemail box, no PIN chosen).
+    public var personalSecret: SecretHash? { ownPIN ?? voicemailPIN }
+
+    /// Whether `text` could be a PIN a person chooses: 4-12 ASCII digits (as a voicemail PIN).
+    public static func isValidPIN(_ text: some StringProtocol) -> Bool {
+        (4...12).contains(text.utf8.count) && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
 
     /// Whether `text` is a valid extension number (2–6 ASCII digits).
     public static func isValidNumber(_ text: some StringProtocol) -> Bool {

@@ -2,6 +2,8 @@
 public enum Credential: String, Sendable, Codable, Hashable {
     /// The extension's own voicemail PIN.
     case voicemailPIN = "voicemail_pin"
+    /// The PIN the person chose on a phone (Change PIN).
+    case ownPIN = "own_pin"
     /// The global user password (only for extensions without a voicemail box).
     case userPassword = "user_password"
     /// The global admin password (any extension, any phone).
@@ -9,7 +11,7 @@ public enum Credential: String, Sendable, Codable, Hashable {
 }
 
 /// The password rules of the Login app, in order:
-/// 1. the extension's voicemail PIN;
+/// 1. the PIN the person chose (Change PIN), else the extension's voicemail PIN;
 /// 2. if the extension has no voicemail box, the global user password (and only then);
 /// 3. the global admin password logs any extension into any phone.
 ///
@@ -20,7 +22,9 @@ public enum Credential: String, Sendable, Codable, Hashable {
 public enum PasswordRules {
     public static func check(_ password: String, for ext: Extension, settings: Settings) -> Credential? {
         guard !password.isEmpty else { return nil }
-        if let pin = ext.voicemailPIN {
+        if let pin = ext.ownPIN {
+            if pin.matches(password) { return .ownPIN }
+        } else if let pin = ext.voicemailPIN {
             if pin.matches(password) { return .voicemailPIN }
         } else if let user = settings.userPassword {
             if user.matches(password) { return .userPassword }

@@ -183,6 +183,8 @@ public enum AdminRole: String, Hashable, Sendable, Codable, CaseIterable, Compar
         switch (method, parts.count) {
         case ("DELETE", 2) where parts[0] == "sessions": return .helpdesk
         case ("DELETE", 3) where parts[0] == "locks": return .helpdesk
+        // A person who forgot the PIN they chose: the helpdesk's call, like a lock.
+        case ("DELETE", 3) where parts[0] == "extensions" && parts[2] == "pin": return .helpdesk
         case ("POST", 3) where parts[0] == "extensions" && parts[2] == "logout": return .helpdesk
         case ("POST", 3) where parts[0] == "devices" && parts[2] == "push": return .helpdesk
         case ("POST", 2) where parts == ["devices", "push-changed"]: return .helpdesk

@@ -42,7 +42,8 @@ public struct SiteScope: Hashable, Sendable {
             return ["events", "sessions", "devices", "extensions", "locks", "audit", "push-jobs", "sites", "workspaces", "cos"].contains(parts[0])
         case ("GET", 2), ("HEAD", 2): return ["devices", "push-jobs", "cos"].contains(parts[0])
         case ("DELETE", 2): return parts[0] == "sessions"
-        case ("DELETE", 3): return parts[0] == "locks" && (parts[1] == "extension" || parts[1] == "device")
+        case ("DELETE", 3):
+            return (parts[0] == "locks" && (parts[1] == "extension" || parts[1] == "device")) || (parts[0] == "extensions" && parts[2] == "pin")
         case ("POST", 2): return parts == ["devices", "push-changed"]
         case ("POST", 3): return (parts[0] == "extensions" && parts[2] == "logout") || (parts[0] == "devices" && parts[2] == "push")
         default: return false

@@ -204,6 +204,9 @@ public protocol LoginRecordStore: Sendable {
     /// admin password — by a keyed one of `secret`, just proven by a login. A no-op when the stored
     /// hash is already keyed.
     func upgradeSecretHash(_ credential: Credential, extensionNumber: String, secret: String) async throws
+    /// Sets the PIN the person of `extensionNumber` chose (`nil`: clears it, back to the voicemail
+    /// PIN or the user password), with `audit`, in one transaction. False: no such extension.
+    func setOwnPIN(_ pin: String?, extensionNumber: String, audit: AuditEntry) async throws -> Bool
 }
 
 /// The audit log.

@@ -22,7 +22,7 @@ struct HotDeskCommand: AsyncParsableCommand {
             Serve.self, Import.self, Audit.self, APIKeyCommand.self, Sessions.self, Logout.self, Push.self, PushChanged.self, Jobs.self,
             SIPPasswordCommand.self, Devices.self, DeviceCommand.self, Workspaces.self, SharedLines.self, PBXKeyCommand.self, PBXCommand.self,
             CoSCommand.self,
-            Locks.self, Unlock.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self, DatabaseCommand.self,
+            Locks.self, Unlock.self, ClearPIN.self, Backup.self, Restore.self, Export.self, AdminAccountCommand.self, DatabaseCommand.self,
         ]
     )
 }

@@ -149,6 +149,30 @@ struct Unlock: AsyncParsableCommand {
     }
 }
 
+struct ClearPIN: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clear-pin",
+        abstract:
+            "Forget the PIN a person chose on a phone (Change PIN), when they forgot it: their voicemail PIN, or the user password, logs them in again. Audited."
+    )
+
+    @OptionGroup var server: ServerOptions
+
+    @Argument(help: "The extension.")
+    var `extension`: String
+
+    func run() async throws {
+        let answer = try await server.call(
+            "DELETE",
+            "/extensions/\(`extension`.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")/pin",
+            as: PINClearedView.self
+        )
+        print(
+            "\(answer.extension): the PIN it chose is forgotten; it logs in with its \(answer.logsInWith.replacingOccurrences(of: "_", with: " ")) again"
+        )
+    }
+}
+
 extension String {
     func leftPadded(to length: Int) -> String { String(repeating: "0", count: max(0, length - count)) + self }
 }

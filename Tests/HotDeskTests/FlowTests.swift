@@ -134,7 +134,7 @@ struct FlowTests {
 
             try await phone.key("hotdesk")
             #expect(await phone.title.contains("5501"))
-            #expect(await phone.menuLabels == ["Login", "Logout"])
+            #expect(await phone.menuLabels == ["Login", "Logout", "Change PIN"])
             mark = await phone.events.count
             try await phone.select("Logout")
             try await phone.select("Yes, log out")

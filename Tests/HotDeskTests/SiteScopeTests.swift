@@ -42,7 +42,7 @@ struct SiteScopeTests {
         "GET /api/v1/locks", "GET /api/v1/audit", "GET /api/v1/push-jobs", "GET /api/v1/push-jobs/{id}", "GET /api/v1/sites",
         "GET /api/v1/workspaces", "GET /api/v1/cos", "GET /api/v1/cos/{name}", "GET /api/v1/cos/check", "DELETE /api/v1/sessions/{mac}",
         "POST /api/v1/extensions/{number}/logout", "POST /api/v1/devices/{mac}/push", "POST /api/v1/devices/push-changed",
-        "DELETE /api/v1/locks/extension/{key}", "DELETE /api/v1/locks/device/{key}",
+        "DELETE /api/v1/locks/extension/{key}", "DELETE /api/v1/locks/device/{key}", "DELETE /api/v1/extensions/{number}/pin",
     ]
 
     /// Both phones logged in, 5503 (Paris) and 5504 (Lyon) locked by a wrong PIN each.
@@ -113,7 +113,7 @@ struct SiteScopeTests {
                 ("GET", "/devices/\(Self.lyon)", nil), ("GET", "/push-jobs/\(lyonJob)", nil), ("DELETE", "/sessions/\(Self.lyon)", nil),
                 ("POST", "/extensions/5502/logout", nil), ("POST", "/devices/\(Self.lyon)/push", "{\"action\": \"reload\"}"),
                 ("DELETE", "/locks/extension/5504", nil), ("DELETE", "/locks/device/\(Self.lyon)", nil),
-                ("GET", "/cos/check?extension=5502&number=112", nil),
+                ("GET", "/cos/check?extension=5502&number=112", nil), ("DELETE", "/extensions/5502/pin", nil),
             ]
             before = try await refusals(server)
             for (method, path, body) in aboutLyon {

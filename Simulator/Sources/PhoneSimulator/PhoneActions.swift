@@ -30,6 +30,22 @@ extension SimulatedPhone {
         if softKeys.contains(where: { $0.label == "Done" }) { try await press("Done") } else { try await key("ok") }
     }
 
+    /// Login/Logout key → Change PIN → the current PIN, the new one, the new one again → Done.
+    /// On a phone that asks one field per screen (Snom): each, then OK. `again` defaults to `new`.
+    public func changePIN(old: String, new: String, again: String? = nil) async throws {
+        try await key("hotdesk")
+        try await select("Change PIN")
+        for (index, pin) in [old, new, again ?? new].enumerated() {
+            guard case .input(_, _, let fields, _)? = screen else { return }
+            try type(pin)
+            if fields.count > 1 {
+                if index < 2 { try next() } else { try await submit() }
+            } else {
+                try await submit()
+            }
+        }
+    }
+
     /// Login/Logout key → Logout → the first choice (yes).
     public func logout() async throws {
         try await key("hotdesk")

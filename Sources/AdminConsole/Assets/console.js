@@ -318,7 +318,7 @@ const views = {
     const csv = new URLSearchParams(query); csv.delete("before_id"); csv.set("format", "csv"); csv.set("limit", "10000");
     const refilter = (key) => (e) => { f[key] = e.target.value; state.auditBefore = []; render(); };
     const actions = ["login", "login_failed", "logout", "logout_waiting", "lockout", "push", "unlock", "sign_in", "sign_out", "api_refused", "device_claimed", "device_released",
-      "directory_import", "directory_delete", "sip_password_reset", "api_key_created", "api_key_revoked", "admin_account_changed", "enrol", "config_refused", "push_auth_refused", "claim_pending", "claim_approved"];
+      "directory_import", "directory_delete", "sip_password_reset", "pin_changed", "api_key_created", "api_key_revoked", "admin_account_changed", "enrol", "config_refused", "push_auth_refused", "claim_pending", "claim_approved"];
     toolbar("Audit",
       field("Actor", el("input", { name: "actor", value: f.actor, onchange: refilter("actor") })),
       field("Action", select("action", [["", "all"], ...actions.map((a) => [a, human(a)])], f.action, refilter("action"))),

@@ -25,6 +25,13 @@ enum LoginOutcome: Sendable {
     /// passwords are held (the budget is spent, or this address spent its share): nothing was
     /// checked and nothing charged.
     case globalPasswordsHeld(until: Date)
+    /// Change PIN: the person's own PIN is now the new one.
+    case pinChanged(String)
+    /// Change PIN: the new PIN is not 4-12 digits, the two new PINs differ, or it is the old one
+    /// (nothing checked, nothing counted).
+    case badNewPIN(NewPINProblem)
+    /// Change PIN: the old PIN given was the admin password, which proves nothing of the person's.
+    case adminPasswordIsNoPIN
 
     /// The `outcome` label of `hotdesk_logins_total`.
     var metricLabel: String {
@@ -34,8 +41,20 @@ enum LoginOutcome: Sendable {
         case .locked: "locked"
         case .noExtension, .badExtension, .tooLong, .noPassword: "bad_input"
         case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned, .otherSite, .hotDeskingOff, .globalPasswordsHeld: "refused"
+        case .pinChanged, .badNewPIN, .adminPasswordIsNoPIN: "pin"
         }
     }
+}
+
+/// Why a new PIN is refused before anything is checked.
+enum NewPINProblem: Sendable {
+    case notDigits, differ, same
+}
+
+/// What a proven secret is for: a session on the phone, or the person's own PIN replaced.
+enum ProvenStep: Sendable {
+    case login(Network)
+    case changePIN(to: String)
 }
 
 /// The login rules around the store: input checks, lockouts, password rules, audit.
@@ -84,7 +103,7 @@ struct LoginService: Sendable {
         let outcome = try await attempt(
             device: device,
             settings: settings,
-            network: network,
+            step: .login(network),
             extensionInput: extensionInput,
             password: password,
             source: source,
@@ -95,10 +114,40 @@ struct LoginService: Sendable {
         return outcome
     }
 
+    /// Change PIN on a phone for the person logged in on it: the old PIN is checked as a login's
+    /// password is (the same counts, locks and audit of a wrong one), and the new one replaces
+    /// the person's own secret for every later login. Never the admin password's business.
+    func changePIN(
+        device: Device,
+        settings: Settings,
+        extensionNumber: String,
+        old: String,
+        new: String,
+        again: String,
+        source: String?,
+        now: Date
+    ) async throws -> LoginOutcome {
+        guard [old, new, again].allSatisfy({ $0.utf8.count <= Self.maxInput }) else { return .tooLong }
+        guard !old.isEmpty else { return .noPassword }
+        guard Extension.isValidPIN(new) else { return .badNewPIN(.notDigits) }
+        guard new == again else { return .badNewPIN(.differ) }
+        guard new != old else { return .badNewPIN(.same) }
+        return try await attempt(
+            device: device,
+            settings: settings,
+            step: .changePIN(to: new),
+            extensionInput: extensionNumber,
+            password: old,
+            source: source,
+            guessingSource: source,
+            now: now
+        )
+    }
+
     private func attempt(
         device: Device,
         settings: Settings,
-        network: Network,
+        step: ProvenStep,
         extensionInput: String,
         password: String,
         source: String?,
@@ -110,7 +159,7 @@ struct LoginService: Sendable {
         guard !number.isEmpty else { return .noExtension }
         guard Extension.isValidNumber(number) else { return .badExtension }
         guard !password.isEmpty else { return .noPassword }
-        if network == .external, settings.externalAddress == nil { return .noAddress(.external) }
+        if case .login(.external) = step, settings.externalAddress == nil { return .noAddress(.external) }
         try await writeLockSummaries(now: now)
 
         // A lock already decided is answered from memory: no failures read, no audit row (counted).
@@ -136,7 +185,7 @@ struct LoginService: Sendable {
                 try await check(
                     device: device,
                     settings: settings,
-                    network: network,
+                    step: step,
                     number: number,
                     password: password,
                     source: source,
@@ -152,7 +201,7 @@ struct LoginService: Sendable {
     private func check(
         device: Device,
         settings: Settings,
-        network: Network,
+        step: ProvenStep,
         number: String,
         password: String,
         source: String?,
@@ -175,7 +224,7 @@ struct LoginService: Sendable {
 
         let ext = try await store.findExtension(number)
         // Global passwords are checked only within the global budget.
-        let globalApplies = settings.adminPassword != nil || (ext?.voicemailPIN == nil && settings.userPassword != nil)
+        let globalApplies = settings.adminPassword != nil || (ext?.personalSecret == nil && settings.userPassword != nil)
         let reservation = globalApplies ? limits.reserveGlobal(source: guessingSource, failures: recent.global, policy: policy, now: now) : nil
         let reserved = reservation == .reserved
         // Given back once this attempt's failure, if any, is counted in the store.
@@ -184,7 +233,7 @@ struct LoginService: Sendable {
         // an unknown one is answered alike when a user password is set) and the global passwords
         // are held, nothing is checked and nothing charged: a person typing the right user
         // password is told to come back, not told it is wrong and counted toward a lock.
-        let onlyGlobal = ext.map { $0.voicemailPIN == nil } ?? (settings.userPassword != nil)
+        let onlyGlobal = ext.map { $0.personalSecret == nil } ?? (settings.userPassword != nil)
         switch reservation {
         case .blocked(let until)?, .sourceSpent(let until)?:
             if onlyGlobal { return .globalPasswordsHeld(until: until) }
@@ -199,7 +248,7 @@ struct LoginService: Sendable {
         let decoy = Extension(number: number, name: "", voicemailPIN: Self.decoyPIN, sipPassword: "")
         let candidate = PasswordRules.check(password, for: ext ?? decoy, settings: checked)
         let matched = ext == nil ? nil : candidate
-        guard ext != nil, let credential = matched else {
+        guard let ext, let credential = matched else {
             let context = FailedLogin(device: device, number: number, unknown: ext == nil, reservation: reservation, source: source)
             return try await failed(context, locked: locked, guessingSource: guessingSource, rule: rule, now: now)
         }
@@ -207,22 +256,54 @@ struct LoginService: Sendable {
         // A hash from before keyed hashes, just proven: replaced by one under the store's key.
         let proven: SecretHash? =
             switch credential {
-            case .voicemailPIN: ext?.voicemailPIN
+            case .voicemailPIN: ext.voicemailPIN
+            case .ownPIN: ext.ownPIN
             case .userPassword: settings.userPassword
             case .adminPassword: settings.adminPassword
             }
         if proven?.needsUpgrade == true { try await store.upgradeSecretHash(credential, extensionNumber: number, secret: password) }
+        let network: Network
+        switch step {
+        case .changePIN(let pin): return try await changedPIN(ext, to: pin, credential: credential, device: device, source: source, now: now)
+        case .login(let chosen): network = chosen
+        }
 
         if try await refusedAsPersonal(device: device, number: number, credential: credential, source: source, now: now) {
             return .notAssigned(number)
         }
-        if let ext, let site = device.site, !ext.mayLogIn(atSite: site), credential != .adminPassword {
+        if let site = device.site, !ext.mayLogIn(atSite: site), credential != .adminPassword {
             let detail = "site \(site); \(number) is of site \(ext.site ?? "-") and does not roam there"
             try await refuse(device: device, number: number, source: source, detail: detail, now: now)
             return .otherSite(number, site: site)
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         return try await start(session, settings: settings, device: device)
+    }
+
+    /// The old PIN proven: the new one is the person's own from now on (audited, never the PIN).
+    private func changedPIN(
+        _ ext: Extension,
+        to pin: String,
+        credential: Credential,
+        device: Device,
+        source: String?,
+        now: Date
+    ) async throws
+        -> LoginOutcome
+    {
+        guard credential != .adminPassword else { return .adminPasswordIsNoPIN }
+        let audit = AuditEntry(
+            at: now,
+            actor: ext.number,
+            action: .pinChanged,
+            mac: device.mac,
+            extensionNumber: ext.number,
+            source: source,
+            outcome: .success,
+            detail: "chosen on the phone, proven with the \(credential.rawValue.replacingOccurrences(of: "_", with: " "))"
+        )
+        _ = try await store.setOwnPIN(pin, extensionNumber: ext.number, audit: audit)
+        return .pinChanged(ext.number)
     }
 
     /// A personal device takes its own users only (and the admin password, which logs anyone in

@@ -120,6 +120,10 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 400, 404, 409]
         ),
+        "DELETE /api/v1/extensions/{number}/pin": .init(
+            summary: "Forget the PIN a person chose on a phone (Change PIN): the voicemail PIN or user password logs them in again (helpdesk).",
+            answers: [200, 400, 404]
+        ),
         "DELETE /api/v1/extensions/{number}": .init(summary: "Remove an extension from the directory (logged out first).", answers: [200, 400, 404]),
         "DELETE /api/v1/devices/{mac}": .init(summary: "Remove a phone from the directory.", answers: [200, 400, 404]),
         "DELETE /api/v1/shared-lines/{number}": .init(summary: "Remove a shared line.", answers: [200, 400, 404]),

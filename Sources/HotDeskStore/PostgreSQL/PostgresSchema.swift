@@ -158,6 +158,11 @@ enum PostgresSchema {
             name: "SQLite's v36: the app's language, of the settings and of each user",
             statements: ["ALTER TABLE settings ADD COLUMN language text", "ALTER TABLE extensions ADD COLUMN language text"]
         ),
+        Migration(
+            version: 14,
+            name: "SQLite's v37: the PIN a person chose on a phone",
+            statements: ["ALTER TABLE extensions ADD COLUMN own_pin_hash text"]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

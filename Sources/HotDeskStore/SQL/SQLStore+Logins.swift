@@ -12,10 +12,22 @@ extension SQLStore {
                     "UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ? AND voicemail_pin_hash LIKE 'pbkdf2-sha256$%'",
                     [hash, extensionNumber]
                 )
+            case .ownPIN:
+                ("UPDATE extensions SET own_pin_hash = ? WHERE number = ? AND own_pin_hash LIKE 'pbkdf2-sha256$%'", [hash, extensionNumber])
             case .userPassword: ("UPDATE settings SET user_password_hash = ? WHERE id = 1 AND user_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             case .adminPassword: ("UPDATE settings SET admin_password_hash = ? WHERE id = 1 AND admin_password_hash LIKE 'pbkdf2-sha256$%'", [hash])
             }
         try await engine.write { db in try db.execute(sql, arguments) }
+    }
+
+    public func setOwnPIN(_ pin: String?, extensionNumber: String, audit entry: AuditEntry) async throws -> Bool {
+        let hash = pin.map { SecretHash(hashing: $0, key: secrets.hashKey).encoded }
+        return try await engine.write { db in
+            guard try db.row("SELECT number FROM extensions WHERE number = ?", [extensionNumber]) != nil else { return false }
+            try db.execute("UPDATE extensions SET own_pin_hash = ? WHERE number = ?", [hash, extensionNumber])
+            try Self.insert(entry, db)
+            return true
+        }
     }
 
     public func session(mac: MACAddress) async throws -> Session? {

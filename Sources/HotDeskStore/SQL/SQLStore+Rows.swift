@@ -159,6 +159,7 @@ extension SQLStore {
         ext.site = row["site"]
         ext.roaming = StoredRoaming.roaming(row["roaming"])
         ext.language = row["language"]
+        ext.ownPIN = (row["own_pin_hash"] as String?).flatMap { SecretHash(encoded: $0, key: secrets.hashKey) }
         return ext
     }
 

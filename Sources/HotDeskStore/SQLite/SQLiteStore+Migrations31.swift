@@ -70,6 +70,10 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v37: the PIN a person chose on a phone") { db in
+            // Not the directory's: an import never writes it, so a re-import keeps what they chose.
+            try db.execute(sql: "ALTER TABLE extensions ADD COLUMN own_pin_hash TEXT")
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

@@ -26,6 +26,13 @@ extension SimulatedPhone {
     /// Waits until the phone has applied a pushed reload (or finished a reboot) since event `index`.
     /// Up to 20 s: it returns as soon as the phone has; a PostgreSQL pass on a busy 2-core machine
     /// once took more than 8 s between a login and the phone's reload.
+    /// Logs out on the phone and waits until it applied its logged-out config.
+    func logoutApplied() async throws {
+        let mark = events.count
+        try await logout()
+        #expect(await waitForApply(since: mark), "the phone did not apply its config after its logout")
+    }
+
     func waitForApply(since index: Int, timeout: Double = 20) async -> Bool {
         await waitForEvents(timeout: timeout) { events in
             let since = events.dropFirst(index)

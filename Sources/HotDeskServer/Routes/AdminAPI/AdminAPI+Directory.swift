@@ -308,6 +308,33 @@ extension AdminAPIController {
     /// Clears a lock now (a helpdesk need not wait for it to expire): forgets the subject's counted
     /// wrong passwords and what the Login app remembers of it. Audited. 404 when nothing was locked
     /// or counted.
+    /// The PIN a person chose on a phone, forgotten (they forgot it): their voicemail PIN, or the
+    /// user password, logs them in again. Audited; 404 `no_pin` when they chose none.
+    func clearPIN(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let number = context.parameters.get("number") ?? ""
+        guard Extension.isValidNumber(number) else { throw APIError(.badRequest, "bad_number", "an extension is 2-6 digits") }
+        try await requireScope(extension: number, request, context)
+        guard let ext = try await store.findExtension(number) else {
+            throw APIError(.notFound, "unknown_extension", "there is no extension \(number)")
+        }
+        guard ext.ownPIN != nil else {
+            throw APIError(.notFound, "no_pin", "\(number) has chosen no PIN: it logs in with its voicemail PIN or the user password")
+        }
+        let audit = AuditEntry(
+            at: clock(),
+            actor: context.apiActor,
+            action: .pinChanged,
+            extensionNumber: number,
+            source: addresses.address(of: request, context: context),
+            outcome: .success,
+            detail: "the PIN \(number) chose cleared: its \(ext.voicemailPIN != nil ? "voicemail PIN" : "user password") logs it in again"
+        )
+        guard try await store.setOwnPIN(nil, extensionNumber: number, audit: audit) else {
+            throw APIError(.notFound, "unknown_extension", "there is no extension \(number)")
+        }
+        return .json(.ok, PINClearedView(extension: number, logsInWith: ext.voicemailPIN != nil ? "voicemail_pin" : "user_password"))
+    }
+
     func clearLock(_ request: Request, _ context: HotDeskRequestContext, _ parse: (String) -> LockSubject?) async throws -> Response {
         let key = (context.parameters.get("key") ?? "").removingPercentEncoding ?? ""
         guard let subject = parse(key) else { throw APIError(.badRequest, "bad_key", "\"\(key.prefix(40))\" is not a key of that kind") }

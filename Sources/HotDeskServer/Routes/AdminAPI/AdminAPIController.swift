@@ -63,6 +63,7 @@ struct AdminAPIController: Sendable {
         api.delete("locks/source/{key}") { request, context in
             try await self.clearLock(request, context) { IPAddressLiteral.isValid($0) ? .source($0) : nil }
         }
+        api.delete("extensions/{number}/pin") { request, context in try await self.clearPIN(request, context) }
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }

@@ -200,6 +200,7 @@ struct PBXController: Sendable {
         case .noAddress: "no server address is set up"
         case .locked: "locked"
         case .loggedIn: "logged in"
+        case .pinChanged, .badNewPIN, .adminPasswordIsNoPIN: "not a login"
         }
     }
 

@@ -35,12 +35,15 @@ struct AppScreens: Sendable {
         )
     }
 
-    /// Logged in: who, then "Login" / "Logout".
+    /// Logged in: who, then "Login" / "Logout" / "Change PIN".
     func loggedInMenu(number: String, name: String) -> Screen {
         .menu(
             .init(
                 title: texts["menu.logged_in_as", ["ext": number, "name": name]],
-                items: [.init(label: texts["menu.login"], url: url("/choose")), .init(label: texts["menu.logout"], url: url("/logout"))],
+                items: [
+                    .init(label: texts["menu.login"], url: url("/choose")), .init(label: texts["menu.logout"], url: url("/logout")),
+                    .init(label: texts["menu.change_pin"], url: url("/pin")),
+                ],
                 softKeys: [select, exit]
             )
         )
@@ -72,6 +75,40 @@ struct AppScreens: Sendable {
                 url: url("/submit", [("net", network.rawValue), ("ext", extensionValue)]),
                 fields: [.init(prompt: texts["login.password"], parameter: "pw", kind: .number, masked: true)],
                 softKeys: [done, back, exit]
+            )
+        )
+    }
+
+    /// Change PIN: the current PIN and the new one twice, masked, on one screen; on phones that
+    /// take one field per screen (`maxInputFields` 1), one screen each, the fields typed so far
+    /// (`typed`, in order: `old`, `new`) carried to the next in its URL.
+    func pinForm(maxInputFields: Int, typed: [(String, String)] = []) -> Screen {
+        let fields: [Screen.InputField] = [("old", "pin.old"), ("new", "pin.new"), ("again", "pin.again")].map {
+            .init(prompt: texts[$0.1], parameter: $0.0, kind: .number, masked: true)
+        }
+        guard maxInputFields < fields.count else {
+            return .input(.init(title: texts["pin.title"], url: url("/pin/submit"), fields: fields, softKeys: [done, back, exit]))
+        }
+        let next = typed.count + 1 < fields.count ? url("/pin", typed) : url("/pin/submit", typed)
+        return .input(.init(title: texts["pin.title"], url: next, fields: [fields[typed.count]], softKeys: [done, back, exit]))
+    }
+
+    /// The PIN was changed, or why not (with "Try again" back to the form).
+    func pinChanged(_ outcome: LoginOutcome) -> Screen {
+        guard case .pinChanged = outcome else {
+            return .text(
+                .init(
+                    title: texts["pin.error.title"],
+                    text: describe(outcome),
+                    softKeys: [.init(label: texts["softkey.try_again"], action: .url(url("/pin"))), exit]
+                )
+            )
+        }
+        return .text(
+            .init(
+                title: texts["pin.ok.title"],
+                text: describe(outcome),
+                softKeys: [.init(label: texts["softkey.back"], action: .url(url(""))), exit]
             )
         )
     }
@@ -142,6 +179,11 @@ struct AppScreens: Sendable {
         case .hotDeskingOff: texts["error.hot_desking_off"]
         case .globalPasswordsHeld(let until): texts["error.shared_password_held", ["until": time(until)]]
         case .noAddress(let net): texts["error.no_address", ["net": net == .internal ? texts["menu.login_int"] : texts["menu.login_extl"]]]
+        case .pinChanged(let n): texts["pin.ok.text", ["ext": n]]
+        case .badNewPIN(.notDigits): texts["error.pin_digits"]
+        case .badNewPIN(.differ): texts["error.pin_differ"]
+        case .badNewPIN(.same): texts["error.pin_same"]
+        case .adminPasswordIsNoPIN: texts["error.pin_admin"]
         }
     }
 

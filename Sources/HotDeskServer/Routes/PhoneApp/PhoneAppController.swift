@@ -44,11 +44,13 @@ struct PhoneAppController: Sendable {
         app.get("submit") { request, context in try await self.submit(request, context) }
         app.get("logout") { request, context in try self.confirmLogout(request, context) }
         app.get("logout/confirm") { request, context in try await self.logout(request, context) }
+        app.get("pin") { request, context in try self.pinForm(request, context) }
+        app.get("pin/submit") { request, context in try await self.changePIN(request, context) }
     }
 
     /// The screens that only show, each a key of the screens' cache.
     enum Step: Hashable, Sendable {
-        case menu, choose, form, password, confirmLogout
+        case menu, choose, form, password, confirmLogout, pin
     }
 
     /// A screen that only shows is the same for the same token, step, `Host` and query.
@@ -142,6 +144,42 @@ struct PhoneAppController: Sendable {
             app.loggedOut(number: ended.session.extensionNumber, action: recipes.configAction(for: state.device.model, viaPBX: await pbxConnected())),
             context
         )
+    }
+
+    /// Change PIN's form (logged in only). On a phone that takes one field per screen, the next
+    /// screen carries the PINs typed so far: such a screen is rendered for this request alone,
+    /// never kept in the screens' cache.
+    func pinForm(_ request: Request, _ context: PhoneAppContext) throws -> Response {
+        let phone = context.phone
+        let params = request.uri.queryParameters
+        let typed = ["old", "new"].compactMap { name in params.get(name).map { (name, String($0.prefix(LoginService.maxInput))) } }
+        guard typed.isEmpty else {
+            let app = appScreens(request, phone)
+            guard phone.state.session != nil else { return try render(app.message(app.texts["logout.not_logged_in"]), context) }
+            return try render(app.pinForm(maxInputFields: phone.dialect.maxInputFields, typed: typed), context)
+        }
+        return try show(.pin, request, context) { app in
+            guard phone.state.session != nil else { return app.message(app.texts["logout.not_logged_in"]) }
+            return app.pinForm(maxInputFields: phone.dialect.maxInputFields)
+        }
+    }
+
+    /// Change PIN's "Done": the current PIN checked as a login's password is, then replaced.
+    func changePIN(_ request: Request, _ context: PhoneAppContext) async throws -> Response {
+        let (state, app) = (context.phone.state, appScreens(request, context.phone))
+        guard let session = state.session else { return try render(app.message(app.texts["logout.not_logged_in"]), context) }
+        let params = request.uri.queryParameters
+        let outcome = try await login.changePIN(
+            device: state.device,
+            settings: state.settings,
+            extensionNumber: session.extensionNumber,
+            old: params.get("old") ?? "",
+            new: params.get("new") ?? "",
+            again: params.get("again") ?? "",
+            source: addresses.address(of: request, context: context),
+            now: clock()
+        )
+        return try render(app.pinChanged(outcome), context)
     }
 
     // MARK: resolving the token (`PhoneAppMiddleware`)
