@@ -2,61 +2,6 @@ import Foundation
 import HotDeskCore
 import HotDeskStore
 
-/// What came of pressing "Done".
-enum LoginOutcome: Sendable {
-    case loggedIn(LoginResult)
-    case noExtension
-    case badExtension
-    case tooLong
-    case noPassword
-    case wrongPassword(String, triesLeft: Int)
-    case locked(LockReason)
-    case noAddress(Network)
-    /// `multi_login` refused it: where the extension is logged in (MAC and model).
-    case loggedInElsewhere(String, places: [String])
-    case tooManyPhones(String, count: Int, max: Int)
-    /// A personal device: the extension is not one of its users.
-    case notAssigned(String)
-    /// The phone is in another site than the extension's, and the extension does not roam there.
-    case otherSite(String, site: String)
-    /// The phone is in a workspace with hot desking off (a lobby or meeting-room phone).
-    case hotDeskingOff(workspace: String)
-    /// Only a global password could match (the extension has no voicemail box), and the global
-    /// passwords are held (the budget is spent, or this address spent its share): nothing was
-    /// checked and nothing charged.
-    case globalPasswordsHeld(until: Date)
-    /// Change PIN: the person's own PIN is now the new one.
-    case pinChanged(String)
-    /// Change PIN: the new PIN is not 4-12 digits, the two new PINs differ, or it is the old one
-    /// (nothing checked, nothing counted).
-    case badNewPIN(NewPINProblem)
-    /// Change PIN: the old PIN given was the admin password, which proves nothing of the person's.
-    case adminPasswordIsNoPIN
-
-    /// The `outcome` label of `hotdesk_logins_total`.
-    var metricLabel: String {
-        switch self {
-        case .loggedIn: "success"
-        case .wrongPassword: "wrong_password"
-        case .locked: "locked"
-        case .noExtension, .badExtension, .tooLong, .noPassword: "bad_input"
-        case .noAddress, .loggedInElsewhere, .tooManyPhones, .notAssigned, .otherSite, .hotDeskingOff, .globalPasswordsHeld: "refused"
-        case .pinChanged, .badNewPIN, .adminPasswordIsNoPIN: "pin"
-        }
-    }
-}
-
-/// Why a new PIN is refused before anything is checked.
-enum NewPINProblem: Sendable {
-    case notDigits, differ, same
-}
-
-/// What a proven secret is for: a session on the phone, or the person's own PIN replaced.
-enum ProvenStep: Sendable {
-    case login(Network)
-    case changePIN(to: String)
-}
-
 /// The login rules around the store: input checks, lockouts, password rules, audit.
 ///
 /// For one extension and one phone, count → check → record runs as one step (`LoginGuard.gate`
@@ -114,37 +59,9 @@ struct LoginService: Sendable {
         return outcome
     }
 
-    /// Change PIN on a phone for the person logged in on it: the old PIN is checked as a login's
-    /// password is (the same counts, locks and audit of a wrong one), and the new one replaces
-    /// the person's own secret for every later login. Never the admin password's business.
-    func changePIN(
-        device: Device,
-        settings: Settings,
-        extensionNumber: String,
-        old: String,
-        new: String,
-        again: String,
-        source: String?,
-        now: Date
-    ) async throws -> LoginOutcome {
-        guard [old, new, again].allSatisfy({ $0.utf8.count <= Self.maxInput }) else { return .tooLong }
-        guard !old.isEmpty else { return .noPassword }
-        guard Extension.isValidPIN(new) else { return .badNewPIN(.notDigits) }
-        guard new == again else { return .badNewPIN(.differ) }
-        guard new != old else { return .badNewPIN(.same) }
-        return try await attempt(
-            device: device,
-            settings: settings,
-            step: .changePIN(to: new),
-            extensionInput: extensionNumber,
-            password: old,
-            source: source,
-            guessingSource: source,
-            now: now
-        )
-    }
-
-    private func attempt(
+    /// Input checks, then count → check → record as one step (`check`); `step` is what the proven
+    /// secret is for (a login, or Change PIN).
+    func attempt(
         device: Device,
         settings: Settings,
         step: ProvenStep,
@@ -262,12 +179,24 @@ struct LoginService: Sendable {
             case .adminPassword: settings.adminPassword
             }
         if proven?.needsUpgrade == true { try await store.upgradeSecretHash(credential, extensionNumber: number, secret: password) }
-        let network: Network
         switch step {
         case .changePIN(let pin): return try await changedPIN(ext, to: pin, credential: credential, device: device, source: source, now: now)
-        case .login(let chosen): network = chosen
+        case .login(let network):
+            return try await loginProven(ext, credential: credential, network: network, device: device, settings: settings, source: source, now: now)
         }
+    }
 
+    /// The password proven: the rules of the phone (personal, site), then the session.
+    private func loginProven(
+        _ ext: Extension,
+        credential: Credential,
+        network: Network,
+        device: Device,
+        settings: Settings,
+        source: String?,
+        now: Date
+    ) async throws -> LoginOutcome {
+        let number = ext.number
         if try await refusedAsPersonal(device: device, number: number, credential: credential, source: source, now: now) {
             return .notAssigned(number)
         }
@@ -278,32 +207,6 @@ struct LoginService: Sendable {
         }
         let session = Session(mac: device.mac, extensionNumber: number, network: network, credential: credential, startedAt: now, source: source)
         return try await start(session, settings: settings, device: device)
-    }
-
-    /// The old PIN proven: the new one is the person's own from now on (audited, never the PIN).
-    private func changedPIN(
-        _ ext: Extension,
-        to pin: String,
-        credential: Credential,
-        device: Device,
-        source: String?,
-        now: Date
-    ) async throws
-        -> LoginOutcome
-    {
-        guard credential != .adminPassword else { return .adminPasswordIsNoPIN }
-        let audit = AuditEntry(
-            at: now,
-            actor: ext.number,
-            action: .pinChanged,
-            mac: device.mac,
-            extensionNumber: ext.number,
-            source: source,
-            outcome: .success,
-            detail: "chosen on the phone, proven with the \(credential.rawValue.replacingOccurrences(of: "_", with: " "))"
-        )
-        _ = try await store.setOwnPIN(pin, extensionNumber: ext.number, audit: audit)
-        return .pinChanged(ext.number)
     }
 
     /// A personal device takes its own users only (and the admin password, which logs anyone in
