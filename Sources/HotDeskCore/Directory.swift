@@ -82,6 +82,9 @@ public struct Device: Hashable, Sendable {
     public var site: String?
     /// A personal device: only these extensions (and the admin password) may log in. Empty: anyone.
     public var assignedUsers: [String] = []
+    /// The extension last logged in on the phone (kept after the logout): a personal device's
+    /// Login form offers it first.
+    public var lastUser: String?
     /// The phone's own line while nobody is logged in, if it has one.
     public var ownLine: DeviceLine?
     /// The class of service of the device, and the one while nobody is logged in on it.

@@ -19,6 +19,8 @@ struct ChangePINTests {
         devices:
           - {mac: "00:15:65:3c:00:01", model: yealink-t46u}
           - {mac: "00:04:13:3c:00:02", model: snom-d735}
+          - {mac: "00:15:65:3c:00:03", model: yealink-t46u, users: ["5501", "5502"]}
+          - {mac: "00:15:65:3c:00:04", model: yealink-t46u, users: ["5502"]}
         """
 
     @Test(
@@ -117,6 +119,50 @@ struct ChangePINTests {
             #expect(try await server.store.findExtension("5501")?.ownPIN == nil, "nothing changed")
             #expect(try await server.store.auditLog(limit: 30).contains { $0.action == .lockout && $0.extensionNumber == "5501" })
             await phone.shutdown()
+        }
+    }
+
+    /// The extension the Login form offers (Login/Logout → Login Int), the form left as it is.
+    func offered(_ phone: SimulatedPhone) async throws -> String {
+        try await phone.key("hotdesk")
+        if await phone.menuLabels.contains("Logout") { try await phone.select("Login") }
+        try await phone.select("Login Int")
+        guard case .input(_, _, let fields, _)? = await phone.screen else { return "no form" }
+        return fields.first?.value ?? ""
+    }
+
+    @Test(
+        "remember me: a personal device's Login form offers the user who last logged in on it (else its only user); a shared desk offers no one"
+    )
+    func rememberMe() async throws {
+        try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in
+            let personal = try await server.phone("yealink-t46u", mac: "0015653c0003")
+            #expect(try await offered(personal) == "", "two users, none logged in yet: no one offered")
+            try await personal.loginApplied("Login Int", ext: "5502", password: "2345")
+            try await personal.logoutApplied()
+            #expect(try await offered(personal) == "5502", "the last user offered first")
+            // Offered: the person types the PIN only.
+            try await personal.next()
+            try await personal.type("2345")
+            let mark = await personal.events.count
+            try await personal.submit()
+            #expect(await personal.waitForApply(since: mark))
+            #expect(try await server.store.session(mac: MACAddress("0015653c0003")!)?.extensionNumber == "5502")
+            try await personal.logoutApplied()
+            // Another of its users logs in (the offered number replaced): offered next time.
+            try await personal.loginApplied("Login Int", ext: "5501", password: "1234")
+            try await personal.logoutApplied()
+            #expect(try await offered(personal) == "5501")
+            await personal.shutdown()
+
+            let own = try await server.phone("yealink-t46u", mac: "0015653c0004")
+            #expect(try await offered(own) == "5502", "its only user")
+            await own.shutdown()
+            let shared = try await server.phone("yealink-t46u", mac: "0015653c0001")
+            try await shared.loginApplied("Login Int", ext: "5501", password: "1234")
+            try await shared.logoutApplied()
+            #expect(try await offered(shared) == "", "a shared desk remembers no one")
+            await shared.shutdown()
         }
     }
 }

@@ -12,7 +12,11 @@ extension SimulatedPhone {
         }
         try await select(choice)
         guard case .input(_, _, let fields, _)? = screen else { return }
-        try type(ext)
+        // A personal phone may offer the extension already: kept when it is theirs, else cleared.
+        if fields.first?.value != ext {
+            try clear()
+            try type(ext)
+        }
         if fields.count >= 2 {
             try next()
             try type(password)

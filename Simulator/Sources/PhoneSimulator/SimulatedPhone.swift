@@ -302,6 +302,15 @@ public actor SimulatedPhone {
         screen = .input(title: title, url: url, fields: fields, softKeys: keys)
     }
 
+    /// Empties the focused input field (what it offered, or what was typed).
+    public func clear() throws {
+        guard case .input(let title, let url, var fields, let keys) = screen, fields.indices.contains(focused) else {
+            throw PhoneError.notAnInputScreen
+        }
+        fields[focused].value = ""
+        screen = .input(title: title, url: url, fields: fields, softKeys: keys)
+    }
+
     /// Moves to the next input field.
     public func next() throws {
         guard case .input(_, _, let fields, _) = screen else { throw PhoneError.notAnInputScreen }

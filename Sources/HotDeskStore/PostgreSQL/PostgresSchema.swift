@@ -163,6 +163,7 @@ enum PostgresSchema {
             name: "SQLite's v37: the PIN a person chose on a phone",
             statements: ["ALTER TABLE extensions ADD COLUMN own_pin_hash text"]
         ),
+        Migration(version: 15, name: "SQLite's v38: who last logged in on each phone", statements: ["ALTER TABLE devices ADD COLUMN last_user text"]),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

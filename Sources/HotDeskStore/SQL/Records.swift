@@ -136,6 +136,8 @@ struct SessionRecord {
             "INSERT INTO sessions (mac, extension, network, credential, started_at, source) VALUES (?, ?, ?, ?, ?, ?)",
             [mac, self.extension, network, credential, startedAt, source]
         )
+        // Not a column the device's triggers watch: the session itself moves its stamp.
+        try db.execute("UPDATE devices SET last_user = ? WHERE mac = ?", [self.extension, mac])
     }
 
     var session: Session? {

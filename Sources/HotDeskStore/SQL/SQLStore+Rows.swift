@@ -131,6 +131,7 @@ extension SQLStore {
         device.cos = row["cos"]
         device.cosIfNotLogged = row["cos_if_not_logged"]
         device.emergencyCallerID = row["emergency_caller_id"]
+        device.lastUser = row["last_user"]
         if let sealed = row["provisioning_secret_sealed"] as Data? { device.provisioningSecret = try secrets.open(sealed) }
         device.claimedAt = (row["claimed_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         device.secretIssuedAt = (row["secret_issued_at"] as Double?).map(Date.init(timeIntervalSince1970:))

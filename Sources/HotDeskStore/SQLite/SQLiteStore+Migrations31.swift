@@ -74,6 +74,9 @@ extension SQLiteStore {
             // Not the directory's: an import never writes it, so a re-import keeps what they chose.
             try db.execute(sql: "ALTER TABLE extensions ADD COLUMN own_pin_hash TEXT")
         }
+        m.registerMigration("v38: who last logged in on each phone") { db in
+            try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_user TEXT")
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

@@ -80,9 +80,17 @@ struct PhoneAppController: Sendable {
         try show(.form, request, context) { app in
             guard offersLogin(context.phone.state) else { return loginOff(app) }
             let params = request.uri.queryParameters
-            let ext = params.get("ext").flatMap { Extension.isValidNumber($0) ? $0 : nil } ?? ""
+            let ext = params.get("ext").flatMap { Extension.isValidNumber($0) ? $0 : nil } ?? remembered(context.phone.state.device) ?? ""
             return app.loginForm(network: network(request), extensionValue: ext, maxInputFields: context.phone.dialect.maxInputFields)
         }
+    }
+
+    /// "Remember me": a personal device's Login form offers the user who last logged in on it
+    /// (one of its users), else its only user. A shared desk offers no one.
+    private func remembered(_ device: Device) -> String? {
+        let users = device.assignedUsers
+        if let last = device.lastUser, users.contains(last) { return last }
+        return users.count == 1 ? users[0] : nil
     }
 
     /// The second chained screen: the extension is only carried here, checked on "Done".
