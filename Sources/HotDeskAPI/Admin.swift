@@ -177,6 +177,9 @@ public struct ExtensionView: Codable, Sendable {
     public var name: String
     public var cos: String?
     public var voicemail: Bool
+    /// The person chose a PIN on a phone, which logs them in instead of the voicemail PIN
+    /// (`DELETE /api/v1/extensions/{number}/pin` forgets it).
+    public var pinChosen: Bool
     /// MACs of the phones it is logged in on.
     public var loggedInOn: [String]
     /// When its lock ends, if wrong passwords locked it.
@@ -189,6 +192,7 @@ public struct ExtensionView: Codable, Sendable {
         cos = e.cos
         site = e.site
         voicemail = e.hasVoicemail
+        pinChosen = e.pinChosen
         self.loggedInOn = loggedInOn
         self.lockedUntil = lockedUntil
     }

@@ -85,6 +85,8 @@ public struct ExtensionSummary: Hashable, Sendable {
     public var hasVoicemail: Bool
     /// The user's home site, if any.
     public var site: String?
+    /// Whether the person chose a PIN on a phone (Change PIN), which then logs them in instead.
+    public var pinChosen = false
 
     public init(number: String, name: String, cos: String?, hasVoicemail: Bool) {
         self.number = number

@@ -188,8 +188,17 @@ try:
     if typed != "Fire drill at 3":
         fail(f"the live update took the half-typed message (focused field now holds {typed!r})")
     shot("04a-typing-kept-through-a-live-update")
+    # 5501 chooses a PIN on a phone (Change PIN), then forgets it: the helpdesk forgets it too.
+    phone("key hotdesk\nexpect Login Int\nselect Login Int\ntype 5501\nnext\ntype 1234\npress Done\nexpect Logged in as 5501\n"
+          "expect-reload 15\nkey hotdesk\nselect Change PIN\ntype 1234\nnext\ntype 4321\nnext\ntype 4321\npress Done\n"
+          "expect PIN of 5501 is changed\nkey hotdesk\nselect Logout\nselect 1\nexpect Logged out\n", "00:15:65:c0:50:04", "127.0.66.5")
     view("extensions")
     wait_until("the lock of 5502", lambda: rows("tr[data-lock='extension:5502']"))
+    wait_until("5501's chosen PIN", lambda: any("chosen on a phone" in r.text for r in rows("tr[data-extension='5501']")))
+    click("5501's Forget PIN button", lambda: rows("tr[data-extension='5501']")[0].find_element(By.XPATH, ".//button[text()='Forget PIN']"))
+    wait_until("5501 back to its voicemail PIN", lambda: any("voicemail PIN" in r.text for r in rows("tr[data-extension='5501']")))
+    if not any(e.get("actor") == "console:hal" and e.get("extension") == "5501" for e in audit("pin_changed")):
+        fail("the forgotten PIN is not audited as console:hal")
     shot("04-lock-listed")
     click("the lock's Clear lock button", lambda: rows("tr[data-lock='extension:5502']")[0].find_element(By.XPATH, ".//button[text()='Clear lock']"))
     wait_until("the lock gone", lambda: not rows("tr[data-lock='extension:5502']"))

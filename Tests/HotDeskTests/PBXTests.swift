@@ -261,19 +261,12 @@ struct PBXTests {
     )
     func callsHoldLogouts() async throws {
         let yaml =
-            withSettings(Self.directory, "  auto_logout: {after_hours: 1, longest_call_wait_minutes: 90}\n") + """
-
-                  - {mac: "00:15:65:e0:00:31", model: yealink-t46u}
-                  - {mac: "00:15:65:e0:00:32", model: yealink-t46u}
-                """
+            withSettings(Self.directory, "  auto_logout: {after_hours: 1, longest_call_wait_minutes: 90}\n") + Self.callDesks
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let pbx = try await pbx(server)
             let admin = try await AdminAPITests().client(server)
             let (macA, macB) = ("00:15:65:e0:00:31", "00:15:65:e0:00:32")
-            let deskA = try await server.phone("yealink-t46u", mac: "001565e00031")
-            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
-            let deskB = try await server.phone("yealink-t46u", mac: "001565e00032")
-            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            let (deskA, deskB) = try await Self.twoDesks(server)
             func start(_ id: String, _ user: String) async throws -> (status: Int, json: [String: Any], text: String) {
                 try await pbx.call("POST", "/calls/start", body: #"{"call_id": "\#(id)", "auth_user": "\#(user)", "source_ip": "127.0.0.1"}"#)
             }
@@ -336,19 +329,28 @@ struct PBXTests {
         }
     }
 
+    /// The two desks of `callDesks`, 5501 logged in on the first and 5502 on the second.
+    static func twoDesks(_ server: TestServer) async throws -> (SimulatedPhone, SimulatedPhone) {
+        let deskA = try await server.phone("yealink-t46u", mac: "001565e00031")
+        try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
+        let deskB = try await server.phone("yealink-t46u", mac: "001565e00032")
+        try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+        return (deskA, deskB)
+    }
+
+    /// Two desks beside the directory's phones (`twoDesks`).
+    static let callDesks = "\n  - {mac: \"00:15:65:e0:00:31\", model: yealink-t46u}\n  - {mac: \"00:15:65:e0:00:32\", model: yealink-t46u}\n"
+
     @Test(
         "calls whose end was lost: a phone that registered afresh is on no call (a logout that waited for it happens); the PBX's start ends every call it reported; bad and unknown parties refused"
     )
     func callsReset() async throws {
-        let yaml = Self.directory + "\n  - {mac: \"00:15:65:e0:00:31\", model: yealink-t46u}\n  - {mac: \"00:15:65:e0:00:32\", model: yealink-t46u}\n"
+        let yaml = Self.directory + Self.callDesks
         try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
             let pbx = try await pbx(server)
             let admin = try await AdminAPITests().client(server)
             let (macA, macB) = ("00:15:65:e0:00:31", "00:15:65:e0:00:32")
-            let deskA = try await server.phone("yealink-t46u", mac: "001565e00031")
-            try await deskA.loginApplied("Login Int", ext: "5501", password: "1234")
-            let deskB = try await server.phone("yealink-t46u", mac: "001565e00032")
-            try await deskB.loginApplied("Login Int", ext: "5502", password: "7777")
+            let (deskA, deskB) = try await Self.twoDesks(server)
             for user in ["5501", "5502"] {
                 let started = try await pbx.call(
                     "POST",

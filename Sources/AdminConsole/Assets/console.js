@@ -290,9 +290,12 @@ const views = {
       el("td", { class: "actions" }, may("helpdesk") ? el("button", { onclick: () => act("Clear lock of " + l.kind + " " + l.key, "DELETE", "/locks/" + l.kind + "/" + encodeURIComponent(l.key)) }, "Clear lock") : null)));
     const extRows = list.extensions.map((e) => el("tr", { "data-extension": e.number },
       el("td", {}, e.number), el("td", {}, e.name), el("td", {}, e.cos || "—"), el("td", { class: "mono" }, e.logged_in_on.join(", ") || "—"),
-      el("td", { class: e.locked_until ? "error" : "" }, e.locked_until ? "until " + when(e.locked_until) : "—")));
+      el("td", { class: e.locked_until ? "error" : "" }, e.locked_until ? "until " + when(e.locked_until) : "—"),
+      el("td", {}, e.pin_chosen ? "chosen on a phone" : e.voicemail ? "voicemail PIN" : "user password"),
+      el("td", { class: "actions" }, e.pin_chosen && may("helpdesk")
+        ? el("button", { onclick: () => act("Forget the PIN " + e.number + " chose", "DELETE", "/extensions/" + e.number + "/pin") }, "Forget PIN") : null)));
     return [el("h3", { class: "section" }, "Locks"), table(["Kind", "Key", "Failures", "Until", ""], lockRows, "Nothing is locked."),
-      el("h3", { class: "section" }, "Extensions"), table(["Number", "Name", "Class of service", "Logged in on", "Locked"], extRows, "No extensions (hotdesk import).")];
+      el("h3", { class: "section" }, "Extensions"), table(["Number", "Name", "Class of service", "Logged in on", "Locked", "Logs in with", ""], extRows, "No extensions (hotdesk import).")];
   },
 
   async jobs() {

@@ -192,9 +192,15 @@ extension SQLStore {
 
     public func extensionSummaries() async throws -> [ExtensionSummary] {
         try await engine.read { db in
-            try db.rows("SELECT number, name, cos, site, voicemail_pin_hash IS NOT NULL AS voicemail FROM extensions ORDER BY number").map {
+            try db.rows(
+                """
+                SELECT number, name, cos, site, voicemail_pin_hash IS NOT NULL AS voicemail, own_pin_hash IS NOT NULL AS pin_chosen
+                FROM extensions ORDER BY number
+                """
+            ).map {
                 var summary = ExtensionSummary(number: $0["number"], name: $0["name"], cos: $0["cos"], hasVoicemail: $0["voicemail"])
                 summary.site = $0["site"]
+                summary.pinChosen = $0["pin_chosen"]
                 return summary
             }
         }
