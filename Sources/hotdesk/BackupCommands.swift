@@ -1,4 +1,5 @@
 import ArgumentParser
+import DirectoryFile
 import Foundation
 import HotDeskServer
 import HotDeskStore
@@ -96,6 +97,9 @@ struct Export: AsyncParsableCommand {
     @Option(help: "Write to this file (with --with-secrets, readable by its owner only) instead of stdout.")
     var output: String?
 
+    @Option(help: "Write one section as CSV instead: extensions or devices (what hotdesk import takes back from a .csv file).")
+    var csv: CSVDirectory.Section?
+
     static let headerWithout =
         "# HotDesk directory (hotdesk export). Secrets left out: this file is for reading and comparing;\n# hotdesk export --with-secrets writes one that imports.\n"
     static let headerWith =
@@ -107,7 +111,10 @@ struct Export: AsyncParsableCommand {
         do { families = try screens.load() } catch { throw fail("\(error)") }
         let sqlite = try store.openOrExit(catalog: families.catalog)
         let (yaml, summary) = try await sqlite.exportDirectory(withSecrets: withSecrets)
-        let text = (withSecrets ? Self.headerWith : Self.headerWithout) + yaml
+        var text = (withSecrets ? Self.headerWith : Self.headerWithout) + yaml
+        if let csv {
+            do { text = try CSVDirectory.csv(fromYAML: yaml, section: csv) } catch { throw fail("\(error)") }
+        }
         if let output {
             guard
                 FileManager.default.createFile(

@@ -277,7 +277,7 @@ struct Import: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The directory file (YAML).")
+    @Argument(help: "The directory file (YAML), or a CSV of extensions or devices (a .csv file: its header names the columns).")
     var file: String
 
     @Flag(help: "Remove the extensions, devices, shared lines, workspaces, templates and mappings the file's sections no longer list.")
@@ -298,7 +298,11 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         let url = URL(fileURLWithPath: file)
-        guard let yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
+        guard var yaml = try? String(contentsOf: url, encoding: .utf8) else { throw fail("cannot read \(file)") }
+        // A spreadsheet's extensions or devices: that section of a directory file, line for line.
+        if file.lowercased().hasSuffix(".csv") {
+            do { yaml = try CSVDirectory.yaml(fromCSV: yaml, file: file).yaml } catch { throw fail("\(error)") }
+        }
         let sqlite: SQLStore
         let families: FamilyBook
         let opened: (store: SQLStore, createdDatabase: Bool, createdKey: Bool)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Curl
+import DirectoryFile
 import Foundation
 import HotDeskAPI
 import HotDeskCore
@@ -324,3 +325,4 @@ struct PBXKeyCommand: AsyncParsableCommand {
         func run() async throws { print(try await APIKeyCommand.create(name: name, kind: .pbx, store: store)) }
     }
 }
+extension CSVDirectory.Section: ExpressibleByArgument {}

@@ -42,11 +42,11 @@ struct TempDir: ~Copyable {
 }
 
 /// Imports a YAML directory into a store the way `hotdesk import` does.
-func importDirectory(_ yaml: String, into store: SQLStore, base: URL) async throws -> ImportSummary {
+func importDirectory(_ yaml: String, into store: SQLStore, base: URL, file: String = "directory.yaml") async throws -> ImportSummary {
     let known = try await store.directoryNames()
     let doc = try DirectoryDocument.parse(
         yaml: yaml,
-        file: "directory.yaml",
+        file: file,
         baseDirectory: base,
         catalog: testFamilies.catalog,
         configs: testFamilies.configs,
