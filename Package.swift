@@ -96,6 +96,7 @@ let package = Package(
             name: "HotDeskServer",
             dependencies: [
                 "HotDeskCore", "PhoneXML", "Provisioning", "PhonePush", "PhoneFamilies", "HotDeskStore", "HotDeskAPI", "AdminConsole", "TFTP",
+                "DirectoryFile",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -9,11 +9,13 @@ public struct ErrorView: Codable, Sendable {
     public struct Detail: Codable, Sendable {
         public var code: String
         public var message: String
+        /// Every problem of a file refused (`bad_directory`), each with its line.
+        public var problems: [String]?
     }
 
     public var error: Detail
 
-    public init(code: String, message: String) { error = Detail(code: code, message: message) }
+    public init(code: String, message: String, problems: [String]? = nil) { error = Detail(code: code, message: message, problems: problems) }
 }
 
 /// The wire format: snake_case keys, ISO 8601 times.

@@ -101,6 +101,41 @@ public struct LockList: Codable, Sendable {
     public init(locks: [LockView]) { self.locks = locks }
 }
 
+/// `POST /api/v1/directory`: what the import did (or, in a dry run, would do).
+public struct DirectoryImportView: Codable, Sendable {
+    public var dryRun: Bool
+    public var created: Int
+    public var updated: Int
+    public var unchanged: Int
+    public var deleted: Int
+    /// What `prune` removed: `extension 5503`, `device 00:15:65:…`.
+    public var removed: [String]
+    /// Sessions it ended (a removed extension or device): `5503 on 00:15:65:…`.
+    public var loggedOut: [String]
+    /// With `push`: how many phones whose config changed were queued a push.
+    public var pushed: Int?
+
+    public init(
+        dryRun: Bool,
+        created: Int,
+        updated: Int,
+        unchanged: Int,
+        deleted: Int,
+        removed: [String],
+        loggedOut: [String],
+        pushed: Int?
+    ) {
+        self.dryRun = dryRun
+        self.created = created
+        self.updated = updated
+        self.unchanged = unchanged
+        self.deleted = deleted
+        self.removed = removed
+        self.loggedOut = loggedOut
+        self.pushed = pushed
+    }
+}
+
 /// The answer to forgetting the PIN a person chose: what logs them in again.
 public struct PINClearedView: Codable, Sendable {
     public var `extension`: String

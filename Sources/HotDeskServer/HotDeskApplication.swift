@@ -208,6 +208,7 @@ struct ServerParts {
         AdminAPIController(
             store: store,
             changes: changes,
+            families: families,
             recipes: pusher.recipes,
             addresses: addresses,
             locks: login.limits,

@@ -173,6 +173,9 @@ public protocol DirectoryStore: Sendable {
     func findExtension(_ number: String) async throws -> Extension?
     /// Extension numbers and template names already stored (a directory file may refer to them).
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
+    /// Workspace and site names already stored (a directory file may refer to them).
+    func workspaceNames() async throws -> Set<String>
+    func siteNames() async throws -> Set<String>
     /// Every shared line with its members (no password).
     func sharedLines() async throws -> [SharedLine]
     /// Every extension without its secrets, by number.

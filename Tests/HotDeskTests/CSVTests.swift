@@ -92,4 +92,49 @@ struct CSVTests {
             #expect(try await server.store.findExtension("5590") == nil, "nothing imported")
         }
     }
+
+    @Test(
+        "POST /api/v1/directory: a CSV or a YAML file imported as hotdesk import does (a dry run writes nothing; the import is audited as the key); problems 422 with each line; an auditor refused"
+    )
+    func throughTheAPI() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            let url = server.baseURL + "/api/v1/directory"
+            func post(_ body: String, _ query: String = "", csv: Bool = true, key: String? = nil) async throws -> (status: Int, json: [String: Any]) {
+                let headers = ["Content-Type": csv ? "text/csv" : "application/yaml", "Authorization": "Bearer \(key ?? admin.key)"]
+                let r = try await HTTP.request("POST", url + query, headers: headers, body: body)
+                return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:])
+            }
+            let people = "number,name,voicemail_pin,sip_password\n5590,Grace Hopper,4321,sip-secret-5590-long\n"
+            let dry = try await post(people, "?dry_run=true")
+            #expect(dry.status == 200 && dry.json["dry_run"] as? Bool == true && dry.json["created"] as? Int == 1, "\(dry.json)")
+            #expect(try await server.store.findExtension("5590") == nil, "a dry run writes nothing")
+            let done = try await post(people, "?file=people.csv")
+            #expect(done.status == 200 && done.json["created"] as? Int == 1, "\(done.json)")
+            #expect(try await server.store.findExtension("5590")?.name == "Grace Hopper")
+            #expect(try await server.store.auditLog(limit: 10).contains { $0.action == .directoryImport && $0.actor == "api:test" })
+            #expect(try await post(people).json["unchanged"] as? Int == 1, "the same file again changes nothing")
+
+            let bad = try await post(people + "5591,Alan,12,sip-secret-5591-long\n", "?file=people.csv")
+            let error = bad.json["error"] as? [String: Any] ?? [:]
+            #expect(bad.status == 422 && error["code"] as? String == "bad_directory", "\(bad.json)")
+            #expect((error["problems"] as? [String])?.first?.contains("people.csv: line 3: extensions[1].voicemail_pin") == true, "\(error)")
+            #expect(try await server.store.findExtension("5591") == nil)
+            let unknownColumn = try await post("number,colour\n")
+            #expect(unknownColumn.status == 422 && (unknownColumn.json["error"] as? [String: Any])?["message"] as? String != nil)
+
+            let yaml = "extensions:\n  - {number: \"5592\", name: Ada, voicemail_pin: \"1234\", sip_password: \"sip-secret-5592-long\"}\n"
+            #expect(try await post(yaml, csv: false).json["created"] as? Int == 1)
+            // Whatever the body, an answer (no 500): empty, JSON, a list, YAML that is no mapping, bytes.
+            for body in ["", "{}", "[]", "null", "- a\n- b\n", ": :\n\t", "\u{0}\u{1}", "settings: 5\n"] {
+                for csv in [false, true] {
+                    let r = try await post(body, csv: csv)
+                    #expect([200, 422].contains(r.status), "\(body.debugDescription) as \(csv ? "CSV" : "YAML"): \(r.status) \(r.json)")
+                }
+            }
+            let auditorKey = APIKey.make()
+            try await server.store.addAPIKey(name: "eve", keyHash: APIKey.hash(auditorKey), kind: .admin, role: .auditor, at: Date())
+            #expect(try await post(people, key: auditorKey).status == 403)
+        }
+    }
 }

@@ -12,6 +12,8 @@ struct APIError: HTTPResponseError {
     let message: String
     /// Seconds, for `Retry-After` on 429.
     var retryAfter: Int?
+    /// Every problem of a file refused.
+    var problems: [String]?
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -29,7 +31,7 @@ struct APIError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response { response }
 
     var response: Response {
-        var response = Response.json(status, ErrorView(code: code, message: message))
+        var response = Response.json(status, ErrorView(code: code, message: message, problems: problems))
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"hotdesk\"" }
         if let retryAfter { response.headers[.retryAfter] = "\(retryAfter)" }
         return response

@@ -120,6 +120,13 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 400, 404, 409]
         ),
+        "POST /api/v1/directory": .init(
+            summary:
+                "Import a directory file (YAML) or a CSV of extensions or devices (Content-Type: text/csv), as hotdesk import does; dry_run, prune, push.",
+            query: ["dry_run", "prune", "push", "file"],
+            body: true,
+            answers: [200, 413, 422]
+        ),
         "DELETE /api/v1/extensions/{number}/pin": .init(
             summary: "Forget the PIN a person chose on a phone (Change PIN): the voicemail PIN or user password logs them in again (helpdesk).",
             answers: [200, 400, 404]

@@ -5,6 +5,7 @@ import HotDeskCore
 import HotDeskStore
 import Hummingbird
 import Logging
+import PhoneFamilies
 import PhonePush
 
 /// The admin API under `/api/v1`: JSON, bearer API key (`hotdesk apikey create`). See
@@ -12,6 +13,8 @@ import PhonePush
 struct AdminAPIController: Sendable {
     let store: any Store
     let changes: PhoneChanges
+    /// The phone families: the catalog, configs and languages a directory file is checked against.
+    let families: FamilyBook
     /// Which pushes each family takes (an admin's push of another is refused).
     let recipes: PushRecipeBook
     let addresses: PhoneAddressResolver
@@ -64,6 +67,7 @@ struct AdminAPIController: Sendable {
             try await self.clearLock(request, context) { IPAddressLiteral.isValid($0) ? .source($0) : nil }
         }
         api.delete("extensions/{number}/pin") { request, context in try await self.clearPIN(request, context) }
+        api.post("directory") { request, context in try await self.importDirectory(request, context) }
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }

@@ -1,0 +1,87 @@
+import DirectoryFile
+import Foundation
+import HotDeskAPI
+import HotDeskCore
+import HotDeskStore
+import Hummingbird
+import PhoneFamilies
+import PhoneXML
+
+/// The directory imported through the API (and the console): what `hotdesk import` does, with
+/// a file in the request's body.
+extension AdminAPIController {
+    /// The largest directory file taken in one request.
+    static let maxDirectoryBytes = 4 << 20
+
+    /// `POST /api/v1/directory`: a directory file (YAML), or a CSV of extensions or devices
+    /// (`Content-Type: text/csv`), imported through the same checks and change path as the
+    /// CLI's; `dry_run`, `prune` and `push` as its flags. Problems: 422 with each on its line.
+    func importDirectory(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let params = request.uri.queryParameters
+        func flag(_ name: String) -> Bool { ["true", "1", "yes"].contains(params.get(name)?.lowercased() ?? "") }
+        let csv = request.headers[.contentType]?.lowercased().hasPrefix("text/csv") == true
+        let file = String((params.get("file") ?? (csv ? "upload.csv" : "directory.yaml")).prefix(64))
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.maxDirectoryBytes)
+        } catch {
+            throw APIError(.contentTooLarge, "too_large", "a directory file is at most \(Self.maxDirectoryBytes >> 20) MB")
+        }
+        var text = String(buffer: buffer)
+        if csv {
+            do { text = try CSVDirectory.yaml(fromCSV: text, file: file).yaml } catch { throw Self.badDirectory([error.description]) }
+        }
+        let known = try await store.directoryNames()
+        let document: DirectoryDocument
+        do {
+            document = try DirectoryDocument.parse(
+                yaml: text,
+                file: file,
+                // An upload names no template file (its templates are inline).
+                baseDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-upload-\(UUID().uuidString)"),
+                catalog: families.catalog,
+                configs: families.configs,
+                knownExtensions: known.extensions,
+                knownTemplates: known.templates,
+                knownWorkspaces: try await store.workspaceNames(),
+                knownSites: try await store.siteNames(),
+                languages: Set(families.screens.locales.keys)
+            )
+        } catch let error as DirectoryError {
+            throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
+        }
+        do {
+            let (summary, changed) = try await changes.importDirectory(
+                document,
+                actor: context.apiActor,
+                options: ImportOptions(prune: flag("prune"), dryRun: flag("dry_run")),
+                pushChanged: flag("push")
+            )
+            return .json(
+                .ok,
+                DirectoryImportView(
+                    dryRun: flag("dry_run"),
+                    created: summary.created,
+                    updated: summary.updated,
+                    unchanged: summary.unchanged,
+                    deleted: summary.deleted,
+                    removed: summary.removed,
+                    loggedOut: summary.endedSessions.map { "\($0.extensionNumber) on \($0.mac.colonSeparated)" },
+                    pushed: changed?.queued
+                )
+            )
+        } catch let error as DirectoryError {
+            throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
+        }
+    }
+
+    static func badDirectory(_ problems: [String]) -> APIError {
+        var error = APIError(
+            .unprocessableContent,
+            "bad_directory",
+            problems.count == 1 ? problems[0] : "\(problems.count) problems, nothing imported"
+        )
+        error.problems = problems
+        return error
+    }
+}
