@@ -173,6 +173,8 @@ public protocol DirectoryStore: Sendable {
     func findExtension(_ number: String) async throws -> Extension?
     /// Extension numbers and template names already stored (a directory file may refer to them).
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
+    /// The directory as `hotdesk export` writes it without secrets (for reading, and CSV).
+    func exportedDirectory() async throws -> String
     /// Workspace and site names already stored (a directory file may refer to them).
     func workspaceNames() async throws -> Set<String>
     func siteNames() async throws -> Set<String>

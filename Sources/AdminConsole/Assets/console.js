@@ -98,23 +98,43 @@ function notice(text, bad) {
 }
 
 class APIError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, problems) { super(message); this.status = status; this.code = code; this.problems = problems || []; }
 }
 
-async function api(method, path, body) {
+/// `body` is sent as JSON, unless `contentType` says what it is (a file's text).
+async function api(method, path, body, contentType) {
   const headers = { "Accept": "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = state.session ? state.session.csrf_token : "";
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
+  const sent = body === undefined ? undefined : contentType ? body : JSON.stringify(body);
+  const r = await fetch("/api/v1" + path, { method, headers, body: sent, credentials: "same-origin" });
   if (r.status === 204) return {};
   let json = {};
   try { json = await r.json(); } catch (e) { json = {}; }
   if (r.status === 401) { signedOut(); throw new APIError(401, "signed_out", "Signed out: sign in again."); }
   if (!r.ok) {
     const err = json.error || {};
-    throw new APIError(r.status, err.code || String(r.status), err.message || r.statusText);
+    throw new APIError(r.status, err.code || String(r.status), err.message || r.statusText, err.problems);
   }
   return json;
+}
+
+/// A CSV of extensions or devices chosen in the Extensions page: checked (a dry run) or imported
+/// (and the phones whose config changed pushed); the problems, each on its line, shown under it.
+async function importCSV(dryRun) {
+  const file = $("csv-file") && $("csv-file").files[0];
+  if (!file) { notice("Choose a CSV file of extensions or devices first", true); return; }
+  const query = "?file=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=true" : "&push=true");
+  try {
+    const r = await api("POST", "/directory" + query, await file.text(), "text/csv");
+    state.importProblems = [];
+    notice(file.name + (dryRun ? ": would create " : ": created ") + r.created + ", " + (dryRun ? "update " : "updated ") + r.updated + ", " + r.unchanged + " unchanged"
+      + (r.pushed ? "; pushing " + r.pushed + " phone(s)" : "") + (dryRun ? " (nothing written)" : ""));
+  } catch (e) {
+    state.importProblems = e.problems;
+    notice(e.problems.length ? file.name + ": " + e.problems.length + " problem(s) below, nothing imported" : e.message, true);
+  }
+  await render();
 }
 
 /// Runs a change, says how it went, and reads the view again.
@@ -284,7 +304,14 @@ const views = {
 
   async extensions() {
     const [list, locks] = await Promise.all([api("GET", "/extensions"), api("GET", "/locks")]);
-    toolbar("Extensions & locks", el("span", {}, list.extensions.length + " extensions, " + locks.locks.length + " locks"));
+    toolbar("Extensions & locks", el("span", {}, list.extensions.length + " extensions, " + locks.locks.length + " locks"),
+      el("a", { href: "/api/v1/directory?format=csv&section=extensions", download: "hotdesk-extensions.csv", id: "extensions-csv" }, "Export extensions CSV"),
+      el("a", { href: "/api/v1/directory?format=csv&section=devices", download: "hotdesk-devices.csv", id: "devices-csv" }, "Export devices CSV"),
+      may("admin") ? field("CSV", el("input", { type: "file", id: "csv-file", accept: ".csv,text/csv" })) : null,
+      may("admin") ? el("button", { id: "csv-check", onclick: () => importCSV(true) }, "Check CSV") : null,
+      may("admin") ? el("button", { id: "csv-import", onclick: () => importCSV(false) }, "Import CSV") : null);
+    const problems = (state.importProblems || []).length
+      ? [el("ul", { id: "import-problems", class: "error" }, ...state.importProblems.map((p) => el("li", {}, p)))] : [];
     const lockRows = locks.locks.map((l) => el("tr", { "data-lock": l.kind + ":" + l.key },
       el("td", {}, l.kind), el("td", { class: "mono" }, l.key), el("td", {}, String(l.failures)), el("td", {}, when(l.until)),
       el("td", { class: "actions" }, may("helpdesk") ? el("button", { onclick: () => act("Clear lock of " + l.kind + " " + l.key, "DELETE", "/locks/" + l.kind + "/" + encodeURIComponent(l.key)) }, "Clear lock") : null)));
@@ -294,7 +321,7 @@ const views = {
       el("td", {}, e.pin_chosen ? "chosen on a phone" : e.voicemail ? "voicemail PIN" : "user password"),
       el("td", { class: "actions" }, e.pin_chosen && may("helpdesk")
         ? el("button", { onclick: () => act("Forget the PIN " + e.number + " chose", "DELETE", "/extensions/" + e.number + "/pin") }, "Forget PIN") : null)));
-    return [el("h3", { class: "section" }, "Locks"), table(["Kind", "Key", "Failures", "Until", ""], lockRows, "Nothing is locked."),
+    return [...problems, el("h3", { class: "section" }, "Locks"), table(["Kind", "Key", "Failures", "Until", ""], lockRows, "Nothing is locked."),
       el("h3", { class: "section" }, "Extensions"), table(["Number", "Name", "Class of service", "Logged in on", "Locked", "Logs in with", ""], extRows, "No extensions (hotdesk import).")];
   },
 

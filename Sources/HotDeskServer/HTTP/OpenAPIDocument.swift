@@ -120,6 +120,11 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 400, 404, 409]
         ),
+        "GET /api/v1/directory": .init(
+            summary: "The directory without secrets: YAML, or one section as CSV (?format=csv&section=extensions|devices).",
+            query: ["format", "section"],
+            answers: [200, 400]
+        ),
         "POST /api/v1/directory": .init(
             summary:
                 "Import a directory file (YAML) or a CSV of extensions or devices (Content-Type: text/csv), as hotdesk import does; dry_run, prune, push.",

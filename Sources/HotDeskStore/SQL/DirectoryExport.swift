@@ -20,6 +20,8 @@ extension SQLStore {
         public var selfEnrolled = 0
     }
 
+    public func exportedDirectory() async throws -> String { try await exportDirectory(withSecrets: false).yaml }
+
     public func exportDirectory(withSecrets: Bool) async throws -> (yaml: String, summary: ExportSummary) {
         let secrets = secretBox
         let catalog = self.catalog

@@ -75,6 +75,25 @@ extension AdminAPIController {
         }
     }
 
+    /// `GET /api/v1/directory`: the directory without secrets, as YAML (`hotdesk export`), or one
+    /// section as CSV (`?format=csv&section=extensions|devices`), for reading and spreadsheets.
+    func exportDirectory(_ request: Request) async throws -> Response {
+        let params = request.uri.queryParameters
+        let yaml = try await store.exportedDirectory()
+        switch params.get("format") ?? "yaml" {
+        case "yaml":
+            return .text(.ok, yaml, contentType: "application/yaml; charset=UTF-8", headers: [.contentDisposition: "attachment; filename=\"hotdesk-directory.yaml\""])
+        case "csv":
+            guard let section = params.get("section").flatMap({ CSVDirectory.Section(rawValue: String($0)) }) else {
+                throw APIError(.badRequest, "bad_section", "section is extensions or devices")
+            }
+            let csv = try CSVDirectory.csv(fromYAML: yaml, section: section)
+            return .text(.ok, csv, contentType: "text/csv; charset=UTF-8", headers: [.contentDisposition: "attachment; filename=\"hotdesk-\(section.rawValue).csv\""])
+        default:
+            throw APIError(.badRequest, "bad_format", "format is yaml or csv")
+        }
+    }
+
     static func badDirectory(_ problems: [String]) -> APIError {
         var error = APIError(
             .unprocessableContent,
