@@ -35,6 +35,33 @@ extension DirectoryDocument {
         if let document, reader.problems.isEmpty { return document }
         throw DirectoryError(file: file, problems: reader.problems)
     }
+
+    /// `parse`, with the names the file may refer to read from `store` (what `hotdesk import`,
+    /// `POST /api/v1/directory` and the tests check a file against).
+    public static func parse(
+        yaml: String,
+        file: String,
+        baseDirectory: URL,
+        catalog: PhoneCatalog,
+        configs: ConfigFamilies,
+        languages: Set<String>?,
+        against store: any DirectoryStore
+    ) async throws -> DirectoryDocument {
+        let known = try await store.directoryNames()
+        let (workspaces, sites) = (try await store.workspaceNames(), try await store.siteNames())
+        return try parse(
+            yaml: yaml,
+            file: file,
+            baseDirectory: baseDirectory,
+            catalog: catalog,
+            configs: configs,
+            knownExtensions: known.extensions,
+            knownTemplates: known.templates,
+            knownWorkspaces: workspaces,
+            knownSites: sites,
+            languages: languages
+        )
+    }
 }
 
 /// Walks the YAML node tree, checking each field and remembering where problems are.

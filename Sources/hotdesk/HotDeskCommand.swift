@@ -326,24 +326,18 @@ struct Import: AsyncParsableCommand {
     }
 
     private func importFile(_ yaml: String, url: URL, into sqlite: SQLStore, families: FamilyBook) async throws {
-        let known = try await sqlite.directoryNames()
-        let knownWorkspaces = try await sqlite.workspaceNames()
-        let knownSites = try await sqlite.siteNames()
         let document: DirectoryDocument
         do {
-            document = try DirectoryDocument.parse(
+            document = try await DirectoryDocument.parse(
                 yaml: yaml,
                 file: file,
                 baseDirectory: url.deletingLastPathComponent(),
                 catalog: families.catalog,
                 configs: families.configs,
-                knownExtensions: known.extensions,
-                knownTemplates: known.templates,
-                knownWorkspaces: knownWorkspaces,
-                knownSites: knownSites,
-                languages: Set(families.screens.locales.keys)
+                languages: Set(families.screens.locales.keys),
+                against: sqlite
             )
-        } catch {
+        } catch let error as DirectoryError {
             printError("\(error.description)")
             throw ExitCode.failure
         }

@@ -43,18 +43,14 @@ struct TempDir: ~Copyable {
 
 /// Imports a YAML directory into a store the way `hotdesk import` does.
 func importDirectory(_ yaml: String, into store: SQLStore, base: URL, file: String = "directory.yaml") async throws -> ImportSummary {
-    let known = try await store.directoryNames()
-    let doc = try DirectoryDocument.parse(
+    let doc = try await DirectoryDocument.parse(
         yaml: yaml,
         file: file,
         baseDirectory: base,
         catalog: testFamilies.catalog,
         configs: testFamilies.configs,
-        knownExtensions: known.extensions,
-        knownTemplates: known.templates,
-        knownWorkspaces: try await store.workspaceNames(),
-        knownSites: try await store.siteNames(),
-        languages: Set(testFamilies.screens.locales.keys)
+        languages: Set(testFamilies.screens.locales.keys),
+        against: store
     )
     return try await store.importDirectory(doc, actor: "test", at: Date(), options: ImportOptions(), outbox: testOutbox())
 }

@@ -31,21 +31,17 @@ extension AdminAPIController {
         if csv {
             do { text = try CSVDirectory.yaml(fromCSV: text, file: file).yaml } catch { throw Self.badDirectory([error.description]) }
         }
-        let known = try await store.directoryNames()
         let document: DirectoryDocument
         do {
-            document = try DirectoryDocument.parse(
+            document = try await DirectoryDocument.parse(
                 yaml: text,
                 file: file,
                 // An upload names no template file (its templates are inline).
                 baseDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-upload-\(UUID().uuidString)"),
                 catalog: families.catalog,
                 configs: families.configs,
-                knownExtensions: known.extensions,
-                knownTemplates: known.templates,
-                knownWorkspaces: try await store.workspaceNames(),
-                knownSites: try await store.siteNames(),
-                languages: Set(families.screens.locales.keys)
+                languages: Set(families.screens.locales.keys),
+                against: store
             )
         } catch let error as DirectoryError {
             throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
@@ -82,13 +78,23 @@ extension AdminAPIController {
         let yaml = try await store.exportedDirectory()
         switch params.get("format") ?? "yaml" {
         case "yaml":
-            return .text(.ok, yaml, contentType: "application/yaml; charset=UTF-8", headers: [.contentDisposition: "attachment; filename=\"hotdesk-directory.yaml\""])
+            return .text(
+                .ok,
+                yaml,
+                contentType: "application/yaml; charset=UTF-8",
+                headers: [.contentDisposition: "attachment; filename=\"hotdesk-directory.yaml\""]
+            )
         case "csv":
             guard let section = params.get("section").flatMap({ CSVDirectory.Section(rawValue: String($0)) }) else {
                 throw APIError(.badRequest, "bad_section", "section is extensions or devices")
             }
             let csv = try CSVDirectory.csv(fromYAML: yaml, section: section)
-            return .text(.ok, csv, contentType: "text/csv; charset=UTF-8", headers: [.contentDisposition: "attachment; filename=\"hotdesk-\(section.rawValue).csv\""])
+            return .text(
+                .ok,
+                csv,
+                contentType: "text/csv; charset=UTF-8",
+                headers: [.contentDisposition: "attachment; filename=\"hotdesk-\(section.rawValue).csv\""]
+            )
         default:
             throw APIError(.badRequest, "bad_format", "format is yaml or csv")
         }
