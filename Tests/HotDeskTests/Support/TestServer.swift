@@ -132,7 +132,8 @@ final class TestServer: Sendable {
         connections: ConnectionLimits = ConnectionLimits(),
         tls: TLSFiles? = nil,
         store given: SQLStore? = nil,
-        tftp: Bool = false
+        tftp: Bool = false,
+        autoLogoutInterval: TimeInterval = 0.1
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -149,7 +150,7 @@ final class TestServer: Sendable {
             timeZone: TimeZone(identifier: "UTC")!,
             push: policy,
             trustedProxies: trustedProxies,
-            autoLogoutInterval: 0.1
+            autoLogoutInterval: autoLogoutInterval
         )
         configuration.housekeepingInterval = 0.1
         configuration.fetchTimesInterval = 0.1
@@ -281,9 +282,10 @@ final class TestServer: Sendable {
         return try await TestServer.start(yaml: nil, directory: directory, port: port)
     }
 
-    /// Runs `body` with a started server and always stops it.
-    static func with(yaml: String, _ body: (TestServer) async throws -> Void) async throws {
-        let server = try await start(yaml: yaml)
+    /// Runs `body` with a started server and always stops it. `autoLogoutInterval`: how often
+    /// its policy sweep runs by itself (long: only what asks for a sweep runs one).
+    static func with(yaml: String, autoLogoutInterval: TimeInterval = 0.1, _ body: (TestServer) async throws -> Void) async throws {
+        let server = try await start(yaml: yaml, autoLogoutInterval: autoLogoutInterval)
         do {
             try await body(server)
             await server.stop()
