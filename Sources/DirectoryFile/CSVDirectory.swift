@@ -51,7 +51,7 @@ public enum CSVDirectory {
         guard let headerLine = lines.first, !headerLine.isEmpty else { throw Problem(description: "\(file): empty (a header line first)") }
         let separator: Character = headerLine.contains(",") || !headerLine.contains(";") ? "," : ";"
         let header = try fields(headerLine, separator, file: file, line: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let section = Section.allCases.first(where: { header.contains($0.key) }) ?? (header.contains("number") ? .extensions : nil) else {
+        guard let section = Section.allCases.first(where: { header.contains($0.key) }) else {
             throw Problem(description: "\(file): line 1: the header names neither mac (devices) nor number (extensions)")
         }
         for (index, column) in header.enumerated() {
