@@ -7,7 +7,9 @@ import Yams
 /// Reading and checking a directory file (YAML) into the `DirectoryDocument` the store imports.
 extension DirectoryDocument {
     /// Reads a directory file. Every problem is collected (not just the first); any problem
-    /// means no document. `file:` paths of templates are read relative to `baseDirectory`.
+    /// means no document. `file:` paths of templates are read relative to `baseDirectory`; nil
+    /// (a file uploaded to the server) takes no `file:` at all: an upload never reads the
+    /// server's own files.
     /// Names that must exist (extensions and templates in mappings) may also exist already in
     /// the store: pass them as `knownExtensions` and `knownTemplates`.
     /// `catalog` and `configs` say which families, models and config formats exist (the phone
@@ -16,7 +18,7 @@ extension DirectoryDocument {
     public static func parse(
         yaml: String,
         file: String,
-        baseDirectory: URL,
+        baseDirectory: URL?,
         catalog: PhoneCatalog,
         configs: ConfigFamilies,
         knownExtensions: Set<String> = [],
@@ -41,7 +43,7 @@ extension DirectoryDocument {
     public static func parse(
         yaml: String,
         file: String,
-        baseDirectory: URL,
+        baseDirectory: URL?,
         catalog: PhoneCatalog,
         configs: ConfigFamilies,
         languages: Set<String>?,
@@ -91,7 +93,7 @@ struct Reader {
         var sites: Set<String>
     }
 
-    mutating func read(yaml: String, baseDirectory: URL, known: Known) -> DirectoryDocument? {
+    mutating func read(yaml: String, baseDirectory: URL?, known: Known) -> DirectoryDocument? {
         let (knownExtensions, knownTemplates, knownWorkspaces) = (known.extensions, known.templates, known.workspaces)
         let root: Node?
         do {

@@ -203,7 +203,7 @@ extension Reader {
         return v
     }
 
-    mutating func readTemplate(_ node: Node, path: String, base: URL) -> Template? {
+    mutating func readTemplate(_ node: Node, path: String, base: URL?) -> Template? {
         guard let map = mapping(node, path: path, allowed: ["name", "brand", "default", "body", "file"]) else { return nil }
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let brand = required(map, "brand", path: path).flatMap { n -> Brand? in
@@ -221,7 +221,9 @@ extension Reader {
         case (let b?, nil):
             body = string(b, path: "\(path).body", maxLength: 256 * 1024, multiline: true)
         case (nil, let f?):
-            if let relative = string(f, path: "\(path).file") {
+            if base == nil {
+                problem("\(path).file", f, "a directory sent to the server has its templates inline (body), not in a file of the server's")
+            } else if let base, let relative = string(f, path: "\(path).file") {
                 let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : base.appendingPathComponent(relative)
                 if let text = try? String(contentsOf: url, encoding: .utf8) {
                     body = text

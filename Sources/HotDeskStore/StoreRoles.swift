@@ -175,6 +175,9 @@ public protocol DirectoryStore: Sendable {
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])
     /// The directory as `hotdesk export` writes it without secrets (for reading, and CSV).
     func exportedDirectory() async throws -> String
+    /// One entry of a section as the export writes it (YAML), with its secrets or without; nil
+    /// when there is none by that key.
+    func directoryEntry(_ section: DirectorySection, key: String, withSecrets: Bool) async throws -> String?
     /// Workspace and site names already stored (a directory file may refer to them).
     func workspaceNames() async throws -> Set<String>
     func siteNames() async throws -> Set<String>

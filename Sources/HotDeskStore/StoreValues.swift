@@ -147,10 +147,13 @@ public struct ImportOptions: Hashable, Sendable {
     public var prune: Bool
     /// Do everything, report it, write nothing.
     public var dryRun: Bool
+    /// What was imported, for the audit (`extension 5501 edited`); nil: a directory file.
+    public var about: String?
 
-    public init(prune: Bool = false, dryRun: Bool = false) {
+    public init(prune: Bool = false, dryRun: Bool = false, about: String? = nil) {
         self.prune = prune
         self.dryRun = dryRun
+        self.about = about
     }
 }
 

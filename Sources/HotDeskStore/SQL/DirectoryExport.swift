@@ -71,6 +71,88 @@ extension SQLStore {
     }
 }
 
+/// A section of the directory file whose entries are edited one at a time (the console's forms,
+/// `/api/v1/directory/{section}/{key}`), by the name the file gives it.
+public enum DirectorySection: String, CaseIterable, Sendable {
+    case extensions, devices, workspaces
+    case sharedLines = "shared_lines"
+    case templates, sites
+
+    /// The field that names an entry.
+    public var keyField: String {
+        switch self {
+        case .extensions, .sharedLines: "number"
+        case .devices: "mac"
+        case .workspaces, .templates, .sites: "name"
+        }
+    }
+
+    /// The fields that hold a secret (or its hash), nested ones dotted: kept as stored when an
+    /// edited entry leaves them out, since no one is shown them back.
+    public var secretFields: [String] {
+        switch self {
+        case .extensions: ["sip_password", "voicemail_pin"]
+        case .sharedLines: ["sip_password"]
+        case .devices: ["phone_credentials", "provisioning_secret", "claimed_from", "line.sip_password"]
+        case .workspaces, .templates, .sites: []
+        }
+    }
+
+    /// The item a deletion removes (sites are removed by an import with `prune`).
+    public func item(_ key: String) -> DirectoryItem? {
+        switch self {
+        case .extensions: Extension.isValidNumber(key) ? .extension(key) : nil
+        case .sharedLines: Extension.isValidNumber(key) ? .sharedLine(key) : nil
+        case .devices: MACAddress(key).map(DirectoryItem.device)
+        case .workspaces: Workspace.nameProblem(key) == nil ? .workspace(key) : nil
+        case .templates: key.isEmpty || key.count > 64 ? nil : .template(key)
+        case .sites: nil
+        }
+    }
+}
+
+extension SQLStore {
+    /// One entry of a section as `exportDirectory` writes it (a YAML mapping, with its secrets or
+    /// without), or nil when there is none by that key. A phone that enrolled itself is written
+    /// too: an admin who edits it makes it the directory's.
+    public func directoryEntry(_ section: DirectorySection, key: String, withSecrets: Bool) async throws -> String? {
+        let writer = DirectoryWriter(withSecrets: withSecrets, secrets: secretBox)
+        let (secrets, catalog) = (secretBox, self.catalog)
+        return try await engine.read { db -> String? in
+            try Self.entryNode(section, key: key, db, writer: writer, secrets: secrets, catalog: catalog).map {
+                try Yams.serialize(node: $0, indent: 2, width: -1, allowUnicode: true)
+            }
+        }
+    }
+
+    private static func entryNode(
+        _ section: DirectorySection,
+        key: String,
+        _ db: any SQLDatabase,
+        writer: DirectoryWriter,
+        secrets: SecretBox,
+        catalog: PhoneCatalog
+    ) throws -> Node? {
+        switch section {
+        case .extensions:
+            return try db.row("SELECT * FROM extensions WHERE number = ?", [key]).map(writer.extensionEntry)
+        case .workspaces:
+            return try db.row("SELECT * FROM workspaces WHERE name = ?", [key]).map(writer.workspace)
+        case .templates:
+            return try db.row("SELECT * FROM templates WHERE name = ?", [key]).map(writer.template)
+        case .sharedLines:
+            let members = try db.rows("SELECT * FROM shared_line_members WHERE line = ? ORDER BY extension", [key])
+            return try db.row("SELECT * FROM shared_lines WHERE number = ?", [key]).map { try writer.sharedLine($0, members: members) }
+        case .sites:
+            return try Self.readSettings(db, secrets: secrets).sites[key].map(writer.site)
+        case .devices:
+            guard let mac = MACAddress(key), let row = try db.row("SELECT * FROM devices WHERE mac = ?", [mac.canonical]) else { return nil }
+            let users = try db.values(String.self, "SELECT extension FROM device_users WHERE mac = ? ORDER BY extension", [mac.canonical])
+            return writer.device(try Self.device(row, secrets: secrets, catalog: catalog), users: users, claimedFrom: row["claimed_from"])
+        }
+    }
+}
+
 /// Builds the YAML nodes in the order and shape `DirectoryDocument`'s reader takes them.
 struct DirectoryWriter {
     let withSecrets: Bool

@@ -130,7 +130,7 @@ extension SQLStore {
                 actor: actor,
                 action: .directoryImport,
                 outcome: .success,
-                detail: summary.description + (options.prune ? " (prune)" : "")
+                detail: (options.about.map { "\($0): " } ?? "") + summary.description + (options.prune ? " (prune)" : "")
                     + (summary.removed.isEmpty ? "" : ": removed \(summary.removed.joined(separator: ", "))")
             ),
             db

@@ -36,8 +36,8 @@ extension AdminAPIController {
             document = try await DirectoryDocument.parse(
                 yaml: text,
                 file: file,
-                // An upload names no template file (its templates are inline).
-                baseDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-upload-\(UUID().uuidString)"),
+                // An upload names no template file (its templates are inline): nothing of the server's is read.
+                baseDirectory: nil,
                 catalog: families.catalog,
                 configs: families.configs,
                 languages: Set(families.screens.locales.keys),
