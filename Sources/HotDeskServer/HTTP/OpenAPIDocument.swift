@@ -132,6 +132,21 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 413, 422]
         ),
+        "GET /api/v1/directory/{section}/{key}": .init(
+            summary: "One entry of extensions, devices, workspaces, shared_lines, templates or sites, without secrets, and which secrets are set.",
+            answers: [200, 400, 404]
+        ),
+        "PUT /api/v1/directory/{section}/{key}": .init(
+            summary:
+                "Replace or add one entry (the directory file's fields, JSON) through the import's checks; secrets left out are kept, null removes one; If-None-Match: * only adds.",
+            query: ["dry_run", "push"],
+            body: true,
+            answers: [200, 201, 400, 409, 413, 422]
+        ),
+        "DELETE /api/v1/directory/{section}/{key}": .init(
+            summary: "Remove one entry (as DELETE /extensions/{number} and the rest; sites by an import with prune).",
+            answers: [200, 400, 404, 409]
+        ),
         "DELETE /api/v1/extensions/{number}/pin": .init(
             summary: "Forget the PIN a person chose on a phone (Change PIN): the voicemail PIN or user password logs them in again (helpdesk).",
             answers: [200, 400, 404]

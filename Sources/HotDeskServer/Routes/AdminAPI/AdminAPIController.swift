@@ -69,6 +69,9 @@ struct AdminAPIController: Sendable {
         api.delete("extensions/{number}/pin") { request, context in try await self.clearPIN(request, context) }
         api.post("directory") { request, context in try await self.importDirectory(request, context) }
         api.get("directory") { request, _ in try await self.exportDirectory(request) }
+        api.get("directory/{section}/{key}") { _, context in try await self.directoryEntry(context) }
+        api.put("directory/{section}/{key}") { request, context in try await self.saveDirectoryEntry(request, context) }
+        api.delete("directory/{section}/{key}") { _, context in try await self.deleteDirectoryEntry(context) }
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
