@@ -90,7 +90,10 @@ let package = Package(
         // nothing fetched at run time).
         .target(
             name: "AdminConsole",
-            resources: [.embedInCode("Assets/index.html"), .embedInCode("Assets/console.js"), .embedInCode("Assets/console.css")]
+            resources: [
+                .embedInCode("Assets/index.html"), .embedInCode("Assets/console.js"), .embedInCode("Assets/editor.js"),
+                .embedInCode("Assets/console.css"),
+            ]
         ),
         .target(
             name: "HotDeskServer",

@@ -10,6 +10,7 @@ public enum ConsoleAssets {
     public static let files: [String: File] = [
         "": File(bytes: PackageResources.index_html, contentType: "text/html; charset=UTF-8"),
         "console.js": File(bytes: PackageResources.console_js, contentType: "text/javascript; charset=UTF-8"),
+        "editor.js": File(bytes: PackageResources.editor_js, contentType: "text/javascript; charset=UTF-8"),
         "console.css": File(bytes: PackageResources.console_css, contentType: "text/css; charset=UTF-8"),
     ]
 }

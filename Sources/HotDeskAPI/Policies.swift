@@ -162,3 +162,17 @@ public struct UnlockView: Codable, Sendable {
         self.failuresForgotten = failuresForgotten
     }
 }
+
+/// `GET /api/v1/directory/{section}`: a page of a section's keys.
+public struct DirectoryKeysView: Codable, Sendable {
+    public var section: String
+    public var keys: [String]
+    /// The `after` of the next page; nil on the last.
+    public var next: String?
+
+    public init(section: String, keys: [String], next: String?) {
+        self.section = section
+        self.keys = keys
+        self.next = next
+    }
+}

@@ -178,6 +178,8 @@ public protocol DirectoryStore: Sendable {
     /// One entry of a section as the export writes it (YAML), with its secrets or without; nil
     /// when there is none by that key.
     func directoryEntry(_ section: DirectorySection, key: String, withSecrets: Bool) async throws -> String?
+    /// A section's keys in order, a page at a time after `after`.
+    func directoryKeys(_ section: DirectorySection, after: String?, limit: Int) async throws -> [String]
     /// Workspace and site names already stored (a directory file may refer to them).
     func workspaceNames() async throws -> Set<String>
     func siteNames() async throws -> Set<String>

@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-BASE, PHONESIM, PUSH_PORT, HOTDESK, DB, SHOTS = sys.argv[1:7]
+BASE, PHONESIM, PUSH_PORT, HOTDESK, DB, SHOTS, EMPTY = sys.argv[1:8]
 PASSWORD = "correct horse battery"
 MAC = "00:15:65:c0:50:01"
 
@@ -76,8 +76,8 @@ def phone(script, mac, address, background=False):
         fail(f"phonesim: {done.stdout[-1500:]}")
 
 
-def sign_in(name, password=PASSWORD):
-    browser.get(BASE + "/admin")
+def sign_in(name, password=PASSWORD, base=None):
+    browser.get((base or BASE) + "/admin")
     form = wait_until("the sign-in form", lambda: browser.find_element(By.ID, "sign-in").is_displayed() and browser.find_element(By.ID, "sign-in"))
     form.find_element(By.NAME, "name").clear()
     form.find_element(By.NAME, "name").send_keys(name)
@@ -303,6 +303,67 @@ try:
     if not any(e.get("actor") == "console:ada" for e in audit("directory_import")):
         fail("the CSV import is not audited as console:ada")
     shot("06f-csv-imported")
+
+    # 5e. The directory edited in the console: a form that keeps what is typed through a live
+    # update, shows a problem beside its field, keeps the SIP password it never shows, saves
+    # (audited), adds a workspace, a template previewed on a phone, and a deletion asked twice.
+    click("5590's Edit button", lambda: rows("tr[data-extension='5590']")[0].find_element(By.XPATH, ".//button[text()='Edit']"))
+    form = lambda: browser.find_element(By.ID, "entry-editor")
+    name = wait_until("the extension's form", lambda: form().find_element(By.NAME, "name"))
+    if name.get_attribute("value") != "Grace Hopper" or "leave empty to keep" not in form().find_element(By.NAME, "sip_password").get_attribute("placeholder"):
+        fail("the form should show the name, and a SIP password that is set but never shown")
+    name.clear()
+    name.send_keys("Grace B. Hopper")
+    form().find_element(By.NAME, "voicemail_pin").send_keys("12")
+    form().find_element(By.NAME, "caller_id").click()
+    form().find_element(By.NAME, "caller_id").send_keys("+1555")
+    phone("key hotdesk\nexpect Login Int\n", "00:15:65:c0:50:06", "127.0.66.7")  # a new phone: a live update
+    wait_until("the new phone's enrolment seen", lambda: any(e.get("mac") == "00:15:65:c0:50:06" for e in audit("enrol")))
+    holds("what was typed kept through the live update", lambda: form().find_element(By.NAME, "name").get_attribute("value") == "Grace B. Hopper"
+          and browser.execute_script("return document.activeElement.name") == "caller_id"
+          and form().find_element(By.NAME, "caller_id").get_attribute("value") == "+1555")
+    click("Save", lambda: form().find_element(By.XPATH, ".//button[text()='Save']"))
+    wait_until("the PIN's problem beside its field", lambda: "voicemail PIN" in browser.find_element(
+        By.CSS_SELECTOR, "#entry-editor label[data-field='voicemail_pin'] .field-problem").text)
+    shot("06g-entry-problem-beside-its-field")
+    form().find_element(By.NAME, "voicemail_pin").clear()
+    click("Save", lambda: form().find_element(By.XPATH, ".//button[text()='Save']"))
+    wait_until("the new name listed", lambda: any("Grace B. Hopper" in r.text for r in rows("tr[data-extension='5590']")))
+    if not any(e.get("actor") == "console:ada" and e.get("detail", "").startswith("extensions 5590 edited") for e in audit("directory_import")):
+        fail("the edit is not audited as console:ada")
+    phone("key hotdesk\nexpect Login Int\nselect Login Int\ntype 5590\nnext\ntype 4321\npress Done\nexpect Logged in as 5590\n", "00:15:65:c0:50:07", "127.0.66.8")
+
+    view("workspaces")
+    click("Add workspace", lambda: browser.find_element(By.XPATH, "//div[@id='toolbar']//button[text()='Add workspace']"))
+    wait_until("the workspace form", lambda: form().find_element(By.NAME, "name")).send_keys("Room 4.12")
+    click("Add", lambda: form().find_element(By.XPATH, ".//button[text()='Add']"))
+    wait_until("the workspace listed", lambda: rows("tr[data-workspace='Room 4.12']"))
+
+    view("directory")
+    Select(wait_until("the section", lambda: browser.find_element(By.CSS_SELECTOR, "#toolbar select[name='section']"))).select_by_value("templates")
+    click("Add template", lambda: browser.find_element(By.XPATH, "//div[@id='toolbar']//button[text()='Add template']"))
+    wait_until("the template form", lambda: form().find_element(By.NAME, "name")).send_keys("house")
+    Select(form().find_element(By.NAME, "brand")).select_by_value("yealink")
+    form().find_element(By.NAME, "default").click()
+    body = form().find_element(By.NAME, "body")
+    body.send_keys("#!version:1.0.0.1\nfeatures.house_style = 1\n")
+    click("Add", lambda: form().find_element(By.XPATH, ".//button[text()='Add']"))
+    wait_until("the body's problem (it loses the Login key)", lambda: "app_url" in browser.find_element(
+        By.CSS_SELECTOR, "#entry-editor label[data-field='body'] .field-problem").text)
+    body = form().find_element(By.NAME, "body")
+    body.clear()
+    body.send_keys(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Screens", "families", "yealink", "config.cfg.mustache")).read()
+                   + "\nfeatures.house_style = 1\n")
+    click("Add", lambda: form().find_element(By.XPATH, ".//button[text()='Add']"))
+    wait_until("the template listed", lambda: rows("tr[data-key='house']"))
+    click("the template's row", lambda: rows("tr[data-key='house'] td")[0])
+    wait_until("the template's form", lambda: form().find_element(By.NAME, "preview-mac")).send_keys(MAC)
+    click("Show its config", lambda: form().find_element(By.XPATH, ".//button[text()='Show its config']"))
+    wait_until("the phone's config with the new template", lambda: "features.house_style = 1" in browser.find_element(By.CSS_SELECTOR, "#template-preview pre").text)
+    shot("06h-template-previewed-on-a-phone")
+    click("Delete", lambda: form().find_element(By.XPATH, ".//button[text()='Delete']"))
+    click("the deletion's confirmation", lambda: form().find_element(By.XPATH, ".//button[text()='Yes, delete template house']"))
+    wait_until("the template gone", lambda: not rows("tr[data-key='house']"))
     sign_out()
 
     # 6. A wrong password three times: the fourth attempt is throttled, even with the right one.
@@ -317,6 +378,17 @@ try:
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"] and "429" not in e["message"] and "403" not in e["message"] and "422" not in e["message"]]
     if logs:
         fail(f"the page logged errors: {logs}")
+
+    # 8. An empty HotDesk's first page says what to do first; its first extension is added there.
+    browser.get(EMPTY + "/admin")
+    sign_in("ada", base=EMPTY)
+    wait_until("the first-run page", lambda: browser.find_element(By.ID, "first-run"))
+    shot("08-first-run")
+    click("Add an extension", lambda: browser.find_element(By.XPATH, "//div[@id='first-run']//button[text()='Add an extension']"))
+    for field, value in [("number", "5501"), ("name", "Ada Lovelace"), ("voicemail_pin", "1234"), ("sip_password", "sip-secret-5501")]:
+        wait_until(f"the form's {field}", lambda: browser.find_element(By.CSS_SELECTOR, f"#entry-editor [name='{field}']")).send_keys(value)
+    click("Add", lambda: browser.find_element(By.XPATH, "//form[@id='entry-editor']//button[text()='Add']"))
+    wait_until("the first-run page done with", lambda: "Nobody is logged in." in browser.find_element(By.ID, "content").text and not rows("#first-run"))
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an empty HotDesk's first page); screenshots in {SHOTS}")

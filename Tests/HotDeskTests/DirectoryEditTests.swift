@@ -112,6 +112,9 @@ struct DirectoryEditTests {
             #expect(try await server.store.findExtension("5590") == nil, "a dry run writes nothing")
             #expect(try await put("/extensions/5590", grace, onlyNew: true).status == 201)
             #expect(try await server.store.findExtension("5590")?.name == "Grace Hopper")
+            let keys = try await admin.call("GET", "/directory/extensions?limit=2")
+            #expect(keys.json["keys"] as? [String] == ["5501", "5502"] && keys.json["next"] as? String == "5502", "\(keys.json)")
+            #expect(try await admin.call("GET", "/directory/extensions?after=5502").json["keys"] as? [String] == ["5590"])
 
             // A workspace, a shared line and a template: the same way.
             #expect(try await put("/workspaces/Room%204.12", #"{"licence": "professional"}"#).status == 201)

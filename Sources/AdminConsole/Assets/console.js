@@ -252,6 +252,8 @@ const views = {
     if (after) query.set("after", after);
     const page = await api("GET", "/sessions?" + query);
     toolbar("Sessions", siteField(sites, () => { state.sessionsAfter = []; }), el("span", {}, page.sessions.length + (page.next ? "+" : "") + " logged in"));
+    const start = page.sessions.length || after || state.site ? null : await firstRun();
+    if (start) return [start];
     const rows = page.sessions.map((s) => el("tr", { class: "clickable", "data-mac": s.mac, title: "Open this phone", onclick: opensDevice(s.mac) },
       el("td", {}, s.extension), el("td", {}, s.name), sites.length ? el("td", {}, s.site || "—") : null, el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
       el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
@@ -284,7 +286,8 @@ const views = {
       field("Family", select("brand", [["", "all"], ...brands.map((b) => [b, b])], f.brand, refilter("brand"))),
       field("Workspace", select("workspace", [["", "all"], ...spaces.map((w) => [w, w])], f.workspace, refilter("workspace"))),
       field("State", select("state", [["", "all"], ["logged_in", "logged in"], ["idle", "idle"], ["changed", "config changed"], ["current", "config current"], ["never_fetched", "never fetched"]], f.state, refilter("state"))),
-      field("Search this page", el("input", { name: "text", value: f.text, placeholder: "MAC, model, extension", onchange: (e) => { f.text = e.target.value; render(); } })));
+      field("Search this page", el("input", { name: "text", value: f.text, placeholder: "MAC, model, extension", onchange: (e) => { f.text = e.target.value; render(); } })),
+      editButton("devices", null));
     const shown = list.devices.filter((d) =>
       !f.text || [d.mac, d.model, d.address, d.logged_in && d.logged_in.extension].some((v) => v && String(v).toLowerCase().includes(f.text.toLowerCase())));
     const rows = shown.map((d) => el("tr", { class: "clickable" + (state.device === d.mac ? " selected" : ""), "data-mac": d.mac, onclick: () => { state.device = d.mac; render(); } },
@@ -309,7 +312,8 @@ const views = {
       el("a", { href: "/api/v1/directory?format=csv&section=devices", download: "hotdesk-devices.csv", id: "devices-csv" }, "Export devices CSV"),
       may("admin") ? field("CSV", el("input", { type: "file", id: "csv-file", accept: ".csv,text/csv" })) : null,
       may("admin") ? el("button", { id: "csv-check", onclick: () => importCSV(true) }, "Check CSV") : null,
-      may("admin") ? el("button", { id: "csv-import", onclick: () => importCSV(false) }, "Import CSV") : null);
+      may("admin") ? el("button", { id: "csv-import", onclick: () => importCSV(false) }, "Import CSV") : null,
+      editButton("extensions", null));
     const problems = (state.importProblems || []).length
       ? [el("ul", { id: "import-problems", class: "error" }, ...state.importProblems.map((p) => el("li", {}, p)))] : [];
     const lockRows = locks.locks.map((l) => el("tr", { "data-lock": l.kind + ":" + l.key },
@@ -319,7 +323,7 @@ const views = {
       el("td", {}, e.number), el("td", {}, e.name), el("td", {}, e.cos || "—"), el("td", { class: "mono" }, e.logged_in_on.join(", ") || "—"),
       el("td", { class: e.locked_until ? "error" : "" }, e.locked_until ? "until " + when(e.locked_until) : "—"),
       el("td", {}, e.pin_chosen ? "chosen on a phone" : e.voicemail ? "voicemail PIN" : "user password"),
-      el("td", { class: "actions" }, e.pin_chosen && may("helpdesk")
+      el("td", { class: "actions" }, editButton("extensions", e.number), e.pin_chosen && may("helpdesk")
         ? el("button", { onclick: () => act("Forget the PIN " + e.number + " chose", "DELETE", "/extensions/" + e.number + "/pin") }, "Forget PIN") : null)));
     return [...problems, el("h3", { class: "section" }, "Locks"), table(["Kind", "Key", "Failures", "Until", ""], lockRows, "Nothing is locked."),
       el("h3", { class: "section" }, "Extensions"), table(["Number", "Name", "Class of service", "Logged in on", "Locked", "Logs in with", ""], extRows, "No extensions (hotdesk import).")];
@@ -375,10 +379,11 @@ const views = {
 
   async workspaces() {
     const list = await api("GET", "/workspaces");
-    toolbar("Workspaces");
-    const rows = list.workspaces.map((w) => el("tr", {},
-      el("td", {}, w.name), el("td", {}, human(w.licence)), el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices)));
-    return [table(["Name", "Licence", "Hot desking", "Devices"], rows, "No workspaces.")];
+    toolbar("Workspaces", editButton("workspaces", null));
+    const rows = list.workspaces.map((w) => el("tr", { "data-workspace": w.name },
+      el("td", {}, w.name), el("td", {}, human(w.licence)), el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices),
+      el("td", { class: "actions" }, editButton("workspaces", w.name))));
+    return [table(["Name", "Licence", "Hot desking", "Devices", ""], rows, "No workspaces.")];
   },
 
   async accounts() {
@@ -434,6 +439,7 @@ function devicePanel(d, locks) {
       } catch (e) { notice("Config of " + d.mac + ": " + e.message, true); }
     } }, "Show config"));
   }
+  buttons.push(editButton("devices", d.mac, "Edit this phone"));
   if (may("admin") && d.claim_pending_from) {
     buttons.push(el("button", { onclick: () => act("Approve the claim of " + d.mac + " at " + d.claim_pending_from, "POST", "/devices/" + d.mac + "/approve-claim") }, "Approve claim"));
   }
@@ -472,11 +478,12 @@ function render() {
 async function renderNow() {
   if (!state.session) return;
   const name = (location.hash || "#sessions").slice(1);
-  const view = views[name] && (name !== "accounts" || (may("admin") && everySite())) ? views[name] : views.sessions;
+  const view = views[name] && (!["accounts", "directory"].includes(name) || (may("admin") && everySite())) ? views[name] : views.sessions;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
   try {
     const parts = await view();
-    patch($("content"), parts);
+    const editing = entryEditor(name);
+    patch($("content"), editing ? [editing, ...parts] : parts);
     document.body.dataset.view = name;
   } catch (e) {
     if (e.status !== 401) notice(e.message, true);

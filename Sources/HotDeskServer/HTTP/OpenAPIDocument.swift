@@ -132,6 +132,11 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 413, 422]
         ),
+        "GET /api/v1/directory/{section}": .init(
+            summary: "The keys of a section (extensions, devices, workspaces, shared_lines, templates, sites) in order, a page at a time.",
+            query: ["after", "limit"],
+            answers: [200, 404]
+        ),
         "GET /api/v1/directory/{section}/{key}": .init(
             summary: "One entry of extensions, devices, workspaces, shared_lines, templates or sites, without secrets, and which secrets are set.",
             answers: [200, 400, 404]

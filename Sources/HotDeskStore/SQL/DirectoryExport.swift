@@ -125,6 +125,32 @@ extension SQLStore {
         }
     }
 
+    /// A section's keys in order, a page at a time (`after`: the last key of the page before).
+    /// Devices by their colon-separated MAC; phones that enrolled themselves are among them.
+    public func directoryKeys(_ section: DirectorySection, after: String?, limit: Int) async throws -> [String] {
+        let secrets = secretBox
+        return try await engine.read { db -> [String] in
+            let (table, column): (String, String)
+            switch section {
+            case .sites:
+                let names = try Self.readSettings(db, secrets: secrets).sites.keys.sorted()
+                return Array(names.filter { $0 > (after ?? "") }.prefix(limit))
+            case .extensions: (table, column) = ("extensions", "number")
+            case .sharedLines: (table, column) = ("shared_lines", "number")
+            case .workspaces: (table, column) = ("workspaces", "name")
+            case .templates: (table, column) = ("templates", "name")
+            case .devices: (table, column) = ("devices", "mac")
+            }
+            let from = section == .devices ? after.flatMap(MACAddress.init)?.canonical ?? after : after
+            let keys = try db.values(
+                String.self,
+                "SELECT \(column) FROM \(table) WHERE \(column) > ? ORDER BY \(column) LIMIT \(max(1, min(limit, 1000)))",
+                [from ?? ""]
+            )
+            return section == .devices ? keys.compactMap { MACAddress($0)?.colonSeparated } : keys
+        }
+    }
+
     private static func entryNode(
         _ section: DirectorySection,
         key: String,

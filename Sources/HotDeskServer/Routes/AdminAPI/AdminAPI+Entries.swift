@@ -14,6 +14,16 @@ extension AdminAPIController {
     /// The largest entry taken (a template's body is the largest entry there is).
     static let maxEntryBytes = 512 << 10
 
+    /// `GET /api/v1/directory/{section}?after=&limit=`: `{section, keys, next}`, the section's
+    /// keys in order (up to 1,000 a page; `next`: the `after` of the next page).
+    func directoryKeys(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let section = try section(context)
+        let params = request.uri.queryParameters
+        let limit = min(max(Int(params.get("limit") ?? "") ?? 500, 1), 1000)
+        let keys = try await store.directoryKeys(section, after: params.get("after").map { String($0) }, limit: limit)
+        return .json(.ok, DirectoryKeysView(section: section.rawValue, keys: keys, next: keys.count == limit ? keys.last : nil))
+    }
+
     /// `GET /api/v1/directory/{section}/{key}`: `{section, key, entry, secrets_set}`: the entry
     /// without secrets, and which of its secret fields are set (never their values).
     func directoryEntry(_ context: HotDeskRequestContext) async throws -> Response {
@@ -95,7 +105,7 @@ extension AdminAPIController {
         return try await delete(context, "key") { section.item($0) }
     }
 
-    private func entryAddress(_ context: HotDeskRequestContext) throws -> (DirectorySection, String) {
+    private func section(_ context: HotDeskRequestContext) throws -> DirectorySection {
         let name = context.parameters.get("section") ?? ""
         guard let section = DirectorySection(rawValue: name) else {
             throw APIError(
@@ -104,6 +114,11 @@ extension AdminAPIController {
                 "no section \"\(TextSafety.printable(String(name.prefix(30))))\": one of \(DirectorySection.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
+        return section
+    }
+
+    private func entryAddress(_ context: HotDeskRequestContext) throws -> (DirectorySection, String) {
+        let section = try section(context)
         let key = (context.parameters.get("key") ?? "").removingPercentEncoding ?? ""
         guard !key.isEmpty, key.count <= 64 else { throw APIError(.badRequest, "bad_key", "an entry's key is 1-64 characters") }
         // A MAC in any of its spellings names one device.

@@ -69,6 +69,7 @@ struct AdminAPIController: Sendable {
         api.delete("extensions/{number}/pin") { request, context in try await self.clearPIN(request, context) }
         api.post("directory") { request, context in try await self.importDirectory(request, context) }
         api.get("directory") { request, _ in try await self.exportDirectory(request) }
+        api.get("directory/{section}") { request, context in try await self.directoryKeys(request, context) }
         api.get("directory/{section}/{key}") { _, context in try await self.directoryEntry(context) }
         api.put("directory/{section}/{key}") { request, context in try await self.saveDirectoryEntry(request, context) }
         api.delete("directory/{section}/{key}") { _, context in try await self.deleteDirectoryEntry(context) }
