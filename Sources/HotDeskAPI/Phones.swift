@@ -239,6 +239,11 @@ public struct SiteView: Codable, Sendable {
 
 public struct SiteList: Codable, Sendable {
     public var sites: [SiteView]
+    /// The directory's time zone (`settings.time_zone`, else the server's): a site's own is in it.
+    public var timeZone: String?
 
-    public init(sites: [SiteView]) { self.sites = sites }
+    public init(sites: [SiteView], timeZone: String? = nil) {
+        self.sites = sites
+        self.timeZone = timeZone
+    }
 }

@@ -214,6 +214,7 @@ struct ServerParts {
             locks: login.limits,
             console: consoleAuth,
             events: events,
+            timeZone: configuration.timeZone,
             clock: clock
         )
         .register(with: router)

@@ -223,6 +223,8 @@ try:
     wait_until("nobody at paris", lambda: "Nobody is logged in at paris." in browser.find_element(By.ID, "content").text)
     site().select_by_value("lyon")
     holds("lyon's session, with its site", lambda: [r for r in rows("tr[data-mac='00:15:65:c0:50:03']") if "lyon" in r.text])
+    # Its times in Lyon's zone, saying so (the server's is UTC here).
+    holds("lyon's session's time in Lyon's zone", lambda: [r for r in rows("tr[data-mac='00:15:65:c0:50:03']") if "GMT+1" in r.text or "CET" in r.text])
     shot("06a-sessions-of-a-site")
     site().select_by_value("")
     # A session's row opens its phone in the Devices view.

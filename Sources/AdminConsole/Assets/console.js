@@ -5,7 +5,7 @@
 // ever set as textContent, never as markup.
 "use strict";
 
-const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [], site: "" };
+const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [], site: "", zones: {} };
 const ROLES = ["auditor", "helpdesk", "admin"];
 const $ = (id) => document.getElementById(id);
 
@@ -63,11 +63,22 @@ function patch(parent, nodes) {
   });
 }
 
-/// A time as people read it, with its zone (the browser's): 3 Dec 2026, 18:30:12 UTC.
-function when(iso) {
+/// A time as people read it, in the zone of its site (else the directory's) and saying which:
+/// 3 Dec 2026, 19:30:12 CET.
+function when(iso, site) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  return d.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+  const timeZone = (site && state.zones[site]) || state.zone || undefined;
+  const shape = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+  try { return new Date(iso).toLocaleString(undefined, { ...shape, timeZone }); } catch (e) { return new Date(iso).toLocaleString(undefined, shape); }
+}
+
+/// The zones times are shown in (GET /sites), read again at most once a minute.
+async function readZones() {
+  if (state.zonesRead && Date.now() - state.zonesRead < 60000) return;
+  const list = await api("GET", "/sites");
+  state.zone = list.time_zone;
+  state.zones = Object.fromEntries(list.sites.filter((s) => s.time_zone).map((s) => [s.name, s.time_zone]));
+  state.zonesRead = Date.now();
 }
 
 /// A stored value as words (never_fetched: never fetched).
@@ -154,7 +165,7 @@ async function act(label, method, path, body) {
 // MARK: sign-in
 
 function signedOut() {
-  state.session = null;
+  state.session = null; state.zonesRead = 0;
   if (state.events) { state.events.close(); state.events = null; }
   $("nav").hidden = true; $("who").hidden = true; $("view").hidden = true;
   $("sign-in").hidden = false;
@@ -256,8 +267,8 @@ const views = {
     if (start) return [start];
     const rows = page.sessions.map((s) => el("tr", { class: "clickable", "data-mac": s.mac, title: "Open this phone", onclick: opensDevice(s.mac) },
       el("td", {}, s.extension), el("td", {}, s.name), sites.length ? el("td", {}, s.site || "—") : null, el("td", { class: "mono" }, s.mac), el("td", {}, s.model),
-      el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since)), el("td", { class: "mono" }, s.address || "—"),
-      el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
+      el("td", {}, s.network === "ext" ? "Extl" : "Int"), el("td", {}, when(s.since, s.site)), el("td", { class: "mono" }, s.address || "—"),
+      el("td", {}, s.on_call_since ? "On a call since " + when(s.on_call_since, s.site) + (s.logout_waiting ? " (logout waiting)" : "") : "—"),
       pushCell(s.last_push),
       el("td", { class: "actions" }, !may("helpdesk") ? null : !s.on_call_since || s.logout_waiting
         ? danger(s.on_call_since ? "Log out now" : "Log out", s.on_call_since ? "Yes, cut the call and log out " + s.extension : "Yes, log out " + s.extension, () => act("Log out " + s.extension, "DELETE", "/sessions/" + s.mac + (s.on_call_since ? "?force=true" : "")))
@@ -293,7 +304,7 @@ const views = {
     const rows = shown.map((d) => el("tr", { class: "clickable" + (state.device === d.mac ? " selected" : ""), "data-mac": d.mac, onclick: () => { state.device = d.mac; render(); } },
       el("td", { class: "mono" }, d.mac), el("td", {}, d.brand), el("td", {}, d.model), sites.length ? el("td", {}, d.site || "—") : null, el("td", {}, d.workspace || "—"),
       el("td", {}, d.logged_in ? d.logged_in.extension + " " + d.logged_in.name : "idle"), el("td", { class: "mono" }, d.address || "—"),
-      el("td", {}, when(d.last_fetch)), stateCell(d.config), pushCell(d.last_push)));
+      el("td", {}, when(d.last_fetch, d.site)), stateCell(d.config), pushCell(d.last_push)));
     const out = [table(["MAC", "Family", "Model", ...(sites.length ? ["Site"] : []), "Workspace", "Logged in", "Address", "Last fetch", "Config", "Last push"], rows,
       f.brand || f.workspace || f.state || f.text || list.next ? "No device on this page matches." : "No devices yet (hotdesk import, or phones enrol as they ask).")];
     // The phone opened (here, or from a session or a job): read alone when not on this page.
@@ -481,6 +492,7 @@ async function renderNow() {
   const view = views[name] && (!["accounts", "directory"].includes(name) || (may("admin") && everySite())) ? views[name] : views.sessions;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
   try {
+    await readZones();
     const parts = await view();
     const editing = entryEditor(name);
     patch($("content"), editing ? [editing, ...parts] : parts);

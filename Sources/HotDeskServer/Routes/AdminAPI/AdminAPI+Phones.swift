@@ -154,7 +154,7 @@ extension AdminAPIController {
         let list = settings.sites.keys.sorted().filter(context.scope.contains).map { name in
             let site = settings.forSite(name)
             var view = SiteView(name: name, devices: placed.values.filter { $0 == name }.count)
-            view.timeZone = site.timeZone?.identifier
+            view.timeZone = (site.timeZone ?? timeZone).identifier
             view.internalAddress = site.internalAddress?.baseURL
             view.externalAddress = site.externalAddress?.baseURL
             view.sipServer = site.sip.map { "\($0.host):\($0.effectivePort)" }
@@ -164,7 +164,7 @@ extension AdminAPIController {
             view.language = site.language
             return view
         }
-        return .json(.ok, SiteList(sites: list))
+        return .json(.ok, SiteList(sites: list, timeZone: (settings.timeZone ?? timeZone).identifier))
     }
 
     /// Puts a device in a workspace (or takes it out), within the workspace's licence.

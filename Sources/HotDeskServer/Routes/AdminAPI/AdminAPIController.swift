@@ -23,6 +23,8 @@ struct AdminAPIController: Sendable {
     /// The web console's cookie, which opens the API like a key of the account's role.
     let console: ConsoleAuth
     let events: ConsoleEvents
+    /// The zone of a directory that names none (`serve --time-zone`): the console shows times in it.
+    let timeZone: TimeZone
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
