@@ -59,15 +59,7 @@ extension AdminAPIController {
         let document: DirectoryDocument
         do {
             let file = try DirectoryEntry.file(section, key: key, body: String(buffer: buffer), stored: stored)
-            document = try await DirectoryDocument.parse(
-                yaml: file,
-                file: "entry",
-                baseDirectory: nil,
-                catalog: families.catalog,
-                configs: families.configs,
-                languages: Set(families.screens.locales.keys),
-                against: store
-            )
+            document = try await parseUpload(file, file: "entry")
         } catch let error as DirectoryError {
             throw Self.badEntry(error, section)
         }
@@ -78,19 +70,7 @@ extension AdminAPIController {
                 options: ImportOptions(dryRun: flag("dry_run"), about: about),
                 pushChanged: params.get("push").map { _ in flag("push") } ?? true
             )
-            return .json(
-                stored == nil ? .created : .ok,
-                DirectoryImportView(
-                    dryRun: flag("dry_run"),
-                    created: summary.created,
-                    updated: summary.updated,
-                    unchanged: summary.unchanged,
-                    deleted: summary.deleted,
-                    removed: summary.removed,
-                    loggedOut: summary.endedSessions.map { "\($0.extensionNumber) on \($0.mac.colonSeparated)" },
-                    pushed: changed?.queued
-                )
-            )
+            return .json(stored == nil ? .created : .ok, Self.view(summary, pushed: changed?.queued, dryRun: flag("dry_run")))
         } catch let error as DirectoryError {
             throw Self.badEntry(error, section)
         }
@@ -98,7 +78,7 @@ extension AdminAPIController {
 
     /// `DELETE /api/v1/directory/{section}/{key}`: as `DELETE /extensions/{number}` and the rest.
     func deleteDirectoryEntry(_ context: HotDeskRequestContext) async throws -> Response {
-        let (section, key) = try entryAddress(context)
+        let (section, _) = try entryAddress(context)
         guard section != .sites else {
             throw APIError(.badRequest, "bad_section", "a site is removed by an import with prune (its phones and people move first)")
         }

@@ -33,16 +33,7 @@ extension AdminAPIController {
         }
         let document: DirectoryDocument
         do {
-            document = try await DirectoryDocument.parse(
-                yaml: text,
-                file: file,
-                // An upload names no template file (its templates are inline): nothing of the server's is read.
-                baseDirectory: nil,
-                catalog: families.catalog,
-                configs: families.configs,
-                languages: Set(families.screens.locales.keys),
-                against: store
-            )
+            document = try await parseUpload(text, file: file)
         } catch let error as DirectoryError {
             throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
         }
@@ -53,19 +44,7 @@ extension AdminAPIController {
                 options: ImportOptions(prune: flag("prune"), dryRun: flag("dry_run")),
                 pushChanged: flag("push")
             )
-            return .json(
-                .ok,
-                DirectoryImportView(
-                    dryRun: flag("dry_run"),
-                    created: summary.created,
-                    updated: summary.updated,
-                    unchanged: summary.unchanged,
-                    deleted: summary.deleted,
-                    removed: summary.removed,
-                    loggedOut: summary.endedSessions.map { "\($0.extensionNumber) on \($0.mac.colonSeparated)" },
-                    pushed: changed?.queued
-                )
-            )
+            return .json(.ok, Self.view(summary, pushed: changed?.queued, dryRun: flag("dry_run")))
         } catch let error as DirectoryError {
             throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
         }
@@ -98,6 +77,34 @@ extension AdminAPIController {
         default:
             throw APIError(.badRequest, "bad_format", "format is yaml or csv")
         }
+    }
+
+    /// A directory file sent to the server, read against the store. Its templates are inline: an
+    /// upload never names a file, so nothing of the server's is read.
+    func parseUpload(_ yaml: String, file: String) async throws -> DirectoryDocument {
+        try await DirectoryDocument.parse(
+            yaml: yaml,
+            file: file,
+            baseDirectory: nil,
+            catalog: families.catalog,
+            configs: families.configs,
+            languages: Set(families.screens.locales.keys),
+            against: store
+        )
+    }
+
+    /// What an import did, as the API answers it.
+    static func view(_ summary: ImportSummary, pushed: Int?, dryRun: Bool) -> DirectoryImportView {
+        DirectoryImportView(
+            dryRun: dryRun,
+            created: summary.created,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+            deleted: summary.deleted,
+            removed: summary.removed,
+            loggedOut: summary.endedSessions.map { "\($0.extensionNumber) on \($0.mac.colonSeparated)" },
+            pushed: pushed
+        )
     }
 
     static func badDirectory(_ problems: [String]) -> APIError {
