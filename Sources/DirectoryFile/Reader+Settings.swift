@@ -236,11 +236,17 @@ extension Reader {
     }
 
     mutating func readPhoneCredentials(_ n: Node, into s: inout DirectoryDocument.SettingsPatch) {
-        guard let brands = mapping(n, path: "settings.phone_credentials", allowed: Set(catalog.brands.map(\.rawValue))) else { return }
+        s.phoneCredentials = phoneCredentials(n, path: "settings.phone_credentials")
+    }
+
+    /// The phones' web logins by brand (`settings.phone_credentials`, a site's).
+    mutating func phoneCredentials(_ n: Node, path: String) -> [Brand: PhoneCredentials] {
+        guard let brands = mapping(n, path: path, allowed: Set(catalog.brands.map(\.rawValue))) else { return [:] }
+        var logins: [Brand: PhoneCredentials] = [:]
         for (name, node) in brands {
-            let brand = Brand(name)
-            guard let login = credentials(node, path: "settings.phone_credentials.\(name)") else { continue }
-            s.phoneCredentials[brand] = login
+            guard let login = credentials(node, path: "\(path).\(name)") else { continue }
+            logins[Brand(name)] = login
         }
+        return logins
     }
 }

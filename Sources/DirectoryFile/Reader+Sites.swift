@@ -9,7 +9,7 @@ extension Reader {
     mutating func readSite(_ node: Node, path: String) -> Site? {
         let allowed: Set<String> = [
             "name", "internal_address", "external_address", "sip", "time_zone", "emergency_numbers", "emergency_caller_id", "emergency_location",
-            "auto_logout", "visitor_cos", "language",
+            "auto_logout", "visitor_cos", "language", "phone_credentials",
         ]
         guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
         guard let nameNode = required(map, "name", path: path), let name = string(nameNode, path: "\(path).name") else { return nil }
@@ -28,6 +28,7 @@ extension Reader {
         site.emergencyLocation = map["emergency_location"].flatMap { emergencyLocation($0, path: "\(path).emergency_location") }
         site.visitorCoS = map["visitor_cos"].flatMap { string($0, path: "\(path).visitor_cos", maxLength: 64) }
         site.language = map["language"].flatMap { language($0, path: "\(path).language") }
+        site.phoneCredentials = map["phone_credentials"].map { phoneCredentials($0, path: "\(path).phone_credentials") } ?? [:]
         if let n = map["auto_logout"] {
             var patch = DirectoryDocument.SettingsPatch()
             readAutoLogout(n, into: &patch, path: "\(path).auto_logout", siteOnly: true)

@@ -26,6 +26,9 @@ public struct Site: Hashable, Sendable {
     public var visitorCoS: String?
     /// The language of the app on this site's phones while nobody (or a user without one) is logged in.
     public var language: String?
+    /// The web login of this site's phones, per brand, over the settings' (a device's own is
+    /// over both): each office, or each customer, with its own phones' password.
+    public var phoneCredentials: [Brand: PhoneCredentials] = [:]
 
     public init(name: String) { self.name = name }
 
@@ -97,6 +100,7 @@ extension Settings {
         if let v = site.dailyAt { s.autoLogout.dailyAt = v }
         if let v = site.idleAfter { s.autoLogout.idleAfter = v }
         if let v = site.language { s.language = v }
+        s.phoneCredentials.merge(site.phoneCredentials) { _, mine in mine }
         return s
     }
 

@@ -300,6 +300,45 @@ struct SiteTests {
         #expect(again2.created == 0 && again2.updated == 0, "importing the export again changes nothing: \(again2)")
     }
 
+    @Test(
+        "a site's phones have the site's own web login (in their config and in pushes), other phones the settings'; exported with secrets only, imported back unchanged, kept when the site is edited without it"
+    )
+    func sitePhoneLogins() async throws {
+        let yaml =
+            pushDirectory + """
+
+                sites:
+                  - name: lyon
+                    phone_credentials: {yealink: {username: lyonadmin, password: "lyon-phones-77"}}
+                devices:
+                  - {mac: "00:15:65:5e:10:01", model: yealink-t46u, site: lyon}
+                """
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let lyon = try await server.phone("yealink-t46u", mac: "0015655e1001")
+            let elsewhere = try await server.phone("yealink-t46u", mac: "0015655e1002")
+            let config = await lyon.config
+            #expect(config.webUsername == "lyonadmin" && config.webPassword == "lyon-phones-77")
+            #expect(await elsewhere.config.webPassword == "desk-9911", "a phone of no site keeps the settings' login")
+            // The push to the Lyon phone logs in with Lyon's login (the phone refuses any other).
+            try await lyon.loginApplied("Login Int", ext: "5501", password: "1234")
+            let job = try #require(try await server.waitForJob("0015655e1001") { $0.state == .applied })
+            let events = await lyon.events
+            #expect(job.attempts == 1 && !events.contains { if case .pushRefused = $0 { true } else { false } })
+
+            let withSecrets = try await server.store.exportDirectory(withSecrets: true).yaml
+            #expect(withSecrets.contains("lyon-phones-77"))
+            #expect(!(try await server.store.exportDirectory(withSecrets: false).yaml.contains("lyon-phones-77")))
+            let again = try await importDirectory(withSecrets, into: server.store, base: server.directory)
+            #expect(again.created == 0 && again.updated == 0, "the sealed login is kept as it was: \(again)")
+
+            let admin = try await AdminAPITests().client(server)
+            let read = try await admin.call("GET", "/directory/sites/lyon")
+            #expect(read.json["secrets_set"] as? [String] == ["phone_credentials"] && !"\(read.json)".contains("lyon-phones-77"), "\(read.json)")
+            #expect(try await admin.call("PUT", "/directory/sites/lyon", body: #"{"time_zone": "Europe/Paris"}"#).status == 200)
+            #expect(try await server.store.settings().sites["lyon"]?.phoneCredentials[Brand("yealink")]?.password == "lyon-phones-77")
+        }
+    }
+
     /// Imports `yaml` with `--prune`, which must be refused: the problems it was refused with.
     func refusedPrune(_ yaml: String, into store: SQLStore, dir: URL) async throws -> String {
         do {

@@ -185,7 +185,8 @@ final class PushService: Service, Sendable {
         guard let address = device.lastAddress else {
             return .answered(.failed(code: "no_address", message: "the phone has not fetched its config yet, so its address is unknown"))
         }
-        let settings = try await store.settings()
+        // The phone's site's: its web login and push port may be the site's own.
+        let settings = try await store.settings().forSite(device.site)
         var target = PushTarget(
             brand: device.model.brand,
             address: address,

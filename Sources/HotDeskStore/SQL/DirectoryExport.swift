@@ -93,8 +93,9 @@ public enum DirectorySection: String, CaseIterable, Sendable {
         switch self {
         case .extensions: ["sip_password", "voicemail_pin"]
         case .sharedLines: ["sip_password"]
+        case .sites: ["phone_credentials"]
         case .devices: ["phone_credentials", "provisioning_secret", "claimed_from", "line.sip_password"]
-        case .workspaces, .templates, .sites: []
+        case .workspaces, .templates: []
         }
     }
 
@@ -279,6 +280,11 @@ struct DirectoryWriter {
             ("auto_logout", auto.isEmpty ? nil : map(auto)),
             ("visitor_cos", s.visitorCoS.map(text)),
             ("language", s.language.map(text)),
+            (
+                "phone_credentials",
+                withSecrets && !s.phoneCredentials.isEmpty
+                    ? map(s.phoneCredentials.sorted { $0.key < $1.key }.map { ($0.key.rawValue, credentials($0.value)) }) : nil
+            ),
         ])
     }
 

@@ -112,7 +112,7 @@ extension SQLStore {
         let pins = try pinHashes(directory.extensions, db, key: secrets.hashKey)
         for e in directory.extensions { count(try upsert(e, db, pinHash: pins[e.number] ?? nil, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
-        for site in directory.sites { count(try upsertDefinition("sites", site.name, StoredSite(site), db)) }
+        for site in directory.sites { count(try upsertDefinition("sites", site.name, try storedSite(site, db, secrets: secrets), db)) }
         for w in directory.workspaces { count(try upsert(w, db)) }
         for sch in directory.schedules { count(try upsertDefinition("schedules", sch.name, StoredSchedule(sch), db)) }
         for c in directory.classesOfService { count(try upsertDefinition("classes_of_service", c.name, StoredCoS(c), db)) }

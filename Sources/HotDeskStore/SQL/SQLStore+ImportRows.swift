@@ -80,7 +80,7 @@ extension SQLStore {
                 }
             }
         }
-        for site in try readSites(db) {
+        for site in try readSites(db, secrets: nil) {
             guard let name = site.visitorCoS, book.classes[name] == nil else { continue }
             problems.append(
                 DirectoryProblem(path: "sites", line: nil, message: "site \(site.name): visitor_cos: unknown class of service \"\(name)\"")

@@ -86,13 +86,29 @@ extension SQLStore {
         settings.timeZone = (row["time_zone"] as String?).flatMap(TimeZone.init(identifier:))
         settings.emergencyLocation = row["emergency_location"]
         settings.language = row["language"]
-        for site in try readSites(db) { settings.sites[site.name] = site }
+        for site in try readSites(db, secrets: secrets) { settings.sites[site.name] = site }
         return settings
     }
 
     /// The directory's sites, as stored.
-    static func readSites(_ db: any SQLDatabase) throws -> [Site] {
-        try db.values(String.self, "SELECT definition FROM sites").compactMap { JSONText.decode(StoredSite.self, $0)?.site }
+    static func readSites(_ db: any SQLDatabase, secrets: SecretBox?) throws -> [Site] {
+        try db.values(String.self, "SELECT definition FROM sites").compactMap { JSONText.decode(StoredSite.self, $0)?.site(secrets: secrets) }
+    }
+
+    /// `site` as stored: its logins sealed, or kept as stored when unchanged (so an import of
+    /// the same file changes nothing).
+    static func storedSite(_ site: Site, _ db: any SQLDatabase, secrets: SecretBox) throws -> StoredSite {
+        let old = try db.value(String.self, "SELECT definition FROM sites WHERE name = ?", [site.name]).flatMap {
+            JSONText.decode(StoredSite.self, $0)
+        }
+        return try StoredSite(site) { brand, login in
+            if let kept = old?.phoneCredentials?[brand.rawValue], kept.username == login.username,
+                let password = try? secrets.open(kept.passwordSealed), ConstantTime.equal(password, login.password)
+            {
+                return kept
+            }
+            return StoredSite.Login(username: login.username, passwordSealed: try secrets.seal(login.password))
+        }
     }
 
     /// Minutes as seconds; 0 (off) as `nil`.

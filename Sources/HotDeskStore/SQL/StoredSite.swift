@@ -20,8 +20,16 @@ struct StoredSite: Codable, Hashable {
     var idleMinutes: Int?
     var visitorCos: String?
     var language: String?
+    /// The phones' web logins by brand, each password sealed with the key file.
+    var phoneCredentials: [String: Login]?
 
-    init(_ s: Site) {
+    struct Login: Codable, Hashable {
+        var username: String
+        var passwordSealed: Data
+    }
+
+    /// `login` seals a login (or keeps the sealed one already stored for it).
+    init(_ s: Site, login: (Brand, PhoneCredentials) throws -> Login) rethrows {
         name = s.name
         internalAddress = s.internalAddress?.baseURL
         externalAddress = s.externalAddress?.baseURL
@@ -40,9 +48,13 @@ struct StoredSite: Codable, Hashable {
         idleMinutes = s.idleAfter.map { $0.map { Int($0 / 60) } ?? 0 }
         visitorCos = s.visitorCoS
         language = s.language
+        if !s.phoneCredentials.isEmpty {
+            phoneCredentials = try Dictionary(uniqueKeysWithValues: s.phoneCredentials.map { ($0.key.rawValue, try login($0.key, $0.value)) })
+        }
     }
 
-    var site: Site {
+    /// The site, its logins opened with `secrets` (nil, or one that cannot be opened: left out).
+    func site(secrets: SecretBox?) -> Site {
         var s = Site(name: name)
         s.internalAddress = internalAddress.flatMap(ServerAddress.init)
         s.externalAddress = externalAddress.flatMap(ServerAddress.init)
@@ -60,6 +72,10 @@ struct StoredSite: Codable, Hashable {
         s.idleAfter = idleMinutes.map { $0 == 0 ? nil : TimeInterval($0 * 60) }
         s.visitorCoS = visitorCos
         s.language = language
+        for (brand, login) in phoneCredentials ?? [:] {
+            guard let password = try? secrets?.open(login.passwordSealed) else { continue }
+            s.phoneCredentials[Brand(brand)] = PhoneCredentials(username: login.username, password: password)
+        }
         return s
     }
 }
