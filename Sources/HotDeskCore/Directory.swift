@@ -179,6 +179,9 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
     public let scheme: String
     public let host: String
     public let port: Int
+    /// Where under the host the phones' routes are: empty, or an organisation's `/o/NAME` (set
+    /// by the server that serves it, never read from the directory).
+    public private(set) var path = ""
 
     public init?(_ text: String) {
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
@@ -204,10 +207,17 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port ?? (resolvedScheme == "https" ? 443 : 80)
     }
 
-    /// `http://host:port` (the port left out when it is the scheme's default).
+    /// `http://host:port` (the port left out when it is the scheme's default), and the path.
     public var baseURL: String {
         let defaultPort = scheme == "https" ? 443 : 80
-        return port == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\(port)"
+        return (port == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\(port)") + path
+    }
+
+    /// This address with the routes under `path` (`/o/acme`; empty: at the root).
+    public func under(_ path: String) -> ServerAddress {
+        var address = self
+        address.path = path
+        return address
     }
 
     public var description: String { baseURL }

@@ -19,7 +19,8 @@ import UnixSignals
 /// every open request before the application's other services are told to stop.
 public struct HotDeskService: Service {
     let application: any ApplicationProtocol
-    let events: ConsoleEvents
+    /// The console's event streams: the root's and every organisation's.
+    let events: [ConsoleEvents]
     /// The one way to change a phone, as this server makes changes (its pushes go out at once).
     public let changes: PhoneChanges
     let autoLogout: AutoLogoutService
@@ -32,7 +33,7 @@ public struct HotDeskService: Service {
         try await withGracefulShutdownHandler {
             try await application.run()
         } onGracefulShutdown: {
-            events.stop()
+            for stream in events { stream.stop() }
         }
     }
 
@@ -47,12 +48,14 @@ public struct HotDeskService: Service {
 }
 
 /// Builds HotDesk: phone routes (`/provision`, `/app`), the admin API (`/api/v1`), the console
-/// (`/admin`), `/health`, and the push worker and other services that run beside them.
+/// (`/admin`), `/health`, and the push worker and other services that run beside them; and the
+/// same for each of `organisations` (by name, each with its own store) under `/o/NAME`.
 public func makeApplication(
     store: any Store,
     families: FamilyBook,
     pusher: PhonePusher,
     configuration: ServerConfiguration,
+    organisations: [String: any Store] = [:],
     logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
@@ -61,6 +64,21 @@ public func makeApplication(
     let parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
     let router = Router(context: HotDeskRequestContext.self)
     parts.registerRoutes(on: router)
+    var tenants: [ServerParts] = []
+    var responders: [String: RouterResponder<HotDeskRequestContext>] = [:]
+    for (name, orgStore) in organisations.sorted(by: { $0.key < $1.key }) {
+        var own = configuration
+        own.organisation = name
+        own.tftpPort = nil  // TFTP carries no path: the root's phones only
+        var orgLogger = logger
+        orgLogger[metadataKey: "organisation"] = "\(name)"
+        let tenant = ServerParts(store: orgStore, families: families, pusher: pusher, configuration: own, logger: orgLogger, clock: clock)
+        let orgRouter = Router(context: HotDeskRequestContext.self)
+        tenant.registerRoutes(on: orgRouter)
+        responders[name] = orgRouter.buildResponder()
+        tenants.append(tenant)
+    }
+    OrganisationRouter(responders: responders).register(with: router)
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(
         configuration: .init(
@@ -72,13 +90,13 @@ public func makeApplication(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
-        services: parts.services(onTFTPRunning: onTFTPRunning),
+        services: parts.services(onTFTPRunning: onTFTPRunning) + tenants.flatMap { $0.services(onTFTPRunning: { _ in }) },
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
     return HotDeskService(
         application: application,
-        events: parts.events,
+        events: [parts.events] + tenants.map(\.events),
         changes: parts.changes,
         autoLogout: parts.autoLogout,
         pbx: parts.pushes.relay,
@@ -134,7 +152,15 @@ struct ServerParts {
             clock: clock
         )
         self.pushes = pushes
-        changes = PhoneChanges(store: store, families: families, renderer: renderer, logger: logger, clock: clock, wake: { pushes.wake() })
+        changes = PhoneChanges(
+            store: store,
+            families: families,
+            renderer: renderer,
+            pathPrefix: configuration.pathPrefix,
+            logger: logger,
+            clock: clock,
+            wake: { pushes.wake() }
+        )
         addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
         hosts = HostPolicy(acceptedNames: configuration.acceptedHosts, caches: configuration.caches)
         security = SecurityLog(logger: logger)
@@ -172,6 +198,7 @@ struct ServerParts {
             refusals: RefusalThrottle(),
             enrolments: EnrolmentGate(),
             fetchTimes: fetchTimes,
+            pathPrefix: configuration.pathPrefix,
             clock: clock
         )
     }

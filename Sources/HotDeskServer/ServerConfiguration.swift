@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     /// The UDP port of the TFTP server beside the HTTP one, on `host` (`nil`: none; 0: any free
     /// port). It serves what `/provision` serves, to phones that fetch by TFTP.
     public var tftpPort: Int?
+    /// The organisation this server's parts serve (`/o/NAME`); nil: the root.
+    public var organisation: String?
+    /// Where this server's routes are under its addresses: `/o/NAME`, or `""`.
+    public var pathPrefix: String { Organisation.pathPrefix(organisation) }
 
     public init(
         host: String = "0.0.0.0",

@@ -8,6 +8,8 @@ import Provisioning
 struct ConfigBuilder: Sendable {
     let configs: ConfigFamilies
     let renderer: ConfigRenderer
+    /// Where this server's phone routes are under its addresses (an organisation's `/o/NAME`).
+    var pathPrefix = ""
 
     struct NoFamily: Error, CustomStringConvertible {
         let brand: Brand
@@ -35,7 +37,7 @@ struct ConfigBuilder: Sendable {
         if proven, let ext = state.line, state.session != nil {
             line = .init(number: ext.number, name: ext.name, sipPassword: ext.sipPassword)
         }
-        let server = Self.address(state, reached: reached)
+        let server = address(state, reached: reached)
         var context = ConfigContext(
             device: state.device,
             line: line,
@@ -101,9 +103,9 @@ struct ConfigBuilder: Sendable {
 
     /// The address a config points the phone to (its provisioning URL and app key): the one
     /// chosen at login, else the one the phone reached HotDesk at.
-    static func address(_ state: DeviceConfigState, reached: ServerAddress) -> ServerAddress {
-        guard let session = state.session, state.line != nil else { return reached }
-        return state.settings.address(for: session.network) ?? reached
+    func address(_ state: DeviceConfigState, reached: ServerAddress) -> ServerAddress {
+        guard let session = state.session, state.line != nil else { return reached.under(pathPrefix) }
+        return (state.settings.address(for: session.network) ?? reached).under(pathPrefix)
     }
 
     /// What the phone's next config holds that nobody else may read: SIP passwords (its user's,

@@ -12,8 +12,9 @@ public struct ConfigPushPlanner: PushPlanner {
     let builder: ConfigBuilder
     let recipes: PushRecipeBook
 
-    public init(families: FamilyBook, renderer: ConfigRenderer = ConfigRenderer()) {
-        builder = ConfigBuilder(configs: families.configs, renderer: renderer)
+    /// `pathPrefix`: where the phones' routes are (an organisation's `/o/NAME`), as in their configs.
+    public init(families: FamilyBook, renderer: ConfigRenderer = ConfigRenderer(), pathPrefix: String = "") {
+        builder = ConfigBuilder(configs: families.configs, renderer: renderer, pathPrefix: pathPrefix)
         recipes = families.pushes
     }
 
@@ -51,12 +52,13 @@ public struct PhoneChanges: Sendable {
         store: any PhoneChangeStore & DeviceStore,
         families: FamilyBook,
         renderer: ConfigRenderer = ConfigRenderer(),
+        pathPrefix: String = "",
         logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() },
         wake: @escaping @Sendable () -> Void = {}
     ) {
         self.store = store
-        planner = ConfigPushPlanner(families: families, renderer: renderer)
+        planner = ConfigPushPlanner(families: families, renderer: renderer, pathPrefix: pathPrefix)
         self.logger = logger
         self.clock = clock
         self.wake = wake

@@ -105,6 +105,8 @@ final class Flag: Sendable {
 /// database, `TestDatabase`), for one test.
 final class TestServer: Sendable {
     let store: SQLStore
+    /// The organisations' own stores, by name (served under `/o/NAME`).
+    let organisations: [String: SQLStore]
     /// The server's change service (a change made here is pushed at once).
     let changes: PhoneChanges
     /// The running server (its auto-logout sweep, run now by a test).
@@ -133,12 +135,20 @@ final class TestServer: Sendable {
         tls: TLSFiles? = nil,
         store given: SQLStore? = nil,
         tftp: Bool = false,
-        autoLogoutInterval: TimeInterval = 0.1
+        autoLogoutInterval: TimeInterval = 0.1,
+        organisations: [String: String] = [:]
     ) async throws -> TestServer {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("hotdesk-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dbPath = directory.appendingPathComponent("hotdesk.sqlite").path
         let store = try given ?? TestDatabase.open(path: dbPath, keyFile: dbPath + ".key")
+        let orgFolder = directory.appendingPathComponent("orgs")
+        try FileManager.default.createDirectory(at: orgFolder, withIntermediateDirectories: true)
+        var orgStores: [String: SQLStore] = [:]
+        for name in organisations.keys {
+            let path = orgFolder.appendingPathComponent("\(name).sqlite").path
+            orgStores[name] = try TestDatabase.open(path: path, keyFile: path + ".key")
+        }
         let pusher = PhonePusher(recipes: testFamilies.pushes)
         let log = LogRecorder()
         let logger = Logger(label: "test-server") { _ in log }
@@ -163,6 +173,7 @@ final class TestServer: Sendable {
             families: testFamilies,
             pusher: pusher,
             configuration: configuration,
+            organisations: orgStores,
             logger: logger,
             clock: { clock.now() },
             onServerRunning: { port in continuation.yield(port) },
@@ -187,10 +198,13 @@ final class TestServer: Sendable {
             let failure = await task.result
             throw TestFailure("the server did not start listening: \(failure)")
         }
-        if let yaml {
+        let imports =
+            (yaml.map { [(store, $0)] } ?? [])
+            + organisations.sorted { $0.key < $1.key }.compactMap { name, text in orgStores[name].map { ($0, text) } }
+        for (target, yaml) in imports {
             let text = yaml.replacingOccurrences(of: "{PORT}", with: "\(bound)").replacingOccurrences(of: "{PUSH_PORT}", with: "\(testPushPort)")
             do {
-                _ = try await importDirectory(text, into: store, base: directory)
+                _ = try await importDirectory(text, into: target, base: directory)
             } catch {
                 // A directory that does not import: the server must not outlive the test.
                 await group.triggerGracefulShutdown()
@@ -200,6 +214,7 @@ final class TestServer: Sendable {
         }
         return TestServer(
             store: store,
+            organisations: orgStores,
             changes: app.changes,
             service: app,
             clock: clock,
@@ -215,6 +230,7 @@ final class TestServer: Sendable {
 
     private init(
         store: SQLStore,
+        organisations: [String: SQLStore],
         changes: PhoneChanges,
         service: HotDeskService,
         clock: TestClock,
@@ -231,6 +247,7 @@ final class TestServer: Sendable {
         self.service = service
         self.group = group
         self.store = store
+        self.organisations = organisations
         self.clock = clock
         self.port = port
         self.tftpPort = tftpPort
@@ -258,6 +275,7 @@ final class TestServer: Sendable {
         }
         if !keepFiles {
             TestDatabase.remove(path: dbPath)
+            for name in organisations.keys { TestDatabase.remove(path: directory.appendingPathComponent("orgs/\(name).sqlite").path) }
             try? FileManager.default.removeItem(at: directory)
         }
     }
@@ -284,8 +302,13 @@ final class TestServer: Sendable {
 
     /// Runs `body` with a started server and always stops it. `autoLogoutInterval`: how often
     /// its policy sweep runs by itself (long: only what asks for a sweep runs one).
-    static func with(yaml: String, autoLogoutInterval: TimeInterval = 0.1, _ body: (TestServer) async throws -> Void) async throws {
-        let server = try await start(yaml: yaml, autoLogoutInterval: autoLogoutInterval)
+    static func with(
+        yaml: String,
+        autoLogoutInterval: TimeInterval = 0.1,
+        organisations: [String: String] = [:],
+        _ body: (TestServer) async throws -> Void
+    ) async throws {
+        let server = try await start(yaml: yaml, autoLogoutInterval: autoLogoutInterval, organisations: organisations)
         do {
             try await body(server)
             await server.stop()
@@ -298,12 +321,20 @@ final class TestServer: Sendable {
     /// A simulated phone on its own loopback address, booted (it fetched its config).
     /// `sip`: the phone registers its line and takes NOTIFY (a PBX must be running); `lanAddress`:
     /// behind NAT, the address it writes in its SIP messages instead of its own.
-    func phone(_ model: String, mac: String, pushes: Bool = true, sip: Bool = false, lanAddress: String? = nil) async throws -> SimulatedPhone {
+    /// `organisation`: the phone is provisioned from that organisation's `/o/NAME`.
+    func phone(
+        _ model: String,
+        mac: String,
+        pushes: Bool = true,
+        sip: Bool = false,
+        lanAddress: String? = nil,
+        organisation: String? = nil
+    ) async throws -> SimulatedPhone {
         let phone = SimulatedPhone(
             model: try #require(SimModel.named(model)),
             mac: mac,
             options: .init(
-                server: baseURL,
+                server: baseURL + Organisation.pathPrefix(organisation),
                 address: Loopback.next(),
                 pushPort: pushes ? testPushPort : nil,
                 bootTimeScale: 0.02,

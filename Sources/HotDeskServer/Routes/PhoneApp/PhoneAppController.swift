@@ -262,7 +262,8 @@ struct PhoneAppController: Sendable {
 
     /// The app's screens for this phone, with links to the address it reached HotDesk at.
     private func appScreens(_ request: Request, _ phone: ResolvedPhone) -> AppScreens {
-        let base = hosts.address(request, settings: phone.state.settings)?.baseURL ?? ""
+        let prefix = changes.planner.builder.pathPrefix
+        let base = hosts.address(request, settings: phone.state.settings)?.under(prefix).baseURL ?? prefix
         // Times on the screen (a lock's end) in the phone's own zone: its site's, else the settings', else the server's.
         let zone = phone.state.settings.timeZone ?? timeZone
         return AppScreens(texts: screens.texts(language(of: phone.state)), appURL: "\(base)/app/\(phone.token)", timeZone: zone)

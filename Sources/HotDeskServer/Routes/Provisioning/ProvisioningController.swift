@@ -49,12 +49,13 @@ struct ProvisioningController: Sendable {
         refusals: RefusalThrottle,
         enrolments: EnrolmentGate,
         fetchTimes: FetchTimes,
+        pathPrefix: String = "",
         clock: @escaping @Sendable () -> Date
     ) {
         self.store = store
         catalog = families.catalog
         configs = families.configs
-        builder = ConfigBuilder(configs: families.configs, renderer: renderer)
+        builder = ConfigBuilder(configs: families.configs, renderer: renderer, pathPrefix: pathPrefix)
         states = StampedCache(limit: caches.phoneConfigs)
         rendered = StampedCache(limit: caches.phoneConfigs)
         fileNames = Memo(limit: caches.requests)

@@ -268,7 +268,7 @@ extension ProvisioningController {
             return answer
         }
         let reached = fetch.reached
-        let pointsTo = reached.map { ConfigBuilder.address(state, reached: $0).baseURL }
+        let pointsTo = reached.map { builder.address(state, reached: $0).baseURL }
         if state.fetchChangesNothing(address: source, host: reached?.baseURL, configHash: served.hash, configAddress: pointsTo) {
             fetchTimes.note(mac, at: now)
             return answer
@@ -309,7 +309,8 @@ extension ProvisioningController {
         switch digest.verify(
             header: request.headers[.authorization],
             method: "GET",
-            uri: request.uri.description,
+            // The target as the phone sent it: under an organisation, with its `/o/NAME`.
+            uri: builder.pathPrefix + request.uri.description,
             username: device.provisioningUsername,
             secret: secret,
             address: address,

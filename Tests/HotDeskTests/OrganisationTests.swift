@@ -1,0 +1,103 @@
+import Foundation
+import HotDeskCore
+import HotDeskStore
+import PhoneSimulator
+import Testing
+
+/// Organisations (issue 25, item 3): one HotDesk for a partner's customers, each a directory of
+/// its own (database, numbering, PINs, keys) served under `/o/NAME`.
+@Suite("Organisations: each its own directory and numbering under /o/NAME, none reaching another's")
+struct OrganisationTests {
+    static func directory(_ name: String, pin: String, org: String) -> String {
+        """
+        settings:
+          default_login: true
+          internal_address: 127.0.0.1:{PORT}
+          push_port: {PUSH_PORT}
+        extensions:
+          - number: "5501"
+            name: \(name)
+            voicemail_pin: "\(pin)"
+            sip_password: "sip-secret-5501-\(org)"
+        """
+    }
+
+    static let organisations = [
+        "acme": directory("Ada of Acme", pin: "1111", org: "acme"),
+        "globex": directory("Gus of Globex", pin: "2222", org: "globex"),
+    ]
+
+    @Test(
+        "the same extension in two organisations: each phone is provisioned and logs in within its own, with its own PIN and line; the URLs in its config stay under its /o/NAME"
+    )
+    func sameNumberTwice() async throws {
+        try await TestServer.with(yaml: flowDirectory, organisations: Self.organisations) { (server: TestServer) async throws in
+            let acme = try #require(server.organisations["acme"])
+            let globex = try #require(server.organisations["globex"])
+            let atAcme = try await server.phone("yealink-t46u", mac: "001565a0c001", organisation: "acme")
+            let atGlobex = try await server.phone("yealink-t46u", mac: "001565a0c002", organisation: "globex")
+            let keyURL = try #require(await atAcme.config.browserKeyURL)
+            #expect(keyURL.hasPrefix("\(server.baseURL)/o/acme/app/"), "\(keyURL)")
+            #expect(await atAcme.config.provisionURL?.hasPrefix("\(server.baseURL)/o/acme/provision/") == true)
+            let mac = MACAddress("001565a0c001")!
+            #expect(try await acme.device(mac: mac) != nil)
+            #expect(try await globex.device(mac: mac) == nil)
+            #expect(try await server.store.device(mac: MACAddress("001565a0c001")!) == nil, "the root knows nothing of an organisation's phone")
+
+            // Globex's PIN is not Acme's: refused at Acme (and counted there only).
+            try await atAcme.login("Login Int", ext: "5501", password: "2222")
+            #expect(await atAcme.title != "Logged in")
+            try await atAcme.key("hotdesk")
+            try await atAcme.loginApplied("Login Int", ext: "5501", password: "1111")
+            try await atGlobex.loginApplied("Login Int", ext: "5501", password: "2222")
+            #expect(await atAcme.setting("account.1.display_name") == "Ada of Acme")
+            #expect(await atGlobex.setting("account.1.display_name") == "Gus of Globex")
+            #expect(await atAcme.config.sipPassword == "sip-secret-5501-acme")
+            #expect(await atGlobex.config.sipPassword == "sip-secret-5501-globex")
+            #expect(try await acme.sessions().map(\.mac) == [MACAddress("001565a0c001")!])
+            #expect(try await globex.sessions().map(\.mac) == [MACAddress("001565a0c002")!])
+            #expect(try await server.store.sessions().isEmpty)
+            #expect(try await acme.auditLog(limit: 20).contains { $0.action == .loginFailed } == true)
+            #expect(try await globex.auditLog(limit: 20).contains { $0.action == .loginFailed } == false)
+
+            // The logout on the phone: pushed and applied within its own organisation.
+            try await atAcme.logoutApplied()
+            #expect(try await acme.sessions().isEmpty)
+            #expect(try await globex.sessions().count == 1)
+            #expect(try await HTTP.get("\(server.baseURL)/o/initech/provision/001565a0c003.cfg").status == 404)
+        }
+    }
+
+    @Test("an organisation's API key opens its own /o/NAME/api/v1 only: every route of another's, and the root's, refuses it (401, then 429)")
+    func keysStayHome() async throws {
+        try await TestServer.with(yaml: flowDirectory, organisations: Self.organisations) { (server: TestServer) async throws in
+            let acme = try #require(server.organisations["acme"])
+            let key = APIKey.make()
+            try await acme.addAPIKey(name: "acme-ops", keyHash: APIKey.hash(key), at: Date())
+            func call(_ method: String, _ path: String, key: String) async throws -> (status: Int, body: String) {
+                let r = try await HTTP.request(method, server.baseURL + path, headers: ["Authorization": "Bearer \(key)"], body: nil)
+                return (r.status, r.body)
+            }
+            let own = try await call("GET", "/o/acme/api/v1/extensions", key: key)
+            #expect(own.status == 200 && own.body.contains("Ada of Acme") && !own.body.contains("Gus"), "\(own)")
+            // Every route of the API, with Acme's key, at Globex and at the root.
+            let routes = try await HTTP.get("\(server.baseURL)/o/globex/api/v1/openapi.json").body
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(routes.utf8)) as? [String: Any])
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            var tried = 0
+            for (path, operations) in paths where path.hasPrefix("/api/v1/") && path != "/api/v1/openapi.json" {
+                let concrete = path.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "5501", options: .regularExpression)
+                for method in operations.keys {
+                    for place in ["/o/globex", ""] {
+                        let answer = try await call(method.uppercased(), place + concrete, key: key)
+                        // A key that opens nothing here is refused; so many of them, from one address, are then throttled.
+                        #expect([401, 429].contains(answer.status), "\(method.uppercased()) \(place)\(concrete) with Acme's key: \(answer.status)")
+                        tried += 1
+                    }
+                }
+            }
+            #expect(tried > 60, "every route tried: \(tried)")
+            #expect(try await server.organisations["globex"]?.findExtension("5501")?.name == "Gus of Globex")
+        }
+    }
+}
