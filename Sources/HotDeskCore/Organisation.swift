@@ -13,10 +13,10 @@ public enum Organisation {
     public static func nameProblem(_ name: String) -> String? {
         if name.isEmpty { return "an organisation's name is not empty" }
         if name.count > maxNameLength { return "\(name.count) characters; at most \(maxNameLength)" }
-        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) else { return "it starts with a letter a-z" }
         guard name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) else {
             return "lower-case letters, digits and - only"
         }
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) else { return "it starts with a letter a-z" }
         return nil
     }
 

@@ -174,7 +174,7 @@ struct ServerParts {
         )
         fetchTimes = FetchTimes(store: store, interval: configuration.fetchTimesInterval, logger: logger)
         health = HealthMonitor(store: store, interval: 2, telemetry: telemetry, logger: logger)
-        consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, clock: clock)
+        consoleAuth = ConsoleAuth(store: store, servesTLS: configuration.tls != nil, organisation: configuration.organisation, clock: clock)
         events = ConsoleEvents(store: store, logger: logger)
         autoLogout = AutoLogoutService(
             store: store,

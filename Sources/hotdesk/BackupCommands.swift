@@ -63,7 +63,7 @@ struct Restore: AsyncParsableCommand {
         do {
             let families = try screens.load()
             let restored = try store.open(catalog: families.catalog)
-            pushed = try await PhoneChanges(store: restored, families: families, logger: quietLogger).pushChanged(
+            pushed = try await PhoneChanges(store: restored, families: families, pathPrefix: store.pathPrefix, logger: quietLogger).pushChanged(
                 actor: "restore",
                 keep: 0,
                 all: true

@@ -197,13 +197,8 @@ struct Serve: AsyncParsableCommand {
             throw fail("\(error)")
         }
         let sqlite = opened.store
-        // Held while serving: `hotdesk restore` refuses this database meanwhile. PostgreSQL is
-        // served by as many nodes as there are (and restored with its own tools).
-        var serverLock: ServerLock?
-        if !store.isPostgres {
-            do { serverLock = try ServerLock(database: store.databasePath) } catch { throw fail("\(error)") }
-            guard serverLock != nil else { throw fail("another HotDesk server is running on \(store.databasePath)") }
-        }
+        let serverLock = try lockDatabase()
+        let (organisations, organisationLocks) = try openOrganisations(families: families)
         logger.info(
             "HotDesk starting",
             metadata: [
@@ -213,6 +208,7 @@ struct Serve: AsyncParsableCommand {
                     "\(ProcessInfo.processInfo.environment["HOTDESK_SECRET_KEY"] != nil ? "HOTDESK_SECRET_KEY" : store.keyFilePath)\(opened.createdKey ? " (new: keep it with backups, apart)" : "")",
                 "screens": "\(screensPath)", "families": "\(families.catalog.brands.map(\.rawValue))",
                 "time_zone": "\(timeZone ?? TimeZone.current.identifier)",
+                "organisations": "\(organisations.keys.sorted())",
             ]
         )
         let configuration = serverConfiguration(connections: connections)
@@ -224,6 +220,7 @@ struct Serve: AsyncParsableCommand {
                 families: families,
                 pusher: PhonePusher(recipes: families.pushes),
                 configuration: configuration,
+                organisations: organisations,
                 logger: logger,
                 onServerRunning: { port in
                     let provisioning = (try? await sqlite.settings().internalAddress).flatMap { $0 }.map { "\($0.baseURL)/provision/" }
@@ -239,12 +236,44 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        defer { withExtendedLifetime(serverLock) {} }
+        defer { withExtendedLifetime((serverLock, organisationLocks)) {} }
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             throw fail("\(host):\(port) is already in use (another HotDesk, or another server): stop it or pass --port")
         }
+    }
+
+    /// Held while serving: `hotdesk restore` refuses this database meanwhile. PostgreSQL is
+    /// served by as many nodes as there are (and restored with its own tools).
+    private func lockDatabase() throws -> ServerLock? {
+        guard !store.isPostgres else { return nil }
+        let lock: ServerLock?
+        do { lock = try ServerLock(database: store.databasePath) } catch { throw fail("\(error)") }
+        guard let lock else { throw fail("another HotDesk server is running on \(store.databasePath)") }
+        return lock
+    }
+
+    /// Every organisation's database in `orgs/` beside the main one (`hotdesk import --org NAME`
+    /// makes one), opened and held as the main one is: served under `/o/NAME`.
+    private func openOrganisations(families: FamilyBook) throws -> ([String: any Store], [ServerLock]) {
+        guard store.organisation == nil else { throw fail("serve serves every organisation beside the main database: leave out --org") }
+        var stores: [String: any Store] = [:]
+        var locks: [ServerLock] = []
+        for name in store.organisationNames() {
+            var options = store
+            options.org = name
+            do {
+                stores[name] = try options.openReporting(catalog: families.catalog, create: false, caches: caches).store
+                guard let lock = try ServerLock(database: options.databasePath) else {
+                    throw Failure(description: "another HotDesk server is running on \(options.databasePath)")
+                }
+                locks.append(lock)
+            } catch {
+                throw fail("organisation \(name): \(error)")
+            }
+        }
+        return (stores, locks)
     }
 
     /// The options as the server takes them.
@@ -344,7 +373,7 @@ struct Import: AsyncParsableCommand {
         let summary: ImportSummary
         let changed: PhoneChanges.ChangedPushes?
         do {
-            let changes = PhoneChanges(store: sqlite, families: families, logger: quietLogger)
+            let changes = PhoneChanges(store: sqlite, families: families, pathPrefix: store.pathPrefix, logger: quietLogger)
             (summary, changed) = try await changes.importDirectory(
                 document,
                 actor: "cli",

@@ -38,7 +38,7 @@ struct Logout: AsyncParsableCommand {
         let families: FamilyBook
         do { families = try screens.load() } catch { throw fail("\(error)") }
         let sqlite = try store.openOrExit(catalog: families.catalog)
-        let changes = PhoneChanges(store: sqlite, families: families, logger: quietLogger)
+        let changes = PhoneChanges(store: sqlite, families: families, pathPrefix: store.pathPrefix, logger: quietLogger)
         let text = target ?? device ?? extensionNumber ?? ""
         var sessions: [Session] = []
         if let mac = MACAddress(text), extensionNumber == nil, !Extension.isValidNumber(text) {

@@ -20,10 +20,49 @@ struct StoreOptions: ParsableArguments {
     )
     var keyFile: String?
 
-    /// The database as given: `--db`, else the environment, else the file in this folder.
-    var database: String {
+    @Option(
+        help: """
+            The organisation (a partner's customer) this is for: its own database and key file beside the main one,             orgs/NAME.sqlite (import creates it), served under /o/NAME. Default: $HOTDESK_ORG, else none (the main directory)
+            """
+    )
+    var org: String?
+
+    func validate() throws {
+        guard let organisation else { return }
+        if let why = Organisation.nameProblem(organisation) { throw ValidationError("--org \(organisation): \(why)") }
+        if PostgresLocation.isURL(mainDatabase) {
+            throw ValidationError("--org: organisations are SQLite databases beside the main one for now (not on PostgreSQL)")
+        }
+    }
+
+    /// The organisation named by `--org` or `HOTDESK_ORG`.
+    var organisation: String? { org ?? ProcessInfo.processInfo.environment["HOTDESK_ORG"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// The main database as given: `--db`, else the environment, else the file in this folder.
+    var mainDatabase: String {
         let environment = ProcessInfo.processInfo.environment
         return db ?? environment["HOTDESK_DATABASE_URL"] ?? environment["HOTDESK_DB"] ?? "./hotdesk.sqlite"
+    }
+
+    /// The folder of the organisations' databases: `orgs/` beside the main one.
+    var organisationsFolder: URL { URL(fileURLWithPath: mainDatabase).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("orgs") }
+
+    /// The database this command opens: the organisation's when one is named, else the main one.
+    var database: String {
+        guard let organisation else { return mainDatabase }
+        return organisationsFolder.appendingPathComponent("\(organisation).sqlite").path
+    }
+
+    /// Where the organisation's phone routes are (`/o/NAME`), as the server renders their configs.
+    var pathPrefix: String { Organisation.pathPrefix(organisation) }
+
+    /// The organisations whose databases are in `orgs/` beside the main one, by name.
+    func organisationNames() -> [String] {
+        guard !PostgresLocation.isURL(mainDatabase),
+            let files = try? FileManager.default.contentsOfDirectory(atPath: organisationsFolder.path)
+        else { return [] }
+        return files.filter { $0.hasSuffix(".sqlite") }.map { String($0.dropLast(".sqlite".count)) }.filter { Organisation.nameProblem($0) == nil }
+            .sorted()
     }
 
     var isPostgres: Bool { PostgresLocation.isURL(database) }
@@ -65,6 +104,7 @@ struct StoreOptions: ParsableArguments {
         }
         let database = databasePath
         let newDatabase = !isPostgres && !files.fileExists(atPath: database)
+        if create, newDatabase, organisation != nil { try files.createDirectory(at: organisationsFolder, withIntermediateDirectories: true) }
         let newKey = !keyFromEnvironment && !files.fileExists(atPath: keyPath)
         if !create {
             if newDatabase {

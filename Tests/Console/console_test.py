@@ -381,9 +381,13 @@ try:
     if logs:
         fail(f"the page logged errors: {logs}")
 
-    # 8. An empty HotDesk's first page says what to do first; its first extension is added there.
-    browser.get(EMPTY + "/admin")
+    # 8. An organisation's console, under /o/acme: Acme's own admin (the main ada's password is not
+    # hers), a session of its own beside the main one's; empty, its first page says what to do
+    # first, and its first extension is added there.
     sign_in("ada", base=EMPTY)
+    wait_until("the main ada's password refused at Acme", lambda: "wrong name or password" in browser.find_element(By.ID, "sign-in-error").text)
+    sign_in("ada", "acme horse battery staple", base=EMPTY)
+    wait_until("Acme's console says whose it is", lambda: browser.find_element(By.CSS_SELECTOR, "header h1").text == "HotDesk · acme")
     wait_until("the first-run page", lambda: browser.find_element(By.ID, "first-run"))
     shot("08-first-run")
     click("Add an extension", lambda: browser.find_element(By.XPATH, "//div[@id='first-run']//button[text()='Add an extension']"))
@@ -391,6 +395,10 @@ try:
         wait_until(f"the form's {field}", lambda: browser.find_element(By.CSS_SELECTOR, f"#entry-editor [name='{field}']")).send_keys(value)
     click("Add", lambda: browser.find_element(By.XPATH, "//form[@id='entry-editor']//button[text()='Add']"))
     wait_until("the first-run page done with", lambda: "Nobody is logged in." in browser.find_element(By.ID, "content").text and not rows("#first-run"))
+    if "5501" not in subprocess.run([HOTDESK, "export", "--org", "acme", "--db", DB], stdout=subprocess.PIPE, text=True, check=True).stdout:
+        fail("the extension added in Acme's console is not in Acme's directory")
+    if "Charles Babbage" in subprocess.run([HOTDESK, "export", "--org", "acme", "--db", DB], stdout=subprocess.PIPE, text=True, check=True).stdout:
+        fail("Acme's directory holds the main directory's people")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an empty HotDesk's first page); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page); screenshots in {SHOTS}")

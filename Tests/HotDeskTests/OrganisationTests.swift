@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import HotDeskCore
 import HotDeskStore
@@ -97,6 +98,25 @@ struct OrganisationTests {
                 }
             }
             #expect(tried > 60, "every route tried: \(tried)")
+
+            // Acme's PBX asks /o/acme/pbx/v1 with its own key; Globex's and the root's refuse it.
+            let pbxKey = APIKey.make()
+            try await acme.addAPIKey(name: "acme-kamailio", keyHash: APIKey.hash(pbxKey), kind: .pbx, at: Date())
+            let question = #"{"auth_user": "5501", "callee": "112"}"#
+            // Through libcurl, as PBXTests: URLSession on Linux never returns from a 401 offering Basic.
+            func ask(_ place: String) async throws -> Int {
+                try await CurlEngine.shared.perform(
+                    CurlRequest(
+                        method: "POST",
+                        url: server.baseURL + place + "/pbx/v1/authorize",
+                        headers: [(name: "Authorization", value: "Bearer \(pbxKey)"), (name: "Content-Type", value: "application/json")],
+                        body: Array(question.utf8)
+                    )
+                ).status
+            }
+            #expect(try await ask("/o/acme") == 200)
+            #expect(try await [401, 429].contains(ask("/o/globex")))
+            #expect(try await [401, 429].contains(ask("")))
             #expect(try await server.organisations["globex"]?.findExtension("5501")?.name == "Gus of Globex")
         }
     }

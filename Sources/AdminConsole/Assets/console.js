@@ -7,6 +7,8 @@
 
 const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [], site: "", zones: {} };
 const ROLES = ["auditor", "helpdesk", "admin"];
+/// Where this console is: "" at the root, an organisation's "/o/NAME" (the server says so on the page).
+const BASE = document.documentElement.dataset.base || "";
 const $ = (id) => document.getElementById(id);
 
 function may(role) { return state.session && ROLES.indexOf(state.session.role) >= ROLES.indexOf(role); }
@@ -118,7 +120,7 @@ async function api(method, path, body, contentType) {
   if (method !== "GET") headers["X-CSRF-Token"] = state.session ? state.session.csrf_token : "";
   if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
   const sent = body === undefined ? undefined : contentType ? body : JSON.stringify(body);
-  const r = await fetch("/api/v1" + path, { method, headers, body: sent, credentials: "same-origin" });
+  const r = await fetch(BASE + "/api/v1" + path, { method, headers, body: sent, credentials: "same-origin" });
   if (r.status === 204) return {};
   let json = {};
   try { json = await r.json(); } catch (e) { json = {}; }
@@ -188,7 +190,7 @@ async function signIn(event) {
   event.preventDefault();
   const form = event.target;
   $("sign-in-error").textContent = "";
-  const r = await fetch("/admin/sign-in", {
+  const r = await fetch(BASE + "/admin/sign-in", {
     method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
     body: JSON.stringify({ name: form.name.value, password: form.password.value }),
   });
@@ -199,14 +201,14 @@ async function signIn(event) {
 }
 
 async function signOut() {
-  await fetch("/admin/sign-out", { method: "POST", headers: { "X-CSRF-Token": state.session ? state.session.csrf_token : "" }, credentials: "same-origin" });
+  await fetch(BASE + "/admin/sign-out", { method: "POST", headers: { "X-CSRF-Token": state.session ? state.session.csrf_token : "" }, credentials: "same-origin" });
   signedOut();
 }
 
 /// Live updates: the server says "change", the view is read again (at most every 300 ms).
 function listen() {
   if (state.events) state.events.close();
-  const source = new EventSource("/api/v1/events");
+  const source = new EventSource(BASE + "/api/v1/events");
   source.addEventListener("open", () => $("live").classList.add("on"));
   source.addEventListener("error", () => $("live").classList.remove("on"));
   source.addEventListener("change", () => {
@@ -319,8 +321,8 @@ const views = {
   async extensions() {
     const [list, locks] = await Promise.all([api("GET", "/extensions"), api("GET", "/locks")]);
     toolbar("Extensions & locks", el("span", {}, list.extensions.length + " extensions, " + locks.locks.length + " locks"),
-      el("a", { href: "/api/v1/directory?format=csv&section=extensions", download: "hotdesk-extensions.csv", id: "extensions-csv" }, "Export extensions CSV"),
-      el("a", { href: "/api/v1/directory?format=csv&section=devices", download: "hotdesk-devices.csv", id: "devices-csv" }, "Export devices CSV"),
+      el("a", { href: BASE + "/api/v1/directory?format=csv&section=extensions", download: "hotdesk-extensions.csv", id: "extensions-csv" }, "Export extensions CSV"),
+      el("a", { href: BASE + "/api/v1/directory?format=csv&section=devices", download: "hotdesk-devices.csv", id: "devices-csv" }, "Export devices CSV"),
       may("admin") ? field("CSV", el("input", { type: "file", id: "csv-file", accept: ".csv,text/csv" })) : null,
       may("admin") ? el("button", { id: "csv-check", onclick: () => importCSV(true) }, "Check CSV") : null,
       may("admin") ? el("button", { id: "csv-import", onclick: () => importCSV(false) }, "Import CSV") : null,
@@ -371,7 +373,7 @@ const views = {
       field("Extension", el("input", { name: "extension", value: f.extension, onchange: refilter("extension") })),
       field("Since", el("input", { name: "since", type: "datetime-local", value: f.since, onchange: refilter("since") })),
       field("Until", el("input", { name: "until", type: "datetime-local", value: f.until, onchange: refilter("until") })),
-      el("a", { href: "/api/v1/audit?" + csv, download: "hotdesk-audit.csv", id: "audit-csv" }, "Export CSV"));
+      el("a", { href: BASE + "/api/v1/audit?" + csv, download: "hotdesk-audit.csv", id: "audit-csv" }, "Export CSV"));
     const rows = page.entries.map((a) => el("tr", {},
       el("td", {}, when(a.at)), el("td", {}, a.actor), el("td", {}, human(a.action)), el("td", { class: "mono" }, a.mac || ""), el("td", {}, a.extension || ""),
       el("td", { class: "mono" }, a.source || ""), el("td", { class: a.outcome === "success" ? "ok" : "error" }, a.outcome), el("td", {}, a.detail)));
@@ -504,8 +506,10 @@ async function renderNow() {
 
 window.addEventListener("hashchange", () => { notice(""); render(); });
 document.addEventListener("DOMContentLoaded", async () => {
+  // An organisation's console says whose it is.
+  if (BASE) { document.querySelector("header h1").textContent = "HotDesk · " + BASE.slice(3); document.title += " · " + BASE.slice(3); }
   $("sign-in").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
-  const r = await fetch("/admin/session", { credentials: "same-origin" });
+  const r = await fetch(BASE + "/admin/session", { credentials: "same-origin" });
   if (r.ok) signedIn(await r.json()); else signedOut();
 });

@@ -195,7 +195,7 @@ async function saveEntry() {
   try {
     const headers = { "Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": state.session.csrf_token };
     if (!e.key) headers["If-None-Match"] = "*";
-    const r = await fetch("/api/v1" + path, { method: "PUT", headers, body: JSON.stringify(entry), credentials: "same-origin" });
+    const r = await fetch(BASE + "/api/v1" + path, { method: "PUT", headers, body: JSON.stringify(entry), credentials: "same-origin" });
     const json = await r.json().catch(() => ({}));
     if (r.status === 401) { signedOut(); return; }
     if (!r.ok) {
@@ -248,7 +248,7 @@ views.directory = async function () {
   const page = await api("GET", "/directory/" + section + "?limit=200" + (after ? "&after=" + encodeURIComponent(after) : ""));
   toolbar("Directory", field("Section", select("section", SECTION_TITLES, section, (ev) => { state.directorySection = ev.target.value; state.directoryAfter = []; render(); })),
     editButton(section, null),
-    el("a", { href: "/api/v1/directory", download: "hotdesk-directory.yaml", id: "directory-yaml" }, "Export the directory (YAML, no secrets)"));
+    el("a", { href: BASE + "/api/v1/directory", download: "hotdesk-directory.yaml", id: "directory-yaml" }, "Export the directory (YAML, no secrets)"));
   const rows = page.keys.map((k) => el("tr", { class: mayEdit() ? "clickable" : "", "data-key": k, title: mayEdit() ? "Edit" : "",
     onclick: mayEdit() ? (ev) => { if (!ev.target.closest("button")) openEntry(section, k); } : undefined },
   el("td", { class: section === "devices" ? "mono" : "" }, k), el("td", { class: "actions" }, editButton(section, k))));
@@ -261,7 +261,7 @@ async function firstRun() {
   if (!mayEdit()) return null;
   const [people, phones] = await Promise.all([api("GET", "/directory/extensions?limit=1"), api("GET", "/directory/devices?limit=1")]);
   if (people.keys.length || phones.keys.length) return null;
-  const here = location.protocol + "//" + location.host;
+  const here = location.protocol + "//" + location.host + BASE;
   return el("div", { class: "panel", id: "first-run" },
     el("h3", {}, "Getting started"),
     el("p", {}, "HotDesk has no people and no phones yet. Three steps:"),
@@ -270,5 +270,6 @@ async function firstRun() {
       el("li", {}, "Point the phones at ", el("code", {}, here + "/provision/"), " (their provisioning server, or DHCP option 66). With default_login on they enrol as they ask; or add one: ",
         editButton("devices", null, "Add a phone")),
       el("li", {}, "At a phone: the Login key, Login Int, the extension and its PIN. It shows up in Sessions.")),
-    el("p", {}, "Addresses, the SIP server and the policies come from a directory file: hotdesk import directory.yaml (docs/directory.md)."));
+    el("p", {}, "Addresses, the SIP server and the policies come from a directory file: hotdesk import " + (BASE ? "--org " + BASE.slice(3) + " " : "")
+      + "directory.yaml (docs/directory.md)."));
 }

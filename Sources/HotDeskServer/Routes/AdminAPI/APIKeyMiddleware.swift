@@ -40,7 +40,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         do {
-            if let console, request.headers[.authorization] == nil, let token = ConsoleAuth.token(of: request) {
+            if let console, request.headers[.authorization] == nil, let token = console.token(of: request) {
                 return try await next(request, try await consoleContext(request, context, console, token: token))
             }
             guard let key = key(request.headers[.authorization] ?? "") else {

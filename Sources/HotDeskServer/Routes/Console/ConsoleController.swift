@@ -45,8 +45,10 @@ struct ConsoleController: Sendable {
     func register(with router: Router<HotDeskRequestContext>) {
         let admin = router.group("/admin").add(middleware: HostCheckMiddleware(store: store, hosts: hosts))
         // (`/admin/` and `/admin` are one route to Hummingbird: the page answers both.)
+        let prefix = Organisation.pathPrefix(auth.organisation)
         for (name, file) in ConsoleAssets.files {
-            let buffer = ByteBuffer(bytes: file.bytes)
+            // The page of an organisation's console names its own files, and tells its script where it is.
+            let buffer = ByteBuffer(bytes: name.isEmpty ? Self.page(file.bytes, under: prefix) : file.bytes)
             let headers = Self.pageHeaders.merging([.contentType: file.contentType])
             admin.get("\(name)") { _, _ -> Response in Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer)) }
         }
@@ -202,6 +204,14 @@ struct ConsoleController: Sendable {
         return response
     }
 
+    /// The console's page for a console under `prefix` (`/o/NAME`; empty: the root, as it is).
+    static func page(_ bytes: [UInt8], under prefix: String) -> [UInt8] {
+        guard !prefix.isEmpty else { return bytes }
+        let html = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\"/admin/", with: "\"\(prefix)/admin/")
+            .replacingOccurrences(of: "<html lang=\"en\">", with: "<html lang=\"en\" data-base=\"\(prefix)\">")
+        return Array(html.utf8)
+    }
+
     static func view(_ session: ConsoleSession) -> ConsoleSessionView {
         var view = ConsoleSessionView(name: session.account, role: session.role.rawValue, csrfToken: session.csrfToken, expiresAt: session.expiresAt)
         view.sites = session.scope.sites
@@ -211,7 +221,6 @@ struct ConsoleController: Sendable {
 
 /// The console's session cookie: set at sign-in, checked by the API's middleware beside API keys.
 struct ConsoleAuth: Sendable {
-    static let cookieName = "hotdesk_console"
     /// A signed-in console lasts a working day.
     static let lifetime: TimeInterval = 12 * 3600
     static let allowedFailures = 3
@@ -223,15 +232,22 @@ struct ConsoleAuth: Sendable {
     /// `Secure` on the cookie: HotDesk serves TLS itself (behind a TLS proxy, the proxy's
     /// `X-Forwarded-Proto: https` also sets it).
     let servesTLS: Bool
+    /// The organisation whose console this is (its cookie is its own, sent under `/o/NAME/` only).
+    var organisation: String?
     let clock: @Sendable () -> Date
+
+    /// `hotdesk_console`, an organisation's `hotdesk_console_NAME`: a browser signed in to
+    /// several keeps one session each.
+    var cookieName: String { organisation.map { "hotdesk_console_\($0)" } ?? "hotdesk_console" }
 
     func cookie(_ value: String, request: Request, maxAge: Int) -> String {
         let secure = servesTLS || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
-        return "\(Self.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+        let path = Organisation.pathPrefix(organisation) + "/"
+        return "\(cookieName)=\(value); Path=\(path); Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 
     /// The cookie's value, if the request carries a well-formed one.
-    static func token(of request: Request) -> String? {
+    func token(of request: Request) -> String? {
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
@@ -246,7 +262,7 @@ struct ConsoleAuth: Sendable {
 
     /// The live session the cookie opens, with its hash.
     func session(of request: Request) async throws -> (String, ConsoleSession)? {
-        guard let token = Self.token(of: request) else { return nil }
+        guard let token = token(of: request) else { return nil }
         return try await session(token: token)
     }
 
