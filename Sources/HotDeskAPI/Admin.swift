@@ -206,3 +206,19 @@ public struct ExtensionList: Codable, Sendable {
         self.next = next
     }
 }
+
+/// `GET /api/v1/organisations` (partners): the organisations beside the main directory.
+public struct OrganisationList: Codable, Sendable {
+    public var organisations: [OrganisationView]
+    public init(organisations: [OrganisationView]) { self.organisations = organisations }
+}
+
+public struct OrganisationView: Codable, Sendable {
+    public var name: String
+    /// Where its routes are: `/o/NAME` (its console `/o/NAME/admin`, its API `/o/NAME/api/v1`).
+    public var path: String
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
+    }
+}

@@ -170,6 +170,9 @@ public enum AdminRole: String, Hashable, Sendable, Codable, CaseIterable, Compar
     case auditor
     case helpdesk
     case admin
+    /// The main directory's keys and accounts that manage every organisation (a partner hosting
+    /// several customers): an admin there and in each organisation.
+    case partner
 
     public static func < (a: AdminRole, b: AdminRole) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 
@@ -179,6 +182,8 @@ public enum AdminRole: String, Hashable, Sendable, Codable, CaseIterable, Compar
         let parts = path.split(separator: "/").map(String.init)
         // A phone's config, secrets masked, still shows how every phone is set up: admins only.
         if parts.count == 3, parts[0] == "devices", parts[2] == "config" { return .admin }
+        // Which organisations there are, and where: a partner's question.
+        if parts.first == "organisations" { return .partner }
         if method == "GET" || method == "HEAD" { return .auditor }
         switch (method, parts.count) {
         case ("DELETE", 2) where parts[0] == "sessions": return .helpdesk

@@ -61,9 +61,12 @@ public func makeApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onTFTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
-    let parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
+    var parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
+    parts.organisations = organisations.keys.sorted()
     let router = Router(context: HotDeskRequestContext.self)
     parts.registerRoutes(on: router)
+    // The main directory's partners: signed in to its console, or with its keys, they manage every organisation.
+    let (rootAuth, rootStore) = (parts.consoleAuth, store)
     var tenants: [ServerParts] = []
     var responders: [String: RouterResponder<HotDeskRequestContext>] = [:]
     for (name, orgStore) in organisations.sorted(by: { $0.key < $1.key }) {
@@ -72,7 +75,11 @@ public func makeApplication(
         own.tftpPort = nil  // TFTP carries no path: the root's phones only
         var orgLogger = logger
         orgLogger[metadataKey: "organisation"] = "\(name)"
-        let tenant = ServerParts(store: orgStore, families: families, pusher: pusher, configuration: own, logger: orgLogger, clock: clock)
+        var tenant = ServerParts(store: orgStore, families: families, pusher: pusher, configuration: own, logger: orgLogger, clock: clock)
+        tenant.consoleAuth.partnerSession = { request in
+            try await rootAuth.session(of: request).flatMap { $0.1.role == .partner ? $0 : nil }
+        }
+        tenant.partnerKey = { hash in try await rootStore.apiKey(hash: hash, kind: .admin, at: clock()).map { ($0.name, $0.role) } }
         let orgRouter = Router(context: HotDeskRequestContext.self)
         tenant.registerRoutes(on: orgRouter)
         responders[name] = orgRouter.buildResponder()
@@ -123,7 +130,11 @@ struct ServerParts {
     let login: LoginService
     let fetchTimes: FetchTimes
     let health: HealthMonitor
-    let consoleAuth: ConsoleAuth
+    var consoleAuth: ConsoleAuth
+    /// The organisations beside the main directory (the main parts' API lists them to partners).
+    var organisations: [String] = []
+    /// An organisation's parts: the main directory's partner keys.
+    var partnerKey: APIKeyMiddleware.PartnerKeyLookup?
     let events: ConsoleEvents
     let autoLogout: AutoLogoutService
     /// `/provision`, and what TFTP reads of it.
@@ -242,6 +253,8 @@ struct ServerParts {
             console: consoleAuth,
             events: events,
             timeZone: configuration.timeZone,
+            organisations: organisations,
+            partnerKey: partnerKey,
             clock: clock
         )
         .register(with: router)

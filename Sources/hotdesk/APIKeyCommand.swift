@@ -26,6 +26,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         guard (1...64).contains(name.count), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
             throw fail("a key name is 1-64 letters, digits, - _ . @")
         }
+        try store.checkPartner(role, limited: sites?.sites.isEmpty == false)
         let sqlite = try store.openOrExit()
         let key = APIKey.make()
         let scope = try await sites?.scope(in: sqlite) ?? .everySite

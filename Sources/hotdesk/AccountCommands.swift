@@ -76,6 +76,7 @@ struct AdminAccountCommand: AsyncParsableCommand {
 
         func run() async throws {
             let name = try AdminAccountCommand.validName(name)
+            try store.checkPartner(role, limited: !sites.sites.isEmpty)
             let sqlite = try store.openOrExit()
             guard try await sqlite.adminAccounts().allSatisfy({ $0.name != name }) else {
                 throw fail("there is already an account \"\(name)\" (hotdesk admin password / role change it)")
@@ -130,10 +131,11 @@ struct AdminAccountCommand: AsyncParsableCommand {
         @Argument(help: "The account's name.")
         var name: String
 
-        @Argument(help: "auditor, helpdesk or admin.")
+        @Argument(help: "auditor, helpdesk, admin or partner (the main directory's: it manages every organisation).")
         var role: AdminRole
 
         func run() async throws {
+            try store.checkPartner(role, limited: false)
             switch try await store.openOrExit().saveAdminAccount(name: name, password: nil, role: role, actor: "cli", at: Date()) {
             case .unknownAccount: throw fail("there is no account \"\(name)\"")
             case .unchanged: print("\"\(name)\" is already \(role.rawValue)")

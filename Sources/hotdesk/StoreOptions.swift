@@ -53,6 +53,13 @@ struct StoreOptions: ParsableArguments {
         return organisationsFolder.appendingPathComponent("\(organisation).sqlite").path
     }
 
+    /// A partner (who manages every organisation) belongs to the main directory, of every site.
+    func checkPartner(_ role: AdminRole, limited: Bool) throws {
+        guard role == .partner else { return }
+        if organisation != nil { throw fail("--role partner is the main directory's (a partner manages every organisation): leave out --org") }
+        if limited { throw fail("a partner is of every site: leave out --site") }
+    }
+
     /// Where the organisation's phone routes are (`/o/NAME`), as the server renders their configs.
     var pathPrefix: String { Organisation.pathPrefix(organisation) }
 

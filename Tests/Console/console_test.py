@@ -86,7 +86,8 @@ def sign_in(name, password=PASSWORD, base=None):
 
 
 def sign_out():
-    browser.find_element(By.ID, "sign-out").click()
+    # Clicked once it can be (a page just opened shows it only once its session is read).
+    click("Sign out", lambda: browser.find_element(By.ID, "sign-out"))
     wait_until("signed out", lambda: browser.find_element(By.ID, "sign-in").is_displayed())
 
 
@@ -399,6 +400,19 @@ try:
         fail("the extension added in Acme's console is not in Acme's directory")
     if "Charles Babbage" in subprocess.run([HOTDESK, "export", "--org", "acme", "--db", DB], stdout=subprocess.PIPE, text=True, check=True).stdout:
         fail("Acme's directory holds the main directory's people")
+
+    # 9. A partner signs in at the main console, finds the organisations there and opens Acme's
+    # console: signed in there as the partner (no second sign-in), Acme's people listed.
+    sign_out()
+    sign_in("pam")
+    wait_until("signed in as pam, a partner", lambda: browser.find_element(By.ID, "who-role").text == "partner")
+    view("organisations")
+    click("Acme's console", lambda: rows("tr[data-organisation='acme'] a")[0])
+    wait_until("Acme's console, as the partner", lambda: browser.find_element(By.CSS_SELECTOR, "header h1").text == "HotDesk · acme"
+               and browser.find_element(By.ID, "who-role").text == "partner")
+    view("extensions")
+    wait_until("Acme's extension, seen by the partner", lambda: rows("tr[data-extension='5501']"))
+    shot("09-partner-in-an-organisation")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page, a partner into it from the main console); screenshots in {SHOTS}")

@@ -120,4 +120,46 @@ struct OrganisationTests {
             #expect(try await server.organisations["globex"]?.findExtension("5501")?.name == "Gus of Globex")
         }
     }
+
+    @Test(
+        "a partner (the main directory's) manages every organisation: its key opens each one's API, audited there as the partner; the main admin's does not; only a partner makes a partner, and never in an organisation"
+    )
+    func partners() async throws {
+        try await TestServer.with(yaml: flowDirectory, organisations: Self.organisations) { (server: TestServer) async throws in
+            let acme = try #require(server.organisations["acme"])
+            let partnerKey = APIKey.make()
+            try await server.store.addAPIKey(name: "hosting", keyHash: APIKey.hash(partnerKey), kind: .admin, role: .partner, at: Date())
+            let adminKey = APIKey.make()
+            try await server.store.addAPIKey(name: "root-admin", keyHash: APIKey.hash(adminKey), kind: .admin, role: .admin, at: Date())
+            func call(_ method: String, _ path: String, key: String, body: String? = nil) async throws -> (status: Int, body: String) {
+                let headers = ["Authorization": "Bearer \(key)", "Content-Type": "application/json"]
+                let r = try await HTTP.request(method, server.baseURL + path, headers: headers, body: body)
+                return (r.status, r.body)
+            }
+            let listed = try await call("GET", "/api/v1/organisations", key: partnerKey)
+            #expect(listed.status == 200 && listed.body.contains("\"/o/acme\"") && listed.body.contains("\"globex\""), "\(listed)")
+            #expect(try await call("GET", "/api/v1/organisations", key: adminKey).status == 403, "the main directory's admin is no partner")
+            for org in ["acme", "globex"] {
+                let people = try await call("GET", "/o/\(org)/api/v1/extensions", key: partnerKey)
+                #expect(people.status == 200 && people.body.contains("5501"), "\(org): \(people)")
+                #expect(try await call("GET", "/o/\(org)/api/v1/extensions", key: adminKey).status == 401)
+            }
+            // A change in Acme as the partner: audited in Acme's log, by name.
+            let renamed = try await call("PUT", "/o/acme/api/v1/directory/extensions/5501", key: partnerKey, body: #"{"name": "Ada King"}"#)
+            #expect(renamed.status == 200, "\(renamed)")
+            #expect(try await acme.auditLog(limit: 10).contains { $0.actor == "partner:hosting" && $0.action == .directoryImport })
+
+            // Only a partner makes a partner; an organisation has none of its own.
+            let makePartner = #"{"name": "eve", "role": "partner", "password": "correct horse battery"}"#
+            #expect(try await call("POST", "/api/v1/accounts", key: adminKey, body: makePartner).status == 403)
+            #expect(try await call("POST", "/o/acme/api/v1/accounts", key: partnerKey, body: makePartner).status == 403)
+            #expect(try await call("POST", "/api/v1/accounts", key: partnerKey, body: makePartner).status == 201)
+            // An admin cannot take a partner's account over (its password) nor remove it.
+            #expect(
+                try await call("POST", "/api/v1/accounts", key: adminKey, body: #"{"name": "eve", "password": "mine now, all mine"}"#).status == 403
+            )
+            #expect(try await call("DELETE", "/api/v1/accounts/eve", key: adminKey).status == 403)
+            #expect(try await call("DELETE", "/api/v1/apikeys/hosting", key: adminKey).status == 403)
+        }
+    }
 }

@@ -6,7 +6,7 @@
 "use strict";
 
 const state = { session: null, events: null, timer: null, auditBefore: [], sessionsAfter: [], devicesAfter: [], site: "", zones: {} };
-const ROLES = ["auditor", "helpdesk", "admin"];
+const ROLES = ["auditor", "helpdesk", "admin", "partner"];
 /// Where this console is: "" at the root, an organisation's "/o/NAME" (the server says so on the page).
 const BASE = document.documentElement.dataset.base || "";
 const $ = (id) => document.getElementById(id);
@@ -181,7 +181,7 @@ function signedIn(session) {
   $("who-role").textContent = session.role;
   $("who-sites").textContent = session.sites ? session.sites.join(", ") : "";
   $("who-sites").hidden = !session.sites;
-  for (const a of document.querySelectorAll("nav a[data-role]")) a.hidden = !may(a.dataset.role) || ("everySite" in a.dataset && !everySite());
+  for (const a of document.querySelectorAll("nav a[data-role]")) a.hidden = !may(a.dataset.role) || ("everySite" in a.dataset && !everySite()) || ("root" in a.dataset && BASE !== "");
   listen();
   if (!location.hash) location.hash = "#sessions"; else render();
 }
@@ -421,7 +421,7 @@ const views = {
       act("Create account " + t.name.value, "POST", "/accounts", body);
     } },
     field("Name", el("input", { name: "name", required: true })),
-    field("Role", select("role", ROLES.map((r) => [r, r]), "helpdesk")),
+    field("Role", select("role", ROLES.filter((r) => r !== "partner" || (may("partner") && !BASE)).map((r) => [r, r]), "helpdesk")),
     sites.length ? field("Sites (none chosen: every site)", el("select", { name: "sites", multiple: true, size: String(Math.min(4, sites.length)) }, sites.map((n) => el("option", { value: n }, n)))) : null,
     field("Password (12+ characters)", el("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: "12" })),
     el("button", { type: "submit" }, "Create account"));
@@ -491,7 +491,8 @@ function render() {
 async function renderNow() {
   if (!state.session) return;
   const name = (location.hash || "#sessions").slice(1);
-  const view = views[name] && (!["accounts", "directory"].includes(name) || (may("admin") && everySite())) ? views[name] : views.sessions;
+  const allowed = name === "organisations" ? may("partner") && !BASE : !["accounts", "directory"].includes(name) || (may("admin") && everySite());
+  const view = views[name] && allowed ? views[name] : views.sessions;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("current", a.getAttribute("href") === "#" + name);
   try {
     await readZones();

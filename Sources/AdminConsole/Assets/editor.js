@@ -256,6 +256,15 @@ views.directory = async function () {
   return [table([SECTIONS[section].key, ""], rows, "None yet."), pager(page.next, state.directoryAfter, page.next)];
 };
 
+/// A partner's organisations, each opening its own console (signed in there as the partner).
+views.organisations = async function () {
+  const list = await api("GET", "/organisations");
+  toolbar("Organisations", el("span", {}, list.organisations.length + " beside the main directory"));
+  const rows = list.organisations.map((o) => el("tr", { "data-organisation": o.name },
+    el("td", {}, o.name), el("td", {}, el("a", { href: o.path + "/admin" }, "Open its console")), el("td", { class: "mono" }, o.path + "/api/v1")));
+  return [table(["Organisation", "Console", "API"], rows, "No organisations (hotdesk import --org NAME makes one).")];
+};
+
 /// An empty site's first page: what to do first, each step a button.
 async function firstRun() {
   if (!mayEdit()) return null;

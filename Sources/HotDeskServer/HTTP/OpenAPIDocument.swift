@@ -120,6 +120,11 @@ public enum OpenAPIDocument {
             body: true,
             answers: [200, 400, 404, 409]
         ),
+        "GET /api/v1/organisations": .init(
+            summary:
+                "(Partners) the organisations beside the main directory, each served under its path /o/NAME (its own API, console and phones' URLs).",
+            answers: [200, 403]
+        ),
         "GET /api/v1/directory": .init(
             summary: "The directory without secrets: YAML, or one section as CSV (?format=csv&section=extensions|devices).",
             query: ["format", "section"],

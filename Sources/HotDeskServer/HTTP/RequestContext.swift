@@ -10,6 +10,8 @@ public struct HotDeskRequestContext: RequestContext, RemoteAddressRequestContext
     public let remoteAddress: SocketAddress?
     /// Who is calling the admin API (`api:<key name>`), set by the key check.
     public var apiActor = "api"
+    /// The role of the key or console account that opened the request; set by the key check.
+    public var role = AdminRole.auditor
     /// Whether the key or console session that opened this request still opens the API (a
     /// long request, such as an event stream, ends when it does not); set by the key check.
     public var stillAuthorized: (@Sendable () async -> Bool)?

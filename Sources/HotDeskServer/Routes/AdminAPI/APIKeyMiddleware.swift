@@ -21,6 +21,11 @@ struct APIKeyMiddleware: RouterMiddleware {
     var globalThrottle = RefusalThrottle(limit: 100, window: 60, maxSources: 1)
     /// Which keys open this group: admin keys `/api/v1`, PBX keys `/pbx/v1`.
     var kind: APIKeyKind = .admin
+    typealias PartnerKeyLookup = @Sendable (String) async throws -> (name: String, role: AdminRole)?
+
+    /// An organisation's admin API: the main directory's key of this hash, if it is a partner's
+    /// (a partner's key opens every organisation's API).
+    var partnerKey: APIKeyMiddleware.PartnerKeyLookup?
 
     /// The key sent as a bearer token, or — for a PBX, whose HTTP clients put credentials in a
     /// URL (`http://user:KEY@host/…`) — as the password of HTTP Basic with any user name.
@@ -43,6 +48,11 @@ struct APIKeyMiddleware: RouterMiddleware {
             if let console, request.headers[.authorization] == nil, let token = console.token(of: request) {
                 return try await next(request, try await consoleContext(request, context, console, token: token))
             }
+            if let console, request.headers[.authorization] == nil, let partnerSession = console.partnerSession,
+                let (_, session) = try await partnerSession(request)
+            {
+                return try await next(request, try await partnerContext(request, context, session, recheck: partnerSession))
+            }
             guard let key = key(request.headers[.authorization] ?? "") else {
                 throw APIError(
                     .unauthorized,
@@ -52,10 +62,18 @@ struct APIKeyMiddleware: RouterMiddleware {
                         : "send the API key as 'Authorization: Bearer <key>' (hotdesk apikey create)"
                 )
             }
-            guard APIKey.isWellFormed(key), let found = try await store.apiKey(hash: APIKey.hash(key), kind: kind, at: clock()) else {
+            guard APIKey.isWellFormed(key) else { throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key") }
+            guard let found = try await store.apiKey(hash: APIKey.hash(key), kind: kind, at: clock()) else {
+                if let partnerKey, let partner = try await partnerKey(APIKey.hash(key)), partner.role == .partner {
+                    context.apiActor = "partner:\(partner.name)"
+                    context.role = .partner
+                    context.stillAuthorized = { (try? await partnerKey(APIKey.hash(key)))?.role == .partner }
+                    return try await next(request, context)
+                }
                 throw try await refused(request, context, kind == .pbx ? "wrong PBX key" : "wrong API key")
             }
             context.apiActor = "\(kind == .pbx ? "pbx" : "api"):\(found.name)"
+            context.role = found.role
             let (store, hash, kind, clock) = (store, APIKey.hash(key), kind, clock)
             context.stillAuthorized = { (try? await store.apiKey(hash: hash, kind: kind, at: clock())) != nil }
             context.scope = found.scope
@@ -109,6 +127,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         }
         var context = context
         context.apiActor = "console:\(session.account)"
+        context.role = session.role
         context.scope = session.scope
         context.stillAuthorized = { (try? await console.session(token: token)) != nil }
         if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
@@ -120,6 +139,32 @@ struct APIKeyMiddleware: RouterMiddleware {
             throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
         }
         try await checkRole(session.role, of: "account \"\(session.account)\"", request, context)
+        return context
+    }
+
+    /// A request of a partner signed in to the main console, in an organisation's console: an
+    /// admin here (`partner:<name>`), changes only with that session's CSRF token.
+    private func partnerContext(
+        _ request: Request,
+        _ context: HotDeskRequestContext,
+        _ session: ConsoleSession,
+        recheck: @escaping @Sendable (Request) async throws -> (String, ConsoleSession)?
+    ) async throws -> HotDeskRequestContext {
+        guard session.role == .partner else { throw APIError(.unauthorized, "signed_out", "sign in to this organisation's console") }
+        var context = context
+        context.apiActor = "partner:\(session.account)"
+        context.role = .partner
+        context.stillAuthorized = { (try? await recheck(request)) != nil }
+        if request.method != .get, request.method != .head,
+            request.headers[HTTPField.Name("X-CSRF-Token")!].map({ ConstantTime.equal($0, session.csrfToken) }) != true
+        {
+            try await refuse(
+                request,
+                context,
+                "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
+            )
+            throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
+        }
         return context
     }
 

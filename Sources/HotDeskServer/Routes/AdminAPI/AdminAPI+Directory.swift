@@ -80,13 +80,14 @@ extension AdminAPIController {
         if let problem = AdminAccountInfo.nameProblem(body.name) { throw APIError(.badRequest, "bad_name", problem) }
         var role: AdminRole?
         if let text = body.role {
-            guard let r = AdminRole(rawValue: text) else { throw APIError(.badRequest, "bad_role", "role is auditor, helpdesk or admin") }
+            guard let r = AdminRole(rawValue: text) else { throw APIError(.badRequest, "bad_role", "role is auditor, helpdesk, admin or partner") }
             role = r
         }
         if let password = body.password, let problem = AdminAccountInfo.passwordProblem(password) {
             throw APIError(.badRequest, "bad_password", problem)
         }
         let scope = try await accountScope(body)
+        try await guardPartners(account: body.name, giving: role, scope: scope, context)
         if "console:\(body.name)" == context.apiActor, role.map({ $0 < .admin }) == true || scope?.isLimited == true {
             throw APIError(.conflict, "own_account", "an account cannot lower its own role or limit its own sites: another admin can")
         }
@@ -106,6 +107,21 @@ extension AdminAPIController {
             }
             if change == .created, body.password == nil { throw APIError(.badRequest, "bad_password", "a new account needs a password") }
             return .json(change == .created ? .created : .ok, AdminAccountView(account))
+        }
+    }
+
+    /// A partner manages every organisation: only a partner makes one, changes one or removes
+    /// one (an admin who could set a partner's password would become one), and only in the main
+    /// directory; a partner is of every site.
+    private func guardPartners(account: String, giving role: AdminRole?, scope: SiteScope?, _ context: HotDeskRequestContext) async throws {
+        let existing = try await store.adminAccounts().first { $0.name == account }
+        guard role == .partner || existing?.role == .partner else { return }
+        if partnerKey != nil {
+            throw APIError(.forbidden, "partner", "partners belong to the main directory (they manage every organisation), not to an organisation")
+        }
+        guard context.role == .partner else { throw APIError(.forbidden, "partner", "only a partner makes, changes or removes a partner") }
+        if scope?.isLimited == true || existing?.scope.isLimited == true, role ?? existing?.role == .partner {
+            throw APIError(.badRequest, "bad_sites", "a partner is of every site")
         }
     }
 
@@ -129,6 +145,7 @@ extension AdminAPIController {
         guard "console:\(name)" != context.apiActor else {
             throw APIError(.conflict, "own_account", "an account cannot remove itself: another admin can")
         }
+        try await guardPartners(account: name, giving: nil, scope: nil, context)
         guard try await store.removeAdminAccount(name: name, actor: context.apiActor, at: clock()) else {
             throw APIError(.notFound, "unknown_account", "there is no account \"\(name.prefix(64))\"")
         }
@@ -283,6 +300,9 @@ extension AdminAPIController {
         let name = (context.parameters.get("name") ?? "").removingPercentEncoding ?? ""
         guard context.apiActor != "api:\(name)" else {
             throw APIError(.conflict, "own_key", "a key cannot revoke itself: use another admin key, or hotdesk apikey revoke on the server")
+        }
+        if context.role != .partner, try await store.apiKeys().contains(where: { $0.name == name && $0.role == .partner }) {
+            throw APIError(.forbidden, "partner", "only a partner revokes a partner's key")
         }
         guard try await store.revokeAPIKey(name: name, actor: context.apiActor, source: addresses.address(of: request, context: context), at: clock())
         else {

@@ -25,12 +25,19 @@ struct AdminAPIController: Sendable {
     let events: ConsoleEvents
     /// The zone of a directory that names none (`serve --time-zone`): the console shows times in it.
     let timeZone: TimeZone
+    /// The organisations beside the main directory (the main one's API lists them to partners).
+    var organisations: [String] = []
+    /// An organisation's API: the main directory's partner keys open it too.
+    var partnerKey: APIKeyMiddleware.PartnerKeyLookup?
     let clock: @Sendable () -> Date
 
     func register(with router: Router<HotDeskRequestContext>) {
-        let api = router.group("/api/v1").add(
-            middleware: APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console)
-        )
+        var keys = APIKeyMiddleware(store: store, addresses: addresses, clock: clock, throttle: RefusalThrottle(), console: console)
+        keys.partnerKey = partnerKey
+        let api = router.group("/api/v1").add(middleware: keys)
+        api.get("organisations") { _, _ -> Response in
+            .json(.ok, OrganisationList(organisations: organisations.map { OrganisationView(name: $0, path: Organisation.pathPrefix($0)) }))
+        }
         api.get("events") { _, context in try self.eventStream(context) }
         api.get("extensions") { request, context in try await self.listExtensions(request, context) }
         api.get("accounts") { _, _ -> Response in

@@ -169,9 +169,12 @@ struct ConsoleController: Sendable {
         return response
     }
 
-    /// The signed-in session (for a page opened again), or 401.
+    /// The signed-in session (for a page opened again): the console's own, or a partner's of the
+    /// main console; else 401.
     func current(_ request: Request) async throws -> Response {
-        guard let (_, session) = try await auth.session(of: request) else {
+        var found = try await auth.session(of: request)
+        if found == nil, let partnerSession = auth.partnerSession { found = try await partnerSession(request) }
+        guard let (_, session) = found else {
             throw APIError(.unauthorized, "signed_out", "not signed in")
         }
         var response = Response.json(.ok, Self.view(session))
@@ -183,6 +186,9 @@ struct ConsoleController: Sendable {
     /// cross-site post (which carries the cookie but cannot know the token) changes nothing.
     func signOut(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         guard let (hash, session) = try await auth.session(of: request) else {
+            if try await auth.partnerSession?(request) != nil {
+                throw APIError(.conflict, "partner", "a partner signs out at the main console (/admin)")
+            }
             throw APIError(.unauthorized, "signed_out", "not signed in")
         }
         guard auth.carriesCSRFToken(request, of: session) else {
@@ -234,6 +240,9 @@ struct ConsoleAuth: Sendable {
     let servesTLS: Bool
     /// The organisation whose console this is (its cookie is its own, sent under `/o/NAME/` only).
     var organisation: String?
+    /// An organisation's: the main console's partner session the request carries, if any (a
+    /// partner signed in there is signed in to every organisation's console).
+    var partnerSession: (@Sendable (Request) async throws -> (String, ConsoleSession)?)?
     let clock: @Sendable () -> Date
 
     /// `hotdesk_console`, an organisation's `hotdesk_console_NAME`: a browser signed in to
