@@ -63,6 +63,12 @@ public func makeApplication(
 ) throws -> HotDeskService {
     var parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
     parts.organisations = organisations.keys.sorted()
+    // A phone belongs to one directory: each one's imports are checked against all the others.
+    let directories: [(name: String, store: any DirectoryStore)] = [("", store)] + organisations.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    if !organisations.isEmpty {
+        parts.changes.owners = DeviceOwners(others: directories.filter { !$0.name.isEmpty })
+        parts.provisioning.owners = parts.changes.owners
+    }
     let router = Router(context: HotDeskRequestContext.self)
     parts.registerRoutes(on: router)
     // The main directory's partners: signed in to its console, or with its keys, they manage every organisation.
@@ -79,6 +85,8 @@ public func makeApplication(
         tenant.consoleAuth.partnerSession = { request in
             try await rootAuth.session(of: request).flatMap { $0.1.role == .partner ? $0 : nil }
         }
+        tenant.changes.owners = DeviceOwners(others: directories.filter { $0.name != name })
+        tenant.provisioning.owners = tenant.changes.owners
         tenant.partnerKey = { hash in try await rootStore.apiKey(hash: hash, kind: .admin, at: clock()).map { ($0.name, $0.role) } }
         let orgRouter = Router(context: HotDeskRequestContext.self)
         tenant.registerRoutes(on: orgRouter)
@@ -123,7 +131,7 @@ struct ServerParts {
     let telemetry = Telemetry()
     let renderer: ConfigRenderer
     let pushes: PushService
-    let changes: PhoneChanges
+    var changes: PhoneChanges
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let security: SecurityLog
@@ -138,7 +146,7 @@ struct ServerParts {
     let events: ConsoleEvents
     let autoLogout: AutoLogoutService
     /// `/provision`, and what TFTP reads of it.
-    let provisioning: ProvisioningController
+    var provisioning: ProvisioningController
 
     init(
         store: any Store,

@@ -193,6 +193,8 @@ public protocol DirectoryStore: Sendable {
     func cosBook() async throws -> CoSBook
     /// The site of every phone that is in one.
     func deviceSites() async throws -> [MACAddress: String]
+    /// Which of `macs` are phones of this directory (its own or enrolled).
+    func storedDevices(_ macs: [MACAddress]) async throws -> Set<MACAddress>
 }
 
 /// Wrong passwords counted for the lockouts, and hashes upgraded at a right one.

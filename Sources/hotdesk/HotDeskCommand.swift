@@ -373,7 +373,9 @@ struct Import: AsyncParsableCommand {
         let summary: ImportSummary
         let changed: PhoneChanges.ChangedPushes?
         do {
-            let changes = PhoneChanges(store: sqlite, families: families, pathPrefix: store.pathPrefix, logger: quietLogger)
+            var changes = PhoneChanges(store: sqlite, families: families, pathPrefix: store.pathPrefix, logger: quietLogger)
+            let others = try store.otherDirectories()
+            if !others.isEmpty { changes.owners = DeviceOwners(others: others) }
             (summary, changed) = try await changes.importDirectory(
                 document,
                 actor: "cli",

@@ -35,8 +35,11 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    /// The organisation named by `--org` or `HOTDESK_ORG`.
-    var organisation: String? { org ?? ProcessInfo.processInfo.environment["HOTDESK_ORG"].flatMap { $0.isEmpty ? nil : $0 } }
+    /// The organisation named by `--org` or `HOTDESK_ORG` (`--org ""`: the main directory).
+    var organisation: String? {
+        guard let org else { return ProcessInfo.processInfo.environment["HOTDESK_ORG"].flatMap { $0.isEmpty ? nil : $0 } }
+        return org.isEmpty ? nil : org
+    }
 
     /// The main database as given: `--db`, else the environment, else the file in this folder.
     var mainDatabase: String {
@@ -51,6 +54,21 @@ struct StoreOptions: ParsableArguments {
     var database: String {
         guard let organisation else { return mainDatabase }
         return organisationsFolder.appendingPathComponent("\(organisation).sqlite").path
+    }
+
+    /// The other directories beside this one — the main one and every other organisation — whose
+    /// phones an import here may not take (a phone belongs to one organisation).
+    func otherDirectories() throws -> [(name: String, store: any DirectoryStore)] {
+        var others: [(name: String, store: any DirectoryStore)] = []
+        var main = self
+        main.org = ""
+        if organisation != nil, FileManager.default.fileExists(atPath: main.databasePath) { others.append(("", try main.open())) }
+        for name in organisationNames() where name != organisation {
+            var other = self
+            other.org = name
+            others.append((name, try other.open()))
+        }
+        return others
     }
 
     /// A partner (who manages every organisation) belongs to the main directory, of every site.

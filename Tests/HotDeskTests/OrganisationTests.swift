@@ -162,4 +162,42 @@ struct OrganisationTests {
             #expect(try await call("DELETE", "/api/v1/apikeys/hosting", key: adminKey).status == 403)
         }
     }
+
+    @Test(
+        "a phone belongs to one organisation: an import elsewhere that names it is refused whole, saying whose it is; its own organisation's goes through; sent to another's address it does not enrol there"
+    )
+    func onePhoneOneOrganisation() async throws {
+        try await TestServer.with(yaml: flowDirectory, organisations: Self.organisations) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565a0c009", organisation: "acme")  // enrols itself in Acme
+            let globex = try #require(server.organisations["globex"])
+            let key = APIKey.make()
+            try await globex.addAPIKey(name: "globex-ops", keyHash: APIKey.hash(key), at: Date())
+            let rootKey = APIKey.make()
+            try await server.store.addAPIKey(name: "root-ops", keyHash: APIKey.hash(rootKey), at: Date())
+            let acmeKey = APIKey.make()
+            try await server.organisations["acme"]?.addAPIKey(name: "acme-ops", keyHash: APIKey.hash(acmeKey), at: Date())
+            let file = "devices:\n  - {mac: \"00:15:65:a0:c0:08\", model: yealink-t46u}\n  - {mac: \"00:15:65:a0:c0:09\", model: yealink-t46u}\n"
+            func post(_ place: String, key: String) async throws -> (status: Int, body: String) {
+                let headers = ["Authorization": "Bearer \(key)", "Content-Type": "application/yaml"]
+                let r = try await HTTP.request("POST", server.baseURL + place + "/api/v1/directory", headers: headers, body: file)
+                return (r.status, r.body)
+            }
+            for (place, key) in [("/o/globex", key), ("", rootKey)] {
+                let refused = try await post(place, key: key)
+                #expect(
+                    refused.status == 422 && refused.body.contains("devices[1].mac: 00:15:65:a0:c0:09 is a phone of organisation acme"),
+                    "\(place): \(refused)"
+                )
+            }
+            #expect(try await globex.device(mac: MACAddress("001565a0c008")!) == nil, "nothing of a refused file is imported")
+            #expect(try await post("/o/acme", key: acmeKey).status == 200, "its own organisation names it")
+            // Sent to Globex's address, Acme's phone is not enrolled there (not even with default_login).
+            let astray = try await HTTP.get(
+                "\(server.baseURL)/o/globex/provision/001565a0c009.cfg",
+                headers: ["User-Agent": "Yealink SIP-T46U 108.86.0.20 00:15:65:a0:c0:09"]
+            )
+            #expect(astray.status == 404, "\(astray.status)")
+            #expect(try await globex.device(mac: MACAddress("001565a0c009")!) == nil)
+        }
+    }
 }

@@ -47,6 +47,8 @@ public struct PhoneChanges: Sendable {
     let clock: @Sendable () -> Date
     /// The push worker's, when it runs in this process: a new job goes out now.
     let wake: @Sendable () -> Void
+    /// The other directories beside this one (organisations): an import may not take their phones.
+    public var owners: DeviceOwners?
 
     public init(
         store: any PhoneChangeStore & DeviceStore,
@@ -186,10 +188,29 @@ public struct PhoneChanges: Sendable {
         options: ImportOptions,
         pushChanged: Bool
     ) async throws -> (summary: ImportSummary, changed: ChangedPushes?) {
+        try await refuseOthersPhones(directory)
         let summary = try await store.importDirectory(directory, actor: actor, at: clock(), options: options, outbox: outbox(.admin, actor: actor))
         queued(summary.jobs)
         guard pushChanged, !options.dryRun else { return (summary, nil) }
         return (summary, try await self.pushChanged(actor: actor))
+    }
+
+    /// A phone belongs to one organisation: a file naming one that another directory holds is
+    /// refused whole, each such phone named.
+    private func refuseOthersPhones(_ directory: DirectoryDocument) async throws {
+        guard let owners else { return }
+        let taken = try await owners.owners(of: directory.devices.map(\.mac))
+        guard !taken.isEmpty else { return }
+        let problems = directory.devices.enumerated().compactMap { index, device in
+            taken[device.mac].map {
+                DirectoryProblem(
+                    path: "devices[\(index)].mac",
+                    line: nil,
+                    message: "\(device.mac.colonSeparated) is a phone of \(DeviceOwners.describe($0)): a phone belongs to one organisation"
+                )
+            }
+        }
+        throw DirectoryError(file: "", problems: problems)
     }
 
     // MARK: every phone whose config changed

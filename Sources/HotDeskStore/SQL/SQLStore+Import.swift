@@ -57,6 +57,22 @@ extension SQLStore {
         }
     }
 
+    public func storedDevices(_ macs: [MACAddress]) async throws -> Set<MACAddress> {
+        let keys = Array(Set(macs.map(\.canonical)))
+        return try await engine.read { db in
+            var found = Set<MACAddress>()
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                let chunk = Array(keys[start..<min(start + 500, keys.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let arguments: SQLArguments = chunk.map { $0 }
+                for mac in try db.values(String.self, "SELECT mac FROM devices WHERE mac IN (\(marks))", arguments) {
+                    if let m = MACAddress(mac) { found.insert(m) }
+                }
+            }
+            return found
+        }
+    }
+
     public func siteNames() async throws -> Set<String> {
         try await engine.read { db in Set(try db.values(String.self, "SELECT name FROM sites")) }
     }

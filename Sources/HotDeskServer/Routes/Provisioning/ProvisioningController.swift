@@ -33,6 +33,8 @@ struct ProvisioningController: Sendable {
     let rendered: StampedCache<RenderedKey, ChangeStamp, ServedConfig>
     /// What each file name means never changes while the server runs (the families are loaded once).
     let fileNames: Memo<String, [ConfigFileMatch]>
+    /// The other directories on this server (organisations): a phone of theirs does not enrol here.
+    var owners: DeviceOwners?
     let clock: @Sendable () -> Date
 
     init(

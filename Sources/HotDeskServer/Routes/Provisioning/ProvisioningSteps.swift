@@ -138,6 +138,12 @@ extension ProvisioningController {
         if case .refuse(let retry, let first) = enrolments.admit(perMinute: limits.perMinute, now: now) {
             throw try await enrolmentRefused(mac: mac, source: source, now: now, retryAfter: retry, first: first, why: rate)
         }
+        // A phone belongs to one organisation: one another directory holds does not enrol here
+        // (its own directory's name is not told: it is another customer's).
+        if try await owners?.owners(of: [mac])[mac] != nil {
+            try await auditRefusal(mac: mac, source: source, now: now, detail: "a phone of another directory on this server; file \(fetch.file)")
+            throw Answer.unknownDevice
+        }
         // …then every node's, in the database (one enrolment at a time over all nodes).
         let detail = "\(brand.rawValue) model \(model.name) from \(how); file \(fetch.file)"
         let audit = AuditEntry(at: now, actor: "system", action: .enrol, mac: mac, source: source, outcome: .success, detail: detail)
