@@ -64,7 +64,18 @@ extension Reader {
 
     /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
     mutating func readWorkspace(_ node: Node, path: String, sites: Set<String>) -> Workspace? {
-        guard let map = mapping(node, path: path, allowed: ["name", "licence", "hot_desking", "emergency_caller_id", "site"]) else { return nil }
+        let allowed: Set<String> = ["name", "licence", "hot_desking", "emergency_caller_id", "site", "room_type", "capacity"]
+        guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
+        let before = problems.count
+        let roomType = map["room_type"].flatMap { n -> Workspace.RoomType? in
+            guard let v = string(n, path: "\(path).room_type") else { return nil }
+            guard let type = Workspace.RoomType(rawValue: v) else {
+                problem("\(path).room_type", n, "one of \(Workspace.RoomType.allCases.map(\.rawValue).joined(separator: ", "))")
+                return nil
+            }
+            return type
+        }
+        let capacity = map["capacity"].flatMap { int($0, path: "\(path).capacity", range: Workspace.capacities) }
         let site = siteName(map["site"], path: "\(path).site", sites: sites)
         let emergencyCallerID = map["emergency_caller_id"].flatMap { callerID($0, path: "\(path).emergency_caller_id") }
         let name = required(map, "name", path: path).flatMap { n -> String? in
@@ -86,8 +97,11 @@ extension Reader {
         var hotDesking: Bool? = true
         if let n = map["hot_desking"] { hotDesking = bool(n, path: "\(path).hot_desking") }
         guard let name, let licence, let hotDesking, map["emergency_caller_id"] == nil || emergencyCallerID != nil, let site else { return nil }
+        guard problems.count == before else { return nil }
         var workspace = Workspace(name: name, licence: licence, hotDesking: hotDesking, emergencyCallerID: emergencyCallerID)
         workspace.site = site
+        workspace.roomType = roomType
+        workspace.capacity = capacity
         return workspace
     }
 

@@ -9,7 +9,8 @@ extension Reader {
     /// A shared line: number (not an extension's), name, SIP password, caller ID, members with
     /// their key (2 up to the largest model's last key but one) and ring option.
     mutating func readSharedLine(_ node: Node, path: String, extensions: Set<String>) -> SharedLine? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members", "licences"]) else { return nil }
+        let licences = map["licences"].flatMap { int($0, path: "\(path).licences", range: SharedLine.licenceCounts) }
         let number = required(map, "number", path: path).flatMap {
             lineNumber($0, path: "\(path).number", extensions: extensions, what: "a shared line")
         }
@@ -40,8 +41,14 @@ extension Reader {
             return .init(extensionNumber: ext, button: button, ring: ring ?? .ring)
         }
         checkUnique(members.map(\.extensionNumber), what: "member extension", list: "\(path).members", nodes: map["members"])
-        guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil else { return nil }
-        return SharedLine(number: number, name: name, sipPassword: sip, callerID: callerID, members: members)
+        if let licences, members.count > licences, let node = map["licences"] {
+            problem("\(path).licences", node, "\(members.count) members on \(licences) licences: remove members or count more licences")
+            return nil
+        }
+        guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil, map["licences"] == nil || licences != nil else { return nil }
+        var line = SharedLine(number: number, name: name, sipPassword: sip, callerID: callerID, members: members)
+        line.licences = licences
+        return line
     }
 
     /// The number of a line that is not an extension's own (a shared line, a device's line): 2-6

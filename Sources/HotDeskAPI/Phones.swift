@@ -28,6 +28,9 @@ public struct WorkspaceView: Codable, Sendable {
     public var hotDesking: Bool
     public var devices: Int
     public var maxDevices: Int
+    /// Webex's workspace type (`meeting_room`, `desk`, …) and how many it seats, when the directory says.
+    public var roomType: String?
+    public var capacity: Int?
 
     public init(name: String, licence: String, hotDesking: Bool, devices: Int, maxDevices: Int) {
         self.name = name
@@ -187,6 +190,8 @@ public struct SharedLineView: Codable, Sendable {
     public var name: String
     public var callerId: String?
     public var members: [Member]
+    /// How many members it is licensed for (nil: no count).
+    public var licences: Int?
 
     public init(number: String, name: String, callerId: String?, members: [Member]) {
         self.number = number

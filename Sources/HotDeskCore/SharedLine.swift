@@ -47,6 +47,11 @@ public struct SharedLine: Hashable, Sendable {
     public var sipPassword: String
     public var callerID: String?
     public var members: [Member]
+    /// How many members the line is licensed for (iPECS's "20 licenses"): at most that many;
+    /// nil: no count.
+    public var licences: Int?
+
+    public static let licenceCounts = 1...1000
 
     public init(number: String, name: String, sipPassword: String, callerID: String?, members: [Member]) {
         self.number = number

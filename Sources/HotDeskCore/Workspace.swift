@@ -24,6 +24,19 @@ public struct Workspace: Hashable, Sendable {
     public var emergencyCallerID: String?
     /// The site the workspace is in: its phones are that site's.
     public var site: String?
+    /// What kind of room it is (Webex's workspace types), for finding and reporting.
+    public var roomType: RoomType?
+    /// How many people it seats (1-1000).
+    public var capacity: Int?
+
+    /// Webex's workspace types, in the directory's spelling.
+    public enum RoomType: String, Hashable, Sendable, CaseIterable {
+        case desk, focus, huddle
+        case meetingRoom = "meeting_room"
+        case open, other
+    }
+
+    public static let capacities = 1...1000
 
     public init(name: String, licence: Licence, hotDesking: Bool, emergencyCallerID: String? = nil) {
         self.name = name

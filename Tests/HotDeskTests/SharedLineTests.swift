@@ -32,6 +32,24 @@ let sharedLineDirectory =
 
 @Suite("Shared lines: every line a hot desk user is a member of, on its key")
 struct SharedLineTests {
+    @Test("a shared line's licence count (iPECS): listed and exported; more members than licences are refused on the count, nothing written")
+    func licences() async throws {
+        let yaml = sharedLineDirectory.replacingOccurrences(of: "    name: Sales\n", with: "    name: Sales\n    licences: 2\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            let lines = try await admin.call("GET", "/shared-lines").json["shared_lines"] as? [[String: Any]] ?? []
+            #expect(lines.first { $0["number"] as? String == "555" }?["licences"] as? Int == 2, "\(lines)")
+            #expect(try await server.store.exportDirectory(withSecrets: false).yaml.contains("licences: 2"))
+            // Three members on two licences (the directory has two people: one of them twice, its own problem too).
+            let three =
+                #"{"name": "Sales", "licences": 2, "members": [{"extension": "5501", "button": 2}, {"extension": "5502", "button": 3}, {"extension": "5501", "button": 5}]}"#
+            let over = try await admin.call("PUT", "/directory/shared_lines/555", body: three)
+            let problems = (over.json["error"] as? [String: Any])?["problems"] as? [String] ?? []
+            #expect(over.status == 422 && problems.contains { $0.hasPrefix("licences: 3 members on 2 licences") }, "\(over.json)")
+            #expect(try await server.store.sharedLines().first { $0.number == "555" }?.members.count == 2, "nothing written")
+        }
+    }
+
     /// Families whose templates write several accounts; those HotDesk cannot push are restarted by hand.
     static let families: [(model: String, mac: String, pushed: Bool)] = [
         ("yealink-t46u", "001565af0001", true), ("polycom-vvx411", "001565af0002", true), ("cisco-8841", "001565af0005", false),

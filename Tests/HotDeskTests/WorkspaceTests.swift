@@ -24,6 +24,47 @@ struct WorkspaceTests {
               - {mac: "00:15:65:c0:02:01", model: sangoma-s500, users: ["5501"]}
             """
 
+    @Test(
+        "a workspace's room type and capacity (Webex): listed, exported and imported back unchanged, edited alone; a type or capacity that cannot be is refused on its field"
+    )
+    func roomTypeAndCapacity() async throws {
+        let yaml = Self.directory.replacingOccurrences(
+            of: #"{name: "Room 4.12", licence: professional}"#,
+            with: #"{name: "Room 4.12", licence: professional, room_type: meeting_room, capacity: 12}"#
+        )
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            func room() async throws -> [String: Any]? {
+                (try await admin.call("GET", "/workspaces").json["workspaces"] as? [[String: Any]])?.first { $0["name"] as? String == "Room 4.12" }
+            }
+            var shown = try await room()
+            #expect(shown?["room_type"] as? String == "meeting_room" && shown?["capacity"] as? Int == 12, "\(shown ?? [:])")
+            let exported = try await server.store.exportDirectory(withSecrets: true).yaml
+            #expect(exported.contains("room_type: \"meeting_room\"") && exported.contains("capacity: 12"), "\(exported)")
+            let again = try await importDirectory(exported, into: server.store, base: server.directory)
+            #expect(again.created == 0 && again.updated == 0, "\(again)")
+            let edited = try await admin.call(
+                "PUT",
+                "/directory/workspaces/Room%204.12",
+                body: #"{"licence": "professional", "room_type": "huddle", "capacity": 4}"#
+            )
+            #expect(edited.status == 200, "\(edited.json)")
+            shown = try await room()
+            #expect(shown?["room_type"] as? String == "huddle" && shown?["capacity"] as? Int == 4)
+            let bad = try await admin.call(
+                "PUT",
+                "/directory/workspaces/Room%204.12",
+                body: #"{"licence": "professional", "room_type": "ballroom", "capacity": 0}"#
+            )
+            let problems = (bad.json["error"] as? [String: Any])?["problems"] as? [String] ?? []
+            #expect(
+                bad.status == 422 && problems.contains { $0.hasPrefix("room_type: ") } && problems.contains { $0.hasPrefix("capacity: ") },
+                "\(problems)"
+            )
+            #expect(try await room()?["capacity"] as? Int == 4, "nothing changed")
+        }
+    }
+
     @Test("licence limits: a 6th device in a professional workspace and a 2nd in a common-area one are refused, nothing written")
     func limits() async throws {
         try await TestServer.with(yaml: Self.directory) { (server: TestServer) async throws in

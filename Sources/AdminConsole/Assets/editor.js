@@ -38,6 +38,7 @@ const SECTIONS = {
     ["name", "Name (the key's label)", "text", { required: true }],
     ["sip_password", "SIP password (8+ characters)", "secret"],
     ["caller_id", "Caller ID", "text"],
+    ["licences", "Licences (at most this many members)", "number"],
     ["members", "Members, one a line: extension key ring (ring, no_ring or seconds)", "members"],
   ] },
   workspaces: { one: "workspace", key: "name", fields: [
@@ -46,6 +47,9 @@ const SECTIONS = {
     ["hot_desking", "Hot desking (its phones offer Login)", "bool", { fresh: true }],
     ["emergency_caller_id", "Emergency caller ID", "text"],
     ["site", "Site", "text"],
+    ["room_type", "Room type", "choice", { choices: [["", "—"], ["desk", "desk"], ["focus", "focus room"], ["huddle", "huddle room"],
+      ["meeting_room", "meeting room"], ["open", "open space"], ["other", "other"]] }],
+    ["capacity", "Capacity (people)", "number"],
   ] },
   templates: { one: "template", key: "name", push: false, fields: [
     ["name", "Name", "text", { required: true }],

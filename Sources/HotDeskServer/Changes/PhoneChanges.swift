@@ -196,16 +196,16 @@ public struct PhoneChanges: Sendable {
     }
 
     /// A phone belongs to one organisation: a file naming one that another directory holds is
-    /// refused whole, each such phone named.
+    /// refused whole, each such phone on its line.
     private func refuseOthersPhones(_ directory: DirectoryDocument) async throws {
         guard let owners else { return }
         let taken = try await owners.owners(of: directory.devices.map(\.mac))
         guard !taken.isEmpty else { return }
-        let problems = directory.devices.enumerated().compactMap { index, device in
+        let problems = directory.devices.compactMap { device in
             taken[device.mac].map {
                 DirectoryProblem(
-                    path: "devices[\(index)].mac",
-                    line: nil,
+                    path: "\(device.path).mac",
+                    line: device.fileLine,
                     message: "\(device.mac.colonSeparated) is a phone of \(DeviceOwners.describe($0)): a phone belongs to one organisation"
                 )
             }

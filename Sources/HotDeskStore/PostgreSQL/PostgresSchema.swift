@@ -164,6 +164,14 @@ enum PostgresSchema {
             statements: ["ALTER TABLE extensions ADD COLUMN own_pin_hash text"]
         ),
         Migration(version: 15, name: "SQLite's v38: who last logged in on each phone", statements: ["ALTER TABLE devices ADD COLUMN last_user text"]),
+        Migration(
+            version: 16,
+            name: "SQLite's v39: a workspace's room type and capacity, a shared line's licences",
+            statements: [
+                "ALTER TABLE workspaces ADD COLUMN room_type text", "ALTER TABLE workspaces ADD COLUMN capacity bigint",
+                "ALTER TABLE shared_lines ADD COLUMN licences bigint",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -348,6 +348,8 @@ struct DirectoryWriter {
             ("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"])),
             ("emergency_caller_id", (row["emergency_caller_id"] as String?).map(text)),
             ("site", (row["site"] as String?).map(text)),
+            ("room_type", (row["room_type"] as String?).map(text)),
+            ("capacity", (row["capacity"] as Int?).map(int)),
         ])
     }
 
@@ -357,6 +359,7 @@ struct DirectoryWriter {
             ("number", text(number)), ("name", text(row["name"])),
             ("sip_password", withSecrets ? text(try secrets.open(row["sip_password_sealed"])) : nil),
             ("caller_id", (row["caller_id"] as String?).map(text)),
+            ("licences", (row["licences"] as Int?).map(int)),
             (
                 "members",
                 list(

@@ -106,15 +106,15 @@ extension SQLStore {
     static func upsert(_ w: Workspace, _ db: any SQLDatabase) throws -> Bool? {
         guard let old = try readWorkspace(db, w.name) else {
             try db.execute(
-                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id, site) VALUES (?, ?, ?, ?, ?)",
-                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site]
+                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id, site, room_type, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.roomType?.rawValue, w.capacity]
             )
             return nil
         }
         guard old != w else { return false }
         try db.execute(
-            "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ?, site = ? WHERE name = ?",
-            [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.name]
+            "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ?, site = ?, room_type = ?, capacity = ? WHERE name = ?",
+            [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.roomType?.rawValue, w.capacity, w.name]
         )
         return true
     }
@@ -206,17 +206,17 @@ extension SQLStore {
         if let old {
             let oldPassword = try secrets.open(old["sip_password_sealed"])
             let same =
-                (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID
+                (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID && (old["licences"] as Int?) == l.licences
                 && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
             if same { return false }
             try db.execute(
-                "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ? WHERE number = ?",
-                [l.name, l.callerID, try secrets.seal(l.sipPassword), l.number]
+                "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ?, licences = ? WHERE number = ?",
+                [l.name, l.callerID, try secrets.seal(l.sipPassword), l.licences, l.number]
             )
         } else {
             try db.execute(
-                "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id) VALUES (?, ?, ?, ?)",
-                [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID]
+                "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id, licences) VALUES (?, ?, ?, ?, ?)",
+                [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID, l.licences]
             )
         }
         try db.execute("DELETE FROM shared_line_members WHERE line = ?", [l.number])

@@ -87,9 +87,9 @@ extension SQLStore {
     public func sharedLines() async throws -> [SharedLine] {
         try await engine.read { db in
             let members = try db.rows("SELECT * FROM shared_line_members ORDER BY button, extension")
-            return try db.rows("SELECT number, name, caller_id FROM shared_lines ORDER BY number").map { row in
+            return try db.rows("SELECT number, name, caller_id, licences FROM shared_lines ORDER BY number").map { row in
                 let number: String = row["number"]
-                return SharedLine(
+                var line = SharedLine(
                     number: number,
                     name: row["name"],
                     sipPassword: "",
@@ -98,6 +98,8 @@ extension SQLStore {
                         SharedLine.Member(extensionNumber: $0["extension"], button: $0["button"], ring: RingOption($0["ring"] as String) ?? .ring)
                     }
                 )
+                line.licences = row["licences"]
+                return line
             }
         }
     }

@@ -214,6 +214,8 @@ extension SQLStore {
         Workspace.Licence(rawValue: row["licence"]).map {
             var workspace = Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
             workspace.site = row["site"]
+            workspace.roomType = (row["room_type"] as String?).flatMap(Workspace.RoomType.init(rawValue:))
+            workspace.capacity = row["capacity"]
             return workspace
         }
     }

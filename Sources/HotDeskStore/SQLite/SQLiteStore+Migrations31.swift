@@ -77,6 +77,20 @@ extension SQLiteStore {
         m.registerMigration("v38: who last logged in on each phone") { db in
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN last_user TEXT")
         }
+        registerV39on(&m)
+    }
+
+    /// The migrations from v39 on.
+    static func registerV39on(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v39: a workspace's room type and capacity, a shared line's licences") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE workspaces ADD COLUMN room_type TEXT;
+                    ALTER TABLE workspaces ADD COLUMN capacity INTEGER;
+                    ALTER TABLE shared_lines ADD COLUMN licences INTEGER;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

@@ -102,12 +102,14 @@ extension AdminAPIController {
 
     func listSharedLines() async throws -> Response {
         let lines = try await store.sharedLines().map { line in
-            SharedLineView(
+            var view = SharedLineView(
                 number: line.number,
                 name: line.name,
                 callerId: line.callerID,
                 members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) }
             )
+            view.licences = line.licences
+            return view
         }
         return .json(.ok, SharedLineList(sharedLines: lines))
     }
@@ -136,13 +138,15 @@ extension AdminAPIController {
 
     func listWorkspaces(_ context: HotDeskRequestContext) async throws -> Response {
         let list = try await store.workspaces().filter { context.scope.contains($0.workspace.site) }.map {
-            WorkspaceView(
+            var view = WorkspaceView(
                 name: $0.workspace.name,
                 licence: $0.workspace.licence.rawValue,
                 hotDesking: $0.workspace.hotDesking,
                 devices: $0.devices,
                 maxDevices: $0.workspace.licence.maxDevices
             )
+            (view.roomType, view.capacity) = ($0.workspace.roomType?.rawValue, $0.workspace.capacity)
+            return view
         }
         return .json(.ok, WorkspaceList(workspaces: list))
     }
