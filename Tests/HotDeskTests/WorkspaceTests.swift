@@ -62,6 +62,7 @@ struct WorkspaceTests {
                 "\(problems)"
             )
             #expect(try await room()?["capacity"] as? Int == 4, "nothing changed")
+            #expect(try await admin.call("GET", "/workspaces?site=mars").status == 404, "an unknown site")
         }
     }
 

@@ -82,7 +82,11 @@ public enum OpenAPIDocument {
             answers: [200, 404]
         ),
         "POST /api/v1/devices/{mac}/sip-password": .init(summary: "A new SIP password for a phone's own line, returned once.", answers: [200, 404]),
-        "GET /api/v1/workspaces": .init(summary: "Workspaces with their device counts and licence limits."),
+        "GET /api/v1/workspaces": .init(
+            summary: "Workspaces with their device counts, licence limits, room type and capacity (?site= one site's).",
+            query: ["site"],
+            answers: [200, 403, 404]
+        ),
         "GET /api/v1/sites": .init(summary: "Sites as their phones get them (addresses, PBX, zone, emergency calls) with their device counts."),
         "GET /api/v1/cos": .init(summary: "Classes of service, schedules and emergency numbers."),
         "GET /api/v1/cos/check": .init(

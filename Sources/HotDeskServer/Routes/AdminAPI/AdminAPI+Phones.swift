@@ -136,8 +136,10 @@ extension AdminAPIController {
 
     // MARK: workspaces
 
-    func listWorkspaces(_ context: HotDeskRequestContext) async throws -> Response {
-        let list = try await store.workspaces().filter { context.scope.contains($0.workspace.site) }.map {
+    /// Every workspace the caller sees (`?site=`: one site's).
+    func listWorkspaces(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
+        let shown = SiteScope(sites: try await sitesShown(request, context))
+        let list = try await store.workspaces().filter { shown.contains($0.workspace.site) }.map {
             var view = WorkspaceView(
                 name: $0.workspace.name,
                 licence: $0.workspace.licence.rawValue,

@@ -55,7 +55,7 @@ struct AdminAPIController: Sendable {
         api.post("extensions/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: false) }
         api.post("shared-lines/{number}/sip-password") { request, context in try await self.resetSIPPassword(request, context, shared: true) }
         api.post("devices/{mac}/sip-password") { request, context in try await self.resetDeviceLinePassword(request, context) }
-        api.get("workspaces") { _, context in try await self.listWorkspaces(context) }
+        api.get("workspaces") { request, context in try await self.listWorkspaces(request, context) }
         api.get("sites") { _, context in try await self.listSites(context) }
         api.get("cos") { _, _ in try await self.listCoS() }
         api.get("cos/check") { request, context in try await self.checkCoS(request, context) }
