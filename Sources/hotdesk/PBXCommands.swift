@@ -48,7 +48,9 @@ struct KamailioConfigCommand: AsyncParsableCommand {
         let settings = all.forSite(site)
         let config: String
         do {
-            config = try KamailioConfig(settings: settings).render(template: text, from: templatePath)
+            var kamailio = try KamailioConfig(settings: settings)
+            kamailio.organisation = store.organisation
+            config = try kamailio.render(template: text, from: templatePath)
         } catch {
             throw fail("\(error)")
         }
@@ -71,6 +73,8 @@ struct KamailioConfig {
     let emergencyNumbers: [String]
     /// The site it serves (`nil`: every site).
     let site: String?
+    /// The organisation it is for: its HOTDESK_URL ends with `/o/NAME`.
+    var organisation: String?
 
     struct Problem: Error, CustomStringConvertible {
         let description: String
@@ -134,9 +138,9 @@ struct KamailioConfig {
         }
         let header = [
             "# Written by `hotdesk pbx kamailio-config` from \(path) for this directory:",
-            "#   \(site.map { "site \($0), " } ?? "")realm \(realm) (settings.sip), emergency numbers \(emergencyNumbers.joined(separator: ", ")) (settings.emergency_numbers).",
-            "# Start it with HotDesk's URL and a PBX key (hotdesk pbxkey create --name kamailio):",
-            "#   HOTDESK_URL=http://<HotDesk's address> HOTDESK_KEY=<PBX key> kamailio -f kamailio.cfg -DD -E",
+            "#   \(organisation.map { "organisation \($0), " } ?? "")\(site.map { "site \($0), " } ?? "")realm \(realm) (settings.sip), emergency numbers \(emergencyNumbers.joined(separator: ", ")) (settings.emergency_numbers).",
+            "# Start it with HotDesk's URL and a PBX key (hotdesk pbxkey create --name kamailio\(organisation.map { " --org \($0)" } ?? "")):",
+            "#   HOTDESK_URL=http://<HotDesk's address>\(Organisation.pathPrefix(organisation)) HOTDESK_KEY=<PBX key> kamailio -f kamailio.cfg -DD -E",
         ]
         lines.insert(contentsOf: header, at: lines.first?.hasPrefix("#!KAMAILIO") == true ? 1 : 0)
         return lines.joined(separator: "\n")
