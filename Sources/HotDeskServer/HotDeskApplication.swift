@@ -61,33 +61,27 @@ public func makeApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onTFTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
-    var parts = ServerParts(store: store, families: families, pusher: pusher, configuration: configuration, logger: logger, clock: clock)
-    parts.organisations = organisations.keys.sorted()
-    // A phone belongs to one directory: each one's imports are checked against all the others.
+    // A phone belongs to one directory: each one's imports and enrolments are checked against the others'.
     let directories: [(name: String, store: any DirectoryStore)] = [("", store)] + organisations.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    if !organisations.isEmpty {
-        parts.changes.owners = DeviceOwners(others: directories.filter { !$0.name.isEmpty })
-        parts.provisioning.owners = parts.changes.owners
+    func owners(besides name: String) -> DeviceOwners? {
+        organisations.isEmpty ? nil : DeviceOwners(others: directories.filter { $0.name != name })
     }
+    var parts = ServerParts(
+        store: store,
+        families: families,
+        pusher: pusher,
+        configuration: configuration,
+        owners: owners(besides: ""),
+        logger: logger,
+        clock: clock
+    )
+    parts.organisations = organisations.keys.sorted()
     let router = Router(context: HotDeskRequestContext.self)
     parts.registerRoutes(on: router)
-    // The main directory's partners: signed in to its console, or with its keys, they manage every organisation.
-    let (rootAuth, rootStore) = (parts.consoleAuth, store)
     var tenants: [ServerParts] = []
     var responders: [String: RouterResponder<HotDeskRequestContext>] = [:]
     for (name, orgStore) in organisations.sorted(by: { $0.key < $1.key }) {
-        var own = configuration
-        own.organisation = name
-        own.tftpPort = nil  // TFTP carries no path: the root's phones only
-        var orgLogger = logger
-        orgLogger[metadataKey: "organisation"] = "\(name)"
-        var tenant = ServerParts(store: orgStore, families: families, pusher: pusher, configuration: own, logger: orgLogger, clock: clock)
-        tenant.consoleAuth.partnerSession = { request in
-            try await rootAuth.session(of: request).flatMap { $0.1.role == .partner ? $0 : nil }
-        }
-        tenant.changes.owners = DeviceOwners(others: directories.filter { $0.name != name })
-        tenant.provisioning.owners = tenant.changes.owners
-        tenant.partnerKey = { hash in try await rootStore.apiKey(hash: hash, kind: .admin, at: clock()).map { ($0.name, $0.role) } }
+        let tenant = parts.organisation(name, store: orgStore, owners: owners(besides: name))
         let orgRouter = Router(context: HotDeskRequestContext.self)
         tenant.registerRoutes(on: orgRouter)
         responders[name] = orgRouter.buildResponder()
@@ -131,7 +125,7 @@ struct ServerParts {
     let telemetry = Telemetry()
     let renderer: ConfigRenderer
     let pushes: PushService
-    var changes: PhoneChanges
+    let changes: PhoneChanges
     let addresses: PhoneAddressResolver
     let hosts: HostPolicy
     let security: SecurityLog
@@ -146,13 +140,16 @@ struct ServerParts {
     let events: ConsoleEvents
     let autoLogout: AutoLogoutService
     /// `/provision`, and what TFTP reads of it.
-    var provisioning: ProvisioningController
+    let provisioning: ProvisioningController
 
+    /// `owners`: the other directories this server serves (organisations), whose phones this
+    /// one's imports and enrolments may not take.
     init(
         store: any Store,
         families: FamilyBook,
         pusher: PhonePusher,
         configuration: ServerConfiguration,
+        owners: DeviceOwners? = nil,
         logger: Logger,
         clock: @escaping @Sendable () -> Date
     ) {
@@ -171,7 +168,7 @@ struct ServerParts {
             clock: clock
         )
         self.pushes = pushes
-        changes = PhoneChanges(
+        var changes = PhoneChanges(
             store: store,
             families: families,
             renderer: renderer,
@@ -180,6 +177,8 @@ struct ServerParts {
             clock: clock,
             wake: { pushes.wake() }
         )
+        changes.owners = owners
+        self.changes = changes
         addresses = PhoneAddressResolver(trustedProxies: configuration.trustedProxies)
         hosts = HostPolicy(acceptedNames: configuration.acceptedHosts, caches: configuration.caches)
         security = SecurityLog(logger: logger)
@@ -203,7 +202,7 @@ struct ServerParts {
             logger: logger,
             clock: clock
         )
-        provisioning = ProvisioningController(
+        var provisioning = ProvisioningController(
             store: store,
             families: families,
             renderer: renderer,
@@ -220,6 +219,33 @@ struct ServerParts {
             pathPrefix: configuration.pathPrefix,
             clock: clock
         )
+        provisioning.owners = owners
+        self.provisioning = provisioning
+    }
+
+    /// The parts of organisation `name` beside these (the main directory's): its own store and
+    /// routes under `/o/NAME`; these parts' partners (console sessions and keys) manage it too.
+    func organisation(_ name: String, store orgStore: any Store, owners: DeviceOwners?) -> ServerParts {
+        var own = configuration
+        own.organisation = name
+        own.tftpPort = nil  // TFTP carries no path: the main directory's phones only
+        var orgLogger = logger
+        orgLogger[metadataKey: "organisation"] = "\(name)"
+        var tenant = ServerParts(
+            store: orgStore,
+            families: families,
+            pusher: pusher,
+            configuration: own,
+            owners: owners,
+            logger: orgLogger,
+            clock: clock
+        )
+        let (mainConsole, mainStore, clock) = (consoleAuth, store, clock)
+        tenant.consoleAuth.partnerSession = { request in
+            try await mainConsole.session(of: request).flatMap { $0.1.role == .partner ? $0 : nil }
+        }
+        tenant.partnerKey = { hash in try await mainStore.apiKey(hash: hash, kind: .admin, at: clock()).map { ($0.name, $0.role) } }
+        return tenant
     }
 
     /// What runs beside the HTTP server.
