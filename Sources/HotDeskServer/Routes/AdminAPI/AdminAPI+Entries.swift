@@ -28,6 +28,8 @@ extension AdminAPIController {
     /// without secrets, and which of its secret fields are set (never their values).
     func directoryEntry(_ context: HotDeskRequestContext) async throws -> Response {
         let (section, key) = try entryAddress(context)
+        // Read twice on purpose: what is shown comes from the export without secrets, never from
+        // secrets stripped here by hand.
         guard let plain = try await store.directoryEntry(section, key: key, withSecrets: false),
             let stored = try await store.directoryEntry(section, key: key, withSecrets: true)
         else { throw APIError(.notFound, "not_found", "there is no \(section.rawValue) entry \"\(key)\"") }

@@ -85,17 +85,14 @@ struct AdminAPIController: Sendable {
         api.post("devices/{mac}/release") { request, context in try await self.release(request, context) }
         api.post("devices/{mac}/approve-claim") { request, context in try await self.approveClaim(request, context) }
         api.put("devices/{mac}/workspace") { request, context in try await self.assignWorkspace(request, context) }
-        api.delete("extensions/{number}") { _, context in
-            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .extension($0) : nil }
+        // The older addresses of a deletion: each key read as its section reads it.
+        let deletions: [(path: RouterPath, parameter: String, section: DirectorySection)] = [
+            ("extensions/{number}", "number", .extensions), ("devices/{mac}", "mac", .devices), ("shared-lines/{number}", "number", .sharedLines),
+            ("workspaces/{name}", "name", .workspaces), ("templates/{name}", "name", .templates),
+        ]
+        for (path, parameter, section) in deletions {
+            api.delete(path) { _, context in try await self.delete(context, parameter) { section.item($0) } }
         }
-        api.delete("devices/{mac}") { _, context in try await self.delete(context, "mac") { MACAddress($0).map(DirectoryItem.device) } }
-        api.delete("shared-lines/{number}") { _, context in
-            try await self.delete(context, "number") { Extension.isValidNumber($0) ? .sharedLine($0) : nil }
-        }
-        api.delete("workspaces/{name}") { _, context in
-            try await self.delete(context, "name") { Workspace.nameProblem($0) == nil ? .workspace($0) : nil }
-        }
-        api.delete("templates/{name}") { _, context in try await self.delete(context, "name") { $0.isEmpty || $0.count > 64 ? nil : .template($0) } }
     }
 
     func macParameter(_ context: HotDeskRequestContext) throws -> MACAddress {
