@@ -130,9 +130,11 @@ struct Reader {
         checkUnique(doc.schedules.map(\.name), what: "schedule name", list: "schedules", nodes: top["schedules"])
         doc.classesOfService = list(top["classes_of_service"], path: "classes_of_service").compactMap { readCoS($0.node, path: $0.path) }
         checkUnique(doc.classesOfService.map(\.name), what: "class of service name", list: "classes_of_service", nodes: top["classes_of_service"])
-        doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap { readWorkspace($0.node, path: $0.path, sites: sites) }
-        checkUnique(doc.workspaces.map(\.name), what: "workspace name", list: "workspaces", nodes: top["workspaces"])
         let knownExtensionsNow = knownExtensions.union(doc.extensions.map(\.number))
+        doc.workspaces = list(top["workspaces"], path: "workspaces").compactMap {
+            readWorkspace($0.node, path: $0.path, sites: sites, extensions: knownExtensionsNow)
+        }
+        checkUnique(doc.workspaces.map(\.name), what: "workspace name", list: "workspaces", nodes: top["workspaces"])
         let workspaceNames = knownWorkspaces.union(doc.workspaces.map(\.name))
         doc.devices = list(top["devices"], path: "devices").compactMap {
             readDevice($0.node, path: $0.path, extensions: knownExtensionsNow, workspaces: workspaceNames, sites: sites)
@@ -141,6 +143,7 @@ struct Reader {
         checkUnique(doc.extensions.map(\.number), what: "extension number", list: "extensions", nodes: top["extensions"])
         checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
         checkUnique(doc.devices.compactMap(\.line?.number), what: "device line number", list: "devices", nodes: top["devices"])
+        checkUnique(doc.workspaces.compactMap(\.line?.number), what: "workspace line number", list: "workspaces", nodes: top["workspaces"])
         checkUnique(doc.templates.map(\.name), what: "template name", list: "templates", nodes: top["templates"])
         for brand in catalog.brands {
             let defaults = doc.templates.filter { $0.brand == brand && $0.isDefault }.map(\.name)

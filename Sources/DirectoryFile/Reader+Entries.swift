@@ -62,11 +62,13 @@ extension Reader {
         return entry
     }
 
-    /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking on or off.
-    mutating func readWorkspace(_ node: Node, path: String, sites: Set<String>) -> Workspace? {
-        let allowed: Set<String> = ["name", "licence", "hot_desking", "emergency_caller_id", "site", "room_type", "capacity"]
+    /// A workspace: a name (at most 30 characters, none of % # < > , \ "), a licence, hot desking
+    /// on or off, and its own line (a number that is no extension's).
+    mutating func readWorkspace(_ node: Node, path: String, sites: Set<String>, extensions: Set<String>) -> Workspace? {
+        let allowed: Set<String> = ["name", "licence", "hot_desking", "emergency_caller_id", "site", "room_type", "capacity", "line"]
         guard let map = mapping(node, path: path, allowed: allowed) else { return nil }
         let before = problems.count
+        let line = map["line"].flatMap { readDeviceLine($0, path: "\(path).line", extensions: extensions, what: "a workspace's line") }
         let roomType = map["room_type"].flatMap { n -> Workspace.RoomType? in
             guard let v = string(n, path: "\(path).room_type") else { return nil }
             guard let type = Workspace.RoomType(rawValue: v) else {
@@ -102,6 +104,7 @@ extension Reader {
         workspace.site = site
         workspace.roomType = roomType
         workspace.capacity = capacity
+        workspace.line = line
         return workspace
     }
 
@@ -176,11 +179,11 @@ extension Reader {
         return entry
     }
 
-    /// A device's own line; `nil` (with the problem said) when it is not one.
-    mutating func readDeviceLine(_ n: Node, path: String, extensions: Set<String>) -> DeviceLine? {
+    /// A device's (or a workspace's) own line; `nil` (with the problem said) when it is not one.
+    mutating func readDeviceLine(_ n: Node, path: String, extensions: Set<String>, what: String = "a device's line") -> DeviceLine? {
         guard let l = mapping(n, path: path, allowed: ["number", "name", "sip_password"]) else { return nil }
         let number = required(l, "number", path: path).flatMap {
-            lineNumber($0, path: "\(path).number", extensions: extensions, what: "a device's line")
+            lineNumber($0, path: "\(path).number", extensions: extensions, what: what)
         }
         let name = l["name"].flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let sip = required(l, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }

@@ -31,6 +31,8 @@ public struct WorkspaceView: Codable, Sendable {
     /// Webex's workspace type (`meeting_room`, `desk`, …) and how many it seats, when the directory says.
     public var roomType: String?
     public var capacity: Int?
+    /// The workspace's own number: the line its phones carry while nobody is logged in on them.
+    public var lineNumber: String?
 
     public init(name: String, licence: String, hotDesking: Bool, devices: Int, maxDevices: Int) {
         self.name = name

@@ -28,6 +28,9 @@ public struct Workspace: Hashable, Sendable {
     public var roomType: RoomType?
     /// How many people it seats (1-1000).
     public var capacity: Int?
+    /// The workspace's own number (Webex's workspace number): the line its phones carry while
+    /// nobody is logged in on them (a phone's own line comes first), reached by calling it.
+    public var line: DeviceLine?
 
     /// Webex's workspace types, in the directory's spelling.
     public enum RoomType: String, Hashable, Sendable, CaseIterable {

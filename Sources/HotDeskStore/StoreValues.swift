@@ -25,6 +25,8 @@ public final class DeviceConfigState: Sendable {
     public let hasPendingPush: Bool
     /// The desk's emergency caller ID: the device's, its workspace's or the settings' (`CallerID.emergency`).
     public let emergencyCallerID: String?
+    /// The line the phone carries while nobody is logged in on it: its own, else its workspace's.
+    public let idleLine: DeviceLine?
 
     public init(
         settings: Settings,
@@ -52,6 +54,7 @@ public final class DeviceConfigState: Sendable {
         self.lastConfigHash = lastConfigHash
         self.hasPendingPush = hasPendingPush
         self.emergencyCallerID = CallerID.emergency(of: device, workspace: workspace, settings: settings)
+        self.idleLine = device.ownLine ?? workspace?.line
     }
 
     /// Whether a fetch of `configHash` from `address`, reached at `host`, pointing the phone to
@@ -193,11 +196,14 @@ public enum SIPUser: Sendable {
     case deviceLine(SIPDesk, inUse: Bool)
     /// A shared line and the phones of its members logged in now (none: not in use).
     case sharedLine(SharedLine, desks: [SIPDesk])
+    /// A workspace's own line (`Workspace.line`) and its phones that carry it now: nobody logged
+    /// in on them and no own line of theirs (none: not in use).
+    case workspaceLine(Workspace, desks: [SIPDesk])
 
     /// The phones the line is on now.
     public var desks: [SIPDesk] {
         switch self {
-        case .extension(_, let desks), .sharedLine(_, let desks): desks
+        case .extension(_, let desks), .sharedLine(_, let desks), .workspaceLine(_, let desks): desks
         case .deviceLine(let desk, let inUse): inUse ? [desk] : []
         }
     }

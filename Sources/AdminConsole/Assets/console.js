@@ -394,10 +394,10 @@ const views = {
     const list = await api("GET", "/workspaces");
     toolbar("Workspaces", editButton("workspaces", null));
     const rows = list.workspaces.map((w) => el("tr", { "data-workspace": w.name },
-      el("td", {}, w.name), el("td", {}, human(w.licence)), el("td", {}, w.room_type ? human(w.room_type) : "—"), el("td", {}, w.capacity || "—"),
+      el("td", {}, w.name), el("td", {}, w.line_number || "—"), el("td", {}, human(w.licence)), el("td", {}, w.room_type ? human(w.room_type) : "—"), el("td", {}, w.capacity || "—"),
       el("td", {}, w.hot_desking ? "yes" : "no"), el("td", {}, w.devices + " / " + w.max_devices),
       el("td", { class: "actions" }, editButton("workspaces", w.name))));
-    return [table(["Name", "Licence", "Room", "Seats", "Hot desking", "Devices", ""], rows, "No workspaces.")];
+    return [table(["Name", "Number", "Licence", "Room", "Seats", "Hot desking", "Devices", ""], rows, "No workspaces.")];
   },
 
   async accounts() {

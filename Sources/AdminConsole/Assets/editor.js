@@ -50,6 +50,9 @@ const SECTIONS = {
     ["room_type", "Room type", "choice", { choices: [["", "—"], ["desk", "desk"], ["focus", "focus room"], ["huddle", "huddle room"],
       ["meeting_room", "meeting room"], ["open", "open space"], ["other", "other"]] }],
     ["capacity", "Capacity (people)", "number"],
+    ["line.number", "Its own number (its idle phones' line)", "text"],
+    ["line.name", "Own number: name", "text"],
+    ["line.sip_password", "Own number: SIP password", "secret"],
   ] },
   templates: { one: "template", key: "name", push: false, fields: [
     ["name", "Name", "text", { required: true }],

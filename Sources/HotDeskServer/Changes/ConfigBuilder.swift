@@ -53,8 +53,8 @@ struct ConfigBuilder: Sendable {
             if family.provisioningAuth == .urlKey { context.provisioningPathKey = secret }
         }
         if !proven { context.appToken = nil }
-        if proven, line == nil, let own = state.device.ownLine {
-            // Nobody logged in: the phone's own (restricted) line, on key 1.
+        if proven, line == nil, let own = state.idleLine {
+            // Nobody logged in: the phone's own (restricted) line, or its workspace's, on key 1.
             context.accounts = [
                 .init(
                     index: 1,
@@ -109,10 +109,10 @@ struct ConfigBuilder: Sendable {
     }
 
     /// What the phone's next config holds that nobody else may read: SIP passwords (its user's,
-    /// shared lines', its own line's), its provisioning secret, its web login's password and its
+    /// shared lines', its own or its workspace's line's), its provisioning secret, its web login's password and its
     /// app token. A preview for an admin shows each as `Self.mask`.
     static func secrets(of state: DeviceConfigState) -> [String] {
-        let lines = [state.line?.sipPassword, state.device.ownLine?.sipPassword] + state.memberships.map { $0.line.sipPassword }
+        let lines = [state.line?.sipPassword, state.idleLine?.sipPassword] + state.memberships.map { $0.line.sipPassword }
         let others = [state.device.provisioningSecret, state.settings.credentials(for: state.device)?.password, state.device.token]
         // Longest first: a secret that holds another is masked whole.
         return Array(Set((lines + others).compactMap { $0 }.filter { $0.count >= 4 })).sorted { $0.count > $1.count }

@@ -260,9 +260,14 @@ final class PushService: Service, Sendable {
                 )
             )
         }
-        // The lines the phone may be registered with now: its own, the user's, the user who
-        // just left (a logout's push reaches the phone still registered as them).
+        // The lines the phone may be registered with now: its own (or its workspace's), the
+        // user's, the user who just left (a logout's push reaches the phone still registered as them).
         var users = [device.ownLine?.number, session?.extensionNumber].compactMap { $0 }
+        if session == nil, device.ownLine == nil, let name = device.workspace,
+            let line = try await store.workspaces().first(where: { $0.workspace.name == name })?.workspace.line
+        {
+            users.append(line.number)
+        }
         var before = AuditQuery()
         before.mac = device.mac
         before.action = .logout

@@ -172,6 +172,15 @@ enum PostgresSchema {
                 "ALTER TABLE shared_lines ADD COLUMN licences bigint",
             ]
         ),
+        Migration(
+            version: 17,
+            name: "SQLite's v40: a workspace's own line",
+            statements: [
+                "ALTER TABLE workspaces ADD COLUMN line_number text", "ALTER TABLE workspaces ADD COLUMN line_name text",
+                "ALTER TABLE workspaces ADD COLUMN line_sip_password_sealed bytea",
+                "CREATE INDEX workspaces_line_number ON workspaces(line_number) WHERE line_number IS NOT NULL",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -38,7 +38,7 @@ extension SQLStore {
             top.append(("schedules", writer.list(book.schedules.values.sorted { $0.name < $1.name }.map(writer.schedule))))
             top.append(("classes_of_service", writer.list(book.classes.values.sorted { $0.name < $1.name }.map(writer.classOfService))))
             let workspaces = try db.rows("SELECT * FROM workspaces ORDER BY name")
-            top.append(("workspaces", writer.list(workspaces.map(writer.workspace))))
+            top.append(("workspaces", writer.list(try workspaces.map(writer.workspace))))
             let members = try db.rows("SELECT * FROM shared_line_members ORDER BY line, extension")
             let lines = try db.rows("SELECT * FROM shared_lines ORDER BY number")
             top.append(("shared_lines", try writer.list(lines.map { try writer.sharedLine($0, members: members) })))
@@ -95,7 +95,8 @@ public enum DirectorySection: String, CaseIterable, Sendable {
         case .sharedLines: ["sip_password"]
         case .sites: ["phone_credentials"]
         case .devices: ["phone_credentials", "provisioning_secret", "claimed_from", "line.sip_password"]
-        case .workspaces, .templates: []
+        case .workspaces: ["line.sip_password"]
+        case .templates: []
         }
     }
 
@@ -343,14 +344,21 @@ struct DirectoryWriter {
         ])
     }
 
-    func workspace(_ row: SQLRow) -> Node {
-        map([
+    func workspace(_ row: SQLRow) throws -> Node {
+        let w = try SQLStore.workspaceRecord(row, secrets: secrets)
+        return map([
             ("name", text(row["name"])), ("licence", text(row["licence"])), ("hot_desking", bool(row["hot_desking"])),
             ("emergency_caller_id", (row["emergency_caller_id"] as String?).map(text)),
             ("site", (row["site"] as String?).map(text)),
             ("room_type", (row["room_type"] as String?).map(text)),
             ("capacity", (row["capacity"] as Int?).map(int)),
+            ("line", w?.line.map(line)),
         ])
+    }
+
+    /// A phone's or a workspace's own line (its password with secrets only).
+    func line(_ l: DeviceLine) -> Node {
+        map([("number", text(l.number)), ("name", text(l.name)), ("sip_password", withSecrets ? text(l.sipPassword) : nil)])
     }
 
     func sharedLine(_ row: SQLRow, members: [SQLRow]) throws -> Node {
@@ -382,12 +390,7 @@ struct DirectoryWriter {
             ("workspace", d.workspace.map(text)), ("users", users.isEmpty ? nil : sequence(users.map(text))),
             // A device in a workspace is in the workspace's site.
             ("site", d.workspace == nil ? d.site.map(text) : nil),
-            (
-                "line",
-                d.ownLine.map { l in
-                    map([("number", text(l.number)), ("name", text(l.name)), ("sip_password", withSecrets ? text(l.sipPassword) : nil)])
-                }
-            ),
+            ("line", d.ownLine.map(line)),
             ("cos", d.cos.map(text)), ("cos_if_not_logged", d.cosIfNotLogged.map(text)),
             ("emergency_caller_id", d.emergencyCallerID.map(text)),
             ("provisioning_secret", claimed ? d.provisioningSecret.map(text) : nil),

@@ -67,8 +67,8 @@ extension SQLStore {
             mappings = try db.rows("SELECT * FROM mappings WHERE extension = ?", [session.extensionNumber]).map(mapping)
             memberships = try Self.memberships(db, of: session.extensionNumber, secrets: secrets)
         }
-        // The workspace is read only when its emergency caller ID could be the desk's.
-        let workspace = try device.emergencyCallerID == nil ? device.workspace.flatMap { try readWorkspace(db, $0) } : nil
+        // Its emergency caller ID may be the desk's, its line the idle phone's.
+        let workspace = try device.workspace.flatMap { try readWorkspace(db, $0, secrets: secrets) }
         return DeviceConfigState(
             settings: settings.forSite(device.site),
             device: device,
@@ -102,7 +102,7 @@ extension SQLStore {
             )
             let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", device.mac.canonical)
             let ext = try session.flatMap { try Self.readExtension(db, $0.extensionNumber, secrets: secrets) }
-            let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0) }
+            let workspace = try device.workspace.flatMap { try Self.readWorkspace(db, $0, secrets: secrets) }
             return .current(
                 AppState(
                     settings: try self.currentSettings(db, secrets: secrets).forSite(device.site),

@@ -129,7 +129,7 @@ extension SQLStore {
         for e in directory.extensions { count(try upsert(e, db, pinHash: pins[e.number] ?? nil, secrets: secrets)) }
         for l in directory.sharedLines { count(try upsert(l, db, secrets: secrets)) }
         for site in directory.sites { count(try upsertDefinition("sites", site.name, try storedSite(site, db, secrets: secrets), db)) }
-        for w in directory.workspaces { count(try upsert(w, db)) }
+        for w in directory.workspaces { count(try upsert(w, db, secrets: secrets)) }
         for sch in directory.schedules { count(try upsertDefinition("schedules", sch.name, StoredSchedule(sch), db)) }
         for c in directory.classesOfService { count(try upsertDefinition("classes_of_service", c.name, StoredCoS(c), db)) }
         for d in directory.devices { count(try upsert(d, db, at: at, secrets: secrets)) }
@@ -139,6 +139,7 @@ extension SQLStore {
         try checkWorkspaceLimits(directory, db)
         try placeDevicesInTheirWorkspacesSites(db)
         try checkSites(db)
+        try checkLineNumbers(db)
         try checkClassesOfService(db)
         try insert(
             AuditEntry(

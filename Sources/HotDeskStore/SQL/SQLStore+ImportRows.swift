@@ -103,20 +103,24 @@ extension SQLStore {
         }
     }
 
-    static func upsert(_ w: Workspace, _ db: any SQLDatabase) throws -> Bool? {
-        guard let old = try readWorkspace(db, w.name) else {
-            try db.execute(
-                "INSERT INTO workspaces (name, licence, hot_desking, emergency_caller_id, site, room_type, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [w.name, w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.roomType?.rawValue, w.capacity]
-            )
-            return nil
+    static func upsert(_ w: Workspace, _ db: any SQLDatabase, secrets: SecretBox) throws -> Bool? {
+        let old = try readWorkspace(db, w.name, secrets: secrets)
+        if old == nil {
+            try db.execute("INSERT INTO workspaces (name, licence, hot_desking) VALUES (?, ?, ?)", [w.name, w.licence.rawValue, w.hotDesking])
         }
         guard old != w else { return false }
         try db.execute(
             "UPDATE workspaces SET licence = ?, hot_desking = ?, emergency_caller_id = ?, site = ?, room_type = ?, capacity = ? WHERE name = ?",
             [w.licence.rawValue, w.hotDesking, w.emergencyCallerID, w.site, w.roomType?.rawValue, w.capacity, w.name]
         )
-        return true
+        // The line is sealed again only when it changed (a sealing differs every time).
+        if old?.line != w.line {
+            try db.execute(
+                "UPDATE workspaces SET line_number = ?, line_name = ?, line_sip_password_sealed = ? WHERE name = ?",
+                [w.line?.number, w.line?.name, try w.line.map { try secrets.seal($0.sipPassword) }, w.name]
+            )
+        }
+        return old == nil ? nil : true
     }
 
     /// After the import's writes (in its transaction): no workspace holds more devices than its
@@ -195,6 +199,35 @@ extension SQLStore {
             }
         }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
+    }
+
+    /// After the import's writes: a number is one SIP user — an extension, a shared line, a phone's
+    /// or a workspace's own line — so the PBX's questions about it have one answer; else nothing
+    /// is written.
+    static func checkLineNumbers(_ db: any SQLDatabase) throws {
+        let owners = """
+            SELECT number, 'extension ' || number AS owner FROM extensions
+            UNION ALL SELECT number, 'shared line ' || number FROM shared_lines
+            UNION ALL SELECT line_number, 'the line of device ' || mac FROM devices WHERE line_number IS NOT NULL
+            UNION ALL SELECT line_number, 'the line of workspace ' || name FROM workspaces WHERE line_number IS NOT NULL
+            """
+        let clashing = try db.values(
+            String.self,
+            "SELECT number FROM (\(owners)) AS lines GROUP BY number HAVING COUNT(*) > 1 ORDER BY number LIMIT 20"
+        )
+        guard !clashing.isEmpty else { return }
+        var problems: [DirectoryProblem] = []
+        for number in clashing {
+            let named = try db.values(String.self, "SELECT owner FROM (\(owners)) AS lines WHERE number = ? ORDER BY owner", [number])
+            problems.append(
+                DirectoryProblem(
+                    path: "(directory)",
+                    line: nil,
+                    message: "\(number) would be \(named.joined(separator: " and ")): a number is one line"
+                )
+            )
+        }
+        throw DirectoryError(file: "", problems: problems)
     }
 
     /// A shared line and exactly the members the file lists for it.

@@ -306,62 +306,6 @@ extension SQLStore {
     /// How stale an API key's `last_used_at` may be.
     static let keyUsePrecision: TimeInterval = 60
 
-    /// The phone whose own line is a SIP user, asked at every registration and call of a user that
-    /// is not an extension (and at every SIP scanner's guess): through `devices_line_number`.
-    static let deviceByOwnLineSQL = "SELECT * FROM devices WHERE line_number = ?"
-
-    public func sipUser(_ authUser: String) async throws -> SIPUser? {
-        let secrets = secretBox
-        let catalog = self.catalog
-        return try await engine.read { db -> SIPUser? in
-            var settings: Settings?
-            func desk(_ row: SQLRow) throws -> SIPDesk {
-                let device = try Self.device(row, secrets: secrets, catalog: catalog)
-                if settings == nil { settings = try self.currentSettings(db, secrets: secrets) }
-                let site = settings!.forSite(device.site)
-                // The workspace is read only when its emergency caller ID could be the desk's.
-                let workspace = try device.emergencyCallerID == nil ? device.workspace.flatMap { try Self.readWorkspace(db, $0) } : nil
-                return SIPDesk(
-                    device: device,
-                    emergencyCallerID: CallerID.emergency(of: device, workspace: workspace, settings: site),
-                    emergencyLocation: site.emergencyLocation
-                )
-            }
-            if let ext = try Self.readExtension(db, authUser, secrets: secrets) {
-                let desks = try db.rows(
-                    "SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac WHERE s.extension = ? ORDER BY s.started_at",
-                    [authUser]
-                )
-                .map(desk)
-                return .extension(ext, desks: desks)
-            }
-            if let row = try db.row(Self.deviceByOwnLineSQL, [authUser]) {
-                let busy =
-                    try db.value(Bool.self, "SELECT EXISTS (SELECT 1 FROM sessions WHERE mac = ?)", [row["mac"] as String]) ?? false
-                return .deviceLine(try desk(row), inUse: !busy)
-            }
-            if let row = try db.row("SELECT * FROM shared_lines WHERE number = ?", [authUser]) {
-                let line = SharedLine(
-                    number: row["number"],
-                    name: row["name"],
-                    sipPassword: try secrets.open(row["sip_password_sealed"]),
-                    callerID: row["caller_id"],
-                    members: []
-                )
-                let desks = try db.rows(
-                    """
-                    SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac JOIN shared_line_members m ON m.extension = s.extension
-                    WHERE m.line = ? ORDER BY s.started_at
-                    """,
-                    [authUser]
-                )
-                .map(desk)
-                return .sharedLine(line, desks: desks)
-            }
-            return nil
-        }
-    }
-
     public func addPushLogin(mac: MACAddress, loginHash: String, expires: Date, now: Date, keepPerPhone: Int) async throws {
         try await engine.write { db in
             try db.execute("DELETE FROM push_logins WHERE expires_at <= ?", [now.timeIntervalSince1970])

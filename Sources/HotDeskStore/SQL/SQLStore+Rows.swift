@@ -206,18 +206,20 @@ extension SQLStore {
         return try await engine.read { db in try self.cosBookMemo.value(at: db.sharedStamp()) { try Self.readCoSBook(db) } }
     }
 
-    static func readWorkspace(_ db: any SQLDatabase, _ name: String) throws -> Workspace? {
-        try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap(workspaceRecord)
+    static func readWorkspace(_ db: any SQLDatabase, _ name: String, secrets: SecretBox) throws -> Workspace? {
+        try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap { try workspaceRecord($0, secrets: secrets) }
     }
 
-    static func workspaceRecord(_ row: SQLRow) -> Workspace? {
-        Workspace.Licence(rawValue: row["licence"]).map {
-            var workspace = Workspace(name: row["name"], licence: $0, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
-            workspace.site = row["site"]
-            workspace.roomType = (row["room_type"] as String?).flatMap(Workspace.RoomType.init(rawValue:))
-            workspace.capacity = row["capacity"]
-            return workspace
+    static func workspaceRecord(_ row: SQLRow, secrets: SecretBox) throws -> Workspace? {
+        guard let licence = Workspace.Licence(rawValue: row["licence"]) else { return nil }
+        var workspace = Workspace(name: row["name"], licence: licence, hotDesking: row["hot_desking"], emergencyCallerID: row["emergency_caller_id"])
+        workspace.site = row["site"]
+        workspace.roomType = (row["room_type"] as String?).flatMap(Workspace.RoomType.init(rawValue:))
+        workspace.capacity = row["capacity"]
+        if let number = row["line_number"] as String?, let sealed = row["line_sip_password_sealed"] as Data? {
+            workspace.line = DeviceLine(number: number, name: row["line_name"] ?? number, sipPassword: try secrets.open(sealed))
         }
+        return workspace
     }
 
     /// The shared lines an extension is a member of, with its key and ring option.

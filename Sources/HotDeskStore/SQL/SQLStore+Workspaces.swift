@@ -4,21 +4,23 @@ import HotDeskCore
 // Workspaces: which devices they hold, within their licence.
 extension SQLStore {
     public func workspaces() async throws -> [(workspace: Workspace, devices: Int)] {
-        try await engine.read { db in
+        let secrets = secretBox
+        return try await engine.read { db in
             try db.rows("SELECT w.*, (SELECT COUNT(*) FROM devices d WHERE d.workspace = w.name) AS devices FROM workspaces w ORDER BY w.name")
-                .compactMap { row in Self.workspaceRecord(row).map { ($0, row["devices"]) } }
+                .compactMap { row in try Self.workspaceRecord(row, secrets: secrets).map { ($0, row["devices"]) } }
         }
     }
 
     public func assignWorkspace(mac: MACAddress, workspace: String?, actor: String, at: Date) async throws -> WorkspaceAssignment {
-        try await engine.write { db in
+        let secrets = secretBox
+        return try await engine.write { db in
             guard let current = try db.row("SELECT workspace FROM devices WHERE mac = ?", [mac.canonical]) else {
                 return .unknownDevice
             }
             let old: String? = current["workspace"]
             var site: String?
             if let workspace {
-                guard let w = try Self.readWorkspace(db, workspace) else { return .unknownWorkspace }
+                guard let w = try Self.readWorkspace(db, workspace, secrets: secrets) else { return .unknownWorkspace }
                 let count =
                     try db.value(Int.self, "SELECT COUNT(*) FROM devices WHERE workspace = ? AND mac != ?", [workspace, mac.canonical])
                     ?? 0

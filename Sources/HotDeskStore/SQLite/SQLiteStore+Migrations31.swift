@@ -91,6 +91,16 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v40: a workspace's own line") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE workspaces ADD COLUMN line_number TEXT;
+                    ALTER TABLE workspaces ADD COLUMN line_name TEXT;
+                    ALTER TABLE workspaces ADD COLUMN line_sip_password_sealed BLOB;
+                    CREATE INDEX workspaces_line_number ON workspaces(line_number) WHERE line_number IS NOT NULL;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

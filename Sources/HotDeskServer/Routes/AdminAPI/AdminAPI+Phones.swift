@@ -148,6 +148,7 @@ extension AdminAPIController {
                 maxDevices: $0.workspace.licence.maxDevices
             )
             (view.roomType, view.capacity) = ($0.workspace.roomType?.rawValue, $0.workspace.capacity)
+            view.lineNumber = $0.workspace.line?.number
             return view
         }
         return .json(.ok, WorkspaceList(workspaces: list))

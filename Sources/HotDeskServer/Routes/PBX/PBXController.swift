@@ -128,10 +128,19 @@ struct PBXController: Sendable {
             expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}"
         )
         try Self.checkSIPUser(asked.authUser)
-        guard case .deviceLine(let desk, _)? = try await store.sipUser(asked.authUser) else {
+        switch try await store.sipUser(asked.authUser) {
+        case .deviceLine(let desk, _)?:
+            return (desk.device, asked)
+        case .workspaceLine(let workspace, let desks)?:
+            // Several phones carry it: the one the code was dialled from is the one at source_ip.
+            guard let desk = Self.desk(of: .workspaceLine(workspace, desks: desks), sourceIP: asked.sourceIp) else {
+                let why = desks.isEmpty ? "no phone carries it now" : "it is on \(desks.count) phones and source_ip names none of them"
+                throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is workspace \(workspace.name)'s line: \(why)")
+            }
+            return (desk.device, asked)
+        default:
             throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is not a phone's own line")
         }
-        return (desk.device, asked)
     }
 
     /// Where the caller is: the PBX's `source_ip` when it is an IP address (the phone's, as the
@@ -269,6 +278,9 @@ struct PBXController: Sendable {
         case .sharedLine(let line, let desks):
             cosName = nil
             if desks.isEmpty { notProvisioned = "no member of shared line \(line.number) is logged in" }
+        case .workspaceLine(let workspace, let desks):
+            cosName = Self.workspaceCoS(user, sourceIP: asked.sourceIp, book: book, callee: asked.callee, at: now)
+            if desks.isEmpty { notProvisioned = "no phone of workspace \(workspace.name) carries its line now" }
         }
         let emergency = book.emergencyNumbers.contains(asked.callee)
         if emergency {
@@ -337,6 +349,7 @@ struct PBXController: Sendable {
         case .extension(let ext, let desks): desks.isEmpty ? nil : ext.sipPassword
         case .deviceLine(let desk, let inUse): inUse ? desk.device.ownLine?.sipPassword : nil
         case .sharedLine(let line, let desks): desks.isEmpty ? nil : line.sipPassword
+        case .workspaceLine(let workspace, let desks): desks.isEmpty ? nil : workspace.line?.sipPassword
         }
     }
 
@@ -361,6 +374,7 @@ struct PBXController: Sendable {
             case .extension(let ext, _): ext.callerID ?? ext.number
             case .deviceLine(let own, _): own.emergencyCallerID ?? own.device.ownLine?.number ?? ""
             case .sharedLine(let shared, _): shared.callerID ?? shared.number
+            case .workspaceLine(let workspace, _): workspace.emergencyCallerID ?? workspace.line?.number ?? ""
             }
         return DeskIdentity(
             line: line,
@@ -379,6 +393,15 @@ struct PBXController: Sendable {
         /// The settings of the desk's site (the settings' own when the desk has none or is not known).
         let settings: Settings
         var site: String? { settings.site }
+    }
+
+    /// The class of service of a call on a workspace's line: its desk's "if not logged" (or its
+    /// own); when the PBX does not say which of the phones carrying it called, the class of each
+    /// is asked and the first that refuses decides, so no desk lets through what another may not.
+    static func workspaceCoS(_ user: SIPUser, sourceIP: String?, book: CoSBook, callee: String, at now: Date) -> String? {
+        let candidates = desk(of: user, sourceIP: sourceIP).map { [$0] } ?? user.desks
+        let names = candidates.compactMap { $0.device.cosIfNotLogged ?? $0.device.cos }
+        return names.first { book.decide(cosName: $0, number: callee, at: now).action == .deny } ?? names.first
     }
 
     /// The phone a SIP user's request came from: the one at `sourceIP` (as the PBX saw it)
