@@ -9,7 +9,8 @@ extension Reader {
     /// A shared line: number (not an extension's), name, SIP password, caller ID, members with
     /// their key (2 up to the largest model's last key but one) and ring option.
     mutating func readSharedLine(_ node: Node, path: String, extensions: Set<String>) -> SharedLine? {
-        guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members", "licences"]) else { return nil }
+        guard let map = mapping(node, path: path, allowed: ["number", "name", "sip_password", "caller_id", "members", "licences", "direct_dial"])
+        else { return nil }
         let licences = map["licences"].flatMap { int($0, path: "\(path).licences", range: SharedLine.licenceCounts) }
         let number = required(map, "number", path: path).flatMap {
             lineNumber($0, path: "\(path).number", extensions: extensions, what: "a shared line")
@@ -17,6 +18,7 @@ extension Reader {
         let name = required(map, "name", path: path).flatMap { string($0, path: "\(path).name", maxLength: 64) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
+        let directDial = map["direct_dial"].flatMap { self.callerID($0, path: "\(path).direct_dial") }
         let highest = catalog.mostLineKeys - 1
         let members = list(map["members"], path: "\(path).members").compactMap { item -> SharedLine.Member? in
             guard let m = mapping(item.node, path: item.path, allowed: ["extension", "button", "ring"]) else { return nil }
@@ -45,9 +47,12 @@ extension Reader {
             problem("\(path).licences", node, "\(members.count) members on \(licences) licences: remove members or count more licences")
             return nil
         }
-        guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil, map["licences"] == nil || licences != nil else { return nil }
+        guard let number, let name, let sip, map["caller_id"] == nil || callerID != nil, map["licences"] == nil || licences != nil,
+            map["direct_dial"] == nil || directDial != nil
+        else { return nil }
         var line = SharedLine(number: number, name: name, sipPassword: sip, callerID: callerID, members: members)
         line.licences = licences
+        line.directDial = directDial
         return line
     }
 

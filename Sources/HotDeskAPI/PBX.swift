@@ -58,6 +58,20 @@ public struct CredentialsView: Codable, Sendable {
     }
 }
 
+/// `GET /pbx/v1/direct-dial/{number}`: the SIP user an inbound call to the number rings.
+public struct DirectDialView: Codable, Sendable {
+    public var number: String
+    public var authUser: String
+    /// How long a PBX may keep the answer, in seconds.
+    public var ttl: Int
+
+    public init(number: String, authUser: String, ttl: Int) {
+        self.number = number
+        self.authUser = authUser
+        self.ttl = ttl
+    }
+}
+
 /// The answer to a star-code login or logout, for a PBX to turn into a SIP reply.
 public struct StarCodeView: Codable, Sendable {
     /// `logged_in`, `logged_out`, `rejected`, `locked`.

@@ -194,6 +194,8 @@ public struct SharedLineView: Codable, Sendable {
     public var members: [Member]
     /// How many members it is licensed for (nil: no count).
     public var licences: Int?
+    /// The number callers outside dial to reach it.
+    public var directDial: String?
 
     public init(number: String, name: String, callerId: String?, members: [Member]) {
         self.number = number

@@ -50,6 +50,8 @@ public struct AuditEntry: Hashable, Sendable {
         /// A person changed their PIN on a phone (Change PIN), or an admin cleared it (`outcome`
         /// and `detail` say which); the audit never holds a PIN.
         case pinChanged = "pin_changed"
+        /// A partner made an organisation (its empty directory).
+        case organisationCreated = "organisation_created"
     }
 
     public enum Outcome: String, Sendable, Codable {

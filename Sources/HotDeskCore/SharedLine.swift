@@ -50,6 +50,9 @@ public struct SharedLine: Hashable, Sendable {
     /// How many members the line is licensed for (iPECS's "20 licenses"): at most that many;
     /// nil: no count.
     public var licences: Int?
+    /// The number callers outside dial to reach it (iPECS's "Direct Dial Call Number"): the PBX
+    /// asks which line it rings (`/pbx/v1/direct-dial/{number}`). One line's at most.
+    public var directDial: String?
 
     public static let licenceCounts = 1...1000
 

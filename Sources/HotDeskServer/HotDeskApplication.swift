@@ -19,8 +19,9 @@ import UnixSignals
 /// every open request before the application's other services are told to stop.
 public struct HotDeskService: Service {
     let application: any ApplicationProtocol
-    /// The console's event streams: the root's and every organisation's.
-    let events: [ConsoleEvents]
+    /// The console's event streams: the root's (and every organisation's, through the host).
+    let events: ConsoleEvents
+    let organisations: OrganisationHost
     /// The one way to change a phone, as this server makes changes (its pushes go out at once).
     public let changes: PhoneChanges
     let autoLogout: AutoLogoutService
@@ -33,7 +34,8 @@ public struct HotDeskService: Service {
         try await withGracefulShutdownHandler {
             try await application.run()
         } onGracefulShutdown: {
-            for stream in events { stream.stop() }
+            events.stop()
+            organisations.stopEvents()
         }
     }
 
@@ -49,45 +51,38 @@ public struct HotDeskService: Service {
 
 /// Builds HotDesk: phone routes (`/provision`, `/app`), the admin API (`/api/v1`), the console
 /// (`/admin`), `/health`, and the push worker and other services that run beside them; and the
-/// same for each of `organisations` (by name, each with its own store) under `/o/NAME`.
+/// same for each of `organisations` (by name, each with its own store) under `/o/NAME`, and for
+/// those `organisationStores` finds or makes while it runs.
 public func makeApplication(
     store: any Store,
     families: FamilyBook,
     pusher: PhonePusher,
     configuration: ServerConfiguration,
     organisations: [String: any Store] = [:],
+    organisationStores: OrganisationStores? = nil,
     logger: Logger,
     clock: @escaping @Sendable () -> Date = { Date() },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onTFTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> HotDeskService {
-    // A phone belongs to one directory: each one's imports and enrolments are checked against the others'.
-    let directories: [(name: String, store: any DirectoryStore)] = [("", store)] + organisations.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    func owners(besides name: String) -> DeviceOwners? {
-        organisations.isEmpty ? nil : DeviceOwners(others: directories.filter { $0.name != name })
-    }
+    let host = OrganisationHost(main: store, stores: organisationStores, logger: logger)
     var parts = ServerParts(
         store: store,
         families: families,
         pusher: pusher,
         configuration: configuration,
-        owners: owners(besides: ""),
+        owners: host.owners(besides: ""),
         logger: logger,
         clock: clock
     )
-    parts.organisations = organisations.keys.sorted()
+    // The main parts make each organisation's (their partners manage it), mounted by the host.
+    let base = parts
+    host.building { name, orgStore, owners in base.organisation(name, store: orgStore, owners: owners) }
+    parts.organisations = host
+    for (name, orgStore) in organisations.sorted(by: { $0.key < $1.key }) { host.mount(name, store: orgStore) }
     let router = Router(context: HotDeskRequestContext.self)
     parts.registerRoutes(on: router)
-    var tenants: [ServerParts] = []
-    var responders: [String: RouterResponder<HotDeskRequestContext>] = [:]
-    for (name, orgStore) in organisations.sorted(by: { $0.key < $1.key }) {
-        let tenant = parts.organisation(name, store: orgStore, owners: owners(besides: name))
-        let orgRouter = Router(context: HotDeskRequestContext.self)
-        tenant.registerRoutes(on: orgRouter)
-        responders[name] = orgRouter.buildResponder()
-        tenants.append(tenant)
-    }
-    OrganisationRouter(responders: responders).register(with: router)
+    OrganisationRouter(host: host).register(with: router)
     let book = ConnectionBook(limit: configuration.connections.maxConnections)
     let http1 = HTTPServerBuilder.http1(
         configuration: .init(
@@ -99,13 +94,14 @@ public func makeApplication(
         router: router,
         server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "HotDesk"),
-        services: parts.services(onTFTPRunning: onTFTPRunning) + tenants.flatMap { $0.services(onTFTPRunning: { _ in }) },
+        services: parts.services(onTFTPRunning: onTFTPRunning) + [host],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
     return HotDeskService(
         application: application,
-        events: [parts.events] + tenants.map(\.events),
+        events: parts.events,
+        organisations: host,
         changes: parts.changes,
         autoLogout: parts.autoLogout,
         pbx: parts.pushes.relay,
@@ -133,8 +129,9 @@ struct ServerParts {
     let fetchTimes: FetchTimes
     let health: HealthMonitor
     var consoleAuth: ConsoleAuth
-    /// The organisations beside the main directory (the main parts' API lists them to partners).
-    var organisations: [String] = []
+    /// The organisations beside the main directory (the main parts' API lists and makes them for
+    /// partners); none in an organisation's parts.
+    var organisations: OrganisationHost?
     /// An organisation's parts: the main directory's partner keys.
     var partnerKey: APIKeyMiddleware.PartnerKeyLookup?
     let events: ConsoleEvents

@@ -198,7 +198,8 @@ struct Serve: AsyncParsableCommand {
         }
         let sqlite = opened.store
         let serverLock = try lockDatabase()
-        let (organisations, organisationLocks) = try openOrganisations(families: families)
+        let organisationLocks = ServerLocks()
+        let organisations = try openOrganisations(families: families, locks: organisationLocks)
         logger.info(
             "HotDesk starting",
             metadata: [
@@ -221,6 +222,7 @@ struct Serve: AsyncParsableCommand {
                 pusher: PhonePusher(recipes: families.pushes),
                 configuration: configuration,
                 organisations: organisations,
+                organisationStores: store.organisationStores(catalog: families.catalog, caches: caches, locks: organisationLocks),
                 logger: logger,
                 onServerRunning: { port in
                     let provisioning = (try? await sqlite.settings().internalAddress).flatMap { $0 }.map { "\($0.baseURL)/provision/" }
@@ -254,26 +256,19 @@ struct Serve: AsyncParsableCommand {
         return lock
     }
 
-    /// Every organisation's database in `orgs/` beside the main one (`hotdesk import --org NAME`
-    /// makes one), opened and held as the main one is: served under `/o/NAME`.
-    private func openOrganisations(families: FamilyBook) throws -> ([String: any Store], [ServerLock]) {
+    /// Every organisation's database beside the main one (`hotdesk import --org NAME` makes one),
+    /// opened and held as the main one is: served under `/o/NAME`.
+    private func openOrganisations(families: FamilyBook, locks: ServerLocks) throws -> [String: any Store] {
         guard store.organisation == nil else { throw fail("serve serves every organisation beside the main database: leave out --org") }
         var stores: [String: any Store] = [:]
-        var locks: [ServerLock] = []
-        for name in store.organisationNames() {
-            var options = store
-            options.org = name
+        for name in try store.organisationNames() {
             do {
-                stores[name] = try options.openReporting(catalog: families.catalog, create: false, caches: caches).store
-                guard let lock = try ServerLock(database: options.databasePath) else {
-                    throw Failure(description: "another HotDesk server is running on \(options.databasePath)")
-                }
-                locks.append(lock)
+                stores[name] = try store.serveOrganisation(name, create: false, catalog: families.catalog, caches: caches, locks: locks)
             } catch {
                 throw fail("organisation \(name): \(error)")
             }
         }
-        return (stores, locks)
+        return stores
     }
 
     /// The options as the server takes them.
@@ -343,13 +338,15 @@ struct Import: AsyncParsableCommand {
         do {
             try await importFile(yaml, url: url, into: sqlite, families: families)
         } catch {
-            // A first import that failed leaves nothing behind: no empty database, no key file.
+            // A first import that failed leaves nothing behind: no empty database, no key file. A
+            // PostgreSQL database stays (made by its admin) and holds the key's check now: its key
+            // file stays with it, or no later command could open it.
             if opened.createdDatabase {
                 for file in [store.databasePath, store.databasePath + "-wal", store.databasePath + "-shm"] {
                     try? FileManager.default.removeItem(atPath: file)
                 }
+                if opened.createdKey { try? FileManager.default.removeItem(atPath: store.keyPath) }
             }
-            if opened.createdKey { try? FileManager.default.removeItem(atPath: store.keyPath) }
             throw error
         }
     }
@@ -375,7 +372,7 @@ struct Import: AsyncParsableCommand {
         do {
             var changes = PhoneChanges(store: sqlite, families: families, pathPrefix: store.pathPrefix, logger: quietLogger)
             let others = try store.otherDirectories()
-            if !others.isEmpty { changes.owners = DeviceOwners(others: others) }
+            if !others.isEmpty { changes.owners = DeviceOwners { others } }
             (summary, changed) = try await changes.importDirectory(
                 document,
                 actor: "cli",

@@ -22,7 +22,9 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         help: """
-            The organisation (a partner's customer) this is for: its own database and key file beside the main one,             orgs/NAME.sqlite (import creates it), served under /o/NAME. Default: $HOTDESK_ORG, else none (the main directory)
+            The organisation (a partner's customer) this is for: its own database beside the main one (import creates it), \
+            served under /o/NAME: orgs/NAME.sqlite and its own key file beside a SQLite file; the database <DATABASE>_org_NAME \
+            (- written _) on the same PostgreSQL server, sealed with the same key file. Default: $HOTDESK_ORG, else none (the main directory)
             """
     )
     var org: String?
@@ -31,7 +33,7 @@ struct StoreOptions: ParsableArguments {
         guard let organisation else { return }
         if let why = Organisation.nameProblem(organisation) { throw ValidationError("--org \(organisation): \(why)") }
         if PostgresLocation.isURL(mainDatabase) {
-            throw ValidationError("--org: organisations are SQLite databases beside the main one for now (not on PostgreSQL)")
+            do { _ = try PostgresLocation(url: mainDatabase).organisation(organisation) } catch { throw ValidationError("--org: \(error)") }
         }
     }
 
@@ -53,7 +55,9 @@ struct StoreOptions: ParsableArguments {
     /// The database this command opens: the organisation's when one is named, else the main one.
     var database: String {
         guard let organisation else { return mainDatabase }
-        return organisationsFolder.appendingPathComponent("\(organisation).sqlite").path
+        guard PostgresLocation.isURL(mainDatabase) else { return organisationsFolder.appendingPathComponent("\(organisation).sqlite").path }
+        // `validate` made sure it can be made; never the main database in its place.
+        return (try? PostgresLocation(url: mainDatabase).organisation(organisation).description) ?? "postgres://-/-"
     }
 
     /// The other directories beside this one — the main one and every other organisation — whose
@@ -62,8 +66,10 @@ struct StoreOptions: ParsableArguments {
         var others: [(name: String, store: any DirectoryStore)] = []
         var main = self
         main.org = ""
-        if organisation != nil, FileManager.default.fileExists(atPath: main.databasePath) { others.append(("", try main.open())) }
-        for name in organisationNames() where name != organisation {
+        if organisation != nil, main.isPostgres || FileManager.default.fileExists(atPath: main.databasePath) {
+            others.append(("", try main.open()))
+        }
+        for name in try organisationNames() where name != organisation {
             var other = self
             other.org = name
             others.append((name, try other.open()))
@@ -81,13 +87,28 @@ struct StoreOptions: ParsableArguments {
     /// Where the organisation's phone routes are (`/o/NAME`), as the server renders their configs.
     var pathPrefix: String { Organisation.pathPrefix(organisation) }
 
-    /// The organisations whose databases are in `orgs/` beside the main one, by name.
-    func organisationNames() -> [String] {
-        guard !PostgresLocation.isURL(mainDatabase),
-            let files = try? FileManager.default.contentsOfDirectory(atPath: organisationsFolder.path)
-        else { return [] }
+    /// The organisations whose databases are beside the main one (in `orgs/`, or on the same
+    /// PostgreSQL server), by name.
+    func organisationNames() throws -> [String] {
+        if PostgresLocation.isURL(mainDatabase) { return try PostgresLocation(url: mainDatabase).organisationNames() }
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: organisationsFolder.path) else { return [] }
         return files.filter { $0.hasSuffix(".sqlite") }.map { String($0.dropLast(".sqlite".count)) }.filter { Organisation.nameProblem($0) == nil }
             .sorted()
+    }
+
+    /// Makes organisation `name`'s PostgreSQL database beside the main one, unless it exists.
+    private func createOrganisationDatabase(_ name: String, _ location: PostgresLocation) throws {
+        do {
+            let main = try PostgresLocation(url: mainDatabase)
+            // Asked first: a role that may not make databases is refused even one that exists.
+            guard try !PostgresDatabases.named(startingWith: location.database, on: main).contains(location.database) else { return }
+            try PostgresDatabases.create(location.database, on: main)
+        } catch {
+            throw Failure(
+                description: "organisation \(name): its database \(location.database) cannot be made: \(error) "
+                    + "(let the role make databases, ALTER ROLE \(location.user) CREATEDB, or make it first: createdb -O \(location.user) \(location.database))"
+            )
+        }
     }
 
     var isPostgres: Bool { PostgresLocation.isURL(database) }
@@ -149,6 +170,8 @@ struct StoreOptions: ParsableArguments {
         do {
             if isPostgres {
                 let location = try PostgresLocation(url: self.database)
+                // An organisation's database is made beside the main one by the commands that create.
+                if create, let organisation { try createOrganisationDatabase(organisation, location) }
                 return (try PostgresStore(location: location, secrets: secrets, catalog: catalog, create: create), false, newKey)
             }
             return (try SQLiteStore(path: self.database, secrets: secrets, catalog: catalog), newDatabase, newKey)

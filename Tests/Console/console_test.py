@@ -407,6 +407,12 @@ try:
     sign_in("pam")
     wait_until("signed in as pam, a partner", lambda: browser.find_element(By.ID, "who-role").text == "partner")
     view("organisations")
+    # A new organisation, made here and served at once (its own database beside the main one).
+    wait_until("the new organisation's field", lambda: browser.find_element(By.ID, "new-organisation")).send_keys("initech")
+    click("Make organisation", lambda: browser.find_element(By.XPATH, "//form[@id='organisation-form']//button"))
+    wait_until("Initech listed", lambda: rows("tr[data-organisation='initech']"))
+    if not os.path.exists(os.path.join(os.path.dirname(DB), "orgs", "initech.sqlite")):
+        fail("the organisation made in the console has no database beside the main one")
     click("Acme's console", lambda: rows("tr[data-organisation='acme'] a")[0])
     wait_until("Acme's console, as the partner", lambda: browser.find_element(By.CSS_SELECTOR, "header h1").text == "HotDesk · acme"
                and browser.find_element(By.ID, "who-role").text == "partner")
@@ -415,4 +421,4 @@ try:
     shot("09-partner-in-an-organisation")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page, a partner into it from the main console); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page, a partner making an organisation and going into another from the main console); screenshots in {SHOTS}")

@@ -50,6 +50,39 @@ struct SharedLineTests {
         }
     }
 
+    @Test(
+        "a shared line's direct-dial number (iPECS): the PBX asks which line it rings; listed, exported and imported back unchanged; a number two lines would have, or that is no phone number, is refused and nothing written"
+    )
+    func directDial() async throws {
+        let yaml = sharedLineDirectory.replacingOccurrences(of: "    name: Sales\n", with: "    name: Sales\n    direct_dial: \"024801028\"\n")
+        try await TestServer.with(yaml: yaml) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            let pbx = try await PBXTests().pbx(server)
+            var asked = try await pbx.call("GET", "/direct-dial/024801028")
+            #expect(asked.status == 200 && asked.json["auth_user"] as? String == "555", "\(asked.text)")
+            asked = try await pbx.call("GET", "/direct-dial/024801029")
+            #expect(asked.status == 404 && asked.text.contains("unknown_direct_dial"), "\(asked.text)")
+            #expect(try await pbx.call("GET", "/direct-dial/0248x").status == 400)
+            #expect(try await admin.call("GET", "/direct-dial/024801028").status == 404, "the PBX's question, not the admin API's")
+            let lines = try await admin.call("GET", "/shared-lines").json["shared_lines"] as? [[String: Any]] ?? []
+            #expect(lines.first { $0["number"] as? String == "555" }?["direct_dial"] as? String == "024801028", "\(lines)")
+            let exported = try await server.store.exportDirectory(withSecrets: true).yaml
+            #expect(exported.contains("direct_dial: \"024801028\""), "\(exported)")
+            let again = try await importDirectory(exported, into: server.store, base: server.directory)
+            #expect(again.created == 0 && again.updated == 0, "\(again)")
+
+            // Support (556) takes Sales' number: one number rings one line.
+            let taken = #"{"name": "Support", "direct_dial": "024801028", "members": [{"extension": "5501", "button": 3, "ring": "no_ring"}]}"#
+            let clash = try await admin.call("PUT", "/directory/shared_lines/556", body: taken)
+            let problems = (clash.json["error"] as? [String: Any])?["problems"] as? [String] ?? []
+            #expect(clash.status == 422 && problems.contains { $0.contains("shared lines 555 and 556") }, "\(clash.json)")
+            let bad = try await admin.call("PUT", "/directory/shared_lines/556", body: #"{"name": "Support", "direct_dial": "call us"}"#)
+            #expect(bad.status == 422 && "\(bad.json)".contains("direct_dial"), "\(bad.json)")
+            #expect(try await server.store.sharedLines().first { $0.number == "556" }?.directDial == nil, "nothing written")
+            #expect(try await pbx.call("GET", "/direct-dial/024801028").json["auth_user"] as? String == "555")
+        }
+    }
+
     /// Families whose templates write several accounts; those HotDesk cannot push are restarted by hand.
     static let families: [(model: String, mac: String, pushed: Bool)] = [
         ("yealink-t46u", "001565af0001", true), ("polycom-vvx411", "001565af0002", true), ("cisco-8841", "001565af0005", false),

@@ -39,6 +39,7 @@ const SECTIONS = {
     ["sip_password", "SIP password (8+ characters)", "secret"],
     ["caller_id", "Caller ID", "text"],
     ["licences", "Licences (at most this many members)", "number"],
+    ["direct_dial", "Direct-dial number (callers outside dial it)", "text"],
     ["members", "Members, one a line: extension key ring (ring, no_ring or seconds)", "members"],
   ] },
   workspaces: { one: "workspace", key: "name", fields: [
@@ -263,10 +264,22 @@ views.directory = async function () {
   return [table([SECTIONS[section].key, ""], rows, "None yet."), pager(page.next, state.directoryAfter, page.next)];
 };
 
-/// A partner's organisations, each opening its own console (signed in there as the partner).
+/// A partner's organisations, each opening its own console (signed in there as the partner), and
+/// a new one made (its empty directory, served at once).
 views.organisations = async function () {
   const list = await api("GET", "/organisations");
-  toolbar("Organisations", el("span", {}, list.organisations.length + " beside the main directory"));
+  const name = el("input", { id: "new-organisation", placeholder: "acme", maxlength: "30", autocomplete: "off" });
+  const make = async (ev) => {
+    ev.preventDefault();
+    try {
+      const made = await api("POST", "/organisations", { name: name.value.trim() });
+      notice("Organisation " + made.name + " made: open its console to fill it.");
+      render();
+    } catch (e) { notice(e.message, true); }
+  };
+  toolbar("Organisations", el("span", {}, list.organisations.length + " beside the main directory"),
+    el("form", { id: "organisation-form", onsubmit: make },
+      field("New organisation (a-z, 0-9, -)", name), el("button", { type: "submit" }, "Make organisation")));
   const rows = list.organisations.map((o) => el("tr", { "data-organisation": o.name },
     el("td", {}, o.name), el("td", {}, el("a", { href: o.path + "/admin" }, "Open its console")), el("td", { class: "mono" }, o.path + "/api/v1")));
   return [table(["Organisation", "Console", "API"], rows, "No organisations (hotdesk import --org NAME makes one).")];

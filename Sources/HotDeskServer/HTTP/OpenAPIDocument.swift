@@ -129,6 +129,11 @@ public enum OpenAPIDocument {
                 "(Partners) the organisations beside the main directory, each served under its path /o/NAME (its own API, console and phones' URLs).",
             answers: [200, 403]
         ),
+        "POST /api/v1/organisations": .init(
+            summary: "(Partners) make an organisation: its empty directory beside the main one, served at once under /o/NAME (audited).",
+            body: true,
+            answers: [201, 400, 403, 409]
+        ),
         "GET /api/v1/directory": .init(
             summary: "The directory without secrets: YAML, or one section as CSV (?format=csv&section=extensions|devices).",
             query: ["format", "section"],
@@ -192,6 +197,10 @@ public enum OpenAPIDocument {
                 "The emergency numbers of every site, or of ?site= only, for the PBX to route without asking (204: the ?known= version is current).",
             query: ["known", "site"],
             answers: [200, 204, 404]
+        ),
+        "GET /pbx/v1/direct-dial/{number}": .init(
+            summary: "The SIP user an inbound call to a direct-dial number rings (a shared line's direct_dial).",
+            answers: [200, 400, 404]
         ),
         "GET /pbx/v1/notify": .init(
             summary: "The next SIP NOTIFY for the PBX to send to a phone (a long poll: up to ?wait= seconds); ?site= only its phones.",

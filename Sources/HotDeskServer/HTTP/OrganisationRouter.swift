@@ -6,9 +6,9 @@ import Logging
 /// `/o/NAME/…`: a request for an organisation's HotDesk, answered by that organisation's own
 /// routes (its store, caches, keys and console) as if it had come at the root — the prefix taken
 /// off, so every route, check and log line reads the path it always has. An organisation that is
-/// not served here is 404, as a path that does not exist.
+/// not served here (nor found by `OrganisationHost`) is 404, as a path that does not exist.
 struct OrganisationRouter: Sendable {
-    let responders: [String: RouterResponder<HotDeskRequestContext>]
+    let host: OrganisationHost
 
     static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options]
 
@@ -21,7 +21,7 @@ struct OrganisationRouter: Sendable {
 
     func respond(_ request: Request, _ context: HotDeskRequestContext) async throws -> Response {
         let name = context.parameters.get("organisation") ?? ""
-        guard let responder = responders[name] else {
+        guard let responder = await host.responder(for: name) else {
             throw APIError(.notFound, "no_organisation", "no organisation \"\(TextSafety.printable(String(name.prefix(30))))\" here")
         }
         var head = request.head

@@ -1,4 +1,5 @@
 import Foundation
+import HotDeskCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -124,5 +125,28 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             }
         }
         return fields
+    }
+}
+
+extension PostgresLocation {
+    /// The prefix of the databases of this database's organisations: `<database>_org_`.
+    var organisationPrefix: String { database + "_org_" }
+
+    /// Where organisation `name`'s directory is: a database of its own beside this one,
+    /// `<database>_org_<name>` (its `-` written `_`, which a name cannot hold), on the same server.
+    public func organisation(_ name: String) throws -> PostgresLocation {
+        let database = organisationPrefix + name.replacingOccurrences(of: "-", with: "_")
+        guard database.utf8.count <= 63 else {
+            throw Problem(description: "organisation \(name): its database \(database) would be longer than PostgreSQL's 63 bytes")
+        }
+        return self.database(database)
+    }
+
+    /// The organisations whose databases are beside this one (`organisation(_:)`), by name.
+    public func organisationNames() throws -> [String] {
+        try PostgresDatabases.named(startingWith: organisationPrefix, on: self).map {
+            String($0.dropFirst(organisationPrefix.count)).replacingOccurrences(of: "_", with: "-")
+        }
+        .filter { Organisation.nameProblem($0) == nil }
     }
 }

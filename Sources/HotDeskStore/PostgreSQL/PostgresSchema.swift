@@ -181,6 +181,14 @@ enum PostgresSchema {
                 "CREATE INDEX workspaces_line_number ON workspaces(line_number) WHERE line_number IS NOT NULL",
             ]
         ),
+        Migration(
+            version: 18,
+            name: "SQLite's v41: a shared line's direct-dial number",
+            statements: [
+                "ALTER TABLE shared_lines ADD COLUMN direct_dial text",
+                "CREATE INDEX shared_lines_direct_dial ON shared_lines(direct_dial) WHERE direct_dial IS NOT NULL",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -355,6 +355,17 @@ public enum PostgresDatabases {
         try run(admin, "DROP DATABASE IF EXISTS \(try identifier(name)) WITH (FORCE)", ignoring: nil)
     }
 
+    /// The databases on the cluster `admin` connects to whose names begin with `prefix`, sorted.
+    public static func named(startingWith prefix: String, on admin: PostgresLocation) throws -> [String] {
+        let link = PostgresLink(location: admin, id: 2001)
+        defer { link.close() }
+        return try link.queue.sync {
+            try link.alone { db in
+                try db.values(String.self, "SELECT datname::text FROM pg_database WHERE starts_with(datname::text, ?) ORDER BY 1", [prefix])
+            }
+        }
+    }
+
     private static func identifier(_ name: String) throws -> String {
         guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
             throw PostgresLocation.Problem(description: "not a database name HotDesk makes: \(name)")

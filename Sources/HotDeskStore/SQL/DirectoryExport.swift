@@ -368,6 +368,7 @@ struct DirectoryWriter {
             ("sip_password", withSecrets ? text(try secrets.open(row["sip_password_sealed"])) : nil),
             ("caller_id", (row["caller_id"] as String?).map(text)),
             ("licences", (row["licences"] as Int?).map(int)),
+            ("direct_dial", (row["direct_dial"] as String?).map(text)),
             (
                 "members",
                 list(

@@ -202,8 +202,8 @@ extension SQLStore {
     }
 
     /// After the import's writes: a number is one SIP user — an extension, a shared line, a phone's
-    /// or a workspace's own line — so the PBX's questions about it have one answer; else nothing
-    /// is written.
+    /// or a workspace's own line — and a direct-dial number rings one shared line, so the PBX's
+    /// questions about either have one answer; else nothing is written.
     static func checkLineNumbers(_ db: any SQLDatabase) throws {
         let owners = """
             SELECT number, 'extension ' || number AS owner FROM extensions
@@ -211,12 +211,24 @@ extension SQLStore {
             UNION ALL SELECT line_number, 'the line of device ' || mac FROM devices WHERE line_number IS NOT NULL
             UNION ALL SELECT line_number, 'the line of workspace ' || name FROM workspaces WHERE line_number IS NOT NULL
             """
+        var problems: [DirectoryProblem] = []
+        for number in try db.values(
+            String.self,
+            "SELECT direct_dial FROM shared_lines WHERE direct_dial IS NOT NULL GROUP BY direct_dial HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 20"
+        ) {
+            let lines = try db.values(String.self, "SELECT number FROM shared_lines WHERE direct_dial = ? ORDER BY number", [number])
+            problems.append(
+                DirectoryProblem(
+                    path: "shared_lines",
+                    line: nil,
+                    message: "\(number) would be the direct-dial number of shared lines \(lines.joined(separator: " and ")): it rings one line"
+                )
+            )
+        }
         let clashing = try db.values(
             String.self,
             "SELECT number FROM (\(owners)) AS lines GROUP BY number HAVING COUNT(*) > 1 ORDER BY number LIMIT 20"
         )
-        guard !clashing.isEmpty else { return }
-        var problems: [DirectoryProblem] = []
         for number in clashing {
             let named = try db.values(String.self, "SELECT owner FROM (\(owners)) AS lines WHERE number = ? ORDER BY owner", [number])
             problems.append(
@@ -227,7 +239,7 @@ extension SQLStore {
                 )
             )
         }
-        throw DirectoryError(file: "", problems: problems)
+        if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
     }
 
     /// A shared line and exactly the members the file lists for it.
@@ -240,16 +252,16 @@ extension SQLStore {
             let oldPassword = try secrets.open(old["sip_password_sealed"])
             let same =
                 (old["name"] as String) == l.name && (old["caller_id"] as String?) == l.callerID && (old["licences"] as Int?) == l.licences
-                && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
+                && (old["direct_dial"] as String?) == l.directDial && ConstantTime.equal(oldPassword, l.sipPassword) && oldMembers == members
             if same { return false }
             try db.execute(
-                "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ?, licences = ? WHERE number = ?",
-                [l.name, l.callerID, try secrets.seal(l.sipPassword), l.licences, l.number]
+                "UPDATE shared_lines SET name = ?, caller_id = ?, sip_password_sealed = ?, licences = ?, direct_dial = ? WHERE number = ?",
+                [l.name, l.callerID, try secrets.seal(l.sipPassword), l.licences, l.directDial, l.number]
             )
         } else {
             try db.execute(
-                "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id, licences) VALUES (?, ?, ?, ?, ?)",
-                [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID, l.licences]
+                "INSERT INTO shared_lines (number, name, sip_password_sealed, caller_id, licences, direct_dial) VALUES (?, ?, ?, ?, ?, ?)",
+                [l.number, l.name, try secrets.seal(l.sipPassword), l.callerID, l.licences, l.directDial]
             )
         }
         try db.execute("DELETE FROM shared_line_members WHERE line = ?", [l.number])

@@ -87,7 +87,7 @@ extension SQLStore {
     public func sharedLines() async throws -> [SharedLine] {
         try await engine.read { db in
             let members = try db.rows("SELECT * FROM shared_line_members ORDER BY button, extension")
-            return try db.rows("SELECT number, name, caller_id, licences FROM shared_lines ORDER BY number").map { row in
+            return try db.rows("SELECT number, name, caller_id, licences, direct_dial FROM shared_lines ORDER BY number").map { row in
                 let number: String = row["number"]
                 var line = SharedLine(
                     number: number,
@@ -99,6 +99,7 @@ extension SQLStore {
                     }
                 )
                 line.licences = row["licences"]
+                line.directDial = row["direct_dial"]
                 return line
             }
         }

@@ -11,6 +11,10 @@ extension SQLStore {
     /// The workspace whose own line is a SIP user: through `workspaces_line_number`.
     static let workspaceByLineSQL = "SELECT * FROM workspaces WHERE line_number = ?"
 
+    public func directDialUser(_ number: String) async throws -> String? {
+        try await engine.read { db in try db.value(String.self, "SELECT number FROM shared_lines WHERE direct_dial = ?", [number]) }
+    }
+
     public func sipUser(_ authUser: String) async throws -> SIPUser? {
         let secrets = secretBox
         let catalog = self.catalog

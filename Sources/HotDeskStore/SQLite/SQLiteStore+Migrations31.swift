@@ -101,6 +101,14 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v41: a shared line's direct-dial number") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE shared_lines ADD COLUMN direct_dial TEXT;
+                    CREATE INDEX shared_lines_direct_dial ON shared_lines(direct_dial) WHERE direct_dial IS NOT NULL;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

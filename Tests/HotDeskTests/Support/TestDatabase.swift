@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HotDeskCore
+import HotDeskServer
 import PhoneFamilies
 
 @testable import HotDeskStore
@@ -37,6 +38,22 @@ enum TestDatabase {
         var location = postgres.database(name(for: path))
         if let deadline { location.deadline = deadline }
         return try PostgresStore(location: location, secrets: secrets, catalog: catalog, connections: 2)
+    }
+
+    /// Whether the database standing for `path` exists.
+    static func exists(path: String) throws -> Bool {
+        guard let postgres else { return FileManager.default.fileExists(atPath: path) }
+        return try PostgresDatabases.named(startingWith: name(for: path), on: postgres).contains(name(for: path))
+    }
+
+    /// Organisations as a server finds and makes them while it runs: `folder/NAME.sqlite` (or
+    /// the database standing for it), its key beside it.
+    static func organisations(in folder: URL) -> OrganisationStores {
+        @Sendable func path(_ name: String) -> String { folder.appendingPathComponent("\(name).sqlite").path }
+        return OrganisationStores(
+            open: { name in try exists(path: path(name)) ? try open(path: path(name), keyFile: path(name) + ".key") : nil },
+            create: { name in try open(path: path(name), keyFile: path(name) + ".key") }
+        )
     }
 
     /// Drops the database standing for `path` (nothing for a file: its folder is removed).

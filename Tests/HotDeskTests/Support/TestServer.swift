@@ -174,6 +174,7 @@ final class TestServer: Sendable {
             pusher: pusher,
             configuration: configuration,
             organisations: orgStores,
+            organisationStores: TestDatabase.organisations(in: orgFolder),
             logger: logger,
             clock: { clock.now() },
             onServerRunning: { port in continuation.yield(port) },
@@ -275,7 +276,11 @@ final class TestServer: Sendable {
         }
         if !keepFiles {
             TestDatabase.remove(path: dbPath)
-            for name in organisations.keys { TestDatabase.remove(path: directory.appendingPathComponent("orgs/\(name).sqlite").path) }
+            // Every organisation's: those it started with and those made while it ran (their key files).
+            let keys = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("orgs").path)) ?? []
+            for key in keys where key.hasSuffix(".sqlite.key") {
+                TestDatabase.remove(path: directory.appendingPathComponent("orgs/\(key.dropLast(".key".count))").path)
+            }
             try? FileManager.default.removeItem(at: directory)
         }
     }

@@ -109,6 +109,7 @@ extension AdminAPIController {
                 members: line.members.map { .init(extension: $0.extensionNumber, button: $0.button, ring: $0.ring.description) }
             )
             view.licences = line.licences
+            view.directDial = line.directDial
             return view
         }
         return .json(.ok, SharedLineList(sharedLines: lines))

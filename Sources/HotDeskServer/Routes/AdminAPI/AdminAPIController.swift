@@ -25,8 +25,9 @@ struct AdminAPIController: Sendable {
     let events: ConsoleEvents
     /// The zone of a directory that names none (`serve --time-zone`): the console shows times in it.
     let timeZone: TimeZone
-    /// The organisations beside the main directory (the main one's API lists them to partners).
-    var organisations: [String] = []
+    /// The organisations beside the main directory (the main one's API lists and makes them for
+    /// partners); none in an organisation's API.
+    var organisations: OrganisationHost?
     /// An organisation's API: the main directory's partner keys open it too.
     var partnerKey: APIKeyMiddleware.PartnerKeyLookup?
     let clock: @Sendable () -> Date
@@ -36,8 +37,10 @@ struct AdminAPIController: Sendable {
         keys.partnerKey = partnerKey
         let api = router.group("/api/v1").add(middleware: keys)
         api.get("organisations") { _, _ -> Response in
-            .json(.ok, OrganisationList(organisations: organisations.map { OrganisationView(name: $0, path: Organisation.pathPrefix($0)) }))
+            let names = organisations?.names ?? []
+            return .json(.ok, OrganisationList(organisations: names.map { OrganisationView(name: $0, path: Organisation.pathPrefix($0)) }))
         }
+        api.post("organisations") { request, context in try await self.createOrganisation(request, context) }
         api.get("events") { _, context in try self.eventStream(context) }
         api.get("extensions") { request, context in try await self.listExtensions(request, context) }
         api.get("accounts") { _, _ -> Response in

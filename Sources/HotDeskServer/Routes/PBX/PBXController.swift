@@ -30,6 +30,7 @@ struct PBXController: Sendable {
         pbx.post("hotdesk/login") { request, context in try await self.starCodeLogin(request, context) }
         pbx.post("hotdesk/logout") { request, context in try await self.starCodeLogout(request, context) }
         pbx.get("emergency") { request, _ in try await self.emergencyNumbers(request) }
+        pbx.get("direct-dial/{number}") { _, context in try await self.directDial(context) }
         pbx.get("notify") { request, _ in try await self.nextNotify(request) }
         pbx.post("notify/{id}") { request, context in try await self.notifyAnswered(request, context) }
         pbx.post("calls/start") { request, _ in try await self.callStarted(request) }
@@ -48,6 +49,19 @@ struct PBXController: Sendable {
         let version = SHA256.hash(data: Data(joined.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         if request.uri.queryParameters.get("known") == version { return Response(status: .noContent) }
         return .json(.ok, EmergencyListView(version: version, numbers: joined))
+    }
+
+    /// The SIP user an inbound call to a direct-dial number rings (a shared line's number, whose
+    /// registered phones the PBX rings): 404 when no line has it.
+    func directDial(_ context: HotDeskRequestContext) async throws -> Response {
+        let number = context.parameters.get("number") ?? ""
+        guard (1...32).contains(number.utf8.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+") }) else {
+            throw APIError(.badRequest, "bad_number", "a direct-dial number is 1-32 digits, + first if any")
+        }
+        guard let user = try await store.directDialUser(number) else {
+            throw APIError(.notFound, "unknown_direct_dial", "no line has the direct-dial number \(number)")
+        }
+        return .json(.ok, DirectDialView(number: number, authUser: user, ttl: Self.ttl))
     }
 
     /// A call its own class allows, from a phone of another site than the user's: the site's
