@@ -225,7 +225,7 @@ struct ServerParts {
     func organisation(_ name: String, store orgStore: any Store, owners: DeviceOwners?) -> ServerParts {
         var own = configuration
         own.organisation = name
-        own.tftpPort = nil  // TFTP carries no path: the main directory's phones only
+        own.tftpPort = nil  // one TFTP server, the main parts': it serves each phone its organisation's file
         var orgLogger = logger
         orgLogger[metadataKey: "organisation"] = "\(name)"
         var tenant = ServerParts(
@@ -253,9 +253,11 @@ struct ServerParts {
             autoLogout,
         ]
         if let port = configuration.tftpPort {
-            let (provisioning, logger) = (provisioning, logger)
+            let (provisioning, logger, organisations, configs) = (provisioning, logger, organisations, families.configs)
             let server = TFTPServer(host: configuration.host, port: port, logger: logger) { file, peer in
-                await provisioning.serveTFTP(file: file, peer: peer, logger: logger)
+                // An organisation's phone is served its organisation's file (its URLs under /o/NAME).
+                let owner = await organisations?.provisioning(forTFTPFile: file, configs: configs)
+                return await (owner ?? provisioning).serveTFTP(file: file, peer: peer, logger: logger)
             }
             services.append(TFTPService(server: server, onBound: onTFTPRunning))
         }

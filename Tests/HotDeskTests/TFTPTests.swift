@@ -87,6 +87,36 @@ struct TFTPTests {
     }
 
     @Test(
+        "one TFTP server for every organisation: a phone an organisation lists reads that organisation's file (its URLs under /o/NAME), the main directory's phone the main one's",
+        .enabled(if: TFTPClients.available)
+    )
+    func organisations() async throws {
+        let acme = Self.directory.replacingOccurrences(of: "00:1b:d4:00:00:01", with: "00:1b:d4:00:00:02")
+        let server = try await TestServer.start(yaml: Self.directory, tftp: true, organisations: ["acme": acme])
+        do {
+            func read(_ file: String) async throws -> String {
+                let local = server.directory.appendingPathComponent(file).path
+                let r = try await Command.run(
+                    [TFTPClients.tftp, "127.0.0.1", String(server.tftpPort), "-m", "binary", "-c", "get", file, local],
+                    errors: true
+                )
+                #expect(r.status == 0 && r.output.isEmpty, "\(file): \(r.output)")
+                return (try? String(contentsOfFile: local, encoding: .utf8)) ?? ""
+            }
+            let acmeFile = try await read("SEP001BD4000002.cnf.xml")
+            let overHTTP = try await HTTP.get("\(server.baseURL)/o/acme/provision/SEP001BD4000002.cnf.xml")
+            #expect(overHTTP.status == 200 && acmeFile == overHTTP.body, "\(acmeFile.prefix(300))")
+            #expect(acmeFile.contains("/o/acme/"), "Acme's phone is pointed at Acme's routes: \(acmeFile.prefix(600))")
+            let mainFile = try await read(Self.file)
+            #expect(mainFile.contains("<device") && !mainFile.contains("/o/acme"), "\(mainFile.prefix(300))")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test(
         "a client that asks for more than its share: the fifth transfer at once from one address is refused 'busy'; a write is refused; a packet that is no request gets 'illegal operation'"
     )
     func limits() async throws {

@@ -3,6 +3,7 @@ import HotDeskCore
 import HotDeskStore
 import Hummingbird
 import Logging
+import Provisioning
 import ServiceLifecycle
 import Synchronization
 
@@ -33,6 +34,7 @@ final class OrganisationHost: Service, Sendable {
         let responder: Responder
         let store: any Store
         let events: ConsoleEvents
+        let provisioning: ProvisioningController
     }
 
     private let main: any Store
@@ -78,7 +80,7 @@ final class OrganisationHost: Service, Sendable {
         parts.registerRoutes(on: router)
         let fresh = mounted.withLock { all -> Bool in
             guard all[name] == nil else { return false }
-            all[name] = Mounted(responder: router.buildResponder(), store: store, events: parts.events)
+            all[name] = Mounted(responder: router.buildResponder(), store: store, events: parts.events, provisioning: parts.provisioning)
             return true
         }
         if fresh { start.yield(parts.services(onTFTPRunning: { _ in })) }
@@ -123,6 +125,24 @@ final class OrganisationHost: Service, Sendable {
         mount(name, store: try stores.create(name))
         await finder.found(name)
         return .created
+    }
+
+    /// Where a TFTP read of `file` is served from (TFTP carries no path): the organisation that
+    /// holds the phone its name names (a phone belongs to one organisation); nil, the main
+    /// directory, for any other name — a phone no organisation lists yet among them.
+    func provisioning(forTFTPFile file: String, configs: ConfigFamilies) async -> ProvisioningController? {
+        let macs = Set(
+            configs.matches(fileName: file).compactMap { match -> MACAddress? in
+                if case .device(let mac, _) = match.kind { return mac }
+                return nil
+            }
+        )
+        guard !macs.isEmpty else { return nil }
+        let candidates = mounted.withLock { $0.sorted { $0.key < $1.key }.map { ($0.value.store, $0.value.provisioning) } }
+        for (store, provisioning) in candidates where (try? await store.storedDevices(Array(macs)))?.isEmpty == false {
+            return provisioning
+        }
+        return nil
     }
 
     /// Ends the console streams of every organisation (a stop begins).
