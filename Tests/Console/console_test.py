@@ -343,6 +343,16 @@ try:
     wait_until("the workspace listed", lambda: rows("tr[data-workspace='Room 4.12']"))
 
     view("directory")
+    # A site edited: its emergency location (what an emergency call from its desks carries).
+    Select(wait_until("the section", lambda: browser.find_element(By.CSS_SELECTOR, "#toolbar select[name='section']"))).select_by_value("sites")
+    click("the site lyon", lambda: rows("tr[data-key='lyon'] td")[0])
+    location = wait_until("the site's form", lambda: form().find_element(By.NAME, "emergency_location"))
+    location.send_keys("Lyon office, 3rd floor")
+    click("Save", lambda: form().find_element(By.XPATH, ".//button[text()='Save']"))
+    wait_until("the site saved", lambda: "Site lyon saved" in browser.find_element(By.ID, "notice").text)
+    exported = subprocess.run([HOTDESK, "export", "--db", DB], stdout=subprocess.PIPE, text=True, check=True).stdout
+    if "Lyon office, 3rd floor" not in exported or "Europe/Paris" not in exported:
+        fail("the site edited in the console lost or missed a field: " + exported[:600])
     Select(wait_until("the section", lambda: browser.find_element(By.CSS_SELECTOR, "#toolbar select[name='section']"))).select_by_value("templates")
     click("Add template", lambda: browser.find_element(By.XPATH, "//div[@id='toolbar']//button[text()='Add template']"))
     wait_until("the template form", lambda: form().find_element(By.NAME, "name")).send_keys("house")
@@ -421,4 +431,4 @@ try:
     shot("09-partner-in-an-organisation")
 finally:
     browser.quit()
-print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a template previewed on a phone and deleted, an organisation's own console and its first page, a partner making an organisation and going into another from the main console); screenshots in {SHOTS}")
+print(f"console-test: ok (sign-in, a session appearing live, a logout asked twice that waits for the PBX's call and is then applied, a lock cleared, an auditor refused, a site switcher, a row opening its phone, a live update while typing, 390 px, an account of one site, a config preview, a CSV checked, refused on its line and imported, a PIN a phone chose forgotten, sign-in throttled, an extension edited through a live update with a problem beside its field, a workspace added, a site edited, a template previewed on a phone and deleted, an organisation's own console and its first page, a partner making an organisation and going into another from the main console); screenshots in {SHOTS}")

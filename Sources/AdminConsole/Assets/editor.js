@@ -55,6 +55,21 @@ const SECTIONS = {
     ["line.name", "Own number: name", "text"],
     ["line.sip_password", "Own number: SIP password", "secret"],
   ] },
+  sites: { one: "site", key: "name", fields: [
+    ["name", "Name (letters, digits, - _ .)", "text", { required: true }],
+    ["internal_address", "Internal address (host:port)", "text"],
+    ["external_address", "External address (host:port)", "text"],
+    ["sip.server", "SIP server (host:port)", "text"],
+    ["sip.realm", "SIP realm", "text"],
+    ["sip.transport", "SIP transport (udp, tcp, tls)", "text"],
+    ["sip.outbound_proxy", "Outbound proxy (host:port)", "text"],
+    ["time_zone", "Time zone (e.g. Europe/Paris)", "text"],
+    ["emergency_numbers", "Emergency numbers (replace the settings' here)", "list"],
+    ["emergency_caller_id", "Emergency caller ID", "text"],
+    ["emergency_location", "Emergency location (where a caller is)", "text"],
+    ["visitor_cos", "Visitors' class of service", "text"],
+    ["language", "Language (en, de, fr, es)", "text"],
+  ] },
   templates: { one: "template", key: "name", push: false, fields: [
     ["name", "Name", "text", { required: true }],
     ["brand", "Family", "choice", { choices: FAMILIES.map((f) => [f, f]) }],
@@ -184,7 +199,8 @@ function entryEditor(view) {
     " Push the phones whose config this changes"),
   el("div", { class: "row" }, el("button", { type: "submit" }, e.key ? "Save" : "Add"),
     el("button", { type: "button", class: "secondary", onclick: closeEntry }, "Cancel"),
-    e.key ? danger("Delete", "Yes, delete " + spec.one + " " + e.key, deleteEntry) : null),
+    // (A site leaves by an import with prune: its phones and people move first.)
+    e.key && e.section !== "sites" ? danger("Delete", "Yes, delete " + spec.one + " " + e.key, deleteEntry) : null),
   e.section === "templates" && e.key ? templatePreview(e) : null);
   return form;
 }
@@ -247,7 +263,7 @@ function templatePreview(e) {
       el("pre", { class: "config" }, e.preview.body)) : null);
 }
 
-const SECTION_TITLES = [["extensions", "Extensions"], ["devices", "Phones"], ["shared_lines", "Shared lines"], ["workspaces", "Workspaces"], ["templates", "Templates"]];
+const SECTION_TITLES = [["extensions", "Extensions"], ["devices", "Phones"], ["shared_lines", "Shared lines"], ["workspaces", "Workspaces"], ["sites", "Sites"], ["templates", "Templates"]];
 
 /// Every section's entries by key, each opening its form; a section read a page at a time.
 views.directory = async function () {
