@@ -160,6 +160,17 @@ struct OrganisationTests {
             )
             #expect(try await call("DELETE", "/api/v1/accounts/eve", key: adminKey).status == 403)
             #expect(try await call("DELETE", "/api/v1/apikeys/hosting", key: adminKey).status == 403)
+
+            // A partner signed in to the main console opens Acme's API with that session, even
+            // with an ended session of Acme's own console still in the browser (its own cookie).
+            _ = try await server.store.saveAdminAccount(name: "pam", password: ConsoleTests.password, role: .partner, actor: "test", at: Date())
+            let main = try ConsoleTests.signedIn(server, try await ConsoleTests.signIn(server, "pam"))
+            let stale = ConsoleSession.makeToken()
+            let both = ["Cookie": "hotdesk_console=\(main.cookie); hotdesk_console_acme=\(stale)"]
+            let seen = try await HTTP.request("GET", server.baseURL + "/o/acme/api/v1/extensions", headers: both, body: nil)
+            #expect(seen.status == 200 && seen.body.contains("5501"), "\(seen.status) \(seen.body)")
+            let alone = ["Cookie": "hotdesk_console_acme=\(stale)"]
+            #expect(try await HTTP.request("GET", server.baseURL + "/o/acme/api/v1/extensions", headers: alone, body: nil).status == 401)
         }
     }
 

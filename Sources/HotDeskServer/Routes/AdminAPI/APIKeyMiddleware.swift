@@ -45,13 +45,17 @@ struct APIKeyMiddleware: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         do {
-            if let console, request.headers[.authorization] == nil, let token = console.token(of: request) {
-                return try await next(request, try await consoleContext(request, context, console, token: token))
-            }
-            if let console, request.headers[.authorization] == nil, let partnerSession = console.partnerSession,
-                let (_, session) = try await partnerSession(request)
-            {
-                return try await next(request, try await partnerContext(request, context, session, recheck: partnerSession))
+            if let console, request.headers[.authorization] == nil {
+                let token = console.token(of: request)
+                if let token, let (_, session) = try await console.session(token: token) {
+                    return try await next(request, try await consoleContext(request, context, console, token: token, session: session))
+                }
+                // An organisation's own cookie that has ended does not hide a partner's session of
+                // the main console (a partner once signed in here, then came back through the main one).
+                if let partnerSession = console.partnerSession, let (_, session) = try await partnerSession(request) {
+                    return try await next(request, try await partnerContext(request, context, session, recheck: partnerSession))
+                }
+                if token != nil { throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again") }
             }
             guard let key = key(request.headers[.authorization] ?? "") else {
                 throw APIError(
@@ -120,11 +124,9 @@ struct APIKeyMiddleware: RouterMiddleware {
         _ request: Request,
         _ context: HotDeskRequestContext,
         _ console: ConsoleAuth,
-        token: String
+        token: String,
+        session: ConsoleSession
     ) async throws -> HotDeskRequestContext {
-        guard let (_, session) = try await console.session(token: token) else {
-            throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again")
-        }
         var context = context
         context.apiActor = "console:\(session.account)"
         context.role = session.role
