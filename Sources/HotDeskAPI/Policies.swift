@@ -114,6 +114,9 @@ public struct DirectoryImportView: Codable, Sendable {
     public var loggedOut: [String]
     /// With `push`: how many phones whose config changed were queued a push.
     public var pushed: Int?
+    /// With `push`: how many phones' configs were rendered again to find them (an entry's edit:
+    /// the phones it reaches; a file: every phone served a config).
+    public var checked: Int?
 
     public init(
         dryRun: Bool,

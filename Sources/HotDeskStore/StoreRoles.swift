@@ -180,6 +180,8 @@ public protocol DirectoryStore: Sendable {
     func directoryEntry(_ section: DirectorySection, key: String, withSecrets: Bool) async throws -> String?
     /// A section's keys in order, a page at a time after `after`.
     func directoryKeys(_ section: DirectorySection, after: String?, limit: Int) async throws -> [String]
+    /// The phones whose config an entry can change now (nil: any phone, as a template's).
+    func phones(touchedBy section: DirectorySection, key: String) async throws -> Set<MACAddress>?
     /// Workspace and site names already stored (a directory file may refer to them).
     func workspaceNames() async throws -> Set<String>
     func siteNames() async throws -> Set<String>

@@ -36,6 +36,40 @@ struct DirectoryEditTests {
     }
 
     @Test(
+        "an entry's edit renders again only the phones it reaches, before and after: an extension's where it is logged in, a shared line's members' phones (one taken off the line too), a device itself; a template every phone"
+    )
+    func editRendersTheTouchedPhonesOnly() async throws {
+        try await TestServer.with(yaml: sharedLineDirectory) { (server: TestServer) async throws in
+            let admin = try await AdminAPITests().client(server)
+            let ada = try await server.phone("yealink-t46u", mac: "001565ed0101")
+            try await ada.loginApplied("Login Int", ext: "5501", password: "1234")
+            let grace = try await server.phone("yealink-t46u", mac: "001565ed0102")
+            try await grace.loginApplied("Login Int", ext: "5502", password: "7777")
+            let idle = try await server.phone("yealink-t46u", mac: "001565ed0103")
+            func put(_ path: String, _ body: String) async throws -> [String: Any] {
+                let r = try await admin.call("PUT", path, body: body)
+                #expect(r.status == 200 || r.status == 201, "\(path): \(r.json)")
+                return r.json
+            }
+            var answer = try await put("/directory/extensions/5501", #"{"name": "Ada King"}"#)
+            #expect(answer["checked"] as? Int == 1 && answer["pushed"] as? Int == 1, "Ada's phone only: \(answer)")
+            // Sales (555) without Grace: her phone is pushed though she is no longer a member.
+            let mark = await grace.events.count
+            answer = try await put("/directory/shared_lines/555", #"{"name": "Sales", "members": [{"extension": "5501", "button": 2}]}"#)
+            #expect(answer["checked"] as? Int == 2 && answer["pushed"] as? Int == 2, "both members' phones, before and after: \(answer)")
+            #expect(await grace.waitForApply(since: mark), "the phone of the member taken off was pushed")
+            #expect(await grace.config.accounts.values.contains { $0.user == "555" } == false, "and lost the line")
+            answer = try await put("/directory/devices/00:15:65:ed:01:03", #"{"model": "yealink-t46u", "emergency_caller_id": "+15550001030"}"#)
+            #expect(answer["checked"] as? Int == 1, "\(answer)")
+            let body = try String(contentsOf: screensDirectory.appendingPathComponent("families/yealink/config.cfg.mustache"), encoding: .utf8)
+            let template = try JSONSerialization.data(withJSONObject: ["brand": "yealink", "default": true, "body": body + "\nfeatures.house = 1\n"])
+            answer = try await put("/directory/templates/house", String(decoding: template, as: UTF8.self))
+            #expect(answer["checked"] as? Int == 3, "a template: every phone served a config: \(answer)")
+            for phone in [ada, grace, idle] { await phone.shutdown() }
+        }
+    }
+
+    @Test(
         "an extension edited alone: its secrets are never shown and are kept when left out, null removes one, the phone it is logged in on is pushed, problems are the entry's own, audited"
     )
     func editExtension() async throws {

@@ -181,18 +181,24 @@ public struct PhoneChanges: Sendable {
     }
 
     /// Loads a directory; the phones a prune logged out are pushed with it. `pushChanged`: then
-    /// every phone whose config changed (a password, template or setting) is pushed too.
+    /// every phone whose config changed (a password, template or setting) is pushed too — of
+    /// the phones `touching` says the file can reach, asked before and after it is loaded (nil:
+    /// every phone).
     public func importDirectory(
         _ directory: DirectoryDocument,
         actor: String,
         options: ImportOptions,
-        pushChanged: Bool
+        pushChanged: Bool,
+        touching: (@Sendable () async throws -> Set<MACAddress>?)? = nil
     ) async throws -> (summary: ImportSummary, changed: ChangedPushes?) {
         try await refuseOthersPhones(directory)
+        let before = pushChanged ? try await touching?() : nil
         let summary = try await store.importDirectory(directory, actor: actor, at: clock(), options: options, outbox: outbox(.admin, actor: actor))
         queued(summary.jobs)
         guard pushChanged, !options.dryRun else { return (summary, nil) }
-        return (summary, try await self.pushChanged(actor: actor))
+        let after = try await touching?()
+        let only = before.flatMap { before in after.map { before.union($0) } }
+        return (summary, try await self.pushChanged(actor: actor, only: only))
     }
 
     /// A phone belongs to one organisation: a file naming one that another directory holds is
@@ -232,17 +238,34 @@ public struct PhoneChanges: Sendable {
     /// a crash here still has its config on its next fetch, and `push-changed` finds it again.
     /// `all`: every phone that ever fetched a config, changed or not (after a restore, what each
     /// phone holds is not what the backup says it was served).
-    public func pushChanged(actor: String, keep: Int = 100, all: Bool = false, sites: [String]? = nil) async throws -> ChangedPushes {
+    public func pushChanged(
+        actor: String,
+        keep: Int = 100,
+        all: Bool = false,
+        sites: [String]? = nil,
+        only: Set<MACAddress>? = nil
+    ) async throws -> ChangedPushes {
         let shown = SiteScope(sites: sites)
         var result = ChangedPushes()
         let store = self.store
         let order = PushOrder(reason: .admin, actor: actor, at: clock())
         let size = 2000
-        var reading = Task { try await store.servedConfigStates(after: nil, limit: size) }
+        // `only`: those phones (served a config before), read one by one, in one page.
+        let named = only.map { $0.sorted { $0.canonical < $1.canonical } }
+        @Sendable func read(after: MACAddress?) async throws -> [DeviceConfigState] {
+            guard let named else { return try await store.servedConfigStates(after: after, limit: size) }
+            guard after == nil else { return [] }
+            var states: [DeviceConfigState] = []
+            for mac in named {
+                if let state = try await store.deviceConfigState(mac: mac), state.lastConfigHash != nil { states.append(state) }
+            }
+            return states
+        }
+        var reading = Task { try await read(after: nil) }
         while true {
             var page = try await reading.value
             guard let last = page.last else { break }
-            reading = Task { try await store.servedConfigStates(after: last.device.mac, limit: size) }
+            reading = Task { try await read(after: last.device.mac) }
             page.removeAll { !shown.contains($0.device.site) }
             result.checked += page.count
             let added = try await store.addPushJobs(try await Self.changed(page, planner: planner, order: order, all: all))

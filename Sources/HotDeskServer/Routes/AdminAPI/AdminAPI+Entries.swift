@@ -70,9 +70,11 @@ extension AdminAPIController {
                 document,
                 actor: context.apiActor,
                 options: ImportOptions(dryRun: flag("dry_run"), about: about),
-                pushChanged: params.get("push").map { _ in flag("push") } ?? true
+                pushChanged: params.get("push").map { _ in flag("push") } ?? true,
+                // The phones this entry reaches, before and after: not every phone of the site.
+                touching: { [store] in try await store.phones(touchedBy: section, key: key) }
             )
-            return .json(stored == nil ? .created : .ok, Self.view(summary, pushed: changed?.queued, dryRun: flag("dry_run")))
+            return .json(stored == nil ? .created : .ok, Self.view(summary, pushed: changed, dryRun: flag("dry_run")))
         } catch let error as DirectoryError {
             throw Self.badEntry(error, section)
         }

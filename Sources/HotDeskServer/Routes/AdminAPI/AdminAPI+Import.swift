@@ -44,7 +44,7 @@ extension AdminAPIController {
                 options: ImportOptions(prune: flag("prune"), dryRun: flag("dry_run")),
                 pushChanged: flag("push")
             )
-            return .json(.ok, Self.view(summary, pushed: changed?.queued, dryRun: flag("dry_run")))
+            return .json(.ok, Self.view(summary, pushed: changed, dryRun: flag("dry_run")))
         } catch let error as DirectoryError {
             throw Self.badDirectory(error.problems.map { "\(file): \($0)" })
         }
@@ -94,8 +94,8 @@ extension AdminAPIController {
     }
 
     /// What an import did, as the API answers it.
-    static func view(_ summary: ImportSummary, pushed: Int?, dryRun: Bool) -> DirectoryImportView {
-        DirectoryImportView(
+    static func view(_ summary: ImportSummary, pushed: PhoneChanges.ChangedPushes?, dryRun: Bool) -> DirectoryImportView {
+        var view = DirectoryImportView(
             dryRun: dryRun,
             created: summary.created,
             updated: summary.updated,
@@ -103,8 +103,10 @@ extension AdminAPIController {
             deleted: summary.deleted,
             removed: summary.removed,
             loggedOut: summary.endedSessions.map { "\($0.extensionNumber) on \($0.mac.colonSeparated)" },
-            pushed: pushed
+            pushed: pushed?.queued
         )
+        view.checked = pushed?.checked
+        return view
     }
 
     static func badDirectory(_ problems: [String]) -> APIError {
