@@ -92,17 +92,18 @@ final class OrganisationHost: Service, Sendable {
     func responder(for name: String) async -> Responder? {
         if let found = mounted.withLock({ $0[name]?.responder }) { return found }
         guard let stores, Organisation.nameProblem(name) == nil else { return nil }
-        guard await finder.mayLook(for: name, now: ContinuousClock.now) else { return nil }
-        do {
-            guard let store = try stores.open(name) else {
-                await finder.missed(name, now: ContinuousClock.now)
-                return nil
+        await finder.look(for: name, now: ContinuousClock.now) { [self] in
+            // One look at a time: a name another request just mounted is not opened twice.
+            guard mounted.withLock({ $0[name] == nil }) else { return true }
+            do {
+                guard let store = try stores.open(name) else { return false }
+                mount(name, store: store)
+                logger.notice("organisation found", metadata: ["organisation": "\(name)"])
+                return true
+            } catch {
+                logger.error("organisation cannot be opened", metadata: ["organisation": "\(name)", "error": "\(error)"])
+                return false
             }
-            mount(name, store: store)
-            logger.notice("organisation found", metadata: ["organisation": "\(name)"])
-        } catch {
-            logger.error("organisation cannot be opened", metadata: ["organisation": "\(name)", "error": "\(error)"])
-            await finder.missed(name, now: ContinuousClock.now)
         }
         return mounted.withLock { $0[name]?.responder }
     }
@@ -114,17 +115,19 @@ final class OrganisationHost: Service, Sendable {
         case unsupported
     }
 
-    /// Makes organisation `name` (its database, empty) and serves it.
+    /// Makes organisation `name` (its database, empty) and serves it; one that exists (served,
+    /// or made by another process) is left as it is.
     func create(_ name: String) async throws -> Creation {
         guard let stores else { return .unsupported }
-        if mounted.withLock({ $0[name] != nil }) { return .exists }
-        if let store = try stores.open(name) {
-            mount(name, store: store)
-            return .exists
+        return try await finder.alone { [self] in
+            if mounted.withLock({ $0[name] != nil }) { return .exists }
+            if let store = try stores.open(name) {
+                mount(name, store: store)
+                return .exists
+            }
+            mount(name, store: try stores.create(name))
+            return .created
         }
-        mount(name, store: try stores.create(name))
-        await finder.found(name)
-        return .created
     }
 
     /// Where a TFTP read of `file` is served from (TFTP carries no path): the organisation that
@@ -170,26 +173,28 @@ final class OrganisationHost: Service, Sendable {
         }
     }
 
-    /// How often a name that is not served is looked for: one lookup at a time, at most ten a
-    /// second, and a name found missing is not asked again for ten seconds.
+    /// Looks for organisations one at a time (a name is never opened twice at once), at most ten
+    /// looks a second, and a name found missing is not looked for again for ten seconds.
     actor Finder {
         private var missing: [String: ContinuousClock.Instant] = [:]
         private var last: ContinuousClock.Instant?
         static let spacing = Duration.milliseconds(100)
         static let forget = Duration.seconds(10)
 
-        func mayLook(for name: String, now: ContinuousClock.Instant) -> Bool {
-            if let when = missing[name], now - when < Self.forget { return false }
-            if let last, now - last < Self.spacing { return false }
+        /// `open` (true: found) unless `name` was missing a moment ago or looks come too fast.
+        func look(for name: String, now: ContinuousClock.Instant, _ open: @Sendable () -> Bool) {
+            if let when = missing[name], now - when < Self.forget { return }
+            if let last, now - last < Self.spacing { return }
             last = now
-            return true
+            if open() {
+                missing[name] = nil
+            } else {
+                if missing.count >= 10_000 { missing.removeAll() }
+                missing[name] = now
+            }
         }
 
-        func missed(_ name: String, now: ContinuousClock.Instant) {
-            if missing.count >= 10_000 { missing.removeAll() }
-            missing[name] = now
-        }
-
-        func found(_ name: String) { missing[name] = nil }
+        /// `body` with no look under way (a partner's new organisation: made once).
+        func alone<T: Sendable>(_ body: @Sendable () throws -> T) rethrows -> T { try body() }
     }
 }
