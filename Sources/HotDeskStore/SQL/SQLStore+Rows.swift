@@ -206,6 +206,20 @@ extension SQLStore {
         return try await engine.read { db in try self.cosBookMemo.value(at: db.sharedStamp()) { try Self.readCoSBook(db) } }
     }
 
+    /// A shared line's row, its password opened (its members are not in the row: none here).
+    static func sharedLineRecord(_ row: SQLRow, secrets: SecretBox) throws -> SharedLine {
+        var line = SharedLine(
+            number: row["number"],
+            name: row["name"],
+            sipPassword: try secrets.open(row["sip_password_sealed"]),
+            callerID: row["caller_id"],
+            members: []
+        )
+        line.licences = row["licences"]
+        line.directDial = row["direct_dial"]
+        return line
+    }
+
     static func readWorkspace(_ db: any SQLDatabase, _ name: String, secrets: SecretBox) throws -> Workspace? {
         try db.row("SELECT * FROM workspaces WHERE name = ?", [name]).flatMap { try workspaceRecord($0, secrets: secrets) }
     }
@@ -231,14 +245,7 @@ extension SQLStore {
             """,
             [extensionNumber]
         ).map { row in
-            let line = SharedLine(
-                number: row["number"],
-                name: row["name"],
-                sipPassword: try secrets.open(row["sip_password_sealed"]),
-                callerID: row["caller_id"],
-                members: []
-            )
-            return LineMembership(line: line, button: row["button"], ring: RingOption(row["ring"] as String) ?? .ring)
+            LineMembership(line: try sharedLineRecord(row, secrets: secrets), button: row["button"], ring: RingOption(row["ring"] as String) ?? .ring)
         }
     }
 

@@ -59,13 +59,7 @@ extension SQLStore {
                 return .workspaceLine(workspace, desks: desks)
             }
             if let row = try db.row("SELECT * FROM shared_lines WHERE number = ?", [authUser]) {
-                let line = SharedLine(
-                    number: row["number"],
-                    name: row["name"],
-                    sipPassword: try secrets.open(row["sip_password_sealed"]),
-                    callerID: row["caller_id"],
-                    members: []
-                )
+                let line = try Self.sharedLineRecord(row, secrets: secrets)
                 let desks = try db.rows(
                     """
                     SELECT d.* FROM devices d JOIN sessions s ON s.mac = d.mac JOIN shared_line_members m ON m.extension = s.extension
