@@ -19,7 +19,10 @@ public enum CSVDirectory {
         public var columns: [String] {
             switch self {
             case .extensions:
-                ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming", "language"]
+                [
+                    "number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming", "language",
+                    "direct_dial",
+                ]
             case .devices:
                 [
                     "mac", "model", "site", "workspace", "users", "push_port", "line.number", "line.name", "line.sip_password", "cos",

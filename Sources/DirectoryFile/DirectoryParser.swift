@@ -144,6 +144,7 @@ struct Reader {
         checkUnique(doc.devices.map(\.mac.colonSeparated), what: "device MAC", list: "devices", nodes: top["devices"])
         checkUnique(doc.devices.compactMap(\.line?.number), what: "device line number", list: "devices", nodes: top["devices"])
         checkUnique(doc.sharedLines.compactMap(\.directDial), what: "direct-dial number", list: "shared_lines", nodes: top["shared_lines"])
+        checkUnique(doc.extensions.compactMap(\.directDial), what: "direct-dial number", list: "extensions", nodes: top["extensions"])
         checkUnique(doc.workspaces.compactMap(\.line?.number), what: "workspace line number", list: "workspaces", nodes: top["workspaces"])
         checkUnique(doc.templates.map(\.name), what: "template name", list: "templates", nodes: top["templates"])
         for brand in catalog.brands {

@@ -11,7 +11,10 @@ extension Reader {
             let map = mapping(
                 node,
                 path: path,
-                allowed: ["number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming", "language"]
+                allowed: [
+                    "number", "name", "voicemail_pin", "voicemail_pin_hash", "sip_password", "cos", "caller_id", "site", "roaming", "language",
+                    "direct_dial",
+                ]
             )
         else {
             return nil
@@ -21,6 +24,7 @@ extension Reader {
         let cos = map["cos"].flatMap { string($0, path: "\(path).cos", maxLength: 64) }
         let language = map["language"].flatMap { self.language($0, path: "\(path).language") }
         let callerID = map["caller_id"].flatMap { self.callerID($0, path: "\(path).caller_id") }
+        let directDial = map["direct_dial"].flatMap { self.callerID($0, path: "\(path).direct_dial") }
         let number = required(map, "number", path: path).flatMap { n -> String? in
             guard let v = string(n, path: "\(path).number") else { return nil }
             guard Extension.isValidNumber(v) else {
@@ -43,7 +47,8 @@ extension Reader {
         let pinHash = map["voicemail_pin_hash"].flatMap { hash($0, path: "\(path).voicemail_pin_hash", instead: map["voicemail_pin"]) }
         let sip = required(map, "sip_password", path: path).flatMap { secret($0, path: "\(path).sip_password", minLength: 8) }
         guard let number, let name, let sip, map["voicemail_pin"] == nil || pin != nil, map["voicemail_pin_hash"] == nil || pinHash != nil,
-            map["caller_id"] == nil || callerID != nil, let site, let roaming, map["language"] == nil || language != nil
+            map["caller_id"] == nil || callerID != nil, let site, let roaming, map["language"] == nil || language != nil,
+            map["direct_dial"] == nil || directDial != nil
         else {
             return nil
         }
@@ -56,6 +61,7 @@ extension Reader {
             voicemailPINHash: pinHash
         )
         entry.callerID = callerID
+        entry.directDial = directDial
         entry.site = site
         entry.roaming = roaming
         entry.language = language

@@ -17,6 +17,9 @@ public struct Extension: Hashable, Sendable {
     public var cos: String?
     /// The number the PBX asserts for this user's calls, from whatever desk (`nil`: the extension).
     public var callerID: String?
+    /// The number callers outside dial to reach this user wherever they are logged in (iPECS's
+    /// "Direct Dial Call Number"): the PBX asks which SIP user it rings.
+    public var directDial: String?
     /// The user's home site (`nil`: none; may log in on any phone).
     public var site: String?
     /// Which other sites' phones the user may log in on.

@@ -60,6 +60,8 @@ public struct DirectoryDocument: Sendable {
         public var cos: String?
         /// The number the PBX asserts for this user's calls (`nil`: the extension).
         public var callerID: String?
+        /// The number callers outside dial to reach the user.
+        public var directDial: String?
         /// `voicemail_pin_hash` (from `hotdesk export --with-secrets`): the stored hash itself,
         /// good only with the key file it was made under.
         public var voicemailPINHash: String?

@@ -191,7 +191,7 @@ public protocol DirectoryStore: Sendable {
     func extensionSummaries() async throws -> [ExtensionSummary]
     /// Who a SIP user is now (for the PBX): an extension, a device's own line or a shared line.
     func sipUser(_ authUser: String) async throws -> SIPUser?
-    /// The SIP user a direct-dial number rings (a shared line's number), or nil.
+    /// The SIP user a direct-dial number rings (an extension's or a shared line's number), or nil.
     func directDialUser(_ number: String) async throws -> String?
     /// Every class of service with its schedules, number classes and the emergency numbers.
     func cosBook() async throws -> CoSBook

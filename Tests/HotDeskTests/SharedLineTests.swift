@@ -51,7 +51,7 @@ struct SharedLineTests {
     }
 
     @Test(
-        "a shared line's direct-dial number (iPECS): the PBX asks which line it rings; listed, exported and imported back unchanged; a number two lines would have, or that is no phone number, is refused and nothing written"
+        "a shared line's and an extension's direct-dial number (iPECS): the PBX asks which line it rings; listed, exported and imported back unchanged; a number two lines would have, or that is no phone number, is refused and nothing written"
     )
     func directDial() async throws {
         let yaml = sharedLineDirectory.replacingOccurrences(of: "    name: Sales\n", with: "    name: Sales\n    direct_dial: \"024801028\"\n")
@@ -75,11 +75,20 @@ struct SharedLineTests {
             let taken = #"{"name": "Support", "direct_dial": "024801028", "members": [{"extension": "5501", "button": 3, "ring": "no_ring"}]}"#
             let clash = try await admin.call("PUT", "/directory/shared_lines/556", body: taken)
             let problems = (clash.json["error"] as? [String: Any])?["problems"] as? [String] ?? []
-            #expect(clash.status == 422 && problems.contains { $0.contains("shared lines 555 and 556") }, "\(clash.json)")
+            #expect(clash.status == 422 && problems.contains { $0.contains("shared line 555 and shared line 556") }, "\(clash.json)")
             let bad = try await admin.call("PUT", "/directory/shared_lines/556", body: #"{"name": "Support", "direct_dial": "call us"}"#)
             #expect(bad.status == 422 && "\(bad.json)".contains("direct_dial"), "\(bad.json)")
             #expect(try await server.store.sharedLines().first { $0.number == "556" }?.directDial == nil, "nothing written")
             #expect(try await pbx.call("GET", "/direct-dial/024801028").json["auth_user"] as? String == "555")
+
+            // An extension's own direct-dial number rings it wherever it is logged in; one number is one line's.
+            let ada = try await admin.call("PUT", "/directory/extensions/5501", body: #"{"name": "Ada Lovelace", "direct_dial": "024801027"}"#)
+            #expect(ada.status == 200, "\(ada.json)")
+            #expect(try await pbx.call("GET", "/direct-dial/024801027").json["auth_user"] as? String == "5501")
+            let same = try await admin.call("PUT", "/directory/extensions/5502", body: #"{"name": "Grace Hopper", "direct_dial": "024801028"}"#)
+            let named = (same.json["error"] as? [String: Any])?["problems"] as? [String] ?? []
+            #expect(same.status == 422 && named.contains { $0.contains("extension 5502 and shared line 555") }, "\(same.json)")
+            #expect(try await server.store.exportDirectory(withSecrets: false).yaml.contains("direct_dial: \"024801027\""))
         }
     }
 

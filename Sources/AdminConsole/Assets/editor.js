@@ -16,6 +16,7 @@ const SECTIONS = {
     ["voicemail_pin", "Voicemail PIN (4-12 digits)", "secret", { none: "No voicemail box (the user password logs in)" }],
     ["sip_password", "SIP password (8+ characters)", "secret"],
     ["caller_id", "Caller ID (absent: the number)", "text"],
+    ["direct_dial", "Direct-dial number (callers outside dial it)", "text"],
     ["cos", "Class of service", "text"],
     ["site", "Home site", "text"],
     ["roaming", "Roaming: other sites, or every", "roaming"],

@@ -199,7 +199,7 @@ public enum OpenAPIDocument {
             answers: [200, 204, 404]
         ),
         "GET /pbx/v1/direct-dial/{number}": .init(
-            summary: "The SIP user an inbound call to a direct-dial number rings (a shared line's direct_dial).",
+            summary: "The SIP user an inbound call to a direct-dial number rings (an extension's or a shared line's direct_dial).",
             answers: [200, 400, 404]
         ),
         "GET /pbx/v1/notify": .init(

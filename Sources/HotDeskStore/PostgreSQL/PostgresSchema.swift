@@ -189,6 +189,14 @@ enum PostgresSchema {
                 "CREATE INDEX shared_lines_direct_dial ON shared_lines(direct_dial) WHERE direct_dial IS NOT NULL",
             ]
         ),
+        Migration(
+            version: 19,
+            name: "SQLite's v42: an extension's direct-dial number",
+            statements: [
+                "ALTER TABLE extensions ADD COLUMN direct_dial text",
+                "CREATE INDEX extensions_direct_dial ON extensions(direct_dial) WHERE direct_dial IS NOT NULL",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

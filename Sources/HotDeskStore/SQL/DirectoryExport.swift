@@ -253,6 +253,7 @@ struct DirectoryWriter {
         }
         pairs.append(("cos", (row["cos"] as String?).map(text)))
         pairs.append(("caller_id", (row["caller_id"] as String?).map(text)))
+        pairs.append(("direct_dial", (row["direct_dial"] as String?).map(text)))
         pairs.append(("site", (row["site"] as String?).map(text)))
         switch StoredRoaming.roaming(row["roaming"]) {
         case .none: break

@@ -8,12 +8,12 @@ extension SQLStore {
         guard let old = try readExtension(db, e.number, secrets: secrets) else {
             try db.execute(
                 """
-                INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id, site, roaming, language)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO extensions (number, name, voicemail_pin_hash, sip_password_sealed, cos, caller_id, site, roaming, language, direct_dial)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     e.number, e.name, pinHash?.encoded, try secrets.seal(e.sipPassword), e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming),
-                    e.language,
+                    e.language, e.directDial,
                 ]
             )
             return nil
@@ -27,10 +27,12 @@ extension SQLStore {
             try db.execute("UPDATE extensions SET voicemail_pin_hash = ? WHERE number = ?", [pinHash?.encoded, e.number])
             changed = changed || pinHash?.changed != false
         }
-        if old.cos != e.cos || old.callerID != e.callerID || old.site != e.site || old.roaming != e.roaming || old.language != e.language {
+        if old.cos != e.cos || old.callerID != e.callerID || old.site != e.site || old.roaming != e.roaming || old.language != e.language
+            || old.directDial != e.directDial
+        {
             try db.execute(
-                "UPDATE extensions SET cos = ?, caller_id = ?, site = ?, roaming = ?, language = ? WHERE number = ?",
-                [e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming), e.language, e.number]
+                "UPDATE extensions SET cos = ?, caller_id = ?, site = ?, roaming = ?, language = ?, direct_dial = ? WHERE number = ?",
+                [e.cos, e.callerID, e.site, StoredRoaming.text(e.roaming), e.language, e.directDial, e.number]
             )
             changed = true
         }
@@ -212,16 +214,17 @@ extension SQLStore {
             UNION ALL SELECT line_number, 'the line of workspace ' || name FROM workspaces WHERE line_number IS NOT NULL
             """
         var problems: [DirectoryProblem] = []
-        for number in try db.values(
-            String.self,
-            "SELECT direct_dial FROM shared_lines WHERE direct_dial IS NOT NULL GROUP BY direct_dial HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 20"
-        ) {
-            let lines = try db.values(String.self, "SELECT number FROM shared_lines WHERE direct_dial = ? ORDER BY number", [number])
+        let dialled = """
+            SELECT direct_dial AS number, 'extension ' || number AS owner FROM extensions WHERE direct_dial IS NOT NULL
+            UNION ALL SELECT direct_dial, 'shared line ' || number FROM shared_lines WHERE direct_dial IS NOT NULL
+            """
+        for number in try db.values(String.self, "SELECT number FROM (\(dialled)) AS d GROUP BY number HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 20") {
+            let named = try db.values(String.self, "SELECT owner FROM (\(dialled)) AS d WHERE number = ? ORDER BY owner", [number])
             problems.append(
                 DirectoryProblem(
-                    path: "shared_lines",
+                    path: "(directory)",
                     line: nil,
-                    message: "\(number) would be the direct-dial number of shared lines \(lines.joined(separator: " and ")): it rings one line"
+                    message: "\(number) would be the direct-dial number of \(named.joined(separator: " and ")): it rings one line"
                 )
             )
         }

@@ -173,6 +173,7 @@ extension SQLStore {
         )
         ext.cos = row["cos"]
         ext.callerID = row["caller_id"]
+        ext.directDial = row["direct_dial"]
         ext.site = row["site"]
         ext.roaming = StoredRoaming.roaming(row["roaming"])
         ext.language = row["language"]

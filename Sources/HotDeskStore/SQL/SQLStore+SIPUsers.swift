@@ -12,7 +12,13 @@ extension SQLStore {
     static let workspaceByLineSQL = "SELECT * FROM workspaces WHERE line_number = ?"
 
     public func directDialUser(_ number: String) async throws -> String? {
-        try await engine.read { db in try db.value(String.self, "SELECT number FROM shared_lines WHERE direct_dial = ?", [number]) }
+        try await engine.read { db in
+            try db.value(
+                String.self,
+                "SELECT number FROM extensions WHERE direct_dial = ? UNION ALL SELECT number FROM shared_lines WHERE direct_dial = ? LIMIT 1",
+                [number, number]
+            )
+        }
     }
 
     public func sipUser(_ authUser: String) async throws -> SIPUser? {

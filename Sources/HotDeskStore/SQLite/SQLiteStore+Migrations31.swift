@@ -109,6 +109,14 @@ extension SQLiteStore {
                     """
             )
         }
+        m.registerMigration("v42: an extension's direct-dial number") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE extensions ADD COLUMN direct_dial TEXT;
+                    CREATE INDEX extensions_direct_dial ON extensions(direct_dial) WHERE direct_dial IS NOT NULL;
+                    """
+            )
+        }
     }
 
     /// v32: the calls the PBX reports on each phone (until it reports their end), and admins'

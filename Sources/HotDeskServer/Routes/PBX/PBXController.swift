@@ -51,8 +51,8 @@ struct PBXController: Sendable {
         return .json(.ok, EmergencyListView(version: version, numbers: joined))
     }
 
-    /// The SIP user an inbound call to a direct-dial number rings (a shared line's number, whose
-    /// registered phones the PBX rings): 404 when no line has it.
+    /// The SIP user an inbound call to a direct-dial number rings (an extension's or a shared
+    /// line's number, whose registered phones the PBX rings): 404 when no line has it.
     func directDial(_ context: HotDeskRequestContext) async throws -> Response {
         let number = context.parameters.get("number") ?? ""
         guard (1...32).contains(number.utf8.count), number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+") }) else {
