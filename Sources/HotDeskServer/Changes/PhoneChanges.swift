@@ -192,10 +192,11 @@ public struct PhoneChanges: Sendable {
         touching: (@Sendable () async throws -> Set<MACAddress>?)? = nil
     ) async throws -> (summary: ImportSummary, changed: ChangedPushes?) {
         try await refuseOthersPhones(directory)
-        let before = pushChanged ? try await touching?() : nil
+        let pushing = pushChanged && !options.dryRun
+        let before = pushing ? try await touching?() : nil
         let summary = try await store.importDirectory(directory, actor: actor, at: clock(), options: options, outbox: outbox(.admin, actor: actor))
         queued(summary.jobs)
-        guard pushChanged, !options.dryRun else { return (summary, nil) }
+        guard pushing else { return (summary, nil) }
         let after = try await touching?()
         let only = before.flatMap { before in after.map { before.union($0) } }
         return (summary, try await self.pushChanged(actor: actor, only: only))

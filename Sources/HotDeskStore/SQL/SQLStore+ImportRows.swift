@@ -204,45 +204,36 @@ extension SQLStore {
     }
 
     /// After the import's writes: a number is one SIP user — an extension, a shared line, a phone's
-    /// or a workspace's own line — and a direct-dial number rings one shared line, so the PBX's
-    /// questions about either have one answer; else nothing is written.
+    /// or a workspace's own line — and a direct-dial number rings one extension or shared line, so
+    /// the PBX's questions about either have one answer; else nothing is written.
     static func checkLineNumbers(_ db: any SQLDatabase) throws {
-        let owners = """
+        let dialled = """
+            SELECT direct_dial AS number, 'extension ' || number AS owner FROM extensions WHERE direct_dial IS NOT NULL
+            UNION ALL SELECT direct_dial, 'shared line ' || number FROM shared_lines WHERE direct_dial IS NOT NULL
+            """
+        let lines = """
             SELECT number, 'extension ' || number AS owner FROM extensions
             UNION ALL SELECT number, 'shared line ' || number FROM shared_lines
             UNION ALL SELECT line_number, 'the line of device ' || mac FROM devices WHERE line_number IS NOT NULL
             UNION ALL SELECT line_number, 'the line of workspace ' || name FROM workspaces WHERE line_number IS NOT NULL
             """
-        var problems: [DirectoryProblem] = []
-        let dialled = """
-            SELECT direct_dial AS number, 'extension ' || number AS owner FROM extensions WHERE direct_dial IS NOT NULL
-            UNION ALL SELECT direct_dial, 'shared line ' || number FROM shared_lines WHERE direct_dial IS NOT NULL
-            """
-        for number in try db.values(String.self, "SELECT number FROM (\(dialled)) AS d GROUP BY number HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 20") {
-            let named = try db.values(String.self, "SELECT owner FROM (\(dialled)) AS d WHERE number = ? ORDER BY owner", [number])
-            problems.append(
-                DirectoryProblem(
-                    path: "(directory)",
-                    line: nil,
-                    message: "\(number) would be the direct-dial number of \(named.joined(separator: " and ")): it rings one line"
-                )
-            )
-        }
-        let clashing = try db.values(
-            String.self,
-            "SELECT number FROM (\(owners)) AS lines GROUP BY number HAVING COUNT(*) > 1 ORDER BY number LIMIT 20"
-        )
-        for number in clashing {
-            let named = try db.values(String.self, "SELECT owner FROM (\(owners)) AS lines WHERE number = ? ORDER BY owner", [number])
-            problems.append(
-                DirectoryProblem(
-                    path: "(directory)",
-                    line: nil,
-                    message: "\(number) would be \(named.joined(separator: " and ")): a number is one line"
-                )
-            )
-        }
+        let problems =
+            try clashes(db, among: dialled) { "\($0) would be the direct-dial number of \($1): it rings one line" }
+            + clashes(db, among: lines) { "\($0) would be \($1): a number is one line" }
         if !problems.isEmpty { throw DirectoryError(file: "", problems: problems) }
+    }
+
+    /// The numbers `owners` (a query of `number, owner`) holds more than once, each said with its
+    /// owners joined by "and" (20 at most).
+    private static func clashes(
+        _ db: any SQLDatabase,
+        among owners: String,
+        _ message: (_ number: String, _ owners: String) -> String
+    ) throws -> [DirectoryProblem] {
+        try db.values(String.self, "SELECT number FROM (\(owners)) AS o GROUP BY number HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 20").map { number in
+            let named = try db.values(String.self, "SELECT owner FROM (\(owners)) AS o WHERE number = ? ORDER BY owner", [number])
+            return DirectoryProblem(path: "(directory)", line: nil, message: message(number, named.joined(separator: " and ")))
+        }
     }
 
     /// A shared line and exactly the members the file lists for it.

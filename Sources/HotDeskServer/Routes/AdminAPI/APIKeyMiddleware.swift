@@ -53,7 +53,7 @@ struct APIKeyMiddleware: RouterMiddleware {
                 // An organisation's own cookie that has ended does not hide a partner's session of
                 // the main console (a partner once signed in here, then came back through the main one).
                 if let partnerSession = console.partnerSession, let (_, session) = try await partnerSession(request) {
-                    return try await next(request, try await partnerContext(request, context, session, recheck: partnerSession))
+                    return try await next(request, try await partnerContext(request, context, console, session, recheck: partnerSession))
                 }
                 if token != nil { throw APIError(.unauthorized, "signed_out", "the console session has ended: sign in again") }
             }
@@ -132,14 +132,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         context.role = session.role
         context.scope = session.scope
         context.stillAuthorized = { (try? await console.session(token: token)) != nil }
-        if request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) {
-            try await refuse(
-                request,
-                context,
-                "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
-            )
-            throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
-        }
+        try await requireCSRFToken(request, context, console, of: session)
         try await checkRole(session.role, of: "account \"\(session.account)\"", request, context)
         return context
     }
@@ -149,6 +142,7 @@ struct APIKeyMiddleware: RouterMiddleware {
     private func partnerContext(
         _ request: Request,
         _ context: HotDeskRequestContext,
+        _ console: ConsoleAuth,
         _ session: ConsoleSession,
         recheck: @escaping @Sendable (Request) async throws -> (String, ConsoleSession)?
     ) async throws -> HotDeskRequestContext {
@@ -157,17 +151,26 @@ struct APIKeyMiddleware: RouterMiddleware {
         context.apiActor = "partner:\(session.account)"
         context.role = .partner
         context.stillAuthorized = { (try? await recheck(request)) != nil }
-        if request.method != .get, request.method != .head,
-            request.headers[HTTPField.Name("X-CSRF-Token")!].map({ ConstantTime.equal($0, session.csrfToken) }) != true
-        {
-            try await refuse(
-                request,
-                context,
-                "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
-            )
-            throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
-        }
+        // The main console's session: its token, checked as the main console checks it.
+        try await requireCSRFToken(request, context, console, of: session)
         return context
+    }
+
+    /// A change (not a GET) made with a console session carries that session's CSRF token;
+    /// else it is refused, audited.
+    private func requireCSRFToken(
+        _ request: Request,
+        _ context: HotDeskRequestContext,
+        _ console: ConsoleAuth,
+        of session: ConsoleSession
+    ) async throws {
+        guard request.method != .get, request.method != .head, !console.carriesCSRFToken(request, of: session) else { return }
+        try await refuse(
+            request,
+            context,
+            "\(request.method) \(TextSafety.printable(String(request.uri.path.prefix(80)))) without the console's CSRF token"
+        )
+        throw APIError(.forbidden, "csrf", "a change from the console must carry its X-CSRF-Token")
     }
 
     /// Audits a refusal (or, past the throttle's limit, only the first one) and says what to answer.

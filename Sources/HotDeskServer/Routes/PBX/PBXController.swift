@@ -142,12 +142,13 @@ struct PBXController: Sendable {
             expected: "{\"auth_user\": \"8001\", \"extension\": \"5501\", \"pin\": \"1234\"}"
         )
         try Self.checkSIPUser(asked.authUser)
-        switch try await store.sipUser(asked.authUser) {
+        let user = try await store.sipUser(asked.authUser)
+        switch user {
         case .deviceLine(let desk, _)?:
             return (desk.device, asked)
         case .workspaceLine(let workspace, let desks)?:
             // Several phones carry it: the one the code was dialled from is the one at source_ip.
-            guard let desk = Self.desk(of: .workspaceLine(workspace, desks: desks), sourceIP: asked.sourceIp) else {
+            guard let user, let desk = Self.desk(of: user, sourceIP: asked.sourceIp) else {
                 let why = desks.isEmpty ? "no phone carries it now" : "it is on \(desks.count) phones and source_ip names none of them"
                 throw APIError(.notFound, "unknown_device_line", "\(asked.authUser) is workspace \(workspace.name)'s line: \(why)")
             }
