@@ -51,12 +51,16 @@ struct DirectoryEditTests {
                 #expect(r.status == 200 || r.status == 201, "\(path): \(r.json)")
                 return r.json
             }
+            let renamed = await ada.events.count
             var answer = try await put("/directory/extensions/5501", #"{"name": "Ada King"}"#)
             #expect(answer["checked"] as? Int == 1 && answer["pushed"] as? Int == 1, "Ada's phone only: \(answer)")
+            // Applied before the next edit: a push still open for a phone takes the next one in (not counted again).
+            #expect(await ada.waitForApply(since: renamed), "Ada's phone was pushed the rename")
             // Sales (555) without Grace: her phone is pushed though she is no longer a member.
             let mark = await grace.events.count
             answer = try await put("/directory/shared_lines/555", #"{"name": "Sales", "members": [{"extension": "5501", "button": 2}]}"#)
-            #expect(answer["checked"] as? Int == 2 && answer["pushed"] as? Int == 2, "both members' phones, before and after: \(answer)")
+            // Both members' phones are rendered again; only Grace's config changed (Ada keeps Sales on key 2).
+            #expect(answer["checked"] as? Int == 2 && answer["pushed"] as? Int == 1, "both members' phones, before and after: \(answer)")
             #expect(await grace.waitForApply(since: mark), "the phone of the member taken off was pushed")
             #expect(await grace.config.accounts.values.contains { $0.user == "555" } == false, "and lost the line")
             answer = try await put("/directory/devices/00:15:65:ed:01:03", #"{"model": "yealink-t46u", "emergency_caller_id": "+15550001030"}"#)
