@@ -185,6 +185,9 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
     /// Where under the host the phones' routes are: empty, or an organisation's `/o/NAME` (set
     /// by the server that serves it, never read from the directory).
     public private(set) var path = ""
+    /// `http://host:port` (the port left out when it is the scheme's default), and the path:
+    /// made once (phones' URLs and cache keys read it on every fetch).
+    public private(set) var baseURL = ""
 
     public init?(_ text: String) {
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
@@ -208,18 +211,20 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
         self.scheme = resolvedScheme
         self.host = String(host)
         self.port = port ?? (resolvedScheme == "https" ? 443 : 80)
+        baseURL = makeBaseURL()
     }
 
-    /// `http://host:port` (the port left out when it is the scheme's default), and the path.
-    public var baseURL: String {
+    private func makeBaseURL() -> String {
         let defaultPort = scheme == "https" ? 443 : 80
         return (port == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\(port)") + path
     }
 
     /// This address with the routes under `path` (`/o/acme`; empty: at the root).
     public func under(_ path: String) -> ServerAddress {
+        guard path != self.path else { return self }
         var address = self
         address.path = path
+        address.baseURL = address.makeBaseURL()
         return address
     }
 

@@ -111,7 +111,7 @@ public enum ConstantTime {
     public static func equal(_ lhs: some DataProtocol, _ rhs: some DataProtocol) -> Bool {
         let a = Array(lhs)
         let b = Array(rhs)
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var difference: UInt8 = a.count == b.count ? 0 : 1
         for i in 0..<max(a.count, b.count) {
             let x = i < a.count ? a[i] : 0
             let y = i < b.count ? b[i] : 0
@@ -121,7 +121,17 @@ public enum ConstantTime {
     }
 
     public static func equal(_ lhs: String, _ rhs: String) -> Bool {
-        equal(Array(lhs.utf8), Array(rhs.utf8))
+        var (lhs, rhs) = (lhs, rhs)
+        return lhs.withUTF8 { a in rhs.withUTF8 { b in equal(a, b) } }
+    }
+
+    /// Every byte of the longer one is looked at, whatever differs first.
+    public static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var difference: UInt8 = a.count == b.count ? 0 : 1
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
     }
 }
 

@@ -170,6 +170,9 @@ public protocol DeviceStore: Sendable {
 /// The directory as imported: settings, extensions, lines, classes of service.
 public protocol DirectoryStore: Sendable {
     func settings() async throws -> Settings
+    /// The settings at a shared stamp just read (`ChangeStamps.stamp(of:)`): no second reading
+    /// of the stamp when they did not change since (nil: read it, as `settings()`).
+    func settings(at shared: Int?) async throws -> Settings
     func findExtension(_ number: String) async throws -> Extension?
     /// Extension numbers and template names already stored (a directory file may refer to them).
     func directoryNames() async throws -> (extensions: Set<String>, templates: [String: Brand])

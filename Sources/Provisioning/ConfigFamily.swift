@@ -158,13 +158,9 @@ public enum FileIdentification: Sendable {
             let commons = matches.filter { $0.mac == nil }
             return (commons.first { userAgentBrands.contains($0.brand) } ?? commons.first).map(FileIdentification.common)
         }
+        if let knownBrand, let match = devices.first(where: { $0.brand == knownBrand }) { return .device(match) }
         let fileFamilies = Array(Set(devices.map(\.brand))).sorted()
-        if let knownBrand {
-            guard let match = devices.first(where: { $0.brand == knownBrand }) else {
-                return .otherFamily(known: knownBrand, fileFamilies: fileFamilies)
-            }
-            return .device(match)
-        }
+        if let knownBrand { return .otherFamily(known: knownBrand, fileFamilies: fileFamilies) }
         if !userAgentBrands.isEmpty {
             let both = fileFamilies.filter(userAgentBrands.contains)
             if both.isEmpty { return .userAgentMismatch(userAgentFamilies: userAgentBrands, fileFamilies: fileFamilies) }

@@ -166,6 +166,10 @@ struct CoreTests {
         #expect(ConstantTime.equal("abc", "abc"))
         #expect(!ConstantTime.equal("abc", "abd"))
         #expect(!ConstantTime.equal("abc", "abcd"))
+        // Lengths 256 apart, the longer padded with NULs: once equal (the length's difference
+        // was kept in a byte).
+        let padded = "abc" + String(repeating: "\u{0}", count: 256)
+        #expect(!ConstantTime.equal("abc", padded) && !ConstantTime.equal(Array("abc".utf8), Array(padded.utf8)))
         let token = RandomToken.make()
         #expect(token.count == 32)
         #expect(RandomToken.isWellFormed(token))

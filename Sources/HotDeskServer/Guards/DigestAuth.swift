@@ -21,12 +21,24 @@ public struct DigestAuth: Sendable {
     /// What nonces were read as (a phone answering a challenge may send its nonce again with the
     /// next `nc`), and each phone's HA1, keyed by the secret it was made from: both the same on every fetch
     /// of a phone's config (issue 12: the HMAC and hashes were an eighth of a config GET).
-    private let nonces: Memo<String, Date?>
+    private let nonces: Memo<NonceKey, Date?>
     /// The last `nc` taken with each live nonce and user.
     private let counts = NonceCounts()
-    private let ha1s: Memo<String, String>
+    private let ha1s: Memo<HashKey, String>
     /// HA2 is the hash of the method and the file asked for: the same on every fetch of a file.
-    private let ha2s: Memo<String, String>
+    private let ha2s: Memo<HashKey, String>
+
+    /// The memos' keys are the parts themselves (no text joined and hashed again per fetch).
+    struct NonceKey: Hashable {
+        let address: String?
+        let nonce: String
+    }
+
+    struct HashKey: Hashable {
+        let sha256: Bool
+        let first: String
+        let second: String
+    }
 
     init(key: SymmetricKey = SymmetricKey(size: .bits256), caches: CacheLimits = CacheLimits()) {
         self.key = key
@@ -54,34 +66,34 @@ public struct DigestAuth: Sendable {
     /// Checks an `Authorization` header for `method` and the request target `uri`, sent from
     /// `address`, against the phone's user and secret. A valid answer uses up its `nc`.
     func verify(header: String?, method: String, uri: String, username: String, secret: String, address: String?, now: Date) -> Verdict {
-        guard let header, header.count < 2048 else { return .none }
+        guard let header, header.utf8.count < 2048 else { return .none }
         // "Digest " in any case, read as bytes (not a lower-cased copy of the whole header).
         guard header.utf8.prefix(7).elementsEqual("digest ".utf8, by: { $0.asciiLowercased == $1 }) else {
             return .invalid("not Digest")
         }
-        let p = Self.parameters(String(header.dropFirst(7)))
-        guard let user = p["username"], let nonce = p["nonce"], let response = p["response"], let asked = p["uri"] else {
+        let p = Answer(header.utf8.dropFirst(7))
+        guard let user = p.username, let nonce = p.nonce, let response = p.response, let asked = p.uri else {
             return .invalid("incomplete Digest header")
         }
-        guard p["realm"] == Self.realm else { return .invalid("wrong realm") }
+        guard p.realm == Self.realm else { return .invalid("wrong realm") }
         guard ConstantTime.equal(user, username) else { return .invalid("wrong user") }
         guard asked == uri else { return .invalid("uri does not match the request") }
-        let algorithm = p["algorithm"].map { $0 == "MD5" ? $0 : $0.uppercased() } ?? "MD5"
+        let algorithm = p.algorithm.map { $0 == "MD5" ? $0 : $0.uppercased() } ?? "MD5"
         guard algorithm == "MD5" || algorithm == "SHA-256" else { return .invalid("algorithm \(algorithm.prefix(20)) not offered") }
         guard let issued = nonceTime(nonce, address: address) else { return .invalid("not a nonce issued to this address") }
-        let h: (String) -> String = { algorithm == "MD5" ? Self.md5($0) : Self.sha256($0) }
-        let ha1 = ha1s.value("\(algorithm)\u{0}\(user)\u{0}\(secret)") { h("\(user):\(Self.realm):\(secret)") }
-        let ha2 = ha2s.value("\(algorithm)\u{0}\(method):\(asked)") { h("\(method):\(asked)") }
+        let sha256 = algorithm == "SHA-256"
+        let ha1 = ha1s.value(HashKey(sha256: sha256, first: user, second: secret)) { Self.hash(sha256, user, Self.realm, secret) }
+        let ha2 = ha2s.value(HashKey(sha256: sha256, first: method, second: asked)) { Self.hash(sha256, method, asked) }
         let expected: String
         // Without qop (RFC 2069) there is no count: such a nonce is good for one request.
         var count: UInt32 = 1
-        if let qop = p["qop"] {
-            guard qop == "auth", let nc = p["nc"], let cnonce = p["cnonce"] else { return .invalid("qop \(qop.prefix(10)) not offered") }
+        if let qop = p.qop {
+            guard qop == "auth", let nc = p.nc, let cnonce = p.cnonce else { return .invalid("qop \(qop.prefix(10)) not offered") }
             guard nc.utf8.count == 8, let n = UInt32(nc, radix: 16), n > 0 else { return .invalid("nc is not 8 hex digits") }
             count = n
-            expected = h("\(ha1):\(nonce):\(nc):\(cnonce):\(qop):\(ha2)")
+            expected = Self.hash(sha256, ha1, nonce, nc, cnonce, qop, ha2)
         } else {
-            expected = h("\(ha1):\(nonce):\(ha2)")
+            expected = Self.hash(sha256, ha1, nonce, ha2)
         }
         guard ConstantTime.equal(expected, response.utf8.contains(where: \.isASCIIUppercase) ? response.lowercased() : response) else {
             return .invalid("wrong secret")
@@ -90,6 +102,29 @@ public struct DigestAuth: Sendable {
         // A header sent before (captured, or a phone's retry): a new nonce, never the same answer twice.
         guard counts.take(nonce: nonce, user: user, count: count, issued: issued, now: now, lifetime: nonceLifetime) else { return .stale }
         return .valid
+    }
+
+    /// The parameters of an `Authorization: Digest` header that the check reads (the first of a
+    /// repeated name), read without a dictionary: this runs on every config fetch.
+    struct Answer {
+        var username, realm, nonce, uri, response, algorithm, qop, nc, cnonce: String?
+
+        init(_ text: Substring.UTF8View) {
+            DigestAuth.forEachParameter(text) { name, value in
+                switch name {
+                case "username": if username == nil { username = value() }
+                case "realm": if realm == nil { realm = value() }
+                case "nonce": if nonce == nil { nonce = value() }
+                case "uri": if uri == nil { uri = value() }
+                case "response": if response == nil { response = value() }
+                case "algorithm": if algorithm == nil { algorithm = value() }
+                case "qop": if qop == nil { qop = value() }
+                case "nc": if nc == nil { nc = value() }
+                case "cnonce": if cnonce == nil { cnonce = value() }
+                default: break
+                }
+            }
+        }
     }
 
     // MARK: nonces
@@ -104,7 +139,7 @@ public struct DigestAuth: Sendable {
 
     /// When a nonce was issued, if it is ours and was issued to `address`.
     func nonceTime(_ nonce: String, address: String?) -> Date? {
-        nonces.value((address ?? "-") + " " + nonce) {
+        nonces.value(NonceKey(address: address, nonce: nonce)) {
             let parts = nonce.split(separator: ".")
             guard parts.count == 3, parts[1].utf8.count == 12, let seconds = UInt64(parts[0], radix: 16),
                 ConstantTime.equal(mac(parts[0] + "." + parts[1] + " " + (address ?? "-")), String(parts[2]))
@@ -119,14 +154,39 @@ public struct DigestAuth: Sendable {
 
     // MARK: helpers
 
-    static func md5(_ text: String) -> String { Hex.string(Insecure.MD5.hash(data: Data(text.utf8))) }
-    static func sha256(_ text: String) -> String { Hex.string(SHA256.hash(data: Data(text.utf8))) }
+    /// The hex digest of the parts joined by `:` (RFC 7616's H), fed to the hash part by part
+    /// (no joined copy of the text).
+    static func hash(_ sha256: Bool, _ parts: String...) -> String {
+        sha256 ? hash(SHA256(), parts) : hash(Insecure.MD5(), parts)
+    }
+
+    private static func hash<H: HashFunction>(_ function: H, _ parts: [String]) -> String {
+        var function = function
+        for (i, part) in parts.enumerated() {
+            if i > 0 { withUnsafeBytes(of: UInt8(ascii: ":")) { function.update(bufferPointer: $0) } }
+            var part = part
+            part.withUTF8 { function.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        }
+        return Hex.string(function.finalize())
+    }
+
+    static func md5(_ text: String) -> String { hash(false, text) }
+    static func sha256(_ text: String) -> String { hash(true, text) }
 
     /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes; names
-    /// lower-cased). Reads bytes, not characters: it runs on every config fetch.
+    /// lower-cased; the first of a repeated name).
     public static func parameters(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
-        var utf8 = Array(text.utf8)
+        forEachParameter(Substring(text).utf8) { name, value in
+            if result[name] == nil { result[name] = value() }
+        }
+        return result
+    }
+
+    /// Each `name=value` of a header's parameters, in order: the name lower-cased, the value
+    /// made only when asked for (`value()`). Reads bytes, not characters.
+    static func forEachParameter(_ text: Substring.UTF8View, _ body: (_ name: String, _ value: () -> String) -> Void) {
+        var utf8 = Array(text)
         let count = utf8.count
         var i = 0
         while true {
@@ -142,7 +202,6 @@ public struct DigestAuth: Sendable {
             while nameEnd > nameStart, utf8[nameEnd - 1] == 0x20 { nameEnd -= 1 }
             let name = String(decoding: utf8[nameStart..<nameEnd], as: UTF8.self)
             i += 1
-            let value: String
             if i < count, utf8[i] == 0x22 {  // "
                 i += 1
                 let start = i
@@ -155,18 +214,17 @@ public struct DigestAuth: Sendable {
                     i += 1
                 }
                 let raw = utf8[start..<min(i, count)]
-                value = escaped ? Self.unescape(raw) : String(decoding: raw, as: UTF8.self)
+                body(name) { escaped ? Self.unescape(raw) : String(decoding: raw, as: UTF8.self) }
                 i += 1
             } else {
                 let start = i
                 while i < count, utf8[i] != 0x2C { i += 1 }
                 var end = i
                 while end > start, utf8[end - 1] == 0x20 { end -= 1 }
-                value = String(decoding: utf8[start..<end], as: UTF8.self)
+                let raw = utf8[start..<end]
+                body(name) { String(decoding: raw, as: UTF8.self) }
             }
-            if result[name] == nil { result[name] = value }
         }
-        return result
     }
 
     private static func unescape(_ raw: ArraySlice<UInt8>) -> String {
@@ -190,8 +248,13 @@ public struct DigestAuth: Sendable {
 /// phones is about that many), the table starts again and every nonce issued before that moment
 /// is stale (phones are challenged once more; nothing is accepted twice).
 final class NonceCounts: Sendable {
+    private struct Key: Hashable {
+        let nonce: String
+        let user: String
+    }
+
     private struct Table {
-        var counts: [String: (count: UInt32, issued: Date)] = [:]
+        var counts: [Key: (count: UInt32, issued: Date)] = [:]
         /// Nonces issued at or before this are stale, whatever their age (nonces count seconds:
         /// one issued in the second of a restart of the table is stale too).
         var floor = Date.distantPast
@@ -205,7 +268,7 @@ final class NonceCounts: Sendable {
 
     /// Takes `count` for the nonce and user: `false` when it is not larger than the last one taken.
     func take(nonce: String, user: String, count: UInt32, issued: Date, now: Date, lifetime: TimeInterval) -> Bool {
-        let key = nonce + " " + user
+        let key = Key(nonce: nonce, user: user)
         return table.withLock { t in
             guard issued > t.floor else { return false }
             if let last = t.counts[key], count <= last.count { return false }

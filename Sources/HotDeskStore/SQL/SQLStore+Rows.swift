@@ -6,9 +6,13 @@ extension SQLStore {
     /// The settings; while the database cannot be reached, the last ones read (a phone's config
     /// is still served from the cache then, and needs them to check the `Host` it asked).
     public func settings() async throws -> Settings {
+        try await settings(at: nil)
+    }
+
+    public func settings(at shared: Int?) async throws -> Settings {
         let stamp: Int
         do {
-            stamp = try await stamps.shared()
+            if let shared { stamp = shared } else { stamp = try await stamps.shared() }
         } catch {
             guard let last = settingsMemo.lastKnown else { throw error }
             return last

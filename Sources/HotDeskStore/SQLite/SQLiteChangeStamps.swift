@@ -7,8 +7,9 @@ import Synchronization
 /// SQLite's change stamps: counters that triggers move on every change a phone's config, its
 /// authentication or a push confirmation depends on — by this process or another (`hotdesk
 /// import`) — but not on the fetch times written in batches: `shared_changes.n` for what all
-/// phones share, `device_changes.n` per phone for its own row, session and push jobs. One
-/// read-only connection of its own and prepared statements: a few microseconds, no thread hop.
+/// phones share, `device_changes.n` per phone for its own row, session and push jobs. Read-only
+/// connections of its own (one per core, so the event loops do not queue for one) and prepared
+/// statements: a few microseconds, no thread hop.
 /// Inside a transaction of the store's pool, `shared(in:)` reads the same counter as that
 /// transaction sees it (its own changes included).
 final class SQLiteChangeStamps: ChangeStamps {
@@ -19,9 +20,21 @@ final class SQLiteChangeStamps: ChangeStamps {
         var versionStatement: OpaquePointer?
     }
 
-    private let handles: Mutex<Handles>
+    private final class Connection: Sendable {
+        let handles: Mutex<Handles>
+        init(_ handles: Handles) { self.handles = Mutex(handles) }
+    }
 
-    init(path: String) throws {
+    private let connections: [Connection]
+    private let next = Atomic<Int>(0)
+
+    init(path: String, connections count: Int = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))) throws {
+        var opened: [Connection] = []
+        for _ in 0..<count { opened.append(Connection(try Self.open(path))) }
+        connections = opened
+    }
+
+    private static func open(_ path: String) throws -> Handles {
         var h = Handles()
         guard sqlite3_open_v2(path, &h.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
             sqlite3_prepare_v2(h.db, GRDBConnection.sharedStampQuery, -1, &h.statement, nil) == SQLITE_OK,
@@ -40,20 +53,31 @@ final class SQLiteChangeStamps: ChangeStamps {
             throw DatabaseError(message: "change stamps: \(message)")
         }
         sqlite3_busy_timeout(h.db, 5000)
-        handles = Mutex(h)
+        return h
     }
 
     deinit {
-        handles.withLock { h in
-            sqlite3_finalize(h.statement)
-            sqlite3_finalize(h.stampStatement)
-            sqlite3_finalize(h.versionStatement)
-            sqlite3_close(h.db)
+        for connection in connections {
+            connection.handles.withLock { h in
+                sqlite3_finalize(h.statement)
+                sqlite3_finalize(h.stampStatement)
+                sqlite3_finalize(h.versionStatement)
+                sqlite3_close(h.db)
+            }
         }
     }
 
+    /// `body` on a connection no other thread is using, or (all busy) on the next in turn.
+    private func withConnection<T: Sendable>(_ body: (inout Handles) throws -> T) throws -> T {
+        for connection in connections {
+            if let result = try connection.handles.withLockIfAvailable({ h in try body(&h) }) { return result }
+        }
+        let turn = next.add(1, ordering: .relaxed).oldValue
+        return try connections[turn % connections.count].handles.withLock { h in try body(&h) }
+    }
+
     func shared() throws -> Int {
-        try handles.withLock { h in
+        try withConnection { h in
             defer { sqlite3_reset(h.statement) }
             guard sqlite3_step(h.statement) == SQLITE_ROW else {
                 throw DatabaseError(message: "change stamps: \(String(cString: sqlite3_errmsg(h.db)))")
@@ -62,10 +86,11 @@ final class SQLiteChangeStamps: ChangeStamps {
         }
     }
 
-    /// SQLite's `data_version` of this connection: it moves whenever another connection commits
-    /// (any write at all, the batched fetch times too). Microseconds: cheap to ask every second.
+    /// SQLite's `data_version` of the first connection (each connection counts its own: always
+    /// the same one is asked): it moves whenever another connection commits (any write at all,
+    /// the batched fetch times too). Microseconds: cheap to ask every second.
     func commits() throws -> Int {
-        try handles.withLock { h in
+        try connections[0].handles.withLock { h in
             defer { sqlite3_reset(h.versionStatement) }
             guard sqlite3_step(h.versionStatement) == SQLITE_ROW else {
                 throw DatabaseError(message: "data version: \(String(cString: sqlite3_errmsg(h.db)))")
@@ -78,7 +103,7 @@ final class SQLiteChangeStamps: ChangeStamps {
     /// WAL locks; two statements took two, ≈ 3 % of a config fetch). A phone without a counter
     /// row yet (nothing of its own ever changed) reads as 0.
     func stamp(of mac: MACAddress) throws -> ChangeStamp {
-        try handles.withLock { h in
+        try withConnection { h in
             defer {
                 sqlite3_reset(h.stampStatement)
                 sqlite3_clear_bindings(h.stampStatement)

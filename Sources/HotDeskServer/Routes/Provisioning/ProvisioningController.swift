@@ -80,10 +80,13 @@ struct ProvisioningController: Sendable {
     }
 
     func serve(_ request: Request, context: HotDeskRequestContext) async throws -> Response {
-        // A name that is not HotDesk's is a DNS-rebinding page's, not a phone's (docs/security.md).
-        guard hosts.accepts(request, settings: try await store.settings()) else { return HostPolicy.misdirected }
         do {
             var fetch = try await identify(request, context)
+            // A name that is not HotDesk's is a DNS-rebinding page's, not a phone's
+            // (docs/security.md): refused before anything is read for the phone. The settings
+            // are those at the stamp just read (one reading of the stamps per fetch).
+            guard hosts.accepts(request, settings: try await store.settings(at: fetch.stamp?.shared)) else { return HostPolicy.misdirected }
+            try await readState(&fetch)
             let file = try await choose(&fetch)
             let state = try await enrol(&fetch, file)
             fetch.reached = hosts.address(request, settings: state.settings)
@@ -113,6 +116,8 @@ struct ProvisioningController: Sendable {
         /// The MAC in the file name (a placeholder for a common file).
         let mac: MACAddress
         let userAgent: String
+        /// The `Authorization` header (read once: each reading of a header joins its values).
+        let authorization: String?
         let agentBrands: [Brand]
         let now: Date
         let phoneAddress: String?

@@ -8,8 +8,8 @@ import Provisioning
 
 // The steps of a config fetch, in the order `serve` runs them.
 extension ProvisioningController {
-    /// Which file, which phone, and what the store holds for it at its change stamp (a phone
-    /// asking again before anything changed is answered from the cache: no read, no render).
+    /// Which file, which phone, and the phone's change stamp (a file name that is no config file
+    /// of any family is answered here).
     func identify(_ request: Request, _ context: HotDeskRequestContext) async throws -> ConfigFetch {
         let second = context.parameters.get("second")
         let file = second ?? context.parameters.get("first") ?? ""
@@ -25,27 +25,36 @@ extension ProvisioningController {
             matches: matches,
             mac: mac,
             userAgent: userAgent,
+            authorization: request.headers[.authorization],
             agentBrands: catalog.brands(inUserAgent: userAgent),
             now: clock(),
             phoneAddress: addresses.address(of: request, context: context)
         )
-        if matches.contains(where: { $0.mac != nil }) {
-            do {
-                fetch.stamp = try await store.stamps.stamp(of: mac)
-            } catch {
-                // The database is briefly unreachable: a phone this node served keeps getting the
-                // config it had (a phone booting now still finds its line); any other gets 503.
-                fetch.storeUnreachable = true
-                fetch.state = states.lastKnown(mac)
-                if fetch.state != nil { telemetry.servedWithoutStore() }
-            }
-            fetch.state = fetch.state ?? states.value(mac, at: fetch.stamp)
-            if fetch.state == nil {
-                fetch.state = try await store.deviceConfigState(mac: mac)
-                if let state = fetch.state { states.keep(state, for: mac, at: fetch.stamp) }
-            }
+        guard matches.contains(where: { $0.mac != nil }) else { return fetch }
+        do {
+            fetch.stamp = try await store.stamps.stamp(of: mac)
+        } catch {
+            // The database is briefly unreachable: a phone this node served keeps getting the
+            // config it had (a phone booting now still finds its line); any other gets 503.
+            fetch.storeUnreachable = true
         }
         return fetch
+    }
+
+    /// What the store holds for the phone at its change stamp (a phone asking again before
+    /// anything changed is answered from the cache: no read, no render).
+    func readState(_ fetch: inout ConfigFetch) async throws {
+        guard fetch.matches.contains(where: { $0.mac != nil }) else { return }
+        let mac = fetch.mac
+        if fetch.storeUnreachable {
+            fetch.state = states.lastKnown(mac)
+            if fetch.state != nil { telemetry.servedWithoutStore() }
+        }
+        fetch.state = fetch.state ?? states.value(mac, at: fetch.stamp)
+        if fetch.state == nil {
+            fetch.state = try await store.deviceConfigState(mac: mac)
+            if let state = fetch.state { states.keep(state, for: mac, at: fetch.stamp) }
+        }
     }
 
     /// Which family's file this is: a phone's own file goes on; a common file is answered here;
@@ -173,7 +182,7 @@ extension ProvisioningController {
         // Claims that wait for an admin (settings.enrolment.claims, or past claims_until): an
         // unclaimed phone asking without a secret gets nothing until its claim is approved, and
         // then only from the address approved (docs/security.md).
-        if device.claimedAt == nil, fetch.pathKey == nil, request.headers[.authorization] == nil,
+        if device.claimedAt == nil, fetch.pathKey == nil, fetch.authorization == nil,
             state.settings.enrolment.claimNeedsApproval(at: now),
             !(auth == .digest && device.secretIssuedAt != nil),
             device.claimApprovedFrom == nil || device.claimApprovedFrom != source
@@ -182,10 +191,10 @@ extension ProvisioningController {
             throw Answer(.text(.forbidden, "this phone waits for an admin to approve its claim: hotdesk device approve \(mac.colonSeparated)\n"))
         }
         let secret = device.provisioningSecret ?? ""
-        let (proven, refusal) = prove(request, device: device, secret: secret, auth: auth, pathKey: fetch.pathKey, from: source, now: now)
+        let (proven, refusal) = prove(fetch, device: device, secret: secret, auth: auth)
         // A Digest phone sends its credentials only when challenged: once its secret went out, a
         // fetch without them is challenged even before the claim.
-        let sentNothing = request.headers[.authorization] == nil && fetch.pathKey == nil
+        let sentNothing = fetch.authorization == nil && fetch.pathKey == nil
         let challenged = auth == .digest && fetch.pathKey == nil && device.secretIssuedAt != nil
         guard !proven, device.claimedAt != nil || (challenged && sentNothing) || refusal != nil else { return proven }
         // The first leg of every Digest fetch, and a nonce that is too old or used up, are a
@@ -298,29 +307,22 @@ extension ProvisioningController {
     /// Who is asking: the phone itself (its secret in the path or as Digest; for a family that
     /// cannot send one, the address it claimed from), or anyone who knows its MAC. `refusal`: a
     /// secret was sent and is wrong.
-    private func prove(
-        _ request: Request,
-        device: Device,
-        secret: String,
-        auth: ProvisioningAuth,
-        pathKey: String?,
-        from address: String?,
-        now: Date
-    ) -> (proven: Bool, refusal: String?) {
+    private func prove(_ fetch: ConfigFetch, device: Device, secret: String, auth: ProvisioningAuth) -> (proven: Bool, refusal: String?) {
+        let (pathKey, address) = (fetch.pathKey, fetch.phoneAddress)
         var proven = false
         var refusal: String?
         if let pathKey {
             if ConstantTime.equal(pathKey, secret) { proven = true } else { refusal = "wrong key in the provisioning path" }
         }
         switch digest.verify(
-            header: request.headers[.authorization],
+            header: fetch.authorization,
             method: "GET",
             // The target as the phone sent it: under an organisation, with its `/o/NAME`.
-            uri: builder.pathPrefix + request.uri.description,
+            uri: builder.pathPrefix + fetch.request.uri.description,
             username: device.provisioningUsername,
             secret: secret,
             address: address,
-            now: now
+            now: fetch.now
         )
         {
         case .valid: proven = true
