@@ -114,62 +114,69 @@ public struct ConfigContext: Hashable, Sendable {
     /// Where a phone asks whether a push's login is HotDesk's own (Cisco `authenticationURL`).
     public var pushAuthURL: String { "\(server.baseURL)/push-auth" }
 
-    var values: [String: Any] {
-        var values: [String: Any] = [
-            "mac": device.mac.canonical,
-            "mac_colon": device.mac.colonSeparated,
-            "mac_upper": device.mac.upperCased,
-            "model": device.model.name,
-            "model_code": device.model.userAgentModel,
-            "brand": device.model.brand.rawValue,
-            "logged_in": line != nil,
-            "server": ["host": server.host, "port": server.port, "url": server.baseURL],
-            "app_url": appURL,
-            "provision_url": provisionURL,
-            "push_auth_url": pushAuthURL,
+    /// What the template reads (`docs/templates.md`), typed.
+    var values: TemplateValue {
+        var values: [String: TemplateValue] = [
+            "mac": .text(device.mac.canonical),
+            "mac_colon": .text(device.mac.colonSeparated),
+            "mac_upper": .text(device.mac.upperCased),
+            "model": .text(device.model.name),
+            "model_code": .text(device.model.userAgentModel),
+            "brand": .text(device.model.brand.rawValue),
+            "logged_in": .flag(line != nil),
+            "server": .object(["host": .text(server.host), "port": .number(server.port), "url": .text(server.baseURL)]),
+            "app_url": .text(appURL),
+            "provision_url": .text(provisionURL),
+            "push_auth_url": .text(pushAuthURL),
         ]
         let registrar = sip ?? SIPSettings(host: server.host)
-        var sipValues: [String: Any] = [
-            "host": registrar.host, "port": registrar.effectivePort, "transport": registrar.transport.rawValue,
-            "realm": registrar.realm ?? registrar.host,
+        var sipValues: [String: TemplateValue] = [
+            "host": .text(registrar.host), "port": .number(registrar.effectivePort), "transport": .text(registrar.transport.rawValue),
+            "realm": .text(registrar.realm ?? registrar.host),
         ]
-        sipValues[registrar.transport.rawValue] = true
-        if let proxy = registrar.outboundProxy { sipValues["outbound_proxy"] = proxy }
-        values["sip"] = sipValues
+        sipValues[registrar.transport.rawValue] = .flag(true)
+        if let proxy = registrar.outboundProxy { sipValues["outbound_proxy"] = .text(proxy) }
+        values["sip"] = .object(sipValues)
         if let line {
-            values["line"] = ["number": line.number, "name": line.name, "sip_password": line.sipPassword]
+            values["line"] = .object(["number": .text(line.number), "name": .text(line.name), "sip_password": .text(line.sipPassword)])
         }
-        let accountValues = accounts.map { a -> [String: Any] in
-            var v: [String: Any] = [
-                "index": a.index, "number": a.number, "name": a.name, "auth_name": a.number, "sip_password": a.sipPassword, "button": a.button,
-                "button0": a.button - 1,
-                "shared": a.shared, "label": a.shared ? a.name : a.number,
+        let accountValues = accounts.map { a -> TemplateValue in
+            var v: [String: TemplateValue] = [
+                "index": .number(a.index), "number": .text(a.number), "name": .text(a.name), "auth_name": .text(a.number),
+                "sip_password": .text(a.sipPassword), "button": .number(a.button), "button0": .number(a.button - 1),
+                "shared": .flag(a.shared), "label": .text(a.shared ? a.name : a.number),
             ]
-            if let callerID = a.callerID { v["caller_id"] = callerID }
+            if let callerID = a.callerID { v["caller_id"] = .text(callerID) }
             switch a.ring {
-            case .ring: v["ring"] = true
-            case .noRing: v["no_ring"] = true
-            case .after(let seconds): v["ring_after"] = seconds
+            case .ring: v["ring"] = .flag(true)
+            case .noRing: v["no_ring"] = .flag(true)
+            case .after(let seconds): v["ring_after"] = .number(seconds)
             }
-            return v
+            return .object(v)
         }
-        values["accounts"] = accountValues
+        values["accounts"] = .list(accountValues)
         // By slot, for formats that name each account's settings apart (P-codes): `{{#slot.2}}…{{/slot.2}}`.
-        values["slot"] = Dictionary(accountValues.map { ("\($0["index"]!)", $0) }, uniquingKeysWith: { a, _ in a })
-        values["shared_accounts"] = Array(accountValues.dropFirst())
+        values["slot"] = .object(Dictionary(zip(accounts.map { "\($0.index)" }, accountValues), uniquingKeysWith: { a, _ in a }))
+        values["shared_accounts"] = .list(Array(accountValues.dropFirst()))
         let firstUnused = max(2, accounts.count + 1)
-        values["unused_accounts"] = firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { ["index": $0] } : []
+        values["unused_accounts"] = .list(
+            firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { .object(["index": .number($0)]) } : []
+        )
         let taken = Set(accounts.map(\.button))
         let lastKey = max(2, device.model.lineKeys)
-        values["unused_keys"] = (2..<lastKey).filter { !taken.contains($0) }.map { ["position": $0, "position0": $0 - 1] }
-        values["login_key"] = lastKey
-        values["login_key0"] = lastKey - 1
-        if let network { values["network"] = network.rawValue }
-        if let emergencyCallerID { values["emergency_caller_id"] = emergencyCallerID }
-        if let pushFrom { values["push_from"] = pushFrom }
-        if let phoneLogin { values["phone_login"] = ["username": phoneLogin.username, "password": phoneLogin.password] }
-        if let provisioning { values["provisioning"] = ["username": provisioning.username, "password": provisioning.password] }
-        return values
+        values["unused_keys"] = .list(
+            (2..<lastKey).filter { !taken.contains($0) }.map { .object(["position": .number($0), "position0": .number($0 - 1)]) }
+        )
+        values["login_key"] = .number(lastKey)
+        values["login_key0"] = .number(lastKey - 1)
+        if let network { values["network"] = .text(network.rawValue) }
+        if let emergencyCallerID { values["emergency_caller_id"] = .text(emergencyCallerID) }
+        if let pushFrom { values["push_from"] = .text(pushFrom) }
+        if let phoneLogin { values["phone_login"] = .object(["username": .text(phoneLogin.username), "password": .text(phoneLogin.password)]) }
+        if let provisioning {
+            values["provisioning"] = .object(["username": .text(provisioning.username), "password": .text(provisioning.password)])
+        }
+        return .object(values)
     }
 }
 
@@ -209,7 +216,13 @@ public final class ConfigRenderer: Sendable {
     /// is another key.
     private let rendered: Memo<RenderKey, RenderedConfig>
     /// Compiled templates by their format and text: each is parsed once, not at every fetch.
-    private let compiled: Memo<TemplateKey, MustacheTemplate>
+    private let compiled: Memo<TemplateKey, Compiled>
+
+    /// A template as parsed, and as `TypedTemplate` renders it (nil: swift-mustache renders it).
+    private struct Compiled: Sendable {
+        let mustache: MustacheTemplate
+        let typed: TypedTemplate?
+    }
 
     public init(limits: CacheLimits = CacheLimits()) {
         rendered = Memo(limit: limits.renders)
@@ -230,8 +243,13 @@ public final class ConfigRenderer: Sendable {
         let templateKey = TemplateKey(format: format, body: body)
         let key = RenderKey(template: templateKey, context: context)
         return try rendered.value(key) { () throws(TemplateError) in
-            let template = try compiled.value(templateKey) { () throws(TemplateError) in try Self.compile(templateKey, name: name) }
-            return RenderedConfig(body: template.render(context.values), contentType: format.contentType)
+            let template = try compiled.value(templateKey) { () throws(TemplateError) in
+                let mustache = try Self.compile(templateKey, name: name)
+                return Compiled(mustache: mustache, typed: TypedTemplate(mustache))
+            }
+            let values = context.values
+            let body = template.typed?.render(values, contentType: Self.contentType(format)) ?? template.mustache.render(values.untyped)
+            return RenderedConfig(body: body, contentType: format.contentType)
         }
     }
 
@@ -257,6 +275,25 @@ public final class ConfigRenderer: Sendable {
         static func == (a: RenderKey, b: RenderKey) -> Bool {
             a.fingerprint == b.fingerprint && a.context == b.context && a.template == b.template
         }
+    }
+
+    /// The escaping of a format (the content type its pragma names).
+    static func contentType(_ format: ConfigFormat) -> any MustacheContentType {
+        format == .xml ? XMLContent() : KeyValueContent()
+    }
+
+    /// Whether swift-mustache's parse of `body` is rendered by `TypedTemplate` (the built-in
+    /// templates all are: a test says so).
+    static func isTyped(_ body: String, format: ConfigFormat) throws(TemplateError) -> Bool {
+        TypedTemplate(try compile(TemplateKey(format: format, body: body), name: "")) != nil
+    }
+
+    /// `body` rendered by swift-mustache itself, and by `TypedTemplate` (nil: not taken): what
+    /// `TypedTemplateTests` compares.
+    static func renderBoth(_ body: String, format: ConfigFormat, context: ConfigContext) throws(TemplateError) -> (library: String, typed: String?) {
+        let mustache = try compile(TemplateKey(format: format, body: body), name: "")
+        let values = context.values
+        return (mustache.render(values.untyped), TypedTemplate(mustache)?.render(values, contentType: contentType(format)))
     }
 
     private static func compile(_ key: TemplateKey, name: String) throws(TemplateError) -> MustacheTemplate {
@@ -314,7 +351,14 @@ private struct KeyValueContent: MustacheContentType {
 
 private struct XMLContent: MustacheContentType {
     func escapeText(_ text: String) -> String {
-        if isPlainASCII(text, except: { "&<>\"'".utf8.contains($0) }) { return text }
+        if isPlainASCII(
+            text,
+            except: {
+                $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'")
+            }
+        ) {
+            return text
+        }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
