@@ -114,6 +114,14 @@ public struct ConfigContext: Hashable, Sendable {
     /// Where a phone asks whether a push's login is HotDesk's own (Cisco `authenticationURL`).
     public var pushAuthURL: String { "\(server.baseURL)/push-auth" }
 
+    /// The values of an unused slot and an unused key: the same for every phone, made once.
+    private static let slotValues = (0...accountSlots).map { TemplateValue.object(["index": .number($0)]) }
+    private static let keyValues = (0..<128).map(makeKeyValue)
+    private static func makeKeyValue(_ position: Int) -> TemplateValue {
+        .object(["position": .number(position), "position0": .number(position - 1)])
+    }
+    private static func keyValue(_ position: Int) -> TemplateValue { position < keyValues.count ? keyValues[position] : makeKeyValue(position) }
+
     /// What the template reads (`docs/templates.md`), typed.
     var values: TemplateValue {
         var values: [String: TemplateValue] = [
@@ -159,14 +167,10 @@ public struct ConfigContext: Hashable, Sendable {
         values["slot"] = .object(Dictionary(zip(accounts.map { "\($0.index)" }, accountValues), uniquingKeysWith: { a, _ in a }))
         values["shared_accounts"] = .list(Array(accountValues.dropFirst()))
         let firstUnused = max(2, accounts.count + 1)
-        values["unused_accounts"] = .list(
-            firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { .object(["index": .number($0)]) } : []
-        )
+        values["unused_accounts"] = .list(firstUnused <= Self.accountSlots ? (firstUnused...Self.accountSlots).map { Self.slotValues[$0] } : [])
         let taken = Set(accounts.map(\.button))
         let lastKey = max(2, device.model.lineKeys)
-        values["unused_keys"] = .list(
-            (2..<lastKey).filter { !taken.contains($0) }.map { .object(["position": .number($0), "position0": .number($0 - 1)]) }
-        )
+        values["unused_keys"] = .list((2..<lastKey).filter { !taken.contains($0) }.map(Self.keyValue))
         values["login_key"] = .number(lastKey)
         values["login_key0"] = .number(lastKey - 1)
         if let network { values["network"] = .text(network.rawValue) }

@@ -177,7 +177,7 @@ extension ProvisioningController {
     /// unproven config (`false`); a claim that waits for an admin, or a wrong or missing proof
     /// where one was due, is answered here (403, or 401 with a Digest challenge).
     func authorize(_ fetch: ConfigFetch, _ state: DeviceConfigState, _ match: ConfigFileMatch) async throws -> Bool {
-        let (request, device, mac, now, source) = (fetch.request, state.device, fetch.mac, fetch.now, fetch.phoneAddress)
+        let (device, mac, now, source) = (state.device, fetch.mac, fetch.now, fetch.phoneAddress)
         let auth = configs[match.brand]?.provisioningAuth ?? .urlKey
         // Claims that wait for an admin (settings.enrolment.claims, or past claims_until): an
         // unclaimed phone asking without a secret gets nothing until its claim is approved, and
