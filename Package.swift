@@ -39,17 +39,19 @@ let package = Package(
             ]
         ),
         .target(name: "LibXML", dependencies: ["CLibXML2"]),
+        // Templates as swift-mustache parses them, rendered over typed values (issue 27).
+        .target(name: "TypedMustache", dependencies: [.product(name: "Mustache", package: "swift-mustache")]),
         .target(
             name: "PhoneXML",
             dependencies: [
-                "HotDeskCore", "LibXML",
+                "HotDeskCore", "LibXML", "TypedMustache",
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         .target(
             name: "Provisioning",
             dependencies: [
-                "HotDeskCore",
+                "HotDeskCore", "TypedMustache",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ]

@@ -1,6 +1,7 @@
 import Foundation
 import LibXML
 import Mustache
+import TypedMustache
 
 /// What a family descriptor (`Screens/families/<brand>.json`, its `dialect` block) says about the
 /// family's XML browser. Every fact comes from `reference/phone-dialects.md`; the ones marked
@@ -84,6 +85,9 @@ public struct DialectSpec: Decodable, Hashable, Sendable {
 public struct TemplateDialect: Dialect {
     public let spec: DialectSpec
     private let library: MustacheLibrary
+    /// Each kind's template as `TypedTemplate` renders it (a kind not taken — a partial, a
+    /// transform — is rendered by the library).
+    private let typed: [Screen.Kind: TypedTemplate]
 
     public var name: String { spec.name }
     public var maxInputFields: Int { spec.maxInputFields }
@@ -93,6 +97,7 @@ public struct TemplateDialect: Dialect {
     public init(spec: DialectSpec, templates: [Screen.Kind: String]) throws {
         self.spec = spec
         var library = MustacheLibrary()
+        var typed: [Screen.Kind: TypedTemplate] = [:]
         for kind in Screen.Kind.allCases {
             guard let text = templates[kind] else {
                 throw RenderError.badTemplate(dialect: spec.name, kind: kind, reason: "missing \(kind.rawValue).mustache")
@@ -102,11 +107,13 @@ public struct TemplateDialect: Dialect {
             }
             do {
                 try library.register(text, named: kind.rawValue)
+                typed[kind] = TypedTemplate(try MustacheTemplate(string: text))
             } catch {
                 throw RenderError.badTemplate(dialect: spec.name, kind: kind, reason: "\(error)")
             }
         }
         self.library = library
+        self.typed = typed
         try selfCheck()
     }
 
@@ -118,65 +125,91 @@ public struct TemplateDialect: Dialect {
     }
 
     private func renderUnchecked(_ screen: Screen) throws(RenderError) -> String {
-        var context: [String: Any] = ["root": spec.roots[screen.kind.rawValue] ?? ""]
+        let context = try values(screen)
+        if let template = typed[screen.kind] { return template.render(context, contentType: LibraryHTMLContent()) }
+        return try renderByLibrary(screen.kind, context)
+    }
+
+    private func renderByLibrary(_ kind: Screen.Kind, _ context: TemplateValue) throws(RenderError) -> String {
+        guard let body = library.render(context.untyped, withTemplate: kind.rawValue) else {
+            throw .badTemplate(dialect: spec.name, kind: kind, reason: "template not loaded")
+        }
+        return body
+    }
+
+    /// `screen` rendered by the library and by `TypedTemplate` (nil: not taken): what
+    /// `TypedTemplateTests` compares.
+    func renderBoth(_ screen: Screen) throws(RenderError) -> (library: String, typed: String?) {
+        let context = try values(screen)
+        return (try renderByLibrary(screen.kind, context), typed[screen.kind]?.render(context, contentType: LibraryHTMLContent()))
+    }
+
+    /// What the screen's template reads (see the type's comment), typed.
+    private func values(_ screen: Screen) throws(RenderError) -> TemplateValue {
+        var context: [String: TemplateValue] = ["root": .text(spec.roots[screen.kind.rawValue] ?? "")]
         let softKeys: [Screen.SoftKey]
         switch screen {
         case .menu(let menu):
             if let most = spec.limits.items, menu.items.count > most {
                 throw .unsupported(dialect: spec.name, reason: "\(menu.items.count) menu items, at most \(most)")
             }
-            context["title"] = cut(menu.title, spec.limits.title)
-            context["items"] = try menu.items.enumerated().map { offset, item throws(RenderError) -> [String: Any] in
-                ["index": offset + 1, "label": cut(item.label, spec.limits.label), "url": try checked(item.url)]
-            }
+            context["title"] = .text(cut(menu.title, spec.limits.title))
+            context["items"] = .list(
+                try menu.items.enumerated().map { offset, item throws(RenderError) -> TemplateValue in
+                    .object(["index": .number(offset + 1), "label": .text(cut(item.label, spec.limits.label)), "url": .text(try checked(item.url))])
+                }
+            )
             softKeys = menu.softKeys
         case .input(let input):
             guard input.fields.count <= spec.maxInputFields else {
                 throw .unsupported(dialect: spec.name, reason: "\(input.fields.count) input fields, at most \(spec.maxInputFields)")
             }
-            context["title"] = cut(input.title, spec.limits.title)
-            context["url"] = try checked(input.url)
+            context["title"] = .text(cut(input.title, spec.limits.title))
+            context["url"] = .text(try checked(input.url))
             let (action, query) = Self.split(input.url)
-            context["action"] = action
-            context["query"] = query.map { ["name": $0.name, "value": $0.value] }
+            context["action"] = .text(action)
+            context["query"] = .list(query.map { .object(["name": .text($0.name), "value": .text($0.value)]) })
             let tokens = input.fields.map { "__\($0.parameter.uppercased())__" }
             let separator = input.url.contains("?") ? "&" : "?"
-            context["url_with_tokens"] = try checked(
-                input.url + separator + zip(input.fields, tokens).map { "\($0.0.parameter)=\($0.1)" }.joined(separator: "&")
+            context["url_with_tokens"] = .text(
+                try checked(input.url + separator + zip(input.fields, tokens).map { "\($0.0.parameter)=\($0.1)" }.joined(separator: "&"))
             )
-            context["fields"] = input.fields.enumerated().map { offset, field -> [String: Any] in
-                [
-                    "index": offset + 1, "prompt": cut(field.prompt, spec.limits.prompt), "parameter": field.parameter, "kind": field.kind.rawValue,
-                    "masked": field.masked, "default": field.defaultValue, "token": tokens[offset], "number": field.kind == .number,
-                ]
-            }
+            context["fields"] = .list(
+                input.fields.enumerated().map { offset, field -> TemplateValue in
+                    .object([
+                        "index": .number(offset + 1), "prompt": .text(cut(field.prompt, spec.limits.prompt)), "parameter": .text(field.parameter),
+                        "kind": .text(field.kind.rawValue), "masked": .flag(field.masked), "default": .text(field.defaultValue),
+                        "token": .text(tokens[offset]), "number": .flag(field.kind == .number),
+                    ])
+                }
+            )
             softKeys = input.softKeys
         case .text(let text):
-            context["title"] = cut(text.title, spec.limits.title)
-            context["text"] = cut(text.text, spec.limits.text)
+            context["title"] = .text(cut(text.title, spec.limits.title))
+            context["text"] = .text(cut(text.text, spec.limits.text))
             softKeys = text.softKeys
         }
         if let most = spec.limits.softKeys, softKeys.count > most {
             throw .unsupported(dialect: spec.name, reason: "\(softKeys.count) soft keys, at most \(most)")
         }
-        context["softkeys"] = try softKeys.enumerated().map { offset, key throws(RenderError) -> [String: Any] in
-            var values: [String: Any] = [
-                "index": offset + 1, "label": cut(key.label, spec.limits.softKeyLabel), "uri": try checked(uri(for: key.action)),
-            ]
-            switch key.action {
-            // `link`, not `url`: Mustache would find a screen's own `url` for keys without one.
-            case .url(let url): values["link"] = url
-            case .submit: values["submit"] = true
-            case .select: values["select"] = true
-            case .back: values["back"] = true
-            case .exit: values["exit"] = true
+        context["softkeys"] = .list(
+            try softKeys.enumerated().map { offset, key throws(RenderError) -> TemplateValue in
+                var values: [String: TemplateValue] = [
+                    "index": .number(offset + 1), "label": .text(cut(key.label, spec.limits.softKeyLabel)),
+                    "uri": .text(try checked(uri(for: key.action))),
+                ]
+                switch key.action {
+                // `link`, not `url`: Mustache would find a screen's own `url` for keys without one.
+                case .url(let url): values["link"] = .text(url)
+                case .submit: values["submit"] = .flag(true)
+                case .select: values["select"] = .flag(true)
+                case .back: values["back"] = .flag(true)
+                case .exit: values["exit"] = .flag(true)
+                }
+                return .object(values)
             }
-            return values
-        }
-        guard let body = library.render(context, withTemplate: screen.kind.rawValue) else {
-            throw .badTemplate(dialect: spec.name, kind: screen.kind, reason: "template not loaded")
-        }
-        return body
+        )
+        return .object(context)
     }
 
     /// A text shortened to the phone's limit (an ellipsis marks the cut).

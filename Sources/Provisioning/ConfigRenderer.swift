@@ -3,6 +3,7 @@ import Foundation
 import HotDeskCore
 import Mustache
 import Synchronization
+import TypedMustache
 
 /// Everything a config template may use. See `docs/templates.md`.
 public struct ConfigContext: Hashable, Sendable {
@@ -355,14 +356,7 @@ private struct KeyValueContent: MustacheContentType {
 
 private struct XMLContent: MustacheContentType {
     func escapeText(_ text: String) -> String {
-        if isPlainASCII(
-            text,
-            except: {
-                $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'")
-            }
-        ) {
-            return text
-        }
+        if isPlainASCII(text, except: LibraryHTMLContent.isSpecial) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

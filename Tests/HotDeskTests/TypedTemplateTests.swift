@@ -3,6 +3,7 @@ import HotDeskCore
 import PhoneFamilies
 import Testing
 
+@testable import PhoneXML
 @testable import Provisioning
 
 /// `TypedTemplate` renders a config template from swift-mustache's own parse over typed values;
@@ -106,6 +107,43 @@ struct TypedTemplateTests {
                 }
             }
         }
+    }
+
+    @Test("every dialect's app screens are taken, and render as the library does: menus, forms, texts, with texts to escape")
+    func appScreens() throws {
+        let odd = ["Zoë \"O'Neil\" <&>", "e\u{301} <\u{301} &\u{20DD}", "line\r\nbreak\ttab", "plain"]
+        var checked = 0
+        for (family, dialect) in testFamilies.screens.dialects {
+            let dialect = try #require(dialect as? TemplateDialect, "\(family)")
+            for text in odd {
+                let url = "http://127.0.0.1:8080/app/token/login?net=int&x=\(text.utf8.count)"
+                let screens: [Screen] = [
+                    .menu(.init(title: text, items: [.init(label: text, url: url), .init(label: "Login Extl", url: url)])),
+                    .input(
+                        .init(
+                            title: text,
+                            url: url,
+                            fields: Array(
+                                [
+                                    Screen.InputField(prompt: text, parameter: "ext", defaultValue: text),
+                                    .init(prompt: "PIN", parameter: "pw", masked: true),
+                                ]
+                                .prefix(dialect.maxInputFields)
+                            ),
+                            softKeys: [.init(label: "Done", action: .submit), .back, .init(label: text, action: .url(url))]
+                        )
+                    ),
+                    .text(.init(title: text, text: text, softKeys: [.init(label: text, action: .url(url)), .exit])),
+                ]
+                for screen in screens {
+                    let (library, typed) = try dialect.renderBoth(screen)
+                    #expect(typed != nil, "\(family) \(screen.kind) falls back to swift-mustache")
+                    #expect(typed == library, "\(family) \(screen.kind): \(text.debugDescription)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked >= 8 * 4 * 3)
     }
 
     @Test("a template with what only the library does (a transform, a partial) is rendered by the library")

@@ -1,7 +1,8 @@
 import Mustache
 
-/// A value a config template reads: what `ConfigContext` holds, typed (issue 27: swift-mustache
-/// reads `[String: Any]` and its protocol checks and dynamic casts were half of a render).
+/// A value a template reads, typed: what a config's `ConfigContext` or an app screen holds (issue
+/// 27: swift-mustache reads `[String: Any]` and its protocol checks and dynamic casts were half of
+/// a render).
 public enum TemplateValue: Hashable, Sendable {
     case text(String)
     case number(Int)
@@ -10,7 +11,7 @@ public enum TemplateValue: Hashable, Sendable {
     case object([String: TemplateValue])
 
     /// The same value as swift-mustache reads it (for a template `TypedTemplate` does not take).
-    var untyped: Any {
+    public var untyped: Any {
         switch self {
         case .text(let text): text
         case .number(let number): number
@@ -21,7 +22,7 @@ public enum TemplateValue: Hashable, Sendable {
     }
 }
 
-/// A config template as swift-mustache parsed it (so every rule of whitespace, standalone lines
+/// A template as swift-mustache parsed it (so every rule of whitespace, standalone lines
 /// and delimiters is the library's own), rendered over `TemplateValue`s with the library's
 /// semantics: a name is looked up from the innermost section outwards (its dotted rest inside what
 /// the first part found), a list repeats its section, `false` and an empty list skip it, any other
@@ -30,8 +31,9 @@ public enum TemplateValue: Hashable, Sendable {
 /// The tokens are read from the parsed template by reflection (they are internal to the library).
 /// A template with anything this renderer does not do — partials, blocks, transforms — is not
 /// taken (`init` answers nil) and is rendered by swift-mustache itself; `TypedTemplateTests`
-/// checks that every built-in template is taken and renders byte for byte as the library does.
-struct TypedTemplate: Sendable {
+/// checks that every built-in config template and app screen is taken and renders byte for byte
+/// as the library does.
+public struct TypedTemplate: Sendable {
     enum Node: Sendable {
         case text(String)
         case value(Name, escaped: Bool)
@@ -54,12 +56,12 @@ struct TypedTemplate: Sendable {
 
     let nodes: [Node]
 
-    init?(_ template: MustacheTemplate) {
+    public init?(_ template: MustacheTemplate) {
         guard let nodes = Self.nodes(of: template) else { return nil }
         self.nodes = nodes
     }
 
-    func render(_ root: TemplateValue, contentType: any MustacheContentType) -> String {
+    public func render(_ root: TemplateValue, contentType: any MustacheContentType) -> String {
         var out = ""
         var stack = [root]
         Self.render(nodes, &stack, contentType, into: &out)
@@ -178,5 +180,34 @@ struct TypedTemplate: Sendable {
         case "contentType": return (payload as? any MustacheContentType).map(Node.contentType)
         default: return nil
         }
+    }
+}
+
+/// swift-mustache's default escaping (HTML), as the library does it: each of `<`, `>`, `&`, `"`
+/// and `'` that is a character of its own (not the start of a combined one) is replaced. The
+/// library's own is internal; a template without a content type pragma is escaped with this.
+public struct LibraryHTMLContent: MustacheContentType {
+    public init() {}
+
+    /// `<`, `>`, `&`, `"` or `'`: the bytes markup escapes (XML's five; the library's HTML ones).
+    public static func isSpecial(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
+    }
+
+    public func escapeText(_ text: String) -> String {
+        if !text.utf8.contains(where: Self.isSpecial) { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 16)
+        for character in text {
+            switch character {
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "&": out += "&amp;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
     }
 }
