@@ -8,7 +8,7 @@ public enum Hex {
 
     public static func string<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         if let string = bytes.withContiguousStorageIfAvailable({ string(UnsafeRawBufferPointer($0)) }) { return string }
-        return string(Array(bytes))
+        return Array(bytes).withUnsafeBytes { string($0) }
     }
 
     /// A digest's bytes read in place (iterating a `Digest` as a sequence costs more than the hex).
@@ -26,7 +26,4 @@ public enum Hex {
         digest.withUnsafeBytes { string($0) }
     }
 
-    public static func string(_ bytes: [UInt8]) -> String {
-        bytes.withUnsafeBytes { string($0) }
-    }
 }

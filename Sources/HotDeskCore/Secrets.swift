@@ -109,15 +109,7 @@ public struct SecretHash: Hashable, Sendable, CustomStringConvertible {
 /// Comparisons whose running time does not depend on where the inputs differ.
 public enum ConstantTime {
     public static func equal(_ lhs: some DataProtocol, _ rhs: some DataProtocol) -> Bool {
-        let a = Array(lhs)
-        let b = Array(rhs)
-        var difference: UInt8 = a.count == b.count ? 0 : 1
-        for i in 0..<max(a.count, b.count) {
-            let x = i < a.count ? a[i] : 0
-            let y = i < b.count ? b[i] : 0
-            difference |= x ^ y
-        }
-        return difference == 0
+        Array(lhs).withUnsafeBufferPointer { a in Array(rhs).withUnsafeBufferPointer { b in equal(a, b) } }
     }
 
     public static func equal(_ lhs: String, _ rhs: String) -> Bool {

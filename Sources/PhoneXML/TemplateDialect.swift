@@ -107,7 +107,7 @@ public struct TemplateDialect: Dialect {
             }
             do {
                 try library.register(text, named: kind.rawValue)
-                typed[kind] = TypedTemplate(try MustacheTemplate(string: text))
+                typed[kind] = library.getTemplate(named: kind.rawValue).flatMap(TypedTemplate.init)
             } catch {
                 throw RenderError.badTemplate(dialect: spec.name, kind: kind, reason: "\(error)")
             }

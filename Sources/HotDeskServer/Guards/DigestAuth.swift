@@ -171,7 +171,6 @@ public struct DigestAuth: Sendable {
     }
 
     static func md5(_ text: String) -> String { hash(false, text) }
-    static func sha256(_ text: String) -> String { hash(true, text) }
 
     /// `a="b", c=d` → [a: b, c: d] (quoted values may hold commas and escaped quotes; names
     /// lower-cased; the first of a repeated name).
