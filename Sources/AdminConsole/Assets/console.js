@@ -48,8 +48,9 @@ function el(tag, attrs, ...children) {
 /// Puts `nodes` in `parent` changing only what changed, so a live update never takes away what
 /// the person is typing, or where: a node equal to the one shown is kept (with its focus and the
 /// text typed into it); one that answers events (`data-live`: its handlers hold the data it was
-/// made for) is kept only while the person is using it, else replaced; a container of the same
-/// shape (tag and attributes, a row's key among them) is patched inside; anything else replaced.
+/// made for) is kept only while the person is using it or it holds a button asking "sure?"
+/// (`danger`), else replaced; a container of the same shape (tag and attributes, a row's key
+/// among them) is patched inside; anything else replaced.
 function patch(parent, nodes) {
   const old = [...parent.childNodes];
   if (old.length !== nodes.length) { parent.replaceChildren(...nodes); return; }
@@ -57,7 +58,10 @@ function patch(parent, nodes) {
     const shown = old[i];
     if (shown.nodeType !== 1 || next.nodeType !== 1) { if (!shown.isEqualNode(next)) parent.replaceChild(next, shown); return; }
     const inUse = document.activeElement !== document.body && shown.contains(document.activeElement);
-    if ("live" in shown.dataset) { if (!(inUse && shown.isEqualNode(next))) parent.replaceChild(next, shown); return; }
+    // A button asking "sure?" stays, and what holds it: a render that began before the first click
+    // would take the question away.
+    const asking = state.armed && shown.contains(state.armed);
+    if ("live" in shown.dataset) { if (!asking && !(inUse && shown.isEqualNode(next))) parent.replaceChild(next, shown); return; }
     if (shown.isEqualNode(next) && !shown.querySelector("[data-live]")) return;
     const sameShape = shown.nodeName === next.nodeName && !("live" in next.dataset) && shown.attributes.length === next.attributes.length &&
       [...next.attributes].every((a) => shown.getAttribute(a.name) === a.value);
