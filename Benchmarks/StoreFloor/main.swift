@@ -1,7 +1,9 @@
 // The store's floor (issue 12): the CPU one GRDB async read and one async write transaction cost
 // on their own, 64 at a time, in WAL with synchronous=NORMAL as HotDesk opens its database — the
 // thread hops to GRDB's queues and back, SQLite, the commit. A login+logout cycle makes ≈ 14 such
-// calls; with the renders and the HTTP requests this bounds the logins a machine can do. Not a
+// calls; with the renders and the HTTP requests this bounds the logins a machine can do. The read
+// also on the task's own thread (GRDB's synchronous read, no hop): on 2026-12-04 it cost as much
+// as the async one (38–42 µs against 40–43), the hop is not where a read's time goes. Not a
 // product: built only by the benchmark. Usage: [HOTDESK_FLOOR_POSTGRES=postgres://…] store-floor
 // (PostgresFloor.swift: the same for one PostgreSQL statement when a database is named)
 import Foundation
@@ -47,6 +49,13 @@ print(
 do {
     try await run("  read one row by key", ops: 100_000) { i in
         _ = try await pool.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)])
+        }
+    }
+    // The same read on the task's own thread (GRDB's synchronous read): no hop to a reader queue
+    // and back. A WAL reader never waits for the writer, so it blocks only for its own work.
+    try await run("  read one row by key, on the task's thread", ops: 100_000) { i in
+        _ = try pool.read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM devices WHERE mac = ?"), arguments: [String(format: "%012x", i % 1000)])
         }
     }

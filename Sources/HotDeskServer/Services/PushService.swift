@@ -34,6 +34,8 @@ final class PushService: Service, Sendable {
     private let pacer: Mutex<PushPacer?>
     /// The PBX that sends this node's NOTIFYs, as seen by its polls.
     let relay = PBXNotifyRelay()
+    /// The last PBX poll any node recorded, and when this node read it (`pbxConnected`).
+    private let polls = Mutex<(readAt: Date, last: Date?)?>(nil)
 
     init(
         store: any PushJobStore & DeviceStore & DirectoryStore & StampedStore & SessionStore & AuditStore,
@@ -94,6 +96,10 @@ final class PushService: Service, Sendable {
     func tick(start: (PushJob) -> Void) async -> TimeInterval {
         let now = clock()
         do {
+            // Most wakes find nothing due (a job just queued waits out its delay, one just sent or
+            // applied waits for nothing): one read says so, and when to look again.
+            guard let due = try await store.nextPushDue() else { return 30 }
+            if due > now { return min(30, max(0.02, due.timeIntervalSince(now))) }
             for job in try await store.overdueSentPushJobs(now: now) {
                 await notApplied(job, now: now)
             }
@@ -233,11 +239,20 @@ final class PushService: Service, Sendable {
 
     /// Whether a PBX polls for NOTIFYs: this node was polled lately, or another node was (a PBX
     /// behind a load balancer may poll only one of them).
+    /// Another node's poll is read at most once a second (`polls`): a login's screen and its push
+    /// both ask, and "connected" spans 15 s.
     func pbxConnected() async -> Bool {
         let now = clock()
         if relay.connected(at: now) { return true }
-        guard let last = try? await store.lastPBXPoll() else { return false }
-        return now.timeIntervalSince(last) < PBXNotifyRelay.connectedFor
+        let last: Date?
+        if let seen = polls.withLock({ $0 }), seen.readAt <= now, now.timeIntervalSince(seen.readAt) < 1 {
+            last = seen.last
+        } else {
+            guard let read = try? await store.lastPBXPoll() else { return false }
+            polls.withLock { $0 = (now, read) }
+            last = read
+        }
+        return last.map { now.timeIntervalSince($0) < PBXNotifyRelay.connectedFor } ?? false
     }
 
     /// Queues the NOTIFY for the PBX: `sent` once queued, confirmed by the phone's fetch like
