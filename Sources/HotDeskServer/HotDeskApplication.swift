@@ -157,14 +157,14 @@ struct ServerParts {
         let pushes = PushService(
             store: store,
             pusher: pusher,
-            policy: configuration.push,
+            configuration: configuration,
             screens: families.screens,
-            language: configuration.language,
             telemetry: telemetry,
             logger: logger,
             clock: clock
         )
         self.pushes = pushes
+        let configStates = StampedCache<MACAddress, ChangeStamp, DeviceConfigState>(limit: configuration.caches.phoneConfigs)
         var changes = PhoneChanges(
             store: store,
             families: families,
@@ -172,7 +172,8 @@ struct ServerParts {
             pathPrefix: configuration.pathPrefix,
             logger: logger,
             clock: clock,
-            wake: { pushes.wake() }
+            wake: { pushes.wake() },
+            keep: { configStates.keep($0.state, for: $0.state.device.mac, at: $0.stamp) }
         )
         changes.owners = owners
         self.changes = changes
@@ -204,6 +205,7 @@ struct ServerParts {
             families: families,
             renderer: renderer,
             caches: configuration.caches,
+            states: configStates,
             pushes: pushes,
             telemetry: telemetry,
             addresses: addresses,

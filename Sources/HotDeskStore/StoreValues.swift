@@ -57,6 +57,27 @@ public final class DeviceConfigState: Sendable {
         self.idleLine = device.ownLine ?? workspace?.line
     }
 
+    /// The same state with a push job pending (one a change just queued).
+    func withPendingPush() -> DeviceConfigState {
+        DeviceConfigState(copying: self, hasPendingPush: true)
+    }
+
+    private init(copying other: DeviceConfigState, hasPendingPush: Bool) {
+        settings = other.settings
+        device = other.device
+        session = other.session
+        line = other.line
+        memberships = other.memberships
+        templates = other.templates
+        mappings = other.mappings
+        lastHost = other.lastHost
+        lastConfigAddress = other.lastConfigAddress
+        lastConfigHash = other.lastConfigHash
+        self.hasPendingPush = hasPendingPush
+        emergencyCallerID = other.emergencyCallerID
+        idleLine = other.idleLine
+    }
+
     /// Whether a fetch of `configHash` from `address`, reached at `host`, pointing the phone to
     /// `configAddress`, would change nothing the store holds: then it writes nothing (its time is
     /// kept in memory and written in batches).
@@ -118,6 +139,17 @@ public struct LoginResult: Sendable {
     public var plan: LoginPlan
     /// The push jobs of every phone whose config the login changed (this one first), written with it.
     public var jobs: [PushJob] = []
+    /// The phone's config state as the login committed it (`nil`: refused).
+    public var committed: CommittedConfigState?
+}
+
+/// A phone's config state as a change committed it, and the phone's change stamp at that commit:
+/// what its next fetch would read, known without reading it (the provisioning cache keeps it).
+/// Read at the end of the change's transaction, after its last write, so the stamp is never
+/// newer than the state; `hasPendingPush` is set, as the change queued the phone's push job.
+public struct CommittedConfigState: Sendable {
+    public let state: DeviceConfigState
+    public let stamp: ChangeStamp
 }
 
 /// Counts of what an import did (or, in a dry run, would do).

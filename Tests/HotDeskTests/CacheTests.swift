@@ -1,8 +1,10 @@
 import Foundation
 import HotDeskCore
 import HotDeskStore
+import Logging
 import PhoneFamilies
 import PhoneSimulator
+import Synchronization
 import Testing
 
 @testable import HotDeskServer
@@ -51,6 +53,49 @@ struct CacheTests {
             #expect(try await server.store.stamps.stamp(of: mac).shared > afterLogin.shared)
             #expect(try await server.store.stamps.stamp(of: otherMAC).shared > otherBefore.shared, "a directory change is every phone's")
             _ = other
+        }
+    }
+
+    @Test(
+        "a login and a logout hand over the phone's config state as committed (the next fetch reads nothing): at the stamp the store reads next, the config a fresh read makes, its push pending"
+    )
+    func committedState() async throws {
+        try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in
+            _ = try await server.phone("yealink-t46u", mac: "001565ca0007", pushes: false)
+            let mac = try #require(MACAddress("001565ca0007"))
+            let kept = Mutex<CommittedConfigState?>(nil)
+            let changes = PhoneChanges(
+                store: server.store,
+                families: testFamilies,
+                logger: Logger(label: "test"),
+                keep: { c in kept.withLock { $0 = c } }
+            )
+            let planner = ConfigPushPlanner(families: testFamilies)
+            let order = PushOrder(reason: .admin, actor: "test", at: Date())
+            func check(_ what: String, loggedIn: String?) async throws {
+                let committed = try #require(kept.withLock { $0 }, "\(what): nothing handed over")
+                #expect(committed.stamp == (try await server.store.stamps.stamp(of: mac)), "\(what): not the stamp the next fetch reads")
+                let fresh = try #require(try await server.store.deviceConfigState(mac: mac))
+                #expect(committed.state.session?.extensionNumber == loggedIn && fresh.session?.extensionNumber == loggedIn, "\(what)")
+                #expect(committed.state.hasPendingPush && fresh.hasPendingPush, "\(what): the job the change queued")
+                #expect(
+                    try planner.job(for: committed.state, order).configHash == planner.job(for: fresh, order).configHash,
+                    "\(what): another config than a fresh read makes"
+                )
+                kept.withLock { $0 = nil }
+            }
+            let session = Session(
+                mac: mac,
+                extensionNumber: "5501",
+                network: .internal,
+                credential: .voicemailPIN,
+                startedAt: Date(),
+                source: "127.0.0.1"
+            )
+            _ = try await changes.login(session, actor: "test", policy: .move, delay: 3600)
+            try await check("login", loggedIn: "5501")
+            _ = try await changes.logout(mac: mac, actor: "test", source: nil, why: .forced, reason: .logout, delay: 3600)
+            try await check("logout", loggedIn: nil)
         }
     }
 

@@ -47,6 +47,9 @@ public struct PhoneChanges: Sendable {
     let clock: @Sendable () -> Date
     /// The push worker's, when it runs in this process: a new job goes out now.
     let wake: @Sendable () -> Void
+    /// Keeps a phone's config state as a login or logout committed it, for its next fetch (the
+    /// provisioning cache's, in a server): the fetch that follows then reads nothing.
+    let keep: @Sendable (CommittedConfigState) -> Void
     /// The other directories beside this one (organisations): an import may not take their phones.
     public var owners: DeviceOwners?
 
@@ -57,13 +60,15 @@ public struct PhoneChanges: Sendable {
         pathPrefix: String = "",
         logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() },
-        wake: @escaping @Sendable () -> Void = {}
+        wake: @escaping @Sendable () -> Void = {},
+        keep: @escaping @Sendable (CommittedConfigState) -> Void = { _ in }
     ) {
         self.store = store
         planner = ConfigPushPlanner(families: families, renderer: renderer, pathPrefix: pathPrefix)
         self.logger = logger
         self.clock = clock
         self.wake = wake
+        self.keep = keep
     }
 
     private func outbox(_ reason: PushReason, actor: String, delay: TimeInterval = 0, action: PushAction? = nil) -> Outbox {
@@ -98,6 +103,7 @@ public struct PhoneChanges: Sendable {
             policy: policy,
             outbox: outbox(.login, actor: session.extensionNumber, delay: delay)
         )
+        result.committed.map(keep)
         queued(result.jobs)
         return result
     }
@@ -119,6 +125,7 @@ public struct PhoneChanges: Sendable {
             why: why,
             outbox: outbox(reason, actor: actor, delay: delay)
         )
+        ended?.committed.map(keep)
         queued(ended?.job)
         return ended
     }
@@ -126,6 +133,7 @@ public struct PhoneChanges: Sendable {
     /// Ends exactly this session (the auto-logout policy's); `nil` when it had already ended.
     public func end(_ session: Session, actor: String, why: SessionEnd, reason: PushReason) async throws -> EndedSession? {
         let ended = try await store.endSession(session, actor: actor, at: clock(), why: why, outbox: outbox(reason, actor: actor))
+        ended?.committed.map(keep)
         queued(ended?.job)
         return ended
     }

@@ -59,6 +59,7 @@ extension SQLStore {
                 }
             }
             result.jobs = own.map(\.job) + (try self.enqueue(plan.endedElsewhere.map(\.mac), outbox.with(reason: .logout), db)).map(\.job)
+            result.committed = try Self.committed(own.first?.state, db)
             return result
         }
     }
@@ -67,14 +68,14 @@ extension SQLStore {
         try await engine.write { db in
             guard let session = try Self.readSession(db, sql: "SELECT * FROM sessions WHERE mac = ?", mac.canonical) else { return nil }
             try Self.end(session, why, actor: actor, source: source, at: at, db)
-            return EndedSession(session: session, job: try self.enqueue([mac], outbox, db).first?.job)
+            return try Self.ended(session, try self.enqueue([mac], outbox, db).first, db)
         }
     }
 
     public func endSession(_ session: Session, actor: String, at: Date, why: SessionEnd, outbox: Outbox) async throws -> EndedSession? {
         try await engine.write { db in
             guard try Self.end(session, why, actor: actor, source: nil, at: at, db) else { return nil }
-            return EndedSession(session: session, job: try self.enqueue([session.mac], outbox, db).first?.job)
+            return try Self.ended(session, try self.enqueue([session.mac], outbox, db).first, db)
         }
     }
 
@@ -182,6 +183,27 @@ extension SQLStore {
         return true
     }
 
+    /// The ended session, its phone's job and state as committed: the transaction's last reads.
+    static func ended(_ session: Session, _ queued: (state: DeviceConfigState, job: PushJob)?, _ db: any SQLDatabase) throws -> EndedSession {
+        EndedSession(session: session, job: queued?.job, committed: try committed(queued?.state, db))
+    }
+
+    /// `state` (read by `enqueue` in this transaction, before its job was written) with the
+    /// phone's stamp as this transaction leaves it: to be called after the transaction's last
+    /// write. On PostgreSQL the transaction is serializable: a concurrent change to the phone
+    /// makes one of the two fail, so the stamp read here is the one it commits.
+    static func committed(_ state: DeviceConfigState?, _ db: any SQLDatabase) throws -> CommittedConfigState? {
+        guard let state = state?.withPendingPush() else { return nil }
+        guard
+            let row = try db.row(
+                "SELECT (SELECT n FROM shared_changes WHERE id = 1) AS shared, (SELECT n FROM device_changes WHERE mac = ?) AS device",
+                [state.device.mac.canonical]
+            ),
+            let shared = row["shared"] as Int?
+        else { return nil }
+        return CommittedConfigState(state: state, stamp: ChangeStamp(shared: shared, device: (row["device"] as Int?) ?? 0))
+    }
+
     /// Writes the push job of each phone (that is still a device), from its state as changed in
     /// this transaction; returns the states and jobs in order.
     func enqueue(_ macs: [MACAddress], _ outbox: Outbox, _ db: any SQLDatabase) throws -> [(state: DeviceConfigState, job: PushJob)] {
@@ -216,4 +238,6 @@ extension SQLStore {
 public struct EndedSession: Sendable {
     public var session: Session
     public var job: PushJob?
+    /// The phone's config state as the logout committed it.
+    public var committed: CommittedConfigState?
 }

@@ -26,9 +26,10 @@ struct ProvisioningController: Sendable {
     let enrolments: EnrolmentGate
     let fetchTimes: FetchTimes
     let builder: ConfigBuilder
-    /// What the store held for a device, and the configs rendered from it, while the phone's
-    /// change stamp stays the same: a phone asking again costs no read and no render. Sized
-    /// for memory (`CacheLimits.phoneConfigs`).
+    /// What the store held for a device (or what a login or logout on this node just committed
+    /// for it: `PhoneChanges.keep`), and the configs rendered from it, while the phone's change
+    /// stamp stays the same: a phone asking again costs no read and no render. Sized for memory
+    /// (`CacheLimits.phoneConfigs`).
     let states: StampedCache<MACAddress, ChangeStamp, DeviceConfigState>
     let rendered: StampedCache<RenderedKey, ChangeStamp, ServedConfig>
     /// What each file name means never changes while the server runs (the families are loaded once).
@@ -42,6 +43,7 @@ struct ProvisioningController: Sendable {
         families: FamilyBook,
         renderer: ConfigRenderer,
         caches: CacheLimits,
+        states: StampedCache<MACAddress, ChangeStamp, DeviceConfigState>,
         pushes: PushService,
         telemetry: Telemetry,
         addresses: PhoneAddressResolver,
@@ -58,7 +60,7 @@ struct ProvisioningController: Sendable {
         catalog = families.catalog
         configs = families.configs
         builder = ConfigBuilder(configs: families.configs, renderer: renderer, pathPrefix: pathPrefix)
-        states = StampedCache(limit: caches.phoneConfigs)
+        self.states = states
         rendered = StampedCache(limit: caches.phoneConfigs)
         fileNames = Memo(limit: caches.requests)
         self.pushes = pushes
