@@ -57,7 +57,7 @@ struct CacheTests {
     }
 
     @Test(
-        "a login and a logout hand over the phone's config state as committed (the next fetch reads nothing): at the stamp the store reads next, the config a fresh read makes, its push pending"
+        "a login and a logout hand over the phone's config state as committed (a fetch right after it reads nothing): at the stamp the store reads next, the config a fresh read makes, its push pending"
     )
     func committedState() async throws {
         try await TestServer.with(yaml: flowDirectory) { (server: TestServer) async throws in

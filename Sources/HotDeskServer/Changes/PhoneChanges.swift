@@ -47,8 +47,9 @@ public struct PhoneChanges: Sendable {
     let clock: @Sendable () -> Date
     /// The push worker's, when it runs in this process: a new job goes out now.
     let wake: @Sendable () -> Void
-    /// Keeps a phone's config state as a login or logout committed it, for its next fetch (the
-    /// provisioning cache's, in a server): the fetch that follows then reads nothing.
+    /// Keeps a phone's config state as a login or logout committed it (the provisioning cache's,
+    /// in a server): a fetch before anything else changes the phone reads nothing. (The push
+    /// job's claim moves the phone's stamp: a phone that waits for its push reads once.)
     let keep: @Sendable (CommittedConfigState) -> Void
     /// The other directories beside this one (organisations): an import may not take their phones.
     public var owners: DeviceOwners?
