@@ -14,7 +14,7 @@ struct CoreTests {
         "MAC addresses: every common spelling, nothing else",
         arguments: [
             ("00:15:65:aa:bb:cc", "001565aabbcc"), ("00-15-65-AA-BB-CC", "001565aabbcc"), ("0015.65aa.bbcc", "001565aabbcc"),
-            ("001565AABBCC", "001565aabbcc"),
+            ("001565AABBCC", "001565aabbcc"), (" 00:15:65:AA:bb:cc\t", "001565aabbcc"), ("\u{00A0}001565aabbcc\u{3000}", "001565aabbcc"),
         ]
     )
     func macValid(text: String, canonical: String) {
@@ -23,7 +23,11 @@ struct CoreTests {
 
     @Test(
         "malformed MACs are refused",
-        arguments: ["", "00:15:65:aa:bb", "00:15:65:aa:bb:cg", "00:15-65:aa:bb:cc", "0:015:65:aa:bb:cc", "001565aabbccdd", "../etc/passwd"]
+        arguments: [
+            "", "00:15:65:aa:bb", "00:15:65:aa:bb:cg", "00:15-65:aa:bb:cc", "0:015:65:aa:bb:cc", "001565aabbccdd", "../etc/passwd", "0015.65aa.bbcc.",
+            "001565aabbcc:", "0015.65aabb.cc",
+            "\u{FF10}\u{FF10}1565aabbcc", "00 15 65 aa bb cc", "00:15:65:aa:bb:cc:dd",
+        ]
     )
     func macInvalid(text: String) {
         #expect(MACAddress(text) == nil)
@@ -362,6 +366,8 @@ struct CoreTests {
         #expect(served.notModifiedHeaders[.eTag] == etag && served.notModifiedHeaders[.contentType] == nil)
         #expect(served.isMatched(by: etag) && served.isMatched(by: "\"old\", \(etag)") && served.isMatched(by: "*"))
         #expect(!served.isMatched(by: "\"old\"") && !served.isMatched(by: served.hash) && !served.isMatched(by: ""))
+        #expect(served.isMatched(by: "\"old\",\t\(etag) ") && served.isMatched(by: " \(etag)\t,") && served.isMatched(by: "\"old\", * "))
+        #expect(!served.isMatched(by: " , \t") && !served.isMatched(by: "\"old\", \(etag)x") && !served.isMatched(by: "**"))
         #expect(String(buffer: served.body) == "a = 1\n")
     }
 

@@ -304,7 +304,7 @@ struct PhoneAppController: Sendable {
     /// A phone with an unknown token still gets its own dialect when its User-Agent says which
     /// (else the first family's, by name).
     private func dialectForUnknownPhone(_ request: Request) -> any Dialect {
-        let brand = catalog.brands(inUserAgent: request.headers[.userAgent] ?? "").first
+        let brand = catalog.brands(inUserAgent: request.headers.firstValue(.userAgent) ?? "").first
         return brand.flatMap { screens.dialects[$0.rawValue] } ?? screens.dialects[screens.dialects.keys.sorted()[0]]!
     }
 }

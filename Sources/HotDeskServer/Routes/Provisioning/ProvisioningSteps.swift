@@ -17,7 +17,7 @@ extension ProvisioningController {
         guard let mac = matches.lazy.compactMap(\.mac).first ?? (matches.isEmpty ? nil : MACAddress("000000000000")) else {
             throw Answer.noSuchFile
         }
-        let userAgent = request.headers[.userAgent] ?? ""
+        let userAgent = request.headers.firstValue(.userAgent) ?? ""
         var fetch = ConfigFetch(
             request: request,
             file: file,
@@ -25,7 +25,7 @@ extension ProvisioningController {
             matches: matches,
             mac: mac,
             userAgent: userAgent,
-            authorization: request.headers[.authorization],
+            authorization: request.headers.firstValue(.authorization),
             agentBrands: catalog.brands(inUserAgent: userAgent),
             now: clock(),
             phoneAddress: addresses.address(of: request, context: context)
