@@ -21,6 +21,13 @@ struct CoreTests {
         #expect(MACAddress(text)?.canonical == canonical)
     }
 
+    @Test("metric names and label keys made Prometheus-safe: a safe one kept, anything else an underscore")
+    func metricNames() {
+        #expect(Telemetry.safe("hotdesk_logins_total") == "hotdesk_logins_total")
+        #expect(Telemetry.safe("http.route") == "http_route" && Telemetry.safe("hb.request.duration") == "hb_request_duration")
+        #expect(Telemetry.safe("é-x 1") == "__x_1" && Telemetry.safe("") == "")
+    }
+
     @Test(
         "malformed MACs are refused",
         arguments: [

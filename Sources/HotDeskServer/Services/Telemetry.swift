@@ -63,7 +63,18 @@ public final class Telemetry: Sendable {
         Gauge(label: "hotdesk_site_devices", dimensions: [("site", site)], factory: factory).record(devices)
     }
 
-    private static func safe(_ name: String) -> String {
-        String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") ? $0 : "_" })
+    /// Called for every metric recorded (a counter is looked up by its sanitised name): bytes, and
+    /// a name already safe is returned as it is (by `Character`, 15,000 instructions a metric).
+    static func safe(_ name: String) -> String {
+        func isSafe(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"):
+                true
+            default: false
+            }
+        }
+        if name.utf8.allSatisfy(isSafe) { return name }
+        return String(name.map { $0.isASCII && isSafe($0.asciiValue!) ? $0 : "_" })
     }
 }
