@@ -15,16 +15,13 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         if let first = text.utf8.first, let last = text.utf8.last, first >= 0x80 || last >= 0x80 {
             text = Substring(text.trimmingCharacters(in: .whitespaces))
         }
-        guard let canonical = Self.canonical(text.utf8) else { return nil }
+        guard let canonical = Self.canonical(text.trimmingSpacesAndTabs.utf8) else { return nil }
         self.canonical = canonical
     }
 
     /// The 12 digits, read as bytes: every address in a row read from the store is parsed, and
     /// Foundation's trimming and sets of `Character` made a parse cost 33,000 instructions.
-    private static func canonical(_ text: Substring.UTF8View) -> String? {
-        var bytes = text[...]
-        while let b = bytes.first, b == 0x20 || b == 0x09 { bytes.removeFirst() }
-        while let b = bytes.last, b == 0x20 || b == 0x09 { bytes.removeLast() }
+    private static func canonical(_ bytes: Substring.UTF8View) -> String? {
         guard bytes.count <= 17 else { return nil }
         var digits: [UInt8] = []
         digits.reserveCapacity(12)
@@ -32,8 +29,7 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         var groups = [0]
         for b in bytes {
             switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): digits.append(b)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digits.append(b | 0x20)
+            case _ where b.isASCIIHexDigit: digits.append(b.asciiLowercased)
             case UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "."):
                 guard separator == nil || separator == b else { return nil }
                 separator = b

@@ -1,4 +1,5 @@
 import Foundation
+import HotDeskCore
 import Metrics
 import Prometheus
 
@@ -66,14 +67,7 @@ public final class Telemetry: Sendable {
     /// Called for every metric recorded (a counter is looked up by its sanitised name): bytes, and
     /// a name already safe is returned as it is (by `Character`, 15,000 instructions a metric).
     static func safe(_ name: String) -> String {
-        func isSafe(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "_"):
-                true
-            default: false
-            }
-        }
+        func isSafe(_ byte: UInt8) -> Bool { byte.isASCIIAlphanumeric || byte == UInt8(ascii: "_") }
         if name.utf8.allSatisfy(isSafe) { return name }
         return String(name.map { $0.isASCII && isSafe($0.asciiValue!) ? $0 : "_" })
     }
